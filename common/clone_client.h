@@ -1,0 +1,60 @@
+/*
+ * clone_client.h - the relay side of the route-distribution protocol
+ * (ZeroMQ guide "Clone", hardened for independent restarts, BRIEF §3.2).
+ * Owns: the SUB socket, the live route table and the one being built, and
+ * the sync state machine:
+ *
+ *   RESYNC --(send SNAPSHOT_REQ)--> SNAPSHOTTING --(SNAPSHOT_END)--> LIVE
+ *      ^                                 |  buffers ROUTE_UPDATEs         |
+ *      +---- gap in seq, new epoch, heartbeat silence, snapshot timeout --+
+ *
+ * The relay subscribes first, then asks for a snapshot over its DEALER
+ * socket (which the relay owns and passes in); updates that arrive while
+ * snapshotting are queued and applied after SNAPSHOT_END if their seq is
+ * newer. Resync retries forever with exponential backoff (100 ms .. 5 s).
+ * The old table keeps serving until the new one is complete.
+ */
+#ifndef RDRELAY_CLONE_CLIENT_H
+#define RDRELAY_CLONE_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto.h"
+#include "route_table.h"
+
+struct clone_client;
+
+/* Called after every change to the live table (swap or single update);
+ * old is the previous route for that host (NULL if new) and new NULL on
+ * delete; on a whole-table swap both are NULL and swapped is true. */
+typedef void (*clone_change_fn)(void *arg, const struct rr_route *old_rt,
+                                const struct rr_route *new_rt, bool swapped);
+
+/* zctx: the ZeroMQ context; pub_endpoint: where rd-frontend publishes;
+ * dealer: the relay's connected DEALER to ctl_endpoint (used to send
+ * SNAPSHOT_REQ). Returns NULL on failure (logged). */
+struct clone_client *clone_client_new(void *zctx, const char *pub_endpoint, void *dealer,
+                                      clone_change_fn on_change, void *arg);
+void clone_client_free(struct clone_client *c);
+/* The SUB socket, for the relay's poll set. */
+void *clone_client_sub_socket(struct clone_client *c);
+/* Drain and apply everything readable on the SUB socket. */
+void clone_client_on_sub_readable(struct clone_client *c, uint64_t now_ms);
+/* Feed SNAPSHOT_ROUTE / SNAPSHOT_END bodies the relay received on its DEALER. */
+void clone_client_on_snapshot_msg(struct clone_client *c, uint16_t type, const uint8_t *body,
+                                  size_t len, uint64_t now_ms);
+/* Timers: heartbeat silence, snapshot timeout, resync backoff. Call at least
+ * every 100 ms; returns ms until it wants to be called again. */
+int clone_client_tick(struct clone_client *c, uint64_t now_ms);
+
+const struct route_table *clone_client_routes(const struct clone_client *c);
+bool clone_client_synced(const struct clone_client *c);
+uint64_t clone_client_epoch(const struct clone_client *c);
+uint64_t clone_client_seq(const struct clone_client *c);
+/* Counters for RELAY_STATUS: resyncs, gaps seen, updates applied. */
+uint64_t clone_client_resyncs(const struct clone_client *c);
+uint64_t clone_client_gaps(const struct clone_client *c);
+uint64_t clone_client_updates(const struct clone_client *c);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * config.h - the one configuration shared by every rdrelay process.
+ * Owns: struct rr_config and the table of settings (name, default, help).
+ * Sources, later wins: embedded defaults < config file (--config FILE, or
+ * $RDRELAY_CONFIG) < command-line flags. Every setting NAME (e.g.
+ * "proxy_domain") is also the flag --proxy-domain VALUE (underscores become
+ * dashes) and a "NAME = VALUE" line in the file ('#' starts a comment).
+ * Derived defaults: an empty db_path, ctl_endpoint or pub_endpoint is filled
+ * in from state_dir by config_finish().
+ */
+#ifndef RDRELAY_CONFIG_H
+#define RDRELAY_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define RR_CFG_STR 256
+#define RR_MAX_EXTRA_OPTIONS 32
+
+struct rr_config {
+    char state_dir[RR_CFG_STR];    /* "state" (relative to the cwd) */
+    char db_path[RR_CFG_STR];      /* "" -> <state_dir>/rdrelay.sqlite */
+    char ctl_endpoint[RR_CFG_STR]; /* "" -> ipc://<state_dir>/ctl.sock (ROUTER in rd-frontend) */
+    char pub_endpoint[RR_CFG_STR]; /* "" -> ipc://<state_dir>/routes.sock (PUB in rd-frontend) */
+    char proxy_domain[RR_CFG_STR]; /* "proxy.localhost"; "" disables proxying */
+    char rd_names[RR_CFG_STR];     /* comma list of the RD's own host names; "" = any name
+                                      outside the proxy domain is the RD */
+    char udp_listen[RR_CFG_STR];   /* "0.0.0.0:5683,[::]:5683" */
+    char tcp_listen[RR_CFG_STR];   /* "0.0.0.0:5683,[::]:5683" (relay-tcp) */
+    char log_level[16];            /* "info" */
+    uint32_t default_lt;           /* 90000 s */
+    uint32_t expiry_grace;         /* 3600 s: an expired registration stays refreshable */
+    uint32_t max_payload;          /* 8192 bytes: larger registration payload -> 4.13 */
+    uint32_t empty_ack_delay_ms;   /* 100; 0 = empty ACK at once */
+    uint32_t nat_keepalive;        /* 25 s; 0 = off */
+    uint32_t hop_limit;            /* 16: Hop-Limit added to forwarded requests */
+    uint32_t upstream_timeout_ms;  /* 45000 (EXCHANGE_LIFETIME-ish) -> 5.04 */
+    uint32_t max_exchanges;        /* 4096 in-flight forwarded exchanges per relay */
+    uint32_t heartbeat_ms;         /* 1000: rd-frontend PUB heartbeat interval */
+    char extra_options[RR_CFG_STR];/* comma list of option numbers to treat as known */
+    /* parsed from extra_options by config_finish() */
+    uint16_t extra_option_nums[RR_MAX_EXTRA_OPTIONS];
+    unsigned n_extra_options;
+};
+
+/* Fill with embedded defaults. */
+void config_defaults(struct rr_config *cfg);
+
+/* Parse one "name", "value" pair; 0 ok, -1 unknown name or bad value (err set). */
+int config_set(struct rr_config *cfg, const char *name, const char *value, char *err,
+               size_t errlen);
+
+/* Load a config file; 0 ok, -1 with err set (file:line: reason). */
+int config_load_file(struct rr_config *cfg, const char *path, char *err, size_t errlen);
+
+/*
+ * The common command line: defaults, then --config FILE (or $RDRELAY_CONFIG),
+ * then every --setting-name VALUE flag, then config_finish(). Flags this
+ * function does not know are left for the caller: on return *argc/argv hold
+ * the program name followed by the unconsumed arguments (in order).
+ * --help and --version are not handled here. Returns 0, or -1 after printing
+ * the error to stderr.
+ */
+int config_from_args(struct rr_config *cfg, int *argc, char **argv);
+
+/* Derive empty paths from state_dir, parse extra_options; 0 / -1 (err set). */
+int config_finish(struct rr_config *cfg, char *err, size_t errlen);
+
+/* Print every setting with its default and help text (for --help). */
+void config_print_help(FILE *out);
+
+#endif
