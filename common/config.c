@@ -1,0 +1,407 @@
+/*
+ * config.c - the shared configuration (config.h).
+ * Owns: the settings table, the one place that names every setting, its
+ * type, default and help text. Talks to the file system (config file) and
+ * stderr (errors from config_from_args).
+ * Everything is table-driven: defaults, file lines, flags and --help all go
+ * through the same entry, so a new setting is one line here plus the field.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "log.h"
+
+enum cfg_type { CFG_STR, CFG_U32, CFG_LOGLEVEL, CFG_LISTEN };
+
+struct cfg_entry {
+    const char *name;
+    enum cfg_type type;
+    size_t offset, size;
+    const char *def;
+    const char *help;
+};
+
+#define F(field) offsetof(struct rr_config, field), sizeof(((struct rr_config *)0)->field)
+
+static const struct cfg_entry cfg_table[] = {
+    {"state_dir", CFG_STR, F(state_dir), "state", "directory for the database and sockets"},
+    {"db_path", CFG_STR, F(db_path), "", "SQLite database (default <state_dir>/rdrelay.sqlite)"},
+    {"ctl_endpoint", CFG_STR, F(ctl_endpoint), "",
+     "rd-frontend ROUTER (default ipc://<state_dir>/ctl.sock)"},
+    {"pub_endpoint", CFG_STR, F(pub_endpoint), "",
+     "rd-frontend route PUB (default ipc://<state_dir>/routes.sock)"},
+    {"proxy_domain", CFG_STR, F(proxy_domain), "proxy.localhost",
+     "domain under which proxied endpoints are named; empty disables proxying"},
+    {"rd_names", CFG_STR, F(rd_names), "",
+     "comma list of the RD's own host names; empty = any name outside the proxy domain"},
+    {"udp_listen", CFG_LISTEN, F(udp_listen), "0.0.0.0:5683,[::]:5683",
+     "UDP listen addresses (comma list)"},
+    {"tcp_listen", CFG_LISTEN, F(tcp_listen), "0.0.0.0:5683,[::]:5683",
+     "TCP listen addresses (comma list)"},
+    {"log_level", CFG_LOGLEVEL, F(log_level), "info", "error, warn, info or debug"},
+    {"default_lt", CFG_U32, F(default_lt), "90000", "registration lifetime when none given (s)"},
+    {"expiry_grace", CFG_U32, F(expiry_grace), "3600",
+     "an expired registration stays refreshable this long (s)"},
+    {"max_payload", CFG_U32, F(max_payload), "8192", "largest registration payload (bytes)"},
+    {"empty_ack_delay_ms", CFG_U32, F(empty_ack_delay_ms), "100",
+     "wait this long before an empty ACK (ms); 0 = at once"},
+    {"nat_keepalive", CFG_U32, F(nat_keepalive), "25", "NAT keepalive interval (s); 0 = off"},
+    {"hop_limit", CFG_U32, F(hop_limit), "16", "Hop-Limit added to forwarded requests"},
+    {"upstream_timeout_ms", CFG_U32, F(upstream_timeout_ms), "45000",
+     "forwarded request unanswered this long -> 5.04 (ms)"},
+    {"max_exchanges", CFG_U32, F(max_exchanges), "4096",
+     "in-flight forwarded exchanges per relay"},
+    {"heartbeat_ms", CFG_U32, F(heartbeat_ms), "1000", "route PUB heartbeat interval (ms)"},
+    {"extra_options", CFG_STR, F(extra_options), "",
+     "comma list of CoAP option numbers to treat as known"},
+};
+
+#define CFG_N (sizeof(cfg_table) / sizeof(cfg_table[0]))
+
+static const struct cfg_entry *cfg_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < CFG_N; i++)
+        if (strlen(cfg_table[i].name) == len && strncmp(cfg_table[i].name, name, len) == 0)
+            return &cfg_table[i];
+    return NULL;
+}
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    if (!isdigit((unsigned char)*s))
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || *end || v > UINT32_MAX)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int check_value(const struct cfg_entry *e, const char *value)
+{
+    enum log_level lvl;
+    struct rr_addr tmp[16];
+
+    switch (e->type) {
+    case CFG_LOGLEVEL:
+        return log_level_parse(value, &lvl);
+    case CFG_LISTEN:
+        return addr_parse_list(value, 5683, tmp, 16) < 0 ? -1 : 0;
+    default:
+        return 0;
+    }
+}
+
+int config_set(struct rr_config *cfg, const char *name, const char *value, char *err,
+               size_t errlen)
+{
+    const struct cfg_entry *e = cfg_find(name, strlen(name));
+    char *field;
+
+    if (!e) {
+        snprintf(err, errlen, "unknown setting \"%s\"", name);
+        return -1;
+    }
+    field = (char *)cfg + e->offset;
+    if (e->type == CFG_U32) {
+        if (parse_u32(value, (uint32_t *)(void *)field) < 0)
+            goto bad;
+        return 0;
+    }
+    if (strlen(value) >= e->size || check_value(e, value) < 0)
+        goto bad;
+    memcpy(field, value, strlen(value) + 1);
+    return 0;
+bad:
+    snprintf(err, errlen, "bad value for %s: \"%s\"", name, value);
+    return -1;
+}
+
+void config_defaults(struct rr_config *cfg)
+{
+    char err[128];
+
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < CFG_N; i++)
+        if (config_set(cfg, cfg_table[i].name, cfg_table[i].def, err, sizeof(err)) < 0)
+            fatalx("config: bad embedded default: %s", err);
+}
+
+static char *trim(char *s)
+{
+    char *end;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+/* One "name = value" line (comments already stripped); 0 / -1 with err. */
+static int config_line(struct rr_config *cfg, char *line, char *err, size_t errlen)
+{
+    char *eq = strchr(line, '='), *name, *value;
+
+    line = trim(line);
+    if (*line == '\0')
+        return 0;
+    if (!eq) {
+        snprintf(err, errlen, "expected \"name = value\"");
+        return -1;
+    }
+    *eq = '\0';
+    name = trim(line);
+    value = trim(eq + 1);
+    /* Allow "value" in double quotes, e.g. to keep a '#' or spaces. */
+    if (value[0] == '"' && strlen(value) >= 2 && value[strlen(value) - 1] == '"') {
+        value[strlen(value) - 1] = '\0';
+        value++;
+    }
+    return config_set(cfg, name, value, err, errlen);
+}
+
+/* Strip a '#' comment that is not inside double quotes. */
+static void strip_comment(char *line)
+{
+    bool quoted = false;
+
+    for (char *p = line; *p; p++) {
+        if (*p == '"')
+            quoted = !quoted;
+        else if (*p == '#' && !quoted) {
+            *p = '\0';
+            return;
+        }
+    }
+}
+
+int config_load_file(struct rr_config *cfg, const char *path, char *err, size_t errlen)
+{
+    char line[1024], why[256];
+    unsigned lineno = 0;
+    int rc = -1;
+    FILE *f = fopen(path, "r");
+
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            snprintf(err, errlen, "%s:%u: line too long", path, lineno);
+            goto out;
+        }
+        strip_comment(line);
+        if (config_line(cfg, line, why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
+            goto out;
+        }
+    }
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: read error", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    fclose(f);
+    return rc;
+}
+
+static void lower_in_place(char *s)
+{
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+static int parse_extra_options(struct rr_config *cfg, char *err, size_t errlen)
+{
+    const char *p = cfg->extra_options;
+
+    cfg->n_extra_options = 0;
+    while (*p) {
+        char *end;
+        unsigned long v;
+
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p == '\0')
+            break;
+        errno = 0;
+        v = strtoul(p, &end, 10);
+        if (!isdigit((unsigned char)*p) || errno || v == 0 || v > 65535 ||
+            (*end && *end != ',' && *end != ' ') ||
+            cfg->n_extra_options >= RR_MAX_EXTRA_OPTIONS) {
+            snprintf(err, errlen, "bad extra_options \"%s\"", cfg->extra_options);
+            return -1;
+        }
+        cfg->extra_option_nums[cfg->n_extra_options++] = (uint16_t)v;
+        p = end;
+    }
+    return 0;
+}
+
+/* Fill an empty setting with state_dir + suffix; -1 if it does not fit. */
+static int derive(char *field, size_t size, const char *prefix, const char *dir,
+                  const char *suffix)
+{
+    int n;
+
+    if (field[0])
+        return 0;
+    n = snprintf(field, size, "%s%s/%s", prefix, dir, suffix);
+    return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+int config_finish(struct rr_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->state_dir[0] == '\0') {
+        snprintf(err, errlen, "state_dir must not be empty");
+        return -1;
+    }
+    if (derive(cfg->db_path, sizeof(cfg->db_path), "", cfg->state_dir, "rdrelay.sqlite") < 0 ||
+        derive(cfg->ctl_endpoint, sizeof(cfg->ctl_endpoint), "ipc://", cfg->state_dir,
+               "ctl.sock") < 0 ||
+        derive(cfg->pub_endpoint, sizeof(cfg->pub_endpoint), "ipc://", cfg->state_dir,
+               "routes.sock") < 0) {
+        snprintf(err, errlen, "state_dir too long");
+        return -1;
+    }
+    /* Host names compare case-insensitively; store them lower-case once. */
+    lower_in_place(cfg->proxy_domain);
+    lower_in_place(cfg->rd_names);
+    return parse_extra_options(cfg, err, errlen);
+}
+
+/* "--proxy-domain" -> entry, or NULL. name excludes the leading dashes. */
+static const struct cfg_entry *flag_find(const char *flag, size_t len)
+{
+    char name[64];
+
+    if (len >= sizeof(name))
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        name[i] = flag[i] == '-' ? '_' : flag[i];
+    name[len] = '\0';
+    return cfg_find(name, len);
+}
+
+/* Find --config FILE / --config=FILE (before anything else is applied). */
+static const char *find_config_path(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            return argv[i + 1];
+        if (strncmp(argv[i], "--config=", 9) == 0)
+            return argv[i] + 9;
+    }
+    return NULL;
+}
+
+/* Apply one known flag; *i is advanced past a separate value. */
+static int apply_flag(struct rr_config *cfg, const struct cfg_entry *e, const char *inline_val,
+                      int argc, char **argv, int *i, char *err, size_t errlen)
+{
+    const char *value = inline_val;
+
+    if (!value) {
+        if (*i + 1 >= argc) {
+            snprintf(err, errlen, "%s needs a value", argv[*i]);
+            return -1;
+        }
+        value = argv[++*i];
+    }
+    return config_set(cfg, e->name, value, err, errlen);
+}
+
+/* Apply every known flag, compacting the rest into argv[1..]. */
+static int apply_flags(struct rr_config *cfg, int *argc, char **argv, char *err, size_t errlen)
+{
+    int out = 1, i;
+
+    for (i = 1; i < *argc; i++) {
+        const char *a = argv[i], *eq;
+        const struct cfg_entry *e = NULL;
+        size_t len;
+
+        if (strcmp(a, "--") == 0)
+            break;
+        if (strncmp(a, "--", 2) == 0) {
+            eq = strchr(a + 2, '=');
+            len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            if (len == 6 && strncmp(a + 2, "config", 6) == 0) {
+                if (!eq)
+                    i++; /* already loaded */
+                continue;
+            }
+            e = flag_find(a + 2, len);
+            if (e) {
+                if (apply_flag(cfg, e, eq ? eq + 1 : NULL, *argc, argv, &i, err, errlen) < 0)
+                    return -1;
+                continue;
+            }
+        }
+        argv[out++] = argv[i];
+    }
+    for (; i < *argc; i++)
+        argv[out++] = argv[i];
+    argv[out] = NULL;
+    *argc = out;
+    return 0;
+}
+
+int config_from_args(struct rr_config *cfg, int *argc, char **argv)
+{
+    char err[512];
+    const char *path = find_config_path(*argc, argv);
+
+    config_defaults(cfg);
+    if (!path) {
+        path = getenv("RDRELAY_CONFIG");
+        if (path && !*path)
+            path = NULL;
+    }
+    if (path && config_load_file(cfg, path, err, sizeof(err)) < 0)
+        goto fail;
+    if (apply_flags(cfg, argc, argv, err, sizeof(err)) < 0)
+        goto fail;
+    if (config_finish(cfg, err, sizeof(err)) < 0)
+        goto fail;
+    return 0;
+fail:
+    fprintf(stderr, "%s: config: %s\n", argv[0], err);
+    return -1;
+}
+
+void config_print_help(FILE *out)
+{
+    char flag[64];
+
+    fprintf(out, "  --config FILE  read settings from FILE (also $RDRELAY_CONFIG)\n");
+    for (size_t i = 0; i < CFG_N; i++) {
+        const struct cfg_entry *e = &cfg_table[i];
+        size_t j;
+
+        for (j = 0; e->name[j] && j < sizeof(flag) - 1; j++)
+            flag[j] = e->name[j] == '_' ? '-' : e->name[j];
+        flag[j] = '\0';
+        if (e->def[0])
+            fprintf(out, "  --%s VALUE\n      %s (default: %s)\n", flag, e->help, e->def);
+        else
+            fprintf(out, "  --%s VALUE\n      %s\n", flag, e->help);
+    }
+}

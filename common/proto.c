@@ -1,0 +1,189 @@
+/*
+ * proto.c - the inter-process protocol's codecs and ZeroMQ framing (proto.h).
+ * Owns nothing; never allocates (ZeroMQ copies frames internally).
+ * Talks to ZeroMQ sockets handed in by the caller.
+ * Frames on the wire: [identity (ROUTER only)][header: 4 bytes][body].
+ * The body frame is always sent, possibly empty.
+ */
+#include "proto.h"
+
+#include <errno.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "log.h"
+
+const char *proto_msg_name(uint16_t type)
+{
+    switch (type) {
+#define RR_MSG_NAME(name, val)                                                                     \
+    case val:                                                                                      \
+        return #name;
+        RR_MSG_TYPES(RR_MSG_NAME)
+#undef RR_MSG_NAME
+    default:
+        return "UNKNOWN";
+    }
+}
+
+const char *proto_transport_name(uint8_t t)
+{
+    switch (t) {
+    case RR_TRANSPORT_UDP:
+        return "udp";
+    case RR_TRANSPORT_TCP:
+        return "tcp";
+    case RR_TRANSPORT_WS:
+        return "ws";
+    default:
+        return "none";
+    }
+}
+
+void proto_put_peer(struct wire_w *w, const struct rr_peer *p)
+{
+    wire_put_u8(w, p->transport);
+    wire_put_str(w, p->relay);
+    wire_put_addr(w, &p->remote);
+    wire_put_addr(w, &p->local);
+    wire_put_u64(w, p->conn_id);
+}
+
+void proto_get_peer(struct wire_r *r, struct rr_peer *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->transport = wire_get_u8(r);
+    wire_get_str(r, p->relay, sizeof(p->relay));
+    wire_get_addr(r, &p->remote);
+    wire_get_addr(r, &p->local);
+    p->conn_id = wire_get_u64(r);
+}
+
+void proto_put_route(struct wire_w *w, const struct rr_route *rt)
+{
+    wire_put_str(w, rt->host);
+    wire_put_str(w, rt->ep);
+    wire_put_str(w, rt->d);
+    wire_put_str(w, rt->reg_path);
+    proto_put_peer(w, &rt->path);
+    wire_put_u32(w, rt->ka);
+    wire_put_u8(w, rt->flags);
+    wire_put_u16(w, rt->mux_port);
+}
+
+void proto_get_route(struct wire_r *r, struct rr_route *rt)
+{
+    memset(rt, 0, sizeof(*rt));
+    wire_get_str(r, rt->host, sizeof(rt->host));
+    wire_get_str(r, rt->ep, sizeof(rt->ep));
+    wire_get_str(r, rt->d, sizeof(rt->d));
+    wire_get_str(r, rt->reg_path, sizeof(rt->reg_path));
+    proto_get_peer(r, &rt->path);
+    rt->ka = wire_get_u32(r);
+    rt->flags = wire_get_u8(r);
+    rt->mux_port = wire_get_u16(r);
+}
+
+void proto_put_header(uint8_t hdr[RR_PROTO_HDR_LEN], uint16_t type)
+{
+    hdr[0] = RR_PROTO_VERSION;
+    hdr[1] = 0;
+    hdr[2] = (uint8_t)(type >> 8);
+    hdr[3] = (uint8_t)type;
+}
+
+int proto_parse_header(const uint8_t *hdr, size_t len, uint16_t *type)
+{
+    if (len < RR_PROTO_HDR_LEN || hdr[0] != RR_PROTO_VERSION)
+        return -1;
+    *type = (uint16_t)((hdr[2] << 8) | hdr[3]);
+    return 0;
+}
+
+int proto_send(void *sock, const void *identity, size_t idlen, uint16_t type, const void *body,
+               size_t bodylen)
+{
+    uint8_t hdr[RR_PROTO_HDR_LEN];
+
+    proto_put_header(hdr, type);
+    /* ZeroMQ queues a multipart message atomically: if the first part is
+     * accepted, the rest are too (same pipe), so no half message leaves. */
+    if (identity && zmq_send(sock, identity, idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -1;
+    if (zmq_send(sock, hdr, sizeof(hdr), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -1;
+    if (zmq_send(sock, body, bodylen, ZMQ_DONTWAIT) < 0)
+        return -1;
+    return 0;
+}
+
+/* Receive one frame into buf (truncated at cap); returns its full size and
+ * whether more frames follow, or -1. */
+static int recv_frame(void *sock, int flags, void *buf, size_t cap, size_t *size, bool *more)
+{
+    int more_i = 0;
+    size_t sz = sizeof(more_i);
+    int n = zmq_recv(sock, buf, cap, flags);
+
+    if (n < 0)
+        return -1;
+    *size = (size_t)n;
+    if (zmq_getsockopt(sock, ZMQ_RCVMORE, &more_i, &sz) < 0)
+        return -1;
+    *more = more_i != 0;
+    return 0;
+}
+
+static void drain(void *sock)
+{
+    uint8_t junk[1];
+    size_t size;
+    bool more = true;
+
+    while (more && recv_frame(sock, 0, junk, sizeof(junk), &size, &more) == 0)
+        ;
+}
+
+int proto_recv(void *sock, bool want_identity, uint8_t *identity, size_t *idlen, uint16_t *type,
+               uint8_t *body, size_t bodycap, size_t *bodylen)
+{
+    uint8_t hdr[RR_PROTO_HDR_LEN + 1];
+    uint8_t idbuf[255];
+    size_t size;
+    bool more;
+    const char *why;
+
+    if (recv_frame(sock, ZMQ_DONTWAIT, want_identity ? (void *)idbuf : (void *)hdr,
+                   want_identity ? sizeof(idbuf) : sizeof(hdr), &size, &more) < 0)
+        return -1; /* EAGAIN: nothing there */
+    if (want_identity) {
+        why = "identity too long";
+        if (size > sizeof(idbuf) || !more)
+            goto bad;
+        memcpy(identity, idbuf, size);
+        *idlen = size;
+        if (recv_frame(sock, 0, hdr, sizeof(hdr), &size, &more) < 0)
+            return -1;
+    }
+    why = "bad header";
+    if (size != RR_PROTO_HDR_LEN || proto_parse_header(hdr, size, type) < 0)
+        goto bad;
+    *bodylen = 0;
+    if (!more)
+        return 0; /* an absent body frame is an empty body */
+    if (recv_frame(sock, 0, body, bodycap, bodylen, &more) < 0)
+        return -1;
+    why = "body too large";
+    if (*bodylen > bodycap)
+        goto bad;
+    why = "extra frames";
+    if (more)
+        goto bad;
+    return 0;
+bad:
+    if (more)
+        drain(sock);
+    log_warnx("proto: dropped malformed message: %s", why);
+    errno = EPROTO;
+    return -1;
+}
