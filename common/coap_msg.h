@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h> /* ssize_t */
 
 #define COAP_MSG_MAX_OPTS 64
 #define COAP_MSG_MAX_TOKEN 8
