@@ -1,0 +1,133 @@
+#!/bin/sh
+# tools/bench/run-bench.sh - reproduces the figures in docs/benchmarks.md.
+#
+# Role: starts, on loopback only, an origin (coap-server-notls), rd-frontend
+# and relay-udp (own state dir), and rr-registrant registered with proxy=yes
+# from its serving socket; registers coap-server-notls too, from its own port
+# (coap-client-notls -p shares the port: libcoap binds with SO_REUSEADDR);
+# then runs rdrelay-bench --compare (direct vs. through the relay) for both
+# origins, at 16 and at 1 request in flight, prints the CPU each process used,
+# and with PERF=1 profiles rdrelay-udp under proxied load (perf record -g).
+# Owns: every process it starts (stopped by PID on exit) and a temp dir.
+#
+# usage: tools/bench/run-bench.sh [BINDIR]      (default build/bin)
+# env:   DUR=5 (s per run)  ROUNDS=3 (direct/proxied alternations)
+#        PERF=0|1  PERF_OUT=FILE (perf report text, default $TMP/perf.txt)
+#        BASE_PORT=15780 (uses BASE_PORT..BASE_PORT+3)
+set -eu
+
+BIN=${1:-build/bin}
+DUR=${DUR:-5}
+ROUNDS=${ROUNDS:-3}
+PERF=${PERF:-0}
+BASE_PORT=${BASE_PORT:-15780}
+RELAY=$BASE_PORT
+ORIGIN=$((BASE_PORT + 1))
+REG=$((BASE_PORT + 2))
+DOMAIN=proxy.localhost
+
+for b in rdrelay-frontend rdrelay-udp rr-registrant rdrelay-bench; do
+    [ -x "$BIN/$b" ] || { echo "run-bench: $BIN/$b missing (build first)" >&2; exit 2; }
+done
+command -v coap-server-notls >/dev/null || { echo "run-bench: coap-server-notls missing" >&2; exit 2; }
+
+TMP=$(mktemp -d /tmp/rdrelay-bench.XXXXXX)
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# utime+stime of a process in clock ticks
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# wait_for CMD...: retry for at most 10 s
+wait_for() {
+    i=0
+    while [ $i -lt 50 ]; do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.2
+        i=$((i + 1))
+    done
+    return 1
+}
+
+coap-server-notls -A 127.0.0.1 -p "$ORIGIN" >"$TMP/origin.log" 2>&1 &
+ORIGIN_PID=$!; PIDS="$PIDS $ORIGIN_PID"
+COMMON="--state-dir $TMP --udp-listen 127.0.0.1:$RELAY --proxy-domain $DOMAIN --log-level warn"
+# shellcheck disable=SC2086
+"$BIN/rdrelay-frontend" $COMMON >"$TMP/frontend.log" 2>&1 &
+FE_PID=$!; PIDS="$PIDS $FE_PID"
+# shellcheck disable=SC2086
+"$BIN/rdrelay-udp" $COMMON >"$TMP/udp.log" 2>&1 &
+UDP_PID=$!; PIDS="$PIDS $UDP_PID"
+sleep 0.5
+"$BIN/rr-registrant" --rd "coap://127.0.0.1:$RELAY/rd" --ep benchreg --lt 3600 \
+    --listen "127.0.0.1:$REG" >"$TMP/reg.out" 2>"$TMP/reg.log" &
+REG_PID=$!; PIDS="$PIDS $REG_PID"
+
+wait_for grep -q registered "$TMP/reg.out" || {
+    echo "run-bench: rr-registrant did not register" >&2
+    cat "$TMP/reg.out" "$TMP/reg.log" "$TMP/frontend.log" "$TMP/udp.log" >&2
+    exit 1
+}
+# coap-server-notls cannot register itself: register it from its own port.
+wait_for coap-client-notls -B 3 -m post -a 127.0.0.1 -p "$ORIGIN" \
+    "coap://127.0.0.1:$RELAY/rd?ep=benchorigin&proxy=yes&lt=3600" || {
+    echo "run-bench: registering coap-server-notls failed" >&2; exit 1; }
+
+proxied_get() { # NAME PATH: succeeds on a 2.05 through the relay
+    out=$(coap-client-notls -B 2 -v 0 -O "3,$1" "coap://127.0.0.1:$RELAY$2" 2>&1) || return 1
+    case "$out" in *"4."*|*"5."*|"") return 1 ;; esac
+    return 0
+}
+wait_for proxied_get benchreg.$DOMAIN /hello ||
+    { echo "run-bench: proxied GET /hello does not work" >&2; cat "$TMP/udp.log" >&2; exit 1; }
+wait_for proxied_get benchorigin.$DOMAIN /time ||
+    { echo "run-bench: proxied GET /time (coap-server-notls) does not work" >&2; exit 1; }
+
+echo "# $(nproc) CPUs, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(uname -r)"
+echo "# relay 127.0.0.1:$RELAY, rr-registrant 127.0.0.1:$REG, coap-server-notls 127.0.0.1:$ORIGIN"
+
+# bench LABEL ARGS...: run rdrelay-bench, then the CPU each process used
+bench() {
+    label=$1; shift
+    echo "## $label"
+    echo "\$ rdrelay-bench $*"
+    u0=$(ticks $UDP_PID); f0=$(ticks $FE_PID); o0=$(ticks $ORIGIN_PID); r0=$(ticks $REG_PID)
+    t0=$(date +%s.%N)
+    "$BIN/rdrelay-bench" "$@"
+    t1=$(date +%s.%N)
+    hz=$(getconf CLK_TCK)
+    awk -v u="$(( $(ticks $UDP_PID) - u0 ))" -v f="$(( $(ticks $FE_PID) - f0 ))" \
+        -v o="$(( $(ticks $ORIGIN_PID) - o0 ))" -v r="$(( $(ticks $REG_PID) - r0 ))" \
+        -v hz="$hz" -v t="$(echo "$t1 - $t0" | bc)" \
+        'BEGIN { printf "cpu over %.1f s (both phases): rdrelay-udp %.0f%%, rdrelay-frontend %.0f%%, coap-server-notls %.0f%%, rr-registrant %.0f%%\n", t, 100*u/hz/t, 100*f/hz/t, 100*o/hz/t, 100*r/hz/t }'
+}
+
+bench "rr-registrant /hello, 16 in flight" --compare --target "127.0.0.1:$REG" \
+    --via "127.0.0.1:$RELAY" --host "benchreg.$DOMAIN" --path /hello -n 16 -d "$DUR" --rounds "$ROUNDS"
+bench "rr-registrant /hello, 1 in flight (unloaded latency)" --compare --target "127.0.0.1:$REG" \
+    --via "127.0.0.1:$RELAY" --host "benchreg.$DOMAIN" --path /hello -n 1 -d "$DUR" --rounds "$ROUNDS"
+bench "coap-server-notls /time, 16 in flight" --compare --target "127.0.0.1:$ORIGIN" \
+    --via "127.0.0.1:$RELAY" --host "benchorigin.$DOMAIN" --path /time -n 16 -d "$DUR" --rounds "$ROUNDS"
+bench "coap-server-notls /time, 1 in flight (unloaded latency)" --compare --target "127.0.0.1:$ORIGIN" \
+    --via "127.0.0.1:$RELAY" --host "benchorigin.$DOMAIN" --path /time -n 1 -d "$DUR" --rounds "$ROUNDS"
+
+if [ "$PERF" = 1 ]; then
+    out=${PERF_OUT:-$TMP/perf.txt}
+    echo "## perf: rdrelay-udp under proxied load (rr-registrant /hello, 16 in flight)"
+    "$BIN/rdrelay-bench" --target "127.0.0.1:$RELAY" --host "benchreg.$DOMAIN" --path /hello \
+        -n 16 -d $((DUR + 2)) -w 0.5 &
+    BPID=$!
+    sleep 1
+    perf record -q -g -p "$UDP_PID" -o "$TMP/perf.data" -- sleep "$DUR" >/dev/null 2>&1 || true
+    wait "$BPID"
+    perf report -i "$TMP/perf.data" --stdio --no-children --sort symbol 2>/dev/null |
+        grep -E '^ +[0-9]' | head -30 >"$out"
+    echo "# self time, top symbols:"
+    cat "$out"
+fi
