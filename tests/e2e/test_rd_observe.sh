@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# test_rd_observe.sh - Observe on the lookups (issue 2, RFC 9176 §7 with
+# RFC 7641): an observer of the endpoint lookup (IPv4) and one of a filtered
+# resource lookup (IPv6), both coap-client-notls -s, get a notification
+# that shows a new registration, and one that shows it gone after DELETE.
+. "$(dirname "$0")/lib.sh"
+
+rr_start_all
+
+rd_register 'ep=obs0' '</a>;rt=first'
+assert_code 2.01 "register obs0 -> 2.01"
+
+EP_OBS=$T_DIR/obs_ep
+RES_OBS=$T_DIR/obs_res
+coap_bg "$EP_OBS" -s 60 -B 60 "$(rd_uri /rd-lookup/ep)"
+coap_bg "$RES_OBS" -s 60 -B 60 "$(rd_uri6 '/rd-lookup/res?rt=obs-rt')"
+
+n_notes() { grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe:' "$1" 2>/dev/null; }
+has_first() { [ "$(n_notes "$1")" -ge 1 ]; }
+
+wait_until 10 has_first "$EP_OBS" || die "no first Observe answer on /rd-lookup/ep: $(cat "$EP_OBS")"
+ok "endpoint lookup answers an Observe registration with the Observe option"
+wait_until 10 has_first "$RES_OBS" || die "no first Observe answer on /rd-lookup/res: $(cat "$RES_OBS")"
+ok "resource lookup (IPv6, filtered) answers an Observe registration with the Observe option"
+assert_contains "$(cat "$EP_OBS.body")" 'ep="obs0"' "first endpoint lookup answer lists obs0"
+assert_not_contains "$(cat "$RES_OBS.body" 2>/dev/null)" "/b>" "first filtered resource lookup answer is empty"
+
+ep_before=$(n_notes "$EP_OBS")
+res_before=$(n_notes "$RES_OBS")
+
+rd_register 'ep=obsnew' '</b>;rt=obs-rt'
+assert_code 2.01 "register obsnew -> 2.01"
+NEWP=$LOCATION
+
+sees_new() { grep -q 'obsnew' "$EP_OBS.body" 2>/dev/null; }
+if wait_until 10 sees_new; then
+    ok "endpoint lookup observer is notified of the new registration"
+else
+    fail "endpoint lookup observer is notified of the new registration"
+    echo "    observer output:"; sed 's/^/    /' "$EP_OBS"
+fi
+assert_ne "$ep_before" "$(n_notes "$EP_OBS")" "a new notification arrived on the endpoint lookup"
+
+res_sees() { grep -q '/b>' "$RES_OBS.body" 2>/dev/null; }
+if wait_until 10 res_sees; then
+    ok "filtered resource lookup observer sees the new matching link"
+else
+    fail "filtered resource lookup observer sees the new matching link"
+    echo "    observer output:"; sed 's/^/    /' "$RES_OBS"
+fi
+assert_ne "$res_before" "$(n_notes "$RES_OBS")" "a new notification arrived on the resource lookup"
+
+# Removal is a change too.
+before=$(n_notes "$EP_OBS")
+coap -m delete "$(rd_uri "$NEWP")"
+assert_code 2.02 "DELETE obsnew -> 2.02"
+more_notes() { [ "$(n_notes "$EP_OBS")" -gt "$before" ]; }
+if wait_until 10 more_notes; then
+    ok "endpoint lookup observer is notified of the deletion"
+    last=$(grep -E '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe:' "$EP_OBS" | tail -n 1)
+    assert_not_contains "$last" "obsnew" "the latest notification no longer lists obsnew"
+else
+    fail "endpoint lookup observer is notified of the deletion"
+fi
+
+t_done
