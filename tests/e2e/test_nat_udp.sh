@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# test_nat_udp.sh - the NAT test of issue 11 (BRIEF §5 "A real NAT"): rdrelay
+# reaches a CoAP server behind a masquerading, stateful firewall from a
+# client behind another one, by name, over UDP, IPv4 and IPv6.
+#
+# Topology (network namespaces, documentation addresses only):
+#
+#   site A  192.0.2.2     2001:db8:a::2     rr-registrant(s)
+#      |  lan
+#   router A  lan 192.0.2.1 / 2001:db8:a::1, wan 203.0.113.2 / 2001:db8::2
+#      |        nftables: IPv4 masquerade (ports 20000-20999), stateful
+#      |        firewall: new inbound flows dropped (IPv4 and IPv6);
+#      |        conntrack UDP timeouts 10 s
+#   "internet" bridge 203.0.113.0/24, 2001:db8::/64
+#      |                                   |
+#   rd host 203.0.113.10, 2001:db8::10     router B wan 203.0.113.3 / 2001:db8::3
+#   rdrelay-frontend + rdrelay-udp           |  same rules, masquerade
+#                                          site B 198.51.100.2, 2001:db8:b::2
+#                                          coap-client-notls
+#
+# Shown: B cannot reach A directly (A's inside address, and A's public NAT
+# binding); B reaches A through rdrelay by name; after A's NAT mapping
+# changes (new port range + conntrack flush) the registrant's next refresh
+# makes it reachable again; with 10 s conntrack timeouts and lt=3600 the
+# relay's keepalive (--nat-keepalive 3) keeps the path open for several
+# timeouts (a ka=0 registration beside it loses its path), and once the
+# registrant is stopped the relay answers 5.02 at once; IPv6 (firewall, no
+# NAT) works the same, also across families.
+#
+# Needs root (namespaces, nftables): exits 77 (CTest skip) otherwise.
+if [ "$(id -u)" -ne 0 ]; then
+    echo "test_nat_udp: needs root for network namespaces; skipped"
+    exit 77
+fi
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_proxy.sh"
+
+N="rn$$x$((RANDOM % 1000))" # unique namespace prefix for this run
+NS_PUB=${N}pub NS_RD=${N}rd NS_RA=${N}ra NS_RB=${N}rb NS_SA=${N}sa NS_SB=${N}sb
+ALL_NS=("$NS_SA" "$NS_SB" "$NS_RA" "$NS_RB" "$NS_RD" "$NS_PUB")
+RD4=203.0.113.10 RD6=2001:db8::10
+RA4=203.0.113.2 A4=192.0.2.2 A6=2001:db8:a::2 B6=2001:db8:b::2
+DOMAIN=proxy.example
+COAP_TIMEOUT=5
+
+# Namespaces go on any exit: stop our processes first (lib.sh's cleanup
+# does it too, but a namespace should be empty when it is deleted).
+nat_exit() {
+    local status=$? name ns
+    trap - EXIT
+    for pid in "${T_BG_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null
+    done
+    for name in "${!T_PIDS[@]}"; do
+        rr_stop "$name" TERM
+    done
+    for ns in "${ALL_NS[@]}"; do
+        ip netns del "$ns" 2>/dev/null
+    done
+    (exit "$status")
+    t_cleanup
+}
+trap nat_exit EXIT
+
+nsx() { # ns command...
+    local ns=$1
+    shift
+    ip netns exec "$ns" "$@"
+}
+
+# ---------------------------------------------------------------- topology
+
+build_topology() {
+    local ns x
+    for ns in "${ALL_NS[@]}"; do
+        ip netns add "$ns" || return 1
+        ip -n "$ns" link set lo up
+    done
+    ip -n "$NS_PUB" link add br0 type bridge &&
+        ip -n "$NS_PUB" link set br0 up || return 1
+    for x in rd ra rb; do
+        local peer=${N}$x
+        ip -n "$NS_PUB" link add "p-$x" type veth peer name wan netns "$peer" &&
+            ip -n "$NS_PUB" link set "p-$x" master br0 up &&
+            ip -n "$peer" link set wan up || return 1
+    done
+    # rd host
+    ip -n "$NS_RD" addr add $RD4/24 dev wan &&
+        ip -n "$NS_RD" addr add $RD6/64 dev wan nodad &&
+        ip -n "$NS_RD" -6 route add 2001:db8:a::/64 via 2001:db8::2 &&
+        ip -n "$NS_RD" -6 route add 2001:db8:b::/64 via 2001:db8::3 || return 1
+    # routers and sites: A (192.0.2.0/24, 2001:db8:a::/64), B (198.51.100.0/24, 2001:db8:b::/64)
+    router_site "$NS_RA" "$NS_SA" 2 192.0.2 a 198.51.100.0/24 203.0.113.3 2001:db8:b::/64 2001:db8::3 ||
+        return 1
+    router_site "$NS_RB" "$NS_SB" 3 198.51.100 b 192.0.2.0/24 203.0.113.2 2001:db8:a::/64 2001:db8::2 ||
+        return 1
+}
+
+# router_site ROUTER SITE WAN_HOST V4_PREFIX3 V6_LETTER OTHER4 OTHER4_GW OTHER6 OTHER6_GW
+# The other site's prefixes are routed (through the other router), so that
+# a direct attempt really reaches this router and is dropped by its firewall,
+# not by a missing route.
+router_site() {
+    local r=$1 s=$2 h=$3 p4=$4 l=$5
+    ip -n "$r" addr add 203.0.113.$h/24 dev wan &&
+        ip -n "$r" addr add 2001:db8::$h/64 dev wan nodad &&
+        ip -n "$r" link add lan type veth peer name eth0 netns "$s" &&
+        ip -n "$r" link set lan up && ip -n "$s" link set eth0 up &&
+        ip -n "$r" addr add "$p4.1/24" dev lan &&
+        ip -n "$r" addr add "2001:db8:$l::1/64" dev lan nodad &&
+        ip -n "$s" addr add "$p4.2/24" dev eth0 &&
+        ip -n "$s" addr add "2001:db8:$l::2/64" dev eth0 nodad &&
+        ip -n "$s" route add default via "$p4.1" &&
+        ip -n "$s" -6 route add default via "2001:db8:$l::1" &&
+        ip -n "$r" route add "$6" via "$7" &&
+        ip -n "$r" -6 route add "$8" via "$9" || return 1
+    nsx "$r" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 || return 1
+    nsx "$r" nft -f - <<EOF || return 1
+table ip nat {
+    chain post {
+        type nat hook postrouting priority srcnat; policy accept;
+        oifname "wan" ip saddr $p4.0/24 meta l4proto udp masquerade to :20000-20999
+        oifname "wan" ip saddr $p4.0/24 masquerade
+    }
+}
+table inet filter {
+    chain forward {
+        type filter hook forward priority filter; policy drop;
+        ct state established,related accept
+        iifname "lan" accept
+    }
+    chain input {
+        type filter hook input priority filter; policy drop;
+        iifname "lo" accept
+        ct state established,related accept
+        meta l4proto ipv6-icmp accept
+        iifname "lan" accept
+    }
+}
+EOF
+    # Short UDP bindings (conntrack sysctls are per network namespace).
+    nsx "$r" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=10 \
+        net.netfilter.nf_conntrack_udp_timeout_stream=10 || return 1
+}
+
+# The public port router A maps site A's UDP port SPORT to (towards the RD).
+mapped_port() { # sport
+    nsx "$NS_RA" conntrack -L -p udp -s $A4 --sport "$1" -d $RD4 2>/dev/null |
+        grep -oE 'dport=[0-9]+' | sed -n 2p | cut -d= -f2
+}
+
+# ---------------------------------------------------------------- processes
+
+start_rdrelay() {
+    local args=(--state-dir "$T_STATE" --udp-listen "$RD4:5683,[$RD6]:5683"
+        --proxy-domain "$DOMAIN" --log-level debug --nat-keepalive 3
+        --upstream-timeout-ms 3000)
+    rr_start frontend "$(command -v ip)" netns exec "$NS_RD" "$RDRELAY_BIN/rdrelay-frontend" \
+        "${args[@]}"
+    rr_start udp "$(command -v ip)" netns exec "$NS_RD" "$RDRELAY_BIN/rdrelay-udp" "${args[@]}"
+}
+
+# nat_reg NAME FLAGS...: a registrant inside site A; waits for "registered".
+nat_reg() {
+    local name=$1
+    shift
+    rr_start "$name" "$(command -v ip)" netns exec "$NS_SA" "$RDRELAY_BIN/rr-registrant" "$@"
+    reg_wait_registered "$name" 1 20 || die "registrant $name did not register through router A"
+}
+
+# via_relay HOST PATH [ADDR]: from site B through rdrelay with Uri-Host HOST.
+via_relay() {
+    local host=$1 path=$2 addr=${3:-$RD4}
+    [[ "$addr" == *:* ]] && addr="[$addr]"
+    coap_ns "$NS_SB" -O "3,$host" -m get "coap://$addr$path"
+}
+
+# poll_relay SECONDS CODE HOST PATH: repeat via_relay until it answers CODE.
+poll_relay() {
+    local limit=$1 want=$2 host=$3 path=$4 end=$((SECONDS + $1))
+    while :; do
+        via_relay "$host" "$path"
+        [ "$CODE" == "$want" ] && return 0
+        [ $SECONDS -ge $end ] && return 1
+        sleep 1
+    done
+}
+
+[ -x "$RDRELAY_BIN/rr-registrant" ] || die "rr-registrant is not built"
+build_topology || die "could not build the namespace topology"
+ok "topology built (namespaces $N*)"
+
+# Sanity of the topology itself, before any rdrelay: the inside can go out.
+rr_start probe "$(command -v ip)" netns exec "$NS_RD" "$(command -v coap-server-notls)" \
+    -A $RD4 -p 5699
+sleep 0.5
+coap_ns "$NS_SA" -m get "coap://$RD4:5699/.well-known/core"
+assert_code 2.05 "site A reaches a server on the public host (inside-out works through NAT A)"
+coap_ns "$NS_SB" -m get "coap://[$RD6]:5699/.well-known/core"
+assert_code 2.05 "site B reaches a server on the public host over IPv6 (firewall B lets it out)"
+rr_stop probe
+
+start_rdrelay
+end=$((SECONDS + 30))
+while :; do
+    for name in frontend udp; do
+        rr_alive "$name" || die "rdrelay process $name exited at start"
+    done
+    COAP_TIMEOUT=1 coap_ns "$NS_SB" -m get "coap://$RD4/.well-known/core"
+    [ "$CODE" == "2.05" ] && break
+    [ $SECONDS -ge $end ] && die "rdrelay did not answer from site B within 30 s"
+    sleep 0.3
+done
+ok "site B reaches rdrelay's RD through NAT B"
+
+# ---------------------------------------------------------------- IPv4: basic
+
+nat_reg alice --listen $A4:5683 --rd "coap://$RD4:5683/rd" --ep alice --lt 10
+mport=$(mapped_port 5683)
+assert_match '^20[0-9]{3}$' "$mport" "alice's registration left router A from a masqueraded port ($mport)"
+
+# B cannot reach A directly: not at its inside address (routed, but router
+# A drops new inbound flows) and not at its public NAT binding (the binding
+# only admits the RD's address: conntrack NAT is address-and-port dependent).
+COAP_TIMEOUT=3 coap_ns "$NS_SB" -m get "coap://$A4:5683/hello"
+assert_code timeout "B -> A's inside address 192.0.2.2 directly: no answer (firewall A)"
+COAP_TIMEOUT=3 coap_ns "$NS_SB" -m get "coap://$RA4:$mport/hello"
+assert_code timeout "B -> A's public binding $RA4:$mport directly: no answer"
+
+via_relay alice.$DOMAIN /hello
+assert_code 2.05 "B -> alice.$DOMAIN through rdrelay -> 2.05"
+assert_eq hello "$PAYLOAD" "B gets alice's /hello through rdrelay"
+
+# ---------------------------------------------------------------- IPv4: NAT rebinding
+
+renewed=$(reg_count alice renewed)
+nsx "$NS_RA" nft flush chain ip nat post
+nsx "$NS_RA" nft add rule ip nat post oifname wan ip saddr 192.0.2.0/24 meta l4proto udp \
+    masquerade to :30000-30999
+nsx "$NS_RA" conntrack -D -f ipv4 -p udp >/dev/null 2>&1
+ok "router A: masquerade range changed to 30000-30999, IPv4 UDP conntrack flushed"
+reg_wait_renewed alice $((renewed + 1)) 20 || fail "alice did not refresh within 20 s after the rebinding"
+mport2=$(mapped_port 5683)
+assert_match '^30[0-9]{3}$' "$mport2" "alice's refresh left router A from a new port ($mport2)"
+if poll_relay 15 2.05 alice.$DOMAIN /hello; then
+    ok "after the NAT mapping changed, the refresh made alice reachable again (2.05)"
+else
+    fail "alice not reachable through rdrelay after its refresh from the new binding: $CODE $PAYLOAD"
+fi
+rr_stop alice
+
+# ---------------------------------------------------------------- IPv6 (firewall, no NAT)
+
+nat_reg alice6 --listen "[$A6]:5683" --rd "coap://[$RD6]:5683/rd" --ep alice6 --lt 3600
+COAP_TIMEOUT=3 coap_ns "$NS_SB" -m get "coap://[$A6]:5683/hello"
+assert_code timeout "B -> [$A6] directly: no answer (firewall A, IPv6)"
+via_relay alice6.$DOMAIN /hello "$RD6"
+assert_code 2.05 "B -> alice6.$DOMAIN through rdrelay over IPv6 -> 2.05"
+assert_eq hello "$PAYLOAD" "B gets alice6's /hello over IPv6"
+via_relay alice6.$DOMAIN /hello "$RD4"
+assert_code 2.05 "B -> alice6 (IPv6 registration) through rdrelay's IPv4 address -> 2.05"
+
+# ---------------------------------------------------------------- keepalive
+
+# carol: long lifetime, the relay's keepalive is all that holds her binding.
+# dave: the same with ka=0 (a sleepy device): nobody keeps his binding.
+nat_reg carol --listen $A4:5683 --rd "coap://$RD4:5683/rd" --ep carol --lt 3600
+nat_reg dave --listen $A4:5684 --rd "coap://$RD4:5683/rd" --ep dave --lt 3600 --ka 0
+cport=$(mapped_port 5683)
+via_relay carol.$DOMAIN /hello
+assert_code 2.05 "carol reachable right after registering"
+echo "# waiting 35 s: 3.5 conntrack UDP timeouts of router A"
+sleep 35
+pings=$(grep -c 'ping [0-9]* received' "$T_DIR/carol.log" || true)
+if [ "$pings" -ge 3 ]; then
+    ok "carol received $pings keepalive pings from the relay"
+else
+    fail "carol received $pings keepalive pings in 35 s (relay --nat-keepalive 3)"
+fi
+assert_eq "$cport" "$(mapped_port 5683)" "carol's NAT binding is still the same ($cport)"
+via_relay carol.$DOMAIN /hello
+assert_code 2.05 "carol still reachable after 35 s of silence with 10 s NAT timeouts (keepalive)"
+via_relay alice6.$DOMAIN /hello "$RD6"
+assert_code 2.05 "alice6 (IPv6 firewall pinhole) still reachable after 35 s (keepalive)"
+via_relay dave.$DOMAIN /hello
+assert_ne 2.05 "$CODE" "dave (ka=0, no keepalive) lost his binding after 35 s ($CODE)"
+
+# Registrant stopped: the keepalive goes unanswered, the relay marks the
+# path unreachable and answers 5.02 at once instead of timing out.
+rr_stop carol KILL
+if poll_relay 90 5.02 carol.$DOMAIN /hello; then
+    ok "carol stopped: the relay answers 5.02"
+    assert_contains "$PAYLOAD" "unreachable" "the 5.02 says the registrant is unreachable"
+    via_relay carol.$DOMAIN /hello
+    assert_code 5.02 "a further request for carol -> 5.02 again (not a 5.04 timeout)"
+else
+    fail "carol stopped: no 5.02 within 90 s (last: $CODE $PAYLOAD)"
+fi
+
+t_done
