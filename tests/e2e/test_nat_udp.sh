@@ -28,6 +28,8 @@
 # NAT) works the same, also across families.
 #
 # Needs root (namespaces, nftables): exits 77 (CTest skip) otherwise.
+# ctest: TIMEOUT 600
+# ctest: LABELS root nat
 if [ "$(id -u)" -ne 0 ]; then
     echo "test_nat_udp: needs root for network namespaces; skipped"
     exit 77
