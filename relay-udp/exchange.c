@@ -1,0 +1,536 @@
+/*
+ * exchange.c - relay-udp's CoAP message layer state (RFC 7252 §4).
+ * Owns: the downstream exchange pool (client requests and notifications we
+ * push; answered ones stay as the duplicate cache and are recycled oldest
+ * first), the upstream exchange pool (requests we send to endpoints), the
+ * dedup hash (peer, message id) and the ack-wait hash (remote, message id)
+ * of every CON we retransmit, message ids and token check values. All sized
+ * once at start from max_exchanges: nothing is allocated per request.
+ * Talks to udp_io.c (sends), rd_path.c and proxy.c (timer outcomes).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "proxy_rules.h"
+#include "relay.h"
+
+static uint32_t pow2_at_least(uint32_t n)
+{
+    uint32_t p = 64;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+static uint32_t key_hash(const struct rr_addr *a, uint16_t msgid)
+{
+    return (addr_hash(a) ^ ((uint32_t)msgid * 2654435761u)) * 0x9e3779b1u;
+}
+
+int exch_init(struct relay *r)
+{
+    uint32_t nux = r->cfg.max_exchanges ? r->cfg.max_exchanges : 4096;
+    uint32_t ndx = nux * 2;
+
+    r->ndx = ndx;
+    r->nux = nux;
+    r->dx = calloc(ndx, sizeof(*r->dx));
+    r->ux = calloc(nux, sizeof(*r->ux));
+    r->ndedup_b = pow2_at_least(ndx);
+    r->nack_b = pow2_at_least(ndx + nux);
+    r->dedup_b = malloc(r->ndedup_b * sizeof(uint32_t));
+    r->ack_b = malloc(r->nack_b * sizeof(uint32_t));
+    if (!r->dx || !r->ux || !r->dedup_b || !r->ack_b ||
+        th_init(&r->timers, 2 * (ndx + nux) + 16) < 0) {
+        log_warnx("out of memory for %u exchanges", nux);
+        return -1;
+    }
+    memset(r->dedup_b, 0xff, r->ndedup_b * sizeof(uint32_t));
+    memset(r->ack_b, 0xff, r->nack_b * sizeof(uint32_t));
+    for (uint32_t i = 0; i < ndx; i++) {
+        r->dx[i].dnext = i + 1 < ndx ? i + 1 : RU_NONE;
+        r->dx[i].fprev = r->dx[i].fnext = RU_NONE;
+        r->dx[i].up = RU_NONE;
+        r->dx[i].out.hnext = RU_NONE;
+        th_timer_init(&r->dx[i].t_ack, RU_T_DX_ACK, i);
+        th_timer_init(&r->dx[i].t_aux, RU_T_DX_AUX, i);
+    }
+    for (uint32_t i = 0; i < nux; i++) {
+        r->ux[i].fnext = i + 1 < nux ? i + 1 : RU_NONE;
+        r->ux[i].out.hnext = RU_NONE;
+        r->ux[i].dx = RU_NONE;
+        th_timer_init(&r->ux[i].t_rtx, RU_T_UX_RTX, i);
+        th_timer_init(&r->ux[i].t_life, RU_T_UX_LIFE, i);
+    }
+    r->dx_free = 0;
+    r->ux_free = 0;
+    r->fifo_head = r->fifo_tail = RU_NONE;
+    r->next_msgid = (uint16_t)random();
+    r->next_check = (uint32_t)random();
+    return 0;
+}
+
+void exch_free(struct relay *r)
+{
+    free(r->dx);
+    free(r->ux);
+    free(r->dedup_b);
+    free(r->ack_b);
+    th_free(&r->timers);
+    r->dx = NULL;
+    r->ux = NULL;
+    r->dedup_b = r->ack_b = NULL;
+}
+
+uint16_t exch_new_msgid(struct relay *r)
+{
+    return r->next_msgid++;
+}
+
+uint32_t exch_new_check(struct relay *r)
+{
+    /* a counter from a random start, mixed so consecutive tokens differ in
+     * every byte (some endpoints use only part of the token) */
+    uint32_t x = ++r->next_check * 0x9e3779b1u;
+    return x ^ (x >> 15);
+}
+
+/* ---- ack-wait table ---- */
+
+static struct ru_out *out_at(struct relay *r, uint32_t idx)
+{
+    return idx < r->ndx ? &r->dx[idx].out : &r->ux[idx - r->ndx].out;
+}
+
+uint32_t out_find(struct relay *r, const struct rr_addr *remote, uint16_t msgid)
+{
+    uint32_t b = key_hash(remote, msgid) & (r->nack_b - 1);
+    for (uint32_t i = r->ack_b[b]; i != RU_NONE; i = out_at(r, i)->hnext) {
+        struct ru_out *o = out_at(r, i);
+        if (o->msgid == msgid && addr_equal(&o->remote, remote))
+            return i;
+    }
+    return RU_NONE;
+}
+
+static uint32_t rtx_initial_timeout(void)
+{
+    return RU_ACK_TIMEOUT_MS + (uint32_t)(random() % (RU_ACK_TIMEOUT_MS * RU_ACK_RANDOM_PCT / 100));
+}
+
+void out_start(struct relay *r, uint32_t idx, struct ru_out *o, struct ru_timer *t, uint64_t now)
+{
+    if (o->awaiting)
+        out_stop(r, idx, o, t);
+    uint32_t b = key_hash(&o->remote, o->msgid) & (r->nack_b - 1);
+    o->hnext = r->ack_b[b];
+    r->ack_b[b] = idx;
+    o->awaiting = true;
+    o->tries = 0;
+    o->timeout_ms = rtx_initial_timeout();
+    th_arm(&r->timers, t, now + o->timeout_ms);
+}
+
+void out_stop(struct relay *r, uint32_t idx, struct ru_out *o, struct ru_timer *t)
+{
+    th_cancel(&r->timers, t);
+    if (!o->awaiting)
+        return;
+    uint32_t b = key_hash(&o->remote, o->msgid) & (r->nack_b - 1);
+    uint32_t *pp = &r->ack_b[b];
+    while (*pp != RU_NONE) {
+        if (*pp == idx) {
+            *pp = o->hnext;
+            break;
+        }
+        pp = &out_at(r, *pp)->hnext;
+    }
+    o->hnext = RU_NONE;
+    o->awaiting = false;
+}
+
+int out_on_timer(struct relay *r, struct ru_out *o, struct ru_timer *t, uint64_t now)
+{
+    if (o->tries >= RU_MAX_RETRANSMIT) {
+        r->c.rtx_exhausted++;
+        return 1;
+    }
+    o->tries++;
+    o->timeout_ms *= 2;
+    r->c.retransmissions++;
+    udp_send(r, o->sock, &o->remote, &o->local, o->buf, o->len);
+    th_arm(&r->timers, t, now + o->timeout_ms);
+    return 0;
+}
+
+/* ---- raw message helpers ---- */
+
+int coap_raw_rest(const uint8_t *buf, size_t len)
+{
+    if (len < 4 || (buf[0] >> 6) != 1)
+        return -1;
+    unsigned tkl = buf[0] & 0x0f;
+    if (tkl > 8 || 4 + tkl > len)
+        return -1;
+    return (int)(4 + tkl);
+}
+
+ssize_t coap_rewrite(uint8_t *out, size_t cap, uint8_t type, uint8_t code, uint16_t msgid,
+                     const uint8_t *tok, uint8_t tkl, const uint8_t *rest, size_t restlen)
+{
+    size_t n = 4 + (size_t)tkl + restlen;
+    if (n > cap || tkl > 8)
+        return -1;
+    out[0] = (uint8_t)(0x40 | (type << 4) | tkl);
+    out[1] = code;
+    out[2] = (uint8_t)(msgid >> 8);
+    out[3] = (uint8_t)msgid;
+    memcpy(out + 4, tok, tkl);
+    if (restlen)
+        memmove(out + 4 + tkl, rest, restlen);
+    return (ssize_t)n;
+}
+
+void send_empty(struct relay *r, int sock, const struct rr_addr *remote,
+                const struct rr_addr *local, uint8_t type, uint16_t msgid)
+{
+    uint8_t b[4] = {(uint8_t)(0x40 | (type << 4)), 0, (uint8_t)(msgid >> 8), (uint8_t)msgid};
+    udp_send(r, sock, remote, local, b, sizeof(b));
+}
+
+/* ---- downstream exchanges ---- */
+
+static void fifo_unlink(struct relay *r, uint32_t i)
+{
+    struct dexch *d = &r->dx[i];
+    if (d->fprev != RU_NONE)
+        r->dx[d->fprev].fnext = d->fnext;
+    else if (r->fifo_head == i)
+        r->fifo_head = d->fnext;
+    if (d->fnext != RU_NONE)
+        r->dx[d->fnext].fprev = d->fprev;
+    else if (r->fifo_tail == i)
+        r->fifo_tail = d->fprev;
+    d->fprev = d->fnext = RU_NONE;
+}
+
+static void dedup_unlink(struct relay *r, uint32_t i)
+{
+    struct dexch *d = &r->dx[i];
+    uint32_t b = key_hash(&d->peer, d->req_msgid) & (r->ndedup_b - 1);
+    for (uint32_t *pp = &r->dedup_b[b]; *pp != RU_NONE; pp = &r->dx[*pp].dnext) {
+        if (*pp == i) {
+            *pp = d->dnext;
+            break;
+        }
+    }
+    d->dnext = RU_NONE;
+    d->in_dedup = false;
+}
+
+void dx_dedup_insert(struct relay *r, uint32_t i)
+{
+    struct dexch *d = &r->dx[i];
+    uint32_t b = key_hash(&d->peer, d->req_msgid) & (r->ndedup_b - 1);
+    d->dnext = r->dedup_b[b];
+    r->dedup_b[b] = i;
+    d->in_dedup = true;
+}
+
+uint32_t dx_find_dup(struct relay *r, const struct rr_addr *peer, uint16_t msgid, uint64_t now)
+{
+    uint32_t b = key_hash(peer, msgid) & (r->ndedup_b - 1);
+    for (uint32_t i = r->dedup_b[b]; i != RU_NONE; i = r->dx[i].dnext) {
+        struct dexch *d = &r->dx[i];
+        if (d->req_msgid != msgid || !addr_equal(&d->peer, peer))
+            continue;
+        uint64_t life = d->req_type == COAP_T_CON ? RU_EXCHANGE_LIFETIME_MS : RU_NON_LIFETIME_MS;
+        if (d->state == DX_DONE && now - d->start_ms > life) {
+            /* the message id may be reused by now: a new request */
+            dx_release(r, i);
+            return RU_NONE;
+        }
+        return i;
+    }
+    return RU_NONE;
+}
+
+uint32_t dx_alloc(struct relay *r, uint64_t now)
+{
+    uint32_t i = r->dx_free;
+    if (i == RU_NONE) {
+        /* recycle the oldest answered exchange: its duplicate window is
+         * the shortest loss */
+        if (r->fifo_head == RU_NONE)
+            return RU_NONE;
+        dx_release(r, r->fifo_head);
+        i = r->dx_free;
+    }
+    struct dexch *d = &r->dx[i];
+    r->dx_free = d->dnext;
+    d->dnext = RU_NONE;
+    d->state = DX_WAIT;
+    d->kind = DX_K_LOCAL;
+    d->out_kind = DX_O_NONE;
+    d->ack_sent = false;
+    d->in_dedup = false;
+    d->up = RU_NONE;
+    d->req_id = 0;
+    d->start_ms = now;
+    d->done_ms = 0;
+    d->out.awaiting = false;
+    d->out.len = 0;
+    r->dx_used++;
+    return i;
+}
+
+void dx_release(struct relay *r, uint32_t i)
+{
+    struct dexch *d = &r->dx[i];
+    if (d->state == DX_FREE)
+        return;
+    out_stop(r, i, &d->out, &d->t_ack);
+    th_cancel(&r->timers, &d->t_ack);
+    th_cancel(&r->timers, &d->t_aux);
+    if (d->in_dedup)
+        dedup_unlink(r, i);
+    if (d->state == DX_DONE)
+        fifo_unlink(r, i);
+    d->state = DX_FREE;
+    d->up = RU_NONE;
+    d->dnext = r->dx_free;
+    r->dx_free = i;
+    r->dx_used--;
+}
+
+void dx_done(struct relay *r, uint32_t i, uint64_t now)
+{
+    struct dexch *d = &r->dx[i];
+    out_stop(r, i, &d->out, &d->t_ack);
+    th_cancel(&r->timers, &d->t_aux);
+    d->up = RU_NONE;
+    if (!d->in_dedup) {
+        dx_release(r, i);
+        return;
+    }
+    if (d->state == DX_DONE)
+        return;
+    d->state = DX_DONE;
+    d->done_ms = now;
+    d->fprev = r->fifo_tail;
+    d->fnext = RU_NONE;
+    if (r->fifo_tail != RU_NONE)
+        r->dx[r->fifo_tail].fnext = i;
+    else
+        r->fifo_head = i;
+    r->fifo_tail = i;
+}
+
+void dx_send_empty_ack(struct relay *r, uint32_t i)
+{
+    struct dexch *d = &r->dx[i];
+    if (d->req_type != COAP_T_CON || d->ack_sent)
+        return;
+    send_empty(r, d->sock, &d->peer, &d->local, COAP_T_ACK, d->req_msgid);
+    d->ack_sent = true;
+}
+
+void dx_arm_empty_ack(struct relay *r, uint32_t i, uint64_t now)
+{
+    struct dexch *d = &r->dx[i];
+    if (d->req_type != COAP_T_CON)
+        return;
+    if (r->cfg.empty_ack_delay_ms == 0)
+        dx_send_empty_ack(r, i);
+    else
+        th_arm(&r->timers, &d->t_ack, now + r->cfg.empty_ack_delay_ms);
+}
+
+void dx_on_duplicate(struct relay *r, uint32_t i)
+{
+    struct dexch *d = &r->dx[i];
+    r->c.dup_requests++;
+    switch (d->out_kind) {
+    case DX_O_PIGGY:
+    case DX_O_NON:
+        /* the cached answer, byte for byte */
+        if (d->state == DX_DONE)
+            udp_send(r, d->sock, &d->peer, &d->local, d->out.buf, d->out.len);
+        break;
+    default:
+        /* still working, or answered separately: the client only needs to
+         * know we have it */
+        if (d->req_type == COAP_T_CON && d->ack_sent)
+            send_empty(r, d->sock, &d->peer, &d->local, COAP_T_ACK, d->req_msgid);
+        break;
+    }
+}
+
+int dx_answer(struct relay *r, uint32_t i, const uint8_t *resp, size_t len, uint8_t notify_type,
+              bool final, uint64_t now)
+{
+    struct dexch *d = &r->dx[i];
+    int rest = coap_raw_rest(resp, len);
+    uint8_t type;
+    uint16_t msgid;
+
+    if (rest < 0)
+        return -1;
+    /* the delay timer and any earlier notification in flight are over */
+    out_stop(r, i, &d->out, &d->t_ack);
+    if (notify_type != 0xff) {
+        type = notify_type;
+        msgid = exch_new_msgid(r);
+        d->out_kind = type == COAP_T_CON ? DX_O_SEP : DX_O_NON;
+    } else if (d->req_type == COAP_T_CON && !d->ack_sent) {
+        type = COAP_T_ACK;
+        msgid = d->req_msgid;
+        d->out_kind = DX_O_PIGGY;
+    } else if (d->req_type == COAP_T_CON) {
+        type = COAP_T_CON;
+        msgid = exch_new_msgid(r);
+        d->out_kind = DX_O_SEP;
+    } else {
+        type = COAP_T_NON;
+        msgid = exch_new_msgid(r);
+        d->out_kind = DX_O_NON;
+    }
+    ssize_t n = coap_rewrite(d->out.buf, sizeof(d->out.buf), type, resp[1], msgid, d->token,
+                             d->tkl, resp + rest, len - (size_t)rest);
+    if (n < 0)
+        return -1;
+    d->out.len = (uint16_t)n;
+    d->out.msgid = msgid;
+    d->out.sock = d->sock;
+    d->out.remote = d->peer;
+    d->out.local = d->local;
+    udp_send(r, d->sock, &d->peer, &d->local, d->out.buf, d->out.len);
+    if (type == COAP_T_CON)
+        out_start(r, i, &d->out, &d->t_ack, now);
+    if (!final) {
+        d->state = DX_OBSERVE;
+    } else if (type == COAP_T_CON) {
+        th_cancel(&r->timers, &d->t_aux);
+        d->state = DX_SEP;
+    } else {
+        dx_done(r, i, now);
+    }
+    return 0;
+}
+
+int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *payload, uint64_t now)
+{
+    uint8_t b[4 + 8 + 1 + 256];
+    size_t n = 4, pl = payload ? strlen(payload) : 0;
+    struct dexch *d = &r->dx[i];
+
+    if (pl > 256)
+        pl = 256;
+    b[0] = (uint8_t)(0x40 | d->tkl);
+    b[1] = code;
+    b[2] = b[3] = 0;
+    memcpy(b + 4, d->token, d->tkl);
+    n += d->tkl;
+    if (pl) {
+        b[n++] = 0xff;
+        memcpy(b + n, payload, pl);
+        n += pl;
+    }
+    return dx_answer(r, i, b, n, 0xff, true, now);
+}
+
+/* ---- upstream exchanges ---- */
+
+uint32_t ux_alloc(struct relay *r)
+{
+    uint32_t i = r->ux_free;
+    if (i == RU_NONE)
+        return RU_NONE;
+    struct uexch *u = &r->ux[i];
+    r->ux_free = u->fnext;
+    u->fnext = RU_NONE;
+    u->state = UX_SENT;
+    u->origin = UX_O_PROXY;
+    u->observe_req = false;
+    u->have_last = false;
+    u->check = exch_new_check(r);
+    u->dx = RU_NONE;
+    u->ep_req_id = 0;
+    u->ep_tkl = 0;
+    u->host[0] = '\0';
+    u->out.awaiting = false;
+    r->ux_used++;
+    return i;
+}
+
+void ux_release(struct relay *r, uint32_t i)
+{
+    struct uexch *u = &r->ux[i];
+    if (u->state == UX_FREE)
+        return;
+    out_stop(r, r->ndx + i, &u->out, &u->t_rtx);
+    th_cancel(&r->timers, &u->t_life);
+    u->state = UX_FREE;
+    u->dx = RU_NONE;
+    u->fnext = r->ux_free;
+    r->ux_free = i;
+    r->ux_used--;
+}
+
+uint32_t ux_from_token(struct relay *r, const uint8_t *tok, size_t tkl)
+{
+    uint32_t slot, check;
+    if (ru_token_decode(tok, tkl, &slot, &check) < 0 || slot >= r->nux)
+        return RU_NONE;
+    if (r->ux[slot].state == UX_FREE || r->ux[slot].check != check)
+        return RU_NONE;
+    return slot;
+}
+
+/* ---- timers ---- */
+
+void exch_on_timer(struct relay *r, struct ru_timer *t, uint64_t now)
+{
+    uint32_t i = t->owner;
+
+    switch (t->kind) {
+    case RU_T_DX_ACK: {
+        struct dexch *d = &r->dx[i];
+        if (!d->out.awaiting) {
+            /* EMPTY_ACK_DELAY ran out: tell the client we have it */
+            if (d->state == DX_WAIT)
+                dx_send_empty_ack(r, i);
+            break;
+        }
+        if (out_on_timer(r, &d->out, t, now) == 0)
+            break;
+        out_stop(r, i, &d->out, t);
+        if (d->state == DX_OBSERVE)
+            proxy_cancel_observation(r, i, now);
+        else if (d->state == DX_NOTIFY) {
+            rd_notify_gone(r, i);
+            dx_release(r, i);
+        } else
+            dx_done(r, i, now);
+        break;
+    }
+    case RU_T_DX_AUX:
+        rd_resend(r, i, now);
+        break;
+    case RU_T_UX_RTX: {
+        struct uexch *u = &r->ux[i];
+        if (out_on_timer(r, &u->out, t, now) == 0)
+            break;
+        out_stop(r, r->ndx + i, &u->out, t);
+        proxy_on_upstream_fail(r, i, COAP_GATEWAY_TIMEOUT, "endpoint did not answer", now);
+        break;
+    }
+    case RU_T_UX_LIFE:
+        proxy_on_upstream_fail(r, i, COAP_GATEWAY_TIMEOUT, "endpoint did not answer", now);
+        break;
+    default:
+        log_warnx("unknown timer kind %u", t->kind);
+        break;
+    }
+}

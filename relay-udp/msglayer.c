@@ -1,0 +1,184 @@
+/*
+ * msglayer.c - classification of every datagram relay-udp receives
+ * (RFC 7252 §4): pings, ACK/RST matching against what we retransmit,
+ * duplicate requests, requests (to rd_path.c or proxy.c by Uri-Host, or by
+ * the socket's kind for port-based listeners) and responses from endpoints
+ * (to proxy.c by relay token). Owns no state; uses exchange.c's tables.
+ */
+#include <string.h>
+
+#include "log.h"
+#include "proxy_rules.h"
+#include "relay.h"
+
+/* ACK or RST for something we sent and may still be retransmitting. */
+static void on_ack_or_rst(struct relay *r, const struct rr_addr *peer, const struct coap_msg *m,
+                          const uint8_t *buf, size_t len, uint64_t now)
+{
+    uint32_t idx = out_find(r, peer, m->msgid);
+    if (idx == RU_NONE)
+        return; /* late or stray (e.g. the RST answering a keepalive ping) */
+
+    if (idx < r->ndx) {
+        struct dexch *d = &r->dx[idx];
+        out_stop(r, idx, &d->out, &d->t_ack);
+        switch (d->state) {
+        case DX_SEP:
+            dx_done(r, idx, now);
+            break;
+        case DX_OBSERVE:
+            if (m->type == COAP_T_RST)
+                proxy_cancel_observation(r, idx, now);
+            break;
+        case DX_NOTIFY:
+            if (m->type == COAP_T_RST)
+                rd_notify_gone(r, idx);
+            dx_release(r, idx);
+            break;
+        default:
+            break;
+        }
+        return;
+    }
+
+    uint32_t ui = idx - r->ndx;
+    struct uexch *u = &r->ux[ui];
+    out_stop(r, idx, &u->out, &u->t_rtx);
+    if (m->type == COAP_T_RST) {
+        proxy_on_upstream_fail(r, ui, COAP_BAD_GATEWAY, "endpoint rejected the request", now);
+        return;
+    }
+    if (m->code == COAP_EMPTY) {
+        if (u->state == UX_SENT)
+            u->state = UX_WAITSEP;
+        return;
+    }
+    /* piggybacked response: the token must be the one we sent */
+    uint8_t tok[RU_TOKEN_LEN];
+    ru_token_encode(ui, u->check, tok);
+    if (m->tkl != RU_TOKEN_LEN || memcmp(m->token, tok, RU_TOKEN_LEN) != 0) {
+        proxy_on_upstream_fail(r, ui, COAP_BAD_GATEWAY, "endpoint answered with a wrong token",
+                               now);
+        return;
+    }
+    proxy_on_upstream(r, ui, m, buf, len, now);
+}
+
+/* A request from a client or registrant. */
+static void on_request(struct relay *r, int sock, const struct rr_addr *peer,
+                       const struct rr_addr *local, struct coap_msg *m, const uint8_t *buf,
+                       size_t len, uint64_t now)
+{
+    uint32_t i = dx_find_dup(r, peer, m->msgid, now);
+    if (i != RU_NONE) {
+        dx_on_duplicate(r, i);
+        return;
+    }
+    i = dx_alloc(r, now);
+    if (i == RU_NONE) {
+        /* every exchange busy: answer statelessly rather than drop */
+        uint8_t b[4 + 8];
+        uint8_t type = m->type == COAP_T_CON ? COAP_T_ACK : COAP_T_NON;
+        uint16_t mid = m->type == COAP_T_CON ? m->msgid : exch_new_msgid(r);
+        ssize_t n = coap_rewrite(b, sizeof(b), type, COAP_SERVICE_UNAVAILABLE, mid, m->token,
+                                 m->tkl, NULL, 0);
+        r->c.proxy_no_slot++;
+        if (n > 0)
+            udp_send(r, sock, peer, local, b, (size_t)n);
+        return;
+    }
+    struct dexch *d = &r->dx[i];
+    d->sock = sock;
+    d->peer = *peer;
+    d->local = *local;
+    d->req_type = m->type;
+    d->req_msgid = m->msgid;
+    d->tkl = m->tkl;
+    memcpy(d->token, m->token, m->tkl);
+    dx_dedup_insert(r, i);
+
+    if (ru_is_forward_proxy_request(m)) {
+        dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "forward proxying is not supported",
+                        now);
+        return;
+    }
+    /* room for port-based hosting (BRIEF §3.4): such a listener maps every
+     * request to its one route and never looks at Uri-Host */
+    if (r->socks[sock].kind == RU_SOCK_MUX) {
+        proxy_on_request(r, i, m, r->socks[sock].mux_host, now);
+        return;
+    }
+    char host[RR_HOST_MAX];
+    if (coap_msg_uri_host_lower(m, host, sizeof(host)) < 0) {
+        dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "Uri-Host too long", now);
+        return;
+    }
+    switch (ru_route_decide(host, &r->cfg)) {
+    case RU_DEST_RD:
+        rd_on_request(r, i, buf, len, now);
+        break;
+    case RU_DEST_PROXY:
+        proxy_on_request(r, i, m, host, now);
+        break;
+    default:
+        r->c.proxy_5_05++;
+        dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "unknown host name", now);
+        break;
+    }
+}
+
+/* A CON/NON response: a separate response or a notification from an
+ * endpoint, found by our token. */
+static void on_separate_response(struct relay *r, int sock, const struct rr_addr *peer,
+                                 const struct rr_addr *local, const struct coap_msg *m,
+                                 const uint8_t *buf, size_t len, uint64_t now)
+{
+    uint32_t ui = ux_from_token(r, m->token, m->tkl);
+    if (ui == RU_NONE || !addr_equal(&r->ux[ui].out.remote, peer)) {
+        /* not (or no longer) ours: RST ends a stale observation upstream */
+        send_empty(r, sock, peer, local, COAP_T_RST, m->msgid);
+        return;
+    }
+    proxy_on_upstream(r, ui, m, buf, len, now);
+}
+
+void msg_on_datagram(struct relay *r, int sock, const struct rr_addr *peer,
+                     const struct rr_addr *local, uint8_t *buf, size_t len, uint64_t now)
+{
+    struct coap_msg m;
+
+    ka_on_rx(r, peer, now);
+    if (coap_msg_parse_udp(buf, len, &m) < 0) {
+        r->c.rx_bad++;
+        /* RFC 7252 §4.2: a CON that cannot be parsed is rejected with RST */
+        if (len >= 4 && (buf[0] >> 6) == 1 && ((buf[0] >> 4) & 3) == COAP_T_CON)
+            send_empty(r, sock, peer, local, COAP_T_RST, (uint16_t)(buf[2] << 8 | buf[3]));
+        return;
+    }
+    if (m.code == COAP_EMPTY) {
+        if (m.type == COAP_T_CON) {
+            r->c.pings_answered++;
+            send_empty(r, sock, peer, local, COAP_T_RST, m.msgid); /* CoAP ping */
+        } else if (m.type == COAP_T_ACK || m.type == COAP_T_RST) {
+            on_ack_or_rst(r, peer, &m, buf, len, now);
+        }
+        return;
+    }
+    uint8_t cls = COAP_CODE_CLASS(m.code);
+    if (cls == 0) {
+        if (m.type == COAP_T_CON || m.type == COAP_T_NON)
+            on_request(r, sock, peer, local, &m, buf, len, now);
+        return;
+    }
+    if (cls >= 2 && cls <= 5) {
+        if (m.type == COAP_T_ACK)
+            on_ack_or_rst(r, peer, &m, buf, len, now);
+        else if (m.type != COAP_T_RST)
+            on_separate_response(r, sock, peer, local, &m, buf, len, now);
+        return;
+    }
+    /* reserved classes: reject a CON, ignore the rest */
+    r->c.rx_bad++;
+    if (m.type == COAP_T_CON)
+        send_empty(r, sock, peer, local, COAP_T_RST, m.msgid);
+}

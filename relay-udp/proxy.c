@@ -1,0 +1,288 @@
+/*
+ * proxy.c - name-based reverse proxying to registered endpoints: the hot
+ * path of the product (BRIEF §3.3, §6). A request whose Uri-Host names a
+ * registration goes out of the socket and local address the registration
+ * arrived on, to the address it came from (the NAT binding), with a relay
+ * token (exchange slot + check) and our own message id; Uri-Host/Uri-Port
+ * are removed, Hop-Limit added or decremented, every other option and the
+ * payload pass byte-identical. The answer goes back piggybacked or as a
+ * separate response (exchange.c); Observe notifications keep flowing to the
+ * client that registered until either side ends the observation.
+ * Owns the upstream half of the exchanges it creates; the route lookup is
+ * local (clone_client's table) and nothing is allocated per request.
+ * Talks to exchange.c, keepalive.c (reachability), rd_path.c (EP_REQUEST
+ * answers share the upstream code).
+ */
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "proxy_rules.h"
+#include "relay.h"
+
+int ux_send_request(struct relay *r, uint32_t ui, struct coap_msg *m, const struct rr_peer *path,
+                    uint64_t now)
+{
+    struct uexch *u = &r->ux[ui];
+    int sock = udp_sock_for_local(r, &path->local);
+
+    if (sock < 0 || path->remote.ss.ss_family != r->socks[sock].bound.ss.ss_family)
+        return -1;
+    ru_token_encode(ui, u->check, m->token);
+    m->tkl = RU_TOKEN_LEN;
+    m->msgid = exch_new_msgid(r);
+    ssize_t n = coap_msg_serialize_udp(m, u->out.buf, sizeof(u->out.buf));
+    if (n < 0)
+        return -1;
+    u->out.len = (uint16_t)n;
+    u->out.msgid = m->msgid;
+    u->out.sock = sock;
+    u->out.remote = path->remote;
+    u->out.local = path->local;
+    udp_send(r, sock, &u->out.remote, &u->out.local, u->out.buf, u->out.len);
+    if (m->type == COAP_T_CON)
+        out_start(r, r->ndx + ui, &u->out, &u->t_rtx, now);
+    return 0;
+}
+
+/* An observation this client already holds under this token, or RU_NONE.
+ * Only requests carrying Observe get here, so a scan is affordable. */
+static uint32_t find_observation(struct relay *r, const struct dexch *d)
+{
+    for (uint32_t i = 0; i < r->ndx; i++) {
+        const struct dexch *o = &r->dx[i];
+        if (o->state == DX_OBSERVE && o->up != RU_NONE && o->tkl == d->tkl &&
+            memcmp(o->token, d->token, d->tkl) == 0 && addr_equal(&o->peer, &d->peer))
+            return i;
+    }
+    return RU_NONE;
+}
+
+static void fmt_rfc3339(uint64_t wall_ms, char *buf, size_t len)
+{
+    time_t t = (time_t)(wall_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void proxy_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const char *host,
+                      uint64_t now)
+{
+    struct dexch *d = &r->dx[i];
+    const struct route_table *rt = clone_client_routes(r->clone);
+    const struct rr_route *route = rt ? route_table_get(rt, host) : NULL;
+    uint8_t hl[4];
+    uint16_t bad;
+    char diag[96];
+
+    d->kind = DX_K_PROXY;
+    if (!route) {
+        r->c.proxy_5_05++;
+        dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "no registration with that name", now);
+        return;
+    }
+    if (route->path.transport != RR_TRANSPORT_UDP || strcmp(route->path.relay, RU_RELAY_NAME)) {
+        /* cross-transport forwarding comes with relay-tcp (XFWD_*) */
+        dx_answer_local(r, i, COAP_BAD_GATEWAY, "registrant is on another transport", now);
+        return;
+    }
+    uint64_t since = ka_unreachable_since(r, host);
+    if (since) {
+        char ts[32];
+        fmt_rfc3339(since, ts, sizeof(ts));
+        snprintf(diag, sizeof(diag), "registrant unreachable since %s", ts);
+        dx_answer_local(r, i, COAP_BAD_GATEWAY, diag, now);
+        return;
+    }
+    if (ru_check_options(m, &r->cfg, &bad) < 0) {
+        snprintf(diag, sizeof(diag), "unknown unsafe option %u", bad);
+        dx_answer_local(r, i, COAP_BAD_OPTION, diag, now);
+        return;
+    }
+    if (ru_hop_limit_apply(m, r->cfg.hop_limit, hl) < 0) {
+        dx_answer_local(r, i, COAP_HOP_LIMIT_REACHED, "hop limit reached (proxy loop?)", now);
+        return;
+    }
+    coap_msg_remove_opt(m, COAP_OPT_URI_HOST);
+    coap_msg_remove_opt(m, COAP_OPT_URI_PORT);
+
+    const struct coap_msg_opt *obs = coap_msg_find(m, COAP_OPT_OBSERVE);
+    bool obs_reg = obs && coap_opt_value_uint(obs) == 0;
+    uint32_t ui = RU_NONE;
+    if (obs) {
+        /* re-registration or cancellation of an observation this client
+         * holds: it must reach the endpoint under the same token */
+        uint32_t oi = find_observation(r, d);
+        if (oi != RU_NONE) {
+            ui = r->dx[oi].up;
+            r->dx[oi].up = RU_NONE;
+            dx_done(r, oi, now);
+            out_stop(r, r->ndx + ui, &r->ux[ui].out, &r->ux[ui].t_rtx);
+            r->ux[ui].state = UX_SENT;
+            r->ux[ui].have_last = false;
+        }
+    }
+    if (ui == RU_NONE) {
+        ui = ux_alloc(r);
+        if (ui == RU_NONE) {
+            r->c.proxy_no_slot++;
+            dx_answer_local(r, i, COAP_SERVICE_UNAVAILABLE, "too many exchanges in flight", now);
+            return;
+        }
+    }
+    struct uexch *u = &r->ux[ui];
+    u->origin = UX_O_PROXY;
+    u->observe_req = obs_reg;
+    u->dx = i;
+    snprintf(u->host, sizeof(u->host), "%s", host);
+    d->up = ui;
+    if (ux_send_request(r, ui, m, &route->path, now) < 0) {
+        ux_release(r, ui);
+        d->up = RU_NONE;
+        dx_answer_local(r, i, COAP_BAD_GATEWAY, "no socket for the registration's path", now);
+        return;
+    }
+    r->c.proxied++;
+    th_arm(&r->timers, &u->t_life, now + r->cfg.upstream_timeout_ms);
+    dx_arm_empty_ack(r, i, now);
+}
+
+/* Ask the endpoint to end an observation: GET with Observe 1 under the same
+ * token (RFC 7641 §3.6); notifications meanwhile get RST. */
+static void send_deregistration(struct relay *r, uint32_t ui, uint64_t now)
+{
+    struct uexch *u = &r->ux[ui];
+    struct coap_msg m;
+    uint8_t tmp[COAP_MSG_MAX_UDP], one[4];
+
+    u->state = UX_CANCEL;
+    u->dx = RU_NONE;
+    th_arm(&r->timers, &u->t_life, now + r->cfg.upstream_timeout_ms);
+    if (coap_msg_parse_udp(u->out.buf, u->out.len, &m) < 0)
+        return;
+    coap_msg_remove_opt(&m, COAP_OPT_OBSERVE);
+    coap_msg_add_opt_uint(&m, COAP_OPT_OBSERVE, 1, one);
+    m.type = COAP_T_CON;
+    m.msgid = exch_new_msgid(r);
+    ssize_t n = coap_msg_serialize_udp(&m, tmp, sizeof(tmp));
+    if (n < 0)
+        return;
+    memcpy(u->out.buf, tmp, (size_t)n);
+    u->out.len = (uint16_t)n;
+    u->out.msgid = m.msgid;
+    udp_send(r, u->out.sock, &u->out.remote, &u->out.local, u->out.buf, u->out.len);
+    out_start(r, r->ndx + ui, &u->out, &u->t_rtx, now);
+}
+
+void proxy_cancel_observation(struct relay *r, uint32_t dxi, uint64_t now)
+{
+    uint32_t ui = r->dx[dxi].up;
+    r->dx[dxi].up = RU_NONE;
+    dx_done(r, dxi, now);
+    if (ui != RU_NONE && r->ux[ui].state == UX_OBSERVE) {
+        log_debug("observation of %s cancelled by the client", r->ux[ui].host);
+        send_deregistration(r, ui, now);
+    }
+}
+
+void proxy_on_upstream(struct relay *r, uint32_t ui, const struct coap_msg *m,
+                       const uint8_t *raw, size_t len, uint64_t now)
+{
+    struct uexch *u = &r->ux[ui];
+    bool has_obs = coap_msg_find(m, COAP_OPT_OBSERVE) != NULL;
+
+    if (m->type == COAP_T_CON || m->type == COAP_T_NON) {
+        bool dup = u->have_last && u->last_msgid == m->msgid;
+        u->have_last = true;
+        u->last_msgid = m->msgid;
+        if (u->state == UX_CANCEL && has_obs) {
+            /* a notification after we asked to stop: reject it */
+            send_empty(r, u->out.sock, &u->out.remote, &u->out.local, COAP_T_RST, m->msgid);
+            return;
+        }
+        if (m->type == COAP_T_CON)
+            send_empty(r, u->out.sock, &u->out.remote, &u->out.local, COAP_T_ACK, m->msgid);
+        if (dup)
+            return; /* our ACK got lost; the client already has it */
+    }
+    out_stop(r, r->ndx + ui, &u->out, &u->t_rtx);
+    th_cancel(&r->timers, &u->t_life);
+    r->c.proxy_responses++;
+
+    if (u->origin == UX_O_EP) {
+        rd_ep_answer(r, ui, RR_EP_OK, raw, len);
+        ux_release(r, ui);
+        return;
+    }
+    if (u->state == UX_CANCEL) {
+        ux_release(r, ui);
+        return;
+    }
+    uint32_t dxi = u->dx;
+    if (dxi == RU_NONE) {
+        ux_release(r, ui);
+        return;
+    }
+    uint16_t bad;
+    if (ru_check_options(m, &r->cfg, &bad) < 0) {
+        char diag[64];
+        snprintf(diag, sizeof(diag), "endpoint sent unknown unsafe option %u", bad);
+        bool observing = u->state == UX_OBSERVE;
+        if (observing) {
+            r->dx[dxi].up = RU_NONE;
+            dx_done(r, dxi, now);
+            send_deregistration(r, ui, now);
+        } else {
+            ux_release(r, ui);
+            r->dx[dxi].up = RU_NONE;
+            dx_answer_local(r, dxi, COAP_BAD_GATEWAY, diag, now);
+        }
+        return;
+    }
+    /* an observation continues while the endpoint sends 2.xx with Observe */
+    bool notif = has_obs && u->observe_req && COAP_CODE_CLASS(m->code) == 2;
+    if (u->state == UX_OBSERVE) {
+        uint8_t type = m->type == COAP_T_CON ? COAP_T_CON : COAP_T_NON;
+        dx_answer(r, dxi, raw, len, type, !notif, now);
+    } else {
+        dx_answer(r, dxi, raw, len, 0xff, !notif, now);
+    }
+    if (notif) {
+        if (u->state != UX_OBSERVE)
+            r->c.observations++;
+        u->state = UX_OBSERVE;
+    } else {
+        r->dx[dxi].up = RU_NONE;
+        ux_release(r, ui);
+    }
+}
+
+void proxy_on_upstream_fail(struct relay *r, uint32_t ui, uint8_t code, const char *why,
+                            uint64_t now)
+{
+    struct uexch *u = &r->ux[ui];
+
+    if (u->state == UX_FREE)
+        return;
+    if (u->origin == UX_O_EP) {
+        rd_ep_answer(r, ui, code == COAP_GATEWAY_TIMEOUT ? RR_EP_TIMEOUT : RR_EP_UNREACHABLE,
+                     NULL, 0);
+        ux_release(r, ui);
+        return;
+    }
+    uint32_t dxi = u->dx;
+    if (u->state != UX_CANCEL && dxi != RU_NONE) {
+        struct dexch *d = &r->dx[dxi];
+        d->up = RU_NONE;
+        if (d->state == DX_WAIT) {
+            if (code == COAP_GATEWAY_TIMEOUT)
+                r->c.proxy_5_04++;
+            log_debug("%s: %s", u->host, why);
+            dx_answer_local(r, dxi, code, why, now);
+        } else {
+            dx_done(r, dxi, now);
+        }
+    }
+    ux_release(r, ui);
+}

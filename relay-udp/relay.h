@@ -1,0 +1,307 @@
+/*
+ * relay.h - the state of the rdrelay-udp process (one struct relay) and the
+ * functions its files share. Each .c file owns one responsibility:
+ *   main.c      command line, signals, the poll loop, timers dispatch
+ *   udp_io.c    the public UDP sockets (pktinfo in and out)
+ *   exchange.c  the CoAP message layer: exchange pools, dedup and ack-wait
+ *               hash tables, empty ACKs, separate responses, retransmission
+ *   msglayer.c  classification of every incoming datagram
+ *   rd_path.c   RD traffic: RD_REQUEST/RESPONSE, RD_NOTIFY, EP_REQUEST
+ *   proxy.c     name-based proxying to registered endpoints (hot path)
+ *   keepalive.c NAT keepalive and reachability of proxied UDP routes
+ *   ctl.c       the DEALER: HELLO, RELAY_STATUS, dispatch of rd-frontend's
+ *               messages, route table changes from the clone client
+ * Nothing here allocates per request: pools are sized from max_exchanges.
+ */
+#ifndef RDRELAY_RU_RELAY_H
+#define RDRELAY_RU_RELAY_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "clone_client.h"
+#include "coap_msg.h"
+#include "config.h"
+#include "proto.h"
+#include "timerheap.h"
+
+#define RU_RELAY_NAME "udp"
+#define RU_MAX_SOCKS 16
+#define RU_NONE UINT32_MAX
+
+/* RFC 7252 §4.8 transmission parameters */
+#define RU_ACK_TIMEOUT_MS 2000
+#define RU_ACK_RANDOM_PCT 50 /* ACK_RANDOM_FACTOR 1.5 */
+#define RU_MAX_RETRANSMIT 4
+#define RU_EXCHANGE_LIFETIME_MS 247000
+#define RU_NON_LIFETIME_MS 145000
+#define RU_RD_RESEND_MS 1000     /* re-send RD_REQUEST while unanswered */
+#define RU_RD_GIVEUP_MS 60000    /* then 5.03 */
+#define RU_STATUS_INTERVAL_MS 5000
+
+/* Per-socket routing mode: name-based (Uri-Host) now; a port-based listener
+ * (BRIEF §3.4, later issue) maps every request to one route. */
+enum ru_sock_kind { RU_SOCK_NAME = 0, RU_SOCK_MUX = 1 };
+
+struct ru_sock {
+    int fd;
+    struct rr_addr bound; /* as configured (may be a wildcard) */
+    uint8_t kind;         /* enum ru_sock_kind */
+    char mux_host[RR_HOST_MAX];
+};
+
+/* A CON/NON message we sent and may retransmit; also the cached answer to a
+ * duplicate request. Lives inside an exchange (no allocation). */
+struct ru_out {
+    uint16_t len;
+    uint16_t msgid;
+    uint8_t tries;       /* retransmissions so far */
+    bool awaiting;       /* in the ack-wait table */
+    uint32_t timeout_ms; /* current retransmission timeout */
+    uint32_t hnext;      /* ack-wait hash chain */
+    int sock;
+    struct rr_addr local, remote;
+    uint8_t buf[COAP_MSG_MAX_UDP];
+};
+
+/* Downstream exchange: a request a client sent us (or a notification we
+ * push to a client). */
+enum dx_state {
+    DX_FREE = 0,
+    DX_WAIT,    /* answer outstanding (RD or endpoint) */
+    DX_SEP,     /* CON separate response sent, waiting for the client's ACK */
+    DX_DONE,    /* answered; kept for duplicate detection (in the recycle FIFO) */
+    DX_OBSERVE, /* a proxied observation: notifications go to this client */
+    DX_NOTIFY,  /* an RD_NOTIFY being delivered (no request) */
+};
+enum dx_kind { DX_K_LOCAL = 0, DX_K_RD, DX_K_PROXY, DX_K_NOTIFY };
+enum dx_out_kind { DX_O_NONE = 0, DX_O_REQ, DX_O_PIGGY, DX_O_SEP, DX_O_NON };
+
+struct dexch {
+    uint8_t state, kind, out_kind;
+    uint8_t req_type; /* CON or NON */
+    bool ack_sent;    /* empty ACK already sent */
+    bool in_dedup;
+    uint16_t req_msgid;
+    uint8_t tkl;
+    uint8_t token[COAP_MSG_MAX_TOKEN];
+    int sock;
+    struct rr_addr peer, local;
+    uint32_t dnext;                /* dedup hash chain */
+    uint32_t fprev, fnext;         /* recycle FIFO (DX_DONE) */
+    uint64_t start_ms, done_ms;
+    uint64_t req_id;               /* RD_REQUEST id */
+    uint32_t up;                   /* upstream exchange (proxy), RU_NONE */
+    struct ru_out out;
+    struct ru_timer t_ack;         /* empty-ACK delay, then retransmission of out */
+    struct ru_timer t_aux;         /* RD_REQUEST resend */
+};
+
+/* Upstream exchange: a request we sent to an endpoint (proxy, EP_REQUEST). */
+enum ux_state { UX_FREE = 0, UX_SENT, UX_WAITSEP, UX_OBSERVE, UX_CANCEL };
+enum ux_origin { UX_O_PROXY = 0, UX_O_EP };
+
+struct uexch {
+    uint8_t state, origin;
+    bool observe_req;      /* the request registered an observation (Observe 0) */
+    bool have_last;        /* last_msgid valid */
+    uint16_t last_msgid;   /* last CON/NON from upstream (duplicate detection) */
+    uint32_t check;        /* token check value */
+    uint32_t dx;           /* downstream exchange (proxy) */
+    uint64_t ep_req_id;    /* EP_REQUEST */
+    uint8_t ep_tkl;
+    uint8_t ep_token[COAP_MSG_MAX_TOKEN];
+    uint32_t fnext;        /* free list */
+    char host[RR_HOST_MAX];/* route name, for logs and reachability */
+    struct ru_out out;     /* the request, for retransmission */
+    struct ru_timer t_rtx; /* retransmission */
+    struct ru_timer t_life;/* upstream timeout (5.04) */
+};
+
+enum ru_timer_kind {
+    RU_T_DX_ACK = 1, RU_T_DX_AUX, RU_T_UX_RTX, RU_T_UX_LIFE,
+};
+
+/* NAT keepalive state of one proxied UDP route (keepalive.c). */
+struct ka_entry {
+    bool used;
+    bool seen; /* present in the table being merged (swap) */
+    bool unreachable;
+    bool pinging;
+    uint8_t tries;
+    char host[RR_HOST_MAX];
+    int sock;
+    struct rr_addr remote, local;
+    uint32_t ka_ms;        /* 0 = off */
+    uint64_t last_rx_ms;
+    uint64_t next_due_ms;
+    uint64_t since_wall_ms;/* unreachable since */
+    uint32_t next_host, next_remote; /* hash chains */
+};
+
+struct ka_table {
+    struct ka_entry *e;
+    uint32_t cap, n;
+    uint32_t *bh, *br; /* buckets by host, by remote */
+    uint32_t nb;
+    uint32_t free_head;  /* free list through next_host */
+    uint32_t cursor;     /* sweep position */
+};
+
+struct ru_rxbatch;
+
+struct ru_counters {
+    uint64_t rx, tx, rx_bad, tx_err;
+    uint64_t rd_requests, rd_responses, rd_resends, rd_giveups, rd_notify;
+    uint64_t proxied, proxy_responses, proxy_5_04, proxy_5_05, proxy_no_slot;
+    uint64_t dup_requests, retransmissions, rtx_exhausted;
+    uint64_t ka_pings, ka_unreachable, ka_reachable;
+    uint64_t ep_requests, hwm_drops, pings_answered;
+    uint64_t observations;
+};
+
+struct relay {
+    struct rr_config cfg;
+    volatile sig_atomic_t quit;
+
+    struct ru_sock socks[RU_MAX_SOCKS];
+    int nsocks;
+    struct ru_rxbatch *rxb; /* recvmmsg buffers (udp_io.c) */
+
+    void *zctx, *dealer;
+    uint8_t *ctlbuf; /* receive buffer for DEALER messages (RR_PROTO_MAX_BODY) */
+    struct clone_client *clone;
+    uint64_t last_epoch;
+
+    struct timerheap timers;
+
+    /* downstream exchanges: pool, free list, dedup hash, recycle FIFO */
+    struct dexch *dx;
+    uint32_t ndx, dx_free, dx_used;
+    uint32_t *dedup_b, ndedup_b;
+    uint32_t fifo_head, fifo_tail;
+
+    /* upstream exchanges */
+    struct uexch *ux;
+    uint32_t nux, ux_free, ux_used;
+
+    /* ack-wait hash: (remote, msgid) -> out index: dx slots 0..ndx-1,
+     * ux slots ndx.. */
+    uint32_t *ack_b, nack_b;
+
+    struct ka_table ka;
+
+    uint16_t next_msgid;
+    uint32_t next_check;
+    uint32_t rd_seq;
+    uint64_t next_status_ms;
+    uint64_t next_ka_tick_ms;
+
+    struct ru_counters c;
+};
+
+/* udp_io.c */
+int udp_open_all(struct relay *r);
+void udp_close_all(struct relay *r);
+/* Send from local (pktinfo source; AF_UNSPEC = let the kernel choose). */
+int udp_send(struct relay *r, int sock, const struct rr_addr *remote,
+             const struct rr_addr *local, const void *buf, size_t len);
+/* Socket whose address serves `local` (exact, or a wildcard on its port), -1. */
+int udp_sock_for_local(const struct relay *r, const struct rr_addr *local);
+/* Receive a batch from one socket and hand each datagram to msglayer. */
+void udp_drain(struct relay *r, int sock, uint64_t now);
+
+/* msglayer.c */
+void msg_on_datagram(struct relay *r, int sock, const struct rr_addr *peer,
+                     const struct rr_addr *local, uint8_t *buf, size_t len, uint64_t now);
+
+/* exchange.c */
+int exch_init(struct relay *r);
+void exch_free(struct relay *r);
+uint16_t exch_new_msgid(struct relay *r);
+uint32_t exch_new_check(struct relay *r);
+uint32_t dx_find_dup(struct relay *r, const struct rr_addr *peer, uint16_t msgid, uint64_t now);
+uint32_t dx_alloc(struct relay *r, uint64_t now);
+void dx_release(struct relay *r, uint32_t i);
+void dx_dedup_insert(struct relay *r, uint32_t i);
+void dx_on_duplicate(struct relay *r, uint32_t i);
+/* Deliver a response (raw bytes; their token is replaced with the client's,
+ * the header with ACK/CON/NON as the state requires). notify_type is the
+ * type for an Observe notification (CON/NON) or 0xff for a plain response.
+ * final: the exchange ends after this. 0 / -1. */
+int dx_answer(struct relay *r, uint32_t i, const uint8_t *resp, size_t len, uint8_t notify_type,
+              bool final, uint64_t now);
+/* Answer with a locally made response (code, text payload). */
+int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *payload, uint64_t now);
+void dx_arm_empty_ack(struct relay *r, uint32_t i, uint64_t now);
+void dx_send_empty_ack(struct relay *r, uint32_t i);
+void dx_done(struct relay *r, uint32_t i, uint64_t now);
+/* Ack-wait table for every ru_out we retransmit. */
+void out_start(struct relay *r, uint32_t idx, struct ru_out *o, struct ru_timer *t, uint64_t now);
+void out_stop(struct relay *r, uint32_t idx, struct ru_out *o, struct ru_timer *t);
+uint32_t out_find(struct relay *r, const struct rr_addr *remote, uint16_t msgid);
+/* Retransmission timer fired: resend, or return 1 when exhausted. */
+int out_on_timer(struct relay *r, struct ru_out *o, struct ru_timer *t, uint64_t now);
+uint32_t ux_alloc(struct relay *r);
+void ux_release(struct relay *r, uint32_t i);
+uint32_t ux_from_token(struct relay *r, const uint8_t *tok, size_t tkl);
+void exch_on_timer(struct relay *r, struct ru_timer *t, uint64_t now);
+/* Empty messages. */
+void send_empty(struct relay *r, int sock, const struct rr_addr *remote,
+                const struct rr_addr *local, uint8_t type, uint16_t msgid);
+/* Write a CoAP header + token + rest-of-message (options+payload) into out. */
+ssize_t coap_rewrite(uint8_t *out, size_t cap, uint8_t type, uint8_t code, uint16_t msgid,
+                     const uint8_t *tok, uint8_t tkl, const uint8_t *rest, size_t restlen);
+/* Offset of the options in a raw datagram (4 + tkl), or -1. */
+int coap_raw_rest(const uint8_t *buf, size_t len);
+
+/* rd_path.c */
+void rd_on_request(struct relay *r, uint32_t dxi, const uint8_t *buf, size_t len, uint64_t now);
+void rd_resend(struct relay *r, uint32_t dxi, uint64_t now);
+void rd_on_response(struct relay *r, const uint8_t *body, size_t len, uint64_t now);
+void rd_on_notify(struct relay *r, const uint8_t *body, size_t len, uint64_t now);
+void rd_on_ep_request(struct relay *r, const uint8_t *body, size_t len, uint64_t now);
+void rd_notify_gone(struct relay *r, uint32_t dxi);
+void rd_ep_answer(struct relay *r, uint32_t uxi, uint8_t status, const uint8_t *coap, size_t len);
+
+/* proxy.c */
+void proxy_on_request(struct relay *r, uint32_t dxi, struct coap_msg *m, const char *host,
+                      uint64_t now);
+/* An upstream response (piggybacked, separate or notification). raw points
+ * at the datagram; m is its parse. */
+void proxy_on_upstream(struct relay *r, uint32_t uxi, const struct coap_msg *m,
+                       const uint8_t *raw, size_t len, uint64_t now);
+void proxy_on_upstream_fail(struct relay *r, uint32_t uxi, uint8_t code, const char *why,
+                            uint64_t now);
+/* The client rejected (RST) or stopped acknowledging notifications. */
+void proxy_cancel_observation(struct relay *r, uint32_t dxi, uint64_t now);
+/* Send a request to an endpoint through a path; used by proxy and EP_REQUEST.
+ * The message m gets our token and msgid. 0 / -1 (no socket for the path). */
+int ux_send_request(struct relay *r, uint32_t uxi, struct coap_msg *m,
+                    const struct rr_peer *path, uint64_t now);
+
+/* keepalive.c */
+int ka_init(struct relay *r);
+void ka_free(struct relay *r);
+void ka_on_route_change(struct relay *r, const struct rr_route *old_rt,
+                        const struct rr_route *new_rt, bool swapped);
+/* Any datagram from remote: the binding is alive. */
+void ka_on_rx(struct relay *r, const struct rr_addr *remote, uint64_t now);
+/* Unreachable since (wall ms), or 0 if reachable / unknown. */
+uint64_t ka_unreachable_since(struct relay *r, const char *host);
+void ka_tick(struct relay *r, uint64_t now);
+
+/* ctl.c */
+int ctl_open(struct relay *r);
+void ctl_close(struct relay *r);
+void ctl_send_hello(struct relay *r);
+void ctl_send_status(struct relay *r);
+void ctl_on_dealer_readable(struct relay *r, uint64_t now);
+void ctl_on_route_change(void *arg, const struct rr_route *old_rt,
+                         const struct rr_route *new_rt, bool swapped);
+/* Send one protocol message to rd-frontend; counts HWM drops. */
+int ctl_send(struct relay *r, uint16_t type, const void *body, size_t len);
+
+#endif

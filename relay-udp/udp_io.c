@@ -1,0 +1,246 @@
+/*
+ * udp_io.c - relay-udp's public UDP sockets.
+ * Owns: one socket per udp_listen address (IPv6 sockets are V6ONLY, so IPv4
+ * and IPv6 on the same port are separate sockets), and the recvmmsg batch
+ * buffers. Every datagram is received with its destination address
+ * (IP_PKTINFO / IPV6_RECVPKTINFO) and every answer is sent with that address
+ * as source, because clients such as RIOT adopt the answer's source as the
+ * server address (BRIEF §1.2). Talks to msglayer.c (hands up every datagram).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "relay.h"
+
+#define RU_RX_BATCH 32
+
+struct ru_rxbatch {
+    struct mmsghdr hdr[RU_RX_BATCH];
+    struct iovec iov[RU_RX_BATCH];
+    struct sockaddr_storage from[RU_RX_BATCH];
+    union {
+        char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo))];
+        struct cmsghdr align;
+    } ctl[RU_RX_BATCH];
+    uint8_t data[RU_RX_BATCH][COAP_MSG_MAX_UDP + 1];
+};
+
+static int udp_open_one(struct ru_sock *s, const struct rr_addr *a)
+{
+    int one = 1, fam = a->ss.ss_family, fd;
+    char name[RR_ADDRSTRLEN];
+
+    fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        log_warn("socket(%s)", addr_to_str(a, name, sizeof(name)));
+        return -1;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+        goto fail;
+    if (fam == AF_INET6) {
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
+            setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0)
+            goto fail;
+    } else if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0) {
+        goto fail;
+    }
+    /* large buffers: a burst of 16+ clients must not overflow the queue */
+    int sz = 4 << 20;
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0)
+        goto fail;
+    s->fd = fd;
+    s->bound = *a;
+    s->kind = RU_SOCK_NAME;
+    s->mux_host[0] = '\0';
+    log_info("listening on udp %s", addr_to_str(a, name, sizeof(name)));
+    return 0;
+fail:
+    log_warn("udp socket %s", addr_to_str(a, name, sizeof(name)));
+    close(fd);
+    return -1;
+}
+
+int udp_open_all(struct relay *r)
+{
+    struct rr_addr addrs[RU_MAX_SOCKS];
+    int n = addr_parse_list(r->cfg.udp_listen, 5683, addrs, RU_MAX_SOCKS);
+
+    if (n <= 0) {
+        log_warnx("udp_listen \"%s\": no valid address", r->cfg.udp_listen);
+        return -1;
+    }
+    r->rxb = calloc(1, sizeof(*r->rxb));
+    if (!r->rxb)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (udp_open_one(&r->socks[r->nsocks], &addrs[i]) < 0)
+            return -1;
+        /* with port 0 (tests) learn the port the kernel picked */
+        if (addr_port(&addrs[i]) == 0) {
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof(ss);
+            if (getsockname(r->socks[r->nsocks].fd, (struct sockaddr *)&ss, &sl) == 0)
+                addr_from_sockaddr(&r->socks[r->nsocks].bound, (struct sockaddr *)&ss, sl);
+        }
+        r->nsocks++;
+    }
+    return 0;
+}
+
+void udp_close_all(struct relay *r)
+{
+    for (int i = 0; i < r->nsocks; i++)
+        close(r->socks[i].fd);
+    r->nsocks = 0;
+    free(r->rxb);
+    r->rxb = NULL;
+}
+
+static bool addr_is_wildcard(const struct rr_addr *a)
+{
+    if (a->ss.ss_family == AF_INET)
+        return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+    if (a->ss.ss_family == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
+    return false;
+}
+
+int udp_sock_for_local(const struct relay *r, const struct rr_addr *local)
+{
+    int wild = -1;
+    for (int i = 0; i < r->nsocks; i++) {
+        const struct rr_addr *b = &r->socks[i].bound;
+        if (b->ss.ss_family != local->ss.ss_family || addr_port(b) != addr_port(local))
+            continue;
+        if (addr_equal_host(b, local))
+            return i;
+        if (wild < 0 && addr_is_wildcard(b))
+            wild = i;
+    }
+    return wild;
+}
+
+int udp_send(struct relay *r, int sock, const struct rr_addr *remote,
+             const struct rr_addr *local, const void *buf, size_t len)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    struct msghdr mh = {
+        .msg_name = (void *)&remote->ss, .msg_namelen = remote->len,
+        .msg_iov = &iov, .msg_iovlen = 1,
+    };
+    const struct ru_sock *s = &r->socks[sock];
+
+    /* Only pin the source when the socket is a wildcard: a socket bound to
+     * one address sends from it anyway. */
+    if (local && local->ss.ss_family == s->bound.ss.ss_family && addr_is_wildcard(&s->bound)) {
+        memset(&ctl, 0, sizeof(ctl));
+        mh.msg_control = ctl.buf;
+        struct cmsghdr *cm = (struct cmsghdr *)ctl.buf;
+        if (local->ss.ss_family == AF_INET) {
+            struct in_pktinfo pi = {0};
+            pi.ipi_spec_dst = ((const struct sockaddr_in *)&local->ss)->sin_addr;
+            mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+            cm->cmsg_level = IPPROTO_IP;
+            cm->cmsg_type = IP_PKTINFO;
+            cm->cmsg_len = CMSG_LEN(sizeof(pi));
+            memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+        } else {
+            struct in6_pktinfo pi = {0};
+            const struct sockaddr_in6 *l6 = (const struct sockaddr_in6 *)&local->ss;
+            pi.ipi6_addr = l6->sin6_addr;
+            pi.ipi6_ifindex = l6->sin6_scope_id;
+            mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+            cm->cmsg_level = IPPROTO_IPV6;
+            cm->cmsg_type = IPV6_PKTINFO;
+            cm->cmsg_len = CMSG_LEN(sizeof(pi));
+            memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+        }
+    }
+    if (remote->ss.ss_family != s->bound.ss.ss_family) {
+        r->c.tx_err++;
+        return -1;
+    }
+    if (sendmsg(s->fd, &mh, 0) < 0) {
+        r->c.tx_err++;
+        if (errno != EAGAIN && errno != ECONNREFUSED)
+            log_warn("sendmsg");
+        return -1;
+    }
+    r->c.tx++;
+    return 0;
+}
+
+/* The destination address of a received datagram, with our port. */
+static void rx_local(const struct ru_sock *s, struct msghdr *mh, struct rr_addr *local)
+{
+    *local = s->bound;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+        if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+            struct in_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+            ((struct sockaddr_in *)&local->ss)->sin_addr = pi.ipi_addr;
+        } else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+            struct sockaddr_in6 *l6 = (struct sockaddr_in6 *)&local->ss;
+            l6->sin6_addr = pi.ipi6_addr;
+            l6->sin6_scope_id = IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr) ? pi.ipi6_ifindex : 0;
+        }
+    }
+}
+
+void udp_drain(struct relay *r, int sock, uint64_t now)
+{
+    struct ru_rxbatch *b = r->rxb;
+    const struct ru_sock *s = &r->socks[sock];
+
+    /* bounded: at most 4 batches per wake-up, so other sockets and the
+     * DEALER get their turn */
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < RU_RX_BATCH; i++) {
+            b->iov[i].iov_base = b->data[i];
+            b->iov[i].iov_len = sizeof(b->data[i]);
+            struct msghdr *mh = &b->hdr[i].msg_hdr;
+            mh->msg_name = &b->from[i];
+            mh->msg_namelen = sizeof(b->from[i]);
+            mh->msg_iov = &b->iov[i];
+            mh->msg_iovlen = 1;
+            mh->msg_control = b->ctl[i].buf;
+            mh->msg_controllen = sizeof(b->ctl[i].buf);
+            mh->msg_flags = 0;
+        }
+        int n = recvmmsg(s->fd, b->hdr, RU_RX_BATCH, MSG_DONTWAIT, NULL);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNREFUSED)
+                log_warn("recvmmsg");
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            struct rr_addr peer, local;
+            struct msghdr *mh = &b->hdr[i].msg_hdr;
+            size_t len = b->hdr[i].msg_len;
+            r->c.rx++;
+            if (mh->msg_flags & MSG_TRUNC) {
+                r->c.rx_bad++;
+                continue;
+            }
+            addr_from_sockaddr(&peer, (struct sockaddr *)&b->from[i], mh->msg_namelen);
+            rx_local(s, mh, &local);
+            addr_normalise(&local);
+            msg_on_datagram(r, sock, &peer, &local, b->data[i], len, now);
+        }
+        if (n < RU_RX_BATCH)
+            return;
+    }
+}
