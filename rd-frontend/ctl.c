@@ -1,0 +1,421 @@
+/*
+ * ctl.c - everything that arrives on rd-frontend's ROUTER socket, and the
+ * outbox through which everything leaves.
+ * Owns: the relays table (HELLO, RELAY_STATUS), the response cache
+ * ((relay, req_id) -> response bytes, the last RD_CACHE_SIZE answers, so a
+ * relay's re-sent RD_REQUEST is answered, not executed twice), and the
+ * outbox (messages of the current batch, sent by ctl_flush only after
+ * main.c committed the batch: nothing is acknowledged before it is durable).
+ * The dispatcher is a flat switch on the message type: decode, length-check,
+ * call one function. A malformed message is logged and dropped.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "addr.h"
+#include "frontend.h"
+#include "log.h"
+
+void fe_queue(struct frontend *fe, bool pub, const uint8_t *ident, size_t idlen, uint16_t type,
+              const uint8_t *body, size_t len)
+{
+    struct rd_out *o = calloc(1, sizeof(*o));
+
+    if (o == NULL || idlen > RD_IDENT_MAX || (len && (o->body = malloc(len)) == NULL)) {
+        log_warnx("outbox: out of memory, %s dropped", proto_msg_name(type));
+        free(o);
+        return;
+    }
+    o->pub = pub;
+    if (idlen)
+        memcpy(o->ident, ident, idlen);
+    o->idlen = idlen;
+    o->type = type;
+    if (len)
+        memcpy(o->body, body, len);
+    o->len = len;
+    if (fe->out_tail)
+        fe->out_tail->next = o;
+    else
+        fe->out_head = o;
+    fe->out_tail = o;
+    fe->nout++;
+}
+
+void fe_outbox_clear(struct frontend *fe)
+{
+    struct rd_out *o, *next;
+
+    for (o = fe->out_head; o; o = next) {
+        next = o->next;
+        free(o->body);
+        free(o);
+    }
+    fe->out_head = fe->out_tail = NULL;
+    fe->nout = 0;
+}
+
+void ctl_flush(struct frontend *fe)
+{
+    for (struct rd_out *o = fe->out_head; o; o = o->next) {
+        void *sock = o->pub ? fe->pub : fe->router;
+        if (sock == NULL)
+            continue;
+        if (proto_send(sock, o->pub ? NULL : o->ident, o->idlen, o->type, o->body, o->len) < 0) {
+            if (errno == EAGAIN) {
+                /* high-water mark: counted; PUB subscribers see the seq gap and resync */
+                if (o->pub)
+                    fe->pub_eagain++;
+                else
+                    fe->router_eagain++;
+            } else if (errno == EHOSTUNREACH) {
+                fe->router_unroutable++;
+                log_debug("%s to %.*s: peer not connected", proto_msg_name(o->type),
+                          (int)o->idlen, (const char *)o->ident);
+            } else {
+                log_warn("send %s", proto_msg_name(o->type));
+            }
+        }
+    }
+    fe_outbox_clear(fe);
+}
+
+/* --- response cache --- */
+
+const struct rd_cache_ent *ctl_cache_find(const struct frontend *fe, const uint8_t *ident,
+                                          size_t idlen, uint64_t req_id)
+{
+    for (unsigned i = 0; i < RD_CACHE_SIZE; i++) {
+        const struct rd_cache_ent *c = &fe->cache[i];
+        if (c->resp && c->req_id == req_id && c->idlen == idlen &&
+            memcmp(c->ident, ident, idlen) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+void ctl_cache_put(struct frontend *fe, const uint8_t *ident, size_t idlen, uint64_t req_id,
+                   const uint8_t *resp, size_t len)
+{
+    struct rd_cache_ent *c = &fe->cache[fe->cache_next];
+    uint8_t *copy;
+
+    if (idlen > RD_IDENT_MAX || (copy = malloc(len ? len : 1)) == NULL)
+        return;
+    memcpy(copy, resp, len);
+    free(c->resp);
+    memcpy(c->ident, ident, idlen);
+    c->idlen = idlen;
+    c->req_id = req_id;
+    c->resp = copy;
+    c->resp_len = len;
+    fe->cache_next = (fe->cache_next + 1) % RD_CACHE_SIZE;
+}
+
+void ctl_cache_free(struct frontend *fe)
+{
+    for (unsigned i = 0; i < RD_CACHE_SIZE; i++) {
+        free(fe->cache[i].resp);
+        fe->cache[i].resp = NULL;
+    }
+}
+
+static void queue_response(struct frontend *fe, const uint8_t *ident, size_t idlen,
+                           uint64_t req_id, const uint8_t *resp, size_t len)
+{
+    uint8_t body[2048];
+    struct wire_w w;
+
+    wire_w_init(&w, body, sizeof(body));
+    wire_put_u64(&w, req_id);
+    wire_put_bytes(&w, resp, len);
+    if (w.err) {
+        log_warnx("RD_RESPONSE %" PRIu64 " too large (%zu bytes)", req_id, len);
+        return;
+    }
+    fe_queue(fe, false, ident, idlen, RR_MSG_RD_RESPONSE, body, w.len);
+}
+
+void ctl_send_response(struct frontend *fe, const uint8_t *ident, size_t idlen, uint64_t req_id,
+                       const uint8_t *resp, size_t len)
+{
+    ctl_cache_put(fe, ident, idlen, req_id, resp, len);
+    queue_response(fe, ident, idlen, req_id, resp, len);
+}
+
+/* --- relays --- */
+
+static struct rd_relay *relay_get(struct frontend *fe, const char *name)
+{
+    for (unsigned i = 0; i < fe->nrelays; i++)
+        if (strcmp(fe->relays[i].name, name) == 0)
+            return &fe->relays[i];
+    if (fe->nrelays == RD_MAX_RELAYS)
+        return NULL;
+    struct rd_relay *r = &fe->relays[fe->nrelays++];
+    memset(r, 0, sizeof(*r));
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    return r;
+}
+
+/* --- JSON --- */
+
+static void json_str(struct strbuf *sb, const char *s)
+{
+    sb_putc(sb, '"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            sb_printf(sb, "\\%c", c);
+        else if (c < 0x20)
+            sb_printf(sb, "\\u%04x", c);
+        else
+            sb_putc(sb, (char)c);
+    }
+    sb_putc(sb, '"');
+}
+
+void ctl_status_json(struct frontend *fe, struct strbuf *sb)
+{
+    size_t live = 0, proxied = 0, expired = 0;
+    unsigned pending = 0;
+
+    for (const struct rd_pending *pd = fe->pending; pd; pd = pd->next)
+        pending++;
+
+    for (const struct rd_reg *r = fe->reg.first; r; r = r->next) {
+        if (lookup_reg_live(fe, r)) {
+            live++;
+            if (r->host[0])
+                proxied++;
+        } else {
+            expired++;
+        }
+    }
+    sb_printf(sb,
+              "{\"process\":\"rd-frontend\",\"registrations\":%zu,\"expired_in_grace\":%zu,"
+              "\"proxied\":%zu,\"observers\":%zu,\"pending_simple\":%u,\"epoch\":%" PRIu64
+              ",\"seq\":%" PRIu64 ",\"requests\":%" PRIu64 ",\"pub_eagain\":%" PRIu64
+              ",\"router_eagain\":%" PRIu64 ",\"router_unroutable\":%" PRIu64 ",\"relays\":[",
+              live, expired, proxied, fe->nobservers, pending, fe->epoch, fe->seq, fe->requests,
+              fe->pub_eagain, fe->router_eagain, fe->router_unroutable);
+    for (unsigned i = 0; i < fe->nrelays; i++) {
+        const struct rd_relay *rl = &fe->relays[i];
+        uint64_t seen = rl->status_at > rl->hello_at ? rl->status_at : rl->hello_at;
+        if (i)
+            sb_putc(sb, ',');
+        sb_puts(sb, "{\"name\":");
+        json_str(sb, rl->name);
+        sb_printf(sb, ",\"transport\":\"%s\",\"pid\":%u,\"age_ms\":%" PRIu64 ",\"counters\":{",
+                  proto_transport_name(rl->transport), rl->pid,
+                  seen && fe->now > seen ? fe->now - seen : 0);
+        for (unsigned j = 0; j < rl->ncounters; j++) {
+            if (j)
+                sb_putc(sb, ',');
+            json_str(sb, rl->cname[j]);
+            sb_printf(sb, ":%" PRIu64, rl->cval[j]);
+        }
+        sb_puts(sb, "}}");
+    }
+    sb_puts(sb, "]}");
+}
+
+void ctl_list_json(struct frontend *fe, struct strbuf *sb)
+{
+    char ts[40];
+    bool first = true;
+
+    sb_putc(sb, '[');
+    for (const struct rd_reg *r = fe->reg.first; r; r = r->next) {
+        if (!first)
+            sb_putc(sb, ',');
+        first = false;
+        sb_puts(sb, "{\"ep\":");
+        json_str(sb, r->ep);
+        sb_puts(sb, ",\"d\":");
+        json_str(sb, r->d);
+        sb_printf(sb, ",\"path\":\"/reg/%" PRId64 "\",\"host\":", r->id);
+        json_str(sb, r->host);
+        sb_puts(sb, ",\"base\":");
+        json_str(sb, r->base);
+        rd_rfc3339(r->expires_at, ts, sizeof(ts));
+        sb_printf(sb, ",\"expires\":\"%s\",\"expired\":%s,\"reachable\":%s}", ts,
+                  lookup_reg_live(fe, r) ? "false" : "true", r->unreachable ? "false" : "true");
+    }
+    sb_putc(sb, ']');
+}
+
+static void ctl_request(struct frontend *fe, const uint8_t *ident, size_t idlen,
+                        const char *cmd, const char *arg)
+{
+    struct strbuf sb;
+    struct wire_w w;
+    uint8_t *body;
+    bool ok = true;
+
+    (void)arg;
+    sb_init(&sb);
+    if (strcmp(cmd, "status") == 0)
+        ctl_status_json(fe, &sb);
+    else if (strcmp(cmd, "list") == 0)
+        ctl_list_json(fe, &sb);
+    else {
+        ok = false;
+        sb_printf(&sb, "unknown command \"%s\" (status, list)", cmd);
+    }
+    /* a str is u16-length prefixed: a very long list is cut (and says so) */
+    if (sb.oom || sb.len > 65000) {
+        sb_reset(&sb);
+        ok = false;
+        sb_puts(&sb, "answer too large");
+    }
+    body = malloc(sb.len + 16);
+    if (body != NULL) {
+        wire_w_init(&w, body, sb.len + 16);
+        wire_put_u8(&w, ok);
+        wire_put_str(&w, sb.buf ? sb.buf : "");
+        if (!w.err)
+            fe_queue(fe, false, ident, idlen, RR_MSG_CTL_RESPONSE, body, w.len);
+        free(body);
+    }
+    sb_free(&sb);
+}
+
+static bool pending_exists(const struct frontend *fe, const uint8_t *ident, size_t idlen,
+                           uint64_t req_id)
+{
+    for (const struct rd_pending *pd = fe->pending; pd; pd = pd->next)
+        if (pd->req_id == req_id && pd->idlen == idlen && memcmp(pd->ident, ident, idlen) == 0)
+            return true;
+    return false;
+}
+
+static void on_rd_request(struct frontend *fe, const uint8_t *ident, size_t idlen,
+                          struct wire_r *r)
+{
+    struct rr_peer peer;
+    const uint8_t *coap;
+    size_t clen;
+    uint64_t req_id = wire_get_u64(r);
+    const struct rd_cache_ent *c;
+    struct strbuf out;
+
+    proto_get_peer(r, &peer);
+    clen = wire_get_bytes(r, &coap);
+    if (r->err) {
+        log_warnx("RD_REQUEST: malformed body, dropped");
+        return;
+    }
+    if ((c = ctl_cache_find(fe, ident, idlen, req_id)) != NULL) {
+        queue_response(fe, ident, idlen, req_id, c->resp, c->resp_len);
+        return;
+    }
+    if (pending_exists(fe, ident, idlen, req_id))
+        return; /* still fetching the endpoint's links: answer comes later */
+    sb_init(&out);
+    switch (rd_handle_request(fe, ident, idlen, req_id, &peer, coap, clen, &out)) {
+    case RD_DONE:
+        ctl_send_response(fe, ident, idlen, req_id, (const uint8_t *)out.buf, out.len);
+        break;
+    case RD_PENDING:
+        break;
+    default:
+        log_warnx("RD_REQUEST %" PRIu64 ": not a CoAP request, dropped", req_id);
+        break;
+    }
+    sb_free(&out);
+}
+
+void ctl_dispatch(struct frontend *fe, const uint8_t *ident, size_t idlen, uint16_t type,
+                  const uint8_t *body, size_t len)
+{
+    struct wire_r r;
+    struct rr_peer peer;
+    struct rd_relay *rl;
+    char name[RR_RELAY_NAME_MAX], cmd[64], arg[256], host[RR_HOST_MAX];
+    const uint8_t *p;
+    size_t n;
+    uint64_t u;
+
+    wire_r_init(&r, body, len);
+    switch (type) {
+    case RR_MSG_HELLO:
+        wire_get_str(&r, name, sizeof(name));
+        {
+            uint8_t transport = wire_get_u8(&r);
+            uint32_t pid = wire_get_u32(&r);
+            if (r.err || (rl = relay_get(fe, name)) == NULL)
+                break;
+            rl->transport = transport;
+            rl->pid = pid;
+            rl->hello_at = fe->now;
+            log_info("relay %s (%s, pid %u) connected", name, proto_transport_name(transport),
+                     pid);
+        }
+        break;
+    case RR_MSG_SNAPSHOT_REQ:
+        u = wire_get_u64(&r);
+        if (!r.err)
+            routes_snapshot(fe, ident, idlen, u);
+        break;
+    case RR_MSG_RD_REQUEST:
+        on_rd_request(fe, ident, idlen, &r);
+        return;
+    case RR_MSG_EP_RESPONSE: {
+        u = wire_get_u64(&r);
+        uint8_t status = wire_get_u8(&r);
+        n = wire_get_bytes(&r, &p);
+        if (!r.err)
+            rd_on_ep_response(fe, u, status, p, n);
+        break;
+    }
+    case RR_MSG_OBSERVE_GONE:
+        proto_get_peer(&r, &peer);
+        n = wire_get_bytes(&r, &p);
+        if (!r.err && n <= COAP_MSG_MAX_TOKEN)
+            observe_gone(fe, &peer, p, n);
+        break;
+    case RR_MSG_REACHABILITY: {
+        wire_get_str(&r, host, sizeof(host));
+        uint8_t reach = wire_get_u8(&r);
+        u = wire_get_u64(&r);
+        if (!r.err)
+            rd_on_reachability(fe, host, reach != 0, u);
+        break;
+    }
+    case RR_MSG_RELAY_STATUS: {
+        wire_get_str(&r, name, sizeof(name));
+        uint16_t cnt = wire_get_u16(&r);
+        if (r.err || (rl = relay_get(fe, name)) == NULL)
+            break;
+        rl->ncounters = 0;
+        for (unsigned i = 0; i < cnt && !r.err; i++) {
+            char cn[48];
+            wire_get_str(&r, cn, sizeof(cn));
+            uint64_t v = wire_get_u64(&r);
+            if (!r.err && rl->ncounters < RD_MAX_COUNTERS) {
+                snprintf(rl->cname[rl->ncounters], sizeof(rl->cname[0]), "%s", cn);
+                rl->cval[rl->ncounters++] = v;
+            }
+        }
+        rl->status_at = fe->now;
+        break;
+    }
+    case RR_MSG_CTL_REQUEST:
+        wire_get_str(&r, cmd, sizeof(cmd));
+        wire_get_str(&r, arg, sizeof(arg));
+        if (!r.err)
+            ctl_request(fe, ident, idlen, cmd, arg);
+        break;
+    default:
+        log_warnx("unexpected %s (0x%04x) on the control socket, dropped", proto_msg_name(type),
+                  type);
+        return;
+    }
+    if (r.err)
+        log_warnx("%s: malformed body, dropped", proto_msg_name(type));
+}

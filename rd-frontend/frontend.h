@@ -1,0 +1,378 @@
+/*
+ * frontend.h - rdrelay-frontend's process state and the internal API between
+ * its modules (relayd style: one header for the process, one file per role).
+ *
+ * Owns: struct frontend, the one struct holding every piece of process state
+ * (configuration, SQLite store, in-memory registry, observers, pending simple
+ * registrations, Block1 reassembly, response cache, relays seen, the outbox
+ * of ZeroMQ messages waiting for the current batch to be committed).
+ *
+ * Modules and what they talk to:
+ *   main.c       args, signals, the zmq_poll loop, timers, batch commit+flush
+ *   ctl.c        ROUTER dispatcher (flat switch on message type), relays
+ *                bookkeeping, CTL_REQUEST "status" / "list", response cache
+ *   rd_request.c one CoAP request -> one response (URI routing, the RFC 9176
+ *                registration interface, simple registration, proxy names)
+ *   rd_params.c  Uri-Query parsing and validation
+ *   lookup.c     endpoint / resource lookup, discovery, filters, paging
+ *   observe.c    Observe on lookups, RD_NOTIFY
+ *   block.c      Block2 slicing, Block1 reassembly, response serialisation
+ *   registry.c   in-memory registrations and their indexes
+ *   store.c      SQLite (the only file with SQL)
+ *   routes_pub.c Clone-pattern server side (ROUTE_UPDATE, HEARTBEAT, snapshots)
+ */
+#ifndef RDRELAY_FRONTEND_H
+#define RDRELAY_FRONTEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coap_msg.h"
+#include "config.h"
+#include "linkformat.h"
+#include "proto.h"
+#include "strbuf.h"
+
+#define RD_BASE_MAX 256
+#define RD_MAX_ATTRS 32
+#define RD_ATTR_NAME_MAX 64
+#define RD_ATTR_VALUE_MAX 256
+#define RD_CACHE_SIZE 1024
+#define RD_MAX_RELAYS 16
+#define RD_MAX_COUNTERS 32
+#define RD_MAX_BLOCK1 64
+#define RD_IDENT_MAX 256
+#define RD_DEFAULT_BLOCK_SZX 6 /* 1024 bytes */
+
+enum rd_proxy_mode { RD_PROXY_NONE = 0, RD_PROXY_YES = 1, RD_PROXY_ONDEMAND = 2 };
+
+/* One registration (RFC 9176 registration resource /reg/<id>). */
+struct rd_reg {
+    int64_t id;                /* /reg/<id>, SQLite AUTOINCREMENT: never reused */
+    char ep[RR_EP_MAX];        /* as sent */
+    char d[RR_EP_MAX];         /* "" = no sector */
+    char base[RD_BASE_MAX];    /* effective base URI */
+    bool base_explicit;        /* given by base=, not derived from the peer */
+    uint32_t lt;               /* seconds */
+    uint64_t expires_at;       /* unix ms, absolute (survives restarts) */
+    struct lf_param *attrs;    /* extra registration attributes (et included) */
+    unsigned nattrs;
+    char *links;               /* the registered link-format document */
+    size_t links_len;
+    struct lf_doc doc;         /* links, parsed */
+    uint8_t proxy;             /* enum rd_proxy_mode */
+    char host[RR_HOST_MAX];    /* proxy host name, "" when not proxied */
+    struct rr_peer peer;       /* where the last registration/update came from */
+    uint32_t ka;               /* keepalive s, RR_KA_DEFAULT = relay default */
+    bool expired;              /* lifetime over: out of lookups, route gone */
+    bool unreachable;          /* from REACHABILITY (memory only) */
+    uint64_t unreachable_since; /* unix ms */
+    bool warned_proxy_on;      /* "proxy=on is deprecated" logged once */
+    /* registry links */
+    struct rd_reg *prev, *next; /* id order */
+    struct rd_reg *h_id, *h_epd, *h_host;
+};
+
+struct registry {
+    struct rd_reg *first, *last;
+    size_t count;
+    size_t nbuckets;
+    struct rd_reg **b_id, **b_epd, **b_host;
+};
+
+/* Parsed Uri-Query of a registration interface request. */
+struct rd_attr {
+    char name[RD_ATTR_NAME_MAX];
+    char value[RD_ATTR_VALUE_MAX];
+    bool has_value;
+};
+
+struct rd_params {
+    bool has_ep, has_d, has_lt, has_base, has_proxy, has_ka;
+    char ep[RR_EP_MAX], d[RR_EP_MAX];
+    uint32_t lt;
+    char base[RD_BASE_MAX];
+    uint8_t proxy;   /* enum rd_proxy_mode */
+    bool proxy_on;   /* "proxy=on" was sent (deprecated spelling) */
+    uint32_t ka;
+    struct rd_attr attrs[RD_MAX_ATTRS]; /* everything else */
+    unsigned nattrs;
+};
+
+/* A lookup query: filters (ANDed) plus paging. */
+struct rd_query {
+    struct rd_attr f[RD_MAX_ATTRS];
+    unsigned nf;
+    bool has_page, has_count;
+    uint32_t page, count;
+};
+
+/* A response being built by rd_request.c (serialised by block.c). */
+struct rd_reply {
+    uint8_t code;
+    int content_format; /* -1 = none */
+    int64_t location;   /* > 0: Location-Path reg/<location> */
+    bool has_observe;
+    uint32_t observe;
+    bool has_block1;
+    uint32_t block1;
+    uint32_t size1;     /* > 0: Size1 option (with 4.13) */
+    struct strbuf body;
+};
+
+struct rd_cache_ent {
+    uint8_t ident[RD_IDENT_MAX];
+    size_t idlen;
+    uint64_t req_id;
+    uint8_t *resp;
+    size_t resp_len;
+};
+
+struct rd_observer {
+    struct rr_peer peer;
+    uint8_t token[COAP_MSG_MAX_TOKEN];
+    uint8_t tkl;
+    bool res;                 /* resource lookup (else endpoint lookup) */
+    struct rd_query q;
+    unsigned szx;             /* block size for the first block */
+    uint64_t last_hash;
+    struct rd_observer *next;
+};
+
+/* A simple registration waiting for the endpoint's /.well-known/core. */
+struct rd_pending {
+    uint64_t ep_req_id;       /* our id in EP_REQUEST */
+    uint8_t ident[RD_IDENT_MAX];
+    size_t idlen;
+    uint64_t req_id;          /* the relay's RD_REQUEST id */
+    struct rr_peer peer;
+    uint8_t token[COAP_MSG_MAX_TOKEN];
+    uint8_t tkl;
+    struct rd_params params;
+    uint64_t deadline;        /* monotonic-ish: fe->now based */
+    struct rd_pending *next;
+};
+
+struct rd_block1 {
+    bool used;
+    char key[512];            /* relay, remote, conn, path and query */
+    uint32_t next_num;
+    unsigned szx;
+    struct strbuf buf;
+    uint64_t last;            /* fe->now of the last block */
+};
+
+struct rd_relay {
+    char name[RR_RELAY_NAME_MAX];
+    uint8_t transport;
+    uint32_t pid;
+    uint64_t hello_at, status_at; /* unix ms, 0 = never */
+    unsigned ncounters;
+    char cname[RD_MAX_COUNTERS][48];
+    uint64_t cval[RD_MAX_COUNTERS];
+};
+
+/* Outgoing ZeroMQ messages of the current batch, sent after the commit. */
+struct rd_out {
+    bool pub;                 /* PUB socket, else ROUTER to ident */
+    uint8_t ident[RD_IDENT_MAX];
+    size_t idlen;
+    uint16_t type;
+    uint8_t *body;
+    size_t len;
+    struct rd_out *next;
+};
+
+struct frontend {
+    struct rr_config cfg;
+    uint64_t now;             /* wall clock, unix ms; set by main per batch (tests set it) */
+    struct store *store;
+    struct registry reg;
+    /* routes_pub */
+    uint64_t epoch, seq;
+    uint64_t pub_eagain, router_eagain, router_unroutable;
+    uint64_t next_heartbeat;
+    /* ctl */
+    struct rd_cache_ent cache[RD_CACHE_SIZE];
+    unsigned cache_next;
+    struct rd_relay relays[RD_MAX_RELAYS];
+    unsigned nrelays;
+    /* observe */
+    struct rd_observer *observers;
+    size_t nobservers;
+    uint32_t obs_seq;
+    bool dirty;               /* lookups may have changed: re-evaluate observers */
+    /* simple registration */
+    struct rd_pending *pending;
+    uint64_t next_ep_req_id;
+    /* block1 */
+    struct rd_block1 block1[RD_MAX_BLOCK1];
+    /* discovery document (/.well-known/core), parsed once */
+    struct lf_doc wkc;
+    /* sockets (NULL in unit tests: the outbox is inspected instead) */
+    void *zctx, *router, *pub;
+    struct rd_out *out_head, *out_tail;
+    size_t nout;
+    uint64_t requests, registrations_made;
+};
+
+/* --- frontend core (rd_request.c) --- */
+int frontend_init(struct frontend *fe, const struct rr_config *cfg, const char *db_path);
+void frontend_free(struct frontend *fe);
+/* Result of handling one request. */
+enum { RD_DONE = 0, RD_PENDING = 1 };
+/* Handle one RD_REQUEST body-level request. ident: the relay's routing id
+ * (for a later answer to a pending simple registration). Fills out with the
+ * serialised response (RD_DONE) or starts a simple registration (RD_PENDING).
+ * Returns RD_DONE/RD_PENDING, -1 only if the request could not be parsed at
+ * all (out then holds nothing). */
+int rd_handle_request(struct frontend *fe, const uint8_t *ident, size_t idlen, uint64_t req_id,
+                      const struct rr_peer *peer, const uint8_t *coap, size_t coap_len,
+                      struct strbuf *out);
+/* EP_RESPONSE for a simple registration. */
+void rd_on_ep_response(struct frontend *fe, uint64_t ep_req_id, uint8_t status,
+                       const uint8_t *coap, size_t len);
+/* Timers: expiry, grace, pending timeouts, Block1 garbage. */
+void rd_tick(struct frontend *fe);
+/* REACHABILITY from a relay. */
+void rd_on_reachability(struct frontend *fe, const char *host, bool reachable, uint64_t since);
+/* Default base URI for a peer: coap://<addr_to_str> (coap+tcp:// etc.). */
+void rd_peer_base(const struct rr_peer *peer, char *out, size_t outlen);
+/* "2024-01-02T03:04:05Z" */
+void rd_rfc3339(uint64_t unix_ms, char *out, size_t outlen);
+
+/* --- reply helpers (block.c) --- */
+void rd_reply_init(struct rd_reply *r);
+void rd_reply_free(struct rd_reply *r);
+/* Error reply: code + text/plain diagnostic. */
+void rd_reply_error(struct rd_reply *r, uint8_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Serialise r as the answer to req (token copied), applying Block2 slicing
+ * according to req's Block2 option (or the default 1024 bytes). A Block2
+ * request past the end turns the answer into 4.02. 0 / -1. */
+int rd_reply_serialize(struct rd_reply *r, const struct coap_msg *req, unsigned default_szx,
+                       struct strbuf *out);
+/* Block1 reassembly for a POST. Returns 1 when the request is complete
+ * (*payload and *len point at the whole body, valid until the next call), 0 when
+ * reply holds a 2.31 Continue or an error to send as is. */
+int rd_block1_feed(struct frontend *fe, const struct rr_peer *peer, const struct coap_msg *req,
+                   struct rd_reply *reply, const uint8_t **payload, size_t *len);
+void rd_block1_gc(struct frontend *fe);
+
+/* --- parameters (rd_params.c) --- */
+/* Parse a registration interface query. 0, or -1 with err (4.00 diagnostic). */
+int rd_params_parse(const struct coap_msg *req, struct rd_params *p, char *err, size_t errlen);
+/* Validate ep/d as names (length, forbidden characters). 0 / -1 with err. */
+int rd_params_check_name(const char *what, const char *v, size_t len, char *err, size_t errlen);
+/* RFC 1123 label: letters, digits, dashes, 1..63, no dash at either end. */
+bool rd_is_dns_label(const char *s);
+/* Parse a lookup query (filters + page/count). 0 / -1 with err. */
+int rd_query_parse(const struct coap_msg *req, struct rd_query *q, char *err, size_t errlen);
+
+/* --- lookups (lookup.c) --- */
+/* /.well-known/core exactly as served (no commas inside a link). */
+#define LOOKUP_WKC                                                                                 \
+    "</rd>;rt=core.rd;ct=40,</rd-lookup/ep>;rt=core.rd-lookup-ep;ct=40;obs,"                       \
+    "</rd-lookup/res>;rt=core.rd-lookup-res;ct=40;obs"
+/* Endpoint (res=false) or resource lookup into out (link-format). */
+void lookup_run(struct frontend *fe, bool res, const struct rd_query *q, struct strbuf *out);
+/* /.well-known/core, filtered. */
+void lookup_discovery(struct frontend *fe, const struct rd_query *q, struct strbuf *out);
+/* Filter value match: exact, or prefix with a trailing '*'. */
+bool lookup_value_match(const char *pattern, const char *value);
+/* Resolve a URI reference against a base (RFC 3986 §5.2, enough for Limited
+ * Link Format). */
+void lookup_resolve(const char *base, const char *ref, char *out, size_t outlen);
+/* Whether the registration is visible in lookups now. */
+bool lookup_reg_live(const struct frontend *fe, const struct rd_reg *r);
+
+/* --- observe (observe.c) --- */
+/* GET on a lookup with an Observe option: register/deregister. Returns true
+ * when the reply should carry an Observe option (registered). */
+bool observe_request(struct frontend *fe, const struct rr_peer *peer, const struct coap_msg *req,
+                     bool res, const struct rd_query *q, const struct strbuf *rep,
+                     uint32_t *seq);
+void observe_gone(struct frontend *fe, const struct rr_peer *peer, const uint8_t *token,
+                  size_t tkl);
+/* Re-evaluate every observer if fe->dirty; send RD_NOTIFY where it changed. */
+void observe_flush(struct frontend *fe);
+void observe_free_all(struct frontend *fe);
+uint64_t observe_hash(const void *p, size_t n);
+
+/* --- registry (registry.c) --- */
+int registry_init(struct registry *g);
+void registry_free(struct registry *g);
+/* Takes ownership; indexes by id, (ep,d) and host. 0 / -1 (oom). */
+int registry_insert(struct registry *g, struct rd_reg *r);
+/* Unlink (not freed). */
+void registry_remove(struct registry *g, struct rd_reg *r);
+/* nr takes old's place (same id and list position); old is unlinked, not freed. */
+void registry_replace(struct registry *g, struct rd_reg *old, struct rd_reg *nr);
+/* Call before changing ep/d/host of an indexed registration, and
+ * registry_reindex after. */
+void registry_unindex(struct registry *g, struct rd_reg *r);
+void registry_reindex(struct registry *g, struct rd_reg *r);
+struct rd_reg *registry_by_id(const struct registry *g, int64_t id);
+struct rd_reg *registry_by_epd(const struct registry *g, const char *ep, const char *d);
+struct rd_reg *registry_by_host(const struct registry *g, const char *host);
+struct rd_reg *reg_new(void);
+void reg_free(struct rd_reg *r);
+/* Replace the links (copies text, parses). 0 / -1 with err. */
+int reg_set_links(struct rd_reg *r, const char *text, size_t len, char *err, size_t errlen);
+/* Set/override one extra attribute. 0 / -1. */
+int reg_set_attr(struct rd_reg *r, const char *name, const char *value, bool has_value);
+void reg_clear_attrs(struct rd_reg *r);
+/* Serialise/parse the extra attributes as link-format parameters ";a=b;c". */
+void reg_attrs_to_text(const struct rd_reg *r, struct strbuf *sb);
+int reg_attrs_from_text(struct rd_reg *r, const char *text);
+
+/* --- store (store.c) --- */
+struct store;
+int store_open(const char *path, struct store **out);
+void store_close(struct store *s);
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
+bool store_in_tx(const struct store *s);
+/* Insert a new row; sets r->id. 0 / -1. */
+int store_insert(struct store *s, struct rd_reg *r);
+/* Rewrite every column of row r->id. 0 / -1. */
+int store_update(struct store *s, const struct rd_reg *r);
+int store_delete(struct store *s, int64_t id);
+/* Load every row; fn takes ownership of each registration. 0 / -1. */
+int store_load(struct store *s, int (*fn)(struct rd_reg *r, void *arg), void *arg);
+
+/* --- routes (routes_pub.c) --- */
+void routes_init(struct frontend *fe);
+/* Publish the registration's route (or its removal). */
+void routes_publish(struct frontend *fe, const struct rd_reg *r, bool deleted);
+void routes_heartbeat(struct frontend *fe);
+void routes_snapshot(struct frontend *fe, const uint8_t *ident, size_t idlen, uint64_t snap_id);
+/* Fill a route from a registration. */
+void routes_from_reg(const struct rd_reg *r, struct rr_route *rt);
+
+/* --- ctl and outbox (ctl.c) --- */
+/* One message from the ROUTER. */
+void ctl_dispatch(struct frontend *fe, const uint8_t *ident, size_t idlen, uint16_t type,
+                  const uint8_t *body, size_t len);
+/* Queue a message (sent by ctl_flush after the batch is committed). */
+void fe_queue(struct frontend *fe, bool pub, const uint8_t *ident, size_t idlen, uint16_t type,
+              const uint8_t *body, size_t len);
+/* Send (or, without sockets, drop) every queued message. */
+void ctl_flush(struct frontend *fe);
+void fe_outbox_clear(struct frontend *fe);
+/* Response cache. */
+const struct rd_cache_ent *ctl_cache_find(const struct frontend *fe, const uint8_t *ident,
+                                          size_t idlen, uint64_t req_id);
+void ctl_cache_put(struct frontend *fe, const uint8_t *ident, size_t idlen, uint64_t req_id,
+                   const uint8_t *resp, size_t len);
+void ctl_cache_free(struct frontend *fe);
+/* Send RD_RESPONSE (cached). */
+void ctl_send_response(struct frontend *fe, const uint8_t *ident, size_t idlen, uint64_t req_id,
+                       const uint8_t *resp, size_t len);
+/* JSON for "status" / "list". */
+void ctl_status_json(struct frontend *fe, struct strbuf *sb);
+void ctl_list_json(struct frontend *fe, struct strbuf *sb);
+
+#endif

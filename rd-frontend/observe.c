@@ -1,0 +1,173 @@
+/*
+ * observe.c - RFC 7641 Observe on endpoint and resource lookup.
+ * Owns the observer list in struct frontend: one entry per (peer, token),
+ * with the lookup query and a hash of the last representation sent. After
+ * a batch that changed registrations (fe->dirty) every observer's lookup is
+ * re-run and, if the representation changed, a notification (2.05 with the
+ * next Observe sequence number, first block if large) goes to the relay
+ * named in the peer as RD_NOTIFY; the relay owns the message layer and
+ * tells us with OBSERVE_GONE when the client is gone.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "frontend.h"
+#include "log.h"
+
+#define MAX_OBSERVERS 4096
+
+uint64_t observe_hash(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    uint64_t h = 14695981039346656037ull;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static bool same_peer(const struct rr_peer *a, const struct rr_peer *b)
+{
+    return a->transport == b->transport && strcmp(a->relay, b->relay) == 0 &&
+           addr_equal(&a->remote, &b->remote) && a->conn_id == b->conn_id;
+}
+
+static struct rd_observer **find(struct frontend *fe, const struct rr_peer *peer,
+                                 const uint8_t *token, size_t tkl)
+{
+    struct rd_observer **pp;
+
+    for (pp = &fe->observers; *pp; pp = &(*pp)->next)
+        if ((*pp)->tkl == tkl && memcmp((*pp)->token, token, tkl) == 0 &&
+            same_peer(&(*pp)->peer, peer))
+            return pp;
+    return NULL;
+}
+
+static void unlink_observer(struct frontend *fe, struct rd_observer **pp)
+{
+    struct rd_observer *o = *pp;
+
+    *pp = o->next;
+    free(o);
+    fe->nobservers--;
+}
+
+bool observe_request(struct frontend *fe, const struct rr_peer *peer, const struct coap_msg *req,
+                     bool res, const struct rd_query *q, const struct strbuf *rep,
+                     uint32_t *seq)
+{
+    uint32_t v = coap_msg_opt_uint(req, COAP_OPT_OBSERVE, 1);
+    struct rd_observer **pp = find(fe, peer, req->token, req->tkl);
+    struct rd_observer *o;
+    const struct coap_msg_opt *b2 = coap_msg_find(req, COAP_OPT_BLOCK2);
+    uint32_t num = 0;
+    bool more;
+    unsigned szx = RD_DEFAULT_BLOCK_SZX;
+
+    if (b2 != NULL) {
+        coap_block_decode(coap_opt_value_uint(b2), &num, &more, &szx);
+        if (szx > RD_DEFAULT_BLOCK_SZX)
+            szx = RD_DEFAULT_BLOCK_SZX;
+    }
+    if (v != 0 || num != 0) {
+        /* deregistration (Observe: 1), or a later block: not a registration */
+        if (v == 1 && pp != NULL)
+            unlink_observer(fe, pp);
+        return false;
+    }
+    if (pp != NULL) {
+        o = *pp; /* re-registration with the same token: replace the query */
+    } else {
+        if (fe->nobservers >= MAX_OBSERVERS) {
+            log_warnx("observe: %d observers, not adding another", MAX_OBSERVERS);
+            return false;
+        }
+        o = calloc(1, sizeof(*o));
+        if (o == NULL)
+            return false;
+        o->peer = *peer;
+        o->tkl = req->tkl;
+        memcpy(o->token, req->token, req->tkl);
+        o->next = fe->observers;
+        fe->observers = o;
+        fe->nobservers++;
+    }
+    o->res = res;
+    o->q = *q;
+    o->szx = szx;
+    o->last_hash = observe_hash(rep->buf ? rep->buf : "", rep->len);
+    *seq = ++fe->obs_seq & 0xffffff;
+    return true;
+}
+
+void observe_gone(struct frontend *fe, const struct rr_peer *peer, const uint8_t *token,
+                  size_t tkl)
+{
+    struct rr_peer p = *peer;
+    struct rd_observer **pp;
+
+    addr_normalise(&p.remote);
+    pp = find(fe, &p, token, tkl);
+    if (pp != NULL)
+        unlink_observer(fe, pp);
+}
+
+static void notify(struct frontend *fe, struct rd_observer *o, struct rd_reply *reply)
+{
+    struct coap_msg req;
+    struct strbuf coap;
+    uint8_t body[2048];
+    struct wire_w w;
+    uint8_t b2[4];
+
+    /* A fake request carrying the observer's token and block size. */
+    coap_msg_init(&req);
+    req.tkl = o->tkl;
+    memcpy(req.token, o->token, o->tkl);
+    if (o->szx < RD_DEFAULT_BLOCK_SZX)
+        coap_msg_add_opt_uint(&req, COAP_OPT_BLOCK2, coap_block_encode(0, false, o->szx), b2);
+    reply->has_observe = true;
+    reply->observe = ++fe->obs_seq & 0xffffff;
+    sb_init(&coap);
+    if (rd_reply_serialize(reply, &req, RD_DEFAULT_BLOCK_SZX, &coap) == 0) {
+        wire_w_init(&w, body, sizeof(body));
+        proto_put_peer(&w, &o->peer);
+        wire_put_u8(&w, 1); /* confirmable: the relay learns when the client is gone */
+        wire_put_bytes(&w, coap.buf, coap.len);
+        if (!w.err)
+            fe_queue(fe, false, (const uint8_t *)o->peer.relay, strlen(o->peer.relay),
+                     RR_MSG_RD_NOTIFY, body, w.len);
+    }
+    sb_free(&coap);
+}
+
+void observe_flush(struct frontend *fe)
+{
+    struct rd_reply reply;
+
+    if (!fe->dirty)
+        return;
+    fe->dirty = false;
+    for (struct rd_observer *o = fe->observers; o; o = o->next) {
+        rd_reply_init(&reply);
+        lookup_run(fe, o->res, &o->q, &reply.body);
+        uint64_t h = observe_hash(reply.body.buf ? reply.body.buf : "", reply.body.len);
+        if (h != o->last_hash) {
+            o->last_hash = h;
+            reply.code = COAP_CONTENT;
+            reply.content_format = COAP_CF_LINK_FORMAT;
+            notify(fe, o, &reply);
+        }
+        rd_reply_free(&reply);
+    }
+}
+
+void observe_free_all(struct frontend *fe)
+{
+    while (fe->observers)
+        unlink_observer(fe, &fe->observers);
+}

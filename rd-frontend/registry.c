@@ -1,0 +1,336 @@
+/*
+ * registry.c - the in-memory registrations (every row of the store, loaded
+ * at start and kept in step with it by rd_request.c).
+ * Owns every struct rd_reg: a list in id order (lookups and paging walk it,
+ * new ids are always larger so appending keeps the order) and three chained
+ * hash indexes: by id, by (ep, d) and by proxy host name. Talks to nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frontend.h"
+
+#define REG_INITIAL_BUCKETS 1024
+
+static uint64_t fnv(const char *s, uint64_t h)
+{
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static size_t h_id(const struct registry *g, int64_t id)
+{
+    return (size_t)(((uint64_t)id * 11400714819323198485ull) >> 20) & (g->nbuckets - 1);
+}
+
+static size_t h_epd(const struct registry *g, const char *ep, const char *d)
+{
+    /* the 0xff separator cannot occur in a valid name */
+    return (size_t)fnv(d, fnv("\xff", fnv(ep, 14695981039346656037ull))) & (g->nbuckets - 1);
+}
+
+static size_t h_host(const struct registry *g, const char *host)
+{
+    return (size_t)fnv(host, 14695981039346656037ull) & (g->nbuckets - 1);
+}
+
+static int alloc_buckets(struct registry *g, size_t n)
+{
+    g->b_id = calloc(n, sizeof(*g->b_id));
+    g->b_epd = calloc(n, sizeof(*g->b_epd));
+    g->b_host = calloc(n, sizeof(*g->b_host));
+    g->nbuckets = n;
+    if (g->b_id == NULL || g->b_epd == NULL || g->b_host == NULL) {
+        free(g->b_id);
+        free(g->b_epd);
+        free(g->b_host);
+        g->b_id = g->b_epd = g->b_host = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int registry_init(struct registry *g)
+{
+    memset(g, 0, sizeof(*g));
+    return alloc_buckets(g, REG_INITIAL_BUCKETS);
+}
+
+void registry_free(struct registry *g)
+{
+    struct rd_reg *r, *next;
+
+    for (r = g->first; r; r = next) {
+        next = r->next;
+        reg_free(r);
+    }
+    free(g->b_id);
+    free(g->b_epd);
+    free(g->b_host);
+    memset(g, 0, sizeof(*g));
+}
+
+static void index_one(struct registry *g, struct rd_reg *r)
+{
+    size_t b = h_id(g, r->id);
+
+    r->h_id = g->b_id[b];
+    g->b_id[b] = r;
+    b = h_epd(g, r->ep, r->d);
+    r->h_epd = g->b_epd[b];
+    g->b_epd[b] = r;
+    r->h_host = NULL;
+    if (r->host[0]) {
+        b = h_host(g, r->host);
+        r->h_host = g->b_host[b];
+        g->b_host[b] = r;
+    }
+}
+
+static void unlink_chain(struct rd_reg **head, struct rd_reg *r, size_t off)
+{
+    /* off: offset of the chain pointer inside struct rd_reg */
+    for (struct rd_reg **pp = head; *pp; pp = (struct rd_reg **)((char *)*pp + off)) {
+        if (*pp == r) {
+            *pp = *(struct rd_reg **)((char *)r + off);
+            return;
+        }
+    }
+}
+
+void registry_unindex(struct registry *g, struct rd_reg *r)
+{
+    unlink_chain(&g->b_id[h_id(g, r->id)], r, offsetof(struct rd_reg, h_id));
+    unlink_chain(&g->b_epd[h_epd(g, r->ep, r->d)], r, offsetof(struct rd_reg, h_epd));
+    if (r->host[0])
+        unlink_chain(&g->b_host[h_host(g, r->host)], r, offsetof(struct rd_reg, h_host));
+}
+
+void registry_reindex(struct registry *g, struct rd_reg *r)
+{
+    index_one(g, r);
+}
+
+/* Double the buckets when the load passes 1: keeps lookups by key O(1). */
+static int grow(struct registry *g)
+{
+    struct registry ng = *g;
+
+    if (alloc_buckets(&ng, g->nbuckets * 2) < 0)
+        return -1;
+    for (struct rd_reg *r = g->first; r; r = r->next)
+        index_one(&ng, r);
+    free(g->b_id);
+    free(g->b_epd);
+    free(g->b_host);
+    g->b_id = ng.b_id;
+    g->b_epd = ng.b_epd;
+    g->b_host = ng.b_host;
+    g->nbuckets = ng.nbuckets;
+    return 0;
+}
+
+int registry_insert(struct registry *g, struct rd_reg *r)
+{
+    if (g->count + 1 > g->nbuckets && grow(g) < 0)
+        return -1;
+    /* keep id order: almost always an append */
+    struct rd_reg *after = g->last;
+    while (after && after->id > r->id)
+        after = after->prev;
+    r->prev = after;
+    r->next = after ? after->next : g->first;
+    if (r->next)
+        r->next->prev = r;
+    else
+        g->last = r;
+    if (after)
+        after->next = r;
+    else
+        g->first = r;
+    index_one(g, r);
+    g->count++;
+    return 0;
+}
+
+void registry_remove(struct registry *g, struct rd_reg *r)
+{
+    registry_unindex(g, r);
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        g->first = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    else
+        g->last = r->prev;
+    r->prev = r->next = NULL;
+    g->count--;
+}
+
+void registry_replace(struct registry *g, struct rd_reg *old, struct rd_reg *nr)
+{
+    registry_unindex(g, old);
+    nr->prev = old->prev;
+    nr->next = old->next;
+    if (nr->prev)
+        nr->prev->next = nr;
+    else
+        g->first = nr;
+    if (nr->next)
+        nr->next->prev = nr;
+    else
+        g->last = nr;
+    old->prev = old->next = NULL;
+    index_one(g, nr);
+}
+
+struct rd_reg *registry_by_id(const struct registry *g, int64_t id)
+{
+    for (struct rd_reg *r = g->b_id[h_id(g, id)]; r; r = r->h_id)
+        if (r->id == id)
+            return r;
+    return NULL;
+}
+
+struct rd_reg *registry_by_epd(const struct registry *g, const char *ep, const char *d)
+{
+    for (struct rd_reg *r = g->b_epd[h_epd(g, ep, d)]; r; r = r->h_epd)
+        if (strcmp(r->ep, ep) == 0 && strcmp(r->d, d) == 0)
+            return r;
+    return NULL;
+}
+
+struct rd_reg *registry_by_host(const struct registry *g, const char *host)
+{
+    if (host[0] == '\0')
+        return NULL;
+    for (struct rd_reg *r = g->b_host[h_host(g, host)]; r; r = r->h_host)
+        if (strcmp(r->host, host) == 0)
+            return r;
+    return NULL;
+}
+
+struct rd_reg *reg_new(void)
+{
+    struct rd_reg *r = calloc(1, sizeof(*r));
+
+    if (r)
+        r->ka = RR_KA_DEFAULT;
+    return r;
+}
+
+void reg_clear_attrs(struct rd_reg *r)
+{
+    for (unsigned i = 0; i < r->nattrs; i++) {
+        free(r->attrs[i].name);
+        free(r->attrs[i].value);
+    }
+    free(r->attrs);
+    r->attrs = NULL;
+    r->nattrs = 0;
+}
+
+void reg_free(struct rd_reg *r)
+{
+    if (r == NULL)
+        return;
+    reg_clear_attrs(r);
+    free(r->links);
+    lf_free(&r->doc);
+    free(r);
+}
+
+int reg_set_links(struct rd_reg *r, const char *text, size_t len, char *err, size_t errlen)
+{
+    struct lf_doc doc;
+    char *copy;
+
+    memset(&doc, 0, sizeof(doc));
+    if (lf_parse(text, len, &doc, err, errlen) < 0)
+        return -1;
+    copy = malloc(len + 1);
+    if (copy == NULL) {
+        lf_free(&doc);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    free(r->links);
+    lf_free(&r->doc);
+    r->links = copy;
+    r->links_len = len;
+    r->doc = doc;
+    return 0;
+}
+
+int reg_set_attr(struct rd_reg *r, const char *name, const char *value, bool has_value)
+{
+    char *v = strdup(value ? value : "");
+
+    if (v == NULL)
+        return -1;
+    for (unsigned i = 0; i < r->nattrs; i++) {
+        if (strcmp(r->attrs[i].name, name) == 0) {
+            free(r->attrs[i].value);
+            r->attrs[i].value = v;
+            r->attrs[i].has_value = has_value;
+            return 0;
+        }
+    }
+    struct lf_param *na = realloc(r->attrs, (r->nattrs + 1) * sizeof(*na));
+    char *n = strdup(name);
+    if (na == NULL || n == NULL) {
+        if (na)
+            r->attrs = na;
+        free(n);
+        free(v);
+        return -1;
+    }
+    r->attrs = na;
+    r->attrs[r->nattrs].name = n;
+    r->attrs[r->nattrs].value = v;
+    r->attrs[r->nattrs].has_value = has_value;
+    r->nattrs++;
+    return 0;
+}
+
+void reg_attrs_to_text(const struct rd_reg *r, struct strbuf *sb)
+{
+    for (unsigned i = 0; i < r->nattrs; i++)
+        lf_append_param(sb, r->attrs[i].name, r->attrs[i].value, r->attrs[i].has_value);
+}
+
+int reg_attrs_from_text(struct rd_reg *r, const char *text)
+{
+    struct strbuf sb;
+    struct lf_doc doc;
+    char err[64];
+    int ret = -1;
+
+    reg_clear_attrs(r);
+    if (text[0] == '\0')
+        return 0;
+    /* stored as link-format parameters: parse them as the params of "<>" */
+    sb_init(&sb);
+    memset(&doc, 0, sizeof(doc));
+    sb_puts(&sb, "<>");
+    sb_puts(&sb, text);
+    if (sb.oom || lf_parse(sb.buf, sb.len, &doc, err, sizeof(err)) < 0 || doc.nlinks != 1)
+        goto out;
+    for (unsigned i = 0; i < doc.links[0].nparams; i++) {
+        const struct lf_param *p = &doc.links[0].params[i];
+        if (reg_set_attr(r, p->name, p->value, p->has_value) < 0)
+            goto out;
+    }
+    ret = 0;
+out:
+    lf_free(&doc);
+    sb_free(&sb);
+    return ret;
+}
