@@ -13,6 +13,12 @@
  * snapshotting are queued and applied after SNAPSHOT_END if their seq is
  * newer. Resync retries forever with exponential backoff (100 ms .. 5 s).
  * The old table keeps serving until the new one is complete.
+ * Heartbeat silence is 3 x the interval announced in the last HEARTBEAT
+ * (10 s until one has been seen). A SNAPSHOT_END whose count does not match
+ * the SNAPSHOT_ROUTEs received (one was lost to a high-water mark) resyncs.
+ * The first clone_client_tick() after clone_client_new() sends the first
+ * SNAPSHOT_REQ; every completed sync logs at info
+ * "routes synced: epoch=%016llx seq=%llu count=%zu".
  */
 #ifndef RDRELAY_CLONE_CLIENT_H
 #define RDRELAY_CLONE_CLIENT_H
@@ -49,6 +55,8 @@ void clone_client_on_snapshot_msg(struct clone_client *c, uint16_t type, const u
 int clone_client_tick(struct clone_client *c, uint64_t now_ms);
 
 const struct route_table *clone_client_routes(const struct clone_client *c);
+/* True while LIVE (in step with rd-frontend); false while (re)syncing, when
+ * clone_client_routes() still returns the previous table. */
 bool clone_client_synced(const struct clone_client *c);
 uint64_t clone_client_epoch(const struct clone_client *c);
 uint64_t clone_client_seq(const struct clone_client *c);

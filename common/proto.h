@@ -9,8 +9,9 @@
  *                                      (DEALER, random id). ROUTER_HANDOVER is on,
  *                                      so a restarted relay takes its id back.
  *
- * Frames: every message is [header][body] (a ROUTER adds/strips the identity
- * frame in front). header = 4 bytes: u8 RR_PROTO_VERSION, u8 flags (0),
+ * Frames: every message is [header][body] as two ZeroMQ frames (a ROUTER
+ * adds/strips the identity frame in front; the body frame is always sent,
+ * possibly empty, and a receiver treats a missing body frame as empty). header = 4 bytes: u8 RR_PROTO_VERSION, u8 flags (0),
  * u16 type (big-endian). body = the fields listed per type, encoded one by one
  * with wire.h (never a memcpy'd struct). A receiver logs and drops a message
  * with an unknown version or type, or a body that does not decode; trailing
