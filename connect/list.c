@@ -1,0 +1,174 @@
+/*
+ * list.c - `rdrelay-connect list`: for the client operator, the proxied
+ * endpoints and the host names to use. One endpoint lookup
+ * (GET /rd-lookup/ep[?ep=PATTERN], Block2 followed), printed as a table of
+ * ep, d and host name (the host of each registration's base), or as JSON.
+ * Owns nothing beyond the call. Talks to rdrelay's RD.
+ */
+#include "connect.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coap_msg.h"
+#include "linkformat.h"
+#include "log.h"
+
+static void list_usage(FILE *out)
+{
+    fprintf(out,
+        "usage: rdrelay-connect list --rd coap://HOST[:PORT] [--ep PATTERN] [--json]\n"
+        "\n"
+        "Prints the endpoints registered at rdrelay and the host names clients use to reach\n"
+        "them (an endpoint lookup: GET /rd-lookup/ep, filtered by ep=PATTERN; a trailing *\n"
+        "matches any suffix).\n"
+        "\n"
+        "options:\n"
+        "  --rd URI          rdrelay's address (required)\n"
+        "  --ep PATTERN      only endpoints whose name matches\n"
+        "  --json            a JSON array of {ep, d, host, base, href} instead of a table\n"
+        "  --timeout MS      give up after this long (default 10000)\n"
+        "  --log-level LEVEL error, warn, info (default), debug\n"
+        "  --help            this text\n"
+        "exit: 0 listed (possibly nothing), 2 bad arguments, 1 RD unreachable or error\n");
+}
+
+static const char *param_or_empty(const struct lf_link *l, const char *name)
+{
+    const char *v = lf_link_param(l, name);
+    return v ? v : "";
+}
+
+static void list_print(const struct lf_doc *doc, bool json)
+{
+    if (json)
+        fputc('[', stdout);
+    else
+        printf("%-24s %-16s %s\n", "EP", "D", "HOST");
+    for (unsigned i = 0; i < doc->nlinks; i++) {
+        const struct lf_link *l = &doc->links[i];
+        char host[CN_HOSTLEN] = "";
+        const char *base = lf_link_param(l, "base");
+
+        if (cn_base_host(base, host, sizeof(host)) < 0)
+            host[0] = '\0';
+        if (json) {
+            fputs(i ? ",{\"ep\":" : "{\"ep\":", stdout);
+            cn_json_str(stdout, param_or_empty(l, "ep"));
+            fputs(",\"d\":", stdout);
+            cn_json_str(stdout, param_or_empty(l, "d"));
+            fputs(",\"host\":", stdout);
+            cn_json_str(stdout, host);
+            fputs(",\"base\":", stdout);
+            cn_json_str(stdout, base ? base : "");
+            fputs(",\"href\":", stdout);
+            cn_json_str(stdout, l->target);
+            fputc('}', stdout);
+        } else {
+            printf("%-24s %-16s %s\n", param_or_empty(l, "ep"),
+                   param_or_empty(l, "d")[0] ? param_or_empty(l, "d") : "-",
+                   host[0] ? host : "-");
+        }
+    }
+    if (json)
+        fputs("]\n", stdout);
+}
+
+int list_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"rd", required_argument, NULL, 'r'},      {"ep", required_argument, NULL, 'e'},
+        {"json", no_argument, NULL, 'j'},          {"timeout", required_argument, NULL, 'T'},
+        {"log-level", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *rd = NULL, *pattern = NULL;
+    bool json = false;
+    unsigned timeout_ms = 10000;
+    struct cn_uri u;
+    struct cn_request req;
+    struct strbuf body, query;
+    struct lf_doc doc;
+    uint8_t code = 0;
+    char err[256], cb[8];
+    int c, rc = CN_EXIT_CONFIG;
+
+    sb_init(&body);
+    sb_init(&query);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            rd = optarg;
+            break;
+        case 'e':
+            pattern = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'T':
+            timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+            if (timeout_ms == 0) {
+                fprintf(stderr, "list: --timeout wants milliseconds > 0\n");
+                goto done;
+            }
+            break;
+        case 'v': {
+            enum log_level lvl;
+            if (log_level_parse(optarg, &lvl) < 0) {
+                fprintf(stderr, "list: unknown log level '%s'\n", optarg);
+                goto done;
+            }
+            log_set_level(lvl);
+            break;
+        }
+        case 'h':
+            list_usage(stdout);
+            rc = CN_EXIT_OK;
+            goto done;
+        default:
+            list_usage(stderr);
+            goto done;
+        }
+    }
+    if (rd == NULL || optind < argc) {
+        fprintf(stderr, "list: --rd is required, nothing else (see --help)\n");
+        goto done;
+    }
+    if (cn_uri_parse(rd, false, &u, err, sizeof(err)) < 0) {
+        fprintf(stderr, "list: --rd: %s\n", err);
+        goto done;
+    }
+    rc = CN_EXIT_RUNTIME;
+    if (pattern != NULL)
+        sb_printf(&query, "ep=%s", pattern);
+    memset(&req, 0, sizeof(req));
+    req.to = &u.addr;
+    req.method = COAP_GET;
+    req.path = "/rd-lookup/ep";
+    req.query = query.buf;
+    req.content_format = -1;
+    req.timeout_ms = timeout_ms;
+    if (cn_request_blocking(&req, &code, &body, err, sizeof(err)) < 0) {
+        fprintf(stderr, "list: %s: %s\n", rd, err);
+        goto done;
+    }
+    if (code != COAP_CONTENT) {
+        fprintf(stderr, "list: endpoint lookup answered %s %s\n", coap_code_str(code, cb),
+                body.buf ? body.buf : "");
+        goto done;
+    }
+    if (lf_parse(body.buf ? body.buf : "", body.len, &doc, err, sizeof(err)) < 0) {
+        fprintf(stderr, "list: unreadable lookup answer: %s\n", err);
+        goto done;
+    }
+    list_print(&doc, json);
+    lf_free(&doc);
+    rc = CN_EXIT_OK;
+done:
+    sb_free(&body);
+    sb_free(&query);
+    return rc;
+}

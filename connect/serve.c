@@ -1,0 +1,864 @@
+/*
+ * serve.c - `rdrelay-connect serve`: puts an unmodified local CoAP server
+ * behind rdrelay's reverse proxy.
+ * Owns, per endpoint name (--ep): one UDP socket towards rdrelay (the
+ * registration, its refreshes, the pings and all forwarded traffic share it,
+ * so they share the NAT binding rdrelay routes through), one UDP socket
+ * towards the local server, the registration's state machine and a forwarder
+ * (fwd.h) between the two. Several --ep NAME=URI pairs get one socket each:
+ * rdrelay removes Uri-Host when it forwards, so the path (our socket) is the
+ * only thing that tells two names apart.
+ * Talks to: rdrelay (RD interface: discovery, registration, update, lookup,
+ * removal; proxy: the requests it forwards) and the local server.
+ *
+ * Registration life cycle, per endpoint:
+ *   DISCOVER (GET /.well-known/core?rt=core.rd, else /rd) -> REGISTER (POST
+ *   ?ep&d&proxy=yes&lt with the local server's links) -> LOOKUP (the host
+ *   name from the endpoint lookup's base) -> REGISTERED: update POST to the
+ *   registration resource before lt runs out (2.04 expected; 4.04 ->
+ *   REGISTER again; timeouts and 5.xx -> retry with backoff, never a new
+ *   registration), and a CoAP ping when nothing was sent for --ping seconds,
+ *   which keeps the NAT binding open. An unanswered ping triggers an update
+ *   at once: that moves the route to our current source address.
+ *   SIGINT/SIGTERM -> DELETE the registration, exit 0.
+ */
+#include "connect.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "coap_msg.h"
+#include "fwd.h"
+#include "linkformat.h"
+#include "log.h"
+#include "timeutil.h"
+
+#define SERVE_MAX_EPS 16
+#define SERVE_TKL 4
+#define SERVE_ACK_TIMEOUT_MS 2000u
+#define SERVE_MAX_RETRANSMIT 4
+#define SERVE_SEPARATE_WAIT_MS 60000u /* after an empty ACK */
+#define SERVE_BACKOFF_MIN_MS 2000u
+#define SERVE_BACKOFF_MAX_MS 60000u
+#define SERVE_STOP_WAIT_MS 6000u
+#define SERVE_DEFAULT_LT 90000u /* RFC 9176 default when --lt is not given */
+
+enum reg_state { RS_DISCOVER, RS_REGISTER, RS_LOOKUP, RS_REGISTERED, RS_DELETING, RS_DONE };
+enum own_kind { OWN_NONE, OWN_DISCOVER, OWN_REGISTER, OWN_LOOKUP, OWN_REFRESH, OWN_PING, OWN_DELETE };
+
+/* The one request of our own an endpoint has outstanding towards the RD. */
+struct own_req {
+    enum own_kind kind;
+    uint16_t mid;
+    uint8_t token[SERVE_TKL];
+    uint8_t *buf;
+    size_t len;
+    int tries, max_tries;
+    unsigned rto;
+    uint64_t next_tx, give_up;
+    bool acked;
+};
+
+struct serve_ep {
+    char ep[64];
+    struct cn_uri local;
+    char *links;
+    int fd_rd, fd_local;
+    struct fwd fwd;
+    enum reg_state st;
+    char reg_iface[CN_PATHLEN]; /* "/rd" */
+    char reg_loc[CN_PATHLEN];   /* "/reg/3" */
+    char host[CN_HOSTLEN];
+    struct own_req own;
+    uint64_t next_action;  /* when the current state's request is (re)tried */
+    uint64_t next_refresh; /* REGISTERED: when the update is due */
+    uint64_t last_tx;      /* our own last datagram to rdrelay */
+    unsigned backoff_ms;
+    unsigned registrations; /* how many times REGISTER succeeded */
+};
+
+struct serve_opts {
+    struct cn_uri rd;
+    char rd_text[CN_PATHLEN];
+    char d[64];
+    const char *links;
+    const char *proxy_domain;
+    bool json;
+    uint32_t lt; /* 0: not sent, the RD's default applies */
+    unsigned timeout_ms;
+    unsigned ping_ms;
+};
+
+struct serve {
+    struct serve_opts o;
+    struct serve_ep eps[SERVE_MAX_EPS];
+    unsigned n_eps;
+    bool stopping;
+    uint64_t stop_deadline;
+    int exit_code;
+    uint8_t rxbuf[CN_DGRAM_MAX]; /* the one read buffer (single-threaded) */
+};
+
+static void serve_usage(FILE *out)
+{
+    fprintf(out,
+        "usage: rdrelay-connect serve --rd coap://HOST[:PORT] --ep NAME [options] LOCAL-URI\n"
+        "       rdrelay-connect serve --rd coap://HOST[:PORT] --ep NAME=LOCAL-URI [--ep NAME=URI ...]\n"
+        "\n"
+        "Registers a local CoAP server (e.g. coap://127.0.0.1:5683) at rdrelay's Resource\n"
+        "Directory with proxy=yes, from this process's own UDP socket, prints the host name\n"
+        "clients must use, and relays every request rdrelay forwards to the local server\n"
+        "and its answers back, unchanged (options, payload, blocks, Observe, separate\n"
+        "responses). Keeps the NAT path alive (pings, refreshes before lt). SIGINT or\n"
+        "SIGTERM removes the registration and exits 0.\n"
+        "\n"
+        "options:\n"
+        "  --rd URI            rdrelay's address, coap://HOST[:PORT] (required)\n"
+        "  --ep NAME[=URI]     endpoint name; repeatable with =URI, one UDP socket each\n"
+        "  --d SECTOR          sector (the host name becomes NAME.SECTOR.<proxy domain>)\n"
+        "  --transport udp     udp (default); tcp comes with relay-tcp\n"
+        "  --lt SECONDS        registration lifetime (default: the RD's, 90000)\n"
+        "  --links LINKS       link-format to register instead of the local /.well-known/core\n"
+        "  --json              print one JSON object per registration instead of a line\n"
+        "  --timeout MS        local server silent this long -> 5.04 (default 8000)\n"
+        "  --ping SECONDS      CoAP ping when idle this long (default 20, 0 = off)\n"
+        "  --proxy-domain DOM  host name fallback if the RD's lookup does not show it\n"
+        "  --log-level LEVEL   error, warn, info (default), debug\n"
+        "  --help              this text\n"
+        "exit: 0 after SIGINT/SIGTERM, 2 bad arguments or registration refused, 1 failure\n");
+}
+
+/* ---- own requests towards the RD ---- */
+
+static void own_clear(struct own_req *r)
+{
+    free(r->buf);
+    memset(r, 0, sizeof(*r));
+}
+
+static int own_start(struct serve *s, struct serve_ep *e, enum own_kind kind, uint8_t code,
+                     const char *path, const char *query, const char *payload, int cf,
+                     int max_tries, uint64_t now)
+{
+    struct own_req *r = &e->own;
+    struct coap_msg m;
+    char storage[1024];
+    uint8_t cfbuf[4];
+    size_t cap;
+    ssize_t n;
+    uint32_t t = cn_random32();
+
+    own_clear(r);
+    coap_msg_init(&m);
+    m.type = COAP_T_CON;
+    m.code = code;
+    m.msgid = fwd_alloc_down_mid(&e->fwd);
+    if (code != COAP_EMPTY) {
+        m.tkl = SERVE_TKL;
+        memcpy(m.token, &t, SERVE_TKL);
+        if (cn_add_path_query(&m, path, query, storage, sizeof(storage)) < 0)
+            goto fail;
+        if (cf >= 0 && coap_msg_add_opt_uint(&m, COAP_OPT_CONTENT_FORMAT, (uint32_t)cf, cfbuf) < 0)
+            goto fail;
+        if (payload != NULL && payload[0] != '\0') {
+            m.payload = (const uint8_t *)payload;
+            m.payload_len = strlen(payload);
+        }
+    }
+    cap = 1024 + m.payload_len;
+    r->buf = malloc(cap);
+    if (r->buf == NULL)
+        goto fail;
+    n = coap_msg_serialize_udp(&m, r->buf, cap);
+    if (n < 0)
+        goto fail;
+    r->len = (size_t)n;
+    r->kind = kind;
+    r->mid = m.msgid;
+    memcpy(r->token, m.token, SERVE_TKL);
+    r->max_tries = max_tries;
+    r->rto = SERVE_ACK_TIMEOUT_MS + cn_random32() % (SERVE_ACK_TIMEOUT_MS / 2);
+    r->next_tx = now; /* sent by own_poll */
+    (void)s;
+    return 0;
+fail:
+    log_warnx("%s: cannot build a request (too large?)", e->ep);
+    own_clear(r);
+    return -1;
+}
+
+static void serve_print(struct serve *s, struct serve_ep *e)
+{
+    char reg[CN_HOSTLEN + CN_PATHLEN + 32];
+
+    snprintf(reg, sizeof(reg), "coap://%s%s%s:%u%s", strchr(s->o.rd.host, ':') ? "[" : "",
+             s->o.rd.host, strchr(s->o.rd.host, ':') ? "]" : "", (unsigned)s->o.rd.port,
+             e->reg_loc);
+    if (s->o.json) {
+        char uri[CN_HOSTLEN + 16];
+        snprintf(uri, sizeof(uri), "coap://%s", e->host);
+        fputs("{\"ep\":", stdout);
+        cn_json_str(stdout, e->ep);
+        fputs(",\"d\":", stdout);
+        cn_json_str(stdout, s->o.d);
+        fputs(",\"host\":", stdout);
+        cn_json_str(stdout, e->host);
+        fputs(",\"uri\":", stdout);
+        cn_json_str(stdout, e->host[0] ? uri : "");
+        fputs(",\"registration\":", stdout);
+        cn_json_str(stdout, reg);
+        fputs(",\"local\":", stdout);
+        {
+            char loc[CN_HOSTLEN];
+            addr_to_str(&e->local.addr, loc, sizeof(loc));
+            cn_json_str(stdout, loc);
+        }
+        fputs("}\n", stdout);
+    } else if (e->host[0] != '\0') {
+        printf("%s: clients use coap://%s/ (registered as %s)\n", e->ep, e->host, reg);
+    } else {
+        printf("%s: registered as %s, but the RD does not show the host name\n", e->ep, reg);
+    }
+    fflush(stdout);
+}
+
+/* Take the host name from an endpoint lookup answer; fall back to the
+ * computed name when --proxy-domain was given. */
+static void serve_take_host(struct serve *s, struct serve_ep *e, const struct coap_msg *m)
+{
+    struct lf_doc doc;
+    char err[128];
+
+    e->host[0] = '\0';
+    if (m != NULL && COAP_CODE_CLASS(m->code) == 2 &&
+        lf_parse((const char *)m->payload, m->payload_len, &doc, err, sizeof(err)) == 0) {
+        for (unsigned i = 0; i < doc.nlinks; i++) {
+            const char *ep = lf_link_param(&doc.links[i], "ep");
+            const char *d = lf_link_param(&doc.links[i], "d");
+            if (ep == NULL || strcmp(ep, e->ep) != 0)
+                continue;
+            if (s->o.d[0] != '\0' && (d == NULL || strcmp(d, s->o.d) != 0))
+                continue;
+            if (cn_base_host(lf_link_param(&doc.links[i], "base"), e->host, sizeof(e->host)) == 0)
+                break;
+        }
+        lf_free(&doc);
+    }
+    if (e->host[0] == '\0' &&
+        cn_host_compute(e->ep, s->o.d, s->o.proxy_domain, e->host, sizeof(e->host)) < 0)
+        log_warnx("%s: the RD's lookup shows no base; give --proxy-domain", e->ep);
+}
+
+static uint64_t refresh_interval_ms(const struct serve *s)
+{
+    uint64_t lt = s->o.lt ? s->o.lt : SERVE_DEFAULT_LT;
+
+    /* well before lt: a refresh may need all its retransmissions */
+    if (lt >= 3600)
+        return (lt - 900) * 1000;
+    return lt * 750 > 1000 ? lt * 750 : 1000;
+}
+
+static void backoff(struct serve_ep *e, uint64_t now)
+{
+    if (e->backoff_ms < SERVE_BACKOFF_MIN_MS)
+        e->backoff_ms = SERVE_BACKOFF_MIN_MS;
+    e->next_action = now + e->backoff_ms;
+    e->backoff_ms = e->backoff_ms * 2 > SERVE_BACKOFF_MAX_MS ? SERVE_BACKOFF_MAX_MS
+                                                              : e->backoff_ms * 2;
+}
+
+/* Location-Path options of a 2.01 -> "/reg/3". */
+static int take_location(struct serve_ep *e, const struct coap_msg *m)
+{
+    size_t used = 0;
+
+    e->reg_loc[0] = '\0';
+    for (const struct coap_msg_opt *o = coap_msg_find(m, COAP_OPT_LOCATION_PATH); o != NULL;
+         o = coap_msg_find_next(m, o)) {
+        if (used + 1 + o->len + 1 > sizeof(e->reg_loc))
+            return -1;
+        e->reg_loc[used++] = '/';
+        memcpy(e->reg_loc + used, o->val, o->len);
+        used += o->len;
+        e->reg_loc[used] = '\0';
+    }
+    return used > 0 ? 0 : -1;
+}
+
+/* The first link of the discovery answer: the registration interface. */
+static void take_iface(struct serve_ep *e, const struct coap_msg *m)
+{
+    const char *p = (const char *)m->payload, *end = p + m->payload_len, *lt, *gt, *path;
+    size_t n;
+
+    snprintf(e->reg_iface, sizeof(e->reg_iface), "/rd");
+    lt = memchr(p, '<', m->payload_len);
+    if (lt == NULL)
+        return;
+    gt = memchr(lt, '>', (size_t)(end - lt));
+    if (gt == NULL)
+        return;
+    path = lt + 1;
+    /* a full URI: keep only its path (we already talk to that RD) */
+    if ((size_t)(gt - path) > 3 && memmem(path, (size_t)(gt - path), "://", 3) != NULL) {
+        const char *auth = (const char *)memmem(path, (size_t)(gt - path), "://", 3) + 3;
+        path = memchr(auth, '/', (size_t)(gt - auth));
+        if (path == NULL)
+            return;
+    }
+    n = (size_t)(gt - path);
+    if (n == 0 || n >= sizeof(e->reg_iface) || path[0] != '/')
+        return;
+    memcpy(e->reg_iface, path, n);
+    e->reg_iface[n] = '\0';
+}
+
+/* The own request ended: m is its response, or NULL (timeout / RST). */
+static void own_done(struct serve *s, struct serve_ep *e, const struct coap_msg *m, bool rst,
+                     uint64_t now)
+{
+    enum own_kind kind = e->own.kind;
+    uint8_t code = m ? m->code : 0;
+    char cb[8];
+    const char *cs = m ? coap_code_str(code, cb) : (rst ? "RST" : "timeout");
+
+    own_clear(&e->own);
+    switch (kind) {
+    case OWN_DISCOVER:
+        if (m != NULL && code == COAP_CONTENT && m->payload_len > 0) {
+            take_iface(e, m);
+        } else if (m == NULL) {
+            log_warnx("%s: RD discovery: %s; retrying", e->ep, cs);
+            backoff(e, now);
+            break;
+        } else {
+            snprintf(e->reg_iface, sizeof(e->reg_iface), "/rd");
+        }
+        log_info("%s: registration interface %s", e->ep, e->reg_iface);
+        e->backoff_ms = 0;
+        e->st = RS_REGISTER;
+        e->next_action = now;
+        break;
+    case OWN_REGISTER:
+        if (code == COAP_CREATED && take_location(e, m) == 0) {
+            e->registrations++;
+            log_info("%s: registered at %s", e->ep, e->reg_loc);
+            e->backoff_ms = 0;
+            e->st = RS_LOOKUP;
+            e->next_action = now;
+            e->next_refresh = now + refresh_interval_ms(s);
+        } else if (m != NULL && code == COAP_NOT_FOUND && strcmp(e->reg_iface, "/rd") != 0) {
+            log_warnx("%s: %s answered 4.04; trying /rd", e->ep, e->reg_iface);
+            snprintf(e->reg_iface, sizeof(e->reg_iface), "/rd");
+            e->next_action = now;
+        } else if (m != NULL && COAP_CODE_CLASS(code) == 4) {
+            log_warnx("%s: registration refused: %s %.*s", e->ep, cs, (int)m->payload_len,
+                      (const char *)m->payload);
+            s->exit_code = CN_EXIT_CONFIG;
+            cn_sig.stop = 1;
+            e->st = RS_DONE;
+        } else {
+            log_warnx("%s: registration: %s; retrying", e->ep, cs);
+            backoff(e, now);
+        }
+        break;
+    case OWN_LOOKUP:
+        if (m == NULL)
+            log_warnx("%s: endpoint lookup: %s", e->ep, cs);
+        serve_take_host(s, e, m);
+        serve_print(s, e);
+        e->st = RS_REGISTERED;
+        break;
+    case OWN_REFRESH:
+        if (code == COAP_CHANGED) {
+            log_debug("%s: registration %s refreshed", e->ep, e->reg_loc);
+            e->backoff_ms = 0;
+            e->next_refresh = now + refresh_interval_ms(s);
+        } else if (code == COAP_NOT_FOUND) {
+            log_warnx("%s: registration %s is gone (4.04); registering again", e->ep, e->reg_loc);
+            e->reg_loc[0] = '\0';
+            e->st = RS_REGISTER;
+            e->next_action = now;
+        } else {
+            log_warnx("%s: refresh of %s: %s; retrying", e->ep, e->reg_loc, cs);
+            backoff(e, now);
+            e->next_refresh = e->next_action;
+        }
+        break;
+    case OWN_PING:
+        if (m == NULL && !rst) {
+            log_warnx("%s: ping unanswered; refreshing the registration now", e->ep);
+            e->next_refresh = now;
+        }
+        break;
+    case OWN_DELETE:
+        log_info("%s: registration %s removed (%s)", e->ep, e->reg_loc, cs);
+        e->reg_loc[0] = '\0';
+        e->st = RS_DONE;
+        break;
+    case OWN_NONE:
+        break;
+    }
+}
+
+/* Retransmit or give up the own request; start the one the state wants. */
+static void ep_step(struct serve *s, struct serve_ep *e, uint64_t now)
+{
+    struct own_req *r = &e->own;
+    char q[256];
+
+    if (r->kind != OWN_NONE) {
+        if (!r->acked && now >= r->next_tx) {
+            if (r->tries > r->max_tries) {
+                own_done(s, e, NULL, false, now);
+                return;
+            }
+            if (r->tries > 0)
+                log_debug("%s: retransmitting (try %d)", e->ep, r->tries + 1);
+            cn_sendto(e->fd_rd, r->buf, r->len, &s->o.rd.addr);
+            e->last_tx = now;
+            r->tries++;
+            r->next_tx = now + r->rto;
+            r->rto *= 2;
+        } else if (r->acked && now >= r->give_up) {
+            own_done(s, e, NULL, false, now);
+        }
+        return;
+    }
+    switch (e->st) {
+    case RS_DISCOVER:
+        if (now >= e->next_action)
+            own_start(s, e, OWN_DISCOVER, COAP_GET, "/.well-known/core", "rt=core.rd", NULL, -1,
+                      SERVE_MAX_RETRANSMIT, now);
+        break;
+    case RS_REGISTER:
+        if (now < e->next_action)
+            break;
+        {
+            int n = snprintf(q, sizeof(q), "ep=%s", e->ep);
+            if (s->o.d[0] != '\0')
+                n += snprintf(q + n, sizeof(q) - (size_t)n, "&d=%s", s->o.d);
+            n += snprintf(q + n, sizeof(q) - (size_t)n, "&proxy=yes");
+            if (s->o.lt != 0)
+                snprintf(q + n, sizeof(q) - (size_t)n, "&lt=%u", (unsigned)s->o.lt);
+        }
+        own_start(s, e, OWN_REGISTER, COAP_POST, e->reg_iface, q, e->links, COAP_CF_LINK_FORMAT,
+                  SERVE_MAX_RETRANSMIT, now);
+        break;
+    case RS_LOOKUP:
+        if (s->o.d[0] != '\0')
+            snprintf(q, sizeof(q), "ep=%s&d=%s", e->ep, s->o.d);
+        else
+            snprintf(q, sizeof(q), "ep=%s", e->ep);
+        own_start(s, e, OWN_LOOKUP, COAP_GET, "/rd-lookup/ep", q, NULL, -1, SERVE_MAX_RETRANSMIT,
+                  now);
+        break;
+    case RS_REGISTERED:
+        if (now >= e->next_refresh) {
+            own_start(s, e, OWN_REFRESH, COAP_POST, e->reg_loc, NULL, NULL, -1,
+                      SERVE_MAX_RETRANSMIT, now);
+        } else if (s->o.ping_ms > 0) {
+            uint64_t last = e->last_tx > e->fwd.last_down_tx ? e->last_tx : e->fwd.last_down_tx;
+            if (now >= last + s->o.ping_ms)
+                own_start(s, e, OWN_PING, COAP_EMPTY, NULL, NULL, NULL, -1, SERVE_MAX_RETRANSMIT,
+                          now);
+        }
+        break;
+    case RS_DELETING:
+        own_start(s, e, OWN_DELETE, COAP_DELETE, e->reg_loc, NULL, NULL, -1, 1, now);
+        break;
+    case RS_DONE:
+        break;
+    }
+    /* send at once what was just started */
+    if (r->kind != OWN_NONE && r->tries == 0)
+        ep_step(s, e, now);
+}
+
+/* A datagram from rdrelay that the forwarder says is not its own: the
+ * answer to one of our requests, or a stray. */
+static void own_on_msg(struct serve *s, struct serve_ep *e, const uint8_t *buf, size_t len,
+                       uint64_t now)
+{
+    struct own_req *r = &e->own;
+    struct coap_msg m;
+
+    if (coap_msg_parse_udp(buf, len, &m) < 0)
+        return;
+    if ((m.type == COAP_T_ACK || m.type == COAP_T_RST) && r->kind != OWN_NONE &&
+        m.msgid == r->mid) {
+        if (m.type == COAP_T_RST) {
+            own_done(s, e, NULL, true, now);
+        } else if (m.code == COAP_EMPTY) {
+            if (r->kind == OWN_PING) {
+                own_done(s, e, NULL, true, now);
+            } else {
+                r->acked = true;
+                r->give_up = now + SERVE_SEPARATE_WAIT_MS;
+            }
+        } else if (m.tkl == SERVE_TKL && memcmp(m.token, r->token, SERVE_TKL) == 0) {
+            own_done(s, e, &m, false, now);
+        }
+        return;
+    }
+    if ((m.type == COAP_T_CON || m.type == COAP_T_NON) && COAP_CODE_CLASS(m.code) >= 2) {
+        bool mine = r->kind != OWN_NONE && r->kind != OWN_PING && m.tkl == SERVE_TKL &&
+                    memcmp(m.token, r->token, SERVE_TKL) == 0;
+        uint8_t b[4] = {mine ? 0x60 : 0x70, 0, (uint8_t)(m.msgid >> 8), (uint8_t)m.msgid};
+        if (m.type == COAP_T_CON || !mine) {
+            cn_sendto(e->fd_rd, b, sizeof(b), &s->o.rd.addr);
+            e->last_tx = now;
+        }
+        if (mine)
+            own_done(s, e, &m, false, now);
+    }
+}
+
+/* ---- setup ---- */
+
+static int ep_fetch_links(struct serve *s, struct serve_ep *e)
+{
+    struct cn_request req = {.to = &e->local.addr, .method = COAP_GET,
+                             .path = "/.well-known/core", .content_format = -1,
+                             .timeout_ms = 5000};
+    struct strbuf body;
+    uint8_t code = 0;
+    char err[128];
+
+    if (s->o.links != NULL) {
+        e->links = strdup(s->o.links);
+        return e->links ? 0 : -1;
+    }
+    sb_init(&body);
+    if (cn_request_blocking(&req, &code, &body, err, sizeof(err)) < 0 || code != COAP_CONTENT) {
+        char b[RR_ADDRSTRLEN];
+        log_warnx("%s: no /.well-known/core from the local server %s (%s); registering no links",
+                  e->ep, addr_to_str(&e->local.addr, b, sizeof(b)),
+                  code ? coap_code_str(code, err) : err);
+        sb_free(&body);
+        e->links = strdup("");
+        return e->links ? 0 : -1;
+    }
+    e->links = strdup(body.buf ? body.buf : "");
+    sb_free(&body);
+    return e->links ? 0 : -1;
+}
+
+static bool valid_label(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '-')
+            return false;
+    return true;
+}
+
+static int ep_add(struct serve *s, const char *spec, const char *default_local)
+{
+    struct serve_ep *e;
+    const char *eq = strchr(spec, '='), *local = eq ? eq + 1 : default_local;
+    size_t n = eq ? (size_t)(eq - spec) : strlen(spec);
+    char err[256];
+
+    if (s->n_eps >= SERVE_MAX_EPS) {
+        fprintf(stderr, "serve: at most %d --ep\n", SERVE_MAX_EPS);
+        return -1;
+    }
+    e = &s->eps[s->n_eps];
+    memset(e, 0, sizeof(*e));
+    e->fd_rd = e->fd_local = -1;
+    if (n >= sizeof(e->ep)) {
+        fprintf(stderr, "serve: endpoint name too long: %s\n", spec);
+        return -1;
+    }
+    memcpy(e->ep, spec, n);
+    e->ep[n] = '\0';
+    if (!valid_label(e->ep)) {
+        fprintf(stderr, "serve: endpoint name '%s' is not a DNS label (letters, digits, '-', "
+                        "at most 63)\n", e->ep);
+        return -1;
+    }
+    if (local == NULL) {
+        fprintf(stderr, "serve: no local server URI for %s\n", e->ep);
+        return -1;
+    }
+    if (cn_uri_parse(local, false, &e->local, err, sizeof(err)) < 0) {
+        fprintf(stderr, "serve: local server: %s\n", err);
+        return -1;
+    }
+    s->n_eps++;
+    return 0;
+}
+
+static int ep_open(struct serve *s, struct serve_ep *e)
+{
+    e->fd_rd = cn_udp_socket(&s->o.rd.addr, NULL);
+    e->fd_local = cn_udp_socket(&e->local.addr, NULL);
+    if (e->fd_rd < 0 || e->fd_local < 0)
+        return -1;
+    if (fwd_init(&e->fwd, e->fd_rd, e->fd_local, &e->local.addr) < 0)
+        return -1;
+    e->fwd.timeout_ms = s->o.timeout_ms;
+    e->st = RS_DISCOVER;
+    return 0;
+}
+
+static void ep_close(struct serve_ep *e)
+{
+    own_clear(&e->own);
+    fwd_free(&e->fwd);
+    if (e->fd_rd >= 0)
+        close(e->fd_rd);
+    if (e->fd_local >= 0)
+        close(e->fd_local);
+    free(e->links);
+}
+
+static int serve_parse(struct serve *s, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"rd", required_argument, NULL, 'r'},      {"ep", required_argument, NULL, 'e'},
+        {"d", required_argument, NULL, 'd'},       {"transport", required_argument, NULL, 't'},
+        {"lt", required_argument, NULL, 'l'},      {"links", required_argument, NULL, 'L'},
+        {"json", no_argument, NULL, 'j'},          {"timeout", required_argument, NULL, 'T'},
+        {"ping", required_argument, NULL, 'p'},    {"proxy-domain", required_argument, NULL, 'D'},
+        {"log-level", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *eps[SERVE_MAX_EPS], *rd = NULL;
+    unsigned neps = 0;
+    char err[256], *end;
+    int c;
+
+    s->o.timeout_ms = 8000;
+    s->o.ping_ms = 20000;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            rd = optarg;
+            break;
+        case 'e':
+            if (neps >= SERVE_MAX_EPS) {
+                fprintf(stderr, "serve: at most %d --ep\n", SERVE_MAX_EPS);
+                return -1;
+            }
+            eps[neps++] = optarg;
+            break;
+        case 'd':
+            if (!valid_label(optarg)) {
+                fprintf(stderr, "serve: sector '%s' is not a DNS label\n", optarg);
+                return -1;
+            }
+            snprintf(s->o.d, sizeof(s->o.d), "%s", optarg);
+            break;
+        case 't':
+            if (strcmp(optarg, "tcp") == 0) {
+                fprintf(stderr, "serve: tcp transport not available yet\n");
+                return -1;
+            }
+            if (strcmp(optarg, "udp") != 0) {
+                fprintf(stderr, "serve: unknown transport '%s' (udp, tcp)\n", optarg);
+                return -1;
+            }
+            break;
+        case 'l': {
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*end != '\0' || v < 1 || v > 4294967295ul) {
+                fprintf(stderr, "serve: --lt must be 1..4294967295\n");
+                return -1;
+            }
+            s->o.lt = (uint32_t)v;
+            break;
+        }
+        case 'L':
+            s->o.links = optarg;
+            break;
+        case 'j':
+            s->o.json = true;
+            break;
+        case 'T':
+            s->o.timeout_ms = (unsigned)strtoul(optarg, &end, 10);
+            if (*end != '\0' || s->o.timeout_ms == 0) {
+                fprintf(stderr, "serve: --timeout wants milliseconds > 0\n");
+                return -1;
+            }
+            break;
+        case 'p':
+            s->o.ping_ms = (unsigned)strtoul(optarg, &end, 10) * 1000u;
+            if (*end != '\0') {
+                fprintf(stderr, "serve: --ping wants seconds\n");
+                return -1;
+            }
+            break;
+        case 'D':
+            s->o.proxy_domain = optarg;
+            break;
+        case 'v': {
+            enum log_level lvl;
+            if (log_level_parse(optarg, &lvl) < 0) {
+                fprintf(stderr, "serve: unknown log level '%s'\n", optarg);
+                return -1;
+            }
+            log_set_level(lvl);
+            break;
+        }
+        case 'h':
+            serve_usage(stdout);
+            exit(CN_EXIT_OK);
+        default:
+            serve_usage(stderr);
+            return -1;
+        }
+    }
+    if (rd == NULL || neps == 0) {
+        fprintf(stderr, "serve: --rd and --ep are required (see --help)\n");
+        return -1;
+    }
+    if (optind < argc - 1) {
+        fprintf(stderr, "serve: one local server URI at most (use --ep NAME=URI for more)\n");
+        return -1;
+    }
+    if (cn_uri_parse(rd, false, &s->o.rd, err, sizeof(err)) < 0) {
+        fprintf(stderr, "serve: --rd: %s\n", err);
+        return -1;
+    }
+    snprintf(s->o.rd_text, sizeof(s->o.rd_text), "%s", rd);
+    for (unsigned i = 0; i < neps; i++)
+        if (ep_add(s, eps[i], optind < argc ? argv[optind] : NULL) < 0)
+            return -1;
+    return 0;
+}
+
+/* ---- the loop ---- */
+
+static void serve_begin_stop(struct serve *s, uint64_t now)
+{
+    s->stopping = true;
+    s->stop_deadline = now + SERVE_STOP_WAIT_MS;
+    log_info("stopping: removing registrations");
+    for (unsigned i = 0; i < s->n_eps; i++) {
+        struct serve_ep *e = &s->eps[i];
+        own_clear(&e->own);
+        e->st = e->reg_loc[0] != '\0' ? RS_DELETING : RS_DONE;
+    }
+}
+
+static void serve_read(struct serve *s, struct serve_ep *e, bool from_rd, uint64_t now)
+{
+    uint8_t *buf = s->rxbuf;
+    struct rr_addr from;
+    ssize_t n;
+
+    for (int i = 0; i < 64; i++) {
+        n = cn_recvfrom(from_rd ? e->fd_rd : e->fd_local, buf, sizeof(s->rxbuf), &from);
+        if (n < 0)
+            return;
+        if (from_rd) {
+            if (!addr_equal(&from, &s->o.rd.addr))
+                continue; /* only rdrelay may use this path */
+            if (fwd_on_down(&e->fwd, buf, (size_t)n, &from, now) == FWD_NOT_MINE)
+                own_on_msg(s, e, buf, (size_t)n, now);
+        } else {
+            if (!addr_equal(&from, &e->local.addr))
+                continue;
+            fwd_on_up(&e->fwd, buf, (size_t)n, now);
+        }
+    }
+}
+
+static uint64_t ep_next_timer(const struct serve *s, const struct serve_ep *e, uint64_t now)
+{
+    uint64_t next = fwd_next_timer(&e->fwd, now);
+
+    if (e->own.kind != OWN_NONE) {
+        uint64_t t = e->own.acked ? e->own.give_up : e->own.next_tx;
+        if (t < next)
+            next = t;
+    } else if (e->st == RS_REGISTERED) {
+        uint64_t last = e->last_tx > e->fwd.last_down_tx ? e->last_tx : e->fwd.last_down_tx;
+        if (e->next_refresh < next)
+            next = e->next_refresh;
+        if (s->o.ping_ms > 0 && last + s->o.ping_ms < next)
+            next = last + s->o.ping_ms;
+    } else if (e->st != RS_DONE && e->next_action < next) {
+        next = e->next_action;
+    }
+    return next;
+}
+
+static int serve_loop(struct serve *s)
+{
+    struct pollfd pfd[SERVE_MAX_EPS * 2];
+
+    for (;;) {
+        uint64_t now = now_mono_ms(), next = now + 1000;
+        bool all_done = true;
+        int wait;
+
+        if (cn_sig.stop && !s->stopping)
+            serve_begin_stop(s, now);
+        for (unsigned i = 0; i < s->n_eps; i++) {
+            ep_step(s, &s->eps[i], now);
+            fwd_tick(&s->eps[i].fwd, now);
+            if (s->eps[i].st != RS_DONE)
+                all_done = false;
+        }
+        if (s->stopping && (all_done || now >= s->stop_deadline))
+            break;
+        for (unsigned i = 0; i < s->n_eps; i++) {
+            uint64_t t = ep_next_timer(s, &s->eps[i], now);
+            if (t < next)
+                next = t;
+            pfd[2 * i] = (struct pollfd){.fd = s->eps[i].fd_rd, .events = POLLIN};
+            pfd[2 * i + 1] = (struct pollfd){.fd = s->eps[i].fd_local, .events = POLLIN};
+        }
+        wait = next > now ? (int)(next - now) : 0;
+        if (poll(pfd, 2 * s->n_eps, wait) < 0) {
+            if (errno == EINTR)
+                continue;
+            log_warn("poll");
+            return CN_EXIT_RUNTIME;
+        }
+        now = now_mono_ms();
+        for (unsigned i = 0; i < s->n_eps; i++) {
+            if (pfd[2 * i].revents & (POLLIN | POLLERR))
+                serve_read(s, &s->eps[i], true, now);
+            if (pfd[2 * i + 1].revents & (POLLIN | POLLERR))
+                serve_read(s, &s->eps[i], false, now);
+        }
+    }
+    return s->exit_code;
+}
+
+int serve_main(int argc, char **argv)
+{
+    struct serve *s = calloc(1, sizeof(*s));
+    int rc = CN_EXIT_CONFIG;
+
+    if (s == NULL)
+        return CN_EXIT_RUNTIME;
+    if (serve_parse(s, argc, argv) < 0)
+        goto done;
+    rc = CN_EXIT_RUNTIME;
+    cn_install_signals();
+    for (unsigned i = 0; i < s->n_eps; i++) {
+        if (ep_open(s, &s->eps[i]) < 0 || ep_fetch_links(s, &s->eps[i]) < 0)
+            goto done;
+    }
+    rc = serve_loop(s);
+done:
+    for (unsigned i = 0; i < s->n_eps; i++)
+        ep_close(&s->eps[i]);
+    free(s);
+    return rc;
+}
