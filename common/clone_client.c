@@ -22,7 +22,7 @@
 #include "log.h"
 #include "strbuf.h"
 
-#define CLONE_SUB_HWM 100000           /* queued updates before PUB drops (seen as gap) */
+#define CLONE_SUB_HWM 100000 /* queued updates before PUB drops (seen as gap) */
 #define CLONE_SNAPSHOT_TIMEOUT_MS 2000
 #define CLONE_BACKOFF_MIN_MS 100
 #define CLONE_BACKOFF_MAX_MS 5000
@@ -39,16 +39,16 @@ struct clone_client {
     void *arg;
     enum clone_state state;
     struct route_table *live, *building;
-    uint64_t epoch, seq;          /* of the live table */
+    uint64_t epoch, seq; /* of the live table */
     uint64_t snap_id, snap_deadline;
-    uint64_t snap_epoch;          /* epoch of the SNAPSHOT_ROUTEs received */
+    uint64_t snap_epoch; /* epoch of the SNAPSHOT_ROUTEs received */
     bool snap_epoch_set, snap_bad;
-    struct strbuf queue;          /* [u32 len][ROUTE_UPDATE body] ... */
+    struct strbuf queue; /* [u32 len][ROUTE_UPDATE body] ... */
     bool queue_overflow;
     uint64_t resync_at;
     uint32_t backoff_ms;
     uint64_t last_heard;
-    uint32_t hb_interval_ms;      /* 0 until a HEARTBEAT announces it */
+    uint32_t hb_interval_ms; /* 0 until a HEARTBEAT announces it */
     uint64_t resyncs, gaps, updates;
     uint8_t body[RR_PROTO_MAX_BODY];
 };
@@ -66,8 +66,8 @@ static void resync(struct clone_client *c, uint64_t now, const char *why)
     log_warnx("routes: resync in %u ms: %s", c->backoff_ms, why);
     c->state = CLONE_RESYNC_WAIT;
     c->resync_at = now + c->backoff_ms;
-    c->backoff_ms = c->backoff_ms * 2 > CLONE_BACKOFF_MAX_MS ? CLONE_BACKOFF_MAX_MS
-                                                             : c->backoff_ms * 2;
+    c->backoff_ms =
+        c->backoff_ms * 2 > CLONE_BACKOFF_MAX_MS ? CLONE_BACKOFF_MAX_MS : c->backoff_ms * 2;
     route_table_free(c->building);
     c->building = NULL;
     sb_reset(&c->queue);
@@ -124,8 +124,7 @@ struct clone_client *clone_client_new(void *zctx, const char *pub_endpoint, void
     c->sub = zmq_socket(zctx, ZMQ_SUB);
     if (!c->live || !c->sub || zmq_setsockopt(c->sub, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 ||
         zmq_setsockopt(c->sub, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
-        zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "", 0) < 0 ||
-        zmq_connect(c->sub, pub_endpoint) < 0) {
+        zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "", 0) < 0 || zmq_connect(c->sub, pub_endpoint) < 0) {
         log_warn("routes: SUB socket for %s", pub_endpoint);
         clone_client_free(c);
         return NULL;
@@ -196,8 +195,7 @@ static void queue_update(struct clone_client *c, const uint8_t *body, size_t len
         c->queue_overflow = true;
 }
 
-static void on_route_update(struct clone_client *c, const uint8_t *body, size_t len,
-                            uint64_t now)
+static void on_route_update(struct clone_client *c, const uint8_t *body, size_t len, uint64_t now)
 {
     struct wire_r r;
     struct rr_route rt;
@@ -348,8 +346,7 @@ static const char *drain_queue(struct clone_client *c, uint64_t epoch, uint64_t 
     return c->queue_overflow ? "update queue overflow during snapshot" : NULL;
 }
 
-static void on_snapshot_end(struct clone_client *c, const uint8_t *body, size_t len,
-                            uint64_t now)
+static void on_snapshot_end(struct clone_client *c, const uint8_t *body, size_t len, uint64_t now)
 {
     struct wire_r r;
     uint64_t snap_id, epoch, seq;

@@ -55,8 +55,7 @@ static const struct cfg_entry cfg_table[] = {
     {"hop_limit", CFG_U32, F(hop_limit), "16", "Hop-Limit added to forwarded requests"},
     {"upstream_timeout_ms", CFG_U32, F(upstream_timeout_ms), "45000",
      "forwarded request unanswered this long -> 5.04 (ms)"},
-    {"max_exchanges", CFG_U32, F(max_exchanges), "4096",
-     "in-flight forwarded exchanges per relay"},
+    {"max_exchanges", CFG_U32, F(max_exchanges), "4096", "in-flight forwarded exchanges per relay"},
     {"heartbeat_ms", CFG_U32, F(heartbeat_ms), "1000", "route PUB heartbeat interval (ms)"},
     {"extra_options", CFG_STR, F(extra_options), "",
      "comma list of CoAP option numbers to treat as known"},
@@ -102,8 +101,7 @@ static int check_value(const struct cfg_entry *e, const char *value)
     }
 }
 
-int config_set(struct rr_config *cfg, const char *name, const char *value, char *err,
-               size_t errlen)
+int config_set(struct rr_config *cfg, const char *name, const char *value, char *err, size_t errlen)
 {
     const struct cfg_entry *e = cfg_find(name, strlen(name));
     char *field;
@@ -242,8 +240,7 @@ static int parse_extra_options(struct rr_config *cfg, char *err, size_t errlen)
         errno = 0;
         v = strtoul(p, &end, 10);
         if (!isdigit((unsigned char)*p) || errno || v == 0 || v > 65535 ||
-            (*end && *end != ',' && *end != ' ') ||
-            cfg->n_extra_options >= RR_MAX_EXTRA_OPTIONS) {
+            (*end && *end != ',' && *end != ' ') || cfg->n_extra_options >= RR_MAX_EXTRA_OPTIONS) {
             snprintf(err, errlen, "bad extra_options \"%s\"", cfg->extra_options);
             return -1;
         }
@@ -254,8 +251,7 @@ static int parse_extra_options(struct rr_config *cfg, char *err, size_t errlen)
 }
 
 /* Fill an empty setting with state_dir + suffix; -1 if it does not fit. */
-static int derive(char *field, size_t size, const char *prefix, const char *dir,
-                  const char *suffix)
+static int derive(char *field, size_t size, const char *prefix, const char *dir, const char *suffix)
 {
     int n;
 
@@ -272,8 +268,8 @@ int config_finish(struct rr_config *cfg, char *err, size_t errlen)
         return -1;
     }
     if (derive(cfg->db_path, sizeof(cfg->db_path), "", cfg->state_dir, "rdrelay.sqlite") < 0 ||
-        derive(cfg->ctl_endpoint, sizeof(cfg->ctl_endpoint), "ipc://", cfg->state_dir,
-               "ctl.sock") < 0 ||
+        derive(cfg->ctl_endpoint, sizeof(cfg->ctl_endpoint), "ipc://", cfg->state_dir, "ctl.sock") <
+            0 ||
         derive(cfg->pub_endpoint, sizeof(cfg->pub_endpoint), "ipc://", cfg->state_dir,
                "routes.sock") < 0) {
         snprintf(err, errlen, "state_dir too long");

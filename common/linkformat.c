@@ -239,8 +239,7 @@ static int parse_doc(struct lf_parser *p, struct lf_doc *doc)
     if (p->pos >= p->len)
         return 0; /* empty document */
     for (;;) {
-        if (arena_grow(&p->arena, (void **)&doc->links, doc->nlinks, &cap,
-                       sizeof(*doc->links)) < 0)
+        if (arena_grow(&p->arena, (void **)&doc->links, doc->nlinks, &cap, sizeof(*doc->links)) < 0)
             return fail(p, "out of memory");
         if (parse_link(p, &doc->links[doc->nlinks]) < 0)
             return -1;

@@ -70,8 +70,7 @@ static size_t find_slot(const struct route_table *t, const char *host, uint32_t 
 {
     size_t mask = t->cap - 1, i = h & mask;
 
-    while (t->slots[i].used &&
-           (t->slots[i].hash != h || strcmp(t->slots[i].rt.host, host) != 0))
+    while (t->slots[i].used && (t->slots[i].hash != h || strcmp(t->slots[i].rt.host, host) != 0))
         i = (i + 1) & mask;
     return i;
 }

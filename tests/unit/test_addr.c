@@ -37,10 +37,18 @@ static void test_parse_forms(void **state)
 
 static void test_parse_bad(void **state)
 {
-    static const char *bad[] = {"", "192.0.2.1:", "192.0.2.1:65536", "192.0.2.1:-1",
-                                "192.0.2.256", "[2001:db8::1", "[2001:db8::1]x",
-                                "[2001:db8::1]:5683x", "host.example:5683", "[192.0.2.1]:1",
-                                "1.2.3.4:5:6", "[fe80::1%]:1"};
+    static const char *bad[] = {"",
+                                "192.0.2.1:",
+                                "192.0.2.1:65536",
+                                "192.0.2.1:-1",
+                                "192.0.2.256",
+                                "[2001:db8::1",
+                                "[2001:db8::1]x",
+                                "[2001:db8::1]:5683x",
+                                "host.example:5683",
+                                "[192.0.2.1]:1",
+                                "1.2.3.4:5:6",
+                                "[fe80::1%]:1"};
     struct rr_addr a;
 
     (void)state;
@@ -115,8 +123,8 @@ static void test_host_str_and_list(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_forms), cmocka_unit_test(test_parse_bad),
-        cmocka_unit_test(test_v4_mapped), cmocka_unit_test(test_equality),
+        cmocka_unit_test(test_parse_forms),       cmocka_unit_test(test_parse_bad),
+        cmocka_unit_test(test_v4_mapped),         cmocka_unit_test(test_equality),
         cmocka_unit_test(test_host_str_and_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

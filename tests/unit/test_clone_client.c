@@ -65,8 +65,7 @@ static struct rr_route mkroute(const char *ep)
     return rt;
 }
 
-static void publish_update(struct fx *f, uint64_t epoch, uint64_t seq, const char *ep,
-                           bool deleted)
+static void publish_update(struct fx *f, uint64_t epoch, uint64_t seq, const char *ep, bool deleted)
 {
     uint8_t buf[1024];
     struct wire_w w;
@@ -439,8 +438,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_snapshot_then_updates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_updates_during_snapshot_applied_once, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_updates_during_snapshot_applied_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gap_triggers_resync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_epoch_triggers_resync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heartbeat_ahead_triggers_resync, setup, teardown),

@@ -30,8 +30,8 @@ static void roundtrip(const struct coap_msg *m, struct coap_msg *out, uint8_t *b
 static void test_known_bytes(void **state)
 {
     /* CON GET mid=0x7d34 token 0x71 Uri-Path "temperature" (RFC 7252 App. A) */
-    static const uint8_t pkt[] = {0x41, 0x01, 0x7d, 0x34, 0x71, 0xbb, 't', 'e', 'm', 'p',
-                                  'e',  'r',  'a',  't',  'u',  'r',  'e'};
+    static const uint8_t pkt[] = {0x41, 0x01, 0x7d, 0x34, 0x71, 0xbb, 't', 'e', 'm',
+                                  'p',  'e',  'r',  'a',  't',  'u',  'r', 'e'};
     struct coap_msg m;
     uint8_t out[64];
     char path[32];
@@ -69,9 +69,9 @@ static void test_roundtrip_all_fields(void **state)
     assert_int_equal(coap_msg_add_opt_uint(&m, COAP_OPT_CONTENT_FORMAT, 40, ubuf), 0);
     assert_int_equal(coap_msg_add_opt(&m, COAP_OPT_OSCORE, "\x09\x00", 2), 0);
     assert_int_equal(coap_msg_add_opt(&m, COAP_OPT_ETAG, "", 0), 0);
-    assert_int_equal(coap_msg_add_opt(&m, 12, big, 12), 0);  /* len < 13 */
-    assert_int_equal(coap_msg_add_opt(&m, 13, big, 13), 0);  /* len 13: 1 ext byte */
-    assert_int_equal(coap_msg_add_opt(&m, 300, big, 268), 0); /* delta >= 269 */
+    assert_int_equal(coap_msg_add_opt(&m, 12, big, 12), 0);    /* len < 13 */
+    assert_int_equal(coap_msg_add_opt(&m, 13, big, 13), 0);    /* len 13: 1 ext byte */
+    assert_int_equal(coap_msg_add_opt(&m, 300, big, 268), 0);  /* delta >= 269 */
     assert_int_equal(coap_msg_add_opt(&m, 2049, big, 269), 0); /* len 269: 2 ext bytes */
     assert_int_equal(coap_msg_add_opt(&m, 65535, "z", 1), 0);
     m.payload = (const uint8_t *)"payload";
@@ -307,11 +307,11 @@ static void test_option_registry(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_known_bytes),         cmocka_unit_test(test_roundtrip_all_fields),
+        cmocka_unit_test(test_known_bytes),          cmocka_unit_test(test_roundtrip_all_fields),
         cmocka_unit_test(test_ext_delta_boundaries), cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_too_many_options),    cmocka_unit_test(test_sorting_and_removal),
-        cmocka_unit_test(test_serialize_no_room),   cmocka_unit_test(test_uri_helpers),
-        cmocka_unit_test(test_code_block_uint),     cmocka_unit_test(test_option_registry),
+        cmocka_unit_test(test_too_many_options),     cmocka_unit_test(test_sorting_and_removal),
+        cmocka_unit_test(test_serialize_no_room),    cmocka_unit_test(test_uri_helpers),
+        cmocka_unit_test(test_code_block_uint),      cmocka_unit_test(test_option_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -160,7 +160,7 @@ static void test_args(void **state)
     argv[argc++] = "--hop-limit";
     argv[argc] = NULL;
     assert_int_equal(config_from_args(&c, &argc, argv), 0);
-    assert_int_equal(c.hop_limit, 5);                     /* flag beats file */
+    assert_int_equal(c.hop_limit, 5);                    /* flag beats file */
     assert_string_equal(c.proxy_domain, "file.example"); /* file beats default */
     assert_int_equal(c.nat_keepalive, 7);
     assert_string_equal(c.udp_listen, "127.0.0.1:15683");

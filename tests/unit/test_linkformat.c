@@ -191,15 +191,13 @@ static void test_malformed(void **state)
 static void test_serializer_quoting(void **state)
 {
     struct strbuf sb;
-    struct lf_param p[] = {{"ct", "40", true},     {"obs", "", false},
-                           {"rt", "core.rd", true}, {"if", "sensor", true},
-                           {"sz", "", true},        {"x", "a b", true}};
+    struct lf_param p[] = {{"ct", "40", true},     {"obs", "", false}, {"rt", "core.rd", true},
+                           {"if", "sensor", true}, {"sz", "", true},   {"x", "a b", true}};
 
     (void)state;
     sb_init(&sb);
     lf_append_link(&sb, "/rd", p, 6);
-    assert_string_equal(sb.buf,
-                        "</rd>;ct=40;obs;rt=\"core.rd\";if=\"sensor\";sz=\"\";x=\"a b\"");
+    assert_string_equal(sb.buf, "</rd>;ct=40;obs;rt=\"core.rd\";if=\"sensor\";sz=\"\";x=\"a b\"");
     sb_reset(&sb);
     lf_append_param(&sb, "base", "coap://[2001:db8::1]:5683", true);
     assert_string_equal(sb.buf, ";base=\"coap://[2001:db8::1]:5683\"");

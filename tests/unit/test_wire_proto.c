@@ -238,9 +238,11 @@ static void test_zmq_framing(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_peer_shapes),     cmocka_unit_test(test_route_roundtrip),
+        cmocka_unit_test(test_peer_shapes),
+        cmocka_unit_test(test_route_roundtrip),
         cmocka_unit_test(test_wire_scalars_and_errors),
-        cmocka_unit_test(test_header_and_names), cmocka_unit_test(test_zmq_framing),
+        cmocka_unit_test(test_header_and_names),
+        cmocka_unit_test(test_zmq_framing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
