@@ -430,7 +430,9 @@ int clone_client_tick(struct clone_client *c, uint64_t now_ms)
     case CLONE_LIVE:
         silence = c->hb_interval_ms ? (uint64_t)c->hb_interval_ms * CLONE_SILENCE_FACTOR
                                     : CLONE_SILENCE_DEFAULT_MS;
-        if (now_ms - c->last_heard > silence)
+        /* now_ms may trail last_heard if the caller sampled its clock
+         * before draining the SUB: that is not silence. */
+        if (now_ms > c->last_heard && now_ms - c->last_heard > silence)
             resync(c, now_ms, "heartbeat silence");
         break;
     }
