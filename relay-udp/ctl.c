@@ -103,7 +103,7 @@ void ctl_on_route_change(void *arg, const struct rr_route *old_rt,
     if (swapped) {
         const struct route_table *t = clone_client_routes(r->clone);
         uint64_t epoch = clone_client_epoch(r->clone);
-        log_info("routes synced: epoch=%016llx seq=%llu count=%zu", (unsigned long long)epoch,
+        log_debug("routes swapped in: epoch=%016llx seq=%llu count=%zu", (unsigned long long)epoch,
                  (unsigned long long)clone_client_seq(r->clone), t ? route_table_count(t) : 0);
         if (epoch != r->last_epoch) {
             /* a new rd-frontend: introduce ourselves again */
