@@ -80,23 +80,58 @@ pcoap6() {
     coap -O "3,$host" "$@" "$(rd_uri6 "$path")"
 }
 
-# Was the last answer piggybacked (ACK carrying the code) or separate (an
-# empty ACK first, then a CON/NON response)? Uses coap()'s PDU dump.
+# After pcoap/coap (-v 6, which hides empty ACKs): "piggybacked" if the
+# answer came in the ACK of the request, "separate" if it came as its own
+# CON/NON message (a CON request then got an empty ACK, or none, first),
+# else "unknown". pcoap_wire + wire_answer_kind also prove the empty ACK.
 last_answer_kind() {
-    local out=$T_DIR/coap.out
     if [[ "$RESP" == "v:1 t:ACK "* ]]; then
         echo piggybacked
-    elif grep -qE '^v:1 t:ACK c:0\.00 ' "$out" && [[ "$RESP" == "v:1 t:CON "* ]]; then
+    elif [[ "$RESP" == "v:1 t:CON "* ]] || [[ "$RESP" == "v:1 t:NON "* ]]; then
         echo separate
     else
-        echo "unknown"
+        echo unknown
     fi
 }
 
-# The message id of the first request coap-client sent (hex, as printed).
-first_request_mid() {
-    grep -E '^v:1 t:(CON|NON) c:(GET|POST|PUT|DELETE|FETCH|PATCH|iPATCH) ' "$T_DIR/coap.out" |
-        head -n 1 | sed -E 's/.* i:([0-9a-f]+) .*/\1/'
+# pcoap_wire HOST [coap-client options...] PATH: like pcoap, but with
+# coap-client -v 7, which prints every PDU sent and received, empty ACKs
+# included (-v 6 hides them). The dump is $T_DIR/wire.out. Sets CODE, RESP,
+# PAYLOAD (the body of a 2.xx answer) and REQ_MID (the request's message id).
+pcoap_wire() {
+    local host=$1 path=${*: -1} out=$T_DIR/wire.out body=$T_DIR/wire.body
+    shift
+    set -- "${@:1:$(($# - 1))}"
+    rm -f "$body"
+    COAP_CMD="coap-client-notls -v 7 -O 3,$host $* $(rd_uri "$path")"
+    timeout $((COAP_TIMEOUT + 5)) coap-client-notls -v 7 -B "$COAP_TIMEOUT" -o "$body" \
+        -O "3,$host" "$@" "$(rd_uri "$path")" >"$out" 2>&1
+    REQ_MID=$(grep -E '^v:1 t:(CON|NON) c:(GET|POST|PUT|DELETE|FETCH|PATCH|iPATCH) ' "$out" |
+        head -n 1 | sed -E 's/.* i:([0-9a-f]+) .*/\1/')
+    RESP=$(grep -E '^v:1 t:(CON|NON|ACK) c:[1-5]\.[0-9]{2} ' "$out" | tail -n 1)
+    if [ -z "$RESP" ]; then
+        CODE=timeout
+        PAYLOAD=""
+        return 0
+    fi
+    CODE=$(sed -E 's/^v:1 t:[A-Z]+ c:([0-9]\.[0-9]{2}) .*/\1/' <<<"$RESP")
+    PAYLOAD=$(cat "$body" 2>/dev/null)
+}
+
+# After pcoap_wire: "piggybacked" (the ACK of the request carried the
+# answer), "separate" (an empty ACK of the request came first, then the
+# answer as CON/NON), or "unknown".
+wire_answer_kind() {
+    local out=$T_DIR/wire.out first
+    # The first PDU about the request's message id other than the request itself.
+    first=$(grep -E "^v:1 t:ACK c:[0-5]\.[0-9]{2} i:$REQ_MID " "$out" | head -n 1)
+    if [[ "$first" == "v:1 t:ACK c:0.00 "* ]] && [[ "$RESP" =~ ^v:1\ t:(CON|NON)\  ]]; then
+        echo separate
+    elif [[ "$first" =~ ^v:1\ t:ACK\ c:[1-5] ]] && [[ "$RESP" == "$first" ]]; then
+        echo piggybacked
+    else
+        echo unknown
+    fi
 }
 
 # ---------------------------------------------------------------- data
