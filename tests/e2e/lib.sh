@@ -325,7 +325,9 @@ coap() {
 coap_bg() {
     local outfile=$1
     shift
-    timeout 120 coap-client-notls -v 6 -o "$outfile.body" "$@" >"$outfile" 2>&1 &
+    # stdbuf: coap-client writes its PDU dump through stdio; line-buffer it
+    # so the test can read notifications as they come.
+    timeout 120 stdbuf -oL -eL coap-client-notls -v 6 -o "$outfile.body" "$@" >"$outfile" 2>&1 &
     T_BG_PIDS+=($!)
     BG_PID=$!
 }
