@@ -248,16 +248,14 @@ static void append_ep_link(const struct rd_reg *r, struct strbuf *out)
     p[n++] = (struct lf_param){"rt", "core.rd-ep", true};
     for (unsigned i = 0; i < r->nattrs && n < 4 + RD_MAX_ATTRS; i++)
         p[n++] = r->attrs[i];
-    if (r->proxy) {
-        p[n++] = (struct lf_param){"proxy", r->proxy == RD_PROXY_ONDEMAND ? "ondemand" : "yes",
-                                   true};
-        if (r->unreachable) {
-            rd_rfc3339(r->unreachable_since, since, sizeof(since));
-            p[n++] = (struct lf_param){"reachable", "no", true};
-            p[n++] = (struct lf_param){"unreachable-since", since, true};
-        }
-    }
     lf_append_link(out, target, p, n);
+    /* written by hand so the values are always quoted, as the docs show them */
+    if (r->proxy)
+        sb_printf(out, ";proxy=\"%s\"", r->proxy == RD_PROXY_ONDEMAND ? "ondemand" : "yes");
+    if (r->proxy && r->unreachable) {
+        rd_rfc3339(r->unreachable_since, since, sizeof(since));
+        sb_printf(out, ";reachable=\"no\";unreachable-since=\"%s\"", since);
+    }
 }
 
 static void append_res_link(const struct rd_reg *r, const struct lf_link *l, struct strbuf *out)

@@ -1,0 +1,850 @@
+/*
+ * test_rd_request.c - the rd-frontend request dispatcher end to end, in
+ * process: CoAP requests go in through rd_handle_request / ctl_dispatch
+ * (as a relay's RD_REQUEST would), responses and ZeroMQ messages come out
+ * of the outbox. Covers registration, replacement keeping the path, update,
+ * GET/DELETE of the registration resource, default base from the (v4-mapped)
+ * peer, every bad input code with nothing changed, lifetime expiry and the
+ * grace period with a fake clock, the proxy extension (names, case, routes
+ * published and deleted), Block2 and Block1, simple registration through
+ * EP_REQUEST/EP_RESPONSE, the response cache, Observe notifications,
+ * CTL status/list, and persistence across a restart of the frontend.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "frontend.h"
+
+struct resp {
+    uint8_t code;
+    char loc[64];      /* Location-Path joined "reg/1" */
+    int cf;            /* -1 absent */
+    bool has_obs, has_b1, has_b2;
+    uint32_t obs, b1, b2, size2;
+    char payload[8192];
+    size_t plen;
+    int rc;
+};
+
+static struct rr_peer peer_udp;
+static uint64_t next_req_id = 1;
+
+static void set_peer(const char *remote)
+{
+    memset(&peer_udp, 0, sizeof(peer_udp));
+    peer_udp.transport = RR_TRANSPORT_UDP;
+    snprintf(peer_udp.relay, sizeof(peer_udp.relay), "udp");
+    assert_int_equal(addr_parse(&peer_udp.remote, remote, 5683), 0);
+    assert_int_equal(addr_parse(&peer_udp.local, "192.0.2.100:5683", 5683), 0);
+}
+
+static struct frontend *fe_new_db(const char *db, const char *proxy_domain)
+{
+    struct frontend *fe = calloc(1, sizeof(*fe));
+    struct rr_config cfg;
+
+    config_defaults(&cfg);
+    snprintf(cfg.proxy_domain, sizeof(cfg.proxy_domain), "%s", proxy_domain);
+    cfg.max_payload = 2048;
+    cfg.expiry_grace = 100;
+    assert_int_equal(frontend_init(fe, &cfg, db), 0);
+    /* fe->now is the real wall clock (the loader compares stored expiry
+     * times with it); tests move it forward by hand. */
+    set_peer("[::ffff:192.0.2.1]:40000");
+    return fe;
+}
+
+static struct frontend *fe_new(void)
+{
+    return fe_new_db(":memory:", "proxy.localhost");
+}
+
+static void fe_done(struct frontend *fe)
+{
+    frontend_free(fe);
+    free(fe);
+}
+
+static void parse_resp(const uint8_t *buf, size_t len, struct resp *r)
+{
+    struct coap_msg m;
+
+    assert_int_equal(coap_msg_parse_udp(buf, len, &m), 0);
+    r->code = m.code;
+    r->loc[0] = '\0';
+    for (const struct coap_msg_opt *o = coap_msg_find(&m, COAP_OPT_LOCATION_PATH); o;
+         o = coap_msg_find_next(&m, o)) {
+        size_t l = strlen(r->loc);
+        snprintf(r->loc + l, sizeof(r->loc) - l, "%s%.*s", l ? "/" : "", (int)o->len,
+                 (const char *)o->val);
+    }
+    r->cf = coap_msg_find(&m, COAP_OPT_CONTENT_FORMAT)
+                ? (int)coap_msg_opt_uint(&m, COAP_OPT_CONTENT_FORMAT, 0)
+                : -1;
+    r->has_obs = coap_msg_find(&m, COAP_OPT_OBSERVE) != NULL;
+    r->obs = coap_msg_opt_uint(&m, COAP_OPT_OBSERVE, 0);
+    r->has_b1 = coap_msg_find(&m, COAP_OPT_BLOCK1) != NULL;
+    r->b1 = coap_msg_opt_uint(&m, COAP_OPT_BLOCK1, 0);
+    r->has_b2 = coap_msg_find(&m, COAP_OPT_BLOCK2) != NULL;
+    r->b2 = coap_msg_opt_uint(&m, COAP_OPT_BLOCK2, 0);
+    r->size2 = coap_msg_opt_uint(&m, COAP_OPT_SIZE2, 0);
+    assert_true(m.payload_len < sizeof(r->payload));
+    if (m.payload_len)
+        memcpy(r->payload, m.payload, m.payload_len);
+    r->payload[m.payload_len] = '\0';
+    r->plen = m.payload_len;
+}
+
+/* Extra options for a request. */
+struct xopt {
+    uint16_t num;
+    uint32_t v;
+};
+
+/* Build a request: path "rd" or "reg/1" (split on '/'), query "a=1&b=2". */
+static size_t build(uint8_t code, const char *path, const char *query, const char *payload,
+                    int cf, const struct xopt *x, uint8_t *buf, size_t cap)
+{
+    struct coap_msg m;
+    char pbuf[128], qbuf[512];
+    uint8_t ob[8][4];
+    int nob = 0;
+    ssize_t n;
+
+    coap_msg_init(&m);
+    m.type = COAP_T_CON;
+    m.code = code;
+    m.msgid = 0x1234;
+    m.tkl = 2;
+    m.token[0] = 0xab;
+    m.token[1] = (uint8_t)next_req_id;
+    snprintf(pbuf, sizeof(pbuf), "%s", path);
+    for (char *s = strtok(pbuf, "/"); s; s = strtok(NULL, "/"))
+        coap_msg_add_opt(&m, COAP_OPT_URI_PATH, s, (uint16_t)strlen(s));
+    if (path[0] && path[strlen(path) - 1] == '/')
+        coap_msg_add_opt(&m, COAP_OPT_URI_PATH, "", 0);
+    if (query) {
+        snprintf(qbuf, sizeof(qbuf), "%s", query);
+        for (char *s = strtok(qbuf, "&"); s; s = strtok(NULL, "&"))
+            coap_msg_add_opt(&m, COAP_OPT_URI_QUERY, s, (uint16_t)strlen(s));
+    }
+    if (cf >= 0)
+        coap_msg_add_opt_uint(&m, COAP_OPT_CONTENT_FORMAT, (uint32_t)cf, ob[nob++]);
+    for (; x && x->num; x++)
+        coap_msg_add_opt_uint(&m, x->num, x->v, ob[nob++]);
+    if (payload && *payload) {
+        m.payload = (const uint8_t *)payload;
+        m.payload_len = strlen(payload);
+    }
+    n = coap_msg_serialize_udp(&m, buf, cap);
+    assert_true(n > 0);
+    /* strtok copies live in pbuf/qbuf, which serialize has consumed by now */
+    return (size_t)n;
+}
+
+static struct resp *reqx(struct frontend *fe, uint8_t code, const char *path, const char *query,
+                         const char *payload, int cf, const struct xopt *x)
+{
+    static struct resp r;
+    uint8_t buf[4096];
+    struct strbuf out;
+    size_t n = build(code, path, query, payload, cf, x, buf, sizeof(buf));
+
+    memset(&r, 0, sizeof(r));
+    sb_init(&out);
+    r.rc = rd_handle_request(fe, (const uint8_t *)"udp", 3, next_req_id++, &peer_udp, buf, n,
+                             &out);
+    if (r.rc == RD_DONE)
+        parse_resp((const uint8_t *)out.buf, out.len, &r);
+    sb_free(&out);
+    return &r;
+}
+
+static struct resp *req(struct frontend *fe, uint8_t code, const char *path, const char *query,
+                        const char *payload)
+{
+    return reqx(fe, code, path, query, payload, payload && *payload ? COAP_CF_LINK_FORMAT : -1,
+                NULL);
+}
+
+static const char *lookup(struct frontend *fe, const char *which, const char *query)
+{
+    struct resp *r = req(fe, COAP_GET, which, query, NULL);
+
+    assert_int_equal(r->code, COAP_CONTENT);
+    assert_int_equal(r->cf, COAP_CF_LINK_FORMAT);
+    return r->payload;
+}
+
+static int count_out(struct frontend *fe, uint16_t type)
+{
+    int n = 0;
+
+    for (struct rd_out *o = fe->out_head; o; o = o->next)
+        n += o->type == type;
+    return n;
+}
+
+/* The n-th ROUTE_UPDATE in the outbox, decoded. */
+static bool route_at(struct frontend *fe, int n, struct rr_route *rt, uint64_t *seq)
+{
+    for (struct rd_out *o = fe->out_head; o; o = o->next) {
+        if (o->type != RR_MSG_ROUTE_UPDATE || n-- > 0)
+            continue;
+        struct wire_r w;
+        wire_r_init(&w, o->body, o->len);
+        assert_true(wire_get_u64(&w) == fe->epoch);
+        *seq = wire_get_u64(&w);
+        proto_get_route(&w, rt);
+        assert_false(w.err);
+        assert_true(o->pub);
+        return true;
+    }
+    return false;
+}
+
+#define LINKS "</temp>;rt=temperature;if=sensor,</light>;rt=light-lux"
+
+static void test_register_update_get_delete(void **state)
+{
+    struct frontend *fe = fe_new();
+    struct resp *r;
+    (void)state;
+
+    r = req(fe, COAP_POST, "rd", "ep=alice&lt=600", LINKS);
+    assert_int_equal(r->code, COAP_CREATED);
+    assert_string_equal(r->loc, "reg/1");
+    r = req(fe, COAP_GET, "reg/1", NULL, NULL);
+    assert_int_equal(r->code, COAP_CONTENT);
+    assert_int_equal(r->cf, 40);
+    assert_string_equal(r->payload, LINKS);
+    r = req(fe, COAP_POST, "reg/1", "lt=50", NULL);
+    assert_int_equal(r->code, COAP_CHANGED);
+    assert_int_equal(r->plen, 0);
+    assert_true(registry_by_id(&fe->reg, 1)->lt == 50);
+    assert_true(registry_by_id(&fe->reg, 1)->expires_at == fe->now + 50000);
+    /* trailing slash is the same resource */
+    assert_int_equal(req(fe, COAP_POST, "reg/1/", NULL, NULL)->code, COAP_CHANGED);
+    assert_int_equal(req(fe, COAP_DELETE, "reg/1", NULL, NULL)->code, COAP_DELETED);
+    assert_int_equal(req(fe, COAP_DELETE, "reg/1", NULL, NULL)->code, COAP_NOT_FOUND);
+    assert_int_equal(req(fe, COAP_GET, "reg/1/", NULL, NULL)->code, COAP_NOT_FOUND);
+    assert_int_equal(req(fe, COAP_POST, "reg/1", NULL, NULL)->code, COAP_NOT_FOUND);
+    assert_string_equal(lookup(fe, "rd-lookup/ep", NULL), "");
+    fe_done(fe);
+}
+
+static void test_replace_keeps_path_ids_not_reused(void **state)
+{
+    struct frontend *fe = fe_new();
+    struct resp *r;
+    (void)state;
+
+    assert_string_equal(req(fe, COAP_POST, "rd", "ep=alice", LINKS)->loc, "reg/1");
+    assert_string_equal(req(fe, COAP_POST, "rd", "ep=bob&d=lab", "</b>")->loc, "reg/2");
+    r = req(fe, COAP_POST, "rd", "ep=alice&et=sensor", "</new>;rt=x");
+    assert_int_equal(r->code, COAP_CREATED);
+    assert_string_equal(r->loc, "reg/1");
+    const char *res = lookup(fe, "rd-lookup/res", "ep=alice");
+    assert_string_equal(res, "<coap://192.0.2.1:40000/new>;rt=\"x\";anchor=\"coap://192.0.2.1:40000\"");
+    assert_int_equal(req(fe, COAP_DELETE, "reg/2", NULL, NULL)->code, COAP_DELETED);
+    assert_string_equal(req(fe, COAP_POST, "rd", "ep=carol", "</c>")->loc, "reg/3");
+    /* same ep, different sector: another registration */
+    assert_string_equal(req(fe, COAP_POST, "rd", "ep=alice&d=x", "</c>")->loc, "reg/4");
+    assert_int_equal(fe->reg.count, 3);
+    fe_done(fe);
+}
+
+static void test_base_from_peer_and_updates(void **state)
+{
+    struct frontend *fe = fe_new();
+    (void)state;
+
+    req(fe, COAP_POST, "rd", "ep=alice", LINKS);
+    req(fe, COAP_POST, "rd", "ep=bob&base=coap://[2001:db8::5]", "</b>");
+    const char *ep = lookup(fe, "rd-lookup/ep", NULL);
+    assert_non_null(strstr(ep, "</reg/1>;ep=\"alice\";base=\"coap://192.0.2.1:40000\""));
+    assert_non_null(strstr(ep, "</reg/2>;ep=\"bob\";base=\"coap://[2001:db8::5]\""));
+    /* an update from a new address moves a derived base, not an explicit one */
+    set_peer("192.0.2.77:1234");
+    assert_int_equal(req(fe, COAP_POST, "reg/1", "et=thing", NULL)->code, COAP_CHANGED);
+    assert_int_equal(req(fe, COAP_POST, "reg/2", NULL, NULL)->code, COAP_CHANGED);
+    ep = lookup(fe, "rd-lookup/ep", NULL);
+    assert_non_null(strstr(ep, "base=\"coap://192.0.2.77:1234\";rt=\"core.rd-ep\";et=thing"));
+    assert_non_null(strstr(ep, "base=\"coap://[2001:db8::5]\""));
+    /* an update's base replaces it and links resolve anew */
+    assert_int_equal(req(fe, COAP_POST, "reg/1", "base=coaps://new.example.com", NULL)->code,
+                     COAP_CHANGED);
+    assert_non_null(strstr(lookup(fe, "rd-lookup/res", "ep=alice"),
+                           "<coaps://new.example.com/temp>"));
+    fe_done(fe);
+}
+
+static void test_bad_input_changes_nothing(void **state)
+{
+    struct frontend *fe = fe_new();
+    struct resp *r;
+    char big[3000];
+    (void)state;
+
+    req(fe, COAP_POST, "rd", "ep=alice&lt=100", LINKS);
+    memset(big, 'a', sizeof(big));
+    memcpy(big, "</", 2);
+    big[sizeof(big) - 2] = '>';
+    big[sizeof(big) - 1] = '\0';
+    struct {
+        uint8_t code;
+        const char *path, *query, *payload;
+        int cf;
+        uint8_t expect;
+    } cases[] = {
+        {COAP_POST, "rd", "lt=100", LINKS, 40, COAP_BAD_REQUEST},           /* missing ep */
+        {COAP_POST, "rd", "ep=a&ep=b", LINKS, 40, COAP_BAD_REQUEST},        /* repeated */
+        {COAP_POST, "rd", "ep=a&lt=0", LINKS, 40, COAP_BAD_REQUEST},        /* lt range */
+        {COAP_POST, "rd", "ep=a&lt=4294967296", LINKS, 40, COAP_BAD_REQUEST},
+        {COAP_POST, "rd", "ep=a&lt=ten", LINKS, 40, COAP_BAD_REQUEST},
+        {COAP_POST, "rd", "ep=a", "{\"json\":1}", 50, COAP_UNSUPPORTED_CF}, /* not link-format */
+        {COAP_POST, "rd", "ep=a", "</a>;rt=\"x", 40, COAP_BAD_REQUEST},    /* malformed */
+        {COAP_POST, "rd", "ep=a", "not a link", -1, COAP_BAD_REQUEST},      /* malformed, no CF */
+        {COAP_POST, "rd", "ep=a", big, 40, COAP_TOO_LARGE},                 /* > max_payload */
+        {COAP_POST, "reg/1", "ep=x", NULL, -1, COAP_BAD_REQUEST},           /* ep in update */
+        {COAP_POST, "reg/1", "d=x", NULL, -1, COAP_BAD_REQUEST},            /* d in update */
+        {COAP_POST, "reg/1", "lt=0", NULL, -1, COAP_BAD_REQUEST},
+        {COAP_POST, "reg/1", NULL, "</x>", 0, COAP_UNSUPPORTED_CF},
+        {COAP_GET, "rd-lookup/ep", "page=1", NULL, -1, COAP_BAD_REQUEST},   /* page w/o count */
+        {COAP_GET, "rd-lookup/res", "count=x", NULL, -1, COAP_BAD_REQUEST},
+        {COAP_POST, "rd", "ep=a&proxy=maybe", LINKS, 40, COAP_BAD_REQUEST},
+        {COAP_POST, "rd", "ep=a_b&proxy=yes", LINKS, 40, COAP_BAD_REQUEST}, /* not a label */
+        {COAP_PUT, "rd", "ep=a", LINKS, 40, COAP_METHOD_NOT_ALLOWED},
+        {COAP_DELETE, "rd-lookup/ep", NULL, NULL, -1, COAP_METHOD_NOT_ALLOWED},
+        {COAP_GET, "nothing/here", NULL, NULL, -1, COAP_NOT_FOUND},
+        {COAP_GET, "reg/99", NULL, NULL, -1, COAP_NOT_FOUND},
+        {COAP_GET, "reg/abc", NULL, NULL, -1, COAP_NOT_FOUND},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        r = reqx(fe, cases[i].code, cases[i].path, cases[i].query, cases[i].payload, cases[i].cf,
+                 NULL);
+        if (r->code != cases[i].expect)
+            fail_msg("case %zu (%s?%s): got %d.%02d, want %d.%02d", i, cases[i].path,
+                     cases[i].query ? cases[i].query : "", r->code >> 5, r->code & 31,
+                     cases[i].expect >> 5, cases[i].expect & 31);
+        assert_int_equal(r->cf, 0); /* text/plain diagnostic */
+        assert_true(r->plen > 0);
+    }
+    r = req(fe, COAP_POST, "rd", "ep=a_b&proxy=yes", LINKS);
+    assert_non_null(strstr(r->payload, "DNS label"));
+    /* nothing changed */
+    assert_int_equal(fe->reg.count, 1);
+    struct rd_reg *a = registry_by_id(&fe->reg, 1);
+    assert_int_equal(a->lt, 100);
+    assert_string_equal(a->links, LINKS);
+    assert_int_equal(count_out(fe, RR_MSG_ROUTE_UPDATE), 0);
+    fe_done(fe);
+}
+
+static void test_proxy_without_domain(void **state)
+{
+    struct frontend *fe = fe_new_db(":memory:", "");
+    struct resp *r;
+    (void)state;
+
+    r = req(fe, COAP_POST, "rd", "ep=alice&proxy=yes", LINKS);
+    assert_int_equal(r->code, COAP_BAD_REQUEST);
+    assert_non_null(strstr(r->payload, "proxy domain"));
+    assert_int_equal(req(fe, COAP_POST, "rd", "ep=alice", LINKS)->code, COAP_CREATED);
+    fe_done(fe);
+}
+
+static void test_expiry_and_grace(void **state)
+{
+    struct frontend *fe = fe_new();
+    struct rr_route rt;
+    uint64_t seq;
+    (void)state;
+
+    req(fe, COAP_POST, "rd", "ep=short&lt=10&proxy=yes", LINKS);
+    req(fe, COAP_POST, "rd", "ep=long&lt=1000", "</l>");
+    fe_outbox_clear(fe);
+    fe->now += 9999;
+    rd_tick(fe);
+    assert_non_null(strstr(lookup(fe, "rd-lookup/ep", NULL), "ep=\"short\""));
+    fe->now += 1;
+    /* out of lookups at once, even before the tick ran */
+    assert_null(strstr(lookup(fe, "rd-lookup/ep", NULL), "ep=\"short\""));
+    assert_string_equal(lookup(fe, "rd-lookup/res", "ep=short"), "");
+    rd_tick(fe);
+    assert_true(route_at(fe, 0, &rt, &seq));
+    assert_string_equal(rt.host, "short.proxy.localhost");
+    assert_true(rt.flags & RR_ROUTE_DELETED);
+    /* refreshable during the grace period, same path */
+    fe->now += 50000;
+    assert_int_equal(req(fe, COAP_POST, "reg/1", NULL, NULL)->code, COAP_CHANGED);
+    assert_non_null(strstr(lookup(fe, "rd-lookup/ep", NULL), "</reg/1>;ep=\"short\""));
+    assert_true(route_at(fe, 1, &rt, &seq));
+    assert_false(rt.flags & RR_ROUTE_DELETED);
+    /* expire again and let the grace period (100 s) pass */
+    fe->now += 10000;
+    rd_tick(fe);
+    fe->now += 100000;
+    rd_tick(fe);
+    assert_null(registry_by_id(&fe->reg, 1));
+    assert_int_equal(req(fe, COAP_POST, "reg/1", NULL, NULL)->code, COAP_NOT_FOUND);
+    /* the path is never handed out again */
+    assert_string_equal(req(fe, COAP_POST, "rd", "ep=short", LINKS)->loc, "reg/3");
+    fe_done(fe);
+}
+
+static void test_proxy_names_and_routes(void **state)
+{
+    struct frontend *fe = fe_new();
+    struct rr_route rt;
+    uint64_t seq, seq2;
+    struct resp *r;
+    char a[RR_ADDRSTRLEN];
+    (void)state;
+
+    r = req(fe, COAP_POST, "rd", "ep=RIOT-0123ABCD&proxy=on&ka=0", LINKS);
+    assert_int_equal(r->code, COAP_CREATED);
+    assert_true(route_at(fe, 0, &rt, &seq));
+    assert_string_equal(rt.host, "riot-0123abcd.proxy.localhost");
+    assert_string_equal(rt.ep, "RIOT-0123ABCD");
+    assert_string_equal(rt.reg_path, "/reg/1");
+    assert_int_equal(rt.ka, 0);
+    assert_string_equal(rt.path.relay, "udp");
+    assert_string_equal(addr_to_str(&rt.path.remote, a, sizeof(a)), "192.0.2.1:40000");
+    assert_false(rt.flags & RR_ROUTE_DELETED);
+    const char *ep = lookup(fe, "rd-lookup/ep", NULL);
+    assert_non_null(strstr(ep, "ep=\"RIOT-0123ABCD\";base=\"coap://riot-0123abcd.proxy.localhost\""));
+    assert_non_null(strstr(ep, "proxy=\"yes\""));
+    /* an update from a new NAT binding moves the route */
+    set_peer("198.51.100.9:6000");
+    assert_int_equal(req(fe, COAP_POST, "reg/1", NULL, NULL)->code, COAP_CHANGED);
+    assert_true(route_at(fe, 1, &rt, &seq2));
+    assert_true(seq2 == seq + 1);
+    assert_string_equal(addr_to_str(&rt.path.remote, a, sizeof(a)), "198.51.100.9:6000");
+    /* the same name in another case is the same registration */
+    r = req(fe, COAP_POST, "rd", "ep=riot-0123abcd&proxy=yes", LINKS);
+    assert_string_equal(r->loc, "reg/1");
+    assert_int_equal(fe->reg.count, 1);
+    /* a sector is part of the name */
+    r = req(fe, COAP_POST, "rd", "ep=node&d=Lab&proxy=ondemand", LINKS);
+    assert_string_equal(r->loc, "reg/2");
+    assert_non_null(registry_by_host(&fe->reg, "node.lab.proxy.localhost"));
+    assert_non_null(strstr(lookup(fe, "rd-lookup/ep", "ep=node"), "proxy=\"ondemand\""));
+    /* reachability from a relay shows in endpoint lookup */
+    rd_on_reachability(fe, "NODE.lab.proxy.localhost", false, 0);
+    assert_non_null(strstr(lookup(fe, "rd-lookup/ep", "ep=node"),
+                           "reachable=\"no\";unreachable-since=\"1970-01-01T00:00:00Z\""));
+    assert_int_equal(req(fe, COAP_POST, "reg/2", NULL, NULL)->code, COAP_CHANGED);
+    assert_null(strstr(lookup(fe, "rd-lookup/ep", "ep=node"), "reachable"));
+    /* delete removes the route at once */
+    fe_outbox_clear(fe);
+    assert_int_equal(req(fe, COAP_DELETE, "reg/2", NULL, NULL)->code, COAP_DELETED);
+    assert_true(route_at(fe, 0, &rt, &seq));
+    assert_string_equal(rt.host, "node.lab.proxy.localhost");
+    assert_true(rt.flags & RR_ROUTE_DELETED);
+    /* snapshot: the one remaining route, then the end marker */
+    fe_outbox_clear(fe);
+    routes_snapshot(fe, (const uint8_t *)"udp", 3, 77);
+    assert_int_equal(count_out(fe, RR_MSG_SNAPSHOT_ROUTE), 1);
+    assert_int_equal(count_out(fe, RR_MSG_SNAPSHOT_END), 1);
+    fe_done(fe);
+}
+
+static void test_block2(void **state)
+{
+    struct frontend *fe = fe_new();
+    char links[1900];
+    size_t n = 0;
+    struct resp *r;
+    (void)state;
+
+    for (int i = 0; n + 40 < sizeof(links); i++)
+        n += (size_t)snprintf(links + n, sizeof(links) - n, "%s</sensor/%03d>;rt=t", i ? "," : "",
+                              i);
+    assert_int_equal(req(fe, COAP_POST, "rd", "ep=many", links)->code, COAP_CREATED);
+    r = req(fe, COAP_GET, "rd-lookup/res", NULL, NULL);
+    assert_int_equal(r->code, COAP_CONTENT);
+    assert_true(r->has_b2);
+    assert_int_equal(r->b2, coap_block_encode(0, true, 6));
+    assert_int_equal(r->plen, 1024);
+    size_t total = r->size2;
+    assert_true(total > 2048 && total < 16384);
+    static char whole[16384];
+    memcpy(whole, r->payload, r->plen);
+    size_t got = r->plen;
+    for (uint32_t num = 1; got < total; num++) {
+        struct xopt bx[] = {{COAP_OPT_BLOCK2, coap_block_encode(num, false, 6)}, {0, 0}};
+        r = reqx(fe, COAP_GET, "rd-lookup/res", NULL, NULL, -1, bx);
+        assert_int_equal(r->code, COAP_CONTENT);
+        bool more = got + r->plen < total;
+        assert_int_equal(r->b2, coap_block_encode(num, more, 6));
+        assert_int_equal(r->plen, more ? 1024 : total - got);
+        memcpy(whole + got, r->payload, r->plen);
+        got += r->plen;
+    }
+    whole[total] = '\0';
+    assert_non_null(strstr(whole, "<coap://192.0.2.1:40000/sensor/000>"));
+    assert_non_null(strstr(whole, "<coap://192.0.2.1:40000/sensor/040>"));
+    assert_int_equal(strlen(whole), total);
+    /* the client's smaller block size wins */
+    struct xopt small[] = {{COAP_OPT_BLOCK2, coap_block_encode(2, false, 2)}, {0, 0}};
+    r = reqx(fe, COAP_GET, "rd-lookup/res", NULL, NULL, -1, small);
+    assert_int_equal(r->plen, 64);
+    assert_int_equal(r->b2, coap_block_encode(2, true, 2));
+    assert_memory_equal(r->payload, whole + 128, 64);
+    struct xopt past[] = {{COAP_OPT_BLOCK2, coap_block_encode(9, false, 6)}, {0, 0}};
+    assert_int_equal(reqx(fe, COAP_GET, "rd-lookup/res", NULL, NULL, -1, past)->code,
+                     COAP_BAD_OPTION);
+    /* small answers carry no Block2 */
+    assert_false(req(fe, COAP_GET, "rd-lookup/ep", NULL, NULL)->has_b2);
+    fe_done(fe);
+}
+
+static void test_block1_registration(void **state)
+{
+    struct frontend *fe = fe_new();
+    const char *full = "</a>;rt=\"one\",</b>;rt=\"two\",</c>;rt=\"three\",</d>;rt=\"four\",</e>";
+    char part[64];
+    struct resp *r;
+    (void)state;
+
+    /* 32-byte blocks (szx 1) */
+    size_t len = strlen(full), nblk = (len + 31) / 32;
+    for (size_t i = 0; i < nblk; i++) {
+        bool more = i + 1 < nblk;
+        size_t l = more ? 32 : len - i * 32;
+        memcpy(part, full + i * 32, l);
+        part[l] = '\0';
+        struct xopt x[] = {{COAP_OPT_BLOCK1, coap_block_encode((uint32_t)i, more, 1)}, {0, 0}};
+        r = reqx(fe, COAP_POST, "rd", "ep=blocky", part, 40, x);
+        assert_true(r->has_b1);
+        assert_int_equal(r->b1, coap_block_encode((uint32_t)i, more, 1));
+        assert_int_equal(r->code, more ? COAP_CONTINUE : COAP_CREATED);
+    }
+    assert_string_equal(r->loc, "reg/1");
+    assert_string_equal(registry_by_id(&fe->reg, 1)->links, full);
+    /* a block out of sequence */
+    struct xopt x3[] = {{COAP_OPT_BLOCK1, coap_block_encode(3, true, 1)}, {0, 0}};
+    assert_int_equal(reqx(fe, COAP_POST, "rd", "ep=other", "</zzzzzzzzzzzzzzzzzzzzzzzzzzzzz>", 40,
+                          x3)->code,
+                     COAP_REQUEST_INCOMPLETE);
+    fe_done(fe);
+}
+
+/* Decode the first message of a type in the outbox. */
+static struct rd_out *first_out(struct frontend *fe, uint16_t type)
+{
+    for (struct rd_out *o = fe->out_head; o; o = o->next)
+        if (o->type == type)
+            return o;
+    return NULL;
+}
+
+/* Send an RD_REQUEST through the dispatcher, as relay "udp" would. */
+static void dispatch_request(struct frontend *fe, uint64_t req_id, const uint8_t *coap,
+                             size_t len)
+{
+    uint8_t body[4096];
+    struct wire_w w;
+
+    wire_w_init(&w, body, sizeof(body));
+    wire_put_u64(&w, req_id);
+    proto_put_peer(&w, &peer_udp);
+    wire_put_bytes(&w, coap, len);
+    ctl_dispatch(fe, (const uint8_t *)"udp", 3, RR_MSG_RD_REQUEST, body, w.len);
+}
+
+static void response_of(struct rd_out *o, uint64_t *req_id, struct resp *r)
+{
+    struct wire_r w;
+    const uint8_t *p;
+    size_t n;
+
+    assert_non_null(o);
+    wire_r_init(&w, o->body, o->len);
+    *req_id = wire_get_u64(&w);
+    n = wire_get_bytes(&w, &p);
+    assert_false(w.err);
+    parse_resp(p, n, r);
+}
+
+static void test_response_cache(void **state)
+{
+    struct frontend *fe = fe_new();
+    uint8_t buf[512];
+    size_t n = build(COAP_POST, "rd", "ep=once", LINKS, 40, NULL, buf, sizeof(buf));
+    struct resp r1, r2;
+    uint64_t id;
+    (void)state;
+
+    dispatch_request(fe, 500, buf, n);
+    dispatch_request(fe, 500, buf, n); /* the relay re-sends while waiting */
+    assert_int_equal(count_out(fe, RR_MSG_RD_RESPONSE), 2);
+    assert_int_equal(fe->registrations_made, 1);
+    struct rd_out *o = first_out(fe, RR_MSG_RD_RESPONSE);
+    response_of(o, &id, &r1);
+    response_of(o->next, &id, &r2);
+    assert_true(id == 500);
+    assert_int_equal(r1.code, COAP_CREATED);
+    assert_int_equal(r2.code, COAP_CREATED);
+    assert_string_equal(r2.loc, "reg/1");
+    assert_memory_equal(o->ident, "udp", 3);
+    fe_done(fe);
+}
+
+static void test_simple_registration(void **state)
+{
+    struct frontend *fe = fe_new();
+    uint8_t buf[512], resp[512];
+    size_t n = build(COAP_POST, ".well-known/rd", "ep=simple&lt=300", NULL, -1, NULL, buf,
+                     sizeof(buf));
+    struct rd_out *o;
+    struct wire_r w;
+    struct rr_peer path;
+    const uint8_t *p;
+    uint64_t ep_req_id, id;
+    struct coap_msg m;
+    struct resp r;
+    char a[RR_ADDRSTRLEN];
+    (void)state;
+
+    dispatch_request(fe, 900, buf, n);
+    dispatch_request(fe, 900, buf, n); /* repeat while pending: not started twice */
+    assert_int_equal(count_out(fe, RR_MSG_EP_REQUEST), 1);
+    assert_int_equal(count_out(fe, RR_MSG_RD_RESPONSE), 0);
+    o = first_out(fe, RR_MSG_EP_REQUEST);
+    assert_memory_equal(o->ident, "udp", 3);
+    wire_r_init(&w, o->body, o->len);
+    ep_req_id = wire_get_u64(&w);
+    proto_get_peer(&w, &path);
+    size_t cl = wire_get_bytes(&w, &p);
+    assert_false(w.err);
+    assert_string_equal(addr_to_str(&path.remote, a, sizeof(a)), "192.0.2.1:40000");
+    assert_int_equal(coap_msg_parse_udp(p, cl, &m), 0);
+    assert_int_equal(m.code, COAP_GET);
+    char up[64];
+    assert_int_equal(coap_msg_uri_path(&m, up, sizeof(up)), 0);
+    assert_string_equal(up, "/.well-known/core");
+    /* the endpoint answers 2.05 with its links */
+    coap_msg_init(&m);
+    m.type = COAP_T_ACK;
+    m.code = COAP_CONTENT;
+    uint8_t cfb[4];
+    coap_msg_add_opt_uint(&m, COAP_OPT_CONTENT_FORMAT, 40, cfb);
+    m.payload = (const uint8_t *)"</sen/temp>;rt=temp";
+    m.payload_len = strlen((const char *)m.payload);
+    ssize_t rl = coap_msg_serialize_udp(&m, resp, sizeof(resp));
+    fe_outbox_clear(fe);
+    rd_on_ep_response(fe, ep_req_id, RR_EP_OK, resp, (size_t)rl);
+    response_of(first_out(fe, RR_MSG_RD_RESPONSE), &id, &r);
+    assert_true(id == 900);
+    assert_int_equal(r.code, COAP_CHANGED);
+    assert_string_equal(r.loc, "");
+    assert_string_equal(lookup(fe, "rd-lookup/res", "ep=simple"),
+                        "<coap://192.0.2.1:40000/sen/temp>;rt=\"temp\";"
+                        "anchor=\"coap://192.0.2.1:40000\"");
+    /* a later repeat is answered from the cache */
+    fe_outbox_clear(fe);
+    dispatch_request(fe, 900, buf, n);
+    assert_int_equal(count_out(fe, RR_MSG_EP_REQUEST), 0);
+    response_of(first_out(fe, RR_MSG_RD_RESPONSE), &id, &r);
+    assert_int_equal(r.code, COAP_CHANGED);
+
+    /* old URI, endpoint times out -> 5.04; unreachable -> 5.02 */
+    n = build(COAP_POST, ".well-known/core", "ep=slow", NULL, -1, NULL, buf, sizeof(buf));
+    fe_outbox_clear(fe);
+    dispatch_request(fe, 901, buf, n);
+    wire_r_init(&w, first_out(fe, RR_MSG_EP_REQUEST)->body, first_out(fe, RR_MSG_EP_REQUEST)->len);
+    ep_req_id = wire_get_u64(&w);
+    rd_on_ep_response(fe, ep_req_id, RR_EP_TIMEOUT, NULL, 0);
+    response_of(first_out(fe, RR_MSG_RD_RESPONSE), &id, &r);
+    assert_int_equal(r.code, COAP_GATEWAY_TIMEOUT);
+    fe_outbox_clear(fe);
+    n = build(COAP_POST, ".well-known/rd", "ep=gone&base=coap://[2001:db8::9]:7777", NULL, -1,
+              NULL, buf, sizeof(buf));
+    dispatch_request(fe, 902, buf, n);
+    wire_r_init(&w, first_out(fe, RR_MSG_EP_REQUEST)->body, first_out(fe, RR_MSG_EP_REQUEST)->len);
+    ep_req_id = wire_get_u64(&w);
+    proto_get_peer(&w, &path);
+    assert_string_equal(addr_to_str(&path.remote, a, sizeof(a)), "[2001:db8::9]:7777");
+    rd_on_ep_response(fe, ep_req_id, RR_EP_UNREACHABLE, NULL, 0);
+    response_of(first_out(fe, RR_MSG_RD_RESPONSE), &id, &r);
+    assert_int_equal(r.code, COAP_BAD_GATEWAY);
+    /* no answer at all: the frontend's own deadline */
+    fe_outbox_clear(fe);
+    n = build(COAP_POST, ".well-known/rd", "ep=silent", NULL, -1, NULL, buf, sizeof(buf));
+    dispatch_request(fe, 903, buf, n);
+    fe->now += fe->cfg.upstream_timeout_ms + 60000;
+    rd_tick(fe);
+    response_of(first_out(fe, RR_MSG_RD_RESPONSE), &id, &r);
+    assert_true(id == 903);
+    assert_int_equal(r.code, COAP_GATEWAY_TIMEOUT);
+    assert_null(fe->pending);
+    fe_done(fe);
+}
+
+static void test_observe(void **state)
+{
+    struct frontend *fe = fe_new();
+    struct xopt obs[] = {{COAP_OPT_OBSERVE, 0}, {0, 0}};
+    struct resp *r;
+    struct rd_out *o;
+    (void)state;
+
+    r = reqx(fe, COAP_GET, "rd-lookup/ep", "ep=watched", NULL, -1, obs);
+    assert_int_equal(r->code, COAP_CONTENT);
+    assert_true(r->has_obs);
+    assert_int_equal(r->plen, 0);
+    uint8_t tok = (uint8_t)(next_req_id - 1);
+    assert_int_equal(fe->nobservers, 1);
+    /* an unrelated change: no notification */
+    fe_outbox_clear(fe);
+    req(fe, COAP_POST, "rd", "ep=other", LINKS);
+    observe_flush(fe);
+    assert_int_equal(count_out(fe, RR_MSG_RD_NOTIFY), 0);
+    /* a matching registration: notified */
+    req(fe, COAP_POST, "rd", "ep=watched", LINKS);
+    observe_flush(fe);
+    o = first_out(fe, RR_MSG_RD_NOTIFY);
+    assert_non_null(o);
+    assert_memory_equal(o->ident, "udp", 3);
+    struct wire_r w;
+    struct rr_peer p;
+    const uint8_t *c;
+    wire_r_init(&w, o->body, o->len);
+    proto_get_peer(&w, &p);
+    assert_int_equal(wire_get_u8(&w), 1);
+    size_t cl = wire_get_bytes(&w, &c);
+    assert_false(w.err);
+    struct resp n;
+    parse_resp(c, cl, &n);
+    assert_int_equal(n.code, COAP_CONTENT);
+    assert_true(n.has_obs);
+    assert_true(n.obs > r->obs || r->obs == 0);
+    assert_non_null(strstr(n.payload, "ep=\"watched\""));
+    /* expiry of the watched one notifies too */
+    fe_outbox_clear(fe);
+    req(fe, COAP_DELETE, "reg/2", NULL, NULL);
+    observe_flush(fe);
+    assert_int_equal(count_out(fe, RR_MSG_RD_NOTIFY), 1);
+    /* the relay says the client is gone */
+    uint8_t body[256];
+    struct wire_w ww;
+    wire_w_init(&ww, body, sizeof(body));
+    proto_put_peer(&ww, &peer_udp);
+    uint8_t token[2] = {0xab, tok};
+    wire_put_bytes(&ww, token, 2);
+    ctl_dispatch(fe, (const uint8_t *)"udp", 3, RR_MSG_OBSERVE_GONE, body, ww.len);
+    assert_int_equal(fe->nobservers, 0);
+    fe_done(fe);
+}
+
+static void test_ctl_status_list(void **state)
+{
+    struct frontend *fe = fe_new();
+    uint8_t body[256];
+    struct wire_w w;
+    struct wire_r rr;
+    char text[4096];
+    (void)state;
+
+    req(fe, COAP_POST, "rd", "ep=alice&proxy=yes", LINKS);
+    fe_outbox_clear(fe);
+    wire_w_init(&w, body, sizeof(body));
+    wire_put_str(&w, "status");
+    wire_put_str(&w, "");
+    ctl_dispatch(fe, (const uint8_t *)"\0ctl", 4, RR_MSG_CTL_REQUEST, body, w.len);
+    wire_w_init(&w, body, sizeof(body));
+    wire_put_str(&w, "list");
+    wire_put_str(&w, "");
+    ctl_dispatch(fe, (const uint8_t *)"\0ctl", 4, RR_MSG_CTL_REQUEST, body, w.len);
+    wire_w_init(&w, body, sizeof(body));
+    wire_put_str(&w, "frobnicate");
+    wire_put_str(&w, "");
+    ctl_dispatch(fe, (const uint8_t *)"\0ctl", 4, RR_MSG_CTL_REQUEST, body, w.len);
+    assert_int_equal(count_out(fe, RR_MSG_CTL_RESPONSE), 3);
+    struct rd_out *o = first_out(fe, RR_MSG_CTL_RESPONSE);
+    wire_r_init(&rr, o->body, o->len);
+    assert_int_equal(wire_get_u8(&rr), 1);
+    wire_get_str(&rr, text, sizeof(text));
+    assert_non_null(strstr(text, "\"registrations\":1"));
+    assert_non_null(strstr(text, "\"proxied\":1"));
+    wire_r_init(&rr, o->next->body, o->next->len);
+    assert_int_equal(wire_get_u8(&rr), 1);
+    wire_get_str(&rr, text, sizeof(text));
+    assert_non_null(strstr(text, "[{\"ep\":\"alice\",\"d\":\"\",\"path\":\"/reg/1\","
+                                 "\"host\":\"alice.proxy.localhost\""));
+    assert_non_null(strstr(text, "\"reachable\":true"));
+    wire_r_init(&rr, o->next->next->body, o->next->next->len);
+    assert_int_equal(wire_get_u8(&rr), 0);
+    fe_done(fe);
+}
+
+static void test_restart_keeps_registrations(void **state)
+{
+    char path[] = "/tmp/test_rd_request_XXXXXX";
+    int fd = mkstemp(path);
+    struct frontend *fe;
+    uint64_t epoch1, now;
+    char side[64];
+    (void)state;
+
+    assert_true(fd >= 0);
+    close(fd);
+    fe = fe_new_db(path, "proxy.localhost");
+    req(fe, COAP_POST, "rd", "ep=alice&lt=1000&proxy=yes", LINKS);
+    req(fe, COAP_POST, "rd", "ep=bob&lt=5", "</b>");
+    req(fe, COAP_POST, "rd", "ep=carol", "</c>");
+    req(fe, COAP_DELETE, "reg/3", NULL, NULL);
+    epoch1 = fe->epoch;
+    now = fe->now;
+    fe_done(fe); /* like kill -9: nothing but the store survives */
+
+    fe = fe_new_db(path, "proxy.localhost");
+    fe->now = now + 6000; /* bob has expired meanwhile, but is in its grace period */
+    assert_true(fe->epoch != epoch1);
+    assert_int_equal(fe->reg.count, 2);
+    const char *ep = lookup(fe, "rd-lookup/ep", NULL);
+    assert_non_null(strstr(ep, "</reg/1>;ep=\"alice\";base=\"coap://alice.proxy.localhost\""));
+    assert_null(strstr(ep, "bob"));
+    routes_snapshot(fe, (const uint8_t *)"udp", 3, 1);
+    assert_int_equal(count_out(fe, RR_MSG_SNAPSHOT_ROUTE), 1);
+    assert_int_equal(req(fe, COAP_POST, "reg/2", NULL, NULL)->code, COAP_CHANGED);
+    assert_non_null(strstr(lookup(fe, "rd-lookup/ep", NULL), "</reg/2>;ep=\"bob\""));
+    assert_string_equal(req(fe, COAP_POST, "rd", "ep=dave", "</d>")->loc, "reg/4");
+    fe_done(fe);
+    unlink(path);
+    snprintf(side, sizeof(side), "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-shm", path);
+    unlink(side);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_register_update_get_delete),
+        cmocka_unit_test(test_replace_keeps_path_ids_not_reused),
+        cmocka_unit_test(test_base_from_peer_and_updates),
+        cmocka_unit_test(test_bad_input_changes_nothing),
+        cmocka_unit_test(test_proxy_without_domain),
+        cmocka_unit_test(test_expiry_and_grace),
+        cmocka_unit_test(test_proxy_names_and_routes),
+        cmocka_unit_test(test_block2),
+        cmocka_unit_test(test_block1_registration),
+        cmocka_unit_test(test_response_cache),
+        cmocka_unit_test(test_simple_registration),
+        cmocka_unit_test(test_observe),
+        cmocka_unit_test(test_ctl_status_list),
+        cmocka_unit_test(test_restart_keeps_registrations),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
