@@ -336,31 +336,57 @@ static void render_table(FILE *out, const struct jval *arr, int indent)
     }
     fprintf(out, "%*s", indent, "");
     for (unsigned c = 0; c < ncols; c++)
-        fprintf(out, "%-*s%s", (int)width[c], cols[c], c + 1 < ncols ? "  " : "\n");
+        fprintf(out, "%-*s%s", c + 1 < ncols ? (int)width[c] : 0, cols[c],
+                c + 1 < ncols ? "  " : "\n");
     for (const struct jval *e = arr->child; e; e = e->next) {
         fprintf(out, "%*s", indent, "");
         for (unsigned c = 0; c < ncols; c++)
-            fprintf(out, "%-*s%s", (int)width[c], jtext(jmember(e, cols[c])),
-                    c + 1 < ncols ? "  " : "\n");
+            fprintf(out, "%-*s%s", c + 1 < ncols ? (int)width[c] : 0,
+                    jtext(jmember(e, cols[c])), c + 1 < ncols ? "  " : "\n");
     }
 }
 
 static void render(FILE *out, const struct jval *v, int indent);
 
-/* One member (or array element, key NULL) of a container. */
-static void render_member(FILE *out, const struct jval *m, int indent)
+/* The start of a line: indent spaces, or for the first member of an array
+ * element "- " in the last two of them (YAML style). */
+static void lead(FILE *out, int indent, bool dash)
 {
-    const char *key = m->key ? m->key : "-";
+    if (dash)
+        fprintf(out, "%*s- ", indent - 2, "");
+    else
+        fprintf(out, "%*s", indent, "");
+}
 
+/* One member of an object (key set) or one element of an array (key NULL). */
+static void render_member(FILE *out, const struct jval *m, int indent, bool dash)
+{
+    if (!m->key) {
+        /* array element: scalars as "- v", objects as a "- " block */
+        if (jscalar(m)) {
+            fprintf(out, "%*s- %s\n", indent, "", jtext(m));
+        } else if (!m->child) {
+            fprintf(out, "%*s- (none)\n", indent, "");
+        } else if (m->t == J_OBJ) {
+            bool first = true;
+            for (const struct jval *c = m->child; c; c = c->next, first = false)
+                render_member(out, c, indent + 2, first);
+        } else {
+            fprintf(out, "%*s-\n", indent, "");
+            render(out, m, indent + 2);
+        }
+        return;
+    }
+    lead(out, indent, dash);
     if (jscalar(m)) {
-        fprintf(out, "%*s%s: %s\n", indent, "", key, jtext(m));
+        fprintf(out, "%s: %s\n", m->key, jtext(m));
     } else if (!m->child) {
-        fprintf(out, "%*s%s: (none)\n", indent, "", key);
+        fprintf(out, "%s: (none)\n", m->key);
     } else if (m->t == J_ARR && jtable_like(m)) {
-        fprintf(out, "%*s%s:\n", indent, "", key);
+        fprintf(out, "%s:\n", m->key);
         render_table(out, m, indent + 2);
     } else {
-        fprintf(out, "%*s%s:\n", indent, "", key);
+        fprintf(out, "%s:\n", m->key);
         render(out, m, indent + 2);
     }
 }
@@ -376,7 +402,7 @@ static void render(FILE *out, const struct jval *v, int indent)
         return;
     }
     for (const struct jval *m = v->child; m; m = m->next)
-        render_member(out, m, indent);
+        render_member(out, m, indent, false);
 }
 
 /* ---------------------------------------------------------------- the request */
@@ -573,7 +599,10 @@ static void print_answer(const struct ctl *c)
         printf("%s\n", c->text); /* not JSON: show it as it is */
         return;
     }
-    render(stdout, doc, 0);
+    if (!jscalar(doc) && !doc->child)
+        printf("(none)\n"); /* e.g. "list" with no registrations */
+    else
+        render(stdout, doc, 0);
     jfree(doc);
 }
 
