@@ -60,7 +60,8 @@ struct rd_reg {
     unsigned nattrs;
     char *links;               /* the registered link-format document */
     size_t links_len;
-    struct lf_doc doc;         /* links, parsed */
+    struct lf_doc doc;         /* links, parsed (compacted into doc_mem) */
+    void *doc_mem;             /* the one allocation holding doc */
     uint8_t proxy;             /* enum rd_proxy_mode */
     char host[RR_HOST_MAX];    /* proxy host name, "" when not proxied */
     struct rr_peer peer;       /* where the last registration/update came from */
@@ -71,14 +72,14 @@ struct rd_reg {
     bool warned_proxy_on;      /* "proxy=on is deprecated" logged once */
     /* registry links */
     struct rd_reg *prev, *next; /* id order */
-    struct rd_reg *h_id, *h_epd, *h_host;
+    struct rd_reg *h_id, *h_epd, *h_host, *h_ep;
 };
 
 struct registry {
     struct rd_reg *first, *last;
     size_t count;
     size_t nbuckets;
-    struct rd_reg **b_id, **b_epd, **b_host;
+    struct rd_reg **b_id, **b_epd, **b_host, **b_ep;
 };
 
 /* Parsed Uri-Query of a registration interface request. */
@@ -316,6 +317,9 @@ void registry_reindex(struct registry *g, struct rd_reg *r);
 struct rd_reg *registry_by_id(const struct registry *g, int64_t id);
 struct rd_reg *registry_by_epd(const struct registry *g, const char *ep, const char *d);
 struct rd_reg *registry_by_host(const struct registry *g, const char *host);
+/* Every registration with this ep (any d): first, then registry_ep_next. */
+struct rd_reg *registry_by_ep(const struct registry *g, const char *ep);
+struct rd_reg *registry_ep_next(const struct rd_reg *r);
 struct rd_reg *reg_new(void);
 void reg_free(struct rd_reg *r);
 /* Replace the links (copies text, parses). 0 / -1 with err. */

@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "frontend.h"
@@ -273,35 +274,93 @@ static void append_res_link(const struct rd_reg *r, const struct lf_link *l, str
         lf_append_param(out, "anchor", anchor, true);
 }
 
+/* One registration's contribution to a lookup result. */
+static void emit_reg(struct frontend *fe, const struct rd_reg *r, bool res,
+                     const struct rd_query *q, uint64_t *idx, struct strbuf *out)
+{
+    if (!lookup_reg_live(fe, r))
+        return;
+    if (!res) {
+        if (!ep_matches(fe, r, q))
+            return;
+        if (in_page(q, *idx)) {
+            if (out->len)
+                sb_putc(out, ',');
+            append_ep_link(r, out);
+        }
+        (*idx)++;
+        return;
+    }
+    for (unsigned j = 0; j < r->doc.nlinks; j++) {
+        if (!link_matches(fe, r, &r->doc.links[j], q))
+            continue;
+        if (in_page(q, *idx)) {
+            if (out->len)
+                sb_putc(out, ',');
+            append_res_link(r, &r->doc.links[j], out);
+        }
+        (*idx)++;
+    }
+}
+
+static int cmp_reg_id(const void *a, const void *b)
+{
+    const struct rd_reg *x = *(const struct rd_reg *const *)a, *y = *(const struct rd_reg *const *)b;
+
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * An exact ep= filter (the usual lookup) is answered from the ep index
+ * instead of walking every registration. This treats ep as the endpoint's
+ * name only: a link that carries an "ep" attribute of its own does not
+ * select other endpoints this way.
+ */
+static bool lookup_by_ep_index(struct frontend *fe, bool res, const struct rd_query *q,
+                               struct strbuf *out)
+{
+    const char *ep = NULL;
+    const struct rd_reg *stack[16], **cand = stack;
+    size_t n = 0, cap = 16;
+    uint64_t idx = 0;
+
+    for (unsigned i = 0; i < q->nf; i++) {
+        size_t l = strlen(q->f[i].value);
+        if (strcmp(q->f[i].name, "ep") == 0 && q->f[i].has_value && l > 0 &&
+            q->f[i].value[l - 1] != '*')
+            ep = q->f[i].value;
+    }
+    if (ep == NULL)
+        return false;
+    for (const struct rd_reg *r = registry_by_ep(&fe->reg, ep); r; r = registry_ep_next(r)) {
+        if (n == cap) {
+            const struct rd_reg **nc = malloc(cap * 2 * sizeof(*nc));
+            if (nc == NULL)
+                break;
+            memcpy(nc, cand, n * sizeof(*nc));
+            if (cand != stack)
+                free(cand);
+            cand = nc;
+            cap *= 2;
+        }
+        cand[n++] = r;
+    }
+    qsort(cand, n, sizeof(*cand), cmp_reg_id); /* results in id order, as a full walk gives */
+    for (size_t i = 0; i < n; i++)
+        emit_reg(fe, cand[i], res, q, &idx, out);
+    if (cand != stack)
+        free(cand);
+    return true;
+}
+
 void lookup_run(struct frontend *fe, bool res, const struct rd_query *q, struct strbuf *out)
 {
     uint64_t idx = 0;
 
-    for (const struct rd_reg *r = fe->reg.first; r; r = r->next) {
-        if (!lookup_reg_live(fe, r))
-            continue;
-        if (!res) {
-            if (!ep_matches(fe, r, q))
-                continue;
-            if (in_page(q, idx)) {
-                if (out->len)
-                    sb_putc(out, ',');
-                append_ep_link(r, out);
-            }
-            idx++;
-            continue;
-        }
-        for (unsigned j = 0; j < r->doc.nlinks; j++) {
-            if (!link_matches(fe, r, &r->doc.links[j], q))
-                continue;
-            if (in_page(q, idx)) {
-                if (out->len)
-                    sb_putc(out, ',');
-                append_res_link(r, &r->doc.links[j], out);
-            }
-            idx++;
-        }
-    }
+    if (lookup_by_ep_index(fe, res, q, out))
+        return;
+    for (const struct rd_reg *r = fe->reg.first; r; r = r->next)
+        emit_reg(fe, r, res, q, &idx, out);
 }
 
 void lookup_discovery(struct frontend *fe, const struct rd_query *q, struct strbuf *out)

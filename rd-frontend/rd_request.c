@@ -270,9 +270,14 @@ static void do_update(struct frontend *fe, struct rd_reg *r, const struct rr_pee
         }
         lf_free(&doc);
     }
+    /* Only a proxy= in this very request is validated: a plain refresh must
+     * never fail (RIOT drops its registration after a failed update), even
+     * if the configuration changed since the name was given out. */
     uint8_t proxy = p.has_proxy ? p.proxy : r->proxy;
-    if (proxy && proxy_host(fe, r->ep, r->d, host, sizeof(host), reply) < 0)
+    if (p.has_proxy && proxy_host(fe, r->ep, r->d, host, sizeof(host), reply) < 0)
         return;
+    if (!p.has_proxy)
+        snprintf(host, sizeof(host), "%s", r->host);
 
     /* validated: apply */
     clash = registry_by_host(&fe->reg, host);

@@ -3,7 +3,9 @@
  * at start and kept in step with it by rd_request.c).
  * Owns every struct rd_reg: a list in id order (lookups and paging walk it,
  * new ids are always larger so appending keeps the order) and three chained
- * hash indexes: by id, by (ep, d) and by proxy host name. Talks to nothing.
+ * hash indexes: by id, by (ep, d), by ep alone (exact ep= lookups, the
+ * common case, need not walk every registration) and by proxy host name.
+ * Talks to nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,11 @@ static size_t h_epd(const struct registry *g, const char *ep, const char *d)
     return (size_t)fnv(d, fnv("\xff", fnv(ep, 14695981039346656037ull))) & (g->nbuckets - 1);
 }
 
+static size_t h_ep(const struct registry *g, const char *ep)
+{
+    return (size_t)fnv(ep, 1469598103934665603ull) & (g->nbuckets - 1);
+}
+
 static size_t h_host(const struct registry *g, const char *host)
 {
     return (size_t)fnv(host, 14695981039346656037ull) & (g->nbuckets - 1);
@@ -43,12 +50,14 @@ static int alloc_buckets(struct registry *g, size_t n)
     g->b_id = calloc(n, sizeof(*g->b_id));
     g->b_epd = calloc(n, sizeof(*g->b_epd));
     g->b_host = calloc(n, sizeof(*g->b_host));
+    g->b_ep = calloc(n, sizeof(*g->b_ep));
     g->nbuckets = n;
-    if (g->b_id == NULL || g->b_epd == NULL || g->b_host == NULL) {
+    if (g->b_id == NULL || g->b_epd == NULL || g->b_host == NULL || g->b_ep == NULL) {
         free(g->b_id);
         free(g->b_epd);
         free(g->b_host);
-        g->b_id = g->b_epd = g->b_host = NULL;
+        free(g->b_ep);
+        g->b_id = g->b_epd = g->b_host = g->b_ep = NULL;
         return -1;
     }
     return 0;
@@ -71,6 +80,7 @@ void registry_free(struct registry *g)
     free(g->b_id);
     free(g->b_epd);
     free(g->b_host);
+    free(g->b_ep);
     memset(g, 0, sizeof(*g));
 }
 
@@ -83,6 +93,9 @@ static void index_one(struct registry *g, struct rd_reg *r)
     b = h_epd(g, r->ep, r->d);
     r->h_epd = g->b_epd[b];
     g->b_epd[b] = r;
+    b = h_ep(g, r->ep);
+    r->h_ep = g->b_ep[b];
+    g->b_ep[b] = r;
     r->h_host = NULL;
     if (r->host[0]) {
         b = h_host(g, r->host);
@@ -106,6 +119,7 @@ void registry_unindex(struct registry *g, struct rd_reg *r)
 {
     unlink_chain(&g->b_id[h_id(g, r->id)], r, offsetof(struct rd_reg, h_id));
     unlink_chain(&g->b_epd[h_epd(g, r->ep, r->d)], r, offsetof(struct rd_reg, h_epd));
+    unlink_chain(&g->b_ep[h_ep(g, r->ep)], r, offsetof(struct rd_reg, h_ep));
     if (r->host[0])
         unlink_chain(&g->b_host[h_host(g, r->host)], r, offsetof(struct rd_reg, h_host));
 }
@@ -127,6 +141,8 @@ static int grow(struct registry *g)
     free(g->b_id);
     free(g->b_epd);
     free(g->b_host);
+    free(g->b_ep);
+    g->b_ep = ng.b_ep;
     g->b_id = ng.b_id;
     g->b_epd = ng.b_epd;
     g->b_host = ng.b_host;
@@ -205,6 +221,22 @@ struct rd_reg *registry_by_epd(const struct registry *g, const char *ep, const c
     return NULL;
 }
 
+struct rd_reg *registry_by_ep(const struct registry *g, const char *ep)
+{
+    for (struct rd_reg *r = g->b_ep[h_ep(g, ep)]; r; r = r->h_ep)
+        if (strcmp(r->ep, ep) == 0)
+            return r;
+    return NULL;
+}
+
+struct rd_reg *registry_ep_next(const struct rd_reg *r)
+{
+    for (struct rd_reg *n = r->h_ep; n; n = n->h_ep)
+        if (strcmp(n->ep, r->ep) == 0)
+            return n;
+    return NULL;
+}
+
 struct rd_reg *registry_by_host(const struct registry *g, const char *host)
 {
     if (host[0] == '\0')
@@ -241,31 +273,85 @@ void reg_free(struct rd_reg *r)
         return;
     reg_clear_attrs(r);
     free(r->links);
-    lf_free(&r->doc);
+    free(r->doc_mem);
     free(r);
+}
+
+/*
+ * Copy a parsed document into one exactly-sized allocation: the parser's
+ * arena works in 4 KiB chunks, which would cost 4 KiB per registration for
+ * a typical 50-byte payload. The copy's strings point into the same block.
+ */
+static void *compact_doc(const struct lf_doc *src, struct lf_doc *dst)
+{
+    size_t sz = src->nlinks * sizeof(struct lf_link);
+    char *mem, *p;
+
+    for (unsigned i = 0; i < src->nlinks; i++) {
+        const struct lf_link *l = &src->links[i];
+        sz += strlen(l->target) + 1 + l->nparams * sizeof(struct lf_param);
+        for (unsigned j = 0; j < l->nparams; j++)
+            sz += strlen(l->params[j].name) + strlen(l->params[j].value) + 2;
+    }
+    mem = malloc(sz ? sz : 1);
+    if (mem == NULL)
+        return NULL;
+    /* arrays first (pointer-aligned), strings after */
+    dst->links = (struct lf_link *)mem;
+    dst->nlinks = src->nlinks;
+    dst->arena = NULL;
+    p = mem + src->nlinks * sizeof(struct lf_link);
+    for (unsigned i = 0; i < src->nlinks; i++) {
+        dst->links[i].params = (struct lf_param *)p;
+        dst->links[i].nparams = src->links[i].nparams;
+        p += src->links[i].nparams * sizeof(struct lf_param);
+    }
+#define COPY_STR(dstp, s)                                                                          \
+    do {                                                                                           \
+        size_t n_ = strlen(s) + 1;                                                                 \
+        memcpy(p, (s), n_);                                                                        \
+        (dstp) = p;                                                                                \
+        p += n_;                                                                                   \
+    } while (0)
+    for (unsigned i = 0; i < src->nlinks; i++) {
+        const struct lf_link *l = &src->links[i];
+        COPY_STR(dst->links[i].target, l->target);
+        for (unsigned j = 0; j < l->nparams; j++) {
+            COPY_STR(dst->links[i].params[j].name, l->params[j].name);
+            COPY_STR(dst->links[i].params[j].value, l->params[j].value);
+            dst->links[i].params[j].has_value = l->params[j].has_value;
+        }
+    }
+#undef COPY_STR
+    return mem;
 }
 
 int reg_set_links(struct rd_reg *r, const char *text, size_t len, char *err, size_t errlen)
 {
-    struct lf_doc doc;
+    struct lf_doc doc, compact;
     char *copy;
+    void *mem;
 
     memset(&doc, 0, sizeof(doc));
     if (lf_parse(text, len, &doc, err, errlen) < 0)
         return -1;
     copy = malloc(len + 1);
-    if (copy == NULL) {
-        lf_free(&doc);
+    mem = compact_doc(&doc, &compact);
+    lf_free(&doc);
+    if (copy == NULL || mem == NULL) {
+        free(copy);
+        free(mem);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     memcpy(copy, text, len);
     copy[len] = '\0';
     free(r->links);
-    lf_free(&r->doc);
+    free(r->doc_mem);
     r->links = copy;
     r->links_len = len;
-    r->doc = doc;
+    r->doc = compact;
+    r->doc_mem = mem;
     return 0;
 }
 

@@ -249,6 +249,33 @@ static void test_expired_hidden_and_proxy_attrs(void **state)
     frontend_free(fe);
 }
 
+static void test_ep_index(void **state)
+{
+    struct frontend *fe = fe_new();
+    const char *r;
+    (void)state;
+
+    /* the same ep in two sectors, inserted out of id order */
+    add(fe, 7, "dup", "b", "coap://192.0.2.7", "</b>");
+    add(fe, 4, "dup", "a", "coap://192.0.2.4", "</a>");
+    add(fe, 5, "dupe", "", "coap://192.0.2.5", "</c>");
+    r = run(fe, false, Q("ep=dup"));
+    assert_string_equal(r, "</reg/4>;ep=\"dup\";d=\"a\";base=\"coap://192.0.2.4\";rt=\"core.rd-ep\","
+                           "</reg/7>;ep=\"dup\";d=\"b\";base=\"coap://192.0.2.7\";rt=\"core.rd-ep\"");
+    r = run(fe, true, Q("ep=dup", "d=b"));
+    assert_string_equal(r, "<coap://192.0.2.7/b>;anchor=\"coap://192.0.2.7\"");
+    r = run(fe, true, Q("ep=dup", "page=1", "count=1"));
+    assert_string_equal(r, "<coap://192.0.2.7/b>;anchor=\"coap://192.0.2.7\"");
+    assert_string_equal(run(fe, false, Q("ep=du")), "");
+    /* index follows removal */
+    struct rd_reg *x = registry_by_id(&fe->reg, 4);
+    registry_remove(&fe->reg, x);
+    reg_free(x);
+    assert_null(strstr(run(fe, false, Q("ep=dup")), "</reg/4>"));
+    assert_non_null(strstr(run(fe, false, Q("ep=dup*")), "</reg/5>"));
+    frontend_free(fe);
+}
+
 static void test_discovery(void **state)
 {
     struct frontend *fe = fe_new();
@@ -289,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_resource_lookup_resolution),
         cmocka_unit_test(test_paging),
         cmocka_unit_test(test_expired_hidden_and_proxy_attrs),
+        cmocka_unit_test(test_ep_index),
         cmocka_unit_test(test_discovery),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

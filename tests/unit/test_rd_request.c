@@ -450,6 +450,10 @@ static void test_proxy_names_and_routes(void **state)
     assert_true(route_at(fe, 0, &rt, &seq));
     assert_string_equal(rt.host, "node.lab.proxy.localhost");
     assert_true(rt.flags & RR_ROUTE_DELETED);
+    /* a plain refresh never fails, even if the proxy domain went away */
+    fe->cfg.proxy_domain[0] = '\0';
+    assert_int_equal(req(fe, COAP_POST, "reg/1", NULL, NULL)->code, COAP_CHANGED);
+    snprintf(fe->cfg.proxy_domain, sizeof(fe->cfg.proxy_domain), "proxy.localhost");
     /* snapshot: the one remaining route, then the end marker */
     fe_outbox_clear(fe);
     routes_snapshot(fe, (const uint8_t *)"udp", 3, 77);
