@@ -47,7 +47,9 @@
 #define SERVE_BACKOFF_MIN_MS 2000u
 #define SERVE_BACKOFF_MAX_MS 60000u
 #define SERVE_STOP_WAIT_MS 6000u
-#define SERVE_DEFAULT_LT 90000u /* RFC 9176 default when --lt is not given */
+#define SERVE_DEFAULT_LT 90000u
+#define SERVE_BLOCK_SZX 6 /* 1024-byte Block1 blocks for long link payloads */
+#define SERVE_BLOCK_SIZE 1024u /* RFC 9176 default when --lt is not given */
 
 enum reg_state { RS_DISCOVER, RS_REGISTER, RS_LOOKUP, RS_REGISTERED, RS_DELETING, RS_DONE };
 enum own_kind { OWN_NONE, OWN_DISCOVER, OWN_REGISTER, OWN_LOOKUP, OWN_REFRESH, OWN_PING, OWN_DELETE };
@@ -55,6 +57,12 @@ enum own_kind { OWN_NONE, OWN_DISCOVER, OWN_REGISTER, OWN_LOOKUP, OWN_REFRESH, O
 /* The one request of our own an endpoint has outstanding towards the RD. */
 struct own_req {
     enum own_kind kind;
+    uint8_t code;
+    char path[CN_PATHLEN], query[CN_PATHLEN];
+    const char *payload; /* the endpoint's links (owned by serve_ep) */
+    size_t payload_len;
+    int cf;
+    uint32_t blk1; /* current Block1 number */
     uint16_t mid;
     uint8_t token[SERVE_TKL];
     uint8_t *buf;
@@ -142,55 +150,85 @@ static void own_clear(struct own_req *r)
     memset(r, 0, sizeof(*r));
 }
 
-static int own_start(struct serve *s, struct serve_ep *e, enum own_kind kind, uint8_t code,
-                     const char *path, const char *query, const char *payload, int cf,
-                     int max_tries, uint64_t now)
+/* Build the datagram for the current block of the own request (Block1,
+ * RFC 7959, when the payload does not fit one SERVE_BLOCK_SIZE block: a
+ * server's links can be long, and the RD reassembles). New message id. */
+static int own_build(struct serve_ep *e)
 {
     struct own_req *r = &e->own;
     struct coap_msg m;
     char storage[1024];
-    uint8_t cfbuf[4];
-    size_t cap;
-    ssize_t n;
-    uint32_t t = cn_random32();
+    uint8_t cfbuf[4], b1buf[4];
+    size_t off = 0, n = r->payload_len, cap;
+    ssize_t len;
 
-    own_clear(r);
     coap_msg_init(&m);
     m.type = COAP_T_CON;
-    m.code = code;
+    m.code = r->code;
     m.msgid = fwd_alloc_down_mid(&e->fwd);
-    if (code != COAP_EMPTY) {
+    if (r->code != COAP_EMPTY) {
         m.tkl = SERVE_TKL;
-        memcpy(m.token, &t, SERVE_TKL);
-        if (cn_add_path_query(&m, path, query, storage, sizeof(storage)) < 0)
-            goto fail;
-        if (cf >= 0 && coap_msg_add_opt_uint(&m, COAP_OPT_CONTENT_FORMAT, (uint32_t)cf, cfbuf) < 0)
-            goto fail;
-        if (payload != NULL && payload[0] != '\0') {
-            m.payload = (const uint8_t *)payload;
-            m.payload_len = strlen(payload);
+        memcpy(m.token, r->token, SERVE_TKL);
+        if (cn_add_path_query(&m, r->path, r->query, storage, sizeof(storage)) < 0)
+            return -1;
+        if (r->cf >= 0 &&
+            coap_msg_add_opt_uint(&m, COAP_OPT_CONTENT_FORMAT, (uint32_t)r->cf, cfbuf) < 0)
+            return -1;
+        if (r->payload_len > SERVE_BLOCK_SIZE) {
+            bool more;
+            off = (size_t)r->blk1 * SERVE_BLOCK_SIZE;
+            if (off >= r->payload_len)
+                return -1;
+            more = r->payload_len - off > SERVE_BLOCK_SIZE;
+            n = more ? SERVE_BLOCK_SIZE : r->payload_len - off;
+            if (coap_msg_add_opt_uint(&m, COAP_OPT_BLOCK1,
+                                      coap_block_encode(r->blk1, more, SERVE_BLOCK_SZX), b1buf) < 0)
+                return -1;
+        }
+        if (n > 0) {
+            m.payload = (const uint8_t *)r->payload + off;
+            m.payload_len = n;
         }
     }
     cap = 1024 + m.payload_len;
+    free(r->buf);
     r->buf = malloc(cap);
     if (r->buf == NULL)
-        goto fail;
-    n = coap_msg_serialize_udp(&m, r->buf, cap);
-    if (n < 0)
-        goto fail;
-    r->len = (size_t)n;
-    r->kind = kind;
+        return -1;
+    len = coap_msg_serialize_udp(&m, r->buf, cap);
+    if (len < 0)
+        return -1;
+    r->len = (size_t)len;
     r->mid = m.msgid;
-    memcpy(r->token, m.token, SERVE_TKL);
-    r->max_tries = max_tries;
+    r->tries = 0;
+    r->acked = false;
     r->rto = SERVE_ACK_TIMEOUT_MS + cn_random32() % (SERVE_ACK_TIMEOUT_MS / 2);
-    r->next_tx = now; /* sent by own_poll */
-    (void)s;
     return 0;
-fail:
-    log_warnx("%s: cannot build a request (too large?)", e->ep);
+}
+
+static int own_start(struct serve_ep *e, enum own_kind kind, uint8_t code, const char *path,
+                     const char *query, const char *payload, int cf, int max_tries, uint64_t now)
+{
+    struct own_req *r = &e->own;
+    uint32_t t = cn_random32();
+
     own_clear(r);
-    return -1;
+    r->kind = kind;
+    r->code = code;
+    snprintf(r->path, sizeof(r->path), "%s", path ? path : "");
+    snprintf(r->query, sizeof(r->query), "%s", query ? query : "");
+    r->payload = payload;
+    r->payload_len = payload ? strlen(payload) : 0;
+    r->cf = cf;
+    memcpy(r->token, &t, SERVE_TKL);
+    r->max_tries = max_tries;
+    r->next_tx = now; /* sent by ep_step */
+    if (own_build(e) < 0) {
+        log_warnx("%s: cannot build a request (too large?)", e->ep);
+        own_clear(r);
+        return -1;
+    }
+    return 0;
 }
 
 static void serve_print(struct serve *s, struct serve_ep *e)
@@ -393,6 +431,8 @@ static void own_done(struct serve *s, struct serve_ep *e, const struct coap_msg 
         }
         break;
     case OWN_PING:
+        if (rst || m != NULL)
+            log_debug("%s: ping answered", e->ep);
         if (m == NULL && !rst) {
             log_warnx("%s: ping unanswered; refreshing the registration now", e->ep);
             e->next_refresh = now;
@@ -435,7 +475,7 @@ static void ep_step(struct serve *s, struct serve_ep *e, uint64_t now)
     switch (e->st) {
     case RS_DISCOVER:
         if (now >= e->next_action)
-            own_start(s, e, OWN_DISCOVER, COAP_GET, "/.well-known/core", "rt=core.rd", NULL, -1,
+            own_start(e, OWN_DISCOVER, COAP_GET, "/.well-known/core", "rt=core.rd", NULL, -1,
                       SERVE_MAX_RETRANSMIT, now);
         break;
     case RS_REGISTER:
@@ -449,7 +489,7 @@ static void ep_step(struct serve *s, struct serve_ep *e, uint64_t now)
             if (s->o.lt != 0)
                 snprintf(q + n, sizeof(q) - (size_t)n, "&lt=%u", (unsigned)s->o.lt);
         }
-        own_start(s, e, OWN_REGISTER, COAP_POST, e->reg_iface, q, e->links, COAP_CF_LINK_FORMAT,
+        own_start(e, OWN_REGISTER, COAP_POST, e->reg_iface, q, e->links, COAP_CF_LINK_FORMAT,
                   SERVE_MAX_RETRANSMIT, now);
         break;
     case RS_LOOKUP:
@@ -457,22 +497,22 @@ static void ep_step(struct serve *s, struct serve_ep *e, uint64_t now)
             snprintf(q, sizeof(q), "ep=%s&d=%s", e->ep, s->o.d);
         else
             snprintf(q, sizeof(q), "ep=%s", e->ep);
-        own_start(s, e, OWN_LOOKUP, COAP_GET, "/rd-lookup/ep", q, NULL, -1, SERVE_MAX_RETRANSMIT,
+        own_start(e, OWN_LOOKUP, COAP_GET, "/rd-lookup/ep", q, NULL, -1, SERVE_MAX_RETRANSMIT,
                   now);
         break;
     case RS_REGISTERED:
         if (now >= e->next_refresh) {
-            own_start(s, e, OWN_REFRESH, COAP_POST, e->reg_loc, NULL, NULL, -1,
+            own_start(e, OWN_REFRESH, COAP_POST, e->reg_loc, NULL, NULL, -1,
                       SERVE_MAX_RETRANSMIT, now);
         } else if (s->o.ping_ms > 0) {
             uint64_t last = e->last_tx > e->fwd.last_down_tx ? e->last_tx : e->fwd.last_down_tx;
             if (now >= last + s->o.ping_ms)
-                own_start(s, e, OWN_PING, COAP_EMPTY, NULL, NULL, NULL, -1, SERVE_MAX_RETRANSMIT,
+                own_start(e, OWN_PING, COAP_EMPTY, NULL, NULL, NULL, -1, SERVE_MAX_RETRANSMIT,
                           now);
         }
         break;
     case RS_DELETING:
-        own_start(s, e, OWN_DELETE, COAP_DELETE, e->reg_loc, NULL, NULL, -1, 1, now);
+        own_start(e, OWN_DELETE, COAP_DELETE, e->reg_loc, NULL, NULL, -1, 1, now);
         break;
     case RS_DONE:
         break;
@@ -480,6 +520,21 @@ static void ep_step(struct serve *s, struct serve_ep *e, uint64_t now)
     /* send at once what was just started */
     if (r->kind != OWN_NONE && r->tries == 0)
         ep_step(s, e, now);
+}
+
+/* 2.31 Continue for a Block1 transfer of ours: send the next block. */
+static bool own_next_block(struct serve_ep *e, const struct coap_msg *m, uint64_t now)
+{
+    struct own_req *r = &e->own;
+
+    if (m->code != COAP_CONTINUE || r->payload_len <= SERVE_BLOCK_SIZE ||
+        (size_t)(r->blk1 + 1) * SERVE_BLOCK_SIZE >= r->payload_len)
+        return false;
+    r->blk1++;
+    if (own_build(e) < 0)
+        return false;
+    r->next_tx = now; /* ep_step sends it on the next turn of the loop */
+    return true;
 }
 
 /* A datagram from rdrelay that the forwarder says is not its own: the
@@ -504,7 +559,8 @@ static void own_on_msg(struct serve *s, struct serve_ep *e, const uint8_t *buf, 
                 r->give_up = now + SERVE_SEPARATE_WAIT_MS;
             }
         } else if (m.tkl == SERVE_TKL && memcmp(m.token, r->token, SERVE_TKL) == 0) {
-            own_done(s, e, &m, false, now);
+            if (!own_next_block(e, &m, now))
+                own_done(s, e, &m, false, now);
         }
         return;
     }
@@ -516,7 +572,7 @@ static void own_on_msg(struct serve *s, struct serve_ep *e, const uint8_t *buf, 
             cn_sendto(e->fd_rd, b, sizeof(b), &s->o.rd.addr);
             e->last_tx = now;
         }
-        if (mine)
+        if (mine && !own_next_block(e, &m, now))
             own_done(s, e, &m, false, now);
     }
 }
