@@ -119,7 +119,7 @@ static void ka_report(struct relay *r, struct ka_entry *e)
 
     if (e->unreachable) {
         r->c.ka_unreachable++;
-        log_info("route %s unreachable: no answer through %s", e->host,
+        log_info("route %s unreachable through %s", e->host,
                  addr_to_str(&e->remote, a, sizeof(a)));
     } else {
         r->c.ka_reachable++;
@@ -281,6 +281,26 @@ void ka_on_rx(struct relay *r, const struct rr_addr *remote, uint64_t now)
             e->unreachable = false;
             ka_report(r, e);
         }
+    }
+}
+
+void ka_on_icmp(struct relay *r, const struct rr_addr *remote, uint64_t now)
+{
+    struct ka_table *t = &r->ka;
+    if (t->n == 0)
+        return;
+    for (uint32_t i = t->br[addr_hash(remote) & (t->nb - 1)]; i != RU_NONE;
+         i = t->e[i].next_remote) {
+        struct ka_entry *e = &t->e[i];
+        if (!addr_equal(&e->remote, remote) || e->unreachable)
+            continue;
+        e->unreachable = true;
+        e->pinging = false;
+        e->tries = 0;
+        e->since_wall_ms = now_wall_ms() - (now - e->last_rx_ms);
+        ka_report(r, e);
+        if (e->ka_ms)
+            e->next_due_ms = next_due(now, e->ka_ms);
     }
 }
 

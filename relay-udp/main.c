@@ -70,6 +70,7 @@ static int run(struct relay *r)
 
     for (int i = 0; i < r->nsocks; i++)
         items[n++] = (zmq_pollitem_t){.fd = r->socks[i].fd, .events = ZMQ_POLLIN};
+    /* POLLERR (an ICMP error queued by IP_RECVERR) is reported as ZMQ_POLLERR */
     int i_dealer = n;
     items[n++] = (zmq_pollitem_t){.socket = r->dealer, .events = ZMQ_POLLIN};
     int i_sub = n;
@@ -97,7 +98,7 @@ static int run(struct relay *r)
         }
         now = now_mono_ms();
         for (int i = 0; i < r->nsocks; i++)
-            if (items[i].revents & ZMQ_POLLIN)
+            if (items[i].revents & (ZMQ_POLLIN | ZMQ_POLLERR))
                 udp_drain(r, i, now);
         if (items[i_dealer].revents & ZMQ_POLLIN)
             ctl_on_dealer_readable(r, now);

@@ -182,3 +182,11 @@ void msg_on_datagram(struct relay *r, int sock, const struct rr_addr *peer,
     if (m.type == COAP_T_CON)
         send_empty(r, sock, peer, local, COAP_T_RST, m.msgid);
 }
+
+void msg_on_unreachable(struct relay *r, const struct rr_addr *peer, uint64_t now)
+{
+    char a[RR_ADDRSTRLEN];
+    log_debug("ICMP unreachable from %s", addr_to_str(peer, a, sizeof(a)));
+    ka_on_icmp(r, peer, now);
+    proxy_on_remote_gone(r, peer, now);
+}

@@ -286,3 +286,13 @@ void proxy_on_upstream_fail(struct relay *r, uint32_t ui, uint8_t code, const ch
     }
     ux_release(r, ui);
 }
+
+void proxy_on_remote_gone(struct relay *r, const struct rr_addr *remote, uint64_t now)
+{
+    /* rare (an ICMP error), so a scan of the upstream pool is fine */
+    for (uint32_t ui = 0; ui < r->nux; ui++) {
+        struct uexch *u = &r->ux[ui];
+        if ((u->state == UX_SENT || u->state == UX_WAITSEP) && addr_equal(&u->out.remote, remote))
+            proxy_on_upstream_fail(r, ui, COAP_BAD_GATEWAY, "registrant unreachable (ICMP)", now);
+    }
+}

@@ -217,6 +217,9 @@ void udp_drain(struct relay *r, int sock, uint64_t now);
 void msg_on_datagram(struct relay *r, int sock, const struct rr_addr *peer,
                      const struct rr_addr *local, uint8_t *buf, size_t len, uint64_t now);
 
+/* An ICMP unreachable came back for a datagram we sent to peer. */
+void msg_on_unreachable(struct relay *r, const struct rr_addr *peer, uint64_t now);
+
 /* exchange.c */
 int exch_init(struct relay *r);
 void exch_free(struct relay *r);
@@ -277,6 +280,8 @@ void proxy_on_upstream_fail(struct relay *r, uint32_t uxi, uint8_t code, const c
                             uint64_t now);
 /* The client rejected (RST) or stopped acknowledging notifications. */
 void proxy_cancel_observation(struct relay *r, uint32_t dxi, uint64_t now);
+/* ICMP unreachable from remote: fail what is in flight to it (5.02). */
+void proxy_on_remote_gone(struct relay *r, const struct rr_addr *remote, uint64_t now);
 /* Send a request to an endpoint through a path; used by proxy and EP_REQUEST.
  * The message m gets our token and msgid. 0 / -1 (no socket for the path). */
 int ux_send_request(struct relay *r, uint32_t uxi, struct coap_msg *m,
@@ -289,6 +294,8 @@ void ka_on_route_change(struct relay *r, const struct rr_route *old_rt,
                         const struct rr_route *new_rt, bool swapped);
 /* Any datagram from remote: the binding is alive. */
 void ka_on_rx(struct relay *r, const struct rr_addr *remote, uint64_t now);
+/* ICMP says nothing listens at remote any more: unreachable now. */
+void ka_on_icmp(struct relay *r, const struct rr_addr *remote, uint64_t now);
 /* Unreachable since (wall ms), or 0 if reachable / unknown. */
 uint64_t ka_unreachable_since(struct relay *r, const char *host);
 void ka_tick(struct relay *r, uint64_t now);

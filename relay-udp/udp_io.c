@@ -8,6 +8,8 @@
  * server address (BRIEF §1.2). Talks to msglayer.c (hands up every datagram).
  */
 #include <errno.h>
+#include <time.h> /* before linux/errqueue.h, which needs struct timespec */
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,11 +44,16 @@ static int udp_open_one(struct ru_sock *s, const struct rr_addr *a)
     }
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
         goto fail;
+    /* RECVERR: an ICMP port/host unreachable for a datagram we forwarded
+     * tells us at once that a registrant is gone (5.02 quickly, not a 5.04
+     * after a timeout) */
     if (fam == AF_INET6) {
         if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
-            setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
+            setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one)) < 0)
             goto fail;
-    } else if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0) {
+    } else if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
+               setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one)) < 0) {
         goto fail;
     }
     /* large buffers: a burst of 16+ clients must not overflow the queue */
@@ -200,8 +207,50 @@ static void rx_local(const struct ru_sock *s, struct msghdr *mh, struct rr_addr 
     }
 }
 
+/* ICMP errors queued by IP_RECVERR: destination/port unreachable for a
+ * datagram we sent. The offending datagram's destination is the peer. */
+static void udp_drain_errqueue(struct relay *r, int sock, uint64_t now)
+{
+    const struct ru_sock *s = &r->socks[sock];
+
+    for (int k = 0; k < 64; k++) {
+        struct sockaddr_storage ss;
+        uint8_t data[64];
+        union {
+            char buf[512];
+            struct cmsghdr align;
+        } ctl;
+        struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+        struct msghdr mh = {.msg_name = &ss, .msg_namelen = sizeof(ss), .msg_iov = &iov,
+                            .msg_iovlen = 1, .msg_control = ctl.buf,
+                            .msg_controllen = sizeof(ctl.buf)};
+        if (recvmsg(s->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+            return;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+            struct sock_extended_err ee;
+            bool v4 = cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_RECVERR;
+            bool v6 = cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_RECVERR;
+            if (!v4 && !v6)
+                continue;
+            memcpy(&ee, CMSG_DATA(cm), sizeof(ee));
+            /* v4: dest unreachable (type 3) host/port/prohibited;
+             * v6: dest unreachable (type 1) any code */
+            bool gone = (ee.ee_origin == SO_EE_ORIGIN_ICMP && ee.ee_type == 3 &&
+                         (ee.ee_code == 1 || ee.ee_code == 3 || ee.ee_code == 10 ||
+                          ee.ee_code == 13)) ||
+                        (ee.ee_origin == SO_EE_ORIGIN_ICMP6 && ee.ee_type == 1);
+            if (gone && mh.msg_namelen > 0) {
+                struct rr_addr peer;
+                addr_from_sockaddr(&peer, (struct sockaddr *)&ss, mh.msg_namelen);
+                msg_on_unreachable(r, &peer, now);
+            }
+        }
+    }
+}
+
 void udp_drain(struct relay *r, int sock, uint64_t now)
 {
+    udp_drain_errqueue(r, sock, now);
     struct ru_rxbatch *b = r->rxb;
     const struct ru_sock *s = &r->socks[sock];
 
@@ -222,7 +271,12 @@ void udp_drain(struct relay *r, int sock, uint64_t now)
         }
         int n = recvmmsg(s->fd, b->hdr, RU_RX_BATCH, MSG_DONTWAIT, NULL);
         if (n < 0) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNREFUSED)
+            /* a pending ICMP error is reported once by the next receive;
+             * the error queue above has the details */
+            if (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH ||
+                errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
                 log_warn("recvmmsg");
             return;
         }
