@@ -194,7 +194,7 @@ ok "topology built (namespaces $N*)"
 
 # Sanity of the topology itself, before any rdrelay: the inside can go out.
 rr_start probe "$(command -v ip)" netns exec "$NS_RD" "$(command -v coap-server-notls)" \
-    -A $RD4 -p 5699
+    -A :: -p 5699
 sleep 0.5
 coap_ns "$NS_SA" -m get "coap://$RD4:5699/.well-known/core"
 assert_code 2.05 "site A reaches a server on the public host (inside-out works through NAT A)"
