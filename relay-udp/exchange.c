@@ -119,15 +119,20 @@ static uint32_t rtx_initial_timeout(void)
     return RU_ACK_TIMEOUT_MS + (uint32_t)(random() % (RU_ACK_TIMEOUT_MS * RU_ACK_RANDOM_PCT / 100));
 }
 
-void out_start(struct relay *r, uint32_t idx, struct ru_out *o, struct ru_timer *t, uint64_t now)
+void out_track(struct relay *r, uint32_t idx, struct ru_out *o)
 {
-    if (o->awaiting)
-        out_stop(r, idx, o, t);
     uint32_t b = key_hash(&o->remote, o->msgid) & (r->nack_b - 1);
     o->hnext = r->ack_b[b];
     r->ack_b[b] = idx;
     o->awaiting = true;
     o->tries = 0;
+}
+
+void out_start(struct relay *r, uint32_t idx, struct ru_out *o, struct ru_timer *t, uint64_t now)
+{
+    if (o->awaiting)
+        out_stop(r, idx, o, t);
+    out_track(r, idx, o);
     o->timeout_ms = rtx_initial_timeout();
     th_arm(&r->timers, t, now + o->timeout_ms);
 }
@@ -408,6 +413,8 @@ int dx_answer(struct relay *r, uint32_t i, const uint8_t *resp, size_t len, uint
     udp_send(r, d->sock, &d->peer, &d->local, d->out.buf, d->out.len);
     if (type == COAP_T_CON)
         out_start(r, i, &d->out, &d->t_ack, now);
+    else if (notify_type != 0xff && !final)
+        out_track(r, i, &d->out); /* a client may reject a NON notification with RST */
     if (!final) {
         d->state = DX_OBSERVE;
     } else if (type == COAP_T_CON) {

@@ -243,6 +243,8 @@ void dx_send_empty_ack(struct relay *r, uint32_t i);
 void dx_done(struct relay *r, uint32_t i, uint64_t now);
 /* Ack-wait table for every ru_out we retransmit. */
 void out_start(struct relay *r, uint32_t idx, struct ru_out *o, struct ru_timer *t, uint64_t now);
+/* Only match replies (RST to a NON notification); no retransmission. */
+void out_track(struct relay *r, uint32_t idx, struct ru_out *o);
 void out_stop(struct relay *r, uint32_t idx, struct ru_out *o, struct ru_timer *t);
 uint32_t out_find(struct relay *r, const struct rr_addr *remote, uint16_t msgid);
 /* Retransmission timer fired: resend, or return 1 when exhausted. */
