@@ -47,18 +47,22 @@
 #define SERVE_BACKOFF_MIN_MS 2000u
 #define SERVE_BACKOFF_MAX_MS 60000u
 #define SERVE_STOP_WAIT_MS 6000u
+#define SERVE_PROBE_WAIT_MS 10000u /* a route probe that has not come back by then failed */
 #define SERVE_DEFAULT_LT 90000u
 #define SERVE_BLOCK_SZX 6 /* 1024-byte Block1 blocks for long link payloads */
 #define SERVE_BLOCK_SIZE 1024u /* RFC 9176 default when --lt is not given */
 
 enum reg_state { RS_DISCOVER, RS_REGISTER, RS_LOOKUP, RS_REGISTERED, RS_DELETING, RS_DONE };
-enum own_kind { OWN_NONE, OWN_DISCOVER, OWN_REGISTER, OWN_LOOKUP, OWN_REFRESH, OWN_PING, OWN_DELETE };
+enum own_kind {
+    OWN_NONE, OWN_DISCOVER, OWN_REGISTER, OWN_LOOKUP, OWN_REFRESH, OWN_PING, OWN_PROBE, OWN_DELETE
+};
 
 /* The one request of our own an endpoint has outstanding towards the RD. */
 struct own_req {
     enum own_kind kind;
     uint8_t code;
     char path[CN_PATHLEN], query[CN_PATHLEN];
+    char uri_host[CN_HOSTLEN]; /* route probes only */
     const char *payload; /* the endpoint's links (owned by serve_ep) */
     size_t payload_len;
     int cf;
@@ -89,6 +93,9 @@ struct serve_ep {
     uint64_t last_tx;      /* our own last datagram to rdrelay */
     unsigned backoff_ms;
     unsigned registrations; /* how many times REGISTER succeeded */
+    char probe_q[48];       /* the Uri-Query that marks our current route probe */
+    bool probe_seen;        /* it came back to us through rdrelay */
+    uint64_t next_probe;
 };
 
 struct serve_opts {
@@ -101,6 +108,7 @@ struct serve_opts {
     uint32_t lt; /* 0: not sent, the RD's default applies */
     unsigned timeout_ms;
     unsigned ping_ms;
+    unsigned probe_ms;
 };
 
 struct serve {
@@ -136,6 +144,9 @@ static void serve_usage(FILE *out)
         "  --json              print one JSON object per registration instead of a line\n"
         "  --timeout MS        local server silent this long -> 5.04 (default 8000)\n"
         "  --ping SECONDS      CoAP ping when idle this long (default 20, 0 = off)\n"
+        "  --probe SECONDS     check the route this often: a request to our own name must\n"
+        "                      come back to us through rdrelay, else refresh at once\n"
+        "                      (a NAT that changed our mapping; default 60, 0 = off)\n"
         "  --proxy-domain DOM  host name fallback if the RD's lookup does not show it\n"
         "  --log-level LEVEL   error, warn, info (default), debug\n"
         "  --help              this text\n"
@@ -169,6 +180,9 @@ static int own_build(struct serve_ep *e)
     if (r->code != COAP_EMPTY) {
         m.tkl = SERVE_TKL;
         memcpy(m.token, r->token, SERVE_TKL);
+        if (r->uri_host[0] != '\0' &&
+            coap_msg_add_opt(&m, COAP_OPT_URI_HOST, r->uri_host, (uint16_t)strlen(r->uri_host)) < 0)
+            return -1;
         if (cn_add_path_query(&m, r->path, r->query, storage, sizeof(storage)) < 0)
             return -1;
         if (r->cf >= 0 &&
@@ -438,6 +452,16 @@ static void own_done(struct serve *s, struct serve_ep *e, const struct coap_msg 
             e->next_refresh = now;
         }
         break;
+    case OWN_PROBE:
+        if (e->probe_seen) {
+            log_debug("%s: route check passed", e->ep);
+        } else {
+            log_warnx("%s: route check failed (%s): requests for %s do not reach us; "
+                      "refreshing the registration now", e->ep, cs, e->host);
+            e->next_refresh = now;
+        }
+        e->probe_q[0] = '\0';
+        break;
     case OWN_DELETE:
         log_info("%s: registration %s removed (%s)", e->ep, e->reg_loc, cs);
         e->reg_loc[0] = '\0';
@@ -504,6 +528,17 @@ static void ep_step(struct serve *s, struct serve_ep *e, uint64_t now)
         if (now >= e->next_refresh) {
             own_start(e, OWN_REFRESH, COAP_POST, e->reg_loc, NULL, NULL, -1,
                       SERVE_MAX_RETRANSMIT, now);
+        } else if (s->o.probe_ms > 0 && e->host[0] != '\0' && now >= e->next_probe) {
+            e->next_probe = now + s->o.probe_ms;
+            e->probe_seen = false;
+            snprintf(e->probe_q, sizeof(e->probe_q), "rdrelay-connect-probe=%08x%08x",
+                     cn_random32(), cn_random32());
+            if (own_start(e, OWN_PROBE, COAP_GET, "/.well-known/core", e->probe_q, NULL, -1, 1,
+                          now) == 0) {
+                snprintf(r->uri_host, sizeof(r->uri_host), "%s", e->host);
+                if (own_build(e) < 0) /* again, now with Uri-Host */
+                    own_clear(r);
+            }
         } else if (s->o.ping_ms > 0) {
             uint64_t last = e->last_tx > e->fwd.last_down_tx ? e->last_tx : e->fwd.last_down_tx;
             if (now >= last + s->o.ping_ms)
@@ -556,7 +591,8 @@ static void own_on_msg(struct serve *s, struct serve_ep *e, const uint8_t *buf, 
                 own_done(s, e, NULL, true, now);
             } else {
                 r->acked = true;
-                r->give_up = now + SERVE_SEPARATE_WAIT_MS;
+                r->give_up = now + (r->kind == OWN_PROBE ? SERVE_PROBE_WAIT_MS
+                                                         : SERVE_SEPARATE_WAIT_MS);
             }
         } else if (m.tkl == SERVE_TKL && memcmp(m.token, r->token, SERVE_TKL) == 0) {
             if (!own_next_block(e, &m, now))
@@ -689,7 +725,7 @@ static int serve_parse(struct serve *s, int argc, char **argv)
         {"json", no_argument, NULL, 'j'},          {"timeout", required_argument, NULL, 'T'},
         {"ping", required_argument, NULL, 'p'},    {"proxy-domain", required_argument, NULL, 'D'},
         {"log-level", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"probe", required_argument, NULL, 'P'},   {NULL, 0, NULL, 0}};
     const char *eps[SERVE_MAX_EPS], *rd = NULL;
     unsigned neps = 0;
     char err[256], *end;
@@ -697,6 +733,7 @@ static int serve_parse(struct serve *s, int argc, char **argv)
 
     s->o.timeout_ms = 8000;
     s->o.ping_ms = 20000;
+    s->o.probe_ms = 60000;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
@@ -756,6 +793,13 @@ static int serve_parse(struct serve *s, int argc, char **argv)
                 return -1;
             }
             break;
+        case 'P':
+            s->o.probe_ms = (unsigned)strtoul(optarg, &end, 10) * 1000u;
+            if (*end != '\0') {
+                fprintf(stderr, "serve: --probe wants seconds\n");
+                return -1;
+            }
+            break;
         case 'D':
             s->o.proxy_domain = optarg;
             break;
@@ -809,6 +853,37 @@ static void serve_begin_stop(struct serve *s, uint64_t now)
     }
 }
 
+/* Our own route probe, forwarded back to us by rdrelay: the route works.
+ * Answer it here (the local server never sees probes). */
+static bool probe_answer(struct serve *s, struct serve_ep *e, const uint8_t *buf, size_t len,
+                         uint64_t now)
+{
+    struct coap_msg m, a;
+    const struct coap_msg_opt *q;
+    uint8_t out[64];
+    ssize_t n;
+
+    if (e->probe_q[0] == '\0' || coap_msg_parse_udp(buf, len, &m) < 0 || m.code != COAP_GET ||
+        (m.type != COAP_T_CON && m.type != COAP_T_NON))
+        return false;
+    q = coap_msg_find(&m, COAP_OPT_URI_QUERY);
+    if (q == NULL || q->len != strlen(e->probe_q) || memcmp(q->val, e->probe_q, q->len) != 0)
+        return false;
+    e->probe_seen = true;
+    coap_msg_init(&a);
+    a.type = m.type == COAP_T_CON ? COAP_T_ACK : COAP_T_NON;
+    a.code = COAP_CONTENT;
+    a.msgid = m.type == COAP_T_CON ? m.msgid : fwd_alloc_down_mid(&e->fwd);
+    a.tkl = m.tkl;
+    memcpy(a.token, m.token, m.tkl);
+    n = coap_msg_serialize_udp(&a, out, sizeof(out));
+    if (n > 0) {
+        cn_sendto(e->fd_rd, out, (size_t)n, &s->o.rd.addr);
+        e->last_tx = now;
+    }
+    return true;
+}
+
 static void serve_read(struct serve *s, struct serve_ep *e, bool from_rd, uint64_t now)
 {
     uint8_t *buf = s->rxbuf;
@@ -822,6 +897,8 @@ static void serve_read(struct serve *s, struct serve_ep *e, bool from_rd, uint64
         if (from_rd) {
             if (!addr_equal(&from, &s->o.rd.addr))
                 continue; /* only rdrelay may use this path */
+            if (probe_answer(s, e, buf, (size_t)n, now))
+                continue;
             if (fwd_on_down(&e->fwd, buf, (size_t)n, &from, now) == FWD_NOT_MINE)
                 own_on_msg(s, e, buf, (size_t)n, now);
         } else {
