@@ -352,6 +352,7 @@ void ka_tick(struct relay *r, uint64_t now)
                 e->unreachable = true;
                 e->since_wall_ms = now_wall_ms() - (now - e->last_rx_ms);
                 ka_report(r, e);
+                proxy_on_remote_gone(r, &e->remote, now);
             }
             /* keep probing at the route's interval: an answer revives it */
             e->next_due_ms = next_due(now, e->ka_ms);

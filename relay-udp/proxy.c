@@ -289,10 +289,31 @@ void proxy_on_upstream_fail(struct relay *r, uint32_t ui, uint8_t code, const ch
 
 void proxy_on_remote_gone(struct relay *r, const struct rr_addr *remote, uint64_t now)
 {
-    /* rare (an ICMP error), so a scan of the upstream pool is fine */
+    /* rare (ICMP error, keepalive verdict), so a scan of the upstream pool
+     * is fine */
     for (uint32_t ui = 0; ui < r->nux; ui++) {
         struct uexch *u = &r->ux[ui];
-        if ((u->state == UX_SENT || u->state == UX_WAITSEP) && addr_equal(&u->out.remote, remote))
-            proxy_on_upstream_fail(r, ui, COAP_BAD_GATEWAY, "registrant unreachable (ICMP)", now);
+        if (u->state == UX_FREE || !addr_equal(&u->out.remote, remote))
+            continue;
+        if (u->state == UX_SENT || u->state == UX_WAITSEP) {
+            proxy_on_upstream_fail(r, ui, COAP_BAD_GATEWAY, "registrant unreachable", now);
+        } else if (u->state == UX_OBSERVE && u->dx != RU_NONE) {
+            /* end the client's observation with a final 5.02 notification
+             * (RFC 7641 §3.2: a non-2.xx ends it) */
+            struct dexch *d = &r->dx[u->dx];
+            static const char why[] = "registrant unreachable";
+            uint8_t b[4 + COAP_MSG_MAX_TOKEN + 1 + sizeof(why)];
+            size_t n = 4 + d->tkl;
+            b[0] = (uint8_t)(0x40 | d->tkl);
+            b[1] = COAP_BAD_GATEWAY;
+            b[2] = b[3] = 0;
+            memcpy(b + 4, d->token, d->tkl);
+            b[n++] = 0xff;
+            memcpy(b + n, why, sizeof(why) - 1);
+            n += sizeof(why) - 1;
+            d->up = RU_NONE;
+            dx_answer(r, u->dx, b, n, COAP_T_CON, true, now);
+            ux_release(r, ui);
+        }
     }
 }
