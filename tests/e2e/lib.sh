@@ -20,7 +20,7 @@ set -o pipefail
 
 : "${RDRELAY_BIN:?set RDRELAY_BIN to the bin directory of the build}"
 RDRELAY_SRC=${RDRELAY_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-T_NAME=$(basename "$0" .sh)
+T_NAME=${T_NAME:-$(basename "$0" .sh)}
 T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/rr-$T_NAME.XXXXXX")
 T_STATE=$T_DIR/state
 mkdir -p "$T_STATE"

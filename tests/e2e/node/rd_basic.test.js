@@ -1,7 +1,7 @@
 // rd_basic.test.js - the Resource Directory seen by node-coap (issue 2):
 // discovery, registration, both lookups (incl. a Block2 answer reassembled
 // by node-coap), update and delete, over UDP IPv4 and IPv6.
-// Run by tests/e2e/test_rd_node.sh, which starts rdrelay-frontend and
+// Run by tests/e2e/run_node.sh, which starts rdrelay-frontend and
 // rdrelay-udp and passes RD_PORT (relay-udp listens on 127.0.0.1 and ::1).
 'use strict';
 
@@ -11,7 +11,7 @@ const coap = require('coap');
 
 const PORT = Number(process.env.RD_PORT);
 if (!PORT) {
-  throw new Error('RD_PORT is not set (run through tests/e2e/test_rd_node.sh)');
+  throw new Error('RD_PORT is not set (run through tests/e2e/run_node.sh)');
 }
 const WKC = '</rd>;rt=core.rd;ct=40,</rd-lookup/ep>;rt=core.rd-lookup-ep;ct=40;obs,' +
   '</rd-lookup/res>;rt=core.rd-lookup-res;ct=40;obs';
