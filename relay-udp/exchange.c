@@ -510,6 +510,10 @@ void exch_on_timer(struct relay *r, struct ru_timer *t, uint64_t now)
                 dx_send_empty_ack(r, i);
             break;
         }
+        if (d->state == DX_NOTIFY && d->out_kind == DX_O_NON) {
+            dx_release(r, i); /* nobody rejected it */
+            break;
+        }
         if (out_on_timer(r, &d->out, t, now) == 0)
             break;
         out_stop(r, i, &d->out, t);

@@ -99,7 +99,7 @@ static int run(struct relay *r)
         now = now_mono_ms();
         for (int i = 0; i < r->nsocks; i++)
             if (items[i].revents & (ZMQ_POLLIN | ZMQ_POLLERR))
-                udp_drain(r, i, now);
+                udp_drain(r, i, (items[i].revents & ZMQ_POLLERR) != 0, now);
         if (items[i_dealer].revents & ZMQ_POLLIN)
             ctl_on_dealer_readable(r, now);
         if (items[i_sub].revents & ZMQ_POLLIN)

@@ -175,10 +175,15 @@ void rd_on_notify(struct relay *r, const uint8_t *body, size_t len, uint64_t now
     d->out.local = d->local;
     r->c.rd_notify++;
     udp_send(r, sock, &d->peer, &d->local, d->out.buf, d->out.len);
-    if (type == COAP_T_CON)
+    if (type == COAP_T_CON) {
+        d->out_kind = DX_O_SEP;
         out_start(r, i, &d->out, &d->t_ack, now);
-    else
-        dx_release(r, i);
+    } else {
+        /* a client may reject a NON notification with RST: listen briefly */
+        d->out_kind = DX_O_NON;
+        out_track(r, i, &d->out);
+        th_arm(&r->timers, &d->t_ack, now + RU_NON_RST_WAIT_MS);
+    }
 }
 
 void rd_ep_answer(struct relay *r, uint32_t ui, uint8_t status, const uint8_t *coap, size_t len)

@@ -40,6 +40,7 @@
 #define RU_RD_RESEND_MS 1000     /* re-send RD_REQUEST while unanswered */
 #define RU_RD_GIVEUP_MS 60000    /* then 5.03 */
 #define RU_STATUS_INTERVAL_MS 5000
+#define RU_NON_RST_WAIT_MS 3000 /* how long a NON RD notification may be rejected */
 
 /* Per-socket routing mode: name-based (Uri-Host) now; a port-based listener
  * (BRIEF §3.4, later issue) maps every request to one route. */
@@ -210,8 +211,9 @@ int udp_send(struct relay *r, int sock, const struct rr_addr *remote,
              const struct rr_addr *local, const void *buf, size_t len);
 /* Socket whose address serves `local` (exact, or a wildcard on its port), -1. */
 int udp_sock_for_local(const struct relay *r, const struct rr_addr *local);
-/* Receive a batch from one socket and hand each datagram to msglayer. */
-void udp_drain(struct relay *r, int sock, uint64_t now);
+/* Receive a batch from one socket and hand each datagram to msglayer;
+ * err: poll reported an error (ICMP errors are queued: read them first). */
+void udp_drain(struct relay *r, int sock, bool err, uint64_t now);
 
 /* msglayer.c */
 void msg_on_datagram(struct relay *r, int sock, const struct rr_addr *peer,

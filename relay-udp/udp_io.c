@@ -248,9 +248,10 @@ static void udp_drain_errqueue(struct relay *r, int sock, uint64_t now)
     }
 }
 
-void udp_drain(struct relay *r, int sock, uint64_t now)
+void udp_drain(struct relay *r, int sock, bool err, uint64_t now)
 {
-    udp_drain_errqueue(r, sock, now);
+    if (err)
+        udp_drain_errqueue(r, sock, now);
     struct ru_rxbatch *b = r->rxb;
     const struct ru_sock *s = &r->socks[sock];
 
@@ -273,8 +274,11 @@ void udp_drain(struct relay *r, int sock, uint64_t now)
         if (n < 0) {
             /* a pending ICMP error is reported once by the next receive;
              * the error queue above has the details */
-            if (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH ||
-                errno == EINTR)
+            if (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH) {
+                udp_drain_errqueue(r, sock, now);
+                continue;
+            }
+            if (errno == EINTR)
                 continue;
             if (errno != EAGAIN)
                 log_warn("recvmmsg");
