@@ -28,6 +28,7 @@ T_PASS=0
 T_FAIL=0
 T_DONE=0
 declare -A T_PIDS=()  # process name -> pid, for every process still running
+declare -A T_WRAP=()  # process name -> pid of the subshell waiting for it
 T_BG_PIDS=()          # background clients (observers)
 RR_PORT=""            # relay-udp's UDP port (127.0.0.1 and ::1)
 RR_DOMAIN=proxy.localhost
@@ -177,8 +178,10 @@ rr_common_args() {
 
 # rr_start NAME PROGRAM [args...]: start PROGRAM (path, or a name in
 # $RDRELAY_BIN) in the background, output appended to $T_DIR/NAME.log.
+# A small wrapper subshell waits for it and records its exit status, so a
+# process killed on purpose does not make bash print a "Killed" notice.
 rr_start() {
-    local name=$1 prog=$2
+    local name=$1 prog=$2 i
     shift 2
     case "$prog" in
         /*) ;;
@@ -186,8 +189,20 @@ rr_start() {
     esac
     [ -x "$prog" ] || die "$prog is not built"
     echo "=== start $(date +%T.%N) $prog $*" >>"$T_DIR/$name.log"
-    "$prog" "$@" >>"$T_DIR/$name.log" 2>&1 &
-    T_PIDS[$name]=$!
+    rm -f "$T_DIR/$name.pid" "$T_DIR/$name.exit"
+    (
+        "$prog" "$@" >>"$T_DIR/$name.log" 2>&1 &
+        echo $! >"$T_DIR/$name.pid"
+        wait $!
+        echo $? >"$T_DIR/$name.exit"
+    ) 2>/dev/null &
+    T_WRAP[$name]=$!
+    for ((i = 0; i < 100; i++)); do
+        [ -s "$T_DIR/$name.pid" ] && break
+        sleep 0.05
+    done
+    T_PIDS[$name]=$(cat "$T_DIR/$name.pid" 2>/dev/null)
+    [ -n "${T_PIDS[$name]}" ] || die "could not start $prog"
 }
 
 rr_start_frontend() {
@@ -221,10 +236,10 @@ rr_stop() {
         echo "# $name (pid $pid) did not stop on $sig within 10 s: KILL" >&2
         kill -s KILL "$pid" 2>/dev/null
     fi
-    wait "$pid" 2>/dev/null
-    RR_EXIT=$?
+    wait "${T_WRAP[$name]}" 2>/dev/null
+    RR_EXIT=$(cat "$T_DIR/$name.exit" 2>/dev/null)
     echo "=== stopped $(date +%T.%N) by $sig, exit status $RR_EXIT" >>"$T_DIR/$name.log"
-    unset "T_PIDS[$name]"
+    unset "T_PIDS[$name]" "T_WRAP[$name]"
 }
 
 # Is the RD answering through relay-udp? (GET /.well-known/core -> 2.05)
