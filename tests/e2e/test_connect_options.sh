@@ -4,7 +4,9 @@
 # server byte-identical (OSCORE 9, EDHOC 21, ETag, Accept, an unknown safe
 # option, a binary payload), what the server answers comes back unchanged
 # (ETag, Max-Age, an unknown safe option), Block1 uploads pass block by block
-# (the origin sees every block and reassembles itself), and NON stays NON.
+# (the origin sees every block and reassembles itself), NON stays NON, an
+# Observe cancellation reaches the origin, and through `reach` two clients
+# that use the same token and message id each get their own answer.
 # Local servers: rr-registrant --no-register (/echo, Block1) and a raw
 # datagram origin written here in node (it decodes the options it receives
 # and answers with them as text, so no CoAP library interprets them first).
@@ -122,5 +124,51 @@ assert_eq "$(stat -c %s "$T_DIR/coap.body")" "$(stat -c %s "$T_DIR/large.proxied
     "the whole /large body arrived"
 cmp -s "$T_DIR/coap.body" "$T_DIR/large.proxied"
 assert_eq 0 $? "the /large body is identical to a direct GET"
+
+# ------------------------------------------------------------ Observe cancel
+
+coap_bg "$T_DIR/obs.out" -B 6 -s 3 -O "3,$CAROL" "$(rd_uri /obs)"
+bg_wait "$BG_PID" 12
+n=$(grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe:' "$T_DIR/obs.out" || true)
+assert_match '^([2-9]|[1-9][0-9]+)$' "$n" "Observe /obs by name: notifications arrive ($n)"
+wait_until 5 grep -q '^observe cancel' "$T_DIR/carol.log"
+assert_eq 0 $? "the client's Observe cancellation reaches the origin unchanged"
+
+# ------------------------------------------------------------ reach: same token, two clients
+
+REACH_PORT=$(rr_free_port) || die "no free UDP port"
+rr_start reach "$CONNECT" reach --rd "coap://[::1]:$RR_PORT" --host "$DAVE" \
+    --listen "127.0.0.1:$REACH_PORT" --log-level debug
+wait_until 10 grep -q '^listening on ' "$T_DIR/reach.log" || die "reach did not start"
+# Two sockets send GET /a and GET /b with the same token (0x0102) and the
+# same message id at the same moment; each must get the answer to its own
+# request (the raw origin echoes the Uri-Path).
+cat >"$T_DIR/same_token.js" <<'EOF2'
+const dgram = require('dgram');
+const port = Number(process.argv[2]);
+const got = {};
+function req(path) {
+  return Buffer.concat([Buffer.from([0x42, 0x01, 0x12, 0x34, 0x01, 0x02, 0xb0 | path.length]),
+                        Buffer.from(path)]);
+}
+for (const p of ['a', 'b']) {
+  const s = dgram.createSocket('udp4');
+  s.on('message', (m) => {
+    got[p] = m.toString('latin1');
+    s.close();
+    if (Object.keys(got).length === 2) {
+      for (const k of ['a', 'b'])
+        console.log(`${k}: tkl=${got[k].charCodeAt(0) & 15} ` +
+                    (got[k].includes(`opt:11:${Buffer.from(k).toString('hex')}\n`) ? 'own' : 'other'));
+      process.exit(0);
+    }
+  });
+  s.send(req(p), port, '127.0.0.1');
+}
+setTimeout(() => { console.log('timeout', JSON.stringify(Object.keys(got))); process.exit(1); }, 5000);
+EOF2
+out=$(timeout 10 node "$T_DIR/same_token.js" "$REACH_PORT")
+assert_contains "$out" "a: tkl=2 own" "client a (token 0x0102) gets the answer to its own request"
+assert_contains "$out" "b: tkl=2 own" "client b (same token, same message id) gets its own answer"
 
 t_done
