@@ -3,7 +3,8 @@
 # registered (issue 12): a long link payload registered with Block1, CoAP
 # pings between refreshes, refreshes before lt, a registration removed behind
 # its back (the next refresh is answered 4.04 -> it registers again and the
-# name works again), and SIGINT removes the registration and exits 0.
+# name works again), `list` following Block2 over a long endpoint lookup (also
+# over IPv6), and SIGINT removes the registration and exits 0.
 # Uses lib.sh and lib_proxy.sh.
 # ctest: TIMEOUT 180
 . "$(dirname "$0")/lib.sh"
@@ -54,6 +55,20 @@ REG2=$(grep '^{"ep":"frank"' "$T_DIR/serve.log" | tail -n 1 | jq -r .registratio
 assert_ne "$REG" "$REG2" "the new registration has a new path"
 pcoap "$HOST" -m get /time
 assert_code 2.05 "the name works again after the re-registration"
+
+# list: 30 more (plain) registrations make the endpoint lookup block-wise
+for i in $(seq 1 30); do
+    rd_register "ep=plain-endpoint-number-$i&lt=300" '</x>'
+    [ "$CODE" == 2.01 ] || fail "plain registration $i: $CODE"
+done
+out=$("$CONNECT" list --rd "coap://127.0.0.1:$RR_PORT" --json)
+assert_eq 0 $? "list --json exits 0"
+assert_eq 31 "$(jq length <<<"$out")" "list follows Block2: all 31 endpoints"
+assert_eq "$HOST" "$(jq -r '.[] | select(.ep=="frank") | .host' <<<"$out")" "frank's host name in the list"
+out=$("$CONNECT" list --rd "coap://[::1]:$RR_PORT")
+assert_eq 32 "$(wc -l <<<"$out" | tr -d ' ')" "list over IPv6: a header and 31 rows"
+"$CONNECT" list --rd "coap://127.0.0.1:$(rr_free_port)" --timeout 1500 2>/dev/null
+assert_eq 1 $? "list exits 1 when nothing answers"
 
 rr_stop serve INT
 assert_eq 0 "$RR_EXIT" "serve exits 0 on SIGINT"
