@@ -5,7 +5,7 @@
 # extra_options), in a response -> 5.02, known options in responses (Max-Age)
 # pass, Hop-Limit is decremented and 1 ends in 5.08, a forwarding loop
 # (a registrant that forwards back to rdrelay) ends in 5.08 after a bounded
-# number of hops, and an endpoint that is gone -> 5.04.
+# number of hops, and an endpoint that does not answer -> 5.04.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 
@@ -81,9 +81,18 @@ assert_eq "$fwd" "$(reg_count loop forwarded)" "no further forwarding after the 
 
 # ---------------------------------------------------------------- endpoint gone
 
+# An endpoint that does not answer (stopped: its socket stays open, so no
+# ICMP error comes back) -> 5.04 after the upstream timeout.
+kill -STOP "${T_PIDS[alice]}"
+pcoap $H -m get /hello
+assert_code 5.04 "endpoint stopped (no answer): the relay answers 5.04 after --upstream-timeout-ms"
+assert_diagnostic "5.04 carries a diagnostic"
+kill -CONT "${T_PIDS[alice]}"
+# An endpoint whose socket is gone: the ICMP port unreachable tells the
+# relay at once (5.02); a relay that ignores ICMP would time out (5.04).
 rr_stop alice KILL
 pcoap $H -m get /hello
-assert_code 5.04 "endpoint killed: the relay answers 5.04 after --upstream-timeout-ms"
+assert_match '^5\.0[24]$' "$CODE" "endpoint killed: 5.02 (path gone) or 5.04 (timeout), got $CODE"
 
 # ---------------------------------------------------------------- extra_options
 
