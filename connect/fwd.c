@@ -349,8 +349,11 @@ static void down_request(struct fwd *f, struct coap_msg *m, const struct rr_addr
             e->deregister = true;
     }
     /* No-Response (RFC 7967) may mean no answer ever comes: no 5.04 then */
-    if (f->timeout_ms > 0 && coap_msg_find(m, COAP_OPT_NO_RESPONSE) == NULL)
+    if (f->timeout_ms > 0 && coap_msg_find(m, COAP_OPT_NO_RESPONSE) == NULL) {
         e->deadline = now + f->timeout_ms;
+        if (e->deadline < f->next_tick)
+            f->next_tick = e->deadline;
+    }
 
     m->msgid = e->up_mid;
     m->tkl = FWD_UP_TKL;
@@ -614,6 +617,11 @@ static void ex_timeout(struct fwd *f, struct fwd_exchange *e, uint64_t now)
 
 void fwd_tick(struct fwd *f, uint64_t now)
 {
+    uint64_t next = now + FWD_TICK_MS;
+
+    /* the tables are scanned at most once a second, or at the earliest 5.04 */
+    if (now < f->next_tick)
+        return;
     for (unsigned i = 0; i < f->n_ex; i++) {
         struct fwd_exchange *e = &f->ex[i];
         if (e->state == EX_FREE)
@@ -622,7 +630,10 @@ void fwd_tick(struct fwd *f, uint64_t now)
             ex_timeout(f, e, now);
         if (now >= e->expires)
             ex_free(e);
+        else if (e->state == EX_WAITING && e->deadline != 0 && e->deadline < next)
+            next = e->deadline;
     }
+    f->next_tick = next;
     for (unsigned i = 0; i < f->n_tok; i++) {
         struct fwd_token *t = &f->tok[i];
         if (t->used && now - t->last_used > FWD_TOKEN_IDLE_MS)
@@ -635,12 +646,5 @@ void fwd_tick(struct fwd *f, uint64_t now)
 
 uint64_t fwd_next_timer(const struct fwd *f, uint64_t now)
 {
-    uint64_t next = now + FWD_TICK_MS;
-
-    for (unsigned i = 0; i < f->n_ex; i++) {
-        const struct fwd_exchange *e = &f->ex[i];
-        if (e->state == EX_WAITING && e->deadline != 0 && e->deadline < next)
-            next = e->deadline;
-    }
-    return next;
+    return f->next_tick > now ? f->next_tick : now;
 }

@@ -49,6 +49,7 @@ struct fwd {
     uint16_t next_up_mid;         /* message ids we give requests sent up */
     uint32_t next_token;          /* upstream tokens (4 bytes) */
     uint64_t last_down_tx;        /* when we last sent anything down (serve: keepalive) */
+    uint64_t next_tick;           /* when fwd_tick has work next */
     struct fwd_exchange *ex;
     struct fwd_token *tok;
     struct fwd_notif *ntf;
