@@ -7,7 +7,7 @@
 # (coap-client-notls -p shares the port: libcoap binds with SO_REUSEADDR);
 # then runs rdrelay-bench --compare (direct vs. through the relay) for both
 # origins, at 16 and at 1 request in flight, prints the CPU each process used,
-# and with PERF=1 profiles rdrelay-udp under proxied load (perf record -g).
+# and with PERF=1 profiles rdrelay-udp under proxied load (perf record --call-graph dwarf).
 # Owns: every process it starts (stopped by PID on exit) and a temp dir.
 #
 # usage: tools/bench/run-bench.sh [BINDIR]      (default build/bin)
@@ -95,7 +95,7 @@ echo "# relay 127.0.0.1:$RELAY, rr-registrant 127.0.0.1:$REG, coap-server-notls 
 # bench LABEL ARGS...: run rdrelay-bench, then the CPU each process used
 bench() {
     label=$1; shift
-    echo "## $label"
+    echo "## $label (loadavg $(cut -d' ' -f1-3 /proc/loadavg))"
     echo "\$ rdrelay-bench $*"
     u0=$(ticks $UDP_PID); f0=$(ticks $FE_PID); o0=$(ticks $ORIGIN_PID); r0=$(ticks $REG_PID)
     t0=$(date +%s.%N)
@@ -121,13 +121,18 @@ if [ "$PERF" = 1 ]; then
     out=${PERF_OUT:-$TMP/perf.txt}
     echo "## perf: rdrelay-udp under proxied load (rr-registrant /hello, 16 in flight)"
     "$BIN/rdrelay-bench" --target "127.0.0.1:$RELAY" --host "benchreg.$DOMAIN" --path /hello \
-        -n 16 -d $((DUR + 2)) -w 0.5 &
+        -n 16 -d 5 -w 0.5 &
     BPID=$!
     sleep 1
-    perf record -q -g -p "$UDP_PID" -o "$TMP/perf.data" -- sleep "$DUR" >/dev/null 2>&1 || true
+    perf record -q -F 999 --call-graph dwarf -p "$UDP_PID" -o "$TMP/perf.data" -- sleep 3 >/dev/null 2>&1 || true
     wait "$BPID"
-    perf report -i "$TMP/perf.data" --stdio --no-children --sort symbol 2>/dev/null |
-        grep -E '^ +[0-9]' | head -30 >"$out"
+    perf report -i "$TMP/perf.data" --stdio --no-children --sort dso,symbol -g none 2>/dev/null |
+        grep -E '^ +[0-9]+\.[0-9]+%' | head -30 >"$out"
+    # where the time goes, by the relay function that made the call (self + callees)
+    perf report -i "$TMP/perf.data" --stdio --children --sort symbol -g none 2>/dev/null |
+        grep -E '^ +[0-9]+\.[0-9]+%' | head -40 >"$out.children"
     echo "# self time, top symbols:"
     cat "$out"
+    echo "# children (inclusive) time, top symbols:"
+    cat "$out.children"
 fi
