@@ -105,12 +105,18 @@ void ctl_on_route_change(void *arg, const struct rr_route *old_rt,
         uint64_t epoch = clone_client_epoch(r->clone);
         log_debug("routes swapped in: epoch=%016llx seq=%llu count=%zu", (unsigned long long)epoch,
                  (unsigned long long)clone_client_seq(r->clone), t ? route_table_count(t) : 0);
-        if (epoch != r->last_epoch) {
+        bool new_frontend = epoch != r->last_epoch;
+        if (new_frontend) {
             /* a new rd-frontend: introduce ourselves again */
             r->last_epoch = epoch;
             ctl_send_hello(r);
         }
-    } else if (new_rt) {
+        ka_on_route_change(r, old_rt, new_rt, swapped);
+        if (new_frontend)
+            ka_resend_unreachable(r);
+        return;
+    }
+    if (new_rt) {
         char a[RR_ADDRSTRLEN];
         log_info("route %s -> %s via %s", new_rt->host,
                  addr_to_str(&new_rt->path.remote, a, sizeof(a)), new_rt->path.relay);

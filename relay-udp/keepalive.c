@@ -111,10 +111,29 @@ static void unlink_chain(struct ka_table *t, uint32_t *head, uint32_t i, bool by
     }
 }
 
-static void ka_report(struct relay *r, struct ka_entry *e)
+static void ka_send_reachability(struct relay *r, const struct ka_entry *e)
 {
     uint8_t body[RR_HOST_MAX + 32];
     struct wire_w w;
+
+    wire_w_init(&w, body, sizeof(body));
+    wire_put_str(&w, e->host);
+    wire_put_u8(&w, e->unreachable ? 0 : 1);
+    wire_put_u64(&w, e->unreachable ? e->since_wall_ms : now_wall_ms());
+    if (!w.err)
+        ctl_send(r, RR_MSG_REACHABILITY, body, w.len);
+}
+
+void ka_resend_unreachable(struct relay *r)
+{
+    /* a restarted rd-frontend knows nothing of our verdicts */
+    for (uint32_t i = 0; i < r->ka.cap; i++)
+        if (r->ka.e[i].used && r->ka.e[i].unreachable)
+            ka_send_reachability(r, &r->ka.e[i]);
+}
+
+static void ka_report(struct relay *r, struct ka_entry *e)
+{
     char a[RR_ADDRSTRLEN];
 
     if (e->unreachable) {
@@ -126,12 +145,7 @@ static void ka_report(struct relay *r, struct ka_entry *e)
         log_info("route %s reachable again through %s", e->host,
                  addr_to_str(&e->remote, a, sizeof(a)));
     }
-    wire_w_init(&w, body, sizeof(body));
-    wire_put_str(&w, e->host);
-    wire_put_u8(&w, e->unreachable ? 0 : 1);
-    wire_put_u64(&w, e->unreachable ? e->since_wall_ms : now_wall_ms());
-    if (!w.err)
-        ctl_send(r, RR_MSG_REACHABILITY, body, w.len);
+    ka_send_reachability(r, e);
 }
 
 static uint64_t next_due(uint64_t from, uint32_t ka_ms)

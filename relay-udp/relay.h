@@ -303,6 +303,8 @@ void ka_on_icmp(struct relay *r, const struct rr_addr *remote, uint64_t now);
 /* Unreachable since (wall ms), or 0 if reachable / unknown. */
 uint64_t ka_unreachable_since(struct relay *r, const char *host);
 void ka_tick(struct relay *r, uint64_t now);
+/* Send REACHABILITY for every unreachable route again (new rd-frontend). */
+void ka_resend_unreachable(struct relay *r);
 
 /* ctl.c */
 int ctl_open(struct relay *r);
