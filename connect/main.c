@@ -1,38 +1,14 @@
 /*
  * main.c - rdrelay-connect's entry point: picks the mode (serve, reach,
- * list), handles the top-level --help / --version, and owns the signal
- * flags (handlers only set them; the loops look).
- * Talks to nothing itself.
+ * list) and handles the top-level --help / --version.
+ * Owns nothing; talks to nothing itself.
  */
 #include "connect.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "log.h"
-
-/* The only process-wide state: what the signal handlers may touch. */
-struct cn_signals cn_sig;
-
-static void on_stop(int sig)
-{
-    (void)sig;
-    cn_sig.stop = 1;
-}
-
-void cn_install_signals(void)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-}
 
 static void usage(FILE *out)
 {
