@@ -3,6 +3,8 @@
  * endpoints and the host names to use. One endpoint lookup
  * (GET /rd-lookup/ep[?ep=PATTERN], Block2 followed), printed as a table of
  * ep, d and host name (the host of each registration's base), or as JSON.
+ * By default only proxied endpoints (those with a proxy attribute: the ones
+ * reachable by name), filtered by the RD (proxy=*); --all lists every one.
  * Owns nothing beyond the call. Talks to rdrelay's RD.
  */
 #include "connect.h"
@@ -19,16 +21,17 @@
 static void list_usage(FILE *out)
 {
     fprintf(out,
-        "usage: rdrelay-connect list --rd coap://HOST[:PORT] [--ep PATTERN] [--json]\n"
+        "usage: rdrelay-connect list --rd coap://HOST[:PORT] [--ep PATTERN] [--all] [--json]\n"
         "\n"
-        "Prints the endpoints registered at rdrelay and the host names clients use to reach\n"
-        "them (an endpoint lookup: GET /rd-lookup/ep, filtered by ep=PATTERN; a trailing *\n"
-        "matches any suffix).\n"
+        "Prints the proxied endpoints registered at rdrelay and the host names clients use\n"
+        "to reach them (an endpoint lookup: GET /rd-lookup/ep?proxy=*, filtered by\n"
+        "ep=PATTERN; a trailing * matches any suffix).\n"
         "\n"
         "options:\n"
         "  --rd URI          rdrelay's address (required)\n"
         "  --ep PATTERN      only endpoints whose name matches\n"
-        "  --json            a JSON array of {ep, d, host, base, href} instead of a table\n"
+        "  --all             every endpoint, also those not proxied (host shown as -)\n"
+        "  --json            a JSON array of {ep, d, host, proxy, base, href} instead of a table\n"
         "  --timeout MS      give up after this long (default 10000)\n"
         "  --log-level LEVEL error, warn, info (default), debug\n"
         "  --help            this text\n"
@@ -50,9 +53,10 @@ static void list_print(const struct lf_doc *doc, bool json)
     for (unsigned i = 0; i < doc->nlinks; i++) {
         const struct lf_link *l = &doc->links[i];
         char host[CN_HOSTLEN] = "";
-        const char *base = lf_link_param(l, "base");
+        const char *base = lf_link_param(l, "base"), *proxy = lf_link_param(l, "proxy");
 
-        if (cn_base_host(base, host, sizeof(host)) < 0)
+        /* only a proxied registration's base names a host that reaches it */
+        if (proxy == NULL || strcmp(proxy, "no") == 0 || cn_base_host(base, host, sizeof(host)) < 0)
             host[0] = '\0';
         if (json) {
             fputs(i ? ",{\"ep\":" : "{\"ep\":", stdout);
@@ -61,6 +65,8 @@ static void list_print(const struct lf_doc *doc, bool json)
             cn_json_str(stdout, param_or_empty(l, "d"));
             fputs(",\"host\":", stdout);
             cn_json_str(stdout, host);
+            fputs(",\"proxy\":", stdout);
+            cn_json_str(stdout, proxy ? proxy : "");
             fputs(",\"base\":", stdout);
             cn_json_str(stdout, base ? base : "");
             fputs(",\"href\":", stdout);
@@ -81,10 +87,11 @@ int list_main(int argc, char **argv)
     static const struct option longopts[] = {
         {"rd", required_argument, NULL, 'r'},      {"ep", required_argument, NULL, 'e'},
         {"json", no_argument, NULL, 'j'},          {"timeout", required_argument, NULL, 'T'},
+        {"all", no_argument, NULL, 'a'},
         {"log-level", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *rd = NULL, *pattern = NULL;
-    bool json = false;
+    bool json = false, all = false;
     unsigned timeout_ms = 10000;
     struct cn_uri u;
     struct cn_request req;
@@ -107,6 +114,9 @@ int list_main(int argc, char **argv)
             break;
         case 'j':
             json = true;
+            break;
+        case 'a':
+            all = true;
             break;
         case 'T':
             timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
@@ -142,8 +152,10 @@ int list_main(int argc, char **argv)
         goto done;
     }
     rc = CN_EXIT_RUNTIME;
+    if (!all)
+        sb_puts(&query, "proxy=*");
     if (pattern != NULL)
-        sb_printf(&query, "ep=%s", pattern);
+        sb_printf(&query, "%sep=%s", all ? "" : "&", pattern);
     memset(&req, 0, sizeof(req));
     req.to = &u.addr;
     req.method = COAP_GET;

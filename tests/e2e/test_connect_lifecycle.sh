@@ -61,12 +61,17 @@ for i in $(seq 1 30); do
     rd_register "ep=plain-endpoint-number-$i&lt=300" '</x>'
     [ "$CODE" == 2.01 ] || fail "plain registration $i: $CODE"
 done
-out=$("$CONNECT" list --rd "coap://127.0.0.1:$RR_PORT" --json)
-assert_eq 0 $? "list --json exits 0"
-assert_eq 31 "$(jq length <<<"$out")" "list follows Block2: all 31 endpoints"
+out=$("$CONNECT" list --rd "coap://127.0.0.1:$RR_PORT" --all --json)
+assert_eq 0 $? "list --all --json exits 0"
+assert_eq 31 "$(jq length <<<"$out")" "list --all follows Block2: all 31 endpoints"
 assert_eq "$HOST" "$(jq -r '.[] | select(.ep=="frank") | .host' <<<"$out")" "frank's host name in the list"
-out=$("$CONNECT" list --rd "coap://[::1]:$RR_PORT")
-assert_eq 32 "$(wc -l <<<"$out" | tr -d ' ')" "list over IPv6: a header and 31 rows"
+assert_eq "" "$(jq -r '.[] | select(.ep=="plain-endpoint-number-7") | .host' <<<"$out")" \
+    "an endpoint that is not proxied has no host name"
+out=$("$CONNECT" list --rd "coap://[::1]:$RR_PORT" --all)
+assert_eq 32 "$(wc -l <<<"$out" | tr -d ' ')" "list --all over IPv6: a header and 31 rows"
+out=$("$CONNECT" list --rd "coap://127.0.0.1:$RR_PORT")
+assert_eq 2 "$(wc -l <<<"$out" | tr -d ' ')" "list (proxied only): a header and frank"
+assert_match "frank +- +$HOST" "$out" "list shows frank's host name"
 "$CONNECT" list --rd "coap://127.0.0.1:$(rr_free_port)" --timeout 1500 2>/dev/null
 assert_eq 1 $? "list exits 1 when nothing answers"
 
