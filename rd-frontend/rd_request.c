@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "coap_opts.h"
 #include "frontend.h"
 #include "log.h"
 #include "timeutil.h"
@@ -521,6 +522,19 @@ static bool reg_gone(const struct frontend *fe, const struct rd_reg *r)
     return r == NULL || fe->now >= r->expires_at + (uint64_t)fe->cfg.expiry_grace * 1000u;
 }
 
+static bool unknown_critical(const struct frontend *fe, const struct coap_msg *req,
+                             struct rd_reply *reply)
+{
+    for (unsigned i = 0; i < req->nopts; i++) {
+        uint16_t num = req->opts[i].num;
+        if (coap_opt_is_critical(num) && !coap_opt_is_known(num, &fe->cfg)) {
+            rd_reply_error(reply, COAP_BAD_OPTION, "unknown critical option %u", (unsigned)num);
+            return true;
+        }
+    }
+    return false;
+}
+
 int rd_handle_request(struct frontend *fe, const uint8_t *ident, size_t idlen, uint64_t req_id,
                       const struct rr_peer *peer_in, const uint8_t *coap, size_t coap_len,
                       struct strbuf *out)
@@ -554,7 +568,9 @@ int rd_handle_request(struct frontend *fe, const uint8_t *ident, size_t idlen, u
         nseg--; /* /reg/N/ is /reg/N */
 #define PATH_IS(n, a, b) (nseg == (n) && strcmp(segs[0], (a)) == 0 && ((n) == 1 || strcmp(segs[1], (b)) == 0))
 
-    if (PATH_IS(2, ".well-known", "core")) {
+    if (unknown_critical(fe, &req, &reply)) {
+        ; /* RFC 7252 §5.4.1: an unrecognised critical option is 4.02 */
+    } else if (PATH_IS(2, ".well-known", "core")) {
         if (code == COAP_GET) {
             struct rd_query q;
             char err[128];
