@@ -702,7 +702,7 @@ static int bench_run(const struct bench_opts *o, const struct rr_addr *target, c
         now = b->last_done;
     r->seconds = (double)(now - rec_start) / 1e9;
     for (unsigned i = 0; i < b->nslots; i++)
-        if (b->slots[i].state != SLOT_IDLE && b->slots[i].recorded)
+        if (b->slots[i].state != SLOT_IDLE) /* warm-up ones too: a dead target shows */
             r->unfinished++;
     rc = 0;
 out:
@@ -1072,6 +1072,12 @@ static int run_all(const struct bench_opts *o)
         printf("}\n");
     fflush(stdout);
     rc = 0;
+    for (unsigned t = 0; t < nt; t++) {
+        if (total[t].completed == 0 && !got_signal) {
+            log_warnx("no answer from %s within the window", total[t].target);
+            rc = 1;
+        }
+    }
 out:
     result_free(&total[0]);
     result_free(&total[1]);
