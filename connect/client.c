@@ -53,8 +53,8 @@ static int client_build(struct client_xfer *x, uint32_t blk, unsigned szx)
         coap_msg_add_opt_uint(&m, COAP_OPT_CONTENT_FORMAT, (uint32_t)x->req->content_format,
                               cfbuf) < 0)
         return -1;
-    if (blk > 0 && coap_msg_add_opt_uint(&m, COAP_OPT_BLOCK2, coap_block_encode(blk, false, szx),
-                                         blkbuf) < 0)
+    if (blk > 0 &&
+        coap_msg_add_opt_uint(&m, COAP_OPT_BLOCK2, coap_block_encode(blk, false, szx), blkbuf) < 0)
         return -1;
     m.payload = x->req->payload;
     m.payload_len = x->req->payload_len;
@@ -91,8 +91,7 @@ static int client_exchange(struct client_xfer *x, struct coap_msg *resp)
         if (poll(&pfd, 1, wait) < 0 && errno != EINTR)
             return -1;
         while ((n = cn_recvfrom(x->fd, x->rx, sizeof(x->rx), &from)) >= 0) {
-            if (!addr_equal(&from, x->req->to) ||
-                coap_msg_parse_udp(x->rx, (size_t)n, resp) < 0)
+            if (!addr_equal(&from, x->req->to) || coap_msg_parse_udp(x->rx, (size_t)n, resp) < 0)
                 continue;
             if (resp->type == COAP_T_ACK && resp->msgid == x->mid && resp->code == COAP_EMPTY) {
                 acked = true; /* separate response follows */
@@ -114,8 +113,8 @@ static int client_exchange(struct client_xfer *x, struct coap_msg *resp)
     }
 }
 
-int cn_request_blocking(const struct cn_request *req, uint8_t *code, struct strbuf *body,
-                        char *err, size_t errlen)
+int cn_request_blocking(const struct cn_request *req, uint8_t *code, struct strbuf *body, char *err,
+                        size_t errlen)
 {
     struct client_xfer *x;
     struct coap_msg resp;

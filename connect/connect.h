@@ -77,11 +77,11 @@ struct cn_request {
     const char *path, *query; /* query may be NULL */
     const void *payload;
     size_t payload_len;
-    int content_format; /* -1: none */
+    int content_format;  /* -1: none */
     unsigned timeout_ms; /* overall bound */
 };
-int cn_request_blocking(const struct cn_request *req, uint8_t *code, struct strbuf *body,
-                        char *err, size_t errlen);
+int cn_request_blocking(const struct cn_request *req, uint8_t *code, struct strbuf *body, char *err,
+                        size_t errlen);
 
 /* format.c: host of a base URI ("coap://alice.proxy.example.net" ->
  * "alice.proxy.example.net"); the proxy host name rdrelay gives (ep, d)

@@ -98,8 +98,8 @@ static void send_up(struct fwd *f, const uint8_t *buf, size_t len)
 }
 
 /* An empty ACK or RST with that message id. */
-static void send_empty(struct fwd *f, bool up, uint8_t type, uint16_t mid,
-                       const struct rr_addr *to, uint64_t now)
+static void send_empty(struct fwd *f, bool up, uint8_t type, uint16_t mid, const struct rr_addr *to,
+                       uint64_t now)
 {
     uint8_t b[4] = {(uint8_t)(0x40 | (type << 4)), 0, (uint8_t)(mid >> 8), (uint8_t)mid};
 

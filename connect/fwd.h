@@ -42,14 +42,14 @@ struct fwd_stats {
 
 struct fwd {
     int down_fd, up_fd;
-    struct rr_addr up_addr;       /* the one upstream peer */
-    const char *uri_host;         /* reach: Uri-Host to set on every request; NULL: untouched */
-    unsigned timeout_ms;          /* no answer at all from upstream -> 5.04; 0 = off */
-    uint16_t next_down_mid;       /* message ids we give messages sent down */
-    uint16_t next_up_mid;         /* message ids we give requests sent up */
-    uint32_t next_token;          /* upstream tokens (4 bytes) */
-    uint64_t last_down_tx;        /* when we last sent anything down (serve: keepalive) */
-    uint64_t next_tick;           /* when fwd_tick has work next */
+    struct rr_addr up_addr; /* the one upstream peer */
+    const char *uri_host;   /* reach: Uri-Host to set on every request; NULL: untouched */
+    unsigned timeout_ms;    /* no answer at all from upstream -> 5.04; 0 = off */
+    uint16_t next_down_mid; /* message ids we give messages sent down */
+    uint16_t next_up_mid;   /* message ids we give requests sent up */
+    uint32_t next_token;    /* upstream tokens (4 bytes) */
+    uint64_t last_down_tx;  /* when we last sent anything down (serve: keepalive) */
+    uint64_t next_tick;     /* when fwd_tick has work next */
     struct fwd_exchange *ex;
     struct fwd_token *tok;
     struct fwd_notif *ntf;
@@ -59,10 +59,10 @@ struct fwd {
 
 /* What the forwarder did with a message from the down side. */
 enum fwd_result {
-    FWD_HANDLED = 0,   /* forwarded, answered or dropped on purpose */
-    FWD_NOT_MINE = 1,  /* an ACK/RST/response that is not part of any forwarded
-                          exchange: serve's own registration traffic */
-    FWD_ERROR = -1,    /* malformed, logged and dropped */
+    FWD_HANDLED = 0,  /* forwarded, answered or dropped on purpose */
+    FWD_NOT_MINE = 1, /* an ACK/RST/response that is not part of any forwarded
+                         exchange: serve's own registration traffic */
+    FWD_ERROR = -1,   /* malformed, logged and dropped */
 };
 
 /* Allocate the tables. 0 / -1. */

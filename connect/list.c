@@ -20,7 +20,8 @@
 
 static void list_usage(FILE *out)
 {
-    fprintf(out,
+    fprintf(
+        out,
         "usage: rdrelay-connect list --rd coap://HOST[:PORT] [--ep PATTERN] [--all] [--json]\n"
         "\n"
         "Prints the proxied endpoints registered at rdrelay and the host names clients use\n"
@@ -74,8 +75,7 @@ static void list_print(const struct lf_doc *doc, bool json)
             fputc('}', stdout);
         } else {
             printf("%-24s %-16s %s\n", param_or_empty(l, "ep"),
-                   param_or_empty(l, "d")[0] ? param_or_empty(l, "d") : "-",
-                   host[0] ? host : "-");
+                   param_or_empty(l, "d")[0] ? param_or_empty(l, "d") : "-", host[0] ? host : "-");
         }
     }
     if (json)
@@ -85,11 +85,10 @@ static void list_print(const struct lf_doc *doc, bool json)
 int list_main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"rd", required_argument, NULL, 'r'},      {"ep", required_argument, NULL, 'e'},
-        {"json", no_argument, NULL, 'j'},          {"timeout", required_argument, NULL, 'T'},
-        {"all", no_argument, NULL, 'a'},
-        {"log-level", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"rd", required_argument, NULL, 'r'}, {"ep", required_argument, NULL, 'e'},
+        {"json", no_argument, NULL, 'j'},     {"timeout", required_argument, NULL, 'T'},
+        {"all", no_argument, NULL, 'a'},      {"log-level", required_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0}};
     const char *rd = NULL, *pattern = NULL;
     bool json = false, all = false;
     unsigned timeout_ms = 10000;

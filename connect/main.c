@@ -12,7 +12,8 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
+    fprintf(
+        out,
         "usage: rdrelay-connect MODE [options]   (rdrelay-connect MODE --help for each)\n"
         "\n"
         "The operators' command for rdrelay, the CoAP Resource Directory and reverse proxy\n"
@@ -21,10 +22,12 @@ static void usage(FILE *out)
         "modes:\n"
         "  serve   server side: register a local CoAP server at rdrelay with proxy=yes and\n"
         "          relay what clients send to it by name (e.g. coap://alice.proxy.example.net)\n"
-        "            rdrelay-connect serve --rd coap://rd.example.net --ep alice coap://127.0.0.1:5683\n"
+        "            rdrelay-connect serve --rd coap://rd.example.net --ep alice "
+        "coap://127.0.0.1:5683\n"
         "  reach   client side: a local port that forwards to a proxied name, for clients\n"
         "          that cannot send Uri-Host\n"
-        "            rdrelay-connect reach --rd coap://rd.example.net --host alice.proxy.example.net \\\n"
+        "            rdrelay-connect reach --rd coap://rd.example.net --host "
+        "alice.proxy.example.net \\\n"
         "                --listen 127.0.0.1:5684\n"
         "  list    the registered endpoints and their host names\n"
         "            rdrelay-connect list --rd coap://rd.example.net [--ep PATTERN] [--json]\n"

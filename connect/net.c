@@ -40,7 +40,8 @@ int cn_uri_parse(const char *text, bool allow_tcp, struct cn_uri *u, char *err, 
         snprintf(err, errlen, "not a CoAP URI: %s", text);
         return -1;
     }
-    if (cu.scheme != COAP_URI_SCHEME_COAP && !(allow_tcp && cu.scheme == COAP_URI_SCHEME_COAP_TCP)) {
+    if (cu.scheme != COAP_URI_SCHEME_COAP &&
+        !(allow_tcp && cu.scheme == COAP_URI_SCHEME_COAP_TCP)) {
         snprintf(err, errlen, "unsupported scheme in %s (coap:// only)", text);
         return -1;
     }

@@ -34,7 +34,8 @@ struct reach {
 
 static void reach_usage(FILE *out)
 {
-    fprintf(out,
+    fprintf(
+        out,
         "usage: rdrelay-connect reach --rd coap://HOST[:PORT] --host NAME [--listen ADDR:PORT]\n"
         "\n"
         "Opens a local UDP port for a CoAP client that cannot send Uri-Host: every request\n"
@@ -54,9 +55,9 @@ static void reach_usage(FILE *out)
 static int reach_parse(struct reach *r, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"rd", required_argument, NULL, 'r'},        {"host", required_argument, NULL, 'H'},
-        {"listen", required_argument, NULL, 'l'},    {"log-level", required_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+        {"rd", required_argument, NULL, 'r'},     {"host", required_argument, NULL, 'H'},
+        {"listen", required_argument, NULL, 'l'}, {"log-level", required_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     const char *rd = NULL, *listen = "127.0.0.1:5684";
     char err[256];
     int c;
@@ -141,7 +142,8 @@ int reach_main(int argc, char **argv)
     rc = CN_EXIT_RUNTIME;
     r->fd_listen = cn_udp_socket(&r->listen, &r->listen);
     r->fd_rd = cn_udp_socket(&r->rd.addr, NULL);
-    if (r->fd_listen < 0 || r->fd_rd < 0 || fwd_init(&r->fwd, r->fd_listen, r->fd_rd, &r->rd.addr) < 0)
+    if (r->fd_listen < 0 || r->fd_rd < 0 ||
+        fwd_init(&r->fwd, r->fd_listen, r->fd_rd, &r->rd.addr) < 0)
         goto done;
     r->fwd.uri_host = r->host;
     cn_install_signals();

@@ -48,13 +48,20 @@
 #define SERVE_BACKOFF_MAX_MS 60000u
 #define SERVE_STOP_WAIT_MS 6000u
 #define SERVE_PROBE_WAIT_MS 10000u /* a route probe that has not come back by then failed */
-#define SERVE_DEFAULT_LT 90000u
-#define SERVE_BLOCK_SZX 6 /* 1024-byte Block1 blocks for long link payloads */
-#define SERVE_BLOCK_SIZE 1024u /* RFC 9176 default when --lt is not given */
+#define SERVE_DEFAULT_LT 90000u /* RFC 9176 default when --lt is not given */
+#define SERVE_BLOCK_SZX 6       /* 1024-byte Block1 blocks for long link payloads */
+#define SERVE_BLOCK_SIZE 1024u
 
 enum reg_state { RS_DISCOVER, RS_REGISTER, RS_LOOKUP, RS_REGISTERED, RS_DELETING, RS_DONE };
 enum own_kind {
-    OWN_NONE, OWN_DISCOVER, OWN_REGISTER, OWN_LOOKUP, OWN_REFRESH, OWN_PING, OWN_PROBE, OWN_DELETE
+    OWN_NONE,
+    OWN_DISCOVER,
+    OWN_REGISTER,
+    OWN_LOOKUP,
+    OWN_REFRESH,
+    OWN_PING,
+    OWN_PROBE,
+    OWN_DELETE
 };
 
 /* The one request of our own an endpoint has outstanding towards the RD. */
@@ -63,7 +70,7 @@ struct own_req {
     uint8_t code;
     char path[CN_PATHLEN], query[CN_PATHLEN];
     char uri_host[CN_HOSTLEN]; /* route probes only */
-    const char *payload; /* the endpoint's links (owned by serve_ep) */
+    const char *payload;       /* the endpoint's links (owned by serve_ep) */
     size_t payload_len;
     int cf;
     uint32_t blk1; /* current Block1 number */
@@ -124,33 +131,34 @@ struct serve {
 static void serve_usage(FILE *out)
 {
     fprintf(out,
-        "usage: rdrelay-connect serve --rd coap://HOST[:PORT] --ep NAME [options] LOCAL-URI\n"
-        "       rdrelay-connect serve --rd coap://HOST[:PORT] --ep NAME=LOCAL-URI [--ep NAME=URI ...]\n"
-        "\n"
-        "Registers a local CoAP server (e.g. coap://127.0.0.1:5683) at rdrelay's Resource\n"
-        "Directory with proxy=yes, from this process's own UDP socket, prints the host name\n"
-        "clients must use, and relays every request rdrelay forwards to the local server\n"
-        "and its answers back, unchanged (options, payload, blocks, Observe, separate\n"
-        "responses). Keeps the NAT path alive (pings, refreshes before lt). SIGINT or\n"
-        "SIGTERM removes the registration and exits 0.\n"
-        "\n"
-        "options:\n"
-        "  --rd URI            rdrelay's address, coap://HOST[:PORT] (required)\n"
-        "  --ep NAME[=URI]     endpoint name; repeatable with =URI, one UDP socket each\n"
-        "  --d SECTOR          sector (the host name becomes NAME.SECTOR.<proxy domain>)\n"
-        "  --transport udp     udp (default); tcp comes with relay-tcp\n"
-        "  --lt SECONDS        registration lifetime (default: the RD's, 90000)\n"
-        "  --links LINKS       link-format to register instead of the local /.well-known/core\n"
-        "  --json              print one JSON object per registration instead of a line\n"
-        "  --timeout MS        local server silent this long -> 5.04 (default 8000)\n"
-        "  --ping SECONDS      CoAP ping when idle this long (default 20, 0 = off)\n"
-        "  --probe SECONDS     check the route this often: a request to our own name must\n"
-        "                      come back to us through rdrelay, else refresh at once\n"
-        "                      (a NAT that changed our mapping; default 60, 0 = off)\n"
-        "  --proxy-domain DOM  host name fallback if the RD's lookup does not show it\n"
-        "  --log-level LEVEL   error, warn, info (default), debug\n"
-        "  --help              this text\n"
-        "exit: 0 after SIGINT/SIGTERM, 2 bad arguments or registration refused, 1 failure\n");
+            "usage: rdrelay-connect serve --rd coap://HOST[:PORT] --ep NAME [options] LOCAL-URI\n"
+            "       rdrelay-connect serve --rd coap://HOST[:PORT] --ep NAME=LOCAL-URI [--ep "
+            "NAME=URI ...]\n"
+            "\n"
+            "Registers a local CoAP server (e.g. coap://127.0.0.1:5683) at rdrelay's Resource\n"
+            "Directory with proxy=yes, from this process's own UDP socket, prints the host name\n"
+            "clients must use, and relays every request rdrelay forwards to the local server\n"
+            "and its answers back, unchanged (options, payload, blocks, Observe, separate\n"
+            "responses). Keeps the NAT path alive (pings, refreshes before lt). SIGINT or\n"
+            "SIGTERM removes the registration and exits 0.\n"
+            "\n"
+            "options:\n"
+            "  --rd URI            rdrelay's address, coap://HOST[:PORT] (required)\n"
+            "  --ep NAME[=URI]     endpoint name; repeatable with =URI, one UDP socket each\n"
+            "  --d SECTOR          sector (the host name becomes NAME.SECTOR.<proxy domain>)\n"
+            "  --transport udp     udp (default); tcp comes with relay-tcp\n"
+            "  --lt SECONDS        registration lifetime (default: the RD's, 90000)\n"
+            "  --links LINKS       link-format to register instead of the local /.well-known/core\n"
+            "  --json              print one JSON object per registration instead of a line\n"
+            "  --timeout MS        local server silent this long -> 5.04 (default 8000)\n"
+            "  --ping SECONDS      CoAP ping when idle this long (default 20, 0 = off)\n"
+            "  --probe SECONDS     check the route this often: a request to our own name must\n"
+            "                      come back to us through rdrelay, else refresh at once\n"
+            "                      (a NAT that changed our mapping; default 60, 0 = off)\n"
+            "  --proxy-domain DOM  host name fallback if the RD's lookup does not show it\n"
+            "  --log-level LEVEL   error, warn, info (default), debug\n"
+            "  --help              this text\n"
+            "exit: 0 after SIGINT/SIGTERM, 2 bad arguments or registration refused, 1 failure\n");
 }
 
 /* ---- own requests towards the RD ---- */
@@ -322,8 +330,8 @@ static void backoff(struct serve_ep *e, uint64_t now)
     if (e->backoff_ms < SERVE_BACKOFF_MIN_MS)
         e->backoff_ms = SERVE_BACKOFF_MIN_MS;
     e->next_action = now + e->backoff_ms;
-    e->backoff_ms = e->backoff_ms * 2 > SERVE_BACKOFF_MAX_MS ? SERVE_BACKOFF_MAX_MS
-                                                              : e->backoff_ms * 2;
+    e->backoff_ms =
+        e->backoff_ms * 2 > SERVE_BACKOFF_MAX_MS ? SERVE_BACKOFF_MAX_MS : e->backoff_ms * 2;
 }
 
 /* Location-Path options of a 2.01 -> "/reg/3". */
@@ -457,7 +465,8 @@ static void own_done(struct serve *s, struct serve_ep *e, const struct coap_msg 
             log_debug("%s: route check passed", e->ep);
         } else {
             log_warnx("%s: route check failed (%s): requests for %s do not reach us; "
-                      "refreshing the registration now", e->ep, cs, e->host);
+                      "refreshing the registration now",
+                      e->ep, cs, e->host);
             e->next_refresh = now;
         }
         e->probe_q[0] = '\0';
@@ -521,13 +530,12 @@ static void ep_step(struct serve *s, struct serve_ep *e, uint64_t now)
             snprintf(q, sizeof(q), "ep=%s&d=%s", e->ep, s->o.d);
         else
             snprintf(q, sizeof(q), "ep=%s", e->ep);
-        own_start(e, OWN_LOOKUP, COAP_GET, "/rd-lookup/ep", q, NULL, -1, SERVE_MAX_RETRANSMIT,
-                  now);
+        own_start(e, OWN_LOOKUP, COAP_GET, "/rd-lookup/ep", q, NULL, -1, SERVE_MAX_RETRANSMIT, now);
         break;
     case RS_REGISTERED:
         if (now >= e->next_refresh) {
-            own_start(e, OWN_REFRESH, COAP_POST, e->reg_loc, NULL, NULL, -1,
-                      SERVE_MAX_RETRANSMIT, now);
+            own_start(e, OWN_REFRESH, COAP_POST, e->reg_loc, NULL, NULL, -1, SERVE_MAX_RETRANSMIT,
+                      now);
         } else if (s->o.probe_ms > 0 && e->host[0] != '\0' && now >= e->next_probe) {
             e->next_probe = now + s->o.probe_ms;
             e->probe_seen = false;
@@ -542,8 +550,7 @@ static void ep_step(struct serve *s, struct serve_ep *e, uint64_t now)
         } else if (s->o.ping_ms > 0) {
             uint64_t last = e->last_tx > e->fwd.last_down_tx ? e->last_tx : e->fwd.last_down_tx;
             if (now >= last + s->o.ping_ms)
-                own_start(e, OWN_PING, COAP_EMPTY, NULL, NULL, NULL, -1, SERVE_MAX_RETRANSMIT,
-                          now);
+                own_start(e, OWN_PING, COAP_EMPTY, NULL, NULL, NULL, -1, SERVE_MAX_RETRANSMIT, now);
         }
         break;
     case RS_DELETING:
@@ -591,8 +598,8 @@ static void own_on_msg(struct serve *s, struct serve_ep *e, const uint8_t *buf, 
                 own_done(s, e, NULL, true, now);
             } else {
                 r->acked = true;
-                r->give_up = now + (r->kind == OWN_PROBE ? SERVE_PROBE_WAIT_MS
-                                                         : SERVE_SEPARATE_WAIT_MS);
+                r->give_up =
+                    now + (r->kind == OWN_PROBE ? SERVE_PROBE_WAIT_MS : SERVE_SEPARATE_WAIT_MS);
             }
         } else if (m.tkl == SERVE_TKL && memcmp(m.token, r->token, SERVE_TKL) == 0) {
             if (!own_next_block(e, &m, now))
@@ -617,8 +624,10 @@ static void own_on_msg(struct serve *s, struct serve_ep *e, const uint8_t *buf, 
 
 static int ep_fetch_links(struct serve *s, struct serve_ep *e)
 {
-    struct cn_request req = {.to = &e->local.addr, .method = COAP_GET,
-                             .path = "/.well-known/core", .content_format = -1,
+    struct cn_request req = {.to = &e->local.addr,
+                             .method = COAP_GET,
+                             .path = "/.well-known/core",
+                             .content_format = -1,
                              .timeout_ms = 5000};
     struct strbuf body;
     uint8_t code = 0;
@@ -676,8 +685,10 @@ static int ep_add(struct serve *s, const char *spec, const char *default_local)
     memcpy(e->ep, spec, n);
     e->ep[n] = '\0';
     if (!valid_label(e->ep)) {
-        fprintf(stderr, "serve: endpoint name '%s' is not a DNS label (letters, digits, '-', "
-                        "at most 63)\n", e->ep);
+        fprintf(stderr,
+                "serve: endpoint name '%s' is not a DNS label (letters, digits, '-', "
+                "at most 63)\n",
+                e->ep);
         return -1;
     }
     if (local == NULL) {
@@ -718,14 +729,20 @@ static void ep_close(struct serve_ep *e)
 
 static int serve_parse(struct serve *s, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"rd", required_argument, NULL, 'r'},      {"ep", required_argument, NULL, 'e'},
-        {"d", required_argument, NULL, 'd'},       {"transport", required_argument, NULL, 't'},
-        {"lt", required_argument, NULL, 'l'},      {"links", required_argument, NULL, 'L'},
-        {"json", no_argument, NULL, 'j'},          {"timeout", required_argument, NULL, 'T'},
-        {"ping", required_argument, NULL, 'p'},    {"proxy-domain", required_argument, NULL, 'D'},
-        {"log-level", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
-        {"probe", required_argument, NULL, 'P'},   {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"rd", required_argument, NULL, 'r'},
+                                             {"ep", required_argument, NULL, 'e'},
+                                             {"d", required_argument, NULL, 'd'},
+                                             {"transport", required_argument, NULL, 't'},
+                                             {"lt", required_argument, NULL, 'l'},
+                                             {"links", required_argument, NULL, 'L'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"timeout", required_argument, NULL, 'T'},
+                                             {"ping", required_argument, NULL, 'p'},
+                                             {"proxy-domain", required_argument, NULL, 'D'},
+                                             {"log-level", required_argument, NULL, 'v'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"probe", required_argument, NULL, 'P'},
+                                             {NULL, 0, NULL, 0}};
     const char *eps[SERVE_MAX_EPS], *rd = NULL;
     unsigned neps = 0;
     char err[256], *end;
