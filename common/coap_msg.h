@@ -89,6 +89,18 @@ int coap_msg_parse_udp(const uint8_t *buf, size_t len, struct coap_msg *m);
 /* Serialise; returns the length written, or -1 if it does not fit. */
 ssize_t coap_msg_serialize_udp(const struct coap_msg *m, uint8_t *buf, size_t cap);
 
+/* RFC 8323 §3.2 framing (TCP; implemented in coap_msg_tcp.c). The message
+ * type and message id fields of struct coap_msg are ignored.
+ * coap_msg_tcp_frame_len: given the first bytes of a stream, the total length
+ * of the first message; 0 if more bytes are needed to know; -1 if malformed.
+ * coap_msg_parse_tcp: parse exactly one whole message of len bytes. */
+ssize_t coap_msg_tcp_frame_len(const uint8_t *buf, size_t avail);
+int coap_msg_parse_tcp(const uint8_t *buf, size_t len, struct coap_msg *m);
+ssize_t coap_msg_serialize_tcp(const struct coap_msg *m, uint8_t *buf, size_t cap);
+/* RFC 8323 §4 WebSocket framing: as TCP but Len=0 and no extended length. */
+int coap_msg_parse_ws(const uint8_t *buf, size_t len, struct coap_msg *m);
+ssize_t coap_msg_serialize_ws(const struct coap_msg *m, uint8_t *buf, size_t cap);
+
 /* First option with that number, or NULL; coap_msg_find_next continues after prev. */
 const struct coap_msg_opt *coap_msg_find(const struct coap_msg *m, uint16_t num);
 const struct coap_msg_opt *coap_msg_find_next(const struct coap_msg *m,

@@ -8,6 +8,7 @@
 #include "proto.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <zmq.h>
 
@@ -186,4 +187,10 @@ bad:
     log_warnx("proto: dropped malformed message: %s", why);
     errno = EPROTO;
     return -1;
+}
+
+int proto_relay_endpoint(const char *state_dir, const char *relay, char *out, size_t outlen)
+{
+    int n = snprintf(out, outlen, "ipc://%s/relay-%s.sock", state_dir, relay);
+    return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
 }

@@ -138,4 +138,26 @@ int proto_send(void *sock, const void *identity, size_t idlen, uint16_t type, co
 int proto_recv(void *sock, bool want_identity, uint8_t *identity, size_t *idlen, uint16_t *type,
                uint8_t *body, size_t bodycap, size_t *bodylen);
 
+/*
+ * Cross-transport forwarding (relay <-> relay). Every relay binds a ROUTER at
+ * proto_relay_endpoint(state_dir, own name) = "ipc://<state_dir>/relay-<name>.sock"
+ * and, to reach a route held by another relay, connects a DEALER (routing id
+ * = its own relay name, ZMQ_IMMEDIATE=1 so a send to a relay that is not
+ * running fails at once -> 5.02) to that relay's endpoint.
+ *   requester -> holder  XFWD_REQUEST(req_id, host, coap): a request in
+ *       datagram framing, already checked by the requester (Hop-Limit handled,
+ *       Uri-Host/Uri-Port removed, options vetted). The holder forwards it to
+ *       the endpoint over the route's own path with its own tokens.
+ *   holder -> requester  XFWD_RESPONSE(req_id, status, coap): one per
+ *       response; for an observation every notification is another
+ *       XFWD_RESPONSE with the same req_id until one without Observe (or an
+ *       error) ends it. status != RR_EP_OK carries no coap: NO_ROUTE and
+ *       UNREACHABLE -> the requester answers 5.02, TIMEOUT -> 5.04.
+ *   requester -> holder  XFWD_CANCEL(req_id): the client went away or
+ *       cancelled; the holder cancels upstream and forgets req_id.
+ * The requester owns its client's message layer (EMPTY_ACK_DELAY, dedup,
+ * retransmission) and its own timeout (upstream_timeout_ms -> 5.04 + CANCEL).
+ */
+int proto_relay_endpoint(const char *state_dir, const char *relay, char *out, size_t outlen);
+
 #endif
