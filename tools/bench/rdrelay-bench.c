@@ -46,11 +46,11 @@
 #define BENCH_MAX_INFLIGHT 4096
 #define BENCH_MAX_SOCKETS 64
 #define BENCH_MAX_DURATION 3600.0
-#define BENCH_BATCH 64          /* datagrams per recvmmsg/sendmmsg call */
-#define BENCH_RECV_ROUNDS 16    /* recvmmsg calls per ready socket per loop turn */
+#define BENCH_BATCH 64           /* datagrams per recvmmsg/sendmmsg call */
+#define BENCH_RECV_ROUNDS 16     /* recvmmsg calls per ready socket per loop turn */
 #define BENCH_SCAN_NS 2000000ull /* timeout scan period: 2 ms */
 #define BENCH_TOKEN_LEN 8
-#define BENCH_REQ_MAX 600       /* request template: path + host + header */
+#define BENCH_REQ_MAX 600 /* request template: path + host + header */
 
 /* Latency histogram: 1 us buckets below 10 ms, 100 us buckets up to 10 s. */
 #define HIST_FINE 10000u
@@ -68,7 +68,7 @@ struct slot {
     uint8_t retx;
     uint8_t state;    /* enum slot_state */
     uint8_t recorded; /* issued inside the window: its outcome counts */
-    uint16_t sock; /* index into bench.socks */
+    uint16_t sock;    /* index into bench.socks */
 };
 
 struct outq {
@@ -88,19 +88,19 @@ struct result {
     char label[32];
     char target[RR_ADDRSTRLEN];
     char host[256];
-    uint64_t sent;        /* requests issued while recording (first transmissions) */
-    uint64_t completed;   /* responses matched to the current request */
-    uint64_t ok;          /* of those, class 2.xx */
-    uint64_t retrans;     /* retransmissions (each one a presumed loss) */
-    uint64_t failed;      /* given up after --max-retransmit, or RST */
+    uint64_t sent;      /* requests issued while recording (first transmissions) */
+    uint64_t completed; /* responses matched to the current request */
+    uint64_t ok;        /* of those, class 2.xx */
+    uint64_t retrans;   /* retransmissions (each one a presumed loss) */
+    uint64_t failed;    /* given up after --max-retransmit, or RST */
     uint64_t rst;
-    uint64_t unfinished;  /* still in flight when the window closed */
-    uint64_t dup;         /* answers to an earlier request / unknown token */
+    uint64_t unfinished; /* still in flight when the window closed */
+    uint64_t dup;        /* answers to an earlier request / unknown token */
     uint64_t malformed;
-    uint64_t send_drops;  /* sendmmsg could not take a datagram (EAGAIN) */
+    uint64_t send_drops; /* sendmmsg could not take a datagram (EAGAIN) */
     uint64_t by_code[256];
-    double seconds;       /* measurement window */
-    double cpu_seconds;   /* user+sys of this process during the window */
+    double seconds;     /* measurement window */
+    double cpu_seconds; /* user+sys of this process during the window */
     uint64_t lat_sum_us;
     uint32_t lat_max_us;
     uint32_t *hist; /* HIST_BUCKETS counts */
@@ -491,8 +491,7 @@ static void handle_datagram(struct bench *b, unsigned sock, const uint8_t *buf, 
     uint32_t gen = (uint32_t)m.token[4] << 24 | (uint32_t)m.token[5] << 16 |
                    (uint32_t)m.token[6] << 8 | m.token[7];
     if (i >= b->nslots || b->slots[i].state == SLOT_IDLE || b->slots[i].gen != gen ||
-        b->slots[i].sock != sock ||
-        (m.type == COAP_T_ACK && m.msgid != b->slots[i].mid)) {
+        b->slots[i].sock != sock || (m.type == COAP_T_ACK && m.msgid != b->slots[i].mid)) {
         b->r->dup++;
         return;
     }
@@ -819,12 +818,11 @@ static void print_json_result(FILE *out, const struct bench_opts *o, const struc
             "\"retransmissions\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"rst\":%" PRIu64
             ",\"unfinished\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"malformed\":%" PRIu64
             ",\"send_drops\":%" PRIu64 ",\"bench_cpu\":%.3f,\"codes\":{",
-            r->label, r->target, r->host, o->path, o->non ? "NON" : "CON", o->inflight,
-            o->sockets, r->seconds, r->sent, r->completed, r->ok, result_rps(r),
-            hist_quantile(r, 0.50), hist_quantile(r, 0.90), hist_quantile(r, 0.99),
-            result_mean_ms(r), r->lat_max_us / 1000.0, r->retrans, r->failed, r->rst,
-            r->unfinished, r->dup, r->malformed, r->send_drops,
-            r->seconds > 0 ? r->cpu_seconds / r->seconds : 0.0);
+            r->label, r->target, r->host, o->path, o->non ? "NON" : "CON", o->inflight, o->sockets,
+            r->seconds, r->sent, r->completed, r->ok, result_rps(r), hist_quantile(r, 0.50),
+            hist_quantile(r, 0.90), hist_quantile(r, 0.99), result_mean_ms(r),
+            r->lat_max_us / 1000.0, r->retrans, r->failed, r->rst, r->unfinished, r->dup,
+            r->malformed, r->send_drops, r->seconds > 0 ? r->cpu_seconds / r->seconds : 0.0);
     print_codes(out, r, true);
     fprintf(out, "}}");
 }
@@ -867,8 +865,16 @@ static int parse_target(const char *s, struct rr_addr *a, const char *what)
 }
 
 enum {
-    OPT_TARGET = 256, OPT_VIA, OPT_HOST, OPT_PATH, OPT_COMPARE, OPT_ROUNDS, OPT_NON,
-    OPT_TIMEOUT, OPT_MAXRETX, OPT_JSON,
+    OPT_TARGET = 256,
+    OPT_VIA,
+    OPT_HOST,
+    OPT_PATH,
+    OPT_COMPARE,
+    OPT_ROUNDS,
+    OPT_NON,
+    OPT_TIMEOUT,
+    OPT_MAXRETX,
+    OPT_JSON,
 };
 
 /* 0 run, 1 exit 0 (help/version), 2 usage error */
@@ -933,7 +939,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
                 return 2;
             }
             o->path[0] = '/';
-            memcpy(o->path + 1, optarg + (optarg[0] == '/'), strlen(optarg) + 1 - (optarg[0] == '/'));
+            memcpy(o->path + 1, optarg + (optarg[0] == '/'),
+                   strlen(optarg) + 1 - (optarg[0] == '/'));
             break;
         case OPT_COMPARE:
             o->compare = true;
@@ -1028,7 +1035,8 @@ static int run_all(const struct bench_opts *o)
     memset(&round, 0, sizeof(round));
     const char *labels[2] = {o->compare ? "direct" : "bench", "proxied"};
 
-    if (result_init(&total[0], labels[0]) < 0 || result_init(&total[1], labels[1]) < 0 || result_init(&round, "") < 0)
+    if (result_init(&total[0], labels[0]) < 0 || result_init(&total[1], labels[1]) < 0 ||
+        result_init(&round, "") < 0)
         goto out;
     for (unsigned k = 0; k < o->rounds && !got_signal; k++) {
         for (unsigned t = 0; t < nt && !got_signal; t++) {
