@@ -48,8 +48,8 @@
 #define SERVE_BACKOFF_MAX_MS 60000u
 #define SERVE_STOP_WAIT_MS 6000u
 #define SERVE_PROBE_WAIT_MS 10000u /* a route probe that has not come back by then failed */
-#define SERVE_DEFAULT_LT 90000u /* RFC 9176 default when --lt is not given */
-#define SERVE_BLOCK_SZX 6       /* 1024-byte Block1 blocks for long link payloads */
+#define SERVE_DEFAULT_LT 90000u    /* RFC 9176 default when --lt is not given */
+#define SERVE_BLOCK_SZX 6          /* 1024-byte Block1 blocks for long link payloads */
 #define SERVE_BLOCK_SIZE 1024u
 
 enum reg_state { RS_DISCOVER, RS_REGISTER, RS_LOOKUP, RS_REGISTERED, RS_DELETING, RS_DONE };
