@@ -14,6 +14,8 @@
 # env:   DUR=5 (s per run)  ROUNDS=3 (direct/proxied alternations)
 #        PERF=0|1  PERF_OUT=FILE (perf report text, default $TMP/perf.txt)
 #        BASE_PORT=15780 (uses BASE_PORT..BASE_PORT+3)
+#        NICE=N  run every process with nice -n N (e.g. -10 as root on a shared
+#                machine, so other jobs disturb direct and proxied runs less)
 set -eu
 
 BIN=${1:-build/bin}
@@ -25,6 +27,8 @@ RELAY=$BASE_PORT
 ORIGIN=$((BASE_PORT + 1))
 REG=$((BASE_PORT + 2))
 DOMAIN=proxy.localhost
+NICE=${NICE:-0}
+N="nice -n $NICE"
 
 for b in rdrelay-frontend rdrelay-udp rr-registrant rdrelay-bench; do
     [ -x "$BIN/$b" ] || { echo "run-bench: $BIN/$b missing (build first)" >&2; exit 2; }
@@ -55,17 +59,17 @@ wait_for() {
     return 1
 }
 
-coap-server-notls -A 127.0.0.1 -p "$ORIGIN" >"$TMP/origin.log" 2>&1 &
+$N coap-server-notls -A 127.0.0.1 -p "$ORIGIN" >"$TMP/origin.log" 2>&1 &
 ORIGIN_PID=$!; PIDS="$PIDS $ORIGIN_PID"
 COMMON="--state-dir $TMP --udp-listen 127.0.0.1:$RELAY --proxy-domain $DOMAIN --log-level warn"
 # shellcheck disable=SC2086
-"$BIN/rdrelay-frontend" $COMMON >"$TMP/frontend.log" 2>&1 &
+$N "$BIN/rdrelay-frontend" $COMMON >"$TMP/frontend.log" 2>&1 &
 FE_PID=$!; PIDS="$PIDS $FE_PID"
 # shellcheck disable=SC2086
-"$BIN/rdrelay-udp" $COMMON >"$TMP/udp.log" 2>&1 &
+$N "$BIN/rdrelay-udp" $COMMON >"$TMP/udp.log" 2>&1 &
 UDP_PID=$!; PIDS="$PIDS $UDP_PID"
 sleep 0.5
-"$BIN/rr-registrant" --rd "coap://127.0.0.1:$RELAY/rd" --ep benchreg --lt 3600 \
+$N "$BIN/rr-registrant" --rd "coap://127.0.0.1:$RELAY/rd" --ep benchreg --lt 3600 \
     --listen "127.0.0.1:$REG" >"$TMP/reg.out" 2>"$TMP/reg.log" &
 REG_PID=$!; PIDS="$PIDS $REG_PID"
 
@@ -90,7 +94,7 @@ wait_for proxied_get benchorigin.$DOMAIN /time ||
     { echo "run-bench: proxied GET /time (coap-server-notls) does not work" >&2; exit 1; }
 
 echo "# $(nproc) CPUs, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(uname -r)"
-echo "# relay 127.0.0.1:$RELAY, rr-registrant 127.0.0.1:$REG, coap-server-notls 127.0.0.1:$ORIGIN"
+echo "# nice $NICE; relay 127.0.0.1:$RELAY, rr-registrant 127.0.0.1:$REG, coap-server-notls 127.0.0.1:$ORIGIN"
 
 # bench LABEL ARGS...: run rdrelay-bench, then the CPU each process used
 bench() {
@@ -99,7 +103,7 @@ bench() {
     echo "\$ rdrelay-bench $*"
     u0=$(ticks $UDP_PID); f0=$(ticks $FE_PID); o0=$(ticks $ORIGIN_PID); r0=$(ticks $REG_PID)
     t0=$(date +%s.%N)
-    "$BIN/rdrelay-bench" "$@"
+    $N "$BIN/rdrelay-bench" "$@"
     t1=$(date +%s.%N)
     hz=$(getconf CLK_TCK)
     awk -v u="$(( $(ticks $UDP_PID) - u0 ))" -v f="$(( $(ticks $FE_PID) - f0 ))" \
@@ -120,7 +124,7 @@ bench "coap-server-notls /time, 1 in flight (unloaded latency)" --compare --targ
 if [ "$PERF" = 1 ]; then
     out=${PERF_OUT:-$TMP/perf.txt}
     echo "## perf: rdrelay-udp under proxied load (rr-registrant /hello, 16 in flight)"
-    "$BIN/rdrelay-bench" --target "127.0.0.1:$RELAY" --host "benchreg.$DOMAIN" --path /hello \
+    $N "$BIN/rdrelay-bench" --target "127.0.0.1:$RELAY" --host "benchreg.$DOMAIN" --path /hello \
         -n 16 -d 5 -w 0.5 &
     BPID=$!
     sleep 1
