@@ -132,6 +132,22 @@ _notifications2() { [ "$(grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe:' "$T_
 wait_until 10 _notifications2
 assert_eq 0 $? "Observe through reach: at least 3 notifications"
 bg_wait "$OBS2_PID" 12
+# Observe on a block-wise resource: each notification's remaining blocks are
+# fetched with the observation's token; they must not end the observation.
+head -c 1200 /dev/urandom | base64 -w0 >"$T_DIR/put1.txt"
+head -c 1300 /dev/urandom | base64 -w0 >"$T_DIR/put2.txt"
+coap_bg "$T_DIR/obs3.out" -v 7 -B 8 -s 6 "coap://127.0.0.1:$REACH_PORT/example_data"
+OBS3_PID=$BG_PID
+sleep 1.5
+coap -m put -f "$T_DIR/put1.txt" "coap://127.0.0.1:$ORIGIN_PORT/example_data"
+sleep 1.5
+coap -m put -f "$T_DIR/put2.txt" "coap://127.0.0.1:$ORIGIN_PORT/example_data"
+bg_wait "$OBS3_PID" 12
+n=$(grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe:.*Block2:0/M' "$T_DIR/obs3.out" || true)
+b=$(grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05 .*Block2:1/' "$T_DIR/obs3.out" || true)
+assert_match '^([3-9]|[1-9][0-9]+)$' "$n" "Observe + Block2 through reach: 3 notifications ($n)"
+assert_match '^([3-9]|[1-9][0-9]+)$' "$b" "each notification's second block was fetched ($b)"
+
 # two clients through reach at once (different sockets, maybe equal tokens)
 coap_bg "$T_DIR/par1.out" -B 5 "coap://127.0.0.1:$REACH_PORT/"
 P1=$BG_PID
