@@ -207,6 +207,7 @@ static void ka_upsert(struct relay *r, const struct rr_route *rt, bool reset, ui
         t->br[br] = i;
         t->n++;
         e->last_rx_ms = now;
+        e->next_msgid = (uint16_t)random();
         reset = true;
     }
     struct ka_entry *e = &t->e[i];
@@ -318,6 +319,18 @@ void ka_on_icmp(struct relay *r, const struct rr_addr *remote, uint64_t now)
     }
 }
 
+uint16_t ka_next_msgid(struct relay *r, const struct rr_addr *remote)
+{
+    struct ka_table *t = &r->ka;
+    if (t->n) {
+        for (uint32_t i = t->br[addr_hash(remote) & (t->nb - 1)]; i != RU_NONE;
+             i = t->e[i].next_remote)
+            if (addr_equal(&t->e[i].remote, remote))
+                return t->e[i].next_msgid++;
+    }
+    return exch_new_msgid(r);
+}
+
 uint64_t ka_unreachable_since(struct relay *r, const char *host)
 {
     uint32_t i = ka_find(&r->ka, host);
@@ -328,7 +341,7 @@ static void ka_ping(struct relay *r, struct ka_entry *e)
 {
     if (e->sock < 0)
         return;
-    send_empty(r, e->sock, &e->remote, &e->local, COAP_T_CON, exch_new_msgid(r));
+    send_empty(r, e->sock, &e->remote, &e->local, COAP_T_CON, e->next_msgid++);
     r->c.ka_pings++;
 }
 

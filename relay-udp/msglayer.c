@@ -5,6 +5,7 @@
  * the socket's kind for port-based listeners) and responses from endpoints
  * (to proxy.c by relay token). Owns no state; uses exchange.c's tables.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -114,9 +115,17 @@ static void on_request(struct relay *r, int sock, const struct rr_addr *peer,
         return;
     }
     switch (ru_route_decide(host, &r->cfg)) {
-    case RU_DEST_RD:
+    case RU_DEST_RD: {
+        uint16_t bad;
+        if (ru_check_critical(m, &r->cfg, &bad) < 0) {
+            char diag[48];
+            snprintf(diag, sizeof(diag), "unknown critical option %u", bad);
+            dx_answer_local(r, i, COAP_BAD_OPTION, diag, now);
+            break;
+        }
         rd_on_request(r, i, buf, len, now);
         break;
+    }
     case RU_DEST_PROXY:
         proxy_on_request(r, i, m, host, now);
         break;

@@ -30,7 +30,7 @@ int ux_send_request(struct relay *r, uint32_t ui, struct coap_msg *m, const stru
         return -1;
     ru_token_encode(ui, u->check, m->token);
     m->tkl = RU_TOKEN_LEN;
-    m->msgid = exch_new_msgid(r);
+    m->msgid = ka_next_msgid(r, &path->remote);
     ssize_t n = coap_msg_serialize_udp(m, u->out.buf, sizeof(u->out.buf));
     if (n < 0)
         return -1;
@@ -164,7 +164,7 @@ static void send_deregistration(struct relay *r, uint32_t ui, uint64_t now)
     coap_msg_remove_opt(&m, COAP_OPT_OBSERVE);
     coap_msg_add_opt_uint(&m, COAP_OPT_OBSERVE, 1, one);
     m.type = COAP_T_CON;
-    m.msgid = exch_new_msgid(r);
+    m.msgid = ka_next_msgid(r, &u->out.remote);
     ssize_t n = coap_msg_serialize_udp(&m, tmp, sizeof(tmp));
     if (n < 0)
         return;

@@ -110,6 +110,18 @@ int ru_check_options(const struct coap_msg *m, const struct rr_config *cfg, uint
     return 0;
 }
 
+int ru_check_critical(const struct coap_msg *m, const struct rr_config *cfg, uint16_t *bad)
+{
+    for (unsigned i = 0; i < m->nopts; i++) {
+        uint16_t num = m->opts[i].num;
+        if (coap_opt_is_critical(num) && !coap_opt_is_known(num, cfg)) {
+            *bad = num;
+            return -1;
+        }
+    }
+    return 0;
+}
+
 bool ru_is_forward_proxy_request(const struct coap_msg *m)
 {
     return coap_msg_find(m, COAP_OPT_PROXY_URI) || coap_msg_find(m, COAP_OPT_PROXY_SCHEME);

@@ -46,6 +46,12 @@ int ru_hop_limit_apply(struct coap_msg *m, uint32_t dflt, uint8_t *buf);
  */
 int ru_check_options(const struct coap_msg *m, const struct rr_config *cfg, uint16_t *bad);
 
+/*
+ * For requests the relay's own service (the RD) answers: an unknown
+ * critical option -> 4.02 (RFC 7252 §5.4.1). 0, or -1 and *bad.
+ */
+int ru_check_critical(const struct coap_msg *m, const struct rr_config *cfg, uint16_t *bad);
+
 /* True when the request asks for forward proxying (Proxy-Uri/Proxy-Scheme). */
 bool ru_is_forward_proxy_request(const struct coap_msg *m);
 

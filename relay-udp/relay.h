@@ -140,6 +140,7 @@ struct ka_entry {
     uint64_t next_due_ms;
     uint64_t since_wall_ms;/* unreachable since */
     uint32_t next_host, next_remote; /* hash chains */
+    uint16_t next_msgid;   /* message ids towards this binding (see ka_next_msgid) */
 };
 
 struct ka_table {
@@ -303,6 +304,10 @@ void ka_on_icmp(struct relay *r, const struct rr_addr *remote, uint64_t now);
 /* Unreachable since (wall ms), or 0 if reachable / unknown. */
 uint64_t ka_unreachable_since(struct relay *r, const char *host);
 void ka_tick(struct relay *r, uint64_t now);
+/* Message id for a CON/NON to remote: per binding when it is a route's, so
+ * a busy route never makes a quiet one reuse ids within EXCHANGE_LIFETIME
+ * (RFC 7252 §4.4); otherwise the relay-wide counter. */
+uint16_t ka_next_msgid(struct relay *r, const struct rr_addr *remote);
 /* Send REACHABILITY for every unreachable route again (new rd-frontend). */
 void ka_resend_unreachable(struct relay *r);
 

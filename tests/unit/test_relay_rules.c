@@ -136,6 +136,24 @@ static void test_options(void **state)
     assert_int_equal(ru_check_options(&m, &c, &bad), 0);
 }
 
+static void test_critical(void **state)
+{
+    struct rr_config c = mkcfg("");
+    struct coap_msg m;
+    uint16_t bad = 0;
+    uint8_t x = 1;
+    (void)state;
+
+    coap_msg_init(&m);
+    coap_msg_add_opt(&m, COAP_OPT_URI_PATH, "rd", 2);
+    coap_msg_add_opt(&m, 65000, &x, 1); /* unknown elective */
+    coap_msg_add_opt(&m, 65002, &x, 1); /* unknown unsafe but elective */
+    assert_int_equal(ru_check_critical(&m, &c, &bad), 0);
+    coap_msg_add_opt(&m, 65001, &x, 1); /* unknown critical */
+    assert_int_equal(ru_check_critical(&m, &c, &bad), -1);
+    assert_int_equal(bad, 65001);
+}
+
 static void test_forward_proxy(void **state)
 {
     struct coap_msg m;
@@ -168,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_decide),     cmocka_unit_test(test_ip_literal),
         cmocka_unit_test(test_hop_limit),  cmocka_unit_test(test_options),
         cmocka_unit_test(test_forward_proxy), cmocka_unit_test(test_token),
+        cmocka_unit_test(test_critical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
