@@ -699,6 +699,9 @@ static int ep_add(struct serve *s, const char *spec, const char *default_local)
         fprintf(stderr, "serve: local server: %s\n", err);
         return -1;
     }
+    if (e->local.path[0] != '\0' || e->local.query[0] != '\0')
+        log_warnx("%s: the path and query of %s are ignored: requests keep their own", e->ep,
+                  local);
     s->n_eps++;
     return 0;
 }
