@@ -198,4 +198,16 @@ void msg_on_unreachable(struct relay *r, const struct rr_addr *peer, uint64_t no
     log_debug("ICMP unreachable from %s", addr_to_str(peer, a, sizeof(a)));
     ka_on_icmp(r, peer, now);
     proxy_on_remote_gone(r, peer, now);
+    /* a client whose socket is gone observes nothing any more */
+    for (uint32_t i = 0; i < r->ndx; i++) {
+        struct dexch *d = &r->dx[i];
+        if ((d->state != DX_OBSERVE && d->state != DX_NOTIFY) || !addr_equal(&d->peer, peer))
+            continue;
+        if (d->state == DX_OBSERVE) {
+            proxy_cancel_observation(r, i, now);
+        } else {
+            rd_notify_gone(r, i);
+            dx_release(r, i);
+        }
+    }
 }
