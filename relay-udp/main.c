@@ -118,6 +118,7 @@ static int run(struct relay *r)
             ctl_send_status(r);
             r->next_status_ms = now + RU_STATUS_INTERVAL_MS;
         }
+        udp_flush(r);
     }
     log_info("signal %d: stopping", (int)ru_signalled);
     return 0;

@@ -207,9 +207,11 @@ struct relay {
 /* udp_io.c */
 int udp_open_all(struct relay *r);
 void udp_close_all(struct relay *r);
-/* Send from local (pktinfo source; AF_UNSPEC = let the kernel choose). */
+/* Queue a datagram from local (pktinfo source; AF_UNSPEC = let the kernel
+ * choose); it leaves at the next udp_flush (end of the batch / iteration). */
 int udp_send(struct relay *r, int sock, const struct rr_addr *remote,
              const struct rr_addr *local, const void *buf, size_t len);
+void udp_flush(struct relay *r);
 /* Socket whose address serves `local` (exact, or a wildcard on its port), -1. */
 int udp_sock_for_local(const struct relay *r, const struct rr_addr *local);
 /* Receive a batch from one socket and hand each datagram to msglayer;

@@ -20,8 +20,27 @@
 #include "relay.h"
 
 #define RU_RX_BATCH 32
+#define RU_TX_BATCH 32
 
+struct ru_txslot {
+    struct sockaddr_storage to;
+    union {
+        char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+        struct cmsghdr align;
+    } ctl;
+    uint8_t data[COAP_MSG_MAX_UDP + 16];
+};
+
+struct ru_txq {
+    unsigned n;
+    struct mmsghdr hdr[RU_TX_BATCH];
+    struct iovec iov[RU_TX_BATCH];
+    struct ru_txslot slot[RU_TX_BATCH];
+};
+
+/* recvmmsg buffers and the per-socket send queues */
 struct ru_rxbatch {
+    struct ru_txq tx[RU_MAX_SOCKS];
     struct mmsghdr hdr[RU_RX_BATCH];
     struct iovec iov[RU_RX_BATCH];
     struct sockaddr_storage from[RU_RX_BATCH];
@@ -134,30 +153,73 @@ int udp_sock_for_local(const struct relay *r, const struct rr_addr *local)
     return wild;
 }
 
+/* Send queue of one socket: datagrams queued by udp_send during one loop
+ * iteration leave together in one sendmmsg (syscalls dominate the relay's
+ * cost; see docs/benchmarks.md). The bytes are copied, so callers may pass
+ * stack buffers. */
+static void udp_flush_sock(struct relay *r, int sock)
+{
+    struct ru_txq *q = &r->rxb->tx[sock];
+    unsigned off = 0;
+
+    while (off < q->n) {
+        int k = sendmmsg(r->socks[sock].fd, q->hdr + off, q->n - off, 0);
+        if (k <= 0) {
+            /* this datagram failed: count it and go on with the rest */
+            r->c.tx_err++;
+            if (errno != EAGAIN && errno != ECONNREFUSED && errno != EHOSTUNREACH &&
+                errno != ENETUNREACH)
+                log_warn("sendmmsg");
+            off++;
+            continue;
+        }
+        r->c.tx += (uint64_t)k;
+        off += (unsigned)k;
+    }
+    q->n = 0;
+}
+
+void udp_flush(struct relay *r)
+{
+    for (int i = 0; i < r->nsocks; i++)
+        if (r->rxb->tx[i].n)
+            udp_flush_sock(r, i);
+}
+
 int udp_send(struct relay *r, int sock, const struct rr_addr *remote,
              const struct rr_addr *local, const void *buf, size_t len)
 {
-    union {
-        char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-        struct cmsghdr align;
-    } ctl;
-    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-    struct msghdr mh = {
-        .msg_name = (void *)&remote->ss, .msg_namelen = remote->len,
-        .msg_iov = &iov, .msg_iovlen = 1,
-    };
     const struct ru_sock *s = &r->socks[sock];
+    struct ru_txq *q = &r->rxb->tx[sock];
+
+    if (remote->ss.ss_family != s->bound.ss.ss_family || len > sizeof(q->slot[0].data)) {
+        r->c.tx_err++;
+        return -1;
+    }
+    if (q->n == RU_TX_BATCH)
+        udp_flush_sock(r, sock);
+    struct ru_txslot *t = &q->slot[q->n];
+    struct msghdr *mh = &q->hdr[q->n].msg_hdr;
+    memcpy(t->data, buf, len);
+    memcpy(&t->to, &remote->ss, remote->len);
+    q->iov[q->n].iov_base = t->data;
+    q->iov[q->n].iov_len = len;
+    memset(mh, 0, sizeof(*mh));
+    mh->msg_name = &t->to;
+    mh->msg_namelen = remote->len;
+    mh->msg_iov = &q->iov[q->n];
+    mh->msg_iovlen = 1;
 
     /* Only pin the source when the socket is a wildcard: a socket bound to
      * one address sends from it anyway. */
     if (local && local->ss.ss_family == s->bound.ss.ss_family && addr_is_wildcard(&s->bound)) {
-        memset(&ctl, 0, sizeof(ctl));
-        mh.msg_control = ctl.buf;
-        struct cmsghdr *cm = (struct cmsghdr *)ctl.buf;
+        memset(&t->ctl, 0, sizeof(t->ctl));
+        mh->msg_control = t->ctl.buf;
+        struct cmsghdr *cm = (struct cmsghdr *)t->ctl.buf;
         if (local->ss.ss_family == AF_INET) {
             struct in_pktinfo pi = {0};
             pi.ipi_spec_dst = ((const struct sockaddr_in *)&local->ss)->sin_addr;
-            mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+            mh->msg_controllen = CMSG_SPACE(sizeof(pi));
             cm->cmsg_level = IPPROTO_IP;
             cm->cmsg_type = IP_PKTINFO;
             cm->cmsg_len = CMSG_LEN(sizeof(pi));
@@ -167,24 +229,14 @@ int udp_send(struct relay *r, int sock, const struct rr_addr *remote,
             const struct sockaddr_in6 *l6 = (const struct sockaddr_in6 *)&local->ss;
             pi.ipi6_addr = l6->sin6_addr;
             pi.ipi6_ifindex = l6->sin6_scope_id;
-            mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+            mh->msg_controllen = CMSG_SPACE(sizeof(pi));
             cm->cmsg_level = IPPROTO_IPV6;
             cm->cmsg_type = IPV6_PKTINFO;
             cm->cmsg_len = CMSG_LEN(sizeof(pi));
             memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
         }
     }
-    if (remote->ss.ss_family != s->bound.ss.ss_family) {
-        r->c.tx_err++;
-        return -1;
-    }
-    if (sendmsg(s->fd, &mh, 0) < 0) {
-        r->c.tx_err++;
-        if (errno != EAGAIN && errno != ECONNREFUSED)
-            log_warn("sendmsg");
-        return -1;
-    }
-    r->c.tx++;
+    q->n++;
     return 0;
 }
 
@@ -298,6 +350,7 @@ void udp_drain(struct relay *r, int sock, bool err, uint64_t now)
             addr_normalise(&local);
             msg_on_datagram(r, sock, &peer, &local, b->data[i], len, now);
         }
+        udp_flush(r);
         if (n < RU_RX_BATCH)
             return;
     }
