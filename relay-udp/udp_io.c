@@ -51,10 +51,35 @@ struct ru_rxbatch {
     uint8_t data[RU_RX_BATCH][COAP_MSG_MAX_UDP + 1];
 };
 
+/* SO_REUSEADDR lets a second process bind the very same UDP address and
+ * silently take part of the traffic; warn when that is about to happen
+ * (a probe bind without the option fails then). */
+static void udp_warn_if_taken(const struct rr_addr *a)
+{
+    char name[RR_ADDRSTRLEN];
+    int fd = socket(a->ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0 || addr_port(a) == 0)
+        goto done;
+    if (a->ss.ss_family == AF_INET6) {
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    }
+    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 && errno == EADDRINUSE)
+        log_warnx("udp %s is already in use by another socket (another relay?): "
+                  "traffic may be split between them",
+                  addr_to_str(a, name, sizeof(name)));
+done:
+    if (fd >= 0)
+        close(fd);
+}
+
 static int udp_open_one(struct ru_sock *s, const struct rr_addr *a)
 {
     int one = 1, fam = a->ss.ss_family, fd;
     char name[RR_ADDRSTRLEN];
+
+    udp_warn_if_taken(a);
 
     fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
