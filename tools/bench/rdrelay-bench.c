@@ -851,6 +851,15 @@ static int parse_seconds(const char *s, double *out)
     return 0;
 }
 
+/* Host and path go verbatim into the JSON output: keep them plain. */
+static bool printable_plain(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e || *s == '"' || *s == '\\')
+            return false;
+    return true;
+}
+
 static int parse_target(const char *s, struct rr_addr *a, const char *what)
 {
     if (addr_parse(a, s, 5683) < 0) {
@@ -927,15 +936,17 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
             o->have_via = true;
             break;
         case OPT_HOST:
-            if (strlen(optarg) == 0 || strlen(optarg) > 255) {
-                fprintf(stderr, "rdrelay-bench: --host: 1 to 255 characters\n");
+            if (strlen(optarg) == 0 || strlen(optarg) > 255 || !printable_plain(optarg)) {
+                fprintf(stderr, "rdrelay-bench: --host: 1 to 255 printable characters, "
+                                "no quote or backslash\n");
                 return 2;
             }
             snprintf(o->host, sizeof(o->host), "%s", optarg);
             break;
         case OPT_PATH:
-            if (strlen(optarg) + 1 >= sizeof(o->path)) {
-                fprintf(stderr, "rdrelay-bench: --path: too long\n");
+            if (strlen(optarg) + 1 >= sizeof(o->path) || !printable_plain(optarg)) {
+                fprintf(stderr, "rdrelay-bench: --path: too long, or not printable text "
+                                "without quote or backslash\n");
                 return 2;
             }
             o->path[0] = '/';
