@@ -126,23 +126,26 @@ coap -m get "coap://127.0.0.1:$REACH_PORT/example_data"
 assert_eq "$direct" "$PAYLOAD" "Block2 through reach: identical body"
 coap -m get "coap://127.0.0.1:$REACH_PORT/async?1"
 assert_eq "done" "$PAYLOAD" "a separate response through reach"
-coap_bg "$T_DIR/obs2.out" -B 6 -s 4 "coap://127.0.0.1:$REACH_PORT/time"
+coap_bg "$T_DIR/obs2.out" -B 9 -s 7 "coap://127.0.0.1:$REACH_PORT/time"
 OBS2_PID=$BG_PID
 _notifications2() { [ "$(grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe:' "$T_DIR/obs2.out")" -ge 3 ]; }
-wait_until 10 _notifications2
+wait_until 14 _notifications2
 assert_eq 0 $? "Observe through reach: at least 3 notifications"
-bg_wait "$OBS2_PID" 12
+bg_wait "$OBS2_PID" 15
 # Observe on a block-wise resource: each notification's remaining blocks are
 # fetched with the observation's token; they must not end the observation.
 head -c 1200 /dev/urandom | base64 -w0 >"$T_DIR/put1.txt"
 head -c 1300 /dev/urandom | base64 -w0 >"$T_DIR/put2.txt"
-coap_bg "$T_DIR/obs3.out" -v 7 -B 8 -s 6 "coap://127.0.0.1:$REACH_PORT/example_data"
+coap_bg "$T_DIR/obs3.out" -v 7 -B 15 -s 12 "coap://127.0.0.1:$REACH_PORT/example_data"
 OBS3_PID=$BG_PID
-sleep 1.5
+_obs3() { [ "$(grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe:.*Block2:0/M' "$T_DIR/obs3.out")" -ge "$1" ]; }
+wait_until 8 _obs3 1 || fail "the Observe registration on /example_data was not answered"
 coap -m put -f "$T_DIR/put1.txt" "coap://127.0.0.1:$ORIGIN_PORT/example_data"
-sleep 1.5
+wait_until 5 _obs3 2
 coap -m put -f "$T_DIR/put2.txt" "coap://127.0.0.1:$ORIGIN_PORT/example_data"
-bg_wait "$OBS3_PID" 12
+wait_until 5 _obs3 3
+kill "$OBS3_PID" 2>/dev/null
+bg_wait "$OBS3_PID" 5
 n=$(grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe:.*Block2:0/M' "$T_DIR/obs3.out" || true)
 b=$(grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05 .*Block2:1/' "$T_DIR/obs3.out" || true)
 assert_match '^([3-9]|[1-9][0-9]+)$' "$n" "Observe + Block2 through reach: 3 notifications ($n)"
