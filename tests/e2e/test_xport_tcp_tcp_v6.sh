@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# test_xport_tcp_tcp_v6.sh - cross-transport proxying (relay-tcp issue):
+# a tcp client reaches an endpoint registered over tcp, IPv6. Every proxy
+# case of the UDP proxy tests; the cases live in lib_tcp.sh xport_suite.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_proxy.sh"
+. "$(dirname "$0")/lib_tcp.sh"
+xport_suite tcp tcp 6
+t_done
