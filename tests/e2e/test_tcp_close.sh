@@ -101,14 +101,32 @@ reg_wait_renewed bob 1 15 || fail "bob's update over the new connection was not 
 xcoap udp 4 bob.$RR_DOMAIN -m get /hello
 assert_code 2.05 "an update over the new connection moves bob's route to it (2.05)"
 
-# ---- relay-tcp restarts: registrants reconnect by themselves
+# ---- relay-tcp dies and restarts: its connections are gone
+# carol waits 60 s before reconnecting (until SIGUSR2), so the window
+# between relay-tcp's restart and her return is the test's to choose.
+treg_start carol --ep carol --lt 600 --reconnect-ms 60000
 rr_stop tcp KILL
-timed_request udp 4 /hello
-assert_fast_502 "relay-tcp killed: alice's path is gone, UDP client"
+reg_wait_word carol disconnected 1 5 || fail "carol did not notice relay-tcp's death"
+t0=$(ms_now)
+xcoap udp 4 carol.$RR_DOMAIN -m get /hello
+t1=$(ms_now)
+assert_match '^5\.0[24]$' "$CODE" "relay-tcp down: a UDP client gets 5.02 or 5.04 for carol ($CODE after $((t1 - t0)) ms)"
 rt_start_tcp
 rt_wait_ready
-reg_wait_registered alice2 2 20 || fail "alice did not register again after relay-tcp restarted"
-xcoap udp 4 $H -m get /hello
-assert_code 2.05 "after relay-tcp's restart alice reconnected and is reachable again"
+t0=$(ms_now)
+xcoap udp 4 carol.$RR_DOMAIN -m get /hello
+ELAPSED=$(($(ms_now) - t0))
+assert_fast_502 "relay-tcp restarted, carol not yet reconnected: UDP client"
+t0=$(ms_now)
+xcoap tcp 4 carol.$RR_DOMAIN -m get /hello
+ELAPSED=$(($(ms_now) - t0))
+assert_fast_502 "relay-tcp restarted, carol not yet reconnected: TCP client"
+kill -USR2 "${T_PIDS[carol]}"
+reg_wait_registered carol 2 20 || fail "carol did not register again after relay-tcp restarted"
+xcoap udp 4 carol.$RR_DOMAIN -m get /hello
+assert_code 2.05 "after relay-tcp's restart carol reconnected and is reachable again (UDP client)"
+reg_wait_registered alice2 2 20 || fail "alice2 (2 s reconnect) did not register again by herself"
+xcoap tcp 6 $H -m get /hello
+assert_code 2.05 "alice reconnected by herself and is reachable again (TCP client, IPv6)"
 
 t_done
