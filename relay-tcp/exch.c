@@ -1,0 +1,247 @@
+/*
+ * exch.c - relay-tcp's exchange state. TCP is reliable and has no message
+ * layer (RFC 8323 §3), so an exchange is only the request/response pairing:
+ * Owns the downstream pool (a client's request on a connection: where its
+ * answer goes, under the client's token) and the upstream pool (a request
+ * we sent to a registrant over its connection under a relay token = slot +
+ * check value), both sized once from max_exchanges, plus token check values
+ * and the timer dispatch. Talks to conn.c (sending answers), rd_path.c and
+ * proxy.c (timer outcomes).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "tcp_relay.h"
+
+int rt_exch_init(struct rt_relay *r)
+{
+    uint32_t nux = r->cfg.max_exchanges ? r->cfg.max_exchanges : 4096;
+    uint32_t ndx = nux * 2;
+
+    r->ndx = ndx;
+    r->nux = nux;
+    r->dx = calloc(ndx, sizeof(*r->dx));
+    r->ux = calloc(nux, sizeof(*r->ux));
+    if (!r->dx || !r->ux || rt_th_init(&r->timers, ndx + nux + r->nconns_max + 16) < 0) {
+        log_warnx("out of memory for %u exchanges", nux);
+        return -1;
+    }
+    for (uint32_t i = 0; i < ndx; i++) {
+        r->dx[i].fnext = i + 1 < ndx ? i + 1 : RT_NONE;
+        r->dx[i].up = RT_NONE;
+        rt_th_timer_init(&r->dx[i].t, RT_T_DX, i);
+    }
+    for (uint32_t i = 0; i < nux; i++) {
+        r->ux[i].fnext = i + 1 < nux ? i + 1 : RT_NONE;
+        r->ux[i].dx = RT_NONE;
+        rt_th_timer_init(&r->ux[i].t, RT_T_UX, i);
+    }
+    r->dx_free = r->ux_free = 0;
+    r->next_check = (uint32_t)random();
+    return 0;
+}
+
+void rt_exch_free(struct rt_relay *r)
+{
+    if (r->dx)
+        for (uint32_t i = 0; i < r->ndx; i++)
+            free(r->dx[i].req);
+    free(r->dx);
+    free(r->ux);
+    rt_th_free(&r->timers);
+    r->dx = NULL;
+    r->ux = NULL;
+}
+
+static uint32_t new_check(struct rt_relay *r)
+{
+    /* a counter from a random start, mixed so consecutive tokens differ in
+     * every byte */
+    uint32_t x = ++r->next_check * 0x9e3779b1u;
+    return x ^ (x >> 15);
+}
+
+ssize_t rt_to_datagram(const struct coap_msg *m, uint8_t *buf, size_t cap)
+{
+    struct coap_msg d = *m;
+    d.type = COAP_T_CON;
+    d.msgid = 0;
+    return coap_msg_serialize_udp(&d, buf, cap);
+}
+
+/* ---- downstream ---- */
+
+uint32_t rt_dx_alloc(struct rt_relay *r, uint32_t ci, const struct coap_msg *req, uint64_t now)
+{
+    struct rt_conn *c = &r->conns[ci];
+    uint32_t i = r->dx_free;
+
+    if (i == RT_NONE || c->inflight >= RT_MAX_INFLIGHT_PER_CONN)
+        return RT_NONE;
+    struct rt_dx *d = &r->dx[i];
+    r->dx_free = d->fnext;
+    d->fnext = RT_NONE;
+    d->state = DX_WAIT;
+    d->kind = DX_K_RD;
+    d->observe_req = false;
+    d->tkl = req->tkl;
+    memcpy(d->token, req->token, req->tkl);
+    d->conn = ci;
+    d->conn_id = c->id;
+    d->req_id = 0;
+    d->up = RT_NONE;
+    d->xpeer = 0xff;
+    d->req = NULL;
+    d->req_len = 0;
+    d->start_ms = now;
+    c->inflight++;
+    r->dx_used++;
+    return i;
+}
+
+void rt_dx_release(struct rt_relay *r, uint32_t i)
+{
+    struct rt_dx *d = &r->dx[i];
+    if (d->state == DX_FREE)
+        return;
+    rt_th_cancel(&r->timers, &d->t);
+    if (rt_conn_alive(r, d->conn, d->conn_id) && r->conns[d->conn].inflight)
+        r->conns[d->conn].inflight--;
+    free(d->req);
+    d->req = NULL;
+    d->state = DX_FREE;
+    d->up = RT_NONE;
+    d->fnext = r->dx_free;
+    r->dx_free = i;
+    r->dx_used--;
+}
+
+int rt_dx_answer(struct rt_relay *r, uint32_t i, struct coap_msg *resp, bool final, uint64_t now)
+{
+    struct rt_dx *d = &r->dx[i];
+    (void)now;
+
+    resp->tkl = d->tkl;
+    memcpy(resp->token, d->token, d->tkl);
+    int rc = rt_conn_send_msg(r, d->conn, resp);
+    if (rc < 0 && rt_conn_alive(r, d->conn, d->conn_id)) {
+        /* larger than the client's Max-Message-Size: say so instead */
+        struct coap_msg e;
+        static const char why[] = "response exceeds the client's Max-Message-Size";
+        coap_msg_init(&e);
+        e.code = COAP_BAD_GATEWAY;
+        e.tkl = d->tkl;
+        memcpy(e.token, d->token, d->tkl);
+        e.payload = (const uint8_t *)why;
+        e.payload_len = sizeof(why) - 1;
+        rt_conn_send_msg(r, d->conn, &e);
+        final = true;
+    }
+    if (final || rc < 0)
+        rt_dx_release(r, i);
+    else
+        d->state = DX_OBSERVE;
+    return rc;
+}
+
+int rt_dx_answer_local(struct rt_relay *r, uint32_t i, uint8_t code, const char *payload,
+                       uint64_t now)
+{
+    struct coap_msg m;
+
+    coap_msg_init(&m);
+    m.code = code;
+    if (payload && *payload) {
+        m.payload = (const uint8_t *)payload;
+        m.payload_len = strlen(payload);
+    }
+    return rt_dx_answer(r, i, &m, true, now);
+}
+
+/* ---- upstream ---- */
+
+uint32_t rt_ux_alloc(struct rt_relay *r)
+{
+    uint32_t i = r->ux_free;
+    if (i == RT_NONE)
+        return RT_NONE;
+    struct rt_ux *u = &r->ux[i];
+    r->ux_free = u->fnext;
+    u->fnext = RT_NONE;
+    u->state = UX_SENT;
+    u->origin = UX_O_PROXY;
+    u->observe_req = false;
+    u->check = new_check(r);
+    u->conn = RT_NONE;
+    u->conn_id = 0;
+    u->dx = RT_NONE;
+    u->req_id = 0;
+    u->ep_tkl = 0;
+    u->xid_len = 0;
+    u->host[0] = '\0';
+    u->obs_len = 0;
+    r->ux_used++;
+    return i;
+}
+
+void rt_ux_release(struct rt_relay *r, uint32_t i)
+{
+    struct rt_ux *u = &r->ux[i];
+    if (u->state == UX_FREE)
+        return;
+    rt_th_cancel(&r->timers, &u->t);
+    u->state = UX_FREE;
+    u->dx = RT_NONE;
+    u->fnext = r->ux_free;
+    r->ux_free = i;
+    r->ux_used--;
+}
+
+uint32_t rt_ux_from_token(struct rt_relay *r, const uint8_t *tok, size_t tkl)
+{
+    uint32_t slot, check;
+    if (rt_token_decode(tok, tkl, &slot, &check) < 0 || slot >= r->nux)
+        return RT_NONE;
+    if (r->ux[slot].state == UX_FREE || r->ux[slot].check != check)
+        return RT_NONE;
+    return slot;
+}
+
+/* ---- timers ---- */
+
+void rt_exch_on_timer(struct rt_relay *r, struct rt_timer *t, uint64_t now)
+{
+    uint32_t i = t->owner;
+
+    switch (t->kind) {
+    case RT_T_CONN:
+        rt_sig_on_timer(r, i, now);
+        break;
+    case RT_T_DX: {
+        struct rt_dx *d = &r->dx[i];
+        if (d->state == DX_FREE)
+            break;
+        if (d->kind == DX_K_RD) {
+            rt_rd_resend(r, i, now);
+        } else if (d->kind == DX_K_XFWD && d->state == DX_WAIT) {
+            /* the holder never answered: give up and tell it so */
+            uint8_t body[8];
+            struct wire_w w;
+            wire_w_init(&w, body, sizeof(body));
+            wire_put_u64(&w, d->req_id);
+            if (d->xpeer < r->nxpeers)
+                rt_xpeer_send(r, d->xpeer, RR_MSG_XFWD_CANCEL, body, w.len);
+            r->c.proxy_5_04++;
+            rt_dx_answer_local(r, i, COAP_GATEWAY_TIMEOUT, "endpoint did not answer", now);
+        }
+        break;
+    }
+    case RT_T_UX:
+        rt_proxy_on_upstream_fail(r, i, COAP_GATEWAY_TIMEOUT, "endpoint did not answer", now);
+        break;
+    default:
+        log_warnx("unknown timer kind %u", t->kind);
+        break;
+    }
+}

@@ -1,0 +1,111 @@
+/*
+ * msgin.c - classification of every whole message relay-tcp receives on a
+ * connection (RFC 8323 §3-5): signals to sig.c; nothing but a CSM before
+ * the peer's CSM; requests to rd_path.c or proxy.c by Uri-Host (team
+ * routing rules); responses from registrants to proxy.c by relay token.
+ * Owns no state; uses exch.c's pools.
+ */
+#include <string.h>
+
+#include "log.h"
+#include "tcp_relay.h"
+
+/* An answer without an exchange (no slot, or a malformed request). */
+static void answer_stateless(struct rt_relay *r, uint32_t ci, const uint8_t *tok, uint8_t tkl,
+                             uint8_t code, const char *diag)
+{
+    struct coap_msg m;
+
+    coap_msg_init(&m);
+    m.code = code;
+    m.tkl = tkl;
+    memcpy(m.token, tok, tkl);
+    m.payload = (const uint8_t *)diag;
+    m.payload_len = strlen(diag);
+    rt_conn_send_msg(r, ci, &m);
+}
+
+static void on_request(struct rt_relay *r, uint32_t ci, struct coap_msg *m, uint64_t now)
+{
+    uint32_t i = rt_dx_alloc(r, ci, m, now);
+    if (i == RT_NONE) {
+        r->c.no_slot++;
+        answer_stateless(r, ci, m->token, m->tkl, COAP_SERVICE_UNAVAILABLE,
+                         "too many requests in flight");
+        return;
+    }
+    if (rt_is_forward_proxy_request(m)) {
+        rt_dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "forward proxying is not supported",
+                           now);
+        return;
+    }
+    char host[RR_HOST_MAX];
+    if (coap_msg_uri_host_lower(m, host, sizeof(host)) < 0) {
+        rt_dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "Uri-Host too long", now);
+        return;
+    }
+    switch (rt_route_decide(host, &r->cfg)) {
+    case RT_DEST_RD:
+        rt_rd_on_request(r, i, m, now);
+        break;
+    case RT_DEST_PROXY: {
+        size_t n = strlen(host);
+        if (n > 0 && host[n - 1] == '.')
+            host[n - 1] = '\0'; /* an absolute name is the same host */
+        rt_proxy_on_request(r, i, m, host, now);
+        break;
+    }
+    default:
+        r->c.proxy_5_05++;
+        rt_dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "unknown host name", now);
+        break;
+    }
+}
+
+void rt_msg_on_message(struct rt_relay *r, uint32_t ci, const uint8_t *buf, size_t len,
+                       uint64_t now)
+{
+    struct coap_msg m;
+    struct rt_conn *c = &r->conns[ci];
+
+    if (coap_msg_parse_tcp(buf, len, &m) < 0) {
+        /* the frame was sound, only its options are not: a request gets
+         * 4.00, anything else is dropped; a bad first message aborts */
+        if (!c->peer_csm) {
+            rt_sig_abort(r, ci, "malformed CSM", 0, now);
+            return;
+        }
+        uint8_t tkl = buf[0] & 0x0f;
+        size_t hdr = 1 + ((buf[0] >> 4) == 13 ? 1 : (buf[0] >> 4) == 14 ? 2 :
+                          (buf[0] >> 4) == 15 ? 4 : 0);
+        if (len >= hdr + 1 + tkl && COAP_CODE_CLASS(buf[hdr]) == 0 && buf[hdr] != 0)
+            answer_stateless(r, ci, buf + hdr + 1, tkl, COAP_BAD_REQUEST, "malformed message");
+        return;
+    }
+    uint8_t cls = COAP_CODE_CLASS(m.code);
+    if (cls == 7) {
+        rt_sig_on_message(r, ci, &m, now);
+        return;
+    }
+    if (!c->peer_csm) {
+        rt_sig_abort(r, ci, "the first message must be a CSM (RFC 8323 5.3)", 0, now);
+        return;
+    }
+    if (m.code == COAP_EMPTY)
+        return; /* RFC 8323 §3.2: an empty message is ignored */
+    if (cls == 0) {
+        on_request(r, ci, &m, now);
+        return;
+    }
+    if (cls >= 2 && cls <= 5) {
+        uint32_t ui = rt_ux_from_token(r, m.token, m.tkl);
+        if (ui == RT_NONE || r->ux[ui].conn != ci || r->ux[ui].conn_id != c->id) {
+            log_debug("response with an unknown token on conn %llx dropped",
+                      (unsigned long long)c->id);
+            return;
+        }
+        rt_proxy_on_upstream(r, ui, &m, now);
+        return;
+    }
+    log_debug("message with reserved code class %u dropped", cls);
+}

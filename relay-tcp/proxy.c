@@ -1,0 +1,468 @@
+/*
+ * proxy.c - name-based reverse proxying for relay-tcp's clients (BRIEF
+ * §3.3). A request whose Uri-Host names a registration is checked (unknown
+ * unsafe options -> 4.02, Hop-Limit added/decremented -> 5.08 on a loop),
+ * loses Uri-Host/Uri-Port and then goes
+ *   - over the registrant's own connection when this relay holds the route
+ *     (role reversal inside the connection, RFC 8323), under a relay token
+ *     (slot + check), every other option and the payload unchanged; its
+ *     responses, notifications and blocks come back unchanged apart from
+ *     the token; a connection that is gone -> 5.02 at once;
+ *   - to the relay holding the route otherwise (XFWD_REQUEST; 5.02 at once
+ *     when that relay is not running, 5.04 after upstream_timeout_ms).
+ * Also the holder half for other relays' XFWD requests and for EP_REQUEST:
+ * every upstream exchange's outcome is routed back by its origin here.
+ * Owns the upstream exchanges it creates; nothing allocated per request.
+ * Talks to exch.c, conn.c, xfwd.c, rd_path.c.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "tcp_relay.h"
+
+static bool is_notification(const struct coap_msg *m)
+{
+    return COAP_CODE_CLASS(m->code) == 2 && coap_msg_find(m, COAP_OPT_OBSERVE) != NULL;
+}
+
+static void fmt_rfc3339(uint64_t wall_ms, char *buf, size_t len)
+{
+    time_t t = (time_t)(wall_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void rt_proxy_gone_diag(struct rt_relay *r, uint64_t conn_id, char *buf, size_t len)
+{
+    uint64_t since = rt_gone_since(r, conn_id);
+    char ts[32];
+
+    /* a connection from before our start ended with the previous run */
+    if (!since && rt_conn_id_start(conn_id) < r->start_wall_ms)
+        since = r->start_wall_ms;
+    if (since) {
+        fmt_rfc3339(since, ts, sizeof(ts));
+        snprintf(buf, len, "registrant unreachable since %s (its TCP connection closed)", ts);
+    } else {
+        snprintf(buf, len, "registrant unreachable (its TCP connection closed)");
+    }
+}
+
+int rt_ux_send_request(struct rt_relay *r, uint32_t ui, struct coap_msg *m, uint32_t ci,
+                       uint64_t now)
+{
+    struct rt_ux *u = &r->ux[ui];
+    (void)now;
+
+    rt_token_encode(ui, u->check, m->token);
+    m->tkl = RT_TOKEN_LEN;
+    u->obs_len = 0;
+    if (coap_msg_find(m, COAP_OPT_OBSERVE)) {
+        /* kept for the deregistration (GET with Observe 1, same token) */
+        ssize_t n = coap_msg_serialize_tcp(m, u->obs_req, sizeof(u->obs_req));
+        u->obs_len = n > 0 ? (uint16_t)n : 0;
+    }
+    /* not linked to the connection while sending: a send that closes it
+     * must not end this exchange behind the caller's back */
+    u->conn = RT_NONE;
+    if (rt_conn_send_msg(r, ci, m) < 0)
+        return -1;
+    u->conn = ci;
+    u->conn_id = r->conns[ci].id;
+    return 0;
+}
+
+/* An observation this client already holds under this token, or RT_NONE. */
+static uint32_t find_observation(struct rt_relay *r, uint32_t di)
+{
+    const struct rt_dx *d = &r->dx[di];
+    for (uint32_t i = 0; i < r->ndx; i++) {
+        const struct rt_dx *o = &r->dx[i];
+        if (i != di && o->state == DX_OBSERVE && o->conn == d->conn &&
+            o->conn_id == d->conn_id && o->tkl == d->tkl &&
+            memcmp(o->token, d->token, d->tkl) == 0)
+            return i;
+    }
+    return RT_NONE;
+}
+
+static void xfwd_cancel(struct rt_relay *r, uint32_t di)
+{
+    struct rt_dx *d = &r->dx[di];
+    uint8_t body[8];
+    struct wire_w w;
+
+    wire_w_init(&w, body, sizeof(body));
+    wire_put_u64(&w, d->req_id);
+    if (d->xpeer < r->nxpeers)
+        rt_xpeer_send(r, d->xpeer, RR_MSG_XFWD_CANCEL, body, w.len);
+}
+
+static void proxy_local(struct rt_relay *r, uint32_t i, struct coap_msg *m,
+                        const struct rr_route *route, const char *host, uint64_t now)
+{
+    struct rt_dx *d = &r->dx[i];
+    char diag[128];
+    uint32_t ci = rt_conn_find(r, route->path.conn_id);
+
+    if (ci == RT_NONE) {
+        r->c.proxy_5_02++;
+        rt_proxy_gone_diag(r, route->path.conn_id, diag, sizeof(diag));
+        rt_dx_answer_local(r, i, COAP_BAD_GATEWAY, diag, now);
+        return;
+    }
+    uint32_t ui = RT_NONE;
+    if (coap_msg_find(m, COAP_OPT_OBSERVE)) {
+        /* re-registration or cancellation of an observation this client
+         * holds: it must reach the endpoint under the same token */
+        uint32_t oi = find_observation(r, i);
+        if (oi != RT_NONE && r->dx[oi].kind == DX_K_PROXY && r->dx[oi].up != RT_NONE &&
+            r->ux[r->dx[oi].up].conn == ci) {
+            ui = r->dx[oi].up;
+            r->dx[oi].up = RT_NONE;
+            rt_dx_release(r, oi);
+            r->ux[ui].state = UX_SENT;
+        } else if (oi != RT_NONE && r->dx[oi].kind == DX_K_PROXY && r->dx[oi].up != RT_NONE) {
+            uint32_t old = r->dx[oi].up;
+            r->dx[oi].up = RT_NONE;
+            rt_dx_release(r, oi);
+            rt_proxy_end_observation(r, old, now);
+        }
+    }
+    if (ui == RT_NONE) {
+        ui = rt_ux_alloc(r);
+        if (ui == RT_NONE) {
+            r->c.no_slot++;
+            rt_dx_answer_local(r, i, COAP_SERVICE_UNAVAILABLE, "too many exchanges in flight",
+                               now);
+            return;
+        }
+    }
+    struct rt_ux *u = &r->ux[ui];
+    const struct coap_msg_opt *obs = coap_msg_find(m, COAP_OPT_OBSERVE);
+    u->origin = UX_O_PROXY;
+    u->observe_req = obs && coap_opt_value_uint(obs) == 0;
+    u->dx = i;
+    snprintf(u->host, sizeof(u->host), "%s", host);
+    d->up = ui;
+    if (rt_ux_send_request(r, ui, m, ci, now) < 0) {
+        bool alive = rt_conn_alive(r, ci, route->path.conn_id);
+        rt_ux_release(r, ui);
+        d->up = RT_NONE;
+        if (alive) {
+            snprintf(diag, sizeof(diag), "request exceeds the registrant's Max-Message-Size %u",
+                     (unsigned)r->conns[ci].csm.mms);
+            rt_dx_answer_local(r, i, COAP_TOO_LARGE, diag, now);
+        } else {
+            r->c.proxy_5_02++;
+            rt_dx_answer_local(r, i, COAP_BAD_GATEWAY, "registrant's connection closed", now);
+        }
+        return;
+    }
+    r->c.proxied++;
+    rt_th_arm(&r->timers, &u->t, now + r->cfg.upstream_timeout_ms);
+}
+
+static bool relay_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= RR_RELAY_NAME_MAX)
+        return false;
+    for (size_t k = 0; k < n; k++)
+        if (!((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= '0' && s[k] <= '9') || s[k] == '-'))
+            return false;
+    return true;
+}
+
+static void proxy_xfwd(struct rt_relay *r, uint32_t i, struct coap_msg *m,
+                       const struct rr_route *route, const char *host, uint64_t now)
+{
+    struct rt_dx *d = &r->dx[i];
+    char diag[96];
+    uint8_t coap[RT_MAX_MSG + 16];
+
+    int xp = relay_name_ok(route->path.relay) ? rt_xpeer_get(r, route->path.relay) : -1;
+    if (xp < 0) {
+        r->c.proxy_5_02++;
+        snprintf(diag, sizeof(diag), "registrant's relay \"%.32s\" is not available",
+                 route->path.relay);
+        rt_dx_answer_local(r, i, COAP_BAD_GATEWAY, diag, now);
+        return;
+    }
+    if (coap_msg_find(m, COAP_OPT_OBSERVE)) {
+        /* the client re-registers or cancels: the old forwarded
+         * observation ends, the new request travels on its own */
+        uint32_t oi = find_observation(r, i);
+        if (oi != RT_NONE && r->dx[oi].kind == DX_K_XFWD) {
+            xfwd_cancel(r, oi);
+            rt_dx_release(r, oi);
+        }
+    }
+    const struct coap_msg_opt *obs = coap_msg_find(m, COAP_OPT_OBSERVE);
+    d->kind = DX_K_XFWD;
+    d->observe_req = obs && coap_opt_value_uint(obs) == 0;
+    d->xpeer = (uint8_t)xp;
+    d->req_id = (uint64_t)(++r->rd_seq) << 32 | i;
+    ssize_t n = rt_to_datagram(m, coap, sizeof(coap));
+    if (n < 0) {
+        rt_dx_answer_local(r, i, COAP_TOO_LARGE, "request too large", now);
+        return;
+    }
+    struct wire_w w;
+    wire_w_init(&w, r->txbuf, RT_TXBUF_SIZE);
+    wire_put_u64(&w, d->req_id);
+    wire_put_str(&w, host);
+    wire_put_bytes(&w, coap, (size_t)n);
+    if (w.err || rt_xpeer_send(r, xp, RR_MSG_XFWD_REQUEST, r->txbuf, w.len) < 0) {
+        r->c.proxy_5_02++;
+        r->c.xfwd_refused++;
+        snprintf(diag, sizeof(diag), "registrant's relay \"%s\" is not running",
+                 r->xpeers[xp].name);
+        rt_dx_answer_local(r, i, COAP_BAD_GATEWAY, diag, now);
+        return;
+    }
+    r->c.xfwd_out++;
+    rt_th_arm(&r->timers, &d->t, now + r->cfg.upstream_timeout_ms);
+}
+
+void rt_proxy_on_request(struct rt_relay *r, uint32_t i, struct coap_msg *m, const char *host,
+                         uint64_t now)
+{
+    struct rt_dx *d = &r->dx[i];
+    const struct route_table *rt = clone_client_routes(r->clone);
+    const struct rr_route *route = rt ? route_table_get(rt, host) : NULL;
+    uint8_t hl[4];
+    uint16_t bad;
+    char diag[64];
+
+    d->kind = DX_K_PROXY;
+    if (!route) {
+        r->c.proxy_5_05++;
+        rt_dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "no registration with that name",
+                           now);
+        return;
+    }
+    if (rt_check_options(m, &r->cfg, &bad) < 0) {
+        snprintf(diag, sizeof(diag), "unknown unsafe option %u", bad);
+        rt_dx_answer_local(r, i, COAP_BAD_OPTION, diag, now);
+        return;
+    }
+    if (rt_hop_limit_apply(m, r->cfg.hop_limit, hl) < 0) {
+        rt_dx_answer_local(r, i, COAP_HOP_LIMIT_REACHED, "hop limit reached (proxy loop?)", now);
+        return;
+    }
+    coap_msg_remove_opt(m, COAP_OPT_URI_HOST);
+    coap_msg_remove_opt(m, COAP_OPT_URI_PORT);
+    if (rt_route_is_ours(route))
+        proxy_local(r, i, m, route, host, now);
+    else
+        proxy_xfwd(r, i, m, route, host, now);
+}
+
+/* Ask the registrant to end an observation: GET with Observe 1 under the
+ * same token (RFC 7641 §3.6); TCP has no RST to reject notifications. */
+void rt_proxy_end_observation(struct rt_relay *r, uint32_t ui, uint64_t now)
+{
+    struct rt_ux *u = &r->ux[ui];
+    struct coap_msg m;
+    uint8_t one[4];
+
+    if (u->state == UX_FREE)
+        return;
+    u->dx = RT_NONE;
+    if (!u->observe_req || u->obs_len == 0 || u->state == UX_CANCEL ||
+        !rt_conn_alive(r, u->conn, u->conn_id) ||
+        coap_msg_parse_tcp(u->obs_req, u->obs_len, &m) < 0) {
+        rt_ux_release(r, ui);
+        return;
+    }
+    coap_msg_remove_opt(&m, COAP_OPT_OBSERVE);
+    coap_msg_add_opt_uint(&m, COAP_OPT_OBSERVE, 1, one);
+    u->state = UX_CANCEL;
+    rt_th_arm(&r->timers, &u->t, now + r->cfg.upstream_timeout_ms);
+    uint32_t ci = u->conn;
+    u->conn = RT_NONE; /* see rt_ux_send_request */
+    if (rt_conn_send_msg(r, ci, &m) < 0) {
+        rt_ux_release(r, ui);
+        return;
+    }
+    u->conn = ci;
+}
+
+void rt_proxy_on_upstream(struct rt_relay *r, uint32_t ui, struct coap_msg *m, uint64_t now)
+{
+    struct rt_ux *u = &r->ux[ui];
+    bool notif = is_notification(m) && u->observe_req;
+    uint16_t bad;
+
+    r->c.proxy_responses++;
+    if (u->origin == UX_O_EP) {
+        rt_rd_ep_answer(r, ui, RR_EP_OK, m);
+        rt_ux_release(r, ui);
+        return;
+    }
+    if (u->state == UX_CANCEL) {
+        /* the answer to our deregistration ends it; notifications that
+         * crossed it are dropped */
+        if (!is_notification(m))
+            rt_ux_release(r, ui);
+        return;
+    }
+    if (u->origin == UX_O_XFWD) {
+        if (notif) {
+            /* observing before the answer goes out: a requester that is
+             * gone ends it from inside rt_xfwd_answer */
+            if (u->state != UX_OBSERVE)
+                r->c.observations++;
+            u->state = UX_OBSERVE;
+            rt_th_cancel(&r->timers, &u->t);
+            rt_xfwd_answer(r, ui, RR_EP_OK, m);
+        } else {
+            rt_xfwd_answer(r, ui, RR_EP_OK, m);
+            rt_ux_release(r, ui);
+        }
+        return;
+    }
+    uint32_t dxi = u->dx;
+    if (dxi == RT_NONE || r->dx[dxi].state == DX_FREE) {
+        rt_proxy_end_observation(r, ui, now);
+        return;
+    }
+    struct rt_dx *d = &r->dx[dxi];
+    d->up = RT_NONE;
+    if (rt_check_options(m, &r->cfg, &bad) < 0) {
+        char diag[64];
+        snprintf(diag, sizeof(diag), "endpoint sent unknown unsafe option %u", bad);
+        u->dx = RT_NONE;
+        if (u->state == UX_OBSERVE || notif)
+            rt_proxy_end_observation(r, ui, now);
+        else
+            rt_ux_release(r, ui);
+        r->c.proxy_5_02++;
+        rt_dx_answer_local(r, dxi, COAP_BAD_GATEWAY, diag, now);
+        return;
+    }
+    if (!notif) {
+        u->dx = RT_NONE;
+        rt_ux_release(r, ui);
+        rt_dx_answer(r, dxi, m, true, now);
+        return;
+    }
+    if (rt_dx_answer(r, dxi, m, false, now) < 0) {
+        rt_proxy_end_observation(r, ui, now); /* the client is gone */
+        return;
+    }
+    d->up = ui;
+    if (u->state != UX_OBSERVE)
+        r->c.observations++;
+    u->state = UX_OBSERVE;
+    rt_th_cancel(&r->timers, &u->t);
+}
+
+void rt_proxy_on_upstream_fail(struct rt_relay *r, uint32_t ui, uint8_t code, const char *why,
+                               uint64_t now)
+{
+    struct rt_ux *u = &r->ux[ui];
+
+    if (u->state == UX_FREE)
+        return;
+    uint8_t status = code == COAP_GATEWAY_TIMEOUT ? RR_EP_TIMEOUT : RR_EP_UNREACHABLE;
+    if (u->origin == UX_O_EP) {
+        rt_rd_ep_answer(r, ui, status, NULL);
+        rt_ux_release(r, ui);
+        return;
+    }
+    if (u->origin == UX_O_XFWD) {
+        if (u->state != UX_CANCEL)
+            rt_xfwd_answer(r, ui, status, NULL);
+        rt_ux_release(r, ui);
+        return;
+    }
+    uint32_t dxi = u->state == UX_CANCEL ? RT_NONE : u->dx;
+    rt_ux_release(r, ui);
+    if (dxi == RT_NONE || r->dx[dxi].state == DX_FREE)
+        return;
+    r->dx[dxi].up = RT_NONE;
+    if (code == COAP_GATEWAY_TIMEOUT)
+        r->c.proxy_5_04++;
+    else
+        r->c.proxy_5_02++;
+    log_debug("%s: %s", u->host, why);
+    /* for an observation this is the final, non-2.xx notification */
+    rt_dx_answer_local(r, dxi, code, why, now);
+}
+
+void rt_proxy_on_xfwd_response(struct rt_relay *r, int xp, const uint8_t *body, size_t len,
+                               uint64_t now)
+{
+    struct wire_r rd;
+    const uint8_t *coap;
+    struct coap_msg m;
+    uint16_t bad;
+
+    wire_r_init(&rd, body, len);
+    uint64_t req_id = wire_get_u64(&rd);
+    uint8_t status = wire_get_u8(&rd);
+    size_t n = wire_get_bytes(&rd, &coap);
+    if (rd.err || (status == RR_EP_OK && coap_msg_parse_udp(coap, n, &m) < 0)) {
+        log_warnx("malformed XFWD_RESPONSE dropped");
+        return;
+    }
+    uint32_t i = (uint32_t)req_id;
+    struct rt_dx *d = i < r->ndx ? &r->dx[i] : NULL;
+    if (!d || d->state == DX_FREE || d->kind != DX_K_XFWD || d->req_id != req_id) {
+        /* a late answer, or a notification for a client that left */
+        if (status == RR_EP_OK && is_notification(&m)) {
+            uint8_t b[8];
+            struct wire_w w;
+            wire_w_init(&w, b, sizeof(b));
+            wire_put_u64(&w, req_id);
+            rt_xpeer_send(r, xp, RR_MSG_XFWD_CANCEL, b, w.len);
+        }
+        return;
+    }
+    switch (status) {
+    case RR_EP_OK:
+        break;
+    case RR_EP_TIMEOUT:
+        r->c.proxy_5_04++;
+        rt_dx_answer_local(r, i, COAP_GATEWAY_TIMEOUT, "endpoint did not answer", now);
+        return;
+    case RR_EP_NO_ROUTE:
+        r->c.proxy_5_02++;
+        rt_dx_answer_local(r, i, COAP_BAD_GATEWAY, "registrant's relay has no route for it", now);
+        return;
+    default:
+        r->c.proxy_5_02++;
+        rt_dx_answer_local(r, i, COAP_BAD_GATEWAY, "registrant unreachable", now);
+        return;
+    }
+    r->c.proxy_responses++;
+    bool notif = is_notification(&m) && d->observe_req;
+    if (rt_check_options(&m, &r->cfg, &bad) < 0) {
+        char diag[64];
+        snprintf(diag, sizeof(diag), "endpoint sent unknown unsafe option %u", bad);
+        if (notif || d->state == DX_OBSERVE)
+            xfwd_cancel(r, i);
+        r->c.proxy_5_02++;
+        rt_dx_answer_local(r, i, COAP_BAD_GATEWAY, diag, now);
+        return;
+    }
+    if (!notif) {
+        rt_dx_answer(r, i, &m, true, now);
+        return;
+    }
+    if (d->state != DX_OBSERVE)
+        r->c.observations++;
+    rt_th_cancel(&r->timers, &d->t);
+    if (rt_dx_answer(r, i, &m, false, now) < 0) {
+        /* the client is gone: the holder stops too */
+        uint8_t b[8];
+        struct wire_w w;
+        wire_w_init(&w, b, sizeof(b));
+        wire_put_u64(&w, req_id);
+        rt_xpeer_send(r, xp, RR_MSG_XFWD_CANCEL, b, w.len);
+    }
+}

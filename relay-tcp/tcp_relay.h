@@ -1,0 +1,306 @@
+/*
+ * tcp_relay.h - the state of the rdrelay-tcp process (one struct rt_relay)
+ * and the functions its files share. Each .c file owns one responsibility:
+ *   main.c     command line, signals, the poll loop, timer dispatch
+ *   conn.c     listeners and connections: accept, non-blocking reads into
+ *              whole RFC 8323 messages, the bounded output queue, close
+ *              (and everything a close ends), the connection-id index
+ *   sig.c      RFC 8323 signalling: CSM, Ping/Pong, Release, Abort, the
+ *              CSM / half-message / Pong deadlines and idle keepalive
+ *   msgin.c    classification of every non-signal message (request to the
+ *              RD or the proxy, response to an upstream exchange)
+ *   exch.c     exchange pools (downstream: a client's request; upstream: a
+ *              request we sent to a registrant), relay tokens, timers
+ *   rd_path.c  RD traffic: RD_REQUEST/RESPONSE, RD_NOTIFY, OBSERVE_GONE,
+ *              EP_REQUEST/RESPONSE
+ *   proxy.c    name-based proxying: over a registrant's connection (routes
+ *              this relay holds) or through another relay (XFWD requester)
+ *   xfwd.c     relay <-> relay sockets: our ROUTER (XFWD holder side) and
+ *              DEALERs to the other relays
+ *   ctl.c      the DEALER to rd-frontend: HELLO, RELAY_STATUS, dispatch,
+ *              route table changes and reachability of our routes
+ * TCP has no message layer: no message ids, no ACKs, no EMPTY_ACK_DELAY; a
+ * response goes back on the request's connection with the request's token.
+ *
+ * Memory per connection (BRIEF §6: 10,000 concurrent registrants): one
+ * struct rt_conn (about 400 bytes, in a pool allocated once at start for
+ * max connections) plus the kernel's socket buffers. Input is read into one
+ * relay-wide buffer; only the bytes of an incomplete message are kept per
+ * connection (at most our Max-Message-Size, freed when the message
+ * completes), and only output the peer has not taken yet is queued per
+ * connection (at most RT_OUTQ_MAX, then the slow reader is dropped).
+ * Nothing else is allocated per connection, nor per request except the copy
+ * of an RD request kept for re-sending it to rd-frontend.
+ */
+#ifndef RDRELAY_RT_TCP_RELAY_H
+#define RDRELAY_RT_TCP_RELAY_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "clone_client.h"
+#include "coap_msg.h"
+#include "config.h"
+#include "proto.h"
+#include "tcp_rules.h"
+#include "tcp_timer.h"
+
+#define RT_RELAY_NAME "tcp"
+#define RT_NONE UINT32_MAX
+#define RT_MAX_LISTEN 16
+#define RT_MAX_XPEERS 4
+
+/* Settings without a config.h entry yet (see the report / README). */
+#define RT_MAX_MSG 16384             /* our Max-Message-Size (whole message) */
+#define RT_CSM_TIMEOUT_MS 10000      /* no valid CSM within this -> Abort */
+#define RT_PARTIAL_TIMEOUT_MS 10000  /* half a message for this long -> Abort */
+#define RT_PONG_TIMEOUT_MS 20000     /* keepalive Ping unanswered -> close */
+#define RT_OUTQ_MAX (256 * 1024)     /* queued output per connection */
+#define RT_MAX_CONNS 20000           /* further limited by RLIMIT_NOFILE */
+#define RT_MAX_INFLIGHT_PER_CONN 256 /* a client's outstanding requests */
+#define RT_OBS_REQ_MAX 320           /* kept copy of an Observe request */
+
+#define RT_RD_RESEND_MS 1000
+#define RT_RD_GIVEUP_MS 60000
+#define RT_STATUS_INTERVAL_MS 5000
+#define RT_RBUF_SIZE (65536 + RT_MAX_MSG + 16)
+#define RT_TXBUF_SIZE (RR_PROTO_MAX_BODY + 64)
+
+enum rt_conn_state { RC_FREE = 0, RC_OPEN, RC_CLOSING };
+
+struct rt_conn {
+    uint8_t state;
+    bool peer_csm;      /* the peer's CSM arrived */
+    bool ping_out;      /* keepalive Ping sent, no Pong yet */
+    bool want_write;    /* EPOLLOUT registered */
+    int fd;
+    uint64_t id;        /* never reused (rt_conn_id_make) */
+    uint32_t hnext;     /* id hash chain / free list */
+    struct rt_csm csm;  /* the peer's settings */
+    struct rr_addr remote, local;
+    uint64_t opened_ms, last_rx_ms, partial_since_ms, ping_sent_ms;
+    uint8_t *in;        /* bytes of an incomplete message */
+    uint32_t in_len;
+    uint8_t *out;       /* output the kernel did not take yet */
+    uint32_t out_off, out_len, out_cap;
+    uint16_t inflight;  /* downstream exchanges of this connection */
+    uint16_t nobs;      /* RD observations of this client */
+    uint8_t (*obs)[1 + COAP_MSG_MAX_TOKEN]; /* tkl + token each */
+    struct rt_timer t;  /* the next deadline of sig.c */
+};
+
+/* Downstream exchange: a request a client sent us over a connection. */
+enum dx_state { DX_FREE = 0, DX_WAIT, DX_OBSERVE };
+enum dx_kind { DX_K_RD = 1, DX_K_PROXY, DX_K_XFWD };
+
+struct rt_dx {
+    uint8_t state, kind, tkl;
+    bool observe_req;     /* the request registered an observation */
+    uint8_t token[COAP_MSG_MAX_TOKEN];
+    uint32_t conn;
+    uint64_t conn_id;
+    uint64_t req_id;      /* RD_REQUEST / XFWD_REQUEST id */
+    uint32_t up;          /* upstream exchange (local proxy), RT_NONE */
+    uint8_t xpeer;        /* holder relay (XFWD) */
+    uint8_t *req;         /* RD request (datagram framing) for re-sends */
+    uint32_t req_len;
+    uint64_t start_ms;
+    uint32_t fnext;
+    struct rt_timer t;    /* RD re-send, or the XFWD timeout */
+};
+
+/* Upstream exchange: a request we sent to a registrant over its connection. */
+enum ux_state { UX_FREE = 0, UX_SENT, UX_OBSERVE, UX_CANCEL };
+enum ux_origin { UX_O_PROXY = 0, UX_O_EP, UX_O_XFWD };
+
+struct rt_ux {
+    uint8_t state, origin;
+    bool observe_req;
+    uint8_t ep_tkl;
+    uint8_t ep_token[COAP_MSG_MAX_TOKEN];
+    uint32_t check;       /* token check value */
+    uint32_t conn;        /* the registrant's connection */
+    uint64_t conn_id;
+    uint32_t dx;          /* downstream exchange (local proxy) */
+    uint64_t req_id;      /* EP_REQUEST / XFWD_REQUEST id */
+    uint8_t xid_len;      /* XFWD requester's routing id */
+    uint8_t xid[RR_RELAY_NAME_MAX];
+    char host[RR_HOST_MAX];
+    uint16_t obs_len;     /* the Observe request as sent (TCP framing) */
+    uint8_t obs_req[RT_OBS_REQ_MAX];
+    uint32_t fnext;
+    struct rt_timer t;    /* upstream timeout */
+};
+
+enum rt_timer_kind { RT_T_CONN = 1, RT_T_DX, RT_T_UX };
+
+/* A DEALER to another relay's XFWD endpoint. */
+struct rt_xpeer {
+    char name[RR_RELAY_NAME_MAX];
+    void *sock;
+};
+
+/* Closed connections, for the "unreachable since" diagnostic. */
+#define RT_GONE_SLOTS 4096
+struct rt_gone {
+    uint64_t id, since_wall_ms;
+};
+
+struct rt_counters {
+    uint64_t accepted, closed, aborts_sent, aborts_rcvd, releases_rcvd, csm_timeouts;
+    uint64_t partial_timeouts, too_big, bad_frames, pong_timeouts, slow_readers;
+    uint64_t rx_msgs, tx_msgs, pings_sent, pings_answered, conn_refused;
+    uint64_t rd_requests, rd_responses, rd_resends, rd_giveups, rd_notify, ep_requests;
+    uint64_t proxied, proxy_responses, proxy_5_02, proxy_5_04, proxy_5_05, no_slot;
+    uint64_t observations, xfwd_out, xfwd_in, xfwd_refused, hwm_drops;
+};
+
+struct rt_relay {
+    struct rr_config cfg;
+    uint64_t start_wall_ms;
+    uint64_t conn_seq;
+
+    int epfd;
+    int lfd[RT_MAX_LISTEN];
+    struct rr_addr lbound[RT_MAX_LISTEN];
+    int nlisten;
+
+    struct rt_conn *conns;
+    uint32_t nconns_max, nconns, conn_free;
+    uint32_t *idb, nidb; /* id hash buckets */
+    uint8_t *rbuf, *txbuf, *txbuf2;
+
+    void *zctx, *dealer, *router;
+    uint8_t *ctlbuf;
+    struct clone_client *clone;
+    uint64_t last_epoch;
+    struct rt_xpeer xpeers[RT_MAX_XPEERS];
+    int nxpeers;
+
+    struct rt_timerheap timers;
+    struct rt_dx *dx;
+    uint32_t ndx, dx_free, dx_used;
+    struct rt_ux *ux;
+    uint32_t nux, ux_free, ux_used;
+    uint32_t next_check, rd_seq;
+    uint64_t next_status_ms;
+
+    struct rt_gone gone[RT_GONE_SLOTS];
+    struct rt_counters c;
+};
+
+/* conn.c */
+int rt_listen_all(struct rt_relay *r);
+void rt_listen_close(struct rt_relay *r);
+int rt_conns_init(struct rt_relay *r);
+void rt_conns_free(struct rt_relay *r);
+void rt_on_listener(struct rt_relay *r, int li, uint64_t now);
+void rt_on_conn_event(struct rt_relay *r, uint32_t ci, uint32_t events, uint64_t now);
+/* The open connection with that id, or RT_NONE. */
+uint32_t rt_conn_find(struct rt_relay *r, uint64_t id);
+/* Still the same open connection? */
+bool rt_conn_alive(struct rt_relay *r, uint32_t ci, uint64_t id);
+/* Queue bytes (one or more whole messages); may close a slow reader. 0/-1. */
+int rt_conn_write(struct rt_relay *r, uint32_t ci, const void *buf, size_t len);
+/* Serialise m in TCP framing and send it; -1 when it exceeds the peer's
+ * Max-Message-Size (nothing sent) or the connection failed. */
+int rt_conn_send_msg(struct rt_relay *r, uint32_t ci, const struct coap_msg *m);
+/* Close now and end everything that depended on the connection. */
+void rt_conn_close(struct rt_relay *r, uint32_t ci, const char *why, uint64_t now);
+/* Close after the queued output has gone out (Release). */
+void rt_conn_close_after_flush(struct rt_relay *r, uint32_t ci, uint64_t now);
+/* When the connection with that id closed (wall ms), or 0 if unknown. */
+uint64_t rt_gone_since(const struct rt_relay *r, uint64_t id);
+/* The peer as rd-frontend sees it. */
+void rt_conn_peer(const struct rt_relay *r, uint32_t ci, struct rr_peer *p);
+
+/* sig.c */
+void rt_sig_send_csm(struct rt_relay *r, uint32_t ci);
+void rt_sig_abort(struct rt_relay *r, uint32_t ci, const char *why, uint16_t bad_opt,
+                  uint64_t now);
+/* A signalling message (code 7.xx) from the peer. */
+void rt_sig_on_message(struct rt_relay *r, uint32_t ci, const struct coap_msg *m, uint64_t now);
+/* Recompute the connection's next deadline. */
+void rt_sig_rearm(struct rt_relay *r, uint32_t ci);
+void rt_sig_on_timer(struct rt_relay *r, uint32_t ci, uint64_t now);
+
+/* msgin.c: one whole message from a connection (buf is TCP framing). */
+void rt_msg_on_message(struct rt_relay *r, uint32_t ci, const uint8_t *buf, size_t len,
+                       uint64_t now);
+
+/* exch.c */
+int rt_exch_init(struct rt_relay *r);
+void rt_exch_free(struct rt_relay *r);
+uint32_t rt_dx_alloc(struct rt_relay *r, uint32_t ci, const struct coap_msg *req, uint64_t now);
+void rt_dx_release(struct rt_relay *r, uint32_t i);
+/* Answer a client: resp (any framing, already parsed) goes back with the
+ * client's token; final ends the exchange. 0, or -1 if it could not be
+ * sent (the exchange is ended then). */
+int rt_dx_answer(struct rt_relay *r, uint32_t i, struct coap_msg *resp, bool final,
+                 uint64_t now);
+int rt_dx_answer_local(struct rt_relay *r, uint32_t i, uint8_t code, const char *payload,
+                       uint64_t now);
+uint32_t rt_ux_alloc(struct rt_relay *r);
+void rt_ux_release(struct rt_relay *r, uint32_t i);
+uint32_t rt_ux_from_token(struct rt_relay *r, const uint8_t *tok, size_t tkl);
+void rt_exch_on_timer(struct rt_relay *r, struct rt_timer *t, uint64_t now);
+/* A request in datagram framing (type CON, message id 0) for rd-frontend or
+ * another relay; returns the length or -1. */
+ssize_t rt_to_datagram(const struct coap_msg *m, uint8_t *buf, size_t cap);
+
+/* rd_path.c */
+void rt_rd_on_request(struct rt_relay *r, uint32_t dxi, const struct coap_msg *m, uint64_t now);
+void rt_rd_resend(struct rt_relay *r, uint32_t dxi, uint64_t now);
+void rt_rd_on_response(struct rt_relay *r, const uint8_t *body, size_t len, uint64_t now);
+void rt_rd_on_notify(struct rt_relay *r, const uint8_t *body, size_t len, uint64_t now);
+void rt_rd_on_ep_request(struct rt_relay *r, const uint8_t *body, size_t len, uint64_t now);
+void rt_rd_ep_answer(struct rt_relay *r, uint32_t uxi, uint8_t status, const struct coap_msg *m);
+/* The connection closed: tell rd-frontend about its observations. */
+void rt_rd_conn_gone(struct rt_relay *r, uint32_t ci);
+
+/* proxy.c */
+void rt_proxy_on_request(struct rt_relay *r, uint32_t dxi, struct coap_msg *m, const char *host,
+                         uint64_t now);
+/* A response from a registrant for upstream exchange uxi. */
+void rt_proxy_on_upstream(struct rt_relay *r, uint32_t uxi, struct coap_msg *m, uint64_t now);
+void rt_proxy_on_upstream_fail(struct rt_relay *r, uint32_t uxi, uint8_t code, const char *why,
+                               uint64_t now);
+/* The client of an observation went away or cancelled. */
+void rt_proxy_end_observation(struct rt_relay *r, uint32_t uxi, uint64_t now);
+/* Send a request to a registrant over connection ci with our token. */
+int rt_ux_send_request(struct rt_relay *r, uint32_t uxi, struct coap_msg *m, uint32_t ci,
+                       uint64_t now);
+/* XFWD_RESPONSE for one of our clients. */
+void rt_proxy_on_xfwd_response(struct rt_relay *r, int xp, const uint8_t *body, size_t len,
+                               uint64_t now);
+/* The diagnostic for a route whose connection is gone. */
+void rt_proxy_gone_diag(struct rt_relay *r, uint64_t conn_id, char *buf, size_t len);
+
+/* xfwd.c */
+int rt_xfwd_open(struct rt_relay *r);
+void rt_xfwd_close(struct rt_relay *r);
+/* The DEALER to relay name (created on first use), its index, or -1. */
+int rt_xpeer_get(struct rt_relay *r, const char *name);
+/* Send to a peer relay; -1 (errno EAGAIN: not running / HWM). */
+int rt_xpeer_send(struct rt_relay *r, int xp, uint16_t type, const void *body, size_t len);
+void rt_xfwd_on_router(struct rt_relay *r, uint64_t now);
+void rt_xfwd_on_xpeer(struct rt_relay *r, int xp, uint64_t now);
+/* XFWD_RESPONSE to the requester of an upstream exchange (origin XFWD). */
+void rt_xfwd_answer(struct rt_relay *r, uint32_t uxi, uint8_t status, const struct coap_msg *m);
+
+/* ctl.c */
+int rt_ctl_open(struct rt_relay *r);
+void rt_ctl_close(struct rt_relay *r);
+void rt_ctl_send_hello(struct rt_relay *r);
+void rt_ctl_send_status(struct rt_relay *r);
+void rt_ctl_on_dealer_readable(struct rt_relay *r, uint64_t now);
+int rt_ctl_send(struct rt_relay *r, uint16_t type, const void *body, size_t len);
+void rt_ctl_reachability(struct rt_relay *r, const char *host, bool reachable, uint64_t since);
+/* A connection closed: its routes are unreachable now. */
+void rt_ctl_conn_routes_gone(struct rt_relay *r, uint64_t conn_id, uint64_t since);
+/* Is this route's path one of our connections? */
+bool rt_route_is_ours(const struct rr_route *rt);
+
+#endif

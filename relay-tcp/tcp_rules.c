@@ -1,0 +1,198 @@
+/*
+ * tcp_rules.c - implementation of tcp_rules.h (pure functions; the first half
+ * mirrors relay-udp/proxy_rules.c).
+ */
+#include "tcp_rules.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "coap_opts.h"
+
+bool rt_host_is_ip_literal(const char *host)
+{
+    char buf[64];
+    unsigned char tmp[16];
+    size_t n = strlen(host);
+
+    if (n == 0 || n >= sizeof(buf))
+        return false;
+    if (host[0] == '[') {
+        if (n < 3 || host[n - 1] != ']')
+            return false;
+        memcpy(buf, host + 1, n - 2);
+        buf[n - 2] = '\0';
+        /* a zone id ("%eth0") is allowed in a literal but not by inet_pton */
+        char *pct = strchr(buf, '%');
+        if (pct)
+            *pct = '\0';
+        return inet_pton(AF_INET6, buf, tmp) == 1;
+    }
+    if (inet_pton(AF_INET, host, tmp) == 1)
+        return true;
+    memcpy(buf, host, n + 1);
+    char *pct = strchr(buf, '%');
+    if (pct)
+        *pct = '\0';
+    return inet_pton(AF_INET6, buf, tmp) == 1;
+}
+
+/* Is name (length n) one of the comma-separated names in list? */
+static bool name_in_list(const char *name, size_t n, const char *list)
+{
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ')
+            t--;
+        if ((size_t)(t - p) == n && strncasecmp(p, name, n) == 0)
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+enum rt_dest rt_route_decide(const char *host, const struct rr_config *cfg)
+{
+    size_t n = strlen(host);
+    const char *dom = cfg->proxy_domain;
+    size_t dn = strlen(dom);
+
+    /* a trailing dot names the same host (absolute DNS name) */
+    if (n > 0 && host[n - 1] == '.')
+        n--;
+    if (n == 0 || rt_host_is_ip_literal(host))
+        return RT_DEST_RD;
+    if (dn > 0) {
+        if (n == dn && strncasecmp(host, dom, dn) == 0)
+            return RT_DEST_RD;
+        if (n > dn + 1 && host[n - dn - 1] == '.' && strncasecmp(host + n - dn, dom, dn) == 0)
+            return RT_DEST_PROXY;
+    }
+    if (cfg->rd_names[0] == '\0' || name_in_list(host, n, cfg->rd_names))
+        return RT_DEST_RD;
+    return RT_DEST_REJECT;
+}
+
+int rt_hop_limit_apply(struct coap_msg *m, uint32_t dflt, uint8_t *buf)
+{
+    const struct coap_msg_opt *o = coap_msg_find(m, COAP_OPT_HOP_LIMIT);
+    if (!o) {
+        if (dflt == 0 || dflt > 255)
+            dflt = 16;
+        buf[0] = (uint8_t)dflt;
+        return coap_msg_add_opt(m, COAP_OPT_HOP_LIMIT, buf, 1);
+    }
+    uint32_t v = coap_opt_value_uint(o);
+    if (v <= 1)
+        return -1;
+    buf[0] = (uint8_t)(v - 1);
+    /* Hop-Limit is 1 byte (RFC 8768); rewrite in place in our option list */
+    struct coap_msg_opt *w = &m->opts[o - m->opts];
+    w->val = buf;
+    w->len = 1;
+    return 0;
+}
+
+int rt_check_options(const struct coap_msg *m, const struct rr_config *cfg, uint16_t *bad)
+{
+    for (unsigned i = 0; i < m->nopts; i++) {
+        uint16_t num = m->opts[i].num;
+        if (coap_opt_is_unsafe(num) && !coap_opt_is_known(num, cfg)) {
+            *bad = num;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int rt_check_critical(const struct coap_msg *m, const struct rr_config *cfg, uint16_t *bad)
+{
+    for (unsigned i = 0; i < m->nopts; i++) {
+        uint16_t num = m->opts[i].num;
+        if (coap_opt_is_critical(num) && !coap_opt_is_known(num, cfg)) {
+            *bad = num;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+bool rt_is_forward_proxy_request(const struct coap_msg *m)
+{
+    return coap_msg_find(m, COAP_OPT_PROXY_URI) || coap_msg_find(m, COAP_OPT_PROXY_SCHEME);
+}
+
+void rt_token_encode(uint32_t slot, uint32_t check, uint8_t out[RT_TOKEN_LEN])
+{
+    out[0] = (uint8_t)(slot >> 24);
+    out[1] = (uint8_t)(slot >> 16);
+    out[2] = (uint8_t)(slot >> 8);
+    out[3] = (uint8_t)slot;
+    out[4] = (uint8_t)(check >> 24);
+    out[5] = (uint8_t)(check >> 16);
+    out[6] = (uint8_t)(check >> 8);
+    out[7] = (uint8_t)check;
+}
+
+int rt_token_decode(const uint8_t *tok, size_t len, uint32_t *slot, uint32_t *check)
+{
+    if (len != RT_TOKEN_LEN)
+        return -1;
+    *slot = (uint32_t)tok[0] << 24 | (uint32_t)tok[1] << 16 | (uint32_t)tok[2] << 8 | tok[3];
+    *check = (uint32_t)tok[4] << 24 | (uint32_t)tok[5] << 16 | (uint32_t)tok[6] << 8 | tok[7];
+    return 0;
+}
+
+enum rt_frame rt_frame_check(const uint8_t *buf, size_t avail, size_t max, size_t *len)
+{
+    ssize_t fl = coap_msg_tcp_frame_len(buf, avail);
+
+    if (fl < 0)
+        return RT_FRAME_BAD;
+    if (fl == 0)
+        return RT_FRAME_NEED_MORE;
+    *len = (size_t)fl;
+    if ((size_t)fl > max)
+        return RT_FRAME_TOO_BIG;
+    return (size_t)fl <= avail ? RT_FRAME_WHOLE : RT_FRAME_NEED_MORE;
+}
+
+int rt_csm_apply(const struct coap_msg *m, struct rt_csm *csm, uint16_t *bad)
+{
+    for (unsigned i = 0; i < m->nopts; i++) {
+        const struct coap_msg_opt *o = &m->opts[i];
+        switch (o->num) {
+        case RT_SIG_OPT_MAX_MESSAGE_SIZE:
+            csm->mms = coap_opt_value_uint(o);
+            break;
+        case RT_SIG_OPT_BLOCK_WISE:
+            csm->bwt = true;
+            break;
+        default:
+            /* RFC 8323 §5.3: unknown elective options are ignored, an
+             * unknown critical one aborts the connection */
+            if (coap_opt_is_critical(o->num)) {
+                *bad = o->num;
+                return -1;
+            }
+            break;
+        }
+    }
+    return 0;
+}
+
+uint64_t rt_conn_id_make(uint64_t start_wall_ms, uint64_t counter)
+{
+    return (start_wall_ms << 22) + counter + 1;
+}
+
+uint64_t rt_conn_id_start(uint64_t id)
+{
+    return (id - 1) >> 22;
+}
