@@ -943,6 +943,8 @@ static uint64_t ep_next_timer(const struct serve *s, const struct serve_ep *e, u
             next = e->next_refresh;
         if (s->o.ping_ms > 0 && last + s->o.ping_ms < next)
             next = last + s->o.ping_ms;
+        if (s->o.probe_ms > 0 && e->host[0] != '\0' && e->next_probe < next)
+            next = e->next_probe;
     } else if (e->st != RS_DONE && e->next_action < next) {
         next = e->next_action;
     }
