@@ -1,0 +1,195 @@
+# shellcheck shell=bash
+# lib_nat.sh - the NAT topology of the e2e NAT tests (BRIEF §5 "A real
+# NAT"), shared by test_nat_udp.sh and test_nat_tcp.sh, on top of lib.sh and
+# lib_proxy.sh. Owns: the network namespaces of one run (created by
+# build_topology, removed by the EXIT trap it installs), the nftables rules
+# of routers A and B, and starting rdrelay and registrants inside them.
+# Talks to: ip, nft, conntrack, sysctl; rdrelay-frontend, rdrelay-udp,
+# rdrelay-tcp (when NAT_TCP=1) in the rd host's namespace.
+#
+# Topology (documentation addresses only):
+#   site A  192.0.2.2 / 2001:db8:a::2 -- router A (masquerade, stateful
+#   firewall) -- "internet" 203.0.113.0/24, 2001:db8::/64 (rd host .10) --
+#   router B (the same) -- site B 198.51.100.2 / 2001:db8:b::2
+#
+# Sourcing it sets the names below and the EXIT trap; call build_topology.
+N="rn$$x$((RANDOM % 1000))" # unique namespace prefix for this run
+NS_PUB=${N}pub NS_RD=${N}rd NS_RA=${N}ra NS_RB=${N}rb NS_SA=${N}sa NS_SB=${N}sb
+ALL_NS=("$NS_SA" "$NS_SB" "$NS_RA" "$NS_RB" "$NS_RD" "$NS_PUB")
+RD4=203.0.113.10 RD6=2001:db8::10
+RA4=203.0.113.2 A4=192.0.2.2 A6=2001:db8:a::2 B6=2001:db8:b::2
+DOMAIN=proxy.example
+COAP_TIMEOUT=5
+
+# Namespaces go on any exit: stop our processes first (lib.sh's cleanup
+# does it too, but a namespace should be empty when it is deleted).
+nat_exit() {
+    local status=$? name ns
+    trap - EXIT
+    for pid in "${T_BG_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null
+    done
+    for name in "${!T_PIDS[@]}"; do
+        rr_stop "$name" TERM
+    done
+    for ns in "${ALL_NS[@]}"; do
+        ip netns del "$ns" 2>/dev/null
+    done
+    (exit "$status")
+    t_cleanup
+}
+trap nat_exit EXIT
+
+nsx() { # ns command...
+    local ns=$1
+    shift
+    ip netns exec "$ns" "$@"
+}
+
+# ---------------------------------------------------------------- topology
+
+build_topology() {
+    local ns x
+    for ns in "${ALL_NS[@]}"; do
+        ip netns add "$ns" || return 1
+        ip -n "$ns" link set lo up
+    done
+    ip -n "$NS_PUB" link add br0 type bridge &&
+        ip -n "$NS_PUB" link set br0 up || return 1
+    for x in rd ra rb; do
+        local peer=${N}$x
+        ip -n "$NS_PUB" link add "p-$x" type veth peer name wan netns "$peer" &&
+            ip -n "$NS_PUB" link set "p-$x" master br0 up &&
+            ip -n "$peer" link set wan up || return 1
+    done
+    # rd host
+    ip -n "$NS_RD" addr add $RD4/24 dev wan &&
+        ip -n "$NS_RD" addr add $RD6/64 dev wan nodad &&
+        ip -n "$NS_RD" -6 route add 2001:db8:a::/64 via 2001:db8::2 &&
+        ip -n "$NS_RD" -6 route add 2001:db8:b::/64 via 2001:db8::3 || return 1
+    # routers and sites: A (192.0.2.0/24, 2001:db8:a::/64), B (198.51.100.0/24, 2001:db8:b::/64)
+    router_site "$NS_RA" "$NS_SA" 2 192.0.2 a 198.51.100.0/24 203.0.113.3 2001:db8:b::/64 2001:db8::3 ||
+        return 1
+    router_site "$NS_RB" "$NS_SB" 3 198.51.100 b 192.0.2.0/24 203.0.113.2 2001:db8:a::/64 2001:db8::2 ||
+        return 1
+}
+
+# router_site ROUTER SITE WAN_HOST V4_PREFIX3 V6_LETTER OTHER4 OTHER4_GW OTHER6 OTHER6_GW
+# The other site's prefixes are routed (through the other router), so that
+# a direct attempt really reaches this router and is dropped by its firewall,
+# not by a missing route.
+router_site() {
+    local r=$1 s=$2 h=$3 p4=$4 l=$5
+    ip -n "$r" addr add 203.0.113.$h/24 dev wan &&
+        ip -n "$r" addr add 2001:db8::$h/64 dev wan nodad &&
+        ip -n "$r" link add lan type veth peer name eth0 netns "$s" &&
+        ip -n "$r" link set lan up && ip -n "$s" link set eth0 up &&
+        ip -n "$r" addr add "$p4.1/24" dev lan &&
+        ip -n "$r" addr add "2001:db8:$l::1/64" dev lan nodad &&
+        ip -n "$s" addr add "$p4.2/24" dev eth0 &&
+        ip -n "$s" addr add "2001:db8:$l::2/64" dev eth0 nodad &&
+        ip -n "$s" route add default via "$p4.1" &&
+        ip -n "$s" -6 route add default via "2001:db8:$l::1" &&
+        ip -n "$r" route add "$6" via "$7" &&
+        ip -n "$r" -6 route add "$8" via "$9" || return 1
+    nsx "$r" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 || return 1
+    nsx "$r" nft -f - <<EOF || return 1
+table ip nat {
+    chain post {
+        type nat hook postrouting priority srcnat; policy accept;
+        oifname "wan" ip saddr $p4.0/24 meta l4proto udp masquerade to :20000-20999
+        oifname "wan" ip saddr $p4.0/24 masquerade
+    }
+}
+table inet filter {
+    chain forward {
+        type filter hook forward priority filter; policy drop;
+        ct state established,related accept
+        iifname "lan" accept
+    }
+    chain input {
+        type filter hook input priority filter; policy drop;
+        iifname "lo" accept
+        ct state established,related accept
+        meta l4proto ipv6-icmp accept
+        iifname "lan" accept
+    }
+}
+EOF
+    # Short UDP bindings (conntrack sysctls are per network namespace).
+    nsx "$r" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=10 \
+        net.netfilter.nf_conntrack_udp_timeout_stream=10 || return 1
+}
+
+# The public port router A maps site A's UDP (or PROTO) port SPORT to
+# (towards the RD).
+mapped_port() { # sport [proto]
+    nsx "$NS_RA" conntrack -L -p "${2:-udp}" -s $A4 --sport "$1" -d $RD4 2>/dev/null |
+        grep -oE 'dport=[0-9]+' | sed -n 2p | cut -d= -f2
+}
+
+# ---------------------------------------------------------------- processes
+
+start_rdrelay() {
+    local args=(--state-dir "$T_STATE" --udp-listen "$RD4:5683,[$RD6]:5683"
+        --proxy-domain "$DOMAIN" --log-level debug --nat-keepalive 3
+        --upstream-timeout-ms 3000)
+    [ "$NAT_TCP" == 1 ] && args+=(--tcp-listen "$RD4:5683,[$RD6]:5683")
+    rr_start frontend "$(command -v ip)" netns exec "$NS_RD" "$RDRELAY_BIN/rdrelay-frontend" \
+        "${args[@]}"
+    rr_start udp "$(command -v ip)" netns exec "$NS_RD" "$RDRELAY_BIN/rdrelay-udp" "${args[@]}"
+    if [ "$NAT_TCP" == 1 ]; then
+        rr_start tcp "$(command -v ip)" netns exec "$NS_RD" "$RDRELAY_BIN/rdrelay-tcp" \
+            "${args[@]}"
+    fi
+}
+
+# nat_reg NAME FLAGS...: a registrant inside site A; waits for "registered".
+nat_reg() {
+    local name=$1
+    shift
+    rr_start "$name" "$(command -v ip)" netns exec "$NS_SA" "$RDRELAY_BIN/rr-registrant" "$@"
+    reg_wait_registered "$name" 1 20 || die "registrant $name did not register through router A"
+}
+
+# via_relay HOST PATH [ADDR]: from site B through rdrelay with Uri-Host HOST.
+via_relay() {
+    local host=$1 path=$2 addr=${3:-$RD4}
+    [[ "$addr" == *:* ]] && addr="[$addr]"
+    coap_ns "$NS_SB" -O "3,$host" -m get "coap://$addr$path"
+}
+
+# poll_relay SECONDS CODE HOST PATH: repeat via_relay until it answers CODE.
+poll_relay() {
+    local limit=$1 want=$2 host=$3 path=$4 end=$((SECONDS + $1))
+    while :; do
+        via_relay "$host" "$path"
+        [ "$CODE" == "$want" ] && return 0
+        [ $SECONDS -ge $end ] && return 1
+        sleep 1
+    done
+}
+
+# ---------------------------------------------------------------- TCP (test_nat_tcp.sh)
+
+# start_rdrelay with NAT_TCP=1 also starts rdrelay-tcp on port 5683.
+NAT_TCP=${NAT_TCP:-0}
+
+# via_relay_x TRANSPORT HOST PATH [ADDR]: via_relay over udp or tcp.
+via_relay_x() {
+    local tr=$1 host=$2 path=$3 addr=${4:-$RD4} scheme=coap
+    [[ "$addr" == *:* ]] && addr="[$addr]"
+    [ "$tr" == tcp ] && scheme=coap+tcp
+    coap_ns "$NS_SB" -O "3,$host" -m get "$scheme://$addr$path"
+}
+
+# poll_relay_x SECONDS CODE TRANSPORT HOST PATH [ADDR]
+poll_relay_x() {
+    local want=$2 tr=$3 host=$4 path=$5 addr=${6:-$RD4} end=$((SECONDS + $1))
+    while :; do
+        via_relay_x "$tr" "$host" "$path" "$addr"
+        [ "$CODE" == "$want" ] && return 0
+        [ $SECONDS -ge $end ] && return 1
+        sleep 1
+    done
+}
