@@ -4,7 +4,7 @@
 # pings between refreshes, refreshes before lt, a registration removed behind
 # its back (the next refresh is answered 4.04 -> it registers again and the
 # name works again), `list` following Block2 over a long endpoint lookup (also
-# over IPv6), a registration made over IPv6, and SIGINT removes the
+# over IPv6), a registration made over IPv6 with a sector, and SIGINT removes the
 # registration and exits 0.
 # Uses lib.sh and lib_proxy.sh.
 # ctest: TIMEOUT 180
@@ -77,12 +77,14 @@ assert_match "frank +- +$HOST" "$out" "list shows frank's host name"
 assert_eq 1 $? "list exits 1 when nothing answers"
 
 # serve registering over IPv6; clients on either family reach it
-rr_start serve6 "$CONNECT" serve --rd "coap://[::1]:$RR_PORT" --ep gina --json \
+rr_start serve6 "$CONNECT" serve --rd "coap://[::1]:$RR_PORT" --ep Gina --d lab --json \
     "coap://127.0.0.1:$ORIGIN_PORT"
-wait_until 20 grep -q '^{"ep":"gina"' "$T_DIR/serve6.log" || fail "serve over IPv6 did not register"
-pcoap "gina.$RR_DOMAIN" -m get /time
+wait_until 20 grep -q '^{"ep":"Gina"' "$T_DIR/serve6.log" || fail "serve over IPv6 did not register"
+assert_eq "gina.lab.$RR_DOMAIN" "$(grep '^{"ep":"Gina"' "$T_DIR/serve6.log" | jq -r .host)" \
+    "with a sector the host name is ep.d.domain, lower-cased"
+pcoap "gina.lab.$RR_DOMAIN" -m get /time
 assert_code 2.05 "a registration made over IPv6 is reached by an IPv4 client"
-pcoap6 "gina.$RR_DOMAIN" -m get /time
+pcoap6 "gina.lab.$RR_DOMAIN" -m get /time
 assert_code 2.05 "and by an IPv6 client"
 rr_stop serve6 TERM
 assert_eq 0 "$RR_EXIT" "serve over IPv6 exits 0 on SIGTERM"
