@@ -101,8 +101,8 @@ struct rt_csm {
 int rt_csm_apply(const struct coap_msg *m, struct rt_csm *csm, uint16_t *bad);
 
 /* Connection ids: unique within a run and across restarts, never 0.
- * id = start_wall_ms << 22 + counter: a later run starts at a later
- * millisecond, and a run would need 4 million connections per millisecond
+ * id = start_wall_ms << 21 + counter: a later run starts at a later
+ * millisecond, and a run would need 2 million connections per millisecond
  * of its lifetime to reach the next run's ids. */
 uint64_t rt_conn_id_make(uint64_t start_wall_ms, uint64_t counter);
 /* The start time (wall ms) of the run that made id. */
