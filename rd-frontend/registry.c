@@ -344,7 +344,8 @@ int reg_set_links(struct rd_reg *r, const char *text, size_t len, char *err, siz
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    memcpy(copy, text, len);
+    if (len > 0) /* an empty registration payload may come as a NULL pointer */
+        memcpy(copy, text, len);
     copy[len] = '\0';
     free(r->links);
     free(r->doc_mem);
