@@ -188,8 +188,12 @@ static void on_route_change(void *arg, const struct rr_route *old_rt,
         log_info("route %s -> %s via %s conn %llx", new_rt->host,
                  addr_to_str(&new_rt->path.remote, a, sizeof(a)), new_rt->path.relay,
                  (unsigned long long)new_rt->path.conn_id);
-        if (!rt_route_is_ours(new_rt))
+        if (!rt_route_is_ours(new_rt)) {
+            /* connect early to the relay holding it (see xfwd.c) */
+            if (strcmp(new_rt->path.relay, RT_RELAY_NAME) != 0)
+                rt_xpeer_get(r, new_rt->path.relay);
             return;
+        }
         if (rt_conn_find(r, new_rt->path.conn_id) == RT_NONE) {
             uint64_t since = rt_gone_since(r, new_rt->path.conn_id);
             rt_ctl_reachability(r, new_rt->host, false, since ? since : now_wall_ms());

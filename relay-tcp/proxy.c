@@ -165,17 +165,6 @@ static void proxy_local(struct rt_relay *r, uint32_t i, struct coap_msg *m,
     rt_th_arm(&r->timers, &u->t, now + r->cfg.upstream_timeout_ms);
 }
 
-static bool relay_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n >= RR_RELAY_NAME_MAX)
-        return false;
-    for (size_t k = 0; k < n; k++)
-        if (!((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= '0' && s[k] <= '9') || s[k] == '-'))
-            return false;
-    return true;
-}
-
 static void proxy_xfwd(struct rt_relay *r, uint32_t i, struct coap_msg *m,
                        const struct rr_route *route, const char *host, uint64_t now)
 {
@@ -183,7 +172,7 @@ static void proxy_xfwd(struct rt_relay *r, uint32_t i, struct coap_msg *m,
     char diag[96];
     uint8_t coap[RT_MAX_MSG + 16];
 
-    int xp = relay_name_ok(route->path.relay) ? rt_xpeer_get(r, route->path.relay) : -1;
+    int xp = rt_xpeer_get(r, route->path.relay);
     if (xp < 0) {
         r->c.proxy_5_02++;
         snprintf(diag, sizeof(diag), "registrant's relay \"%.32s\" is not available",

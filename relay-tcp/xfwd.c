@@ -8,7 +8,8 @@
  *     XFWD_RESPONSE; NO_ROUTE / UNREACHABLE when we cannot);
  *   - one DEALER per other relay ("udp", "ws"), routing id "tcp",
  *     ZMQ_IMMEDIATE so a send to a relay that is not running fails at once
- *     (the client gets 5.02, not a timeout), created on first use.
+ *     (the client gets 5.02, not a timeout); the known relays' DEALERs are
+ *     connected at start, any other relay's when a route names it.
  * Talks to proxy.c (requester and holder logic), exch.c, conn.c.
  */
 #include <errno.h>
@@ -43,6 +44,10 @@ int rt_xfwd_open(struct rt_relay *r)
         return -1;
     }
     log_info("cross-transport endpoint %s", ep);
+    /* connect to the other relays now: with ZMQ_IMMEDIATE a DEALER made on
+     * first use would fail its first send while still connecting */
+    rt_xpeer_get(r, "udp");
+    rt_xpeer_get(r, "ws");
     return 0;
 fail:
     log_warnx("zeromq relay socket: %s", zmq_strerror(errno));
@@ -59,12 +64,24 @@ void rt_xfwd_close(struct rt_relay *r)
     r->router = NULL;
 }
 
+/* Relay names become file names in the state dir: keep them plain. */
+static bool relay_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= RR_RELAY_NAME_MAX)
+        return false;
+    for (size_t k = 0; k < n; k++)
+        if (!((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= '0' && s[k] <= '9') || s[k] == '-'))
+            return false;
+    return true;
+}
+
 int rt_xpeer_get(struct rt_relay *r, const char *name)
 {
     char ep[RR_CFG_STR + 32];
     int one = 1, zero = 0, hwm = 100000;
 
-    if (strcmp(name, RT_RELAY_NAME) == 0)
+    if (!relay_name_ok(name) || strcmp(name, RT_RELAY_NAME) == 0)
         return -1;
     for (int i = 0; i < r->nxpeers; i++)
         if (strcmp(r->xpeers[i].name, name) == 0)
