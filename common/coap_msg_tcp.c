@@ -16,9 +16,9 @@
 #define PAYLOAD_MARKER 0xff
 
 /* Len nibble thresholds of RFC 8323 §3.2 */
-#define TCP_LEN_8 13u      /* Len 13: 8-bit extended length + 13 */
-#define TCP_LEN_16 269u    /* Len 14: 16-bit extended length + 269 */
-#define TCP_LEN_32 65805u  /* Len 15: 32-bit extended length + 65805 */
+#define TCP_LEN_8 13u     /* Len 13: 8-bit extended length + 13 */
+#define TCP_LEN_16 269u   /* Len 14: 16-bit extended length + 269 */
+#define TCP_LEN_32 65805u /* Len 15: 32-bit extended length + 65805 */
 
 /* The real delta of an option header (see coap_msg.c: libcoap keeps the
  * delta in a uint16_t, which can wrap). */
@@ -77,8 +77,14 @@ static ssize_t rest_len(const struct coap_msg *m)
             return -1;
         delta = (uint16_t)(o->num - prev);
         /* header size only: 1 + extended delta + extended length */
-        n += 1 + (delta >= 269 ? 2 : delta >= 13 ? 1 : 0) +
-             (o->len >= 269 ? 2 : o->len >= 13 ? 1 : 0) + o->len;
+        n += 1 +
+             (delta >= 269  ? 2
+              : delta >= 13 ? 1
+                            : 0) +
+             (o->len >= 269  ? 2
+              : o->len >= 13 ? 1
+                             : 0) +
+             o->len;
         prev = o->num;
     }
     if (m->payload_len)
@@ -135,8 +141,8 @@ ssize_t coap_msg_tcp_frame_len(const uint8_t *buf, size_t avail)
         len = TCP_LEN_16 + ((uint64_t)buf[1] << 8 | buf[2]);
         break;
     case 15:
-        len = TCP_LEN_32 + ((uint64_t)buf[1] << 24 | (uint64_t)buf[2] << 16 |
-                            (uint64_t)buf[3] << 8 | buf[4]);
+        len = TCP_LEN_32 +
+              ((uint64_t)buf[1] << 24 | (uint64_t)buf[2] << 16 | (uint64_t)buf[3] << 8 | buf[4]);
         break;
     default:
         len = lnib;

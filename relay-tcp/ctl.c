@@ -49,7 +49,10 @@ void rt_ctl_send_status(struct rt_relay *r)
     uint8_t body[2048];
     struct wire_w w;
     const struct route_table *t = clone_client_routes(r->clone);
-    const struct { const char *name; uint64_t v; } f[] = {
+    const struct {
+        const char *name;
+        uint64_t v;
+    } f[] = {
         {"routes", t ? route_table_count(t) : 0},
         {"synced", clone_client_synced(r->clone)},
         {"epoch", clone_client_epoch(r->clone)},
@@ -161,8 +164,8 @@ void rt_ctl_conn_routes_gone(struct rt_relay *r, uint64_t conn_id, uint64_t sinc
         route_table_foreach(t, gone_one, &g);
 }
 
-static void on_route_change(void *arg, const struct rr_route *old_rt,
-                            const struct rr_route *new_rt, bool swapped)
+static void on_route_change(void *arg, const struct rr_route *old_rt, const struct rr_route *new_rt,
+                            bool swapped)
 {
     struct rt_relay *r = arg;
 
@@ -259,8 +262,8 @@ void rt_ctl_on_dealer_readable(struct rt_relay *r, uint64_t now)
     for (int k = 0; k < 256; k++) {
         uint16_t type;
         size_t len;
-        if (proto_recv(r->dealer, false, NULL, NULL, &type, r->ctlbuf, RR_PROTO_MAX_BODY,
-                       &len) < 0) {
+        if (proto_recv(r->dealer, false, NULL, NULL, &type, r->ctlbuf, RR_PROTO_MAX_BODY, &len) <
+            0) {
             if (errno == EAGAIN)
                 return;
             continue; /* malformed: already logged and drained */

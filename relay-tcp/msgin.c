@@ -76,8 +76,10 @@ void rt_msg_on_message(struct rt_relay *r, uint32_t ci, const uint8_t *buf, size
             return;
         }
         uint8_t tkl = buf[0] & 0x0f;
-        size_t hdr = 1 + ((buf[0] >> 4) == 13 ? 1 : (buf[0] >> 4) == 14 ? 2 :
-                          (buf[0] >> 4) == 15 ? 4 : 0);
+        size_t hdr = 1 + ((buf[0] >> 4) == 13   ? 1
+                          : (buf[0] >> 4) == 14 ? 2
+                          : (buf[0] >> 4) == 15 ? 4
+                                                : 0);
         if (len >= hdr + 1 + tkl && COAP_CODE_CLASS(buf[hdr]) == 0 && buf[hdr] != 0)
             answer_stateless(r, ci, buf + hdr + 1, tkl, COAP_BAD_REQUEST, "malformed message");
         return;

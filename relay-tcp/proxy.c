@@ -80,9 +80,8 @@ static uint32_t find_observation(struct rt_relay *r, uint32_t di)
     const struct rt_dx *d = &r->dx[di];
     for (uint32_t i = 0; i < r->ndx; i++) {
         const struct rt_dx *o = &r->dx[i];
-        if (i != di && o->state == DX_OBSERVE && o->conn == d->conn &&
-            o->conn_id == d->conn_id && o->tkl == d->tkl &&
-            memcmp(o->token, d->token, d->tkl) == 0)
+        if (i != di && o->state == DX_OBSERVE && o->conn == d->conn && o->conn_id == d->conn_id &&
+            o->tkl == d->tkl && memcmp(o->token, d->token, d->tkl) == 0)
             return i;
     }
     return RT_NONE;
@@ -135,8 +134,7 @@ static void proxy_local(struct rt_relay *r, uint32_t i, struct coap_msg *m,
         ui = rt_ux_alloc(r);
         if (ui == RT_NONE) {
             r->c.no_slot++;
-            rt_dx_answer_local(r, i, COAP_SERVICE_UNAVAILABLE, "too many exchanges in flight",
-                               now);
+            rt_dx_answer_local(r, i, COAP_SERVICE_UNAVAILABLE, "too many exchanges in flight", now);
             return;
         }
     }

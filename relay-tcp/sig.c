@@ -31,8 +31,7 @@ void rt_sig_send_csm(struct rt_relay *r, uint32_t ci)
     rt_conn_send_msg(r, ci, &m);
 }
 
-void rt_sig_abort(struct rt_relay *r, uint32_t ci, const char *why, uint16_t bad_opt,
-                  uint64_t now)
+void rt_sig_abort(struct rt_relay *r, uint32_t ci, const char *why, uint16_t bad_opt, uint64_t now)
 {
     struct coap_msg m;
     uint8_t v[4], b[160];
@@ -97,8 +96,7 @@ void rt_sig_on_timer(struct rt_relay *r, uint32_t ci, uint64_t now)
     }
     if (c->partial_since_ms && now >= c->partial_since_ms + RT_PARTIAL_TIMEOUT_MS) {
         r->c.partial_timeouts++;
-        snprintf(why, sizeof(why), "incomplete message for %u ms",
-                 (unsigned)RT_PARTIAL_TIMEOUT_MS);
+        snprintf(why, sizeof(why), "incomplete message for %u ms", (unsigned)RT_PARTIAL_TIMEOUT_MS);
         rt_sig_abort(r, ci, why, 0, now);
         return;
     }
@@ -168,7 +166,8 @@ void rt_sig_on_message(struct rt_relay *r, uint32_t ci, const struct coap_msg *m
     case COAP_SIG_ABORT:
         r->c.aborts_rcvd++;
         log_info("conn %llx (%s): Abort from peer: %.*s", (unsigned long long)c->id,
-                 addr_to_str(&c->remote, a, sizeof(a)), (int)(m->payload_len > 120 ? 120 : m->payload_len),
+                 addr_to_str(&c->remote, a, sizeof(a)),
+                 (int)(m->payload_len > 120 ? 120 : m->payload_len),
                  m->payload ? (const char *)m->payload : "");
         rt_conn_close(r, ci, "aborted by peer", now);
         break;

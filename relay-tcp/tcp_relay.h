@@ -72,23 +72,23 @@ enum rt_conn_state { RC_FREE = 0, RC_OPEN, RC_CLOSING };
 
 struct rt_conn {
     uint8_t state;
-    bool peer_csm;      /* the peer's CSM arrived */
-    bool ping_out;      /* keepalive Ping sent, no Pong yet */
-    bool want_write;    /* EPOLLOUT registered */
+    bool peer_csm;   /* the peer's CSM arrived */
+    bool ping_out;   /* keepalive Ping sent, no Pong yet */
+    bool want_write; /* EPOLLOUT registered */
     int fd;
-    uint64_t id;        /* never reused (rt_conn_id_make) */
-    uint32_t hnext;     /* id hash chain / free list */
-    struct rt_csm csm;  /* the peer's settings */
+    uint64_t id;       /* never reused (rt_conn_id_make) */
+    uint32_t hnext;    /* id hash chain / free list */
+    struct rt_csm csm; /* the peer's settings */
     struct rr_addr remote, local;
     uint64_t opened_ms, last_rx_ms, partial_since_ms, ping_sent_ms;
-    uint8_t *in;        /* bytes of an incomplete message */
+    uint8_t *in; /* bytes of an incomplete message */
     uint32_t in_len;
-    uint8_t *out;       /* output the kernel did not take yet */
+    uint8_t *out; /* output the kernel did not take yet */
     uint32_t out_off, out_len, out_cap;
-    uint16_t inflight;  /* downstream exchanges of this connection */
-    uint16_t nobs;      /* RD observations of this client */
+    uint16_t inflight;                      /* downstream exchanges of this connection */
+    uint16_t nobs;                          /* RD observations of this client */
     uint8_t (*obs)[1 + COAP_MSG_MAX_TOKEN]; /* tkl + token each */
-    struct rt_timer t;  /* the next deadline of sig.c */
+    struct rt_timer t;                      /* the next deadline of sig.c */
 };
 
 /* Downstream exchange: a request a client sent us over a connection. */
@@ -97,18 +97,18 @@ enum dx_kind { DX_K_RD = 1, DX_K_PROXY, DX_K_XFWD };
 
 struct rt_dx {
     uint8_t state, kind, tkl;
-    bool observe_req;     /* the request registered an observation */
+    bool observe_req; /* the request registered an observation */
     uint8_t token[COAP_MSG_MAX_TOKEN];
     uint32_t conn;
     uint64_t conn_id;
-    uint64_t req_id;      /* RD_REQUEST / XFWD_REQUEST id */
-    uint32_t up;          /* upstream exchange (local proxy), RT_NONE */
-    uint8_t xpeer;        /* holder relay (XFWD) */
-    uint8_t *req;         /* RD request (datagram framing) for re-sends */
+    uint64_t req_id; /* RD_REQUEST / XFWD_REQUEST id */
+    uint32_t up;     /* upstream exchange (local proxy), RT_NONE */
+    uint8_t xpeer;   /* holder relay (XFWD) */
+    uint8_t *req;    /* RD request (datagram framing) for re-sends */
     uint32_t req_len;
     uint64_t start_ms;
     uint32_t fnext;
-    struct rt_timer t;    /* RD re-send, or the XFWD timeout */
+    struct rt_timer t; /* RD re-send, or the XFWD timeout */
 };
 
 /* Upstream exchange: a request we sent to a registrant over its connection. */
@@ -120,18 +120,18 @@ struct rt_ux {
     bool observe_req;
     uint8_t ep_tkl;
     uint8_t ep_token[COAP_MSG_MAX_TOKEN];
-    uint32_t check;       /* token check value */
-    uint32_t conn;        /* the registrant's connection */
+    uint32_t check; /* token check value */
+    uint32_t conn;  /* the registrant's connection */
     uint64_t conn_id;
-    uint32_t dx;          /* downstream exchange (local proxy) */
-    uint64_t req_id;      /* EP_REQUEST / XFWD_REQUEST id */
-    uint8_t xid_len;      /* XFWD requester's routing id */
+    uint32_t dx;     /* downstream exchange (local proxy) */
+    uint64_t req_id; /* EP_REQUEST / XFWD_REQUEST id */
+    uint8_t xid_len; /* XFWD requester's routing id */
     uint8_t xid[RR_RELAY_NAME_MAX];
     char host[RR_HOST_MAX];
-    uint16_t obs_len;     /* the Observe request as sent (TCP framing) */
+    uint16_t obs_len; /* the Observe request as sent (TCP framing) */
     uint8_t obs_req[RT_OBS_REQ_MAX];
     uint32_t fnext;
-    struct rt_timer t;    /* upstream timeout */
+    struct rt_timer t; /* upstream timeout */
 };
 
 enum rt_timer_kind { RT_T_CONN = 1, RT_T_DX, RT_T_UX };
@@ -218,8 +218,7 @@ void rt_conn_peer(const struct rt_relay *r, uint32_t ci, struct rr_peer *p);
 
 /* sig.c */
 void rt_sig_send_csm(struct rt_relay *r, uint32_t ci);
-void rt_sig_abort(struct rt_relay *r, uint32_t ci, const char *why, uint16_t bad_opt,
-                  uint64_t now);
+void rt_sig_abort(struct rt_relay *r, uint32_t ci, const char *why, uint16_t bad_opt, uint64_t now);
 /* A signalling message (code 7.xx) from the peer. */
 void rt_sig_on_message(struct rt_relay *r, uint32_t ci, const struct coap_msg *m, uint64_t now);
 /* Recompute the connection's next deadline. */
@@ -238,8 +237,7 @@ void rt_dx_release(struct rt_relay *r, uint32_t i);
 /* Answer a client: resp (any framing, already parsed) goes back with the
  * client's token; final ends the exchange. 0, or -1 if it could not be
  * sent (the exchange is ended then). */
-int rt_dx_answer(struct rt_relay *r, uint32_t i, struct coap_msg *resp, bool final,
-                 uint64_t now);
+int rt_dx_answer(struct rt_relay *r, uint32_t i, struct coap_msg *resp, bool final, uint64_t now);
 int rt_dx_answer_local(struct rt_relay *r, uint32_t i, uint8_t code, const char *payload,
                        uint64_t now);
 uint32_t rt_ux_alloc(struct rt_relay *r);

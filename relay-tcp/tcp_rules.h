@@ -68,7 +68,6 @@ void rt_token_encode(uint32_t slot, uint32_t check, uint8_t out[RT_TOKEN_LEN]);
 /* 0 and the fields, or -1 if the token cannot be one of ours (length). */
 int rt_token_decode(const uint8_t *tok, size_t len, uint32_t *slot, uint32_t *check);
 
-
 /* ---- RFC 8323 ---- */
 
 /* Signalling option numbers (RFC 8323 §5.3-5.6; they are per signal code). */
@@ -90,8 +89,8 @@ enum rt_frame {
 enum rt_frame rt_frame_check(const uint8_t *buf, size_t avail, size_t max, size_t *len);
 
 struct rt_csm {
-    uint32_t mms;      /* Max-Message-Size (RT_BASE_MMS when absent) */
-    bool bwt;          /* Block-Wise-Transfer (BERT) offered */
+    uint32_t mms; /* Max-Message-Size (RT_BASE_MMS when absent) */
+    bool bwt;     /* Block-Wise-Transfer (BERT) offered */
 };
 
 /* Apply a received CSM to the settings in *csm (a later CSM updates earlier

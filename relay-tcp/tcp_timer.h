@@ -32,7 +32,10 @@ struct rt_timerheap {
 int rt_th_init(struct rt_timerheap *th, uint32_t cap);
 void rt_th_free(struct rt_timerheap *th);
 void rt_th_timer_init(struct rt_timer *t, uint8_t kind, uint32_t owner);
-static inline bool rt_th_armed(const struct rt_timer *t) { return t->hidx != RT_TH_NOT_ARMED; }
+static inline bool rt_th_armed(const struct rt_timer *t)
+{
+    return t->hidx != RT_TH_NOT_ARMED;
+}
 /* Arm (or re-arm) t for due. 0 / -1 when the heap is full (cannot happen when
  * cap counts every timer object). */
 int rt_th_arm(struct rt_timerheap *th, struct rt_timer *t, uint64_t due);

@@ -223,8 +223,8 @@ static void on_xfwd_request(struct rt_relay *r, const uint8_t *id, size_t idlen,
     rt_th_arm(&r->timers, &u->t, now + r->cfg.upstream_timeout_ms);
 }
 
-static void on_xfwd_cancel(struct rt_relay *r, const uint8_t *id, size_t idlen,
-                           const uint8_t *body, size_t len, uint64_t now)
+static void on_xfwd_cancel(struct rt_relay *r, const uint8_t *id, size_t idlen, const uint8_t *body,
+                           size_t len, uint64_t now)
 {
     struct wire_r rd;
 
@@ -267,8 +267,8 @@ void rt_xfwd_on_router(struct rt_relay *r, uint64_t now)
             on_xfwd_cancel(r, id, idlen, r->ctlbuf, len, now);
             break;
         default:
-            log_warnx("unexpected %s (0x%04x) on the relay endpoint dropped",
-                      proto_msg_name(type), type);
+            log_warnx("unexpected %s (0x%04x) on the relay endpoint dropped", proto_msg_name(type),
+                      type);
             break;
         }
     }
@@ -279,8 +279,8 @@ void rt_xfwd_on_xpeer(struct rt_relay *r, int xp, uint64_t now)
     for (int k = 0; k < 256; k++) {
         uint16_t type;
         size_t len;
-        if (proto_recv(r->xpeers[xp].sock, false, NULL, NULL, &type, r->ctlbuf,
-                       RR_PROTO_MAX_BODY, &len) < 0) {
+        if (proto_recv(r->xpeers[xp].sock, false, NULL, NULL, &type, r->ctlbuf, RR_PROTO_MAX_BODY,
+                       &len) < 0) {
             if (errno == EAGAIN)
                 return;
             continue;

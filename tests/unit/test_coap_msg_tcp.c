@@ -128,8 +128,8 @@ static void test_malformed(void **state)
     /* a Length of 1 GiB is reported as such (the relay compares it with its
      * Max-Message-Size and aborts) */
     uint32_t v = (1u << 30) - 65805u;
-    uint8_t big[] = {0xf0, (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8),
-                     (uint8_t)v, 0x01};
+    uint8_t big[] = {0xf0, (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v,
+                     0x01};
     assert_int_equal(coap_msg_tcp_frame_len(big, sizeof(big)), 1 + 4 + 1 + (1 << 30));
     /* the largest 32-bit Length does not overflow */
     static const uint8_t huge[] = {0xf8, 0xff, 0xff, 0xff, 0xff};
@@ -200,8 +200,8 @@ static void test_ws(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_len_forms),   cmocka_unit_test(test_empty_and_signal),
-        cmocka_unit_test(test_malformed),   cmocka_unit_test(test_stream_split),
+        cmocka_unit_test(test_len_forms), cmocka_unit_test(test_empty_and_signal),
+        cmocka_unit_test(test_malformed), cmocka_unit_test(test_stream_split),
         cmocka_unit_test(test_ws),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,8 +50,7 @@ static void test_frame_check(void **state)
 
     /* Length of 1 GiB: aborted from the 5 header bytes */
     uint32_t v = (1u << 30) - 65805u;
-    uint8_t big[] = {0xf0, (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8),
-                     (uint8_t)v};
+    uint8_t big[] = {0xf0, (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
     assert_int_equal(rt_frame_check(big, 4, 16384, &len), RT_FRAME_NEED_MORE);
     assert_int_equal(rt_frame_check(big, 5, 16384, &len), RT_FRAME_TOO_BIG);
     assert_true(len > (1u << 30));
