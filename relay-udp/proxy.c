@@ -70,7 +70,7 @@ void proxy_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const cha
                       uint64_t now)
 {
     struct dexch *d = &r->dx[i];
-    const struct route_table *rt = clone_client_routes(r->clone);
+    const struct route_table *rt = r->clone ? clone_client_routes(r->clone) : NULL;
     const struct rr_route *route = rt ? route_table_get(rt, host) : NULL;
     uint8_t hl[4];
     uint16_t bad;
