@@ -48,41 +48,45 @@ void ctl_send_status(struct relay *r)
     uint8_t body[2048];
     struct wire_w w;
     const struct route_table *t = clone_client_routes(r->clone);
-    const struct { const char *name; uint64_t v; } f[] = {
+    /* most useful first: rd-frontend keeps the first 32 (RD_MAX_COUNTERS) */
+    const struct {
+        const char *name;
+        uint64_t v;
+    } f[] = {
         {"routes", t ? route_table_count(t) : 0},
         {"synced", clone_client_synced(r->clone)},
         {"epoch", clone_client_epoch(r->clone)},
         {"seq", clone_client_seq(r->clone)},
         {"resyncs", clone_client_resyncs(r->clone)},
         {"gaps", clone_client_gaps(r->clone)},
-        {"updates", clone_client_updates(r->clone)},
         {"hwm_drops", r->c.hwm_drops},
         {"rx", r->c.rx},
         {"tx", r->c.tx},
-        {"rx_bad", r->c.rx_bad},
-        {"tx_err", r->c.tx_err},
-        {"rd_requests", r->c.rd_requests},
-        {"rd_responses", r->c.rd_responses},
-        {"rd_resends", r->c.rd_resends},
-        {"rd_giveups", r->c.rd_giveups},
-        {"rd_notify", r->c.rd_notify},
-        {"ep_requests", r->c.ep_requests},
         {"proxied", r->c.proxied},
         {"proxy_responses", r->c.proxy_responses},
         {"proxy_5_04", r->c.proxy_5_04},
         {"proxy_5_05", r->c.proxy_5_05},
-        {"no_slot", r->c.proxy_no_slot},
-        {"observations", r->c.observations},
-        {"dup_requests", r->c.dup_requests},
-        {"retransmissions", r->c.retransmissions},
-        {"rtx_exhausted", r->c.rtx_exhausted},
-        {"pings_answered", r->c.pings_answered},
+        {"rd_requests", r->c.rd_requests},
+        {"rd_responses", r->c.rd_responses},
+        {"rd_resends", r->c.rd_resends},
+        {"rd_giveups", r->c.rd_giveups},
         {"ka_routes", r->ka.n},
         {"ka_pings", r->c.ka_pings},
         {"ka_unreachable", r->c.ka_unreachable},
         {"ka_reachable", r->c.ka_reachable},
+        {"observations", r->c.observations},
+        {"dup_requests", r->c.dup_requests},
+        {"retransmissions", r->c.retransmissions},
+        {"rtx_exhausted", r->c.rtx_exhausted},
         {"exchanges_down", r->dx_used},
         {"exchanges_up", r->ux_used},
+        {"no_slot", r->c.proxy_no_slot},
+        {"rd_notify", r->c.rd_notify},
+        {"ep_requests", r->c.ep_requests},
+        {"rx_bad", r->c.rx_bad},
+        {"tx_err", r->c.tx_err},
+        {"updates", clone_client_updates(r->clone)},
+        {"pings_answered", r->c.pings_answered},
     };
     unsigned n = sizeof(f) / sizeof(f[0]);
 
@@ -97,8 +101,8 @@ void ctl_send_status(struct relay *r)
         ctl_send(r, RR_MSG_RELAY_STATUS, body, w.len);
 }
 
-void ctl_on_route_change(void *arg, const struct rr_route *old_rt,
-                         const struct rr_route *new_rt, bool swapped)
+void ctl_on_route_change(void *arg, const struct rr_route *old_rt, const struct rr_route *new_rt,
+                         bool swapped)
 {
     struct relay *r = arg;
 
@@ -106,7 +110,7 @@ void ctl_on_route_change(void *arg, const struct rr_route *old_rt,
         const struct route_table *t = clone_client_routes(r->clone);
         uint64_t epoch = clone_client_epoch(r->clone);
         log_debug("routes swapped in: epoch=%016llx seq=%llu count=%zu", (unsigned long long)epoch,
-                 (unsigned long long)clone_client_seq(r->clone), t ? route_table_count(t) : 0);
+                  (unsigned long long)clone_client_seq(r->clone), t ? route_table_count(t) : 0);
         bool new_frontend = epoch != r->last_epoch;
         if (new_frontend) {
             /* a new rd-frontend: introduce ourselves again */
@@ -179,8 +183,8 @@ void ctl_on_dealer_readable(struct relay *r, uint64_t now)
     for (int k = 0; k < 256; k++) {
         uint16_t type;
         size_t len;
-        if (proto_recv(r->dealer, false, NULL, NULL, &type, r->ctlbuf, RR_PROTO_MAX_BODY,
-                       &len) < 0) {
+        if (proto_recv(r->dealer, false, NULL, NULL, &type, r->ctlbuf, RR_PROTO_MAX_BODY, &len) <
+            0) {
             if (errno == EAGAIN)
                 return;
             continue; /* malformed: already logged and drained */

@@ -401,8 +401,8 @@ int dx_answer(struct relay *r, uint32_t i, const uint8_t *resp, size_t len, uint
         msgid = exch_new_msgid(r);
         d->out_kind = DX_O_NON;
     }
-    ssize_t n = coap_rewrite(d->out.buf, sizeof(d->out.buf), type, resp[1], msgid, d->token,
-                             d->tkl, resp + rest, len - (size_t)rest);
+    ssize_t n = coap_rewrite(d->out.buf, sizeof(d->out.buf), type, resp[1], msgid, d->token, d->tkl,
+                             resp + rest, len - (size_t)rest);
     if (n < 0)
         return -1;
     d->out.len = (uint16_t)n;

@@ -138,8 +138,7 @@ static void ka_report(struct relay *r, struct ka_entry *e)
 
     if (e->unreachable) {
         r->c.ka_unreachable++;
-        log_info("route %s unreachable through %s", e->host,
-                 addr_to_str(&e->remote, a, sizeof(a)));
+        log_info("route %s unreachable through %s", e->host, addr_to_str(&e->remote, a, sizeof(a)));
     } else {
         r->c.ka_reachable++;
         log_info("route %s reachable again through %s", e->host,

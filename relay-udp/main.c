@@ -31,13 +31,12 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: rdrelay-udp [--config FILE] [--SETTING VALUE ...]\n"
-            "       rdrelay-udp --help | --version\n\n"
-            "The UDP relay worker of rdrelay: owns the public CoAP/UDP sockets, hands\n"
-            "Resource Directory requests to rdrelay-frontend and proxies requests for\n"
-            "registered endpoints (Uri-Host under the proxy domain) through their NAT\n"
-            "bindings.\n\nSettings (shared by every rdrelay process):\n");
+    fprintf(out, "usage: rdrelay-udp [--config FILE] [--SETTING VALUE ...]\n"
+                 "       rdrelay-udp --help | --version\n\n"
+                 "The UDP relay worker of rdrelay: owns the public CoAP/UDP sockets, hands\n"
+                 "Resource Directory requests to rdrelay-frontend and proxies requests for\n"
+                 "registered endpoints (Uri-Host under the proxy domain) through their NAT\n"
+                 "bindings.\n\nSettings (shared by every rdrelay process):\n");
     config_print_help(out);
 }
 
@@ -74,7 +73,8 @@ static int run(struct relay *r)
     int i_dealer = n;
     items[n++] = (zmq_pollitem_t){.socket = r->dealer, .events = ZMQ_POLLIN};
     int i_sub = n;
-    items[n++] = (zmq_pollitem_t){.socket = clone_client_sub_socket(r->clone), .events = ZMQ_POLLIN};
+    items[n++] =
+        (zmq_pollitem_t){.socket = clone_client_sub_socket(r->clone), .events = ZMQ_POLLIN};
 
     r->next_status_ms = now + RU_STATUS_INTERVAL_MS;
     r->next_ka_tick_ms = now + RU_KA_TICK_MS;

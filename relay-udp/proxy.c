@@ -186,8 +186,8 @@ void proxy_cancel_observation(struct relay *r, uint32_t dxi, uint64_t now)
     }
 }
 
-void proxy_on_upstream(struct relay *r, uint32_t ui, const struct coap_msg *m,
-                       const uint8_t *raw, size_t len, uint64_t now)
+void proxy_on_upstream(struct relay *r, uint32_t ui, const struct coap_msg *m, const uint8_t *raw,
+                       size_t len, uint64_t now)
 {
     struct uexch *u = &r->ux[ui];
     bool has_obs = coap_msg_find(m, COAP_OPT_OBSERVE) != NULL;
@@ -266,8 +266,8 @@ void proxy_on_upstream_fail(struct relay *r, uint32_t ui, uint8_t code, const ch
     if (u->state == UX_FREE)
         return;
     if (u->origin == UX_O_EP) {
-        rd_ep_answer(r, ui, code == COAP_GATEWAY_TIMEOUT ? RR_EP_TIMEOUT : RR_EP_UNREACHABLE,
-                     NULL, 0);
+        rd_ep_answer(r, ui, code == COAP_GATEWAY_TIMEOUT ? RR_EP_TIMEOUT : RR_EP_UNREACHABLE, NULL,
+                     0);
         ux_release(r, ui);
         return;
     }

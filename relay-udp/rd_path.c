@@ -197,9 +197,8 @@ void rd_ep_answer(struct relay *r, uint32_t ui, uint8_t status, const uint8_t *c
         /* rd-frontend sees its own token again */
         int rest = coap_raw_rest(coap, len);
         ssize_t m = rest < 0 ? -1
-                             : coap_rewrite(resp, sizeof(resp), COAP_T_ACK, coap[1], 0,
-                                            u->ep_token, u->ep_tkl, coap + rest,
-                                            len - (size_t)rest);
+                             : coap_rewrite(resp, sizeof(resp), COAP_T_ACK, coap[1], 0, u->ep_token,
+                                            u->ep_tkl, coap + rest, len - (size_t)rest);
         if (m < 0)
             status = RR_EP_UNREACHABLE;
         else

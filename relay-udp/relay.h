@@ -37,8 +37,8 @@
 #define RU_MAX_RETRANSMIT 4
 #define RU_EXCHANGE_LIFETIME_MS 247000
 #define RU_NON_LIFETIME_MS 145000
-#define RU_RD_RESEND_MS 1000     /* re-send RD_REQUEST while unanswered */
-#define RU_RD_GIVEUP_MS 60000    /* then 5.03 */
+#define RU_RD_RESEND_MS 1000  /* re-send RD_REQUEST while unanswered */
+#define RU_RD_GIVEUP_MS 60000 /* then 5.03 */
 #define RU_STATUS_INTERVAL_MS 5000
 #define RU_NON_RST_WAIT_MS 3000 /* how long a NON RD notification may be rejected */
 
@@ -90,14 +90,14 @@ struct dexch {
     uint8_t token[COAP_MSG_MAX_TOKEN];
     int sock;
     struct rr_addr peer, local;
-    uint32_t dnext;                /* dedup hash chain */
-    uint32_t fprev, fnext;         /* recycle FIFO (DX_DONE) */
+    uint32_t dnext;        /* dedup hash chain */
+    uint32_t fprev, fnext; /* recycle FIFO (DX_DONE) */
     uint64_t start_ms, done_ms;
-    uint64_t req_id;               /* RD_REQUEST id */
-    uint32_t up;                   /* upstream exchange (proxy), RU_NONE */
+    uint64_t req_id; /* RD_REQUEST id */
+    uint32_t up;     /* upstream exchange (proxy), RU_NONE */
     struct ru_out out;
-    struct ru_timer t_ack;         /* empty-ACK delay, then retransmission of out */
-    struct ru_timer t_aux;         /* RD_REQUEST resend */
+    struct ru_timer t_ack; /* empty-ACK delay, then retransmission of out */
+    struct ru_timer t_aux; /* RD_REQUEST resend */
 };
 
 /* Upstream exchange: a request we sent to an endpoint (proxy, EP_REQUEST). */
@@ -106,23 +106,26 @@ enum ux_origin { UX_O_PROXY = 0, UX_O_EP };
 
 struct uexch {
     uint8_t state, origin;
-    bool observe_req;      /* the request registered an observation (Observe 0) */
-    bool have_last;        /* last_msgid valid */
-    uint16_t last_msgid;   /* last CON/NON from upstream (duplicate detection) */
-    uint32_t check;        /* token check value */
-    uint32_t dx;           /* downstream exchange (proxy) */
-    uint64_t ep_req_id;    /* EP_REQUEST */
+    bool observe_req;    /* the request registered an observation (Observe 0) */
+    bool have_last;      /* last_msgid valid */
+    uint16_t last_msgid; /* last CON/NON from upstream (duplicate detection) */
+    uint32_t check;      /* token check value */
+    uint32_t dx;         /* downstream exchange (proxy) */
+    uint64_t ep_req_id;  /* EP_REQUEST */
     uint8_t ep_tkl;
     uint8_t ep_token[COAP_MSG_MAX_TOKEN];
-    uint32_t fnext;        /* free list */
-    char host[RR_HOST_MAX];/* route name, for logs and reachability */
-    struct ru_out out;     /* the request, for retransmission */
-    struct ru_timer t_rtx; /* retransmission */
-    struct ru_timer t_life;/* upstream timeout (5.04) */
+    uint32_t fnext;         /* free list */
+    char host[RR_HOST_MAX]; /* route name, for logs and reachability */
+    struct ru_out out;      /* the request, for retransmission */
+    struct ru_timer t_rtx;  /* retransmission */
+    struct ru_timer t_life; /* upstream timeout (5.04) */
 };
 
 enum ru_timer_kind {
-    RU_T_DX_ACK = 1, RU_T_DX_AUX, RU_T_UX_RTX, RU_T_UX_LIFE,
+    RU_T_DX_ACK = 1,
+    RU_T_DX_AUX,
+    RU_T_UX_RTX,
+    RU_T_UX_LIFE,
 };
 
 /* NAT keepalive state of one proxied UDP route (keepalive.c). */
@@ -135,12 +138,12 @@ struct ka_entry {
     char host[RR_HOST_MAX];
     int sock;
     struct rr_addr remote, local;
-    uint32_t ka_ms;        /* 0 = off */
+    uint32_t ka_ms; /* 0 = off */
     uint64_t last_rx_ms;
     uint64_t next_due_ms;
-    uint64_t since_wall_ms;/* unreachable since */
+    uint64_t since_wall_ms;          /* unreachable since */
     uint32_t next_host, next_remote; /* hash chains */
-    uint16_t next_msgid;   /* message ids towards this binding (see ka_next_msgid) */
+    uint16_t next_msgid;             /* message ids towards this binding (see ka_next_msgid) */
 };
 
 struct ka_table {
@@ -148,8 +151,8 @@ struct ka_table {
     uint32_t cap, n;
     uint32_t *bh, *br; /* buckets by host, by remote */
     uint32_t nb;
-    uint32_t free_head;  /* free list through next_host */
-    uint32_t cursor;     /* sweep position */
+    uint32_t free_head; /* free list through next_host */
+    uint32_t cursor;    /* sweep position */
 };
 
 struct ru_rxbatch;
@@ -209,8 +212,8 @@ int udp_open_all(struct relay *r);
 void udp_close_all(struct relay *r);
 /* Queue a datagram from local (pktinfo source; AF_UNSPEC = let the kernel
  * choose); it leaves at the next udp_flush (end of the batch / iteration). */
-int udp_send(struct relay *r, int sock, const struct rr_addr *remote,
-             const struct rr_addr *local, const void *buf, size_t len);
+int udp_send(struct relay *r, int sock, const struct rr_addr *remote, const struct rr_addr *local,
+             const void *buf, size_t len);
 void udp_flush(struct relay *r);
 /* Socket whose address serves `local` (exact, or a wildcard on its port), -1. */
 int udp_sock_for_local(const struct relay *r, const struct rr_addr *local);
@@ -281,8 +284,8 @@ void proxy_on_request(struct relay *r, uint32_t dxi, struct coap_msg *m, const c
                       uint64_t now);
 /* An upstream response (piggybacked, separate or notification). raw points
  * at the datagram; m is its parse. */
-void proxy_on_upstream(struct relay *r, uint32_t uxi, const struct coap_msg *m,
-                       const uint8_t *raw, size_t len, uint64_t now);
+void proxy_on_upstream(struct relay *r, uint32_t uxi, const struct coap_msg *m, const uint8_t *raw,
+                       size_t len, uint64_t now);
 void proxy_on_upstream_fail(struct relay *r, uint32_t uxi, uint8_t code, const char *why,
                             uint64_t now);
 /* The client rejected (RST) or stopped acknowledging notifications. */
@@ -291,8 +294,8 @@ void proxy_cancel_observation(struct relay *r, uint32_t dxi, uint64_t now);
 void proxy_on_remote_gone(struct relay *r, const struct rr_addr *remote, uint64_t now);
 /* Send a request to an endpoint through a path; used by proxy and EP_REQUEST.
  * The message m gets our token and msgid. 0 / -1 (no socket for the path). */
-int ux_send_request(struct relay *r, uint32_t uxi, struct coap_msg *m,
-                    const struct rr_peer *path, uint64_t now);
+int ux_send_request(struct relay *r, uint32_t uxi, struct coap_msg *m, const struct rr_peer *path,
+                    uint64_t now);
 
 /* keepalive.c */
 int ka_init(struct relay *r);
@@ -319,8 +322,8 @@ void ctl_close(struct relay *r);
 void ctl_send_hello(struct relay *r);
 void ctl_send_status(struct relay *r);
 void ctl_on_dealer_readable(struct relay *r, uint64_t now);
-void ctl_on_route_change(void *arg, const struct rr_route *old_rt,
-                         const struct rr_route *new_rt, bool swapped);
+void ctl_on_route_change(void *arg, const struct rr_route *old_rt, const struct rr_route *new_rt,
+                         bool swapped);
 /* Send one protocol message to rd-frontend; counts HWM drops. */
 int ctl_send(struct relay *r, uint16_t type, const void *body, size_t len);
 

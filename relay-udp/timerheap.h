@@ -29,7 +29,10 @@ struct timerheap {
 int th_init(struct timerheap *th, uint32_t cap);
 void th_free(struct timerheap *th);
 void th_timer_init(struct ru_timer *t, uint8_t kind, uint32_t owner);
-static inline bool th_armed(const struct ru_timer *t) { return t->hidx != TH_NOT_ARMED; }
+static inline bool th_armed(const struct ru_timer *t)
+{
+    return t->hidx != TH_NOT_ARMED;
+}
 /* Arm (or re-arm) t for due. 0 / -1 when the heap is full (cannot happen when
  * cap counts every timer object). */
 int th_arm(struct timerheap *th, struct ru_timer *t, uint64_t due);

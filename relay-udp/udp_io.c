@@ -211,8 +211,8 @@ void udp_flush(struct relay *r)
             udp_flush_sock(r, i);
 }
 
-int udp_send(struct relay *r, int sock, const struct rr_addr *remote,
-             const struct rr_addr *local, const void *buf, size_t len)
+int udp_send(struct relay *r, int sock, const struct rr_addr *remote, const struct rr_addr *local,
+             const void *buf, size_t len)
 {
     const struct ru_sock *s = &r->socks[sock];
     struct ru_txq *q = &r->rxb->tx[sock];
@@ -298,8 +298,11 @@ static void udp_drain_errqueue(struct relay *r, int sock, uint64_t now)
             struct cmsghdr align;
         } ctl;
         struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
-        struct msghdr mh = {.msg_name = &ss, .msg_namelen = sizeof(ss), .msg_iov = &iov,
-                            .msg_iovlen = 1, .msg_control = ctl.buf,
+        struct msghdr mh = {.msg_name = &ss,
+                            .msg_namelen = sizeof(ss),
+                            .msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = ctl.buf,
                             .msg_controllen = sizeof(ctl.buf)};
         if (recvmsg(s->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
             return;
@@ -312,10 +315,10 @@ static void udp_drain_errqueue(struct relay *r, int sock, uint64_t now)
             memcpy(&ee, CMSG_DATA(cm), sizeof(ee));
             /* v4: dest unreachable (type 3) host/port/prohibited;
              * v6: dest unreachable (type 1) any code */
-            bool gone = (ee.ee_origin == SO_EE_ORIGIN_ICMP && ee.ee_type == 3 &&
-                         (ee.ee_code == 1 || ee.ee_code == 3 || ee.ee_code == 10 ||
-                          ee.ee_code == 13)) ||
-                        (ee.ee_origin == SO_EE_ORIGIN_ICMP6 && ee.ee_type == 1);
+            bool gone =
+                (ee.ee_origin == SO_EE_ORIGIN_ICMP && ee.ee_type == 3 &&
+                 (ee.ee_code == 1 || ee.ee_code == 3 || ee.ee_code == 10 || ee.ee_code == 13)) ||
+                (ee.ee_origin == SO_EE_ORIGIN_ICMP6 && ee.ee_type == 1);
             if (gone && mh.msg_namelen > 0) {
                 struct rr_addr peer;
                 addr_from_sockaddr(&peer, (struct sockaddr *)&ss, mh.msg_namelen);

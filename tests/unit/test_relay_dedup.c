@@ -174,8 +174,8 @@ static void test_raw_rewrite(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dup_found), cmocka_unit_test(test_recycle_oldest),
-        cmocka_unit_test(test_ackwait),   cmocka_unit_test(test_ux_token),
+        cmocka_unit_test(test_dup_found),   cmocka_unit_test(test_recycle_oldest),
+        cmocka_unit_test(test_ackwait),     cmocka_unit_test(test_ux_token),
         cmocka_unit_test(test_raw_rewrite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -183,8 +183,8 @@ static void test_token(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decide),     cmocka_unit_test(test_ip_literal),
-        cmocka_unit_test(test_hop_limit),  cmocka_unit_test(test_options),
+        cmocka_unit_test(test_decide),        cmocka_unit_test(test_ip_literal),
+        cmocka_unit_test(test_hop_limit),     cmocka_unit_test(test_options),
         cmocka_unit_test(test_forward_proxy), cmocka_unit_test(test_token),
         cmocka_unit_test(test_critical),
     };
