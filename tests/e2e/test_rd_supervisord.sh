@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_rd_supervisord.sh - the deployment files work (issue 2, BRIEF §3.1):
 # deploy/supervisord.conf (paths pointed at this build and a temp dir) runs
-# rdrelay-frontend and rdrelay-udp with settings from $RDRELAY_CONFIG (the
+# rdrelay-frontend, rdrelay-udp and rdrelay-tcp with settings from $RDRELAY_CONFIG (the
 # documented deploy/rdrelay.conf.example plus overrides); a process killed
 # with -9 is restarted by supervisord alone while the other keeps running,
 # registrations survive, and stopping supervisord stops everything.
@@ -17,6 +17,7 @@ RR_PORT=$(rr_free_port) || die "no free UDP port"
     cat "$RDRELAY_SRC/deploy/rdrelay.conf.example"
     echo "state_dir = $T_STATE"
     echo "udp_listen = 127.0.0.1:$RR_PORT,[::1]:$RR_PORT"
+    echo "tcp_listen = 127.0.0.1:$RR_PORT,[::1]:$RR_PORT"
     echo "log_level = debug"
 } >"$T_DIR/rdrelay.conf"
 sed -e "s|%(here)s/../build/bin|$RDRELAY_BIN|g" \
@@ -34,6 +35,7 @@ sctl() { timeout 20 supervisorctl -c "$SVCONF" "$@" 2>&1; }
 st=$(sctl status)
 assert_match 'rdrelay-frontend +RUNNING' "$st" "supervisord runs rdrelay-frontend"
 assert_match 'rdrelay-udp +RUNNING' "$st" "supervisord runs rdrelay-udp"
+assert_match 'rdrelay-tcp +RUNNING' "$st" "supervisord runs rdrelay-tcp"
 
 rd_register 'ep=sv1' '</a>;rt=sv'
 assert_code 2.01 "register sv1 -> 2.01"
