@@ -35,7 +35,9 @@ H=alice.$RR_DOMAIN
 
 # ---- 1,000 idle connections, never a CSM
 base=$(tcp_estab_count "$RR_PORT")
-"$ABUSE" idle 127.0.0.1 "$RR_PORT" $N $((CSM_S * 3 + 30)) >"$T_DIR/idle.out" 2>"$T_DIR/idle.err" &
+# It keeps its sockets 20 s after the server closed them all, so ss below
+# sees the server's side while the peer still holds its end.
+"$ABUSE" idle 127.0.0.1 "$RR_PORT" $N $((CSM_S * 3 + 30)) 20 >"$T_DIR/idle.out" 2>"$T_DIR/idle.err" &
 abuse=$!
 T_BG_PIDS+=($abuse)
 wait_until 20 grep -q '^opened ' "$T_DIR/idle.out" || fail "rr-tcp-abuse could not open $N connections: $(cat "$T_DIR/idle.err")"
@@ -47,7 +49,7 @@ else
 fi
 # Normal clients, served while the idle connections pile up and go.
 served_rd=0 served_u=0 served_t=0 tries=0
-while kill -0 "$abuse" 2>/dev/null && [ $tries -lt 200 ]; do
+while kill -0 "$abuse" 2>/dev/null && ! grep -q '^closed ' "$T_DIR/idle.out" && [ $tries -lt 200 ]; do
     tries=$((tries + 1))
     coap -m get "$(rd_uri_tcp /.well-known/core)"
     [ "$CODE" == 2.05 ] && served_rd=$((served_rd + 1))
@@ -56,7 +58,7 @@ while kill -0 "$abuse" 2>/dev/null && [ $tries -lt 200 ]; do
     xcoap udp 4 $H -m get /hello
     [ "$CODE" == 2.05 ] && served_u=$((served_u + 1))
 done
-bg_wait "$abuse" 10 || fail "rr-tcp-abuse did not end"
+wait_until 10 grep -q '^closed ' "$T_DIR/idle.out" || fail "rr-tcp-abuse did not finish watching"
 assert_eq "$tries" "$served_rd" "a TCP client of the RD was served throughout ($served_rd of $tries)"
 assert_eq "$tries" "$served_t" "a TCP client of the proxy (TCP registrant) was served throughout ($served_t of $tries)"
 assert_eq "$tries" "$served_u" "a UDP client of the proxy (TCP registrant) was served throughout ($served_u of $tries)"
@@ -71,12 +73,13 @@ else
 fi
 aborts=$(grep -c '^recv 7\.05' "$T_DIR/idle.out")
 echo "# $aborts of the idle connections got an Abort (7.05) before the close"
-left=$(tcp_estab_count "$RR_PORT")
-if [ "$left" -le $((base + 2)) ]; then
-    ok "ss: no idle connection left on port $RR_PORT ($left established, $base before)"
+_estab_back() { [ "$(tcp_estab_count "$RR_PORT")" -le $((base + 2)) ]; }
+if wait_until 10 _estab_back && kill -0 "$abuse" 2>/dev/null; then
+    ok "ss: no idle connection left established on port $RR_PORT while the peer still holds its sockets ($(tcp_estab_count "$RR_PORT") established, $base before)"
 else
-    fail "ss: $left connections still established on port $RR_PORT ($base before)"
+    fail "ss: $(tcp_estab_count "$RR_PORT") connections still established on port $RR_PORT ($base before)"
 fi
+bg_wait "$abuse" 30 || fail "rr-tcp-abuse did not end"
 rr_alive tcp && ok "relay-tcp survived $N idle connections" || die "relay-tcp died"
 
 # ---- a Length of 1 GiB
