@@ -5,7 +5,8 @@
  * Sends HELLO at start and whenever a new rd-frontend epoch appears,
  * RELAY_STATUS every 5 s; dispatches what rd-frontend sends (a flat switch:
  * length checks live in the handlers' decoders). Route changes are logged
- * and passed to keepalive.c.
+ * and passed to keepalive.c; a route held by another relay makes xfwd.c
+ * connect to that relay.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -75,6 +76,9 @@ void ctl_send_status(struct relay *r)
         {"ka_unreachable", r->c.ka_unreachable},
         {"ka_reachable", r->c.ka_reachable},
         {"observations", r->c.observations},
+        {"xfwd_out", r->c.xfwd_out},
+        {"xfwd_in", r->c.xfwd_in},
+        {"xfwd_refused", r->c.xfwd_refused},
         {"dup_requests", r->c.dup_requests},
         {"retransmissions", r->c.retransmissions},
         {"rtx_exhausted", r->c.rtx_exhausted},
@@ -101,6 +105,15 @@ void ctl_send_status(struct relay *r)
         ctl_send(r, RR_MSG_RELAY_STATUS, body, w.len);
 }
 
+/* Connect early to the relay holding a route (see xfwd.c). */
+static int connect_holder(const struct rr_route *rt, void *arg)
+{
+    struct relay *r = arg;
+    if (strcmp(rt->path.relay, RU_RELAY_NAME) != 0)
+        xfwd_peer_get(r, rt->path.relay);
+    return 0;
+}
+
 void ctl_on_route_change(void *arg, const struct rr_route *old_rt, const struct rr_route *new_rt,
                          bool swapped)
 {
@@ -108,6 +121,8 @@ void ctl_on_route_change(void *arg, const struct rr_route *old_rt, const struct 
 
     if (swapped) {
         const struct route_table *t = clone_client_routes(r->clone);
+        if (t)
+            route_table_foreach(t, connect_holder, r);
         uint64_t epoch = clone_client_epoch(r->clone);
         log_debug("routes swapped in: epoch=%016llx seq=%llu count=%zu", (unsigned long long)epoch,
                   (unsigned long long)clone_client_seq(r->clone), t ? route_table_count(t) : 0);
@@ -126,6 +141,7 @@ void ctl_on_route_change(void *arg, const struct rr_route *old_rt, const struct 
         char a[RR_ADDRSTRLEN];
         log_info("route %s -> %s via %s", new_rt->host,
                  addr_to_str(&new_rt->path.remote, a, sizeof(a)), new_rt->path.relay);
+        connect_holder(new_rt, r);
     } else if (old_rt) {
         log_info("route %s removed", old_rt->host);
     }
@@ -165,6 +181,7 @@ fail:
 
 void ctl_close(struct relay *r)
 {
+    xfwd_close(r);
     if (r->clone)
         clone_client_free(r->clone);
     if (r->dealer)

@@ -527,7 +527,10 @@ void exch_on_timer(struct relay *r, struct ru_timer *t, uint64_t now)
         break;
     }
     case RU_T_DX_AUX:
-        rd_resend(r, i, now);
+        if (r->dx[i].kind == DX_K_XFWD)
+            xfwd_on_timeout(r, i, now);
+        else
+            rd_resend(r, i, now);
         break;
     case RU_T_UX_RTX: {
         struct uexch *u = &r->ux[i];

@@ -2,7 +2,8 @@
  * main.c - rdrelay-udp: the UDP relay worker. Parses the shared
  * configuration (every setting is also a flag), sets up the state in one
  * struct relay, and runs the poll loop over the public UDP sockets, the
- * DEALER to rd-frontend and the clone client's SUB socket (zmq_poll handles
+ * DEALER to rd-frontend, the clone client's SUB socket, the cross-transport
+ * ROUTER and DEALERs (xfwd.c) (zmq_poll handles
  * raw fds beside ZeroMQ sockets), firing timers from the min-heap.
  * Signal handlers only set a flag. Exit codes: 0 clean stop, 1 runtime
  * failure (restart), 2 configuration error (do not restart).
@@ -63,8 +64,8 @@ static int setup_signals(void)
 
 static int run(struct relay *r)
 {
-    zmq_pollitem_t items[RU_MAX_SOCKS + 2];
-    int n = 0;
+    zmq_pollitem_t items[RU_MAX_SOCKS + 3 + RU_MAX_XPEERS];
+    int n = 0, n_fixed, polled_xpeers = -1;
     uint64_t now = now_mono_ms(), next_clone = now;
 
     for (int i = 0; i < r->nsocks; i++)
@@ -75,10 +76,20 @@ static int run(struct relay *r)
     int i_sub = n;
     items[n++] =
         (zmq_pollitem_t){.socket = clone_client_sub_socket(r->clone), .events = ZMQ_POLLIN};
+    int i_router = n;
+    items[n++] = (zmq_pollitem_t){.socket = r->xrouter, .events = ZMQ_POLLIN};
+    n_fixed = n;
 
     r->next_status_ms = now + RU_STATUS_INTERVAL_MS;
     r->next_ka_tick_ms = now + RU_KA_TICK_MS;
     while (!ru_signalled) {
+        if (polled_xpeers != r->nxpeers) {
+            /* a route named a relay we had no DEALER for yet */
+            polled_xpeers = r->nxpeers;
+            n = n_fixed;
+            for (int i = 0; i < r->nxpeers; i++)
+                items[n++] = (zmq_pollitem_t){.socket = r->xpeers[i].sock, .events = ZMQ_POLLIN};
+        }
         now = now_mono_ms();
         uint64_t wake = next_clone;
         if (r->next_ka_tick_ms < wake)
@@ -104,6 +115,11 @@ static int run(struct relay *r)
             ctl_on_dealer_readable(r, now);
         if (items[i_sub].revents & ZMQ_POLLIN)
             clone_client_on_sub_readable(r->clone, now);
+        if (items[i_router].revents & ZMQ_POLLIN)
+            xfwd_on_router(r, now);
+        for (int i = n_fixed; i < n; i++)
+            if (items[i].revents & ZMQ_POLLIN)
+                xfwd_on_peer(r, i - n_fixed, now);
         while ((t = th_pop_due(&r->timers, now)) != NULL)
             exch_on_timer(r, t, now);
         if (now >= next_clone) {
@@ -170,7 +186,7 @@ int main(int argc, char **argv)
     seed_random();
     r->rd_seq = (uint32_t)random();
     if (setup_signals() < 0 || exch_init(r) < 0 || ka_init(r) < 0 || udp_open_all(r) < 0 ||
-        ctl_open(r) < 0)
+        ctl_open(r) < 0 || xfwd_open(r) < 0)
         goto done;
     log_info("rdrelay-udp %s started: proxy domain \"%s\", %d socket(s), %u exchanges",
              RDRELAY_VERSION, r->cfg.proxy_domain, r->nsocks, r->nux);

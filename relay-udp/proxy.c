@@ -10,9 +10,13 @@
  * client that registered until either side ends the observation.
  * Owns the upstream half of the exchanges it creates; the route lookup is
  * local (clone_client's table) and nothing is allocated per request.
+ * A route held by another relay goes there through xfwd.c after the same
+ * vetting; other relays' requests for our routes come back in through
+ * xfwd.c and take the same upstream path (origin UX_O_XFWD).
  * Talks to exchange.c, keepalive.c (reachability), rd_path.c (EP_REQUEST
- * answers share the upstream code).
+ * answers share the upstream code), xfwd.c.
  */
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -82,12 +86,9 @@ void proxy_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const cha
         dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "no registration with that name", now);
         return;
     }
-    if (route->path.transport != RR_TRANSPORT_UDP || strcmp(route->path.relay, RU_RELAY_NAME)) {
-        /* cross-transport forwarding comes with relay-tcp (XFWD_*) */
-        dx_answer_local(r, i, COAP_BAD_GATEWAY, "registrant is on another transport", now);
-        return;
-    }
-    uint64_t since = ka_unreachable_since(r, host);
+    bool ours =
+        route->path.transport == RR_TRANSPORT_UDP && strcmp(route->path.relay, RU_RELAY_NAME) == 0;
+    uint64_t since = ours ? ka_unreachable_since(r, host) : 0;
     if (since) {
         char ts[32];
         fmt_rfc3339(since, ts, sizeof(ts));
@@ -106,6 +107,11 @@ void proxy_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const cha
     }
     coap_msg_remove_opt(m, COAP_OPT_URI_HOST);
     coap_msg_remove_opt(m, COAP_OPT_URI_PORT);
+    if (!ours) {
+        /* held by another relay (TCP, WebSocket): XFWD_REQUEST (xfwd.c) */
+        xfwd_on_request(r, i, m, route, host, now);
+        return;
+    }
 
     const struct coap_msg_opt *obs = coap_msg_find(m, COAP_OPT_OBSERVE);
     bool obs_reg = obs && coap_opt_value_uint(obs) == 0;
@@ -175,8 +181,26 @@ static void send_deregistration(struct relay *r, uint32_t ui, uint64_t now)
     out_start(r, r->ndx + ui, &u->out, &u->t_rtx, now);
 }
 
+void proxy_end_upstream(struct relay *r, uint32_t ui, uint64_t now)
+{
+    struct uexch *u = &r->ux[ui];
+
+    if (u->state == UX_FREE || u->state == UX_CANCEL)
+        return;
+    /* a pending Observe 0 request may still register at the endpoint:
+     * deregister it too (the reply ends the exchange either way) */
+    if (u->state == UX_OBSERVE || u->observe_req)
+        send_deregistration(r, ui, now);
+    else
+        ux_release(r, ui);
+}
+
 void proxy_cancel_observation(struct relay *r, uint32_t dxi, uint64_t now)
 {
+    if (r->dx[dxi].kind == DX_K_XFWD) {
+        xfwd_client_gone(r, dxi, now);
+        return;
+    }
     uint32_t ui = r->dx[dxi].up;
     r->dx[dxi].up = RU_NONE;
     dx_done(r, dxi, now);
@@ -217,6 +241,23 @@ void proxy_on_upstream(struct relay *r, uint32_t ui, const struct coap_msg *m, c
     }
     if (u->state == UX_CANCEL) {
         ux_release(r, ui);
+        return;
+    }
+    if (u->origin == UX_O_XFWD) {
+        /* another relay's client: every answer goes back as XFWD_RESPONSE;
+         * that relay vets the options and owns its client's message layer */
+        bool xnotif = has_obs && u->observe_req && COAP_CODE_CLASS(m->code) == 2;
+        if (xnotif && u->state != UX_OBSERVE) {
+            r->c.observations++;
+            u->state = UX_OBSERVE;
+        }
+        if (xfwd_answer(r, ui, RR_EP_OK, raw, len) < 0 && xnotif && errno == EHOSTUNREACH) {
+            log_debug("XFWD requester gone: ending observation of %s", u->host);
+            send_deregistration(r, ui, now);
+            return;
+        }
+        if (!xnotif)
+            ux_release(r, ui);
         return;
     }
     uint32_t dxi = u->dx;
@@ -271,6 +312,13 @@ void proxy_on_upstream_fail(struct relay *r, uint32_t ui, uint8_t code, const ch
         ux_release(r, ui);
         return;
     }
+    if (u->origin == UX_O_XFWD) {
+        if (u->state != UX_CANCEL)
+            xfwd_answer(r, ui, code == COAP_GATEWAY_TIMEOUT ? RR_EP_TIMEOUT : RR_EP_UNREACHABLE,
+                        NULL, 0);
+        ux_release(r, ui);
+        return;
+    }
     uint32_t dxi = u->dx;
     if (u->state != UX_CANCEL && dxi != RU_NONE) {
         struct dexch *d = &r->dx[dxi];
@@ -295,7 +343,9 @@ void proxy_on_remote_gone(struct relay *r, const struct rr_addr *remote, uint64_
         struct uexch *u = &r->ux[ui];
         if (u->state == UX_FREE || !addr_equal(&u->out.remote, remote))
             continue;
-        if (u->state == UX_SENT || u->state == UX_WAITSEP) {
+        if (u->state == UX_SENT || u->state == UX_WAITSEP ||
+            (u->state == UX_OBSERVE && u->origin == UX_O_XFWD)) {
+            /* another relay's observation ends there with a final 5.02 */
             proxy_on_upstream_fail(r, ui, COAP_BAD_GATEWAY, "registrant unreachable", now);
         } else if (u->state == UX_OBSERVE && u->dx != RU_NONE) {
             /* end the client's observation with a final 5.02 notification

@@ -65,4 +65,20 @@ void ru_token_encode(uint32_t slot, uint32_t check, uint8_t out[RU_TOKEN_LEN]);
 /* 0 and the fields, or -1 if the token cannot be one of ours (length). */
 int ru_token_decode(const uint8_t *tok, size_t len, uint32_t *slot, uint32_t *check);
 
+/*
+ * XFWD_REQUEST ids (cross-transport forwarding, requester side): the
+ * downstream exchange slot in the low 32 bits, the per-use check value in
+ * the high 32, like the relay tokens: an XFWD_RESPONSE finds its exchange
+ * in O(1), and a late one for a reused slot never matches.
+ */
+uint64_t ru_xfwd_req_id(uint32_t slot, uint32_t check);
+uint32_t ru_xfwd_req_slot(uint64_t req_id);
+
+/*
+ * What the requester answers for an XFWD_RESPONSE status other than OK
+ * (enum rr_ep_status): NO_ROUTE and UNREACHABLE -> 5.02, TIMEOUT -> 5.04,
+ * anything unknown -> 5.02; *diag is the diagnostic payload. OK -> 0.
+ */
+uint8_t ru_xfwd_status_code(uint8_t status, const char **diag);
+
 #endif

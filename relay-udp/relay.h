@@ -11,6 +11,8 @@
  *   keepalive.c NAT keepalive and reachability of proxied UDP routes
  *   ctl.c       the DEALER: HELLO, RELAY_STATUS, dispatch of rd-frontend's
  *               messages, route table changes from the clone client
+ *   xfwd.c      cross-transport forwarding: our ROUTER (holder side) and
+ *               the DEALERs to other relays (requester side)
  * Nothing here allocates per request: pools are sized from max_exchanges.
  */
 #ifndef RDRELAY_RU_RELAY_H
@@ -77,7 +79,7 @@ enum dx_state {
     DX_OBSERVE, /* a proxied observation: notifications go to this client */
     DX_NOTIFY,  /* an RD_NOTIFY being delivered (no request) */
 };
-enum dx_kind { DX_K_LOCAL = 0, DX_K_RD, DX_K_PROXY, DX_K_NOTIFY };
+enum dx_kind { DX_K_LOCAL = 0, DX_K_RD, DX_K_PROXY, DX_K_NOTIFY, DX_K_XFWD };
 enum dx_out_kind { DX_O_NONE = 0, DX_O_REQ, DX_O_PIGGY, DX_O_SEP, DX_O_NON };
 
 struct dexch {
@@ -85,6 +87,8 @@ struct dexch {
     uint8_t req_type; /* CON or NON */
     bool ack_sent;    /* empty ACK already sent */
     bool in_dedup;
+    bool observe_req; /* XFWD: the request had Observe 0 */
+    uint8_t xpeer;    /* XFWD: index of the holder relay's DEALER */
     uint16_t req_msgid;
     uint8_t tkl;
     uint8_t token[COAP_MSG_MAX_TOKEN];
@@ -93,16 +97,16 @@ struct dexch {
     uint32_t dnext;        /* dedup hash chain */
     uint32_t fprev, fnext; /* recycle FIFO (DX_DONE) */
     uint64_t start_ms, done_ms;
-    uint64_t req_id; /* RD_REQUEST id */
+    uint64_t req_id; /* RD_REQUEST id; XFWD_REQUEST id (ru_xfwd_req_id) */
     uint32_t up;     /* upstream exchange (proxy), RU_NONE */
     struct ru_out out;
     struct ru_timer t_ack; /* empty-ACK delay, then retransmission of out */
-    struct ru_timer t_aux; /* RD_REQUEST resend */
+    struct ru_timer t_aux; /* RD_REQUEST resend; XFWD upstream timeout */
 };
 
 /* Upstream exchange: a request we sent to an endpoint (proxy, EP_REQUEST). */
 enum ux_state { UX_FREE = 0, UX_SENT, UX_WAITSEP, UX_OBSERVE, UX_CANCEL };
-enum ux_origin { UX_O_PROXY = 0, UX_O_EP };
+enum ux_origin { UX_O_PROXY = 0, UX_O_EP, UX_O_XFWD };
 
 struct uexch {
     uint8_t state, origin;
@@ -111,9 +115,11 @@ struct uexch {
     uint16_t last_msgid; /* last CON/NON from upstream (duplicate detection) */
     uint32_t check;      /* token check value */
     uint32_t dx;         /* downstream exchange (proxy) */
-    uint64_t ep_req_id;  /* EP_REQUEST */
-    uint8_t ep_tkl;
+    uint64_t ep_req_id;  /* EP_REQUEST / XFWD_REQUEST id */
+    uint8_t ep_tkl;      /* the requester's token (EP, XFWD) */
     uint8_t ep_token[COAP_MSG_MAX_TOKEN];
+    uint8_t xid_len; /* XFWD: the requesting relay's routing id */
+    uint8_t xid[RR_RELAY_NAME_MAX];
     uint32_t fnext;         /* free list */
     char host[RR_HOST_MAX]; /* route name, for logs and reachability */
     struct ru_out out;      /* the request, for retransmission */
@@ -165,6 +171,14 @@ struct ru_counters {
     uint64_t ka_pings, ka_unreachable, ka_reachable;
     uint64_t ep_requests, hwm_drops, pings_answered;
     uint64_t observations;
+    uint64_t xfwd_out, xfwd_in, xfwd_refused;
+};
+
+/* A DEALER to another relay's cross-transport endpoint (xfwd.c). */
+#define RU_MAX_XPEERS 4
+struct ru_xpeer {
+    char name[RR_RELAY_NAME_MAX];
+    void *sock;
 };
 
 struct relay {
@@ -179,6 +193,10 @@ struct relay {
     uint8_t *ctlbuf; /* receive buffer for DEALER messages (RR_PROTO_MAX_BODY) */
     struct clone_client *clone;
     uint64_t last_epoch;
+
+    void *xrouter; /* our cross-transport endpoint (holder side) */
+    struct ru_xpeer xpeers[RU_MAX_XPEERS];
+    int nxpeers;
 
     struct timerheap timers;
 
@@ -290,6 +308,9 @@ void proxy_on_upstream_fail(struct relay *r, uint32_t uxi, uint8_t code, const c
                             uint64_t now);
 /* The client rejected (RST) or stopped acknowledging notifications. */
 void proxy_cancel_observation(struct relay *r, uint32_t dxi, uint64_t now);
+/* Holder side of an XFWD_CANCEL: deregister an observation (or a pending
+ * Observe 0 request) at the endpoint, or just forget the exchange. */
+void proxy_end_upstream(struct relay *r, uint32_t uxi, uint64_t now);
 /* ICMP unreachable from remote: fail what is in flight to it (5.02). */
 void proxy_on_remote_gone(struct relay *r, const struct rr_addr *remote, uint64_t now);
 /* Send a request to an endpoint through a path; used by proxy and EP_REQUEST.
@@ -326,5 +347,25 @@ void ctl_on_route_change(void *arg, const struct rr_route *old_rt, const struct 
                          bool swapped);
 /* Send one protocol message to rd-frontend; counts HWM drops. */
 int ctl_send(struct relay *r, uint16_t type, const void *body, size_t len);
+
+/* xfwd.c - cross-transport forwarding (common/proto.h) */
+/* Bind our ROUTER and connect the DEALERs to the known relays. 0 / -1. */
+int xfwd_open(struct relay *r);
+void xfwd_close(struct relay *r);
+/* The DEALER to relay `name` (connected on first use), or -1. */
+int xfwd_peer_get(struct relay *r, const char *name);
+/* Requester: forward a vetted request (Uri-Host gone, Hop-Limit applied)
+ * for a route another relay holds; the client's exchange i answers. */
+void xfwd_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const struct rr_route *route,
+                     const char *host, uint64_t now);
+/* Requester: our timeout for exchange i ran out (t_aux): 5.04 + CANCEL. */
+void xfwd_on_timeout(struct relay *r, uint32_t i, uint64_t now);
+/* Requester: the client of an XFWD observation rejected it or left. */
+void xfwd_client_gone(struct relay *r, uint32_t i, uint64_t now);
+/* Holder: send XFWD_RESPONSE for upstream exchange ui (coap NULL unless
+ * status is RR_EP_OK). 0, or -1 (errno EHOSTUNREACH: the requester is gone). */
+int xfwd_answer(struct relay *r, uint32_t ui, uint8_t status, const uint8_t *coap, size_t len);
+void xfwd_on_router(struct relay *r, uint64_t now);
+void xfwd_on_peer(struct relay *r, int xp, uint64_t now);
 
 #endif
