@@ -8,7 +8,10 @@
  * (a ROUTER bound where relay "tcp" would be): XFWD_REQUEST from routing id
  * "udp" with the host and the request, the OK answer piggybacked to the
  * client with its own token and message id, TIMEOUT -> 5.04, our own
- * timeout -> 5.04 and XFWD_CANCEL to the holder; and a relay that is not
+ * timeout -> 5.04 and XFWD_CANCEL to the holder; an observation whose
+ * notifications reach the client as CON and whose RST from the client
+ * becomes XFWD_CANCEL (and a notification after it another one); and a
+ * relay that is not
  * running -> 5.02 at once, with a diagnostic naming it.
  */
 #include <stdarg.h>
@@ -143,12 +146,10 @@ static int teardown(void **state)
 
 /* A client's CON GET /hello (token ab, msgid mid) as on_request takes it
  * in: a downstream exchange, then the requester's forwarding. */
-static uint32_t client_request(struct fx *f, uint16_t mid)
+static uint32_t client_request_raw(struct fx *f, const uint8_t *raw, size_t len)
 {
-    uint8_t raw[] = {0x41, 0x01, (uint8_t)(mid >> 8), (uint8_t)mid, 0xab, 0xb5, 'h', 'e', 'l',
-                     'l',  'o'};
     struct coap_msg m;
-    assert_int_equal(coap_msg_parse_udp(raw, sizeof(raw), &m), 0);
+    assert_int_equal(coap_msg_parse_udp(raw, len, &m), 0);
     uint32_t i = dx_alloc(f->r, f->now);
     assert_true(i != RU_NONE);
     struct dexch *d = &f->r->dx[i];
@@ -163,6 +164,13 @@ static uint32_t client_request(struct fx *f, uint16_t mid)
     xfwd_on_request(f->r, i, &m, &f->route, f->route.host, f->now);
     udp_flush(f->r);
     return i;
+}
+
+static uint32_t client_request(struct fx *f, uint16_t mid)
+{
+    uint8_t raw[] = {0x41, 0x01, (uint8_t)(mid >> 8), (uint8_t)mid, 0xab, 0xb5, 'h', 'e', 'l',
+                     'l',  'o'};
+    return client_request_raw(f, raw, sizeof(raw));
 }
 
 /* The holder's next message (bounded wait): type, req_id, body. */
@@ -275,6 +283,44 @@ static void test_requester(void **state)
     assert_true(req_id == want);
 }
 
+static void test_observe_rst(void **state)
+{
+    struct fx *f = *state;
+    uint8_t body[4096], buf[512];
+    size_t len, n;
+    uint64_t req_id, again;
+
+    /* CON GET /obs with Observe 0 (token ab) */
+    const uint8_t req[] = {0x41, 0x01, 0x30, 0x00, 0xab, 0x60, 0x53, 'o', 'b', 's'};
+    client_request_raw(f, req, sizeof(req));
+    assert_int_equal(holder_recv(f, &req_id, body, &len), RR_MSG_XFWD_REQUEST);
+    /* first answer: 2.05 Observe 1, as a TCP holder sends it (ACK) */
+    const uint8_t first[] = {0x61, 0x45, 0, 0, 0xab, 0x61, 0x01, 0xff, 'a'};
+    holder_answer(f, req_id, RR_EP_OK, first, sizeof(first));
+    n = client_recv(f, buf, sizeof(buf));
+    assert_int_equal(n, sizeof(first));
+    assert_int_equal(buf[0], 0x61); /* piggybacked */
+    assert_int_equal(buf[2] << 8 | buf[3], 0x3000);
+    /* a notification: CON to the client, the client's token */
+    const uint8_t note[] = {0x61, 0x45, 0, 0, 0xab, 0x61, 0x02, 0xff, 'b'};
+    holder_answer(f, req_id, RR_EP_OK, note, sizeof(note));
+    n = client_recv(f, buf, sizeof(buf));
+    assert_int_equal(n, sizeof(note));
+    assert_int_equal(buf[0], 0x41); /* CON */
+    assert_int_equal(buf[4], 0xab);
+    assert_int_equal(buf[6], 0x02);
+    /* the client rejects it: XFWD_CANCEL for that req_id */
+    uint8_t rst[4] = {0x70, 0, buf[2], buf[3]};
+    msg_on_datagram(f->r, 0, &f->peer, &f->local, rst, sizeof(rst), f->now);
+    assert_int_equal(holder_recv(f, &again, body, &len), RR_MSG_XFWD_CANCEL);
+    assert_true(again == req_id);
+    /* a notification that crossed the cancel: nothing to the client, and
+     * the holder is told again */
+    holder_answer(f, req_id, RR_EP_OK, note, sizeof(note));
+    assert_int_equal(client_recv(f, buf, sizeof(buf)), 0);
+    assert_int_equal(holder_recv(f, &again, body, &len), RR_MSG_XFWD_CANCEL);
+}
+
 static void test_not_running(void **state)
 {
     struct fx *f = *state;
@@ -298,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_req_id),
         cmocka_unit_test(test_status_code),
         cmocka_unit_test_setup_teardown(test_requester, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_observe_rst, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_running, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
