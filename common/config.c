@@ -57,6 +57,8 @@ static const struct cfg_entry cfg_table[] = {
      "forwarded request unanswered this long -> 5.04 (ms)"},
     {"max_exchanges", CFG_U32, F(max_exchanges), "4096", "in-flight forwarded exchanges per relay"},
     {"heartbeat_ms", CFG_U32, F(heartbeat_ms), "1000", "route PUB heartbeat interval (ms)"},
+    {"tcp_timeout_ms", CFG_U32, F(tcp_timeout_ms), "10000",
+     "TCP peer with no CSM, or stuck in the middle of a message, this long -> Abort (ms)"},
     {"extra_options", CFG_STR, F(extra_options), "",
      "comma list of CoAP option numbers to treat as known"},
 };

@@ -37,6 +37,8 @@ struct rr_config {
     uint32_t upstream_timeout_ms;  /* 45000 (EXCHANGE_LIFETIME-ish) -> 5.04 */
     uint32_t max_exchanges;        /* 4096 in-flight forwarded exchanges per relay */
     uint32_t heartbeat_ms;         /* 1000: rd-frontend PUB heartbeat interval */
+    uint32_t tcp_timeout_ms;       /* 10000: TCP peer without a CSM, or stuck mid-message,
+                                      this long -> Abort (relay-tcp) */
     char extra_options[RR_CFG_STR];/* comma list of option numbers to treat as known */
     /* parsed from extra_options by config_finish() */
     uint16_t extra_option_nums[RR_MAX_EXTRA_OPTIONS];

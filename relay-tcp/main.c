@@ -43,12 +43,12 @@ static void usage(FILE *out)
             "rdrelay-frontend with the connection they came over, and proxies requests\n"
             "for registered endpoints over the connection the endpoint registered on,\n"
             "or through the relay that holds the endpoint's path (cross-transport).\n"
-            "Fixed limits: Max-Message-Size %u, CSM timeout %u ms, incomplete message\n"
-            "timeout %u ms, Pong timeout %u ms, output queue %u bytes per connection;\n"
-            "idle connections get a Ping every nat_keepalive seconds.\n\n"
+            "Fixed limits: Max-Message-Size %u, Pong timeout %u ms, output queue %u\n"
+            "bytes per connection; a peer with no CSM or stuck mid-message for\n"
+            "tcp_timeout_ms gets an Abort; idle connections get a Ping every\n"
+            "nat_keepalive seconds.\n\n"
             "Settings (shared by every rdrelay process):\n",
-            (unsigned)RT_MAX_MSG, (unsigned)RT_CSM_TIMEOUT_MS, (unsigned)RT_PARTIAL_TIMEOUT_MS,
-            (unsigned)RT_PONG_TIMEOUT_MS, (unsigned)RT_OUTQ_MAX);
+            (unsigned)RT_MAX_MSG, (unsigned)RT_PONG_TIMEOUT_MS, (unsigned)RT_OUTQ_MAX);
     config_print_help(out);
 }
 

@@ -4,10 +4,10 @@
  *   - our CSM is sent at once on accept (Max-Message-Size = RT_MAX_MSG,
  *     Block-Wise-Transfer); the peer's CSM must be its first message
  *     (§5.3: a missing or invalid CSM aborts the connection) and must come
- *     within RT_CSM_TIMEOUT_MS; a later CSM updates the settings;
+ *     within tcp_timeout_ms; a later CSM updates the settings;
  *   - Ping is answered with Pong (same token); Release closes the
  *     connection once our queued output is out; Abort closes it at once;
- *   - a message that stays incomplete for RT_PARTIAL_TIMEOUT_MS is aborted;
+ *   - a message that stays incomplete for tcp_timeout_ms is aborted;
  *   - an idle connection (nothing received for nat_keepalive seconds) gets a
  *     Ping; no Pong (or anything else) within RT_PONG_TIMEOUT_MS closes it,
  *     so a registrant whose path died is found out and its routes turn
@@ -65,9 +65,9 @@ void rt_sig_rearm(struct rt_relay *r, uint32_t ci)
     if (c->state == RC_FREE)
         return;
     if (!c->peer_csm)
-        due = c->opened_ms + RT_CSM_TIMEOUT_MS;
-    if (c->partial_since_ms && c->partial_since_ms + RT_PARTIAL_TIMEOUT_MS < due)
-        due = c->partial_since_ms + RT_PARTIAL_TIMEOUT_MS;
+        due = c->opened_ms + r->cfg.tcp_timeout_ms;
+    if (c->partial_since_ms && c->partial_since_ms + r->cfg.tcp_timeout_ms < due)
+        due = c->partial_since_ms + r->cfg.tcp_timeout_ms;
     if (c->ping_out) {
         if (c->ping_sent_ms + RT_PONG_TIMEOUT_MS < due)
             due = c->ping_sent_ms + RT_PONG_TIMEOUT_MS;
@@ -88,15 +88,15 @@ void rt_sig_on_timer(struct rt_relay *r, uint32_t ci, uint64_t now)
 
     if (c->state == RC_FREE)
         return;
-    if (!c->peer_csm && now >= c->opened_ms + RT_CSM_TIMEOUT_MS) {
+    if (!c->peer_csm && now >= c->opened_ms + r->cfg.tcp_timeout_ms) {
         r->c.csm_timeouts++;
-        snprintf(why, sizeof(why), "no CSM within %u ms", (unsigned)RT_CSM_TIMEOUT_MS);
+        snprintf(why, sizeof(why), "no CSM within %u ms", (unsigned)r->cfg.tcp_timeout_ms);
         rt_sig_abort(r, ci, why, 0, now);
         return;
     }
-    if (c->partial_since_ms && now >= c->partial_since_ms + RT_PARTIAL_TIMEOUT_MS) {
+    if (c->partial_since_ms && now >= c->partial_since_ms + r->cfg.tcp_timeout_ms) {
         r->c.partial_timeouts++;
-        snprintf(why, sizeof(why), "incomplete message for %u ms", (unsigned)RT_PARTIAL_TIMEOUT_MS);
+        snprintf(why, sizeof(why), "incomplete message for %u ms", (unsigned)r->cfg.tcp_timeout_ms);
         rt_sig_abort(r, ci, why, 0, now);
         return;
     }

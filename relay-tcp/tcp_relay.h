@@ -54,8 +54,6 @@
 
 /* Settings without a config.h entry yet (see the report / README). */
 #define RT_MAX_MSG 16384             /* our Max-Message-Size (whole message) */
-#define RT_CSM_TIMEOUT_MS 10000      /* no valid CSM within this -> Abort */
-#define RT_PARTIAL_TIMEOUT_MS 10000  /* half a message for this long -> Abort */
 #define RT_PONG_TIMEOUT_MS 20000     /* keepalive Ping unanswered -> close */
 #define RT_OUTQ_MAX (256 * 1024)     /* queued output per connection */
 #define RT_MAX_CONNS 20000           /* further limited by RLIMIT_NOFILE */

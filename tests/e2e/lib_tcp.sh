@@ -47,7 +47,7 @@ rd_uri_x() {
 
 # The flag that sets rdrelay-tcp's CSM timeout, if it has one ("" if not).
 rt_csm_flag() {
-    "$RDRELAY_BIN/$RT_PROG" --help 2>&1 | grep -oE -- '--csm-timeout[a-z-]*' | head -n 1
+    "$RDRELAY_BIN/$RT_PROG" --help 2>&1 | grep -oE -- '--(tcp|csm)-timeout[a-z-]*' | head -n 1
 }
 
 # rt_start_tcp [flags...]: start rdrelay-tcp with this test's common flags
