@@ -12,8 +12,14 @@
 
 struct rr_config;
 
-static inline bool coap_opt_is_critical(uint16_t num) { return num & 1; }
-static inline bool coap_opt_is_unsafe(uint16_t num) { return num & 2; }
+static inline bool coap_opt_is_critical(uint16_t num)
+{
+    return num & 1;
+}
+static inline bool coap_opt_is_unsafe(uint16_t num)
+{
+    return num & 2;
+}
 
 /* Name from the registry, or NULL if not registered. */
 const char *coap_opt_name(uint16_t num);

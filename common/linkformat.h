@@ -16,8 +16,8 @@
 #include "strbuf.h"
 
 struct lf_param {
-    char *name;     /* lower-case as sent (names are case-insensitive tokens) */
-    char *value;    /* unquoted, unescaped; "" when !has_value */
+    char *name;  /* lower-case as sent (names are case-insensitive tokens) */
+    char *value; /* unquoted, unescaped; "" when !has_value */
     bool has_value;
 };
 

@@ -11,11 +11,12 @@
  *
  * Frames: every message is [header][body] as two ZeroMQ frames (a ROUTER
  * adds/strips the identity frame in front; the body frame is always sent,
- * possibly empty, and a receiver treats a missing body frame as empty). header = 4 bytes: u8 RR_PROTO_VERSION, u8 flags (0),
- * u16 type (big-endian). body = the fields listed per type, encoded one by one
- * with wire.h (never a memcpy'd struct). A receiver logs and drops a message
- * with an unknown version or type, or a body that does not decode; trailing
- * body bytes are ignored (forward compatibility).
+ * possibly empty, and a receiver treats a missing body frame as empty).
+ * header = 4 bytes: u8 RR_PROTO_VERSION, u8 flags (0), u16 type (big-endian).
+ * body = the fields listed per type, encoded one by one with wire.h (never a
+ * memcpy'd struct). A receiver logs and drops a message with an unknown
+ * version or type, or a body that does not decode; trailing body bytes are
+ * ignored (forward compatibility).
  *
  * "peer" below is struct rr_peer encoded field by field (proto_put_peer):
  *   u8 transport, str relay, addr remote, addr local, u64 conn_id
@@ -45,16 +46,16 @@
  */
 #define RR_MSG_TYPES(X)                                                                            \
     /* rd-frontend -> relays, PUB */                                                               \
-    X(ROUTE_UPDATE, 0x0101)   /* u64 epoch, u64 seq, route */                                      \
-    X(HEARTBEAT, 0x0102)      /* u64 epoch, u64 seq (last published), u32 interval_ms */           \
+    X(ROUTE_UPDATE, 0x0101) /* u64 epoch, u64 seq, route */                                        \
+    X(HEARTBEAT, 0x0102)    /* u64 epoch, u64 seq (last published), u32 interval_ms */             \
     /* relay -> rd-frontend, DEALER -> ROUTER */                                                   \
-    X(HELLO, 0x0201)          /* str relay, u8 transport, u32 pid */                               \
-    X(SNAPSHOT_REQ, 0x0202)   /* u64 snap_id (echoed in SNAPSHOT_ROUTE/END) */                     \
-    X(RD_REQUEST, 0x0203)     /* u64 req_id, peer, bytes coap (a request) */                       \
-    X(EP_RESPONSE, 0x0204)    /* u64 req_id, u8 ep_status, bytes coap (empty unless OK) */         \
-    X(OBSERVE_GONE, 0x0205)   /* peer, bytes token: the client stopped observing */                \
-    X(REACHABILITY, 0x0206)   /* str host, u8 reachable, u64 since_ms (unix) */                    \
-    X(RELAY_STATUS, 0x0207)   /* str relay, u16 n, n x (str name, u64 value) */                    \
+    X(HELLO, 0x0201)        /* str relay, u8 transport, u32 pid */                                 \
+    X(SNAPSHOT_REQ, 0x0202) /* u64 snap_id (echoed in SNAPSHOT_ROUTE/END) */                       \
+    X(RD_REQUEST, 0x0203)   /* u64 req_id, peer, bytes coap (a request) */                         \
+    X(EP_RESPONSE, 0x0204)  /* u64 req_id, u8 ep_status, bytes coap (empty unless OK) */           \
+    X(OBSERVE_GONE, 0x0205) /* peer, bytes token: the client stopped observing */                  \
+    X(REACHABILITY, 0x0206) /* str host, u8 reachable, u64 since_ms (unix) */                      \
+    X(RELAY_STATUS, 0x0207) /* str relay, u16 n, n x (str name, u64 value) */                      \
     /* rd-frontend -> relay, ROUTER -> DEALER */                                                   \
     X(SNAPSHOT_ROUTE, 0x0301) /* u64 snap_id, u64 epoch, route */                                  \
     X(SNAPSHOT_END, 0x0302)   /* u64 snap_id, u64 epoch, u64 seq, u32 count */                     \
@@ -62,12 +63,12 @@
     X(RD_NOTIFY, 0x0304)      /* peer, u8 confirmable, bytes coap (notification) */                \
     X(EP_REQUEST, 0x0305)     /* u64 req_id, peer path, bytes coap (request to an endpoint) */     \
     /* relay <-> relay, cross-transport forwarding (relay-tcp issue) */                            \
-    X(XFWD_REQUEST, 0x0401)   /* u64 req_id, str host, bytes coap */                               \
-    X(XFWD_RESPONSE, 0x0402)  /* u64 req_id, u8 ep_status, bytes coap */                           \
-    X(XFWD_CANCEL, 0x0403)    /* u64 req_id */                                                     \
+    X(XFWD_REQUEST, 0x0401)  /* u64 req_id, str host, bytes coap */                                \
+    X(XFWD_RESPONSE, 0x0402) /* u64 req_id, u8 ep_status, bytes coap */                            \
+    X(XFWD_CANCEL, 0x0403)   /* u64 req_id */                                                      \
     /* rdrelayctl <-> rd-frontend (and, relayed by it, the relays) */                              \
-    X(CTL_REQUEST, 0x0501)    /* str command, str argument */                                      \
-    X(CTL_RESPONSE, 0x0502)   /* u8 ok, str text (JSON object when ok) */
+    X(CTL_REQUEST, 0x0501)  /* str command, str argument */                                        \
+    X(CTL_RESPONSE, 0x0502) /* u8 ok, str text (JSON object when ok) */
 
 enum rr_msg_type {
 #define RR_MSG_ENUM(name, val) RR_MSG_##name = val,
@@ -78,28 +79,32 @@ enum rr_msg_type {
 /* "ROUTE_UPDATE" etc., or "UNKNOWN". */
 const char *proto_msg_name(uint16_t type);
 
-enum rr_transport { RR_TRANSPORT_NONE = 0, RR_TRANSPORT_UDP = 1, RR_TRANSPORT_TCP = 2,
-                    RR_TRANSPORT_WS = 3 };
+enum rr_transport {
+    RR_TRANSPORT_NONE = 0,
+    RR_TRANSPORT_UDP = 1,
+    RR_TRANSPORT_TCP = 2,
+    RR_TRANSPORT_WS = 3
+};
 const char *proto_transport_name(uint8_t t); /* "udp", "tcp", "ws", "none" */
 
 /* EP_RESPONSE / XFWD_RESPONSE status */
 enum rr_ep_status { RR_EP_OK = 0, RR_EP_TIMEOUT = 1, RR_EP_UNREACHABLE = 2, RR_EP_NO_ROUTE = 3 };
 
 #define RR_RELAY_NAME_MAX 32
-#define RR_HOST_MAX 192  /* ep(63) . d(63) . proxy domain */
-#define RR_EP_MAX 64     /* 63 bytes + NUL */
+#define RR_HOST_MAX 192 /* ep(63) . d(63) . proxy domain */
+#define RR_EP_MAX 64    /* 63 bytes + NUL */
 #define RR_REGPATH_MAX 32
 
 /* Who a request came from, and the path back to them. */
 struct rr_peer {
-    uint8_t transport;               /* enum rr_transport */
-    char relay[RR_RELAY_NAME_MAX];   /* relay holding the socket/connection */
-    struct rr_addr remote;           /* the peer (after NAT: its binding) */
-    struct rr_addr local;            /* our address the request was sent to */
-    uint64_t conn_id;                /* TCP/WS connection id; 0 for UDP */
+    uint8_t transport;             /* enum rr_transport */
+    char relay[RR_RELAY_NAME_MAX]; /* relay holding the socket/connection */
+    struct rr_addr remote;         /* the peer (after NAT: its binding) */
+    struct rr_addr local;          /* our address the request was sent to */
+    uint64_t conn_id;              /* TCP/WS connection id; 0 for UDP */
 };
 
-#define RR_ROUTE_DELETED 0x01  /* in ROUTE_UPDATE: remove this host */
+#define RR_ROUTE_DELETED 0x01 /* in ROUTE_UPDATE: remove this host */
 #define RR_KA_DEFAULT 0xffffffffu
 
 /* A proxied registration as the relays see it. */
@@ -111,7 +116,7 @@ struct rr_route {
     struct rr_peer path;           /* how to reach the endpoint */
     uint32_t ka;                   /* keepalive s; RR_KA_DEFAULT = relay's nat_keepalive */
     uint8_t flags;
-    uint16_t mux_port;             /* port-based hosting (later issue); 0 = none */
+    uint16_t mux_port; /* port-based hosting (later issue); 0 = none */
 };
 
 void proto_put_peer(struct wire_w *w, const struct rr_peer *p);

@@ -12,7 +12,7 @@
 struct strbuf {
     char *buf; /* always NUL-terminated when non-NULL */
     size_t len, cap;
-    bool oom;  /* an append failed; contents are truncated */
+    bool oom; /* an append failed; contents are truncated */
 };
 
 void sb_init(struct strbuf *sb);

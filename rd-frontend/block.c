@@ -77,8 +77,7 @@ int rd_reply_serialize(struct rd_reply *r, const struct coap_msg *req, unsigned 
             bool more = off + bsz < plen;
             payload += off;
             plen = more ? bsz : plen - off;
-            coap_msg_add_opt_uint(&m, COAP_OPT_BLOCK2, coap_block_encode(num, more, szx),
-                                  obuf[0]);
+            coap_msg_add_opt_uint(&m, COAP_OPT_BLOCK2, coap_block_encode(num, more, szx), obuf[0]);
             coap_msg_add_opt_uint(&m, COAP_OPT_SIZE2, (uint32_t)r->body.len, obuf[1]);
         }
     }
@@ -162,8 +161,7 @@ int rd_block1_feed(struct frontend *fe, const struct rr_peer *peer, const struct
         return 0;
     }
     if (coap_msg_opt_uint(req, COAP_OPT_SIZE1, 0) > fe->cfg.max_payload) {
-        rd_reply_error(reply, COAP_TOO_LARGE, "payload larger than %u bytes",
-                       fe->cfg.max_payload);
+        rd_reply_error(reply, COAP_TOO_LARGE, "payload larger than %u bytes", fe->cfg.max_payload);
         reply->size1 = fe->cfg.max_payload;
         return 0;
     }
@@ -189,15 +187,13 @@ int rd_block1_feed(struct frontend *fe, const struct rr_peer *peer, const struct
         b->szx = szx;
     }
     if (b == NULL || num != b->next_num) {
-        rd_reply_error(reply, COAP_REQUEST_INCOMPLETE, "block %u out of sequence",
-                       (unsigned)num);
+        rd_reply_error(reply, COAP_REQUEST_INCOMPLETE, "block %u out of sequence", (unsigned)num);
         return 0;
     }
     b->last = fe->now;
     if (b->buf.len + req->payload_len > fe->cfg.max_payload) {
         b->used = false;
-        rd_reply_error(reply, COAP_TOO_LARGE, "payload larger than %u bytes",
-                       fe->cfg.max_payload);
+        rd_reply_error(reply, COAP_TOO_LARGE, "payload larger than %u bytes", fe->cfg.max_payload);
         reply->size1 = fe->cfg.max_payload;
         return 0;
     }

@@ -74,8 +74,8 @@ void ctl_flush(struct frontend *fe)
                     fe->router_eagain++;
             } else if (errno == EHOSTUNREACH) {
                 fe->router_unroutable++;
-                log_debug("%s to %.*s: peer not connected", proto_msg_name(o->type),
-                          (int)o->idlen, (const char *)o->ident);
+                log_debug("%s to %.*s: peer not connected", proto_msg_name(o->type), (int)o->idlen,
+                          (const char *)o->ident);
             } else {
                 log_warn("send %s", proto_msg_name(o->type));
             }
@@ -124,8 +124,8 @@ void ctl_cache_free(struct frontend *fe)
     }
 }
 
-static void queue_response(struct frontend *fe, const uint8_t *ident, size_t idlen,
-                           uint64_t req_id, const uint8_t *resp, size_t len)
+static void queue_response(struct frontend *fe, const uint8_t *ident, size_t idlen, uint64_t req_id,
+                           const uint8_t *resp, size_t len)
 {
     uint8_t body[2048];
     struct wire_w w;
@@ -249,8 +249,8 @@ void ctl_list_json(struct frontend *fe, struct strbuf *sb)
     sb_putc(sb, ']');
 }
 
-static void ctl_request(struct frontend *fe, const uint8_t *ident, size_t idlen,
-                        const char *cmd, const char *arg)
+static void ctl_request(struct frontend *fe, const uint8_t *ident, size_t idlen, const char *cmd,
+                        const char *arg)
 {
     struct strbuf sb;
     struct wire_w w;
@@ -294,8 +294,7 @@ static bool pending_exists(const struct frontend *fe, const uint8_t *ident, size
     return false;
 }
 
-static void on_rd_request(struct frontend *fe, const uint8_t *ident, size_t idlen,
-                          struct wire_r *r)
+static void on_rd_request(struct frontend *fe, const uint8_t *ident, size_t idlen, struct wire_r *r)
 {
     struct rr_peer peer;
     const uint8_t *coap;
@@ -353,8 +352,7 @@ void ctl_dispatch(struct frontend *fe, const uint8_t *ident, size_t idlen, uint1
             rl->transport = transport;
             rl->pid = pid;
             rl->hello_at = fe->now;
-            log_info("relay %s (%s, pid %u) connected", name, proto_transport_name(transport),
-                     pid);
+            log_info("relay %s (%s, pid %u) connected", name, proto_transport_name(transport), pid);
         }
         break;
     case RR_MSG_SNAPSHOT_REQ:

@@ -49,27 +49,27 @@ enum rd_proxy_mode { RD_PROXY_NONE = 0, RD_PROXY_YES = 1, RD_PROXY_ONDEMAND = 2 
 
 /* One registration (RFC 9176 registration resource /reg/<id>). */
 struct rd_reg {
-    int64_t id;                /* /reg/<id>, SQLite AUTOINCREMENT: never reused */
-    char ep[RR_EP_MAX];        /* as sent */
-    char d[RR_EP_MAX];         /* "" = no sector */
-    char base[RD_BASE_MAX];    /* effective base URI */
-    bool base_explicit;        /* given by base=, not derived from the peer */
-    uint32_t lt;               /* seconds */
-    uint64_t expires_at;       /* unix ms, absolute (survives restarts) */
-    struct lf_param *attrs;    /* extra registration attributes (et included) */
+    int64_t id;             /* /reg/<id>, SQLite AUTOINCREMENT: never reused */
+    char ep[RR_EP_MAX];     /* as sent */
+    char d[RR_EP_MAX];      /* "" = no sector */
+    char base[RD_BASE_MAX]; /* effective base URI */
+    bool base_explicit;     /* given by base=, not derived from the peer */
+    uint32_t lt;            /* seconds */
+    uint64_t expires_at;    /* unix ms, absolute (survives restarts) */
+    struct lf_param *attrs; /* extra registration attributes (et included) */
     unsigned nattrs;
-    char *links;               /* the registered link-format document */
+    char *links; /* the registered link-format document */
     size_t links_len;
-    struct lf_doc doc;         /* links, parsed (compacted into doc_mem) */
-    void *doc_mem;             /* the one allocation holding doc */
-    uint8_t proxy;             /* enum rd_proxy_mode */
-    char host[RR_HOST_MAX];    /* proxy host name, "" when not proxied */
-    struct rr_peer peer;       /* where the last registration/update came from */
-    uint32_t ka;               /* keepalive s, RR_KA_DEFAULT = relay default */
-    bool expired;              /* lifetime over: out of lookups, route gone */
-    bool unreachable;          /* from REACHABILITY (memory only) */
+    struct lf_doc doc;          /* links, parsed (compacted into doc_mem) */
+    void *doc_mem;              /* the one allocation holding doc */
+    uint8_t proxy;              /* enum rd_proxy_mode */
+    char host[RR_HOST_MAX];     /* proxy host name, "" when not proxied */
+    struct rr_peer peer;        /* where the last registration/update came from */
+    uint32_t ka;                /* keepalive s, RR_KA_DEFAULT = relay default */
+    bool expired;               /* lifetime over: out of lookups, route gone */
+    bool unreachable;           /* from REACHABILITY (memory only) */
     uint64_t unreachable_since; /* unix ms */
-    bool warned_proxy_on;      /* "proxy=on is deprecated" logged once */
+    bool warned_proxy_on;       /* "proxy=on is deprecated" logged once */
     /* registry links */
     struct rd_reg *prev, *next; /* id order */
     struct rd_reg *h_id, *h_epd, *h_host, *h_ep;
@@ -94,8 +94,8 @@ struct rd_params {
     char ep[RR_EP_MAX], d[RR_EP_MAX];
     uint32_t lt;
     char base[RD_BASE_MAX];
-    uint8_t proxy;   /* enum rd_proxy_mode */
-    bool proxy_on;   /* "proxy=on" was sent (deprecated spelling) */
+    uint8_t proxy; /* enum rd_proxy_mode */
+    bool proxy_on; /* "proxy=on" was sent (deprecated spelling) */
     uint32_t ka;
     struct rd_attr attrs[RD_MAX_ATTRS]; /* everything else */
     unsigned nattrs;
@@ -118,7 +118,7 @@ struct rd_reply {
     uint32_t observe;
     bool has_block1;
     uint32_t block1;
-    uint32_t size1;     /* > 0: Size1 option (with 4.13) */
+    uint32_t size1; /* > 0: Size1 option (with 4.13) */
     struct strbuf body;
 };
 
@@ -134,34 +134,34 @@ struct rd_observer {
     struct rr_peer peer;
     uint8_t token[COAP_MSG_MAX_TOKEN];
     uint8_t tkl;
-    bool res;                 /* resource lookup (else endpoint lookup) */
+    bool res; /* resource lookup (else endpoint lookup) */
     struct rd_query q;
-    unsigned szx;             /* block size for the first block */
+    unsigned szx; /* block size for the first block */
     uint64_t last_hash;
     struct rd_observer *next;
 };
 
 /* A simple registration waiting for the endpoint's /.well-known/core. */
 struct rd_pending {
-    uint64_t ep_req_id;       /* our id in EP_REQUEST */
+    uint64_t ep_req_id; /* our id in EP_REQUEST */
     uint8_t ident[RD_IDENT_MAX];
     size_t idlen;
-    uint64_t req_id;          /* the relay's RD_REQUEST id */
+    uint64_t req_id; /* the relay's RD_REQUEST id */
     struct rr_peer peer;
     uint8_t token[COAP_MSG_MAX_TOKEN];
     uint8_t tkl;
     struct rd_params params;
-    uint64_t deadline;        /* monotonic-ish: fe->now based */
+    uint64_t deadline; /* monotonic-ish: fe->now based */
     struct rd_pending *next;
 };
 
 struct rd_block1 {
     bool used;
-    char key[512];            /* relay, remote, conn, path and query */
+    char key[512]; /* relay, remote, conn, path and query */
     uint32_t next_num;
     unsigned szx;
     struct strbuf buf;
-    uint64_t last;            /* fe->now of the last block */
+    uint64_t last; /* fe->now of the last block */
 };
 
 struct rd_relay {
@@ -176,7 +176,7 @@ struct rd_relay {
 
 /* Outgoing ZeroMQ messages of the current batch, sent after the commit. */
 struct rd_out {
-    bool pub;                 /* PUB socket, else ROUTER to ident */
+    bool pub; /* PUB socket, else ROUTER to ident */
     uint8_t ident[RD_IDENT_MAX];
     size_t idlen;
     uint16_t type;
@@ -187,7 +187,7 @@ struct rd_out {
 
 struct frontend {
     struct rr_config cfg;
-    uint64_t now;             /* wall clock, unix ms; set by main per batch (tests set it) */
+    uint64_t now; /* wall clock, unix ms; set by main per batch (tests set it) */
     struct store *store;
     struct registry reg;
     /* routes_pub */
@@ -203,7 +203,7 @@ struct frontend {
     struct rd_observer *observers;
     size_t nobservers;
     uint32_t obs_seq;
-    bool dirty;               /* lookups may have changed: re-evaluate observers */
+    bool dirty; /* lookups may have changed: re-evaluate observers */
     /* simple registration */
     struct rd_pending *pending;
     uint64_t next_ep_req_id;
@@ -232,8 +232,8 @@ int rd_handle_request(struct frontend *fe, const uint8_t *ident, size_t idlen, u
                       const struct rr_peer *peer, const uint8_t *coap, size_t coap_len,
                       struct strbuf *out);
 /* EP_RESPONSE for a simple registration. */
-void rd_on_ep_response(struct frontend *fe, uint64_t ep_req_id, uint8_t status,
-                       const uint8_t *coap, size_t len);
+void rd_on_ep_response(struct frontend *fe, uint64_t ep_req_id, uint8_t status, const uint8_t *coap,
+                       size_t len);
 /* Timers: expiry, grace, pending timeouts, Block1 garbage. */
 void rd_tick(struct frontend *fe);
 /* REACHABILITY from a relay. */
@@ -292,8 +292,7 @@ bool lookup_reg_live(const struct frontend *fe, const struct rd_reg *r);
 /* GET on a lookup with an Observe option: register/deregister. Returns true
  * when the reply should carry an Observe option (registered). */
 bool observe_request(struct frontend *fe, const struct rr_peer *peer, const struct coap_msg *req,
-                     bool res, const struct rd_query *q, const struct strbuf *rep,
-                     uint32_t *seq);
+                     bool res, const struct rd_query *q, const struct strbuf *rep, uint32_t *seq);
 void observe_gone(struct frontend *fe, const struct rr_peer *peer, const uint8_t *token,
                   size_t tkl);
 /* Re-evaluate every observer if fe->dirty; send RD_NOTIFY where it changed. */

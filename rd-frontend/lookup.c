@@ -36,8 +36,7 @@ static bool is_list_attr(const char *name)
 }
 
 /* Match one attribute value against a filter (list-valued attributes item by item). */
-static bool attr_match(const struct rd_attr *f, const char *name, const char *value,
-                       bool has_value)
+static bool attr_match(const struct rd_attr *f, const char *name, const char *value, bool has_value)
 {
     if (!f->has_value)
         return true; /* "?obs": presence is enough */
@@ -202,8 +201,7 @@ static bool link_attr_match(const struct rd_reg *r, const struct lf_link *l,
     return false;
 }
 
-static bool ep_matches(const struct frontend *fe, const struct rd_reg *r,
-                       const struct rd_query *q)
+static bool ep_matches(const struct frontend *fe, const struct rd_reg *r, const struct rd_query *q)
 {
     for (unsigned i = 0; i < q->nf; i++) {
         bool ok = reg_attr_match(fe, r, &q->f[i], true);
@@ -215,8 +213,8 @@ static bool ep_matches(const struct frontend *fe, const struct rd_reg *r,
     return true;
 }
 
-static bool link_matches(const struct frontend *fe, const struct rd_reg *r,
-                         const struct lf_link *l, const struct rd_query *q)
+static bool link_matches(const struct frontend *fe, const struct rd_reg *r, const struct lf_link *l,
+                         const struct rd_query *q)
 {
     for (unsigned i = 0; i < q->nf; i++)
         if (!link_attr_match(r, l, &q->f[i]) && !reg_attr_match(fe, r, &q->f[i], false))
@@ -305,7 +303,8 @@ static void emit_reg(struct frontend *fe, const struct rd_reg *r, bool res,
 
 static int cmp_reg_id(const void *a, const void *b)
 {
-    const struct rd_reg *x = *(const struct rd_reg *const *)a, *y = *(const struct rd_reg *const *)b;
+    const struct rd_reg *x = *(const struct rd_reg *const *)a,
+                        *y = *(const struct rd_reg *const *)b;
 
     return x->id < y->id ? -1 : x->id > y->id;
 }

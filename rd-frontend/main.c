@@ -61,12 +61,10 @@ static void *open_socket(void *ctx, int type, const char *endpoint)
     }
     /* High-water marks set on purpose; overflows are counted in ctl_flush. */
     if (set_int(s, ZMQ_SNDHWM, SOCKET_HWM, "SNDHWM") < 0 ||
-        set_int(s, ZMQ_RCVHWM, SOCKET_HWM, "RCVHWM") < 0 ||
-        set_int(s, ZMQ_LINGER, 0, "LINGER") < 0)
+        set_int(s, ZMQ_RCVHWM, SOCKET_HWM, "RCVHWM") < 0 || set_int(s, ZMQ_LINGER, 0, "LINGER") < 0)
         goto fail;
-    if (type == ZMQ_ROUTER &&
-        (set_int(s, ZMQ_ROUTER_HANDOVER, 1, "ROUTER_HANDOVER") < 0 ||
-         set_int(s, ZMQ_ROUTER_MANDATORY, 1, "ROUTER_MANDATORY") < 0))
+    if (type == ZMQ_ROUTER && (set_int(s, ZMQ_ROUTER_HANDOVER, 1, "ROUTER_HANDOVER") < 0 ||
+                               set_int(s, ZMQ_ROUTER_MANDATORY, 1, "ROUTER_MANDATORY") < 0))
         goto fail;
     if (zmq_bind(s, endpoint) < 0) {
         log_warn("bind %s", endpoint);
@@ -107,8 +105,8 @@ static int run(struct frontend *fe)
         for (int i = 0; i < BATCH_MAX; i++) {
             size_t idlen = 0, len = 0;
             uint16_t type;
-            if (proto_recv(fe->router, true, ident, &idlen, &type, body, RR_PROTO_MAX_BODY,
-                           &len) < 0) {
+            if (proto_recv(fe->router, true, ident, &idlen, &type, body, RR_PROTO_MAX_BODY, &len) <
+                0) {
                 if (errno == EAGAIN)
                     break;
                 continue; /* malformed: already logged and drained */

@@ -57,8 +57,7 @@ static void unlink_observer(struct frontend *fe, struct rd_observer **pp)
 }
 
 bool observe_request(struct frontend *fe, const struct rr_peer *peer, const struct coap_msg *req,
-                     bool res, const struct rd_query *q, const struct strbuf *rep,
-                     uint32_t *seq)
+                     bool res, const struct rd_query *q, const struct strbuf *rep, uint32_t *seq)
 {
     uint32_t v = coap_msg_opt_uint(req, COAP_OPT_OBSERVE, 1);
     struct rd_observer **pp = find(fe, peer, req->token, req->tkl);
@@ -104,8 +103,7 @@ bool observe_request(struct frontend *fe, const struct rr_peer *peer, const stru
     return true;
 }
 
-void observe_gone(struct frontend *fe, const struct rr_peer *peer, const uint8_t *token,
-                  size_t tkl)
+void observe_gone(struct frontend *fe, const struct rr_peer *peer, const uint8_t *token, size_t tkl)
 {
     struct rr_peer p = *peer;
     struct rd_observer **pp;

@@ -42,8 +42,8 @@ int rd_params_check_name(const char *what, const char *v, size_t len, char *err,
     }
     for (size_t i = 0; i < len; i++) {
         /* C0 controls, DEL, and C1 controls (U+0080..U+009F = C2 80..C2 9F) */
-        if (u[i] < 32 || u[i] == 127 || (u[i] == 0xc2 && i + 1 < len && u[i + 1] >= 0x80 &&
-                                         u[i + 1] <= 0x9f)) {
+        if (u[i] < 32 || u[i] == 127 ||
+            (u[i] == 0xc2 && i + 1 < len && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f)) {
             snprintf(err, errlen, "%s contains a control character", what);
             return -1;
         }
@@ -124,8 +124,8 @@ static int split_query(const struct coap_msg_opt *o, char *name, size_t namelen,
 }
 
 /* Reject a name seen before in this query. */
-static int check_repeat(const struct coap_msg *req, const struct coap_msg_opt *o,
-                        const char *name, char *err, size_t errlen)
+static int check_repeat(const struct coap_msg *req, const struct coap_msg_opt *o, const char *name,
+                        char *err, size_t errlen)
 {
     size_t nl = strlen(name);
 
@@ -225,8 +225,8 @@ int rd_query_parse(const struct coap_msg *req, struct rd_query *q, char *err, si
             bool is_page = name[0] == 'p';
             if (check_repeat(req, o, name, err, errlen) < 0)
                 return -1;
-            if (parse_u32(value, strlen(value), 0, 4294967295u,
-                          is_page ? &q->page : &q->count) < 0) {
+            if (parse_u32(value, strlen(value), 0, 4294967295u, is_page ? &q->page : &q->count) <
+                0) {
                 snprintf(err, errlen, "%s must be a non-negative integer", name);
                 return -1;
             }

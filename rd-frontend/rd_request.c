@@ -100,8 +100,7 @@ static int proxy_host(struct frontend *fe, const char *ep, const char *d, char *
                        "dashes, at most 63 characters)");
         return -1;
     }
-    n = (size_t)snprintf(host, hostlen, "%s%s%s.%s", ep, d[0] ? "." : "", d,
-                         fe->cfg.proxy_domain);
+    n = (size_t)snprintf(host, hostlen, "%s%s%s.%s", ep, d[0] ? "." : "", d, fe->cfg.proxy_domain);
     if (n >= hostlen) {
         rd_reply_error(reply, COAP_BAD_REQUEST, "proxy host name too long");
         return -1;
@@ -148,9 +147,8 @@ static void drop_reg(struct frontend *fe, struct rd_reg *r, const char *why)
  * Create or replace the registration for (ep, d). payload is link-format.
  * simple: answer 2.04 without Location (simple registration).
  */
-static void do_register(struct frontend *fe, const struct rr_peer *peer,
-                        const struct rd_params *p, const uint8_t *payload, size_t plen,
-                        bool simple, struct rd_reply *reply)
+static void do_register(struct frontend *fe, const struct rr_peer *peer, const struct rd_params *p,
+                        const uint8_t *payload, size_t plen, bool simple, struct rd_reply *reply)
 {
     struct rd_reg *nr = NULL, *old, *clash;
     char err[128];
@@ -160,8 +158,7 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer,
         return;
     }
     if (plen > fe->cfg.max_payload) {
-        rd_reply_error(reply, COAP_TOO_LARGE, "payload larger than %u bytes",
-                       fe->cfg.max_payload);
+        rd_reply_error(reply, COAP_TOO_LARGE, "payload larger than %u bytes", fe->cfg.max_payload);
         reply->size1 = fe->cfg.max_payload;
         return;
     }
@@ -255,8 +252,7 @@ static void do_update(struct frontend *fe, struct rd_reg *r, const struct rr_pee
     if (plen > 0 && check_cf(req, reply) < 0)
         return;
     if (plen > fe->cfg.max_payload) {
-        rd_reply_error(reply, COAP_TOO_LARGE, "payload larger than %u bytes",
-                       fe->cfg.max_payload);
+        rd_reply_error(reply, COAP_TOO_LARGE, "payload larger than %u bytes", fe->cfg.max_payload);
         reply->size1 = fe->cfg.max_payload;
         return;
     }
@@ -342,13 +338,11 @@ static void do_lookup(struct frontend *fe, const struct rr_peer *peer, const str
     reply->code = COAP_CONTENT;
     reply->content_format = COAP_CF_LINK_FORMAT;
     if (coap_msg_find(req, COAP_OPT_OBSERVE) != NULL)
-        reply->has_observe = observe_request(fe, peer, req, res, &q, &reply->body,
-                                             &reply->observe);
+        reply->has_observe = observe_request(fe, peer, req, res, &q, &reply->body, &reply->observe);
 }
 
 /* The address a simple registration fetches /.well-known/core from. */
-static void simple_path(const struct rr_peer *peer, const struct rd_params *p,
-                        struct rr_peer *path)
+static void simple_path(const struct rr_peer *peer, const struct rd_params *p, struct rr_peer *path)
 {
     struct rr_addr a;
     char auth[RD_BASE_MAX];
@@ -450,8 +444,7 @@ static void finish_pending(struct frontend *fe, struct rd_pending *pd, struct rd
     memcpy(fake.token, pd->token, pd->tkl);
     sb_init(&out);
     if (rd_reply_serialize(reply, &fake, RD_DEFAULT_BLOCK_SZX, &out) == 0)
-        ctl_send_response(fe, pd->ident, pd->idlen, pd->req_id, (const uint8_t *)out.buf,
-                          out.len);
+        ctl_send_response(fe, pd->ident, pd->idlen, pd->req_id, (const uint8_t *)out.buf, out.len);
     sb_free(&out);
     for (struct rd_pending **pp = &fe->pending; *pp; pp = &(*pp)->next) {
         if (*pp == pd) {
@@ -462,8 +455,8 @@ static void finish_pending(struct frontend *fe, struct rd_pending *pd, struct rd
     free(pd);
 }
 
-void rd_on_ep_response(struct frontend *fe, uint64_t ep_req_id, uint8_t status,
-                       const uint8_t *coap, size_t len)
+void rd_on_ep_response(struct frontend *fe, uint64_t ep_req_id, uint8_t status, const uint8_t *coap,
+                       size_t len)
 {
     struct rd_pending *pd;
     struct rd_reply reply;
@@ -478,7 +471,8 @@ void rd_on_ep_response(struct frontend *fe, uint64_t ep_req_id, uint8_t status,
     }
     rd_reply_init(&reply);
     if (status == RR_EP_TIMEOUT) {
-        rd_reply_error(&reply, COAP_GATEWAY_TIMEOUT, "endpoint did not answer GET /.well-known/core");
+        rd_reply_error(&reply, COAP_GATEWAY_TIMEOUT,
+                       "endpoint did not answer GET /.well-known/core");
     } else if (status != RR_EP_OK) {
         rd_reply_error(&reply, COAP_BAD_GATEWAY, "endpoint unreachable");
     } else if (coap_msg_parse_udp(coap, len, &m) < 0) {
@@ -566,7 +560,8 @@ int rd_handle_request(struct frontend *fe, const uint8_t *ident, size_t idlen, u
     }
     if (nseg > 1 && nseg <= MAX_SEGS && segs[nseg - 1][0] == '\0')
         nseg--; /* /reg/N/ is /reg/N */
-#define PATH_IS(n, a, b) (nseg == (n) && strcmp(segs[0], (a)) == 0 && ((n) == 1 || strcmp(segs[1], (b)) == 0))
+#define PATH_IS(n, a, b)                                                                           \
+    (nseg == (n) && strcmp(segs[0], (a)) == 0 && ((n) == 1 || strcmp(segs[1], (b)) == 0))
 
     if (unknown_critical(fe, &req, &reply)) {
         ; /* RFC 7252 §5.4.1: an unrecognised critical option is 4.02 */

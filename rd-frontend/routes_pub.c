@@ -97,7 +97,7 @@ void routes_snapshot(struct frontend *fe, const uint8_t *ident, size_t idlen, ui
     wire_put_u64(&w, fe->seq);
     wire_put_u32(&w, count);
     fe_queue(fe, false, ident, idlen, RR_MSG_SNAPSHOT_END, body, w.len);
-    log_info("snapshot %llu to %.*s: %u routes, epoch=%llu seq=%llu",
-             (unsigned long long)snap_id, (int)idlen, (const char *)ident, count,
-             (unsigned long long)fe->epoch, (unsigned long long)fe->seq);
+    log_info("snapshot %llu to %.*s: %u routes, epoch=%llu seq=%llu", (unsigned long long)snap_id,
+             (int)idlen, (const char *)ident, count, (unsigned long long)fe->epoch,
+             (unsigned long long)fe->seq);
 }

@@ -58,7 +58,7 @@ static const char *schema_sql =
     " ka INTEGER NOT NULL, UNIQUE (ep, d));";
 
 #define COLS                                                                                       \
-    "ep, d, lt, expires_at, base, base_explicit, attrs, links, proxy, host, transport, relay, "   \
+    "ep, d, lt, expires_at, base, base_explicit, attrs, links, proxy, host, transport, relay, "    \
     "remote, local, conn_id, ka"
 
 static const char *stmt_sql[ST_COUNT] = {
@@ -170,8 +170,8 @@ static void addr_text(const struct rr_addr *a, char *buf, size_t len)
 }
 
 /* Bind the 16 shared columns; attrs text is owned by the caller's strbuf. */
-static int bind_cols(sqlite3_stmt *st, const struct rd_reg *r, struct strbuf *attrs,
-                     char *remote, char *local, size_t alen)
+static int bind_cols(sqlite3_stmt *st, const struct rd_reg *r, struct strbuf *attrs, char *remote,
+                     char *local, size_t alen)
 {
     int rc = 0;
 

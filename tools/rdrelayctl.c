@@ -68,8 +68,7 @@ static void jfree(struct jval *v)
 
 static void jskip_ws(struct jparser *jp)
 {
-    while (jp->p < jp->end && (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' ||
-                               *jp->p == '\r'))
+    while (jp->p < jp->end && (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' || *jp->p == '\r'))
         jp->p++;
 }
 
@@ -108,11 +107,21 @@ static char *jparse_string(struct jparser *jp)
             break;
         c = *jp->p++;
         switch (c) {
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
         case 'u': {
             unsigned cp = 0;
             if (jp->end - jp->p < 4) {
@@ -135,7 +144,9 @@ static char *jparse_string(struct jparser *jp)
             put_utf8(&o, (cp >= 0xd800 && cp <= 0xdfff) ? '?' : cp);
             break;
         }
-        default: *o++ = c; break; /* \" \\ \/ */
+        default:
+            *o++ = c;
+            break; /* \" \\ \/ */
         }
     }
     if (jp->p >= jp->end)
@@ -341,8 +352,8 @@ static void render_table(FILE *out, const struct jval *arr, int indent)
     for (const struct jval *e = arr->child; e; e = e->next) {
         fprintf(out, "%*s", indent, "");
         for (unsigned c = 0; c < ncols; c++)
-            fprintf(out, "%-*s%s", c + 1 < ncols ? (int)width[c] : 0,
-                    jtext(jmember(e, cols[c])), c + 1 < ncols ? "  " : "\n");
+            fprintf(out, "%-*s%s", c + 1 < ncols ? (int)width[c] : 0, jtext(jmember(e, cols[c])),
+                    c + 1 < ncols ? "  " : "\n");
     }
 }
 
@@ -499,8 +510,8 @@ static int ask(struct ctl *c)
         uint64_t x = now_mono_ms() ^ ((uint64_t)getpid() << 32);
         memcpy(rnd, &x, sizeof(rnd));
     }
-    snprintf(c->ident, sizeof(c->ident), "ctl-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
-             rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    snprintf(c->ident, sizeof(c->ident), "ctl-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+             rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 
     c->zctx = zmq_ctx_new();
     if (!c->zctx) {
@@ -555,8 +566,8 @@ static int ask(struct ctl *c)
         }
         if (!(item.revents & ZMQ_POLLIN))
             continue;
-        if (proto_recv(c->sock, false, NULL, NULL, &type, c->body, sizeof(c->body),
-                       &c->bodylen) < 0)
+        if (proto_recv(c->sock, false, NULL, NULL, &type, c->body, sizeof(c->body), &c->bodylen) <
+            0)
             continue; /* EAGAIN, or malformed (already logged) */
         if (type != RR_MSG_CTL_RESPONSE) {
             log_debug("ignoring %s", proto_msg_name(type));

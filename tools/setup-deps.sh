@@ -27,6 +27,7 @@ PKGS=(
     sqlite3         # inspecting the store by hand (README troubleshooting)
     procps          # ps, kill: process checks in tests and by operators
     ca-certificates # npm talks to its registry over https
+    clang-format    # the style check (tests/lint_format.sh, .clang-format)
 )
 
 missing=()

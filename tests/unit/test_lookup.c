@@ -118,12 +118,14 @@ static void test_endpoint_lookup_filters(void **state)
     setup_three(fe);
     /* no filter: all three, registration attributes shown */
     const char *all = run(fe, false, NULL);
-    assert_non_null(strstr(all, "</reg/1>;ep=\"node1\";base=\"coap://[2001:db8::1]:61616\";rt=\"core.rd-ep\""));
+    assert_non_null(
+        strstr(all, "</reg/1>;ep=\"node1\";base=\"coap://[2001:db8::1]:61616\";rt=\"core.rd-ep\""));
     assert_non_null(strstr(all, "et=\"tag:example.com,2020:platform\""));
     assert_non_null(strstr(all, "</reg/2>;ep=\"node2\";d=\"floor-3\""));
     assert_non_null(strstr(all, "</reg/3>"));
-    assert_string_equal(run(fe, false, Q("ep=node2")),
-                        "</reg/2>;ep=\"node2\";d=\"floor-3\";base=\"coap://192.0.2.2\";rt=\"core.rd-ep\"");
+    assert_string_equal(
+        run(fe, false, Q("ep=node2")),
+        "</reg/2>;ep=\"node2\";d=\"floor-3\";base=\"coap://192.0.2.2\";rt=\"core.rd-ep\"");
     /* AND of registration attribute and link attribute */
     const char *r = run(fe, false, Q("ep=node*", "rt=temperature-c"));
     assert_non_null(strstr(r, "</reg/1>"));
@@ -168,7 +170,8 @@ static void test_href_forms(void **state)
     assert_null(strstr(r, "</reg/1>"));
     /* resource lookup: href in URI form matches the resolved target */
     r = run(fe, true, Q("href=coap://192.0.2.2/temp"));
-    assert_string_equal(r, "<coap://192.0.2.2/temp>;rt=\"temperature-c\";anchor=\"coap://192.0.2.2\"");
+    assert_string_equal(r,
+                        "<coap://192.0.2.2/temp>;rt=\"temperature-c\";anchor=\"coap://192.0.2.2\"");
     /* and the registration resource in path form selects its links */
     r = run(fe, true, Q("href=/reg/3"));
     assert_string_equal(r, "<coap://192.0.2.3:5683/x>;ct=40;anchor=\"coap://192.0.2.3:5683\"");
@@ -183,9 +186,10 @@ static void test_resource_lookup_resolution(void **state)
 
     setup_three(fe);
     r = run(fe, true, Q("ep=node2"));
-    assert_string_equal(r, "<coap://192.0.2.2/temp>;rt=\"temperature-c\";anchor=\"coap://192.0.2.2\","
-                           "<http://www.example.com/t>;rel=describedby;"
-                           "anchor=\"coap://192.0.2.2/temp\"");
+    assert_string_equal(r,
+                        "<coap://192.0.2.2/temp>;rt=\"temperature-c\";anchor=\"coap://192.0.2.2\","
+                        "<http://www.example.com/t>;rel=describedby;"
+                        "anchor=\"coap://192.0.2.2/temp\"");
     /* an endpoint attribute selects the endpoint's links */
     r = run(fe, true, Q("et=tag:example.com,2020:platform", "if=sensor"));
     assert_string_equal(r, "<coap://[2001:db8::1]:61616/temp>;rt=\"temperature-c\";if=\"sensor\";"
@@ -260,8 +264,9 @@ static void test_ep_index(void **state)
     add(fe, 4, "dup", "a", "coap://192.0.2.4", "</a>");
     add(fe, 5, "dupe", "", "coap://192.0.2.5", "</c>");
     r = run(fe, false, Q("ep=dup"));
-    assert_string_equal(r, "</reg/4>;ep=\"dup\";d=\"a\";base=\"coap://192.0.2.4\";rt=\"core.rd-ep\","
-                           "</reg/7>;ep=\"dup\";d=\"b\";base=\"coap://192.0.2.7\";rt=\"core.rd-ep\"");
+    assert_string_equal(r,
+                        "</reg/4>;ep=\"dup\";d=\"a\";base=\"coap://192.0.2.4\";rt=\"core.rd-ep\","
+                        "</reg/7>;ep=\"dup\";d=\"b\";base=\"coap://192.0.2.7\";rt=\"core.rd-ep\"");
     r = run(fe, true, Q("ep=dup", "d=b"));
     assert_string_equal(r, "<coap://192.0.2.7/b>;anchor=\"coap://192.0.2.7\"");
     r = run(fe, true, Q("ep=dup", "page=1", "count=1"));

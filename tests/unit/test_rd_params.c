@@ -45,8 +45,15 @@ static void expect_bad(const char **qs, const char *diag)
 
 static void test_full_registration_query(void **state)
 {
-    const char *qs[] = {"ep=node1", "d=floor-3", "lt=600", "base=coap://[2001:db8::1]:61616",
-                        "et=tag:example.com,2020:platform", "proxy=yes", "ka=0", "flag", NULL};
+    const char *qs[] = {"ep=node1",
+                        "d=floor-3",
+                        "lt=600",
+                        "base=coap://[2001:db8::1]:61616",
+                        "et=tag:example.com,2020:platform",
+                        "proxy=yes",
+                        "ka=0",
+                        "flag",
+                        NULL};
     struct rd_params p;
     char err[128];
     (void)state;
@@ -110,7 +117,10 @@ static void test_bad_names(void **state)
     snprintf(long_ep, sizeof(long_ep), "ep=%064d", 0); /* 64 bytes */
     snprintf(ok_ep, sizeof(ok_ep), "ep=%063d", 0);     /* 63 bytes */
     expect_bad((const char *[]){long_ep, NULL}, "63");
-    expect_bad((const char *[]){"ep=a\x01" "b", NULL}, "control");
+    expect_bad((const char *[]){"ep=a\x01"
+                                "b",
+                                NULL},
+               "control");
     expect_bad((const char *[]){"ep=a\x7f", NULL}, "control");
     expect_bad((const char *[]){"ep=a\xc2\x85", NULL}, "control"); /* U+0085 */
     expect_bad((const char *[]){"ep=x", "d=\x1f", NULL}, "control");

@@ -25,8 +25,8 @@
 
 struct resp {
     uint8_t code;
-    char loc[64];      /* Location-Path joined "reg/1" */
-    int cf;            /* -1 absent */
+    char loc[64]; /* Location-Path joined "reg/1" */
+    int cf;       /* -1 absent */
     bool has_obs, has_b1, has_b2;
     uint32_t obs, b1, b2, size2;
     char payload[8192];
@@ -110,8 +110,8 @@ struct xopt {
 };
 
 /* Build a request: path "rd" or "reg/1" (split on '/'), query "a=1&b=2". */
-static size_t build(uint8_t code, const char *path, const char *query, const char *payload,
-                    int cf, const struct xopt *x, uint8_t *buf, size_t cap)
+static size_t build(uint8_t code, const char *path, const char *query, const char *payload, int cf,
+                    const struct xopt *x, uint8_t *buf, size_t cap)
 {
     struct coap_msg m;
     char pbuf[128], qbuf[512];
@@ -160,8 +160,7 @@ static struct resp *reqx(struct frontend *fe, uint8_t code, const char *path, co
 
     memset(&r, 0, sizeof(r));
     sb_init(&out);
-    r.rc = rd_handle_request(fe, (const uint8_t *)"udp", 3, next_req_id++, &peer_udp, buf, n,
-                             &out);
+    r.rc = rd_handle_request(fe, (const uint8_t *)"udp", 3, next_req_id++, &peer_udp, buf, n, &out);
     if (r.rc == RD_DONE)
         parse_resp((const uint8_t *)out.buf, out.len, &r);
     sb_free(&out);
@@ -253,7 +252,8 @@ static void test_replace_keeps_path_ids_not_reused(void **state)
     assert_int_equal(r->code, COAP_CREATED);
     assert_string_equal(r->loc, "reg/1");
     const char *res = lookup(fe, "rd-lookup/res", "ep=alice");
-    assert_string_equal(res, "<coap://192.0.2.1:40000/new>;rt=\"x\";anchor=\"coap://192.0.2.1:40000\"");
+    assert_string_equal(res,
+                        "<coap://192.0.2.1:40000/new>;rt=\"x\";anchor=\"coap://192.0.2.1:40000\"");
     assert_int_equal(req(fe, COAP_DELETE, "reg/2", NULL, NULL)->code, COAP_DELETED);
     assert_string_equal(req(fe, COAP_POST, "rd", "ep=carol", "</c>")->loc, "reg/3");
     /* same ep, different sector: another registration */
@@ -282,8 +282,8 @@ static void test_base_from_peer_and_updates(void **state)
     /* an update's base replaces it and links resolve anew */
     assert_int_equal(req(fe, COAP_POST, "reg/1", "base=coaps://new.example.com", NULL)->code,
                      COAP_CHANGED);
-    assert_non_null(strstr(lookup(fe, "rd-lookup/res", "ep=alice"),
-                           "<coaps://new.example.com/temp>"));
+    assert_non_null(
+        strstr(lookup(fe, "rd-lookup/res", "ep=alice"), "<coaps://new.example.com/temp>"));
     fe_done(fe);
 }
 
@@ -305,20 +305,20 @@ static void test_bad_input_changes_nothing(void **state)
         int cf;
         uint8_t expect;
     } cases[] = {
-        {COAP_POST, "rd", "lt=100", LINKS, 40, COAP_BAD_REQUEST},           /* missing ep */
-        {COAP_POST, "rd", "ep=a&ep=b", LINKS, 40, COAP_BAD_REQUEST},        /* repeated */
-        {COAP_POST, "rd", "ep=a&lt=0", LINKS, 40, COAP_BAD_REQUEST},        /* lt range */
+        {COAP_POST, "rd", "lt=100", LINKS, 40, COAP_BAD_REQUEST},    /* missing ep */
+        {COAP_POST, "rd", "ep=a&ep=b", LINKS, 40, COAP_BAD_REQUEST}, /* repeated */
+        {COAP_POST, "rd", "ep=a&lt=0", LINKS, 40, COAP_BAD_REQUEST}, /* lt range */
         {COAP_POST, "rd", "ep=a&lt=4294967296", LINKS, 40, COAP_BAD_REQUEST},
         {COAP_POST, "rd", "ep=a&lt=ten", LINKS, 40, COAP_BAD_REQUEST},
         {COAP_POST, "rd", "ep=a", "{\"json\":1}", 50, COAP_UNSUPPORTED_CF}, /* not link-format */
-        {COAP_POST, "rd", "ep=a", "</a>;rt=\"x", 40, COAP_BAD_REQUEST},    /* malformed */
+        {COAP_POST, "rd", "ep=a", "</a>;rt=\"x", 40, COAP_BAD_REQUEST},     /* malformed */
         {COAP_POST, "rd", "ep=a", "not a link", -1, COAP_BAD_REQUEST},      /* malformed, no CF */
         {COAP_POST, "rd", "ep=a", big, 40, COAP_TOO_LARGE},                 /* > max_payload */
         {COAP_POST, "reg/1", "ep=x", NULL, -1, COAP_BAD_REQUEST},           /* ep in update */
         {COAP_POST, "reg/1", "d=x", NULL, -1, COAP_BAD_REQUEST},            /* d in update */
         {COAP_POST, "reg/1", "lt=0", NULL, -1, COAP_BAD_REQUEST},
         {COAP_POST, "reg/1", NULL, "</x>", 0, COAP_UNSUPPORTED_CF},
-        {COAP_GET, "rd-lookup/ep", "page=1", NULL, -1, COAP_BAD_REQUEST},   /* page w/o count */
+        {COAP_GET, "rd-lookup/ep", "page=1", NULL, -1, COAP_BAD_REQUEST}, /* page w/o count */
         {COAP_GET, "rd-lookup/res", "count=x", NULL, -1, COAP_BAD_REQUEST},
         {COAP_POST, "rd", "ep=a&proxy=maybe", LINKS, 40, COAP_BAD_REQUEST},
         {COAP_POST, "rd", "ep=a_b&proxy=yes", LINKS, 40, COAP_BAD_REQUEST}, /* not a label */
@@ -421,7 +421,8 @@ static void test_proxy_names_and_routes(void **state)
     assert_string_equal(addr_to_str(&rt.path.remote, a, sizeof(a)), "192.0.2.1:40000");
     assert_false(rt.flags & RR_ROUTE_DELETED);
     const char *ep = lookup(fe, "rd-lookup/ep", NULL);
-    assert_non_null(strstr(ep, "ep=\"RIOT-0123ABCD\";base=\"coap://riot-0123abcd.proxy.localhost\""));
+    assert_non_null(
+        strstr(ep, "ep=\"RIOT-0123ABCD\";base=\"coap://riot-0123abcd.proxy.localhost\""));
     assert_non_null(strstr(ep, "proxy=\"yes\""));
     /* an update from a new NAT binding moves the route */
     set_peer("198.51.100.9:6000");
@@ -537,9 +538,9 @@ static void test_block1_registration(void **state)
     assert_string_equal(registry_by_id(&fe->reg, 1)->links, full);
     /* a block out of sequence */
     struct xopt x3[] = {{COAP_OPT_BLOCK1, coap_block_encode(3, true, 1)}, {0, 0}};
-    assert_int_equal(reqx(fe, COAP_POST, "rd", "ep=other", "</zzzzzzzzzzzzzzzzzzzzzzzzzzzzz>", 40,
-                          x3)->code,
-                     COAP_REQUEST_INCOMPLETE);
+    assert_int_equal(
+        reqx(fe, COAP_POST, "rd", "ep=other", "</zzzzzzzzzzzzzzzzzzzzzzzzzzzzz>", 40, x3)->code,
+        COAP_REQUEST_INCOMPLETE);
     fe_done(fe);
 }
 
@@ -553,8 +554,7 @@ static struct rd_out *first_out(struct frontend *fe, uint16_t type)
 }
 
 /* Send an RD_REQUEST through the dispatcher, as relay "udp" would. */
-static void dispatch_request(struct frontend *fe, uint64_t req_id, const uint8_t *coap,
-                             size_t len)
+static void dispatch_request(struct frontend *fe, uint64_t req_id, const uint8_t *coap, size_t len)
 {
     uint8_t body[4096];
     struct wire_w w;
@@ -608,8 +608,8 @@ static void test_simple_registration(void **state)
 {
     struct frontend *fe = fe_new();
     uint8_t buf[512], resp[512];
-    size_t n = build(COAP_POST, ".well-known/rd", "ep=simple&lt=300", NULL, -1, NULL, buf,
-                     sizeof(buf));
+    size_t n =
+        build(COAP_POST, ".well-known/rd", "ep=simple&lt=300", NULL, -1, NULL, buf, sizeof(buf));
     struct rd_out *o;
     struct wire_r w;
     struct rr_peer path;
@@ -672,8 +672,8 @@ static void test_simple_registration(void **state)
     response_of(first_out(fe, RR_MSG_RD_RESPONSE), &id, &r);
     assert_int_equal(r.code, COAP_GATEWAY_TIMEOUT);
     fe_outbox_clear(fe);
-    n = build(COAP_POST, ".well-known/rd", "ep=gone&base=coap://[2001:db8::9]:7777", NULL, -1,
-              NULL, buf, sizeof(buf));
+    n = build(COAP_POST, ".well-known/rd", "ep=gone&base=coap://[2001:db8::9]:7777", NULL, -1, NULL,
+              buf, sizeof(buf));
     dispatch_request(fe, 902, buf, n);
     wire_r_init(&w, first_out(fe, RR_MSG_EP_REQUEST)->body, first_out(fe, RR_MSG_EP_REQUEST)->len);
     ep_req_id = wire_get_u64(&w);
