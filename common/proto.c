@@ -101,9 +101,18 @@ int proto_parse_header(const uint8_t *hdr, size_t len, uint16_t *type)
     return 0;
 }
 
+/* Process-wide by nature: counts calls into ZeroMQ for proto_activity(). */
+static uint64_t proto_calls;
+
+uint64_t proto_activity(void)
+{
+    return proto_calls;
+}
+
 int proto_send(void *sock, const void *identity, size_t idlen, uint16_t type, const void *body,
                size_t bodylen)
 {
+    proto_calls++;
     uint8_t hdr[RR_PROTO_HDR_LEN];
 
     proto_put_header(hdr, type);
@@ -148,6 +157,7 @@ static void drain(void *sock)
 int proto_recv(void *sock, bool want_identity, uint8_t *identity, size_t *idlen, uint16_t *type,
                uint8_t *body, size_t bodycap, size_t *bodylen)
 {
+    proto_calls++;
     uint8_t hdr[RR_PROTO_HDR_LEN + 1];
     uint8_t idbuf[255];
     size_t size;

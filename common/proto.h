@@ -144,6 +144,15 @@ int proto_recv(void *sock, bool want_identity, uint8_t *identity, size_t *idlen,
                uint8_t *body, size_t bodycap, size_t *bodylen);
 
 /*
+ * How many proto_send/proto_recv calls this process has made. A ZeroMQ
+ * socket's ZMQ_FD only signals "read ZMQ_EVENTS now"; any send or receive
+ * may consume that signal. A loop that polls ZMQ_FDs beside plain sockets
+ * (instead of zmq_poll, which costs several system calls per socket on
+ * every wake-up) re-reads ZMQ_EVENTS whenever this number changed.
+ */
+uint64_t proto_activity(void);
+
+/*
  * Cross-transport forwarding (relay <-> relay). Every relay binds a ROUTER at
  * proto_relay_endpoint(state_dir, own name) = "ipc://<state_dir>/relay-<name>.sock"
  * and, to reach a route held by another relay, connects a DEALER (routing id
