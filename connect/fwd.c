@@ -88,7 +88,10 @@ static void set_cached(uint8_t **dst, size_t *dlen, const uint8_t *p, size_t n)
 static void send_down(struct fwd *f, const uint8_t *buf, size_t len, const struct rr_addr *to,
                       uint64_t now)
 {
-    cn_sendto(f->down_fd, buf, len, to);
+    if (f->down_send != NULL)
+        f->down_send(f->down_ctx, buf, len);
+    else
+        cn_sendto(f->down_fd, buf, len, to);
     f->last_down_tx = now;
 }
 

@@ -55,6 +55,10 @@ struct fwd {
     struct fwd_notif *ntf;
     unsigned n_ex, n_tok, n_ntf;
     struct fwd_stats stats;
+    /* When set, messages for the down side go here instead of sendto on
+     * down_fd (serve over TCP: tcp.c turns them into RFC 8323 frames). */
+    void (*down_send)(void *ctx, const uint8_t *buf, size_t len);
+    void *down_ctx;
 };
 
 /* What the forwarder did with a message from the down side. */

@@ -21,6 +21,9 @@
  *   which keeps the NAT binding open. An unanswered ping triggers an update
  *   at once: that moves the route to our current source address.
  *   SIGINT/SIGTERM -> DELETE the registration, exit 0.
+ * --transport tcp (or a coap+tcp:// --rd): after parsing and fetching the
+ * links, everything is handed to tcp.c (serve_tcp_run); serve.h holds what
+ * the two share.
  */
 #include "connect.h"
 
@@ -31,10 +34,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "coap_msg.h"
 #include "fwd.h"
+#include "serve.h"
 #include "linkformat.h"
 #include "log.h"
 #include "timeutil.h"
@@ -105,19 +110,6 @@ struct serve_ep {
     uint64_t next_probe;
 };
 
-struct serve_opts {
-    struct cn_uri rd;
-    char rd_text[CN_PATHLEN];
-    char d[64];
-    const char *links;
-    const char *proxy_domain;
-    bool json;
-    uint32_t lt; /* 0: not sent, the RD's default applies */
-    unsigned timeout_ms;
-    unsigned ping_ms;
-    unsigned probe_ms;
-};
-
 struct serve {
     struct serve_opts o;
     struct serve_ep eps[SERVE_MAX_EPS];
@@ -130,35 +122,54 @@ struct serve {
 
 static void serve_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: rdrelay-connect serve --rd coap://HOST[:PORT] --ep NAME [options] LOCAL-URI\n"
-            "       rdrelay-connect serve --rd coap://HOST[:PORT] --ep NAME=LOCAL-URI [--ep "
-            "NAME=URI ...]\n"
-            "\n"
-            "Registers a local CoAP server (e.g. coap://127.0.0.1:5683) at rdrelay's Resource\n"
-            "Directory with proxy=yes, from this process's own UDP socket, prints the host name\n"
-            "clients must use, and relays every request rdrelay forwards to the local server\n"
-            "and its answers back, unchanged (options, payload, blocks, Observe, separate\n"
-            "responses). Keeps the NAT path alive (pings, refreshes before lt). SIGINT or\n"
-            "SIGTERM removes the registration and exits 0.\n"
-            "\n"
-            "options:\n"
-            "  --rd URI            rdrelay's address, coap://HOST[:PORT] (required)\n"
-            "  --ep NAME[=URI]     endpoint name; repeatable with =URI, one UDP socket each\n"
-            "  --d SECTOR          sector (the host name becomes NAME.SECTOR.<proxy domain>)\n"
-            "  --transport udp     udp (default); tcp comes with relay-tcp\n"
-            "  --lt SECONDS        registration lifetime (default: the RD's, 90000)\n"
-            "  --links LINKS       link-format to register instead of the local /.well-known/core\n"
-            "  --json              print one JSON object per registration instead of a line\n"
-            "  --timeout MS        local server silent this long -> 5.04 (default 8000)\n"
-            "  --ping SECONDS      CoAP ping when idle this long (default 20, 0 = off)\n"
-            "  --probe SECONDS     check the route this often: a request to our own name must\n"
-            "                      come back to us through rdrelay, else refresh at once\n"
-            "                      (a NAT that changed our mapping; default 60, 0 = off)\n"
-            "  --proxy-domain DOM  host name fallback if the RD's lookup does not show it\n"
-            "  --log-level LEVEL   error, warn, info (default), debug\n"
-            "  --help              this text\n"
-            "exit: 0 after SIGINT/SIGTERM, 2 bad arguments or registration refused, 1 failure\n");
+    fprintf(
+        out,
+        "usage: rdrelay-connect serve --rd coap[+tcp]://HOST[:PORT] --ep NAME [options] LOCAL-URI\n"
+        "       rdrelay-connect serve --rd coap://HOST[:PORT] --ep NAME=LOCAL-URI [--ep "
+        "NAME=URI ...]\n"
+        "\n"
+        "Registers a local CoAP server (e.g. coap://127.0.0.1:5683) at rdrelay's Resource\n"
+        "Directory with proxy=yes, from this process's own UDP socket (or TCP connection),\n"
+        "prints the host name "
+        "clients must use, and relays every request rdrelay forwards to the local server\n"
+        "and its answers back, unchanged (options, payload, blocks, Observe, separate\n"
+        "responses). Keeps the NAT path alive (pings, refreshes before lt). SIGINT or\n"
+        "SIGTERM removes the registration and exits 0.\n"
+        "\n"
+        "options:\n"
+        "  --rd URI            rdrelay's address, coap:// or coap+tcp://HOST[:PORT] (required)\n"
+        "  --ep NAME[=URI]     endpoint name; repeatable with =URI, one socket (or TCP\n"
+        "                      connection) each\n"
+        "  --d SECTOR          sector (the host name becomes NAME.SECTOR.<proxy domain>)\n"
+        "  --transport T       udp (default) or tcp: one RFC 8323 connection per name to\n"
+        "                      rdrelay-tcp, requests come back over it (coap+tcp:// --rd\n"
+        "                      implies tcp; the local server is always spoken to over UDP)\n"
+        "  --lt SECONDS        registration lifetime (default: the RD's, 90000)\n"
+        "  --links LINKS       link-format to register instead of the local /.well-known/core\n"
+        "  --json              print one JSON object per registration instead of a line\n"
+        "  --timeout MS        local server silent this long -> 5.04 (default 8000)\n"
+        "  --ping SECONDS      CoAP ping (TCP: RFC 8323 Ping) when idle this long (default 20,\n"
+        "                      0 = off)\n"
+        "  --probe SECONDS     check the route this often: a request to our own name must\n"
+        "                      come back to us through rdrelay, else refresh at once\n"
+        "                      (a NAT that changed our mapping; default 60, 0 = off)\n"
+        "  --proxy-domain DOM  host name fallback if the RD's lookup does not show it\n"
+        "  --log-level LEVEL   error, warn, info (default), debug\n"
+        "  --help              this text\n"
+        "exit: 0 after SIGINT/SIGTERM, 2 bad arguments or registration refused, 1 failure\n");
+}
+
+/* ---- shared with tcp.c (serve.h) ---- */
+
+void serve_reg_query(const struct serve_opts *o, const char *ep, char *q, size_t qlen)
+{
+    int n = snprintf(q, qlen, "ep=%s", ep);
+
+    if (o->d[0] != '\0')
+        n += snprintf(q + n, qlen - (size_t)n, "&d=%s", o->d);
+    n += snprintf(q + n, qlen - (size_t)n, "&proxy=yes");
+    if (o->lt != 0)
+        snprintf(q + n, qlen - (size_t)n, "&lt=%u", (unsigned)o->lt);
 }
 
 /* ---- own requests towards the RD ---- */
@@ -253,71 +264,72 @@ static int own_start(struct serve_ep *e, enum own_kind kind, uint8_t code, const
     return 0;
 }
 
-static void serve_print(struct serve *s, struct serve_ep *e)
+void serve_print(const struct serve_opts *o, const char *ep, const char *host, const char *reg_loc,
+                 const struct rr_addr *local)
 {
     char reg[CN_HOSTLEN + CN_PATHLEN + 32];
 
-    snprintf(reg, sizeof(reg), "coap://%s%s%s:%u%s", strchr(s->o.rd.host, ':') ? "[" : "",
-             s->o.rd.host, strchr(s->o.rd.host, ':') ? "]" : "", (unsigned)s->o.rd.port,
-             e->reg_loc);
-    if (s->o.json) {
+    snprintf(reg, sizeof(reg), "%s://%s%s%s:%u%s", o->tcp ? "coap+tcp" : "coap",
+             strchr(o->rd.host, ':') ? "[" : "", o->rd.host, strchr(o->rd.host, ':') ? "]" : "",
+             (unsigned)o->rd.port, reg_loc);
+    if (o->json) {
         char uri[CN_HOSTLEN + 16];
-        snprintf(uri, sizeof(uri), "coap://%s", e->host);
+        snprintf(uri, sizeof(uri), "coap://%s", host);
         fputs("{\"ep\":", stdout);
-        cn_json_str(stdout, e->ep);
+        cn_json_str(stdout, ep);
         fputs(",\"d\":", stdout);
-        cn_json_str(stdout, s->o.d);
+        cn_json_str(stdout, o->d);
         fputs(",\"host\":", stdout);
-        cn_json_str(stdout, e->host);
+        cn_json_str(stdout, host);
         fputs(",\"uri\":", stdout);
-        cn_json_str(stdout, e->host[0] ? uri : "");
+        cn_json_str(stdout, host[0] ? uri : "");
         fputs(",\"registration\":", stdout);
         cn_json_str(stdout, reg);
         fputs(",\"local\":", stdout);
         {
             char loc[CN_HOSTLEN];
-            addr_to_str(&e->local.addr, loc, sizeof(loc));
+            addr_to_str(local, loc, sizeof(loc));
             cn_json_str(stdout, loc);
         }
         fputs("}\n", stdout);
-    } else if (e->host[0] != '\0') {
-        printf("%s: clients use coap://%s/ (registered as %s)\n", e->ep, e->host, reg);
+    } else if (host[0] != '\0') {
+        printf("%s: clients use coap://%s/ (registered as %s)\n", ep, host, reg);
     } else {
-        printf("%s: registered as %s, but the RD does not show the host name\n", e->ep, reg);
+        printf("%s: registered as %s, but the RD does not show the host name\n", ep, reg);
     }
     fflush(stdout);
 }
 
 /* Take the host name from an endpoint lookup answer; fall back to the
  * computed name when --proxy-domain was given. */
-static void serve_take_host(struct serve *s, struct serve_ep *e, const struct coap_msg *m)
+void serve_take_host(const struct serve_opts *o, const char *ep, const struct coap_msg *m,
+                     char *host, size_t hostlen)
 {
     struct lf_doc doc;
     char err[128];
 
-    e->host[0] = '\0';
+    host[0] = '\0';
     if (m != NULL && COAP_CODE_CLASS(m->code) == 2 &&
         lf_parse((const char *)m->payload, m->payload_len, &doc, err, sizeof(err)) == 0) {
         for (unsigned i = 0; i < doc.nlinks; i++) {
-            const char *ep = lf_link_param(&doc.links[i], "ep");
+            const char *lep = lf_link_param(&doc.links[i], "ep");
             const char *d = lf_link_param(&doc.links[i], "d");
-            if (ep == NULL || strcmp(ep, e->ep) != 0)
+            if (lep == NULL || strcmp(lep, ep) != 0)
                 continue;
-            if (s->o.d[0] != '\0' && (d == NULL || strcmp(d, s->o.d) != 0))
+            if (o->d[0] != '\0' && (d == NULL || strcmp(d, o->d) != 0))
                 continue;
-            if (cn_base_host(lf_link_param(&doc.links[i], "base"), e->host, sizeof(e->host)) == 0)
+            if (cn_base_host(lf_link_param(&doc.links[i], "base"), host, hostlen) == 0)
                 break;
         }
         lf_free(&doc);
     }
-    if (e->host[0] == '\0' &&
-        cn_host_compute(e->ep, s->o.d, s->o.proxy_domain, e->host, sizeof(e->host)) < 0)
-        log_warnx("%s: the RD's lookup shows no base; give --proxy-domain", e->ep);
+    if (host[0] == '\0' && cn_host_compute(ep, o->d, o->proxy_domain, host, hostlen) < 0)
+        log_warnx("%s: the RD's lookup shows no base; give --proxy-domain", ep);
 }
 
-static uint64_t refresh_interval_ms(const struct serve *s)
+uint64_t serve_refresh_interval_ms(const struct serve_opts *o)
 {
-    uint64_t lt = s->o.lt ? s->o.lt : SERVE_DEFAULT_LT;
+    uint64_t lt = o->lt ? o->lt : SERVE_DEFAULT_LT;
 
     /* well before lt: a refresh may need all its retransmissions */
     if (lt >= 3600)
@@ -335,30 +347,30 @@ static void backoff(struct serve_ep *e, uint64_t now)
 }
 
 /* Location-Path options of a 2.01 -> "/reg/3". */
-static int take_location(struct serve_ep *e, const struct coap_msg *m)
+int serve_take_location(const struct coap_msg *m, char *out, size_t outlen)
 {
     size_t used = 0;
 
-    e->reg_loc[0] = '\0';
+    out[0] = '\0';
     for (const struct coap_msg_opt *o = coap_msg_find(m, COAP_OPT_LOCATION_PATH); o != NULL;
          o = coap_msg_find_next(m, o)) {
-        if (used + 1 + o->len + 1 > sizeof(e->reg_loc))
+        if (used + 1 + o->len + 1 > outlen)
             return -1;
-        e->reg_loc[used++] = '/';
-        memcpy(e->reg_loc + used, o->val, o->len);
+        out[used++] = '/';
+        memcpy(out + used, o->val, o->len);
         used += o->len;
-        e->reg_loc[used] = '\0';
+        out[used] = '\0';
     }
     return used > 0 ? 0 : -1;
 }
 
 /* The first link of the discovery answer: the registration interface. */
-static void take_iface(struct serve_ep *e, const struct coap_msg *m)
+void serve_take_iface(const struct coap_msg *m, char *out, size_t outlen)
 {
     const char *p = (const char *)m->payload, *end = p + m->payload_len, *lt, *gt, *path;
     size_t n;
 
-    snprintf(e->reg_iface, sizeof(e->reg_iface), "/rd");
+    snprintf(out, outlen, "/rd");
     lt = memchr(p, '<', m->payload_len);
     if (lt == NULL)
         return;
@@ -374,10 +386,10 @@ static void take_iface(struct serve_ep *e, const struct coap_msg *m)
             return;
     }
     n = (size_t)(gt - path);
-    if (n == 0 || n >= sizeof(e->reg_iface) || path[0] != '/')
+    if (n == 0 || n >= outlen || path[0] != '/')
         return;
-    memcpy(e->reg_iface, path, n);
-    e->reg_iface[n] = '\0';
+    memcpy(out, path, n);
+    out[n] = '\0';
 }
 
 /* The own request ended: m is its response, or NULL (timeout / RST). */
@@ -393,7 +405,7 @@ static void own_done(struct serve *s, struct serve_ep *e, const struct coap_msg 
     switch (kind) {
     case OWN_DISCOVER:
         if (m != NULL && code == COAP_CONTENT && m->payload_len > 0) {
-            take_iface(e, m);
+            serve_take_iface(m, e->reg_iface, sizeof(e->reg_iface));
         } else if (m == NULL) {
             log_warnx("%s: RD discovery: %s; retrying", e->ep, cs);
             backoff(e, now);
@@ -407,13 +419,13 @@ static void own_done(struct serve *s, struct serve_ep *e, const struct coap_msg 
         e->next_action = now;
         break;
     case OWN_REGISTER:
-        if (code == COAP_CREATED && take_location(e, m) == 0) {
+        if (code == COAP_CREATED && serve_take_location(m, e->reg_loc, sizeof(e->reg_loc)) == 0) {
             e->registrations++;
             log_info("%s: registered at %s", e->ep, e->reg_loc);
             e->backoff_ms = 0;
             e->st = RS_LOOKUP;
             e->next_action = now;
-            e->next_refresh = now + refresh_interval_ms(s);
+            e->next_refresh = now + serve_refresh_interval_ms(&s->o);
         } else if (m != NULL && code == COAP_NOT_FOUND && strcmp(e->reg_iface, "/rd") != 0) {
             log_warnx("%s: %s answered 4.04; trying /rd", e->ep, e->reg_iface);
             snprintf(e->reg_iface, sizeof(e->reg_iface), "/rd");
@@ -432,15 +444,15 @@ static void own_done(struct serve *s, struct serve_ep *e, const struct coap_msg 
     case OWN_LOOKUP:
         if (m == NULL)
             log_warnx("%s: endpoint lookup: %s", e->ep, cs);
-        serve_take_host(s, e, m);
-        serve_print(s, e);
+        serve_take_host(&s->o, e->ep, m, e->host, sizeof(e->host));
+        serve_print(&s->o, e->ep, e->host, e->reg_loc, &e->local.addr);
         e->st = RS_REGISTERED;
         break;
     case OWN_REFRESH:
         if (code == COAP_CHANGED) {
             log_debug("%s: registration %s refreshed", e->ep, e->reg_loc);
             e->backoff_ms = 0;
-            e->next_refresh = now + refresh_interval_ms(s);
+            e->next_refresh = now + serve_refresh_interval_ms(&s->o);
         } else if (code == COAP_NOT_FOUND) {
             log_warnx("%s: registration %s is gone (4.04); registering again", e->ep, e->reg_loc);
             e->reg_loc[0] = '\0';
@@ -514,14 +526,7 @@ static void ep_step(struct serve *s, struct serve_ep *e, uint64_t now)
     case RS_REGISTER:
         if (now < e->next_action)
             break;
-        {
-            int n = snprintf(q, sizeof(q), "ep=%s", e->ep);
-            if (s->o.d[0] != '\0')
-                n += snprintf(q + n, sizeof(q) - (size_t)n, "&d=%s", s->o.d);
-            n += snprintf(q + n, sizeof(q) - (size_t)n, "&proxy=yes");
-            if (s->o.lt != 0)
-                snprintf(q + n, sizeof(q) - (size_t)n, "&lt=%u", (unsigned)s->o.lt);
-        }
+        serve_reg_query(&s->o, e->ep, q, sizeof(q));
         own_start(e, OWN_REGISTER, COAP_POST, e->reg_iface, q, e->links, COAP_CF_LINK_FORMAT,
                   SERVE_MAX_RETRANSMIT, now);
         break;
@@ -748,6 +753,7 @@ static int serve_parse(struct serve *s, int argc, char **argv)
                                              {NULL, 0, NULL, 0}};
     const char *eps[SERVE_MAX_EPS], *rd = NULL;
     unsigned neps = 0;
+    bool udp_asked = false;
     char err[256], *end;
     int c;
 
@@ -776,14 +782,15 @@ static int serve_parse(struct serve *s, int argc, char **argv)
             break;
         case 't':
             if (strcmp(optarg, "tcp") == 0) {
-                fprintf(stderr, "serve: tcp transport not available yet\n");
-                return -1;
+                s->o.tcp = true;
+                break;
             }
-            if (strcmp(optarg, "udp") != 0) {
-                fprintf(stderr, "serve: unknown transport '%s' (udp, tcp)\n", optarg);
-                return -1;
+            if (strcmp(optarg, "udp") == 0) {
+                udp_asked = true;
+                break;
             }
-            break;
+            fprintf(stderr, "serve: unknown transport '%s' (udp, tcp)\n", optarg);
+            return -1;
         case 'l': {
             unsigned long v = strtoul(optarg, &end, 10);
             if (*end != '\0' || v < 1 || v > 4294967295ul) {
@@ -848,7 +855,16 @@ static int serve_parse(struct serve *s, int argc, char **argv)
         fprintf(stderr, "serve: one local server URI at most (use --ep NAME=URI for more)\n");
         return -1;
     }
-    if (cn_uri_parse(rd, false, &s->o.rd, err, sizeof(err)) < 0) {
+    /* coap+tcp:// implies --transport tcp; coap:// with --transport tcp
+     * means the same host and port over TCP */
+    if (strncasecmp(rd, "coap+tcp://", 11) == 0) {
+        if (udp_asked) {
+            fprintf(stderr, "serve: --transport udp with a coap+tcp:// --rd\n");
+            return -1;
+        }
+        s->o.tcp = true;
+    }
+    if (cn_uri_parse(rd, true, &s->o.rd, err, sizeof(err)) < 0) {
         fprintf(stderr, "serve: --rd: %s\n", err);
         return -1;
     }
@@ -1006,6 +1022,16 @@ int serve_main(int argc, char **argv)
         goto done;
     rc = CN_EXIT_RUNTIME;
     cn_install_signals();
+    if (s->o.tcp) {
+        struct serve_target t[SERVE_MAX_EPS];
+        for (unsigned i = 0; i < s->n_eps; i++) {
+            if (ep_fetch_links(s, &s->eps[i]) < 0)
+                goto done;
+            t[i] = (struct serve_target){s->eps[i].ep, &s->eps[i].local, s->eps[i].links};
+        }
+        rc = serve_tcp_run(&s->o, t, s->n_eps);
+        goto done;
+    }
     for (unsigned i = 0; i < s->n_eps; i++) {
         if (ep_open(s, &s->eps[i]) < 0 || ep_fetch_links(s, &s->eps[i]) < 0)
             goto done;

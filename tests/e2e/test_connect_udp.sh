@@ -27,10 +27,10 @@ for mode in serve reach list; do
 done
 "$CONNECT" --version >/dev/null
 assert_eq 0 $? "rdrelay-connect --version exits 0"
-err=$("$CONNECT" serve --rd coap://127.0.0.1:5683 --ep alice --transport tcp \
+err=$("$CONNECT" serve --rd coap://127.0.0.1:5683 --ep alice --transport sctp \
     coap://127.0.0.1:5683 2>&1)
-assert_eq 2 $? "serve --transport tcp exits 2 for now"
-assert_contains "$err" "tcp transport not available yet" "serve --transport tcp says why"
+assert_eq 2 $? "serve --transport with an unknown transport exits 2"
+assert_contains "$err" "unknown transport" "serve --transport says why"
 "$CONNECT" serve --rd coap://127.0.0.1:5683 --ep 'not a label' coap://127.0.0.1:5683 2>/dev/null
 assert_eq 2 $? "serve with an endpoint name that is no DNS label exits 2"
 "$CONNECT" frobnicate 2>/dev/null

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# test_connect_tcp.sh - `rdrelay-connect serve --transport tcp` on loopback
+# (issue 12, TCP mode), real peers: an unmodified coap-server-notls with
+# serve beside it, registered over ONE RFC 8323 connection to rdrelay-tcp
+# (role reversal: requests for the name come back over that connection).
+# coap-client-notls reaches it by name through rdrelay-udp (coap://) and
+# through rdrelay-tcp (coap+tcp://): GET /time, Block2 /example_data,
+# Observe /time (>= 3 notifications), a separate response /async?2.
+# kill -9 of rdrelay-tcp and a restart: serve reconnects, registers again
+# and requests work again within a bounded wait. SIGTERM of serve: DELETE
+# over the connection, exit 0, the name is gone from lookups.
+# Uses lib.sh (processes, coap(), assertions), lib_proxy.sh (pcoap) and
+# lib_tcp.sh (rt_start_all, xcoap, tcp_estab_count).
+# ctest: TIMEOUT 300
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_proxy.sh"
+. "$(dirname "$0")/lib_tcp.sh"
+
+CONNECT=$RDRELAY_BIN/rdrelay-connect
+[ -x "$CONNECT" ] || die "rdrelay-connect is not built"
+
+out=$("$CONNECT" serve --help)
+assert_contains "$out" "RFC 8323" "serve --help documents the TCP transport"
+"$CONNECT" serve --rd coap://127.0.0.1:5683 --ep alice --transport sctp coap://127.0.0.1:5683 2>/dev/null
+assert_eq 2 $? "serve with an unknown transport exits 2"
+
+# ------------------------------------------------------------ setup
+
+rt_start_all
+start_origin
+rr_start serve "$CONNECT" serve --rd "coap+tcp://127.0.0.1:$RR_PORT" --lt 20 --json \
+    --ping 2 --log-level debug --ep "alice=coap://127.0.0.1:$ORIGIN_PORT"
+
+serve_json() { grep -E '^\{"ep":"alice"' "$T_DIR/serve.log" | tail -n 1; }
+_printed() { [ "$(grep -cE '^\{"ep":"alice"' "$T_DIR/serve.log")" -ge "$1" ]; }
+wait_until 20 _printed 1 || die "serve printed no host name within 20 s"
+HOST=$(serve_json | jq -r .host)
+REG=$(serve_json | jq -r .registration)
+assert_eq "alice.$RR_DOMAIN" "$HOST" "serve over TCP prints the host name clients must use"
+assert_match "^coap\+tcp://127\.0\.0\.1:$RR_PORT/reg/[0-9]+$" "$REG" "serve prints its registration"
+assert_eq 1 "$(tcp_estab_count "$RR_PORT")" "serve holds one TCP connection to rdrelay-tcp"
+assert_contains "$(cat "$T_DIR/serve.log")" "rdrelay's CSM" "serve received rdrelay-tcp's CSM"
+
+rd_lookup_ep "ep=alice"
+link=$(lf_ep_link "$PAYLOAD" alice)
+assert_eq "coap://$HOST" "$(lf_attr "$link" base)" "the lookup shows base=coap://$HOST"
+assert_eq "yes" "$(lf_attr "$link" proxy)" "the registration says proxy=yes"
+rd_lookup_res "ep=alice&rt=ticks"
+assert_contains "$PAYLOAD" "/time" "the local server's links were registered"
+
+# ------------------------------------------------------------ by name, both transports
+
+coap -m get "coap://127.0.0.1:$ORIGIN_PORT/example_data"
+direct=$PAYLOAD
+_by_name_ok() { COAP_TIMEOUT=2 xcoap "$1" 4 "$HOST" -m get /time; [ "$CODE" == "2.05" ]; }
+_notifications() { [ "$(grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe:' "$1")" -ge "$2" ]; }
+
+suite() { # transport
+    local tr=$1
+    xcoap "$tr" 4 "$HOST" -m get /time
+    assert_code 2.05 "$tr client: GET /time by name, served over serve's TCP connection"
+    assert_match '[0-9]{2}:[0-9]{2}:[0-9]{2}' "$PAYLOAD" "$tr client: /time answers the origin's clock"
+    xcoap "$tr" 4 "$HOST" -m get /example_data
+    assert_code 2.05 "$tr client: GET /example_data (Block2) by name"
+    assert_eq "$direct" "$PAYLOAD" "$tr client: the Block2 body is identical to direct"
+    blocks=$(grep -cE '^v:1 t:(ACK|CON) c:2\.05 .*Block2:' "$T_DIR/coap.out" || true)
+    assert_match '^([2-9]|[1-9][0-9]+)$' "$blocks" "$tr client: the body came in several blocks ($blocks)"
+    xcoap "$tr" 4 "$HOST" -m get '/async?2'
+    assert_code 2.05 "$tr client: GET /async?2 by name"
+    assert_eq "done" "$PAYLOAD" "$tr client: the delayed (separate) answer arrives"
+    coap_bg "$T_DIR/obs_$tr.out" -B 8 -s 6 -O "3,$HOST" "$(rd_uri_x "$tr" 4 /time)"
+    local pid=$BG_PID
+    wait_until 12 _notifications "$T_DIR/obs_$tr.out" 3
+    assert_eq 0 $? "$tr client: Observe /time by name, at least 3 notifications"
+    bg_wait "$pid" 15
+}
+suite udp
+suite tcp
+assert_eq 0 "$(grep -c 'connection to rdrelay lost' "$T_DIR/serve.log")" "the connection stayed up"
+
+# pings: serve pings when idle (--ping 2), rdrelay answers with Pong
+_pongs() { [ "$(grep -c 'Pong from rdrelay' "$T_DIR/serve.log")" -ge 1 ]; }
+wait_until 10 _pongs
+assert_eq 0 $? "serve sends RFC 8323 Pings when idle and rdrelay-tcp answers them"
+assert_eq 1 "$(tcp_estab_count "$RR_PORT")" "still one connection after idle pings"
+
+# refresh before lt (20 s), and a registration removed behind serve's back:
+# the next update is answered 4.04 and serve registers again
+_refreshed() { grep -q 'refreshed' "$T_DIR/serve.log"; }
+wait_until 20 _refreshed
+assert_eq 0 $? "serve refreshes its registration over TCP before lt runs out"
+REG_PATH=/${REG#coap+tcp://*/}
+coap -m delete "$(rd_uri "$REG_PATH")"
+assert_code 2.02 "the registration is removed from outside"
+wait_until 25 grep -q 'is gone (4.04)' "$T_DIR/serve.log"
+assert_eq 0 $? "serve's next update is answered 4.04"
+wait_until 10 _printed 2
+assert_eq 0 $? "serve registered again after the 4.04"
+wait_until 10 _by_name_ok tcp
+assert_eq 0 $? "requests by name work after the re-registration"
+
+# ------------------------------------------------------------ kill -9 of rdrelay-tcp
+
+regs_before=$(grep -c 'registered at /reg/' "$T_DIR/serve.log")
+rr_stop tcp KILL
+wait_until 10 grep -q 'connection to rdrelay lost' "$T_DIR/serve.log"
+assert_eq 0 $? "serve notices that the connection is gone"
+rt_start_tcp
+rt_wait_ready
+_reregistered() { [ "$(grep -c 'registered at /reg/' "$T_DIR/serve.log")" -gt "$regs_before" ]; }
+wait_until 40 _reregistered
+assert_eq 0 $? "serve reconnected and registered again over the new connection"
+wait_until 15 _by_name_ok udp
+assert_eq 0 $? "after kill -9 of rdrelay-tcp, requests by name (UDP client) work again"
+wait_until 15 _by_name_ok tcp
+assert_eq 0 $? "after kill -9 of rdrelay-tcp, requests by name (TCP client) work again"
+assert_eq 1 "$(tcp_estab_count "$RR_PORT")" "again one TCP connection"
+wait_until 5 _printed 3
+assert_eq "alice.$RR_DOMAIN" "$(serve_json | jq -r .host)" "the same host name after reconnecting"
+
+# ------------------------------------------------------------ SIGTERM
+
+rr_stop serve TERM
+assert_eq 0 "$RR_EXIT" "serve exits 0 on SIGTERM"
+assert_contains "$(cat "$T_DIR/serve.log")" "removed (2.02)" "serve deleted its registration over TCP"
+rd_lookup_ep "ep=alice"
+assert_eq "" "$(lf_ep_link "$PAYLOAD" alice)" "after SIGTERM alice is gone from lookups"
+xcoap udp 4 "$HOST" -m get /time
+assert_code 5.05 "after SIGTERM the name is unknown"
+
+t_done
