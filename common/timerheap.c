@@ -8,7 +8,7 @@
 
 static void th_swap(struct timerheap *th, uint32_t a, uint32_t b)
 {
-    struct ru_timer *t = th->h[a];
+    struct rr_timer *t = th->h[a];
     th->h[a] = th->h[b];
     th->h[b] = t;
     th->h[a]->hidx = a;
@@ -56,7 +56,7 @@ void th_free(struct timerheap *th)
     th->n = th->cap = 0;
 }
 
-void th_timer_init(struct ru_timer *t, uint8_t kind, uint32_t owner)
+void th_timer_init(struct rr_timer *t, uint8_t kind, uint32_t owner)
 {
     t->due = 0;
     t->hidx = TH_NOT_ARMED;
@@ -64,7 +64,7 @@ void th_timer_init(struct ru_timer *t, uint8_t kind, uint32_t owner)
     t->owner = owner;
 }
 
-int th_arm(struct timerheap *th, struct ru_timer *t, uint64_t due)
+int th_arm(struct timerheap *th, struct rr_timer *t, uint64_t due)
 {
     if (th_armed(t)) {
         uint64_t old = t->due;
@@ -84,7 +84,7 @@ int th_arm(struct timerheap *th, struct ru_timer *t, uint64_t due)
     return 0;
 }
 
-void th_cancel(struct timerheap *th, struct ru_timer *t)
+void th_cancel(struct timerheap *th, struct rr_timer *t)
 {
     if (!th_armed(t))
         return;
@@ -100,16 +100,16 @@ void th_cancel(struct timerheap *th, struct ru_timer *t)
     t->hidx = TH_NOT_ARMED;
 }
 
-struct ru_timer *th_peek(const struct timerheap *th)
+struct rr_timer *th_peek(const struct timerheap *th)
 {
     return th->n ? th->h[0] : NULL;
 }
 
-struct ru_timer *th_pop_due(struct timerheap *th, uint64_t now)
+struct rr_timer *th_pop_due(struct timerheap *th, uint64_t now)
 {
     if (th->n == 0 || th->h[0]->due > now)
         return NULL;
-    struct ru_timer *t = th->h[0];
+    struct rr_timer *t = th->h[0];
     th_cancel(th, t);
     return t;
 }

@@ -71,7 +71,7 @@ int rt_conns_init(struct rt_relay *r)
     for (uint32_t i = 0; i < max; i++) {
         r->conns[i].fd = -1;
         r->conns[i].hnext = i + 1 < max ? i + 1 : RT_NONE;
-        rt_th_timer_init(&r->conns[i].t, RT_T_CONN, i);
+        th_timer_init(&r->conns[i].t, RT_T_CONN, i);
     }
     r->conn_free = 0;
     r->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -524,7 +524,7 @@ void rt_conn_close(struct rt_relay *r, uint32_t ci, const char *why, uint64_t no
     epoll_ctl(r->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
-    rt_th_cancel(&r->timers, &c->t);
+    th_cancel(&r->timers, &c->t);
     free(c->in);
     free(c->out);
     free(c->obs);

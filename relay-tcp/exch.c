@@ -23,19 +23,19 @@ int rt_exch_init(struct rt_relay *r)
     r->nux = nux;
     r->dx = calloc(ndx, sizeof(*r->dx));
     r->ux = calloc(nux, sizeof(*r->ux));
-    if (!r->dx || !r->ux || rt_th_init(&r->timers, ndx + nux + r->nconns_max + 16) < 0) {
+    if (!r->dx || !r->ux || th_init(&r->timers, ndx + nux + r->nconns_max + 16) < 0) {
         log_warnx("out of memory for %u exchanges", nux);
         return -1;
     }
     for (uint32_t i = 0; i < ndx; i++) {
         r->dx[i].fnext = i + 1 < ndx ? i + 1 : RT_NONE;
         r->dx[i].up = RT_NONE;
-        rt_th_timer_init(&r->dx[i].t, RT_T_DX, i);
+        th_timer_init(&r->dx[i].t, RT_T_DX, i);
     }
     for (uint32_t i = 0; i < nux; i++) {
         r->ux[i].fnext = i + 1 < nux ? i + 1 : RT_NONE;
         r->ux[i].dx = RT_NONE;
-        rt_th_timer_init(&r->ux[i].t, RT_T_UX, i);
+        th_timer_init(&r->ux[i].t, RT_T_UX, i);
     }
     r->dx_free = r->ux_free = 0;
     r->next_check = (uint32_t)random();
@@ -49,7 +49,7 @@ void rt_exch_free(struct rt_relay *r)
             free(r->dx[i].req);
     free(r->dx);
     free(r->ux);
-    rt_th_free(&r->timers);
+    th_free(&r->timers);
     r->dx = NULL;
     r->ux = NULL;
 }
@@ -105,7 +105,7 @@ void rt_dx_release(struct rt_relay *r, uint32_t i)
     struct rt_dx *d = &r->dx[i];
     if (d->state == DX_FREE)
         return;
-    rt_th_cancel(&r->timers, &d->t);
+    th_cancel(&r->timers, &d->t);
     if (rt_conn_alive(r, d->conn, d->conn_id) && r->conns[d->conn].inflight)
         r->conns[d->conn].inflight--;
     free(d->req);
@@ -190,7 +190,7 @@ void rt_ux_release(struct rt_relay *r, uint32_t i)
     struct rt_ux *u = &r->ux[i];
     if (u->state == UX_FREE)
         return;
-    rt_th_cancel(&r->timers, &u->t);
+    th_cancel(&r->timers, &u->t);
     u->state = UX_FREE;
     u->dx = RT_NONE;
     u->fnext = r->ux_free;
@@ -210,7 +210,7 @@ uint32_t rt_ux_from_token(struct rt_relay *r, const uint8_t *tok, size_t tkl)
 
 /* ---- timers ---- */
 
-void rt_exch_on_timer(struct rt_relay *r, struct rt_timer *t, uint64_t now)
+void rt_exch_on_timer(struct rt_relay *r, struct rr_timer *t, uint64_t now)
 {
     uint32_t i = t->owner;
 

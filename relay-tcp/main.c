@@ -108,7 +108,7 @@ static int run(struct rt_relay *r)
         uint64_t wake = next_clone;
         if (r->next_status_ms < wake)
             wake = r->next_status_ms;
-        struct rt_timer *t = rt_th_peek(&r->timers);
+        struct rr_timer *t = th_peek(&r->timers);
         if (t && t->due < wake)
             wake = t->due;
         long timeout = wake > now ? (long)(wake - now) : 0;
@@ -131,7 +131,7 @@ static int run(struct rt_relay *r)
         for (int i = 0; i < nx; i++)
             if (items[4 + i].revents & ZMQ_POLLIN)
                 rt_xfwd_on_xpeer(r, i, now);
-        while ((t = rt_th_pop_due(&r->timers, now)) != NULL)
+        while ((t = th_pop_due(&r->timers, now)) != NULL)
             rt_exch_on_timer(r, t, now);
         if (now >= next_clone) {
             int ms = clone_client_tick(r->clone, now);

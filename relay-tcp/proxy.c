@@ -160,7 +160,7 @@ static void proxy_local(struct rt_relay *r, uint32_t i, struct coap_msg *m,
         return;
     }
     r->c.proxied++;
-    rt_th_arm(&r->timers, &u->t, now + r->cfg.upstream_timeout_ms);
+    th_arm(&r->timers, &u->t, now + r->cfg.upstream_timeout_ms);
 }
 
 static void proxy_xfwd(struct rt_relay *r, uint32_t i, struct coap_msg *m,
@@ -211,7 +211,7 @@ static void proxy_xfwd(struct rt_relay *r, uint32_t i, struct coap_msg *m,
         return;
     }
     r->c.xfwd_out++;
-    rt_th_arm(&r->timers, &d->t, now + r->cfg.upstream_timeout_ms);
+    th_arm(&r->timers, &d->t, now + r->cfg.upstream_timeout_ms);
 }
 
 void rt_proxy_on_request(struct rt_relay *r, uint32_t i, struct coap_msg *m, const char *host,
@@ -268,7 +268,7 @@ void rt_proxy_end_observation(struct rt_relay *r, uint32_t ui, uint64_t now)
     coap_msg_remove_opt(&m, COAP_OPT_OBSERVE);
     coap_msg_add_opt_uint(&m, COAP_OPT_OBSERVE, 1, one);
     u->state = UX_CANCEL;
-    rt_th_arm(&r->timers, &u->t, now + r->cfg.upstream_timeout_ms);
+    th_arm(&r->timers, &u->t, now + r->cfg.upstream_timeout_ms);
     uint32_t ci = u->conn;
     u->conn = RT_NONE; /* see rt_ux_send_request */
     if (rt_conn_send_msg(r, ci, &m) < 0) {
@@ -304,7 +304,7 @@ void rt_proxy_on_upstream(struct rt_relay *r, uint32_t ui, struct coap_msg *m, u
             if (u->state != UX_OBSERVE)
                 r->c.observations++;
             u->state = UX_OBSERVE;
-            rt_th_cancel(&r->timers, &u->t);
+            th_cancel(&r->timers, &u->t);
             rt_xfwd_answer(r, ui, RR_EP_OK, m);
         } else {
             rt_xfwd_answer(r, ui, RR_EP_OK, m);
@@ -345,7 +345,7 @@ void rt_proxy_on_upstream(struct rt_relay *r, uint32_t ui, struct coap_msg *m, u
     if (u->state != UX_OBSERVE)
         r->c.observations++;
     u->state = UX_OBSERVE;
-    rt_th_cancel(&r->timers, &u->t);
+    th_cancel(&r->timers, &u->t);
 }
 
 void rt_proxy_on_upstream_fail(struct rt_relay *r, uint32_t ui, uint8_t code, const char *why,
@@ -443,7 +443,7 @@ void rt_proxy_on_xfwd_response(struct rt_relay *r, int xp, const uint8_t *body, 
     }
     if (d->state != DX_OBSERVE)
         r->c.observations++;
-    rt_th_cancel(&r->timers, &d->t);
+    th_cancel(&r->timers, &d->t);
     if (rt_dx_answer(r, i, &m, false, now) < 0) {
         /* the client is gone: the holder stops too */
         uint8_t b[8];

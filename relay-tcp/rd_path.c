@@ -65,7 +65,7 @@ void rt_rd_on_request(struct rt_relay *r, uint32_t i, const struct coap_msg *m, 
     d->req_id = (uint64_t)(++r->rd_seq) << 32 | i;
     r->c.rd_requests++;
     rd_send_request(r, i);
-    rt_th_arm(&r->timers, &d->t, now + RT_RD_RESEND_MS);
+    th_arm(&r->timers, &d->t, now + RT_RD_RESEND_MS);
 }
 
 void rt_rd_resend(struct rt_relay *r, uint32_t i, uint64_t now)
@@ -83,7 +83,7 @@ void rt_rd_resend(struct rt_relay *r, uint32_t i, uint64_t now)
     }
     r->c.rd_resends++;
     rd_send_request(r, i);
-    rt_th_arm(&r->timers, &d->t, now + RT_RD_RESEND_MS);
+    th_arm(&r->timers, &d->t, now + RT_RD_RESEND_MS);
 }
 
 /* ---- RD observations per connection (for OBSERVE_GONE on close) ---- */
@@ -269,5 +269,5 @@ void rt_rd_on_ep_request(struct rt_relay *r, const uint8_t *body, size_t len, ui
         rt_ux_release(r, ui);
         return;
     }
-    rt_th_arm(&r->timers, &u->t, now + r->cfg.upstream_timeout_ms);
+    th_arm(&r->timers, &u->t, now + r->cfg.upstream_timeout_ms);
 }

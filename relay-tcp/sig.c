@@ -75,9 +75,9 @@ void rt_sig_rearm(struct rt_relay *r, uint32_t ci)
         due = c->last_rx_ms + ka_ms;
     }
     if (due == UINT64_MAX)
-        rt_th_cancel(&r->timers, &c->t);
+        th_cancel(&r->timers, &c->t);
     else
-        rt_th_arm(&r->timers, &c->t, due);
+        th_arm(&r->timers, &c->t, due);
 }
 
 void rt_sig_on_timer(struct rt_relay *r, uint32_t ci, uint64_t now)

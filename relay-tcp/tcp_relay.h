@@ -45,7 +45,7 @@
 #include "config.h"
 #include "proto.h"
 #include "tcp_rules.h"
-#include "tcp_timer.h"
+#include "timerheap.h"
 
 #define RT_RELAY_NAME "tcp"
 #define RT_NONE UINT32_MAX
@@ -86,7 +86,7 @@ struct rt_conn {
     uint16_t inflight;                      /* downstream exchanges of this connection */
     uint16_t nobs;                          /* RD observations of this client */
     uint8_t (*obs)[1 + COAP_MSG_MAX_TOKEN]; /* tkl + token each */
-    struct rt_timer t;                      /* the next deadline of sig.c */
+    struct rr_timer t;                      /* the next deadline of sig.c */
 };
 
 /* Downstream exchange: a request a client sent us over a connection. */
@@ -106,7 +106,7 @@ struct rt_dx {
     uint32_t req_len;
     uint64_t start_ms;
     uint32_t fnext;
-    struct rt_timer t; /* RD re-send, or the XFWD timeout */
+    struct rr_timer t; /* RD re-send, or the XFWD timeout */
 };
 
 /* Upstream exchange: a request we sent to a registrant over its connection. */
@@ -129,7 +129,7 @@ struct rt_ux {
     uint16_t obs_len; /* the Observe request as sent (TCP framing) */
     uint8_t obs_req[RT_OBS_REQ_MAX];
     uint32_t fnext;
-    struct rt_timer t; /* upstream timeout */
+    struct rr_timer t; /* upstream timeout */
 };
 
 enum rt_timer_kind { RT_T_CONN = 1, RT_T_DX, RT_T_UX };
@@ -177,7 +177,7 @@ struct rt_relay {
     struct rt_xpeer xpeers[RT_MAX_XPEERS];
     int nxpeers;
 
-    struct rt_timerheap timers;
+    struct timerheap timers;
     struct rt_dx *dx;
     uint32_t ndx, dx_free, dx_used;
     struct rt_ux *ux;
@@ -241,7 +241,7 @@ int rt_dx_answer_local(struct rt_relay *r, uint32_t i, uint8_t code, const char 
 uint32_t rt_ux_alloc(struct rt_relay *r);
 void rt_ux_release(struct rt_relay *r, uint32_t i);
 uint32_t rt_ux_from_token(struct rt_relay *r, const uint8_t *tok, size_t tkl);
-void rt_exch_on_timer(struct rt_relay *r, struct rt_timer *t, uint64_t now);
+void rt_exch_on_timer(struct rt_relay *r, struct rr_timer *t, uint64_t now);
 /* A request in datagram framing (type CON, message id 0) for rd-frontend or
  * another relay; returns the length or -1. */
 ssize_t rt_to_datagram(const struct coap_msg *m, uint8_t *buf, size_t cap);

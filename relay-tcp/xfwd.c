@@ -220,7 +220,7 @@ static void on_xfwd_request(struct rt_relay *r, const uint8_t *id, size_t idlen,
         return;
     }
     r->c.proxied++;
-    rt_th_arm(&r->timers, &u->t, now + r->cfg.upstream_timeout_ms);
+    th_arm(&r->timers, &u->t, now + r->cfg.upstream_timeout_ms);
 }
 
 static void on_xfwd_cancel(struct rt_relay *r, const uint8_t *id, size_t idlen, const uint8_t *body,

@@ -128,7 +128,7 @@ void out_track(struct relay *r, uint32_t idx, struct ru_out *o)
     o->tries = 0;
 }
 
-void out_start(struct relay *r, uint32_t idx, struct ru_out *o, struct ru_timer *t, uint64_t now)
+void out_start(struct relay *r, uint32_t idx, struct ru_out *o, struct rr_timer *t, uint64_t now)
 {
     if (o->awaiting)
         out_stop(r, idx, o, t);
@@ -137,7 +137,7 @@ void out_start(struct relay *r, uint32_t idx, struct ru_out *o, struct ru_timer 
     th_arm(&r->timers, t, now + o->timeout_ms);
 }
 
-void out_stop(struct relay *r, uint32_t idx, struct ru_out *o, struct ru_timer *t)
+void out_stop(struct relay *r, uint32_t idx, struct ru_out *o, struct rr_timer *t)
 {
     th_cancel(&r->timers, t);
     if (!o->awaiting)
@@ -155,7 +155,7 @@ void out_stop(struct relay *r, uint32_t idx, struct ru_out *o, struct ru_timer *
     o->awaiting = false;
 }
 
-int out_on_timer(struct relay *r, struct ru_out *o, struct ru_timer *t, uint64_t now)
+int out_on_timer(struct relay *r, struct ru_out *o, struct rr_timer *t, uint64_t now)
 {
     if (o->tries >= RU_MAX_RETRANSMIT) {
         r->c.rtx_exhausted++;
@@ -497,7 +497,7 @@ uint32_t ux_from_token(struct relay *r, const uint8_t *tok, size_t tkl)
 
 /* ---- timers ---- */
 
-void exch_on_timer(struct relay *r, struct ru_timer *t, uint64_t now)
+void exch_on_timer(struct relay *r, struct rr_timer *t, uint64_t now)
 {
     uint32_t i = t->owner;
 

@@ -154,7 +154,7 @@ static int run(struct relay *r)
             wake = r->next_ka_tick_ms;
         if (r->next_status_ms < wake)
             wake = r->next_status_ms;
-        struct ru_timer *t = th_peek(&r->timers);
+        struct rr_timer *t = th_peek(&r->timers);
         if (t && t->due < wake)
             wake = t->due;
         int timeout = zmq_pending ? 0 : wake > now ? (int)(wake - now) : 0;

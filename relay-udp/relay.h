@@ -100,8 +100,8 @@ struct dexch {
     uint64_t req_id; /* RD_REQUEST id; XFWD_REQUEST id (ru_xfwd_req_id) */
     uint32_t up;     /* upstream exchange (proxy), RU_NONE */
     struct ru_out out;
-    struct ru_timer t_ack; /* empty-ACK delay, then retransmission of out */
-    struct ru_timer t_aux; /* RD_REQUEST resend; XFWD upstream timeout */
+    struct rr_timer t_ack; /* empty-ACK delay, then retransmission of out */
+    struct rr_timer t_aux; /* RD_REQUEST resend; XFWD upstream timeout */
 };
 
 /* Upstream exchange: a request we sent to an endpoint (proxy, EP_REQUEST). */
@@ -123,8 +123,8 @@ struct uexch {
     uint32_t fnext;         /* free list */
     char host[RR_HOST_MAX]; /* route name, for logs and reachability */
     struct ru_out out;      /* the request, for retransmission */
-    struct ru_timer t_rtx;  /* retransmission */
-    struct ru_timer t_life; /* upstream timeout (5.04) */
+    struct rr_timer t_rtx;  /* retransmission */
+    struct rr_timer t_life; /* upstream timeout (5.04) */
 };
 
 enum ru_timer_kind {
@@ -268,17 +268,17 @@ void dx_arm_empty_ack(struct relay *r, uint32_t i, uint64_t now);
 void dx_send_empty_ack(struct relay *r, uint32_t i);
 void dx_done(struct relay *r, uint32_t i, uint64_t now);
 /* Ack-wait table for every ru_out we retransmit. */
-void out_start(struct relay *r, uint32_t idx, struct ru_out *o, struct ru_timer *t, uint64_t now);
+void out_start(struct relay *r, uint32_t idx, struct ru_out *o, struct rr_timer *t, uint64_t now);
 /* Only match replies (RST to a NON notification); no retransmission. */
 void out_track(struct relay *r, uint32_t idx, struct ru_out *o);
-void out_stop(struct relay *r, uint32_t idx, struct ru_out *o, struct ru_timer *t);
+void out_stop(struct relay *r, uint32_t idx, struct ru_out *o, struct rr_timer *t);
 uint32_t out_find(struct relay *r, const struct rr_addr *remote, uint16_t msgid);
 /* Retransmission timer fired: resend, or return 1 when exhausted. */
-int out_on_timer(struct relay *r, struct ru_out *o, struct ru_timer *t, uint64_t now);
+int out_on_timer(struct relay *r, struct ru_out *o, struct rr_timer *t, uint64_t now);
 uint32_t ux_alloc(struct relay *r);
 void ux_release(struct relay *r, uint32_t i);
 uint32_t ux_from_token(struct relay *r, const uint8_t *tok, size_t tkl);
-void exch_on_timer(struct relay *r, struct ru_timer *t, uint64_t now);
+void exch_on_timer(struct relay *r, struct rr_timer *t, uint64_t now);
 /* Empty messages. */
 void send_empty(struct relay *r, int sock, const struct rr_addr *remote,
                 const struct rr_addr *local, uint8_t type, uint16_t msgid);

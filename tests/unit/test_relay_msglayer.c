@@ -91,7 +91,7 @@ static size_t advance(struct fx *f, uint64_t ms, uint8_t *out, size_t cap)
     size_t got = 0;
     while (f->now < end) {
         f->now += 10;
-        struct ru_timer *t;
+        struct rr_timer *t;
         while ((t = th_pop_due(&f->r->timers, f->now)) != NULL)
             exch_on_timer(f->r, t, f->now);
         udp_flush(f->r);
@@ -285,7 +285,7 @@ static void test_fuzz(void **state)
     /* let everything time out */
     for (int s = 0; s < 400; s++) {
         f->now += 1000;
-        struct ru_timer *t;
+        struct rr_timer *t;
         while ((t = th_pop_due(&f->r->timers, f->now)) != NULL)
             exch_on_timer(f->r, t, f->now);
         udp_flush(f->r);

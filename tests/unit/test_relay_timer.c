@@ -15,7 +15,7 @@
 static void test_order_and_cancel(void **state)
 {
     struct timerheap th;
-    struct ru_timer t[5];
+    struct rr_timer t[5];
     (void)state;
 
     assert_int_equal(th_init(&th, 5), 0);
@@ -45,7 +45,7 @@ static void test_order_and_cancel(void **state)
 static void test_rearm(void **state)
 {
     struct timerheap th;
-    struct ru_timer a, b, c;
+    struct rr_timer a, b, c;
     (void)state;
 
     assert_int_equal(th_init(&th, 3), 0);
@@ -67,7 +67,7 @@ static void test_rearm(void **state)
 static void test_capacity(void **state)
 {
     struct timerheap th;
-    struct ru_timer a, b;
+    struct rr_timer a, b;
     (void)state;
 
     assert_int_equal(th_init(&th, 1), 0);
@@ -89,7 +89,7 @@ static void test_random_against_sort(void **state)
 {
     enum { N = 500 };
     struct timerheap th;
-    static struct ru_timer t[N];
+    static struct rr_timer t[N];
     uint64_t ref[N];
     int nref = 0;
     (void)state;
@@ -110,7 +110,7 @@ static void test_random_against_sort(void **state)
             ref[nref++] = t[i].due;
     qsort(ref, (size_t)nref, sizeof(ref[0]), cmp_u64);
     for (int k = 0; k < nref; k++) {
-        struct ru_timer *p = th_pop_due(&th, UINT64_MAX);
+        struct rr_timer *p = th_pop_due(&th, UINT64_MAX);
         assert_non_null(p);
         assert_int_equal(p->due, ref[k]);
         assert_false(th_armed(p));
