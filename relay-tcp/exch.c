@@ -201,7 +201,7 @@ void rt_ux_release(struct rt_relay *r, uint32_t i)
 uint32_t rt_ux_from_token(struct rt_relay *r, const uint8_t *tok, size_t tkl)
 {
     uint32_t slot, check;
-    if (rt_token_decode(tok, tkl, &slot, &check) < 0 || slot >= r->nux)
+    if (fwd_token_decode(tok, tkl, &slot, &check) < 0 || slot >= r->nux)
         return RT_NONE;
     if (r->ux[slot].state == UX_FREE || r->ux[slot].check != check)
         return RT_NONE;

@@ -34,7 +34,7 @@ static void on_request(struct rt_relay *r, uint32_t ci, struct coap_msg *m, uint
                          "too many requests in flight");
         return;
     }
-    if (rt_is_forward_proxy_request(m)) {
+    if (fwd_is_forward_proxy_request(m)) {
         rt_dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "forward proxying is not supported",
                            now);
         return;
@@ -44,11 +44,11 @@ static void on_request(struct rt_relay *r, uint32_t ci, struct coap_msg *m, uint
         rt_dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "Uri-Host too long", now);
         return;
     }
-    switch (rt_route_decide(host, &r->cfg)) {
-    case RT_DEST_RD:
+    switch (fwd_route_decide(host, &r->cfg)) {
+    case FWD_DEST_RD:
         rt_rd_on_request(r, i, m, now);
         break;
-    case RT_DEST_PROXY: {
+    case FWD_DEST_PROXY: {
         size_t n = strlen(host);
         if (n > 0 && host[n - 1] == '.')
             host[n - 1] = '\0'; /* an absolute name is the same host */

@@ -56,8 +56,8 @@ int rt_ux_send_request(struct rt_relay *r, uint32_t ui, struct coap_msg *m, uint
     struct rt_ux *u = &r->ux[ui];
     (void)now;
 
-    rt_token_encode(ui, u->check, m->token);
-    m->tkl = RT_TOKEN_LEN;
+    fwd_token_encode(ui, u->check, m->token);
+    m->tkl = FWD_TOKEN_LEN;
     u->obs_len = 0;
     if (coap_msg_find(m, COAP_OPT_OBSERVE)) {
         /* kept for the deregistration (GET with Observe 1, same token) */
@@ -231,12 +231,12 @@ void rt_proxy_on_request(struct rt_relay *r, uint32_t i, struct coap_msg *m, con
                            now);
         return;
     }
-    if (rt_check_options(m, &r->cfg, &bad) < 0) {
+    if (fwd_check_options(m, &r->cfg, &bad) < 0) {
         snprintf(diag, sizeof(diag), "unknown unsafe option %u", bad);
         rt_dx_answer_local(r, i, COAP_BAD_OPTION, diag, now);
         return;
     }
-    if (rt_hop_limit_apply(m, r->cfg.hop_limit, hl) < 0) {
+    if (fwd_hop_limit_apply(m, r->cfg.hop_limit, hl) < 0) {
         rt_dx_answer_local(r, i, COAP_HOP_LIMIT_REACHED, "hop limit reached (proxy loop?)", now);
         return;
     }
@@ -319,7 +319,7 @@ void rt_proxy_on_upstream(struct rt_relay *r, uint32_t ui, struct coap_msg *m, u
     }
     struct rt_dx *d = &r->dx[dxi];
     d->up = RT_NONE;
-    if (rt_check_options(m, &r->cfg, &bad) < 0) {
+    if (fwd_check_options(m, &r->cfg, &bad) < 0) {
         char diag[64];
         snprintf(diag, sizeof(diag), "endpoint sent unknown unsafe option %u", bad);
         u->dx = RT_NONE;
@@ -428,7 +428,7 @@ void rt_proxy_on_xfwd_response(struct rt_relay *r, int xp, const uint8_t *body, 
     }
     r->c.proxy_responses++;
     bool notif = is_notification(&m) && d->observe_req;
-    if (rt_check_options(&m, &r->cfg, &bad) < 0) {
+    if (fwd_check_options(&m, &r->cfg, &bad) < 0) {
         char diag[64];
         snprintf(diag, sizeof(diag), "endpoint sent unknown unsafe option %u", bad);
         if (notif || d->state == DX_OBSERVE)

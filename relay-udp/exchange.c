@@ -488,7 +488,7 @@ void ux_release(struct relay *r, uint32_t i)
 uint32_t ux_from_token(struct relay *r, const uint8_t *tok, size_t tkl)
 {
     uint32_t slot, check;
-    if (ru_token_decode(tok, tkl, &slot, &check) < 0 || slot >= r->nux)
+    if (fwd_token_decode(tok, tkl, &slot, &check) < 0 || slot >= r->nux)
         return RU_NONE;
     if (r->ux[slot].state == UX_FREE || r->ux[slot].check != check)
         return RU_NONE;

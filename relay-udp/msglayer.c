@@ -55,9 +55,9 @@ static void on_ack_or_rst(struct relay *r, const struct rr_addr *peer, const str
         return;
     }
     /* piggybacked response: the token must be the one we sent */
-    uint8_t tok[RU_TOKEN_LEN];
-    ru_token_encode(ui, u->check, tok);
-    if (m->tkl != RU_TOKEN_LEN || memcmp(m->token, tok, RU_TOKEN_LEN) != 0) {
+    uint8_t tok[FWD_TOKEN_LEN];
+    fwd_token_encode(ui, u->check, tok);
+    if (m->tkl != FWD_TOKEN_LEN || memcmp(m->token, tok, FWD_TOKEN_LEN) != 0) {
         proxy_on_upstream_fail(r, ui, COAP_BAD_GATEWAY, "endpoint answered with a wrong token",
                                now);
         return;
@@ -98,7 +98,7 @@ static void on_request(struct relay *r, int sock, const struct rr_addr *peer,
     memcpy(d->token, m->token, m->tkl);
     dx_dedup_insert(r, i);
 
-    if (ru_is_forward_proxy_request(m)) {
+    if (fwd_is_forward_proxy_request(m)) {
         dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "forward proxying is not supported",
                         now);
         return;
@@ -114,10 +114,10 @@ static void on_request(struct relay *r, int sock, const struct rr_addr *peer,
         dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "Uri-Host too long", now);
         return;
     }
-    switch (ru_route_decide(host, &r->cfg)) {
-    case RU_DEST_RD: {
+    switch (fwd_route_decide(host, &r->cfg)) {
+    case FWD_DEST_RD: {
         uint16_t bad;
-        if (ru_check_critical(m, &r->cfg, &bad) < 0) {
+        if (fwd_check_critical(m, &r->cfg, &bad) < 0) {
             char diag[48];
             snprintf(diag, sizeof(diag), "unknown critical option %u", bad);
             dx_answer_local(r, i, COAP_BAD_OPTION, diag, now);
@@ -126,7 +126,7 @@ static void on_request(struct relay *r, int sock, const struct rr_addr *peer,
         rd_on_request(r, i, buf, len, now);
         break;
     }
-    case RU_DEST_PROXY:
+    case FWD_DEST_PROXY:
         proxy_on_request(r, i, m, host, now);
         break;
     default:

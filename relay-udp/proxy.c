@@ -32,8 +32,8 @@ int ux_send_request(struct relay *r, uint32_t ui, struct coap_msg *m, const stru
 
     if (sock < 0 || path->remote.ss.ss_family != r->socks[sock].bound.ss.ss_family)
         return -1;
-    ru_token_encode(ui, u->check, m->token);
-    m->tkl = RU_TOKEN_LEN;
+    fwd_token_encode(ui, u->check, m->token);
+    m->tkl = FWD_TOKEN_LEN;
     m->msgid = ka_next_msgid(r, &path->remote);
     ssize_t n = coap_msg_serialize_udp(m, u->out.buf, sizeof(u->out.buf));
     if (n < 0)
@@ -96,12 +96,12 @@ void proxy_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const cha
         dx_answer_local(r, i, COAP_BAD_GATEWAY, diag, now);
         return;
     }
-    if (ru_check_options(m, &r->cfg, &bad) < 0) {
+    if (fwd_check_options(m, &r->cfg, &bad) < 0) {
         snprintf(diag, sizeof(diag), "unknown unsafe option %u", bad);
         dx_answer_local(r, i, COAP_BAD_OPTION, diag, now);
         return;
     }
-    if (ru_hop_limit_apply(m, r->cfg.hop_limit, hl) < 0) {
+    if (fwd_hop_limit_apply(m, r->cfg.hop_limit, hl) < 0) {
         dx_answer_local(r, i, COAP_HOP_LIMIT_REACHED, "hop limit reached (proxy loop?)", now);
         return;
     }
@@ -266,7 +266,7 @@ void proxy_on_upstream(struct relay *r, uint32_t ui, const struct coap_msg *m, c
         return;
     }
     uint16_t bad;
-    if (ru_check_options(m, &r->cfg, &bad) < 0) {
+    if (fwd_check_options(m, &r->cfg, &bad) < 0) {
         char diag[64];
         snprintf(diag, sizeof(diag), "endpoint sent unknown unsafe option %u", bad);
         bool observing = u->state == UX_OBSERVE;

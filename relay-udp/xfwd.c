@@ -323,7 +323,7 @@ static void on_response(struct relay *r, int xp, const uint8_t *body, size_t len
     r->c.proxy_responses++;
     bool notif =
         coap_msg_find(&m, COAP_OPT_OBSERVE) && d->observe_req && COAP_CODE_CLASS(m.code) == 2;
-    if (ru_check_options(&m, &r->cfg, &bad) < 0) {
+    if (fwd_check_options(&m, &r->cfg, &bad) < 0) {
         char diag[64];
         snprintf(diag, sizeof(diag), "endpoint sent unknown unsafe option %u", bad);
         if (notif || d->state == DX_OBSERVE)

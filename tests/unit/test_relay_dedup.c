@@ -127,14 +127,14 @@ static void test_ux_token(void **state)
 {
     struct relay *r = mkrelay(2);
     (void)state;
-    uint8_t tok[RU_TOKEN_LEN], tok2[RU_TOKEN_LEN];
+    uint8_t tok[FWD_TOKEN_LEN], tok2[FWD_TOKEN_LEN];
 
     uint32_t u = ux_alloc(r);
     uint32_t v = ux_alloc(r);
     assert_int_not_equal(u, RU_NONE);
     assert_int_not_equal(v, RU_NONE);
     assert_int_equal(ux_alloc(r), RU_NONE);
-    ru_token_encode(u, r->ux[u].check, tok);
+    fwd_token_encode(u, r->ux[u].check, tok);
     assert_int_equal(ux_from_token(r, tok, sizeof(tok)), u);
     assert_int_equal(ux_from_token(r, tok, 4), RU_NONE);
     ux_release(r, u);
@@ -142,12 +142,12 @@ static void test_ux_token(void **state)
     /* the slot comes back with a different check: the old token is stale */
     uint32_t w = ux_alloc(r);
     assert_int_equal(w, u);
-    ru_token_encode(w, r->ux[w].check, tok2);
-    assert_memory_not_equal(tok, tok2, RU_TOKEN_LEN);
+    fwd_token_encode(w, r->ux[w].check, tok2);
+    assert_memory_not_equal(tok, tok2, FWD_TOKEN_LEN);
     assert_int_equal(ux_from_token(r, tok, sizeof(tok)), RU_NONE);
     assert_int_equal(ux_from_token(r, tok2, sizeof(tok2)), w);
     /* out-of-range slot */
-    ru_token_encode(1000, 0, tok);
+    fwd_token_encode(1000, 0, tok);
     assert_int_equal(ux_from_token(r, tok, sizeof(tok)), RU_NONE);
     freerelay(r);
 }

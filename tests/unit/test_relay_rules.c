@@ -31,41 +31,41 @@ static void test_decide(void **state)
     struct rr_config c = mkcfg("");
     (void)state;
 
-    assert_int_equal(ru_route_decide("", &c), RU_DEST_RD);
-    assert_int_equal(ru_route_decide("192.0.2.1", &c), RU_DEST_RD);
-    assert_int_equal(ru_route_decide("2001:db8::1", &c), RU_DEST_RD);
-    assert_int_equal(ru_route_decide("[2001:db8::1]", &c), RU_DEST_RD);
-    assert_int_equal(ru_route_decide("proxy.localhost", &c), RU_DEST_RD);
-    assert_int_equal(ru_route_decide("alice.proxy.localhost", &c), RU_DEST_PROXY);
-    assert_int_equal(ru_route_decide("alice.proxy.localhost.", &c), RU_DEST_PROXY);
-    assert_int_equal(ru_route_decide("alice.lab.proxy.localhost", &c), RU_DEST_PROXY);
-    assert_int_equal(ru_route_decide(".proxy.localhost", &c), RU_DEST_RD);
+    assert_int_equal(fwd_route_decide("", &c), FWD_DEST_RD);
+    assert_int_equal(fwd_route_decide("192.0.2.1", &c), FWD_DEST_RD);
+    assert_int_equal(fwd_route_decide("2001:db8::1", &c), FWD_DEST_RD);
+    assert_int_equal(fwd_route_decide("[2001:db8::1]", &c), FWD_DEST_RD);
+    assert_int_equal(fwd_route_decide("proxy.localhost", &c), FWD_DEST_RD);
+    assert_int_equal(fwd_route_decide("alice.proxy.localhost", &c), FWD_DEST_PROXY);
+    assert_int_equal(fwd_route_decide("alice.proxy.localhost.", &c), FWD_DEST_PROXY);
+    assert_int_equal(fwd_route_decide("alice.lab.proxy.localhost", &c), FWD_DEST_PROXY);
+    assert_int_equal(fwd_route_decide(".proxy.localhost", &c), FWD_DEST_RD);
     /* not a label boundary: xproxy.localhost is outside the domain */
-    assert_int_equal(ru_route_decide("xproxy.localhost", &c), RU_DEST_RD);
+    assert_int_equal(fwd_route_decide("xproxy.localhost", &c), FWD_DEST_RD);
     /* rd_names empty: any other name is the RD */
-    assert_int_equal(ru_route_decide("rd.example.net", &c), RU_DEST_RD);
+    assert_int_equal(fwd_route_decide("rd.example.net", &c), FWD_DEST_RD);
 
     struct rr_config n = mkcfg("rd.example.net, RD2.example.net");
-    assert_int_equal(ru_route_decide("rd.example.net", &n), RU_DEST_RD);
-    assert_int_equal(ru_route_decide("rd2.example.net", &n), RU_DEST_RD);
-    assert_int_equal(ru_route_decide("other.example.net", &n), RU_DEST_REJECT);
-    assert_int_equal(ru_route_decide("bob.proxy.localhost", &n), RU_DEST_PROXY);
-    assert_int_equal(ru_route_decide("192.0.2.7", &n), RU_DEST_RD);
+    assert_int_equal(fwd_route_decide("rd.example.net", &n), FWD_DEST_RD);
+    assert_int_equal(fwd_route_decide("rd2.example.net", &n), FWD_DEST_RD);
+    assert_int_equal(fwd_route_decide("other.example.net", &n), FWD_DEST_REJECT);
+    assert_int_equal(fwd_route_decide("bob.proxy.localhost", &n), FWD_DEST_PROXY);
+    assert_int_equal(fwd_route_decide("192.0.2.7", &n), FWD_DEST_RD);
 
     struct rr_config off = mkcfg("");
     off.proxy_domain[0] = '\0';
-    assert_int_equal(ru_route_decide("alice.proxy.localhost", &off), RU_DEST_RD);
+    assert_int_equal(fwd_route_decide("alice.proxy.localhost", &off), FWD_DEST_RD);
 }
 
 static void test_ip_literal(void **state)
 {
     (void)state;
-    assert_true(ru_host_is_ip_literal("127.0.0.1"));
-    assert_true(ru_host_is_ip_literal("::1"));
-    assert_true(ru_host_is_ip_literal("[fe80::1%eth0]"));
-    assert_false(ru_host_is_ip_literal("[::1"));
-    assert_false(ru_host_is_ip_literal("alice.proxy.localhost"));
-    assert_false(ru_host_is_ip_literal("1.2.3"));
+    assert_true(fwd_host_is_ip_literal("127.0.0.1"));
+    assert_true(fwd_host_is_ip_literal("::1"));
+    assert_true(fwd_host_is_ip_literal("[fe80::1%eth0]"));
+    assert_false(fwd_host_is_ip_literal("[::1"));
+    assert_false(fwd_host_is_ip_literal("alice.proxy.localhost"));
+    assert_false(fwd_host_is_ip_literal("1.2.3"));
 }
 
 static void test_hop_limit(void **state)
@@ -76,38 +76,38 @@ static void test_hop_limit(void **state)
 
     coap_msg_init(&m);
     m.code = COAP_GET;
-    assert_int_equal(ru_hop_limit_apply(&m, 16, buf), 0);
+    assert_int_equal(fwd_hop_limit_apply(&m, 16, buf), 0);
     assert_int_equal(coap_msg_opt_uint(&m, COAP_OPT_HOP_LIMIT, 0), 16);
 
     coap_msg_init(&m);
     v = 5;
     coap_msg_add_opt(&m, COAP_OPT_HOP_LIMIT, &v, 1);
-    assert_int_equal(ru_hop_limit_apply(&m, 16, buf), 0);
+    assert_int_equal(fwd_hop_limit_apply(&m, 16, buf), 0);
     assert_int_equal(coap_msg_opt_uint(&m, COAP_OPT_HOP_LIMIT, 0), 4);
     assert_int_equal(v, 5); /* the received bytes are not touched */
 
     coap_msg_init(&m);
     v = 1;
     coap_msg_add_opt(&m, COAP_OPT_HOP_LIMIT, &v, 1);
-    assert_int_equal(ru_hop_limit_apply(&m, 16, buf), -1);
+    assert_int_equal(fwd_hop_limit_apply(&m, 16, buf), -1);
 
     coap_msg_init(&m);
     coap_msg_add_opt(&m, COAP_OPT_HOP_LIMIT, NULL, 0); /* value 0 */
-    assert_int_equal(ru_hop_limit_apply(&m, 16, buf), -1);
+    assert_int_equal(fwd_hop_limit_apply(&m, 16, buf), -1);
 
     /* through a serialised message: the relay's own datagram */
     coap_msg_init(&m);
     m.code = COAP_GET;
     v = 2;
     coap_msg_add_opt(&m, COAP_OPT_HOP_LIMIT, &v, 1);
-    assert_int_equal(ru_hop_limit_apply(&m, 16, buf), 0);
+    assert_int_equal(fwd_hop_limit_apply(&m, 16, buf), 0);
     uint8_t out[64];
     struct coap_msg p;
     ssize_t n = coap_msg_serialize_udp(&m, out, sizeof(out));
     assert_true(n > 0);
     assert_int_equal(coap_msg_parse_udp(out, (size_t)n, &p), 0);
     assert_int_equal(coap_msg_opt_uint(&p, COAP_OPT_HOP_LIMIT, 0), 1);
-    assert_int_equal(ru_hop_limit_apply(&p, 16, buf), -1);
+    assert_int_equal(fwd_hop_limit_apply(&p, 16, buf), -1);
 }
 
 static void test_options(void **state)
@@ -125,15 +125,15 @@ static void test_options(void **state)
     coap_msg_add_opt(&m, COAP_OPT_REQUEST_TAG, &x, 1);
     coap_msg_add_opt(&m, COAP_OPT_MAX_AGE, &x, 1);
     coap_msg_add_opt(&m, 65004, &x, 1); /* unknown, safe-to-forward */
-    assert_int_equal(ru_check_options(&m, &c, &bad), 0);
+    assert_int_equal(fwd_check_options(&m, &c, &bad), 0);
     coap_msg_add_opt(&m, 65002, &x, 1); /* unknown, unsafe */
-    assert_int_equal(ru_check_options(&m, &c, &bad), -1);
+    assert_int_equal(fwd_check_options(&m, &c, &bad), -1);
     assert_int_equal(bad, 65002);
 
     char err[128];
     assert_int_equal(config_set(&c, "extra_options", "65002", err, sizeof(err)), 0);
     assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
-    assert_int_equal(ru_check_options(&m, &c, &bad), 0);
+    assert_int_equal(fwd_check_options(&m, &c, &bad), 0);
 }
 
 static void test_critical(void **state)
@@ -148,9 +148,9 @@ static void test_critical(void **state)
     coap_msg_add_opt(&m, COAP_OPT_URI_PATH, "rd", 2);
     coap_msg_add_opt(&m, 65000, &x, 1); /* unknown elective */
     coap_msg_add_opt(&m, 65002, &x, 1); /* unknown unsafe but elective */
-    assert_int_equal(ru_check_critical(&m, &c, &bad), 0);
+    assert_int_equal(fwd_check_critical(&m, &c, &bad), 0);
     coap_msg_add_opt(&m, 65001, &x, 1); /* unknown critical */
-    assert_int_equal(ru_check_critical(&m, &c, &bad), -1);
+    assert_int_equal(fwd_check_critical(&m, &c, &bad), -1);
     assert_int_equal(bad, 65001);
 }
 
@@ -159,25 +159,25 @@ static void test_forward_proxy(void **state)
     struct coap_msg m;
     (void)state;
     coap_msg_init(&m);
-    assert_false(ru_is_forward_proxy_request(&m));
+    assert_false(fwd_is_forward_proxy_request(&m));
     coap_msg_add_opt(&m, COAP_OPT_PROXY_SCHEME, "coap", 4);
-    assert_true(ru_is_forward_proxy_request(&m));
+    assert_true(fwd_is_forward_proxy_request(&m));
     coap_msg_init(&m);
     coap_msg_add_opt(&m, COAP_OPT_PROXY_URI, "coap://a/", 9);
-    assert_true(ru_is_forward_proxy_request(&m));
+    assert_true(fwd_is_forward_proxy_request(&m));
 }
 
 static void test_token(void **state)
 {
-    uint8_t t[RU_TOKEN_LEN];
+    uint8_t t[FWD_TOKEN_LEN];
     uint32_t s, c;
     (void)state;
-    ru_token_encode(0x01020304, 0xdeadbeef, t);
-    assert_int_equal(ru_token_decode(t, sizeof(t), &s, &c), 0);
+    fwd_token_encode(0x01020304, 0xdeadbeef, t);
+    assert_int_equal(fwd_token_decode(t, sizeof(t), &s, &c), 0);
     assert_int_equal(s, 0x01020304);
     assert_int_equal(c, 0xdeadbeef);
-    assert_int_equal(ru_token_decode(t, 4, &s, &c), -1);
-    assert_int_equal(ru_token_decode(t, 0, &s, &c), -1);
+    assert_int_equal(fwd_token_decode(t, 4, &s, &c), -1);
+    assert_int_equal(fwd_token_decode(t, 0, &s, &c), -1);
 }
 
 int main(void)

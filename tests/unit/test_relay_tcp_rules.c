@@ -129,39 +129,39 @@ static void test_shared_rules(void **state)
 {
     struct rr_config c = mkcfg();
     struct coap_msg m;
-    uint8_t hl[4], tok[RT_TOKEN_LEN];
+    uint8_t hl[4], tok[FWD_TOKEN_LEN];
     uint16_t bad;
     uint32_t slot, check;
     (void)state;
 
-    assert_int_equal(rt_route_decide("", &c), RT_DEST_RD);
-    assert_int_equal(rt_route_decide("127.0.0.1", &c), RT_DEST_RD);
-    assert_int_equal(rt_route_decide("alice.proxy.localhost", &c), RT_DEST_PROXY);
-    assert_int_equal(rt_route_decide("proxy.localhost", &c), RT_DEST_RD);
+    assert_int_equal(fwd_route_decide("", &c), FWD_DEST_RD);
+    assert_int_equal(fwd_route_decide("127.0.0.1", &c), FWD_DEST_RD);
+    assert_int_equal(fwd_route_decide("alice.proxy.localhost", &c), FWD_DEST_PROXY);
+    assert_int_equal(fwd_route_decide("proxy.localhost", &c), FWD_DEST_RD);
 
     coap_msg_init(&m);
     m.code = COAP_GET;
-    assert_int_equal(rt_hop_limit_apply(&m, 16, hl), 0);
+    assert_int_equal(fwd_hop_limit_apply(&m, 16, hl), 0);
     assert_int_equal(coap_msg_opt_uint(&m, COAP_OPT_HOP_LIMIT, 0), 16);
     static const uint8_t one = 1;
     coap_msg_init(&m);
     coap_msg_add_opt(&m, COAP_OPT_HOP_LIMIT, &one, 1);
-    assert_int_equal(rt_hop_limit_apply(&m, 16, hl), -1);
+    assert_int_equal(fwd_hop_limit_apply(&m, 16, hl), -1);
 
     coap_msg_init(&m);
     coap_msg_add_opt(&m, 65002, "x", 1); /* unsafe, unknown */
-    assert_int_equal(rt_check_options(&m, &c, &bad), -1);
+    assert_int_equal(fwd_check_options(&m, &c, &bad), -1);
     assert_int_equal(bad, 65002);
     coap_msg_init(&m);
     coap_msg_add_opt(&m, 65004, "x", 1); /* safe-to-forward, unknown */
     coap_msg_add_opt(&m, COAP_OPT_OSCORE, "x", 1);
-    assert_int_equal(rt_check_options(&m, &c, &bad), 0);
+    assert_int_equal(fwd_check_options(&m, &c, &bad), 0);
 
-    rt_token_encode(4095, 0xdeadbeef, tok);
-    assert_int_equal(rt_token_decode(tok, sizeof(tok), &slot, &check), 0);
+    fwd_token_encode(4095, 0xdeadbeef, tok);
+    assert_int_equal(fwd_token_decode(tok, sizeof(tok), &slot, &check), 0);
     assert_int_equal(slot, 4095);
     assert_int_equal(check, 0xdeadbeef);
-    assert_int_equal(rt_token_decode(tok, 4, &slot, &check), -1);
+    assert_int_equal(fwd_token_decode(tok, 4, &slot, &check), -1);
 }
 
 int main(void)

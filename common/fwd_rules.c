@@ -1,0 +1,149 @@
+/*
+ * fwd_rules.c - implementation of fwd_rules.h (pure functions).
+ */
+#include "fwd_rules.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "coap_opts.h"
+
+bool fwd_host_is_ip_literal(const char *host)
+{
+    char buf[64];
+    unsigned char tmp[16];
+    size_t n = strlen(host);
+
+    if (n == 0 || n >= sizeof(buf))
+        return false;
+    if (host[0] == '[') {
+        if (n < 3 || host[n - 1] != ']')
+            return false;
+        memcpy(buf, host + 1, n - 2);
+        buf[n - 2] = '\0';
+        /* a zone id ("%eth0") is allowed in a literal but not by inet_pton */
+        char *pct = strchr(buf, '%');
+        if (pct)
+            *pct = '\0';
+        return inet_pton(AF_INET6, buf, tmp) == 1;
+    }
+    if (inet_pton(AF_INET, host, tmp) == 1)
+        return true;
+    memcpy(buf, host, n + 1);
+    char *pct = strchr(buf, '%');
+    if (pct)
+        *pct = '\0';
+    return inet_pton(AF_INET6, buf, tmp) == 1;
+}
+
+/* Is name (length n) one of the comma-separated names in list? */
+static bool name_in_list(const char *name, size_t n, const char *list)
+{
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ')
+            t--;
+        if ((size_t)(t - p) == n && strncasecmp(p, name, n) == 0)
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+enum fwd_dest fwd_route_decide(const char *host, const struct rr_config *cfg)
+{
+    size_t n = strlen(host);
+    const char *dom = cfg->proxy_domain;
+    size_t dn = strlen(dom);
+
+    /* a trailing dot names the same host (absolute DNS name) */
+    if (n > 0 && host[n - 1] == '.')
+        n--;
+    if (n == 0 || fwd_host_is_ip_literal(host))
+        return FWD_DEST_RD;
+    if (dn > 0) {
+        if (n == dn && strncasecmp(host, dom, dn) == 0)
+            return FWD_DEST_RD;
+        if (n > dn + 1 && host[n - dn - 1] == '.' && strncasecmp(host + n - dn, dom, dn) == 0)
+            return FWD_DEST_PROXY;
+    }
+    if (cfg->rd_names[0] == '\0' || name_in_list(host, n, cfg->rd_names))
+        return FWD_DEST_RD;
+    return FWD_DEST_REJECT;
+}
+
+int fwd_hop_limit_apply(struct coap_msg *m, uint32_t dflt, uint8_t *buf)
+{
+    const struct coap_msg_opt *o = coap_msg_find(m, COAP_OPT_HOP_LIMIT);
+    if (!o) {
+        if (dflt == 0 || dflt > 255)
+            dflt = 16;
+        buf[0] = (uint8_t)dflt;
+        return coap_msg_add_opt(m, COAP_OPT_HOP_LIMIT, buf, 1);
+    }
+    uint32_t v = coap_opt_value_uint(o);
+    if (v <= 1)
+        return -1;
+    buf[0] = (uint8_t)(v - 1);
+    /* Hop-Limit is 1 byte (RFC 8768); rewrite in place in our option list */
+    struct coap_msg_opt *w = &m->opts[o - m->opts];
+    w->val = buf;
+    w->len = 1;
+    return 0;
+}
+
+int fwd_check_options(const struct coap_msg *m, const struct rr_config *cfg, uint16_t *bad)
+{
+    for (unsigned i = 0; i < m->nopts; i++) {
+        uint16_t num = m->opts[i].num;
+        if (coap_opt_is_unsafe(num) && !coap_opt_is_known(num, cfg)) {
+            *bad = num;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int fwd_check_critical(const struct coap_msg *m, const struct rr_config *cfg, uint16_t *bad)
+{
+    for (unsigned i = 0; i < m->nopts; i++) {
+        uint16_t num = m->opts[i].num;
+        if (coap_opt_is_critical(num) && !coap_opt_is_known(num, cfg)) {
+            *bad = num;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+bool fwd_is_forward_proxy_request(const struct coap_msg *m)
+{
+    return coap_msg_find(m, COAP_OPT_PROXY_URI) || coap_msg_find(m, COAP_OPT_PROXY_SCHEME);
+}
+
+void fwd_token_encode(uint32_t slot, uint32_t check, uint8_t out[FWD_TOKEN_LEN])
+{
+    out[0] = (uint8_t)(slot >> 24);
+    out[1] = (uint8_t)(slot >> 16);
+    out[2] = (uint8_t)(slot >> 8);
+    out[3] = (uint8_t)slot;
+    out[4] = (uint8_t)(check >> 24);
+    out[5] = (uint8_t)(check >> 16);
+    out[6] = (uint8_t)(check >> 8);
+    out[7] = (uint8_t)check;
+}
+
+int fwd_token_decode(const uint8_t *tok, size_t len, uint32_t *slot, uint32_t *check)
+{
+    if (len != FWD_TOKEN_LEN)
+        return -1;
+    *slot = (uint32_t)tok[0] << 24 | (uint32_t)tok[1] << 16 | (uint32_t)tok[2] << 8 | tok[3];
+    *check = (uint32_t)tok[4] << 24 | (uint32_t)tok[5] << 16 | (uint32_t)tok[6] << 8 | tok[7];
+    return 0;
+}

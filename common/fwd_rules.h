@@ -1,0 +1,68 @@
+/*
+ * fwd_rules.h - the pure decisions every relay's forwarding path makes:
+ * where a request goes (RD or proxy, from Uri-Host), Hop-Limit handling
+ * (RFC 8768), the option checks a proxy must make (RFC 7252 §5.4, §5.7), and
+ * the relay token that names an upstream exchange slot. Shared by relay-udp
+ * and relay-tcp. Owns nothing; no I/O (unit-tested in test_relay_rules.c).
+ */
+#ifndef RDRELAY_FWD_RULES_H
+#define RDRELAY_FWD_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coap_msg.h"
+#include "config.h"
+
+enum fwd_dest {
+    FWD_DEST_RD = 0,     /* hand to rd-frontend */
+    FWD_DEST_PROXY = 1,  /* route table lookup by the host name */
+    FWD_DEST_REJECT = 2, /* 5.05: a name that is neither ours nor under the proxy domain */
+};
+
+/*
+ * Routing of an incoming request by its (lower-cased) Uri-Host, /tmp team
+ * rules: no Uri-Host, an IP literal, the proxy domain itself or one of
+ * rd_names (rd_names empty = any name outside the proxy domain) -> RD;
+ * "<x>.<proxy_domain>" -> PROXY; anything else -> REJECT.
+ */
+enum fwd_dest fwd_route_decide(const char *host_lower, const struct rr_config *cfg);
+
+/* True for "192.0.2.1", "2001:db8::1", "[2001:db8::1]". */
+bool fwd_host_is_ip_literal(const char *host);
+
+/*
+ * Hop-Limit on a request about to be forwarded: absent -> add dflt; present
+ * with value v > 1 -> v - 1; 0 or 1 -> loop. buf (>= 4 bytes) holds the new
+ * value and must outlive m. Returns 0, or -1 for a loop (answer 5.08).
+ */
+int fwd_hop_limit_apply(struct coap_msg *m, uint32_t dflt, uint8_t *buf);
+
+/*
+ * Option check for a message passing the proxy: returns 0 when every option
+ * may pass, or -1 and *bad = the first unknown unsafe option (a request then
+ * gets 4.02, a response becomes 5.02). Unknown safe-to-forward options pass.
+ */
+int fwd_check_options(const struct coap_msg *m, const struct rr_config *cfg, uint16_t *bad);
+
+/*
+ * For requests the relay's own service (the RD) answers: an unknown
+ * critical option -> 4.02 (RFC 7252 §5.4.1). 0, or -1 and *bad.
+ */
+int fwd_check_critical(const struct coap_msg *m, const struct rr_config *cfg, uint16_t *bad);
+
+/* True when the request asks for forward proxying (Proxy-Uri/Proxy-Scheme). */
+bool fwd_is_forward_proxy_request(const struct coap_msg *m);
+
+/*
+ * Relay tokens: 8 bytes = u32 slot (big-endian) + u32 check. The check is a
+ * per-use value held by the slot, so a stale or forged token never matches
+ * a reused slot, and the lookup is O(1).
+ */
+#define FWD_TOKEN_LEN 8
+void fwd_token_encode(uint32_t slot, uint32_t check, uint8_t out[FWD_TOKEN_LEN]);
+/* 0 and the fields, or -1 if the token cannot be one of ours (length). */
+int fwd_token_decode(const uint8_t *tok, size_t len, uint32_t *slot, uint32_t *check);
+
+#endif
