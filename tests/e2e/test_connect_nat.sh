@@ -9,6 +9,12 @@
 # path stays open only because serve pings. When router A's mapping changes
 # (new port range, conntrack flushed) serve's route check notices and its
 # refresh moves the route: the name works again under the same registration.
+# Registration over TCP: rdrelay-tcp runs on the rd host too, and a second
+# unmodified coap-server-notls in site A has `rdrelay-connect serve
+# --transport tcp` beside it (one RFC 8323 connection through router A);
+# coap-client-notls in site B reaches it by name over UDP and over TCP (GET
+# /time, Block2 /example_data). A node-coap client in site B
+# (node/connect_nat_client.js) GETs /time by name from the UDP-registered one.
 #
 # Topology (network namespaces, documentation addresses only; built here
 # because lib_proxy.sh has no shared topology helper yet):
@@ -29,7 +35,12 @@ fi
 . "$(dirname "$0")/lib_proxy.sh"
 
 CONNECT=$RDRELAY_BIN/rdrelay-connect
+NODE_DIR=$RDRELAY_SRC/tests/e2e/node
 [ -x "$CONNECT" ] || die "rdrelay-connect is not built"
+[ -x "$RDRELAY_BIN/rdrelay-tcp" ] || die "rdrelay-tcp is not built"
+command -v node >/dev/null || die "node is not installed (tools/setup-deps.sh)"
+[ -d "$NODE_DIR/node_modules/coap" ] ||
+    die "node-coap missing: run 'npm ci' in $NODE_DIR (tools/run-tests.sh does)"
 
 N="cn$$x$((RANDOM % 1000))" # unique namespace prefix for this run
 NS_PUB=${N}pub NS_RD=${N}rd NS_RA=${N}ra NS_RB=${N}rb NS_SA=${N}sa NS_SB=${N}sb
@@ -37,6 +48,8 @@ ALL_NS=("$NS_SA" "$NS_SB" "$NS_RA" "$NS_RB" "$NS_RD" "$NS_PUB")
 RD4=203.0.113.10 RA4=203.0.113.2 A4=192.0.2.2
 DOMAIN=proxy.example
 HOST=alice.$DOMAIN
+HOST2=bob.$DOMAIN # the origin registered over TCP
+A_PORT2=5693      # its port in site A
 COAP_TIMEOUT=5
 
 # Processes first, then the namespaces, on any exit; then lib.sh's cleanup.
@@ -145,12 +158,15 @@ mapped_port() {
 build_topology || die "could not build the namespace topology"
 ok "topology built (namespaces $N*)"
 
-ARGS=(--state-dir "$T_STATE" --udp-listen "$RD4:5683" --proxy-domain "$DOMAIN"
-    --log-level debug --nat-keepalive 0)
+ARGS=(--state-dir "$T_STATE" --udp-listen "$RD4:5683" --tcp-listen "$RD4:5683"
+    --proxy-domain "$DOMAIN" --log-level debug --nat-keepalive 0)
 nsstart frontend "$NS_RD" "$RDRELAY_BIN/rdrelay-frontend" "${ARGS[@]}"
 nsstart udp "$NS_RD" "$RDRELAY_BIN/rdrelay-udp" "${ARGS[@]}"
+nsstart tcp "$NS_RD" "$RDRELAY_BIN/rdrelay-tcp" "${ARGS[@]}"
 _rd_up() { COAP_TIMEOUT=1 coap_ns "$NS_SB" -m get "coap://$RD4/.well-known/core"; [ "$CODE" == 2.05 ]; }
 wait_until 20 _rd_up || die "rdrelay in the rd namespace does not answer site B"
+_rd_up_tcp() { COAP_TIMEOUT=1 coap_ns "$NS_SB" -m get "coap+tcp://$RD4/.well-known/core"; [ "$CODE" == 2.05 ]; }
+wait_until 20 _rd_up_tcp || die "rdrelay-tcp in the rd namespace does not answer site B over TCP"
 
 nsstart origin "$NS_SA" "$(command -v coap-server-notls)" -A $A4 -p 5683
 _origin_up() { COAP_TIMEOUT=1 coap_ns "$NS_SA" -m get "coap://$A4/.well-known/core"; [ "$CODE" == 2.05 ]; }
@@ -206,6 +222,46 @@ coap_ns "$NS_SB" -m get "coap://127.0.0.1:5684/example_data"
 assert_eq "$direct" "$PAYLOAD" "Block2 through reach"
 out=$(nsx "$NS_SB" "$CONNECT" list --rd "coap://$RD4")
 assert_match "alice +- +$HOST" "$out" "list in site B shows alice and its host name"
+
+# ------------------------------------------------------------ node-coap in site B
+
+if RD_ADDR=$RD4 PROXY_HOST=$HOST timeout 30 ip netns exec "$NS_SB" node "$NODE_DIR/connect_nat_client.js" \
+    >"$T_DIR/node.out" 2>&1; then
+    ok "node-coap in site B: GET /time by name -> 2.05 with a payload"
+else
+    fail "node-coap in site B: GET /time by name"
+fi
+sed 's/^/    /' "$T_DIR/node.out"
+
+# ------------------------------------------------------------ registration over TCP through router A
+
+nsstart origin2 "$NS_SA" "$(command -v coap-server-notls)" -A $A4 -p $A_PORT2
+_origin2_up() { COAP_TIMEOUT=1 coap_ns "$NS_SA" -m get "coap://$A4:$A_PORT2/.well-known/core"; [ "$CODE" == 2.05 ]; }
+wait_until 10 _origin2_up || die "the second coap-server-notls did not start in site A"
+coap_ns "$NS_SA" -m get "coap://$A4:$A_PORT2/example_data"
+direct2=$PAYLOAD
+
+nsstart serve2 "$NS_SA" "$CONNECT" serve --transport tcp --rd "coap+tcp://$RD4" --ep bob --lt 3600 \
+    --ping 3 --json --log-level debug "coap://$A4:$A_PORT2"
+_printed2() { [ "$(grep -c '^{"ep":"bob"' "$T_DIR/serve2.log")" -ge 1 ]; }
+wait_until 20 _printed2 || die "serve --transport tcp did not register through router A within 20 s"
+assert_eq "$HOST2" "$(grep '^{"ep":"bob"' "$T_DIR/serve2.log" | tail -n 1 | jq -r .host)" \
+    "serve over TCP prints the host name"
+assert_match "^coap\+tcp://$RD4(:5683)?/reg/[0-9]+\$" \
+    "$(grep '^{"ep":"bob"' "$T_DIR/serve2.log" | tail -n 1 | jq -r .registration)" \
+    "serve over TCP registered with rdrelay-tcp"
+tport=$(nsx "$NS_RA" conntrack -L -p tcp -s $A4 -d $RD4 --dport 5683 2>/dev/null |
+    grep -oE 'dport=[0-9]+' | sed -n 2p | cut -d= -f2)
+assert_match '^[0-9]+$' "$tport" "serve's TCP connection goes through router A (public port $tport)"
+
+for tr in coap coap+tcp; do
+    coap_ns "$NS_SB" -O "3,$HOST2" -m get "$tr://$RD4/time"
+    assert_code 2.05 "GET /time by name $HOST2 from site B over $tr:// (registered over TCP)"
+    assert_ne "" "$PAYLOAD" "GET /time over $tr:// has a payload"
+    coap_ns "$NS_SB" -O "3,$HOST2" -m get "$tr://$RD4/example_data"
+    assert_code 2.05 "GET /example_data (Block2) by name $HOST2 over $tr://"
+    assert_eq "$direct2" "$PAYLOAD" "the Block2 body over $tr:// is identical to a direct GET inside site A"
+done
 
 # ------------------------------------------------------------ keepalive
 
