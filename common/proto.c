@@ -204,3 +204,25 @@ int proto_relay_endpoint(const char *state_dir, const char *relay, char *out, si
     int n = snprintf(out, outlen, "ipc://%s/relay-%s.sock", state_dir, relay);
     return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
 }
+
+void *proto_dealer_connect(void *zctx, const char *identity, const char *endpoint, int hwm,
+                           bool immediate)
+{
+    int zero = 0, one = 1;
+    void *s = zmq_socket(zctx, ZMQ_DEALER);
+
+    if (!s) {
+        log_warnx("zmq_socket: %s", zmq_strerror(errno));
+        return NULL;
+    }
+    if ((identity && zmq_setsockopt(s, ZMQ_ROUTING_ID, identity, strlen(identity)) < 0) ||
+        (immediate && zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof(one)) < 0) ||
+        zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
+        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
+        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 || zmq_connect(s, endpoint) < 0) {
+        log_warnx("DEALER to %s: %s", endpoint, zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}

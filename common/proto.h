@@ -172,6 +172,16 @@ uint64_t proto_activity(void);
  * The requester owns its client's message layer (EMPTY_ACK_DELAY, dedup,
  * retransmission) and its own timeout (upstream_timeout_ms -> 5.04 + CANCEL).
  */
+/*
+ * A DEALER socket as every rdrelay process uses one: routing id identity
+ * (NULL = ZeroMQ's random one), LINGER 0 (never hang at exit), SNDHWM and
+ * RCVHWM = hwm (set on purpose, BRIEF §3.2), ZMQ_IMMEDIATE when immediate
+ * (a send to a peer that is not there fails at once), connected to
+ * endpoint. NULL on failure, logged, nothing left open.
+ */
+void *proto_dealer_connect(void *zctx, const char *identity, const char *endpoint, int hwm,
+                           bool immediate);
+
 int proto_relay_endpoint(const char *state_dir, const char *relay, char *out, size_t outlen);
 
 #endif

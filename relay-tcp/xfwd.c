@@ -79,7 +79,7 @@ static bool relay_name_ok(const char *s)
 int rt_xpeer_get(struct rt_relay *r, const char *name)
 {
     char ep[RR_CFG_STR + 32];
-    int one = 1, zero = 0, hwm = 100000;
+    int hwm = 100000;
 
     if (!relay_name_ok(name) || strcmp(name, RT_RELAY_NAME) == 0)
         return -1;
@@ -89,18 +89,9 @@ int rt_xpeer_get(struct rt_relay *r, const char *name)
     if (r->nxpeers >= RT_MAX_XPEERS ||
         proto_relay_endpoint(r->cfg.state_dir, name, ep, sizeof(ep)) < 0)
         return -1;
-    void *s = zmq_socket(r->zctx, ZMQ_DEALER);
+    void *s = proto_dealer_connect(r->zctx, RT_RELAY_NAME, ep, hwm, true);
     if (!s)
         return -1;
-    if (zmq_setsockopt(s, ZMQ_ROUTING_ID, RT_RELAY_NAME, strlen(RT_RELAY_NAME)) < 0 ||
-        zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof(one)) < 0 ||
-        zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
-        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
-        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 || zmq_connect(s, ep) < 0) {
-        log_warnx("relay %s at %s: %s", name, ep, zmq_strerror(errno));
-        zmq_close(s);
-        return -1;
-    }
     int i = r->nxpeers++;
     snprintf(r->xpeers[i].name, sizeof(r->xpeers[i].name), "%s", name);
     r->xpeers[i].sock = s;

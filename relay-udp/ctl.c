@@ -150,26 +150,17 @@ void ctl_on_route_change(void *arg, const struct rr_route *old_rt, const struct 
 
 int ctl_open(struct relay *r)
 {
-    int zero = 0, hwm = 100000;
+    int hwm = 100000;
 
     r->ctlbuf = malloc(RR_PROTO_MAX_BODY);
     r->zctx = zmq_ctx_new();
     if (!r->ctlbuf || !r->zctx)
         return -1;
-    r->dealer = zmq_socket(r->zctx, ZMQ_DEALER);
-    if (!r->dealer)
-        goto fail;
     /* routing id = relay name: rd-frontend addresses us by it, and with
      * ROUTER_HANDOVER a restarted relay takes it back */
-    if (zmq_setsockopt(r->dealer, ZMQ_ROUTING_ID, RU_RELAY_NAME, strlen(RU_RELAY_NAME)) < 0 ||
-        zmq_setsockopt(r->dealer, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
-        zmq_setsockopt(r->dealer, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
-        zmq_setsockopt(r->dealer, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0)
-        goto fail;
-    if (zmq_connect(r->dealer, r->cfg.ctl_endpoint) < 0) {
-        log_warnx("connect %s: %s", r->cfg.ctl_endpoint, zmq_strerror(errno));
-        goto fail;
-    }
+    r->dealer = proto_dealer_connect(r->zctx, RU_RELAY_NAME, r->cfg.ctl_endpoint, hwm, false);
+    if (!r->dealer)
+        return -1;
     r->clone = clone_client_new(r->zctx, r->cfg.pub_endpoint, r->dealer, ctl_on_route_change, r);
     if (!r->clone)
         goto fail;

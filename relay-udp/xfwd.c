@@ -55,7 +55,6 @@ static int set_common_opts(void *s)
 int xfwd_peer_get(struct relay *r, const char *name)
 {
     char ep[RR_CFG_STR + 32];
-    int one = 1;
 
     if (!r->zctx || !relay_name_ok(name) || strcmp(name, RU_RELAY_NAME) == 0)
         return -1;
@@ -65,16 +64,9 @@ int xfwd_peer_get(struct relay *r, const char *name)
     if (r->nxpeers >= RU_MAX_XPEERS ||
         proto_relay_endpoint(r->cfg.state_dir, name, ep, sizeof(ep)) < 0)
         return -1;
-    void *s = zmq_socket(r->zctx, ZMQ_DEALER);
+    void *s = proto_dealer_connect(r->zctx, RU_RELAY_NAME, ep, XF_HWM, true);
     if (!s)
         return -1;
-    if (zmq_setsockopt(s, ZMQ_ROUTING_ID, RU_RELAY_NAME, strlen(RU_RELAY_NAME)) < 0 ||
-        zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof(one)) < 0 || set_common_opts(s) < 0 ||
-        zmq_connect(s, ep) < 0) {
-        log_warnx("relay %s at %s: %s", name, ep, zmq_strerror(errno));
-        zmq_close(s);
-        return -1;
-    }
     int i = r->nxpeers++;
     snprintf(r->xpeers[i].name, sizeof(r->xpeers[i].name), "%s", name);
     r->xpeers[i].sock = s;

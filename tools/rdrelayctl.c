@@ -503,7 +503,7 @@ static int ask(struct ctl *c)
     struct wire_w w;
     struct wire_r r;
     uint64_t deadline;
-    int linger = 0, ret = -1;
+    int ret = -1;
 
     if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
         /* fall back to time and pid: the id only has to differ from others */
@@ -518,16 +518,11 @@ static int ask(struct ctl *c)
         log_warn("zmq_ctx_new");
         goto done;
     }
-    c->sock = zmq_socket(c->zctx, ZMQ_DEALER);
+    /* LINGER 0: never hang at exit on an unsent request; a connecting
+     * DEALER queues it meanwhile (not immediate) */
+    c->sock = proto_dealer_connect(c->zctx, c->ident, c->cfg.ctl_endpoint, 16, false);
     if (!c->sock) {
-        log_warn("zmq_socket");
-        goto done;
-    }
-    /* never hang at exit on an unsent request */
-    zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof(linger));
-    if (zmq_setsockopt(c->sock, ZMQ_ROUTING_ID, c->ident, strlen(c->ident)) < 0 ||
-        zmq_connect(c->sock, c->cfg.ctl_endpoint) < 0) {
-        log_warn("cannot use ctl_endpoint %s", c->cfg.ctl_endpoint);
+        log_warnx("cannot use ctl_endpoint %s", c->cfg.ctl_endpoint);
         goto done;
     }
 
