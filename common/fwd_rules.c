@@ -4,6 +4,7 @@
 #include "fwd_rules.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "coap_opts.h"
@@ -146,4 +147,42 @@ int fwd_token_decode(const uint8_t *tok, size_t len, uint32_t *slot, uint32_t *c
     *slot = (uint32_t)tok[0] << 24 | (uint32_t)tok[1] << 16 | (uint32_t)tok[2] << 8 | tok[3];
     *check = (uint32_t)tok[4] << 24 | (uint32_t)tok[5] << 16 | (uint32_t)tok[6] << 8 | tok[7];
     return 0;
+}
+
+enum fwd_verdict fwd_classify(const struct coap_msg *m, const struct rr_config *cfg, char *host,
+                              size_t hostlen, uint16_t *bad)
+{
+    if (fwd_is_forward_proxy_request(m))
+        return FWD_V_FORWARD_PROXY;
+    if (coap_msg_uri_host_lower(m, host, hostlen) < 0)
+        return FWD_V_HOST_TOO_LONG;
+    size_t n = strlen(host);
+    if (n > 0 && host[n - 1] == '.')
+        host[n - 1] = '\0'; /* an absolute name is the same host */
+    switch (fwd_route_decide(host, cfg)) {
+    case FWD_DEST_RD:
+        return fwd_check_critical(m, cfg, bad) < 0 ? FWD_V_BAD_CRITICAL : FWD_V_RD;
+    case FWD_DEST_PROXY:
+        return FWD_V_PROXY;
+    default:
+        return FWD_V_UNKNOWN_HOST;
+    }
+}
+
+uint8_t fwd_verdict_answer(enum fwd_verdict v, uint16_t bad, char *diag, size_t len)
+{
+    switch (v) {
+    case FWD_V_BAD_CRITICAL:
+        snprintf(diag, len, "unknown critical option %u", bad);
+        return COAP_BAD_OPTION;
+    case FWD_V_FORWARD_PROXY:
+        snprintf(diag, len, "forward proxying is not supported");
+        return COAP_PROXYING_NOT_SUPPORTED;
+    case FWD_V_HOST_TOO_LONG:
+        snprintf(diag, len, "Uri-Host too long");
+        return COAP_PROXYING_NOT_SUPPORTED;
+    default:
+        snprintf(diag, len, "unknown host name");
+        return COAP_PROXYING_NOT_SUPPORTED;
+    }
 }

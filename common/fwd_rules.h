@@ -29,6 +29,28 @@ enum fwd_dest {
  */
 enum fwd_dest fwd_route_decide(const char *host_lower, const struct rr_config *cfg);
 
+/*
+ * The one rule every relay applies to an incoming request before anything
+ * else (issue 15 item 5: the relays used to disagree): forward-proxy
+ * requests -> 5.05; Uri-Host lower-cased, a trailing dot dropped (an
+ * absolute DNS name is the same host) -> fwd_route_decide; a request for
+ * the RD with an unknown critical option -> 4.02 (RFC 7252 §5.4.1), on
+ * every transport. host (>= RR_HOST_MAX) receives the normalised name.
+ */
+enum fwd_verdict {
+    FWD_V_RD = 0,        /* hand to rd-frontend */
+    FWD_V_PROXY,         /* proxy to the route named host */
+    FWD_V_UNKNOWN_HOST,  /* 5.05 "unknown host name" */
+    FWD_V_FORWARD_PROXY, /* 5.05 "forward proxying is not supported" */
+    FWD_V_HOST_TOO_LONG, /* 5.05 "Uri-Host too long" */
+    FWD_V_BAD_CRITICAL,  /* 4.02 "unknown critical option N" (*bad) */
+};
+enum fwd_verdict fwd_classify(const struct coap_msg *m, const struct rr_config *cfg, char *host,
+                              size_t hostlen, uint16_t *bad);
+/* The answer for a verdict other than RD/PROXY: the CoAP code, and the
+ * diagnostic payload in diag. */
+uint8_t fwd_verdict_answer(enum fwd_verdict v, uint16_t bad, char *diag, size_t len);
+
 /* True for "192.0.2.1", "2001:db8::1", "[2001:db8::1]". */
 bool fwd_host_is_ip_literal(const char *host);
 

@@ -34,30 +34,20 @@ static void on_request(struct rt_relay *r, uint32_t ci, struct coap_msg *m, uint
                          "too many requests in flight");
         return;
     }
-    if (fwd_is_forward_proxy_request(m)) {
-        rt_dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "forward proxying is not supported",
-                           now);
-        return;
-    }
-    char host[RR_HOST_MAX];
-    if (coap_msg_uri_host_lower(m, host, sizeof(host)) < 0) {
-        rt_dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "Uri-Host too long", now);
-        return;
-    }
-    switch (fwd_route_decide(host, &r->cfg)) {
-    case FWD_DEST_RD:
+    char host[RR_HOST_MAX], diag[64];
+    uint16_t bad = 0;
+    enum fwd_verdict v = fwd_classify(m, &r->cfg, host, sizeof(host), &bad);
+    switch (v) {
+    case FWD_V_RD:
         rt_rd_on_request(r, i, m, now);
         break;
-    case FWD_DEST_PROXY: {
-        size_t n = strlen(host);
-        if (n > 0 && host[n - 1] == '.')
-            host[n - 1] = '\0'; /* an absolute name is the same host */
+    case FWD_V_PROXY:
         rt_proxy_on_request(r, i, m, host, now);
         break;
-    }
     default:
-        r->c.proxy_5_05++;
-        rt_dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "unknown host name", now);
+        if (v == FWD_V_UNKNOWN_HOST)
+            r->c.proxy_5_05++;
+        rt_dx_answer_local(r, i, fwd_verdict_answer(v, bad, diag, sizeof(diag)), diag, now);
         break;
     }
 }

@@ -98,40 +98,26 @@ static void on_request(struct relay *r, int sock, const struct rr_addr *peer,
     memcpy(d->token, m->token, m->tkl);
     dx_dedup_insert(r, i);
 
-    if (fwd_is_forward_proxy_request(m)) {
-        dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "forward proxying is not supported",
-                        now);
-        return;
-    }
     /* room for port-based hosting (BRIEF §3.4): such a listener maps every
      * request to its one route and never looks at Uri-Host */
     if (r->socks[sock].kind == RU_SOCK_MUX) {
         proxy_on_request(r, i, m, r->socks[sock].mux_host, now);
         return;
     }
-    char host[RR_HOST_MAX];
-    if (coap_msg_uri_host_lower(m, host, sizeof(host)) < 0) {
-        dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "Uri-Host too long", now);
-        return;
-    }
-    switch (fwd_route_decide(host, &r->cfg)) {
-    case FWD_DEST_RD: {
-        uint16_t bad;
-        if (fwd_check_critical(m, &r->cfg, &bad) < 0) {
-            char diag[48];
-            snprintf(diag, sizeof(diag), "unknown critical option %u", bad);
-            dx_answer_local(r, i, COAP_BAD_OPTION, diag, now);
-            break;
-        }
+    char host[RR_HOST_MAX], diag[64];
+    uint16_t bad = 0;
+    enum fwd_verdict v = fwd_classify(m, &r->cfg, host, sizeof(host), &bad);
+    switch (v) {
+    case FWD_V_RD:
         rd_on_request(r, i, buf, len, now);
         break;
-    }
-    case FWD_DEST_PROXY:
+    case FWD_V_PROXY:
         proxy_on_request(r, i, m, host, now);
         break;
     default:
-        r->c.proxy_5_05++;
-        dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "unknown host name", now);
+        if (v == FWD_V_UNKNOWN_HOST)
+            r->c.proxy_5_05++;
+        dx_answer_local(r, i, fwd_verdict_answer(v, bad, diag, sizeof(diag)), diag, now);
         break;
     }
 }
