@@ -59,6 +59,23 @@ static const struct cfg_entry cfg_table[] = {
     {"heartbeat_ms", CFG_U32, F(heartbeat_ms), "1000", "route PUB heartbeat interval (ms)"},
     {"tcp_timeout_ms", CFG_U32, F(tcp_timeout_ms), "10000",
      "TCP peer with no CSM, or stuck in the middle of a message, this long -> Abort (ms)"},
+    {"udp_relay_name", CFG_STR, F(udp_relay_name), "udp",
+     "rdrelay-udp's relay name (its routing id and cross-transport endpoint; a-z, 0-9, -)"},
+    {"tcp_relay_name", CFG_STR, F(tcp_relay_name), "tcp", "rdrelay-tcp's relay name"},
+    {"xfwd_peers", CFG_STR, F(xfwd_peers), "udp,tcp,ws",
+     "comma list of the relays every relay connects to at start for cross-transport forwarding "
+     "(others when a route names them)"},
+    {"xfwd_max_peers", CFG_U32, F(xfwd_max_peers), "8", "most other relays one relay forwards to"},
+    {"tcp_max_message", CFG_U32, F(tcp_max_message), "16384",
+     "relay-tcp's Max-Message-Size: largest whole message it takes (bytes, 1152..65536)"},
+    {"tcp_outq_max", CFG_U32, F(tcp_outq_max), "262144",
+     "output queued per TCP connection before a slow reader is dropped (bytes)"},
+    {"tcp_max_conns", CFG_U32, F(tcp_max_conns), "20000",
+     "most concurrent TCP connections (also limited by RLIMIT_NOFILE)"},
+    {"tcp_max_inflight", CFG_U32, F(tcp_max_inflight), "256",
+     "most outstanding requests of one TCP connection (then 5.03)"},
+    {"tcp_pong_timeout_ms", CFG_U32, F(tcp_pong_timeout_ms), "20000",
+     "a keepalive Ping unanswered this long closes the TCP connection (ms)"},
     {"extra_options", CFG_STR, F(extra_options), "",
      "comma list of CoAP option numbers to treat as known"},
 };
@@ -275,6 +292,18 @@ int config_finish(struct rr_config *cfg, char *err, size_t errlen)
         derive(cfg->pub_endpoint, sizeof(cfg->pub_endpoint), "ipc://", cfg->state_dir,
                "routes.sock") < 0) {
         snprintf(err, errlen, "state_dir too long");
+        return -1;
+    }
+    if (cfg->tcp_max_message < 1152 || cfg->tcp_max_message > 65536) {
+        snprintf(err, errlen, "tcp_max_message must be 1152..65536");
+        return -1;
+    }
+    if (cfg->xfwd_max_peers == 0 || cfg->xfwd_max_peers > 64 || cfg->tcp_max_conns == 0 ||
+        cfg->tcp_max_inflight == 0 || cfg->tcp_max_inflight > 65535 ||
+        cfg->tcp_outq_max < cfg->tcp_max_message) {
+        snprintf(err, errlen,
+                 "xfwd_max_peers 1..64, tcp_max_conns and tcp_max_inflight "
+                 "(..65535) at least 1, tcp_outq_max at least tcp_max_message");
         return -1;
     }
     /* Host names compare case-insensitively; store them lower-case once. */

@@ -18,27 +18,38 @@
 #define RR_MAX_EXTRA_OPTIONS 32
 
 struct rr_config {
-    char state_dir[RR_CFG_STR];     /* "state" (relative to the cwd) */
-    char db_path[RR_CFG_STR];       /* "" -> <state_dir>/rdrelay.sqlite */
-    char ctl_endpoint[RR_CFG_STR];  /* "" -> ipc://<state_dir>/ctl.sock (ROUTER in rd-frontend) */
-    char pub_endpoint[RR_CFG_STR];  /* "" -> ipc://<state_dir>/routes.sock (PUB in rd-frontend) */
-    char proxy_domain[RR_CFG_STR];  /* "proxy.localhost"; "" disables proxying */
-    char rd_names[RR_CFG_STR];      /* comma list of the RD's own host names; "" = any name
-                                       outside the proxy domain is the RD */
-    char udp_listen[RR_CFG_STR];    /* "0.0.0.0:5683,[::]:5683" */
-    char tcp_listen[RR_CFG_STR];    /* "0.0.0.0:5683,[::]:5683" (relay-tcp) */
-    char log_level[16];             /* "info" */
-    uint32_t default_lt;            /* 90000 s */
-    uint32_t expiry_grace;          /* 3600 s: an expired registration stays refreshable */
-    uint32_t max_payload;           /* 8192 bytes: larger registration payload -> 4.13 */
-    uint32_t empty_ack_delay_ms;    /* 100; 0 = empty ACK at once */
-    uint32_t nat_keepalive;         /* 25 s; 0 = off */
-    uint32_t hop_limit;             /* 16: Hop-Limit added to forwarded requests */
-    uint32_t upstream_timeout_ms;   /* 45000 (EXCHANGE_LIFETIME-ish) -> 5.04 */
-    uint32_t max_exchanges;         /* 4096 in-flight forwarded exchanges per relay */
-    uint32_t heartbeat_ms;          /* 1000: rd-frontend PUB heartbeat interval */
-    uint32_t tcp_timeout_ms;        /* 10000: TCP peer without a CSM, or stuck mid-message,
-                                       this long -> Abort (relay-tcp) */
+    char state_dir[RR_CFG_STR];    /* "state" (relative to the cwd) */
+    char db_path[RR_CFG_STR];      /* "" -> <state_dir>/rdrelay.sqlite */
+    char ctl_endpoint[RR_CFG_STR]; /* "" -> ipc://<state_dir>/ctl.sock (ROUTER in rd-frontend) */
+    char pub_endpoint[RR_CFG_STR]; /* "" -> ipc://<state_dir>/routes.sock (PUB in rd-frontend) */
+    char proxy_domain[RR_CFG_STR]; /* "proxy.localhost"; "" disables proxying */
+    char rd_names[RR_CFG_STR];     /* comma list of the RD's own host names; "" = any name
+                                      outside the proxy domain is the RD */
+    char udp_listen[RR_CFG_STR];   /* "0.0.0.0:5683,[::]:5683" */
+    char tcp_listen[RR_CFG_STR];   /* "0.0.0.0:5683,[::]:5683" (relay-tcp) */
+    char log_level[16];            /* "info" */
+    uint32_t default_lt;           /* 90000 s */
+    uint32_t expiry_grace;         /* 3600 s: an expired registration stays refreshable */
+    uint32_t max_payload;          /* 8192 bytes: larger registration payload -> 4.13 */
+    uint32_t empty_ack_delay_ms;   /* 100; 0 = empty ACK at once */
+    uint32_t nat_keepalive;        /* 25 s; 0 = off */
+    uint32_t hop_limit;            /* 16: Hop-Limit added to forwarded requests */
+    uint32_t upstream_timeout_ms;  /* 45000 (EXCHANGE_LIFETIME-ish) -> 5.04 */
+    uint32_t max_exchanges;        /* 4096 in-flight forwarded exchanges per relay */
+    uint32_t heartbeat_ms;         /* 1000: rd-frontend PUB heartbeat interval */
+    uint32_t tcp_timeout_ms;       /* 10000: TCP peer without a CSM, or stuck mid-message,
+                                      this long -> Abort (relay-tcp) */
+    /* topology (relay core): names and cross-transport peers */
+    char udp_relay_name[32];     /* "udp": rdrelay-udp's name (routing id, XFWD endpoint) */
+    char tcp_relay_name[32];     /* "tcp": rdrelay-tcp's name */
+    char xfwd_peers[RR_CFG_STR]; /* "udp,tcp,ws": relays every relay connects to at start */
+    uint32_t xfwd_max_peers;     /* 8: most relays one relay forwards to */
+    /* relay-tcp limits */
+    uint32_t tcp_max_message;       /* 16384: our Max-Message-Size (whole message) */
+    uint32_t tcp_outq_max;          /* 262144: queued output per connection, then dropped */
+    uint32_t tcp_max_conns;         /* 20000 (further limited by RLIMIT_NOFILE) */
+    uint32_t tcp_max_inflight;      /* 256: one connection's outstanding requests */
+    uint32_t tcp_pong_timeout_ms;   /* 20000: keepalive Ping unanswered -> close */
     char extra_options[RR_CFG_STR]; /* comma list of option numbers to treat as known */
     /* parsed from extra_options by config_finish() */
     uint16_t extra_option_nums[RR_MAX_EXTRA_OPTIONS];

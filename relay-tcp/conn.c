@@ -10,7 +10,7 @@
  * sig.c (signals) or msgin.c; a Length above our Max-Message-Size or a bad
  * header is answered with Abort. Writes go straight to the kernel and only
  * what it does not take is queued (EPOLLOUT); a peer that lets more than
- * RT_OUTQ_MAX pile up is disconnected, so one slow reader never stalls the
+ * tcp_outq_max pile up is disconnected, so one slow reader never stalls the
  * others. A close ends everything that depended on the connection (its
  * clients' exchanges, the requests sent to it as a registrant, its RD
  * observations, the reachability of its routes).
@@ -29,8 +29,6 @@
 #include "tcp_relay.h"
 #include "timeutil.h"
 
-#define RT_EP_LISTENER 1ull
-#define RT_EP_CONN 2ull
 #define RT_ACCEPT_BATCH 64
 #define RT_READ_ROUNDS 4
 
@@ -42,7 +40,7 @@ static uint32_t id_hash(const struct rt_relay *r, uint64_t id)
 int rt_conns_init(struct rt_relay *r)
 {
     struct rlimit rl;
-    uint32_t max = RT_MAX_CONNS;
+    uint32_t max = r->cfg.tcp_max_conns;
 
     /* every connection is a descriptor: take the hard limit if we may */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -60,7 +58,8 @@ int rt_conns_init(struct rt_relay *r)
         r->nidb <<= 1;
     r->conns = calloc(max, sizeof(*r->conns));
     r->idb = malloc(r->nidb * sizeof(uint32_t));
-    r->rbuf = malloc(RT_RBUF_SIZE);
+    r->rbuf_size = 65536 + (size_t)r->cfg.tcp_max_message + 16;
+    r->rbuf = malloc(r->rbuf_size);
     r->txbuf = malloc(RT_TXBUF_SIZE);
     r->txbuf2 = malloc(RT_TXBUF_SIZE);
     if (!r->conns || !r->idb || !r->rbuf || !r->txbuf || !r->txbuf2) {
@@ -74,11 +73,6 @@ int rt_conns_init(struct rt_relay *r)
         th_timer_init(&r->conns[i].t, RT_T_CONN, i);
     }
     r->conn_free = 0;
-    r->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (r->epfd < 0) {
-        log_warn("epoll_create1");
-        return -1;
-    }
     return 0;
 }
 
@@ -94,8 +88,6 @@ void rt_conns_free(struct rt_relay *r)
             free(c->obs);
         }
     }
-    if (r->epfd >= 0)
-        close(r->epfd);
     free(r->conns);
     free(r->idb);
     free(r->rbuf);
@@ -110,8 +102,6 @@ static int listen_one(struct rt_relay *r, const struct rr_addr *a)
 {
     int one = 1, fd;
     char name[RR_ADDRSTRLEN];
-    struct epoll_event ev = {.events = EPOLLIN};
-
     fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         log_warn("socket(%s)", addr_to_str(a, name, sizeof(name)));
@@ -133,12 +123,6 @@ static int listen_one(struct rt_relay *r, const struct rr_addr *a)
         if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
             addr_from_sockaddr(&r->lbound[r->nlisten], (struct sockaddr *)&ss, sl);
     }
-    ev.data.u64 = RT_EP_LISTENER << 32 | (uint64_t)r->nlisten;
-    if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        log_warn("epoll_ctl");
-        close(fd);
-        return -1;
-    }
     r->lfd[r->nlisten++] = fd;
     log_info("listening on tcp %s", addr_to_str(&r->lbound[r->nlisten - 1], name, sizeof(name)));
     return 0;
@@ -156,6 +140,19 @@ int rt_listen_all(struct rt_relay *r)
     for (int i = 0; i < n; i++)
         if (listen_one(r, &addrs[i]) < 0)
             return -1;
+    return 0;
+}
+
+static void on_listener(struct rc_handler *h, uint32_t events, uint64_t now);
+static void on_conn_event(struct rc_handler *h, uint32_t events, uint64_t now);
+
+int rt_attach(struct rt_relay *r)
+{
+    for (int i = 0; i < r->nlisten; i++) {
+        r->lh[i] = (struct rc_handler){.fn = on_listener, .arg = r, .idx = (uint32_t)i};
+        if (rc_fd_add(&r->core, r->lfd[i], EPOLLIN, &r->lh[i]) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -203,12 +200,7 @@ uint64_t rt_gone_since(const struct rt_relay *r, uint64_t id)
 void rt_conn_peer(const struct rt_relay *r, uint32_t ci, struct rr_peer *p)
 {
     const struct rt_conn *c = &r->conns[ci];
-    memset(p, 0, sizeof(*p));
-    p->transport = RR_TRANSPORT_TCP;
-    snprintf(p->relay, sizeof(p->relay), "%s", RT_RELAY_NAME);
-    p->remote = c->remote;
-    p->local = c->local;
-    p->conn_id = c->id;
+    rc_peer_make(&r->core, &c->remote, &c->local, c->id, p);
 }
 
 /* ---- accept ---- */
@@ -232,7 +224,7 @@ static void accept_one(struct rt_relay *r, int fd, uint64_t now)
     c->state = RC_OPEN;
     c->peer_csm = c->ping_out = c->want_write = false;
     c->fd = fd;
-    c->id = rt_conn_id_make(r->start_wall_ms, r->conn_seq++);
+    c->id = rc_conn_id_new(&r->core);
     c->opened_ms = c->last_rx_ms = now;
     c->partial_since_ms = c->ping_sent_ms = 0;
     c->in_len = c->out_off = c->out_len = c->out_cap = 0;
@@ -252,10 +244,8 @@ static void accept_one(struct rt_relay *r, int fd, uint64_t now)
     r->idb[b] = ci;
     r->nconns++;
     r->c.accepted++;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP,
-                             .data.u64 = RT_EP_CONN << 32 | (uint64_t)ci};
-    if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        log_warn("epoll_ctl");
+    c->h = (struct rc_handler){.fn = on_conn_event, .arg = r, .idx = ci};
+    if (rc_fd_add(&r->core, fd, EPOLLIN | EPOLLRDHUP, &c->h) < 0) {
         rt_conn_close(r, ci, "epoll", now);
         return;
     }
@@ -269,8 +259,11 @@ static void accept_one(struct rt_relay *r, int fd, uint64_t now)
     rt_sig_rearm(r, ci);
 }
 
-void rt_on_listener(struct rt_relay *r, int li, uint64_t now)
+static void on_listener(struct rc_handler *h, uint32_t events, uint64_t now)
 {
+    struct rt_relay *r = h->arg;
+    int li = (int)h->idx;
+    (void)events;
     for (int k = 0; k < RT_ACCEPT_BATCH; k++) {
         int fd = accept4(r->lfd[li], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -289,9 +282,7 @@ static void set_want_write(struct rt_relay *r, uint32_t ci, bool on)
     struct rt_conn *c = &r->conns[ci];
     if (c->want_write == on)
         return;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0),
-                             .data.u64 = RT_EP_CONN << 32 | (uint64_t)ci};
-    if (epoll_ctl(r->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+    if (rc_fd_mod(&r->core, c->fd, EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0), &c->h) == 0)
         c->want_write = on;
 }
 
@@ -345,7 +336,7 @@ int rt_conn_write(struct rt_relay *r, uint32_t ci, const void *buf, size_t len)
             return 0;
     }
     size_t rest = len - off;
-    if ((size_t)c->out_len + rest > RT_OUTQ_MAX) {
+    if ((size_t)c->out_len + rest > r->cfg.tcp_outq_max) {
         r->c.slow_readers++;
         rt_conn_close(r, ci, "peer does not read (output queue full)", now_mono_ms());
         return -1;
@@ -400,14 +391,14 @@ static ssize_t process(struct rt_relay *r, uint32_t ci, const uint8_t *buf, size
 
     while (off < len) {
         size_t fl = 0;
-        switch (rt_frame_check(buf + off, len - off, RT_MAX_MSG, &fl)) {
+        switch (rt_frame_check(buf + off, len - off, r->cfg.tcp_max_message, &fl)) {
         case RT_FRAME_NEED_MORE:
             return (ssize_t)off;
         case RT_FRAME_TOO_BIG: {
             char why[96];
             r->c.too_big++;
             snprintf(why, sizeof(why), "message of %zu bytes exceeds Max-Message-Size %u", fl,
-                     (unsigned)RT_MAX_MSG);
+                     (unsigned)r->cfg.tcp_max_message);
             rt_sig_abort(r, ci, why, 0, now);
             return -1;
         }
@@ -437,7 +428,7 @@ static void on_readable(struct rt_relay *r, uint32_t ci, uint64_t now)
         size_t have = c->in_len;
         if (have)
             memcpy(r->rbuf, c->in, have);
-        ssize_t n = recv(c->fd, r->rbuf + have, RT_RBUF_SIZE - have, MSG_DONTWAIT);
+        ssize_t n = recv(c->fd, r->rbuf + have, r->rbuf_size - have, MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 return;
@@ -475,13 +466,15 @@ static void on_readable(struct rt_relay *r, uint32_t ci, uint64_t now)
             c->in_len = (uint32_t)left;
         }
         rt_sig_rearm(r, ci);
-        if ((size_t)n < RT_RBUF_SIZE - have)
+        if ((size_t)n < r->rbuf_size - have)
             return; /* drained the socket */
     }
 }
 
-void rt_on_conn_event(struct rt_relay *r, uint32_t ci, uint32_t events, uint64_t now)
+static void on_conn_event(struct rc_handler *h, uint32_t events, uint64_t now)
 {
+    struct rt_relay *r = h->arg;
+    uint32_t ci = h->idx;
     if (ci >= r->nconns_max || r->conns[ci].state == RC_FREE)
         return;
     uint64_t id = r->conns[ci].id;
@@ -521,10 +514,10 @@ void rt_conn_close(struct rt_relay *r, uint32_t ci, const char *why, uint64_t no
         rt_rd_conn_gone(r, ci);
     c->state = RC_FREE;
     id_unlink(r, ci);
-    epoll_ctl(r->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    rc_fd_del(&r->core, c->fd);
     close(c->fd);
     c->fd = -1;
-    th_cancel(&r->timers, &c->t);
+    th_cancel(&r->core.timers, &c->t);
     free(c->in);
     free(c->out);
     free(c->obs);
@@ -547,12 +540,8 @@ void rt_conn_close(struct rt_relay *r, uint32_t ci, const char *why, uint64_t no
             uint32_t ui = d->up;
             d->up = RT_NONE;
             rt_proxy_end_observation(r, ui, now);
-        } else if (d->kind == DX_K_XFWD && d->xpeer < r->nxpeers) {
-            uint8_t body[8];
-            struct wire_w w;
-            wire_w_init(&w, body, sizeof(body));
-            wire_put_u64(&w, d->req_id);
-            rt_xpeer_send(r, d->xpeer, RR_MSG_XFWD_CANCEL, body, w.len);
+        } else if (d->kind == DX_K_XFWD) {
+            rc_xfwd_send_cancel(&r->core, d->xpeer, d->req_id);
         }
         rt_dx_release(r, i);
     }
@@ -563,7 +552,7 @@ void rt_conn_close(struct rt_relay *r, uint32_t ci, const char *why, uint64_t no
             continue;
         rt_proxy_on_upstream_fail(r, i, COAP_BAD_GATEWAY, "registrant's connection closed", now);
     }
-    rt_ctl_conn_routes_gone(r, id, since);
+    rt_conn_routes_gone(r, id, since);
     c->hnext = r->conn_free;
     r->conn_free = ci;
 }

@@ -23,7 +23,7 @@ int rt_exch_init(struct rt_relay *r)
     r->nux = nux;
     r->dx = calloc(ndx, sizeof(*r->dx));
     r->ux = calloc(nux, sizeof(*r->ux));
-    if (!r->dx || !r->ux || th_init(&r->timers, ndx + nux + r->nconns_max + 16) < 0) {
+    if (!r->dx || !r->ux || th_init(&r->core.timers, ndx + nux + r->nconns_max + 16) < 0) {
         log_warnx("out of memory for %u exchanges", nux);
         return -1;
     }
@@ -38,7 +38,6 @@ int rt_exch_init(struct rt_relay *r)
         th_timer_init(&r->ux[i].t, RT_T_UX, i);
     }
     r->dx_free = r->ux_free = 0;
-    r->next_check = (uint32_t)random();
     return 0;
 }
 
@@ -49,17 +48,9 @@ void rt_exch_free(struct rt_relay *r)
             free(r->dx[i].req);
     free(r->dx);
     free(r->ux);
-    th_free(&r->timers);
+    th_free(&r->core.timers);
     r->dx = NULL;
     r->ux = NULL;
-}
-
-static uint32_t new_check(struct rt_relay *r)
-{
-    /* a counter from a random start, mixed so consecutive tokens differ in
-     * every byte */
-    uint32_t x = ++r->next_check * 0x9e3779b1u;
-    return x ^ (x >> 15);
 }
 
 ssize_t rt_to_datagram(const struct coap_msg *m, uint8_t *buf, size_t cap)
@@ -77,7 +68,7 @@ uint32_t rt_dx_alloc(struct rt_relay *r, uint32_t ci, const struct coap_msg *req
     struct rt_conn *c = &r->conns[ci];
     uint32_t i = r->dx_free;
 
-    if (i == RT_NONE || c->inflight >= RT_MAX_INFLIGHT_PER_CONN)
+    if (i == RT_NONE || c->inflight >= r->cfg.tcp_max_inflight)
         return RT_NONE;
     struct rt_dx *d = &r->dx[i];
     r->dx_free = d->fnext;
@@ -105,7 +96,7 @@ void rt_dx_release(struct rt_relay *r, uint32_t i)
     struct rt_dx *d = &r->dx[i];
     if (d->state == DX_FREE)
         return;
-    th_cancel(&r->timers, &d->t);
+    th_cancel(&r->core.timers, &d->t);
     if (rt_conn_alive(r, d->conn, d->conn_id) && r->conns[d->conn].inflight)
         r->conns[d->conn].inflight--;
     free(d->req);
@@ -172,7 +163,7 @@ uint32_t rt_ux_alloc(struct rt_relay *r)
     u->state = UX_SENT;
     u->origin = UX_O_PROXY;
     u->observe_req = false;
-    u->check = new_check(r);
+    u->check = rc_new_check(&r->core);
     u->conn = RT_NONE;
     u->conn_id = 0;
     u->dx = RT_NONE;
@@ -190,7 +181,7 @@ void rt_ux_release(struct rt_relay *r, uint32_t i)
     struct rt_ux *u = &r->ux[i];
     if (u->state == UX_FREE)
         return;
-    th_cancel(&r->timers, &u->t);
+    th_cancel(&r->core.timers, &u->t);
     u->state = UX_FREE;
     u->dx = RT_NONE;
     u->fnext = r->ux_free;
@@ -226,13 +217,8 @@ void rt_exch_on_timer(struct rt_relay *r, struct rr_timer *t, uint64_t now)
             rt_rd_resend(r, i, now);
         } else if (d->kind == DX_K_XFWD && d->state == DX_WAIT) {
             /* the holder never answered: give up and tell it so */
-            uint8_t body[8];
-            struct wire_w w;
-            wire_w_init(&w, body, sizeof(body));
-            wire_put_u64(&w, d->req_id);
-            if (d->xpeer < r->nxpeers)
-                rt_xpeer_send(r, d->xpeer, RR_MSG_XFWD_CANCEL, body, w.len);
-            r->c.proxy_5_04++;
+            rc_xfwd_send_cancel(&r->core, d->xpeer, d->req_id);
+            r->core.c.proxy_5_04++;
             rt_dx_answer_local(r, i, COAP_GATEWAY_TIMEOUT, "endpoint did not answer", now);
         }
         break;

@@ -1,149 +1,35 @@
 /*
  * main.c - rdrelay-tcp: the CoAP over TCP (RFC 8323) relay worker. Parses
  * the shared configuration (every setting is also a flag), sets up the
- * state in one struct rt_relay, and runs one poll loop: zmq_poll over the
- * DEALER to rd-frontend, the clone client's SUB socket, the ROUTER for
- * other relays, the DEALERs to other relays and the epoll descriptor, which
- * holds every listener and connection (so 10,000 connections cost one poll
- * item); timers fire from the min-heap. Signal handlers only set a flag.
- * Exit codes: 0 clean stop, 1 runtime failure (restart), 2 configuration
- * error (do not restart).
+ * state in one struct rt_relay (the relay core embedded in it) and runs the
+ * core's loop (relay-core/loop.c: one epoll registry holding every
+ * listener, connection and ZeroMQ socket, so 10,000 connections cost no
+ * more per wake-up than one) with this relay plugged in as a transport
+ * (transport.c). Exit codes: 0 clean stop, 1 runtime failure (restart), 2
+ * configuration error (do not restart).
  */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/random.h>
-#include <unistd.h>
-#include <zmq.h>
 
 #include "log.h"
 #include "tcp_relay.h"
-#include "timeutil.h"
-
-#define RT_EPOLL_BATCH 256
-
-/* The one process-global the signal handler may touch (async-signal-safe). */
-static volatile sig_atomic_t rt_signalled;
-
-static void on_signal(int sig)
-{
-    rt_signalled = sig;
-}
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: rdrelay-tcp [--config FILE] [--SETTING VALUE ...]\n"
-            "       rdrelay-tcp --help | --version\n\n"
-            "The CoAP over TCP (RFC 8323) relay worker of rdrelay: owns the public TCP\n"
-            "listeners (tcp_listen), hands Resource Directory requests to\n"
-            "rdrelay-frontend with the connection they came over, and proxies requests\n"
-            "for registered endpoints over the connection the endpoint registered on,\n"
-            "or through the relay that holds the endpoint's path (cross-transport).\n"
-            "Fixed limits: Max-Message-Size %u, Pong timeout %u ms, output queue %u\n"
-            "bytes per connection; a peer with no CSM or stuck mid-message for\n"
-            "tcp_timeout_ms gets an Abort; idle connections get a Ping every\n"
-            "nat_keepalive seconds.\n\n"
-            "Settings (shared by every rdrelay process):\n",
-            (unsigned)RT_MAX_MSG, (unsigned)RT_PONG_TIMEOUT_MS, (unsigned)RT_OUTQ_MAX);
+    fprintf(out, "usage: rdrelay-tcp [--config FILE] [--SETTING VALUE ...]\n"
+                 "       rdrelay-tcp --help | --version\n\n"
+                 "The CoAP over TCP (RFC 8323) relay worker of rdrelay: owns the public TCP\n"
+                 "listeners (tcp_listen), hands Resource Directory requests to\n"
+                 "rdrelay-frontend with the connection they came over, and proxies requests\n"
+                 "for registered endpoints over the connection the endpoint registered on,\n"
+                 "or through the relay that holds the endpoint's path (cross-transport).\n"
+                 "Limits are settings: tcp_max_message (our Max-Message-Size),\n"
+                 "tcp_outq_max, tcp_max_conns, tcp_max_inflight, tcp_pong_timeout_ms; a peer\n"
+                 "with no CSM or stuck mid-message for tcp_timeout_ms gets an Abort; idle\n"
+                 "connections get a Ping every nat_keepalive seconds.\n\n"
+                 "Settings (shared by every rdrelay process):\n");
     config_print_help(out);
-}
-
-static void seed_random(void)
-{
-    unsigned int seed;
-    if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
-        seed = (unsigned int)(now_wall_ms() ^ (uint64_t)getpid() << 16);
-    srandom(seed);
-}
-
-static int setup_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
-        return -1;
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-    return 0;
-}
-
-static void on_epoll(struct rt_relay *r, uint64_t now)
-{
-    struct epoll_event ev[RT_EPOLL_BATCH];
-    int n = epoll_wait(r->epfd, ev, RT_EPOLL_BATCH, 0);
-
-    for (int i = 0; i < n; i++) {
-        uint32_t kind = (uint32_t)(ev[i].data.u64 >> 32), idx = (uint32_t)ev[i].data.u64;
-        if (kind == 1)
-            rt_on_listener(r, (int)idx, now);
-        else
-            rt_on_conn_event(r, idx, ev[i].events, now);
-    }
-}
-
-static int run(struct rt_relay *r)
-{
-    zmq_pollitem_t items[4 + RT_MAX_XPEERS];
-    uint64_t now = now_mono_ms(), next_clone = now;
-
-    r->next_status_ms = now + RT_STATUS_INTERVAL_MS;
-    while (!rt_signalled) {
-        int n = 0;
-        items[n++] = (zmq_pollitem_t){.fd = r->epfd, .events = ZMQ_POLLIN};
-        items[n++] = (zmq_pollitem_t){.socket = r->dealer, .events = ZMQ_POLLIN};
-        items[n++] =
-            (zmq_pollitem_t){.socket = clone_client_sub_socket(r->clone), .events = ZMQ_POLLIN};
-        items[n++] = (zmq_pollitem_t){.socket = r->router, .events = ZMQ_POLLIN};
-        int nx = r->nxpeers;
-        for (int i = 0; i < nx; i++)
-            items[n++] = (zmq_pollitem_t){.socket = r->xpeers[i].sock, .events = ZMQ_POLLIN};
-
-        now = now_mono_ms();
-        uint64_t wake = next_clone;
-        if (r->next_status_ms < wake)
-            wake = r->next_status_ms;
-        struct rr_timer *t = th_peek(&r->timers);
-        if (t && t->due < wake)
-            wake = t->due;
-        long timeout = wake > now ? (long)(wake - now) : 0;
-
-        if (zmq_poll(items, n, timeout) < 0) {
-            if (errno == EINTR)
-                continue;
-            log_warnx("zmq_poll: %s", zmq_strerror(errno));
-            return -1;
-        }
-        now = now_mono_ms();
-        if (items[0].revents & ZMQ_POLLIN)
-            on_epoll(r, now);
-        if (items[1].revents & ZMQ_POLLIN)
-            rt_ctl_on_dealer_readable(r, now);
-        if (items[2].revents & ZMQ_POLLIN)
-            clone_client_on_sub_readable(r->clone, now);
-        if (items[3].revents & ZMQ_POLLIN)
-            rt_xfwd_on_router(r, now);
-        for (int i = 0; i < nx; i++)
-            if (items[4 + i].revents & ZMQ_POLLIN)
-                rt_xfwd_on_xpeer(r, i, now);
-        while ((t = th_pop_due(&r->timers, now)) != NULL)
-            rt_exch_on_timer(r, t, now);
-        if (now >= next_clone) {
-            int ms = clone_client_tick(r->clone, now);
-            next_clone = now + (uint64_t)(ms > 0 && ms < 100 ? ms : 100);
-        }
-        if (now >= r->next_status_ms) {
-            rt_ctl_send_status(r);
-            r->next_status_ms = now + RT_STATUS_INTERVAL_MS;
-        }
-    }
-    log_info("signal %d: stopping", (int)rt_signalled);
-    return 0;
 }
 
 int main(int argc, char **argv)
@@ -166,7 +52,7 @@ int main(int argc, char **argv)
     r = calloc(1, sizeof(*r));
     if (!r)
         fatalx("out of memory");
-    r->epfd = -1;
+    r->core.epfd = -1;
     if (config_from_args(&r->cfg, &argc, argv) < 0) {
         free(r);
         return 2;
@@ -190,23 +76,28 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    seed_random();
-    r->rd_seq = (uint32_t)random();
-    r->start_wall_ms = now_wall_ms();
-    if (setup_signals() < 0 || rt_conns_init(r) < 0 || rt_exch_init(r) < 0 ||
-        rt_listen_all(r) < 0 || rt_ctl_open(r) < 0 || rt_xfwd_open(r) < 0)
+    if (!rc_relay_name_ok(r->cfg.tcp_relay_name)) {
+        fprintf(stderr, "rdrelay-tcp: bad tcp_relay_name \"%s\"\n", r->cfg.tcp_relay_name);
+        free(r);
+        return 2;
+    }
+    rc_seed_random();
+    if (rc_signals_install() < 0 || rt_core_init(r) < 0 || rt_conns_init(r) < 0 ||
+        rt_exch_init(r) < 0 || rt_listen_all(r) < 0 || rt_attach(r) < 0 ||
+        rc_ctl_open(&r->core) < 0 || rc_xfwd_open(&r->core) < 0)
         goto done;
-    log_info("rdrelay-tcp %s started: proxy domain \"%s\", %d listener(s), %u connections max, "
-             "%u exchanges",
-             RDRELAY_VERSION, r->cfg.proxy_domain, r->nlisten, r->nconns_max, r->nux);
-    rt_ctl_send_hello(r);
-    if (run(r) == 0)
+    log_info("rdrelay-tcp %s started as relay \"%s\": proxy domain \"%s\", %d listener(s), %u "
+             "connections max, %u exchanges",
+             RDRELAY_VERSION, r->core.name, r->cfg.proxy_domain, r->nlisten, r->nconns_max, r->nux);
+    rc_ctl_send_hello(&r->core);
+    if (rc_run(&r->core) == 0)
         rc = 0;
 done:
+    rc_ctl_close(&r->core);
     rt_listen_close(r);
     rt_conns_free(r);
-    rt_ctl_close(r);
     rt_exch_free(r);
+    rc_free(&r->core);
     free(r);
     return rc;
 }

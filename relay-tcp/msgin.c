@@ -29,7 +29,7 @@ static void on_request(struct rt_relay *r, uint32_t ci, struct coap_msg *m, uint
 {
     uint32_t i = rt_dx_alloc(r, ci, m, now);
     if (i == RT_NONE) {
-        r->c.no_slot++;
+        r->core.c.no_slot++;
         answer_stateless(r, ci, m->token, m->tkl, COAP_SERVICE_UNAVAILABLE,
                          "too many requests in flight");
         return;
@@ -46,7 +46,7 @@ static void on_request(struct rt_relay *r, uint32_t ci, struct coap_msg *m, uint
         break;
     default:
         if (v == FWD_V_UNKNOWN_HOST)
-            r->c.proxy_5_05++;
+            r->core.c.proxy_5_05++;
         rt_dx_answer_local(r, i, fwd_verdict_answer(v, bad, diag, sizeof(diag)), diag, now);
         break;
     }

@@ -16,7 +16,6 @@
  * Talks to exch.c, conn.c, xfwd.c, rd_path.c.
  */
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 #include "tcp_relay.h"
@@ -24,30 +23,6 @@
 static bool is_notification(const struct coap_msg *m)
 {
     return COAP_CODE_CLASS(m->code) == 2 && coap_msg_find(m, COAP_OPT_OBSERVE) != NULL;
-}
-
-static void fmt_rfc3339(uint64_t wall_ms, char *buf, size_t len)
-{
-    time_t t = (time_t)(wall_ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-void rt_proxy_gone_diag(struct rt_relay *r, uint64_t conn_id, char *buf, size_t len)
-{
-    uint64_t since = rt_gone_since(r, conn_id);
-    char ts[32];
-
-    /* a connection from before our start ended with the previous run */
-    if (!since && rt_conn_id_start(conn_id) < r->start_wall_ms)
-        since = r->start_wall_ms;
-    if (since) {
-        fmt_rfc3339(since, ts, sizeof(ts));
-        snprintf(buf, len, "registrant unreachable since %s (its TCP connection closed)", ts);
-    } else {
-        snprintf(buf, len, "registrant unreachable (its TCP connection closed)");
-    }
 }
 
 int rt_ux_send_request(struct rt_relay *r, uint32_t ui, struct coap_msg *m, uint32_t ci,
@@ -89,14 +64,7 @@ static uint32_t find_observation(struct rt_relay *r, uint32_t di)
 
 static void xfwd_cancel(struct rt_relay *r, uint32_t di)
 {
-    struct rt_dx *d = &r->dx[di];
-    uint8_t body[8];
-    struct wire_w w;
-
-    wire_w_init(&w, body, sizeof(body));
-    wire_put_u64(&w, d->req_id);
-    if (d->xpeer < r->nxpeers)
-        rt_xpeer_send(r, d->xpeer, RR_MSG_XFWD_CANCEL, body, w.len);
+    rc_xfwd_send_cancel(&r->core, r->dx[di].xpeer, r->dx[di].req_id);
 }
 
 static void proxy_local(struct rt_relay *r, uint32_t i, struct coap_msg *m,
@@ -107,8 +75,8 @@ static void proxy_local(struct rt_relay *r, uint32_t i, struct coap_msg *m,
     uint32_t ci = rt_conn_find(r, route->path.conn_id);
 
     if (ci == RT_NONE) {
-        r->c.proxy_5_02++;
-        rt_proxy_gone_diag(r, route->path.conn_id, diag, sizeof(diag));
+        r->core.c.proxy_5_02++;
+        rt_gone_diag(r, route->path.conn_id, diag, sizeof(diag));
         rt_dx_answer_local(r, i, COAP_BAD_GATEWAY, diag, now);
         return;
     }
@@ -133,7 +101,7 @@ static void proxy_local(struct rt_relay *r, uint32_t i, struct coap_msg *m,
     if (ui == RT_NONE) {
         ui = rt_ux_alloc(r);
         if (ui == RT_NONE) {
-            r->c.no_slot++;
+            r->core.c.no_slot++;
             rt_dx_answer_local(r, i, COAP_SERVICE_UNAVAILABLE, "too many exchanges in flight", now);
             return;
         }
@@ -154,13 +122,13 @@ static void proxy_local(struct rt_relay *r, uint32_t i, struct coap_msg *m,
                      (unsigned)r->conns[ci].csm.mms);
             rt_dx_answer_local(r, i, COAP_TOO_LARGE, diag, now);
         } else {
-            r->c.proxy_5_02++;
+            r->core.c.proxy_5_02++;
             rt_dx_answer_local(r, i, COAP_BAD_GATEWAY, "registrant's connection closed", now);
         }
         return;
     }
-    r->c.proxied++;
-    th_arm(&r->timers, &u->t, now + r->cfg.upstream_timeout_ms);
+    r->core.c.proxied++;
+    th_arm(&r->core.timers, &u->t, now + r->cfg.upstream_timeout_ms);
 }
 
 static void proxy_xfwd(struct rt_relay *r, uint32_t i, struct coap_msg *m,
@@ -168,16 +136,10 @@ static void proxy_xfwd(struct rt_relay *r, uint32_t i, struct coap_msg *m,
 {
     struct rt_dx *d = &r->dx[i];
     char diag[96];
-    uint8_t coap[RT_MAX_MSG + 16];
+    uint8_t code;
+    int xp;
+    uint64_t req_id;
 
-    int xp = rt_xpeer_get(r, route->path.relay);
-    if (xp < 0) {
-        r->c.proxy_5_02++;
-        snprintf(diag, sizeof(diag), "registrant's relay \"%.32s\" is not available",
-                 route->path.relay);
-        rt_dx_answer_local(r, i, COAP_BAD_GATEWAY, diag, now);
-        return;
-    }
     if (coap_msg_find(m, COAP_OPT_OBSERVE)) {
         /* the client re-registers or cancels: the old forwarded
          * observation ends, the new request travels on its own */
@@ -190,62 +152,36 @@ static void proxy_xfwd(struct rt_relay *r, uint32_t i, struct coap_msg *m,
     const struct coap_msg_opt *obs = coap_msg_find(m, COAP_OPT_OBSERVE);
     d->kind = DX_K_XFWD;
     d->observe_req = obs && coap_opt_value_uint(obs) == 0;
+    m->type = COAP_T_CON; /* datagram framing towards the holder */
+    if (rc_xfwd_forward(&r->core, i, m, route, host, &xp, &req_id, &code, diag, sizeof(diag)) < 0) {
+        rt_dx_answer_local(r, i, code, diag, now);
+        return;
+    }
     d->xpeer = (uint8_t)xp;
-    d->req_id = (uint64_t)(++r->rd_seq) << 32 | i;
-    ssize_t n = rt_to_datagram(m, coap, sizeof(coap));
-    if (n < 0) {
-        rt_dx_answer_local(r, i, COAP_TOO_LARGE, "request too large", now);
-        return;
-    }
-    struct wire_w w;
-    wire_w_init(&w, r->txbuf, RT_TXBUF_SIZE);
-    wire_put_u64(&w, d->req_id);
-    wire_put_str(&w, host);
-    wire_put_bytes(&w, coap, (size_t)n);
-    if (w.err || rt_xpeer_send(r, xp, RR_MSG_XFWD_REQUEST, r->txbuf, w.len) < 0) {
-        r->c.proxy_5_02++;
-        r->c.xfwd_refused++;
-        snprintf(diag, sizeof(diag), "registrant's relay \"%s\" is not running",
-                 r->xpeers[xp].name);
-        rt_dx_answer_local(r, i, COAP_BAD_GATEWAY, diag, now);
-        return;
-    }
-    r->c.xfwd_out++;
-    th_arm(&r->timers, &d->t, now + r->cfg.upstream_timeout_ms);
+    d->req_id = req_id;
+    th_arm(&r->core.timers, &d->t, now + r->cfg.upstream_timeout_ms);
 }
 
 void rt_proxy_on_request(struct rt_relay *r, uint32_t i, struct coap_msg *m, const char *host,
                          uint64_t now)
 {
     struct rt_dx *d = &r->dx[i];
-    const struct route_table *rt = clone_client_routes(r->clone);
-    const struct rr_route *route = rt ? route_table_get(rt, host) : NULL;
-    uint8_t hl[4];
-    uint16_t bad;
-    char diag[64];
+    const struct rr_route *route;
+    uint8_t hl[4], code;
+    char diag[128];
 
     d->kind = DX_K_PROXY;
-    if (!route) {
-        r->c.proxy_5_05++;
-        rt_dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "no registration with that name",
-                           now);
-        return;
-    }
-    if (fwd_check_options(m, &r->cfg, &bad) < 0) {
-        snprintf(diag, sizeof(diag), "unknown unsafe option %u", bad);
-        rt_dx_answer_local(r, i, COAP_BAD_OPTION, diag, now);
-        return;
-    }
-    if (fwd_hop_limit_apply(m, r->cfg.hop_limit, hl) < 0) {
-        rt_dx_answer_local(r, i, COAP_HOP_LIMIT_REACHED, "hop limit reached (proxy loop?)", now);
-        return;
-    }
-    coap_msg_remove_opt(m, COAP_OPT_URI_HOST);
-    coap_msg_remove_opt(m, COAP_OPT_URI_PORT);
-    if (rt_route_is_ours(route))
+    switch (rc_proxy_decide(&r->core, m, host, &route, hl, &code, diag, sizeof(diag))) {
+    case RC_PROXY_ANSWER:
+        rt_dx_answer_local(r, i, code, diag, now);
+        break;
+    case RC_PROXY_LOCAL:
         proxy_local(r, i, m, route, host, now);
-    else
+        break;
+    case RC_PROXY_XFWD:
         proxy_xfwd(r, i, m, route, host, now);
+        break;
+    }
 }
 
 /* Ask the registrant to end an observation: GET with Observe 1 under the
@@ -268,7 +204,7 @@ void rt_proxy_end_observation(struct rt_relay *r, uint32_t ui, uint64_t now)
     coap_msg_remove_opt(&m, COAP_OPT_OBSERVE);
     coap_msg_add_opt_uint(&m, COAP_OPT_OBSERVE, 1, one);
     u->state = UX_CANCEL;
-    th_arm(&r->timers, &u->t, now + r->cfg.upstream_timeout_ms);
+    th_arm(&r->core.timers, &u->t, now + r->cfg.upstream_timeout_ms);
     uint32_t ci = u->conn;
     u->conn = RT_NONE; /* see rt_ux_send_request */
     if (rt_conn_send_msg(r, ci, &m) < 0) {
@@ -282,9 +218,8 @@ void rt_proxy_on_upstream(struct rt_relay *r, uint32_t ui, struct coap_msg *m, u
 {
     struct rt_ux *u = &r->ux[ui];
     bool notif = is_notification(m) && u->observe_req;
-    uint16_t bad;
 
-    r->c.proxy_responses++;
+    r->core.c.proxy_responses++;
     if (u->origin == UX_O_EP) {
         rt_rd_ep_answer(r, ui, RR_EP_OK, m);
         rt_ux_release(r, ui);
@@ -302,9 +237,9 @@ void rt_proxy_on_upstream(struct rt_relay *r, uint32_t ui, struct coap_msg *m, u
             /* observing before the answer goes out: a requester that is
              * gone ends it from inside rt_xfwd_answer */
             if (u->state != UX_OBSERVE)
-                r->c.observations++;
+                r->core.c.observations++;
             u->state = UX_OBSERVE;
-            th_cancel(&r->timers, &u->t);
+            th_cancel(&r->core.timers, &u->t);
             rt_xfwd_answer(r, ui, RR_EP_OK, m);
         } else {
             rt_xfwd_answer(r, ui, RR_EP_OK, m);
@@ -319,15 +254,13 @@ void rt_proxy_on_upstream(struct rt_relay *r, uint32_t ui, struct coap_msg *m, u
     }
     struct rt_dx *d = &r->dx[dxi];
     d->up = RT_NONE;
-    if (fwd_check_options(m, &r->cfg, &bad) < 0) {
-        char diag[64];
-        snprintf(diag, sizeof(diag), "endpoint sent unknown unsafe option %u", bad);
+    char diag[64];
+    if (rc_proxy_check_response(&r->core, m, diag, sizeof(diag)) < 0) {
         u->dx = RT_NONE;
         if (u->state == UX_OBSERVE || notif)
             rt_proxy_end_observation(r, ui, now);
         else
             rt_ux_release(r, ui);
-        r->c.proxy_5_02++;
         rt_dx_answer_local(r, dxi, COAP_BAD_GATEWAY, diag, now);
         return;
     }
@@ -343,9 +276,9 @@ void rt_proxy_on_upstream(struct rt_relay *r, uint32_t ui, struct coap_msg *m, u
     }
     d->up = ui;
     if (u->state != UX_OBSERVE)
-        r->c.observations++;
+        r->core.c.observations++;
     u->state = UX_OBSERVE;
-    th_cancel(&r->timers, &u->t);
+    th_cancel(&r->core.timers, &u->t);
 }
 
 void rt_proxy_on_upstream_fail(struct rt_relay *r, uint32_t ui, uint8_t code, const char *why,
@@ -373,67 +306,41 @@ void rt_proxy_on_upstream_fail(struct rt_relay *r, uint32_t ui, uint8_t code, co
         return;
     r->dx[dxi].up = RT_NONE;
     if (code == COAP_GATEWAY_TIMEOUT)
-        r->c.proxy_5_04++;
+        r->core.c.proxy_5_04++;
     else
-        r->c.proxy_5_02++;
+        r->core.c.proxy_5_02++;
     log_debug("%s: %s", u->host, why);
     /* for an observation this is the final, non-2.xx notification */
     rt_dx_answer_local(r, dxi, code, why, now);
 }
 
-void rt_proxy_on_xfwd_response(struct rt_relay *r, int xp, const uint8_t *body, size_t len,
-                               uint64_t now)
+void rt_proxy_on_xfwd_response(void *tp, int xp, uint32_t i, uint64_t req_id, uint8_t status,
+                               const uint8_t *coap, size_t n, uint64_t now)
 {
-    struct wire_r rd;
-    const uint8_t *coap;
+    struct rt_relay *r = tp;
     struct coap_msg m;
-    uint16_t bad;
 
-    wire_r_init(&rd, body, len);
-    uint64_t req_id = wire_get_u64(&rd);
-    uint8_t status = wire_get_u8(&rd);
-    size_t n = wire_get_bytes(&rd, &coap);
-    if (rd.err || (status == RR_EP_OK && coap_msg_parse_udp(coap, n, &m) < 0)) {
-        log_warnx("malformed XFWD_RESPONSE dropped");
-        return;
-    }
-    uint32_t i = (uint32_t)req_id;
+    if (status == RR_EP_OK && coap_msg_parse_udp(coap, n, &m) < 0)
+        return; /* checked by the core */
     struct rt_dx *d = i < r->ndx ? &r->dx[i] : NULL;
     if (!d || d->state == DX_FREE || d->kind != DX_K_XFWD || d->req_id != req_id) {
         /* a late answer, or a notification for a client that left */
-        if (status == RR_EP_OK && is_notification(&m)) {
-            uint8_t b[8];
-            struct wire_w w;
-            wire_w_init(&w, b, sizeof(b));
-            wire_put_u64(&w, req_id);
-            rt_xpeer_send(r, xp, RR_MSG_XFWD_CANCEL, b, w.len);
-        }
+        if (status == RR_EP_OK && is_notification(&m))
+            rc_xfwd_send_cancel(&r->core, xp, req_id);
         return;
     }
-    switch (status) {
-    case RR_EP_OK:
-        break;
-    case RR_EP_TIMEOUT:
-        r->c.proxy_5_04++;
-        rt_dx_answer_local(r, i, COAP_GATEWAY_TIMEOUT, "endpoint did not answer", now);
-        return;
-    case RR_EP_NO_ROUTE:
-        r->c.proxy_5_02++;
-        rt_dx_answer_local(r, i, COAP_BAD_GATEWAY, "registrant's relay has no route for it", now);
-        return;
-    default:
-        r->c.proxy_5_02++;
-        rt_dx_answer_local(r, i, COAP_BAD_GATEWAY, "registrant unreachable", now);
+    if (status != RR_EP_OK) {
+        const char *why;
+        uint8_t code = rc_xfwd_fail_code(&r->core, status, &why);
+        rt_dx_answer_local(r, i, code, why, now);
         return;
     }
-    r->c.proxy_responses++;
+    r->core.c.proxy_responses++;
     bool notif = is_notification(&m) && d->observe_req;
-    if (fwd_check_options(&m, &r->cfg, &bad) < 0) {
-        char diag[64];
-        snprintf(diag, sizeof(diag), "endpoint sent unknown unsafe option %u", bad);
+    char diag[64];
+    if (rc_proxy_check_response(&r->core, &m, diag, sizeof(diag)) < 0) {
         if (notif || d->state == DX_OBSERVE)
             xfwd_cancel(r, i);
-        r->c.proxy_5_02++;
         rt_dx_answer_local(r, i, COAP_BAD_GATEWAY, diag, now);
         return;
     }
@@ -442,14 +349,8 @@ void rt_proxy_on_xfwd_response(struct rt_relay *r, int xp, const uint8_t *body, 
         return;
     }
     if (d->state != DX_OBSERVE)
-        r->c.observations++;
-    th_cancel(&r->timers, &d->t);
-    if (rt_dx_answer(r, i, &m, false, now) < 0) {
-        /* the client is gone: the holder stops too */
-        uint8_t b[8];
-        struct wire_w w;
-        wire_w_init(&w, b, sizeof(b));
-        wire_put_u64(&w, req_id);
-        rt_xpeer_send(r, xp, RR_MSG_XFWD_CANCEL, b, w.len);
-    }
+        r->core.c.observations++;
+    th_cancel(&r->core.timers, &d->t);
+    if (rt_dx_answer(r, i, &m, false, now) < 0)
+        rc_xfwd_send_cancel(&r->core, xp, req_id); /* the client is gone: the holder stops too */
 }

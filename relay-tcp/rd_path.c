@@ -11,7 +11,9 @@
  *     that is gone (or closes later) -> OBSERVE_GONE;
  *   EP_REQUEST whose path is one of our connections -> the request goes to
  *     the registrant over it; its answer -> EP_RESPONSE.
- * Talks to ctl.c (sending to rd-frontend), exch.c, proxy.c, conn.c.
+ * The protocol (encoding, decoding, ids, re-send verdicts) is the relay
+ * core's (relay-core/rd.c); here is what TCP's connections add.
+ * Talks to the core, exch.c, proxy.c, conn.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,39 +21,29 @@
 #include "log.h"
 #include "tcp_relay.h"
 
-#define RD_ENVELOPE 512
-
 static void rd_send_request(struct rt_relay *r, uint32_t i)
 {
     struct rt_dx *d = &r->dx[i];
-    struct wire_w w;
     struct rr_peer p;
 
     if (!rt_conn_alive(r, d->conn, d->conn_id))
         return;
     rt_conn_peer(r, d->conn, &p);
-    wire_w_init(&w, r->txbuf, RT_TXBUF_SIZE);
-    wire_put_u64(&w, d->req_id);
-    proto_put_peer(&w, &p);
-    wire_put_bytes(&w, d->req, d->req_len);
-    if (w.err) {
-        log_warnx("RD_REQUEST does not fit");
-        return;
-    }
-    rt_ctl_send(r, RR_MSG_RD_REQUEST, r->txbuf, w.len);
+    rc_rd_send_request(&r->core, d->req_id, &p, d->req, d->req_len);
 }
 
 void rt_rd_on_request(struct rt_relay *r, uint32_t i, const struct coap_msg *m, uint64_t now)
 {
     struct rt_dx *d = &r->dx[i];
-    uint8_t *tmp = malloc(RT_MAX_MSG + 16);
+    size_t cap = (size_t)r->cfg.tcp_max_message + 16;
+    uint8_t *tmp = malloc(cap);
 
     d->kind = DX_K_RD;
     if (!tmp) {
         rt_dx_answer_local(r, i, COAP_SERVICE_UNAVAILABLE, "out of memory", now);
         return;
     }
-    ssize_t n = rt_to_datagram(m, tmp, RT_MAX_MSG + 16);
+    ssize_t n = rt_to_datagram(m, tmp, cap);
     if (n < 0) {
         free(tmp);
         rt_dx_answer_local(r, i, COAP_TOO_LARGE, "request too large", now);
@@ -60,12 +52,10 @@ void rt_rd_on_request(struct rt_relay *r, uint32_t i, const struct coap_msg *m, 
     uint8_t *shrunk = realloc(tmp, (size_t)n);
     d->req = shrunk ? shrunk : tmp;
     d->req_len = (uint32_t)n;
-    /* high half: a per-request counter from a random start (unique across
-     * relay restarts for rd-frontend's dedup cache); low half: the slot */
-    d->req_id = (uint64_t)(++r->rd_seq) << 32 | i;
-    r->c.rd_requests++;
+    d->req_id = rc_rd_req_id(&r->core, i);
+    r->core.c.rd_requests++;
     rd_send_request(r, i);
-    th_arm(&r->timers, &d->t, now + RT_RD_RESEND_MS);
+    th_arm(&r->core.timers, &d->t, now + RC_RD_RESEND_MS);
 }
 
 void rt_rd_resend(struct rt_relay *r, uint32_t i, uint64_t now)
@@ -74,16 +64,12 @@ void rt_rd_resend(struct rt_relay *r, uint32_t i, uint64_t now)
 
     if (d->state != DX_WAIT || d->kind != DX_K_RD)
         return;
-    if (now - d->start_ms >= RT_RD_GIVEUP_MS) {
-        r->c.rd_giveups++;
-        log_warnx("no answer from rd-frontend for req %llx after %u s",
-                  (unsigned long long)d->req_id, RT_RD_GIVEUP_MS / 1000);
+    if (rc_rd_resend_due(&r->core, d->req_id, d->start_ms, now) < 0) {
         rt_dx_answer_local(r, i, COAP_SERVICE_UNAVAILABLE, "resource directory unavailable", now);
         return;
     }
-    r->c.rd_resends++;
     rd_send_request(r, i);
-    th_arm(&r->timers, &d->t, now + RT_RD_RESEND_MS);
+    th_arm(&r->core.timers, &d->t, now + RC_RD_RESEND_MS);
 }
 
 /* ---- RD observations per connection (for OBSERVE_GONE on close) ---- */
@@ -121,14 +107,7 @@ static void obs_del(struct rt_conn *c, const uint8_t *tok, uint8_t tkl)
 static void send_observe_gone(struct rt_relay *r, const struct rr_peer *p, const uint8_t *tok,
                               uint8_t tkl)
 {
-    uint8_t body[256];
-    struct wire_w w;
-
-    wire_w_init(&w, body, sizeof(body));
-    proto_put_peer(&w, p);
-    wire_put_bytes(&w, tok, tkl);
-    if (!w.err)
-        rt_ctl_send(r, RR_MSG_OBSERVE_GONE, body, w.len);
+    rc_send_observe_gone(&r->core, p, tok, tkl);
 }
 
 void rt_rd_conn_gone(struct rt_relay *r, uint32_t ci)
@@ -148,25 +127,21 @@ static bool is_notification(const struct coap_msg *m)
     return COAP_CODE_CLASS(m->code) == 2 && coap_msg_find(m, COAP_OPT_OBSERVE) != NULL;
 }
 
-void rt_rd_on_response(struct rt_relay *r, const uint8_t *body, size_t len, uint64_t now)
+void rt_rd_on_response(void *tp, uint32_t i, uint64_t req_id, const uint8_t *coap, size_t n,
+                       uint64_t now)
 {
-    struct wire_r rd;
-    const uint8_t *coap;
+    struct rt_relay *r = tp;
     struct coap_msg m;
 
-    wire_r_init(&rd, body, len);
-    uint64_t req_id = wire_get_u64(&rd);
-    size_t n = wire_get_bytes(&rd, &coap);
-    if (rd.err || coap_msg_parse_udp(coap, n, &m) < 0) {
+    if (coap_msg_parse_udp(coap, n, &m) < 0) {
         log_warnx("malformed RD_RESPONSE dropped");
         return;
     }
-    uint32_t i = (uint32_t)req_id;
     if (i >= r->ndx || r->dx[i].state != DX_WAIT || r->dx[i].kind != DX_K_RD ||
         r->dx[i].req_id != req_id)
         return; /* an answer to a re-sent request we already delivered */
     struct rt_dx *d = &r->dx[i];
-    r->c.rd_responses++;
+    r->core.c.rd_responses++;
     if (is_notification(&m) && rt_conn_alive(r, d->conn, d->conn_id))
         obs_add(&r->conns[d->conn], d->token, d->tkl);
     else if (rt_conn_alive(r, d->conn, d->conn_id))
@@ -174,19 +149,16 @@ void rt_rd_on_response(struct rt_relay *r, const uint8_t *body, size_t len, uint
     rt_dx_answer(r, i, &m, true, now);
 }
 
-void rt_rd_on_notify(struct rt_relay *r, const uint8_t *body, size_t len, uint64_t now)
+void rt_rd_on_notify(void *tp, const struct rr_peer *pp, bool confirmable, const uint8_t *coap,
+                     size_t n, uint64_t now)
 {
-    struct wire_r rd;
-    struct rr_peer p;
-    const uint8_t *coap;
+    struct rt_relay *r = tp;
+    struct rr_peer p = *pp;
     struct coap_msg m;
     (void)now;
+    (void)confirmable; /* TCP is reliable */
 
-    wire_r_init(&rd, body, len);
-    proto_get_peer(&rd, &p);
-    (void)wire_get_u8(&rd); /* confirmable: TCP is reliable */
-    size_t n = wire_get_bytes(&rd, &coap);
-    if (rd.err || coap_msg_parse_udp(coap, n, &m) < 0 || p.transport != RR_TRANSPORT_TCP) {
+    if (coap_msg_parse_udp(coap, n, &m) < 0) {
         log_warnx("malformed RD_NOTIFY dropped");
         return;
     }
@@ -196,7 +168,7 @@ void rt_rd_on_notify(struct rt_relay *r, const uint8_t *body, size_t len, uint64
         send_observe_gone(r, &p, m.token, m.tkl);
         return;
     }
-    r->c.rd_notify++;
+    r->core.c.rd_notify++;
     if (is_notification(&m))
         obs_add(&r->conns[ci], m.token, m.tkl);
     else
@@ -211,8 +183,7 @@ void rt_rd_on_notify(struct rt_relay *r, const uint8_t *body, size_t len, uint64
 void rt_rd_ep_answer(struct rt_relay *r, uint32_t ui, uint8_t status, const struct coap_msg *m)
 {
     struct rt_ux *u = &r->ux[ui];
-    uint8_t resp[RT_MAX_MSG + 16];
-    struct wire_w w;
+    uint8_t *resp = r->core.coapbuf;
     ssize_t n = 0;
 
     if (status == RR_EP_OK) {
@@ -222,52 +193,34 @@ void rt_rd_ep_answer(struct rt_relay *r, uint32_t ui, uint8_t status, const stru
         memcpy(a.token, u->ep_token, u->ep_tkl);
         a.type = COAP_T_ACK;
         a.msgid = 0;
-        n = coap_msg_serialize_udp(&a, resp, sizeof(resp));
+        n = coap_msg_serialize_udp(&a, resp, RC_COAP_MAX);
         if (n < 0) {
             status = RR_EP_UNREACHABLE;
             n = 0;
         }
     }
-    wire_w_init(&w, r->txbuf, RT_TXBUF_SIZE);
-    wire_put_u64(&w, u->req_id);
-    wire_put_u8(&w, status);
-    wire_put_bytes(&w, resp, (size_t)n);
-    if (!w.err)
-        rt_ctl_send(r, RR_MSG_EP_RESPONSE, r->txbuf, w.len);
+    rc_send_ep_response(&r->core, u->req_id, status, resp, (size_t)n);
 }
 
-void rt_rd_on_ep_request(struct rt_relay *r, const uint8_t *body, size_t len, uint64_t now)
+void rt_rd_on_ep_request(void *tp, uint64_t req_id, const struct rr_peer *path, struct coap_msg *m,
+                         uint64_t now)
 {
-    struct wire_r rd;
-    struct rr_peer path;
-    const uint8_t *coap;
-    struct coap_msg m;
-
-    wire_r_init(&rd, body, len);
-    uint64_t req_id = wire_get_u64(&rd);
-    proto_get_peer(&rd, &path);
-    size_t n = wire_get_bytes(&rd, &coap);
-    if (rd.err || coap_msg_parse_udp(coap, n, &m) < 0 || COAP_CODE_CLASS(m.code) != 0 ||
-        m.code == 0) {
-        log_warnx("malformed EP_REQUEST dropped");
-        return;
-    }
-    r->c.ep_requests++;
+    struct rt_relay *r = tp;
     uint32_t ui = rt_ux_alloc(r);
     if (ui == RT_NONE) {
-        r->c.no_slot++;
+        r->core.c.no_slot++;
         return; /* rd-frontend times out and retries */
     }
     struct rt_ux *u = &r->ux[ui];
     u->origin = UX_O_EP;
     u->req_id = req_id;
-    u->ep_tkl = m.tkl;
-    memcpy(u->ep_token, m.token, m.tkl);
-    uint32_t ci = path.transport == RR_TRANSPORT_TCP ? rt_conn_find(r, path.conn_id) : RT_NONE;
-    if (ci == RT_NONE || rt_ux_send_request(r, ui, &m, ci, now) < 0) {
+    u->ep_tkl = m->tkl;
+    memcpy(u->ep_token, m->token, m->tkl);
+    uint32_t ci = path->transport == RR_TRANSPORT_TCP ? rt_conn_find(r, path->conn_id) : RT_NONE;
+    if (ci == RT_NONE || rt_ux_send_request(r, ui, m, ci, now) < 0) {
         rt_rd_ep_answer(r, ui, RR_EP_UNREACHABLE, NULL);
         rt_ux_release(r, ui);
         return;
     }
-    th_arm(&r->timers, &u->t, now + r->cfg.upstream_timeout_ms);
+    th_arm(&r->core.timers, &u->t, now + r->cfg.upstream_timeout_ms);
 }

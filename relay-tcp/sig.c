@@ -1,7 +1,7 @@
 /*
  * sig.c - RFC 8323 §5 signalling on relay-tcp's connections.
  * Owns each connection's deadline timer and the signalling decisions:
- *   - our CSM is sent at once on accept (Max-Message-Size = RT_MAX_MSG,
+ *   - our CSM is sent at once on accept (Max-Message-Size = r->cfg.tcp_max_message,
  *     Block-Wise-Transfer); the peer's CSM must be its first message
  *     (§5.3: a missing or invalid CSM aborts the connection) and must come
  *     within tcp_timeout_ms; a later CSM updates the settings;
@@ -9,7 +9,7 @@
  *     connection once our queued output is out; Abort closes it at once;
  *   - a message that stays incomplete for tcp_timeout_ms is aborted;
  *   - an idle connection (nothing received for nat_keepalive seconds) gets a
- *     Ping; no Pong (or anything else) within RT_PONG_TIMEOUT_MS closes it,
+ *     Ping; no Pong (or anything else) within r->cfg.tcp_pong_timeout_ms closes it,
  *     so a registrant whose path died is found out and its routes turn
  *     unreachable.
  * Talks to conn.c (writes, close).
@@ -26,7 +26,7 @@ void rt_sig_send_csm(struct rt_relay *r, uint32_t ci)
 
     coap_msg_init(&m);
     m.code = COAP_SIG_CSM;
-    coap_msg_add_opt_uint(&m, RT_SIG_OPT_MAX_MESSAGE_SIZE, RT_MAX_MSG, v);
+    coap_msg_add_opt_uint(&m, RT_SIG_OPT_MAX_MESSAGE_SIZE, r->cfg.tcp_max_message, v);
     coap_msg_add_opt(&m, RT_SIG_OPT_BLOCK_WISE, NULL, 0);
     rt_conn_send_msg(r, ci, &m);
 }
@@ -69,15 +69,15 @@ void rt_sig_rearm(struct rt_relay *r, uint32_t ci)
     if (c->partial_since_ms && c->partial_since_ms + r->cfg.tcp_timeout_ms < due)
         due = c->partial_since_ms + r->cfg.tcp_timeout_ms;
     if (c->ping_out) {
-        if (c->ping_sent_ms + RT_PONG_TIMEOUT_MS < due)
-            due = c->ping_sent_ms + RT_PONG_TIMEOUT_MS;
+        if (c->ping_sent_ms + r->cfg.tcp_pong_timeout_ms < due)
+            due = c->ping_sent_ms + r->cfg.tcp_pong_timeout_ms;
     } else if (ka_ms && c->peer_csm && c->last_rx_ms + ka_ms < due) {
         due = c->last_rx_ms + ka_ms;
     }
     if (due == UINT64_MAX)
-        th_cancel(&r->timers, &c->t);
+        th_cancel(&r->core.timers, &c->t);
     else
-        th_arm(&r->timers, &c->t, due);
+        th_arm(&r->core.timers, &c->t, due);
 }
 
 void rt_sig_on_timer(struct rt_relay *r, uint32_t ci, uint64_t now)
@@ -100,7 +100,7 @@ void rt_sig_on_timer(struct rt_relay *r, uint32_t ci, uint64_t now)
         rt_sig_abort(r, ci, why, 0, now);
         return;
     }
-    if (c->ping_out && now >= c->ping_sent_ms + RT_PONG_TIMEOUT_MS) {
+    if (c->ping_out && now >= c->ping_sent_ms + r->cfg.tcp_pong_timeout_ms) {
         r->c.pong_timeouts++;
         rt_conn_close(r, ci, "no Pong to a keepalive Ping", now);
         return;

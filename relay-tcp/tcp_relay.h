@@ -1,7 +1,12 @@
 /*
  * tcp_relay.h - the state of the rdrelay-tcp process (one struct rt_relay)
  * and the functions its files share. Each .c file owns one responsibility:
- *   main.c     command line, signals, the poll loop, timer dispatch
+ *   main.c     command line, start and stop
+ *   transport.c the transport interface (struct relay_transport) that plugs
+ *              this relay into the relay core (relay-core/core.h: event
+ *              loop, ctl, RD path protocol, proxy decision, XFWD sockets):
+ *              timers, counters, route changes and the reachability of the
+ *              routes on our connections, path state
  *   conn.c     listeners and connections: accept, non-blocking reads into
  *              whole RFC 8323 messages, the bounded output queue, close
  *              (and everything a close ends), the connection-id index
@@ -15,10 +20,8 @@
  *              EP_REQUEST/RESPONSE
  *   proxy.c    name-based proxying: over a registrant's connection (routes
  *              this relay holds) or through another relay (XFWD requester)
- *   xfwd.c     relay <-> relay sockets: our ROUTER (XFWD holder side) and
- *              DEALERs to the other relays
- *   ctl.c      the DEALER to rd-frontend: HELLO, RELAY_STATUS, dispatch,
- *              route table changes and reachability of our routes
+ *   xfwd.c     the XFWD holder side over the core's ROUTER: other relays'
+ *              requests for routes on our connections
  * TCP has no message layer: no message ids, no ACKs, no EMPTY_ACK_DELAY; a
  * response goes back on the request's connection with the request's token.
  *
@@ -28,7 +31,7 @@
  * relay-wide buffer; only the bytes of an incomplete message are kept per
  * connection (at most our Max-Message-Size, freed when the message
  * completes), and only output the peer has not taken yet is queued per
- * connection (at most RT_OUTQ_MAX, then the slow reader is dropped).
+ * connection (at most tcp_outq_max, then the slow reader is dropped).
  * Nothing else is allocated per connection, nor per request except the copy
  * of an RD request kept for re-sending it to rd-frontend.
  */
@@ -43,27 +46,16 @@
 #include "clone_client.h"
 #include "coap_msg.h"
 #include "config.h"
+#include "core.h"
 #include "proto.h"
 #include "tcp_rules.h"
 #include "timerheap.h"
 
-#define RT_RELAY_NAME "tcp"
 #define RT_NONE UINT32_MAX
 #define RT_MAX_LISTEN 16
-#define RT_MAX_XPEERS 4
-
-/* Settings without a config.h entry yet (see the report / README). */
-#define RT_MAX_MSG 16384             /* our Max-Message-Size (whole message) */
-#define RT_PONG_TIMEOUT_MS 20000     /* keepalive Ping unanswered -> close */
-#define RT_OUTQ_MAX (256 * 1024)     /* queued output per connection */
-#define RT_MAX_CONNS 20000           /* further limited by RLIMIT_NOFILE */
-#define RT_MAX_INFLIGHT_PER_CONN 256 /* a client's outstanding requests */
-#define RT_OBS_REQ_MAX 320           /* kept copy of an Observe request */
-
-#define RT_RD_RESEND_MS 1000
-#define RT_RD_GIVEUP_MS 60000
-#define RT_STATUS_INTERVAL_MS 5000
-#define RT_RBUF_SIZE (65536 + RT_MAX_MSG + 16)
+/* The limits are settings (config.c: tcp_max_message, tcp_outq_max,
+ * tcp_max_conns, tcp_max_inflight, tcp_pong_timeout_ms). */
+#define RT_OBS_REQ_MAX 320 /* kept copy of an Observe request */
 #define RT_TXBUF_SIZE (RR_PROTO_MAX_BODY + 64)
 
 enum rt_conn_state { RC_FREE = 0, RC_OPEN, RC_CLOSING };
@@ -74,9 +66,10 @@ struct rt_conn {
     bool ping_out;   /* keepalive Ping sent, no Pong yet */
     bool want_write; /* EPOLLOUT registered */
     int fd;
-    uint64_t id;       /* never reused (rt_conn_id_make) */
-    uint32_t hnext;    /* id hash chain / free list */
-    struct rt_csm csm; /* the peer's settings */
+    struct rc_handler h; /* in the core's fd registry */
+    uint64_t id;         /* never reused (rc_conn_id_new) */
+    uint32_t hnext;      /* id hash chain / free list */
+    struct rt_csm csm;   /* the peer's settings */
     struct rr_addr remote, local;
     uint64_t opened_ms, last_rx_ms, partial_since_ms, ping_sent_ms;
     uint8_t *in; /* bytes of an incomplete message */
@@ -134,34 +127,25 @@ struct rt_ux {
 
 enum rt_timer_kind { RT_T_CONN = 1, RT_T_DX, RT_T_UX };
 
-/* A DEALER to another relay's XFWD endpoint. */
-struct rt_xpeer {
-    char name[RR_RELAY_NAME_MAX];
-    void *sock;
-};
-
 /* Closed connections, for the "unreachable since" diagnostic. */
 #define RT_GONE_SLOTS 4096
 struct rt_gone {
     uint64_t id, since_wall_ms;
 };
 
+/* What only the TCP transport counts (the rest: struct rc_counters). */
 struct rt_counters {
     uint64_t accepted, closed, aborts_sent, aborts_rcvd, releases_rcvd, csm_timeouts;
     uint64_t partial_timeouts, too_big, bad_frames, pong_timeouts, slow_readers;
     uint64_t rx_msgs, tx_msgs, pings_sent, pings_answered, conn_refused;
-    uint64_t rd_requests, rd_responses, rd_resends, rd_giveups, rd_notify, ep_requests;
-    uint64_t proxied, proxy_responses, proxy_5_02, proxy_5_04, proxy_5_05, no_slot;
-    uint64_t observations, xfwd_out, xfwd_in, xfwd_refused, hwm_drops;
 };
 
 struct rt_relay {
+    struct relay_core core; /* loop, timers, ctl, xfwd sockets, core counters */
     struct rr_config cfg;
-    uint64_t start_wall_ms;
-    uint64_t conn_seq;
 
-    int epfd;
     int lfd[RT_MAX_LISTEN];
+    struct rc_handler lh[RT_MAX_LISTEN];
     struct rr_addr lbound[RT_MAX_LISTEN];
     int nlisten;
 
@@ -169,21 +153,12 @@ struct rt_relay {
     uint32_t nconns_max, nconns, conn_free;
     uint32_t *idb, nidb; /* id hash buckets */
     uint8_t *rbuf, *txbuf, *txbuf2;
+    size_t rbuf_size;
 
-    void *zctx, *dealer, *router;
-    uint8_t *ctlbuf;
-    struct clone_client *clone;
-    uint64_t last_epoch;
-    struct rt_xpeer xpeers[RT_MAX_XPEERS];
-    int nxpeers;
-
-    struct timerheap timers;
     struct rt_dx *dx;
     uint32_t ndx, dx_free, dx_used;
     struct rt_ux *ux;
     uint32_t nux, ux_free, ux_used;
-    uint32_t next_check, rd_seq;
-    uint64_t next_status_ms;
 
     struct rt_gone gone[RT_GONE_SLOTS];
     struct rt_counters c;
@@ -194,8 +169,9 @@ int rt_listen_all(struct rt_relay *r);
 void rt_listen_close(struct rt_relay *r);
 int rt_conns_init(struct rt_relay *r);
 void rt_conns_free(struct rt_relay *r);
-void rt_on_listener(struct rt_relay *r, int li, uint64_t now);
-void rt_on_conn_event(struct rt_relay *r, uint32_t ci, uint32_t events, uint64_t now);
+/* Put the listeners in the core's fd registry (connections go in as
+ * they are accepted). 0 / -1. */
+int rt_attach(struct rt_relay *r);
 /* The open connection with that id, or RT_NONE. */
 uint32_t rt_conn_find(struct rt_relay *r, uint64_t id);
 /* Still the same open connection? */
@@ -249,9 +225,13 @@ ssize_t rt_to_datagram(const struct coap_msg *m, uint8_t *buf, size_t cap);
 /* rd_path.c */
 void rt_rd_on_request(struct rt_relay *r, uint32_t dxi, const struct coap_msg *m, uint64_t now);
 void rt_rd_resend(struct rt_relay *r, uint32_t dxi, uint64_t now);
-void rt_rd_on_response(struct rt_relay *r, const uint8_t *body, size_t len, uint64_t now);
-void rt_rd_on_notify(struct rt_relay *r, const uint8_t *body, size_t len, uint64_t now);
-void rt_rd_on_ep_request(struct rt_relay *r, const uint8_t *body, size_t len, uint64_t now);
+/* transport callbacks (relay-core/rd.c decodes) */
+void rt_rd_on_response(void *tp, uint32_t i, uint64_t req_id, const uint8_t *coap, size_t n,
+                       uint64_t now);
+void rt_rd_on_notify(void *tp, const struct rr_peer *p, bool confirmable, const uint8_t *coap,
+                     size_t n, uint64_t now);
+void rt_rd_on_ep_request(void *tp, uint64_t req_id, const struct rr_peer *path, struct coap_msg *m,
+                         uint64_t now);
 void rt_rd_ep_answer(struct rt_relay *r, uint32_t uxi, uint8_t status, const struct coap_msg *m);
 /* The connection closed: tell rd-frontend about its observations. */
 void rt_rd_conn_gone(struct rt_relay *r, uint32_t ci);
@@ -268,35 +248,24 @@ void rt_proxy_end_observation(struct rt_relay *r, uint32_t uxi, uint64_t now);
 /* Send a request to a registrant over connection ci with our token. */
 int rt_ux_send_request(struct rt_relay *r, uint32_t uxi, struct coap_msg *m, uint32_t ci,
                        uint64_t now);
-/* XFWD_RESPONSE for one of our clients. */
-void rt_proxy_on_xfwd_response(struct rt_relay *r, int xp, const uint8_t *body, size_t len,
-                               uint64_t now);
-/* The diagnostic for a route whose connection is gone. */
-void rt_proxy_gone_diag(struct rt_relay *r, uint64_t conn_id, char *buf, size_t len);
+/* XFWD_RESPONSE for one of our clients (transport callback). */
+void rt_proxy_on_xfwd_response(void *tp, int xp, uint32_t i, uint64_t req_id, uint8_t status,
+                               const uint8_t *coap, size_t n, uint64_t now);
 
-/* xfwd.c */
-int rt_xfwd_open(struct rt_relay *r);
-void rt_xfwd_close(struct rt_relay *r);
-/* The DEALER to relay name (created on first use), its index, or -1. */
-int rt_xpeer_get(struct rt_relay *r, const char *name);
-/* Send to a peer relay; -1 (errno EAGAIN: not running / HWM). */
-int rt_xpeer_send(struct rt_relay *r, int xp, uint16_t type, const void *body, size_t len);
-void rt_xfwd_on_router(struct rt_relay *r, uint64_t now);
-void rt_xfwd_on_xpeer(struct rt_relay *r, int xp, uint64_t now);
+/* xfwd.c: the holder side (transport callbacks) */
+void rt_xfwd_on_request(void *tp, const struct rc_xreq *x, struct coap_msg *m,
+                        const struct rr_route *route, uint64_t now);
+void rt_xfwd_on_cancel(void *tp, const struct rc_xreq *x, uint64_t now);
 /* XFWD_RESPONSE to the requester of an upstream exchange (origin XFWD). */
 void rt_xfwd_answer(struct rt_relay *r, uint32_t uxi, uint8_t status, const struct coap_msg *m);
 
-/* ctl.c */
-int rt_ctl_open(struct rt_relay *r);
-void rt_ctl_close(struct rt_relay *r);
-void rt_ctl_send_hello(struct rt_relay *r);
-void rt_ctl_send_status(struct rt_relay *r);
-void rt_ctl_on_dealer_readable(struct rt_relay *r, uint64_t now);
-int rt_ctl_send(struct rt_relay *r, uint16_t type, const void *body, size_t len);
-void rt_ctl_reachability(struct rt_relay *r, const char *host, bool reachable, uint64_t since);
+/* transport.c */
+extern const struct relay_transport rt_transport;
+/* rc_init for this relay (name tcp_relay_name). 0 / -1. */
+int rt_core_init(struct rt_relay *r);
 /* A connection closed: its routes are unreachable now. */
-void rt_ctl_conn_routes_gone(struct rt_relay *r, uint64_t conn_id, uint64_t since);
-/* Is this route's path one of our connections? */
-bool rt_route_is_ours(const struct rr_route *rt);
+void rt_conn_routes_gone(struct rt_relay *r, uint64_t conn_id, uint64_t since);
+/* The diagnostic for a route whose connection is gone. */
+void rt_gone_diag(struct rt_relay *r, uint64_t conn_id, char *buf, size_t len);
 
 #endif

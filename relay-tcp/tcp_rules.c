@@ -46,13 +46,3 @@ int rt_csm_apply(const struct coap_msg *m, struct rt_csm *csm, uint16_t *bad)
     }
     return 0;
 }
-
-uint64_t rt_conn_id_make(uint64_t start_wall_ms, uint64_t counter)
-{
-    return (start_wall_ms << 21) + counter + 1;
-}
-
-uint64_t rt_conn_id_start(uint64_t id)
-{
-    return (id - 1) >> 21;
-}

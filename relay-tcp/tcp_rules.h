@@ -4,7 +4,8 @@
  * proxy must make (RFC 7252 §5.4, §5.7) and the relay token that names an
  * upstream exchange slot - the rules every relay shares, in common/fwd_rules.h -
  * plus the RFC 8323 pieces: the
- * receive-side frame check, CSM option handling and connection ids.
+ * receive-side frame check and CSM option handling (connection ids are the
+ * relay core's, relay-core/ids.c).
  * Owns nothing; no I/O, so everything here is unit-tested
  * (tests/unit/test_relay_tcp_rules.c).
  */
@@ -49,13 +50,5 @@ struct rt_csm {
  * unknown critical option (the connection must be aborted with
  * Bad-CSM-Option). */
 int rt_csm_apply(const struct coap_msg *m, struct rt_csm *csm, uint16_t *bad);
-
-/* Connection ids: unique within a run and across restarts, never 0.
- * id = start_wall_ms << 21 + counter: a later run starts at a later
- * millisecond, and a run would need 2 million connections per millisecond
- * of its lifetime to reach the next run's ids. */
-uint64_t rt_conn_id_make(uint64_t start_wall_ms, uint64_t counter);
-/* The start time (wall ms) of the run that made id. */
-uint64_t rt_conn_id_start(uint64_t id);
 
 #endif

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "proxy_rules.h"
+#include "fwd_rules.h"
 #include "relay.h"
 
 static uint32_t pow2_at_least(uint32_t n)
@@ -42,7 +42,7 @@ int exch_init(struct relay *r)
     r->dedup_b = malloc(r->ndedup_b * sizeof(uint32_t));
     r->ack_b = malloc(r->nack_b * sizeof(uint32_t));
     if (!r->dx || !r->ux || !r->dedup_b || !r->ack_b ||
-        th_init(&r->timers, 2 * (ndx + nux) + 16) < 0) {
+        th_init(&r->core.timers, 2 * (ndx + nux) + 16) < 0) {
         log_warnx("out of memory for %u exchanges", nux);
         return -1;
     }
@@ -67,7 +67,6 @@ int exch_init(struct relay *r)
     r->ux_free = 0;
     r->fifo_head = r->fifo_tail = RU_NONE;
     r->next_msgid = (uint16_t)random();
-    r->next_check = (uint32_t)random();
     return 0;
 }
 
@@ -77,7 +76,7 @@ void exch_free(struct relay *r)
     free(r->ux);
     free(r->dedup_b);
     free(r->ack_b);
-    th_free(&r->timers);
+    th_free(&r->core.timers);
     r->dx = NULL;
     r->ux = NULL;
     r->dedup_b = r->ack_b = NULL;
@@ -86,14 +85,6 @@ void exch_free(struct relay *r)
 uint16_t exch_new_msgid(struct relay *r)
 {
     return r->next_msgid++;
-}
-
-uint32_t exch_new_check(struct relay *r)
-{
-    /* a counter from a random start, mixed so consecutive tokens differ in
-     * every byte (some endpoints use only part of the token) */
-    uint32_t x = ++r->next_check * 0x9e3779b1u;
-    return x ^ (x >> 15);
 }
 
 /* ---- ack-wait table ---- */
@@ -134,12 +125,12 @@ void out_start(struct relay *r, uint32_t idx, struct ru_out *o, struct rr_timer 
         out_stop(r, idx, o, t);
     out_track(r, idx, o);
     o->timeout_ms = rtx_initial_timeout();
-    th_arm(&r->timers, t, now + o->timeout_ms);
+    th_arm(&r->core.timers, t, now + o->timeout_ms);
 }
 
 void out_stop(struct relay *r, uint32_t idx, struct ru_out *o, struct rr_timer *t)
 {
-    th_cancel(&r->timers, t);
+    th_cancel(&r->core.timers, t);
     if (!o->awaiting)
         return;
     uint32_t b = key_hash(&o->remote, o->msgid) & (r->nack_b - 1);
@@ -165,7 +156,7 @@ int out_on_timer(struct relay *r, struct ru_out *o, struct rr_timer *t, uint64_t
     o->timeout_ms *= 2;
     r->c.retransmissions++;
     udp_send(r, o->sock, &o->remote, &o->local, o->buf, o->len);
-    th_arm(&r->timers, t, now + o->timeout_ms);
+    th_arm(&r->core.timers, t, now + o->timeout_ms);
     return 0;
 }
 
@@ -296,8 +287,8 @@ void dx_release(struct relay *r, uint32_t i)
     if (d->state == DX_FREE)
         return;
     out_stop(r, i, &d->out, &d->t_ack);
-    th_cancel(&r->timers, &d->t_ack);
-    th_cancel(&r->timers, &d->t_aux);
+    th_cancel(&r->core.timers, &d->t_ack);
+    th_cancel(&r->core.timers, &d->t_aux);
     if (d->in_dedup)
         dedup_unlink(r, i);
     if (d->state == DX_DONE)
@@ -313,7 +304,7 @@ void dx_done(struct relay *r, uint32_t i, uint64_t now)
 {
     struct dexch *d = &r->dx[i];
     out_stop(r, i, &d->out, &d->t_ack);
-    th_cancel(&r->timers, &d->t_aux);
+    th_cancel(&r->core.timers, &d->t_aux);
     d->up = RU_NONE;
     if (!d->in_dedup) {
         dx_release(r, i);
@@ -349,7 +340,7 @@ void dx_arm_empty_ack(struct relay *r, uint32_t i, uint64_t now)
     if (r->cfg.empty_ack_delay_ms == 0)
         dx_send_empty_ack(r, i);
     else
-        th_arm(&r->timers, &d->t_ack, now + r->cfg.empty_ack_delay_ms);
+        th_arm(&r->core.timers, &d->t_ack, now + r->cfg.empty_ack_delay_ms);
 }
 
 void dx_on_duplicate(struct relay *r, uint32_t i)
@@ -418,7 +409,7 @@ int dx_answer(struct relay *r, uint32_t i, const uint8_t *resp, size_t len, uint
     if (!final) {
         d->state = DX_OBSERVE;
     } else if (type == COAP_T_CON) {
-        th_cancel(&r->timers, &d->t_aux);
+        th_cancel(&r->core.timers, &d->t_aux);
         d->state = DX_SEP;
     } else {
         dx_done(r, i, now);
@@ -461,7 +452,7 @@ uint32_t ux_alloc(struct relay *r)
     u->origin = UX_O_PROXY;
     u->observe_req = false;
     u->have_last = false;
-    u->check = exch_new_check(r);
+    u->check = rc_new_check(&r->core);
     u->dx = RU_NONE;
     u->ep_req_id = 0;
     u->ep_tkl = 0;
@@ -477,7 +468,7 @@ void ux_release(struct relay *r, uint32_t i)
     if (u->state == UX_FREE)
         return;
     out_stop(r, r->ndx + i, &u->out, &u->t_rtx);
-    th_cancel(&r->timers, &u->t_life);
+    th_cancel(&r->core.timers, &u->t_life);
     u->state = UX_FREE;
     u->dx = RU_NONE;
     u->fnext = r->ux_free;

@@ -121,7 +121,7 @@ static void ka_send_reachability(struct relay *r, const struct ka_entry *e)
     wire_put_u8(&w, e->unreachable ? 0 : 1);
     wire_put_u64(&w, e->unreachable ? e->since_wall_ms : now_wall_ms());
     if (!w.err)
-        ctl_send(r, RR_MSG_REACHABILITY, body, w.len);
+        rc_ctl_send(&r->core, RR_MSG_REACHABILITY, body, w.len);
 }
 
 void ka_resend_unreachable(struct relay *r)
@@ -228,11 +228,6 @@ static void ka_upsert(struct relay *r, const struct rr_route *rt, bool reset, ui
         e->next_due_ms = next_due(e->last_rx_ms, e->ka_ms);
 }
 
-static bool route_is_ours(const struct rr_route *rt)
-{
-    return rt->path.transport == RR_TRANSPORT_UDP && strcmp(rt->path.relay, RU_RELAY_NAME) == 0;
-}
-
 struct ka_merge {
     struct relay *r;
     uint64_t now;
@@ -241,7 +236,7 @@ struct ka_merge {
 static int ka_merge_one(const struct rr_route *rt, void *arg)
 {
     struct ka_merge *m = arg;
-    if (route_is_ours(rt))
+    if (rc_route_is_ours(&m->r->core, rt))
         ka_upsert(m->r, rt, false, m->now);
     return 0;
 }
@@ -256,7 +251,7 @@ void ka_on_route_change(struct relay *r, const struct rr_route *old_rt,
         for (uint32_t i = 0; i < r->ka.cap; i++)
             r->ka.e[i].seen = false;
         struct ka_merge m = {r, now};
-        const struct route_table *t = clone_client_routes(r->clone);
+        const struct route_table *t = rc_routes(&r->core);
         if (t)
             route_table_foreach(t, ka_merge_one, &m);
         for (uint32_t i = 0; i < r->ka.cap; i++)
@@ -264,7 +259,7 @@ void ka_on_route_change(struct relay *r, const struct rr_route *old_rt,
                 ka_remove(r, i);
         return;
     }
-    if (new_rt && route_is_ours(new_rt)) {
+    if (new_rt && rc_route_is_ours(&r->core, new_rt)) {
         ka_upsert(r, new_rt, true, now);
         return;
     }

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "proxy_rules.h"
+#include "fwd_rules.h"
 #include "relay.h"
 
 /* ACK or RST for something we sent and may still be retransmitting. */
@@ -83,7 +83,7 @@ static void on_request(struct relay *r, int sock, const struct rr_addr *peer,
         uint16_t mid = m->type == COAP_T_CON ? m->msgid : exch_new_msgid(r);
         ssize_t n = coap_rewrite(b, sizeof(b), type, COAP_SERVICE_UNAVAILABLE, mid, m->token,
                                  m->tkl, NULL, 0);
-        r->c.proxy_no_slot++;
+        r->core.c.no_slot++;
         if (n > 0)
             udp_send(r, sock, peer, local, b, (size_t)n);
         return;
@@ -116,7 +116,7 @@ static void on_request(struct relay *r, int sock, const struct rr_addr *peer,
         break;
     default:
         if (v == FWD_V_UNKNOWN_HOST)
-            r->c.proxy_5_05++;
+            r->core.c.proxy_5_05++;
         dx_answer_local(r, i, fwd_verdict_answer(v, bad, diag, sizeof(diag)), diag, now);
         break;
     }

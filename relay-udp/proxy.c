@@ -18,10 +18,9 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
-#include "proxy_rules.h"
+#include "fwd_rules.h"
 #include "relay.h"
 
 int ux_send_request(struct relay *r, uint32_t ui, struct coap_msg *m, const struct rr_peer *path,
@@ -62,55 +61,25 @@ static uint32_t find_observation(struct relay *r, const struct dexch *d)
     return RU_NONE;
 }
 
-static void fmt_rfc3339(uint64_t wall_ms, char *buf, size_t len)
-{
-    time_t t = (time_t)(wall_ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 void proxy_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const char *host,
                       uint64_t now)
 {
     struct dexch *d = &r->dx[i];
-    const struct route_table *rt = r->clone ? clone_client_routes(r->clone) : NULL;
-    const struct rr_route *route = rt ? route_table_get(rt, host) : NULL;
-    uint8_t hl[4];
-    uint16_t bad;
+    const struct rr_route *route;
+    uint8_t hl[4], code;
     char diag[96];
 
     d->kind = DX_K_PROXY;
-    if (!route) {
-        r->c.proxy_5_05++;
-        dx_answer_local(r, i, COAP_PROXYING_NOT_SUPPORTED, "no registration with that name", now);
+    switch (rc_proxy_decide(&r->core, m, host, &route, hl, &code, diag, sizeof(diag))) {
+    case RC_PROXY_ANSWER:
+        dx_answer_local(r, i, code, diag, now);
         return;
-    }
-    bool ours =
-        route->path.transport == RR_TRANSPORT_UDP && strcmp(route->path.relay, RU_RELAY_NAME) == 0;
-    uint64_t since = ours ? ka_unreachable_since(r, host) : 0;
-    if (since) {
-        char ts[32];
-        fmt_rfc3339(since, ts, sizeof(ts));
-        snprintf(diag, sizeof(diag), "registrant unreachable since %s", ts);
-        dx_answer_local(r, i, COAP_BAD_GATEWAY, diag, now);
-        return;
-    }
-    if (fwd_check_options(m, &r->cfg, &bad) < 0) {
-        snprintf(diag, sizeof(diag), "unknown unsafe option %u", bad);
-        dx_answer_local(r, i, COAP_BAD_OPTION, diag, now);
-        return;
-    }
-    if (fwd_hop_limit_apply(m, r->cfg.hop_limit, hl) < 0) {
-        dx_answer_local(r, i, COAP_HOP_LIMIT_REACHED, "hop limit reached (proxy loop?)", now);
-        return;
-    }
-    coap_msg_remove_opt(m, COAP_OPT_URI_HOST);
-    coap_msg_remove_opt(m, COAP_OPT_URI_PORT);
-    if (!ours) {
+    case RC_PROXY_XFWD:
         /* held by another relay (TCP, WebSocket): XFWD_REQUEST (xfwd.c) */
         xfwd_on_request(r, i, m, route, host, now);
         return;
+    case RC_PROXY_LOCAL:
+        break;
     }
 
     const struct coap_msg_opt *obs = coap_msg_find(m, COAP_OPT_OBSERVE);
@@ -132,7 +101,7 @@ void proxy_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const cha
     if (ui == RU_NONE) {
         ui = ux_alloc(r);
         if (ui == RU_NONE) {
-            r->c.proxy_no_slot++;
+            r->core.c.no_slot++;
             dx_answer_local(r, i, COAP_SERVICE_UNAVAILABLE, "too many exchanges in flight", now);
             return;
         }
@@ -149,8 +118,8 @@ void proxy_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const cha
         dx_answer_local(r, i, COAP_BAD_GATEWAY, "no socket for the registration's path", now);
         return;
     }
-    r->c.proxied++;
-    th_arm(&r->timers, &u->t_life, now + r->cfg.upstream_timeout_ms);
+    r->core.c.proxied++;
+    th_arm(&r->core.timers, &u->t_life, now + r->cfg.upstream_timeout_ms);
     dx_arm_empty_ack(r, i, now);
 }
 
@@ -164,7 +133,7 @@ static void send_deregistration(struct relay *r, uint32_t ui, uint64_t now)
 
     u->state = UX_CANCEL;
     u->dx = RU_NONE;
-    th_arm(&r->timers, &u->t_life, now + r->cfg.upstream_timeout_ms);
+    th_arm(&r->core.timers, &u->t_life, now + r->cfg.upstream_timeout_ms);
     if (coap_msg_parse_udp(u->out.buf, u->out.len, &m) < 0)
         return;
     coap_msg_remove_opt(&m, COAP_OPT_OBSERVE);
@@ -231,8 +200,8 @@ void proxy_on_upstream(struct relay *r, uint32_t ui, const struct coap_msg *m, c
             return; /* our ACK got lost; the client already has it */
     }
     out_stop(r, r->ndx + ui, &u->out, &u->t_rtx);
-    th_cancel(&r->timers, &u->t_life);
-    r->c.proxy_responses++;
+    th_cancel(&r->core.timers, &u->t_life);
+    r->core.c.proxy_responses++;
 
     if (u->origin == UX_O_EP) {
         rd_ep_answer(r, ui, RR_EP_OK, raw, len);
@@ -248,7 +217,7 @@ void proxy_on_upstream(struct relay *r, uint32_t ui, const struct coap_msg *m, c
          * that relay vets the options and owns its client's message layer */
         bool xnotif = has_obs && u->observe_req && COAP_CODE_CLASS(m->code) == 2;
         if (xnotif && u->state != UX_OBSERVE) {
-            r->c.observations++;
+            r->core.c.observations++;
             u->state = UX_OBSERVE;
         }
         if (xfwd_answer(r, ui, RR_EP_OK, raw, len) < 0 && xnotif && errno == EHOSTUNREACH) {
@@ -265,10 +234,8 @@ void proxy_on_upstream(struct relay *r, uint32_t ui, const struct coap_msg *m, c
         ux_release(r, ui);
         return;
     }
-    uint16_t bad;
-    if (fwd_check_options(m, &r->cfg, &bad) < 0) {
-        char diag[64];
-        snprintf(diag, sizeof(diag), "endpoint sent unknown unsafe option %u", bad);
+    char diag[64];
+    if (rc_proxy_check_response(&r->core, m, diag, sizeof(diag)) < 0) {
         bool observing = u->state == UX_OBSERVE;
         if (observing) {
             r->dx[dxi].up = RU_NONE;
@@ -291,7 +258,7 @@ void proxy_on_upstream(struct relay *r, uint32_t ui, const struct coap_msg *m, c
     }
     if (notif) {
         if (u->state != UX_OBSERVE)
-            r->c.observations++;
+            r->core.c.observations++;
         u->state = UX_OBSERVE;
     } else {
         r->dx[dxi].up = RU_NONE;
@@ -325,7 +292,7 @@ void proxy_on_upstream_fail(struct relay *r, uint32_t ui, uint8_t code, const ch
         d->up = RU_NONE;
         if (d->state == DX_WAIT) {
             if (code == COAP_GATEWAY_TIMEOUT)
-                r->c.proxy_5_04++;
+                r->core.c.proxy_5_04++;
             log_debug("%s: %s", u->host, why);
             dx_answer_local(r, dxi, code, why, now);
         } else {

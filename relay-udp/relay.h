@@ -1,7 +1,11 @@
 /*
  * relay.h - the state of the rdrelay-udp process (one struct relay) and the
  * functions its files share. Each .c file owns one responsibility:
- *   main.c      command line, signals, the poll loop, timers dispatch
+ *   main.c      command line, start and stop
+ *   transport.c the transport interface (struct relay_transport) that plugs
+ *               this relay into the relay core (relay-core/core.h: event
+ *               loop, ctl, RD path protocol, proxy decision, XFWD sockets):
+ *               timers, counters, route changes, path state
  *   udp_io.c    the public UDP sockets (pktinfo in and out)
  *   exchange.c  the CoAP message layer: exchange pools, dedup and ack-wait
  *               hash tables, empty ACKs, separate responses, retransmission
@@ -9,10 +13,8 @@
  *   rd_path.c   RD traffic: RD_REQUEST/RESPONSE, RD_NOTIFY, EP_REQUEST
  *   proxy.c     name-based proxying to registered endpoints (hot path)
  *   keepalive.c NAT keepalive and reachability of proxied UDP routes
- *   ctl.c       the DEALER: HELLO, RELAY_STATUS, dispatch of rd-frontend's
- *               messages, route table changes from the clone client
- *   xfwd.c      cross-transport forwarding: our ROUTER (holder side) and
- *               the DEALERs to other relays (requester side)
+ *   xfwd.c      cross-transport forwarding over the core's sockets: the
+ *               requester's client side and the holder's upstream side
  * Nothing here allocates per request: pools are sized from max_exchanges.
  */
 #ifndef RDRELAY_RU_RELAY_H
@@ -26,10 +28,10 @@
 #include "clone_client.h"
 #include "coap_msg.h"
 #include "config.h"
+#include "core.h"
 #include "proto.h"
 #include "timerheap.h"
 
-#define RU_RELAY_NAME "udp"
 #define RU_MAX_SOCKS 16
 #define RU_NONE UINT32_MAX
 
@@ -39,9 +41,6 @@
 #define RU_MAX_RETRANSMIT 4
 #define RU_EXCHANGE_LIFETIME_MS 247000
 #define RU_NON_LIFETIME_MS 145000
-#define RU_RD_RESEND_MS 1000  /* re-send RD_REQUEST while unanswered */
-#define RU_RD_GIVEUP_MS 60000 /* then 5.03 */
-#define RU_STATUS_INTERVAL_MS 5000
 #define RU_NON_RST_WAIT_MS 3000 /* how long a NON RD notification may be rejected */
 
 /* Per-socket routing mode: name-based (Uri-Host) now; a port-based listener
@@ -50,6 +49,7 @@ enum ru_sock_kind { RU_SOCK_NAME = 0, RU_SOCK_MUX = 1 };
 
 struct ru_sock {
     int fd;
+    struct rc_handler h;  /* in the core's fd registry */
     struct rr_addr bound; /* as configured (may be a wildcard) */
     uint8_t kind;         /* enum ru_sock_kind */
     char mux_host[RR_HOST_MAX];
@@ -163,42 +163,21 @@ struct ka_table {
 
 struct ru_rxbatch;
 
+/* What only the UDP transport counts (the rest: core.c, struct rc_counters). */
 struct ru_counters {
     uint64_t rx, tx, rx_bad, tx_err;
-    uint64_t rd_requests, rd_responses, rd_resends, rd_giveups, rd_notify;
-    uint64_t proxied, proxy_responses, proxy_5_04, proxy_5_05, proxy_no_slot;
     uint64_t dup_requests, retransmissions, rtx_exhausted;
     uint64_t ka_pings, ka_unreachable, ka_reachable;
-    uint64_t ep_requests, hwm_drops, pings_answered;
-    uint64_t observations;
-    uint64_t xfwd_out, xfwd_in, xfwd_refused;
-};
-
-/* A DEALER to another relay's cross-transport endpoint (xfwd.c). */
-#define RU_MAX_XPEERS 4
-struct ru_xpeer {
-    char name[RR_RELAY_NAME_MAX];
-    void *sock;
+    uint64_t pings_answered;
 };
 
 struct relay {
+    struct relay_core core; /* loop, timers, ctl, xfwd sockets, core counters */
     struct rr_config cfg;
-    volatile sig_atomic_t quit;
 
     struct ru_sock socks[RU_MAX_SOCKS];
     int nsocks;
     struct ru_rxbatch *rxb; /* recvmmsg buffers (udp_io.c) */
-
-    void *zctx, *dealer;
-    uint8_t *ctlbuf; /* receive buffer for DEALER messages (RR_PROTO_MAX_BODY) */
-    struct clone_client *clone;
-    uint64_t last_epoch;
-
-    void *xrouter; /* our cross-transport endpoint (holder side) */
-    struct ru_xpeer xpeers[RU_MAX_XPEERS];
-    int nxpeers;
-
-    struct timerheap timers;
 
     /* downstream exchanges: pool, free list, dedup hash, recycle FIFO */
     struct dexch *dx;
@@ -217,9 +196,6 @@ struct relay {
     struct ka_table ka;
 
     uint16_t next_msgid;
-    uint32_t next_check;
-    uint32_t rd_seq;
-    uint64_t next_status_ms;
     uint64_t next_ka_tick_ms;
 
     struct ru_counters c;
@@ -250,7 +226,6 @@ void msg_on_unreachable(struct relay *r, const struct rr_addr *peer, uint64_t no
 int exch_init(struct relay *r);
 void exch_free(struct relay *r);
 uint16_t exch_new_msgid(struct relay *r);
-uint32_t exch_new_check(struct relay *r);
 uint32_t dx_find_dup(struct relay *r, const struct rr_addr *peer, uint16_t msgid, uint64_t now);
 uint32_t dx_alloc(struct relay *r, uint64_t now);
 void dx_release(struct relay *r, uint32_t i);
@@ -291,9 +266,13 @@ int coap_raw_rest(const uint8_t *buf, size_t len);
 /* rd_path.c */
 void rd_on_request(struct relay *r, uint32_t dxi, const uint8_t *buf, size_t len, uint64_t now);
 void rd_resend(struct relay *r, uint32_t dxi, uint64_t now);
-void rd_on_response(struct relay *r, const uint8_t *body, size_t len, uint64_t now);
-void rd_on_notify(struct relay *r, const uint8_t *body, size_t len, uint64_t now);
-void rd_on_ep_request(struct relay *r, const uint8_t *body, size_t len, uint64_t now);
+/* transport callbacks (relay-core/rd.c decodes) */
+void rd_on_response(void *tp, uint32_t i, uint64_t req_id, const uint8_t *coap, size_t n,
+                    uint64_t now);
+void rd_on_notify(void *tp, const struct rr_peer *p, bool confirmable, const uint8_t *coap,
+                  size_t n, uint64_t now);
+void rd_on_ep_request(void *tp, uint64_t req_id, const struct rr_peer *path, struct coap_msg *m,
+                      uint64_t now);
 void rd_notify_gone(struct relay *r, uint32_t dxi);
 void rd_ep_answer(struct relay *r, uint32_t uxi, uint8_t status, const uint8_t *coap, size_t len);
 
@@ -337,23 +316,14 @@ uint16_t ka_next_msgid(struct relay *r, const struct rr_addr *remote);
 /* Send REACHABILITY for every unreachable route again (new rd-frontend). */
 void ka_resend_unreachable(struct relay *r);
 
-/* ctl.c */
-int ctl_open(struct relay *r);
-void ctl_close(struct relay *r);
-void ctl_send_hello(struct relay *r);
-void ctl_send_status(struct relay *r);
-void ctl_on_dealer_readable(struct relay *r, uint64_t now);
-void ctl_on_route_change(void *arg, const struct rr_route *old_rt, const struct rr_route *new_rt,
-                         bool swapped);
-/* Send one protocol message to rd-frontend; counts HWM drops. */
-int ctl_send(struct relay *r, uint16_t type, const void *body, size_t len);
+/* transport.c */
+extern const struct relay_transport ru_transport;
+/* rc_init for this relay (name udp_relay_name). 0 / -1. */
+int ru_core_init(struct relay *r);
+/* Put the UDP sockets in the core's fd registry. 0 / -1. */
+int ru_attach(struct relay *r);
 
-/* xfwd.c - cross-transport forwarding (common/proto.h) */
-/* Bind our ROUTER and connect the DEALERs to the known relays. 0 / -1. */
-int xfwd_open(struct relay *r);
-void xfwd_close(struct relay *r);
-/* The DEALER to relay `name` (connected on first use), or -1. */
-int xfwd_peer_get(struct relay *r, const char *name);
+/* xfwd.c - cross-transport forwarding (common/proto.h) over the core */
 /* Requester: forward a vetted request (Uri-Host gone, Hop-Limit applied)
  * for a route another relay holds; the client's exchange i answers. */
 void xfwd_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const struct rr_route *route,
@@ -362,10 +332,15 @@ void xfwd_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const stru
 void xfwd_on_timeout(struct relay *r, uint32_t i, uint64_t now);
 /* Requester: the client of an XFWD observation rejected it or left. */
 void xfwd_client_gone(struct relay *r, uint32_t i, uint64_t now);
+/* Requester: XFWD_RESPONSE for downstream slot i (transport callback). */
+void xfwd_on_response(void *tp, int xp, uint32_t i, uint64_t req_id, uint8_t status,
+                      const uint8_t *coap, size_t n, uint64_t now);
 /* Holder: send XFWD_RESPONSE for upstream exchange ui (coap NULL unless
  * status is RR_EP_OK). 0, or -1 (errno EHOSTUNREACH: the requester is gone). */
 int xfwd_answer(struct relay *r, uint32_t ui, uint8_t status, const uint8_t *coap, size_t len);
-void xfwd_on_router(struct relay *r, uint64_t now);
-void xfwd_on_peer(struct relay *r, int xp, uint64_t now);
+/* Holder: XFWD_REQUEST / XFWD_CANCEL (transport callbacks). */
+void xfwd_on_holder_request(void *tp, const struct rc_xreq *x, struct coap_msg *m,
+                            const struct rr_route *route, uint64_t now);
+void xfwd_on_holder_cancel(void *tp, const struct rc_xreq *x, uint64_t now);
 
 #endif

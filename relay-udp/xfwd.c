@@ -1,139 +1,31 @@
 /*
  * xfwd.c - relay-udp's side of cross-transport forwarding (common/proto.h,
- * "Cross-transport forwarding"; docs/architecture.md). Owns:
- *   - our ROUTER at proto_relay_endpoint(state_dir, "udp"): other relays
- *     send XFWD_REQUEST / XFWD_CANCEL for routes whose path is a NAT binding
- *     of ours. We are the holder: the request goes to the endpoint exactly
- *     like a locally proxied one (ux_send_request: relay token, message id
- *     per binding, CON retransmission, keepalive verdicts), and every
- *     response or notification goes back as XFWD_RESPONSE to the
- *     requester's routing id;
- *   - one DEALER per other relay (routing id "udp", ZMQ_IMMEDIATE, so a
- *     send to a relay that is not running fails at once and the client gets
- *     5.02, not a timeout). The known relays' DEALERs connect at start and
- *     any other relay's when a route names it: a DEALER made on first use
- *     would fail its first send while still connecting.
- * As requester, the client's message layer stays ours (exchange.c:
- * EMPTY_ACK_DELAY, dedup, separate responses, CON notifications); the
- * downstream exchange's slot and a check value form the req_id, so nothing
- * is allocated per request. Talks to proxy.c (the vetting and the holder's
- * upstream path), exchange.c, keepalive.c, ctl.c (route changes).
+ * "Cross-transport forwarding"; docs/architecture.md). The sockets, the
+ * encoding and decoding, the req_ids and the status mapping are the relay
+ * core's (relay-core/xfwd.c); here is what the UDP message layer adds:
+ *   - requester: the client's message layer stays ours (exchange.c:
+ *     EMPTY_ACK_DELAY, dedup, separate responses, CON notifications); the
+ *     downstream exchange's slot and a check value form the req_id, so
+ *     nothing is allocated per request; a body larger than a datagram is
+ *     sliced to its first block;
+ *   - holder: the request goes to the endpoint exactly like a locally
+ *     proxied one (ux_send_request: relay token, message id per binding,
+ *     CON retransmission, keepalive verdicts), and every response or
+ *     notification goes back as XFWD_RESPONSE to the requester's routing id.
+ * Talks to the core, proxy.c, exchange.c, keepalive.c.
  */
 #include <errno.h>
 #include <string.h>
-#include <zmq.h>
 
+#include "fwd_rules.h"
 #include "log.h"
-#include "proxy_rules.h"
 #include "relay.h"
-
-#define XF_HWM 100000
-#define XF_BODY_MAX (COAP_MSG_MAX_UDP + RR_HOST_MAX + 32)
-
-/* Relay names become file names in the state dir: keep them plain. */
-static bool relay_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n >= RR_RELAY_NAME_MAX)
-        return false;
-    for (size_t k = 0; k < n; k++)
-        if (!((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= '0' && s[k] <= '9') || s[k] == '-'))
-            return false;
-    return true;
-}
-
-static int set_common_opts(void *s)
-{
-    int zero = 0, hwm = XF_HWM;
-    if (zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
-        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
-        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0)
-        return -1;
-    return 0;
-}
-
-int xfwd_peer_get(struct relay *r, const char *name)
-{
-    char ep[RR_CFG_STR + 32];
-
-    if (!r->zctx || !relay_name_ok(name) || strcmp(name, RU_RELAY_NAME) == 0)
-        return -1;
-    for (int i = 0; i < r->nxpeers; i++)
-        if (strcmp(r->xpeers[i].name, name) == 0)
-            return i;
-    if (r->nxpeers >= RU_MAX_XPEERS ||
-        proto_relay_endpoint(r->cfg.state_dir, name, ep, sizeof(ep)) < 0)
-        return -1;
-    void *s = proto_dealer_connect(r->zctx, RU_RELAY_NAME, ep, XF_HWM, true);
-    if (!s)
-        return -1;
-    int i = r->nxpeers++;
-    snprintf(r->xpeers[i].name, sizeof(r->xpeers[i].name), "%s", name);
-    r->xpeers[i].sock = s;
-    log_info("cross-transport peer %s at %s", name, ep);
-    return i;
-}
-
-int xfwd_open(struct relay *r)
-{
-    char ep[RR_CFG_STR + 32];
-    int one = 1;
-
-    if (proto_relay_endpoint(r->cfg.state_dir, RU_RELAY_NAME, ep, sizeof(ep)) < 0) {
-        log_warnx("relay endpoint for state_dir \"%s\" is too long", r->cfg.state_dir);
-        return -1;
-    }
-    r->xrouter = zmq_socket(r->zctx, ZMQ_ROUTER);
-    if (!r->xrouter)
-        goto fail;
-    /* a restarted requester takes its routing id back; a response to a
-     * requester that is gone fails (EHOSTUNREACH) instead of vanishing */
-    if (zmq_setsockopt(r->xrouter, ZMQ_ROUTER_HANDOVER, &one, sizeof(one)) < 0 ||
-        zmq_setsockopt(r->xrouter, ZMQ_ROUTER_MANDATORY, &one, sizeof(one)) < 0 ||
-        set_common_opts(r->xrouter) < 0)
-        goto fail;
-    if (zmq_bind(r->xrouter, ep) < 0) {
-        log_warnx("bind %s: %s", ep, zmq_strerror(errno));
-        return -1;
-    }
-    log_info("cross-transport endpoint %s", ep);
-    xfwd_peer_get(r, "tcp");
-    xfwd_peer_get(r, "ws");
-    return 0;
-fail:
-    log_warnx("zeromq relay socket: %s", zmq_strerror(errno));
-    return -1;
-}
-
-void xfwd_close(struct relay *r)
-{
-    for (int i = 0; i < r->nxpeers; i++)
-        zmq_close(r->xpeers[i].sock);
-    r->nxpeers = 0;
-    if (r->xrouter)
-        zmq_close(r->xrouter);
-    r->xrouter = NULL;
-}
 
 /* ---- requester side ---- */
 
-static void send_cancel_id(struct relay *r, int xp, uint64_t req_id)
-{
-    uint8_t body[8];
-    struct wire_w w;
-
-    if (xp < 0 || xp >= r->nxpeers)
-        return;
-    wire_w_init(&w, body, sizeof(body));
-    wire_put_u64(&w, req_id);
-    if (proto_send(r->xpeers[xp].sock, NULL, 0, RR_MSG_XFWD_CANCEL, body, w.len) < 0 &&
-        errno == EAGAIN)
-        r->c.hwm_drops++;
-}
-
 static void send_cancel(struct relay *r, uint32_t i)
 {
-    send_cancel_id(r, r->dx[i].xpeer, r->dx[i].req_id);
+    rc_xfwd_send_cancel(&r->core, r->dx[i].xpeer, r->dx[i].req_id);
 }
 
 /* The forwarded observation this client holds under this token, or RU_NONE.
@@ -156,8 +48,6 @@ static void answer_end(struct relay *r, uint32_t i, uint8_t code, const char *wh
 {
     struct dexch *d = &r->dx[i];
 
-    if (code == COAP_GATEWAY_TIMEOUT)
-        r->c.proxy_5_04++;
     if (d->state != DX_OBSERVE) {
         dx_answer_local(r, i, code, why, now);
         return;
@@ -180,17 +70,11 @@ void xfwd_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const stru
                      const char *host, uint64_t now)
 {
     struct dexch *d = &r->dx[i];
-    uint8_t coap[COAP_MSG_MAX_UDP], body[XF_BODY_MAX];
     char diag[96];
-    struct wire_w w;
+    uint8_t code;
+    int xp;
+    uint64_t req_id;
 
-    int xp = xfwd_peer_get(r, route->path.relay);
-    if (xp < 0) {
-        snprintf(diag, sizeof(diag), "registrant's relay \"%.32s\" is not available",
-                 route->path.relay);
-        dx_answer_local(r, i, COAP_BAD_GATEWAY, diag, now);
-        return;
-    }
     const struct coap_msg_opt *obs = coap_msg_find(m, COAP_OPT_OBSERVE);
     if (obs) {
         /* the client re-registers or cancels (RFC 7641 §3.3.1, §3.6): the
@@ -204,28 +88,13 @@ void xfwd_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const stru
     }
     d->kind = DX_K_XFWD;
     d->observe_req = obs && coap_opt_value_uint(obs) == 0;
+    if (rc_xfwd_forward(&r->core, i, m, route, host, &xp, &req_id, &code, diag, sizeof(diag)) < 0) {
+        dx_answer_local(r, i, code, diag, now);
+        return;
+    }
     d->xpeer = (uint8_t)xp;
-    d->req_id = ru_xfwd_req_id(i, exch_new_check(r));
-    /* type (CON/NON) travels along: a UDP holder keeps it upstream */
-    m->msgid = 0;
-    ssize_t n = coap_msg_serialize_udp(m, coap, sizeof(coap));
-    if (n < 0) {
-        dx_answer_local(r, i, COAP_TOO_LARGE, "request too large", now);
-        return;
-    }
-    wire_w_init(&w, body, sizeof(body));
-    wire_put_u64(&w, d->req_id);
-    wire_put_str(&w, host);
-    wire_put_bytes(&w, coap, (size_t)n);
-    if (w.err || proto_send(r->xpeers[xp].sock, NULL, 0, RR_MSG_XFWD_REQUEST, body, w.len) < 0) {
-        r->c.xfwd_refused++;
-        snprintf(diag, sizeof(diag), "registrant's relay \"%s\" is not running",
-                 r->xpeers[xp].name);
-        dx_answer_local(r, i, COAP_BAD_GATEWAY, diag, now);
-        return;
-    }
-    r->c.xfwd_out++;
-    th_arm(&r->timers, &d->t_aux, now + r->cfg.upstream_timeout_ms);
+    d->req_id = req_id;
+    th_arm(&r->core.timers, &d->t_aux, now + r->cfg.upstream_timeout_ms);
     dx_arm_empty_ack(r, i, now);
 }
 
@@ -237,7 +106,8 @@ void xfwd_on_timeout(struct relay *r, uint32_t i, uint64_t now)
         return;
     send_cancel(r, i);
     log_debug("XFWD %016llx to relay %s: no answer", (unsigned long long)d->req_id,
-              r->xpeers[d->xpeer].name);
+              rc_xpeer_name(&r->core, d->xpeer));
+    r->core.c.proxy_5_04++;
     answer_end(r, i, COAP_GATEWAY_TIMEOUT, "endpoint did not answer", now);
 }
 
@@ -280,44 +150,34 @@ static int fit_first_block(struct coap_msg *m, uint8_t *out, const uint8_t **coa
     return 0;
 }
 
-static void on_response(struct relay *r, int xp, const uint8_t *body, size_t len, uint64_t now)
+void xfwd_on_response(void *tp, int xp, uint32_t i, uint64_t req_id, uint8_t status,
+                      const uint8_t *coap, size_t n, uint64_t now)
 {
-    struct wire_r rd;
-    const uint8_t *coap;
+    struct relay *r = tp;
     struct coap_msg m;
-    uint16_t bad;
 
-    wire_r_init(&rd, body, len);
-    uint64_t req_id = wire_get_u64(&rd);
-    uint8_t status = wire_get_u8(&rd);
-    size_t n = wire_get_bytes(&rd, &coap);
-    if (rd.err || (status == RR_EP_OK &&
-                   (coap_msg_parse_udp(coap, n, &m) < 0 || COAP_CODE_CLASS(m.code) < 2))) {
-        log_warnx("malformed XFWD_RESPONSE from relay %s dropped", r->xpeers[xp].name);
-        return;
-    }
-    uint32_t i = ru_xfwd_req_slot(req_id);
+    if (status == RR_EP_OK && coap_msg_parse_udp(coap, n, &m) < 0)
+        return; /* checked by the core */
     struct dexch *d = i < r->ndx ? &r->dx[i] : NULL;
     if (!d || d->kind != DX_K_XFWD || d->req_id != req_id ||
         (d->state != DX_WAIT && d->state != DX_OBSERVE)) {
         /* late, or a notification for a client that left: stop it there */
         if (status == RR_EP_OK && coap_msg_find(&m, COAP_OPT_OBSERVE))
-            send_cancel_id(r, xp, req_id);
+            rc_xfwd_send_cancel(&r->core, xp, req_id);
         return;
     }
     if (status != RR_EP_OK) {
         const char *why;
-        uint8_t code = ru_xfwd_status_code(status, &why);
+        uint8_t code = rc_xfwd_fail_code(&r->core, status, &why);
         log_debug("XFWD %016llx: %s", (unsigned long long)req_id, why);
         answer_end(r, i, code, why, now);
         return;
     }
-    r->c.proxy_responses++;
+    r->core.c.proxy_responses++;
     bool notif =
         coap_msg_find(&m, COAP_OPT_OBSERVE) && d->observe_req && COAP_CODE_CLASS(m.code) == 2;
-    if (fwd_check_options(&m, &r->cfg, &bad) < 0) {
-        char diag[64];
-        snprintf(diag, sizeof(diag), "endpoint sent unknown unsafe option %u", bad);
+    char diag[64];
+    if (rc_proxy_check_response(&r->core, &m, diag, sizeof(diag)) < 0) {
         if (notif || d->state == DX_OBSERVE)
             send_cancel(r, i);
         answer_end(r, i, COAP_BAD_GATEWAY, diag, now);
@@ -339,68 +199,30 @@ static void on_response(struct relay *r, int xp, const uint8_t *body, size_t len
     } else {
         rc = dx_answer(r, i, coap, n, 0xff, !notif, now);
         if (notif)
-            r->c.observations++;
+            r->core.c.observations++;
     }
     if (!notif)
         return;
-    th_cancel(&r->timers, &d->t_aux); /* an observation has no timeout */
+    th_cancel(&r->core.timers, &d->t_aux); /* an observation has no timeout */
     if (rc < 0) {
         send_cancel(r, i);
         dx_done(r, i, now);
     }
 }
 
-void xfwd_on_peer(struct relay *r, int xp, uint64_t now)
-{
-    /* bounded per wake-up; zmq_poll reports the rest next time */
-    for (int k = 0; k < 256; k++) {
-        uint16_t type;
-        size_t len;
-        if (proto_recv(r->xpeers[xp].sock, false, NULL, NULL, &type, r->ctlbuf, RR_PROTO_MAX_BODY,
-                       &len) < 0) {
-            if (errno == EAGAIN)
-                return;
-            continue;
-        }
-        switch (type) {
-        case RR_MSG_XFWD_RESPONSE:
-            on_response(r, xp, r->ctlbuf, len, now);
-            break;
-        default:
-            log_warnx("unexpected %s (0x%04x) from relay %s dropped", proto_msg_name(type), type,
-                      r->xpeers[xp].name);
-            break;
-        }
-    }
-}
-
 /* ---- holder side ---- */
 
-static void send_status(struct relay *r, const uint8_t *id, size_t idlen, uint64_t req_id,
-                        uint8_t status)
+static void send_status(struct relay *r, const struct rc_xreq *x, uint8_t status)
 {
-    uint8_t body[16];
-    struct wire_w w;
-
-    wire_w_init(&w, body, sizeof(body));
-    wire_put_u64(&w, req_id);
-    wire_put_u8(&w, status);
-    wire_put_bytes(&w, NULL, 0);
-    if (proto_send(r->xrouter, id, idlen, RR_MSG_XFWD_RESPONSE, body, w.len) < 0 && errno == EAGAIN)
-        r->c.hwm_drops++;
+    rc_xfwd_send_response(&r->core, x->id, x->idlen, x->req_id, status, NULL, 0);
 }
 
 int xfwd_answer(struct relay *r, uint32_t ui, uint8_t status, const uint8_t *coap, size_t len)
 {
     struct uexch *u = &r->ux[ui];
-    uint8_t resp[COAP_MSG_MAX_UDP + 8], body[COAP_MSG_MAX_UDP + 32];
-    struct wire_w w;
+    uint8_t resp[COAP_MSG_MAX_UDP + 8];
     size_t n = 0;
 
-    if (!r->xrouter) {
-        errno = ENOTCONN;
-        return -1;
-    }
     if (status == RR_EP_OK) {
         /* the requester's own token again; the type (ACK for a
          * piggybacked answer, CON/NON for separate ones) tells a UDP
@@ -415,123 +237,58 @@ int xfwd_answer(struct relay *r, uint32_t ui, uint8_t status, const uint8_t *coa
         else
             n = (size_t)m;
     }
-    wire_w_init(&w, body, sizeof(body));
-    wire_put_u64(&w, u->ep_req_id);
-    wire_put_u8(&w, status);
-    wire_put_bytes(&w, resp, n);
-    if (w.err) {
-        errno = EMSGSIZE;
-        return -1;
-    }
-    if (proto_send(r->xrouter, u->xid, u->xid_len, RR_MSG_XFWD_RESPONSE, body, w.len) < 0) {
-        int e = errno;
-        if (e == EAGAIN)
-            r->c.hwm_drops++;
-        errno = e;
-        return -1;
-    }
-    return 0;
+    return rc_xfwd_send_response(&r->core, u->xid, u->xid_len, u->ep_req_id, status, resp, n);
 }
 
-static void on_request(struct relay *r, const uint8_t *id, size_t idlen, const uint8_t *body,
-                       size_t len, uint64_t now)
+void xfwd_on_holder_request(void *tp, const struct rc_xreq *x, struct coap_msg *mp,
+                            const struct rr_route *route, uint64_t now)
 {
-    struct wire_r rd;
-    char host[RR_HOST_MAX];
-    const uint8_t *coap;
-    struct coap_msg m;
+    struct relay *r = tp;
+    struct coap_msg m = *mp;
+    const char *host = x->host;
 
-    wire_r_init(&rd, body, len);
-    uint64_t req_id = wire_get_u64(&rd);
-    wire_get_str(&rd, host, sizeof(host));
-    size_t n = wire_get_bytes(&rd, &coap);
-    if (rd.err || coap_msg_parse_udp(coap, n, &m) < 0 || COAP_CODE_CLASS(m.code) != 0 ||
-        m.code == 0 || idlen == 0 || idlen > RR_RELAY_NAME_MAX) {
-        log_warnx("malformed XFWD_REQUEST dropped");
-        return;
-    }
-    r->c.xfwd_in++;
-    const struct route_table *t = r->clone ? clone_client_routes(r->clone) : NULL;
-    const struct rr_route *route = t ? route_table_get(t, host) : NULL;
-    if (!route || route->path.transport != RR_TRANSPORT_UDP ||
-        strcmp(route->path.relay, RU_RELAY_NAME) != 0) {
-        send_status(r, id, idlen, req_id, RR_EP_NO_ROUTE);
-        return;
-    }
     if (ka_unreachable_since(r, host)) {
-        send_status(r, id, idlen, req_id, RR_EP_UNREACHABLE);
+        send_status(r, x, RR_EP_UNREACHABLE);
         return;
     }
     uint32_t ui = ux_alloc(r);
     if (ui == RU_NONE) {
-        r->c.proxy_no_slot++;
-        send_status(r, id, idlen, req_id, RR_EP_UNREACHABLE);
+        r->core.c.no_slot++;
+        send_status(r, x, RR_EP_UNREACHABLE);
         return;
     }
     struct uexch *u = &r->ux[ui];
     const struct coap_msg_opt *obs = coap_msg_find(&m, COAP_OPT_OBSERVE);
     u->origin = UX_O_XFWD;
     u->observe_req = obs && coap_opt_value_uint(obs) == 0;
-    u->ep_req_id = req_id;
+    u->ep_req_id = x->req_id;
     u->ep_tkl = m.tkl;
     memcpy(u->ep_token, m.token, m.tkl);
-    u->xid_len = (uint8_t)idlen;
-    memcpy(u->xid, id, idlen);
+    u->xid_len = (uint8_t)x->idlen;
+    memcpy(u->xid, x->id, x->idlen);
     snprintf(u->host, sizeof(u->host), "%s", host);
     if (m.type != COAP_T_NON)
         m.type = COAP_T_CON;
     if (ux_send_request(r, ui, &m, &route->path, now) < 0) {
         ux_release(r, ui);
-        send_status(r, id, idlen, req_id, RR_EP_UNREACHABLE);
+        send_status(r, x, RR_EP_UNREACHABLE);
         return;
     }
-    r->c.proxied++;
-    th_arm(&r->timers, &u->t_life, now + r->cfg.upstream_timeout_ms);
+    r->core.c.proxied++;
+    th_arm(&r->core.timers, &u->t_life, now + r->cfg.upstream_timeout_ms);
 }
 
-static void on_cancel(struct relay *r, const uint8_t *id, size_t idlen, const uint8_t *body,
-                      size_t len, uint64_t now)
+void xfwd_on_holder_cancel(void *tp, const struct rc_xreq *x, uint64_t now)
 {
-    struct wire_r rd;
+    struct relay *r = tp;
 
-    wire_r_init(&rd, body, len);
-    uint64_t req_id = wire_get_u64(&rd);
-    if (rd.err)
-        return;
     /* rare (a client left or cancelled): a scan is fine */
     for (uint32_t i = 0; i < r->nux; i++) {
         struct uexch *u = &r->ux[i];
-        if (u->state != UX_FREE && u->origin == UX_O_XFWD && u->ep_req_id == req_id &&
-            u->xid_len == idlen && memcmp(u->xid, id, idlen) == 0) {
+        if (u->state != UX_FREE && u->origin == UX_O_XFWD && u->ep_req_id == x->req_id &&
+            u->xid_len == x->idlen && memcmp(u->xid, x->id, x->idlen) == 0) {
             proxy_end_upstream(r, i, now);
             return;
-        }
-    }
-}
-
-void xfwd_on_router(struct relay *r, uint64_t now)
-{
-    for (int k = 0; k < 256; k++) {
-        uint8_t id[256];
-        size_t idlen = 0, len;
-        uint16_t type;
-        if (proto_recv(r->xrouter, true, id, &idlen, &type, r->ctlbuf, RR_PROTO_MAX_BODY, &len) <
-            0) {
-            if (errno == EAGAIN)
-                return;
-            continue;
-        }
-        switch (type) {
-        case RR_MSG_XFWD_REQUEST:
-            on_request(r, id, idlen, r->ctlbuf, len, now);
-            break;
-        case RR_MSG_XFWD_CANCEL:
-            on_cancel(r, id, idlen, r->ctlbuf, len, now);
-            break;
-        default:
-            log_warnx("unexpected %s (0x%04x) on the relay endpoint dropped", proto_msg_name(type),
-                      type);
-            break;
         }
     }
 }

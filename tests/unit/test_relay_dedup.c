@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy_rules.h"
+#include "fwd_rules.h"
 #include "relay.h"
 
 static struct relay *mkrelay(uint32_t max_exchanges)

@@ -25,6 +25,7 @@ static struct relay *mkrelay(void)
     config_defaults(&r->cfg);
     config_finish(&r->cfg, err, sizeof(err));
     r->cfg.max_exchanges = 4;
+    assert_int_equal(ru_core_init(r), 0);
     assert_int_equal(exch_init(r), 0);
     assert_int_equal(ka_init(r), 0);
     return r;
@@ -34,6 +35,7 @@ static void freerelay(struct relay *r)
 {
     ka_free(r);
     exch_free(r);
+    rc_free(&r->core);
     free(r);
 }
 

@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "proxy_rules.h"
+#include "fwd_rules.h"
 #include "relay.h"
 #include "timeutil.h"
 
@@ -45,6 +45,7 @@ static int setup(void **state)
     snprintf(f->r->cfg.udp_listen, sizeof(f->r->cfg.udp_listen), "127.0.0.1:0");
     config_finish(&f->r->cfg, err, sizeof(err));
     f->r->cfg.max_exchanges = 64;
+    assert_int_equal(ru_core_init(f->r), 0);
     assert_int_equal(exch_init(f->r), 0);
     assert_int_equal(ka_init(f->r), 0);
     assert_int_equal(udp_open_all(f->r), 0);
@@ -66,6 +67,7 @@ static int teardown(void **state)
     udp_close_all(f->r);
     ka_free(f->r);
     exch_free(f->r);
+    rc_free(&f->r->core);
     free(f->r);
     free(f);
     return 0;
@@ -92,7 +94,7 @@ static size_t advance(struct fx *f, uint64_t ms, uint8_t *out, size_t cap)
     while (f->now < end) {
         f->now += 10;
         struct rr_timer *t;
-        while ((t = th_pop_due(&f->r->timers, f->now)) != NULL)
+        while ((t = th_pop_due(&f->r->core.timers, f->now)) != NULL)
             exch_on_timer(f->r, t, f->now);
         udp_flush(f->r);
         if (!got) {
@@ -234,17 +236,17 @@ static void test_rd_unanswered(void **state)
     assert_int_equal(out[0], 0x60);
     assert_int_equal(out[2] << 8 | out[3], 0x0301);
     /* a retransmission of the request: the empty ACK again, no new work */
-    uint64_t before = f->r->c.rd_requests;
+    uint64_t before = f->r->core.c.rd_requests;
     n = xchg(f, req, rl, out, sizeof(out));
     assert_int_equal(n, 4);
     assert_int_equal(out[0], 0x60);
-    assert_int_equal(f->r->c.rd_requests, before);
+    assert_int_equal(f->r->core.c.rd_requests, before);
     /* re-sent to rd-frontend every second, then 5.03 as a CON */
-    n = advance(f, RU_RD_GIVEUP_MS + 1000, out, sizeof(out));
+    n = advance(f, RC_RD_GIVEUP_MS + 1000, out, sizeof(out));
     assert_true(n > 6);
     assert_int_equal(out[0] >> 4 & 3, COAP_T_CON);
     assert_int_equal(out[1], COAP_SERVICE_UNAVAILABLE);
-    assert_true(f->r->c.rd_resends >= 50);
+    assert_true(f->r->core.c.rd_resends >= 50);
     /* ACK it: the exchange ends */
     uint8_t ack[4] = {0x60, 0, out[2], out[3]};
     xchg(f, ack, 4, out, sizeof(out));
@@ -286,7 +288,7 @@ static void test_fuzz(void **state)
     for (int s = 0; s < 400; s++) {
         f->now += 1000;
         struct rr_timer *t;
-        while ((t = th_pop_due(&f->r->timers, f->now)) != NULL)
+        while ((t = th_pop_due(&f->r->core.timers, f->now)) != NULL)
             exch_on_timer(f->r, t, f->now);
         udp_flush(f->r);
         while (recv(f->cli, out, sizeof(out), MSG_DONTWAIT) > 0)
@@ -297,7 +299,7 @@ static void test_fuzz(void **state)
     /* every remaining downstream exchange is an answered one */
     for (uint32_t i = 0; i < f->r->ndx; i++)
         assert_true(f->r->dx[i].state == DX_FREE || f->r->dx[i].state == DX_DONE);
-    assert_int_equal(f->r->timers.n, 0);
+    assert_int_equal(f->r->core.timers.n, 0);
 }
 
 int main(void)

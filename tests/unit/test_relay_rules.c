@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "proxy_rules.h"
+#include "fwd_rules.h"
 
 static struct rr_config mkcfg(const char *rd_names)
 {

@@ -3,9 +3,8 @@
  * receive-side frame check against our Max-Message-Size (partial header,
  * partial body, whole, a Length of 1 GiB, reserved TKL), CSM handling
  * (Max-Message-Size, Block-Wise-Transfer, later CSM updates, unknown
- * elective ignored, unknown critical -> abort), connection ids (never 0,
- * unique, later runs above earlier ones, start time recoverable) and the
- * routing / Hop-Limit / option / token rules shared with relay-udp.
+ * elective ignored, unknown critical -> abort) and the routing / Hop-Limit / option / token rules
+ * shared with relay-udp.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -96,24 +95,6 @@ static void test_csm(void **state)
     assert_int_equal(bad, 9);
 }
 
-static void test_conn_id(void **state)
-{
-    uint64_t start = 1764095934357ull; /* 2025-11-25 */
-    (void)state;
-
-    uint64_t a = rt_conn_id_make(start, 0), b = rt_conn_id_make(start, 1);
-    assert_true(a != 0);
-    assert_true(b > a);
-    assert_int_equal(rt_conn_id_start(a), start);
-    assert_int_equal(rt_conn_id_start(b), start);
-    /* a restart one millisecond later is above a million connections of
-     * the earlier run */
-    assert_true(rt_conn_id_make(start + 1, 0) > rt_conn_id_make(start, 1000000));
-    assert_int_equal(rt_conn_id_start(rt_conn_id_make(start + 1, 0)), start + 1);
-    /* the id space lasts: no wrap before the year 2100 (nor long after) */
-    assert_true(rt_conn_id_make(4102444800000ull /* 2100 */, 0) < (1ull << 63));
-}
-
 static struct rr_config mkcfg(void)
 {
     struct rr_config c;
@@ -169,7 +150,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_frame_check),
         cmocka_unit_test(test_csm),
-        cmocka_unit_test(test_conn_id),
+
         cmocka_unit_test(test_shared_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

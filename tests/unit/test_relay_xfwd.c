@@ -28,7 +28,7 @@
 
 #include "coap_msg.h"
 #include "proto.h"
-#include "proxy_rules.h"
+#include "fwd_rules.h"
 #include "relay.h"
 #include "timeutil.h"
 #include <zmq.h>
@@ -38,14 +38,14 @@ static void test_req_id(void **state)
     (void)state;
     uint32_t slots[] = {0, 1, 4095, 0x7fffffffu, 0xfffffffeu};
     for (size_t k = 0; k < sizeof(slots) / sizeof(slots[0]); k++) {
-        uint64_t a = ru_xfwd_req_id(slots[k], 0x12345678u);
-        uint64_t b = ru_xfwd_req_id(slots[k], 0x12345679u);
-        assert_int_equal(ru_xfwd_req_slot(a), slots[k]);
-        assert_int_equal(ru_xfwd_req_slot(b), slots[k]);
+        uint64_t a = rc_xfwd_req_id(slots[k], 0x12345678u);
+        uint64_t b = rc_xfwd_req_id(slots[k], 0x12345679u);
+        assert_int_equal(rc_req_slot(a), slots[k]);
+        assert_int_equal(rc_req_slot(b), slots[k]);
         assert_true(a != b); /* a late answer for a reused slot never matches */
     }
-    assert_true(ru_xfwd_req_id(1, 7) == ((uint64_t)7 << 32 | 1));
-    assert_int_equal(ru_xfwd_req_slot(0xffffffff00000003ull), 3);
+    assert_true(rc_xfwd_req_id(1, 7) == ((uint64_t)7 << 32 | 1));
+    assert_int_equal(rc_req_slot(0xffffffff00000003ull), 3);
 }
 
 static void test_status_code(void **state)
@@ -53,14 +53,14 @@ static void test_status_code(void **state)
     const char *why = NULL;
     (void)state;
 
-    assert_int_equal(ru_xfwd_status_code(RR_EP_OK, &why), 0);
-    assert_int_equal(ru_xfwd_status_code(RR_EP_TIMEOUT, &why), COAP_GATEWAY_TIMEOUT);
+    assert_int_equal(rc_xfwd_status_code(RR_EP_OK, &why), 0);
+    assert_int_equal(rc_xfwd_status_code(RR_EP_TIMEOUT, &why), COAP_GATEWAY_TIMEOUT);
     assert_string_equal(why, "endpoint did not answer");
-    assert_int_equal(ru_xfwd_status_code(RR_EP_UNREACHABLE, &why), COAP_BAD_GATEWAY);
+    assert_int_equal(rc_xfwd_status_code(RR_EP_UNREACHABLE, &why), COAP_BAD_GATEWAY);
     assert_string_equal(why, "registrant unreachable");
-    assert_int_equal(ru_xfwd_status_code(RR_EP_NO_ROUTE, &why), COAP_BAD_GATEWAY);
+    assert_int_equal(rc_xfwd_status_code(RR_EP_NO_ROUTE, &why), COAP_BAD_GATEWAY);
     assert_non_null(strstr(why, "no route"));
-    assert_int_equal(ru_xfwd_status_code(200, &why), COAP_BAD_GATEWAY);
+    assert_int_equal(rc_xfwd_status_code(200, &why), COAP_BAD_GATEWAY);
     assert_true(strlen(why) > 0);
 }
 
@@ -95,18 +95,16 @@ static int setup(void **state)
     assert_int_equal(exch_init(f->r), 0);
     assert_int_equal(ka_init(f->r), 0);
     assert_int_equal(udp_open_all(f->r), 0);
-    f->r->ctlbuf = malloc(RR_PROTO_MAX_BODY);
-    f->r->zctx = zmq_ctx_new();
-    assert_non_null(f->r->zctx);
+    assert_int_equal(ru_core_init(f->r), 0);
 
-    f->holder = zmq_socket(f->r->zctx, ZMQ_ROUTER);
+    f->holder = zmq_socket(f->r->core.zctx, ZMQ_ROUTER);
     zmq_setsockopt(f->holder, ZMQ_LINGER, &zero, sizeof(zero));
     assert_int_equal(proto_relay_endpoint(f->dir, "tcp", ep, sizeof(ep)), 0);
     assert_int_equal(zmq_bind(f->holder, ep), 0);
-    assert_int_equal(xfwd_peer_get(f->r, "tcp"), 0);
-    assert_int_equal(xfwd_peer_get(f->r, "tcp"), 0);  /* one DEALER per relay */
-    assert_int_equal(xfwd_peer_get(f->r, "udp"), -1); /* never ourselves */
-    assert_int_equal(xfwd_peer_get(f->r, "../x"), -1);
+    assert_int_equal(rc_xpeer_get(&f->r->core, "tcp"), 0);
+    assert_int_equal(rc_xpeer_get(&f->r->core, "tcp"), 0);  /* one DEALER per relay */
+    assert_int_equal(rc_xpeer_get(&f->r->core, "udp"), -1); /* never ourselves */
+    assert_int_equal(rc_xpeer_get(&f->r->core, "../x"), -1);
     usleep(300 * 1000); /* ZMQ_IMMEDIATE: let the ipc connection come up */
 
     f->local = f->r->socks[0].bound;
@@ -130,12 +128,10 @@ static int teardown(void **state)
 
     close(f->cli);
     zmq_close(f->holder);
-    xfwd_close(f->r);
-    zmq_ctx_term(f->r->zctx);
-    free(f->r->ctlbuf);
     udp_close_all(f->r);
     ka_free(f->r);
     exch_free(f->r);
+    rc_free(&f->r->core);
     free(f->r);
     proto_relay_endpoint(f->dir, "tcp", ep, sizeof(ep));
     unlink(ep + strlen("ipc://"));
@@ -200,9 +196,9 @@ static void holder_answer(struct fx *f, uint64_t req_id, uint8_t status, const u
     wire_put_u8(&w, status);
     wire_put_bytes(&w, coap, n);
     assert_int_equal(proto_send(f->holder, "udp", 3, RR_MSG_XFWD_RESPONSE, body, w.len), 0);
-    zmq_pollitem_t it = {.socket = f->r->xpeers[0].sock, .events = ZMQ_POLLIN};
+    zmq_pollitem_t it = {.socket = f->r->core.xpeers[0].sock, .events = ZMQ_POLLIN};
     assert_true(zmq_poll(&it, 1, 2000) == 1);
-    xfwd_on_peer(f->r, 0, f->now);
+    rc_xfwd_on_peer(&f->r->core, 0, f->now);
     udp_flush(f->r);
 }
 
@@ -226,7 +222,7 @@ static void test_requester(void **state)
     /* 1: forwarded, answered OK -> piggybacked with the client's token */
     uint32_t i = client_request(f, 0x1234);
     assert_int_equal(holder_recv(f, &req_id, body, &len), RR_MSG_XFWD_REQUEST);
-    assert_int_equal(ru_xfwd_req_slot(req_id), i);
+    assert_int_equal(rc_req_slot(req_id), i);
     struct wire_r rd;
     char host[RR_HOST_MAX];
     const uint8_t *coap;
@@ -335,7 +331,7 @@ static void test_not_running(void **state)
     assert_int_equal(buf[1], COAP_BAD_GATEWAY);
     buf[n] = 0;
     assert_non_null(strstr((char *)buf + 6, "\"ws\" is not running"));
-    assert_int_equal(f->r->c.xfwd_refused, 1);
+    assert_int_equal(f->r->core.c.xfwd_refused, 1);
 }
 
 int main(void)

@@ -1,0 +1,298 @@
+/*
+ * core.h - the relay core: what every rdrelay relay does whatever its
+ * transport (BRIEF §3.1, issue 16), in one struct relay_core embedded in
+ * the transport's own state, and the transport interface (struct
+ * relay_transport, a table of callbacks) through which the core hands a
+ * transport what it cannot do itself. Each .c file owns one part:
+ *   loop.c   the event loop: epoll as the run-time fd registry (transports
+ *            add/remove UDP sockets, TCP listeners and connections with a
+ *            callback each), every ZeroMQ socket's ZMQ_FD, the timer heap,
+ *            the clone client tick, RELAY_STATUS and signal flags
+ *   ctl.c    the DEALER to rd-frontend, the clone client (route SUB),
+ *            HELLO, RELAY_STATUS (core counters + the transport's),
+ *            dispatch of rd-frontend's messages, route-table changes,
+ *            REACHABILITY
+ *   rd.c     the RD path's protocol: RD_REQUEST (ids, re-send verdicts),
+ *            RD_RESPONSE, RD_NOTIFY, EP_REQUEST/EP_RESPONSE, OBSERVE_GONE
+ *   xfwd.c   cross-transport forwarding: our ROUTER (holder side) and the
+ *            DEALERs to other relays (requester side), XFWD ids, the one
+ *            status -> CoAP code mapping
+ *   proxy.c  the proxy decision (route lookup, "is this route ours",
+ *            is its path down, option checks and Hop-Limit from
+ *            common/fwd_rules), diagnostics with RFC 3339 times
+ *   ids.c    token check values, RD/XFWD request ids, connection ids
+ * The exchange pools stay with the transport (their state is mostly the
+ * transport's: UDP's message layer, TCP's connection); the core refers to
+ * them by slot number in ids and callbacks. Nothing here allocates per
+ * request: buffers are sized once in rc_init.
+ */
+#ifndef RDRELAY_RELAY_CORE_H
+#define RDRELAY_RELAY_CORE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clone_client.h"
+#include "coap_msg.h"
+#include "config.h"
+#include "proto.h"
+#include "timerheap.h"
+
+#define RC_NONE UINT32_MAX
+#define RC_RD_RESEND_MS 1000  /* re-send RD_REQUEST while unanswered */
+#define RC_RD_GIVEUP_MS 60000 /* then 5.03 */
+#define RC_STATUS_INTERVAL_MS 5000
+#define RC_XF_HWM 100000
+#define RC_MAX_COUNTERS 64
+
+/* One registered file descriptor: the owner embeds it (an exchange-free
+ * object that lives as long as the fd) and is found again from it. */
+struct rc_handler {
+    void (*fn)(struct rc_handler *h, uint32_t events, uint64_t now);
+    void *arg;
+    uint32_t idx;
+};
+
+/* A counter in RELAY_STATUS. */
+struct rc_counter {
+    const char *name;
+    uint64_t v;
+};
+
+/* What the core counts itself (every transport the same way). */
+struct rc_counters {
+    uint64_t hwm_drops;
+    uint64_t rd_requests, rd_responses, rd_resends, rd_giveups, rd_notify, ep_requests;
+    uint64_t proxied, proxy_responses, proxy_5_02, proxy_5_04, proxy_5_05, no_slot;
+    uint64_t observations, xfwd_out, xfwd_in, xfwd_refused;
+};
+
+/* An XFWD_REQUEST or XFWD_CANCEL as the holder receives it. */
+struct rc_xreq {
+    const uint8_t *id; /* the requester's routing id (1..RR_RELAY_NAME_MAX bytes) */
+    size_t idlen;
+    uint64_t req_id;
+    const char *host;
+};
+
+/*
+ * The transport interface. The core calls these; every pointer may be NULL
+ * where a transport has nothing to do. tp is the transport's own state.
+ */
+struct relay_transport {
+    uint8_t transport; /* enum rr_transport: HELLO, "is this route ours" */
+    /* a timer of the transport's fired (the core owns the heap) */
+    void (*on_timer)(void *tp, struct rr_timer *t, uint64_t now);
+    /* end of every loop iteration (UDP: send the queued datagrams) */
+    void (*flush)(void *tp);
+    /* every loop iteration after the timers (UDP: keepalive sweep) */
+    void (*tick)(void *tp, uint64_t now);
+    /* the transport's counters for RELAY_STATUS; returns how many */
+    unsigned (*counters)(void *tp, struct rc_counter *out, unsigned max);
+    /* the route table changed (after the core's own handling); new_frontend:
+     * a new rd-frontend epoch was swapped in */
+    void (*route_change)(void *tp, const struct rr_route *old_rt, const struct rr_route *new_rt,
+                         bool swapped, bool new_frontend);
+    /* is the path of one of our routes down? true + diag (why, since when) */
+    bool (*path_down)(void *tp, const struct rr_route *rt, char *diag, size_t len);
+    /* RD_RESPONSE for downstream slot (from req_id), raw datagram framing */
+    void (*rd_response)(void *tp, uint32_t slot, uint64_t req_id, const uint8_t *coap, size_t n,
+                        uint64_t now);
+    /* RD_NOTIFY: deliver a notification to the observer p */
+    void (*rd_notify)(void *tp, const struct rr_peer *p, bool confirmable, const uint8_t *coap,
+                      size_t n, uint64_t now);
+    /* EP_REQUEST: send m to the endpoint over path; answer rc_send_ep_response */
+    void (*ep_request)(void *tp, uint64_t req_id, const struct rr_peer *path, struct coap_msg *m,
+                       uint64_t now);
+    /* holder: XFWD_REQUEST for route (ours, vetted by the requester) */
+    void (*xfwd_request)(void *tp, const struct rc_xreq *x, struct coap_msg *m,
+                         const struct rr_route *route, uint64_t now);
+    /* holder: XFWD_CANCEL */
+    void (*xfwd_cancel)(void *tp, const struct rc_xreq *x, uint64_t now);
+    /* requester: XFWD_RESPONSE for downstream slot (from req_id) */
+    void (*xfwd_response)(void *tp, int xp, uint32_t slot, uint64_t req_id, uint8_t status,
+                          const uint8_t *coap, size_t n, uint64_t now);
+};
+
+struct rc_zsock {
+    void *sock;
+    int fd;
+    bool pending; /* ZMQ_FD fired, or we used the socket: read ZMQ_EVENTS */
+    int xp;       /* -1: dealer/sub/router; else xpeer index */
+    struct rc_handler h;
+};
+
+struct rc_xpeer {
+    char name[RR_RELAY_NAME_MAX];
+    void *sock;
+};
+
+struct relay_core {
+    const struct rr_config *cfg;
+    const struct relay_transport *tp;
+    void *tpa; /* the transport's state, passed to every callback */
+    char name[RR_RELAY_NAME_MAX];
+
+    int epfd;
+    struct timerheap timers; /* sized by the transport (th_init) */
+
+    void *zctx, *dealer, *xrouter;
+    struct clone_client *clone;
+    uint64_t last_epoch;
+    uint8_t *ctlbuf;  /* receive buffer (RR_PROTO_MAX_BODY) */
+    uint8_t *txbuf;   /* send scratch (RR_PROTO_MAX_BODY) */
+    uint8_t *coapbuf; /* CoAP serialising scratch (RC_COAP_MAX) */
+
+    struct rc_xpeer *xpeers;
+    int nxpeers, max_xpeers;
+    struct rc_zsock *zs; /* dealer, sub, router, then one per xpeer */
+    int nzs, max_zs;
+
+    uint32_t next_check, rd_seq;
+    uint32_t conn_epoch; /* random per start: high half of connection ids */
+    uint32_t conn_seq;
+    uint64_t start_wall_ms;
+    uint64_t next_status_ms, next_clone_ms;
+
+    struct rc_counters c;
+};
+
+#define RC_COAP_MAX (RR_PROTO_MAX_BODY - RR_HOST_MAX - 64)
+
+/* ---- loop.c ---- */
+/* Set up the state (no sockets yet): name from the configuration, epoll,
+ * buffers, ZeroMQ context, random seeds. 0 / -1. */
+int rc_init(struct relay_core *c, const struct rr_config *cfg, const char *name,
+            const struct relay_transport *tp, void *tpa);
+void rc_free(struct relay_core *c);
+/* Register fd (events: EPOLLIN ...) with its handler; change; remove. 0/-1. */
+int rc_fd_add(struct relay_core *c, int fd, uint32_t events, struct rc_handler *h);
+int rc_fd_mod(struct relay_core *c, int fd, uint32_t events, struct rc_handler *h);
+void rc_fd_del(struct relay_core *c, int fd);
+/* Install SIGTERM/SIGINT handlers (they only set a flag). 0 / -1. */
+int rc_signals_install(void);
+/* Run until a signal; 0, or -1 on a loop failure. */
+int rc_run(struct relay_core *c);
+/* Put a ZeroMQ socket's ZMQ_FD in the registry (xp: its xpeer or -1). */
+int rc_zsock_add(struct relay_core *c, void *sock, int xp);
+/* A ZeroMQ socket was used (sent on): read its ZMQ_EVENTS again. */
+void rc_zsock_used(struct relay_core *c, void *sock);
+/* Seed random() from getrandom. */
+void rc_seed_random(void);
+
+/* ---- ctl.c ---- */
+/* DEALER (routing id = relay name) + clone client. 0 / -1. */
+int rc_ctl_open(struct relay_core *c);
+/* Close every ZeroMQ socket (ctl and xfwd). */
+void rc_ctl_close(struct relay_core *c);
+void rc_ctl_send_hello(struct relay_core *c);
+void rc_ctl_send_status(struct relay_core *c);
+void rc_ctl_on_dealer(struct relay_core *c, uint64_t now);
+/* Send one message to rd-frontend; counts HWM drops. 0 / -1. */
+int rc_ctl_send(struct relay_core *c, uint16_t type, const void *body, size_t len);
+void rc_send_reachability(struct relay_core *c, const char *host, bool reachable,
+                          uint64_t since_wall_ms);
+const struct route_table *rc_routes(const struct relay_core *c);
+
+/* ---- rd.c ---- */
+/* RD_REQUEST(req_id, peer, coap in datagram framing). */
+void rc_rd_send_request(struct relay_core *c, uint64_t req_id, const struct rr_peer *p,
+                        const uint8_t *coap, size_t n);
+/* The RD re-send timer of a request started at start_ms fired: 0 = re-send
+ * now (counted; re-arm RC_RD_RESEND_MS), -1 = give up (counted, logged:
+ * answer 5.03). */
+int rc_rd_resend_due(struct relay_core *c, uint64_t req_id, uint64_t start_ms, uint64_t now);
+void rc_send_observe_gone(struct relay_core *c, const struct rr_peer *p, const uint8_t *tok,
+                          size_t tkl);
+void rc_send_ep_response(struct relay_core *c, uint64_t req_id, uint8_t status, const uint8_t *coap,
+                         size_t n);
+void rc_rd_on_response(struct relay_core *c, const uint8_t *body, size_t len, uint64_t now);
+void rc_rd_on_notify(struct relay_core *c, const uint8_t *body, size_t len, uint64_t now);
+void rc_rd_on_ep_request(struct relay_core *c, const uint8_t *body, size_t len, uint64_t now);
+/* The rr_peer rd-frontend sees for a peer of ours. */
+void rc_peer_make(const struct relay_core *c, const struct rr_addr *remote,
+                  const struct rr_addr *local, uint64_t conn_id, struct rr_peer *p);
+
+/* ---- xfwd.c ---- */
+/* Every ZeroMQ send of a relay: marks the socket used (loop.c), counts a
+ * high-water-mark drop (EAGAIN); EHOSTUNREACH (a ROUTER's peer is gone) is
+ * the caller's to handle; anything else is logged. 0 / -1 with errno. */
+int rc_zsend(struct relay_core *c, void *sock, const void *id, size_t idlen, uint16_t type,
+             const void *body, size_t len);
+/* Bind our ROUTER, connect the DEALERs to the configured peer relays. */
+int rc_xfwd_open(struct relay_core *c);
+void rc_xfwd_close(struct relay_core *c);
+/* The DEALER to relay name (connected on first use), its index, or -1. */
+int rc_xpeer_get(struct relay_core *c, const char *name);
+const char *rc_xpeer_name(const struct relay_core *c, int xp);
+/* Requester: XFWD_REQUEST with m (datagram framing, msgid 0, its type kept)
+ * to the relay holding route, under id rc_xfwd_req_id(slot). 0 and *xp,
+ * *req_id; or -1 with the answer for the client in *code / diag (5.02,
+ * 4.13), counted. */
+int rc_xfwd_forward(struct relay_core *c, uint32_t slot, struct coap_msg *m,
+                    const struct rr_route *route, const char *host, int *xp, uint64_t *req_id,
+                    uint8_t *code, char *diag, size_t dlen);
+void rc_xfwd_send_cancel(struct relay_core *c, int xp, uint64_t req_id);
+/* Holder: XFWD_RESPONSE (coap NULL unless status is OK). 0, or -1 with
+ * errno (EHOSTUNREACH: the requester is gone; EAGAIN: HWM, counted). */
+int rc_xfwd_send_response(struct relay_core *c, const uint8_t *id, size_t idlen, uint64_t req_id,
+                          uint8_t status, const uint8_t *coap, size_t n);
+/* The one XFWD status -> CoAP code mapping (counted as 5.02 / 5.04);
+ * *diag is the diagnostic. */
+uint8_t rc_xfwd_fail_code(struct relay_core *c, uint8_t status, const char **diag);
+void rc_xfwd_on_router(struct relay_core *c, uint64_t now);
+void rc_xfwd_on_peer(struct relay_core *c, int xp, uint64_t now);
+/* Pure: the status mapping without counting (unit-tested). */
+uint8_t rc_xfwd_status_code(uint8_t status, const char **diag);
+/* Relay names become file names in the state dir: plain [a-z0-9-]. */
+bool rc_relay_name_ok(const char *s);
+
+/* ---- proxy.c ---- */
+enum rc_proxy_verdict {
+    RC_PROXY_ANSWER = 0, /* answer the client with *code and diag */
+    RC_PROXY_LOCAL,      /* our route: send upstream on route->path */
+    RC_PROXY_XFWD,       /* held by another relay: rc_xfwd_forward */
+};
+/* The proxy decision for a request whose host is under the proxy domain:
+ * route lookup (none -> 5.05), a route of ours whose path is down -> 5.02
+ * (transport's path_down), unknown unsafe options -> 4.02, Hop-Limit
+ * (hl: >= 4 bytes, outlives m) -> 5.08, then Uri-Host/Uri-Port removed.
+ * Counts what it answers. */
+enum rc_proxy_verdict rc_proxy_decide(struct relay_core *c, struct coap_msg *m, const char *host,
+                                      const struct rr_route **route, uint8_t *hl, uint8_t *code,
+                                      char *diag, size_t dlen);
+/* A response from an endpoint passing the proxy: 0, or -1 and the 5.02
+ * diagnostic (unknown unsafe option), counted. */
+int rc_proxy_check_response(struct relay_core *c, const struct coap_msg *m, char *diag,
+                            size_t dlen);
+bool rc_route_is_ours(const struct relay_core *c, const struct rr_route *rt);
+/* "2026-01-02T03:04:05Z" */
+void rc_fmt_rfc3339(uint64_t wall_ms, char *buf, size_t len);
+/* "registrant unreachable since <time><suffix>", or without a time for 0. */
+void rc_unreachable_diag(uint64_t since_wall_ms, const char *suffix, char *buf, size_t len);
+
+/* ---- ids.c ---- */
+/* A token check value: a counter from a random start, mixed so consecutive
+ * tokens differ in every byte (some endpoints use only part of a token). */
+uint32_t rc_new_check(struct relay_core *c);
+/* RD_REQUEST ids: a per-request counter from a random start in the high
+ * half (unique across restarts for rd-frontend's dedup cache), the slot in
+ * the low half. */
+uint64_t rc_rd_req_id(struct relay_core *c, uint32_t slot);
+/* XFWD_REQUEST ids: the slot low, a check value high: a late answer for a
+ * reused slot never matches. */
+uint64_t rc_xfwd_req_id(uint32_t slot, uint32_t check);
+static inline uint32_t rc_req_slot(uint64_t req_id)
+{
+    return (uint32_t)req_id;
+}
+/* Connection ids: the random per-start epoch in the high 32 bits and a
+ * counter from 1 in the low: never 0, never repeated across restarts
+ * whatever the wall clock does (2^-32 chance per restart pair). */
+uint64_t rc_conn_id_new(struct relay_core *c);
+/* Was id made by this run? */
+bool rc_conn_id_ours(const struct relay_core *c, uint64_t id);
+
+#endif

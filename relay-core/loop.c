@@ -1,0 +1,277 @@
+/*
+ * loop.c - the relay core's event loop (core.h). Owns the epoll descriptor,
+ * which is the run-time fd registry: transports add and remove their fds
+ * (UDP sockets, TCP listeners and connections, later libwebsockets' fds
+ * and port-hosting listeners) with an rc_handler each; the core adds every
+ * ZeroMQ socket's ZMQ_FD beside them. One epoll_wait per iteration whatever
+ * the number of fds, so a proxied UDP request costs epoll_wait + recvmmsg +
+ * sendmmsg and nothing for ZeroMQ (zmq_poll would cost several system calls
+ * per ZeroMQ socket on every wake-up; docs/benchmarks.md run F).
+ * ZMQ_EVENTS of a socket is read only when its ZMQ_FD fired or after we
+ * used that socket (a send or receive may consume the signal ZMQ_FD gives),
+ * or while a bounded drain left messages behind: per socket, no
+ * process-wide counter. Then the due timers (handed to the transport), the
+ * clone client's tick, RELAY_STATUS every 5 s, the transport's tick and
+ * flush. Signal handlers only set the one flag below.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "core.h"
+#include "log.h"
+#include "timeutil.h"
+
+#define RC_EPOLL_BATCH 256
+#define RC_CLONE_TICK_MAX_MS 100
+
+/* The one process-global the signal handler may touch (async-signal-safe). */
+static volatile sig_atomic_t rc_signalled;
+
+static void on_signal(int sig)
+{
+    rc_signalled = sig;
+}
+
+int rc_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    return 0;
+}
+
+void rc_seed_random(void)
+{
+    unsigned int seed;
+    if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+        seed = (unsigned int)(now_wall_ms() ^ (uint64_t)getpid() << 16);
+    srandom(seed);
+}
+
+int rc_init(struct relay_core *c, const struct rr_config *cfg, const char *name,
+            const struct relay_transport *tp, void *tpa)
+{
+    uint32_t epoch = 0;
+
+    c->cfg = cfg;
+    c->tp = tp;
+    c->tpa = tpa;
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    if (!rc_relay_name_ok(c->name)) {
+        log_warnx("bad relay name \"%s\" (a-z, 0-9, -)", name);
+        return -1;
+    }
+    c->max_xpeers = cfg->xfwd_max_peers ? (int)cfg->xfwd_max_peers : 8;
+    c->max_zs = 3 + c->max_xpeers;
+    c->epfd = epoll_create1(EPOLL_CLOEXEC);
+    c->ctlbuf = malloc(RR_PROTO_MAX_BODY);
+    c->txbuf = malloc(RR_PROTO_MAX_BODY);
+    c->coapbuf = malloc(RC_COAP_MAX);
+    c->xpeers = calloc((size_t)c->max_xpeers, sizeof(*c->xpeers));
+    c->zs = calloc((size_t)c->max_zs, sizeof(*c->zs));
+    c->zctx = zmq_ctx_new();
+    if (c->epfd < 0 || !c->ctlbuf || !c->txbuf || !c->coapbuf || !c->xpeers || !c->zs || !c->zctx) {
+        log_warn("relay core setup");
+        return -1;
+    }
+    while (epoch == 0 && getrandom(&epoch, sizeof(epoch), 0) != sizeof(epoch))
+        epoch = (uint32_t)random();
+    c->conn_epoch = epoch ? epoch : 1;
+    c->conn_seq = 0;
+    c->next_check = (uint32_t)random();
+    c->rd_seq = (uint32_t)random();
+    c->start_wall_ms = now_wall_ms();
+    return 0;
+}
+
+void rc_free(struct relay_core *c)
+{
+    rc_ctl_close(c);
+    if (c->zctx)
+        zmq_ctx_term(c->zctx);
+    c->zctx = NULL;
+    if (c->epfd >= 0)
+        close(c->epfd);
+    c->epfd = -1;
+    free(c->ctlbuf);
+    free(c->txbuf);
+    free(c->coapbuf);
+    free(c->xpeers);
+    free(c->zs);
+    c->ctlbuf = c->txbuf = c->coapbuf = NULL;
+    c->xpeers = NULL;
+    c->zs = NULL;
+}
+
+int rc_fd_add(struct relay_core *c, int fd, uint32_t events, struct rc_handler *h)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = h};
+    if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        log_warn("epoll_ctl add");
+        return -1;
+    }
+    return 0;
+}
+
+int rc_fd_mod(struct relay_core *c, int fd, uint32_t events, struct rc_handler *h)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = h};
+    return epoll_ctl(c->epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
+void rc_fd_del(struct relay_core *c, int fd)
+{
+    epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/* ---- ZeroMQ sockets in the registry ---- */
+
+static void zsock_fired(struct rc_handler *h, uint32_t events, uint64_t now)
+{
+    struct relay_core *c = h->arg;
+    (void)events;
+    (void)now;
+    c->zs[h->idx].pending = true;
+}
+
+/* Add sock (its ZMQ_FD) to the registry; xp: its xpeer index or -1. */
+int rc_zsock_add(struct relay_core *c, void *sock, int xp)
+{
+    size_t len = sizeof(int);
+    if (!sock || c->nzs >= c->max_zs)
+        return -1;
+    struct rc_zsock *z = &c->zs[c->nzs];
+    if (zmq_getsockopt(sock, ZMQ_FD, &z->fd, &len) < 0) {
+        log_warnx("ZMQ_FD: %s", zmq_strerror(errno));
+        return -1;
+    }
+    z->sock = sock;
+    z->xp = xp;
+    z->pending = true;
+    z->h = (struct rc_handler){.fn = zsock_fired, .arg = c, .idx = (uint32_t)c->nzs};
+    if (c->epfd >= 0 && rc_fd_add(c, z->fd, EPOLLIN, &z->h) < 0)
+        return -1;
+    c->nzs++;
+    return 0;
+}
+
+void rc_zsock_used(struct relay_core *c, void *sock)
+{
+    for (int i = 0; i < c->nzs; i++)
+        if (c->zs[i].sock == sock && sock) {
+            c->zs[i].pending = true;
+            return;
+        }
+}
+
+static bool zsock_readable(void *sock)
+{
+    uint32_t ev = 0;
+    size_t len = sizeof(ev);
+    return zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &len) == 0 && (ev & ZMQ_POLLIN);
+}
+
+static void zsock_drain(struct relay_core *c, struct rc_zsock *z, uint64_t now)
+{
+    if (z->xp >= 0)
+        rc_xfwd_on_peer(c, z->xp, now);
+    else if (z->sock == c->dealer)
+        rc_ctl_on_dealer(c, now);
+    else if (c->clone && z->sock == clone_client_sub_socket(c->clone))
+        clone_client_on_sub_readable(c->clone, now);
+    else if (z->sock == c->xrouter)
+        rc_xfwd_on_router(c, now);
+}
+
+/* Look at every socket marked pending; a drain may mark others (it sent on
+ * them), so go round until none is left or the bound is reached. Returns
+ * true when some are still pending (poll again without sleeping). */
+static bool zsocks_service(struct relay_core *c, uint64_t now)
+{
+    for (int pass = 0; pass < 4; pass++) {
+        bool any = false;
+        for (int i = 0; i < c->nzs; i++) {
+            struct rc_zsock *z = &c->zs[i];
+            if (!z->pending || !z->sock)
+                continue;
+            z->pending = false;
+            any = true;
+            if (!zsock_readable(z->sock))
+                continue;
+            zsock_drain(c, z, now);
+            /* the drain received on it: look again (bounded drains leave
+             * messages behind, and a receive may eat the ZMQ_FD signal) */
+            z->pending = true;
+        }
+        if (!any)
+            return false;
+    }
+    for (int i = 0; i < c->nzs; i++)
+        if (c->zs[i].pending && c->zs[i].sock)
+            return true;
+    return false;
+}
+
+int rc_run(struct relay_core *c)
+{
+    struct epoll_event ev[RC_EPOLL_BATCH];
+    uint64_t now = now_mono_ms();
+    bool zmq_pending = true;
+
+    c->next_clone_ms = now;
+    c->next_status_ms = now + RC_STATUS_INTERVAL_MS;
+    while (!rc_signalled) {
+        now = now_mono_ms();
+        uint64_t wake = c->next_clone_ms;
+        if (c->next_status_ms < wake)
+            wake = c->next_status_ms;
+        struct rr_timer *t = th_peek(&c->timers);
+        if (t && t->due < wake)
+            wake = t->due;
+        int timeout = zmq_pending ? 0 : wake > now ? (int)(wake - now) : 0;
+
+        int n = epoll_wait(c->epfd, ev, RC_EPOLL_BATCH, timeout);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            log_warn("epoll_wait");
+            return -1;
+        }
+        now = now_mono_ms();
+        for (int i = 0; i < n; i++) {
+            struct rc_handler *h = ev[i].data.ptr;
+            h->fn(h, ev[i].events, now);
+        }
+        while ((t = th_pop_due(&c->timers, now)) != NULL)
+            c->tp->on_timer(c->tpa, t, now);
+        if (now >= c->next_clone_ms) {
+            int ms = clone_client_tick(c->clone, now);
+            c->next_clone_ms =
+                now + (uint64_t)(ms > 0 && ms < RC_CLONE_TICK_MAX_MS ? ms : RC_CLONE_TICK_MAX_MS);
+            /* the tick may have sent SNAPSHOT_REQ on the dealer */
+            rc_zsock_used(c, c->dealer);
+        }
+        if (now >= c->next_status_ms) {
+            rc_ctl_send_status(c);
+            c->next_status_ms = now + RC_STATUS_INTERVAL_MS;
+        }
+        if (c->tp->tick)
+            c->tp->tick(c->tpa, now);
+        zmq_pending = zsocks_service(c, now);
+        if (c->tp->flush)
+            c->tp->flush(c->tpa);
+    }
+    log_info("signal %d: stopping", (int)rc_signalled);
+    return 0;
+}

@@ -1,0 +1,153 @@
+/*
+ * transport.c - relay-tcp as a transport module of the relay core
+ * (relay-core/core.h). Owns rt_transport, the table of callbacks through
+ * which the core's loop, ctl, RD path, proxy decision and cross-transport
+ * forwarding reach this relay: timers (connection deadlines, exchanges),
+ * the TCP counters for RELAY_STATUS, whether a route's connection is gone
+ * (with "unreachable since"), and the reachability of the routes whose
+ * path is one of our connections: a closed connection makes them
+ * unreachable at once (REACHABILITY 0), a route update onto a live
+ * connection reachable again; after a resync every route on a connection
+ * we do not have is reported.
+ * Talks to the core, exch.c, conn.c, rd_path.c, proxy.c, xfwd.c.
+ */
+#include "log.h"
+#include "tcp_relay.h"
+#include "timeutil.h"
+
+static void on_timer(void *tp, struct rr_timer *t, uint64_t now)
+{
+    rt_exch_on_timer(tp, t, now);
+}
+
+static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
+{
+    struct rt_relay *r = tp;
+    const struct rc_counter mine[] = {
+        {"connections", r->nconns},
+        {"connections_max", r->nconns_max},
+        {"accepted", r->c.accepted},
+        {"closed", r->c.closed},
+        {"refused", r->c.conn_refused},
+        {"aborts_sent", r->c.aborts_sent},
+        {"csm_timeouts", r->c.csm_timeouts},
+        {"partial_timeouts", r->c.partial_timeouts},
+        {"too_big", r->c.too_big},
+        {"pong_timeouts", r->c.pong_timeouts},
+        {"slow_readers", r->c.slow_readers},
+        {"exchanges_down", r->dx_used},
+        {"exchanges_up", r->ux_used},
+        {"aborts_received", r->c.aborts_rcvd},
+        {"releases_received", r->c.releases_rcvd},
+        {"bad_frames", r->c.bad_frames},
+        {"rx", r->c.rx_msgs},
+        {"tx", r->c.tx_msgs},
+        {"pings_sent", r->c.pings_sent},
+        {"pings_answered", r->c.pings_answered},
+    };
+    unsigned n = 0;
+    for (; n < sizeof(mine) / sizeof(mine[0]) && n < max; n++)
+        f[n] = mine[n];
+    return n;
+}
+
+void rt_gone_diag(struct rt_relay *r, uint64_t conn_id, char *buf, size_t len)
+{
+    uint64_t since = rt_gone_since(r, conn_id);
+
+    /* a connection of an earlier run ended with that run */
+    if (!since && !rc_conn_id_ours(&r->core, conn_id))
+        since = r->core.start_wall_ms;
+    rc_unreachable_diag(since, " (its TCP connection closed)", buf, len);
+}
+
+static bool path_down(void *tp, const struct rr_route *rt, char *diag, size_t len)
+{
+    struct rt_relay *r = tp;
+
+    if (rt_conn_find(r, rt->path.conn_id) != RT_NONE)
+        return false;
+    rt_gone_diag(r, rt->path.conn_id, diag, len);
+    return true;
+}
+
+struct gone_walk {
+    struct rt_relay *r;
+    uint64_t conn_id; /* 0: every route whose connection we do not have */
+    uint64_t since;
+};
+
+static int gone_one(const struct rr_route *rt, void *arg)
+{
+    struct gone_walk *g = arg;
+
+    if (!rc_route_is_ours(&g->r->core, rt))
+        return 0;
+    if (g->conn_id) {
+        if (rt->path.conn_id != g->conn_id)
+            return 0;
+        log_info("route %s unreachable: its TCP connection closed", rt->host);
+        rc_send_reachability(&g->r->core, rt->host, false, g->since);
+        return 0;
+    }
+    if (rt_conn_find(g->r, rt->path.conn_id) == RT_NONE) {
+        uint64_t since = rt_gone_since(g->r, rt->path.conn_id);
+        rc_send_reachability(&g->r->core, rt->host, false, since ? since : g->since);
+    }
+    return 0;
+}
+
+void rt_conn_routes_gone(struct rt_relay *r, uint64_t conn_id, uint64_t since)
+{
+    const struct route_table *t = rc_routes(&r->core);
+    struct gone_walk g = {r, conn_id, since};
+
+    if (t && conn_id)
+        route_table_foreach(t, gone_one, &g);
+}
+
+static void route_change(void *tp, const struct rr_route *old_rt, const struct rr_route *new_rt,
+                         bool swapped, bool new_frontend)
+{
+    struct rt_relay *r = tp;
+    (void)new_frontend;
+
+    if (swapped) {
+        /* routes on connections we do not have (closed, or from before our
+         * restart) are unreachable until the endpoint registers again */
+        const struct route_table *t = rc_routes(&r->core);
+        struct gone_walk g = {r, 0, r->core.start_wall_ms};
+        if (t)
+            route_table_foreach(t, gone_one, &g);
+        return;
+    }
+    if (!new_rt || !rc_route_is_ours(&r->core, new_rt))
+        return;
+    if (rt_conn_find(r, new_rt->path.conn_id) == RT_NONE) {
+        uint64_t since = rt_gone_since(r, new_rt->path.conn_id);
+        rc_send_reachability(&r->core, new_rt->host, false, since ? since : now_wall_ms());
+    } else if (old_rt && rc_route_is_ours(&r->core, old_rt) &&
+               old_rt->path.conn_id != new_rt->path.conn_id) {
+        /* re-registered over a new connection: the route is taken over */
+        rc_send_reachability(&r->core, new_rt->host, true, now_wall_ms());
+    }
+}
+
+const struct relay_transport rt_transport = {
+    .transport = RR_TRANSPORT_TCP,
+    .on_timer = on_timer,
+    .counters = counters,
+    .route_change = route_change,
+    .path_down = path_down,
+    .rd_response = rt_rd_on_response,
+    .rd_notify = rt_rd_on_notify,
+    .ep_request = rt_rd_on_ep_request,
+    .xfwd_request = rt_xfwd_on_request,
+    .xfwd_cancel = rt_xfwd_on_cancel,
+    .xfwd_response = rt_proxy_on_xfwd_response,
+};
+
+int rt_core_init(struct rt_relay *r)
+{
+    return rc_init(&r->core, &r->cfg, r->cfg.tcp_relay_name, &rt_transport, r);
+}
