@@ -140,6 +140,8 @@ struct relay_core {
 
     void *zctx, *dealer, *xrouter;
     struct clone_client *clone;
+    /* the routes when there is no clone client (unit tests) */
+    const struct route_table *static_routes;
     uint64_t last_epoch;
     uint8_t *ctlbuf;  /* receive buffer (RR_PROTO_MAX_BODY) */
     uint8_t *txbuf;   /* send scratch (RR_PROTO_MAX_BODY) */
@@ -181,6 +183,17 @@ int rc_zsock_add(struct relay_core *c, void *sock, int xp);
 void rc_zsock_used(struct relay_core *c, void *sock);
 /* Seed random() from getrandom. */
 void rc_seed_random(void);
+
+/* ---- cmdline.c ---- */
+struct rc_cmdline {
+    const char *prog;                  /* "rdrelay-udp" */
+    const char *blurb;                 /* what this relay does, for --help */
+    size_t listen_offset, name_offset; /* offsetof(struct rr_config, ...) */
+    const char *listen_setting, *name_setting;
+};
+/* --help / --version (1: exit 0), the configuration, log level, listen
+ * list and relay name (2: exit 2, do not restart), random seed (0: run). */
+int rc_cmdline(const struct rc_cmdline *cl, struct rr_config *cfg, int argc, char **argv);
 
 /* ---- ctl.c ---- */
 /* DEALER (routing id = relay name) + clone client. 0 / -1. */

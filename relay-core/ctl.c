@@ -20,7 +20,7 @@
 
 const struct route_table *rc_routes(const struct relay_core *c)
 {
-    return c->clone ? clone_client_routes(c->clone) : NULL;
+    return c->clone ? clone_client_routes(c->clone) : c->static_routes;
 }
 
 int rc_ctl_send(struct relay_core *c, uint16_t type, const void *body, size_t len)

@@ -229,7 +229,7 @@ int rc_run(struct relay_core *c)
     uint64_t now = now_mono_ms();
     bool zmq_pending = true;
 
-    c->next_clone_ms = now;
+    c->next_clone_ms = c->clone ? now : UINT64_MAX;
     c->next_status_ms = now + RC_STATUS_INTERVAL_MS;
     while (!rc_signalled) {
         now = now_mono_ms();
@@ -255,7 +255,7 @@ int rc_run(struct relay_core *c)
         }
         while ((t = th_pop_due(&c->timers, now)) != NULL)
             c->tp->on_timer(c->tpa, t, now);
-        if (now >= c->next_clone_ms) {
+        if (c->clone && now >= c->next_clone_ms) {
             int ms = clone_client_tick(c->clone, now);
             c->next_clone_ms =
                 now + (uint64_t)(ms > 0 && ms < RC_CLONE_TICK_MAX_MS ? ms : RC_CLONE_TICK_MAX_MS);

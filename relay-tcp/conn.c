@@ -219,14 +219,10 @@ static void accept_one(struct rt_relay *r, int fd, uint64_t now)
     uint32_t ci = r->conn_free;
     struct rt_conn *c = &r->conns[ci];
     r->conn_free = c->hnext;
-    memset(&c->csm, 0, sizeof(c->csm));
-    c->csm.mms = RT_BASE_MMS;
     c->state = RC_OPEN;
-    c->peer_csm = c->ping_out = c->want_write = false;
+    c->want_write = false;
     c->fd = fd;
     c->id = rc_conn_id_new(&r->core);
-    c->opened_ms = c->last_rx_ms = now;
-    c->partial_since_ms = c->ping_sent_ms = 0;
     c->in_len = c->out_off = c->out_len = c->out_cap = 0;
     c->inflight = c->nobs = 0;
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
@@ -255,8 +251,7 @@ static void accept_one(struct rt_relay *r, int fd, uint64_t now)
                   addr_to_str(&c->remote, a, sizeof(a)));
     }
     /* RFC 8323 §5.3: our CSM is the first message, sent at once */
-    rt_sig_send_csm(r, ci);
-    rt_sig_rearm(r, ci);
+    rt_sig_open(r, ci, now);
 }
 
 static void on_listener(struct rc_handler *h, uint32_t events, uint64_t now)
@@ -373,7 +368,7 @@ int rt_conn_send_msg(struct rt_relay *r, uint32_t ci, const struct coap_msg *m)
     if (c->state != RC_OPEN)
         return -1;
     n = coap_msg_serialize_tcp(m, r->txbuf2, RT_TXBUF_SIZE);
-    if (n < 0 || (size_t)n > c->csm.mms)
+    if (n < 0 || (size_t)n > c->sig.csm.mms)
         return -1;
     r->c.tx_msgs++;
     return rt_conn_write(r, ci, r->txbuf2, (size_t)n);
@@ -440,8 +435,7 @@ static void on_readable(struct rt_relay *r, uint32_t ci, uint64_t now)
                           now);
             return;
         }
-        c->last_rx_ms = now;
-        c->ping_out = false;
+        sig_on_rx(&c->sig, now);
         size_t total = have + (size_t)n;
         ssize_t used = process(r, ci, r->rbuf, total, now);
         if (used < 0 || !rt_conn_alive(r, ci, id))
@@ -451,7 +445,7 @@ static void on_readable(struct rt_relay *r, uint32_t ci, uint64_t now)
             free(c->in);
             c->in = NULL;
             c->in_len = 0;
-            c->partial_since_ms = 0;
+            c->sig.partial_since_ms = 0;
         } else {
             uint8_t *p = realloc(c->in, left);
             if (!p) {
@@ -461,8 +455,8 @@ static void on_readable(struct rt_relay *r, uint32_t ci, uint64_t now)
             c->in = p;
             memcpy(c->in, r->rbuf + used, left);
             /* the half-message clock starts when a message starts */
-            if (used > 0 || c->partial_since_ms == 0)
-                c->partial_since_ms = now;
+            if (used > 0 || c->sig.partial_since_ms == 0)
+                c->sig.partial_since_ms = now;
             c->in_len = (uint32_t)left;
         }
         rt_sig_rearm(r, ci);

@@ -61,7 +61,7 @@ void rt_msg_on_message(struct rt_relay *r, uint32_t ci, const uint8_t *buf, size
     if (coap_msg_parse_tcp(buf, len, &m) < 0) {
         /* the frame was sound, only its options are not: a request gets
          * 4.00, anything else is dropped; a bad first message aborts */
-        if (!c->peer_csm) {
+        if (!c->sig.peer_csm) {
             rt_sig_abort(r, ci, "malformed CSM", 0, now);
             return;
         }
@@ -79,7 +79,7 @@ void rt_msg_on_message(struct rt_relay *r, uint32_t ci, const uint8_t *buf, size
         rt_sig_on_message(r, ci, &m, now);
         return;
     }
-    if (!c->peer_csm) {
+    if (!c->sig.peer_csm) {
         rt_sig_abort(r, ci, "the first message must be a CSM (RFC 8323 5.3)", 0, now);
         return;
     }

@@ -119,7 +119,7 @@ static void proxy_local(struct rt_relay *r, uint32_t i, struct coap_msg *m,
         d->up = RT_NONE;
         if (alive) {
             snprintf(diag, sizeof(diag), "request exceeds the registrant's Max-Message-Size %u",
-                     (unsigned)r->conns[ci].csm.mms);
+                     (unsigned)r->conns[ci].sig.csm.mms);
             rt_dx_answer_local(r, i, COAP_TOO_LARGE, diag, now);
         } else {
             r->core.c.proxy_5_02++;

@@ -48,6 +48,7 @@
 #include "config.h"
 #include "core.h"
 #include "proto.h"
+#include "sig8323.h"
 #include "tcp_rules.h"
 #include "timerheap.h"
 
@@ -62,16 +63,13 @@ enum rt_conn_state { RC_FREE = 0, RC_OPEN, RC_CLOSING };
 
 struct rt_conn {
     uint8_t state;
-    bool peer_csm;   /* the peer's CSM arrived */
-    bool ping_out;   /* keepalive Ping sent, no Pong yet */
     bool want_write; /* EPOLLOUT registered */
     int fd;
     struct rc_handler h; /* in the core's fd registry */
     uint64_t id;         /* never reused (rc_conn_id_new) */
     uint32_t hnext;      /* id hash chain / free list */
-    struct rt_csm csm;   /* the peer's settings */
+    struct sig_conn sig; /* RFC 8323 signalling state (relay-core/sig8323.c) */
     struct rr_addr remote, local;
-    uint64_t opened_ms, last_rx_ms, partial_since_ms, ping_sent_ms;
     uint8_t *in; /* bytes of an incomplete message */
     uint32_t in_len;
     uint8_t *out; /* output the kernel did not take yet */
@@ -79,7 +77,7 @@ struct rt_conn {
     uint16_t inflight;                      /* downstream exchanges of this connection */
     uint16_t nobs;                          /* RD observations of this client */
     uint8_t (*obs)[1 + COAP_MSG_MAX_TOKEN]; /* tkl + token each */
-    struct rr_timer t;                      /* the next deadline of sig.c */
+    struct rr_timer t;                      /* the signalling deadline */
 };
 
 /* Downstream exchange: a request a client sent us over a connection. */
@@ -135,9 +133,9 @@ struct rt_gone {
 
 /* What only the TCP transport counts (the rest: struct rc_counters). */
 struct rt_counters {
-    uint64_t accepted, closed, aborts_sent, aborts_rcvd, releases_rcvd, csm_timeouts;
-    uint64_t partial_timeouts, too_big, bad_frames, pong_timeouts, slow_readers;
-    uint64_t rx_msgs, tx_msgs, pings_sent, pings_answered, conn_refused;
+    uint64_t accepted, closed, too_big, bad_frames, slow_readers;
+    uint64_t rx_msgs, tx_msgs, conn_refused;
+    struct sig_counters sig;
 };
 
 struct rt_relay {
@@ -190,8 +188,9 @@ uint64_t rt_gone_since(const struct rt_relay *r, uint64_t id);
 /* The peer as rd-frontend sees it. */
 void rt_conn_peer(const struct rt_relay *r, uint32_t ci, struct rr_peer *p);
 
-/* sig.c */
-void rt_sig_send_csm(struct rt_relay *r, uint32_t ci);
+/* sig.c: glue to relay-core/sig8323.c */
+/* A new connection: signalling state, our CSM, the first deadline. */
+void rt_sig_open(struct rt_relay *r, uint32_t ci, uint64_t now);
 void rt_sig_abort(struct rt_relay *r, uint32_t ci, const char *why, uint16_t bad_opt, uint64_t now);
 /* A signalling message (code 7.xx) from the peer. */
 void rt_sig_on_message(struct rt_relay *r, uint32_t ci, const struct coap_msg *m, uint64_t now);

@@ -1,10 +1,10 @@
 /*
- * test_relay_tcp_rules.c - unit tests for relay-tcp/tcp_rules.c: the
- * receive-side frame check against our Max-Message-Size (partial header,
- * partial body, whole, a Length of 1 GiB, reserved TKL), CSM handling
- * (Max-Message-Size, Block-Wise-Transfer, later CSM updates, unknown
- * elective ignored, unknown critical -> abort) and the routing / Hop-Limit / option / token rules
- * shared with relay-udp.
+ * test_relay_tcp_rules.c - unit tests for relay-tcp/tcp_rules.c and
+ * relay-core/sig8323.c (CSM): the receive-side frame check against our
+ * Max-Message-Size (partial header, partial body, whole, a Length of 1 GiB,
+ * reserved TKL), CSM handling (Max-Message-Size, Block-Wise-Transfer, later
+ * CSM updates, unknown elective ignored, unknown critical -> abort) and the
+ * routing / Hop-Limit / option / token rules shared with relay-udp.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "sig8323.h"
 #include "tcp_rules.h"
 
 static void test_frame_check(void **state)
@@ -62,7 +63,7 @@ static void test_frame_check(void **state)
 static void test_csm(void **state)
 {
     struct coap_msg m;
-    struct rt_csm csm = {.mms = RT_BASE_MMS, .bwt = false};
+    struct sig_csm csm = {.mms = SIG_BASE_MMS, .bwt = false};
     uint8_t v[4], v2[4];
     uint16_t bad = 0;
     (void)state;
@@ -70,28 +71,28 @@ static void test_csm(void **state)
     /* empty CSM: base values stay */
     coap_msg_init(&m);
     m.code = COAP_SIG_CSM;
-    assert_int_equal(rt_csm_apply(&m, &csm, &bad), 0);
+    assert_int_equal(sig_csm_apply(&m, &csm, &bad), 0);
     assert_int_equal(csm.mms, 1152);
     assert_false(csm.bwt);
 
-    coap_msg_add_opt_uint(&m, RT_SIG_OPT_MAX_MESSAGE_SIZE, 8192, v);
-    coap_msg_add_opt(&m, RT_SIG_OPT_BLOCK_WISE, NULL, 0);
+    coap_msg_add_opt_uint(&m, SIG_OPT_MAX_MESSAGE_SIZE, 8192, v);
+    coap_msg_add_opt(&m, SIG_OPT_BLOCK_WISE, NULL, 0);
     coap_msg_add_opt(&m, 6, "x", 1); /* unknown elective (even): ignored */
-    assert_int_equal(rt_csm_apply(&m, &csm, &bad), 0);
+    assert_int_equal(sig_csm_apply(&m, &csm, &bad), 0);
     assert_int_equal(csm.mms, 8192);
     assert_true(csm.bwt);
 
     /* a later CSM updates only what it carries */
     coap_msg_init(&m);
     m.code = COAP_SIG_CSM;
-    coap_msg_add_opt_uint(&m, RT_SIG_OPT_MAX_MESSAGE_SIZE, 2000, v2);
-    assert_int_equal(rt_csm_apply(&m, &csm, &bad), 0);
+    coap_msg_add_opt_uint(&m, SIG_OPT_MAX_MESSAGE_SIZE, 2000, v2);
+    assert_int_equal(sig_csm_apply(&m, &csm, &bad), 0);
     assert_int_equal(csm.mms, 2000);
     assert_true(csm.bwt);
 
     /* unknown critical (odd): abort, naming the option */
     coap_msg_add_opt(&m, 9, NULL, 0);
-    assert_int_equal(rt_csm_apply(&m, &csm, &bad), -1);
+    assert_int_equal(sig_csm_apply(&m, &csm, &bad), -1);
     assert_int_equal(bad, 9);
 }
 

@@ -1,0 +1,470 @@
+/*
+ * test_relay_core.c - unit tests of the relay core (relay-core/) against a
+ * fake transport (struct relay_transport whose callbacks record what the
+ * core asked): connection ids (never 0, unique, another run's ids are not
+ * ours, independent of the wall clock), XFWD ids and the one status
+ * mapping (counted as 5.02 / 5.04); the proxy decision (no route -> 5.05,
+ * our route with its path down -> 5.02 with the transport's diagnostic,
+ * unknown unsafe option -> 4.02, Hop-Limit 1 -> 5.08, our route -> LOCAL
+ * with Uri-Host gone and Hop-Limit added, another relay's route -> XFWD,
+ * the same relay name on another transport is not ours); the RD path's
+ * decoders (a malformed RD_RESPONSE never reaches the transport, a good
+ * one reaches it with its slot; an RD_NOTIFY for another transport is
+ * dropped); XFWD end to end over ipc with a fake holder (the request
+ * arrives with the host, the holder's answer reaches the transport's
+ * xfwd_response with slot and status; a relay that is not running -> 5.02
+ * at once, counted as refused; an XFWD_REQUEST for a route that is not ours
+ * -> NO_ROUTE, for ours -> the transport's xfwd_request); and the loop (a
+ * registered fd's handler runs, a due timer reaches the transport, tick and
+ * flush run every iteration, a signal ends rc_run).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "core.h"
+#include "route_table.h"
+#include "timeutil.h"
+
+struct fake {
+    struct relay_core core;
+    struct rr_config cfg;
+    struct route_table *routes;
+    bool down;
+    int path_down_calls, timers, ticks, flushes, fd_events;
+    int rd_responses, rd_notifies, xfwd_requests, xfwd_responses;
+    uint32_t last_slot;
+    uint8_t last_status;
+    char last_host[RR_HOST_MAX];
+    int pipefd[2];
+    struct rc_handler h;
+    struct rr_timer t;
+};
+
+static bool f_path_down(void *tp, const struct rr_route *rt, char *diag, size_t len)
+{
+    struct fake *f = tp;
+    (void)rt;
+    f->path_down_calls++;
+    if (f->down)
+        snprintf(diag, len, "fake path down");
+    return f->down;
+}
+
+static void f_on_timer(void *tp, struct rr_timer *t, uint64_t now)
+{
+    struct fake *f = tp;
+    (void)t;
+    (void)now;
+    f->timers++;
+    if (f->fd_events > 0)
+        raise(SIGTERM); /* the loop test is over: rc_run ends at its next check */
+}
+
+static void f_tick(void *tp, uint64_t now)
+{
+    (void)now;
+    ((struct fake *)tp)->ticks++;
+}
+
+static void f_flush(void *tp)
+{
+    ((struct fake *)tp)->flushes++;
+}
+
+static void f_rd_response(void *tp, uint32_t slot, uint64_t req_id, const uint8_t *coap, size_t n,
+                          uint64_t now)
+{
+    struct fake *f = tp;
+    (void)req_id;
+    (void)coap;
+    (void)n;
+    (void)now;
+    f->rd_responses++;
+    f->last_slot = slot;
+}
+
+static void f_rd_notify(void *tp, const struct rr_peer *p, bool con, const uint8_t *coap, size_t n,
+                        uint64_t now)
+{
+    (void)p;
+    (void)con;
+    (void)coap;
+    (void)n;
+    (void)now;
+    ((struct fake *)tp)->rd_notifies++;
+}
+
+static void f_xfwd_request(void *tp, const struct rc_xreq *x, struct coap_msg *m,
+                           const struct rr_route *route, uint64_t now)
+{
+    struct fake *f = tp;
+    (void)m;
+    (void)route;
+    (void)now;
+    f->xfwd_requests++;
+    snprintf(f->last_host, sizeof(f->last_host), "%s", x->host);
+}
+
+static void f_xfwd_response(void *tp, int xp, uint32_t slot, uint64_t req_id, uint8_t status,
+                            const uint8_t *coap, size_t n, uint64_t now)
+{
+    struct fake *f = tp;
+    (void)xp;
+    (void)req_id;
+    (void)coap;
+    (void)n;
+    (void)now;
+    f->xfwd_responses++;
+    f->last_slot = slot;
+    f->last_status = status;
+}
+
+static const struct relay_transport fake_transport = {
+    .transport = RR_TRANSPORT_UDP,
+    .on_timer = f_on_timer,
+    .tick = f_tick,
+    .flush = f_flush,
+    .path_down = f_path_down,
+    .rd_response = f_rd_response,
+    .rd_notify = f_rd_notify,
+    .xfwd_request = f_xfwd_request,
+    .xfwd_response = f_xfwd_response,
+};
+
+static void add_route(struct fake *f, const char *host, uint8_t transport, const char *relay)
+{
+    struct rr_route rt;
+    memset(&rt, 0, sizeof(rt));
+    snprintf(rt.host, sizeof(rt.host), "%s", host);
+    rt.path.transport = transport;
+    snprintf(rt.path.relay, sizeof(rt.path.relay), "%s", relay);
+    assert_int_equal(route_table_put(f->routes, &rt), 0);
+}
+
+static int setup(void **state)
+{
+    struct fake *f = calloc(1, sizeof(*f));
+    char err[128], dir[] = "/tmp/test_relay_core.XXXXXX";
+
+    assert_non_null(mkdtemp(dir));
+    config_defaults(&f->cfg);
+    snprintf(f->cfg.state_dir, sizeof(f->cfg.state_dir), "%s", dir);
+    assert_int_equal(config_finish(&f->cfg, err, sizeof(err)), 0);
+    assert_int_equal(rc_init(&f->core, &f->cfg, "udp", &fake_transport, f), 0);
+    assert_int_equal(th_init(&f->core.timers, 16), 0);
+    f->routes = route_table_new(16);
+    f->core.static_routes = f->routes;
+    add_route(f, "alice.proxy.localhost", RR_TRANSPORT_UDP, "udp");
+    add_route(f, "bob.proxy.localhost", RR_TRANSPORT_TCP, "tcp");
+    add_route(f, "carol.proxy.localhost", RR_TRANSPORT_TCP, "udp");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fake *f = *state;
+    char ep[RR_CFG_STR + 32];
+
+    rc_free(&f->core);
+    th_free(&f->core.timers);
+    route_table_free(f->routes);
+    proto_relay_endpoint(f->cfg.state_dir, "udp", ep, sizeof(ep));
+    unlink(ep + strlen("ipc://"));
+    proto_relay_endpoint(f->cfg.state_dir, "tcp", ep, sizeof(ep));
+    unlink(ep + strlen("ipc://"));
+    rmdir(f->cfg.state_dir);
+    free(f);
+    return 0;
+}
+
+static void test_ids(void **state)
+{
+    struct fake *f = *state;
+    struct relay_core other;
+    uint64_t prev = 0;
+
+    for (int k = 0; k < 1000; k++) {
+        uint64_t id = rc_conn_id_new(&f->core);
+        assert_true(id != 0);
+        assert_true(id != prev);
+        assert_true(rc_conn_id_ours(&f->core, id));
+        prev = id;
+    }
+    /* another run (another random epoch) never hands out our ids, whatever
+     * the wall clock said at its start */
+    memset(&other, 0, sizeof(other));
+    other.conn_epoch = f->core.conn_epoch + 1;
+    other.start_wall_ms = f->core.start_wall_ms - 3600 * 1000; /* clock stepped back */
+    uint64_t o = rc_conn_id_new(&other);
+    assert_false(rc_conn_id_ours(&f->core, o));
+    assert_true(o != rc_conn_id_new(&f->core));
+
+    /* XFWD ids: slot round trip, a new check never matches the old id */
+    uint64_t a = rc_xfwd_req_id(7, rc_new_check(&f->core));
+    uint64_t b = rc_xfwd_req_id(7, rc_new_check(&f->core));
+    assert_int_equal(rc_req_slot(a), 7);
+    assert_true(a != b);
+    uint64_t r1 = rc_rd_req_id(&f->core, 3), r2 = rc_rd_req_id(&f->core, 3);
+    assert_int_equal(rc_req_slot(r1), 3);
+    assert_true(r1 != r2);
+
+    const char *why;
+    assert_int_equal(rc_xfwd_fail_code(&f->core, RR_EP_TIMEOUT, &why), COAP_GATEWAY_TIMEOUT);
+    assert_int_equal(f->core.c.proxy_5_04, 1);
+    assert_int_equal(rc_xfwd_fail_code(&f->core, RR_EP_NO_ROUTE, &why), COAP_BAD_GATEWAY);
+    assert_int_equal(rc_xfwd_fail_code(&f->core, 99, &why), COAP_BAD_GATEWAY);
+    assert_int_equal(f->core.c.proxy_5_02, 2);
+    assert_true(rc_relay_name_ok("udp-2"));
+    assert_false(rc_relay_name_ok("../x"));
+    assert_false(rc_relay_name_ok(""));
+}
+
+static enum rc_proxy_verdict decide(struct fake *f, const char *host, uint16_t opt, uint32_t hop,
+                                    struct coap_msg *m, uint8_t *code, char *diag)
+{
+    static uint8_t hl[4], one = 1, hv;
+    const struct rr_route *route;
+    coap_msg_init(m);
+    m->code = COAP_GET;
+    coap_msg_add_opt(m, COAP_OPT_URI_HOST, host, strlen(host));
+    if (opt)
+        coap_msg_add_opt(m, opt, &one, 1);
+    if (hop) {
+        hv = (uint8_t)hop;
+        coap_msg_add_opt(m, COAP_OPT_HOP_LIMIT, &hv, 1);
+    }
+    return rc_proxy_decide(&f->core, m, host, &route, hl, code, diag, 96);
+}
+
+static void test_proxy_decide(void **state)
+{
+    struct fake *f = *state;
+    struct coap_msg m;
+    uint8_t code = 0;
+    char diag[96];
+
+    assert_int_equal(decide(f, "nobody.proxy.localhost", 0, 0, &m, &code, diag), RC_PROXY_ANSWER);
+    assert_int_equal(code, COAP_PROXYING_NOT_SUPPORTED);
+    assert_int_equal(f->core.c.proxy_5_05, 1);
+
+    f->down = true;
+    assert_int_equal(decide(f, "alice.proxy.localhost", 0, 0, &m, &code, diag), RC_PROXY_ANSWER);
+    assert_int_equal(code, COAP_BAD_GATEWAY);
+    assert_string_equal(diag, "fake path down");
+    f->down = false;
+
+    assert_int_equal(decide(f, "alice.proxy.localhost", 65002, 0, &m, &code, diag),
+                     RC_PROXY_ANSWER);
+    assert_int_equal(code, COAP_BAD_OPTION);
+    assert_non_null(strstr(diag, "65002"));
+
+    assert_int_equal(decide(f, "alice.proxy.localhost", 0, 1, &m, &code, diag), RC_PROXY_ANSWER);
+    assert_int_equal(code, COAP_HOP_LIMIT_REACHED);
+
+    assert_int_equal(decide(f, "alice.proxy.localhost", 0, 0, &m, &code, diag), RC_PROXY_LOCAL);
+    assert_null(coap_msg_find(&m, COAP_OPT_URI_HOST));
+    assert_int_equal(coap_msg_opt_uint(&m, COAP_OPT_HOP_LIMIT, 0), 16);
+
+    int calls = f->path_down_calls;
+    assert_int_equal(decide(f, "bob.proxy.localhost", 0, 5, &m, &code, diag), RC_PROXY_XFWD);
+    assert_int_equal(coap_msg_opt_uint(&m, COAP_OPT_HOP_LIMIT, 0), 4);
+    assert_int_equal(f->path_down_calls, calls); /* another relay's path is not ours to judge */
+    /* our name, another transport: not ours */
+    assert_int_equal(decide(f, "carol.proxy.localhost", 0, 0, &m, &code, diag), RC_PROXY_XFWD);
+}
+
+static void test_rd_decoders(void **state)
+{
+    struct fake *f = *state;
+    uint8_t body[128];
+    struct wire_w w;
+    const uint8_t good[] = {0x60, 0x44, 0, 0}, bad[] = {0x6f, 0x44, 0, 0};
+
+    wire_w_init(&w, body, sizeof(body));
+    wire_put_u64(&w, rc_rd_req_id(&f->core, 5));
+    wire_put_bytes(&w, bad, sizeof(bad));
+    rc_rd_on_response(&f->core, body, w.len, 0);
+    assert_int_equal(f->rd_responses, 0);
+    wire_w_init(&w, body, sizeof(body));
+    wire_put_u64(&w, rc_rd_req_id(&f->core, 5));
+    wire_put_bytes(&w, good, sizeof(good));
+    rc_rd_on_response(&f->core, body, w.len, 0);
+    assert_int_equal(f->rd_responses, 1);
+    assert_int_equal(f->last_slot, 5);
+
+    struct rr_peer p;
+    memset(&p, 0, sizeof(p));
+    p.transport = RR_TRANSPORT_TCP; /* not this relay's transport */
+    wire_w_init(&w, body, sizeof(body));
+    proto_put_peer(&w, &p);
+    wire_put_u8(&w, 1);
+    wire_put_bytes(&w, good, sizeof(good));
+    rc_rd_on_notify(&f->core, body, w.len, 0);
+    assert_int_equal(f->rd_notifies, 0);
+    p.transport = RR_TRANSPORT_UDP;
+    wire_w_init(&w, body, sizeof(body));
+    proto_put_peer(&w, &p);
+    wire_put_u8(&w, 1);
+    wire_put_bytes(&w, good, sizeof(good));
+    rc_rd_on_notify(&f->core, body, w.len, 0);
+    assert_int_equal(f->rd_notifies, 1);
+}
+
+/* Wait (bounded) for a message on sock. */
+static void wait_in(void *sock)
+{
+    zmq_pollitem_t it = {.socket = sock, .events = ZMQ_POLLIN};
+    assert_int_equal(zmq_poll(&it, 1, 2000), 1);
+}
+
+static void test_xfwd(void **state)
+{
+    struct fake *f = *state;
+    char ep[RR_CFG_STR + 32], host[RR_HOST_MAX], diag[96];
+    int zero = 0, xp;
+    uint64_t req_id;
+    uint8_t code, id[256], body[4096];
+    size_t idlen, len;
+    uint16_t type;
+    struct coap_msg m;
+    const uint8_t get[] = {0x40, 0x01, 0, 0};
+
+    /* a relay that is not running: 5.02 at once, counted */
+    struct rr_route nowhere;
+    memset(&nowhere, 0, sizeof(nowhere));
+    snprintf(nowhere.path.relay, sizeof(nowhere.path.relay), "ws");
+    assert_int_equal(coap_msg_parse_udp(get, sizeof(get), &m), 0);
+    assert_int_equal(rc_xfwd_forward(&f->core, 1, &m, &nowhere, "x.proxy.localhost", &xp, &req_id,
+                                     &code, diag, sizeof(diag)),
+                     -1);
+    assert_int_equal(code, COAP_BAD_GATEWAY);
+    assert_non_null(strstr(diag, "ws"));
+    assert_int_equal(f->core.c.xfwd_refused, 1);
+
+    /* a fake holder where relay "tcp" listens */
+    void *holder = zmq_socket(f->core.zctx, ZMQ_ROUTER);
+    zmq_setsockopt(holder, ZMQ_LINGER, &zero, sizeof(zero));
+    assert_int_equal(proto_relay_endpoint(f->cfg.state_dir, "tcp", ep, sizeof(ep)), 0);
+    assert_int_equal(zmq_bind(holder, ep), 0);
+    xp = rc_xpeer_get(&f->core, "tcp");
+    assert_true(xp >= 0);
+    assert_int_equal(rc_xpeer_get(&f->core, "udp"), -1); /* never ourselves */
+    usleep(300 * 1000); /* ZMQ_IMMEDIATE: let the ipc connection come up */
+
+    const struct rr_route *bob = route_table_get(f->routes, "bob.proxy.localhost");
+    assert_int_equal(coap_msg_parse_udp(get, sizeof(get), &m), 0);
+    assert_int_equal(rc_xfwd_forward(&f->core, 9, &m, bob, "bob.proxy.localhost", &xp, &req_id,
+                                     &code, diag, sizeof(diag)),
+                     0);
+    assert_int_equal(rc_req_slot(req_id), 9);
+    assert_int_equal(f->core.c.xfwd_out, 1);
+    wait_in(holder);
+    assert_int_equal(proto_recv(holder, true, id, &idlen, &type, body, sizeof(body), &len), 0);
+    assert_int_equal(type, RR_MSG_XFWD_REQUEST);
+    assert_memory_equal(id, "udp", 3);
+    struct wire_r rd;
+    wire_r_init(&rd, body, len);
+    assert_true(wire_get_u64(&rd) == req_id);
+    wire_get_str(&rd, host, sizeof(host));
+    assert_string_equal(host, "bob.proxy.localhost");
+
+    /* the holder's answer reaches the transport with slot and status */
+    struct wire_w w;
+    wire_w_init(&w, body, sizeof(body));
+    wire_put_u64(&w, req_id);
+    wire_put_u8(&w, RR_EP_TIMEOUT);
+    wire_put_bytes(&w, NULL, 0);
+    assert_int_equal(proto_send(holder, id, idlen, RR_MSG_XFWD_RESPONSE, body, w.len), 0);
+    wait_in(f->core.xpeers[xp].sock);
+    rc_xfwd_on_peer(&f->core, xp, 0);
+    assert_int_equal(f->xfwd_responses, 1);
+    assert_int_equal(f->last_slot, 9);
+    assert_int_equal(f->last_status, RR_EP_TIMEOUT);
+
+    /* holder side: our ROUTER */
+    assert_int_equal(rc_xfwd_open(&f->core), 0);
+    void *req = proto_dealer_connect(f->core.zctx, "tcp", ep, 100, false);
+    assert_int_equal(proto_relay_endpoint(f->cfg.state_dir, "udp", ep, sizeof(ep)), 0);
+    zmq_close(req);
+    req = proto_dealer_connect(f->core.zctx, "tcp", ep, 100, false);
+    assert_non_null(req);
+    const char *hosts[] = {"bob.proxy.localhost", "alice.proxy.localhost"};
+    for (int k = 0; k < 2; k++) {
+        wire_w_init(&w, body, sizeof(body));
+        wire_put_u64(&w, 42);
+        wire_put_str(&w, hosts[k]);
+        wire_put_bytes(&w, get, sizeof(get));
+        assert_int_equal(proto_send(req, NULL, 0, RR_MSG_XFWD_REQUEST, body, w.len), 0);
+        wait_in(f->core.xrouter);
+        rc_xfwd_on_router(&f->core, 0);
+    }
+    /* bob is not ours: NO_ROUTE; alice is: the transport's holder side */
+    wait_in(req);
+    assert_int_equal(proto_recv(req, false, NULL, NULL, &type, body, sizeof(body), &len), 0);
+    assert_int_equal(type, RR_MSG_XFWD_RESPONSE);
+    wire_r_init(&rd, body, len);
+    assert_true(wire_get_u64(&rd) == 42);
+    assert_int_equal(wire_get_u8(&rd), RR_EP_NO_ROUTE);
+    assert_int_equal(f->xfwd_requests, 1);
+    assert_string_equal(f->last_host, "alice.proxy.localhost");
+    assert_int_equal(f->core.c.xfwd_in, 2);
+    zmq_close(req);
+    zmq_close(holder);
+}
+
+static void on_pipe(struct rc_handler *h, uint32_t events, uint64_t now)
+{
+    struct fake *f = h->arg;
+    char b[8];
+    (void)now;
+    if (events & EPOLLIN)
+        assert_true(read(f->pipefd[0], b, sizeof(b)) > 0);
+    f->fd_events++;
+}
+
+static void test_loop(void **state)
+{
+    struct fake *f = *state;
+
+    assert_int_equal(pipe(f->pipefd), 0);
+    f->h = (struct rc_handler){.fn = on_pipe, .arg = f, .idx = 0};
+    assert_int_equal(rc_fd_add(&f->core, f->pipefd[0], EPOLLIN, &f->h), 0);
+    th_timer_init(&f->t, 1, 0);
+    th_arm(&f->core.timers, &f->t, now_mono_ms() + 20);
+    assert_int_equal(rc_signals_install(), 0);
+    /* the byte wakes the loop at once, the timer fires 20 ms later and
+     * ends it (a bound: ctest's timeout) */
+    assert_int_equal(write(f->pipefd[1], "x", 1), 1);
+    int rc = rc_run(&f->core);
+    assert_int_equal(rc, 0);
+    assert_true(f->timers >= 1);
+    assert_true(f->fd_events >= 1);
+    assert_true(f->ticks >= 1);
+    assert_true(f->flushes >= 1);
+    rc_fd_del(&f->core, f->pipefd[0]);
+    close(f->pipefd[0]);
+    close(f->pipefd[1]);
+    signal(SIGTERM, SIG_DFL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_decide, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rd_decoders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_xfwd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loop, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
