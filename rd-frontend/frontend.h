@@ -31,7 +31,7 @@
 #include "coap_msg.h"
 #include "config.h"
 #include "linkformat.h"
-#include "proto.h"
+#include "proto_msg.h" /* includes proto.h */
 #include "strbuf.h"
 
 #define RD_BASE_MAX 256
@@ -168,6 +168,7 @@ struct rd_relay {
     char name[RR_RELAY_NAME_MAX];
     uint8_t transport;
     uint32_t pid;
+    uint8_t version;              /* protocol version from HELLO */
     uint64_t hello_at, status_at; /* unix ms, 0 = never */
     unsigned ncounters;
     char cname[RD_MAX_COUNTERS][48];

@@ -39,18 +39,16 @@ void routes_from_reg(const struct rd_reg *r, struct rr_route *rt)
 
 void routes_publish(struct frontend *fe, const struct rd_reg *r, bool deleted)
 {
-    struct rr_route rt;
+    struct rr_msg_route_update m = {.epoch = fe->epoch};
     uint8_t body[1024];
     struct wire_w w;
 
-    routes_from_reg(r, &rt);
+    routes_from_reg(r, &m.route);
     if (deleted)
-        rt.flags |= RR_ROUTE_DELETED;
+        m.route.flags |= RR_ROUTE_DELETED;
+    m.seq = ++fe->seq;
     wire_w_init(&w, body, sizeof(body));
-    wire_put_u64(&w, fe->epoch);
-    wire_put_u64(&w, ++fe->seq);
-    proto_put_route(&w, &rt);
-    if (w.err) {
+    if (proto_enc_route_update(&w, &m) < 0) {
         log_warnx("route for %s does not encode", r->host);
         return;
     }
@@ -61,14 +59,14 @@ void routes_publish(struct frontend *fe, const struct rd_reg *r, bool deleted)
 
 void routes_heartbeat(struct frontend *fe)
 {
+    const struct rr_msg_heartbeat m = {
+        .epoch = fe->epoch, .seq = fe->seq, .interval_ms = fe->cfg.heartbeat_ms};
     uint8_t body[32];
     struct wire_w w;
 
     wire_w_init(&w, body, sizeof(body));
-    wire_put_u64(&w, fe->epoch);
-    wire_put_u64(&w, fe->seq);
-    wire_put_u32(&w, fe->cfg.heartbeat_ms);
-    fe_queue(fe, true, NULL, 0, RR_MSG_HEARTBEAT, body, w.len);
+    if (proto_enc_heartbeat(&w, &m) == 0)
+        fe_queue(fe, true, NULL, 0, RR_MSG_HEARTBEAT, body, w.len);
 }
 
 void routes_snapshot(struct frontend *fe, const uint8_t *ident, size_t idlen, uint64_t snap_id)
