@@ -181,8 +181,10 @@ static void json_str(struct strbuf *sb, const char *s)
 void ctl_status_json(struct frontend *fe, struct strbuf *sb)
 {
     size_t live = 0, proxied = 0, expired = 0;
-    unsigned pending = 0;
+    unsigned pending = 0, snaps_active = 0;
 
+    for (unsigned i = 0; i < RD_MAX_RELAYS; i++)
+        snaps_active += fe->snaps[i].active;
     for (const struct rd_pending *pd = fe->pending; pd; pd = pd->next)
         pending++;
 
@@ -199,9 +201,12 @@ void ctl_status_json(struct frontend *fe, struct strbuf *sb)
               "{\"process\":\"rd-frontend\",\"registrations\":%zu,\"expired_in_grace\":%zu,"
               "\"proxied\":%zu,\"observers\":%zu,\"pending_simple\":%u,\"epoch\":%" PRIu64
               ",\"seq\":%" PRIu64 ",\"requests\":%" PRIu64 ",\"pub_eagain\":%" PRIu64
-              ",\"router_eagain\":%" PRIu64 ",\"router_unroutable\":%" PRIu64 ",\"relays\":[",
+              ",\"router_eagain\":%" PRIu64 ",\"router_unroutable\":%" PRIu64
+              ",\"snapshots_active\":%u,\"snapshots_merged\":%" PRIu64
+              ",\"snapshot_hwm_pauses\":%" PRIu64 ",\"snapshots_aborted\":%" PRIu64 ",\"relays\":[",
               live, expired, proxied, fe->nobservers, pending, fe->epoch, fe->seq, fe->requests,
-              fe->pub_eagain, fe->router_eagain, fe->router_unroutable);
+              fe->pub_eagain, fe->router_eagain, fe->router_unroutable, snaps_active,
+              fe->snaps_merged, fe->snap_hwm_pauses, fe->snaps_aborted);
     for (unsigned i = 0; i < fe->nrelays; i++) {
         const struct rd_relay *rl = &fe->relays[i];
         uint64_t seen = rl->status_at > rl->hello_at ? rl->status_at : rl->hello_at;
