@@ -67,8 +67,8 @@
     X(RD_NOTIFY, 0x0304)      /* peer, u8 confirmable, bytes coap (notification) */                \
     X(EP_REQUEST, 0x0305)     /* u64 req_id, peer path, bytes coap (request to an endpoint) */     \
     /* relay <-> relay, cross-transport forwarding (relay-tcp issue) */                            \
-    X(XFWD_REQUEST, 0x0401)  /* u64 req_id, str host, bytes coap, [opt] u8 kind */                  \
-    X(XFWD_RESPONSE, 0x0402) /* u64 req_id, u8 ep_status, bytes coap, [opt] u8 kind */              \
+    X(XFWD_REQUEST, 0x0401)  /* u64 req_id, str host, bytes coap, [opt] u8 kind */                 \
+    X(XFWD_RESPONSE, 0x0402) /* u64 req_id, u8 ep_status, bytes coap, [opt] u8 kind */             \
     X(XFWD_CANCEL, 0x0403)   /* u64 req_id */                                                      \
     /* rdrelayctl <-> rd-frontend (and, relayed by it, the relays) */                              \
     X(CTL_REQUEST, 0x0501)  /* str command, str argument */                                        \
