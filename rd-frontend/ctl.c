@@ -326,6 +326,31 @@ static void on_rd_request(struct frontend *fe, const uint8_t *ident, size_t idle
     sb_free(&out);
 }
 
+/*
+ * A relay that (re)started knows none of its old verdicts: REACHABILITY is
+ * a one-shot message, and a relay re-announces every host it holds as
+ * unreachable after each HELLO (a lost "reachable again" would otherwise
+ * mark a route unreachable until the endpoint registers anew). So the
+ * verdicts of its previous run are dropped here and its new ones follow.
+ */
+static void forget_reachability(struct frontend *fe, const char *relay)
+{
+    size_t n = 0;
+
+    for (struct rd_reg *r = fe->reg.first; r; r = r->next) {
+        if (r->unreachable && strcmp(r->peer.relay, relay) == 0) {
+            r->unreachable = false;
+            r->unreachable_since = 0;
+            n++;
+        }
+    }
+    if (n) {
+        log_info("relay %s restarted: %zu unreachable marks dropped until it re-announces", relay,
+                 n);
+        fe->dirty = true;
+    }
+}
+
 static void on_hello(struct frontend *fe, const struct rr_msg_hello *m)
 {
     struct rd_relay *rl = relay_get(fe, m->relay);
@@ -335,6 +360,8 @@ static void on_hello(struct frontend *fe, const struct rr_msg_hello *m)
     if (m->version != RR_PROTO_VERSION)
         log_warnx("relay %s speaks protocol version %u, rd-frontend version %u: upgrade one side",
                   m->relay, m->version, RR_PROTO_VERSION);
+    if (rl->pid != m->pid)
+        forget_reachability(fe, m->relay);
     rl->transport = m->transport;
     rl->pid = m->pid;
     rl->version = m->version;
