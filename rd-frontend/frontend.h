@@ -371,8 +371,8 @@ void routes_heartbeat(struct frontend *fe);
  * Without sockets (unit tests) it goes into the outbox at once. */
 void routes_snapshot(struct frontend *fe, const uint8_t *ident, size_t idlen, uint64_t snap_id);
 /* Send the next chunk of every running snapshot (after the commit). Returns
- * ms until it wants to run again (0: more to send, 1: a relay's queue is
- * full), -1 when no snapshot runs. */
+ * ms until it wants to run again (0: more to send, a few ms: a relay's
+ * queue is full), -1 when no snapshot runs. */
 int routes_snapshot_pump(struct frontend *fe);
 /* Fill a route from a registration. */
 void routes_from_reg(const struct rd_reg *r, struct rr_route *rt);

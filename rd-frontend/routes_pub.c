@@ -23,6 +23,7 @@
 
 #define ROUTES_SNAP_CHUNK 1024     /* SNAPSHOT_ROUTEs per relay per loop turn */
 #define ROUTES_SNAP_STALL_MS 30000 /* a relay that takes nothing this long is given up */
+#define ROUTES_SNAP_PAUSE_MS 5     /* retry after a full queue: give the relay time to read */
 
 void routes_init(struct frontend *fe)
 {
@@ -185,7 +186,7 @@ int routes_snapshot_pump(struct frontend *fe)
             if (fe->now - s->progress_at > ROUTES_SNAP_STALL_MS)
                 snap_stop(fe, s, "the relay takes nothing");
             else if (wait != 0)
-                wait = 1;
+                wait = ROUTES_SNAP_PAUSE_MS;
             break;
         default:
             snap_stop(fe, s, errno == EHOSTUNREACH ? "relay not connected" : "send failed");
