@@ -62,7 +62,7 @@
     X(RELAY_STATUS, 0x0207) /* str relay, u16 n, n x (str name, u64 value) */                      \
     /* rd-frontend -> relay, ROUTER -> DEALER */                                                   \
     X(SNAPSHOT_ROUTE, 0x0301) /* u64 snap_id, u64 epoch, route */                                  \
-    X(SNAPSHOT_END, 0x0302)   /* u64 snap_id, u64 epoch, u64 seq, u32 count */                     \
+    X(SNAPSHOT_END, 0x0302)   /* u64 snap_id, u64 epoch, u64 seq, u32 count (ROUTEs sent) */       \
     X(RD_RESPONSE, 0x0303)    /* u64 req_id, bytes coap (a response, token = request's) */         \
     X(RD_NOTIFY, 0x0304)      /* peer, u8 confirmable, bytes coap (notification) */                \
     X(EP_REQUEST, 0x0305)     /* u64 req_id, peer path, bytes coap (request to an endpoint) */     \
