@@ -57,11 +57,9 @@ int dd_init(struct dd_table *t, uint32_t max_entries, uint32_t per_peer)
     }
     memset(t->eb, 0xff, t->neb * sizeof(uint32_t));
     memset(t->pb, 0xff, t->npb * sizeof(uint32_t));
-    for (uint32_t i = 0; i < max_entries; i++) {
-        t->e[i].next = i + 1 < max_entries ? i + 1 : DD_NONE;
-        t->p[i].hnext = i + 1 < max_entries ? i + 1 : DD_NONE;
-    }
-    t->e_free = t->p_free = 0;
+    /* free lists start empty: slots are first taken in order (e_fresh,
+     * p_fresh), so pages of the pools are touched only as they are used */
+    t->e_free = t->p_free = DD_NONE;
     t->lru_head = t->lru_tail = DD_NONE;
     return 0;
 }
@@ -130,10 +128,11 @@ static uint32_t peer_get(struct dd_table *t, const struct rr_addr *a)
         }
         return pi;
     }
-    /* never empty: peers <= entries, and the caller freed an entry first */
-    pi = t->p_free;
+    /* never exhausted: peers <= entries, and the caller made room first */
+    pi = t->p_free != DD_NONE ? t->p_free : t->p_fresh++;
     struct dd_peer *p = &t->p[pi];
-    t->p_free = p->hnext;
+    if (pi == t->p_free)
+        t->p_free = p->hnext;
     p->addr = *a;
     p->head = p->tail = DD_NONE;
     p->n = 0;
@@ -234,7 +233,7 @@ uint32_t dd_insert(struct dd_table *t, const struct rr_addr *peer, uint16_t msgi
         /* at its own bound: the peer pays with its own oldest entry */
         t->evicted++;
         entry_drop(t, t->p[pi].head);
-    } else if (t->e_free == DD_NONE) {
+    } else if (t->n == t->max_entries) {
         /* full: the peer heard from least recently pays first (its oldest
          * entry is the table's oldest or expired) */
         uint32_t victim = t->lru_head;
@@ -244,10 +243,11 @@ uint32_t dd_insert(struct dd_table *t, const struct rr_addr *peer, uint16_t msgi
     }
     pi = peer_get(t, peer);
 
-    uint32_t ei = t->e_free;
+    uint32_t ei = t->e_free != DD_NONE ? t->e_free : t->e_fresh++;
     struct dd_entry *e = &t->e[ei];
     struct dd_peer *p = &t->p[pi];
-    t->e_free = e->next;
+    if (ei == t->e_free)
+        t->e_free = e->next;
     e->state = DD_PENDING;
     e->peer = pi;
     e->ref = ref;

@@ -58,11 +58,12 @@ struct dd_table {
     uint8_t (*ans)[COAP_MSG_MAX_UDP]; /* one answer buffer per entry */
     struct dd_peer *p;
     uint32_t max_entries, per_peer;
-    uint32_t n;      /* entries in use */
-    uint32_t npeers; /* peers with at least one entry */
-    uint32_t e_free, p_free;
-    uint32_t *eb, neb; /* entry buckets */
-    uint32_t *pb, npb; /* peer buckets */
+    uint32_t n;                /* entries in use */
+    uint32_t npeers;           /* peers with at least one entry */
+    uint32_t e_free, p_free;   /* free lists */
+    uint32_t e_fresh, p_fresh; /* slots never used yet start here */
+    uint32_t *eb, neb;         /* entry buckets */
+    uint32_t *pb, npb;         /* peer buckets */
     uint32_t lru_head, lru_tail;
     uint64_t evicted; /* entries dropped before their lifetime for room */
 };
