@@ -60,7 +60,7 @@ int dd_init(struct dd_table *t, uint32_t max_entries, uint32_t per_peer)
     /* free lists start empty: slots are first taken in order (e_fresh,
      * p_fresh), so pages of the pools are touched only as they are used */
     t->e_free = t->p_free = DD_NONE;
-    t->lru_head = t->lru_tail = DD_NONE;
+    t->lru.head = t->lru.tail = DD_NONE;
     return 0;
 }
 
@@ -84,45 +84,77 @@ size_t dd_memory(uint32_t max_entries, uint32_t per_peer)
 
 /* ---- peers ---- */
 
-static uint32_t peer_find(const struct dd_table *t, const struct rr_addr *a)
+static uint32_t peer_find(struct dd_table *t, const struct rr_addr *a)
 {
-    for (uint32_t i = t->pb[peer_bucket(t, a)]; i != DD_NONE; i = t->p[i].hnext)
-        if (addr_equal(&t->p[i].addr, a))
+    /* the peer of the last lookup first: a burst from one client (the
+     * lookup and the insert of every request) skips the hash */
+    uint32_t h = t->hint;
+    if (h < t->max_entries && t->p[h].n > 0 && addr_equal(&t->p[h].addr, a))
+        return h;
+    for (uint32_t i = t->pb[peer_bucket(t, a)]; i != DD_NONE; i = t->p[i].hnext) {
+        if (addr_equal(&t->p[i].addr, a)) {
+            t->hint = i;
             return i;
+        }
+    }
     return DD_NONE;
+}
+
+/* Unlink the node whose link is n from l; prev and next are its neighbours'
+ * links (NULL at an end). */
+static void list_unlink(struct dd_list *l, struct dd_link *n, struct dd_link *prev,
+                        struct dd_link *next)
+{
+    if (prev)
+        prev->next = n->next;
+    else
+        l->head = n->next;
+    if (next)
+        next->prev = n->prev;
+    else
+        l->tail = n->prev;
+    n->prev = n->next = DD_NONE;
+}
+
+/* Append node i (its link n) to l, whose last node's link is tail (NULL if
+ * l is empty). */
+static void list_append(struct dd_list *l, uint32_t i, struct dd_link *n, struct dd_link *tail)
+{
+    n->next = DD_NONE;
+    n->prev = l->tail;
+    if (tail)
+        tail->next = i;
+    else
+        l->head = i;
+    l->tail = i;
+}
+
+static struct dd_link *plink(struct dd_table *t, uint32_t pi)
+{
+    return pi == DD_NONE ? NULL : &t->p[pi].lru;
+}
+
+static struct dd_link *elink(struct dd_table *t, uint32_t ei)
+{
+    return ei == DD_NONE ? NULL : &t->e[ei].l;
 }
 
 static void lru_unlink(struct dd_table *t, uint32_t pi)
 {
-    struct dd_peer *p = &t->p[pi];
-    if (p->lprev != DD_NONE)
-        t->p[p->lprev].lnext = p->lnext;
-    else
-        t->lru_head = p->lnext;
-    if (p->lnext != DD_NONE)
-        t->p[p->lnext].lprev = p->lprev;
-    else
-        t->lru_tail = p->lprev;
-    p->lprev = p->lnext = DD_NONE;
+    struct dd_link *n = &t->p[pi].lru;
+    list_unlink(&t->lru, n, plink(t, n->prev), plink(t, n->next));
 }
 
 static void lru_append(struct dd_table *t, uint32_t pi)
 {
-    struct dd_peer *p = &t->p[pi];
-    p->lnext = DD_NONE;
-    p->lprev = t->lru_tail;
-    if (t->lru_tail != DD_NONE)
-        t->p[t->lru_tail].lnext = pi;
-    else
-        t->lru_head = pi;
-    t->lru_tail = pi;
+    list_append(&t->lru, pi, &t->p[pi].lru, plink(t, t->lru.tail));
 }
 
-static uint32_t peer_get(struct dd_table *t, const struct rr_addr *a)
+/* Peer pi (DD_NONE: a new one for a) just sent a request. */
+static uint32_t peer_touch(struct dd_table *t, uint32_t pi, const struct rr_addr *a)
 {
-    uint32_t pi = peer_find(t, a);
     if (pi != DD_NONE) {
-        if (t->lru_tail != pi) {
+        if (t->lru.tail != pi) {
             lru_unlink(t, pi);
             lru_append(t, pi);
         }
@@ -134,7 +166,7 @@ static uint32_t peer_get(struct dd_table *t, const struct rr_addr *a)
     if (pi == t->p_free)
         t->p_free = p->hnext;
     p->addr = *a;
-    p->head = p->tail = DD_NONE;
+    p->ents.head = p->ents.tail = DD_NONE;
     p->n = 0;
     uint32_t b = peer_bucket(t, a);
     p->hnext = t->pb[b];
@@ -173,19 +205,12 @@ static void entry_drop(struct dd_table *t, uint32_t ei)
             break;
         }
     }
-    if (e->prev != DD_NONE)
-        t->e[e->prev].next = e->next;
-    else
-        p->head = e->next;
-    if (e->next != DD_NONE)
-        t->e[e->next].prev = e->prev;
-    else
-        p->tail = e->prev;
+    list_unlink(&p->ents, &e->l, elink(t, e->l.prev), elink(t, e->l.next));
     if (--p->n == 0)
         peer_drop(t, e->peer);
     e->state = DD_FREE;
-    e->hnext = e->prev = DD_NONE;
-    e->next = t->e_free;
+    e->hnext = e->l.prev = DD_NONE;
+    e->l.next = t->e_free;
     t->e_free = ei;
     t->n--;
 }
@@ -208,16 +233,13 @@ uint32_t dd_find(struct dd_table *t, const struct rr_addr *peer, uint16_t msgid,
     return DD_NONE;
 }
 
-/* Drop the peer's entries whose lifetime is over (oldest first, so this
- * stops at the first live one). */
-static void expire_oldest(struct dd_table *t, uint32_t pi, uint64_t now)
+/* Drop peer pi's oldest entry; returns pi, or DD_NONE when that was its
+ * last (the peer slot is free then). */
+static uint32_t drop_oldest(struct dd_table *t, uint32_t pi)
 {
-    while (t->p[pi].head != DD_NONE && now >= t->e[t->p[pi].head].expires_ms) {
-        uint32_t last = t->p[pi].n == 1;
-        entry_drop(t, t->p[pi].head);
-        if (last)
-            return; /* the peer slot is free now */
-    }
+    bool last = t->p[pi].n == 1;
+    entry_drop(t, t->p[pi].ents.head);
+    return last ? DD_NONE : pi;
 }
 
 uint32_t dd_insert(struct dd_table *t, const struct rr_addr *peer, uint16_t msgid, uint32_t ref,
@@ -225,29 +247,31 @@ uint32_t dd_insert(struct dd_table *t, const struct rr_addr *peer, uint16_t msgi
 {
     uint32_t pi = peer_find(t, peer);
 
-    if (pi != DD_NONE) {
-        expire_oldest(t, pi, now);
-        pi = peer_find(t, peer); /* gone if all of its entries expired */
-    }
+    /* its entries whose lifetime is over go first (oldest first, so this
+     * stops at the first live one) */
+    while (pi != DD_NONE && now >= t->e[t->p[pi].ents.head].expires_ms)
+        pi = drop_oldest(t, pi);
     if (pi != DD_NONE && t->p[pi].n >= t->per_peer) {
         /* at its own bound: the peer pays with its own oldest entry */
         t->evicted++;
-        entry_drop(t, t->p[pi].head);
+        pi = drop_oldest(t, pi);
     } else if (t->n == t->max_entries) {
         /* full: the peer heard from least recently pays first (its oldest
-         * entry is the table's oldest or expired) */
-        uint32_t victim = t->lru_head;
-        if (now < t->e[t->p[victim].head].expires_ms)
+         * entry is the table's oldest, or expired) */
+        uint32_t victim = t->lru.head;
+        if (now < t->e[t->p[victim].ents.head].expires_ms)
             t->evicted++;
-        entry_drop(t, t->p[victim].head);
+        uint32_t left = drop_oldest(t, victim);
+        if (victim == pi)
+            pi = left;
     }
-    pi = peer_get(t, peer);
+    pi = peer_touch(t, pi, peer);
 
     uint32_t ei = t->e_free != DD_NONE ? t->e_free : t->e_fresh++;
     struct dd_entry *e = &t->e[ei];
     struct dd_peer *p = &t->p[pi];
     if (ei == t->e_free)
-        t->e_free = e->next;
+        t->e_free = e->l.next;
     e->state = DD_PENDING;
     e->peer = pi;
     e->ref = ref;
@@ -255,13 +279,7 @@ uint32_t dd_insert(struct dd_table *t, const struct rr_addr *peer, uint16_t msgi
     e->len = 0;
     e->ack = false;
     e->expires_ms = now + lifetime_ms;
-    e->next = DD_NONE;
-    e->prev = p->tail;
-    if (p->tail != DD_NONE)
-        t->e[p->tail].next = ei;
-    else
-        p->head = ei;
-    p->tail = ei;
+    list_append(&p->ents, ei, &e->l, elink(t, p->ents.tail));
     p->n++;
     uint32_t b = entry_bucket(t, pi, msgid);
     e->hnext = t->eb[b];

@@ -34,9 +34,17 @@ enum dd_state {
     DD_DONE,    /* answered: ans[] holds the bytes to repeat (len 0: none) */
 };
 
+/* Doubly linked lists of slot indices (DD_NONE ends them). */
+struct dd_link {
+    uint32_t prev, next;
+};
+struct dd_list {
+    uint32_t head, tail;
+};
+
 struct dd_entry {
     uint32_t hnext;      /* hash chain (peer address, message id) */
-    uint32_t prev, next; /* the peer's entries, oldest first; free list */
+    struct dd_link l;    /* the peer's entries, oldest first; l.next: free list */
     uint32_t peer;       /* index into dd_table.peers */
     uint32_t ref;        /* DD_PENDING: the caller's exchange */
     uint64_t expires_ms; /* arrival + lifetime */
@@ -48,9 +56,10 @@ struct dd_entry {
 
 struct dd_peer {
     struct rr_addr addr;
-    uint32_t hnext;         /* hash chain by address; free list */
-    uint32_t lprev, lnext;  /* peers, least recently heard first */
-    uint32_t head, tail, n; /* its entries, oldest first */
+    uint32_t hnext;      /* hash chain by address; free list */
+    struct dd_link lru;  /* peers, least recently heard first */
+    struct dd_list ents; /* its entries, oldest first */
+    uint32_t n;          /* how many */
 };
 
 struct dd_table {
@@ -64,8 +73,9 @@ struct dd_table {
     uint32_t e_fresh, p_fresh; /* slots never used yet start here */
     uint32_t *eb, neb;         /* entry buckets */
     uint32_t *pb, npb;         /* peer buckets */
-    uint32_t lru_head, lru_tail;
-    uint64_t evicted; /* entries dropped before their lifetime for room */
+    struct dd_list lru;        /* peers, least recently heard first */
+    uint32_t hint;             /* peer of the last lookup (may be stale) */
+    uint64_t evicted;          /* entries dropped before their lifetime for room */
 };
 
 /* Size every table once; 0 / -1 (out of memory). */
