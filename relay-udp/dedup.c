@@ -253,14 +253,14 @@ uint32_t dd_insert(struct dd_table *t, const struct rr_addr *peer, uint16_t msgi
         pi = drop_oldest(t, pi);
     if (pi != DD_NONE && t->p[pi].n >= t->per_peer) {
         /* at its own bound: the peer pays with its own oldest entry */
-        t->evicted++;
+        t->evicted_own++;
         pi = drop_oldest(t, pi);
     } else if (t->n == t->max_entries) {
         /* full: the peer heard from least recently pays first (its oldest
          * entry is the table's oldest, or expired) */
         uint32_t victim = t->lru.head;
         if (now < t->e[t->p[victim].ents.head].expires_ms)
-            t->evicted++;
+            t->evicted_full++;
         uint32_t left = drop_oldest(t, victim);
         if (victim == pi)
             pi = left;

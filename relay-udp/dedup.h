@@ -75,7 +75,8 @@ struct dd_table {
     uint32_t *pb, npb;         /* peer buckets */
     struct dd_list lru;        /* peers, least recently heard first */
     uint32_t hint;             /* peer of the last lookup (may be stale) */
-    uint64_t evicted;          /* entries dropped before their lifetime for room */
+    uint64_t evicted_own;      /* dropped before their lifetime: the peer was at its bound */
+    uint64_t evicted_full;     /* dropped before their lifetime: the table was full */
 };
 
 /* Size every table once; 0 / -1 (out of memory). */

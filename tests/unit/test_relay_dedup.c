@@ -172,7 +172,8 @@ static void test_flood_keeps_quiet_peer(void **state)
     assert_int_not_equal(dx_find_dup(r, &a, 9999, 2001), RU_NONE);
     assert_int_not_equal(dx_find_dup(r, &a, 9984, 2001), RU_NONE);
     assert_int_equal(dx_find_dup(r, &a, 9983, 2001), RU_NONE);
-    assert_true(r->dd.evicted >= 10000 - 16);
+    assert_int_equal(r->dd.evicted_own, 10000 - 16);
+    assert_int_equal(r->dd.evicted_full, 0);
     /* still there at the end of B's lifetime, gone after it */
     assert_int_not_equal(dx_find_dup(r, &b, 0x4242, RU_EXCHANGE_LIFETIME_MS - 1), RU_NONE);
     assert_int_equal(dx_find_dup(r, &b, 0x4242, RU_EXCHANGE_LIFETIME_MS), RU_NONE);
@@ -221,7 +222,8 @@ static void test_total_bound_oldest_peer(void **state)
     assert_true(has(&t, ps[1], 1, 13));
     assert_true(has(&t, ps[1], 2, 13));
     assert_int_equal(t.n, 8);
-    assert_int_equal(t.evicted, 4);
+    assert_int_equal(t.evicted_full, 4);
+    assert_int_equal(t.evicted_own, 0);
     dd_free(&t);
 }
 
@@ -239,6 +241,8 @@ static void test_per_peer_bound(void **state)
     for (uint16_t k = 7; k < 10; k++)
         assert_true(has(&t, "192.0.2.1:1", k, 1));
     assert_true(has(&t, "192.0.2.9:1", 100, 1));
+    assert_int_equal(t.evicted_own, 7);
+    assert_int_equal(t.evicted_full, 0);
     dd_free(&t);
 }
 
@@ -264,7 +268,7 @@ static void test_expiry(void **state)
     assert_false(has(&t, "192.0.2.1:1", 3, 2000));
     assert_int_equal(t.n, 0);
     assert_int_equal(t.npeers, 0);
-    assert_int_equal(t.evicted, 0);
+    assert_int_equal(t.evicted_own + t.evicted_full, 0);
     dd_free(&t);
 }
 
