@@ -272,18 +272,16 @@ uint32_t dd_insert(struct dd_table *t, const struct rr_addr *peer, uint16_t msgi
     struct dd_peer *p = &t->p[pi];
     if (ei == t->e_free)
         t->e_free = e->l.next;
-    e->state = DD_PENDING;
-    e->peer = pi;
-    e->ref = ref;
-    e->msgid = msgid;
-    e->len = 0;
-    e->ack = false;
-    e->expires_ms = now + lifetime_ms;
+    uint32_t b = entry_bucket(t, pi, msgid);
+    *e = (struct dd_entry){.hnext = t->eb[b],
+                           .peer = pi,
+                           .ref = ref,
+                           .expires_ms = now + lifetime_ms,
+                           .msgid = msgid,
+                           .state = DD_PENDING};
+    t->eb[b] = ei;
     list_append(&p->ents, ei, &e->l, elink(t, p->ents.tail));
     p->n++;
-    uint32_t b = entry_bucket(t, pi, msgid);
-    e->hnext = t->eb[b];
-    t->eb[b] = ei;
     t->n++;
     return ei;
 }
