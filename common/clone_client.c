@@ -20,10 +20,12 @@
 #include <zmq.h>
 
 #include "log.h"
+#include "proto_msg.h"
 #include "strbuf.h"
 
-#define CLONE_SUB_HWM 100000 /* queued updates before PUB drops (seen as gap) */
-#define CLONE_SNAPSHOT_TIMEOUT_MS 2000
+#define CLONE_SUB_HWM 100000            /* queued updates before PUB drops (seen as gap) */
+#define CLONE_SNAPSHOT_TIMEOUT_MS 2000  /* without progress: no SNAPSHOT_ROUTE for this long */
+#define CLONE_SNAPSHOT_ROUTES_PER_MS 50 /* slowest pace assumed for the first-message timeout */
 #define CLONE_BACKOFF_MIN_MS 100
 #define CLONE_BACKOFF_MAX_MS 5000
 #define CLONE_SILENCE_FACTOR 3
@@ -41,7 +43,9 @@ struct clone_client {
     struct route_table *live, *building;
     uint64_t epoch, seq; /* of the live table */
     uint64_t snap_id, snap_deadline;
-    uint64_t snap_epoch; /* epoch of the SNAPSHOT_ROUTEs received */
+    uint64_t snap_epoch;    /* epoch of the SNAPSHOT_ROUTEs received */
+    uint32_t snap_received; /* SNAPSHOT_ROUTEs of snap_id received */
+    uint32_t last_count;    /* routes in the last completed snapshot */
     bool snap_epoch_set, snap_bad;
     struct strbuf queue; /* [u32 len][ROUTE_UPDATE body] ... */
     bool queue_overflow;
@@ -73,10 +77,21 @@ static void resync(struct clone_client *c, uint64_t now, const char *why)
     sb_reset(&c->queue);
 }
 
+/* Until the first SNAPSHOT_ROUTE (or the END of an empty one): the idle
+ * timeout, plus time for rd-frontend to start a table as large as the last
+ * one (it paces a big snapshot across its loop turns). After that every
+ * SNAPSHOT_ROUTE pushes the deadline on: the timeout is about progress,
+ * not about the table's size. */
+static uint64_t snapshot_first_timeout(const struct clone_client *c)
+{
+    return CLONE_SNAPSHOT_TIMEOUT_MS + c->last_count / CLONE_SNAPSHOT_ROUTES_PER_MS;
+}
+
 static void start_snapshot(struct clone_client *c, uint64_t now)
 {
-    uint8_t buf[8];
+    uint8_t buf[16];
     struct wire_w w;
+    struct rr_msg_snapshot_req m;
     size_t hint = c->live ? route_table_count(c->live) : 0;
 
     route_table_free(c->building);
@@ -89,15 +104,17 @@ static void start_snapshot(struct clone_client *c, uint64_t now)
         return;
     }
     c->snap_id++;
+    c->snap_received = 0;
+    m.snap_id = c->snap_id;
     wire_w_init(&w, buf, sizeof(buf));
-    wire_put_u64(&w, c->snap_id);
-    if (proto_send(c->dealer, NULL, 0, RR_MSG_SNAPSHOT_REQ, buf, w.len) < 0) {
+    if (proto_enc_snapshot_req(&w, &m) < 0 ||
+        proto_send(c->dealer, NULL, 0, RR_MSG_SNAPSHOT_REQ, buf, w.len) < 0) {
         log_warn("routes: cannot send SNAPSHOT_REQ");
         resync(c, now, "snapshot request not sent");
         return;
     }
     c->state = CLONE_SNAPSHOTTING;
-    c->snap_deadline = now + CLONE_SNAPSHOT_TIMEOUT_MS;
+    c->snap_deadline = now + snapshot_first_timeout(c);
     log_debug("routes: snapshot %llu requested", (unsigned long long)c->snap_id);
 }
 
@@ -198,14 +215,10 @@ static void queue_update(struct clone_client *c, const uint8_t *body, size_t len
 static void on_route_update(struct clone_client *c, const uint8_t *body, size_t len, uint64_t now)
 {
     struct wire_r r;
-    struct rr_route rt;
-    uint64_t epoch, seq;
+    struct rr_msg_route_update m;
 
     wire_r_init(&r, body, len);
-    epoch = wire_get_u64(&r);
-    seq = wire_get_u64(&r);
-    proto_get_route(&r, &rt);
-    if (r.err) {
+    if (proto_dec_route_update(&r, &m) < 0) {
         log_warnx("routes: dropped malformed ROUTE_UPDATE");
         return;
     }
@@ -215,46 +228,42 @@ static void on_route_update(struct clone_client *c, const uint8_t *body, size_t 
     }
     if (c->state != CLONE_LIVE)
         return; /* the coming snapshot will contain it */
-    if (epoch != c->epoch) {
+    if (m.epoch != c->epoch) {
         resync(c, now, "new epoch");
         return;
     }
-    if (seq <= c->seq)
+    if (m.seq <= c->seq)
         return; /* already in our table */
-    if (seq != c->seq + 1) {
+    if (m.seq != c->seq + 1) {
         c->gaps++;
         resync(c, now, "gap in update sequence");
         return;
     }
-    lower_host(rt.host);
-    if (apply_live(c, &rt) < 0) {
+    lower_host(m.route.host);
+    if (apply_live(c, &m.route) < 0) {
         resync(c, now, "out of memory");
         return;
     }
-    c->seq = seq;
+    c->seq = m.seq;
 }
 
 static void on_heartbeat(struct clone_client *c, const uint8_t *body, size_t len, uint64_t now)
 {
     struct wire_r r;
-    uint64_t epoch, seq;
-    uint32_t interval;
+    struct rr_msg_heartbeat m;
 
     wire_r_init(&r, body, len);
-    epoch = wire_get_u64(&r);
-    seq = wire_get_u64(&r);
-    interval = wire_get_u32(&r);
-    if (r.err) {
+    if (proto_dec_heartbeat(&r, &m) < 0) {
         log_warnx("routes: dropped malformed HEARTBEAT");
         return;
     }
-    if (interval)
-        c->hb_interval_ms = interval;
+    if (m.interval_ms)
+        c->hb_interval_ms = m.interval_ms;
     if (c->state != CLONE_LIVE)
         return;
-    if (epoch != c->epoch) {
+    if (m.epoch != c->epoch) {
         resync(c, now, "new epoch");
-    } else if (seq > c->seq) {
+    } else if (m.seq > c->seq) {
         c->gaps++;
         resync(c, now, "missed updates (heartbeat ahead)");
     }
@@ -288,28 +297,26 @@ void clone_client_on_sub_readable(struct clone_client *c, uint64_t now_ms)
     }
 }
 
-static void on_snapshot_route(struct clone_client *c, const uint8_t *body, size_t len)
+static void on_snapshot_route(struct clone_client *c, const uint8_t *body, size_t len, uint64_t now)
 {
     struct wire_r r;
-    struct rr_route rt;
-    uint64_t snap_id, epoch;
+    struct rr_msg_snapshot_route m;
 
     wire_r_init(&r, body, len);
-    snap_id = wire_get_u64(&r);
-    epoch = wire_get_u64(&r);
-    proto_get_route(&r, &rt);
-    if (r.err) {
+    if (proto_dec_snapshot_route(&r, &m) < 0) {
         log_warnx("routes: dropped malformed SNAPSHOT_ROUTE");
         return; /* the count in SNAPSHOT_END will not match */
     }
-    if (c->state != CLONE_SNAPSHOTTING || snap_id != c->snap_id)
+    if (c->state != CLONE_SNAPSHOTTING || m.snap_id != c->snap_id)
         return; /* an older snapshot's straggler */
-    if (c->snap_epoch_set && epoch != c->snap_epoch)
+    if (c->snap_epoch_set && m.epoch != c->snap_epoch)
         c->snap_bad = true;
-    c->snap_epoch = epoch;
+    c->snap_epoch = m.epoch;
     c->snap_epoch_set = true;
-    lower_host(rt.host);
-    apply_building(c, &rt);
+    c->snap_received++;
+    c->snap_deadline = now + CLONE_SNAPSHOT_TIMEOUT_MS; /* progress */
+    lower_host(m.route.host);
+    apply_building(c, &m.route);
 }
 
 /* Apply queued updates newer than the snapshot to the new table. Returns
@@ -323,25 +330,22 @@ static const char *drain_queue(struct clone_client *c, uint64_t epoch, uint64_t 
         size_t len = ((size_t)q[off] << 24) | ((size_t)q[off + 1] << 16) |
                      ((size_t)q[off + 2] << 8) | q[off + 3];
         struct wire_r r;
-        struct rr_route rt;
-        uint64_t e, s;
+        struct rr_msg_route_update m;
 
         wire_r_init(&r, q + off + 4, len);
         off += 4 + len;
-        e = wire_get_u64(&r);
-        s = wire_get_u64(&r);
-        proto_get_route(&r, &rt);
-        if (e != epoch)
+        (void)proto_dec_route_update(&r, &m); /* decoded once already when queued */
+        if (m.epoch != epoch)
             return "new epoch during snapshot";
-        if (s <= *seq)
+        if (m.seq <= *seq)
             continue; /* already in the snapshot */
-        if (s != *seq + 1) {
+        if (m.seq != *seq + 1) {
             c->gaps++;
             return "gap in update sequence during snapshot";
         }
-        lower_host(rt.host);
-        apply_building(c, &rt);
-        *seq = s;
+        lower_host(m.route.host);
+        apply_building(c, &m.route);
+        *seq = m.seq;
     }
     return c->queue_overflow ? "update queue overflow during snapshot" : NULL;
 }
@@ -349,26 +353,30 @@ static const char *drain_queue(struct clone_client *c, uint64_t epoch, uint64_t 
 static void on_snapshot_end(struct clone_client *c, const uint8_t *body, size_t len, uint64_t now)
 {
     struct wire_r r;
-    uint64_t snap_id, epoch, seq;
-    uint32_t count;
+    struct rr_msg_snapshot_end m;
+    uint64_t epoch, seq;
     const char *why;
 
     wire_r_init(&r, body, len);
-    snap_id = wire_get_u64(&r);
-    epoch = wire_get_u64(&r);
-    seq = wire_get_u64(&r);
-    count = wire_get_u32(&r);
-    if (r.err) {
+    if (proto_dec_snapshot_end(&r, &m) < 0) {
         log_warnx("routes: dropped malformed SNAPSHOT_END");
         return; /* the snapshot timeout resyncs */
     }
-    if (c->state != CLONE_SNAPSHOTTING || snap_id != c->snap_id)
+    if (c->state != CLONE_SNAPSHOTTING || m.snap_id != c->snap_id)
         return;
+    epoch = m.epoch;
+    seq = m.seq;
+    /* count is the SNAPSHOT_ROUTEs sent: rd-frontend sends a big table
+     * across several loop turns, so a host may come twice (changed
+     * meanwhile; the queued updates settle it), but none may be missing */
     if (c->snap_bad || (c->snap_epoch_set && c->snap_epoch != epoch) ||
-        route_table_count(c->building) != count) {
+        c->snap_received != m.count) {
+        log_warnx("routes: snapshot %llu incomplete: %u of %u routes arrived",
+                  (unsigned long long)m.snap_id, c->snap_received, m.count);
         resync(c, now, "incomplete snapshot");
         return;
     }
+    c->last_count = m.count;
     why = drain_queue(c, epoch, &seq);
     if (c->snap_bad) {
         resync(c, now, "out of memory");
@@ -396,7 +404,7 @@ void clone_client_on_snapshot_msg(struct clone_client *c, uint16_t type, const u
 {
     switch (type) {
     case RR_MSG_SNAPSHOT_ROUTE:
-        on_snapshot_route(c, body, len);
+        on_snapshot_route(c, body, len, now_ms);
         break;
     case RR_MSG_SNAPSHOT_END:
         on_snapshot_end(c, body, len, now_ms);

@@ -15,7 +15,11 @@
  * The old table keeps serving until the new one is complete.
  * Heartbeat silence is 3 x the interval announced in the last HEARTBEAT
  * (10 s until one has been seen). A SNAPSHOT_END whose count does not match
- * the SNAPSHOT_ROUTEs received (one was lost to a high-water mark) resyncs.
+ * the number of SNAPSHOT_ROUTEs received (one was lost to a high-water mark)
+ * resyncs. The snapshot timeout is about progress, not size: 2 s without a
+ * SNAPSHOT_ROUTE (each one extends it), and for the first one 2 s plus
+ * 1 ms per 50 routes of the previous snapshot (rd-frontend paces a big
+ * table across its loop turns).
  * The first clone_client_tick() after clone_client_new() sends the first
  * SNAPSHOT_REQ; every completed sync logs at info
  * "routes synced: epoch=%016llx seq=%llu count=%zu".

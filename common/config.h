@@ -36,6 +36,8 @@ struct rr_config {
     uint32_t hop_limit;            /* 16: Hop-Limit added to forwarded requests */
     uint32_t upstream_timeout_ms;  /* 45000 (EXCHANGE_LIFETIME-ish) -> 5.04 */
     uint32_t max_exchanges;        /* 4096 in-flight forwarded exchanges per relay */
+    uint32_t dedup_entries;        /* 16384 requests remembered for duplicates (relay-udp) */
+    uint32_t dedup_per_peer;       /* 256 of them per peer */
     uint32_t heartbeat_ms;         /* 1000: rd-frontend PUB heartbeat interval */
     uint32_t tcp_timeout_ms;       /* 10000: TCP peer without a CSM, or stuck mid-message,
                                       this long -> Abort (relay-tcp) */

@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "log.h"
+#include "timeutil.h"
 
 const char *proto_msg_name(uint16_t type)
 {
@@ -101,18 +102,9 @@ int proto_parse_header(const uint8_t *hdr, size_t len, uint16_t *type)
     return 0;
 }
 
-/* Process-wide by nature: counts calls into ZeroMQ for proto_activity(). */
-static uint64_t proto_calls;
-
-uint64_t proto_activity(void)
-{
-    return proto_calls;
-}
-
 int proto_send(void *sock, const void *identity, size_t idlen, uint16_t type, const void *body,
                size_t bodylen)
 {
-    proto_calls++;
     uint8_t hdr[RR_PROTO_HDR_LEN];
 
     proto_put_header(hdr, type);
@@ -144,6 +136,40 @@ static int recv_frame(void *sock, int flags, void *buf, size_t cap, size_t *size
     return 0;
 }
 
+/*
+ * A peer of another protocol version: every one of its messages is dropped,
+ * so say so clearly, naming both versions, at once and then at most once a
+ * minute with the count (not once per message). Process-wide by nature:
+ * one process speaks one version.
+ */
+#define PROTO_VERSION_LOG_MS 60000
+static struct {
+    uint64_t dropped, last_log_ms;
+    bool logged;
+} proto_vmismatch;
+
+static void version_mismatch(uint8_t theirs, const uint8_t *id, size_t idlen)
+{
+    uint64_t now = now_mono_ms();
+    char who[2 * RR_RELAY_NAME_MAX + 16];
+    bool printable = idlen > 0 && idlen < RR_RELAY_NAME_MAX;
+
+    proto_vmismatch.dropped++;
+    if (proto_vmismatch.logged && now - proto_vmismatch.last_log_ms < PROTO_VERSION_LOG_MS)
+        return;
+    for (size_t i = 0; i < idlen && printable; i++)
+        printable = id[i] > 0x20 && id[i] < 0x7f;
+    if (printable)
+        snprintf(who, sizeof(who), "\"%.*s\"", (int)idlen, (const char *)id);
+    else
+        snprintf(who, sizeof(who), "%s", idlen ? "an unnamed peer" : "the sender");
+    log_warnx("proto: %s speaks protocol version %u, this process version %u: its messages are "
+              "dropped until both sides run the same version (%llu dropped so far)",
+              who, theirs, RR_PROTO_VERSION, (unsigned long long)proto_vmismatch.dropped);
+    proto_vmismatch.logged = true;
+    proto_vmismatch.last_log_ms = now;
+}
+
 static void drain(void *sock)
 {
     uint8_t junk[1];
@@ -157,7 +183,6 @@ static void drain(void *sock)
 int proto_recv(void *sock, bool want_identity, uint8_t *identity, size_t *idlen, uint16_t *type,
                uint8_t *body, size_t bodycap, size_t *bodylen)
 {
-    proto_calls++;
     uint8_t hdr[RR_PROTO_HDR_LEN + 1];
     uint8_t idbuf[255];
     size_t size;
@@ -175,6 +200,13 @@ int proto_recv(void *sock, bool want_identity, uint8_t *identity, size_t *idlen,
         *idlen = size;
         if (recv_frame(sock, 0, hdr, sizeof(hdr), &size, &more) < 0)
             return -1;
+    }
+    if (size == RR_PROTO_HDR_LEN && hdr[0] != RR_PROTO_VERSION) {
+        version_mismatch(hdr[0], want_identity ? identity : NULL, want_identity ? *idlen : 0);
+        if (more)
+            drain(sock);
+        errno = EPROTO;
+        return -1;
     }
     why = "bad header";
     if (size != RR_PROTO_HDR_LEN || proto_parse_header(hdr, size, type) < 0)

@@ -14,9 +14,13 @@
  * possibly empty, and a receiver treats a missing body frame as empty).
  * header = 4 bytes: u8 RR_PROTO_VERSION, u8 flags (0), u16 type (big-endian).
  * body = the fields listed per type, encoded one by one with wire.h (never a
- * memcpy'd struct). A receiver logs and drops a message with an unknown
- * version or type, or a body that does not decode; trailing body bytes are
- * ignored (forward compatibility).
+ * memcpy'd struct; proto_msg.h has one encoder and one decoder per type).
+ * A receiver drops a message with an unknown version or type, or a body
+ * that does not decode, and logs it; a peer of another version is logged
+ * by proto_recv naming both versions, at once and then once a minute with
+ * a count. Trailing body bytes are ignored (forward compatibility); fields
+ * added later are optional at the end of a body ("[opt]" below: absent from
+ * an older sender, with the default proto_msg.h names).
  *
  * "peer" below is struct rr_peer encoded field by field (proto_put_peer):
  *   u8 transport, str relay, addr remote, addr local, u64 conn_id
@@ -49,7 +53,7 @@
     X(ROUTE_UPDATE, 0x0101) /* u64 epoch, u64 seq, route */                                        \
     X(HEARTBEAT, 0x0102)    /* u64 epoch, u64 seq (last published), u32 interval_ms */             \
     /* relay -> rd-frontend, DEALER -> ROUTER */                                                   \
-    X(HELLO, 0x0201)        /* str relay, u8 transport, u32 pid */                                 \
+    X(HELLO, 0x0201)        /* str relay, u8 transport, u32 pid, [opt] u8 version */               \
     X(SNAPSHOT_REQ, 0x0202) /* u64 snap_id (echoed in SNAPSHOT_ROUTE/END) */                       \
     X(RD_REQUEST, 0x0203)   /* u64 req_id, peer, bytes coap (a request) */                         \
     X(EP_RESPONSE, 0x0204)  /* u64 req_id, u8 ep_status, bytes coap (empty unless OK) */           \
@@ -58,13 +62,13 @@
     X(RELAY_STATUS, 0x0207) /* str relay, u16 n, n x (str name, u64 value) */                      \
     /* rd-frontend -> relay, ROUTER -> DEALER */                                                   \
     X(SNAPSHOT_ROUTE, 0x0301) /* u64 snap_id, u64 epoch, route */                                  \
-    X(SNAPSHOT_END, 0x0302)   /* u64 snap_id, u64 epoch, u64 seq, u32 count */                     \
+    X(SNAPSHOT_END, 0x0302)   /* u64 snap_id, u64 epoch, u64 seq, u32 count (ROUTEs sent) */       \
     X(RD_RESPONSE, 0x0303)    /* u64 req_id, bytes coap (a response, token = request's) */         \
     X(RD_NOTIFY, 0x0304)      /* peer, u8 confirmable, bytes coap (notification) */                \
     X(EP_REQUEST, 0x0305)     /* u64 req_id, peer path, bytes coap (request to an endpoint) */     \
     /* relay <-> relay, cross-transport forwarding (relay-tcp issue) */                            \
-    X(XFWD_REQUEST, 0x0401)  /* u64 req_id, str host, bytes coap */                                \
-    X(XFWD_RESPONSE, 0x0402) /* u64 req_id, u8 ep_status, bytes coap */                            \
+    X(XFWD_REQUEST, 0x0401)  /* u64 req_id, str host, bytes coap, [opt] u8 kind */                 \
+    X(XFWD_RESPONSE, 0x0402) /* u64 req_id, u8 ep_status, bytes coap, [opt] u8 kind */             \
     X(XFWD_CANCEL, 0x0403)   /* u64 req_id */                                                      \
     /* rdrelayctl <-> rd-frontend (and, relayed by it, the relays) */                              \
     X(CTL_REQUEST, 0x0501)  /* str command, str argument */                                        \
@@ -144,25 +148,20 @@ int proto_recv(void *sock, bool want_identity, uint8_t *identity, size_t *idlen,
                uint8_t *body, size_t bodycap, size_t *bodylen);
 
 /*
- * How many proto_send/proto_recv calls this process has made. A ZeroMQ
- * socket's ZMQ_FD only signals "read ZMQ_EVENTS now"; any send or receive
- * may consume that signal. A loop that polls ZMQ_FDs beside plain sockets
- * (instead of zmq_poll, which costs several system calls per socket on
- * every wake-up) re-reads ZMQ_EVENTS whenever this number changed.
- */
-uint64_t proto_activity(void);
-
-/*
  * Cross-transport forwarding (relay <-> relay). Every relay binds a ROUTER at
  * proto_relay_endpoint(state_dir, own name) = "ipc://<state_dir>/relay-<name>.sock"
  * and, to reach a route held by another relay, connects a DEALER (routing id
  * = its own relay name, ZMQ_IMMEDIATE=1 so a send to a relay that is not
  * running fails at once -> 5.02) to that relay's endpoint.
- *   requester -> holder  XFWD_REQUEST(req_id, host, coap): a request in
+ *   requester -> holder  XFWD_REQUEST(req_id, host, coap, kind): a request in
  *       datagram framing, already checked by the requester (Hop-Limit handled,
  *       Uri-Host/Uri-Port removed, options vetted). The holder forwards it to
- *       the endpoint over the route's own path with its own tokens.
- *   holder -> requester  XFWD_RESPONSE(req_id, status, coap): one per
+ *       the endpoint over the route's own path with its own tokens; kind
+ *       (enum rr_xfwd_kind, CON/NON) is how the client sent it, which a UDP
+ *       holder keeps upstream.
+ *   holder -> requester  XFWD_RESPONSE(req_id, status, coap, kind): kind
+ *       ACK = piggybacked answer, CON/NON = separate response or
+ *       notification sent that way (a TCP holder says CON). One per
  *       response; for an observation every notification is another
  *       XFWD_RESPONSE with the same req_id until one without Observe (or an
  *       error) ends it. status != RR_EP_OK carries no coap: NO_ROUTE and

@@ -129,11 +129,10 @@ static void queue_response(struct frontend *fe, const uint8_t *ident, size_t idl
 {
     uint8_t body[2048];
     struct wire_w w;
+    const struct rr_msg_rd_response m = {.req_id = req_id, .coap = {resp, len}};
 
     wire_w_init(&w, body, sizeof(body));
-    wire_put_u64(&w, req_id);
-    wire_put_bytes(&w, resp, len);
-    if (w.err) {
+    if (proto_enc_rd_response(&w, &m) < 0) {
         log_warnx("RD_RESPONSE %" PRIu64 " too large (%zu bytes)", req_id, len);
         return;
     }
@@ -182,8 +181,10 @@ static void json_str(struct strbuf *sb, const char *s)
 void ctl_status_json(struct frontend *fe, struct strbuf *sb)
 {
     size_t live = 0, proxied = 0, expired = 0;
-    unsigned pending = 0;
+    unsigned pending = 0, snaps_active = 0;
 
+    for (unsigned i = 0; i < RD_MAX_RELAYS; i++)
+        snaps_active += fe->snaps[i].active;
     for (const struct rd_pending *pd = fe->pending; pd; pd = pd->next)
         pending++;
 
@@ -200,9 +201,12 @@ void ctl_status_json(struct frontend *fe, struct strbuf *sb)
               "{\"process\":\"rd-frontend\",\"registrations\":%zu,\"expired_in_grace\":%zu,"
               "\"proxied\":%zu,\"observers\":%zu,\"pending_simple\":%u,\"epoch\":%" PRIu64
               ",\"seq\":%" PRIu64 ",\"requests\":%" PRIu64 ",\"pub_eagain\":%" PRIu64
-              ",\"router_eagain\":%" PRIu64 ",\"router_unroutable\":%" PRIu64 ",\"relays\":[",
+              ",\"router_eagain\":%" PRIu64 ",\"router_unroutable\":%" PRIu64
+              ",\"snapshots_active\":%u,\"snapshots_merged\":%" PRIu64
+              ",\"snapshot_hwm_pauses\":%" PRIu64 ",\"snapshots_aborted\":%" PRIu64 ",\"relays\":[",
               live, expired, proxied, fe->nobservers, pending, fe->epoch, fe->seq, fe->requests,
-              fe->pub_eagain, fe->router_eagain, fe->router_unroutable);
+              fe->pub_eagain, fe->router_eagain, fe->router_unroutable, snaps_active,
+              fe->snaps_merged, fe->snap_hwm_pauses, fe->snaps_aborted);
     for (unsigned i = 0; i < fe->nrelays; i++) {
         const struct rd_relay *rl = &fe->relays[i];
         uint64_t seen = rl->status_at > rl->hello_at ? rl->status_at : rl->hello_at;
@@ -210,8 +214,10 @@ void ctl_status_json(struct frontend *fe, struct strbuf *sb)
             sb_putc(sb, ',');
         sb_puts(sb, "{\"name\":");
         json_str(sb, rl->name);
-        sb_printf(sb, ",\"transport\":\"%s\",\"pid\":%u,\"age_ms\":%" PRIu64 ",\"counters\":{",
-                  proto_transport_name(rl->transport), rl->pid,
+        sb_printf(sb,
+                  ",\"transport\":\"%s\",\"pid\":%u,\"protocol\":%u,\"age_ms\":%" PRIu64
+                  ",\"counters\":{",
+                  proto_transport_name(rl->transport), rl->pid, rl->version,
                   seen && fe->now > seen ? fe->now - seen : 0);
         for (unsigned j = 0; j < rl->ncounters; j++) {
             if (j)
@@ -275,10 +281,9 @@ static void ctl_request(struct frontend *fe, const uint8_t *ident, size_t idlen,
     }
     body = malloc(sb.len + 16);
     if (body != NULL) {
+        const struct rr_msg_ctl_response m = {.ok = ok, .text = {(const uint8_t *)sb.buf, sb.len}};
         wire_w_init(&w, body, sb.len + 16);
-        wire_put_u8(&w, ok);
-        wire_put_str(&w, sb.buf ? sb.buf : "");
-        if (!w.err)
+        if (proto_enc_ctl_response(&w, &m) == 0)
             fe_queue(fe, false, ident, idlen, RR_MSG_CTL_RESPONSE, body, w.len);
         free(body);
     }
@@ -294,126 +299,148 @@ static bool pending_exists(const struct frontend *fe, const uint8_t *ident, size
     return false;
 }
 
-static void on_rd_request(struct frontend *fe, const uint8_t *ident, size_t idlen, struct wire_r *r)
+static void on_rd_request(struct frontend *fe, const uint8_t *ident, size_t idlen,
+                          const struct rr_msg_rd_request *m)
 {
-    struct rr_peer peer;
-    const uint8_t *coap;
-    size_t clen;
-    uint64_t req_id = wire_get_u64(r);
     const struct rd_cache_ent *c;
     struct strbuf out;
 
-    proto_get_peer(r, &peer);
-    clen = wire_get_bytes(r, &coap);
-    if (r->err) {
-        log_warnx("RD_REQUEST: malformed body, dropped");
+    if ((c = ctl_cache_find(fe, ident, idlen, m->req_id)) != NULL) {
+        queue_response(fe, ident, idlen, m->req_id, c->resp, c->resp_len);
         return;
     }
-    if ((c = ctl_cache_find(fe, ident, idlen, req_id)) != NULL) {
-        queue_response(fe, ident, idlen, req_id, c->resp, c->resp_len);
-        return;
-    }
-    if (pending_exists(fe, ident, idlen, req_id))
+    if (pending_exists(fe, ident, idlen, m->req_id))
         return; /* still fetching the endpoint's links: answer comes later */
     sb_init(&out);
-    switch (rd_handle_request(fe, ident, idlen, req_id, &peer, coap, clen, &out)) {
+    switch (
+        rd_handle_request(fe, ident, idlen, m->req_id, &m->peer, m->coap.p, m->coap.len, &out)) {
     case RD_DONE:
-        ctl_send_response(fe, ident, idlen, req_id, (const uint8_t *)out.buf, out.len);
+        ctl_send_response(fe, ident, idlen, m->req_id, (const uint8_t *)out.buf, out.len);
         break;
     case RD_PENDING:
         break;
     default:
-        log_warnx("RD_REQUEST %" PRIu64 ": not a CoAP request, dropped", req_id);
+        log_warnx("RD_REQUEST %" PRIu64 ": not a CoAP request, dropped", m->req_id);
         break;
     }
     sb_free(&out);
 }
 
+/*
+ * A relay that (re)started knows none of its old verdicts: REACHABILITY is
+ * a one-shot message, and a relay re-announces every host it holds as
+ * unreachable after each HELLO (a lost "reachable again" would otherwise
+ * mark a route unreachable until the endpoint registers anew). So the
+ * verdicts of its previous run are dropped here and its new ones follow.
+ */
+static void forget_reachability(struct frontend *fe, const char *relay)
+{
+    size_t n = 0;
+
+    for (struct rd_reg *r = fe->reg.first; r; r = r->next) {
+        if (r->unreachable && strcmp(r->peer.relay, relay) == 0) {
+            r->unreachable = false;
+            r->unreachable_since = 0;
+            n++;
+        }
+    }
+    if (n) {
+        log_info("relay %s restarted: %zu unreachable marks dropped until it re-announces", relay,
+                 n);
+        fe->dirty = true;
+    }
+}
+
+static void on_hello(struct frontend *fe, const struct rr_msg_hello *m)
+{
+    struct rd_relay *rl = relay_get(fe, m->relay);
+
+    if (rl == NULL)
+        return;
+    if (m->version != RR_PROTO_VERSION)
+        log_warnx("relay %s speaks protocol version %u, rd-frontend version %u: upgrade one side",
+                  m->relay, m->version, RR_PROTO_VERSION);
+    if (rl->pid != m->pid)
+        forget_reachability(fe, m->relay);
+    rl->transport = m->transport;
+    rl->pid = m->pid;
+    rl->version = m->version;
+    rl->hello_at = fe->now;
+    log_info("relay %s (%s, pid %u, protocol %u) connected", m->relay,
+             proto_transport_name(m->transport), m->pid, m->version);
+}
+
+static void on_relay_status(struct frontend *fe, const struct rr_msg_relay_status *m)
+{
+    struct rd_relay *rl = relay_get(fe, m->relay);
+
+    if (rl == NULL)
+        return;
+    rl->ncounters = 0;
+    for (unsigned i = 0; i < m->n && rl->ncounters < RD_MAX_COUNTERS; i++) {
+        snprintf(rl->cname[rl->ncounters], sizeof(rl->cname[0]), "%s", m->c[i].name);
+        rl->cval[rl->ncounters++] = m->c[i].value;
+    }
+    rl->status_at = fe->now;
+}
+
 void ctl_dispatch(struct frontend *fe, const uint8_t *ident, size_t idlen, uint16_t type,
                   const uint8_t *body, size_t len)
 {
+    /* one decoded message at a time; RELAY_STATUS is the big one */
+    union {
+        struct rr_msg_hello hello;
+        struct rr_msg_snapshot_req snap;
+        struct rr_msg_rd_request rdq;
+        struct rr_msg_ep_response epr;
+        struct rr_msg_observe_gone gone;
+        struct rr_msg_reachability reach;
+        struct rr_msg_relay_status status;
+        struct rr_msg_ctl_request ctl;
+    } m;
     struct wire_r r;
-    struct rr_peer peer;
-    struct rd_relay *rl;
-    char name[RR_RELAY_NAME_MAX], cmd[64], arg[256], host[RR_HOST_MAX];
-    const uint8_t *p;
-    size_t n;
-    uint64_t u;
+    int rc = -1;
 
     wire_r_init(&r, body, len);
     switch (type) {
     case RR_MSG_HELLO:
-        wire_get_str(&r, name, sizeof(name));
-        {
-            uint8_t transport = wire_get_u8(&r);
-            uint32_t pid = wire_get_u32(&r);
-            if (r.err || (rl = relay_get(fe, name)) == NULL)
-                break;
-            rl->transport = transport;
-            rl->pid = pid;
-            rl->hello_at = fe->now;
-            log_info("relay %s (%s, pid %u) connected", name, proto_transport_name(transport), pid);
-        }
+        if ((rc = proto_dec_hello(&r, &m.hello)) == 0)
+            on_hello(fe, &m.hello);
         break;
     case RR_MSG_SNAPSHOT_REQ:
-        u = wire_get_u64(&r);
-        if (!r.err)
-            routes_snapshot(fe, ident, idlen, u);
+        if ((rc = proto_dec_snapshot_req(&r, &m.snap)) == 0)
+            routes_snapshot(fe, ident, idlen, m.snap.snap_id);
         break;
     case RR_MSG_RD_REQUEST:
-        on_rd_request(fe, ident, idlen, &r);
-        return;
-    case RR_MSG_EP_RESPONSE: {
-        u = wire_get_u64(&r);
-        uint8_t status = wire_get_u8(&r);
-        n = wire_get_bytes(&r, &p);
-        if (!r.err)
-            rd_on_ep_response(fe, u, status, p, n);
+        if ((rc = proto_dec_rd_request(&r, &m.rdq)) == 0)
+            on_rd_request(fe, ident, idlen, &m.rdq);
         break;
-    }
+    case RR_MSG_EP_RESPONSE:
+        if ((rc = proto_dec_ep_response(&r, &m.epr)) == 0)
+            rd_on_ep_response(fe, m.epr.req_id, m.epr.status, m.epr.coap.p, m.epr.coap.len);
+        break;
     case RR_MSG_OBSERVE_GONE:
-        proto_get_peer(&r, &peer);
-        n = wire_get_bytes(&r, &p);
-        if (!r.err && n <= COAP_MSG_MAX_TOKEN)
-            observe_gone(fe, &peer, p, n);
+        if ((rc = proto_dec_observe_gone(&r, &m.gone)) == 0 &&
+            m.gone.token.len <= COAP_MSG_MAX_TOKEN)
+            observe_gone(fe, &m.gone.peer, m.gone.token.p, m.gone.token.len);
         break;
-    case RR_MSG_REACHABILITY: {
-        wire_get_str(&r, host, sizeof(host));
-        uint8_t reach = wire_get_u8(&r);
-        u = wire_get_u64(&r);
-        if (!r.err)
-            rd_on_reachability(fe, host, reach != 0, u);
+    case RR_MSG_REACHABILITY:
+        if ((rc = proto_dec_reachability(&r, &m.reach)) == 0)
+            rd_on_reachability(fe, m.reach.host, m.reach.reachable != 0, m.reach.since_ms);
         break;
-    }
-    case RR_MSG_RELAY_STATUS: {
-        wire_get_str(&r, name, sizeof(name));
-        uint16_t cnt = wire_get_u16(&r);
-        if (r.err || (rl = relay_get(fe, name)) == NULL)
-            break;
-        rl->ncounters = 0;
-        for (unsigned i = 0; i < cnt && !r.err; i++) {
-            char cn[48];
-            wire_get_str(&r, cn, sizeof(cn));
-            uint64_t v = wire_get_u64(&r);
-            if (!r.err && rl->ncounters < RD_MAX_COUNTERS) {
-                snprintf(rl->cname[rl->ncounters], sizeof(rl->cname[0]), "%s", cn);
-                rl->cval[rl->ncounters++] = v;
-            }
-        }
-        rl->status_at = fe->now;
+    case RR_MSG_RELAY_STATUS:
+        if ((rc = proto_dec_relay_status(&r, &m.status)) == 0)
+            on_relay_status(fe, &m.status);
         break;
-    }
     case RR_MSG_CTL_REQUEST:
-        wire_get_str(&r, cmd, sizeof(cmd));
-        wire_get_str(&r, arg, sizeof(arg));
-        if (!r.err)
-            ctl_request(fe, ident, idlen, cmd, arg);
+        if ((rc = proto_dec_ctl_request(&r, &m.ctl)) == 0)
+            ctl_request(fe, ident, idlen, m.ctl.command, m.ctl.argument);
         break;
     default:
         log_warnx("unexpected %s (0x%04x) on the control socket, dropped", proto_msg_name(type),
                   type);
         return;
     }
-    if (r.err)
+    if (rc < 0)
         log_warnx("%s: malformed body, dropped", proto_msg_name(type));
 }

@@ -31,7 +31,7 @@
 #include "coap_msg.h"
 #include "config.h"
 #include "linkformat.h"
-#include "proto.h"
+#include "proto_msg.h" /* includes proto.h */
 #include "strbuf.h"
 
 #define RD_BASE_MAX 256
@@ -168,10 +168,24 @@ struct rd_relay {
     char name[RR_RELAY_NAME_MAX];
     uint8_t transport;
     uint32_t pid;
+    uint8_t version;              /* protocol version from HELLO */
     uint64_t hello_at, status_at; /* unix ms, 0 = never */
     unsigned ncounters;
     char cname[RD_MAX_COUNTERS][48];
     uint64_t cval[RD_MAX_COUNTERS];
+};
+
+/* A snapshot being sent to one relay, a chunk per loop turn (routes_pub.c). */
+struct rd_snap {
+    bool active;
+    uint8_t ident[RD_IDENT_MAX]; /* the relay's routing id */
+    size_t idlen;
+    uint64_t snap_id;
+    uint64_t seq;         /* fe->seq when it (re)started: SNAPSHOT_END's seq */
+    int64_t last_id;      /* registrations up to this id have been sent */
+    uint32_t sent;        /* SNAPSHOT_ROUTEs sent: SNAPSHOT_END's count */
+    bool routes_done;     /* only SNAPSHOT_END is left */
+    uint64_t progress_at; /* fe->now when the relay last took a message */
 };
 
 /* Outgoing ZeroMQ messages of the current batch, sent after the commit. */
@@ -194,6 +208,8 @@ struct frontend {
     uint64_t epoch, seq;
     uint64_t pub_eagain, router_eagain, router_unroutable;
     uint64_t next_heartbeat;
+    struct rd_snap snaps[RD_MAX_RELAYS];
+    uint64_t snaps_merged, snap_hwm_pauses, snaps_aborted;
     /* ctl */
     struct rd_cache_ent cache[RD_CACHE_SIZE];
     unsigned cache_next;
@@ -351,7 +367,13 @@ void routes_init(struct frontend *fe);
 /* Publish the registration's route (or its removal). */
 void routes_publish(struct frontend *fe, const struct rd_reg *r, bool deleted);
 void routes_heartbeat(struct frontend *fe);
+/* SNAPSHOT_REQ: start (or restart: one per relay at a time) a snapshot.
+ * Without sockets (unit tests) it goes into the outbox at once. */
 void routes_snapshot(struct frontend *fe, const uint8_t *ident, size_t idlen, uint64_t snap_id);
+/* Send the next chunk of every running snapshot (after the commit). Returns
+ * ms until it wants to run again (0: more to send, a few ms: a relay's
+ * queue is full), -1 when no snapshot runs. */
+int routes_snapshot_pump(struct frontend *fe);
 /* Fill a route from a registration. */
 void routes_from_reg(const struct rd_reg *r, struct rr_route *rt);
 

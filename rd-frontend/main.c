@@ -82,7 +82,7 @@ static int run(struct frontend *fe)
     uint8_t ident[RD_IDENT_MAX];
     uint8_t *body = malloc(RR_PROTO_MAX_BODY);
     uint64_t next_tick = now_mono_ms(), next_hb = now_mono_ms();
-    int ret = 1;
+    int ret = 1, snap_wait = -1;
 
     if (body == NULL)
         return 1;
@@ -90,6 +90,9 @@ static int run(struct frontend *fe)
         uint64_t mono = now_mono_ms();
         uint64_t due = next_tick < next_hb ? next_tick : next_hb;
         long timeout = due > mono ? (long)(due - mono) : 0;
+
+        if (snap_wait >= 0 && snap_wait < timeout)
+            timeout = snap_wait; /* a snapshot has more to send */
 
         items[0] = (zmq_pollitem_t){.socket = fe->router, .events = ZMQ_POLLIN};
         if (zmq_poll(items, 1, timeout) < 0) {
@@ -125,6 +128,7 @@ static int run(struct frontend *fe)
         if (store_commit(fe->store) < 0)
             fatalx("store: commit failed; exiting before anything is acknowledged");
         ctl_flush(fe);
+        snap_wait = routes_snapshot_pump(fe);
     }
     log_info("signal %d: shutting down", (int)quit_signal);
     ret = 0;

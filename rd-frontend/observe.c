@@ -132,11 +132,11 @@ static void notify(struct frontend *fe, struct rd_observer *o, struct rd_reply *
     reply->observe = ++fe->obs_seq & 0xffffff;
     sb_init(&coap);
     if (rd_reply_serialize(reply, &req, RD_DEFAULT_BLOCK_SZX, &coap) == 0) {
+        /* confirmable: the relay learns when the client is gone */
+        const struct rr_msg_rd_notify m = {
+            .peer = o->peer, .confirmable = 1, .coap = {(const uint8_t *)coap.buf, coap.len}};
         wire_w_init(&w, body, sizeof(body));
-        proto_put_peer(&w, &o->peer);
-        wire_put_u8(&w, 1); /* confirmable: the relay learns when the client is gone */
-        wire_put_bytes(&w, coap.buf, coap.len);
-        if (!w.err)
+        if (proto_enc_rd_notify(&w, &m) == 0)
             fe_queue(fe, false, (const uint8_t *)o->peer.relay, strlen(o->peer.relay),
                      RR_MSG_RD_NOTIFY, body, w.len);
     }

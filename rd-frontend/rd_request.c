@@ -417,11 +417,10 @@ static int do_simple(struct frontend *fe, const uint8_t *ident, size_t idlen, ui
     coap_msg_add_opt(&m, COAP_OPT_URI_PATH, "core", 4);
     coap_msg_add_opt_uint(&m, COAP_OPT_ACCEPT, COAP_CF_LINK_FORMAT, acc);
     n = coap_msg_serialize_udp(&m, coap, sizeof(coap));
+    const struct rr_msg_ep_request er = {
+        .req_id = pd->ep_req_id, .path = path, .coap = {coap, n > 0 ? (size_t)n : 0}};
     wire_w_init(&w, body, sizeof(body));
-    wire_put_u64(&w, pd->ep_req_id);
-    proto_put_peer(&w, &path);
-    wire_put_bytes(&w, coap, n > 0 ? (size_t)n : 0);
-    if (n < 0 || w.err) {
+    if (n < 0 || proto_enc_ep_request(&w, &er) < 0) {
         free(pd);
         rd_reply_error(reply, COAP_INTERNAL_ERROR, "cannot build request");
         return RD_DONE;

@@ -40,6 +40,8 @@
 #include "proto.h"
 #include "timerheap.h"
 
+struct rr_msg_relay_status;
+
 #define RC_NONE UINT32_MAX
 #define RC_RD_RESEND_MS 1000  /* re-send RD_REQUEST while unanswered */
 #define RC_RD_GIVEUP_MS 60000 /* then 5.03 */
@@ -113,7 +115,7 @@ struct relay_transport {
     void (*xfwd_cancel)(void *tp, const struct rc_xreq *x, uint64_t now);
     /* requester: XFWD_RESPONSE for downstream slot (from req_id) */
     void (*xfwd_response)(void *tp, int xp, uint32_t slot, uint64_t req_id, uint8_t status,
-                          const uint8_t *coap, size_t n, uint64_t now);
+                          const uint8_t *coap, size_t n, uint8_t kind, uint64_t now);
 };
 
 struct rc_zsock {
@@ -146,6 +148,7 @@ struct relay_core {
     uint8_t *ctlbuf;  /* receive buffer (RR_PROTO_MAX_BODY) */
     uint8_t *txbuf;   /* send scratch (RR_PROTO_MAX_BODY) */
     uint8_t *coapbuf; /* CoAP serialising scratch (RC_COAP_MAX) */
+    struct rr_msg_relay_status *status_msg;
 
     struct rc_xpeer *xpeers;
     int nxpeers, max_xpeers;
@@ -248,10 +251,11 @@ int rc_xfwd_forward(struct relay_core *c, uint32_t slot, struct coap_msg *m,
                     const struct rr_route *route, const char *host, int *xp, uint64_t *req_id,
                     uint8_t *code, char *diag, size_t dlen);
 void rc_xfwd_send_cancel(struct relay_core *c, int xp, uint64_t req_id);
-/* Holder: XFWD_RESPONSE (coap NULL unless status is OK). 0, or -1 with
- * errno (EHOSTUNREACH: the requester is gone; EAGAIN: HWM, counted). */
+/* Holder: XFWD_RESPONSE (coap NULL unless status is OK; kind enum
+ * rr_xfwd_kind: ACK piggybacked, CON/NON separate). 0, or -1 with errno
+ * (EHOSTUNREACH: the requester is gone; EAGAIN: HWM, counted). */
 int rc_xfwd_send_response(struct relay_core *c, const uint8_t *id, size_t idlen, uint64_t req_id,
-                          uint8_t status, const uint8_t *coap, size_t n);
+                          uint8_t status, const uint8_t *coap, size_t n, uint8_t kind);
 /* The one XFWD status -> CoAP code mapping (counted as 5.02 / 5.04);
  * *diag is the diagnostic. */
 uint8_t rc_xfwd_fail_code(struct relay_core *c, uint8_t status, const char **diag);

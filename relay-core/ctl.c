@@ -17,6 +17,7 @@
 
 #include "core.h"
 #include "log.h"
+#include "proto_msg.h"
 
 const struct route_table *rc_routes(const struct relay_core *c)
 {
@@ -34,12 +35,12 @@ void rc_ctl_send_hello(struct relay_core *c)
 {
     uint8_t body[64];
     struct wire_w w;
+    struct rr_msg_hello m = {.transport = c->tp->transport, .pid = (uint32_t)getpid()};
 
+    snprintf(m.relay, sizeof(m.relay), "%s", c->name);
     wire_w_init(&w, body, sizeof(body));
-    wire_put_str(&w, c->name);
-    wire_put_u8(&w, c->tp->transport);
-    wire_put_u32(&w, (uint32_t)getpid());
-    rc_ctl_send(c, RR_MSG_HELLO, body, w.len);
+    if (proto_enc_hello(&w, &m) == 0)
+        rc_ctl_send(c, RR_MSG_HELLO, body, w.len);
 }
 
 void rc_ctl_send_status(struct relay_core *c)
@@ -80,14 +81,15 @@ void rc_ctl_send_status(struct relay_core *c)
     if (c->tp->counters)
         n += c->tp->counters(c->tpa, f + n, RC_MAX_COUNTERS - n);
 
-    wire_w_init(&w, c->txbuf, RR_PROTO_MAX_BODY);
-    wire_put_str(&w, c->name);
-    wire_put_u16(&w, (uint16_t)n);
-    for (unsigned i = 0; i < n; i++) {
-        wire_put_str(&w, f[i].name);
-        wire_put_u64(&w, f[i].v);
+    struct rr_msg_relay_status *m = c->status_msg; /* large: allocated once */
+    snprintf(m->relay, sizeof(m->relay), "%s", c->name);
+    m->n = (uint16_t)(n < RR_STATUS_MAX ? n : RR_STATUS_MAX);
+    for (unsigned i = 0; i < m->n; i++) {
+        snprintf(m->c[i].name, sizeof(m->c[i].name), "%s", f[i].name);
+        m->c[i].value = f[i].v;
     }
-    if (!w.err)
+    wire_w_init(&w, c->txbuf, RR_PROTO_MAX_BODY);
+    if (proto_enc_relay_status(&w, m) == 0)
         rc_ctl_send(c, RR_MSG_RELAY_STATUS, c->txbuf, w.len);
 }
 
@@ -96,12 +98,11 @@ void rc_send_reachability(struct relay_core *c, const char *host, bool reachable
 {
     uint8_t body[RR_HOST_MAX + 32];
     struct wire_w w;
+    struct rr_msg_reachability m = {.reachable = reachable ? 1 : 0, .since_ms = since_wall_ms};
 
+    snprintf(m.host, sizeof(m.host), "%s", host);
     wire_w_init(&w, body, sizeof(body));
-    wire_put_str(&w, host);
-    wire_put_u8(&w, reachable ? 1 : 0);
-    wire_put_u64(&w, since_wall_ms);
-    if (!w.err)
+    if (proto_enc_reachability(&w, &m) == 0)
         rc_ctl_send(c, RR_MSG_REACHABILITY, body, w.len);
 }
 

@@ -25,6 +25,7 @@
 
 #include "core.h"
 #include "log.h"
+#include "proto_msg.h"
 #include "timeutil.h"
 
 #define RC_EPOLL_BATCH 256
@@ -78,10 +79,12 @@ int rc_init(struct relay_core *c, const struct rr_config *cfg, const char *name,
     c->ctlbuf = malloc(RR_PROTO_MAX_BODY);
     c->txbuf = malloc(RR_PROTO_MAX_BODY);
     c->coapbuf = malloc(RC_COAP_MAX);
+    c->status_msg = malloc(sizeof(*c->status_msg));
     c->xpeers = calloc((size_t)c->max_xpeers, sizeof(*c->xpeers));
     c->zs = calloc((size_t)c->max_zs, sizeof(*c->zs));
     c->zctx = zmq_ctx_new();
-    if (c->epfd < 0 || !c->ctlbuf || !c->txbuf || !c->coapbuf || !c->xpeers || !c->zs || !c->zctx) {
+    if (c->epfd < 0 || !c->ctlbuf || !c->txbuf || !c->coapbuf || !c->status_msg || !c->xpeers ||
+        !c->zs || !c->zctx) {
         log_warn("relay core setup");
         return -1;
     }
@@ -107,6 +110,8 @@ void rc_free(struct relay_core *c)
     free(c->ctlbuf);
     free(c->txbuf);
     free(c->coapbuf);
+    free(c->status_msg);
+    c->status_msg = NULL;
     free(c->xpeers);
     free(c->zs);
     c->ctlbuf = c->txbuf = c->coapbuf = NULL;

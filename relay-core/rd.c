@@ -15,6 +15,7 @@
 
 #include "core.h"
 #include "log.h"
+#include "proto_msg.h"
 
 /* A CoAP message in datagram framing with a sound header and token. */
 static bool coap_raw_ok(const uint8_t *b, size_t n)
@@ -38,12 +39,10 @@ void rc_rd_send_request(struct relay_core *c, uint64_t req_id, const struct rr_p
                         const uint8_t *coap, size_t n)
 {
     struct wire_w w;
+    struct rr_msg_rd_request m = {.req_id = req_id, .peer = *p, .coap = {coap, n}};
 
     wire_w_init(&w, c->txbuf, RR_PROTO_MAX_BODY);
-    wire_put_u64(&w, req_id);
-    proto_put_peer(&w, p);
-    wire_put_bytes(&w, coap, n);
-    if (w.err) {
+    if (proto_enc_rd_request(&w, &m) < 0) {
         log_warnx("RD_REQUEST does not fit");
         return;
     }
@@ -67,11 +66,10 @@ void rc_send_observe_gone(struct relay_core *c, const struct rr_peer *p, const u
 {
     uint8_t body[256];
     struct wire_w w;
+    struct rr_msg_observe_gone m = {.peer = *p, .token = {tok, tkl}};
 
     wire_w_init(&w, body, sizeof(body));
-    proto_put_peer(&w, p);
-    wire_put_bytes(&w, tok, tkl);
-    if (!w.err)
+    if (proto_enc_observe_gone(&w, &m) == 0)
         rc_ctl_send(c, RR_MSG_OBSERVE_GONE, body, w.len);
 }
 
@@ -79,74 +77,62 @@ void rc_send_ep_response(struct relay_core *c, uint64_t req_id, uint8_t status, 
                          size_t n)
 {
     struct wire_w w;
+    struct rr_msg_ep_response m = {.req_id = req_id, .status = status, .coap = {coap, n}};
 
     wire_w_init(&w, c->txbuf, RR_PROTO_MAX_BODY);
-    wire_put_u64(&w, req_id);
-    wire_put_u8(&w, status);
-    wire_put_bytes(&w, coap, n);
-    if (!w.err)
+    if (proto_enc_ep_response(&w, &m) == 0)
         rc_ctl_send(c, RR_MSG_EP_RESPONSE, c->txbuf, w.len);
 }
 
 void rc_rd_on_response(struct relay_core *c, const uint8_t *body, size_t len, uint64_t now)
 {
     struct wire_r rd;
-    const uint8_t *coap;
+    struct rr_msg_rd_response m;
 
     wire_r_init(&rd, body, len);
-    uint64_t req_id = wire_get_u64(&rd);
-    size_t n = wire_get_bytes(&rd, &coap);
-    if (rd.err || !coap_raw_ok(coap, n)) {
+    if (proto_dec_rd_response(&rd, &m) < 0 || !coap_raw_ok(m.coap.p, m.coap.len)) {
         log_warnx("malformed RD_RESPONSE dropped");
         return;
     }
     if (c->tp->rd_response)
-        c->tp->rd_response(c->tpa, rc_req_slot(req_id), req_id, coap, n, now);
+        c->tp->rd_response(c->tpa, rc_req_slot(m.req_id), m.req_id, m.coap.p, m.coap.len, now);
 }
 
 void rc_rd_on_notify(struct relay_core *c, const uint8_t *body, size_t len, uint64_t now)
 {
     struct wire_r rd;
-    struct rr_peer p;
-    const uint8_t *coap;
+    struct rr_msg_rd_notify m;
 
     wire_r_init(&rd, body, len);
-    proto_get_peer(&rd, &p);
-    uint8_t confirmable = wire_get_u8(&rd);
-    size_t n = wire_get_bytes(&rd, &coap);
-    if (rd.err || !coap_raw_ok(coap, n)) {
+    if (proto_dec_rd_notify(&rd, &m) < 0 || !coap_raw_ok(m.coap.p, m.coap.len)) {
         log_warnx("malformed RD_NOTIFY dropped");
         return;
     }
-    addr_normalise(&p.remote);
-    addr_normalise(&p.local);
-    if (p.transport != c->tp->transport) {
+    addr_normalise(&m.peer.remote);
+    addr_normalise(&m.peer.local);
+    if (m.peer.transport != c->tp->transport) {
         log_warnx("RD_NOTIFY for a peer not on this relay dropped");
         return;
     }
     if (c->tp->rd_notify)
-        c->tp->rd_notify(c->tpa, &p, confirmable != 0, coap, n, now);
+        c->tp->rd_notify(c->tpa, &m.peer, m.confirmable != 0, m.coap.p, m.coap.len, now);
 }
 
 void rc_rd_on_ep_request(struct relay_core *c, const uint8_t *body, size_t len, uint64_t now)
 {
     struct wire_r rd;
-    struct rr_peer path;
-    const uint8_t *coap;
+    struct rr_msg_ep_request q;
     struct coap_msg m;
 
     wire_r_init(&rd, body, len);
-    uint64_t req_id = wire_get_u64(&rd);
-    proto_get_peer(&rd, &path);
-    size_t n = wire_get_bytes(&rd, &coap);
-    if (rd.err || coap_msg_parse_udp(coap, n, &m) < 0 || COAP_CODE_CLASS(m.code) != 0 ||
-        m.code == 0) {
+    if (proto_dec_ep_request(&rd, &q) < 0 || coap_msg_parse_udp(q.coap.p, q.coap.len, &m) < 0 ||
+        COAP_CODE_CLASS(m.code) != 0 || m.code == 0) {
         log_warnx("malformed EP_REQUEST dropped");
         return;
     }
     c->c.ep_requests++;
-    addr_normalise(&path.remote);
-    addr_normalise(&path.local);
+    addr_normalise(&q.path.remote);
+    addr_normalise(&q.path.local);
     if (c->tp->ep_request)
-        c->tp->ep_request(c->tpa, req_id, &path, &m, now);
+        c->tp->ep_request(c->tpa, q.req_id, &q.path, &m, now);
 }

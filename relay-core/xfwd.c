@@ -22,6 +22,7 @@
 
 #include "core.h"
 #include "log.h"
+#include "proto_msg.h"
 
 int rc_zsend(struct relay_core *c, void *sock, const void *id, size_t idlen, uint16_t type,
              const void *body, size_t len)
@@ -191,6 +192,7 @@ int rc_xfwd_forward(struct relay_core *c, uint32_t slot, struct coap_msg *m,
                     uint8_t *code, char *diag, size_t dlen)
 {
     struct wire_w w;
+    struct rr_msg_xfwd_request q;
 
     *xp = rc_xpeer_get(c, route->path.relay);
     if (*xp < 0) {
@@ -199,7 +201,8 @@ int rc_xfwd_forward(struct relay_core *c, uint32_t slot, struct coap_msg *m,
         snprintf(diag, dlen, "registrant's relay \"%.32s\" is not available", route->path.relay);
         return -1;
     }
-    /* type (CON/NON) travels along: a UDP holder keeps it upstream */
+    /* the type (CON/NON) travels along as kind: a UDP holder keeps it
+     * upstream */
     m->msgid = 0;
     ssize_t n = coap_msg_serialize_udp(m, c->coapbuf, RC_COAP_MAX);
     if (n < 0) {
@@ -208,11 +211,12 @@ int rc_xfwd_forward(struct relay_core *c, uint32_t slot, struct coap_msg *m,
         return -1;
     }
     *req_id = rc_xfwd_req_id(slot, rc_new_check(c));
+    q.req_id = *req_id;
+    snprintf(q.host, sizeof(q.host), "%s", host);
+    q.coap = (struct rr_bytes){c->coapbuf, (size_t)n};
+    q.kind = m->type == COAP_T_NON ? RR_XK_NON : RR_XK_CON;
     wire_w_init(&w, c->txbuf, RR_PROTO_MAX_BODY);
-    wire_put_u64(&w, *req_id);
-    wire_put_str(&w, host);
-    wire_put_bytes(&w, c->coapbuf, (size_t)n);
-    if (w.err ||
+    if (proto_enc_xfwd_request(&w, &q) < 0 ||
         rc_zsend(c, c->xpeers[*xp].sock, NULL, 0, RR_MSG_XFWD_REQUEST, c->txbuf, w.len) < 0) {
         c->c.xfwd_refused++;
         c->c.proxy_5_02++;
@@ -228,32 +232,32 @@ void rc_xfwd_send_cancel(struct relay_core *c, int xp, uint64_t req_id)
 {
     uint8_t body[8];
     struct wire_w w;
+    struct rr_msg_xfwd_cancel m = {.req_id = req_id};
 
     if (xp < 0 || xp >= c->nxpeers)
         return;
     wire_w_init(&w, body, sizeof(body));
-    wire_put_u64(&w, req_id);
-    rc_zsend(c, c->xpeers[xp].sock, NULL, 0, RR_MSG_XFWD_CANCEL, body, w.len);
+    if (proto_enc_xfwd_cancel(&w, &m) == 0)
+        rc_zsend(c, c->xpeers[xp].sock, NULL, 0, RR_MSG_XFWD_CANCEL, body, w.len);
 }
 
 static void on_response(struct relay_core *c, int xp, const uint8_t *body, size_t len, uint64_t now)
 {
     struct wire_r rd;
-    const uint8_t *coap;
+    struct rr_msg_xfwd_response a;
     struct coap_msg m;
 
     wire_r_init(&rd, body, len);
-    uint64_t req_id = wire_get_u64(&rd);
-    uint8_t status = wire_get_u8(&rd);
-    size_t n = wire_get_bytes(&rd, &coap);
-    if (rd.err || (status == RR_EP_OK &&
-                   (coap_msg_parse_udp(coap, n, &m) < 0 || COAP_CODE_CLASS(m.code) < 2))) {
+    if (proto_dec_xfwd_response(&rd, &a) < 0 ||
+        (a.status == RR_EP_OK &&
+         (coap_msg_parse_udp(a.coap.p, a.coap.len, &m) < 0 || COAP_CODE_CLASS(m.code) < 2))) {
         log_warnx("malformed XFWD_RESPONSE from relay %s dropped", rc_xpeer_name(c, xp));
         return;
     }
+    bool ok = a.status == RR_EP_OK;
     if (c->tp->xfwd_response)
-        c->tp->xfwd_response(c->tpa, xp, rc_req_slot(req_id), req_id, status,
-                             status == RR_EP_OK ? coap : NULL, status == RR_EP_OK ? n : 0, now);
+        c->tp->xfwd_response(c->tpa, xp, rc_req_slot(a.req_id), a.req_id, a.status,
+                             ok ? a.coap.p : NULL, ok ? a.coap.len : 0, a.kind, now);
 }
 
 void rc_xfwd_on_peer(struct relay_core *c, int xp, uint64_t now)
@@ -283,19 +287,19 @@ void rc_xfwd_on_peer(struct relay_core *c, int xp, uint64_t now)
 /* ---- holder side ---- */
 
 int rc_xfwd_send_response(struct relay_core *c, const uint8_t *id, size_t idlen, uint64_t req_id,
-                          uint8_t status, const uint8_t *coap, size_t n)
+                          uint8_t status, const uint8_t *coap, size_t n, uint8_t kind)
 {
     struct wire_w w;
+    bool ok = status == RR_EP_OK;
+    struct rr_msg_xfwd_response m = {
+        .req_id = req_id, .status = status, .coap = {ok ? coap : NULL, ok ? n : 0}, .kind = kind};
 
     if (!c->xrouter) {
         errno = ENOTCONN;
         return -1;
     }
     wire_w_init(&w, c->txbuf, RR_PROTO_MAX_BODY);
-    wire_put_u64(&w, req_id);
-    wire_put_u8(&w, status);
-    wire_put_bytes(&w, status == RR_EP_OK ? coap : NULL, status == RR_EP_OK ? n : 0);
-    if (w.err) {
+    if (proto_enc_xfwd_response(&w, &m) < 0) {
         errno = EMSGSIZE;
         return -1;
     }
@@ -306,27 +310,27 @@ static void on_request(struct relay_core *c, const uint8_t *id, size_t idlen, co
                        size_t len, uint64_t now)
 {
     struct wire_r rd;
-    char host[RR_HOST_MAX];
-    const uint8_t *coap;
+    struct rr_msg_xfwd_request q;
     struct coap_msg m;
 
     wire_r_init(&rd, body, len);
-    uint64_t req_id = wire_get_u64(&rd);
-    wire_get_str(&rd, host, sizeof(host));
-    size_t n = wire_get_bytes(&rd, &coap);
     /* one rule for routing ids: a ROUTER always names its peer, so an
      * empty one (or one longer than a relay name) is malformed */
-    if (rd.err || coap_msg_parse_udp(coap, n, &m) < 0 || COAP_CODE_CLASS(m.code) != 0 ||
-        m.code == 0 || idlen == 0 || idlen > RR_RELAY_NAME_MAX) {
+    if (proto_dec_xfwd_request(&rd, &q) < 0 || coap_msg_parse_udp(q.coap.p, q.coap.len, &m) < 0 ||
+        COAP_CODE_CLASS(m.code) != 0 || m.code == 0 || idlen == 0 || idlen > RR_RELAY_NAME_MAX) {
         log_warnx("malformed XFWD_REQUEST dropped");
         return;
     }
     c->c.xfwd_in++;
+    /* the kind field, not the datagram's type bits, says CON or NON */
+    m.type = q.kind == RR_XK_NON ? COAP_T_NON : COAP_T_CON;
+    const char *host = q.host;
+    uint64_t req_id = q.req_id;
     struct rc_xreq x = {.id = id, .idlen = idlen, .req_id = req_id, .host = host};
     const struct route_table *t = rc_routes(c);
     const struct rr_route *route = t ? route_table_get(t, host) : NULL;
     if (!route || !rc_route_is_ours(c, route)) {
-        rc_xfwd_send_response(c, id, idlen, req_id, RR_EP_NO_ROUTE, NULL, 0);
+        rc_xfwd_send_response(c, id, idlen, req_id, RR_EP_NO_ROUTE, NULL, 0, RR_XK_ACK);
         return;
     }
     if (c->tp->xfwd_request)
@@ -337,12 +341,12 @@ static void on_cancel(struct relay_core *c, const uint8_t *id, size_t idlen, con
                       size_t len, uint64_t now)
 {
     struct wire_r rd;
+    struct rr_msg_xfwd_cancel m;
 
     wire_r_init(&rd, body, len);
-    uint64_t req_id = wire_get_u64(&rd);
-    if (rd.err || idlen == 0 || idlen > RR_RELAY_NAME_MAX)
+    if (proto_dec_xfwd_cancel(&rd, &m) < 0 || idlen == 0 || idlen > RR_RELAY_NAME_MAX)
         return;
-    struct rc_xreq x = {.id = id, .idlen = idlen, .req_id = req_id, .host = ""};
+    struct rc_xreq x = {.id = id, .idlen = idlen, .req_id = m.req_id, .host = ""};
     if (c->tp->xfwd_cancel)
         c->tp->xfwd_cancel(c->tpa, &x, now);
 }

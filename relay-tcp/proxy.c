@@ -315,9 +315,10 @@ void rt_proxy_on_upstream_fail(struct rt_relay *r, uint32_t ui, uint8_t code, co
 }
 
 void rt_proxy_on_xfwd_response(void *tp, int xp, uint32_t i, uint64_t req_id, uint8_t status,
-                               const uint8_t *coap, size_t n, uint64_t now)
+                               const uint8_t *coap, size_t n, uint8_t kind, uint64_t now)
 {
     struct rt_relay *r = tp;
+    (void)kind; /* TCP has no message types */
     struct coap_msg m;
 
     if (status == RR_EP_OK && coap_msg_parse_udp(coap, n, &m) < 0)

@@ -249,7 +249,7 @@ int rt_ux_send_request(struct rt_relay *r, uint32_t uxi, struct coap_msg *m, uin
                        uint64_t now);
 /* XFWD_RESPONSE for one of our clients (transport callback). */
 void rt_proxy_on_xfwd_response(void *tp, int xp, uint32_t i, uint64_t req_id, uint8_t status,
-                               const uint8_t *coap, size_t n, uint64_t now);
+                               const uint8_t *coap, size_t n, uint8_t kind, uint64_t now);
 
 /* xfwd.c: the holder side (transport callbacks) */
 void rt_xfwd_on_request(void *tp, const struct rc_xreq *x, struct coap_msg *m,

@@ -12,11 +12,12 @@
 #include <string.h>
 
 #include "log.h"
+#include "proto_msg.h"
 #include "tcp_relay.h"
 
 static void send_status(struct rt_relay *r, const struct rc_xreq *x, uint8_t status)
 {
-    rc_xfwd_send_response(&r->core, x->id, x->idlen, x->req_id, status, NULL, 0);
+    rc_xfwd_send_response(&r->core, x->id, x->idlen, x->req_id, status, NULL, 0, RR_XK_ACK);
 }
 
 void rt_xfwd_answer(struct rt_relay *r, uint32_t ui, uint8_t status, const struct coap_msg *m)
@@ -35,8 +36,14 @@ void rt_xfwd_answer(struct rt_relay *r, uint32_t ui, uint8_t status, const struc
             n = 0;
         }
     }
-    if (rc_xfwd_send_response(&r->core, u->xid, u->xid_len, u->req_id, status, coap, (size_t)n) <
-            0 &&
+    /* a plain answer is ACK (piggybacked); a notification CON, so a UDP
+     * requester sends it on confirmable and learns when its client left */
+    uint8_t kind = status == RR_EP_OK && u->observe_req && COAP_CODE_CLASS(m->code) == 2 &&
+                           coap_msg_find(m, COAP_OPT_OBSERVE)
+                       ? RR_XK_CON
+                       : RR_XK_ACK;
+    if (rc_xfwd_send_response(&r->core, u->xid, u->xid_len, u->req_id, status, coap, (size_t)n,
+                              kind) < 0 &&
         errno == EHOSTUNREACH && u->state == UX_OBSERVE) {
         /* the requesting relay is gone: so is its client */
         log_debug("XFWD requester gone: ending observation of %s", u->host);

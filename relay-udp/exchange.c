@@ -1,12 +1,13 @@
 /*
  * exchange.c - relay-udp's CoAP message layer state (RFC 7252 §4).
- * Owns: the downstream exchange pool (client requests and notifications we
- * push; answered ones stay as the duplicate cache and are recycled oldest
- * first), the upstream exchange pool (requests we send to endpoints), the
- * dedup hash (peer, message id) and the ack-wait hash (remote, message id)
- * of every CON we retransmit, message ids and token check values. All sized
- * once at start from max_exchanges: nothing is allocated per request.
- * Talks to udp_io.c (sends), rd_path.c and proxy.c (timer outcomes).
+ * Owns: the downstream exchange pool (client requests in flight and
+ * notifications we push), the upstream exchange pool (requests we send to
+ * endpoints), the ack-wait hash (remote, message id) of every CON we
+ * retransmit, message ids and token check values; sized once at start from
+ * max_exchanges. The duplicate memory (with the answers to repeat) is the
+ * per-peer table of dedup.c, sized from dedup_entries / dedup_per_peer.
+ * Nothing is allocated per request.
+ * Talks to udp_io.c (sends), dedup.c, rd_path.c and proxy.c (timer outcomes).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,20 +38,22 @@ int exch_init(struct relay *r)
     r->nux = nux;
     r->dx = calloc(ndx, sizeof(*r->dx));
     r->ux = calloc(nux, sizeof(*r->ux));
-    r->ndedup_b = pow2_at_least(ndx);
     r->nack_b = pow2_at_least(ndx + nux);
-    r->dedup_b = malloc(r->ndedup_b * sizeof(uint32_t));
     r->ack_b = malloc(r->nack_b * sizeof(uint32_t));
-    if (!r->dx || !r->ux || !r->dedup_b || !r->ack_b ||
-        th_init(&r->core.timers, 2 * (ndx + nux) + 16) < 0) {
+    if (!r->dx || !r->ux || !r->ack_b || th_init(&r->core.timers, 2 * (ndx + nux) + 16) < 0) {
         log_warnx("out of memory for %u exchanges", nux);
         return -1;
     }
-    memset(r->dedup_b, 0xff, r->ndedup_b * sizeof(uint32_t));
+    if (dd_init(&r->dd, r->cfg.dedup_entries, r->cfg.dedup_per_peer) < 0) {
+        log_warnx("out of memory for %u duplicate entries", r->cfg.dedup_entries);
+        return -1;
+    }
+    log_debug("duplicate memory: %u entries, %u per peer, %zu KiB", r->dd.max_entries,
+              r->dd.per_peer, dd_memory(r->dd.max_entries, r->dd.per_peer) / 1024);
     memset(r->ack_b, 0xff, r->nack_b * sizeof(uint32_t));
     for (uint32_t i = 0; i < ndx; i++) {
         r->dx[i].dnext = i + 1 < ndx ? i + 1 : RU_NONE;
-        r->dx[i].fprev = r->dx[i].fnext = RU_NONE;
+        r->dx[i].dd = RU_NONE;
         r->dx[i].up = RU_NONE;
         r->dx[i].out.hnext = RU_NONE;
         th_timer_init(&r->dx[i].t_ack, RU_T_DX_ACK, i);
@@ -65,7 +68,6 @@ int exch_init(struct relay *r)
     }
     r->dx_free = 0;
     r->ux_free = 0;
-    r->fifo_head = r->fifo_tail = RU_NONE;
     r->next_msgid = (uint16_t)random();
     return 0;
 }
@@ -74,12 +76,12 @@ void exch_free(struct relay *r)
 {
     free(r->dx);
     free(r->ux);
-    free(r->dedup_b);
     free(r->ack_b);
     th_free(&r->core.timers);
+    dd_free(&r->dd);
     r->dx = NULL;
     r->ux = NULL;
-    r->dedup_b = r->ack_b = NULL;
+    r->ack_b = NULL;
 }
 
 uint16_t exch_new_msgid(struct relay *r)
@@ -197,72 +199,27 @@ void send_empty(struct relay *r, int sock, const struct rr_addr *remote,
 
 /* ---- downstream exchanges ---- */
 
-static void fifo_unlink(struct relay *r, uint32_t i)
-{
-    struct dexch *d = &r->dx[i];
-    if (d->fprev != RU_NONE)
-        r->dx[d->fprev].fnext = d->fnext;
-    else if (r->fifo_head == i)
-        r->fifo_head = d->fnext;
-    if (d->fnext != RU_NONE)
-        r->dx[d->fnext].fprev = d->fprev;
-    else if (r->fifo_tail == i)
-        r->fifo_tail = d->fprev;
-    d->fprev = d->fnext = RU_NONE;
-}
-
-static void dedup_unlink(struct relay *r, uint32_t i)
-{
-    struct dexch *d = &r->dx[i];
-    uint32_t b = key_hash(&d->peer, d->req_msgid) & (r->ndedup_b - 1);
-    for (uint32_t *pp = &r->dedup_b[b]; *pp != RU_NONE; pp = &r->dx[*pp].dnext) {
-        if (*pp == i) {
-            *pp = d->dnext;
-            break;
-        }
-    }
-    d->dnext = RU_NONE;
-    d->in_dedup = false;
-}
+/* ---- duplicate memory (dedup.c) ---- */
 
 void dx_dedup_insert(struct relay *r, uint32_t i)
 {
     struct dexch *d = &r->dx[i];
-    uint32_t b = key_hash(&d->peer, d->req_msgid) & (r->ndedup_b - 1);
-    d->dnext = r->dedup_b[b];
-    r->dedup_b[b] = i;
-    d->in_dedup = true;
+    uint32_t life = d->req_type == COAP_T_CON ? RU_EXCHANGE_LIFETIME_MS : RU_NON_LIFETIME_MS;
+    d->dd = dd_insert(&r->dd, &d->peer, d->req_msgid, i, d->start_ms, life);
 }
 
 uint32_t dx_find_dup(struct relay *r, const struct rr_addr *peer, uint16_t msgid, uint64_t now)
 {
-    uint32_t b = key_hash(peer, msgid) & (r->ndedup_b - 1);
-    for (uint32_t i = r->dedup_b[b]; i != RU_NONE; i = r->dx[i].dnext) {
-        struct dexch *d = &r->dx[i];
-        if (d->req_msgid != msgid || !addr_equal(&d->peer, peer))
-            continue;
-        uint64_t life = d->req_type == COAP_T_CON ? RU_EXCHANGE_LIFETIME_MS : RU_NON_LIFETIME_MS;
-        if (d->state == DX_DONE && now - d->start_ms > life) {
-            /* the message id may be reused by now: a new request */
-            dx_release(r, i);
-            return RU_NONE;
-        }
-        return i;
-    }
-    return RU_NONE;
+    return dd_find(&r->dd, peer, msgid, now);
 }
 
 uint32_t dx_alloc(struct relay *r, uint64_t now)
 {
+    /* answered exchanges do not stay: their answers live in the duplicate
+     * memory, so a free slot is there unless max_exchanges are in flight */
     uint32_t i = r->dx_free;
-    if (i == RU_NONE) {
-        /* recycle the oldest answered exchange: its duplicate window is
-         * the shortest loss */
-        if (r->fifo_head == RU_NONE)
-            return RU_NONE;
-        dx_release(r, r->fifo_head);
-        i = r->dx_free;
-    }
+    if (i == RU_NONE)
+        return RU_NONE;
     struct dexch *d = &r->dx[i];
     r->dx_free = d->dnext;
     d->dnext = RU_NONE;
@@ -270,11 +227,10 @@ uint32_t dx_alloc(struct relay *r, uint64_t now)
     d->kind = DX_K_LOCAL;
     d->out_kind = DX_O_NONE;
     d->ack_sent = false;
-    d->in_dedup = false;
+    d->dd = RU_NONE;
     d->up = RU_NONE;
     d->req_id = 0;
     d->start_ms = now;
-    d->done_ms = 0;
     d->out.awaiting = false;
     d->out.len = 0;
     r->dx_used++;
@@ -289,10 +245,8 @@ void dx_release(struct relay *r, uint32_t i)
     out_stop(r, i, &d->out, &d->t_ack);
     th_cancel(&r->core.timers, &d->t_ack);
     th_cancel(&r->core.timers, &d->t_aux);
-    if (d->in_dedup)
-        dedup_unlink(r, i);
-    if (d->state == DX_DONE)
-        fifo_unlink(r, i);
+    dd_forget(&r->dd, d->dd, i); /* ended without an answer to keep */
+    d->dd = RU_NONE;
     d->state = DX_FREE;
     d->up = RU_NONE;
     d->dnext = r->dx_free;
@@ -303,24 +257,15 @@ void dx_release(struct relay *r, uint32_t i)
 void dx_done(struct relay *r, uint32_t i, uint64_t now)
 {
     struct dexch *d = &r->dx[i];
-    out_stop(r, i, &d->out, &d->t_ack);
-    th_cancel(&r->core.timers, &d->t_aux);
-    d->up = RU_NONE;
-    if (!d->in_dedup) {
-        dx_release(r, i);
-        return;
-    }
-    if (d->state == DX_DONE)
-        return;
-    d->state = DX_DONE;
-    d->done_ms = now;
-    d->fprev = r->fifo_tail;
-    d->fnext = RU_NONE;
-    if (r->fifo_tail != RU_NONE)
-        r->dx[r->fifo_tail].fnext = i;
-    else
-        r->fifo_head = i;
-    r->fifo_tail = i;
+    (void)now;
+    /* a duplicate gets the piggybacked / NON answer byte for byte, or an
+     * empty ACK when the answer went separately (or nothing, if neither);
+     * the copy lets the slot go at once */
+    bool repeat = d->out_kind == DX_O_PIGGY || d->out_kind == DX_O_NON;
+    dd_complete(&r->dd, d->dd, i, d->out.buf, repeat ? d->out.len : 0,
+                d->req_type == COAP_T_CON && d->ack_sent);
+    d->dd = RU_NONE;
+    dx_release(r, i);
 }
 
 void dx_send_empty_ack(struct relay *r, uint32_t i)
@@ -343,24 +288,25 @@ void dx_arm_empty_ack(struct relay *r, uint32_t i, uint64_t now)
         th_arm(&r->core.timers, &d->t_ack, now + r->cfg.empty_ack_delay_ms);
 }
 
-void dx_on_duplicate(struct relay *r, uint32_t i)
+void dx_on_duplicate(struct relay *r, uint32_t di, int sock, const struct rr_addr *local)
 {
-    struct dexch *d = &r->dx[i];
+    const struct dd_entry *e = &r->dd.e[di];
+    const struct rr_addr *peer = &r->dd.p[e->peer].addr;
+    bool ack = e->ack;
+
     r->c.dup_requests++;
-    switch (d->out_kind) {
-    case DX_O_PIGGY:
-    case DX_O_NON:
-        /* the cached answer, byte for byte */
-        if (d->state == DX_DONE)
-            udp_send(r, d->sock, &d->peer, &d->local, d->out.buf, d->out.len);
-        break;
-    default:
-        /* still working, or answered separately: the client only needs to
-         * know we have it */
-        if (d->req_type == COAP_T_CON && d->ack_sent)
-            send_empty(r, d->sock, &d->peer, &d->local, COAP_T_ACK, d->req_msgid);
-        break;
+    if (e->state == DD_PENDING) {
+        /* still working (or observing): the client only needs to know we
+         * have it */
+        const struct dexch *d = &r->dx[e->ref];
+        ack = d->req_type == COAP_T_CON && d->ack_sent;
+    } else if (e->len) {
+        /* the kept answer, byte for byte, from where the request came in */
+        udp_send(r, sock, peer, local, r->dd.ans[di], e->len);
+        return;
     }
+    if (ack)
+        send_empty(r, sock, peer, local, COAP_T_ACK, e->msgid);
 }
 
 int dx_answer(struct relay *r, uint32_t i, const uint8_t *resp, size_t len, uint8_t notify_type,

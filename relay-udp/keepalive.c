@@ -113,15 +113,8 @@ static void unlink_chain(struct ka_table *t, uint32_t *head, uint32_t i, bool by
 
 static void ka_send_reachability(struct relay *r, const struct ka_entry *e)
 {
-    uint8_t body[RR_HOST_MAX + 32];
-    struct wire_w w;
-
-    wire_w_init(&w, body, sizeof(body));
-    wire_put_str(&w, e->host);
-    wire_put_u8(&w, e->unreachable ? 0 : 1);
-    wire_put_u64(&w, e->unreachable ? e->since_wall_ms : now_wall_ms());
-    if (!w.err)
-        rc_ctl_send(&r->core, RR_MSG_REACHABILITY, body, w.len);
+    rc_send_reachability(&r->core, e->host, !e->unreachable,
+                         e->unreachable ? e->since_wall_ms : now_wall_ms());
 }
 
 void ka_resend_unreachable(struct relay *r)

@@ -29,6 +29,7 @@
 #include "coap_msg.h"
 #include "config.h"
 #include "core.h"
+#include "dedup.h"
 #include "proto.h"
 #include "timerheap.h"
 
@@ -75,7 +76,6 @@ enum dx_state {
     DX_FREE = 0,
     DX_WAIT,    /* answer outstanding (RD or endpoint) */
     DX_SEP,     /* CON separate response sent, waiting for the client's ACK */
-    DX_DONE,    /* answered; kept for duplicate detection (in the recycle FIFO) */
     DX_OBSERVE, /* a proxied observation: notifications go to this client */
     DX_NOTIFY,  /* an RD_NOTIFY being delivered (no request) */
 };
@@ -86,7 +86,6 @@ struct dexch {
     uint8_t state, kind, out_kind;
     uint8_t req_type; /* CON or NON */
     bool ack_sent;    /* empty ACK already sent */
-    bool in_dedup;
     bool observe_req; /* XFWD: the request had Observe 0 */
     uint8_t xpeer;    /* XFWD: index of the holder relay's DEALER */
     uint16_t req_msgid;
@@ -94,9 +93,9 @@ struct dexch {
     uint8_t token[COAP_MSG_MAX_TOKEN];
     int sock;
     struct rr_addr peer, local;
-    uint32_t dnext;        /* dedup hash chain */
-    uint32_t fprev, fnext; /* recycle FIFO (DX_DONE) */
-    uint64_t start_ms, done_ms;
+    uint32_t dnext; /* free list */
+    uint32_t dd;    /* our entry in the duplicate memory (dedup.c), RU_NONE */
+    uint64_t start_ms;
     uint64_t req_id; /* RD_REQUEST id; XFWD_REQUEST id (ru_xfwd_req_id) */
     uint32_t up;     /* upstream exchange (proxy), RU_NONE */
     struct ru_out out;
@@ -179,11 +178,11 @@ struct relay {
     int nsocks;
     struct ru_rxbatch *rxb; /* recvmmsg buffers (udp_io.c) */
 
-    /* downstream exchanges: pool, free list, dedup hash, recycle FIFO */
+    /* downstream exchanges in flight: pool, free list */
     struct dexch *dx;
     uint32_t ndx, dx_free, dx_used;
-    uint32_t *dedup_b, ndedup_b;
-    uint32_t fifo_head, fifo_tail;
+    /* recent requests per peer, with the answers to repeat (dedup.c) */
+    struct dd_table dd;
 
     /* upstream exchanges */
     struct uexch *ux;
@@ -230,7 +229,9 @@ uint32_t dx_find_dup(struct relay *r, const struct rr_addr *peer, uint16_t msgid
 uint32_t dx_alloc(struct relay *r, uint64_t now);
 void dx_release(struct relay *r, uint32_t i);
 void dx_dedup_insert(struct relay *r, uint32_t i);
-void dx_on_duplicate(struct relay *r, uint32_t i);
+/* Duplicate memory: dx_find_dup returns an entry of r->dd (or RU_NONE);
+ * dx_on_duplicate answers a duplicate that came in on sock at local. */
+void dx_on_duplicate(struct relay *r, uint32_t di, int sock, const struct rr_addr *local);
 /* Deliver a response (raw bytes; their token is replaced with the client's,
  * the header with ACK/CON/NON as the state requires). notify_type is the
  * type for an Observe notification (CON/NON) or 0xff for a plain response.
@@ -334,7 +335,7 @@ void xfwd_on_timeout(struct relay *r, uint32_t i, uint64_t now);
 void xfwd_client_gone(struct relay *r, uint32_t i, uint64_t now);
 /* Requester: XFWD_RESPONSE for downstream slot i (transport callback). */
 void xfwd_on_response(void *tp, int xp, uint32_t i, uint64_t req_id, uint8_t status,
-                      const uint8_t *coap, size_t n, uint64_t now);
+                      const uint8_t *coap, size_t n, uint8_t kind, uint64_t now);
 /* Holder: send XFWD_RESPONSE for upstream exchange ui (coap NULL unless
  * status is RR_EP_OK). 0, or -1 (errno EHOSTUNREACH: the requester is gone). */
 int xfwd_answer(struct relay *r, uint32_t ui, uint8_t status, const uint8_t *coap, size_t len);

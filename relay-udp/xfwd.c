@@ -19,6 +19,7 @@
 
 #include "fwd_rules.h"
 #include "log.h"
+#include "proto_msg.h"
 #include "relay.h"
 
 /* ---- requester side ---- */
@@ -151,7 +152,7 @@ static int fit_first_block(struct coap_msg *m, uint8_t *out, const uint8_t **coa
 }
 
 void xfwd_on_response(void *tp, int xp, uint32_t i, uint64_t req_id, uint8_t status,
-                      const uint8_t *coap, size_t n, uint64_t now)
+                      const uint8_t *coap, size_t n, uint8_t kind, uint64_t now)
 {
     struct relay *r = tp;
     struct coap_msg m;
@@ -192,9 +193,9 @@ void xfwd_on_response(void *tp, int xp, uint32_t i, uint64_t req_id, uint8_t sta
     }
     int rc;
     if (d->state == DX_OBSERVE) {
-        /* a UDP holder passes the endpoint's CON/NON; a TCP one has no
-         * types (ACK): then CON, so a client that left is noticed */
-        uint8_t type = m.type == COAP_T_NON ? COAP_T_NON : COAP_T_CON;
+        /* the kind field: a UDP holder passes the endpoint's CON/NON, a
+         * TCP one says CON, so a client that left is noticed */
+        uint8_t type = kind == RR_XK_NON ? COAP_T_NON : COAP_T_CON;
         rc = dx_answer(r, i, coap, n, type, !notif, now);
     } else {
         rc = dx_answer(r, i, coap, n, 0xff, !notif, now);
@@ -214,21 +215,22 @@ void xfwd_on_response(void *tp, int xp, uint32_t i, uint64_t req_id, uint8_t sta
 
 static void send_status(struct relay *r, const struct rc_xreq *x, uint8_t status)
 {
-    rc_xfwd_send_response(&r->core, x->id, x->idlen, x->req_id, status, NULL, 0);
+    rc_xfwd_send_response(&r->core, x->id, x->idlen, x->req_id, status, NULL, 0, RR_XK_ACK);
 }
 
 int xfwd_answer(struct relay *r, uint32_t ui, uint8_t status, const uint8_t *coap, size_t len)
 {
     struct uexch *u = &r->ux[ui];
-    uint8_t resp[COAP_MSG_MAX_UDP + 8];
+    uint8_t resp[COAP_MSG_MAX_UDP + 8], kind = RR_XK_ACK;
     size_t n = 0;
 
     if (status == RR_EP_OK) {
-        /* the requester's own token again; the type (ACK for a
+        /* the requester's own token again; the kind (ACK for a
          * piggybacked answer, CON/NON for separate ones) tells a UDP
          * requester how the endpoint sent it */
         int rest = coap_raw_rest(coap, len);
-        uint8_t type = rest < 0 ? 0 : (coap[0] >> 4) & 3;
+        kind = rest < 0 ? RR_XK_ACK : (coap[0] >> 4) & 3; /* = enum rr_xfwd_kind */
+        uint8_t type = kind;
         ssize_t m = rest < 0 ? -1
                              : coap_rewrite(resp, sizeof(resp), type, coap[1], 0, u->ep_token,
                                             u->ep_tkl, coap + rest, len - (size_t)rest);
@@ -237,7 +239,7 @@ int xfwd_answer(struct relay *r, uint32_t ui, uint8_t status, const uint8_t *coa
         else
             n = (size_t)m;
     }
-    return rc_xfwd_send_response(&r->core, u->xid, u->xid_len, u->ep_req_id, status, resp, n);
+    return rc_xfwd_send_response(&r->core, u->xid, u->xid_len, u->ep_req_id, status, resp, n, kind);
 }
 
 void xfwd_on_holder_request(void *tp, const struct rc_xreq *x, struct coap_msg *mp,

@@ -28,7 +28,7 @@
 
 #include "config.h"
 #include "log.h"
-#include "proto.h"
+#include "proto_msg.h"
 #include "timeutil.h"
 #include "wire.h"
 
@@ -526,10 +526,12 @@ static int ask(struct ctl *c)
         goto done;
     }
 
+    struct rr_msg_ctl_request q;
+    int n1 = snprintf(q.command, sizeof(q.command), "%s", c->command);
+    int n2 = snprintf(q.argument, sizeof(q.argument), "%s", c->argument ? c->argument : "");
     wire_w_init(&w, req, sizeof(req));
-    wire_put_str(&w, c->command);
-    wire_put_str(&w, c->argument ? c->argument : "");
-    if (w.err) {
+    if (n1 < 0 || (size_t)n1 >= sizeof(q.command) || n2 < 0 || (size_t)n2 >= sizeof(q.argument) ||
+        proto_enc_ctl_request(&w, &q) < 0) {
         log_warnx("command or argument too long");
         goto done;
     }
@@ -544,8 +546,7 @@ static int ask(struct ctl *c)
         uint64_t now = now_mono_ms();
         zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
         uint16_t type;
-        const uint8_t *text;
-        size_t textlen;
+        struct rr_msg_ctl_response a;
 
         if (now >= deadline) {
             log_warnx("no answer from rd-frontend at %s within %d ms (is rdrelay-frontend "
@@ -569,13 +570,12 @@ static int ask(struct ctl *c)
             continue;
         }
         wire_r_init(&r, c->body, c->bodylen);
-        c->ok = wire_get_u8(&r);
-        textlen = wire_get_bytes(&r, &text);
-        if (r.err) {
+        if (proto_dec_ctl_response(&r, &a) < 0) {
             log_warnx("malformed CTL_RESPONSE (%zu bytes)", c->bodylen);
             continue;
         }
-        c->text = strndup((const char *)text, textlen);
+        c->ok = a.ok;
+        c->text = strndup((const char *)a.text.p, a.text.len);
         if (!c->text) {
             log_warn("strndup");
             goto done;

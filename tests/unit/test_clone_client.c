@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "clone_client.h"
+#include "proto_msg.h"
 
 struct rec {
     int swaps, changes;
@@ -69,15 +70,12 @@ static void publish_update(struct fx *f, uint64_t epoch, uint64_t seq, const cha
 {
     uint8_t buf[1024];
     struct wire_w w;
-    struct rr_route rt = mkroute(ep);
+    struct rr_msg_route_update m = {.epoch = epoch, .seq = seq, .route = mkroute(ep)};
 
     if (deleted)
-        rt.flags |= RR_ROUTE_DELETED;
+        m.route.flags |= RR_ROUTE_DELETED;
     wire_w_init(&w, buf, sizeof(buf));
-    wire_put_u64(&w, epoch);
-    wire_put_u64(&w, seq);
-    proto_put_route(&w, &rt);
-    assert_false(w.err);
+    assert_int_equal(proto_enc_route_update(&w, &m), 0);
     assert_int_equal(proto_send(f->pub, NULL, 0, RR_MSG_ROUTE_UPDATE, buf, w.len), 0);
 }
 
@@ -85,11 +83,10 @@ static void publish_heartbeat(struct fx *f, uint64_t epoch, uint64_t seq, uint32
 {
     uint8_t buf[32];
     struct wire_w w;
+    const struct rr_msg_heartbeat m = {.epoch = epoch, .seq = seq, .interval_ms = interval};
 
     wire_w_init(&w, buf, sizeof(buf));
-    wire_put_u64(&w, epoch);
-    wire_put_u64(&w, seq);
-    wire_put_u32(&w, interval);
+    assert_int_equal(proto_enc_heartbeat(&w, &m), 0);
     assert_int_equal(proto_send(f->pub, NULL, 0, RR_MSG_HEARTBEAT, buf, w.len), 0);
 }
 
@@ -127,34 +124,44 @@ static uint64_t expect_snapshot_req(struct fx *f, int ms)
         assert_int_equal(type, RR_MSG_SNAPSHOT_REQ);
         assert_int_equal(idlen, 3);
         assert_memory_equal(id, "udp", 3);
+        struct rr_msg_snapshot_req m;
         wire_r_init(&r, body, len);
-        uint64_t snap = wire_get_u64(&r);
-        assert_false(r.err);
-        return snap;
+        assert_int_equal(proto_dec_snapshot_req(&r, &m), 0);
+        return m.snap_id;
     }
     return 0;
+}
+
+static void send_route(struct fx *f, uint64_t snap_id, uint64_t epoch, const char *ep)
+{
+    uint8_t buf[1024];
+    struct wire_w w;
+    const struct rr_msg_snapshot_route m = {
+        .snap_id = snap_id, .epoch = epoch, .route = mkroute(ep)};
+
+    wire_w_init(&w, buf, sizeof(buf));
+    assert_int_equal(proto_enc_snapshot_route(&w, &m), 0);
+    assert_int_equal(proto_send(f->router, "udp", 3, RR_MSG_SNAPSHOT_ROUTE, buf, w.len), 0);
+}
+
+static void send_end(struct fx *f, uint64_t snap_id, uint64_t epoch, uint64_t seq, uint32_t count)
+{
+    uint8_t buf[64];
+    struct wire_w w;
+    const struct rr_msg_snapshot_end m = {
+        .snap_id = snap_id, .epoch = epoch, .seq = seq, .count = count};
+
+    wire_w_init(&w, buf, sizeof(buf));
+    assert_int_equal(proto_enc_snapshot_end(&w, &m), 0);
+    assert_int_equal(proto_send(f->router, "udp", 3, RR_MSG_SNAPSHOT_END, buf, w.len), 0);
 }
 
 static void send_snapshot(struct fx *f, uint64_t snap_id, uint64_t epoch, uint64_t seq,
                           const char **eps, unsigned n, uint32_t count)
 {
-    uint8_t buf[1024];
-    struct wire_w w;
-
-    for (unsigned i = 0; i < n; i++) {
-        struct rr_route rt = mkroute(eps[i]);
-        wire_w_init(&w, buf, sizeof(buf));
-        wire_put_u64(&w, snap_id);
-        wire_put_u64(&w, epoch);
-        proto_put_route(&w, &rt);
-        assert_int_equal(proto_send(f->router, "udp", 3, RR_MSG_SNAPSHOT_ROUTE, buf, w.len), 0);
-    }
-    wire_w_init(&w, buf, sizeof(buf));
-    wire_put_u64(&w, snap_id);
-    wire_put_u64(&w, epoch);
-    wire_put_u64(&w, seq);
-    wire_put_u32(&w, count);
-    assert_int_equal(proto_send(f->router, "udp", 3, RR_MSG_SNAPSHOT_END, buf, w.len), 0);
+    for (unsigned i = 0; i < n; i++)
+        send_route(f, snap_id, epoch, eps[i]);
+    send_end(f, snap_id, epoch, seq, count);
 }
 
 /* Pump until synced (bounded). */
@@ -434,6 +441,46 @@ static void test_incomplete_snapshot_resyncs(void **state)
     assert_int_equal(f->rec.swaps, 0);
 }
 
+/* The snapshot timeout is about progress: a slow but flowing snapshot
+ * (rd-frontend paces a big table) completes; 2 s without a route ends it. */
+static void test_snapshot_progress_extends_timeout(void **state)
+{
+    struct fx *f = *state;
+    uint64_t snap;
+
+    clone_client_tick(f->c, 1000);
+    snap = expect_snapshot_req(f, 2000);
+    send_route(f, snap, f->epoch, "a");
+    pump(f, 2500, 20); /* arrives at 2500: deadline 4500 */
+    clone_client_tick(f->c, 4000);
+    send_route(f, snap, f->epoch, "b");
+    pump(f, 4400, 20); /* deadline 6400 */
+    clone_client_tick(f->c, 6000);
+    assert_int_equal(clone_client_resyncs(f->c), 0);
+    /* a host sent twice (it changed while the snapshot was paced) is
+     * not a lost route: count is in messages */
+    send_route(f, snap, f->epoch, "a");
+    send_end(f, snap, f->epoch, 3, 3);
+    wait_synced(f, 6000);
+    assert_int_equal(route_table_count(clone_client_routes(f->c)), 2);
+    assert_int_equal(clone_client_resyncs(f->c), 0);
+
+    /* the next snapshot stalls after one route: resync 2 s later */
+    publish_heartbeat(f, f->epoch + 1, 1, 500); /* new epoch: resync */
+    for (int i = 0; i < 200 && clone_client_resyncs(f->c) == 0; i++)
+        pump(f, 7000, 5);
+    assert_int_equal(clone_client_resyncs(f->c), 1);
+    clone_client_tick(f->c, 7200);
+    snap = expect_snapshot_req(f, 2000);
+    assert_true(snap != 0);
+    send_route(f, snap, f->epoch + 1, "c");
+    pump(f, 7300, 20);
+    clone_client_tick(f->c, 9299);
+    assert_int_equal(clone_client_resyncs(f->c), 1);
+    clone_client_tick(f->c, 9300); /* 3 routes last time: 3 / 50 ms, no extra */
+    assert_int_equal(clone_client_resyncs(f->c), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -445,6 +492,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_heartbeat_silence_triggers_resync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_timeout_backoff, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incomplete_snapshot_resyncs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_progress_extends_timeout, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,6 +51,8 @@ static void test_defaults(void **state)
     assert_int_equal(c.hop_limit, 16);
     assert_int_equal(c.upstream_timeout_ms, 45000);
     assert_int_equal(c.max_exchanges, 4096);
+    assert_int_equal(c.dedup_entries, 16384);
+    assert_int_equal(c.dedup_per_peer, 256);
     assert_int_equal(c.heartbeat_ms, 1000);
     assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
     /* a relative state_dir stays relative */

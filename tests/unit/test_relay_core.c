@@ -115,10 +115,11 @@ static void f_xfwd_request(void *tp, const struct rc_xreq *x, struct coap_msg *m
 }
 
 static void f_xfwd_response(void *tp, int xp, uint32_t slot, uint64_t req_id, uint8_t status,
-                            const uint8_t *coap, size_t n, uint64_t now)
+                            const uint8_t *coap, size_t n, uint8_t kind, uint64_t now)
 {
     struct fake *f = tp;
     (void)xp;
+    (void)kind;
     (void)req_id;
     (void)coap;
     (void)n;

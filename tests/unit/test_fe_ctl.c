@@ -1,0 +1,154 @@
+/*
+ * test_fe_ctl.c - rd-frontend's control dispatcher (ctl.c) fed with bodies
+ * from the proto_msg encoders, as relays send them: HELLO records the
+ * relay's protocol version (1 for an older relay's HELLO without the
+ * field), a HELLO from a restarted relay drops its old reachability
+ * verdicts (it re-announces them), RELAY_STATUS fills the counters shown
+ * by "status", and a truncated body changes nothing.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "frontend.h"
+
+static struct frontend *fe_new(void)
+{
+    struct frontend *fe = calloc(1, sizeof(*fe));
+    struct rr_config cfg;
+
+    config_defaults(&cfg);
+    assert_int_equal(frontend_init(fe, &cfg, ":memory:"), 0);
+    return fe;
+}
+
+static void fe_done(struct frontend *fe)
+{
+    frontend_free(fe);
+    free(fe);
+}
+
+static struct rd_reg *add_reg(struct frontend *fe, int64_t id, const char *relay)
+{
+    struct rd_reg *r = reg_new();
+
+    assert_non_null(r);
+    r->id = id;
+    snprintf(r->ep, sizeof(r->ep), "e%lld", (long long)id);
+    snprintf(r->host, sizeof(r->host), "e%lld.proxy.example.net", (long long)id);
+    r->expires_at = fe->now + 60000;
+    snprintf(r->peer.relay, sizeof(r->peer.relay), "%s", relay);
+    assert_int_equal(registry_insert(&fe->reg, r), 0);
+    return r;
+}
+
+static void hello(struct frontend *fe, const char *relay, uint32_t pid)
+{
+    struct rr_msg_hello m = {.transport = RR_TRANSPORT_UDP, .pid = pid};
+    uint8_t body[64];
+    struct wire_w w;
+
+    snprintf(m.relay, sizeof(m.relay), "%s", relay);
+    wire_w_init(&w, body, sizeof(body));
+    assert_int_equal(proto_enc_hello(&w, &m), 0);
+    ctl_dispatch(fe, (const uint8_t *)relay, strlen(relay), RR_MSG_HELLO, body, w.len);
+}
+
+static void reach(struct frontend *fe, const char *host, bool reachable)
+{
+    struct rr_msg_reachability m = {.reachable = reachable, .since_ms = 1700000000000ull};
+    uint8_t body[256];
+    struct wire_w w;
+
+    snprintf(m.host, sizeof(m.host), "%s", host);
+    wire_w_init(&w, body, sizeof(body));
+    assert_int_equal(proto_enc_reachability(&w, &m), 0);
+    ctl_dispatch(fe, (const uint8_t *)"udp", 3, RR_MSG_REACHABILITY, body, w.len);
+}
+
+static void test_hello_version(void **state)
+{
+    struct frontend *fe = fe_new();
+    uint8_t old[64];
+    struct wire_w w;
+
+    (void)state;
+    hello(fe, "udp", 100);
+    assert_int_equal(fe->nrelays, 1);
+    assert_int_equal(fe->relays[0].version, RR_PROTO_VERSION);
+    assert_int_equal(fe->relays[0].pid, 100);
+    /* an older relay: no version field */
+    wire_w_init(&w, old, sizeof(old));
+    wire_put_str(&w, "tcp");
+    wire_put_u8(&w, RR_TRANSPORT_TCP);
+    wire_put_u32(&w, 7);
+    ctl_dispatch(fe, (const uint8_t *)"tcp", 3, RR_MSG_HELLO, old, w.len);
+    assert_int_equal(fe->nrelays, 2);
+    assert_int_equal(fe->relays[1].version, 1);
+    /* truncated: dropped, nothing recorded */
+    ctl_dispatch(fe, (const uint8_t *)"ws", 2, RR_MSG_HELLO, old, 3);
+    assert_int_equal(fe->nrelays, 2);
+    fe_done(fe);
+}
+
+static void test_restart_forgets_verdicts(void **state)
+{
+    struct frontend *fe = fe_new();
+    struct rd_reg *a = add_reg(fe, 1, "udp"), *b = add_reg(fe, 2, "tcp");
+
+    (void)state;
+    hello(fe, "udp", 100);
+    reach(fe, a->host, false);
+    ctl_dispatch(fe, (const uint8_t *)"tcp", 3, RR_MSG_REACHABILITY, NULL, 0); /* malformed */
+    b->unreachable = true;
+    assert_true(a->unreachable);
+    hello(fe, "udp", 100); /* the same run says hello again: verdicts stay */
+    assert_true(a->unreachable);
+    hello(fe, "udp", 101); /* restarted: its verdicts are gone, tcp's stay */
+    assert_false(a->unreachable);
+    assert_true(b->unreachable);
+    reach(fe, a->host, false); /* re-announced */
+    assert_true(a->unreachable);
+    fe_done(fe);
+}
+
+static void test_relay_status(void **state)
+{
+    struct frontend *fe = fe_new();
+    static struct rr_msg_relay_status m = {.relay = "udp", .n = 2};
+    uint8_t body[1024];
+    struct wire_w w;
+    struct strbuf sb;
+
+    (void)state;
+    snprintf(m.c[0].name, sizeof(m.c[0].name), "routes");
+    m.c[0].value = 100000;
+    snprintf(m.c[1].name, sizeof(m.c[1].name), "synced");
+    m.c[1].value = 1;
+    wire_w_init(&w, body, sizeof(body));
+    assert_int_equal(proto_enc_relay_status(&w, &m), 0);
+    ctl_dispatch(fe, (const uint8_t *)"udp", 3, RR_MSG_RELAY_STATUS, body, w.len);
+    assert_int_equal(fe->relays[0].ncounters, 2);
+    sb_init(&sb);
+    ctl_status_json(fe, &sb);
+    assert_non_null(strstr(sb.buf, "\"routes\":100000"));
+    assert_non_null(strstr(sb.buf, "\"snapshots_active\":0"));
+    sb_free(&sb);
+    fe_done(fe);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hello_version),
+        cmocka_unit_test(test_restart_forgets_verdicts),
+        cmocka_unit_test(test_relay_status),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
