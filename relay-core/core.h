@@ -118,6 +118,43 @@ struct relay_transport {
                           const uint8_t *coap, size_t n, uint8_t kind, uint64_t now);
 };
 
+/* Where an upstream exchange came from (what its answer goes to). */
+enum rc_ux_origin {
+    UX_O_PROXY = 0, /* one of our clients (downstream exchange dx) */
+    UX_O_EP,        /* rd-frontend's EP_REQUEST -> EP_RESPONSE */
+    UX_O_XFWD,      /* another relay's XFWD_REQUEST -> XFWD_RESPONSE */
+};
+#define RC_UX_FREE 0 /* state values every transport shares; more are its own */
+#define RC_UX_SENT 1
+
+/*
+ * The common head of every transport's upstream exchange (a request we sent
+ * to an endpoint under a relay token = slot + check): the transport's
+ * struct begins with it, the pool (struct rc_ux_pool) hands out slots.
+ */
+struct rc_ux {
+    uint8_t state;    /* RC_UX_FREE, RC_UX_SENT, then the transport's states */
+    uint8_t origin;   /* enum rc_ux_origin */
+    bool observe_req; /* the request registered an observation (Observe 0) */
+    uint8_t ep_tkl;   /* the requester's token (EP, XFWD) */
+    uint8_t xid_len;  /* XFWD: the requesting relay's routing id */
+    uint32_t check;   /* token check value */
+    uint32_t dx;      /* downstream exchange (proxy), RC_NONE */
+    uint32_t fnext;   /* free list */
+    uint64_t req_id;  /* EP_REQUEST / XFWD_REQUEST id */
+    uint8_t ep_token[COAP_MSG_MAX_TOKEN];
+    uint8_t xid[RR_RELAY_NAME_MAX];
+    char host[RR_HOST_MAX]; /* route name, for logs and reachability */
+};
+
+/* The transport's array of upstream exchanges (each beginning with struct
+ * rc_ux), sized once at start. */
+struct rc_ux_pool {
+    uint8_t *base;
+    size_t stride;
+    uint32_t n, free, used;
+};
+
 struct rc_zsock {
     void *sock;
     int fd;
@@ -154,6 +191,8 @@ struct relay_core {
     int nxpeers, max_xpeers;
     struct rc_zsock *zs; /* dealer, sub, router, then one per xpeer */
     int nzs, max_zs;
+
+    struct rc_ux_pool ux; /* the transport's upstream exchanges */
 
     uint32_t next_check, rd_seq;
     uint32_t conn_epoch; /* random per start: high half of connection ids */
@@ -289,6 +328,22 @@ bool rc_route_is_ours(const struct relay_core *c, const struct rr_route *rt);
 void rc_fmt_rfc3339(uint64_t wall_ms, char *buf, size_t len);
 /* "registrant unreachable since <time><suffix>", or without a time for 0. */
 void rc_unreachable_diag(uint64_t since_wall_ms, const char *suffix, char *buf, size_t len);
+
+/* ---- uxpool.c ---- */
+/* Hand the transport's array (n entries of stride bytes, each beginning
+ * with struct rc_ux, zeroed) to the core's pool. */
+void rc_ux_pool_init(struct relay_core *c, void *base, size_t stride, uint32_t n);
+static inline struct rc_ux *rc_ux_at(const struct relay_core *c, uint32_t i)
+{
+    return (struct rc_ux *)(void *)(c->ux.base + (size_t)i * c->ux.stride);
+}
+/* A free slot with a fresh check value (RC_UX_SENT, origin PROXY), or
+ * RC_NONE when all are in flight. */
+uint32_t rc_ux_take(struct relay_core *c);
+/* Back to the free list; false if it was free already. */
+bool rc_ux_put(struct relay_core *c, uint32_t i);
+/* The exchange a relay token names, or RC_NONE (stale, forged, free). */
+uint32_t rc_ux_from_token(const struct relay_core *c, const uint8_t *tok, size_t tkl);
 
 /* ---- ids.c ---- */
 /* A token check value: a counter from a random start, mixed so consecutive

@@ -542,7 +542,7 @@ void rt_conn_close(struct rt_relay *r, uint32_t ci, const char *why, uint64_t no
     /* requests sent to it as a registrant: 5.02 at once, not a timeout */
     for (uint32_t i = 0; i < r->nux; i++) {
         struct rt_ux *u = &r->ux[i];
-        if (u->state == UX_FREE || u->conn != ci || u->conn_id != id)
+        if (u->h.state == UX_FREE || u->conn != ci || u->conn_id != id)
             continue;
         rt_proxy_on_upstream_fail(r, i, COAP_BAD_GATEWAY, "registrant's connection closed", now);
     }

@@ -33,11 +33,10 @@ int rt_exch_init(struct rt_relay *r)
         th_timer_init(&r->dx[i].t, RT_T_DX, i);
     }
     for (uint32_t i = 0; i < nux; i++) {
-        r->ux[i].fnext = i + 1 < nux ? i + 1 : RT_NONE;
-        r->ux[i].dx = RT_NONE;
         th_timer_init(&r->ux[i].t, RT_T_UX, i);
     }
-    r->dx_free = r->ux_free = 0;
+    r->dx_free = 0;
+    rc_ux_pool_init(&r->core, r->ux, sizeof(*r->ux), nux);
     return 0;
 }
 
@@ -154,49 +153,21 @@ int rt_dx_answer_local(struct rt_relay *r, uint32_t i, uint8_t code, const char 
 
 uint32_t rt_ux_alloc(struct rt_relay *r)
 {
-    uint32_t i = r->ux_free;
-    if (i == RT_NONE)
-        return RT_NONE;
-    struct rt_ux *u = &r->ux[i];
-    r->ux_free = u->fnext;
-    u->fnext = RT_NONE;
-    u->state = UX_SENT;
-    u->origin = UX_O_PROXY;
-    u->observe_req = false;
-    u->check = rc_new_check(&r->core);
-    u->conn = RT_NONE;
-    u->conn_id = 0;
-    u->dx = RT_NONE;
-    u->req_id = 0;
-    u->ep_tkl = 0;
-    u->xid_len = 0;
-    u->host[0] = '\0';
-    u->obs_len = 0;
-    r->ux_used++;
+    uint32_t i = rc_ux_take(&r->core);
+    if (i != RT_NONE) {
+        r->ux[i].conn = RT_NONE;
+        r->ux[i].conn_id = 0;
+        r->ux[i].obs_len = 0;
+    }
     return i;
 }
 
 void rt_ux_release(struct rt_relay *r, uint32_t i)
 {
-    struct rt_ux *u = &r->ux[i];
-    if (u->state == UX_FREE)
+    if (r->ux[i].h.state == UX_FREE)
         return;
-    th_cancel(&r->core.timers, &u->t);
-    u->state = UX_FREE;
-    u->dx = RT_NONE;
-    u->fnext = r->ux_free;
-    r->ux_free = i;
-    r->ux_used--;
-}
-
-uint32_t rt_ux_from_token(struct rt_relay *r, const uint8_t *tok, size_t tkl)
-{
-    uint32_t slot, check;
-    if (fwd_token_decode(tok, tkl, &slot, &check) < 0 || slot >= r->nux)
-        return RT_NONE;
-    if (r->ux[slot].state == UX_FREE || r->ux[slot].check != check)
-        return RT_NONE;
-    return slot;
+    th_cancel(&r->core.timers, &r->ux[i].t);
+    rc_ux_put(&r->core, i);
 }
 
 /* ---- timers ---- */

@@ -90,7 +90,7 @@ void rt_msg_on_message(struct rt_relay *r, uint32_t ci, const uint8_t *buf, size
         return;
     }
     if (cls >= 2 && cls <= 5) {
-        uint32_t ui = rt_ux_from_token(r, m.token, m.tkl);
+        uint32_t ui = rc_ux_from_token(&r->core, m.token, m.tkl);
         if (ui == RT_NONE || r->ux[ui].conn != ci || r->ux[ui].conn_id != c->id) {
             log_debug("response with an unknown token on conn %llx dropped",
                       (unsigned long long)c->id);

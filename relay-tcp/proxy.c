@@ -31,7 +31,7 @@ int rt_ux_send_request(struct rt_relay *r, uint32_t ui, struct coap_msg *m, uint
     struct rt_ux *u = &r->ux[ui];
     (void)now;
 
-    fwd_token_encode(ui, u->check, m->token);
+    fwd_token_encode(ui, u->h.check, m->token);
     m->tkl = FWD_TOKEN_LEN;
     u->obs_len = 0;
     if (coap_msg_find(m, COAP_OPT_OBSERVE)) {
@@ -90,7 +90,7 @@ static void proxy_local(struct rt_relay *r, uint32_t i, struct coap_msg *m,
             ui = r->dx[oi].up;
             r->dx[oi].up = RT_NONE;
             rt_dx_release(r, oi);
-            r->ux[ui].state = UX_SENT;
+            r->ux[ui].h.state = UX_SENT;
         } else if (oi != RT_NONE && r->dx[oi].kind == DX_K_PROXY && r->dx[oi].up != RT_NONE) {
             uint32_t old = r->dx[oi].up;
             r->dx[oi].up = RT_NONE;
@@ -108,10 +108,10 @@ static void proxy_local(struct rt_relay *r, uint32_t i, struct coap_msg *m,
     }
     struct rt_ux *u = &r->ux[ui];
     const struct coap_msg_opt *obs = coap_msg_find(m, COAP_OPT_OBSERVE);
-    u->origin = UX_O_PROXY;
-    u->observe_req = obs && coap_opt_value_uint(obs) == 0;
-    u->dx = i;
-    snprintf(u->host, sizeof(u->host), "%s", host);
+    u->h.origin = UX_O_PROXY;
+    u->h.observe_req = obs && coap_opt_value_uint(obs) == 0;
+    u->h.dx = i;
+    snprintf(u->h.host, sizeof(u->h.host), "%s", host);
     d->up = ui;
     if (rt_ux_send_request(r, ui, m, ci, now) < 0) {
         bool alive = rt_conn_alive(r, ci, route->path.conn_id);
@@ -192,10 +192,10 @@ void rt_proxy_end_observation(struct rt_relay *r, uint32_t ui, uint64_t now)
     struct coap_msg m;
     uint8_t one[4];
 
-    if (u->state == UX_FREE)
+    if (u->h.state == UX_FREE)
         return;
-    u->dx = RT_NONE;
-    if (!u->observe_req || u->obs_len == 0 || u->state == UX_CANCEL ||
+    u->h.dx = RT_NONE;
+    if (!u->h.observe_req || u->obs_len == 0 || u->h.state == UX_CANCEL ||
         !rt_conn_alive(r, u->conn, u->conn_id) ||
         coap_msg_parse_tcp(u->obs_req, u->obs_len, &m) < 0) {
         rt_ux_release(r, ui);
@@ -203,7 +203,7 @@ void rt_proxy_end_observation(struct rt_relay *r, uint32_t ui, uint64_t now)
     }
     coap_msg_remove_opt(&m, COAP_OPT_OBSERVE);
     coap_msg_add_opt_uint(&m, COAP_OPT_OBSERVE, 1, one);
-    u->state = UX_CANCEL;
+    u->h.state = UX_CANCEL;
     th_arm(&r->core.timers, &u->t, now + r->cfg.upstream_timeout_ms);
     uint32_t ci = u->conn;
     u->conn = RT_NONE; /* see rt_ux_send_request */
@@ -217,28 +217,28 @@ void rt_proxy_end_observation(struct rt_relay *r, uint32_t ui, uint64_t now)
 void rt_proxy_on_upstream(struct rt_relay *r, uint32_t ui, struct coap_msg *m, uint64_t now)
 {
     struct rt_ux *u = &r->ux[ui];
-    bool notif = is_notification(m) && u->observe_req;
+    bool notif = is_notification(m) && u->h.observe_req;
 
     r->core.c.proxy_responses++;
-    if (u->origin == UX_O_EP) {
+    if (u->h.origin == UX_O_EP) {
         rt_rd_ep_answer(r, ui, RR_EP_OK, m);
         rt_ux_release(r, ui);
         return;
     }
-    if (u->state == UX_CANCEL) {
+    if (u->h.state == UX_CANCEL) {
         /* the answer to our deregistration ends it; notifications that
          * crossed it are dropped */
         if (!is_notification(m))
             rt_ux_release(r, ui);
         return;
     }
-    if (u->origin == UX_O_XFWD) {
+    if (u->h.origin == UX_O_XFWD) {
         if (notif) {
             /* observing before the answer goes out: a requester that is
              * gone ends it from inside rt_xfwd_answer */
-            if (u->state != UX_OBSERVE)
+            if (u->h.state != UX_OBSERVE)
                 r->core.c.observations++;
-            u->state = UX_OBSERVE;
+            u->h.state = UX_OBSERVE;
             th_cancel(&r->core.timers, &u->t);
             rt_xfwd_answer(r, ui, RR_EP_OK, m);
         } else {
@@ -247,7 +247,7 @@ void rt_proxy_on_upstream(struct rt_relay *r, uint32_t ui, struct coap_msg *m, u
         }
         return;
     }
-    uint32_t dxi = u->dx;
+    uint32_t dxi = u->h.dx;
     if (dxi == RT_NONE || r->dx[dxi].state == DX_FREE) {
         rt_proxy_end_observation(r, ui, now);
         return;
@@ -256,8 +256,8 @@ void rt_proxy_on_upstream(struct rt_relay *r, uint32_t ui, struct coap_msg *m, u
     d->up = RT_NONE;
     char diag[64];
     if (rc_proxy_check_response(&r->core, m, diag, sizeof(diag)) < 0) {
-        u->dx = RT_NONE;
-        if (u->state == UX_OBSERVE || notif)
+        u->h.dx = RT_NONE;
+        if (u->h.state == UX_OBSERVE || notif)
             rt_proxy_end_observation(r, ui, now);
         else
             rt_ux_release(r, ui);
@@ -265,7 +265,7 @@ void rt_proxy_on_upstream(struct rt_relay *r, uint32_t ui, struct coap_msg *m, u
         return;
     }
     if (!notif) {
-        u->dx = RT_NONE;
+        u->h.dx = RT_NONE;
         rt_ux_release(r, ui);
         rt_dx_answer(r, dxi, m, true, now);
         return;
@@ -275,9 +275,9 @@ void rt_proxy_on_upstream(struct rt_relay *r, uint32_t ui, struct coap_msg *m, u
         return;
     }
     d->up = ui;
-    if (u->state != UX_OBSERVE)
+    if (u->h.state != UX_OBSERVE)
         r->core.c.observations++;
-    u->state = UX_OBSERVE;
+    u->h.state = UX_OBSERVE;
     th_cancel(&r->core.timers, &u->t);
 }
 
@@ -286,21 +286,21 @@ void rt_proxy_on_upstream_fail(struct rt_relay *r, uint32_t ui, uint8_t code, co
 {
     struct rt_ux *u = &r->ux[ui];
 
-    if (u->state == UX_FREE)
+    if (u->h.state == UX_FREE)
         return;
     uint8_t status = code == COAP_GATEWAY_TIMEOUT ? RR_EP_TIMEOUT : RR_EP_UNREACHABLE;
-    if (u->origin == UX_O_EP) {
+    if (u->h.origin == UX_O_EP) {
         rt_rd_ep_answer(r, ui, status, NULL);
         rt_ux_release(r, ui);
         return;
     }
-    if (u->origin == UX_O_XFWD) {
-        if (u->state != UX_CANCEL)
+    if (u->h.origin == UX_O_XFWD) {
+        if (u->h.state != UX_CANCEL)
             rt_xfwd_answer(r, ui, status, NULL);
         rt_ux_release(r, ui);
         return;
     }
-    uint32_t dxi = u->state == UX_CANCEL ? RT_NONE : u->dx;
+    uint32_t dxi = u->h.state == UX_CANCEL ? RT_NONE : u->h.dx;
     rt_ux_release(r, ui);
     if (dxi == RT_NONE || r->dx[dxi].state == DX_FREE)
         return;
@@ -309,7 +309,7 @@ void rt_proxy_on_upstream_fail(struct rt_relay *r, uint32_t ui, uint8_t code, co
         r->core.c.proxy_5_04++;
     else
         r->core.c.proxy_5_02++;
-    log_debug("%s: %s", u->host, why);
+    log_debug("%s: %s", u->h.host, why);
     /* for an observation this is the final, non-2.xx notification */
     rt_dx_answer_local(r, dxi, code, why, now);
 }

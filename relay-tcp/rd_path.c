@@ -189,8 +189,8 @@ void rt_rd_ep_answer(struct rt_relay *r, uint32_t ui, uint8_t status, const stru
     if (status == RR_EP_OK) {
         /* rd-frontend sees its own token again */
         struct coap_msg a = *m;
-        a.tkl = u->ep_tkl;
-        memcpy(a.token, u->ep_token, u->ep_tkl);
+        a.tkl = u->h.ep_tkl;
+        memcpy(a.token, u->h.ep_token, u->h.ep_tkl);
         a.type = COAP_T_ACK;
         a.msgid = 0;
         n = coap_msg_serialize_udp(&a, resp, RC_COAP_MAX);
@@ -199,7 +199,7 @@ void rt_rd_ep_answer(struct rt_relay *r, uint32_t ui, uint8_t status, const stru
             n = 0;
         }
     }
-    rc_send_ep_response(&r->core, u->req_id, status, resp, (size_t)n);
+    rc_send_ep_response(&r->core, u->h.req_id, status, resp, (size_t)n);
 }
 
 void rt_rd_on_ep_request(void *tp, uint64_t req_id, const struct rr_peer *path, struct coap_msg *m,
@@ -212,10 +212,10 @@ void rt_rd_on_ep_request(void *tp, uint64_t req_id, const struct rr_peer *path, 
         return; /* rd-frontend times out and retries */
     }
     struct rt_ux *u = &r->ux[ui];
-    u->origin = UX_O_EP;
-    u->req_id = req_id;
-    u->ep_tkl = m->tkl;
-    memcpy(u->ep_token, m->token, m->tkl);
+    u->h.origin = UX_O_EP;
+    u->h.req_id = req_id;
+    u->h.ep_tkl = m->tkl;
+    memcpy(u->h.ep_token, m->token, m->tkl);
     uint32_t ci = path->transport == RR_TRANSPORT_TCP ? rt_conn_find(r, path->conn_id) : RT_NONE;
     if (ci == RT_NONE || rt_ux_send_request(r, ui, m, ci, now) < 0) {
         rt_rd_ep_answer(r, ui, RR_EP_UNREACHABLE, NULL);

@@ -100,26 +100,16 @@ struct rt_dx {
     struct rr_timer t; /* RD re-send, or the XFWD timeout */
 };
 
-/* Upstream exchange: a request we sent to a registrant over its connection. */
-enum ux_state { UX_FREE = 0, UX_SENT, UX_OBSERVE, UX_CANCEL };
-enum ux_origin { UX_O_PROXY = 0, UX_O_EP, UX_O_XFWD };
+/* Upstream exchange: a request we sent to a registrant over its
+ * connection; the common head and the pool are the relay core's. */
+enum ux_state { UX_FREE = RC_UX_FREE, UX_SENT = RC_UX_SENT, UX_OBSERVE, UX_CANCEL };
 
 struct rt_ux {
-    uint8_t state, origin;
-    bool observe_req;
-    uint8_t ep_tkl;
-    uint8_t ep_token[COAP_MSG_MAX_TOKEN];
-    uint32_t check; /* token check value */
+    struct rc_ux h; /* state, origin, token check, requester, host */
     uint32_t conn;  /* the registrant's connection */
     uint64_t conn_id;
-    uint32_t dx;     /* downstream exchange (local proxy) */
-    uint64_t req_id; /* EP_REQUEST / XFWD_REQUEST id */
-    uint8_t xid_len; /* XFWD requester's routing id */
-    uint8_t xid[RR_RELAY_NAME_MAX];
-    char host[RR_HOST_MAX];
     uint16_t obs_len; /* the Observe request as sent (TCP framing) */
     uint8_t obs_req[RT_OBS_REQ_MAX];
-    uint32_t fnext;
     struct rr_timer t; /* upstream timeout */
 };
 
@@ -156,7 +146,7 @@ struct rt_relay {
     struct rt_dx *dx;
     uint32_t ndx, dx_free, dx_used;
     struct rt_ux *ux;
-    uint32_t nux, ux_free, ux_used;
+    uint32_t nux; /* the pool: r->core.ux */
 
     struct rt_gone gone[RT_GONE_SLOTS];
     struct rt_counters c;
@@ -215,7 +205,6 @@ int rt_dx_answer_local(struct rt_relay *r, uint32_t i, uint8_t code, const char 
                        uint64_t now);
 uint32_t rt_ux_alloc(struct rt_relay *r);
 void rt_ux_release(struct rt_relay *r, uint32_t i);
-uint32_t rt_ux_from_token(struct rt_relay *r, const uint8_t *tok, size_t tkl);
 void rt_exch_on_timer(struct rt_relay *r, struct rr_timer *t, uint64_t now);
 /* A request in datagram framing (type CON, message id 0) for rd-frontend or
  * another relay; returns the length or -1. */

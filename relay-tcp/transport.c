@@ -36,7 +36,7 @@ static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
         {"pong_timeouts", r->c.sig.pong_timeouts},
         {"slow_readers", r->c.slow_readers},
         {"exchanges_down", r->dx_used},
-        {"exchanges_up", r->ux_used},
+        {"exchanges_up", r->core.ux.used},
         {"aborts_received", r->c.sig.aborts_rcvd},
         {"releases_received", r->c.sig.releases_rcvd},
         {"bad_frames", r->c.bad_frames},

@@ -38,15 +38,15 @@ void rt_xfwd_answer(struct rt_relay *r, uint32_t ui, uint8_t status, const struc
     }
     /* a plain answer is ACK (piggybacked); a notification CON, so a UDP
      * requester sends it on confirmable and learns when its client left */
-    uint8_t kind = status == RR_EP_OK && u->observe_req && COAP_CODE_CLASS(m->code) == 2 &&
+    uint8_t kind = status == RR_EP_OK && u->h.observe_req && COAP_CODE_CLASS(m->code) == 2 &&
                            coap_msg_find(m, COAP_OPT_OBSERVE)
                        ? RR_XK_CON
                        : RR_XK_ACK;
-    if (rc_xfwd_send_response(&r->core, u->xid, u->xid_len, u->req_id, status, coap, (size_t)n,
-                              kind) < 0 &&
-        errno == EHOSTUNREACH && u->state == UX_OBSERVE) {
+    if (rc_xfwd_send_response(&r->core, u->h.xid, u->h.xid_len, u->h.req_id, status, coap,
+                              (size_t)n, kind) < 0 &&
+        errno == EHOSTUNREACH && u->h.state == UX_OBSERVE) {
         /* the requesting relay is gone: so is its client */
-        log_debug("XFWD requester gone: ending observation of %s", u->host);
+        log_debug("XFWD requester gone: ending observation of %s", u->h.host);
         rt_proxy_end_observation(r, ui, 0);
     }
 }
@@ -69,12 +69,12 @@ void rt_xfwd_on_request(void *tp, const struct rc_xreq *x, struct coap_msg *m,
     }
     struct rt_ux *u = &r->ux[ui];
     const struct coap_msg_opt *obs = coap_msg_find(m, COAP_OPT_OBSERVE);
-    u->origin = UX_O_XFWD;
-    u->req_id = x->req_id;
-    u->xid_len = (uint8_t)x->idlen;
-    memcpy(u->xid, x->id, x->idlen);
-    u->observe_req = obs && coap_opt_value_uint(obs) == 0;
-    snprintf(u->host, sizeof(u->host), "%s", x->host);
+    u->h.origin = UX_O_XFWD;
+    u->h.req_id = x->req_id;
+    u->h.xid_len = (uint8_t)x->idlen;
+    memcpy(u->h.xid, x->id, x->idlen);
+    u->h.observe_req = obs && coap_opt_value_uint(obs) == 0;
+    snprintf(u->h.host, sizeof(u->h.host), "%s", x->host);
     if (rt_ux_send_request(r, ui, m, ci, now) < 0) {
         rt_ux_release(r, ui);
         send_status(r, x, RR_EP_UNREACHABLE);
@@ -91,9 +91,9 @@ void rt_xfwd_on_cancel(void *tp, const struct rc_xreq *x, uint64_t now)
     /* rare (a client left or cancelled): a scan is fine */
     for (uint32_t i = 0; i < r->nux; i++) {
         struct rt_ux *u = &r->ux[i];
-        if (u->state != UX_FREE && u->origin == UX_O_XFWD && u->req_id == x->req_id &&
-            u->xid_len == x->idlen && memcmp(u->xid, x->id, x->idlen) == 0) {
-            if (u->state == UX_CANCEL)
+        if (u->h.state != UX_FREE && u->h.origin == UX_O_XFWD && u->h.req_id == x->req_id &&
+            u->h.xid_len == x->idlen && memcmp(u->h.xid, x->id, x->idlen) == 0) {
+            if (u->h.state == UX_CANCEL)
                 return;
             /* nothing more goes to the requester; an observation is ended
              * at the registrant, a plain request's answer is dropped */

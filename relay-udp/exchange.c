@@ -60,14 +60,12 @@ int exch_init(struct relay *r)
         th_timer_init(&r->dx[i].t_aux, RU_T_DX_AUX, i);
     }
     for (uint32_t i = 0; i < nux; i++) {
-        r->ux[i].fnext = i + 1 < nux ? i + 1 : RU_NONE;
         r->ux[i].out.hnext = RU_NONE;
-        r->ux[i].dx = RU_NONE;
         th_timer_init(&r->ux[i].t_rtx, RU_T_UX_RTX, i);
         th_timer_init(&r->ux[i].t_life, RU_T_UX_LIFE, i);
     }
     r->dx_free = 0;
-    r->ux_free = 0;
+    rc_ux_pool_init(&r->core, r->ux, sizeof(*r->ux), nux);
     r->next_msgid = (uint16_t)random();
     return 0;
 }
@@ -388,48 +386,22 @@ int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *paylo
 
 uint32_t ux_alloc(struct relay *r)
 {
-    uint32_t i = r->ux_free;
-    if (i == RU_NONE)
-        return RU_NONE;
-    struct uexch *u = &r->ux[i];
-    r->ux_free = u->fnext;
-    u->fnext = RU_NONE;
-    u->state = UX_SENT;
-    u->origin = UX_O_PROXY;
-    u->observe_req = false;
-    u->have_last = false;
-    u->check = rc_new_check(&r->core);
-    u->dx = RU_NONE;
-    u->ep_req_id = 0;
-    u->ep_tkl = 0;
-    u->host[0] = '\0';
-    u->out.awaiting = false;
-    r->ux_used++;
+    uint32_t i = rc_ux_take(&r->core);
+    if (i != RU_NONE) {
+        r->ux[i].have_last = false;
+        r->ux[i].out.awaiting = false;
+    }
     return i;
 }
 
 void ux_release(struct relay *r, uint32_t i)
 {
     struct uexch *u = &r->ux[i];
-    if (u->state == UX_FREE)
+    if (u->h.state == UX_FREE)
         return;
     out_stop(r, r->ndx + i, &u->out, &u->t_rtx);
     th_cancel(&r->core.timers, &u->t_life);
-    u->state = UX_FREE;
-    u->dx = RU_NONE;
-    u->fnext = r->ux_free;
-    r->ux_free = i;
-    r->ux_used--;
-}
-
-uint32_t ux_from_token(struct relay *r, const uint8_t *tok, size_t tkl)
-{
-    uint32_t slot, check;
-    if (fwd_token_decode(tok, tkl, &slot, &check) < 0 || slot >= r->nux)
-        return RU_NONE;
-    if (r->ux[slot].state == UX_FREE || r->ux[slot].check != check)
-        return RU_NONE;
-    return slot;
+    rc_ux_put(&r->core, i);
 }
 
 /* ---- timers ---- */

@@ -50,13 +50,13 @@ static void on_ack_or_rst(struct relay *r, const struct rr_addr *peer, const str
         return;
     }
     if (m->code == COAP_EMPTY) {
-        if (u->state == UX_SENT)
-            u->state = UX_WAITSEP;
+        if (u->h.state == UX_SENT)
+            u->h.state = UX_WAITSEP;
         return;
     }
     /* piggybacked response: the token must be the one we sent */
     uint8_t tok[FWD_TOKEN_LEN];
-    fwd_token_encode(ui, u->check, tok);
+    fwd_token_encode(ui, u->h.check, tok);
     if (m->tkl != FWD_TOKEN_LEN || memcmp(m->token, tok, FWD_TOKEN_LEN) != 0) {
         proxy_on_upstream_fail(r, ui, COAP_BAD_GATEWAY, "endpoint answered with a wrong token",
                                now);
@@ -128,7 +128,7 @@ static void on_separate_response(struct relay *r, int sock, const struct rr_addr
                                  const struct rr_addr *local, const struct coap_msg *m,
                                  const uint8_t *buf, size_t len, uint64_t now)
 {
-    uint32_t ui = ux_from_token(r, m->token, m->tkl);
+    uint32_t ui = rc_ux_from_token(&r->core, m->token, m->tkl);
     if (ui == RU_NONE || !addr_equal(&r->ux[ui].out.remote, peer)) {
         /* not (or no longer) ours: RST ends a stale observation upstream */
         send_empty(r, sock, peer, local, COAP_T_RST, m->msgid);

@@ -31,7 +31,7 @@ int ux_send_request(struct relay *r, uint32_t ui, struct coap_msg *m, const stru
 
     if (sock < 0 || path->remote.ss.ss_family != r->socks[sock].bound.ss.ss_family)
         return -1;
-    fwd_token_encode(ui, u->check, m->token);
+    fwd_token_encode(ui, u->h.check, m->token);
     m->tkl = FWD_TOKEN_LEN;
     m->msgid = ka_next_msgid(r, &path->remote);
     ssize_t n = coap_msg_serialize_udp(m, u->out.buf, sizeof(u->out.buf));
@@ -94,7 +94,7 @@ void proxy_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const cha
             r->dx[oi].up = RU_NONE;
             dx_done(r, oi, now);
             out_stop(r, r->ndx + ui, &r->ux[ui].out, &r->ux[ui].t_rtx);
-            r->ux[ui].state = UX_SENT;
+            r->ux[ui].h.state = UX_SENT;
             r->ux[ui].have_last = false;
         }
     }
@@ -107,10 +107,10 @@ void proxy_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const cha
         }
     }
     struct uexch *u = &r->ux[ui];
-    u->origin = UX_O_PROXY;
-    u->observe_req = obs_reg;
-    u->dx = i;
-    snprintf(u->host, sizeof(u->host), "%s", host);
+    u->h.origin = UX_O_PROXY;
+    u->h.observe_req = obs_reg;
+    u->h.dx = i;
+    snprintf(u->h.host, sizeof(u->h.host), "%s", host);
     d->up = ui;
     if (ux_send_request(r, ui, m, &route->path, now) < 0) {
         ux_release(r, ui);
@@ -131,8 +131,8 @@ static void send_deregistration(struct relay *r, uint32_t ui, uint64_t now)
     struct coap_msg m;
     uint8_t tmp[COAP_MSG_MAX_UDP], one[4];
 
-    u->state = UX_CANCEL;
-    u->dx = RU_NONE;
+    u->h.state = UX_CANCEL;
+    u->h.dx = RU_NONE;
     th_arm(&r->core.timers, &u->t_life, now + r->cfg.upstream_timeout_ms);
     if (coap_msg_parse_udp(u->out.buf, u->out.len, &m) < 0)
         return;
@@ -154,11 +154,11 @@ void proxy_end_upstream(struct relay *r, uint32_t ui, uint64_t now)
 {
     struct uexch *u = &r->ux[ui];
 
-    if (u->state == UX_FREE || u->state == UX_CANCEL)
+    if (u->h.state == UX_FREE || u->h.state == UX_CANCEL)
         return;
     /* a pending Observe 0 request may still register at the endpoint:
      * deregister it too (the reply ends the exchange either way) */
-    if (u->state == UX_OBSERVE || u->observe_req)
+    if (u->h.state == UX_OBSERVE || u->h.observe_req)
         send_deregistration(r, ui, now);
     else
         ux_release(r, ui);
@@ -173,8 +173,8 @@ void proxy_cancel_observation(struct relay *r, uint32_t dxi, uint64_t now)
     uint32_t ui = r->dx[dxi].up;
     r->dx[dxi].up = RU_NONE;
     dx_done(r, dxi, now);
-    if (ui != RU_NONE && r->ux[ui].state == UX_OBSERVE) {
-        log_debug("observation of %s cancelled by the client", r->ux[ui].host);
+    if (ui != RU_NONE && r->ux[ui].h.state == UX_OBSERVE) {
+        log_debug("observation of %s cancelled by the client", r->ux[ui].h.host);
         send_deregistration(r, ui, now);
     }
 }
@@ -189,7 +189,7 @@ void proxy_on_upstream(struct relay *r, uint32_t ui, const struct coap_msg *m, c
         bool dup = u->have_last && u->last_msgid == m->msgid;
         u->have_last = true;
         u->last_msgid = m->msgid;
-        if (u->state == UX_CANCEL && has_obs) {
+        if (u->h.state == UX_CANCEL && has_obs) {
             /* a notification after we asked to stop: reject it */
             send_empty(r, u->out.sock, &u->out.remote, &u->out.local, COAP_T_RST, m->msgid);
             return;
@@ -203,25 +203,25 @@ void proxy_on_upstream(struct relay *r, uint32_t ui, const struct coap_msg *m, c
     th_cancel(&r->core.timers, &u->t_life);
     r->core.c.proxy_responses++;
 
-    if (u->origin == UX_O_EP) {
+    if (u->h.origin == UX_O_EP) {
         rd_ep_answer(r, ui, RR_EP_OK, raw, len);
         ux_release(r, ui);
         return;
     }
-    if (u->state == UX_CANCEL) {
+    if (u->h.state == UX_CANCEL) {
         ux_release(r, ui);
         return;
     }
-    if (u->origin == UX_O_XFWD) {
+    if (u->h.origin == UX_O_XFWD) {
         /* another relay's client: every answer goes back as XFWD_RESPONSE;
          * that relay vets the options and owns its client's message layer */
-        bool xnotif = has_obs && u->observe_req && COAP_CODE_CLASS(m->code) == 2;
-        if (xnotif && u->state != UX_OBSERVE) {
+        bool xnotif = has_obs && u->h.observe_req && COAP_CODE_CLASS(m->code) == 2;
+        if (xnotif && u->h.state != UX_OBSERVE) {
             r->core.c.observations++;
-            u->state = UX_OBSERVE;
+            u->h.state = UX_OBSERVE;
         }
         if (xfwd_answer(r, ui, RR_EP_OK, raw, len) < 0 && xnotif && errno == EHOSTUNREACH) {
-            log_debug("XFWD requester gone: ending observation of %s", u->host);
+            log_debug("XFWD requester gone: ending observation of %s", u->h.host);
             send_deregistration(r, ui, now);
             return;
         }
@@ -229,14 +229,14 @@ void proxy_on_upstream(struct relay *r, uint32_t ui, const struct coap_msg *m, c
             ux_release(r, ui);
         return;
     }
-    uint32_t dxi = u->dx;
+    uint32_t dxi = u->h.dx;
     if (dxi == RU_NONE) {
         ux_release(r, ui);
         return;
     }
     char diag[64];
     if (rc_proxy_check_response(&r->core, m, diag, sizeof(diag)) < 0) {
-        bool observing = u->state == UX_OBSERVE;
+        bool observing = u->h.state == UX_OBSERVE;
         if (observing) {
             r->dx[dxi].up = RU_NONE;
             dx_done(r, dxi, now);
@@ -249,17 +249,17 @@ void proxy_on_upstream(struct relay *r, uint32_t ui, const struct coap_msg *m, c
         return;
     }
     /* an observation continues while the endpoint sends 2.xx with Observe */
-    bool notif = has_obs && u->observe_req && COAP_CODE_CLASS(m->code) == 2;
-    if (u->state == UX_OBSERVE) {
+    bool notif = has_obs && u->h.observe_req && COAP_CODE_CLASS(m->code) == 2;
+    if (u->h.state == UX_OBSERVE) {
         uint8_t type = m->type == COAP_T_CON ? COAP_T_CON : COAP_T_NON;
         dx_answer(r, dxi, raw, len, type, !notif, now);
     } else {
         dx_answer(r, dxi, raw, len, 0xff, !notif, now);
     }
     if (notif) {
-        if (u->state != UX_OBSERVE)
+        if (u->h.state != UX_OBSERVE)
             r->core.c.observations++;
-        u->state = UX_OBSERVE;
+        u->h.state = UX_OBSERVE;
     } else {
         r->dx[dxi].up = RU_NONE;
         ux_release(r, ui);
@@ -271,29 +271,29 @@ void proxy_on_upstream_fail(struct relay *r, uint32_t ui, uint8_t code, const ch
 {
     struct uexch *u = &r->ux[ui];
 
-    if (u->state == UX_FREE)
+    if (u->h.state == UX_FREE)
         return;
-    if (u->origin == UX_O_EP) {
+    if (u->h.origin == UX_O_EP) {
         rd_ep_answer(r, ui, code == COAP_GATEWAY_TIMEOUT ? RR_EP_TIMEOUT : RR_EP_UNREACHABLE, NULL,
                      0);
         ux_release(r, ui);
         return;
     }
-    if (u->origin == UX_O_XFWD) {
-        if (u->state != UX_CANCEL)
+    if (u->h.origin == UX_O_XFWD) {
+        if (u->h.state != UX_CANCEL)
             xfwd_answer(r, ui, code == COAP_GATEWAY_TIMEOUT ? RR_EP_TIMEOUT : RR_EP_UNREACHABLE,
                         NULL, 0);
         ux_release(r, ui);
         return;
     }
-    uint32_t dxi = u->dx;
-    if (u->state != UX_CANCEL && dxi != RU_NONE) {
+    uint32_t dxi = u->h.dx;
+    if (u->h.state != UX_CANCEL && dxi != RU_NONE) {
         struct dexch *d = &r->dx[dxi];
         d->up = RU_NONE;
         if (d->state == DX_WAIT) {
             if (code == COAP_GATEWAY_TIMEOUT)
                 r->core.c.proxy_5_04++;
-            log_debug("%s: %s", u->host, why);
+            log_debug("%s: %s", u->h.host, why);
             dx_answer_local(r, dxi, code, why, now);
         } else {
             dx_done(r, dxi, now);
@@ -308,16 +308,16 @@ void proxy_on_remote_gone(struct relay *r, const struct rr_addr *remote, uint64_
      * is fine */
     for (uint32_t ui = 0; ui < r->nux; ui++) {
         struct uexch *u = &r->ux[ui];
-        if (u->state == UX_FREE || !addr_equal(&u->out.remote, remote))
+        if (u->h.state == UX_FREE || !addr_equal(&u->out.remote, remote))
             continue;
-        if (u->state == UX_SENT || u->state == UX_WAITSEP ||
-            (u->state == UX_OBSERVE && u->origin == UX_O_XFWD)) {
+        if (u->h.state == UX_SENT || u->h.state == UX_WAITSEP ||
+            (u->h.state == UX_OBSERVE && u->h.origin == UX_O_XFWD)) {
             /* another relay's observation ends there with a final 5.02 */
             proxy_on_upstream_fail(r, ui, COAP_BAD_GATEWAY, "registrant unreachable", now);
-        } else if (u->state == UX_OBSERVE && u->dx != RU_NONE) {
+        } else if (u->h.state == UX_OBSERVE && u->h.dx != RU_NONE) {
             /* end the client's observation with a final 5.02 notification
              * (RFC 7641 §3.2: a non-2.xx ends it) */
-            struct dexch *d = &r->dx[u->dx];
+            struct dexch *d = &r->dx[u->h.dx];
             static const char why[] = "registrant unreachable";
             uint8_t b[4 + COAP_MSG_MAX_TOKEN + 1 + sizeof(why)];
             size_t n = 4 + d->tkl;
@@ -329,7 +329,7 @@ void proxy_on_remote_gone(struct relay *r, const struct rr_addr *remote, uint64_
             memcpy(b + n, why, sizeof(why) - 1);
             n += sizeof(why) - 1;
             d->up = RU_NONE;
-            dx_answer(r, u->dx, b, n, COAP_T_CON, true, now);
+            dx_answer(r, u->h.dx, b, n, COAP_T_CON, true, now);
             ux_release(r, ui);
         }
     }

@@ -143,15 +143,16 @@ void rd_ep_answer(struct relay *r, uint32_t ui, uint8_t status, const uint8_t *c
     if (status == RR_EP_OK) {
         /* rd-frontend sees its own token again */
         int rest = coap_raw_rest(coap, len);
-        ssize_t m = rest < 0 ? -1
-                             : coap_rewrite(resp, sizeof(resp), COAP_T_ACK, coap[1], 0, u->ep_token,
-                                            u->ep_tkl, coap + rest, len - (size_t)rest);
+        ssize_t m = rest < 0
+                        ? -1
+                        : coap_rewrite(resp, sizeof(resp), COAP_T_ACK, coap[1], 0, u->h.ep_token,
+                                       u->h.ep_tkl, coap + rest, len - (size_t)rest);
         if (m < 0)
             status = RR_EP_UNREACHABLE;
         else
             n = (size_t)m;
     }
-    rc_send_ep_response(&r->core, u->ep_req_id, status, resp, n);
+    rc_send_ep_response(&r->core, u->h.req_id, status, resp, n);
 }
 
 void rd_on_ep_request(void *tp, uint64_t req_id, const struct rr_peer *path, struct coap_msg *m,
@@ -164,10 +165,10 @@ void rd_on_ep_request(void *tp, uint64_t req_id, const struct rr_peer *path, str
         return; /* rd-frontend times out and retries */
     }
     struct uexch *u = &r->ux[ui];
-    u->origin = UX_O_EP;
-    u->ep_req_id = req_id;
-    u->ep_tkl = m->tkl;
-    memcpy(u->ep_token, m->token, m->tkl);
+    u->h.origin = UX_O_EP;
+    u->h.req_id = req_id;
+    u->h.ep_tkl = m->tkl;
+    memcpy(u->h.ep_token, m->token, m->tkl);
     m->type = COAP_T_CON;
     if (ux_send_request(r, ui, m, path, now) < 0) {
         rd_ep_answer(r, ui, RR_EP_UNREACHABLE, NULL, 0);

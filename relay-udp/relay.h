@@ -103,24 +103,14 @@ struct dexch {
     struct rr_timer t_aux; /* RD_REQUEST resend; XFWD upstream timeout */
 };
 
-/* Upstream exchange: a request we sent to an endpoint (proxy, EP_REQUEST). */
-enum ux_state { UX_FREE = 0, UX_SENT, UX_WAITSEP, UX_OBSERVE, UX_CANCEL };
-enum ux_origin { UX_O_PROXY = 0, UX_O_EP, UX_O_XFWD };
+/* Upstream exchange: a request we sent to an endpoint (proxy, EP_REQUEST,
+ * XFWD); the common head and the pool are the relay core's (struct rc_ux). */
+enum ux_state { UX_FREE = RC_UX_FREE, UX_SENT = RC_UX_SENT, UX_WAITSEP, UX_OBSERVE, UX_CANCEL };
 
 struct uexch {
-    uint8_t state, origin;
-    bool observe_req;    /* the request registered an observation (Observe 0) */
-    bool have_last;      /* last_msgid valid */
-    uint16_t last_msgid; /* last CON/NON from upstream (duplicate detection) */
-    uint32_t check;      /* token check value */
-    uint32_t dx;         /* downstream exchange (proxy) */
-    uint64_t ep_req_id;  /* EP_REQUEST / XFWD_REQUEST id */
-    uint8_t ep_tkl;      /* the requester's token (EP, XFWD) */
-    uint8_t ep_token[COAP_MSG_MAX_TOKEN];
-    uint8_t xid_len; /* XFWD: the requesting relay's routing id */
-    uint8_t xid[RR_RELAY_NAME_MAX];
-    uint32_t fnext;         /* free list */
-    char host[RR_HOST_MAX]; /* route name, for logs and reachability */
+    struct rc_ux h;         /* state, origin, token check, requester, host */
+    bool have_last;         /* last_msgid valid */
+    uint16_t last_msgid;    /* last CON/NON from upstream (duplicate detection) */
     struct ru_out out;      /* the request, for retransmission */
     struct rr_timer t_rtx;  /* retransmission */
     struct rr_timer t_life; /* upstream timeout (5.04) */
@@ -186,7 +176,7 @@ struct relay {
 
     /* upstream exchanges */
     struct uexch *ux;
-    uint32_t nux, ux_free, ux_used;
+    uint32_t nux; /* the pool: r->core.ux */
 
     /* ack-wait hash: (remote, msgid) -> out index: dx slots 0..ndx-1,
      * ux slots ndx.. */
@@ -253,7 +243,6 @@ uint32_t out_find(struct relay *r, const struct rr_addr *remote, uint16_t msgid)
 int out_on_timer(struct relay *r, struct ru_out *o, struct rr_timer *t, uint64_t now);
 uint32_t ux_alloc(struct relay *r);
 void ux_release(struct relay *r, uint32_t i);
-uint32_t ux_from_token(struct relay *r, const uint8_t *tok, size_t tkl);
 void exch_on_timer(struct relay *r, struct rr_timer *t, uint64_t now);
 /* Empty messages. */
 void send_empty(struct relay *r, int sock, const struct rr_addr *remote,

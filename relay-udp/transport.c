@@ -52,7 +52,7 @@ static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
         {"retransmissions", r->c.retransmissions},
         {"rtx_exhausted", r->c.rtx_exhausted},
         {"exchanges_down", r->dx_used},
-        {"exchanges_up", r->ux_used},
+        {"exchanges_up", r->core.ux.used},
         {"rx_bad", r->c.rx_bad},
         {"tx_err", r->c.tx_err},
         {"pings_answered", r->c.pings_answered},

@@ -232,14 +232,15 @@ int xfwd_answer(struct relay *r, uint32_t ui, uint8_t status, const uint8_t *coa
         kind = rest < 0 ? RR_XK_ACK : (coap[0] >> 4) & 3; /* = enum rr_xfwd_kind */
         uint8_t type = kind;
         ssize_t m = rest < 0 ? -1
-                             : coap_rewrite(resp, sizeof(resp), type, coap[1], 0, u->ep_token,
-                                            u->ep_tkl, coap + rest, len - (size_t)rest);
+                             : coap_rewrite(resp, sizeof(resp), type, coap[1], 0, u->h.ep_token,
+                                            u->h.ep_tkl, coap + rest, len - (size_t)rest);
         if (m < 0)
             status = RR_EP_UNREACHABLE;
         else
             n = (size_t)m;
     }
-    return rc_xfwd_send_response(&r->core, u->xid, u->xid_len, u->ep_req_id, status, resp, n, kind);
+    return rc_xfwd_send_response(&r->core, u->h.xid, u->h.xid_len, u->h.req_id, status, resp, n,
+                                 kind);
 }
 
 void xfwd_on_holder_request(void *tp, const struct rc_xreq *x, struct coap_msg *mp,
@@ -261,14 +262,14 @@ void xfwd_on_holder_request(void *tp, const struct rc_xreq *x, struct coap_msg *
     }
     struct uexch *u = &r->ux[ui];
     const struct coap_msg_opt *obs = coap_msg_find(&m, COAP_OPT_OBSERVE);
-    u->origin = UX_O_XFWD;
-    u->observe_req = obs && coap_opt_value_uint(obs) == 0;
-    u->ep_req_id = x->req_id;
-    u->ep_tkl = m.tkl;
-    memcpy(u->ep_token, m.token, m.tkl);
-    u->xid_len = (uint8_t)x->idlen;
-    memcpy(u->xid, x->id, x->idlen);
-    snprintf(u->host, sizeof(u->host), "%s", host);
+    u->h.origin = UX_O_XFWD;
+    u->h.observe_req = obs && coap_opt_value_uint(obs) == 0;
+    u->h.req_id = x->req_id;
+    u->h.ep_tkl = m.tkl;
+    memcpy(u->h.ep_token, m.token, m.tkl);
+    u->h.xid_len = (uint8_t)x->idlen;
+    memcpy(u->h.xid, x->id, x->idlen);
+    snprintf(u->h.host, sizeof(u->h.host), "%s", host);
     if (m.type != COAP_T_NON)
         m.type = COAP_T_CON;
     if (ux_send_request(r, ui, &m, &route->path, now) < 0) {
@@ -287,8 +288,8 @@ void xfwd_on_holder_cancel(void *tp, const struct rc_xreq *x, uint64_t now)
     /* rare (a client left or cancelled): a scan is fine */
     for (uint32_t i = 0; i < r->nux; i++) {
         struct uexch *u = &r->ux[i];
-        if (u->state != UX_FREE && u->origin == UX_O_XFWD && u->ep_req_id == x->req_id &&
-            u->xid_len == x->idlen && memcmp(u->xid, x->id, x->idlen) == 0) {
+        if (u->h.state != UX_FREE && u->h.origin == UX_O_XFWD && u->h.req_id == x->req_id &&
+            u->h.xid_len == x->idlen && memcmp(u->h.xid, x->id, x->idlen) == 0) {
             proxy_end_upstream(r, i, now);
             return;
         }

@@ -307,21 +307,21 @@ static void test_ux_token(void **state)
     assert_int_not_equal(u, RU_NONE);
     assert_int_not_equal(v, RU_NONE);
     assert_int_equal(ux_alloc(r), RU_NONE);
-    fwd_token_encode(u, r->ux[u].check, tok);
-    assert_int_equal(ux_from_token(r, tok, sizeof(tok)), u);
-    assert_int_equal(ux_from_token(r, tok, 4), RU_NONE);
+    fwd_token_encode(u, r->ux[u].h.check, tok);
+    assert_int_equal(rc_ux_from_token(&r->core, tok, sizeof(tok)), u);
+    assert_int_equal(rc_ux_from_token(&r->core, tok, 4), RU_NONE);
     ux_release(r, u);
-    assert_int_equal(ux_from_token(r, tok, sizeof(tok)), RU_NONE);
+    assert_int_equal(rc_ux_from_token(&r->core, tok, sizeof(tok)), RU_NONE);
     /* the slot comes back with a different check: the old token is stale */
     uint32_t w = ux_alloc(r);
     assert_int_equal(w, u);
-    fwd_token_encode(w, r->ux[w].check, tok2);
+    fwd_token_encode(w, r->ux[w].h.check, tok2);
     assert_memory_not_equal(tok, tok2, FWD_TOKEN_LEN);
-    assert_int_equal(ux_from_token(r, tok, sizeof(tok)), RU_NONE);
-    assert_int_equal(ux_from_token(r, tok2, sizeof(tok2)), w);
+    assert_int_equal(rc_ux_from_token(&r->core, tok, sizeof(tok)), RU_NONE);
+    assert_int_equal(rc_ux_from_token(&r->core, tok2, sizeof(tok2)), w);
     /* out-of-range slot */
     fwd_token_encode(1000, 0, tok);
-    assert_int_equal(ux_from_token(r, tok, sizeof(tok)), RU_NONE);
+    assert_int_equal(rc_ux_from_token(&r->core, tok, sizeof(tok)), RU_NONE);
     freerelay(r);
 }
 

@@ -294,7 +294,7 @@ static void test_fuzz(void **state)
         while (recv(f->cli, out, sizeof(out), MSG_DONTWAIT) > 0)
             ;
     }
-    assert_int_equal(f->r->ux_used, 0);
+    assert_int_equal(f->r->core.ux.used, 0);
     /* answered exchanges leave their slot at once (the answer stays in
      * the duplicate memory) */
     assert_int_equal(f->r->dx_used, 0);

@@ -1,0 +1,69 @@
+/*
+ * uxpool.c - the upstream exchange pool of the relay core (core.h): the
+ * free list, the relay-token check values and the token -> slot lookup of
+ * every transport's upstream exchanges (requests we sent to endpoints). The
+ * array itself is the transport's (each entry begins with struct rc_ux, the
+ * rest is transport state: UDP's retransmission buffer, TCP's connection),
+ * allocated once at start: nothing here allocates, and a token finds its
+ * slot in O(1).
+ */
+#include "core.h"
+#include "fwd_rules.h"
+
+void rc_ux_pool_init(struct relay_core *c, void *base, size_t stride, uint32_t n)
+{
+    c->ux = (struct rc_ux_pool){.base = base, .stride = stride, .n = n, .free = 0, .used = 0};
+    for (uint32_t i = 0; i < n; i++) {
+        struct rc_ux *u = rc_ux_at(c, i);
+        u->state = RC_UX_FREE;
+        u->fnext = i + 1 < n ? i + 1 : RC_NONE;
+        u->dx = RC_NONE;
+    }
+    if (n == 0)
+        c->ux.free = RC_NONE;
+}
+
+uint32_t rc_ux_take(struct relay_core *c)
+{
+    uint32_t i = c->ux.free;
+    if (i == RC_NONE)
+        return RC_NONE;
+    struct rc_ux *u = rc_ux_at(c, i);
+    c->ux.free = u->fnext;
+    u->fnext = RC_NONE;
+    u->state = RC_UX_SENT;
+    u->origin = UX_O_PROXY;
+    u->observe_req = false;
+    u->check = rc_new_check(c);
+    u->dx = RC_NONE;
+    u->req_id = 0;
+    u->ep_tkl = 0;
+    u->xid_len = 0;
+    u->host[0] = '\0';
+    c->ux.used++;
+    return i;
+}
+
+bool rc_ux_put(struct relay_core *c, uint32_t i)
+{
+    struct rc_ux *u = rc_ux_at(c, i);
+    if (u->state == RC_UX_FREE)
+        return false;
+    u->state = RC_UX_FREE;
+    u->dx = RC_NONE;
+    u->fnext = c->ux.free;
+    c->ux.free = i;
+    c->ux.used--;
+    return true;
+}
+
+uint32_t rc_ux_from_token(const struct relay_core *c, const uint8_t *tok, size_t tkl)
+{
+    uint32_t slot, check;
+    if (fwd_token_decode(tok, tkl, &slot, &check) < 0 || slot >= c->ux.n)
+        return RC_NONE;
+    const struct rc_ux *u = rc_ux_at(c, slot);
+    if (u->state == RC_UX_FREE || u->check != check)
+        return RC_NONE;
+    return slot;
+}
