@@ -59,6 +59,12 @@ static const struct cfg_entry cfg_table[] = {
     {"heartbeat_ms", CFG_U32, F(heartbeat_ms), "1000", "route PUB heartbeat interval (ms)"},
     {"tcp_timeout_ms", CFG_U32, F(tcp_timeout_ms), "10000",
      "TCP peer with no CSM, or stuck in the middle of a message, this long -> Abort (ms)"},
+    {"block_slots", CFG_U32, F(block_slots), "16",
+     "block-wise bodies collected or split across transports at once, per relay"},
+    {"block_body_max", CFG_U32, F(block_body_max), "16384",
+     "largest body collected from or split into Block1 blocks (bytes); more -> 4.13"},
+    {"block_timeout_ms", CFG_U32, F(block_timeout_ms), "30000",
+     "a block-wise body with no new block this long is dropped (ms)"},
     {"extra_options", CFG_STR, F(extra_options), "",
      "comma list of CoAP option numbers to treat as known"},
 };
