@@ -379,8 +379,9 @@ void xfwd_on_peer(struct relay *r, int xp, uint64_t now);
 /* Requester: a client's Block1 request i: 1 = answered here (2.31 or an
  * error), 0 = m now carries the whole body: forward it. */
 int xblock_collect(struct relay *r, uint32_t i, struct coap_msg *m, const char *host, uint64_t now);
-/* Holder: send m's body in Block1 blocks through path; 0, -1 (no slot or
- * no socket), -2 (larger than block_body_max). */
+/* Holder: send m's body in Block1 blocks through path; 0, 1 (answered
+ * here: 4.13 with Size1 when larger than block_body_max, 5.03 when every
+ * slot is busy), -1 (no socket). */
 int xblock_split_start(struct relay *r, uint32_t ui, struct coap_msg *m, const struct rr_peer *path,
                        uint64_t now);
 /* Holder: an answer while splitting: the next block goes out, or the

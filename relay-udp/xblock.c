@@ -126,8 +126,17 @@ int xblock_split_start(struct relay *r, uint32_t ui, struct coap_msg *m, const s
     enum bw_verdict why;
 
     u->b1slot = bw_hold(&r->bw, u->ep_req_id, m->payload, m->payload_len, now, &why);
-    if (u->b1slot == BW_NONE)
-        return why == BW_TOO_LARGE ? -2 : -1;
+    if (u->b1slot == BW_NONE) {
+        uint8_t buf[160];
+        ssize_t n = why == BW_TOO_LARGE
+                        ? make_answer(buf, sizeof(buf), COAP_TOO_LARGE, COAP_OPT_SIZE1,
+                                      r->bw.body_max, "body larger than the relay's block_body_max")
+                        : make_answer(buf, sizeof(buf), COAP_SERVICE_UNAVAILABLE, 0, 0,
+                                      "too many block-wise transfers");
+        if (n < 0 || xfwd_answer(r, ui, RR_EP_OK, buf, (size_t)n) < 0)
+            return -1;
+        return 1;
+    }
     /* ux_send_request needs the path's socket: the first block takes it */
     u->out.remote = path->remote;
     u->out.local = path->local;

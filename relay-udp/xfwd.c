@@ -475,9 +475,10 @@ static void on_request(struct relay *r, const uint8_t *id, size_t idlen, const u
     int rc = n > COAP_MSG_MAX_UDP && !coap_msg_find(&m, COAP_OPT_BLOCK1)
                  ? xblock_split_start(r, ui, &m, &route->path, now)
                  : ux_send_request(r, ui, &m, &route->path, now);
-    if (rc < 0) {
+    if (rc != 0) {
         ux_release(r, ui);
-        send_status(r, id, idlen, req_id, RR_EP_UNREACHABLE);
+        if (rc < 0)
+            send_status(r, id, idlen, req_id, RR_EP_UNREACHABLE);
         return;
     }
     r->c.proxied++;
