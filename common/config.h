@@ -48,6 +48,8 @@ struct rr_config {
     unsigned n_extra_options;
 };
 
+#define RR_BLOCK_BODY_LIMIT 65536 /* block_body_max: one inter-relay message */
+
 /* Fill with embedded defaults. */
 void config_defaults(struct rr_config *cfg);
 
