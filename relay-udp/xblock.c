@@ -84,8 +84,11 @@ int xblock_collect(struct relay *r, uint32_t i, struct coap_msg *m, const char *
      * serialised m (single-threaded, no other upload in between). */
     m->payload = bw_body(&r->bw, slot, key, &len);
     m->payload_len = len;
+    /* the block-wise operation ends here (RFC 9175 §3: Request-Tag
+     * belongs to it), the origin sees one plain request */
     coap_msg_remove_opt(m, COAP_OPT_BLOCK1);
     coap_msg_remove_opt(m, COAP_OPT_SIZE1);
+    coap_msg_remove_opt(m, COAP_OPT_REQUEST_TAG);
     bw_release(&r->bw, slot);
     return 0;
 }
