@@ -119,6 +119,7 @@ static int send_block(struct relay *r, uint32_t ui, struct coap_msg *m, uint32_t
     path.remote = u->out.remote;
     path.local = u->out.local;
     bw_touch(&r->bw, u->b1slot, now);
+    u->state = UX_SENT; /* a separate answer to the last block may have left it WAITSEP */
     return ux_send_request(r, ui, m, &path, now);
 }
 

@@ -76,6 +76,14 @@ xcoap udp 4 $H -m post -b 256 -f "$T_DIR/up.bin" /sink
 assert_code 2.04 "UDP client: POST /sink in 256-byte Block1 blocks -> 2.04"
 assert_contains "$PAYLOAD" "len:3000 fnv1a64:$want_hash" "256-byte blocks: whole body arrived"
 
+# a block-aware TCP origin (libcoap's own Block2 sizes): the same bytes
+treg_start tblk --ep tblk
+"$RDRELAY_BIN/rr-registrant" --print-large >"$T_DIR/large.expected"
+xcoap udp 4 tblk.proxy.localhost -m get -b 512 /large
+assert_code 2.05 "UDP client: GET /large (block-aware TCP origin) in 512-byte blocks -> 2.05"
+cmp -s "$T_DIR/coap.body" "$T_DIR/large.expected" && ok "/large is byte-identical" ||
+    fail "/large differs"
+
 # 4. TCP client POSTs 3000 bytes (one message) to a UDP registrant
 reg_start ublk --ep ublk
 xcoap tcp 4 ublk.proxy.localhost -m post -f "$T_DIR/up.bin" /sink
@@ -90,4 +98,20 @@ reg_start unob --ep unob --no-block
 xcoap tcp 4 unob.proxy.localhost -m post -f "$T_DIR/up.bin" /sink
 assert_code 4.13 "TCP client: POST 3000 bytes to a block-refusing UDP registrant -> 4.13"
 assert_match 'Size1:[0-9]+' "$RESP" "the 4.13 carries Size1"
+
+# 5. the bound: relay-udp restarted with block_body_max 2048
+rr_stop udp
+rr_start_udp --block-body-max 2048
+rr_wait_ready
+_routes_back() {
+    xcoap udp 4 $H -m get /hello
+    [ "$CODE" == 2.05 ]
+}
+wait_until 20 _routes_back || fail "relay-udp did not serve tmin again after its restart"
+xcoap udp 4 $H -m post -b 1024 -f "$T_DIR/up.bin" /sink
+assert_code 4.13 "UDP client: 3000-byte Block1 upload over block_body_max 2048 -> 4.13"
+assert_match 'Size1:2048' "$RESP" "the 4.13 carries Size1 2048"
+xcoap tcp 4 ublk.proxy.localhost -m post -f "$T_DIR/up.bin" /sink
+assert_code 4.13 "TCP client: 3000 bytes for a UDP registrant over block_body_max 2048 -> 4.13"
+assert_match 'Size1:2048' "$RESP" "the 4.13 carries Size1 2048"
 t_done
