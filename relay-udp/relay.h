@@ -102,6 +102,7 @@ struct dexch {
     uint64_t start_ms, done_ms;
     uint64_t req_id; /* RD_REQUEST id; XFWD_REQUEST id (ru_xfwd_req_id) */
     uint32_t blk2;   /* XFWD: the request's Block2 value, BW_NONE (bw_fit_response) */
+    uint32_t b1echo; /* XFWD: Block1 of a collected upload's last block, BW_NONE */
     uint32_t up;     /* upstream exchange (proxy), RU_NONE */
     struct ru_out out;
     struct rr_timer t_ack; /* empty-ACK delay, then retransmission of out */

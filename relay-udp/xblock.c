@@ -84,6 +84,7 @@ int xblock_collect(struct relay *r, uint32_t i, struct coap_msg *m, const char *
      * serialised m (single-threaded, no other upload in between). */
     m->payload = bw_body(&r->bw, slot, key, &len);
     m->payload_len = len;
+    d->b1echo = b1;
     /* the block-wise operation ends here (RFC 9175 §3: Request-Tag
      * belongs to it), the origin sees one plain request */
     coap_msg_remove_opt(m, COAP_OPT_BLOCK1);

@@ -209,6 +209,7 @@ void xfwd_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const stru
     d->xpeer = (uint8_t)xp;
     d->req_id = ru_xfwd_req_id(i, exch_new_check(r));
     d->blk2 = coap_msg_opt_uint(m, COAP_OPT_BLOCK2, BW_NONE);
+    d->b1echo = BW_NONE;
     /* a stream origin takes the body whole: collect Block1 uploads here */
     if (coap_msg_find(m, COAP_OPT_BLOCK1) && xblock_collect(r, i, m, host, now) != 0)
         return;
@@ -305,8 +306,13 @@ static void on_response(struct relay *r, int xp, const uint8_t *body, size_t len
     }
     /* a stream origin's body, or a block of its own, larger than the
      * client's block or datagram: cut the block asked for (blockwise.h) */
-    uint8_t sliced[COAP_MSG_MAX_UDP];
+    uint8_t sliced[COAP_MSG_MAX_UDP], b1v[4];
+    /* the answer to a collected upload names its last block (RFC 7959 §2.3) */
+    bool echo =
+        d->b1echo != BW_NONE && coap_msg_add_opt_uint(&m, COAP_OPT_BLOCK1, d->b1echo, b1v) == 0;
     ssize_t k = bw_fit_response(&m, n, d->blk2, sliced, sizeof(sliced));
+    if (k == 0 && echo)
+        k = coap_msg_serialize_udp(&m, sliced, sizeof(sliced));
     if (k < 0) {
         if (notif || d->state == DX_OBSERVE)
             send_cancel(r, i);

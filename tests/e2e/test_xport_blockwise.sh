@@ -72,6 +72,7 @@ print("%016x"%h)' "$T_DIR/up.bin")
 xcoap udp 4 $H -m post -b 1024 -f "$T_DIR/up.bin" /sink
 assert_code 2.04 "UDP client: POST /sink with Block1 -> 2.04"
 assert_contains "$PAYLOAD" "len:3000 fnv1a64:$want_hash" "the TCP origin received the whole body"
+assert_match 'Block1:2/_/1024' "$RESP" "the final answer names the last block (Block1 2, RFC 7959 §2.3)"
 xcoap udp 4 $H -m post -b 256 -f "$T_DIR/up.bin" /sink
 assert_code 2.04 "UDP client: POST /sink in 256-byte Block1 blocks -> 2.04"
 assert_contains "$PAYLOAD" "len:3000 fnv1a64:$want_hash" "256-byte blocks: whole body arrived"
