@@ -233,6 +233,11 @@ uint32_t bw_hold(struct bw_store *st, uint64_t key, const uint8_t *body, size_t 
     return i;
 }
 
+uint32_t bw_find(struct bw_store *st, uint64_t key, uint64_t now_ms)
+{
+    return slot_find(st, key, false, now_ms);
+}
+
 const uint8_t *bw_body(const struct bw_store *st, uint32_t slot, uint64_t key, uint32_t *len)
 {
     if (slot >= st->nslots || !st->slots[slot].used || st->slots[slot].key != key)

@@ -10,7 +10,9 @@
  *     from that answer, so an ETag change reaches the client with the very
  *     block it affects (docs/architecture.md, "Block-wise across
  *     transports");
- *   - Block1 assembly and splitting over one bounded store: `nslots` bodies
+ *   - Block1 assembly and splitting, and the copy of an answer to a
+ *     non-safe request that must not run again per block, over one
+ *     bounded store: `nslots` bodies
  *     of at most `body_max` bytes each, allocated once by bw_store_init
  *     (block_slots x block_body_max; config.h), plus two scratch buffers for
  *     serialising an assembled request. A slot is keyed by a 64-bit key
@@ -111,6 +113,8 @@ enum bw_verdict bw_collect(struct bw_store *st, uint64_t key, uint32_t block1, c
  * too large (*why says which). */
 uint32_t bw_hold(struct bw_store *st, uint64_t key, const uint8_t *body, size_t len,
                  uint64_t now_ms, enum bw_verdict *why);
+/* The live slot of key, or BW_NONE. */
+uint32_t bw_find(struct bw_store *st, uint64_t key, uint64_t now_ms);
 /* The slot's body, if the slot still belongs to key (NULL otherwise). */
 const uint8_t *bw_body(const struct bw_store *st, uint32_t slot, uint64_t key, uint32_t *len);
 void bw_touch(struct bw_store *st, uint32_t slot, uint64_t now_ms);

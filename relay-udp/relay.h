@@ -103,6 +103,7 @@ struct dexch {
     uint64_t req_id; /* RD_REQUEST id; XFWD_REQUEST id (ru_xfwd_req_id) */
     uint32_t blk2;   /* XFWD: the request's Block2 value, BW_NONE (bw_fit_response) */
     uint32_t b1echo; /* XFWD: Block1 of a collected upload's last block, BW_NONE */
+    uint64_t bkey;   /* XFWD, not GET/FETCH: key of the answer's copy (xblock.c), 0 */
     uint32_t up;     /* upstream exchange (proxy), RU_NONE */
     struct ru_out out;
     struct rr_timer t_ack; /* empty-ACK delay, then retransmission of out */
@@ -380,6 +381,13 @@ void xfwd_on_peer(struct relay *r, int xp, uint64_t now);
 /* Requester: a client's Block1 request i: 1 = answered here (2.31 or an
  * error), 0 = m now carries the whole body: forward it. */
 int xblock_collect(struct relay *r, uint32_t i, struct coap_msg *m, const char *host, uint64_t now);
+/* Requester, methods other than GET/FETCH: note the key; a later block of
+ * an answer we cut is served from its copy: 1 (answered), else 0. */
+int xblock_from_copy(struct relay *r, uint32_t i, const struct coap_msg *m, const char *host,
+                     uint64_t now);
+/* Requester: an answer to exchange i was cut: keep the whole (raw) when
+ * the method must not run again for the later blocks. */
+void xblock_keep(struct relay *r, uint32_t i, const uint8_t *raw, size_t n, uint64_t now);
 /* Holder: send m's body in Block1 blocks through path; 0, 1 (answered
  * here: 4.13 with Size1 when larger than block_body_max, 5.03 when every
  * slot is busy), -1 (no socket). */

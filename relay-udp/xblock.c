@@ -48,16 +48,23 @@ static void dx_answer_opt(struct relay *r, uint32_t i, uint8_t code, uint16_t op
         dx_answer_local(r, i, code, diag ? diag : "", now);
 }
 
-int xblock_collect(struct relay *r, uint32_t i, struct coap_msg *m, const char *host, uint64_t now)
+/* The key of a client's block-wise request: its address, the host, the
+ * method and the options that stay the same from block to block. */
+static uint64_t client_key(const struct dexch *d, const struct coap_msg *m, const char *host)
 {
-    struct dexch *d = &r->dx[i];
     uint8_t salt[sizeof(d->peer) + RR_HOST_MAX];
-    size_t hl = strlen(host);
-    uint32_t slot, len;
+    size_t hl = strnlen(host, RR_HOST_MAX);
 
     memcpy(salt, &d->peer, sizeof(d->peer));
     memcpy(salt + sizeof(d->peer), host, hl);
-    uint64_t key = bw_key(m, salt, sizeof(d->peer) + hl);
+    return bw_key(m, salt, sizeof(d->peer) + hl);
+}
+
+int xblock_collect(struct relay *r, uint32_t i, struct coap_msg *m, const char *host, uint64_t now)
+{
+    struct dexch *d = &r->dx[i];
+    uint32_t slot, len;
+    uint64_t key = client_key(d, m, host);
     uint32_t b1 = coap_msg_opt_uint(m, COAP_OPT_BLOCK1, 0);
     switch (bw_collect(&r->bw, key, b1, m->payload, m->payload_len, now, &slot)) {
     case BW_CONTINUE:
@@ -92,6 +99,55 @@ int xblock_collect(struct relay *r, uint32_t i, struct coap_msg *m, const char *
     coap_msg_remove_opt(m, COAP_OPT_REQUEST_TAG);
     bw_release(&r->bw, slot);
     return 0;
+}
+
+int xblock_from_copy(struct relay *r, uint32_t i, const struct coap_msg *m, const char *host,
+                     uint64_t now)
+{
+    struct dexch *d = &r->dx[i];
+    uint8_t out[COAP_MSG_MAX_UDP];
+    struct coap_msg a;
+    uint32_t len;
+
+    d->bkey = 0;
+    if (m->code == COAP_GET || m->code == COAP_FETCH || r->bw.nslots == 0)
+        return 0;                         /* safe: later blocks are fetched again and cut */
+    d->bkey = client_key(d, m, host) | 1; /* never 0 */
+    if (d->blk2 == BW_NONE || d->blk2 >> 4 == 0)
+        return 0;
+    uint32_t s = bw_find(&r->bw, d->bkey, now);
+    const uint8_t *raw = s == BW_NONE ? NULL : bw_body(&r->bw, s, d->bkey, &len);
+    if (!raw || coap_msg_parse_udp(raw, len, &a) < 0)
+        return 0;
+    ssize_t k = bw_fit_response(&a, len, d->blk2, out, sizeof(out));
+    if (k <= 0) {
+        bw_release(&r->bw, s);
+        if (k == -2) {
+            dx_answer_local(r, i, COAP_BAD_OPTION, "block beyond the end of the representation",
+                            now);
+            return 1;
+        }
+        return 0;
+    }
+    if (coap_msg_opt_uint(&a, COAP_OPT_BLOCK2, 0) & 8)
+        bw_touch(&r->bw, s, now);
+    else
+        bw_release(&r->bw, s); /* the last block went out */
+    d->bkey = 0;
+    dx_answer(r, i, out, (size_t)k, 0xff, true, now);
+    return 1;
+}
+
+void xblock_keep(struct relay *r, uint32_t i, const uint8_t *raw, size_t n, uint64_t now)
+{
+    struct dexch *d = &r->dx[i];
+    enum bw_verdict why;
+
+    /* only block 0 starts a copy: a later block without one is the
+     * origin's own answer again */
+    if (d->bkey && (d->blk2 == BW_NONE || d->blk2 >> 4 == 0) &&
+        bw_hold(&r->bw, d->bkey, raw, n, now, &why) == BW_NONE)
+        log_debug("no room to keep a %zu-byte answer for its later blocks", n);
 }
 
 /* Send block (num, szx) of the held body; m is the request (any block). */

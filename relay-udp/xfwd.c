@@ -213,6 +213,8 @@ void xfwd_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const stru
     /* a stream origin takes the body whole: collect Block1 uploads here */
     if (coap_msg_find(m, COAP_OPT_BLOCK1) && xblock_collect(r, i, m, host, now) != 0)
         return;
+    if (xblock_from_copy(r, i, m, host, now))
+        return;
     if (m->payload_len > COAP_MSG_MAX_UDP / 2) {
         cb = bw_scratch(&r->bw, 0, &ccap);
         bb = bw_scratch(&r->bw, 1, &bcap);
@@ -323,6 +325,7 @@ static void on_response(struct relay *r, int xp, const uint8_t *body, size_t len
         return;
     }
     if (k > 0) {
+        xblock_keep(r, i, coap, n, now);
         coap = sliced;
         n = (size_t)k;
     }

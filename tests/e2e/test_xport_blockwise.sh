@@ -46,6 +46,15 @@ xcoap udp 6 $H -m get /whole
 assert_code 2.05 "UDP client over IPv6: GET /whole -> 2.05"
 cmp -s "$T_DIR/coap.body" "$T_DIR/whole.tcp" && ok "IPv6: byte-identical" || fail "IPv6: body differs"
 
+# a POST whose answer is larger than a datagram runs once at the origin:
+# the later blocks come from the relay's copy of that answer
+xcoap udp 4 $H -m post -e run-once /whole
+assert_code 2.05 "UDP client: POST /whole (3000-byte answer) -> 2.05"
+cmp -s "$T_DIR/coap.body" "$T_DIR/whole1" && ok "POST answer: all 3000 bytes" ||
+    fail "POST answer differs ($(wc -c <"$T_DIR/coap.body" 2>/dev/null) bytes)"
+xcoap tcp 4 $H -m get /count
+assert_eq "count 1" "$PAYLOAD" "the origin ran the POST once, not once per block"
+
 # 2. the representation changes between block 0 and block 1: each block
 # carries the origin's ETag of that moment, so the client sees the change
 # (RFC 7959 §2.4), starts over, and gets every block of the new version

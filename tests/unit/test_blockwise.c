@@ -287,6 +287,9 @@ static void test_hold_and_split(void **state)
     assert_int_not_equal(s, BW_NONE);
     assert_int_equal(bw_hold(&st, 10, body, 10, 0, &why), BW_NONE);
     assert_int_equal(why, BW_BUSY);
+    assert_int_equal(bw_find(&st, 9, 999), s);
+    assert_int_equal(bw_find(&st, 9, 1000), BW_NONE); /* expired */
+    assert_int_equal(bw_find(&st, 10, 0), BW_NONE);
     const uint8_t *b = bw_body(&st, s, 9, &len);
     assert_int_equal(len, 3000);
     /* send 1024-byte blocks; the server asks for 512 after block 0 */
