@@ -64,7 +64,7 @@ int xblock_collect(struct relay *r, uint32_t i, struct coap_msg *m, const char *
 {
     struct dexch *d = &r->dx[i];
     uint32_t slot, len;
-    uint64_t key = client_key(d, m, host);
+    uint64_t key = client_key(d, m, host) & ~(uint64_t)1; /* uploads even, copies odd */
     uint32_t b1 = coap_msg_opt_uint(m, COAP_OPT_BLOCK1, 0);
     switch (bw_collect(&r->bw, key, b1, m->payload, m->payload_len, now, &slot)) {
     case BW_CONTINUE:
@@ -112,7 +112,7 @@ int xblock_from_copy(struct relay *r, uint32_t i, const struct coap_msg *m, cons
     d->bkey = 0;
     if (m->code == COAP_GET || m->code == COAP_FETCH || r->bw.nslots == 0)
         return 0;                         /* safe: later blocks are fetched again and cut */
-    d->bkey = client_key(d, m, host) | 1; /* never 0 */
+    d->bkey = client_key(d, m, host) | 1; /* never 0; uploads have even keys */
     if (d->blk2 == BW_NONE || d->blk2 >> 4 == 0)
         return 0;
     uint32_t s = bw_find(&r->bw, d->bkey, now);
