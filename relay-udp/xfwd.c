@@ -480,8 +480,8 @@ static void on_request(struct relay *r, const uint8_t *id, size_t idlen, const u
     if (m.type != COAP_T_NON)
         m.type = COAP_T_CON;
     u->b1slot = BW_NONE;
-    /* a stream client's body larger than a datagram: Block1 blocks */
-    int rc = n > COAP_MSG_MAX_UDP && !coap_msg_find(&m, COAP_OPT_BLOCK1)
+    /* a stream client's body larger than a datagram (with our token): Block1 blocks */
+    int rc = n > COAP_MSG_MAX_UDP - COAP_MSG_MAX_TOKEN && !coap_msg_find(&m, COAP_OPT_BLOCK1)
                  ? xblock_split_start(r, ui, &m, &route->path, now)
                  : ux_send_request(r, ui, &m, &route->path, now);
     if (rc != 0) {
