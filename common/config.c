@@ -63,6 +63,13 @@ static const struct cfg_entry cfg_table[] = {
     {"heartbeat_ms", CFG_U32, F(heartbeat_ms), "1000", "route PUB heartbeat interval (ms)"},
     {"tcp_timeout_ms", CFG_U32, F(tcp_timeout_ms), "10000",
      "TCP peer with no CSM, or stuck in the middle of a message, this long -> Abort (ms)"},
+    {"block_slots", CFG_U32, F(block_slots), "16",
+     "block-wise bodies collected or split across transports at once, per relay"},
+    {"block_body_max", CFG_U32, F(block_body_max), "16384",
+     "largest body collected from or split into Block1 blocks (bytes, at most 65536); more -> "
+     "4.13"},
+    {"block_timeout_ms", CFG_U32, F(block_timeout_ms), "30000",
+     "a block-wise body with no new block this long is dropped (ms)"},
     {"extra_options", CFG_STR, F(extra_options), "",
      "comma list of CoAP option numbers to treat as known"},
 };
@@ -279,6 +286,11 @@ int config_finish(struct rr_config *cfg, char *err, size_t errlen)
         derive(cfg->pub_endpoint, sizeof(cfg->pub_endpoint), "ipc://", cfg->state_dir,
                "routes.sock") < 0) {
         snprintf(err, errlen, "state_dir too long");
+        return -1;
+    }
+    /* an assembled body travels between relays in one message */
+    if (cfg->block_body_max > RR_BLOCK_BODY_LIMIT) {
+        snprintf(err, errlen, "block_body_max must be at most %u", RR_BLOCK_BODY_LIMIT);
         return -1;
     }
     /* Host names compare case-insensitively; store them lower-case once. */

@@ -253,8 +253,10 @@ int main(int argc, char **argv)
     }
     seed_random();
     r->rd_seq = (uint32_t)random();
-    if (setup_signals() < 0 || exch_init(r) < 0 || ka_init(r) < 0 || udp_open_all(r) < 0 ||
-        ctl_open(r) < 0 || xfwd_open(r) < 0)
+    if (setup_signals() < 0 || exch_init(r) < 0 || ka_init(r) < 0 ||
+        bw_store_init(&r->bw, r->cfg.block_slots, r->cfg.block_body_max, r->cfg.block_timeout_ms) <
+            0 ||
+        udp_open_all(r) < 0 || ctl_open(r) < 0 || xfwd_open(r) < 0)
         goto done;
     log_info("rdrelay-udp %s started: proxy domain \"%s\", %d socket(s), %u exchanges",
              RDRELAY_VERSION, r->cfg.proxy_domain, r->nsocks, r->nux);
@@ -266,6 +268,7 @@ done:
     udp_close_all(r);
     ka_free(r);
     exch_free(r);
+    bw_store_free(&r->bw);
     free(r);
     return rc;
 }

@@ -181,6 +181,8 @@ void xfwd_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const stru
 {
     struct dexch *d = &r->dx[i];
     uint8_t coap[COAP_MSG_MAX_UDP], body[XF_BODY_MAX];
+    uint8_t *cb = coap, *bb = body;
+    size_t ccap = sizeof(coap), bcap = sizeof(body);
     char diag[96];
     struct wire_w w;
 
@@ -206,18 +208,29 @@ void xfwd_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const stru
     d->observe_req = obs && coap_opt_value_uint(obs) == 0;
     d->xpeer = (uint8_t)xp;
     d->req_id = ru_xfwd_req_id(i, exch_new_check(r));
+    d->blk2 = coap_msg_opt_uint(m, COAP_OPT_BLOCK2, BW_NONE);
+    d->b1echo = BW_NONE;
+    /* a stream origin takes the body whole: collect Block1 uploads here */
+    if (coap_msg_find(m, COAP_OPT_BLOCK1) && xblock_collect(r, i, m, host, now) != 0)
+        return;
+    if (xblock_from_copy(r, i, m, host, now))
+        return;
+    if (m->payload_len > COAP_MSG_MAX_UDP / 2) {
+        cb = bw_scratch(&r->bw, 0, &ccap);
+        bb = bw_scratch(&r->bw, 1, &bcap);
+    }
     /* type (CON/NON) travels along: a UDP holder keeps it upstream */
     m->msgid = 0;
-    ssize_t n = coap_msg_serialize_udp(m, coap, sizeof(coap));
+    ssize_t n = coap_msg_serialize_udp(m, cb, ccap);
     if (n < 0) {
         dx_answer_local(r, i, COAP_TOO_LARGE, "request too large", now);
         return;
     }
-    wire_w_init(&w, body, sizeof(body));
+    wire_w_init(&w, bb, bcap);
     wire_put_u64(&w, d->req_id);
     wire_put_str(&w, host);
-    wire_put_bytes(&w, coap, (size_t)n);
-    if (w.err || proto_send(r->xpeers[xp].sock, NULL, 0, RR_MSG_XFWD_REQUEST, body, w.len) < 0) {
+    wire_put_bytes(&w, cb, (size_t)n);
+    if (w.err || proto_send(r->xpeers[xp].sock, NULL, 0, RR_MSG_XFWD_REQUEST, bb, w.len) < 0) {
         r->c.xfwd_refused++;
         snprintf(diag, sizeof(diag), "registrant's relay \"%s\" is not running",
                  r->xpeers[xp].name);
@@ -248,36 +261,6 @@ void xfwd_client_gone(struct relay *r, uint32_t i, uint64_t now)
     if (d->kind == DX_K_XFWD && (d->state == DX_OBSERVE || d->state == DX_WAIT))
         send_cancel(r, i);
     dx_done(r, i, now);
-}
-
-/*
- * A TCP or WebSocket endpoint may send a whole body larger than any
- * datagram (its peer announced a large Max-Message-Size). The UDP client
- * gets the first 1024 bytes with Block2 0/1/1024 and Size2 (RFC 7959 §2.4,
- * §4), and asks for the rest with Block2 itself; those requests reach the
- * endpoint with Block2 and come back one block each, so nothing is stored
- * here. A response that already carries Block2 cannot be cut: -1.
- */
-#define XF_SLICE_SZX 6 /* 1024 bytes */
-static int fit_first_block(struct coap_msg *m, uint8_t *out, const uint8_t **coap, size_t *n)
-{
-    uint8_t b2[4], s2[4];
-    size_t block = (size_t)1 << (XF_SLICE_SZX + 4);
-
-    if (coap_msg_find(m, COAP_OPT_BLOCK2) || m->payload_len <= block || m->payload_len > UINT32_MAX)
-        return -1;
-    coap_msg_remove_opt(m, COAP_OPT_SIZE2);
-    if (coap_msg_add_opt_uint(m, COAP_OPT_BLOCK2, coap_block_encode(0, true, XF_SLICE_SZX), b2) <
-            0 ||
-        coap_msg_add_opt_uint(m, COAP_OPT_SIZE2, (uint32_t)m->payload_len, s2) < 0)
-        return -1;
-    m->payload_len = block;
-    ssize_t k = coap_msg_serialize_udp(m, out, COAP_MSG_MAX_UDP);
-    if (k < 0)
-        return -1;
-    *coap = out;
-    *n = (size_t)k;
-    return 0;
 }
 
 static void on_response(struct relay *r, int xp, const uint8_t *body, size_t len, uint64_t now)
@@ -323,12 +306,28 @@ static void on_response(struct relay *r, int xp, const uint8_t *body, size_t len
         answer_end(r, i, COAP_BAD_GATEWAY, diag, now);
         return;
     }
-    uint8_t sliced[COAP_MSG_MAX_UDP];
-    if (n > COAP_MSG_MAX_UDP && fit_first_block(&m, sliced, &coap, &n) < 0) {
+    /* a stream origin's body, or a block of its own, larger than the
+     * client's block or datagram: cut the block asked for (blockwise.h) */
+    uint8_t sliced[COAP_MSG_MAX_UDP], b1v[4];
+    /* the answer to a collected upload names its last block (RFC 7959 §2.3) */
+    bool echo =
+        d->b1echo != BW_NONE && coap_msg_add_opt_uint(&m, COAP_OPT_BLOCK1, d->b1echo, b1v) == 0;
+    ssize_t k = bw_fit_response(&m, n, d->blk2, sliced, sizeof(sliced));
+    if (k == 0 && echo)
+        k = coap_msg_serialize_udp(&m, sliced, sizeof(sliced));
+    if (k < 0) {
         if (notif || d->state == DX_OBSERVE)
             send_cancel(r, i);
-        answer_end(r, i, COAP_BAD_GATEWAY, "response too large for a datagram", now);
+        if (k == -2)
+            answer_end(r, i, COAP_BAD_OPTION, "block beyond the end of the representation", now);
+        else
+            answer_end(r, i, COAP_BAD_GATEWAY, "response too large for a datagram", now);
         return;
+    }
+    if (k > 0) {
+        xblock_keep(r, i, coap, n, now);
+        coap = sliced;
+        n = (size_t)k;
     }
     int rc;
     if (d->state == DX_OBSERVE) {
@@ -480,9 +479,15 @@ static void on_request(struct relay *r, const uint8_t *id, size_t idlen, const u
     snprintf(u->host, sizeof(u->host), "%s", host);
     if (m.type != COAP_T_NON)
         m.type = COAP_T_CON;
-    if (ux_send_request(r, ui, &m, &route->path, now) < 0) {
+    u->b1slot = BW_NONE;
+    /* a stream client's body larger than a datagram (with our token): Block1 blocks */
+    int rc = n > COAP_MSG_MAX_UDP - COAP_MSG_MAX_TOKEN && !coap_msg_find(&m, COAP_OPT_BLOCK1)
+                 ? xblock_split_start(r, ui, &m, &route->path, now)
+                 : ux_send_request(r, ui, &m, &route->path, now);
+    if (rc != 0) {
         ux_release(r, ui);
-        send_status(r, id, idlen, req_id, RR_EP_UNREACHABLE);
+        if (rc < 0)
+            send_status(r, id, idlen, req_id, RR_EP_UNREACHABLE);
         return;
     }
     r->c.proxied++;
