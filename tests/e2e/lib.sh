@@ -147,6 +147,30 @@ wait_until() {
     "$@"
 }
 
+# wait_output SECONDS WANT command...: poll like wait_until until the
+# command prints exactly WANT; print what it printed last. For a value read
+# after an event (a count, a port, a log line): the caller asserts on the
+# output as before, so a timeout still fails with the real value.
+wait_output() {
+    local limit=$1 want=$2 _wo_out=""
+    shift 2
+    wait_until "$limit" _wait_output_is "$@"
+    printf '%s\n' "$_wo_out"
+}
+
+# wait_match SECONDS REGEX command...: the same until the output matches
+# the extended regular expression REGEX (bash =~).
+wait_match() {
+    local limit=$1 re=$2 _wo_out=""
+    shift 2
+    wait_until "$limit" _wait_match_ok "$@"
+    printf '%s\n' "$_wo_out"
+}
+
+# (bash scoping: these see the caller's locals want, re and _wo_out)
+_wait_output_is() { _wo_out=$("$@"); [ "$_wo_out" == "$want" ]; }
+_wait_match_ok() { _wo_out=$("$@"); [[ "$_wo_out" =~ $re ]]; }
+
 # ---------------------------------------------------------------- ports
 
 # A UDP port nothing on this host uses (v4 or v6), from a random range so
@@ -163,6 +187,13 @@ rr_free_port() {
     done
     echo "rr_free_port: no free port found" >&2
     return 1
+}
+
+# udp_bound PORT [NETNS]: something listens on UDP port PORT (in NETNS).
+udp_bound() {
+    local in=()
+    [ -n "${2:-}" ] && in=(ip netns exec "$2")
+    "${in[@]}" ss -Huln "( sport = :$1 )" 2>/dev/null | grep -q .
 }
 
 # ---------------------------------------------------------------- processes

@@ -134,6 +134,33 @@ reg_wait_word() {
     wait_until "${4:-15}" _reg_has_word "$1" "$2" "$3"
 }
 
+# The local port of registrant NAME's last TCP connection ("connected L R").
+treg_local_port() { # name
+    grep '^connected ' "$T_DIR/$1.log" | tail -n 1 | awk '{print $2}' | sed -E 's/.*:([0-9]+)$/\1/'
+}
+
+# Bytes the established TCP socket on local port PORT has received (kernel
+# tcp_info; 0 before the first byte): shows a request reached a registrant.
+tcp_bytes_received() { # port
+    local n
+    n=$(ss -Htni state established "( sport = :$1 )" 2>/dev/null | grep -oE 'bytes_received:[0-9]+' |
+        head -n 1 | cut -d: -f2)
+    echo "${n:-0}"
+}
+_tcp_received_above() { [ "$(tcp_bytes_received "$1")" -gt "$2" ]; }
+
+# How many times rdrelay-tcp logged that HOST's route lost its connection.
+rt_route_closed_count() { # host
+    grep -c "route $1 unreachable: its TCP connection closed" "$T_DIR/tcp.log" 2>/dev/null || true
+}
+_rt_route_closed() { [ "$(rt_route_closed_count "$1")" -ge "$2" ]; }
+
+# rt_wait_route_closed HOST N [SECONDS]: until rdrelay-tcp has seen HOST's
+# connection close N times (it read the FIN and marked the route).
+rt_wait_route_closed() {
+    wait_until "${3:-5}" _rt_route_closed "$1" "$2"
+}
+
 # ---------------------------------------------------------------- requests
 
 # xcoap TRANSPORT FAMILY HOST [coap-client options...] PATH: one request

@@ -52,7 +52,7 @@ assert_code 2.05 "site B reaches rdrelay's RD over TCP and IPv6 through firewall
 
 nat_reg alice --transport tcp --listen $A4:5683 --rd "coap+tcp://$RD4:5683/rd" --ep alice --lt 3600
 assert_eq 1 "$(reg_count alice connected)" "alice registered over one TCP connection"
-local_port=$(grep '^connected ' "$T_DIR/alice.log" | tail -n 1 | awk '{print $2}' | sed -E 's/.*:([0-9]+)$/\1/')
+local_port=$(treg_local_port alice)
 mport=$(mapped_port "$local_port" tcp)
 assert_match '^[0-9]+$' "$mport" "router A tracks alice's connection (public port $mport)"
 
@@ -105,7 +105,7 @@ assert_eq 1 "$(reg_count alice connected)" "alice's connection never dropped"
 
 kill -USR1 "${T_PIDS[alice]}"
 reg_wait_word alice disconnected 1 5 || die "alice did not close her connection"
-sleep 0.2
+rt_wait_route_closed "alice.$DOMAIN" 1 || fail "relay-tcp did not notice alice's closed connection"
 t0=$(($(date +%s%N) / 1000000))
 via_relay_x udp alice.$DOMAIN /hello
 t1=$(($(date +%s%N) / 1000000))
@@ -118,7 +118,7 @@ via_relay_x tcp alice.$DOMAIN /hello
 assert_code 5.02 "alice's connection closed: B (TCP) gets 5.02"
 kill -USR2 "${T_PIDS[alice]}"
 reg_wait_registered alice 2 20 || fail "alice did not register again through router A"
-local_port2=$(grep '^connected ' "$T_DIR/alice.log" | tail -n 1 | awk '{print $2}' | sed -E 's/.*:([0-9]+)$/\1/')
+local_port2=$(treg_local_port alice)
 assert_ne "$local_port" "$local_port2" "alice reconnected from a new port ($local_port2)"
 if poll_relay_x 10 2.05 udp alice.$DOMAIN /hello; then
     ok "after reconnecting and registering again alice is reachable (B, UDP)"

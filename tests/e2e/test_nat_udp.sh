@@ -45,7 +45,7 @@ ok "topology built (namespaces $N*)"
 # Sanity of the topology itself, before any rdrelay: the inside can go out.
 rr_start probe "$(command -v ip)" netns exec "$NS_RD" "$(command -v coap-server-notls)" \
     -A :: -p 5699
-sleep 0.5
+wait_until 5 udp_bound 5699 "$NS_RD" || die "the probe server did not bind port 5699"
 coap_ns "$NS_SA" -m get "coap://$RD4:5699/.well-known/core"
 assert_code 2.05 "site A reaches a server on the public host (inside-out works through NAT A)"
 coap_ns "$NS_SB" -m get "coap://[$RD6]:5699/.well-known/core"
