@@ -34,16 +34,7 @@ for r in "$NS_RA" "$NS_RB"; do
 done
 
 start_rdrelay
-end=$((SECONDS + 30))
-while :; do
-    for name in frontend udp tcp; do
-        rr_alive "$name" || die "rdrelay process $name exited at start"
-    done
-    COAP_TIMEOUT=1 coap_ns "$NS_SB" -m get "coap+tcp://$RD4/.well-known/core"
-    [ "$CODE" == "2.05" ] && break
-    [ $SECONDS -ge $end ] && die "rdrelay-tcp did not answer from site B within 30 s"
-    sleep 0.3
-done
+nat_wait_rd coap+tcp
 ok "site B reaches rdrelay's RD over TCP through NAT B"
 coap_ns "$NS_SB" -m get "coap+tcp://[$RD6]/.well-known/core"
 assert_code 2.05 "site B reaches rdrelay's RD over TCP and IPv6 through firewall B"
