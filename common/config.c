@@ -80,6 +80,13 @@ static const struct cfg_entry cfg_table[] = {
      "most outstanding requests of one TCP connection (then 5.03)"},
     {"tcp_pong_timeout_ms", CFG_U32, F(tcp_pong_timeout_ms), "20000",
      "a keepalive Ping unanswered this long closes the TCP connection (ms)"},
+    {"block_slots", CFG_U32, F(block_slots), "16",
+     "block-wise bodies collected or split across transports at once, per relay"},
+    {"block_body_max", CFG_U32, F(block_body_max), "16384",
+     "largest body collected from or split into Block1 blocks (bytes, at most 65536); more -> "
+     "4.13"},
+    {"block_timeout_ms", CFG_U32, F(block_timeout_ms), "30000",
+     "a block-wise body with no new block this long is dropped (ms)"},
     {"extra_options", CFG_STR, F(extra_options), "",
      "comma list of CoAP option numbers to treat as known"},
 };
@@ -308,6 +315,11 @@ int config_finish(struct rr_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen,
                  "xfwd_max_peers 1..64, tcp_max_conns and tcp_max_inflight "
                  "(..65535) at least 1, tcp_outq_max at least tcp_max_message");
+        return -1;
+    }
+    /* an assembled body travels between relays in one message */
+    if (cfg->block_body_max > RR_BLOCK_BODY_LIMIT) {
+        snprintf(err, errlen, "block_body_max must be at most %u", RR_BLOCK_BODY_LIMIT);
         return -1;
     }
     /* Host names compare case-insensitively; store them lower-case once. */

@@ -41,6 +41,9 @@ struct rr_config {
     uint32_t heartbeat_ms;         /* 1000: rd-frontend PUB heartbeat interval */
     uint32_t tcp_timeout_ms;       /* 10000: TCP peer without a CSM, or stuck mid-message,
                                       this long -> Abort (relay-tcp) */
+    uint32_t block_slots;          /* 16 block-wise bodies in assembly/splitting (blockwise.h) */
+    uint32_t block_body_max;       /* 16384 bytes per such body; more -> 4.13 + Size1 */
+    uint32_t block_timeout_ms;     /* 30000: an idle block-wise body is dropped */
     /* topology (relay core): names and cross-transport peers */
     char udp_relay_name[32];     /* "udp": rdrelay-udp's name (routing id, XFWD endpoint) */
     char tcp_relay_name[32];     /* "tcp": rdrelay-tcp's name */
@@ -57,6 +60,8 @@ struct rr_config {
     uint16_t extra_option_nums[RR_MAX_EXTRA_OPTIONS];
     unsigned n_extra_options;
 };
+
+#define RR_BLOCK_BODY_LIMIT 65536 /* block_body_max: one inter-relay message */
 
 /* Fill with embedded defaults. */
 void config_defaults(struct rr_config *cfg);

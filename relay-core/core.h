@@ -77,6 +77,7 @@ struct rc_xreq {
     size_t idlen;
     uint64_t req_id;
     const char *host;
+    size_t coap_len; /* the request's size in datagram framing (requester's token) */
 };
 
 /*

@@ -326,7 +326,8 @@ static void on_request(struct relay_core *c, const uint8_t *id, size_t idlen, co
     m.type = q.kind == RR_XK_NON ? COAP_T_NON : COAP_T_CON;
     const char *host = q.host;
     uint64_t req_id = q.req_id;
-    struct rc_xreq x = {.id = id, .idlen = idlen, .req_id = req_id, .host = host};
+    struct rc_xreq x = {
+        .id = id, .idlen = idlen, .req_id = req_id, .host = host, .coap_len = q.coap.len};
     const struct route_table *t = rc_routes(c);
     const struct rr_route *route = t ? route_table_get(t, host) : NULL;
     if (!route || !rc_route_is_ours(c, route)) {

@@ -38,6 +38,8 @@ int main(int argc, char **argv)
         return cl == 1 ? 0 : 2;
     }
     if (rc_signals_install() < 0 || ru_core_init(r) < 0 || exch_init(r) < 0 || ka_init(r) < 0 ||
+        bw_store_init(&r->bw, r->cfg.block_slots, r->cfg.block_body_max, r->cfg.block_timeout_ms) <
+            0 ||
         udp_open_all(r) < 0 || ru_attach(r) < 0 || rc_ctl_open(&r->core) < 0 ||
         rc_xfwd_open(&r->core) < 0)
         goto done;
@@ -52,6 +54,7 @@ done:
     udp_close_all(r);
     ka_free(r);
     exch_free(r);
+    bw_store_free(&r->bw);
     rc_free(&r->core);
     free(r);
     return rc;

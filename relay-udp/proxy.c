@@ -212,6 +212,10 @@ void proxy_on_upstream(struct relay *r, uint32_t ui, const struct coap_msg *m, c
         ux_release(r, ui);
         return;
     }
+    if (u->h.origin == UX_O_XFWD && u->b1slot != BW_NONE) {
+        xblock_on_answer(r, ui, m, now); /* a block of a body we split */
+        return;
+    }
     if (u->h.origin == UX_O_XFWD) {
         /* another relay's client: every answer goes back as XFWD_RESPONSE;
          * that relay vets the options and owns its client's message layer */
@@ -280,6 +284,7 @@ void proxy_on_upstream_fail(struct relay *r, uint32_t ui, uint8_t code, const ch
         return;
     }
     if (u->h.origin == UX_O_XFWD) {
+        xblock_forget(r, ui);
         if (u->h.state != UX_CANCEL)
             xfwd_answer(r, ui, code == COAP_GATEWAY_TIMEOUT ? RR_EP_TIMEOUT : RR_EP_UNREACHABLE,
                         NULL, 0);

@@ -15,6 +15,8 @@
  *   keepalive.c NAT keepalive and reachability of proxied UDP routes
  *   xfwd.c      cross-transport forwarding over the core's sockets: the
  *               requester's client side and the holder's upstream side
+ *   xblock.c    block-wise across transports: Block1 collection (requester)
+ *               and splitting (holder) over r->bw (common/blockwise.h)
  * Nothing here allocates per request: pools are sized from max_exchanges.
  */
 #ifndef RDRELAY_RU_RELAY_H
@@ -25,6 +27,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "blockwise.h"
 #include "clone_client.h"
 #include "coap_msg.h"
 #include "config.h"
@@ -97,6 +100,9 @@ struct dexch {
     uint32_t dd;    /* our entry in the duplicate memory (dedup.c), RU_NONE */
     uint64_t start_ms;
     uint64_t req_id; /* RD_REQUEST id; XFWD_REQUEST id (ru_xfwd_req_id) */
+    uint32_t blk2;   /* XFWD: the request's Block2 value, BW_NONE (bw_fit_response) */
+    uint32_t b1echo; /* XFWD: Block1 of a collected upload's last block, BW_NONE */
+    uint64_t bkey;   /* XFWD, not GET/FETCH: key of the answer's copy (xblock.c), 0 */
     uint32_t up;     /* upstream exchange (proxy), RU_NONE */
     struct ru_out out;
     struct rr_timer t_ack; /* empty-ACK delay, then retransmission of out */
@@ -111,6 +117,8 @@ struct uexch {
     struct rc_ux h;         /* state, origin, token check, requester, host */
     bool have_last;         /* last_msgid valid */
     uint16_t last_msgid;    /* last CON/NON from upstream (duplicate detection) */
+    uint32_t b1sent;        /* XFWD: Block1 value of the block in flight */
+    uint32_t b1slot;        /* XFWD: body split into Block1 blocks (xblock.c), BW_NONE */
     struct ru_out out;      /* the request, for retransmission */
     struct rr_timer t_rtx;  /* retransmission */
     struct rr_timer t_life; /* upstream timeout (5.04) */
@@ -183,6 +191,7 @@ struct relay {
     uint32_t *ack_b, nack_b;
 
     struct ka_table ka;
+    struct bw_store bw; /* block-wise bodies (xblock.c), sized once */
 
     uint16_t next_msgid;
     uint64_t next_ka_tick_ms;
@@ -332,5 +341,27 @@ int xfwd_answer(struct relay *r, uint32_t ui, uint8_t status, const uint8_t *coa
 void xfwd_on_holder_request(void *tp, const struct rc_xreq *x, struct coap_msg *m,
                             const struct rr_route *route, uint64_t now);
 void xfwd_on_holder_cancel(void *tp, const struct rc_xreq *x, uint64_t now);
+
+/* xblock.c - block-wise across transports */
+/* Requester: a client's Block1 request i: 1 = answered here (2.31 or an
+ * error), 0 = m now carries the whole body: forward it. */
+int xblock_collect(struct relay *r, uint32_t i, struct coap_msg *m, const char *host, uint64_t now);
+/* Requester, methods other than GET/FETCH: note the key; a later block of
+ * an answer we cut is served from its copy: 1 (answered), else 0. */
+int xblock_from_copy(struct relay *r, uint32_t i, const struct coap_msg *m, const char *host,
+                     uint64_t now);
+/* Requester: an answer to exchange i was cut: keep the whole (raw) when
+ * the method must not run again for the later blocks. */
+void xblock_keep(struct relay *r, uint32_t i, const uint8_t *raw, size_t n, uint64_t now);
+/* Holder: send m's body in Block1 blocks through path; 0, 1 (answered
+ * here: 4.13 with Size1 when larger than block_body_max, 5.03 when every
+ * slot is busy), -1 (no socket). */
+int xblock_split_start(struct relay *r, uint32_t ui, struct coap_msg *m, const struct rr_peer *path,
+                       uint64_t now);
+/* Holder: an answer while splitting: the next block goes out, or the
+ * final answer to the requester (ui released). Always 1. */
+int xblock_on_answer(struct relay *r, uint32_t ui, const struct coap_msg *m, uint64_t now);
+/* Holder: the exchange ends otherwise: free its body. */
+void xblock_forget(struct relay *r, uint32_t ui);
 
 #endif

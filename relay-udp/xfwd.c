@@ -89,6 +89,13 @@ void xfwd_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const stru
     }
     d->kind = DX_K_XFWD;
     d->observe_req = obs && coap_opt_value_uint(obs) == 0;
+    d->blk2 = coap_msg_opt_uint(m, COAP_OPT_BLOCK2, BW_NONE);
+    d->b1echo = BW_NONE;
+    /* a stream origin takes the body whole: collect Block1 uploads here */
+    if (coap_msg_find(m, COAP_OPT_BLOCK1) && xblock_collect(r, i, m, host, now) != 0)
+        return;
+    if (xblock_from_copy(r, i, m, host, now))
+        return;
     if (rc_xfwd_forward(&r->core, i, m, route, host, &xp, &req_id, &code, diag, sizeof(diag)) < 0) {
         dx_answer_local(r, i, code, diag, now);
         return;
@@ -119,36 +126,6 @@ void xfwd_client_gone(struct relay *r, uint32_t i, uint64_t now)
     if (d->kind == DX_K_XFWD && (d->state == DX_OBSERVE || d->state == DX_WAIT))
         send_cancel(r, i);
     dx_done(r, i, now);
-}
-
-/*
- * A TCP or WebSocket endpoint may send a whole body larger than any
- * datagram (its peer announced a large Max-Message-Size). The UDP client
- * gets the first 1024 bytes with Block2 0/1/1024 and Size2 (RFC 7959 §2.4,
- * §4), and asks for the rest with Block2 itself; those requests reach the
- * endpoint with Block2 and come back one block each, so nothing is stored
- * here. A response that already carries Block2 cannot be cut: -1.
- */
-#define XF_SLICE_SZX 6 /* 1024 bytes */
-static int fit_first_block(struct coap_msg *m, uint8_t *out, const uint8_t **coap, size_t *n)
-{
-    uint8_t b2[4], s2[4];
-    size_t block = (size_t)1 << (XF_SLICE_SZX + 4);
-
-    if (coap_msg_find(m, COAP_OPT_BLOCK2) || m->payload_len <= block || m->payload_len > UINT32_MAX)
-        return -1;
-    coap_msg_remove_opt(m, COAP_OPT_SIZE2);
-    if (coap_msg_add_opt_uint(m, COAP_OPT_BLOCK2, coap_block_encode(0, true, XF_SLICE_SZX), b2) <
-            0 ||
-        coap_msg_add_opt_uint(m, COAP_OPT_SIZE2, (uint32_t)m->payload_len, s2) < 0)
-        return -1;
-    m->payload_len = block;
-    ssize_t k = coap_msg_serialize_udp(m, out, COAP_MSG_MAX_UDP);
-    if (k < 0)
-        return -1;
-    *coap = out;
-    *n = (size_t)k;
-    return 0;
 }
 
 void xfwd_on_response(void *tp, int xp, uint32_t i, uint64_t req_id, uint8_t status,
@@ -184,12 +161,28 @@ void xfwd_on_response(void *tp, int xp, uint32_t i, uint64_t req_id, uint8_t sta
         answer_end(r, i, COAP_BAD_GATEWAY, diag, now);
         return;
     }
-    uint8_t sliced[COAP_MSG_MAX_UDP];
-    if (n > COAP_MSG_MAX_UDP && fit_first_block(&m, sliced, &coap, &n) < 0) {
+    /* a stream origin's body, or a block of its own, larger than the
+     * client's block or datagram: cut the block asked for (blockwise.h) */
+    uint8_t sliced[COAP_MSG_MAX_UDP], b1v[4];
+    /* the answer to a collected upload names its last block (RFC 7959 §2.3) */
+    bool echo =
+        d->b1echo != BW_NONE && coap_msg_add_opt_uint(&m, COAP_OPT_BLOCK1, d->b1echo, b1v) == 0;
+    ssize_t k = bw_fit_response(&m, n, d->blk2, sliced, sizeof(sliced));
+    if (k == 0 && echo)
+        k = coap_msg_serialize_udp(&m, sliced, sizeof(sliced));
+    if (k < 0) {
         if (notif || d->state == DX_OBSERVE)
             send_cancel(r, i);
-        answer_end(r, i, COAP_BAD_GATEWAY, "response too large for a datagram", now);
+        if (k == -2)
+            answer_end(r, i, COAP_BAD_OPTION, "block beyond the end of the representation", now);
+        else
+            answer_end(r, i, COAP_BAD_GATEWAY, "response too large for a datagram", now);
         return;
+    }
+    if (k > 0) {
+        xblock_keep(r, i, coap, n, now);
+        coap = sliced;
+        n = (size_t)k;
     }
     int rc;
     if (d->state == DX_OBSERVE) {
@@ -272,9 +265,16 @@ void xfwd_on_holder_request(void *tp, const struct rc_xreq *x, struct coap_msg *
     snprintf(u->h.host, sizeof(u->h.host), "%s", host);
     if (m.type != COAP_T_NON)
         m.type = COAP_T_CON;
-    if (ux_send_request(r, ui, &m, &route->path, now) < 0) {
+    u->b1slot = BW_NONE;
+    /* a stream client's body larger than a datagram (with our token): Block1 blocks */
+    int rc =
+        x->coap_len > COAP_MSG_MAX_UDP - COAP_MSG_MAX_TOKEN && !coap_msg_find(&m, COAP_OPT_BLOCK1)
+            ? xblock_split_start(r, ui, &m, &route->path, now)
+            : ux_send_request(r, ui, &m, &route->path, now);
+    if (rc != 0) {
         ux_release(r, ui);
-        send_status(r, x, RR_EP_UNREACHABLE);
+        if (rc < 0)
+            send_status(r, x, RR_EP_UNREACHABLE);
         return;
     }
     r->core.c.proxied++;

@@ -147,13 +147,40 @@ wait_until() {
     "$@"
 }
 
+# wait_output SECONDS WANT command...: poll like wait_until until the
+# command prints exactly WANT; print what it printed last. For a value read
+# after an event (a count, a port, a log line): the caller asserts on the
+# output as before, so a timeout still fails with the real value.
+wait_output() {
+    local limit=$1 want=$2 _wo_out=""
+    shift 2
+    wait_until "$limit" _wait_output_is "$@"
+    printf '%s\n' "$_wo_out"
+}
+
+# wait_match SECONDS REGEX command...: the same until the output matches
+# the extended regular expression REGEX (bash =~).
+wait_match() {
+    local limit=$1 re=$2 _wo_out=""
+    shift 2
+    wait_until "$limit" _wait_match_ok "$@"
+    printf '%s\n' "$_wo_out"
+}
+
+# (bash scoping: these see the caller's locals want, re and _wo_out)
+_wait_output_is() { _wo_out=$("$@"); [ "$_wo_out" == "$want" ]; }
+_wait_match_ok() { _wo_out=$("$@"); [[ "$_wo_out" =~ $re ]]; }
+
 # ---------------------------------------------------------------- ports
 
-# A UDP port nothing on this host uses (v4 or v6), from a random range so
-# parallel tests do not collide.
+# rr_free_port [KINDS]: a port nothing on this host uses (v4 or v6) for
+# the ss socket kinds KINDS (u: UDP, the default; tu: TCP and UDP), from a
+# random range so parallel tests do not collide.
 rr_free_port() {
-    local i p used
-    used=$(ss -Huan 2>/dev/null | awk '{print $4}')
+    local kinds=${1:-u} i p used
+    # The local address is column 4, or 5 behind the Netid column ss adds
+    # for several kinds; a port in the column beside it is only avoided too.
+    used=$(ss -Han"$kinds" 2>/dev/null | awk '{print $4; print $5}')
     for ((i = 0; i < 200; i++)); do
         p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
         if ! grep -qE "[:.]$p\$" <<<"$used"; then
@@ -163,6 +190,13 @@ rr_free_port() {
     done
     echo "rr_free_port: no free port found" >&2
     return 1
+}
+
+# udp_bound PORT [NETNS]: something listens on UDP port PORT (in NETNS).
+udp_bound() {
+    local in=()
+    [ -n "${2:-}" ] && in=(ip netns exec "$2")
+    "${in[@]}" ss -Huln "( sport = :$1 )" 2>/dev/null | grep -q .
 }
 
 # ---------------------------------------------------------------- processes
@@ -454,14 +488,27 @@ rd_snapshot() {
 
 # ---------------------------------------------------------------- cleanup
 
-t_cleanup() {
-    local status=$? name pid f
-    trap - EXIT
+# Every process of this test stopped by PID, background clients first.
+t_stop_all() {
+    local pid name
     for pid in "${T_BG_PIDS[@]}"; do
         kill "$pid" 2>/dev/null
     done
     for name in "${!T_PIDS[@]}"; do
         rr_stop "$name" TERM
+    done
+}
+
+# Functions t_cleanup calls once every process is stopped (lib_nat.sh adds
+# the deletion of its namespaces: they should be empty by then).
+T_AFTER_STOP=()
+
+t_cleanup() {
+    local status=$? f hook
+    trap - EXIT
+    t_stop_all
+    for hook in "${T_AFTER_STOP[@]}"; do
+        "$hook"
     done
     # A sanitizer finding in any process fails the test, even if every
     # CoAP answer looked right.

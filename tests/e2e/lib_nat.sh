@@ -1,18 +1,19 @@
 # shellcheck shell=bash
 # lib_nat.sh - the NAT topology of the e2e NAT tests (BRIEF §5 "A real
-# NAT"), shared by test_nat_udp.sh and test_nat_tcp.sh, on top of lib.sh and
-# lib_proxy.sh. Owns: the network namespaces of one run (created by
-# build_topology, removed by the EXIT trap it installs), the nftables rules
-# of routers A and B, and starting rdrelay and registrants inside them.
-# Talks to: ip, nft, conntrack, sysctl; rdrelay-frontend, rdrelay-udp,
-# rdrelay-tcp (when NAT_TCP=1) in the rd host's namespace.
+# NAT"), shared by test_nat_udp.sh, test_nat_tcp.sh and test_connect_nat.sh,
+# on top of lib.sh and lib_proxy.sh. Owns: the network namespaces of one run
+# (created by build_topology, removed after every process stopped, through
+# lib.sh's T_AFTER_STOP), the nftables rules of routers A and B, and
+# starting rdrelay (flags in NAT_RD_ARGS), registrants and any other program
+# inside them. Talks to: ip, nft, conntrack, sysctl; rdrelay-frontend,
+# rdrelay-udp, rdrelay-tcp (when NAT_TCP=1) in the rd host's namespace.
 #
 # Topology (documentation addresses only):
 #   site A  192.0.2.2 / 2001:db8:a::2 -- router A (masquerade, stateful
 #   firewall) -- "internet" 203.0.113.0/24, 2001:db8::/64 (rd host .10) --
 #   router B (the same) -- site B 198.51.100.2 / 2001:db8:b::2
 #
-# Sourcing it sets the names below and the EXIT trap; call build_topology.
+# Sourcing it sets the names below and the cleanup; call build_topology.
 N="rn$$x$((RANDOM % 1000))" # unique namespace prefix for this run
 NS_PUB=${N}pub NS_RD=${N}rd NS_RA=${N}ra NS_RB=${N}rb NS_SA=${N}sa NS_SB=${N}sb
 ALL_NS=("$NS_SA" "$NS_SB" "$NS_RA" "$NS_RB" "$NS_RD" "$NS_PUB")
@@ -21,24 +22,15 @@ RA4=203.0.113.2 A4=192.0.2.2 A6=2001:db8:a::2 B6=2001:db8:b::2
 DOMAIN=proxy.example
 COAP_TIMEOUT=5
 
-# Namespaces go on any exit: stop our processes first (lib.sh's cleanup
-# does it too, but a namespace should be empty when it is deleted).
-nat_exit() {
-    local status=$? name ns
-    trap - EXIT
-    for pid in "${T_BG_PIDS[@]}"; do
-        kill "$pid" 2>/dev/null
-    done
-    for name in "${!T_PIDS[@]}"; do
-        rr_stop "$name" TERM
-    done
+# Namespaces go on any exit, once lib.sh's cleanup stopped our processes
+# (a namespace should be empty when it is deleted).
+nat_del_namespaces() {
+    local ns
     for ns in "${ALL_NS[@]}"; do
         ip netns del "$ns" 2>/dev/null
     done
-    (exit "$status")
-    t_cleanup
 }
-trap nat_exit EXIT
+T_AFTER_STOP+=(nat_del_namespaces)
 
 nsx() { # ns command...
     local ns=$1
@@ -122,33 +114,62 @@ EOF
 }
 
 # The public port router A maps site A's UDP (or PROTO) port SPORT to
-# (towards the RD).
-mapped_port() { # sport [proto]
-    nsx "$NS_RA" conntrack -L -p "${2:-udp}" -s $A4 --sport "$1" -d $RD4 2>/dev/null |
+# (towards the RD); with SPORT "", that of the one flow from site A to the
+# RD's CoAP port 5683 (a program whose own port is not known).
+mapped_port() { # sport|"" [proto]
+    local sel=(--sport "$1")
+    [ -z "$1" ] && sel=(--dport 5683)
+    nsx "$NS_RA" conntrack -L -p "${2:-udp}" -s $A4 -d $RD4 "${sel[@]}" 2>/dev/null |
         grep -oE 'dport=[0-9]+' | sed -n 2p | cut -d= -f2
 }
 
 # ---------------------------------------------------------------- processes
 
+# nat_start NAME NS PROGRAM [args...]: rr_start inside namespace NS (ip
+# netns exec execs the program, so the PID is the program's).
+nat_start() {
+    local name=$1 ns=$2
+    shift 2
+    rr_start "$name" "$(command -v ip)" netns exec "$ns" "$@"
+}
+
+# The rdrelay flags of start_rdrelay besides state dir, listeners, domain
+# and log level; a test may set its own before calling it.
+NAT_RD_ARGS=(--nat-keepalive 3 --upstream-timeout-ms 3000)
+
 start_rdrelay() {
     local args=(--state-dir "$T_STATE" --udp-listen "$RD4:5683,[$RD6]:5683"
-        --proxy-domain "$DOMAIN" --log-level debug --nat-keepalive 3
-        --upstream-timeout-ms 3000)
+        --proxy-domain "$DOMAIN" --log-level debug "${NAT_RD_ARGS[@]}")
     [ "$NAT_TCP" == 1 ] && args+=(--tcp-listen "$RD4:5683,[$RD6]:5683")
-    rr_start frontend "$(command -v ip)" netns exec "$NS_RD" "$RDRELAY_BIN/rdrelay-frontend" \
-        "${args[@]}"
-    rr_start udp "$(command -v ip)" netns exec "$NS_RD" "$RDRELAY_BIN/rdrelay-udp" "${args[@]}"
+    nat_start frontend "$NS_RD" "$RDRELAY_BIN/rdrelay-frontend" "${args[@]}"
+    nat_start udp "$NS_RD" "$RDRELAY_BIN/rdrelay-udp" "${args[@]}"
     if [ "$NAT_TCP" == 1 ]; then
-        rr_start tcp "$(command -v ip)" netns exec "$NS_RD" "$RDRELAY_BIN/rdrelay-tcp" \
-            "${args[@]}"
+        nat_start tcp "$NS_RD" "$RDRELAY_BIN/rdrelay-tcp" "${args[@]}"
     fi
+}
+
+# nat_wait_rd SCHEME [SECONDS]: until site B gets 2.05 for
+# SCHEME://RD4/.well-known/core (coap or coap+tcp); dies if an rdrelay
+# process exited or the time ran out.
+nat_wait_rd() {
+    local scheme=$1 limit=${2:-30} end=$((SECONDS + ${2:-30})) name
+    while :; do
+        for name in frontend udp tcp; do
+            [ -n "${T_PIDS[$name]:-}" ] || continue
+            rr_alive "$name" || die "rdrelay process $name exited at start"
+        done
+        COAP_TIMEOUT=1 coap_ns "$NS_SB" -m get "$scheme://$RD4/.well-known/core"
+        [ "$CODE" == "2.05" ] && return 0
+        [ $SECONDS -ge $end ] && die "rdrelay did not answer $scheme:// from site B within ${limit} s"
+        sleep 0.3
+    done
 }
 
 # nat_reg NAME FLAGS...: a registrant inside site A; waits for "registered".
 nat_reg() {
     local name=$1
     shift
-    rr_start "$name" "$(command -v ip)" netns exec "$NS_SA" "$RDRELAY_BIN/rr-registrant" "$@"
+    nat_start "$name" "$NS_SA" "$RDRELAY_BIN/rr-registrant" "$@"
     reg_wait_registered "$name" 1 20 || die "registrant $name did not register through router A"
 }
 

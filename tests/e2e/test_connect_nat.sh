@@ -16,8 +16,7 @@
 # /time, Block2 /example_data). A node-coap client in site B
 # (node/connect_nat_client.js) GETs /time by name from the UDP-registered one.
 #
-# Topology (network namespaces, documentation addresses only; built here
-# because lib_proxy.sh has no shared topology helper yet):
+# Topology: lib_nat.sh's (documentation addresses only; IPv4 used here):
 #   site A 192.0.2.2 -- router A (lan .1, wan 203.0.113.2) --+
 #                                                            bridge -- rd host 203.0.113.10
 #   site B 198.51.100.2 -- router B (lan .1, wan 203.0.113.3) --+
@@ -33,6 +32,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
+NAT_TCP=1
+. "$(dirname "$0")/lib_nat.sh"
 
 CONNECT=$RDRELAY_BIN/rdrelay-connect
 NODE_DIR=$RDRELAY_SRC/tests/e2e/node
@@ -42,103 +43,9 @@ command -v node >/dev/null || die "node is not installed (tools/setup-deps.sh)"
 [ -d "$NODE_DIR/node_modules/coap" ] ||
     die "node-coap missing: run 'npm ci' in $NODE_DIR (tools/run-tests.sh does)"
 
-N="cn$$x$((RANDOM % 1000))" # unique namespace prefix for this run
-NS_PUB=${N}pub NS_RD=${N}rd NS_RA=${N}ra NS_RB=${N}rb NS_SA=${N}sa NS_SB=${N}sb
-ALL_NS=("$NS_SA" "$NS_SB" "$NS_RA" "$NS_RB" "$NS_RD" "$NS_PUB")
-RD4=203.0.113.10 RA4=203.0.113.2 A4=192.0.2.2
-DOMAIN=proxy.example
 HOST=alice.$DOMAIN
 HOST2=bob.$DOMAIN # the origin registered over TCP
 A_PORT2=5693      # its port in site A
-COAP_TIMEOUT=5
-
-# Processes first, then the namespaces, on any exit; then lib.sh's cleanup.
-cn_exit() {
-    local status=$? name pid ns
-    trap - EXIT
-    for pid in "${T_BG_PIDS[@]}"; do
-        kill "$pid" 2>/dev/null
-    done
-    for name in "${!T_PIDS[@]}"; do
-        rr_stop "$name" TERM
-    done
-    for ns in "${ALL_NS[@]}"; do
-        ip netns del "$ns" 2>/dev/null
-    done
-    (exit "$status")
-    t_cleanup
-}
-trap cn_exit EXIT
-
-nsx() { # ns command...
-    local ns=$1
-    shift
-    ip netns exec "$ns" "$@"
-}
-
-# nsstart NAME NS PROGRAM [args...]: rr_start inside a namespace (ip netns
-# exec execs the program, so the PID is the program's).
-nsstart() {
-    local name=$1 ns=$2
-    shift 2
-    rr_start "$name" "$(command -v ip)" netns exec "$ns" "$@"
-}
-
-# router ROUTER SITE WAN_HOST LAN_PREFIX3 OTHER_LAN OTHER_WAN: a masquerading
-# router with a stateful firewall in front of SITE. The other site's LAN is
-# routed through the other router, so a direct attempt reaches this router
-# and is dropped by its firewall, not by a missing route.
-router() {
-    local r=$1 s=$2 h=$3 p=$4
-    ip -n "$r" addr add "203.0.113.$h/24" dev wan &&
-        ip -n "$r" link add lan type veth peer name eth0 netns "$s" &&
-        ip -n "$r" link set lan up && ip -n "$s" link set eth0 up &&
-        ip -n "$r" addr add "$p.1/24" dev lan && ip -n "$s" addr add "$p.2/24" dev eth0 &&
-        ip -n "$s" route add default via "$p.1" &&
-        ip -n "$r" route add "$5" via "$6" || return 1
-    nsx "$r" sysctl -qw net.ipv4.ip_forward=1 || return 1
-    nsx "$r" nft -f - <<EOF || return 1
-table ip nat {
-    chain post {
-        type nat hook postrouting priority srcnat; policy accept;
-        oifname "wan" ip saddr $p.0/24 meta l4proto udp masquerade to :20000-20999
-        oifname "wan" ip saddr $p.0/24 masquerade
-    }
-}
-table inet filter {
-    chain forward {
-        type filter hook forward priority filter; policy drop;
-        ct state established,related accept
-        iifname "lan" accept
-    }
-    chain input {
-        type filter hook input priority filter; policy drop;
-        iifname "lo" accept
-        ct state established,related accept
-        iifname "lan" accept
-    }
-}
-EOF
-    nsx "$r" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=10 \
-        net.netfilter.nf_conntrack_udp_timeout_stream=10 || return 1
-}
-
-build_topology() {
-    local ns x
-    for ns in "${ALL_NS[@]}"; do
-        ip netns add "$ns" || return 1
-        ip -n "$ns" link set lo up
-    done
-    ip -n "$NS_PUB" link add br0 type bridge && ip -n "$NS_PUB" link set br0 up || return 1
-    for x in rd ra rb; do
-        ip -n "$NS_PUB" link add "p-$x" type veth peer name wan netns "${N}$x" &&
-            ip -n "$NS_PUB" link set "p-$x" master br0 up &&
-            ip -n "${N}$x" link set wan up || return 1
-    done
-    ip -n "$NS_RD" addr add $RD4/24 dev wan || return 1
-    router "$NS_RA" "$NS_SA" 2 192.0.2 198.51.100.0/24 203.0.113.3 || return 1
-    router "$NS_RB" "$NS_SB" 3 198.51.100 192.0.2.0/24 203.0.113.2 || return 1
-}
 
 # by_name PATH [coap-client options...]: from site B through rdrelay.
 by_name() {
@@ -148,38 +55,27 @@ by_name() {
 }
 _by_name_ok() { COAP_TIMEOUT=2 by_name /time; [ "$CODE" == 2.05 ]; }
 
-# The public port router A maps serve's socket to (the only socket in site
-# A that talks to the RD's CoAP port).
-mapped_port() {
-    nsx "$NS_RA" conntrack -L -p udp -s $A4 -d $RD4 --dport 5683 2>/dev/null |
-        grep -oE 'dport=[0-9]+' | sed -n 2p | cut -d= -f2
-}
-
 build_topology || die "could not build the namespace topology"
 ok "topology built (namespaces $N*)"
 
-ARGS=(--state-dir "$T_STATE" --udp-listen "$RD4:5683" --tcp-listen "$RD4:5683"
-    --proxy-domain "$DOMAIN" --log-level debug --nat-keepalive 0)
-nsstart frontend "$NS_RD" "$RDRELAY_BIN/rdrelay-frontend" "${ARGS[@]}"
-nsstart udp "$NS_RD" "$RDRELAY_BIN/rdrelay-udp" "${ARGS[@]}"
-nsstart tcp "$NS_RD" "$RDRELAY_BIN/rdrelay-tcp" "${ARGS[@]}"
-_rd_up() { COAP_TIMEOUT=1 coap_ns "$NS_SB" -m get "coap://$RD4/.well-known/core"; [ "$CODE" == 2.05 ]; }
-wait_until 20 _rd_up || die "rdrelay in the rd namespace does not answer site B"
-_rd_up_tcp() { COAP_TIMEOUT=1 coap_ns "$NS_SB" -m get "coap+tcp://$RD4/.well-known/core"; [ "$CODE" == 2.05 ]; }
-wait_until 20 _rd_up_tcp || die "rdrelay-tcp in the rd namespace does not answer site B over TCP"
+# rdrelay's own NAT keepalive off: only serve's pings may hold the path.
+NAT_RD_ARGS=(--nat-keepalive 0)
+start_rdrelay
+nat_wait_rd coap 20
+nat_wait_rd coap+tcp 20
 
-nsstart origin "$NS_SA" "$(command -v coap-server-notls)" -A $A4 -p 5683
+nat_start origin "$NS_SA" "$(command -v coap-server-notls)" -A $A4 -p 5683
 _origin_up() { COAP_TIMEOUT=1 coap_ns "$NS_SA" -m get "coap://$A4/.well-known/core"; [ "$CODE" == 2.05 ]; }
 wait_until 10 _origin_up || die "coap-server-notls did not start in site A"
 
-nsstart serve "$NS_SA" "$CONNECT" serve --rd "coap://$RD4" --ep alice --lt 3600 --ping 3 \
+nat_start serve "$NS_SA" "$CONNECT" serve --rd "coap://$RD4" --ep alice --lt 3600 --ping 3 \
     --probe 4 --json --log-level debug "coap://$A4:5683"
 _printed() { [ "$(grep -c '^{"ep":"alice"' "$T_DIR/serve.log")" -ge 1 ]; }
 wait_until 20 _printed || die "serve did not register through router A within 20 s"
 assert_eq "$HOST" "$(grep '^{"ep":"alice"' "$T_DIR/serve.log" | tail -n 1 | jq -r .host)" \
     "serve prints the host name"
 REG_PATH=$(grep -oE 'registered at /reg/[0-9]+' "$T_DIR/serve.log" | head -n 1 | awk '{print $3}')
-MPORT=$(mapped_port)
+MPORT=$(mapped_port "")
 assert_match '^20[0-9]{3}$' "$MPORT" "serve's socket left router A masqueraded (port $MPORT)"
 
 # ------------------------------------------------------------ site B cannot reach site A directly
@@ -214,7 +110,7 @@ bg_wait "$OBS_PID" 15
 
 # ------------------------------------------------------------ reach and list in site B
 
-nsstart reach "$NS_SB" "$CONNECT" reach --rd "coap://$RD4" --host "$HOST" --listen 127.0.0.1:5684
+nat_start reach "$NS_SB" "$CONNECT" reach --rd "coap://$RD4" --host "$HOST" --listen 127.0.0.1:5684
 wait_until 10 grep -q '^listening on ' "$T_DIR/reach.log" || die "reach did not start in site B"
 coap_ns "$NS_SB" -m get "coap://127.0.0.1:5684/time"
 assert_code 2.05 "a client in site B without Uri-Host reaches alice through reach"
@@ -235,13 +131,13 @@ sed 's/^/    /' "$T_DIR/node.out"
 
 # ------------------------------------------------------------ registration over TCP through router A
 
-nsstart origin2 "$NS_SA" "$(command -v coap-server-notls)" -A $A4 -p $A_PORT2
+nat_start origin2 "$NS_SA" "$(command -v coap-server-notls)" -A $A4 -p $A_PORT2
 _origin2_up() { COAP_TIMEOUT=1 coap_ns "$NS_SA" -m get "coap://$A4:$A_PORT2/.well-known/core"; [ "$CODE" == 2.05 ]; }
 wait_until 10 _origin2_up || die "the second coap-server-notls did not start in site A"
 coap_ns "$NS_SA" -m get "coap://$A4:$A_PORT2/example_data"
 direct2=$PAYLOAD
 
-nsstart serve2 "$NS_SA" "$CONNECT" serve --transport tcp --rd "coap+tcp://$RD4" --ep bob --lt 3600 \
+nat_start serve2 "$NS_SA" "$CONNECT" serve --transport tcp --rd "coap+tcp://$RD4" --ep bob --lt 3600 \
     --ping 3 --json --log-level debug "coap://$A4:$A_PORT2"
 _printed2() { [ "$(grep -c '^{"ep":"bob"' "$T_DIR/serve2.log")" -ge 1 ]; }
 wait_until 20 _printed2 || die "serve --transport tcp did not register through router A within 20 s"
@@ -250,8 +146,7 @@ assert_eq "$HOST2" "$(grep '^{"ep":"bob"' "$T_DIR/serve2.log" | tail -n 1 | jq -
 assert_match "^coap\+tcp://$RD4(:5683)?/reg/[0-9]+\$" \
     "$(grep '^{"ep":"bob"' "$T_DIR/serve2.log" | tail -n 1 | jq -r .registration)" \
     "serve over TCP registered with rdrelay-tcp"
-tport=$(nsx "$NS_RA" conntrack -L -p tcp -s $A4 -d $RD4 --dport 5683 2>/dev/null |
-    grep -oE 'dport=[0-9]+' | sed -n 2p | cut -d= -f2)
+tport=$(mapped_port "" tcp)
 assert_match '^[0-9]+$' "$tport" "serve's TCP connection goes through router A (public port $tport)"
 
 for tr in coap coap+tcp; do
@@ -280,7 +175,7 @@ ok "router A: masquerade range changed to 21000-21999, UDP conntrack flushed"
 wait_until 40 _by_name_ok
 assert_eq 0 $? "after the mapping change, the name works again"
 assert_contains "$(cat "$T_DIR/serve.log")" "route check failed" "serve noticed the broken route"
-MPORT2=$(mapped_port)
+MPORT2=$(mapped_port "")
 assert_match '^21[0-9]{3}$' "$MPORT2" "serve's socket now leaves from the new range ($MPORT2)"
 assert_contains "$(cat "$T_DIR/udp.log")" "$HOST -> $RA4:$MPORT2" "rdrelay's route moved to it"
 assert_eq 1 "$(grep -c 'registered at /reg/' "$T_DIR/serve.log")" \

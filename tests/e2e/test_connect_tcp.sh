@@ -38,8 +38,10 @@ HOST=$(serve_json | jq -r .host)
 REG=$(serve_json | jq -r .registration)
 assert_eq "alice.$RR_DOMAIN" "$HOST" "serve over TCP prints the host name clients must use"
 assert_match "^coap\+tcp://127\.0\.0\.1:$RR_PORT/reg/[0-9]+$" "$REG" "serve prints its registration"
-assert_eq 1 "$(tcp_estab_count "$RR_PORT")" "serve holds one TCP connection to rdrelay-tcp"
-assert_contains "$(cat "$T_DIR/serve.log")" "rdrelay's CSM" "serve received rdrelay-tcp's CSM"
+# Counts and log lines settle a moment after the event: wait for them.
+assert_eq 1 "$(wait_output 5 1 tcp_estab_count "$RR_PORT")" "serve holds one TCP connection to rdrelay-tcp"
+assert_contains "$(wait_match 5 "rdrelay's CSM" cat "$T_DIR/serve.log")" "rdrelay's CSM" \
+    "serve received rdrelay-tcp's CSM"
 
 rd_lookup_ep "ep=alice"
 link=$(lf_ep_link "$PAYLOAD" alice)
@@ -82,7 +84,7 @@ assert_eq 0 "$(grep -c 'connection to rdrelay lost' "$T_DIR/serve.log")" "the co
 _pongs() { [ "$(grep -c 'Pong from rdrelay' "$T_DIR/serve.log")" -ge 1 ]; }
 wait_until 10 _pongs
 assert_eq 0 $? "serve sends RFC 8323 Pings when idle and rdrelay-tcp answers them"
-assert_eq 1 "$(tcp_estab_count "$RR_PORT")" "still one connection after idle pings"
+assert_eq 1 "$(wait_output 5 1 tcp_estab_count "$RR_PORT")" "still one connection after idle pings"
 
 # refresh before lt (20 s), and a registration removed behind serve's back:
 # the next update is answered 4.04 and serve registers again
@@ -114,7 +116,7 @@ wait_until 15 _by_name_ok udp
 assert_eq 0 $? "after kill -9 of rdrelay-tcp, requests by name (UDP client) work again"
 wait_until 15 _by_name_ok tcp
 assert_eq 0 $? "after kill -9 of rdrelay-tcp, requests by name (TCP client) work again"
-assert_eq 1 "$(tcp_estab_count "$RR_PORT")" "again one TCP connection"
+assert_eq 1 "$(wait_output 5 1 tcp_estab_count "$RR_PORT")" "again one TCP connection"
 wait_until 5 _printed 3
 assert_eq "alice.$RR_DOMAIN" "$(serve_json | jq -r .host)" "the same host name after reconnecting"
 

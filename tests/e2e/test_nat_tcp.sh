@@ -34,16 +34,7 @@ for r in "$NS_RA" "$NS_RB"; do
 done
 
 start_rdrelay
-end=$((SECONDS + 30))
-while :; do
-    for name in frontend udp tcp; do
-        rr_alive "$name" || die "rdrelay process $name exited at start"
-    done
-    COAP_TIMEOUT=1 coap_ns "$NS_SB" -m get "coap+tcp://$RD4/.well-known/core"
-    [ "$CODE" == "2.05" ] && break
-    [ $SECONDS -ge $end ] && die "rdrelay-tcp did not answer from site B within 30 s"
-    sleep 0.3
-done
+nat_wait_rd coap+tcp
 ok "site B reaches rdrelay's RD over TCP through NAT B"
 coap_ns "$NS_SB" -m get "coap+tcp://[$RD6]/.well-known/core"
 assert_code 2.05 "site B reaches rdrelay's RD over TCP and IPv6 through firewall B"
@@ -52,7 +43,7 @@ assert_code 2.05 "site B reaches rdrelay's RD over TCP and IPv6 through firewall
 
 nat_reg alice --transport tcp --listen $A4:5683 --rd "coap+tcp://$RD4:5683/rd" --ep alice --lt 3600
 assert_eq 1 "$(reg_count alice connected)" "alice registered over one TCP connection"
-local_port=$(grep '^connected ' "$T_DIR/alice.log" | tail -n 1 | awk '{print $2}' | sed -E 's/.*:([0-9]+)$/\1/')
+local_port=$(treg_local_port alice)
 mport=$(mapped_port "$local_port" tcp)
 assert_match '^[0-9]+$' "$mport" "router A tracks alice's connection (public port $mport)"
 
@@ -105,7 +96,7 @@ assert_eq 1 "$(reg_count alice connected)" "alice's connection never dropped"
 
 kill -USR1 "${T_PIDS[alice]}"
 reg_wait_word alice disconnected 1 5 || die "alice did not close her connection"
-sleep 0.2
+rt_wait_route_closed "alice.$DOMAIN" 1 || fail "relay-tcp did not notice alice's closed connection"
 t0=$(($(date +%s%N) / 1000000))
 via_relay_x udp alice.$DOMAIN /hello
 t1=$(($(date +%s%N) / 1000000))
@@ -118,7 +109,7 @@ via_relay_x tcp alice.$DOMAIN /hello
 assert_code 5.02 "alice's connection closed: B (TCP) gets 5.02"
 kill -USR2 "${T_PIDS[alice]}"
 reg_wait_registered alice 2 20 || fail "alice did not register again through router A"
-local_port2=$(grep '^connected ' "$T_DIR/alice.log" | tail -n 1 | awk '{print $2}' | sed -E 's/.*:([0-9]+)$/\1/')
+local_port2=$(treg_local_port alice)
 assert_ne "$local_port" "$local_port2" "alice reconnected from a new port ($local_port2)"
 if poll_relay_x 10 2.05 udp alice.$DOMAIN /hello; then
     ok "after reconnecting and registering again alice is reachable (B, UDP)"

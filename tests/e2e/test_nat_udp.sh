@@ -43,9 +43,8 @@ build_topology || die "could not build the namespace topology"
 ok "topology built (namespaces $N*)"
 
 # Sanity of the topology itself, before any rdrelay: the inside can go out.
-rr_start probe "$(command -v ip)" netns exec "$NS_RD" "$(command -v coap-server-notls)" \
-    -A :: -p 5699
-sleep 0.5
+nat_start probe "$NS_RD" "$(command -v coap-server-notls)" -A :: -p 5699
+wait_until 5 udp_bound 5699 "$NS_RD" || die "the probe server did not bind port 5699"
 coap_ns "$NS_SA" -m get "coap://$RD4:5699/.well-known/core"
 assert_code 2.05 "site A reaches a server on the public host (inside-out works through NAT A)"
 coap_ns "$NS_SB" -m get "coap://[$RD6]:5699/.well-known/core"
@@ -53,16 +52,7 @@ assert_code 2.05 "site B reaches a server on the public host over IPv6 (firewall
 rr_stop probe
 
 start_rdrelay
-end=$((SECONDS + 30))
-while :; do
-    for name in frontend udp; do
-        rr_alive "$name" || die "rdrelay process $name exited at start"
-    done
-    COAP_TIMEOUT=1 coap_ns "$NS_SB" -m get "coap://$RD4/.well-known/core"
-    [ "$CODE" == "2.05" ] && break
-    [ $SECONDS -ge $end ] && die "rdrelay did not answer from site B within 30 s"
-    sleep 0.3
-done
+nat_wait_rd coap
 ok "site B reaches rdrelay's RD through NAT B"
 
 # ---------------------------------------------------------------- IPv4: basic

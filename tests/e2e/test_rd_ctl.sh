@@ -19,7 +19,11 @@ done
 
 rr_start_all
 
-out=$("$CTL" --state-dir "$T_STATE" status --json 2>&1)
+# relay-udp's HELLO may reach rd-frontend after the first answer went
+# through: wait (bounded) until the relay is listed, then read status.
+ctl_status() { "$CTL" --state-dir "$T_STATE" status --json 2>&1; }
+wait_match 10 '"name": ?"udp"' ctl_status >/dev/null
+out=$(ctl_status)
 assert_eq 0 "$?" "rdrelayctl status --json exits 0"
 assert_match '"registrations": ?0' "$out" "status: no registrations yet"
 assert_match '"name": ?"udp"' "$out" "status lists relay udp"
@@ -91,7 +95,7 @@ if wait_until 15 has_synced 1 $((n_before + 1)); then
 else
     fail "relay-udp logs a new 'routes synced: ... count=1' after rd-frontend's restart"
 fi
-out=$("$CTL" --state-dir "$T_STATE" status --json 2>&1)
+out=$(wait_match 15 '"proxied": ?1.*"name": ?"udp"' ctl_status)
 assert_match '"proxied": ?1' "$out" "status counts 1 proxied registration after the restart"
 assert_match '"name": ?"udp"' "$out" "the relay reconnected to the restarted rd-frontend"
 

@@ -17,12 +17,16 @@ coap_bg "$RES_OBS" -s 60 -B 60 "$(rd_uri6 '/rd-lookup/res?rt=obs-rt')"
 
 n_notes() { grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe:' "$1" 2>/dev/null; }
 has_first() { [ "$(n_notes "$1")" -ge 1 ]; }
+notes_above() { [ "$(n_notes "$1")" -gt "$2" ]; } # file count
 
 wait_until 10 has_first "$EP_OBS" || die "no first Observe answer on /rd-lookup/ep: $(cat "$EP_OBS")"
 ok "endpoint lookup answers an Observe registration with the Observe option"
 wait_until 10 has_first "$RES_OBS" || die "no first Observe answer on /rd-lookup/res: $(cat "$RES_OBS")"
 ok "resource lookup (IPv6, filtered) answers an Observe registration with the Observe option"
-assert_contains "$(cat "$EP_OBS.body")" 'ep="obs0"' "first endpoint lookup answer lists obs0"
+# coap-client writes the body file apart from its PDU dump: wait for it too.
+body_of() { cat "$1.body" 2>/dev/null; }
+assert_contains "$(wait_match 5 'ep="obs0"' body_of "$EP_OBS")" 'ep="obs0"' \
+    "first endpoint lookup answer lists obs0"
 assert_not_contains "$(cat "$RES_OBS.body" 2>/dev/null)" "/b>" "first filtered resource lookup answer is empty"
 
 ep_before=$(n_notes "$EP_OBS")
@@ -39,6 +43,8 @@ else
     fail "endpoint lookup observer is notified of the new registration"
     echo "    observer output:"; sed 's/^/    /' "$EP_OBS"
 fi
+# The body file and the PDU dump are written apart: wait for the dump too.
+wait_until 5 notes_above "$EP_OBS" "$ep_before"
 assert_ne "$ep_before" "$(n_notes "$EP_OBS")" "a new notification arrived on the endpoint lookup"
 
 res_sees() { grep -q '/b>' "$RES_OBS.body" 2>/dev/null; }
@@ -48,14 +54,14 @@ else
     fail "filtered resource lookup observer sees the new matching link"
     echo "    observer output:"; sed 's/^/    /' "$RES_OBS"
 fi
+wait_until 5 notes_above "$RES_OBS" "$res_before"
 assert_ne "$res_before" "$(n_notes "$RES_OBS")" "a new notification arrived on the resource lookup"
 
 # Removal is a change too.
 before=$(n_notes "$EP_OBS")
 coap -m delete "$(rd_uri "$NEWP")"
 assert_code 2.02 "DELETE obsnew -> 2.02"
-more_notes() { [ "$(n_notes "$EP_OBS")" -gt "$before" ]; }
-if wait_until 10 more_notes; then
+if wait_until 10 notes_above "$EP_OBS" "$before"; then
     ok "endpoint lookup observer is notified of the deletion"
     last=$(grep -E '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe:' "$EP_OBS" | tail -n 1)
     assert_not_contains "$last" "obsnew" "the latest notification no longer lists obsnew"

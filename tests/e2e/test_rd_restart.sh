@@ -43,7 +43,10 @@ coap_bg "$UPD" -B 50 -m post "$(rd_uri "$P2?lt=2000")"
 UPD_PID=$BG_PID
 coap_bg "$REG" -B 50 -m post -t 40 -e '</c>;rt=c' "$(rd_uri '/rd?ep=rs3')"
 REG_PID=$BG_PID
-sleep 2
+# Both requests must have left while rd-frontend is down (-v 6 dumps them).
+_sent() { grep -qE "^v:1 t:CON c:POST " "$1"; }
+wait_until 10 _sent "$UPD" || fail "the update was not sent while rd-frontend was down"
+wait_until 10 _sent "$REG" || fail "the registration was not sent while rd-frontend was down"
 rr_start_frontend
 rr_wait_ready 60
 bg_wait "$UPD_PID" 50 || fail "update sent while rd-frontend was down got no answer within 50 s"
@@ -69,7 +72,7 @@ assert_eq "rs1 rs3" "$(lf_eps "$PAYLOAD")" "after rd-frontend TERM + restart: lo
 rr_stop udp KILL
 rr_stop frontend KILL
 rr_start_udp
-sleep 0.5
+wait_until 10 udp_bound "$RR_PORT" || die "relay-udp did not bind port $RR_PORT"
 rr_start_frontend
 rr_wait_ready 60
 coap -m post "$(rd_uri "$P1")"

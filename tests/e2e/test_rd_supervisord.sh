@@ -32,10 +32,12 @@ rr_start supervisord "$(command -v supervisord)" -n -c "$SVCONF"
 rr_wait_ready 60
 
 sctl() { timeout 20 supervisorctl -c "$SVCONF" "$@" 2>&1; }
-st=$(sctl status)
-assert_match 'rdrelay-frontend +RUNNING' "$st" "supervisord runs rdrelay-frontend"
-assert_match 'rdrelay-udp +RUNNING' "$st" "supervisord runs rdrelay-udp"
-assert_match 'rdrelay-tcp +RUNNING' "$st" "supervisord runs rdrelay-tcp"
+# A program answers CoAP before supervisord calls it RUNNING: it says
+# STARTING until startsecs have passed, longer under load. Wait for it.
+for prog in rdrelay-frontend rdrelay-udp rdrelay-tcp; do
+    st=$(wait_match 30 "$prog +RUNNING" sctl status)
+    assert_match "$prog +RUNNING" "$st" "supervisord runs $prog"
+done
 
 rd_register 'ep=sv1' '</a>;rt=sv'
 assert_code 2.01 "register sv1 -> 2.01"

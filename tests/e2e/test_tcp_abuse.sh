@@ -41,6 +41,9 @@ base=$(tcp_estab_count "$RR_PORT")
 abuse=$!
 T_BG_PIDS+=($abuse)
 wait_until 20 grep -q '^opened ' "$T_DIR/idle.out" || fail "rr-tcp-abuse could not open $N connections: $(cat "$T_DIR/idle.err")"
+# Its connects may return before ss shows every server side ESTABLISHED.
+_estab_at_least() { [ "$(tcp_estab_count "$RR_PORT")" -ge "$1" ]; }
+wait_until 5 _estab_at_least $((base + N / 2))
 peak=$(tcp_estab_count "$RR_PORT")
 if [ "$peak" -ge $((base + N / 2)) ]; then
     ok "relay-tcp holds the idle connections for now ($peak established on port $RR_PORT)"

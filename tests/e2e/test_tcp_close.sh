@@ -46,12 +46,14 @@ for tr in udp tcp; do
 done
 
 # ---- the connection closes (the registrant closes it and holds it closed)
+aport=$(treg_local_port alice)
+rx=$(tcp_bytes_received "$aport")
 coap_bg "$T_DIR/inflight" -B 15 -O "3,$H" "$(rd_uri_x udp 4 '/slow?ms=8000')"
 inflight=$BG_PID
-sleep 0.5
+wait_until 5 _tcp_received_above "$aport" "$rx" || fail "the /slow request never reached alice's connection"
 kill -USR1 "${T_PIDS[alice]}"
 reg_wait_word alice disconnected 1 5 || die "alice did not close its connection on SIGUSR1"
-sleep 0.1 # the FIN has crossed loopback; the relay only has to read it
+rt_wait_route_closed "$H" 1 || fail "relay-tcp did not notice alice's closed connection"
 timed_request udp 4 /hello
 assert_fast_502 "connection closed, UDP client, IPv4"
 assert_diagnostic "the 5.02 carries a diagnostic"
@@ -83,6 +85,7 @@ assert_eq 1 "$(lf_count "$PAYLOAD")" "still one registration for alice"
 
 # ---- the registrant process dies: the kernel closes the connection
 rr_stop alice KILL
+rt_wait_route_closed "$H" 2 || fail "relay-tcp did not notice that alice's process died"
 timed_request udp 4 /hello
 assert_fast_502 "registrant killed, UDP client"
 timed_request tcp 4 /hello
@@ -97,7 +100,7 @@ assert_code 2.05 "... and from a UDP client over IPv6"
 treg_start bob --ep bob --lt 600 --reconnect-update
 kill -USR1 "${T_PIDS[bob]}"
 reg_wait_word bob disconnected 1 5 || die "bob did not close his connection"
-sleep 0.1
+rt_wait_route_closed "bob.$RR_DOMAIN" 1 || fail "relay-tcp did not notice bob's closed connection"
 xcoap udp 4 bob.$RR_DOMAIN -m get /hello
 assert_code 5.02 "bob's connection closed -> 5.02"
 kill -USR2 "${T_PIDS[bob]}"

@@ -88,7 +88,7 @@ treg_start pt6 6 --ep ptcp6 --lt 600
 coap -m get "$(rd_uri6_tcp '/rd-lookup/ep?ep=ptcp6')"
 assert_match '^coap(\+tcp)?://ptcp6\.proxy\.localhost$' "$(lf_attr "$PAYLOAD" base)" \
     "a proxied TCP registration over IPv6 gets its proxy name too"
-rport=$(grep '^connected ' "$T_DIR/pt.log" | awk '{print $2}' | sed -E 's/.*:([0-9]+)$/\1/')
+rport=$(treg_local_port pt)
 assert_eq 1 "$(ss -Htn state established "( sport = :$rport and dport = :$RR_PORT )" | wc -l | tr -d ' ')" \
     "the registrant holds exactly one connection to relay-tcp (from port $rport)"
 
