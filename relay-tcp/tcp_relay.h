@@ -10,8 +10,9 @@
  *   conn.c     listeners and connections: accept, non-blocking reads into
  *              whole RFC 8323 messages, the bounded output queue, close
  *              (and everything a close ends), the connection-id index
- *   sig.c      RFC 8323 signalling: CSM, Ping/Pong, Release, Abort, the
- *              CSM / half-message / Pong deadlines and idle keepalive
+ *   sig.c      glue to the shared RFC 8323 signalling module
+ *              (relay-core/sig8323.c: CSM, Ping/Pong, Release, Abort, the
+ *              CSM / half-message / Pong deadlines and idle keepalive)
  *   msgin.c    classification of every non-signal message (request to the
  *              RD or the proxy, response to an upstream exchange)
  *   exch.c     exchange pools (downstream: a client's request; upstream: a

@@ -382,6 +382,19 @@ int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *paylo
     return dx_answer(r, i, b, n, 0xff, true, now);
 }
 
+uint32_t dx_find_observation(struct relay *r, uint32_t di, uint8_t kind)
+{
+    const struct dexch *d = &r->dx[di];
+    for (uint32_t i = 0; i < r->ndx; i++) {
+        const struct dexch *o = &r->dx[i];
+        if (i != di && o->state == DX_OBSERVE && o->kind == kind &&
+            (kind != DX_K_PROXY || o->up != RU_NONE) && o->tkl == d->tkl &&
+            memcmp(o->token, d->token, d->tkl) == 0 && addr_equal(&o->peer, &d->peer))
+            return i;
+    }
+    return RU_NONE;
+}
+
 /* ---- upstream exchanges ---- */
 
 uint32_t ux_alloc(struct relay *r)

@@ -48,19 +48,6 @@ int ux_send_request(struct relay *r, uint32_t ui, struct coap_msg *m, const stru
     return 0;
 }
 
-/* An observation this client already holds under this token, or RU_NONE.
- * Only requests carrying Observe get here, so a scan is affordable. */
-static uint32_t find_observation(struct relay *r, const struct dexch *d)
-{
-    for (uint32_t i = 0; i < r->ndx; i++) {
-        const struct dexch *o = &r->dx[i];
-        if (o->state == DX_OBSERVE && o->up != RU_NONE && o->tkl == d->tkl &&
-            memcmp(o->token, d->token, d->tkl) == 0 && addr_equal(&o->peer, &d->peer))
-            return i;
-    }
-    return RU_NONE;
-}
-
 void proxy_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const char *host,
                       uint64_t now)
 {
@@ -88,7 +75,7 @@ void proxy_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const cha
     if (obs) {
         /* re-registration or cancellation of an observation this client
          * holds: it must reach the endpoint under the same token */
-        uint32_t oi = find_observation(r, d);
+        uint32_t oi = dx_find_observation(r, i, DX_K_PROXY);
         if (oi != RU_NONE) {
             ui = r->dx[oi].up;
             r->dx[oi].up = RU_NONE;

@@ -242,6 +242,11 @@ int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *paylo
 void dx_arm_empty_ack(struct relay *r, uint32_t i, uint64_t now);
 void dx_send_empty_ack(struct relay *r, uint32_t i);
 void dx_done(struct relay *r, uint32_t i, uint64_t now);
+/* The observation (kind DX_K_PROXY or DX_K_XFWD) this client already holds
+ * under the token of exchange di, or RU_NONE: a re-registration or
+ * cancellation must reach the endpoint under the same token. Only requests
+ * carrying Observe ask, so a scan is affordable. */
+uint32_t dx_find_observation(struct relay *r, uint32_t di, uint8_t kind);
 /* Ack-wait table for every ru_out we retransmit. */
 void out_start(struct relay *r, uint32_t idx, struct ru_out *o, struct rr_timer *t, uint64_t now);
 /* Only match replies (RST to a NON notification); no retransmission. */

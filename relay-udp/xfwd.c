@@ -29,20 +29,6 @@ static void send_cancel(struct relay *r, uint32_t i)
     rc_xfwd_send_cancel(&r->core, r->dx[i].xpeer, r->dx[i].req_id);
 }
 
-/* The forwarded observation this client holds under this token, or RU_NONE.
- * Only requests carrying Observe get here, so a scan is affordable. */
-static uint32_t find_observation(struct relay *r, uint32_t di)
-{
-    const struct dexch *d = &r->dx[di];
-    for (uint32_t i = 0; i < r->ndx; i++) {
-        const struct dexch *o = &r->dx[i];
-        if (i != di && o->state == DX_OBSERVE && o->kind == DX_K_XFWD && o->tkl == d->tkl &&
-            memcmp(o->token, d->token, d->tkl) == 0 && addr_equal(&o->peer, &d->peer))
-            return i;
-    }
-    return RU_NONE;
-}
-
 /* End exchange i with a locally made error: a plain answer, or for an
  * observation the final (non-2.xx, RFC 7641 §3.2) CON notification. */
 static void answer_end(struct relay *r, uint32_t i, uint8_t code, const char *why, uint64_t now)
@@ -81,7 +67,7 @@ void xfwd_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const stru
         /* the client re-registers or cancels (RFC 7641 §3.3.1, §3.6): the
          * old forwarded observation ends, the new request travels on its
          * own and reaches the endpoint under the holder's same path */
-        uint32_t oi = find_observation(r, i);
+        uint32_t oi = dx_find_observation(r, i, DX_K_XFWD);
         if (oi != RU_NONE) {
             send_cancel(r, oi);
             dx_done(r, oi, now);
