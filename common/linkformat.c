@@ -295,7 +295,7 @@ const char *lf_link_param(const struct lf_link *l, const char *name)
 
 static bool always_quoted(const char *name)
 {
-    static const char *const names[] = {"anchor", "rt", "if", "title", "base", "ep", "d"};
+    static const char *const names[] = {"anchor", "rt", "if", "title", "base", "ep", "d", "et"};
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcasecmp(name, names[i]) == 0)

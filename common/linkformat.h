@@ -42,7 +42,7 @@ void lf_free(struct lf_doc *doc);
 const char *lf_link_param(const struct lf_link *l, const char *name);
 
 /* Append "<target>" and its params (values quoted when they need it, and
- * always for anchor/rt/if/title/base/ep/d). No separator is added. */
+ * always for anchor/rt/if/title/base/ep/d/et). No separator is added. */
 void lf_append_link(struct strbuf *sb, const char *target, const struct lf_param *params,
                     unsigned nparams);
 /* Append ";name" or ";name=value"/";name=\"value\"" choosing quoting. */

@@ -339,8 +339,13 @@ struct rd_reg *reg_new(void);
 void reg_free(struct rd_reg *r);
 /* Replace the links (copies text, parses). 0 / -1 with err. */
 int reg_set_links(struct rd_reg *r, const char *text, size_t len, char *err, size_t errlen);
-/* Set/override one extra attribute. 0 / -1. */
+/* Extra attributes may repeat (et=a;et=b): reg_add_attr appends one value,
+ * reg_set_attr replaces every value of the name by one, reg_apply_attrs
+ * replaces the values of each name given by all the values given (a
+ * registration's or an update's query). 0 / -1 (oom). */
+int reg_add_attr(struct rd_reg *r, const char *name, const char *value, bool has_value);
 int reg_set_attr(struct rd_reg *r, const char *name, const char *value, bool has_value);
+int reg_apply_attrs(struct rd_reg *r, const struct rd_attr *a, unsigned n);
 void reg_clear_attrs(struct rd_reg *r);
 /* Serialise/parse the extra attributes as link-format parameters ";a=b;c". */
 void reg_attrs_to_text(const struct rd_reg *r, struct strbuf *sb);

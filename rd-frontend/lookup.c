@@ -9,9 +9,11 @@
  * space-separated lists and match if any item does. href matches the
  * registration resource (path form /reg/N or /reg/N/, or a full URI whose
  * path is that) and, on links, the resolved target. page/count select
- * results count at a time. Resource lookup resolves target and anchor
- * against the registration's base; every link carries an anchor (the
- * resolved one, or the origin of its target, RFC 6690's default).
+ * results count at a time. Resource lookup resolves the target, and the
+ * anchor if the link has one, against the registration's base (RFC 9176
+ * §6.1: a link registered without an anchor comes back without one; a
+ * target or anchor registered as a full URI comes back unmodified). An
+ * anchor filter matches the resolved anchor, so only links that have one.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -171,7 +173,7 @@ static bool reg_attr_match(const struct frontend *fe, const struct rd_reg *r,
     return false;
 }
 
-/* Resolved target and anchor of a link (anchor defaults to the target's origin). */
+/* Resolved target and anchor of a link (anchor "" when it has none). */
 static void link_resolved(const struct rd_reg *r, const struct lf_link *l, char *target,
                           char *anchor, size_t len)
 {
@@ -181,7 +183,7 @@ static void link_resolved(const struct rd_reg *r, const struct lf_link *l, char 
     if (a != NULL)
         lookup_resolve(r->base, a, anchor, len);
     else
-        snprintf(anchor, len, "%.*s", (int)origin_len(target), target);
+        anchor[0] = '\0';
 }
 
 static bool link_attr_match(const struct rd_reg *r, const struct lf_link *l,
@@ -189,10 +191,13 @@ static bool link_attr_match(const struct rd_reg *r, const struct lf_link *l,
 {
     if (strcmp(f->name, "href") == 0 || strcmp(f->name, "anchor") == 0) {
         char target[512], anchor[512];
+        bool is_href = f->name[0] == 'h';
+        if (!is_href && lf_link_param(l, "anchor") == NULL)
+            return false; /* no anchor registered, none shown, none to match */
         if (!f->has_value)
-            return f->name[0] == 'h' || lf_link_param(l, "anchor") != NULL;
+            return true;
         link_resolved(r, l, target, anchor, sizeof(target));
-        return lookup_value_match(f->value, f->name[0] == 'h' ? target : anchor);
+        return lookup_value_match(f->value, is_href ? target : anchor);
     }
     for (unsigned i = 0; i < l->nparams; i++)
         if (strcmp(l->params[i].name, f->name) == 0 &&
@@ -268,7 +273,7 @@ static void append_res_link(const struct rd_reg *r, const struct lf_link *l, str
         if (strcmp(l->params[i].name, "anchor") != 0)
             p[n++] = l->params[i];
     lf_append_link(out, target, p, n);
-    if (anchor[0])
+    if (anchor[0]) /* only a registered anchor, resolved */
         lf_append_param(out, "anchor", anchor, true);
 }
 

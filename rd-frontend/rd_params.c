@@ -3,7 +3,9 @@
  * Owns nothing; pure functions over a parsed request. Every rejection comes
  * with a short diagnostic that rd_request.c sends as the 4.00 payload.
  * Rules (RFC 9176 §5, BRIEF §1.2): ep and d at most 63 bytes, no characters
- * 0-31 or 127-159; lt 1..4294967295; any parameter given twice -> 4.00;
+ * 0-31 or 127-159; lt 1..4294967295; ep, d, lt, base, proxy or ka given
+ * twice -> 4.00, while any other attribute may repeat (RFC 9176 §9.3.1:
+ * several et are several parameters) and every value is kept;
  * proxy=yes|ondemand|on (on = yes, deprecated); page needs count.
  */
 #include <ctype.h>
@@ -123,6 +125,17 @@ static int split_query(const struct coap_msg_opt *o, char *name, size_t namelen,
     return 0;
 }
 
+/* The registration parameters with one value; every other one may repeat. */
+static bool single_valued(const char *name)
+{
+    static const char *const names[] = {"ep", "d", "lt", "base", "proxy", "ka"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Reject a name seen before in this query. */
 static int check_repeat(const struct coap_msg *req, const struct coap_msg_opt *o, const char *name,
                         char *err, size_t errlen)
@@ -150,7 +163,7 @@ int rd_params_parse(const struct coap_msg *req, struct rd_params *p, char *err, 
     for (const struct coap_msg_opt *o = coap_msg_find(req, COAP_OPT_URI_QUERY); o;
          o = coap_msg_find_next(req, o)) {
         if (split_query(o, name, sizeof(name), value, sizeof(value), &hv, err, errlen) < 0 ||
-            check_repeat(req, o, name, err, errlen) < 0)
+            (single_valued(name) && check_repeat(req, o, name, err, errlen) < 0))
             return -1;
         size_t vl = strlen(value);
         if (strcmp(name, "ep") == 0 || strcmp(name, "d") == 0) {

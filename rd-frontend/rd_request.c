@@ -185,11 +185,9 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
         snprintf(nr->base, sizeof(nr->base), "%s", p->base);
     else
         default_base(nr, nr->base, sizeof(nr->base));
-    for (unsigned i = 0; i < p->nattrs; i++) {
-        if (reg_set_attr(nr, p->attrs[i].name, p->attrs[i].value, p->attrs[i].has_value) < 0) {
-            rd_reply_error(reply, COAP_INTERNAL_ERROR, "out of memory");
-            goto fail;
-        }
+    if (reg_apply_attrs(nr, p->attrs, p->nattrs) < 0) {
+        rd_reply_error(reply, COAP_INTERNAL_ERROR, "out of memory");
+        goto fail;
     }
 
     /* The same (ep, d) keeps its path; so does the same proxy name in another case. */
@@ -301,9 +299,8 @@ static void do_update(struct frontend *fe, struct rd_reg *r, const struct rr_pee
     } else if (!r->base_explicit) {
         default_base(r, r->base, sizeof(r->base));
     }
-    for (unsigned i = 0; i < p.nattrs; i++)
-        if (reg_set_attr(r, p.attrs[i].name, p.attrs[i].value, p.attrs[i].has_value) < 0)
-            fatalx("registry: out of memory");
+    if (reg_apply_attrs(r, p.attrs, p.nattrs) < 0)
+        fatalx("registry: out of memory");
     if (plen > 0 && reg_set_links(r, (const char *)payload, plen, err, sizeof(err)) < 0)
         fatalx("registry: links: %s", err);
     bool revived = r->expired;
@@ -341,22 +338,6 @@ static void do_lookup(struct frontend *fe, const struct rr_peer *peer, const str
         reply->has_observe = observe_request(fe, peer, req, res, &q, &reply->body, &reply->observe);
 }
 
-/* The address a simple registration fetches /.well-known/core from. */
-static void simple_path(const struct rr_peer *peer, const struct rd_params *p, struct rr_peer *path)
-{
-    struct rr_addr a;
-    char auth[RD_BASE_MAX];
-
-    *path = *peer;
-    if (!p->has_base || strncmp(p->base, "coap://", 7) != 0)
-        return;
-    snprintf(auth, sizeof(auth), "%.*s", (int)strcspn(p->base + 7, "/?#"), p->base + 7);
-    if (addr_parse(&a, auth, 5683) == 0) {
-        addr_normalise(&a);
-        path->remote = a;
-    }
-}
-
 static int do_simple(struct frontend *fe, const uint8_t *ident, size_t idlen, uint64_t req_id,
                      const struct rr_peer *peer, const struct coap_msg *req, bool wkc,
                      struct rd_reply *reply)
@@ -375,6 +356,12 @@ static int do_simple(struct frontend *fe, const uint8_t *ident, size_t idlen, ui
     }
     if (!p.has_ep) {
         rd_reply_error(reply, COAP_BAD_REQUEST, "ep is required");
+        return RD_DONE;
+    }
+    if (p.has_base) {
+        /* RFC 9176 §5.1: the base comes from the request's source address */
+        rd_reply_error(reply, COAP_BAD_REQUEST,
+                       "base is not accepted in simple registration (RFC 9176 5.1)");
         return RD_DONE;
     }
     if (req->payload_len > 0) {
@@ -404,8 +391,8 @@ static int do_simple(struct frontend *fe, const uint8_t *ident, size_t idlen, ui
     pd->params = p;
     pd->deadline = fe->now + fe->cfg.upstream_timeout_ms + PENDING_SLACK_MS;
 
-    struct rr_peer path;
-    simple_path(peer, &p, &path);
+    /* /.well-known/core is fetched from where the request came from */
+    const struct rr_peer path = *peer;
     coap_msg_init(&m);
     m.type = COAP_T_CON;
     m.code = COAP_GET;

@@ -356,34 +356,55 @@ int reg_set_links(struct rd_reg *r, const char *text, size_t len, char *err, siz
     return 0;
 }
 
-int reg_set_attr(struct rd_reg *r, const char *name, const char *value, bool has_value)
+int reg_add_attr(struct rd_reg *r, const char *name, const char *value, bool has_value)
 {
-    char *v = strdup(value ? value : "");
-
-    if (v == NULL)
-        return -1;
-    for (unsigned i = 0; i < r->nattrs; i++) {
-        if (strcmp(r->attrs[i].name, name) == 0) {
-            free(r->attrs[i].value);
-            r->attrs[i].value = v;
-            r->attrs[i].has_value = has_value;
-            return 0;
-        }
-    }
     struct lf_param *na = realloc(r->attrs, (r->nattrs + 1) * sizeof(*na));
-    char *n = strdup(name);
-    if (na == NULL || n == NULL) {
-        if (na)
-            r->attrs = na;
+    char *n = strdup(name), *v = strdup(value ? value : "");
+
+    if (na != NULL)
+        r->attrs = na;
+    if (na == NULL || n == NULL || v == NULL) {
         free(n);
         free(v);
         return -1;
     }
-    r->attrs = na;
     r->attrs[r->nattrs].name = n;
     r->attrs[r->nattrs].value = v;
     r->attrs[r->nattrs].has_value = has_value;
     r->nattrs++;
+    return 0;
+}
+
+/* Drop every value of attribute name (order of the others kept). */
+static void drop_attr(struct rd_reg *r, const char *name)
+{
+    unsigned j = 0;
+
+    for (unsigned i = 0; i < r->nattrs; i++) {
+        if (strcmp(r->attrs[i].name, name) == 0) {
+            free(r->attrs[i].name);
+            free(r->attrs[i].value);
+        } else {
+            r->attrs[j++] = r->attrs[i];
+        }
+    }
+    r->nattrs = j;
+}
+
+int reg_set_attr(struct rd_reg *r, const char *name, const char *value, bool has_value)
+{
+    drop_attr(r, name);
+    return reg_add_attr(r, name, value, has_value);
+}
+
+int reg_apply_attrs(struct rd_reg *r, const struct rd_attr *a, unsigned n)
+{
+    /* every name given replaces all its old values, so drop them first */
+    for (unsigned i = 0; i < n; i++)
+        drop_attr(r, a[i].name);
+    for (unsigned i = 0; i < n; i++)
+        if (reg_add_attr(r, a[i].name, a[i].value, a[i].has_value) < 0)
+            return -1;
     return 0;
 }
 
@@ -412,7 +433,7 @@ int reg_attrs_from_text(struct rd_reg *r, const char *text)
         goto out;
     for (unsigned i = 0; i < doc.links[0].nparams; i++) {
         const struct lf_param *p = &doc.links[0].params[i];
-        if (reg_set_attr(r, p->name, p->value, p->has_value) < 0)
+        if (reg_add_attr(r, p->name, p->value, p->has_value) < 0)
             goto out;
     }
     ret = 0;

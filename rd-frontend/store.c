@@ -15,6 +15,7 @@
  *     base          TEXT NOT NULL,       -- effective base URI
  *     base_explicit INTEGER NOT NULL,    -- 1 = given by base=
  *     attrs         TEXT NOT NULL,       -- extra attributes as ";name=value;flag"
+ *                                        --   (a repeated name once per value)
  *     links         TEXT NOT NULL,       -- the registered link-format payload
  *     proxy         INTEGER NOT NULL,    -- 0 none, 1 yes, 2 ondemand
  *     host          TEXT NOT NULL,       -- proxy host name, '' when not proxied

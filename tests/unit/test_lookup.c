@@ -3,8 +3,9 @@
  * (exact, trailing-* prefix, list attributes), URI resolution against a
  * base, endpoint and resource lookup with filters ANDed over registration
  * and link attributes, href in path and URI form, page/count with filters,
- * expired registrations hidden, proxy/reachability attributes, and the
- * filtered /.well-known/core document.
+ * expired registrations hidden, proxy/reachability attributes, anchors
+ * only where registered, repeated attributes, and the filtered
+ * /.well-known/core document.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -149,6 +150,27 @@ static void test_endpoint_lookup_filters(void **state)
     frontend_free(fe);
 }
 
+static void test_repeated_attrs(void **state)
+{
+    struct frontend *fe = fe_new();
+    struct rd_reg *r;
+    (void)state;
+
+    r = add(fe, 1, "multi", "", "coap://192.0.2.1", "</a>");
+    assert_int_equal(reg_add_attr(r, "et", "a.b", true), 0);
+    assert_int_equal(reg_add_attr(r, "et", "c.d", true), 0);
+    add(fe, 2, "none", "", "coap://192.0.2.2", "</b>");
+    const char *want = "</reg/1>;ep=\"multi\";base=\"coap://192.0.2.1\";rt=\"core.rd-ep\";"
+                       "et=\"a.b\";et=\"c.d\"";
+    assert_string_equal(run(fe, false, Q("et=a.b")), want);
+    assert_string_equal(run(fe, false, Q("et=c.d")), want);
+    assert_string_equal(run(fe, false, Q("et=c.*")), want);
+    assert_string_equal(run(fe, false, Q("et=a.b", "et=c.d")), want);
+    assert_string_equal(run(fe, false, Q("et=a.b", "et=x")), "");
+    assert_string_equal(run(fe, true, Q("et=c.d")), "<coap://192.0.2.1/a>");
+    frontend_free(fe);
+}
+
 static void test_href_forms(void **state)
 {
     struct frontend *fe = fe_new();
@@ -170,11 +192,10 @@ static void test_href_forms(void **state)
     assert_null(strstr(r, "</reg/1>"));
     /* resource lookup: href in URI form matches the resolved target */
     r = run(fe, true, Q("href=coap://192.0.2.2/temp"));
-    assert_string_equal(r,
-                        "<coap://192.0.2.2/temp>;rt=\"temperature-c\";anchor=\"coap://192.0.2.2\"");
+    assert_string_equal(r, "<coap://192.0.2.2/temp>;rt=\"temperature-c\"");
     /* and the registration resource in path form selects its links */
     r = run(fe, true, Q("href=/reg/3"));
-    assert_string_equal(r, "<coap://192.0.2.3:5683/x>;ct=40;anchor=\"coap://192.0.2.3:5683\"");
+    assert_string_equal(r, "<coap://192.0.2.3:5683/x>;ct=40");
     frontend_free(fe);
 }
 
@@ -186,17 +207,21 @@ static void test_resource_lookup_resolution(void **state)
 
     setup_three(fe);
     r = run(fe, true, Q("ep=node2"));
-    assert_string_equal(r,
-                        "<coap://192.0.2.2/temp>;rt=\"temperature-c\";anchor=\"coap://192.0.2.2\","
-                        "<http://www.example.com/t>;rel=describedby;"
-                        "anchor=\"coap://192.0.2.2/temp\"");
+    assert_string_equal(r, "<coap://192.0.2.2/temp>;rt=\"temperature-c\","
+                           "<http://www.example.com/t>;rel=describedby;"
+                           "anchor=\"coap://192.0.2.2/temp\"");
     /* an endpoint attribute selects the endpoint's links */
     r = run(fe, true, Q("et=tag:example.com,2020:platform", "if=sensor"));
-    assert_string_equal(r, "<coap://[2001:db8::1]:61616/temp>;rt=\"temperature-c\";if=\"sensor\";"
-                           "anchor=\"coap://[2001:db8::1]:61616\"");
+    assert_string_equal(r, "<coap://[2001:db8::1]:61616/temp>;rt=\"temperature-c\";if=\"sensor\"");
     r = run(fe, true, Q("anchor=coap://192.0.2.2/temp"));
     assert_non_null(strstr(r, "<http://www.example.com/t>"));
     assert_null(strstr(r, "<coap://192.0.2.2/temp>"));
+    /* RFC 9176 §6.1: no anchor was registered, so none is shown or matched
+     * (issue 15 item 2: the target's origin used to be added) */
+    assert_null(strstr(run(fe, true, Q("ep=node1")), "anchor"));
+    assert_string_equal(run(fe, true, Q("anchor=coap://[2001:db8::1]:61616")), "");
+    assert_string_equal(run(fe, true, Q("anchor=*")), "<http://www.example.com/t>;rel=describedby;"
+                                                      "anchor=\"coap://192.0.2.2/temp\"");
     frontend_free(fe);
 }
 
@@ -216,7 +241,7 @@ static void test_paging(void **state)
     assert_non_null(strstr(r, "<coap://192.0.2.2/temp>"));
     assert_non_null(strstr(r, "<http://www.example.com/t>"));
     r = run(fe, true, Q("page=2", "count=2"));
-    assert_string_equal(r, "<coap://192.0.2.3:5683/x>;ct=40;anchor=\"coap://192.0.2.3:5683\"");
+    assert_string_equal(r, "<coap://192.0.2.3:5683/x>;ct=40");
     assert_string_equal(run(fe, true, Q("page=3", "count=2")), "");
     /* paging applies after filtering */
     r = run(fe, false, Q("ep=node*", "page=1", "count=1"));
@@ -268,9 +293,9 @@ static void test_ep_index(void **state)
                         "</reg/4>;ep=\"dup\";d=\"a\";base=\"coap://192.0.2.4\";rt=\"core.rd-ep\","
                         "</reg/7>;ep=\"dup\";d=\"b\";base=\"coap://192.0.2.7\";rt=\"core.rd-ep\"");
     r = run(fe, true, Q("ep=dup", "d=b"));
-    assert_string_equal(r, "<coap://192.0.2.7/b>;anchor=\"coap://192.0.2.7\"");
+    assert_string_equal(r, "<coap://192.0.2.7/b>");
     r = run(fe, true, Q("ep=dup", "page=1", "count=1"));
-    assert_string_equal(r, "<coap://192.0.2.7/b>;anchor=\"coap://192.0.2.7\"");
+    assert_string_equal(r, "<coap://192.0.2.7/b>");
     assert_string_equal(run(fe, false, Q("ep=du")), "");
     /* index follows removal */
     struct rd_reg *x = registry_by_id(&fe->reg, 4);
@@ -317,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_value_match),
         cmocka_unit_test(test_resolve),
         cmocka_unit_test(test_endpoint_lookup_filters),
+        cmocka_unit_test(test_repeated_attrs),
         cmocka_unit_test(test_href_forms),
         cmocka_unit_test(test_resource_lookup_resolution),
         cmocka_unit_test(test_paging),

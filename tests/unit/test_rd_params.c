@@ -2,7 +2,8 @@
  * test_rd_params.c - unit tests for rd-frontend/rd_params.c: registration
  * query parsing (ep, d, lt, base, proxy, ka, extra attributes) and every
  * rejection (missing/empty/long/control-character names, lt range and
- * syntax, repeated parameters, bad proxy values, bad base), lookup query
+ * syntax, repeated single-valued parameters, bad proxy values, bad base),
+ * repeated extra attributes kept in order (et twice, RFC 9176 §9.3.1), lookup query
  * parsing (filters, page/count, page without count), DNS label rules.
  */
 #include <stdarg.h>
@@ -137,13 +138,38 @@ static void test_repeats_and_values(void **state)
     (void)state;
     expect_bad((const char *[]){"ep=a", "ep=b", NULL}, "more than once");
     expect_bad((const char *[]){"ep=a", "lt=5", "lt=5", NULL}, "more than once");
-    expect_bad((const char *[]){"ep=a", "et=x", "et=y", NULL}, "more than once");
+    expect_bad((const char *[]){"ep=a", "d=x", "d=y", NULL}, "more than once");
+    expect_bad((const char *[]){"ep=a", "base=coap://h", "base=coap://h", NULL}, "more than once");
+    expect_bad((const char *[]){"ep=a", "proxy=yes", "proxy=yes", NULL}, "more than once");
+    expect_bad((const char *[]){"ep=a", "ka=1", "ka=1", NULL}, "more than once");
     expect_bad((const char *[]){"ep=a", "proxy=maybe", NULL}, "proxy");
     expect_bad((const char *[]){"ep=a", "proxy=", NULL}, "proxy");
     expect_bad((const char *[]){"ep=a", "base=not a uri", NULL}, "base");
     expect_bad((const char *[]){"ep=a", "base=/relative", NULL}, "base");
     expect_bad((const char *[]){"ep=a", "ka=x", NULL}, "ka");
     expect_bad((const char *[]){"=x", NULL}, NULL);
+}
+
+/* RFC 9176 §9.3.1: several endpoint types are several et parameters. */
+static void test_repeated_extra_attributes(void **state)
+{
+    struct rd_params p;
+    char err[128] = "";
+    (void)state;
+
+    assert_int_equal(parse((const char *[]){"ep=a", "et=a.b", "lt=60", "et=c.d", "x=1", "x", NULL},
+                           &p, err, sizeof(err)),
+                     0);
+    assert_int_equal(p.nattrs, 4);
+    assert_string_equal(p.attrs[0].name, "et");
+    assert_string_equal(p.attrs[0].value, "a.b");
+    assert_string_equal(p.attrs[1].name, "et");
+    assert_string_equal(p.attrs[1].value, "c.d");
+    assert_string_equal(p.attrs[2].value, "1");
+    assert_true(p.attrs[2].has_value);
+    assert_string_equal(p.attrs[3].name, "x");
+    assert_false(p.attrs[3].has_value);
+    assert_true(p.has_lt);
 }
 
 static void test_lookup_query(void **state)
@@ -204,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_bad_lifetimes),
         cmocka_unit_test(test_bad_names),
         cmocka_unit_test(test_repeats_and_values),
+        cmocka_unit_test(test_repeated_extra_attributes),
         cmocka_unit_test(test_lookup_query),
         cmocka_unit_test(test_dns_labels),
     };

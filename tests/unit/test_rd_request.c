@@ -7,8 +7,10 @@
  * peer, every bad input code with nothing changed, lifetime expiry and the
  * grace period with a fake clock, the proxy extension (names, case, routes
  * published and deleted), Block2 and Block1, simple registration through
- * EP_REQUEST/EP_RESPONSE, the response cache, Observe notifications,
- * CTL status/list, and persistence across a restart of the frontend.
+ * EP_REQUEST/EP_RESPONSE (base= refused there), the response cache, Observe
+ * notifications, CTL status/list, persistence across a restart of the
+ * frontend, repeated attributes (et twice) kept, matched and reloaded, and
+ * resource lookup without an anchor that was never registered.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -252,8 +254,7 @@ static void test_replace_keeps_path_ids_not_reused(void **state)
     assert_int_equal(r->code, COAP_CREATED);
     assert_string_equal(r->loc, "reg/1");
     const char *res = lookup(fe, "rd-lookup/res", "ep=alice");
-    assert_string_equal(res,
-                        "<coap://192.0.2.1:40000/new>;rt=\"x\";anchor=\"coap://192.0.2.1:40000\"");
+    assert_string_equal(res, "<coap://192.0.2.1:40000/new>;rt=\"x\"");
     assert_int_equal(req(fe, COAP_DELETE, "reg/2", NULL, NULL)->code, COAP_DELETED);
     assert_string_equal(req(fe, COAP_POST, "rd", "ep=carol", "</c>")->loc, "reg/3");
     /* same ep, different sector: another registration */
@@ -277,7 +278,7 @@ static void test_base_from_peer_and_updates(void **state)
     assert_int_equal(req(fe, COAP_POST, "reg/1", "et=thing", NULL)->code, COAP_CHANGED);
     assert_int_equal(req(fe, COAP_POST, "reg/2", NULL, NULL)->code, COAP_CHANGED);
     ep = lookup(fe, "rd-lookup/ep", NULL);
-    assert_non_null(strstr(ep, "base=\"coap://192.0.2.77:1234\";rt=\"core.rd-ep\";et=thing"));
+    assert_non_null(strstr(ep, "base=\"coap://192.0.2.77:1234\";rt=\"core.rd-ep\";et=\"thing\""));
     assert_non_null(strstr(ep, "base=\"coap://[2001:db8::5]\""));
     /* an update's base replaces it and links resolve anew */
     assert_int_equal(req(fe, COAP_POST, "reg/1", "base=coaps://new.example.com", NULL)->code,
@@ -653,8 +654,7 @@ static void test_simple_registration(void **state)
     assert_int_equal(r.code, COAP_CHANGED);
     assert_string_equal(r.loc, "");
     assert_string_equal(lookup(fe, "rd-lookup/res", "ep=simple"),
-                        "<coap://192.0.2.1:40000/sen/temp>;rt=\"temp\";"
-                        "anchor=\"coap://192.0.2.1:40000\"");
+                        "<coap://192.0.2.1:40000/sen/temp>;rt=\"temp\"");
     /* a later repeat is answered from the cache */
     fe_outbox_clear(fe);
     dispatch_request(fe, 900, buf, n);
@@ -672,12 +672,32 @@ static void test_simple_registration(void **state)
     response_of(first_out(fe, RR_MSG_RD_RESPONSE), &id, &r);
     assert_int_equal(r.code, COAP_GATEWAY_TIMEOUT);
     fe_outbox_clear(fe);
-    n = build(COAP_POST, ".well-known/rd", "ep=gone&base=coap://[2001:db8::9]:7777", NULL, -1, NULL,
+    /* RFC 9176 §5.1: no base in simple registration; 4.00, nothing fetched or registered */
+    n = build(COAP_POST, ".well-known/rd", "ep=based&base=coap://[2001:db8::9]:7777", NULL, -1,
+              NULL, buf, sizeof(buf));
+    dispatch_request(fe, 904, buf, n);
+    assert_int_equal(count_out(fe, RR_MSG_EP_REQUEST), 0);
+    response_of(first_out(fe, RR_MSG_RD_RESPONSE), &id, &r);
+    assert_true(id == 904);
+    assert_int_equal(r.code, COAP_BAD_REQUEST);
+    assert_non_null(strstr(r.payload, "base"));
+    assert_null(fe->pending);
+    assert_string_equal(lookup(fe, "rd-lookup/ep", "ep=based"), "");
+    fe_outbox_clear(fe);
+    n = build(COAP_POST, ".well-known/core", "ep=based&base=coap://[2001:db8::9]", NULL, -1, NULL,
               buf, sizeof(buf));
+    dispatch_request(fe, 905, buf, n);
+    assert_int_equal(count_out(fe, RR_MSG_EP_REQUEST), 0);
+    response_of(first_out(fe, RR_MSG_RD_RESPONSE), &id, &r);
+    assert_int_equal(r.code, COAP_BAD_REQUEST);
+    fe_outbox_clear(fe);
+    n = build(COAP_POST, ".well-known/rd", "ep=gone", NULL, -1, NULL, buf, sizeof(buf));
+    set_peer("[2001:db8::9]:7777");
     dispatch_request(fe, 902, buf, n);
     wire_r_init(&w, first_out(fe, RR_MSG_EP_REQUEST)->body, first_out(fe, RR_MSG_EP_REQUEST)->len);
     ep_req_id = wire_get_u64(&w);
     proto_get_peer(&w, &path);
+    /* fetched from where the request came from */
     assert_string_equal(addr_to_str(&path.remote, a, sizeof(a)), "[2001:db8::9]:7777");
     rd_on_ep_response(fe, ep_req_id, RR_EP_UNREACHABLE, NULL, 0);
     response_of(first_out(fe, RR_MSG_RD_RESPONSE), &id, &r);
@@ -792,13 +812,24 @@ static void test_ctl_status_list(void **state)
     fe_done(fe);
 }
 
+/* Remove a test database and its WAL side files. */
+static void rm_db(const char *path)
+{
+    char side[64];
+
+    unlink(path);
+    snprintf(side, sizeof(side), "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-shm", path);
+    unlink(side);
+}
+
 static void test_restart_keeps_registrations(void **state)
 {
     char path[] = "/tmp/test_rd_request_XXXXXX";
     int fd = mkstemp(path);
     struct frontend *fe;
     uint64_t epoch1, now;
-    char side[64];
     (void)state;
 
     assert_true(fd >= 0);
@@ -825,11 +856,88 @@ static void test_restart_keeps_registrations(void **state)
     assert_non_null(strstr(lookup(fe, "rd-lookup/ep", NULL), "</reg/2>;ep=\"bob\""));
     assert_string_equal(req(fe, COAP_POST, "rd", "ep=dave", "</d>")->loc, "reg/4");
     fe_done(fe);
-    unlink(path);
-    snprintf(side, sizeof(side), "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof(side), "%s-shm", path);
-    unlink(side);
+    rm_db(path);
+}
+
+/* Issue 15 item 1: repeated et (RFC 9176 §9.3.1) and other repeated
+ * attributes: kept, shown one by one, each a filter, replaced as a set by an
+ * update naming them, and the same after a restart (reloaded from SQLite). */
+static void test_repeated_attributes(void **state)
+{
+    char path[] = "/tmp/test_rd_request_XXXXXX";
+    int fd = mkstemp(path);
+    struct frontend *fe;
+    struct resp *r;
+    uint64_t now;
+    const char *shown = "</reg/1>;ep=\"multi\";base=\"coap://192.0.2.1:40000\";"
+                        "rt=\"core.rd-ep\";et=\"a.b\";et=\"c.d\";tag=1;tag=2;flag";
+    (void)state;
+
+    assert_true(fd >= 0);
+    close(fd);
+    fe = fe_new_db(path, "proxy.localhost");
+    r = req(fe, COAP_POST, "rd", "ep=multi&et=a.b&et=c.d&tag=1&tag=2&flag", LINKS);
+    assert_int_equal(r->code, COAP_CREATED);
+    req(fe, COAP_POST, "rd", "ep=single&et=a.b", "</s>");
+    assert_string_equal(lookup(fe, "rd-lookup/ep", "ep=multi"), shown);
+    assert_string_equal(lookup(fe, "rd-lookup/ep", "et=c.d"), shown);
+    assert_non_null(strstr(lookup(fe, "rd-lookup/ep", "et=a.b"), "</reg/1>"));
+    assert_non_null(strstr(lookup(fe, "rd-lookup/ep", "et=a.b"), "</reg/2>"));
+    /* two et filters are ANDed: only the endpoint with both */
+    assert_string_equal(lookup(fe, "rd-lookup/ep", "et=a.b&et=c.d"), shown);
+    assert_non_null(strstr(lookup(fe, "rd-lookup/res", "et=c.d"), "/light>"));
+    assert_string_equal(lookup(fe, "rd-lookup/ep", "tag=2&ep=single"), "");
+    now = fe->now;
+    fe_done(fe);
+
+    fe = fe_new_db(path, "proxy.localhost");
+    fe->now = now;
+    assert_string_equal(lookup(fe, "rd-lookup/ep", "et=c.d"), shown);
+    /* an update with et replaces every et value; other attributes stay */
+    assert_int_equal(req(fe, COAP_POST, "reg/1", "et=e.f&et=g.h", NULL)->code, COAP_CHANGED);
+    assert_string_equal(lookup(fe, "rd-lookup/ep", "et=a.b"),
+                        "</reg/2>;ep=\"single\";base=\"coap://192.0.2.1:40000\";"
+                        "rt=\"core.rd-ep\";et=\"a.b\"");
+    assert_non_null(strstr(lookup(fe, "rd-lookup/ep", "et=g.h"), ";tag=1;tag=2;flag;et=\"e.f\";"
+                                                                 "et=\"g.h\""));
+    fe_done(fe);
+    fe = fe_new_db(path, "proxy.localhost");
+    fe->now = now;
+    assert_non_null(strstr(lookup(fe, "rd-lookup/ep", "et=e.f"), "et=\"e.f\";et=\"g.h\""));
+    assert_string_equal(lookup(fe, "rd-lookup/ep", "et=c.d"), "");
+    /* the single-valued parameters still may not repeat */
+    assert_int_equal(req(fe, COAP_POST, "rd", "ep=x&lt=5&lt=6", LINKS)->code, COAP_BAD_REQUEST);
+    fe_done(fe);
+    rm_db(path);
+}
+
+/* Issue 15 item 2 (RFC 9176 §6.1): a target is resolved against the base;
+ * an anchor appears only if one was registered (resolved); a full URI
+ * target or anchor comes back unmodified. */
+static void test_resource_lookup_anchor(void **state)
+{
+    struct frontend *fe = fe_new();
+    (void)state;
+
+    set_peer("[2001:db8::1]:61616");
+    req(fe, COAP_POST, "rd", "ep=anch",
+        "</sensors/temp>;rt=temperature-c,"
+        "<http://www.example.com/t>;anchor=\"/sensors/temp\";rel=describedby,"
+        "</s/h>;anchor=\"coap://other.example/x\",<coap://[2001:db8::2]/abs>;ct=0");
+    assert_string_equal(lookup(fe, "rd-lookup/res", "ep=anch"),
+                        "<coap://[2001:db8::1]:61616/sensors/temp>;rt=\"temperature-c\","
+                        "<http://www.example.com/t>;rel=describedby;"
+                        "anchor=\"coap://[2001:db8::1]:61616/sensors/temp\","
+                        "<coap://[2001:db8::1]:61616/s/h>;anchor=\"coap://other.example/x\","
+                        "<coap://[2001:db8::2]/abs>;ct=0");
+    assert_null(strstr(lookup(fe, "rd-lookup/res", "rt=temperature-c"), "anchor"));
+    /* an anchor filter matches registered anchors only */
+    assert_string_equal(lookup(fe, "rd-lookup/res", "anchor=coap://[2001:db8::1]:61616"), "");
+    assert_string_equal(lookup(fe, "rd-lookup/res", "anchor=coap://other.example/*"),
+                        "<coap://[2001:db8::1]:61616/s/h>;anchor=\"coap://other.example/x\"");
+    assert_non_null(strstr(lookup(fe, "rd-lookup/res", "anchor"), "describedby"));
+    assert_null(strstr(lookup(fe, "rd-lookup/res", "anchor"), "/abs>"));
+    fe_done(fe);
 }
 
 int main(void)
@@ -849,6 +957,8 @@ int main(void)
         cmocka_unit_test(test_observe),
         cmocka_unit_test(test_ctl_status_list),
         cmocka_unit_test(test_restart_keeps_registrations),
+        cmocka_unit_test(test_repeated_attributes),
+        cmocka_unit_test(test_resource_lookup_anchor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,10 @@
 /*
  * test_store.c - unit tests for rd-frontend/store.c against ":memory:" and a
  * temporary file: insert/update/delete/load round trips every column
- * (attributes, links, route peer, absolute expiry), ids are never reused
- * after a delete (AUTOINCREMENT), transactions commit and roll back, and a
- * reopened file gives back the same rows.
+ * (attributes, repeated ones included, links, route peer, absolute
+ * expiry), ids are never reused after a delete (AUTOINCREMENT),
+ * transactions commit and roll back, and a reopened file gives back the
+ * same rows.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,6 +34,7 @@ static struct rd_reg *make_reg(const char *ep, const char *d, uint64_t expires)
     assert_int_equal(reg_set_attr(r, "et", "tag:example.com,2020:platform", true), 0);
     assert_int_equal(reg_set_attr(r, "flag", "", false), 0);
     assert_int_equal(reg_set_attr(r, "quoted", "a \"b\" c", true), 0);
+    assert_int_equal(reg_add_attr(r, "et", "c.d", true), 0); /* repeated: RFC 9176 §9.3.1 */
     r->peer.transport = RR_TRANSPORT_UDP;
     snprintf(r->peer.relay, sizeof(r->peer.relay), "udp");
     assert_int_equal(addr_parse(&r->peer.remote, "[2001:db8::7]:61616", 0), 0);
@@ -90,11 +92,14 @@ static void test_insert_load_roundtrip(void **state)
     assert_int_equal(l.r[0]->lt, 100);
     assert_int_equal(l.r[0]->doc.nlinks, 2);
     assert_string_equal(l.r[0]->links, a->links);
-    assert_int_equal(l.r[0]->nattrs, 3);
+    assert_int_equal(l.r[0]->nattrs, 4);
     assert_string_equal(l.r[0]->attrs[0].name, "et");
     assert_string_equal(l.r[0]->attrs[0].value, "tag:example.com,2020:platform");
     assert_false(l.r[0]->attrs[1].has_value);
     assert_string_equal(l.r[0]->attrs[2].value, "a \"b\" c");
+    /* a repeated attribute comes back as two values, in order */
+    assert_string_equal(l.r[0]->attrs[3].name, "et");
+    assert_string_equal(l.r[0]->attrs[3].value, "c.d");
     assert_int_equal(l.r[0]->ka, RR_KA_DEFAULT);
     assert_string_equal(addr_to_str(&l.r[0]->peer.remote, buf, sizeof(buf)), "[2001:db8::7]:61616");
     assert_string_equal(addr_to_str(&l.r[0]->peer.local, buf, sizeof(buf)), "192.0.2.10:5683");
