@@ -98,6 +98,15 @@ struct relay_transport {
      * a new rd-frontend epoch was swapped in */
     void (*route_change)(void *tp, const struct rr_route *old_rt, const struct rr_route *new_rt,
                          bool swapped, bool new_frontend);
+    /* a client's request, after rc_on_request classified it: for the RD
+     * (raw: the request as received, datagram framing on UDP), or for the
+     * proxied host (normalised); answer: end the client's exchange slot
+     * with a locally made response (code, diagnostic payload) */
+    void (*rd_request)(void *tp, uint32_t slot, struct coap_msg *m, const uint8_t *raw, size_t n,
+                       uint64_t now);
+    void (*proxy_request)(void *tp, uint32_t slot, struct coap_msg *m, const char *host,
+                          uint64_t now);
+    void (*answer)(void *tp, uint32_t slot, uint8_t code, const char *diag, uint64_t now);
     /* is the path of one of our routes down? true + diag (why, since when) */
     bool (*path_down)(void *tp, const struct rr_route *rt, char *diag, size_t len);
     /* RD_RESPONSE for downstream slot (from req_id), raw datagram framing */
@@ -307,6 +316,12 @@ uint8_t rc_xfwd_status_code(uint8_t status, const char **diag);
 bool rc_relay_name_ok(const char *s);
 
 /* ---- proxy.c ---- */
+/* A client's request in downstream slot `slot` (the transport took the
+ * slot): the one classification (fwd_classify: trailing dot, RD critical
+ * options, forward-proxy options), then the transport's rd_request,
+ * proxy_request or answer (4.02 / 5.05, counted). */
+void rc_on_request(struct relay_core *c, uint32_t slot, struct coap_msg *m, const uint8_t *raw,
+                   size_t n, uint64_t now);
 enum rc_proxy_verdict {
     RC_PROXY_ANSWER = 0, /* answer the client with *code and diag */
     RC_PROXY_LOCAL,      /* our route: send upstream on route->path */

@@ -6,7 +6,8 @@
  * checks and Hop-Limit of common/fwd_rules, and the mapping of what fails to
  * 4.02 / 5.02 / 5.05 / 5.08 with a diagnostic. The transport then sends the
  * vetted request upstream on the route's path (RC_PROXY_LOCAL) or through
- * rc_xfwd_forward (RC_PROXY_XFWD). Owns nothing; no I/O.
+ * rc_xfwd_forward (RC_PROXY_XFWD). Before it, rc_on_request classifies
+ * every client request (RD / proxy / answered here). Owns nothing; no I/O.
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +38,28 @@ void rc_unreachable_diag(uint64_t since_wall_ms, const char *suffix, char *buf, 
         snprintf(buf, len, "registrant unreachable since %s%s", ts, suffix);
     } else {
         snprintf(buf, len, "registrant unreachable%s", suffix);
+    }
+}
+
+void rc_on_request(struct relay_core *c, uint32_t slot, struct coap_msg *m, const uint8_t *raw,
+                   size_t n, uint64_t now)
+{
+    char host[RR_HOST_MAX], diag[64];
+    uint16_t bad = 0;
+    enum fwd_verdict v = fwd_classify(m, c->cfg, host, sizeof(host), &bad);
+
+    switch (v) {
+    case FWD_V_RD:
+        c->tp->rd_request(c->tpa, slot, m, raw, n, now);
+        break;
+    case FWD_V_PROXY:
+        c->tp->proxy_request(c->tpa, slot, m, host, now);
+        break;
+    default:
+        if (v == FWD_V_UNKNOWN_HOST)
+            c->c.proxy_5_05++;
+        c->tp->answer(c->tpa, slot, fwd_verdict_answer(v, bad, diag, sizeof(diag)), diag, now);
+        break;
     }
 }
 

@@ -34,22 +34,7 @@ static void on_request(struct rt_relay *r, uint32_t ci, struct coap_msg *m, uint
                          "too many requests in flight");
         return;
     }
-    char host[RR_HOST_MAX], diag[64];
-    uint16_t bad = 0;
-    enum fwd_verdict v = fwd_classify(m, &r->cfg, host, sizeof(host), &bad);
-    switch (v) {
-    case FWD_V_RD:
-        rt_rd_on_request(r, i, m, now);
-        break;
-    case FWD_V_PROXY:
-        rt_proxy_on_request(r, i, m, host, now);
-        break;
-    default:
-        if (v == FWD_V_UNKNOWN_HOST)
-            r->core.c.proxy_5_05++;
-        rt_dx_answer_local(r, i, fwd_verdict_answer(v, bad, diag, sizeof(diag)), diag, now);
-        break;
-    }
+    rc_on_request(&r->core, i, m, NULL, 0, now);
 }
 
 void rt_msg_on_message(struct rt_relay *r, uint32_t ci, const uint8_t *buf, size_t len,

@@ -104,22 +104,7 @@ static void on_request(struct relay *r, int sock, const struct rr_addr *peer,
         proxy_on_request(r, i, m, r->socks[sock].mux_host, now);
         return;
     }
-    char host[RR_HOST_MAX], diag[64];
-    uint16_t bad = 0;
-    enum fwd_verdict v = fwd_classify(m, &r->cfg, host, sizeof(host), &bad);
-    switch (v) {
-    case FWD_V_RD:
-        rd_on_request(r, i, buf, len, now);
-        break;
-    case FWD_V_PROXY:
-        proxy_on_request(r, i, m, host, now);
-        break;
-    default:
-        if (v == FWD_V_UNKNOWN_HOST)
-            r->core.c.proxy_5_05++;
-        dx_answer_local(r, i, fwd_verdict_answer(v, bad, diag, sizeof(diag)), diag, now);
-        break;
-    }
+    rc_on_request(&r->core, i, m, buf, len, now);
 }
 
 /* A CON/NON response: a separate response or a notification from an

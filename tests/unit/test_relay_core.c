@@ -7,7 +7,10 @@
  * our route with its path down -> 5.02 with the transport's diagnostic,
  * unknown unsafe option -> 4.02, Hop-Limit 1 -> 5.08, our route -> LOCAL
  * with Uri-Host gone and Hop-Limit added, another relay's route -> XFWD,
- * the same relay name on another transport is not ours); the RD path's
+ * the same relay name on another transport is not ours); the request
+ * classification (a trailing dot and upper case reach proxy_request
+ * normalised, the RD's unknown critical option -> 4.02 answer, an unknown
+ * name -> 5.05 counted); the RD path's
  * decoders (a malformed RD_RESPONSE never reaches the transport, a good
  * one reaches it with its slot; an RD_NOTIFY for another transport is
  * dropped); XFWD end to end over ipc with a fake holder (the request
@@ -41,6 +44,8 @@ struct fake {
     bool down;
     int path_down_calls, timers, ticks, flushes, fd_events;
     int rd_responses, rd_notifies, xfwd_requests, xfwd_responses;
+    int rd_requests, proxy_requests, answers;
+    uint8_t last_code;
     uint32_t last_slot;
     uint8_t last_status;
     char last_host[RR_HOST_MAX];
@@ -129,7 +134,43 @@ static void f_xfwd_response(void *tp, int xp, uint32_t slot, uint64_t req_id, ui
     f->last_status = status;
 }
 
+static void f_rd_request(void *tp, uint32_t slot, struct coap_msg *m, const uint8_t *raw, size_t n,
+                         uint64_t now)
+{
+    struct fake *f = tp;
+    (void)m;
+    (void)raw;
+    (void)n;
+    (void)now;
+    f->rd_requests++;
+    f->last_slot = slot;
+}
+
+static void f_proxy_request(void *tp, uint32_t slot, struct coap_msg *m, const char *host,
+                            uint64_t now)
+{
+    struct fake *f = tp;
+    (void)m;
+    (void)now;
+    f->proxy_requests++;
+    f->last_slot = slot;
+    snprintf(f->last_host, sizeof(f->last_host), "%s", host);
+}
+
+static void f_answer(void *tp, uint32_t slot, uint8_t code, const char *diag, uint64_t now)
+{
+    struct fake *f = tp;
+    (void)diag;
+    (void)now;
+    f->answers++;
+    f->last_slot = slot;
+    f->last_code = code;
+}
+
 static const struct relay_transport fake_transport = {
+    .rd_request = f_rd_request,
+    .proxy_request = f_proxy_request,
+    .answer = f_answer,
     .transport = RR_TRANSPORT_UDP,
     .on_timer = f_on_timer,
     .tick = f_tick,
@@ -282,6 +323,41 @@ static void test_proxy_decide(void **state)
     assert_int_equal(f->path_down_calls, calls); /* another relay's path is not ours to judge */
     /* our name, another transport: not ours */
     assert_int_equal(decide(f, "carol.proxy.localhost", 0, 0, &m, &code, diag), RC_PROXY_XFWD);
+}
+
+/* rc_on_request: one classification, then the transport's callback */
+static void test_on_request(void **state)
+{
+    struct fake *f = *state;
+    struct coap_msg m;
+    uint8_t one = 1;
+    const char *h = "Alice.Proxy.Localhost.";
+
+    coap_msg_init(&m);
+    m.code = COAP_GET;
+    coap_msg_add_opt(&m, COAP_OPT_URI_HOST, h, strlen(h));
+    rc_on_request(&f->core, 3, &m, NULL, 0, 0);
+    assert_int_equal(f->proxy_requests, 1);
+    assert_int_equal(f->last_slot, 3);
+    assert_string_equal(f->last_host, "alice.proxy.localhost");
+
+    coap_msg_init(&m);
+    m.code = COAP_POST;
+    rc_on_request(&f->core, 4, &m, NULL, 0, 0);
+    assert_int_equal(f->rd_requests, 1);
+    coap_msg_add_opt(&m, 65001, &one, 1); /* unknown critical, for the RD */
+    rc_on_request(&f->core, 5, &m, NULL, 0, 0);
+    assert_int_equal(f->answers, 1);
+    assert_int_equal(f->last_code, COAP_BAD_OPTION);
+
+    f->cfg.rd_names[0] = 'x'; /* "x": only that name is the RD */
+    f->cfg.rd_names[1] = '\0';
+    coap_msg_init(&m);
+    coap_msg_add_opt(&m, COAP_OPT_URI_HOST, "other.example", 13);
+    rc_on_request(&f->core, 6, &m, NULL, 0, 0);
+    assert_int_equal(f->answers, 2);
+    assert_int_equal(f->last_code, COAP_PROXYING_NOT_SUPPORTED);
+    assert_int_equal(f->core.c.proxy_5_05, 1);
 }
 
 static void test_rd_decoders(void **state)
@@ -463,6 +539,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proxy_decide, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_on_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rd_decoders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xfwd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop, setup, teardown),
