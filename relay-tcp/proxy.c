@@ -162,9 +162,9 @@ static void proxy_xfwd(struct rt_relay *r, uint32_t i, struct coap_msg *m,
     th_arm(&r->core.timers, &d->t, now + r->cfg.upstream_timeout_ms);
 }
 
-void rt_proxy_on_request(struct rt_relay *r, uint32_t i, struct coap_msg *m, const char *host,
-                         uint64_t now)
+void rt_proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *host, uint64_t now)
 {
+    struct rt_relay *r = tp;
     struct rt_dx *d = &r->dx[i];
     const struct rr_route *route;
     uint8_t hl[4], code;

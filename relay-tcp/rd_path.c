@@ -32,8 +32,12 @@ static void rd_send_request(struct rt_relay *r, uint32_t i)
     rc_rd_send_request(&r->core, d->req_id, &p, d->req, d->req_len);
 }
 
-void rt_rd_on_request(struct rt_relay *r, uint32_t i, const struct coap_msg *m, uint64_t now)
+void rt_rd_on_request(void *tp, uint32_t i, struct coap_msg *m, const uint8_t *raw, size_t rawlen,
+                      uint64_t now)
 {
+    struct rt_relay *r = tp;
+    (void)raw; /* TCP framing: m is re-framed as a datagram for rd-frontend */
+    (void)rawlen;
     struct rt_dx *d = &r->dx[i];
     size_t cap = (size_t)r->cfg.tcp_max_message + 16;
     uint8_t *tmp = malloc(cap);

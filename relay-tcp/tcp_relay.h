@@ -212,7 +212,9 @@ void rt_exch_on_timer(struct rt_relay *r, struct rr_timer *t, uint64_t now);
 ssize_t rt_to_datagram(const struct coap_msg *m, uint8_t *buf, size_t cap);
 
 /* rd_path.c */
-void rt_rd_on_request(struct rt_relay *r, uint32_t dxi, const struct coap_msg *m, uint64_t now);
+/* (a transport callback: rc_on_request) */
+void rt_rd_on_request(void *tp, uint32_t dxi, struct coap_msg *m, const uint8_t *raw, size_t n,
+                      uint64_t now);
 void rt_rd_resend(struct rt_relay *r, uint32_t dxi, uint64_t now);
 /* transport callbacks (relay-core/rd.c decodes) */
 void rt_rd_on_response(void *tp, uint32_t i, uint64_t req_id, const uint8_t *coap, size_t n,
@@ -226,7 +228,8 @@ void rt_rd_ep_answer(struct rt_relay *r, uint32_t uxi, uint8_t status, const str
 void rt_rd_conn_gone(struct rt_relay *r, uint32_t ci);
 
 /* proxy.c */
-void rt_proxy_on_request(struct rt_relay *r, uint32_t dxi, struct coap_msg *m, const char *host,
+/* (a transport callback: rc_on_request) */
+void rt_proxy_on_request(void *tp, uint32_t dxi, struct coap_msg *m, const char *host,
                          uint64_t now);
 /* A response from a registrant for upstream exchange uxi. */
 void rt_proxy_on_upstream(struct rt_relay *r, uint32_t uxi, struct coap_msg *m, uint64_t now);

@@ -133,19 +133,6 @@ static void route_change(void *tp, const struct rr_route *old_rt, const struct r
     }
 }
 
-static void rd_request(void *tp, uint32_t i, struct coap_msg *m, const uint8_t *raw, size_t n,
-                       uint64_t now)
-{
-    (void)raw; /* TCP framing: the transport re-frames m for rd-frontend */
-    (void)n;
-    rt_rd_on_request(tp, i, m, now);
-}
-
-static void proxy_request(void *tp, uint32_t i, struct coap_msg *m, const char *host, uint64_t now)
-{
-    rt_proxy_on_request(tp, i, m, host, now);
-}
-
 static void answer(void *tp, uint32_t i, uint8_t code, const char *diag, uint64_t now)
 {
     rt_dx_answer_local(tp, i, code, diag, now);
@@ -156,8 +143,8 @@ const struct relay_transport rt_transport = {
     .on_timer = on_timer,
     .counters = counters,
     .route_change = route_change,
-    .rd_request = rd_request,
-    .proxy_request = proxy_request,
+    .rd_request = rt_rd_on_request,
+    .proxy_request = rt_proxy_on_request,
     .answer = answer,
     .path_down = path_down,
     .rd_response = rt_rd_on_response,

@@ -48,9 +48,9 @@ int ux_send_request(struct relay *r, uint32_t ui, struct coap_msg *m, const stru
     return 0;
 }
 
-void proxy_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const char *host,
-                      uint64_t now)
+void proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *host, uint64_t now)
 {
+    struct relay *r = tp;
     struct dexch *d = &r->dx[i];
     const struct rr_route *route;
     uint8_t hl[4], code;

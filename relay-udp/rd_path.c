@@ -28,8 +28,11 @@ static void rd_send_request(struct relay *r, uint32_t i)
     rc_rd_send_request(&r->core, d->req_id, &p, d->out.buf, d->out.len);
 }
 
-void rd_on_request(struct relay *r, uint32_t i, const uint8_t *buf, size_t len, uint64_t now)
+void rd_on_request(void *tp, uint32_t i, struct coap_msg *m, const uint8_t *buf, size_t len,
+                   uint64_t now)
 {
+    struct relay *r = tp;
+    (void)m; /* the datagram goes to rd-frontend as it came */
     struct dexch *d = &r->dx[i];
 
     if (len > sizeof(d->out.buf)) {

@@ -268,7 +268,9 @@ ssize_t coap_rewrite(uint8_t *out, size_t cap, uint8_t type, uint8_t code, uint1
 int coap_raw_rest(const uint8_t *buf, size_t len);
 
 /* rd_path.c */
-void rd_on_request(struct relay *r, uint32_t dxi, const uint8_t *buf, size_t len, uint64_t now);
+/* (a transport callback: rc_on_request; buf/len: the datagram) */
+void rd_on_request(void *tp, uint32_t dxi, struct coap_msg *m, const uint8_t *buf, size_t len,
+                   uint64_t now);
 void rd_resend(struct relay *r, uint32_t dxi, uint64_t now);
 /* transport callbacks (relay-core/rd.c decodes) */
 void rd_on_response(void *tp, uint32_t i, uint64_t req_id, const uint8_t *coap, size_t n,
@@ -281,8 +283,8 @@ void rd_notify_gone(struct relay *r, uint32_t dxi);
 void rd_ep_answer(struct relay *r, uint32_t uxi, uint8_t status, const uint8_t *coap, size_t len);
 
 /* proxy.c */
-void proxy_on_request(struct relay *r, uint32_t dxi, struct coap_msg *m, const char *host,
-                      uint64_t now);
+/* (a transport callback: rc_on_request) */
+void proxy_on_request(void *tp, uint32_t dxi, struct coap_msg *m, const char *host, uint64_t now);
 /* An upstream response (piggybacked, separate or notification). raw points
  * at the datagram; m is its parse. */
 void proxy_on_upstream(struct relay *r, uint32_t uxi, const struct coap_msg *m, const uint8_t *raw,

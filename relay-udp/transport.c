@@ -82,18 +82,6 @@ static bool path_down(void *tp, const struct rr_route *rt, char *diag, size_t le
     return true;
 }
 
-static void rd_request(void *tp, uint32_t i, struct coap_msg *m, const uint8_t *raw, size_t n,
-                       uint64_t now)
-{
-    (void)m;
-    rd_on_request(tp, i, raw, n, now);
-}
-
-static void proxy_request(void *tp, uint32_t i, struct coap_msg *m, const char *host, uint64_t now)
-{
-    proxy_on_request(tp, i, m, host, now);
-}
-
 static void answer(void *tp, uint32_t i, uint8_t code, const char *diag, uint64_t now)
 {
     dx_answer_local(tp, i, code, diag, now);
@@ -106,8 +94,8 @@ const struct relay_transport ru_transport = {
     .tick = tick,
     .counters = counters,
     .route_change = route_change,
-    .rd_request = rd_request,
-    .proxy_request = proxy_request,
+    .rd_request = rd_on_request,
+    .proxy_request = proxy_on_request,
     .answer = answer,
     .path_down = path_down,
     .rd_response = rd_on_response,
