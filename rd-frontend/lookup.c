@@ -14,6 +14,9 @@
  * §6.1: a link registered without an anchor comes back without one; a
  * target or anchor registered as a full URI comes back unmodified). An
  * anchor filter matches the resolved anchor, so only links that have one.
+ * The lookup index (attr_index.c) is built from lookup_index_keys below,
+ * which lists everything the matcher may compare; lookup_run takes the
+ * candidates of the most selective filter from it and the matcher decides.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -306,6 +309,202 @@ static void emit_reg(struct frontend *fe, const struct rd_reg *r, bool res,
     }
 }
 
+/* ---- the lookup index: which keys a registration is found under ---- */
+
+/* value, and for a list attribute (rt, if, rel) each of its items */
+static void index_value(const char *name, const char *value,
+                        void (*fn)(void *arg, const char *name, const char *value), void *arg)
+{
+    char item[RD_ATTR_VALUE_MAX];
+
+    fn(arg, name, value);
+    if (!is_list_attr(name) || strchr(value, ' ') == NULL)
+        return;
+    for (const char *p = value; *p;) {
+        size_t n = strcspn(p, " ");
+        if (n > 0 && n < sizeof(item)) { /* attr_match skips longer items too */
+            memcpy(item, p, n);
+            item[n] = '\0';
+            fn(arg, name, item);
+        }
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+void lookup_index_keys(const struct rd_reg *r,
+                       void (*fn)(void *arg, const char *name, const char *value), void *arg)
+{
+    char target[512], anchor[512];
+
+    /* what reg_attr_match compares (href's /reg/N forms, rt=core.rd-ep,
+     * proxy and reachable are computed: the planner does not use the
+     * index for them) */
+    fn(arg, "ep", r->ep);
+    if (r->d[0])
+        fn(arg, "d", r->d);
+    fn(arg, "base", r->base);
+    for (unsigned i = 0; i < r->nattrs; i++)
+        index_value(r->attrs[i].name, r->attrs[i].value, fn, arg);
+    /* what link_attr_match compares: resolved href and anchor, raw others */
+    for (unsigned j = 0; j < r->doc.nlinks; j++) {
+        const struct lf_link *l = &r->doc.links[j];
+        link_resolved(r, l, target, anchor, sizeof(target));
+        fn(arg, "href", target);
+        if (lf_link_param(l, "anchor") != NULL)
+            fn(arg, "anchor", anchor);
+        for (unsigned i = 0; i < l->nparams; i++)
+            if (strcmp(l->params[i].name, "anchor") != 0 && strcmp(l->params[i].name, "href") != 0)
+                index_value(l->params[i].name, l->params[i].value, fn, arg);
+    }
+}
+
+/* ---- the planner: the fewest candidates any one filter allows ---- */
+
+#define PLAN_ALL SIZE_MAX
+#define PLAN_MAX_RANGE 4096
+
+/* The registration id an href filter names in path form (/reg/N, /reg/N/,
+ * or a URI with that path), or -1. */
+static int64_t href_reg_id(const char *pattern)
+{
+    const char *p = pattern;
+    int64_t id = 0;
+
+    if (has_scheme(pattern)) {
+        size_t ol = origin_len(pattern);
+        if (ol == 0)
+            return -1;
+        p += ol;
+    }
+    if (strncmp(p, "/reg/", 5) != 0 || !isdigit((unsigned char)p[5]))
+        return -1;
+    for (p += 5; isdigit((unsigned char)*p); p++) {
+        if (id > INT64_MAX / 10 - 10)
+            return -1;
+        id = id * 10 + (*p - '0');
+    }
+    return (*p == '\0' || (p[0] == '/' && p[1] == '\0')) ? id : -1;
+}
+
+/* A prefix href filter that may match /reg/N paths selects every
+ * registration (href_reg_match), so the index cannot narrow it. */
+static bool href_prefix_hits_regs(const char *pattern, size_t stem_len)
+{
+    const char *p = pattern;
+    size_t n = stem_len;
+
+    if (has_scheme(pattern)) {
+        size_t ol = origin_len(pattern);
+        if (ol == 0 || ol > stem_len)
+            return ol == 0 ? false : true; /* "coap://rd*": any origin */
+        p += ol;
+        n -= ol;
+    }
+    return n <= 5 ? strncmp(p, "/reg/", n) == 0 : strncmp(p, "/reg/", 5) == 0;
+}
+
+struct plan {
+    const struct rd_attr *f; /* the filter whose candidates are taken */
+    bool prefix;
+    size_t stem_len;
+    size_t est;
+};
+
+/* How many registrations filter f lets through at most (PLAN_ALL: it
+ * cannot narrow), counting no further than limit. */
+static size_t filter_estimate(const struct frontend *fe, bool res, const struct rd_attr *f,
+                              size_t limit, struct plan *p)
+{
+    const char *n = f->name;
+    size_t vl = strlen(f->value), est = 0;
+
+    p->f = f;
+    p->prefix = !f->has_value || (vl > 0 && f->value[vl - 1] == '*');
+    p->stem_len = f->has_value ? (p->prefix ? vl - 1 : vl) : 0;
+    if (strcmp(n, "proxy") == 0 || strcmp(n, "reachable") == 0)
+        return PLAN_ALL;
+    if (!res && strcmp(n, "rt") == 0 &&
+        (!f->has_value || lookup_value_match(f->value, "core.rd-ep")))
+        return PLAN_ALL;
+    if (strcmp(n, "href") == 0) {
+        if (!f->has_value || (p->prefix && href_prefix_hits_regs(f->value, p->stem_len)))
+            return PLAN_ALL;
+        if (!p->prefix)
+            return aidx_ent_count(aidx_find(&fe->reg.idx, n, f->value)) +
+                   (href_reg_id(f->value) > 0);
+    }
+    if (!p->prefix)
+        return aidx_ent_count(aidx_find(&fe->reg.idx, n, f->value));
+    char stem[RD_ATTR_VALUE_MAX];
+    memcpy(stem, f->value, p->stem_len);
+    stem[p->stem_len] = '\0';
+    size_t nent = 0;
+    for (const struct aidx_ent *e = aidx_first_ge(&fe->reg.idx, n, stem);
+         aidx_ent_in_range(e, n, stem, p->stem_len); e = aidx_ent_next(e)) {
+        est += aidx_ent_count(e);
+        /* a range of thousands of values is broad: not worth counting */
+        if (est > limit || ++nent > PLAN_MAX_RANGE)
+            return PLAN_ALL;
+    }
+    return est;
+}
+
+struct cands {
+    const struct rd_reg **v;
+    size_t n, cap;
+};
+
+static int cands_push(struct cands *c, const struct rd_reg *r)
+{
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 64;
+        const struct rd_reg **nv = realloc(c->v, nc * sizeof(*nv));
+        if (nv == NULL)
+            return -1;
+        c->v = nv;
+        c->cap = nc;
+    }
+    c->v[c->n++] = r;
+    return 0;
+}
+
+static int cands_push_ent(struct cands *c, const struct aidx_ent *e)
+{
+    struct rd_reg *const *regs = aidx_ent_regs(e);
+
+    for (size_t i = 0; i < aidx_ent_count(e); i++)
+        if (cands_push(c, regs[i]) < 0)
+            return -1;
+    return 0;
+}
+
+static int cands_collect(const struct frontend *fe, const struct plan *p, struct cands *c)
+{
+    const struct rd_attr *f = p->f;
+
+    if (!p->prefix) {
+        const struct aidx_ent *e = aidx_find(&fe->reg.idx, f->name, f->value);
+        if (e && cands_push_ent(c, e) < 0)
+            return -1;
+        if (strcmp(f->name, "href") == 0 && href_reg_id(f->value) > 0) {
+            const struct rd_reg *r = registry_by_id(&fe->reg, href_reg_id(f->value));
+            if (r && cands_push(c, r) < 0)
+                return -1;
+        }
+        return 0;
+    }
+    char stem[RD_ATTR_VALUE_MAX];
+    memcpy(stem, f->value, p->stem_len);
+    stem[p->stem_len] = '\0';
+    for (const struct aidx_ent *e = aidx_first_ge(&fe->reg.idx, f->name, stem);
+         aidx_ent_in_range(e, f->name, stem, p->stem_len); e = aidx_ent_next(e))
+        if (cands_push_ent(c, e) < 0)
+            return -1;
+    return 0;
+}
+
 static int cmp_reg_id(const void *a, const void *b)
 {
     const struct rd_reg *x = *(const struct rd_reg *const *)a,
@@ -314,55 +513,61 @@ static int cmp_reg_id(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/*
- * An exact ep= filter (the usual lookup) is answered from the ep index
- * instead of walking every registration. This treats ep as the endpoint's
- * name only: a link that carries an "ep" attribute of its own does not
- * select other endpoints this way.
- */
-static bool lookup_by_ep_index(struct frontend *fe, bool res, const struct rd_query *q,
-                               struct strbuf *out)
+/* Whether the page window is full: nothing after it can be shown. */
+static bool page_done(const struct rd_query *q, uint64_t idx)
 {
-    const char *ep = NULL;
-    const struct rd_reg *stack[16], **cand = stack;
-    size_t n = 0, cap = 16;
-    uint64_t idx = 0;
-
-    for (unsigned i = 0; i < q->nf; i++) {
-        size_t l = strlen(q->f[i].value);
-        if (strcmp(q->f[i].name, "ep") == 0 && q->f[i].has_value && l > 0 &&
-            q->f[i].value[l - 1] != '*')
-            ep = q->f[i].value;
-    }
-    if (ep == NULL)
-        return false;
-    for (const struct rd_reg *r = registry_by_ep(&fe->reg, ep); r; r = registry_ep_next(r)) {
-        if (n == cap) {
-            const struct rd_reg **nc = malloc(cap * 2 * sizeof(*nc));
-            if (nc == NULL)
-                break;
-            memcpy(nc, cand, n * sizeof(*nc));
-            if (cand != stack)
-                free(cand);
-            cand = nc;
-            cap *= 2;
-        }
-        cand[n++] = r;
-    }
-    qsort(cand, n, sizeof(*cand), cmp_reg_id); /* results in id order, as a full walk gives */
-    for (size_t i = 0; i < n; i++)
-        emit_reg(fe, cand[i], res, q, &idx, out);
-    if (cand != stack)
-        free(cand);
-    return true;
+    return q->has_count && idx >= (uint64_t)q->page * q->count + q->count;
 }
 
+/*
+ * Every filter must match, so the candidates of the most selective one are
+ * enough: take them from the index, in id order (the order of a full walk),
+ * and let the matcher check every filter. When no filter narrows the
+ * registrations to a small part of them, walk them all in id order; with
+ * page/count, both stop as soon as the page is full.
+ */
 void lookup_run(struct frontend *fe, bool res, const struct rd_query *q, struct strbuf *out)
+{
+    struct plan best = {.est = PLAN_ALL}, p;
+    struct cands c = {0};
+    uint64_t idx = 0;
+    /* above this many candidates a walk that stops at the page is cheaper */
+    size_t limit = q->has_count ? fe->reg.count / 8 : fe->reg.count / 2;
+
+    /* exact filters first (O(1) each): a prefix range is then counted
+     * only as far as the best exact one */
+    for (int pass = 0; pass < 2; pass++) {
+        for (unsigned i = 0; i < q->nf; i++) {
+            const struct rd_attr *f = &q->f[i];
+            size_t vl = strlen(f->value);
+            bool prefix = !f->has_value || (vl > 0 && f->value[vl - 1] == '*');
+            if (prefix != (pass == 1))
+                continue;
+            size_t est = filter_estimate(fe, res, f, best.est < limit ? best.est : limit, &p);
+            if (est < best.est && est <= limit) {
+                best = p;
+                best.est = est;
+            }
+        }
+    }
+    if (best.est == PLAN_ALL || cands_collect(fe, &best, &c) < 0) {
+        for (const struct rd_reg *r = fe->reg.first; r && !page_done(q, idx); r = r->next)
+            emit_reg(fe, r, res, q, &idx, out);
+        free(c.v);
+        return;
+    }
+    if (c.n > 1)
+        qsort(c.v, c.n, sizeof(*c.v), cmp_reg_id);
+    for (size_t i = 0; i < c.n && !page_done(q, idx); i++)
+        if (i == 0 || c.v[i] != c.v[i - 1]) /* a prefix range may list one twice */
+            emit_reg(fe, c.v[i], res, q, &idx, out);
+    free(c.v);
+}
+
+void lookup_run_scan(struct frontend *fe, bool res, const struct rd_query *q, struct strbuf *out)
 {
     uint64_t idx = 0;
 
-    if (lookup_by_ep_index(fe, res, q, out))
-        return;
     for (const struct rd_reg *r = fe->reg.first; r; r = r->next)
         emit_reg(fe, r, res, q, &idx, out);
 }
