@@ -314,7 +314,10 @@ void lookup_resolve(const char *base, const char *ref, char *out, size_t outlen)
 /* Whether the registration is visible in lookups now. */
 bool lookup_reg_live(const struct frontend *fe, const struct rd_reg *r);
 /* Every (name, value) under which a lookup filter may find r (a superset of
- * what the matcher accepts; the lookup index is built from it). */
+ * what the matcher accepts; the lookup index is built from it). The name
+ * LOOKUP_ORIGIN_KEY (no attribute can be called that) carries the origin
+ * every relative href and anchor of r resolves under. */
+#define LOOKUP_ORIGIN_KEY " origin"
 void lookup_index_keys(const struct rd_reg *r,
                        void (*fn)(void *arg, const char *name, const char *value), void *arg);
 

@@ -297,6 +297,10 @@ static void emit_reg(struct frontend *fe, const struct rd_reg *r, bool res,
         (*idx)++;
         return;
     }
+    if (q->nf == 0 && q->has_count && *idx + r->doc.nlinks <= (uint64_t)q->page * q->count) {
+        *idx += r->doc.nlinks; /* every link matches, none is on the page */
+        return;
+    }
     for (unsigned j = 0; j < r->doc.nlinks; j++) {
         if (!link_matches(fe, r, &r->doc.links[j], q))
             continue;
@@ -333,10 +337,19 @@ static void index_value(const char *name, const char *value,
     }
 }
 
+/* A reference that resolves against the base without keeping the base's
+ * origin: a full URI, or a network-path reference (//host/...). */
+static bool ref_leaves_origin(const char *ref)
+{
+    return has_scheme(ref) || (ref[0] == '/' && ref[1] == '/');
+}
+
 void lookup_index_keys(const struct rd_reg *r,
                        void (*fn)(void *arg, const char *name, const char *value), void *arg)
 {
-    char target[512], anchor[512];
+    char uri[512], origin[RD_BASE_MAX];
+    size_t ol = origin_len(r->base);
+    bool relative = false;
 
     /* what reg_attr_match compares (href's /reg/N forms, rt=core.rd-ep,
      * proxy and reachable are computed: the planner does not use the
@@ -347,16 +360,39 @@ void lookup_index_keys(const struct rd_reg *r,
     fn(arg, "base", r->base);
     for (unsigned i = 0; i < r->nattrs; i++)
         index_value(r->attrs[i].name, r->attrs[i].value, fn, arg);
-    /* what link_attr_match compares: resolved href and anchor, raw others */
+    /*
+     * What link_attr_match compares: link parameters as they are; href and
+     * anchor resolved. A relative reference resolves to the base's origin
+     * followed by something, so one key, LOOKUP_ORIGIN_KEY = that origin,
+     * stands for all of them (ten links, one key: the index stays small);
+     * full URIs (and an origin-less base) are indexed as they resolve.
+     * ("anchor", "") marks a registration with an anchor, for ?anchor.
+     */
     for (unsigned j = 0; j < r->doc.nlinks; j++) {
         const struct lf_link *l = &r->doc.links[j];
-        link_resolved(r, l, target, anchor, sizeof(target));
-        fn(arg, "href", target);
-        if (lf_link_param(l, "anchor") != NULL)
-            fn(arg, "anchor", anchor);
+        const char *a = lf_link_param(l, "anchor");
+        if (ol == 0 || ref_leaves_origin(l->target)) {
+            lookup_resolve(r->base, l->target, uri, sizeof(uri));
+            fn(arg, "href", uri);
+        } else {
+            relative = true;
+        }
+        if (a != NULL) {
+            fn(arg, "anchor", "");
+            if (ol == 0 || ref_leaves_origin(a)) {
+                lookup_resolve(r->base, a, uri, sizeof(uri));
+                fn(arg, "anchor", uri);
+            } else {
+                relative = true;
+            }
+        }
         for (unsigned i = 0; i < l->nparams; i++)
             if (strcmp(l->params[i].name, "anchor") != 0 && strcmp(l->params[i].name, "href") != 0)
                 index_value(l->params[i].name, l->params[i].value, fn, arg);
+    }
+    if (relative) {
+        snprintf(origin, sizeof(origin), "%.*s", (int)ol, r->base);
+        fn(arg, LOOKUP_ORIGIN_KEY, origin);
     }
 }
 
@@ -390,62 +426,122 @@ static int64_t href_reg_id(const char *pattern)
 
 /* A prefix href filter that may match /reg/N paths selects every
  * registration (href_reg_match), so the index cannot narrow it. */
-static bool href_prefix_hits_regs(const char *pattern, size_t stem_len)
+static bool href_prefix_hits_regs(const char *stem, size_t n)
 {
-    const char *p = pattern;
-    size_t n = stem_len;
+    const char *p = stem;
 
-    if (has_scheme(pattern)) {
-        size_t ol = origin_len(pattern);
-        if (ol == 0 || ol > stem_len)
-            return ol == 0 ? false : true; /* "coap://rd*": any origin */
+    if (has_scheme(stem)) {
+        size_t ol = origin_len(stem);
+        if (ol == 0)
+            return false;
+        if (ol >= n)
+            return true; /* "coap://rd*": any origin, then /reg/N */
         p += ol;
         n -= ol;
     }
     return n <= 5 ? strncmp(p, "/reg/", n) == 0 : strncmp(p, "/reg/", 5) == 0;
 }
 
+/* Where a filter's candidates are: exact keys, key ranges, one id. */
+enum { SRC_EXACT, SRC_RANGE, SRC_ID };
+struct src {
+    uint8_t kind;
+    const char *name;
+    char val[RD_ATTR_VALUE_MAX];
+    size_t len; /* SRC_RANGE: stem length */
+    int64_t id;
+};
 struct plan {
-    const struct rd_attr *f; /* the filter whose candidates are taken */
-    bool prefix;
-    size_t stem_len;
+    struct src s[3];
+    unsigned ns;
     size_t est;
 };
 
-/* How many registrations filter f lets through at most (PLAN_ALL: it
- * cannot narrow), counting no further than limit. */
-static size_t filter_estimate(const struct frontend *fe, bool res, const struct rd_attr *f,
-                              size_t limit, struct plan *p)
+static void plan_add(struct plan *p, uint8_t kind, const char *name, const char *v, size_t len)
+{
+    struct src *s = &p->s[p->ns++];
+
+    s->kind = kind;
+    s->name = name;
+    s->len = len < sizeof(s->val) ? len : sizeof(s->val) - 1;
+    memcpy(s->val, v, s->len);
+    s->val[s->len] = '\0';
+}
+
+/* href or anchor: resolved URIs. Full-URI references are indexed as they
+ * are; relative ones under the base's origin. */
+static void plan_uri(struct plan *p, const char *name, const char *v, size_t len, bool prefix)
+{
+    size_t ol = origin_len(v); /* 0 without scheme:// */
+
+    plan_add(p, prefix ? SRC_RANGE : SRC_EXACT, name, v, len);
+    if (!prefix) {
+        /* relative references resolve to "<origin>...", so v's origin */
+        if (ol > 0)
+            plan_add(p, SRC_EXACT, LOOKUP_ORIGIN_KEY, v, ol);
+    } else if (ol > 0 && ol < len) {
+        plan_add(p, SRC_EXACT, LOOKUP_ORIGIN_KEY, v, ol); /* the whole origin is given */
+    } else {
+        plan_add(p, SRC_RANGE, LOOKUP_ORIGIN_KEY, v, len); /* origins starting so */
+    }
+}
+
+/* Fill p with where filter f's candidates are; false when it cannot narrow
+ * the registrations (every one may match). */
+static bool plan_filter(bool res, const struct rd_attr *f, struct plan *p)
 {
     const char *n = f->name;
-    size_t vl = strlen(f->value), est = 0;
+    size_t vl = strlen(f->value);
+    bool prefix = !f->has_value || (vl > 0 && f->value[vl - 1] == '*');
+    size_t len = !f->has_value ? 0 : prefix ? vl - 1 : vl;
 
-    p->f = f;
-    p->prefix = !f->has_value || (vl > 0 && f->value[vl - 1] == '*');
-    p->stem_len = f->has_value ? (p->prefix ? vl - 1 : vl) : 0;
+    p->ns = 0;
     if (strcmp(n, "proxy") == 0 || strcmp(n, "reachable") == 0)
-        return PLAN_ALL;
+        return false;
     if (!res && strcmp(n, "rt") == 0 &&
         (!f->has_value || lookup_value_match(f->value, "core.rd-ep")))
-        return PLAN_ALL;
+        return false;
     if (strcmp(n, "href") == 0) {
-        if (!f->has_value || (p->prefix && href_prefix_hits_regs(f->value, p->stem_len)))
-            return PLAN_ALL;
-        if (!p->prefix)
-            return aidx_ent_count(aidx_find(&fe->reg.idx, n, f->value)) +
-                   (href_reg_id(f->value) > 0);
+        if (!f->has_value || (prefix && href_prefix_hits_regs(f->value, len)))
+            return false;
+        if (!prefix && href_reg_id(f->value) > 0) {
+            plan_add(p, SRC_ID, n, "", 0);
+            p->s[0].id = href_reg_id(f->value);
+        }
+        plan_uri(p, "href", f->value, len, prefix);
+        return true;
     }
-    if (!p->prefix)
-        return aidx_ent_count(aidx_find(&fe->reg.idx, n, f->value));
-    char stem[RD_ATTR_VALUE_MAX];
-    memcpy(stem, f->value, p->stem_len);
-    stem[p->stem_len] = '\0';
-    size_t nent = 0;
-    for (const struct aidx_ent *e = aidx_first_ge(&fe->reg.idx, n, stem);
-         aidx_ent_in_range(e, n, stem, p->stem_len); e = aidx_ent_next(e)) {
-        est += aidx_ent_count(e);
-        /* a range of thousands of values is broad: not worth counting */
-        if (est > limit || ++nent > PLAN_MAX_RANGE)
+    if (strcmp(n, "anchor") == 0 && f->has_value) {
+        plan_uri(p, "anchor", f->value, len, prefix);
+        return true;
+    }
+    plan_add(p, prefix ? SRC_RANGE : SRC_EXACT, n, f->value, len);
+    return true;
+}
+
+/* How many registrations the plan lets through at most, counting no
+ * further than limit (PLAN_ALL beyond it). */
+static size_t plan_estimate(const struct frontend *fe, const struct plan *p, size_t limit)
+{
+    size_t est = 0;
+
+    for (unsigned i = 0; i < p->ns; i++) {
+        const struct src *s = &p->s[i];
+        if (s->kind == SRC_ID) {
+            est++;
+        } else if (s->kind == SRC_EXACT) {
+            est += aidx_ent_count(aidx_find(&fe->reg.idx, s->name, s->val));
+        } else {
+            size_t nent = 0;
+            for (const struct aidx_ent *e = aidx_first_ge(&fe->reg.idx, s->name, s->val);
+                 aidx_ent_in_range(e, s->name, s->val, s->len); e = aidx_ent_next(e)) {
+                est += aidx_ent_count(e);
+                /* a range of thousands of values is broad: not worth counting */
+                if (est > limit || ++nent > PLAN_MAX_RANGE)
+                    return PLAN_ALL;
+            }
+        }
+        if (est > limit)
             return PLAN_ALL;
     }
     return est;
@@ -480,28 +576,25 @@ static int cands_push_ent(struct cands *c, const struct aidx_ent *e)
     return 0;
 }
 
-static int cands_collect(const struct frontend *fe, const struct plan *p, struct cands *c)
+static int plan_collect(const struct frontend *fe, const struct plan *p, struct cands *c)
 {
-    const struct rd_attr *f = p->f;
-
-    if (!p->prefix) {
-        const struct aidx_ent *e = aidx_find(&fe->reg.idx, f->name, f->value);
-        if (e && cands_push_ent(c, e) < 0)
-            return -1;
-        if (strcmp(f->name, "href") == 0 && href_reg_id(f->value) > 0) {
-            const struct rd_reg *r = registry_by_id(&fe->reg, href_reg_id(f->value));
+    for (unsigned i = 0; i < p->ns; i++) {
+        const struct src *s = &p->s[i];
+        if (s->kind == SRC_ID) {
+            const struct rd_reg *r = registry_by_id(&fe->reg, s->id);
             if (r && cands_push(c, r) < 0)
                 return -1;
+        } else if (s->kind == SRC_EXACT) {
+            const struct aidx_ent *e = aidx_find(&fe->reg.idx, s->name, s->val);
+            if (e && cands_push_ent(c, e) < 0)
+                return -1;
+        } else {
+            for (const struct aidx_ent *e = aidx_first_ge(&fe->reg.idx, s->name, s->val);
+                 aidx_ent_in_range(e, s->name, s->val, s->len); e = aidx_ent_next(e))
+                if (cands_push_ent(c, e) < 0)
+                    return -1;
         }
-        return 0;
     }
-    char stem[RD_ATTR_VALUE_MAX];
-    memcpy(stem, f->value, p->stem_len);
-    stem[p->stem_len] = '\0';
-    for (const struct aidx_ent *e = aidx_first_ge(&fe->reg.idx, f->name, stem);
-         aidx_ent_in_range(e, f->name, stem, p->stem_len); e = aidx_ent_next(e))
-        if (cands_push_ent(c, e) < 0)
-            return -1;
     return 0;
 }
 
@@ -538,19 +631,19 @@ void lookup_run(struct frontend *fe, bool res, const struct rd_query *q, struct 
      * only as far as the best exact one */
     for (int pass = 0; pass < 2; pass++) {
         for (unsigned i = 0; i < q->nf; i++) {
-            const struct rd_attr *f = &q->f[i];
-            size_t vl = strlen(f->value);
-            bool prefix = !f->has_value || (vl > 0 && f->value[vl - 1] == '*');
-            if (prefix != (pass == 1))
+            if (!plan_filter(res, &q->f[i], &p))
                 continue;
-            size_t est = filter_estimate(fe, res, f, best.est < limit ? best.est : limit, &p);
-            if (est < best.est && est <= limit) {
+            bool ranged = false;
+            for (unsigned k = 0; k < p.ns; k++)
+                ranged |= p.s[k].kind == SRC_RANGE;
+            if (ranged != (pass == 1))
+                continue;
+            p.est = plan_estimate(fe, &p, best.est < limit ? best.est : limit);
+            if (p.est < best.est && p.est <= limit)
                 best = p;
-                best.est = est;
-            }
         }
     }
-    if (best.est == PLAN_ALL || cands_collect(fe, &best, &c) < 0) {
+    if (best.est == PLAN_ALL || plan_collect(fe, &best, &c) < 0) {
         for (const struct rd_reg *r = fe->reg.first; r && !page_done(q, idx); r = r->next)
             emit_reg(fe, r, res, q, &idx, out);
         free(c.v);
@@ -559,7 +652,7 @@ void lookup_run(struct frontend *fe, bool res, const struct rd_query *q, struct 
     if (c.n > 1)
         qsort(c.v, c.n, sizeof(*c.v), cmp_reg_id);
     for (size_t i = 0; i < c.n && !page_done(q, idx); i++)
-        if (i == 0 || c.v[i] != c.v[i - 1]) /* a prefix range may list one twice */
+        if (i == 0 || c.v[i] != c.v[i - 1]) /* a registration may be in two sources */
             emit_reg(fe, c.v[i], res, q, &idx, out);
     free(c.v);
 }
