@@ -26,6 +26,7 @@ struct aidx_ent {
     uint64_t hash;
     struct rd_reg **regs; /* posting list, unordered */
     uint32_t n, cap;
+    uint32_t stamp;           /* aidx.stamp of the last aidx_add that joined it */
     const char *name, *value; /* inside this allocation, after next[] */
     uint8_t level;
     struct aidx_ent *next[]; /* skip list, level pointers */
@@ -235,9 +236,8 @@ static void add_key(void *arg, const char *name, const char *value)
         c->err = -1;
         return;
     }
-    for (uint32_t i = 0; i < r->naim; i++)
-        if (r->aim[i].e == e)
-            return; /* the same pair twice in one registration: one posting */
+    if (e->stamp == c->x->stamp)
+        return; /* the same pair twice in one registration: one posting */
     if (r->naim == r->capaim) {
         uint32_t nc = r->capaim ? r->capaim * 2 : 16;
         struct aidx_mem *nm = realloc(r->aim, nc * sizeof(*nm));
@@ -258,6 +258,7 @@ static void add_key(void *arg, const char *name, const char *value)
         e->regs = nr;
         e->cap = nc;
     }
+    e->stamp = c->x->stamp;
     r->aim[r->naim].e = e;
     r->aim[r->naim].slot = e->n;
     r->naim++;
@@ -268,6 +269,7 @@ int aidx_add(struct aidx *x, struct rd_reg *r)
 {
     struct add_ctx c = {.x = x, .r = r};
 
+    x->stamp++;
     lookup_index_keys(r, add_key, &c);
     if (c.err < 0) {
         aidx_del(x, r); /* all or nothing */
@@ -276,18 +278,21 @@ int aidx_add(struct aidx *x, struct rd_reg *r)
     return 0;
 }
 
-void aidx_del(struct aidx *x, struct rd_reg *r)
+/* Leave every entry of the membership list m (n of them) of one registration. */
+static void leave(struct aidx *x, const struct aidx_mem *m, uint32_t n)
 {
-    for (uint32_t i = 0; i < r->naim; i++) {
-        struct aidx_ent *e = r->aim[i].e;
-        uint32_t slot = r->aim[i].slot;
+    for (uint32_t i = 0; i < n; i++) {
+        struct aidx_ent *e = m[i].e;
+        uint32_t slot = m[i].slot;
         struct rd_reg *moved = e->regs[--e->n];
 
         if (slot != e->n) {
-            /* the last posting takes this slot: tell its registration */
+            /* the last posting takes this slot: tell its registration
+             * (r itself may be in e twice during aidx_update: match the
+             * membership by slot, not by entry alone) */
             e->regs[slot] = moved;
             for (uint32_t j = 0; j < moved->naim; j++) {
-                if (moved->aim[j].e == e) {
+                if (moved->aim[j].e == e && moved->aim[j].slot == e->n) {
                     moved->aim[j].slot = slot;
                     break;
                 }
@@ -296,7 +301,30 @@ void aidx_del(struct aidx *x, struct rd_reg *r)
         if (e->n == 0)
             ent_drop(x, e);
     }
+}
+
+void aidx_del(struct aidx *x, struct rd_reg *r)
+{
+    leave(x, r->aim, r->naim);
     free(r->aim);
     r->aim = NULL;
     r->naim = r->capaim = 0;
+}
+
+int aidx_update(struct aidx *x, struct rd_reg *r)
+{
+    struct aidx_mem *old = r->aim;
+    uint32_t nold = r->naim, capold = r->capaim;
+
+    r->aim = NULL;
+    r->naim = r->capaim = 0;
+    if (aidx_add(x, r) < 0) {
+        r->aim = old; /* aidx_add undid itself */
+        r->naim = nold;
+        r->capaim = capold;
+        return -1;
+    }
+    leave(x, old, nold);
+    free(old);
+    return 0;
 }

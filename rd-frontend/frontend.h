@@ -60,6 +60,7 @@ struct aidx {
     size_t nbuckets, nent;
     struct aidx_ent *head; /* skip list head, (name, value) order */
     uint64_t rng;
+    uint32_t stamp; /* bumped per aidx_add: marks entries already joined */
 };
 
 /* One registration (RFC 9176 registration resource /reg/<id>). */
@@ -382,6 +383,10 @@ void aidx_free(struct aidx *x);
  * is not indexed at all). */
 int aidx_add(struct aidx *x, struct rd_reg *r);
 void aidx_del(struct aidx *x, struct rd_reg *r);
+/* Re-index r after a change: the new keys join before the old ones leave,
+ * so an entry r keeps is never freed and made again. 0 / -1 (oom: r keeps
+ * its old keys). */
+int aidx_update(struct aidx *x, struct rd_reg *r);
 const struct aidx_ent *aidx_find(const struct aidx *x, const char *name, const char *value);
 /* Prefix ranges: the first entry >= (name, value), the next one, and
  * whether an entry is (name, stem...). */

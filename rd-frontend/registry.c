@@ -152,10 +152,9 @@ struct rd_reg *registry_next_due(const struct registry *g)
 
 int registry_changed(struct registry *g, struct rd_reg *r)
 {
-    aidx_del(&g->idx, r);
     r->due = reg_due(g, r);
     heap_fix(g, r->hidx);
-    return aidx_add(&g->idx, r);
+    return aidx_update(&g->idx, r);
 }
 
 void registry_free(struct registry *g)

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "frontend.h"
+#include "log.h"
 
 struct rnd {
     uint64_t s;
@@ -418,6 +419,12 @@ static void test_index_structure(void **state)
     assert_null(aidx_find(&g.idx, "et", "e.f"));
     assert_int_equal(registry_changed(&g, c), 0);
     assert_int_equal(aidx_ent_count(aidx_find(&g.idx, "et", "e.f")), 1);
+    /* a change that keeps the keys keeps the entries (joined before left) */
+    e = aidx_find(&g.idx, "ep", "beta");
+    assert_int_equal(registry_changed(&g, c), 0);
+    assert_true(aidx_find(&g.idx, "ep", "beta") == e);
+    assert_int_equal(aidx_ent_count(e), 1);
+    assert_int_equal(c->naim, 3); /* ep, base, et, and nothing twice */
     reg_free(a);
     reg_free(b);
     registry_free(&g);
@@ -465,6 +472,7 @@ static void test_expiry_heap(void **state)
 
 int main(void)
 {
+    log_init("test_lookup_index", LOG_LVL_WARN); /* thousands of changes */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_index_structure),
         cmocka_unit_test(test_expiry_heap),
