@@ -181,28 +181,27 @@ static void random_filter(struct rnd *r, int64_t maxid, char *out, size_t cap)
 {
     char v[300], u[320];
 
-    switch (rnd(r, 14)) {
-    case 0:
-        random_value(r, EPS, NELEM(EPS), v, sizeof(v));
-        snprintf(out, cap, "ep=%s", v);
-        break;
-    case 1:
-        random_value(r, DS, NELEM(DS), v, sizeof(v));
-        snprintf(out, cap, "d=%s", v);
-        break;
-    case 2:
-        random_value(r, ETS, NELEM(ETS), v, sizeof(v));
-        snprintf(out, cap, "et=%s", v);
-        break;
-    case 3:
-        random_value(r, BASES, NELEM(BASES), v, sizeof(v));
-        snprintf(out, cap, "base=%s", v);
-        break;
-    case 4: /* href, path form of a registration resource */
+    /* the plain ones: name=value, value*, or name=* from a value list */
+    static const struct {
+        const char *name;
+        const char *const *v;
+        unsigned n;
+    } plain[] = {{"ep", EPS, NELEM(EPS)},       {"d", DS, NELEM(DS)},    {"et", ETS, NELEM(ETS)},
+                 {"base", BASES, NELEM(BASES)}, {"rt", RTS, NELEM(RTS)}, {"rt", RTS, NELEM(RTS)},
+                 {"if", IFS, NELEM(IFS)}};
+    unsigned k = rnd(r, 14);
+
+    if (k < NELEM(plain)) {
+        random_value(r, plain[k].v, plain[k].n, v, sizeof(v));
+        snprintf(out, cap, "%s=%s", plain[k].name, v);
+        return;
+    }
+    switch (k) {
+    case 7: /* href, path form of a registration resource */
         snprintf(out, cap, "href=/reg/%" PRId64 "%s", (int64_t)rnd(r, (unsigned)maxid + 2),
                  rnd(r, 2) ? "/" : "");
         break;
-    case 5: /* href, URI form: of a registration resource, or of a link */
+    case 8: /* href, URI form: of a registration resource, or of a link */
         if (rnd(r, 2))
             snprintf(out, cap, "href=coap://rd.example/reg/%u", rnd(r, (unsigned)maxid + 2));
         else {
@@ -214,19 +213,10 @@ static void random_filter(struct rnd *r, int64_t maxid, char *out, size_t cap)
                 snprintf(out + strlen(out) / 2 + 2, 2, "*");
         }
         break;
-    case 6:
+    case 9:
         random_value(r, ANCHORS, NELEM(ANCHORS), v, sizeof(v));
         lookup_resolve(pick(r, BASES, NELEM(BASES)), v, u, sizeof(u));
         snprintf(out, cap, "anchor=%s", rnd(r, 3) ? u : v);
-        break;
-    case 7:
-    case 8:
-        random_value(r, RTS, NELEM(RTS), v, sizeof(v));
-        snprintf(out, cap, "rt=%s", v);
-        break;
-    case 9:
-        random_value(r, IFS, NELEM(IFS), v, sizeof(v));
-        snprintf(out, cap, "if=%s", v);
         break;
     case 10:
         snprintf(out, cap, "ct=%u", rnd(r, 3) * 20);

@@ -63,7 +63,8 @@ struct bench_opts {
     unsigned links;        /* links per preloaded registration */
     bool lookups;          /* run the lookup scenario table */
     unsigned lookup_inflight;
-    int rss_pid; /* report this process's RSS around the preload */
+    unsigned long rate; /* --rate: preload registrations per second, 0 = flat out */
+    int rss_pid;        /* report this process's RSS around the preload */
 };
 
 /* One measured run of o->path against target (warm-up, window). 0 / -1. */

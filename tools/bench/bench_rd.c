@@ -48,6 +48,7 @@ struct preload {
     uint32_t next, done, ok, failed;
     uint16_t next_mid;
     int64_t mid_id; /* /reg/<id> of registration N/2 */
+    uint64_t t0;
 };
 
 static int send_slot(struct preload *p, struct pl_slot *sl, uint64_t now)
@@ -64,6 +65,9 @@ static int start_next(struct preload *p, struct pl_slot *sl, uint64_t now)
 {
     sl->busy = false;
     if (p->next >= p->o->preload || bench_interrupted())
+        return 0;
+    /* --rate: no more than rate x elapsed started (the loop retries idle slots) */
+    if (p->o->rate > 0 && p->next >= (uint64_t)((now - p->t0) / 1e9 * p->o->rate) + 1)
         return 0;
     sl->i = p->next++;
     sl->mid = p->next_mid++;
@@ -149,6 +153,7 @@ static int run_preload(const struct bench_opts *o, int64_t *mid_id)
         goto out;
     }
     p.next_mid = (uint16_t)(t0 >> 10);
+    p.t0 = t0;
     for (unsigned k = 0; k < p.nslots; k++)
         if (start_next(&p, &p.slots[k], now) < 0)
             goto out;
@@ -156,7 +161,7 @@ static int run_preload(const struct bench_opts *o, int64_t *mid_id)
         struct pollfd pfd = {.fd = p.fd, .events = POLLIN};
         if (bench_interrupted())
             break;
-        if (poll(&pfd, 1, 50) < 0 && errno != EINTR) {
+        if (poll(&pfd, 1, o->rate > 0 ? 1 : 50) < 0 && errno != EINTR) {
             log_warn("poll");
             goto out;
         }
@@ -169,6 +174,8 @@ static int run_preload(const struct bench_opts *o, int64_t *mid_id)
         now = bench_now_ns();
         for (unsigned k = 0; k < p.nslots; k++) {
             struct pl_slot *sl = &p.slots[k];
+            if (!sl->busy && o->rate > 0 && start_next(&p, sl, now) < 0)
+                goto out; /* paced: idle slots start when the rate allows */
             if (!sl->busy || now < sl->deadline)
                 continue;
             if (sl->retx++ < PRELOAD_MAX_RETX) {

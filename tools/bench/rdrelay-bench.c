@@ -166,6 +166,8 @@ static void usage(FILE *out)
             "                       base, --links links each), -n in flight, and report\n"
             "                       registrations/s (a progress line every second on stderr)\n"
             "      --links L        links per preloaded registration (default 10)\n"
+            "      --rate R         preload at most R registrations per second (background\n"
+            "                       load: numbers already registered are re-registrations)\n"
             "      --lookups        then measure each lookup scenario (ep, d, et, base, href\n"
             "                       and anchor in both forms, rt/if exact and with '*', other\n"
             "                       attributes, ANDed filters, page/count, no filter) for\n"
@@ -867,6 +869,7 @@ enum {
     OPT_LOOKUPS,
     OPT_RSS_PID,
     OPT_LOOKUP_INFLIGHT,
+    OPT_RATE,
 };
 
 /* 0 run, 1 exit 0 (help/version), 2 usage error */
@@ -893,6 +896,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         {"lookups", no_argument, NULL, OPT_LOOKUPS},
         {"rss-pid", required_argument, NULL, OPT_RSS_PID},
         {"lookup-inflight", required_argument, NULL, OPT_LOOKUP_INFLIGHT},
+        {"rate", required_argument, NULL, OPT_RATE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -1002,6 +1006,11 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
             break;
         case OPT_LOOKUPS:
             o->lookups = true;
+            break;
+        case OPT_RATE:
+            if (parse_uint(optarg, 10000000ul, &v) < 0)
+                goto bad;
+            o->rate = v;
             break;
         case OPT_LOOKUP_INFLIGHT:
             if (parse_uint(optarg, BENCH_MAX_INFLIGHT, &v) < 0 || v == 0)

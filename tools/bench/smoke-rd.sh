@@ -20,16 +20,8 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; cat "$TMP/out" "$TMP/err" 2>/dev/null; exit 1; }
 
-ARGS="--state-dir $TMP/state --udp-listen 127.0.0.1:$PORT --proxy-domain proxy.localhost --log-level warn"
-"$BIN/rdrelay-frontend" $ARGS >"$TMP/fe.log" 2>&1 &
-FE=$!
-PIDS="$FE"
-"$BIN/rdrelay-udp" $ARGS >"$TMP/udp.log" 2>&1 &
-PIDS="$PIDS $!"
-i=0
-until coap-client-notls -B 1 "coap://127.0.0.1:$PORT/.well-known/core" 2>/dev/null | grep -q rd; do
-    i=$((i + 1)); [ $i -lt 50 ] || fail "the RD did not answer"; sleep 0.2
-done
+. "$(dirname "$0")/lib-rd.sh"
+rd_start "$BIN" "$TMP/state" "$PORT" --proxy-domain proxy.localhost || fail "the RD did not answer"
 
 "$BIN/rdrelay-bench" --target "127.0.0.1:$PORT" --preload 300 --links 10 -n 8 --rss-pid "$FE" \
     --lookups -d 0.2 -w 0 --json >"$TMP/out" 2>"$TMP/err" || fail "bench exited non-zero"
