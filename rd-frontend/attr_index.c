@@ -20,6 +20,7 @@
 
 #define AIDX_INITIAL_BUCKETS 4096
 #define AIDX_MAX_LEVEL 16
+#define AIDX_MAX_TOUCHED 16384 /* beyond: every observer is re-evaluated */
 
 struct aidx_ent {
     struct aidx_ent *hnext; /* hash chain */
@@ -81,7 +82,60 @@ void aidx_free(struct aidx *x)
     }
     free(x->head);
     free(x->buckets);
+    free(x->touched);
     memset(x, 0, sizeof(*x));
+}
+
+static void touch(struct aidx *x, uint64_t h)
+{
+    if (x->touched_all)
+        return;
+    if (x->touched == NULL) {
+        x->touched = malloc(AIDX_MAX_TOUCHED * sizeof(*x->touched));
+        if (x->touched == NULL) {
+            x->touched_all = true;
+            return;
+        }
+    }
+    if (x->ntouched == AIDX_MAX_TOUCHED) {
+        x->touched_all = true;
+        return;
+    }
+    x->touched[x->ntouched++] = h;
+    x->touched_sorted = false;
+}
+
+void aidx_touch_reg(struct aidx *x, const struct rd_reg *r)
+{
+    for (uint32_t i = 0; i < r->naim; i++)
+        touch(x, r->aim[i].e->hash);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+bool aidx_touched(struct aidx *x, const char *name, const char *value)
+{
+    uint64_t h = key_hash(name, value);
+
+    if (x->touched_all)
+        return true;
+    if (!x->touched_sorted && x->ntouched > 1) {
+        qsort(x->touched, x->ntouched, sizeof(*x->touched), cmp_u64);
+        x->touched_sorted = true;
+    }
+    /* a hash collision only costs a needless re-evaluation */
+    return x->ntouched > 0 && bsearch(&h, x->touched, x->ntouched, sizeof(h), cmp_u64) != NULL;
+}
+
+void aidx_touch_reset(struct aidx *x)
+{
+    x->ntouched = 0;
+    x->touched_all = false;
 }
 
 const struct aidx_ent *aidx_find(const struct aidx *x, const char *name, const char *value)
@@ -238,6 +292,7 @@ static void add_key(void *arg, const char *name, const char *value)
     }
     if (e->stamp == c->x->stamp)
         return; /* the same pair twice in one registration: one posting */
+    touch(c->x, e->hash);
     if (r->naim == r->capaim) {
         uint32_t nc = r->capaim ? r->capaim * 2 : 16;
         struct aidx_mem *nm = realloc(r->aim, nc * sizeof(*nm));
@@ -286,6 +341,7 @@ static void leave(struct aidx *x, const struct aidx_mem *m, uint32_t n)
         uint32_t slot = m[i].slot;
         struct rd_reg *moved = e->regs[--e->n];
 
+        touch(x, e->hash);
         if (slot != e->n) {
             /* the last posting takes this slot: tell its registration
              * (r itself may be in e twice during aidx_update: match the

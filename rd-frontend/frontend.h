@@ -61,6 +61,12 @@ struct aidx {
     struct aidx_ent *head; /* skip list head, (name, value) order */
     uint64_t rng;
     uint32_t stamp; /* bumped per aidx_add: marks entries already joined */
+    /* keys (hashes) joined or left since aidx_touch_reset: which Observe
+     * lookups a batch of changes can affect (observe.c) */
+    uint64_t *touched;
+    size_t ntouched;
+    bool touched_all; /* too many to list, or a change no key shows */
+    bool touched_sorted;
 };
 
 /* One registration (RFC 9176 registration resource /reg/<id>). */
@@ -314,6 +320,10 @@ bool lookup_value_match(const char *pattern, const char *value);
 void lookup_resolve(const char *base, const char *ref, char *out, size_t outlen);
 /* Whether the registration is visible in lookups now. */
 bool lookup_reg_live(const struct frontend *fe, const struct rd_reg *r);
+/* Whether the answer to q can differ after the changes touched since the
+ * last aidx_touch_reset: false only when some filter's candidates all come
+ * from exact keys that none of the changes touched. */
+bool lookup_may_change(struct frontend *fe, bool res, const struct rd_query *q);
 /* Every (name, value) under which a lookup filter may find r (a superset of
  * what the matcher accepts; the lookup index is built from it). The name
  * LOOKUP_ORIGIN_KEY (no attribute can be called that) carries the origin
@@ -383,6 +393,11 @@ void aidx_free(struct aidx *x);
  * is not indexed at all). */
 int aidx_add(struct aidx *x, struct rd_reg *r);
 void aidx_del(struct aidx *x, struct rd_reg *r);
+/* Record every key of r as touched (a change the keys do not show). */
+void aidx_touch_reg(struct aidx *x, const struct rd_reg *r);
+/* Whether (name, value) was touched since the last reset (or everything was). */
+bool aidx_touched(struct aidx *x, const char *name, const char *value);
+void aidx_touch_reset(struct aidx *x);
 /* Re-index r after a change: the new keys join before the old ones leave,
  * so an entry r keeps is never freed and made again. 0 / -1 (oom: r keeps
  * its old keys). */

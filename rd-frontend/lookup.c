@@ -657,6 +657,28 @@ void lookup_run(struct frontend *fe, bool res, const struct rd_query *q, struct 
     free(c.v);
 }
 
+bool lookup_may_change(struct frontend *fe, bool res, const struct rd_query *q)
+{
+    struct plan p;
+
+    if (fe->reg.idx.touched_all)
+        return true;
+    for (unsigned i = 0; i < q->nf; i++) {
+        bool exact = plan_filter(res, &q->f[i], &p) && p.ns > 0, hit = false;
+        for (unsigned k = 0; exact && k < p.ns; k++)
+            exact = p.s[k].kind == SRC_EXACT;
+        if (!exact)
+            continue;
+        /* every registration this filter lets through, before or after the
+         * changes, carries one of these keys: untouched, nothing changed */
+        for (unsigned k = 0; !hit && k < p.ns; k++)
+            hit = aidx_touched(&fe->reg.idx, p.s[k].name, p.s[k].val);
+        if (!hit)
+            return false;
+    }
+    return true;
+}
+
 void lookup_run_scan(struct frontend *fe, bool res, const struct rd_query *q, struct strbuf *out)
 {
     uint64_t idx = 0;

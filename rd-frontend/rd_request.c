@@ -639,6 +639,7 @@ void rd_on_reachability(struct frontend *fe, const char *host, bool reachable, u
         return;
     r->unreachable = !reachable;
     r->unreachable_since = reachable ? 0 : since;
+    aidx_touch_reg(&fe->reg.idx, r); /* lookups show reachable="no" */
     if (reachable) {
         log_info("reachable again ep=%s host=%s", r->ep, r->host);
     } else {

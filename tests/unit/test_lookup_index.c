@@ -8,7 +8,9 @@
  * filter: ep, d, et, base, href and anchor in path and URI form, rt/if
  * with and without a trailing '*', presence, other attributes, several
  * ANDed, page/count) must give exactly the answer of lookup_run_scan, for
- * endpoint and resource lookup. Also unit tests of the index structure.
+ * endpoint and resource lookup; and an Observe lookup that
+ * lookup_may_change calls unaffected by the last change must indeed not
+ * have changed. Also unit tests of the index structure and expiry heap.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -282,6 +284,68 @@ static unsigned check_queries(struct frontend *fe, struct rnd *r, int64_t maxid,
     return nonempty;
 }
 
+/* Observe: a lookup that lookup_may_change says the last changes cannot
+ * affect must give the same answer as before them. */
+#define NOBS 40
+struct obs {
+    char q[1024];
+    bool res;
+    struct rd_query parsed;
+    struct strbuf last;
+};
+
+static void obs_init(struct obs *o, struct rnd *r)
+{
+    struct coap_msg m;
+    char err[128], qb[1024];
+    size_t len = 0;
+
+    o->q[0] = '\0';
+    for (unsigned k = 0, nf = 1 + rnd(r, 2); k < nf; k++) {
+        len += (size_t)snprintf(o->q + len, sizeof(o->q) - len, "%s", k ? "&" : "");
+        random_filter(r, 50, o->q + len, sizeof(o->q) - len);
+        len = strlen(o->q);
+    }
+    if (rnd(r, 4) == 0)
+        snprintf(o->q + len, sizeof(o->q) - len, "&page=%u&count=%u", rnd(r, 2), 1 + rnd(r, 3));
+    o->res = rnd(r, 2);
+    coap_msg_init(&m);
+    snprintf(qb, sizeof(qb), "%s", o->q);
+    for (char *t = strtok(qb, "&"); t; t = strtok(NULL, "&"))
+        assert_int_equal(coap_msg_add_opt(&m, COAP_OPT_URI_QUERY, t, (uint16_t)strlen(t)), 0);
+    assert_int_equal(rd_query_parse(&m, &o->parsed, err, sizeof(err)), 0);
+    sb_init(&o->last);
+}
+
+/* Returns how many observers were skipped. */
+static unsigned obs_check(struct frontend *fe, struct obs *ov)
+{
+    struct strbuf now;
+    unsigned skipped = 0;
+
+    sb_init(&now);
+    for (unsigned i = 0; i < NOBS; i++) {
+        struct obs *o = &ov[i];
+        bool may = lookup_may_change(fe, o->res, &o->parsed);
+        sb_reset(&now);
+        lookup_run_scan(fe, o->res, &o->parsed, &now);
+        bool same =
+            now.len == o->last.len && (now.len == 0 || memcmp(now.buf, o->last.buf, now.len) == 0);
+        if (!same && !may)
+            fail_msg("observer ?%s (%s): answer changed but was not re-evaluated\n before: %.*s\n "
+                     "after:  %.*s",
+                     o->q, o->res ? "res" : "ep", (int)o->last.len, o->last.buf ? o->last.buf : "",
+                     (int)now.len, now.buf ? now.buf : "");
+        skipped += !may;
+        sb_reset(&o->last);
+        if (now.len)
+            sb_append(&o->last, now.buf, now.len);
+    }
+    sb_free(&now);
+    aidx_touch_reset(&fe->reg.idx);
+    return skipped;
+}
+
 static struct frontend *open_fe(const char *path, uint64_t now)
 {
     struct frontend *fe = calloc(1, sizeof(*fe));
@@ -311,12 +375,16 @@ static void test_index_matches_scan(void **state)
     const char *seed = getenv("RDRELAY_TEST_SEED");
     struct rnd r = {seed ? strtoull(seed, NULL, 0) | 1 : 0x1234567887654321ull};
     struct frontend *fe;
-    unsigned nonempty = 0, checked = 0, refreshed_late = 0;
+    unsigned nonempty = 0, checked = 0, refreshed_late = 0, skipped = 0;
+    struct obs *ov = calloc(NOBS, sizeof(*ov));
     (void)state;
 
-    assert_true(fd >= 0);
+    assert_true(fd >= 0 && ov != NULL);
     close(fd);
     fe = open_fe(path, 0);
+    for (unsigned i = 0; i < NOBS; i++)
+        obs_init(&ov[i], &r);
+    obs_check(fe, ov);
     for (int op = 0; op < 3000; op++) {
         int64_t maxid = fe->reg.last ? fe->reg.last->id : 0;
         unsigned what = rnd(&r, 20);
@@ -342,12 +410,18 @@ static void test_index_matches_scan(void **state)
             close_fe(fe);
             fe = open_fe(path, now); /* reloaded from SQLite */
         }
+        skipped += obs_check(fe, ov);
         if (op % 10 == 0) {
             nonempty += check_queries(fe, &r, maxid, 20);
             checked += 20;
         }
     }
     close_fe(fe);
+    for (unsigned i = 0; i < NOBS; i++)
+        sb_free(&ov[i].last);
+    free(ov);
+    /* the selective re-evaluation must skip something to be tested */
+    assert_true(skipped > 3000 * NOBS / 10);
     /* the random data must exercise something */
     assert_true(nonempty > checked / 5);
     assert_true(refreshed_late > 0);
