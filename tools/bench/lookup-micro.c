@@ -7,7 +7,11 @@
  * bench_rd_data.c), reports registrations/s and the RSS growth per
  * registration, then runs every lookup scenario --iters times through
  * rd_handle_request (parse, lookup, Block2, serialise) and reports the
- * service time p50/p99/max; finally the expiry tick's cost at N.
+ * service time p50/p99/max; then the expiry tick's cost at N; finally
+ * Observe at scale: 1,000 observers of ?et=et-<k> (100 endpoints each at
+ * 100,000) and one re-registration per round, the time from the change to
+ * the notifications queued (observe_flush), with only the observers the
+ * change can affect re-evaluated and, for comparison, all of them.
  * Owns: the frontend and its temp database. Talks to rd-frontend's core
  * (rdfrontend_core) directly.
  */
@@ -193,6 +197,77 @@ static int lookups(struct micro *mc, const struct rr_peer *peer, int64_t mid_id)
     return 0;
 }
 
+#define MICRO_OBSERVERS 1000
+
+/* One re-registration and observe_flush per round; all: every observer
+ * re-evaluated (as before the index recorded which keys changed). */
+static void observe_rounds(struct micro *mc, const struct rr_peer *peer, bool all)
+{
+    uint8_t buf[COAP_MSG_MAX_UDP];
+    struct strbuf out;
+    unsigned iters = mc->iters < 200 ? mc->iters : 200; /* "all" is slow */
+
+    sb_init(&out);
+    store_begin(mc->fe.store);
+    for (unsigned it = 0; it < iters; it++) {
+        uint32_t i = (uint32_t)((it * 7919u) % mc->n);
+        ssize_t n = bench_rd_registration(i, mc->links, (uint16_t)it, buf, sizeof(buf));
+        uint64_t t0 = ns_now();
+        sb_reset(&out);
+        rd_handle_request(&mc->fe, (const uint8_t *)"udp", 3, it + 1, peer, buf, (size_t)n, &out);
+        if (all)
+            mc->fe.reg.idx.touched_all = true;
+        observe_flush(&mc->fe);
+        mc->t[it] = ns_now() - t0;
+        fe_outbox_clear(&mc->fe);
+    }
+    store_commit(mc->fe.store);
+    sb_free(&out);
+    unsigned saved = mc->iters;
+    mc->iters = iters;
+    report(mc, all ? "obs-all" : "observe",
+           all ? "re-registration + every observer re-run (as before)"
+               : "re-registration + observe_flush, 1000 observers",
+           0);
+    mc->iters = saved;
+}
+
+static int observers(struct micro *mc, const struct rr_peer *peer)
+{
+    uint8_t buf[COAP_MSG_MAX_UDP], ob[4];
+    struct strbuf out;
+    char q[32];
+
+    sb_init(&out);
+    for (unsigned k = 0; k < MICRO_OBSERVERS; k++) {
+        struct coap_msg m;
+        coap_msg_init(&m);
+        m.type = COAP_T_CON;
+        m.code = COAP_GET;
+        m.tkl = 2;
+        m.token[0] = (uint8_t)(k >> 8);
+        m.token[1] = (uint8_t)k;
+        coap_msg_add_opt_uint(&m, COAP_OPT_OBSERVE, 0, ob);
+        coap_msg_add_opt(&m, COAP_OPT_URI_PATH, "rd-lookup", 9);
+        coap_msg_add_opt(&m, COAP_OPT_URI_PATH, "ep", 2);
+        snprintf(q, sizeof(q), "et=et-%u", k);
+        coap_msg_add_opt(&m, COAP_OPT_URI_QUERY, q, (uint16_t)strlen(q));
+        ssize_t n = coap_msg_serialize_udp(&m, buf, sizeof(buf));
+        sb_reset(&out);
+        if (n < 0 || rd_handle_request(&mc->fe, (const uint8_t *)"udp", 3, k + 1, peer, buf,
+                                       (size_t)n, &out) != RD_DONE)
+            break;
+    }
+    sb_free(&out);
+    if (mc->fe.nobservers != MICRO_OBSERVERS) {
+        fprintf(stderr, "lookup-micro: %zu observers registered\n", mc->fe.nobservers);
+        return -1;
+    }
+    observe_rounds(mc, peer, false);
+    observe_rounds(mc, peer, true);
+    return 0;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: rdrelay-lookup-micro [-n REGISTRATIONS] [--links L] [--iters K] [--json]\n"
@@ -200,8 +275,8 @@ static void usage(FILE *f)
                "rd-frontend's registration and lookup cost in process (no network): registers\n"
                "N endpoints through the request handler on a temporary SQLite file (durable,\n"
                "batches of 512), prints registrations/s and RSS per registration, then the\n"
-               "service time p50/p99/max of every lookup scenario (K runs each) and of the\n"
-               "expiry tick.\n"
+               "service time p50/p99/max of every lookup scenario (K runs each), of the\n"
+               "expiry tick, and of a change with 1,000 Observe lookups registered.\n"
                "  -n N         registrations (default 10000)\n"
                "  --links L    links per registration (default 10)\n"
                "  --iters K    runs per lookup scenario (default 2000)\n"
@@ -272,7 +347,8 @@ int main(int argc, char **argv)
     snprintf(peer.relay, sizeof(peer.relay), "udp");
     addr_parse(&peer.remote, "127.0.0.1:40000", 5683);
     addr_parse(&peer.local, "127.0.0.1:5683", 5683);
-    if (preload(mc, &peer, &mid_id) == 0 && lookups(mc, &peer, mid_id) == 0)
+    if (preload(mc, &peer, &mid_id) == 0 && lookups(mc, &peer, mid_id) == 0 &&
+        observers(mc, &peer) == 0)
         ret = 0;
     frontend_free(&mc->fe);
 out:

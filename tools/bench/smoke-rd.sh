@@ -4,7 +4,8 @@
 # relay-udp on loopback (own temp state dir), --preload registers every
 # endpoint and reports a rate, --rss-pid reads rd-frontend's RSS, and
 # --lookups prints one result per scenario whose answers are all 2.05 with
-# sane latency fields. Stops every process it started by PID.
+# sane latency fields; rdrelay-lookup-micro reports a rate and every
+# scenario. Stops every process it started by PID.
 # usage: smoke-rd.sh BINDIR [PORT]
 set -eu
 BIN=$1
@@ -43,4 +44,13 @@ done
 coap-client-notls -B 2 "coap://127.0.0.1:$PORT/rd-lookup/ep?et=et-42&count=10" >"$TMP/lk" 2>&1 ||
     fail "lookup by hand"
 grep -q 'ep="b0000042"' "$TMP/lk" || fail "et=et-42 does not find b0000042"
+
+# the in-process tool: a registration rate, every scenario, the tick, Observe
+"$BIN/rdrelay-lookup-micro" -n 200 --iters 5 --json >"$TMP/out" 2>"$TMP/err" ||
+    fail "rdrelay-lookup-micro exited non-zero"
+grep -qE '^\{"scenario":"register","n":200,"links":10,.*"rate":[1-9]' "$TMP/out" ||
+    fail "micro: no registration rate"
+n=$(grep -cE '"p50_us":[0-9.]+,"p99_us":[0-9.]+,"max_us":[0-9.]+' "$TMP/out" || true)
+[ "$n" -ge 22 ] || fail "micro: expected at least 22 timed scenarios, got $n"
+grep -q '^{"scenario":"observe",' "$TMP/out" || fail "micro: no Observe scenario"
 echo "PASS"
