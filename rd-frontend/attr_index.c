@@ -11,7 +11,9 @@
  * last word. registry.c keeps it in step: aidx_add when a registration
  * enters or changes, aidx_del before it changes or leaves.
  * Posting lists are unordered (swap-remove, O(1) with the membership's
- * slot); the lookup sorts the few candidates it takes by id.
+ * slot); the lookup sorts the few candidates it takes by id. Every key
+ * joined or left is also recorded (hashes, up to AIDX_MAX_TOUCHED) until
+ * observe.c resets it: which Observe lookups a batch can have changed.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -2,9 +2,8 @@
  * registry.c - the in-memory registrations (every row of the store, loaded
  * at start and kept in step with it by rd_request.c).
  * Owns every struct rd_reg: a list in id order (lookups and paging walk it,
- * new ids are always larger so appending keeps the order) and three chained
- * hash indexes: by id, by (ep, d), by ep alone (exact ep= lookups, the
- * common case, need not walk every registration) and by proxy host name;
+ * new ids are always larger so appending keeps the order), four chained
+ * hash indexes: by id, by (ep, d), by ep alone and by proxy host name;
  * the lookup index (attr_index.c, kept in step on every insert, change and
  * removal); and a binary min-heap of the next expiry event of each
  * registration (its expiry, or the end of its grace period), so the tick
