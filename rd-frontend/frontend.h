@@ -17,7 +17,8 @@
  *   lookup.c     endpoint / resource lookup, discovery, filters, paging
  *   observe.c    Observe on lookups, RD_NOTIFY
  *   block.c      Block2 slicing, Block1 reassembly, response serialisation
- *   registry.c   in-memory registrations and their indexes
+ *   registry.c   in-memory registrations, their hash indexes, expiry heap
+ *   attr_index.c the lookup index: (attribute, value) -> registrations
  *   store.c      SQLite (the only file with SQL)
  *   routes_pub.c Clone-pattern server side (ROUTE_UPDATE, HEARTBEAT, snapshots)
  */
@@ -47,6 +48,27 @@
 
 enum rd_proxy_mode { RD_PROXY_NONE = 0, RD_PROXY_YES = 1, RD_PROXY_ONDEMAND = 2 };
 
+/* Lookup index (attr_index.c): one entry per (name, value) carried by some
+ * registration; every registration lists its memberships. */
+struct aidx_ent;
+struct aidx_mem {
+    struct aidx_ent *e;
+    uint32_t slot; /* position in e's posting list */
+};
+struct aidx {
+    struct aidx_ent **buckets;
+    size_t nbuckets, nent;
+    struct aidx_ent *head; /* skip list head, (name, value) order */
+    uint64_t rng;
+    uint32_t stamp; /* bumped per aidx_add: marks entries already joined */
+    /* keys (hashes) joined or left since aidx_touch_reset: which Observe
+     * lookups a batch of changes can affect (observe.c) */
+    uint64_t *touched;
+    size_t ntouched;
+    bool touched_all; /* too many to list, or a change no key shows */
+    bool touched_sorted;
+};
+
 /* One registration (RFC 9176 registration resource /reg/<id>). */
 struct rd_reg {
     int64_t id;             /* /reg/<id>, SQLite AUTOINCREMENT: never reused */
@@ -73,6 +95,10 @@ struct rd_reg {
     /* registry links */
     struct rd_reg *prev, *next; /* id order */
     struct rd_reg *h_id, *h_epd, *h_host, *h_ep;
+    struct aidx_mem *aim; /* lookup index memberships */
+    uint32_t naim, capaim;
+    uint32_t hidx; /* position in the expiry heap */
+    uint64_t due;  /* next expiry event: expires_at, or the end of grace */
 };
 
 struct registry {
@@ -80,6 +106,10 @@ struct registry {
     size_t count;
     size_t nbuckets;
     struct rd_reg **b_id, **b_epd, **b_host, **b_ep;
+    struct aidx idx;      /* attribute index for lookups */
+    struct rd_reg **heap; /* expiry heap, earliest due first */
+    size_t heap_cap;      /* heap holds count entries */
+    uint64_t grace_ms;    /* expiry_grace: when an expired one is removed */
 };
 
 /* Parsed Uri-Query of a registration interface request. */
@@ -294,6 +324,9 @@ int rd_query_parse(const struct coap_msg *req, struct rd_query *q, char *err, si
     "</rd-lookup/res>;rt=core.rd-lookup-res;ct=40;obs"
 /* Endpoint (res=false) or resource lookup into out (link-format). */
 void lookup_run(struct frontend *fe, bool res, const struct rd_query *q, struct strbuf *out);
+/* The same answer by walking every registration (no index, no early stop):
+ * the reference the index is tested against. */
+void lookup_run_scan(struct frontend *fe, bool res, const struct rd_query *q, struct strbuf *out);
 /* /.well-known/core, filtered. */
 void lookup_discovery(struct frontend *fe, const struct rd_query *q, struct strbuf *out);
 /* Filter value match: exact, or prefix with a trailing '*'. */
@@ -303,6 +336,17 @@ bool lookup_value_match(const char *pattern, const char *value);
 void lookup_resolve(const char *base, const char *ref, char *out, size_t outlen);
 /* Whether the registration is visible in lookups now. */
 bool lookup_reg_live(const struct frontend *fe, const struct rd_reg *r);
+/* Whether the answer to q can differ after the changes touched since the
+ * last aidx_touch_reset: false only when some filter's candidates all come
+ * from exact keys that none of the changes touched. */
+bool lookup_may_change(struct frontend *fe, bool res, const struct rd_query *q);
+/* Every (name, value) under which a lookup filter may find r (a superset of
+ * what the matcher accepts; the lookup index is built from it). The name
+ * LOOKUP_ORIGIN_KEY (no attribute can be called that) carries the origin
+ * every relative href and anchor of r resolves under. */
+#define LOOKUP_ORIGIN_KEY " origin"
+void lookup_index_keys(const struct rd_reg *r,
+                       void (*fn)(void *arg, const char *name, const char *value), void *arg);
 
 /* --- observe (observe.c) --- */
 /* GET on a lookup with an Observe option: register/deregister. Returns true
@@ -323,8 +367,15 @@ void registry_free(struct registry *g);
 int registry_insert(struct registry *g, struct rd_reg *r);
 /* Unlink (not freed). */
 void registry_remove(struct registry *g, struct rd_reg *r);
-/* nr takes old's place (same id and list position); old is unlinked, not freed. */
-void registry_replace(struct registry *g, struct rd_reg *old, struct rd_reg *nr);
+/* nr takes old's place (same id and list position); old is unlinked, not
+ * freed. 0 / -1 (oom: nothing changed). */
+int registry_replace(struct registry *g, struct rd_reg *old, struct rd_reg *nr);
+/* After changing anything of an indexed registration in place (attributes,
+ * links, base, lifetime, expired): lookup index and expiry heap follow.
+ * 0 / -1 (oom). */
+int registry_changed(struct registry *g, struct rd_reg *r);
+/* The registration whose expiry event (rd_reg.due) comes first, or NULL. */
+struct rd_reg *registry_next_due(const struct registry *g);
 /* Call before changing ep/d/host of an indexed registration, and
  * registry_reindex after. */
 void registry_unindex(struct registry *g, struct rd_reg *r);
@@ -350,6 +401,31 @@ void reg_clear_attrs(struct rd_reg *r);
 /* Serialise/parse the extra attributes as link-format parameters ";a=b;c". */
 void reg_attrs_to_text(const struct rd_reg *r, struct strbuf *sb);
 int reg_attrs_from_text(struct rd_reg *r, const char *text);
+
+/* --- lookup index (attr_index.c) --- */
+int aidx_init(struct aidx *x);
+void aidx_free(struct aidx *x);
+/* Index every (name, value) of r (lookup_index_keys). 0 / -1 (oom; then r
+ * is not indexed at all). */
+int aidx_add(struct aidx *x, struct rd_reg *r);
+void aidx_del(struct aidx *x, struct rd_reg *r);
+/* Record every key of r as touched (a change the keys do not show). */
+void aidx_touch_reg(struct aidx *x, const struct rd_reg *r);
+/* Whether (name, value) was touched since the last reset (or everything was). */
+bool aidx_touched(struct aidx *x, const char *name, const char *value);
+void aidx_touch_reset(struct aidx *x);
+/* Re-index r after a change: the new keys join before the old ones leave,
+ * so an entry r keeps is never freed and made again. 0 / -1 (oom: r keeps
+ * its old keys). */
+int aidx_update(struct aidx *x, struct rd_reg *r);
+const struct aidx_ent *aidx_find(const struct aidx *x, const char *name, const char *value);
+/* Prefix ranges: the first entry >= (name, value), the next one, and
+ * whether an entry is (name, stem...). */
+const struct aidx_ent *aidx_first_ge(const struct aidx *x, const char *name, const char *value);
+const struct aidx_ent *aidx_ent_next(const struct aidx_ent *e);
+bool aidx_ent_in_range(const struct aidx_ent *e, const char *name, const char *stem, size_t len);
+size_t aidx_ent_count(const struct aidx_ent *e); /* 0 for NULL */
+struct rd_reg *const *aidx_ent_regs(const struct aidx_ent *e);
 
 /* --- store (store.c) --- */
 struct store;

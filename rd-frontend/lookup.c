@@ -14,6 +14,9 @@
  * §6.1: a link registered without an anchor comes back without one; a
  * target or anchor registered as a full URI comes back unmodified). An
  * anchor filter matches the resolved anchor, so only links that have one.
+ * The lookup index (attr_index.c) is built from lookup_index_keys below,
+ * which lists everything the matcher may compare; lookup_run takes the
+ * candidates of the most selective filter from it and the matcher decides.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -294,6 +297,10 @@ static void emit_reg(struct frontend *fe, const struct rd_reg *r, bool res,
         (*idx)++;
         return;
     }
+    if (q->nf == 0 && q->has_count && *idx + r->doc.nlinks <= (uint64_t)q->page * q->count) {
+        *idx += r->doc.nlinks; /* every link matches, none is on the page */
+        return;
+    }
     for (unsigned j = 0; j < r->doc.nlinks; j++) {
         if (!link_matches(fe, r, &r->doc.links[j], q))
             continue;
@@ -306,6 +313,291 @@ static void emit_reg(struct frontend *fe, const struct rd_reg *r, bool res,
     }
 }
 
+/* ---- the lookup index: which keys a registration is found under ---- */
+
+/* value, and for a list attribute (rt, if, rel) each of its items */
+static void index_value(const char *name, const char *value,
+                        void (*fn)(void *arg, const char *name, const char *value), void *arg)
+{
+    char item[RD_ATTR_VALUE_MAX];
+
+    fn(arg, name, value);
+    if (!is_list_attr(name) || strchr(value, ' ') == NULL)
+        return;
+    for (const char *p = value; *p;) {
+        size_t n = strcspn(p, " ");
+        if (n > 0 && n < sizeof(item)) { /* attr_match skips longer items too */
+            memcpy(item, p, n);
+            item[n] = '\0';
+            fn(arg, name, item);
+        }
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+/* A reference that resolves against the base without keeping the base's
+ * origin: a full URI, or a network-path reference (//host/...). */
+static bool ref_leaves_origin(const char *ref)
+{
+    return has_scheme(ref) || (ref[0] == '/' && ref[1] == '/');
+}
+
+void lookup_index_keys(const struct rd_reg *r,
+                       void (*fn)(void *arg, const char *name, const char *value), void *arg)
+{
+    char uri[512], origin[RD_BASE_MAX];
+    size_t ol = origin_len(r->base);
+    bool relative = false;
+
+    /* what reg_attr_match compares (href's /reg/N forms, rt=core.rd-ep,
+     * proxy and reachable are computed: the planner does not use the
+     * index for them) */
+    fn(arg, "ep", r->ep);
+    if (r->d[0])
+        fn(arg, "d", r->d);
+    fn(arg, "base", r->base);
+    for (unsigned i = 0; i < r->nattrs; i++)
+        index_value(r->attrs[i].name, r->attrs[i].value, fn, arg);
+    /*
+     * What link_attr_match compares: link parameters as they are; href and
+     * anchor resolved. A relative reference resolves to the base's origin
+     * followed by something, so one key, LOOKUP_ORIGIN_KEY = that origin,
+     * stands for all of them (ten links, one key: the index stays small);
+     * full URIs (and an origin-less base) are indexed as they resolve.
+     * ("anchor", "") marks a registration with an anchor, for ?anchor.
+     */
+    for (unsigned j = 0; j < r->doc.nlinks; j++) {
+        const struct lf_link *l = &r->doc.links[j];
+        const char *a = lf_link_param(l, "anchor");
+        if (ol == 0 || ref_leaves_origin(l->target)) {
+            lookup_resolve(r->base, l->target, uri, sizeof(uri));
+            fn(arg, "href", uri);
+        } else {
+            relative = true;
+        }
+        if (a != NULL) {
+            fn(arg, "anchor", "");
+            if (ol == 0 || ref_leaves_origin(a)) {
+                lookup_resolve(r->base, a, uri, sizeof(uri));
+                fn(arg, "anchor", uri);
+            } else {
+                relative = true;
+            }
+        }
+        for (unsigned i = 0; i < l->nparams; i++)
+            if (strcmp(l->params[i].name, "anchor") != 0 && strcmp(l->params[i].name, "href") != 0)
+                index_value(l->params[i].name, l->params[i].value, fn, arg);
+    }
+    if (relative) {
+        snprintf(origin, sizeof(origin), "%.*s", (int)ol, r->base);
+        fn(arg, LOOKUP_ORIGIN_KEY, origin);
+    }
+}
+
+/* ---- the planner: the fewest candidates any one filter allows ---- */
+
+#define PLAN_ALL SIZE_MAX
+#define PLAN_MAX_RANGE 4096
+
+/* The registration id an href filter names in path form (/reg/N, /reg/N/,
+ * or a URI with that path), or -1. */
+static int64_t href_reg_id(const char *pattern)
+{
+    const char *p = pattern;
+    int64_t id = 0;
+
+    if (has_scheme(pattern)) {
+        size_t ol = origin_len(pattern);
+        if (ol == 0)
+            return -1;
+        p += ol;
+    }
+    if (strncmp(p, "/reg/", 5) != 0 || !isdigit((unsigned char)p[5]))
+        return -1;
+    for (p += 5; isdigit((unsigned char)*p); p++) {
+        if (id > INT64_MAX / 10 - 10)
+            return -1;
+        id = id * 10 + (*p - '0');
+    }
+    return (*p == '\0' || (p[0] == '/' && p[1] == '\0')) ? id : -1;
+}
+
+/* A prefix href filter that may match /reg/N paths selects every
+ * registration (href_reg_match), so the index cannot narrow it. */
+static bool href_prefix_hits_regs(const char *stem, size_t n)
+{
+    const char *p = stem;
+
+    if (has_scheme(stem)) {
+        size_t ol = origin_len(stem);
+        if (ol == 0)
+            return false;
+        if (ol >= n)
+            return true; /* "coap://rd*": any origin, then /reg/N */
+        p += ol;
+        n -= ol;
+    }
+    return n <= 5 ? strncmp(p, "/reg/", n) == 0 : strncmp(p, "/reg/", 5) == 0;
+}
+
+/* Where a filter's candidates are: exact keys, key ranges, one id. */
+enum { SRC_EXACT, SRC_RANGE, SRC_ID };
+struct src {
+    uint8_t kind;
+    const char *name;
+    char val[RD_ATTR_VALUE_MAX];
+    size_t len; /* SRC_RANGE: stem length */
+    int64_t id;
+};
+struct plan {
+    struct src s[3];
+    unsigned ns;
+    size_t est;
+};
+
+static void plan_add(struct plan *p, uint8_t kind, const char *name, const char *v, size_t len)
+{
+    struct src *s = &p->s[p->ns++];
+
+    s->kind = kind;
+    s->name = name;
+    s->len = len < sizeof(s->val) ? len : sizeof(s->val) - 1;
+    memcpy(s->val, v, s->len);
+    s->val[s->len] = '\0';
+}
+
+/* href or anchor: resolved URIs. Full-URI references are indexed as they
+ * are; relative ones under the base's origin. */
+static void plan_uri(struct plan *p, const char *name, const char *v, size_t len, bool prefix)
+{
+    size_t ol = origin_len(v); /* 0 without scheme:// */
+
+    plan_add(p, prefix ? SRC_RANGE : SRC_EXACT, name, v, len);
+    if (!prefix) {
+        /* relative references resolve to "<origin>...", so v's origin */
+        if (ol > 0)
+            plan_add(p, SRC_EXACT, LOOKUP_ORIGIN_KEY, v, ol);
+    } else if (ol > 0 && ol < len) {
+        plan_add(p, SRC_EXACT, LOOKUP_ORIGIN_KEY, v, ol); /* the whole origin is given */
+    } else {
+        plan_add(p, SRC_RANGE, LOOKUP_ORIGIN_KEY, v, len); /* origins starting so */
+    }
+}
+
+/* Fill p with where filter f's candidates are; false when it cannot narrow
+ * the registrations (every one may match). */
+static bool plan_filter(bool res, const struct rd_attr *f, struct plan *p)
+{
+    const char *n = f->name;
+    size_t vl = strlen(f->value);
+    bool prefix = !f->has_value || (vl > 0 && f->value[vl - 1] == '*');
+    size_t len = !f->has_value ? 0 : prefix ? vl - 1 : vl;
+
+    p->ns = 0;
+    if (strcmp(n, "proxy") == 0 || strcmp(n, "reachable") == 0)
+        return false;
+    if (!res && strcmp(n, "rt") == 0 &&
+        (!f->has_value || lookup_value_match(f->value, "core.rd-ep")))
+        return false;
+    if (strcmp(n, "href") == 0) {
+        if (!f->has_value || (prefix && href_prefix_hits_regs(f->value, len)))
+            return false;
+        if (!prefix && href_reg_id(f->value) > 0) {
+            plan_add(p, SRC_ID, n, "", 0);
+            p->s[0].id = href_reg_id(f->value);
+        }
+        plan_uri(p, "href", f->value, len, prefix);
+        return true;
+    }
+    if (strcmp(n, "anchor") == 0 && f->has_value) {
+        plan_uri(p, "anchor", f->value, len, prefix);
+        return true;
+    }
+    plan_add(p, prefix ? SRC_RANGE : SRC_EXACT, n, f->value, len);
+    return true;
+}
+
+/* How many registrations the plan lets through at most, counting no
+ * further than limit (PLAN_ALL beyond it). */
+static size_t plan_estimate(const struct frontend *fe, const struct plan *p, size_t limit)
+{
+    size_t est = 0;
+
+    for (unsigned i = 0; i < p->ns; i++) {
+        const struct src *s = &p->s[i];
+        if (s->kind == SRC_ID) {
+            est++;
+        } else if (s->kind == SRC_EXACT) {
+            est += aidx_ent_count(aidx_find(&fe->reg.idx, s->name, s->val));
+        } else {
+            size_t nent = 0;
+            for (const struct aidx_ent *e = aidx_first_ge(&fe->reg.idx, s->name, s->val);
+                 aidx_ent_in_range(e, s->name, s->val, s->len); e = aidx_ent_next(e)) {
+                est += aidx_ent_count(e);
+                /* a range of thousands of values is broad: not worth counting */
+                if (est > limit || ++nent > PLAN_MAX_RANGE)
+                    return PLAN_ALL;
+            }
+        }
+        if (est > limit)
+            return PLAN_ALL;
+    }
+    return est;
+}
+
+struct cands {
+    const struct rd_reg **v;
+    size_t n, cap;
+};
+
+static int cands_push(struct cands *c, const struct rd_reg *r)
+{
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 64;
+        const struct rd_reg **nv = realloc(c->v, nc * sizeof(*nv));
+        if (nv == NULL)
+            return -1;
+        c->v = nv;
+        c->cap = nc;
+    }
+    c->v[c->n++] = r;
+    return 0;
+}
+
+static int cands_push_ent(struct cands *c, const struct aidx_ent *e)
+{
+    struct rd_reg *const *regs = aidx_ent_regs(e);
+
+    for (size_t i = 0; i < aidx_ent_count(e); i++)
+        if (cands_push(c, regs[i]) < 0)
+            return -1;
+    return 0;
+}
+
+static int plan_collect(const struct frontend *fe, const struct plan *p, struct cands *c)
+{
+    for (unsigned i = 0; i < p->ns; i++) {
+        const struct src *s = &p->s[i];
+        if (s->kind == SRC_ID) {
+            const struct rd_reg *r = registry_by_id(&fe->reg, s->id);
+            if (r && cands_push(c, r) < 0)
+                return -1;
+        } else if (s->kind == SRC_EXACT) {
+            const struct aidx_ent *e = aidx_find(&fe->reg.idx, s->name, s->val);
+            if (e && cands_push_ent(c, e) < 0)
+                return -1;
+        } else {
+            for (const struct aidx_ent *e = aidx_first_ge(&fe->reg.idx, s->name, s->val);
+                 aidx_ent_in_range(e, s->name, s->val, s->len); e = aidx_ent_next(e))
+                if (cands_push_ent(c, e) < 0)
+                    return -1;
+        }
+    }
+    return 0;
+}
+
 static int cmp_reg_id(const void *a, const void *b)
 {
     const struct rd_reg *x = *(const struct rd_reg *const *)a,
@@ -314,55 +606,83 @@ static int cmp_reg_id(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/*
- * An exact ep= filter (the usual lookup) is answered from the ep index
- * instead of walking every registration. This treats ep as the endpoint's
- * name only: a link that carries an "ep" attribute of its own does not
- * select other endpoints this way.
- */
-static bool lookup_by_ep_index(struct frontend *fe, bool res, const struct rd_query *q,
-                               struct strbuf *out)
+/* Whether the page window is full: nothing after it can be shown. */
+static bool page_done(const struct rd_query *q, uint64_t idx)
 {
-    const char *ep = NULL;
-    const struct rd_reg *stack[16], **cand = stack;
-    size_t n = 0, cap = 16;
-    uint64_t idx = 0;
+    return q->has_count && idx >= (uint64_t)q->page * q->count + q->count;
+}
 
-    for (unsigned i = 0; i < q->nf; i++) {
-        size_t l = strlen(q->f[i].value);
-        if (strcmp(q->f[i].name, "ep") == 0 && q->f[i].has_value && l > 0 &&
-            q->f[i].value[l - 1] != '*')
-            ep = q->f[i].value;
-    }
-    if (ep == NULL)
-        return false;
-    for (const struct rd_reg *r = registry_by_ep(&fe->reg, ep); r; r = registry_ep_next(r)) {
-        if (n == cap) {
-            const struct rd_reg **nc = malloc(cap * 2 * sizeof(*nc));
-            if (nc == NULL)
-                break;
-            memcpy(nc, cand, n * sizeof(*nc));
-            if (cand != stack)
-                free(cand);
-            cand = nc;
-            cap *= 2;
+/*
+ * Every filter must match, so the candidates of the most selective one are
+ * enough: take them from the index, in id order (the order of a full walk),
+ * and let the matcher check every filter. When no filter narrows the
+ * registrations to a small part of them, walk them all in id order; with
+ * page/count, both stop as soon as the page is full.
+ */
+void lookup_run(struct frontend *fe, bool res, const struct rd_query *q, struct strbuf *out)
+{
+    struct plan best = {.est = PLAN_ALL}, p;
+    struct cands c = {0};
+    uint64_t idx = 0;
+    /* above this many candidates a walk that stops at the page is cheaper */
+    size_t limit = q->has_count ? fe->reg.count / 8 : fe->reg.count / 2;
+
+    /* exact filters first (O(1) each): a prefix range is then counted
+     * only as far as the best exact one */
+    for (int pass = 0; pass < 2; pass++) {
+        for (unsigned i = 0; i < q->nf; i++) {
+            if (!plan_filter(res, &q->f[i], &p))
+                continue;
+            bool ranged = false;
+            for (unsigned k = 0; k < p.ns; k++)
+                ranged |= p.s[k].kind == SRC_RANGE;
+            if (ranged != (pass == 1))
+                continue;
+            p.est = plan_estimate(fe, &p, best.est < limit ? best.est : limit);
+            if (p.est < best.est && p.est <= limit)
+                best = p;
         }
-        cand[n++] = r;
     }
-    qsort(cand, n, sizeof(*cand), cmp_reg_id); /* results in id order, as a full walk gives */
-    for (size_t i = 0; i < n; i++)
-        emit_reg(fe, cand[i], res, q, &idx, out);
-    if (cand != stack)
-        free(cand);
+    if (best.est == PLAN_ALL || plan_collect(fe, &best, &c) < 0) {
+        for (const struct rd_reg *r = fe->reg.first; r && !page_done(q, idx); r = r->next)
+            emit_reg(fe, r, res, q, &idx, out);
+        free(c.v);
+        return;
+    }
+    if (c.n > 1)
+        qsort(c.v, c.n, sizeof(*c.v), cmp_reg_id);
+    for (size_t i = 0; i < c.n && !page_done(q, idx); i++)
+        if (i == 0 || c.v[i] != c.v[i - 1]) /* a registration may be in two sources */
+            emit_reg(fe, c.v[i], res, q, &idx, out);
+    free(c.v);
+}
+
+bool lookup_may_change(struct frontend *fe, bool res, const struct rd_query *q)
+{
+    struct plan p;
+
+    if (fe->reg.idx.touched_all)
+        return true;
+    for (unsigned i = 0; i < q->nf; i++) {
+        bool exact = plan_filter(res, &q->f[i], &p) && p.ns > 0, hit = false;
+        for (unsigned k = 0; exact && k < p.ns; k++)
+            exact = p.s[k].kind == SRC_EXACT;
+        if (!exact)
+            continue;
+        /* every registration this filter lets through, before or after the
+         * changes, carries one of these keys: untouched, nothing changed */
+        for (unsigned k = 0; !hit && k < p.ns; k++)
+            hit = aidx_touched(&fe->reg.idx, p.s[k].name, p.s[k].val);
+        if (!hit)
+            return false;
+    }
     return true;
 }
 
-void lookup_run(struct frontend *fe, bool res, const struct rd_query *q, struct strbuf *out)
+void lookup_run_scan(struct frontend *fe, bool res, const struct rd_query *q, struct strbuf *out)
 {
     uint64_t idx = 0;
 
-    if (lookup_by_ep_index(fe, res, q, out))
-        return;
     for (const struct rd_reg *r = fe->reg.first; r; r = r->next)
         emit_reg(fe, r, res, q, &idx, out);
 }

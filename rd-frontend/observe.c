@@ -2,8 +2,10 @@
  * observe.c - RFC 7641 Observe on endpoint and resource lookup.
  * Owns the observer list in struct frontend: one entry per (peer, token),
  * with the lookup query and a hash of the last representation sent. After
- * a batch that changed registrations (fe->dirty) every observer's lookup is
- * re-run and, if the representation changed, a notification (2.05 with the
+ * a batch that changed registrations (fe->dirty) the lookups the changes
+ * can affect (lookup_may_change: the lookup index records which keys the
+ * batch touched) are re-run and, if the representation changed, a
+ * notification (2.05 with the
  * next Observe sequence number, first block if large) goes to the relay
  * named in the peer as RD_NOTIFY; the relay owns the message layer and
  * tells us with OBSERVE_GONE when the client is gone.
@@ -147,10 +149,14 @@ void observe_flush(struct frontend *fe)
 {
     struct rd_reply reply;
 
-    if (!fe->dirty)
+    if (!fe->dirty) {
+        aidx_touch_reset(&fe->reg.idx);
         return;
+    }
     fe->dirty = false;
     for (struct rd_observer *o = fe->observers; o; o = o->next) {
+        if (!lookup_may_change(fe, o->res, &o->q))
+            continue;
         rd_reply_init(&reply);
         lookup_run(fe, o->res, &o->q, &reply.body);
         uint64_t h = observe_hash(reply.body.buf ? reply.body.buf : "", reply.body.len);
@@ -162,6 +168,7 @@ void observe_flush(struct frontend *fe)
         }
         rd_reply_free(&reply);
     }
+    aidx_touch_reset(&fe->reg.idx);
 }
 
 void observe_free_all(struct frontend *fe)

@@ -207,7 +207,8 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
         store_or_die(store_update(fe->store, nr), "update");
         if (old->host[0] && !old->expired && strcmp(old->host, nr->host) != 0)
             routes_publish(fe, old, true);
-        registry_replace(&fe->reg, old, nr);
+        if (registry_replace(&fe->reg, old, nr) < 0)
+            fatalx("registry: out of memory");
         reg_free(old);
         log_change("re-registered", nr);
     } else {
@@ -306,6 +307,8 @@ static void do_update(struct frontend *fe, struct rd_reg *r, const struct rr_pee
     bool revived = r->expired;
     r->expired = false;
     r->unreachable = false;
+    if (registry_changed(&fe->reg, r) < 0)
+        fatalx("registry: out of memory");
     store_or_die(store_update(fe->store, r), "update");
     proxy_on_warning(r, p.proxy_on);
     if (r->host[0])
@@ -635,6 +638,7 @@ void rd_on_reachability(struct frontend *fe, const char *host, bool reachable, u
         return;
     r->unreachable = !reachable;
     r->unreachable_since = reachable ? 0 : since;
+    aidx_touch_reg(&fe->reg.idx, r); /* lookups show reachable="no" */
     if (reachable) {
         log_info("reachable again ep=%s host=%s", r->ep, r->host);
     } else {
@@ -645,23 +649,34 @@ void rd_on_reachability(struct frontend *fe, const char *host, bool reachable, u
     fe->dirty = true;
 }
 
+/* At most this many expiry events per tick: a wave of expiries is spread
+ * over several turns of the loop instead of stalling one. */
+#define TICK_MAX_EXPIRIES 512
+
 void rd_tick(struct frontend *fe)
 {
-    struct rd_reg *r, *next;
+    struct rd_reg *r;
     struct rd_pending *pd, *pnext;
 
-    for (r = fe->reg.first; r; r = next) {
-        next = r->next;
+    /* only what is due: the expiry heap, earliest first */
+    for (int n = 0; n < TICK_MAX_EXPIRIES; n++) {
+        r = registry_next_due(&fe->reg);
+        if (r == NULL || r->due > fe->now)
+            break;
         if (reg_gone(fe, r)) {
             r->expired = true; /* its route went at expiry */
             drop_reg(fe, r, "removed after grace period");
-        } else if (!r->expired && fe->now >= r->expires_at) {
+            continue;
+        }
+        if (!r->expired && fe->now >= r->expires_at) {
             r->expired = true;
             if (r->host[0])
                 routes_publish(fe, r, true);
             log_change("expired", r);
             fe->dirty = true;
         }
+        if (registry_changed(&fe->reg, r) < 0) /* next event: the end of grace */
+            fatalx("registry: out of memory");
     }
     for (pd = fe->pending; pd; pd = pnext) {
         pnext = pd->next;
@@ -722,6 +737,7 @@ int frontend_init(struct frontend *fe, const struct rr_config *cfg, const char *
     fe->now = now_wall_ms();
     if (registry_init(&fe->reg) < 0)
         return -1;
+    fe->reg.grace_ms = (uint64_t)cfg->expiry_grace * 1000u;
     if (lf_parse(LOOKUP_WKC, strlen(LOOKUP_WKC), &fe->wkc, err, sizeof(err)) < 0) {
         log_warnx("discovery document: %s", err);
         goto out;

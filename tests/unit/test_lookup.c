@@ -74,6 +74,7 @@ static void setup_three(struct frontend *fe)
     r = add(fe, 1, "node1", "", "coap://[2001:db8::1]:61616",
             "</temp>;rt=temperature-c;if=sensor,</light>;rt=\"light-lux core.s\"");
     assert_int_equal(reg_set_attr(r, "et", "tag:example.com,2020:platform", true), 0);
+    assert_int_equal(registry_changed(&fe->reg, r), 0); /* the lookup index follows */
     r = add(fe, 2, "node2", "floor-3", "coap://192.0.2.2",
             "</temp>;rt=temperature-c,<http://www.example.com/t>;anchor=\"/temp\";rel=describedby");
     add(fe, 3, "other", "", "coap://192.0.2.3:5683", "</x>;ct=40");
@@ -159,6 +160,7 @@ static void test_repeated_attrs(void **state)
     r = add(fe, 1, "multi", "", "coap://192.0.2.1", "</a>");
     assert_int_equal(reg_add_attr(r, "et", "a.b", true), 0);
     assert_int_equal(reg_add_attr(r, "et", "c.d", true), 0);
+    assert_int_equal(registry_changed(&fe->reg, r), 0);
     add(fe, 2, "none", "", "coap://192.0.2.2", "</b>");
     const char *want = "</reg/1>;ep=\"multi\";base=\"coap://192.0.2.1\";rt=\"core.rd-ep\";"
                        "et=\"a.b\";et=\"c.d\"";

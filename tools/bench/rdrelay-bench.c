@@ -7,7 +7,8 @@
  * and errors by response code (one human line, or --json). --compare runs the
  * origin directly and then through the relay (Uri-Host = the proxy name) in
  * the same invocation and prints the throughput ratio and added p50 latency,
- * the two figures docs/benchmarks.md records.
+ * the two figures docs/benchmarks.md records. --preload and --lookups are
+ * the Resource Directory scenarios (bench_rd.c).
  * Owns: its sockets, the in-flight slots, the latency histograms; all of it in
  * struct bench (one per run) and struct bench_opts.
  * Talks to: the target over UDP only (loopback addresses only, so the tool
@@ -40,6 +41,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "bench.h"
 #include "coap_msg.h"
 #include "log.h"
 
@@ -51,11 +53,6 @@
 #define BENCH_SCAN_NS 2000000ull /* timeout scan period: 2 ms */
 #define BENCH_TOKEN_LEN 8
 #define BENCH_REQ_MAX 600 /* request template: path + host + header */
-
-/* Latency histogram: 1 us buckets below 10 ms, 100 us buckets up to 10 s. */
-#define HIST_FINE 10000u
-#define HIST_COARSE 100000u
-#define HIST_BUCKETS (HIST_FINE + HIST_COARSE + 1)
 
 enum slot_state { SLOT_IDLE = 0, SLOT_WAIT, SLOT_ACKED };
 
@@ -82,48 +79,6 @@ struct bsock {
     int fd;
     uint16_t next_mid;
     struct outq out;
-};
-
-struct result {
-    char label[32];
-    char target[RR_ADDRSTRLEN];
-    char host[256];
-    uint64_t sent;      /* requests issued while recording (first transmissions) */
-    uint64_t completed; /* responses matched to the current request */
-    uint64_t ok;        /* of those, class 2.xx */
-    uint64_t retrans;   /* retransmissions (each one a presumed loss) */
-    uint64_t failed;    /* given up after --max-retransmit, or RST */
-    uint64_t rst;
-    uint64_t unfinished; /* still in flight when the window closed */
-    uint64_t dup;        /* answers to an earlier request / unknown token */
-    uint64_t malformed;
-    uint64_t send_drops; /* sendmmsg could not take a datagram (EAGAIN) */
-    uint64_t by_code[256];
-    double seconds;     /* measurement window */
-    double cpu_seconds; /* user+sys of this process during the window */
-    uint64_t lat_sum_us;
-    uint32_t lat_max_us;
-    uint32_t *hist; /* HIST_BUCKETS counts */
-};
-
-struct bench_opts {
-    struct rr_addr target; /* direct target (or the only one) */
-    struct rr_addr via;    /* --compare: the relay */
-    bool have_via;
-    char host[256];
-    char path[256];
-    unsigned inflight;
-    unsigned sockets;
-    double duration;
-    double warmup;
-    uint64_t count;
-    unsigned timeout_ms;
-    unsigned max_retransmit;
-    unsigned rounds;
-    bool non;
-    bool json;
-    bool compare;
-    bool quiet;
 };
 
 /* One run against one target. */
@@ -162,6 +117,16 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t bench_now_ns(void)
+{
+    return now_ns();
+}
+
+bool bench_interrupted(void)
+{
+    return got_signal != 0;
+}
+
 static double cpu_now(void)
 {
     struct rusage ru;
@@ -195,6 +160,21 @@ static void usage(FILE *out)
             "      --timeout-ms MS  CON retransmission timeout, doubled per retry (default 1000)\n"
             "      --max-retransmit N  retransmissions before a request fails (default 4)\n"
             "      --json           one JSON object on stdout instead of human lines\n"
+            "\n"
+            "Resource Directory scenarios (--target is relay-udp in front of rd-frontend):\n"
+            "      --preload N      first register N endpoints (POST /rd, ep=b<i>, d, et,\n"
+            "                       base, --links links each), -n in flight, and report\n"
+            "                       registrations/s (a progress line every second on stderr)\n"
+            "      --links L        links per preloaded registration (default 10)\n"
+            "      --rate R         preload at most R registrations per second (background\n"
+            "                       load: numbers already registered are re-registrations)\n"
+            "      --lookups        then measure each lookup scenario (ep, d, et, base, href\n"
+            "                       and anchor in both forms, rt/if exact and with '*', other\n"
+            "                       attributes, ANDed filters, page/count, no filter) for\n"
+            "                       --duration each: one line (or JSON object) per scenario\n"
+            "      --lookup-inflight N  lookups in flight per scenario (default 1: latency is\n"
+            "                       the RD's service time plus two loopback hops)\n"
+            "      --rss-pid PID    print PID's VmRSS (/proc) before and after the preload\n"
             "  -h, --help           this text\n"
             "  -V, --version        print the version\n"
             "\n"
@@ -220,7 +200,7 @@ static double hist_bucket_ms(unsigned i)
 }
 
 /* Latency (ms) below which a fraction q of the recorded requests finished. */
-static double hist_quantile(const struct result *r, double q)
+double hist_quantile(const struct result *r, double q)
 {
     uint64_t total = 0;
     for (unsigned i = 0; i < HIST_BUCKETS; i++)
@@ -627,8 +607,8 @@ static bool bench_busy(const struct bench *b)
  * have finished, bounded by the duration). Every loop below is bounded by the
  * window end.
  */
-static int bench_run(const struct bench_opts *o, const struct rr_addr *target, const char *host,
-                     struct result *r)
+int bench_run(const struct bench_opts *o, const struct rr_addr *target, const char *host,
+              struct result *r)
 {
     struct bench *b = calloc(1, sizeof(*b)); /* ~2.5 MB with 64 send queues: not on the stack */
     struct epoll_event evs[BENCH_MAX_SOCKETS];
@@ -712,7 +692,7 @@ out:
 
 /* ---- results ---- */
 
-static int result_init(struct result *r, const char *label)
+int result_init(struct result *r, const char *label)
 {
     memset(r, 0, sizeof(*r));
     snprintf(r->label, sizeof(r->label), "%s", label);
@@ -724,7 +704,7 @@ static int result_init(struct result *r, const char *label)
     return 0;
 }
 
-static void result_free(struct result *r)
+void result_free(struct result *r)
 {
     free(r->hist);
     r->hist = NULL;
@@ -756,7 +736,7 @@ static void result_add(struct result *acc, const struct result *r)
     snprintf(acc->host, sizeof(acc->host), "%s", r->host);
 }
 
-static double result_rps(const struct result *r)
+double result_rps(const struct result *r)
 {
     return r->seconds > 0 ? (double)r->completed / r->seconds : 0.0;
 }
@@ -786,7 +766,7 @@ static void print_codes(FILE *out, const struct result *r, bool json)
         fprintf(out, "none");
 }
 
-static void print_human(FILE *out, const struct bench_opts *o, const struct result *r)
+void print_human(FILE *out, const struct bench_opts *o, const struct result *r)
 {
     fprintf(out,
             "%s %s%s%s %s %s: %.0f req/s, %" PRIu64 " responses (%" PRIu64 " 2.xx) in %.2f s, "
@@ -808,7 +788,7 @@ static void print_human(FILE *out, const struct bench_opts *o, const struct resu
             r->seconds > 0 ? 100.0 * r->cpu_seconds / r->seconds : 0.0);
 }
 
-static void print_json_result(FILE *out, const struct bench_opts *o, const struct result *r)
+void print_json_result(FILE *out, const struct bench_opts *o, const struct result *r)
 {
     fprintf(out,
             "{\"label\":\"%s\",\"target\":\"%s\",\"host\":\"%s\",\"path\":\"%s\","
@@ -884,6 +864,12 @@ enum {
     OPT_TIMEOUT,
     OPT_MAXRETX,
     OPT_JSON,
+    OPT_PRELOAD,
+    OPT_LINKS,
+    OPT_LOOKUPS,
+    OPT_RSS_PID,
+    OPT_LOOKUP_INFLIGHT,
+    OPT_RATE,
 };
 
 /* 0 run, 1 exit 0 (help/version), 2 usage error */
@@ -905,6 +891,12 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
         {"max-retransmit", required_argument, NULL, OPT_MAXRETX},
         {"json", no_argument, NULL, OPT_JSON},
+        {"preload", required_argument, NULL, OPT_PRELOAD},
+        {"links", required_argument, NULL, OPT_LINKS},
+        {"lookups", no_argument, NULL, OPT_LOOKUPS},
+        {"rss-pid", required_argument, NULL, OPT_RSS_PID},
+        {"lookup-inflight", required_argument, NULL, OPT_LOOKUP_INFLIGHT},
+        {"rate", required_argument, NULL, OPT_RATE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -921,6 +913,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
     o->timeout_ms = 1000;
     o->max_retransmit = 4;
     o->rounds = 1;
+    o->links = 10;
+    o->lookup_inflight = 1;
     snprintf(o->path, sizeof(o->path), "/");
 
     while ((c = getopt_long(argc, argv, "n:s:d:c:w:hV", lopts, NULL)) != -1) {
@@ -999,6 +993,34 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
             break;
         case OPT_JSON:
             o->json = true;
+            break;
+        case OPT_PRELOAD:
+            if (parse_uint(optarg, 10000000ul, &v) < 0)
+                goto bad;
+            o->preload = v;
+            break;
+        case OPT_LINKS:
+            if (parse_uint(optarg, 20, &v) < 0)
+                goto bad;
+            o->links = (unsigned)v;
+            break;
+        case OPT_LOOKUPS:
+            o->lookups = true;
+            break;
+        case OPT_RATE:
+            if (parse_uint(optarg, 10000000ul, &v) < 0)
+                goto bad;
+            o->rate = v;
+            break;
+        case OPT_LOOKUP_INFLIGHT:
+            if (parse_uint(optarg, BENCH_MAX_INFLIGHT, &v) < 0 || v == 0)
+                goto bad;
+            o->lookup_inflight = (unsigned)v;
+            break;
+        case OPT_RSS_PID:
+            if (parse_uint(optarg, 4194304ul, &v) < 0 || v == 0)
+                goto bad;
+            o->rss_pid = (int)v;
             break;
         case 'h':
             usage(stdout);
@@ -1124,5 +1146,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (o.preload > 0 || o.lookups)
+        return rd_scenarios(&o);
     return run_all(&o);
 }

@@ -1,0 +1,27 @@
+# shellcheck shell=sh
+# tools/bench/lib-rd.sh - what the RD benchmark scripts (run-lookups.sh,
+# smoke-rd.sh) share: start rd-frontend and relay-udp on loopback with
+# their own state dir, and wait (bounded) until the RD answers.
+# Sets FE (rd-frontend's pid) and appends both pids to PIDS; the caller
+# stops them by PID.
+
+# rd_start BIN STATE_DIR PORT [extra settings...]
+rd_start() {
+    _bin=$1 _state=$2 _port=$3
+    shift 3
+    "$_bin/rdrelay-frontend" --state-dir "$_state" --udp-listen "127.0.0.1:$_port" \
+        --log-level warn "$@" >"$_state.fe.log" 2>&1 &
+    FE=$!
+    PIDS="$PIDS $FE"
+    "$_bin/rdrelay-udp" --state-dir "$_state" --udp-listen "127.0.0.1:$_port" \
+        --log-level warn "$@" >"$_state.udp.log" 2>&1 &
+    PIDS="$PIDS $!"
+    _i=0
+    until coap-client-notls -B 1 "coap://127.0.0.1:$_port/.well-known/core" 2>/dev/null |
+        grep -q rd; do
+        _i=$((_i + 1))
+        [ $_i -lt 50 ] || return 1
+        sleep 0.2
+    done
+    return 0
+}

@@ -1,0 +1,56 @@
+#!/bin/sh
+# tools/bench/smoke-rd.sh - CTest smoke test of rdrelay-bench's Resource
+# Directory scenarios (no timing assertions): against rd-frontend and
+# relay-udp on loopback (own temp state dir), --preload registers every
+# endpoint and reports a rate, --rss-pid reads rd-frontend's RSS, and
+# --lookups prints one result per scenario whose answers are all 2.05 with
+# sane latency fields; rdrelay-lookup-micro reports a rate and every
+# scenario. Stops every process it started by PID.
+# usage: smoke-rd.sh BINDIR [PORT]
+set -eu
+BIN=$1
+PORT=${2:-15797}
+command -v coap-client-notls >/dev/null || { echo "SKIP: no coap-client-notls"; exit 77; }
+TMP=$(mktemp -d /tmp/rdrelay-smoke-rd.XXXXXX)
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; cat "$TMP/out" "$TMP/err" 2>/dev/null; exit 1; }
+
+. "$(dirname "$0")/lib-rd.sh"
+rd_start "$BIN" "$TMP/state" "$PORT" --proxy-domain proxy.localhost || fail "the RD did not answer"
+
+"$BIN/rdrelay-bench" --target "127.0.0.1:$PORT" --preload 300 --links 10 -n 8 --rss-pid "$FE" \
+    --lookups -d 0.2 -w 0 --json >"$TMP/out" 2>"$TMP/err" || fail "bench exited non-zero"
+grep -q '^{"scenario":"preload","registrations":300,"failed":0,"links":10,' "$TMP/out" ||
+    fail "preload did not report 300 registrations"
+grep -qE '"rate":[1-9][0-9.]*,"rss_before_kb":[1-9][0-9]*,"rss_after_kb":[1-9]' "$TMP/out" ||
+    fail "preload rate or RSS missing"
+n=$(grep -c '^{"label":"lookup:' "$TMP/out" || true)
+[ "$n" -ge 15 ] || fail "expected at least 15 lookup scenarios, got $n"
+for s in ep d et base href-path href-uri anchor rt rt-prefix if-prefix and-3 no-filter; do
+    line=$(grep "^{\"label\":\"lookup:$s\"," "$TMP/out") || fail "no scenario $s"
+    echo "$line" | grep -qE '"responses":([1-9][0-9]*),"ok":\1,' || fail "$s: not every answer 2.xx"
+    echo "$line" | grep -qE '"p50":[0-9]+\.[0-9]{3},"p90":[0-9]+\.[0-9]{3},"p99":[0-9]+\.[0-9]{3}' ||
+        fail "$s: latency fields"
+    echo "$line" | grep -q '"codes":{"2.05":' || fail "$s: answers are not 2.05"
+done
+# a scenario with a filter that selects something answers with a payload:
+# the bench cannot see it, so check one by hand
+coap-client-notls -B 2 "coap://127.0.0.1:$PORT/rd-lookup/ep?et=et-42&count=10" >"$TMP/lk" 2>&1 ||
+    fail "lookup by hand"
+grep -q 'ep="b0000042"' "$TMP/lk" || fail "et=et-42 does not find b0000042"
+
+# the in-process tool: a registration rate, every scenario, the tick, Observe
+"$BIN/rdrelay-lookup-micro" -n 200 --iters 5 --json >"$TMP/out" 2>"$TMP/err" ||
+    fail "rdrelay-lookup-micro exited non-zero"
+grep -qE '^\{"scenario":"register","n":200,"links":10,.*"rate":[1-9]' "$TMP/out" ||
+    fail "micro: no registration rate"
+n=$(grep -cE '"p50_us":[0-9.]+,"p99_us":[0-9.]+,"max_us":[0-9.]+' "$TMP/out" || true)
+[ "$n" -ge 22 ] || fail "micro: expected at least 22 timed scenarios, got $n"
+grep -q '^{"scenario":"observe",' "$TMP/out" || fail "micro: no Observe scenario"
+echo "PASS"
