@@ -118,6 +118,13 @@ _routes_back() {
     [ "$CODE" == 2.05 ]
 }
 wait_until 20 _routes_back || fail "relay-udp did not serve tmin again after its restart"
+# and relay-tcp's DEALER to the restarted relay-udp reconnects on its own
+# time (ZMQ_IMMEDIATE: until then a forwarded request gets 5.02)
+_tcp_to_udp_back() {
+    xcoap tcp 4 ublk.proxy.localhost -m get /hello
+    [ "$CODE" == 2.05 ]
+}
+wait_until 20 _tcp_to_udp_back || fail "relay-tcp did not reach relay-udp again after its restart"
 xcoap udp 4 $H -m post -b 1024 -f "$T_DIR/up.bin" /sink
 assert_code 4.13 "UDP client: 3000-byte Block1 upload over block_body_max 2048 -> 4.13"
 assert_match 'Size1:2048' "$RESP" "the 4.13 carries Size1 2048"
