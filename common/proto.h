@@ -174,7 +174,8 @@ int proto_recv(void *sock, bool want_identity, uint8_t *identity, size_t *idlen,
 /*
  * A DEALER socket as every rdrelay process uses one: routing id identity
  * (NULL = ZeroMQ's random one), LINGER 0 (never hang at exit), SNDHWM and
- * RCVHWM = hwm (set on purpose, BRIEF §3.2), ZMQ_IMMEDIATE when immediate
+ * RCVHWM = hwm (set on purpose, BRIEF §3.2), ZMQ_IMMEDIATE (and a 20 ms
+ * reconnect interval) when immediate
  * (a send to a peer that is not there fails at once), connected to
  * endpoint. NULL on failure, logged, nothing left open.
  */
