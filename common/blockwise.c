@@ -78,7 +78,9 @@ ssize_t bw_fit_response(struct coap_msg *m, size_t raw_len, uint32_t req_block2,
             (!b2 && plen <= UINT32_MAX &&
              coap_msg_add_opt_uint(m, COAP_OPT_SIZE2, (uint32_t)plen, s2buf) < 0))
             break;
-        m->payload = payload + (s.off - chunk_off);
+        /* an empty answer has no payload pointer: NULL + 0 is undefined
+         * (found by tests/fuzz/fuzz_blockwise.c) */
+        m->payload = s.len ? payload + (s.off - chunk_off) : NULL;
         m->payload_len = s.len;
         ssize_t n = coap_msg_serialize_udp(m, out, cap);
         if (n >= 0)

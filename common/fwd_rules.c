@@ -91,6 +91,11 @@ int fwd_hop_limit_apply(struct coap_msg *m, uint32_t dflt, uint8_t *buf)
     uint32_t v = coap_opt_value_uint(o);
     if (v <= 1)
         return -1;
+    /* Hop-Limit is 1..255 (RFC 8768 §3); a longer value counts as 255, not
+     * as its low byte, which would reset the count or end it at once
+     * (0x0100 -> 255, 0x0201 -> 0; found by tests/fuzz/fuzz_fwd_rules.c) */
+    if (v > 255)
+        v = 255;
     buf[0] = (uint8_t)(v - 1);
     /* Hop-Limit is 1 byte (RFC 8768); rewrite in place in our option list */
     struct coap_msg_opt *w = &m->opts[o - m->opts];

@@ -154,9 +154,14 @@ static int parse_quoted(struct lf_parser *p, char **out)
     /* Every escape shortens the value, so the raw span bounds the result. */
     while (p->pos < p->len && p->s[p->pos] != '"') {
         unsigned char c = (unsigned char)p->s[p->pos];
+        /* an escaped control character is one too: "\<NUL>" would cut the
+         * value short and "\<LF>" put raw control bytes into what we serve
+         * (found by tests/fuzz/fuzz_linkformat.c) */
+        if (c == '\\' && p->pos + 1 < p->len)
+            c = (unsigned char)p->s[p->pos + 1];
         if ((c < 0x20 && c != '\t') || c == 0x7f)
             return fail(p, "control character in quoted string");
-        p->pos += (c == '\\') ? 2 : 1;
+        p->pos += (p->s[p->pos] == '\\') ? 2 : 1;
     }
     if (p->pos >= p->len)
         return fail(p, "unterminated quoted string");

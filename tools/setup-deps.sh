@@ -28,6 +28,8 @@ PKGS=(
     procps          # ps, kill: process checks in tests and by operators
     ca-certificates # npm talks to its registry over https
     clang-format    # the style check (tests/lint_format.sh, .clang-format)
+    clang           # clang 14: builds the libFuzzer targets (tests/fuzz, tools/fuzz.sh)
+    libclang-rt-14-dev # libFuzzer, ASan and UBSan runtimes for clang 14 (fuzz.smoke)
 )
 
 missing=()

@@ -328,12 +328,33 @@ static void test_hold_and_split(void **state)
     bw_store_free(&st);
 }
 
+/* Regression (tests/fuzz/corpus/blockwise/regress-empty-payload-null): an
+ * answer with no payload whose options alone exceed the client's size was
+ * cut with NULL + 0 as its payload pointer (undefined behaviour that
+ * clang's UBSan reports and gcc's does not: fuzz.smoke replays the input
+ * under clang). */
+static void test_fit_no_payload(void **state)
+{
+    struct coap_msg m, p;
+    uint8_t out[COAP_MSG_MAX_UDP], loc[200];
+    (void)state;
+    memset(loc, 'l', sizeof(loc));
+    coap_msg_init(&m);
+    m.type = COAP_T_ACK;
+    m.code = COAP_CONTENT;
+    assert_int_equal(coap_msg_add_opt(&m, COAP_OPT_LOCATION_PATH, loc, sizeof(loc)), 0);
+    ssize_t n = bw_fit_response(&m, 210, coap_block_encode(0, false, 0), out, 80);
+    assert_true(n < 0 ||
+                (n > 0 && coap_msg_parse_udp(out, (size_t)n, &p) == 0 && p.payload_len == 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_slice2),
         cmocka_unit_test(test_fit_unblocked),
         cmocka_unit_test(test_fit_passes_plain),
+        cmocka_unit_test(test_fit_no_payload),
         cmocka_unit_test(test_fit_origin_blocks),
         cmocka_unit_test(test_key),
         cmocka_unit_test(test_collect),

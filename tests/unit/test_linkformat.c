@@ -148,22 +148,24 @@ static void test_escapes(void **state)
 static void test_malformed(void **state)
 {
     static const char *bad[] = {
-        "/a",               /* no '<' */
-        "</a",              /* unterminated target */
-        "</a b>",           /* space in target */
-        "</a>,",            /* trailing comma */
-        ",</a>",            /* leading comma */
-        "</a>;",            /* ';' without a parameter */
-        "</a>;=x",          /* empty name */
-        "</a>;ct=",         /* empty unquoted value */
-        "</a>;t=\"abc",     /* unterminated quote */
-        "</a>;t=\"abc\\",   /* escape at end */
-        "</a>;t=\"a\x01\"", /* control character */
-        "</a> </b>",        /* missing comma */
-        "</a>;ct=4 0",      /* junk after value */
-        "</a>;rt=a\"b\"",   /* quote inside a token */
-        "</a>x",            /* junk after target */
-        "<</a>",            /* '<' in target */
+        "/a",                 /* no '<' */
+        "</a",                /* unterminated target */
+        "</a b>",             /* space in target */
+        "</a>,",              /* trailing comma */
+        ",</a>",              /* leading comma */
+        "</a>;",              /* ';' without a parameter */
+        "</a>;=x",            /* empty name */
+        "</a>;ct=",           /* empty unquoted value */
+        "</a>;t=\"abc",       /* unterminated quote */
+        "</a>;t=\"abc\\",     /* escape at end */
+        "</a>;t=\"a\\\x1c\"", /* escaped control character (fuzz: regress-escaped-control) */
+        "</a>;t=\"a\\\n\"",   /* escaped newline */
+        "</a>;t=\"a\x01\"",   /* control character */
+        "</a> </b>",          /* missing comma */
+        "</a>;ct=4 0",        /* junk after value */
+        "</a>;rt=a\"b\"",     /* quote inside a token */
+        "</a>x",              /* junk after target */
+        "<</a>",              /* '<' in target */
     };
     struct lf_doc d;
     char err[96];

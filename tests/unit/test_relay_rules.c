@@ -108,6 +108,17 @@ static void test_hop_limit(void **state)
     assert_int_equal(coap_msg_parse_udp(out, (size_t)n, &p), 0);
     assert_int_equal(coap_msg_opt_uint(&p, COAP_OPT_HOP_LIMIT, 0), 1);
     assert_int_equal(fwd_hop_limit_apply(&p, 16, buf), -1);
+
+    /* a value longer than one byte counts as 255, not as its low byte
+     * (fuzz regression: 0x0201 became 0, 0x0100 became 255) */
+    static const uint8_t v2[][2] = {{0x02, 0x01}, {0x01, 0x00}};
+    for (unsigned i = 0; i < 2; i++) {
+        coap_msg_init(&m);
+        m.code = COAP_GET;
+        coap_msg_add_opt(&m, COAP_OPT_HOP_LIMIT, v2[i], 2);
+        assert_int_equal(fwd_hop_limit_apply(&m, 16, buf), 0);
+        assert_int_equal(coap_msg_opt_uint(&m, COAP_OPT_HOP_LIMIT, 0), 254);
+    }
 }
 
 static void test_options(void **state)
