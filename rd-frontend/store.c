@@ -270,6 +270,11 @@ bool store_in_tx(const struct store *s)
     return s->in_tx;
 }
 
+bool store_tx_writes(const struct store *s)
+{
+    return s->in_tx && sqlite3_txn_state(s->db, NULL) == SQLITE_TXN_WRITE;
+}
+
 static void addr_text(const struct rr_addr *a, char *buf, size_t len)
 {
     if (a->ss.ss_family != AF_INET && a->ss.ss_family != AF_INET6)
