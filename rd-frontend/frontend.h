@@ -68,6 +68,11 @@ struct aidx {
     size_t ntouched;
     bool touched_all; /* too many to list, or a change no key shows */
     bool touched_sorted;
+    /* bulk build (loading at start): new entries wait in pend, out of the
+     * skip list, until aidx_bulk_end sorts and links them in one pass */
+    bool bulk;
+    struct aidx_ent **pend;
+    size_t npend, cappend;
 };
 
 /* One registration (RFC 9176 registration resource /reg/<id>). */
@@ -440,6 +445,12 @@ void aidx_touch_reset(struct aidx *x);
  * so an entry r keeps is never freed and made again. 0 / -1 (oom: r keeps
  * its old keys). */
 int aidx_update(struct aidx *x, struct rd_reg *r);
+/* Loading many registrations: defer the skip list (prefix and presence
+ * filters) to aidx_bulk_end, one sort and one linking pass instead of an
+ * ordered insert per new key. Exact finds work in between, range walks
+ * (aidx_first_ge) only after the end; any removal ends the bulk build. */
+void aidx_bulk_begin(struct aidx *x);
+void aidx_bulk_end(struct aidx *x);
 const struct aidx_ent *aidx_find(const struct aidx *x, const char *name, const char *value);
 /* Prefix ranges: the first entry >= (name, value), the next one, and
  * whether an entry is (name, stem...). */

@@ -227,6 +227,8 @@ static int run(struct frontend *fe)
             }
             lp->committing = false;
             snap_wait = after_commit(lp);
+            if (lp->nq == 0 && !(items[0].revents & ZMQ_POLLIN))
+                continue; /* nothing waits: poll until a message or a timer */
         }
         if (store_begin(fe->store) < 0)
             fatalx("store: cannot begin a transaction");

@@ -59,6 +59,7 @@ struct store {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     bool in_tx;
+    sqlite3_int64 changes_at_begin; /* total changes at BEGIN: store_tx_writes */
     /* checkpointer thread (file databases only) */
     bool ckpt_on;
     sqlite3 *ckpt_db;
@@ -246,6 +247,7 @@ int store_begin(struct store *s)
     if (exec_simple(s, ST_BEGIN) < 0)
         return -1;
     s->in_tx = true;
+    s->changes_at_begin = sqlite3_total_changes64(s->db);
     return 0;
 }
 
@@ -272,7 +274,8 @@ bool store_in_tx(const struct store *s)
 
 bool store_tx_writes(const struct store *s)
 {
-    return s->in_tx && sqlite3_txn_state(s->db, NULL) == SQLITE_TXN_WRITE;
+    /* BEGIN IMMEDIATE holds the write lock from the start: count rows instead */
+    return s->in_tx && sqlite3_total_changes64(s->db) != s->changes_at_begin;
 }
 
 static void addr_text(const struct rr_addr *a, char *buf, size_t len)
