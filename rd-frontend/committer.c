@@ -4,6 +4,7 @@
  * GET of a registration, discovery) from memory while the fsync runs.
  * Owns: the thread, its mutex/condition and an eventfd that becomes
  * readable when a commit is done (main.c polls it beside the ROUTER).
+ * Also fe_thread_start, which store.c's checkpointer uses too.
  * Talks to: store.c (store_commit, on the loop's connection: the loop does
  * not touch the store while a commit is in flight), main.c.
  * Durability is unchanged: main.c sends a batch's outbox (the answers to
@@ -44,10 +45,21 @@ static void *committer_main(void *arg)
     return NULL;
 }
 
-int committer_start(struct committer *c, struct store *s)
+int fe_thread_start(pthread_t *th, void *(*fn)(void *), void *arg)
 {
     sigset_t all, old;
+    int rc;
 
+    /* signals stay with the main thread (its handlers only set flags) */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(th, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+int committer_start(struct committer *c, struct store *s)
+{
     c->store = s;
     c->on = false;
     if ((c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
@@ -56,12 +68,7 @@ int committer_start(struct committer *c, struct store *s)
         goto fail_fd;
     if (pthread_cond_init(&c->cv, NULL) != 0)
         goto fail_mu;
-    /* signals stay with the main thread (its handlers only set flags) */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&c->th, NULL, committer_main, c);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0)
+    if (fe_thread_start(&c->th, committer_main, c) != 0)
         goto fail_cv;
     c->on = true;
     return 0;

@@ -290,6 +290,8 @@ void committer_kick(struct committer *c);
 /* *done: the commit finished (then returns its result 0/-1); 0 if not yet. */
 int committer_done(struct committer *c, bool *done);
 void committer_stop(struct committer *c);
+/* pthread_create with every signal blocked in the new thread. 0 / errno. */
+int fe_thread_start(pthread_t *th, void *(*fn)(void *), void *arg);
 
 /* --- frontend core (rd_request.c) --- */
 int frontend_init(struct frontend *fe, const struct rr_config *cfg, const char *db_path);

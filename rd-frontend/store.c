@@ -42,7 +42,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,8 +145,6 @@ static void *ckpt_main(void *arg)
 /* Start the checkpointer; on any failure SQLite's own checkpoints stay on. */
 static void ckpt_start(struct store *s, const char *path)
 {
-    sigset_t all, old;
-
     if (strcmp(path, ":memory:") == 0 || path[0] == '\0')
         return;
     if (sqlite3_open_v2(path, &s->ckpt_db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
@@ -159,12 +156,7 @@ static void ckpt_start(struct store *s, const char *path)
         pthread_mutex_destroy(&s->ckpt_mu);
         goto fail;
     }
-    /* signals stay with the main thread (its handlers only set flags) */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&s->ckpt_thread, NULL, ckpt_main, s);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
+    if (fe_thread_start(&s->ckpt_thread, ckpt_main, s) != 0) {
         pthread_cond_destroy(&s->ckpt_cv);
         pthread_mutex_destroy(&s->ckpt_mu);
         goto fail;

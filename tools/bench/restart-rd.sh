@@ -18,14 +18,9 @@ PERF=${PERF:-0}
 TMP=$(mktemp -d /tmp/rdrelay-restart.XXXXXX)
 STATE=${STATE:-$TMP}
 PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 . "$(dirname "$0")/lib-rd.sh"
+trap rd_cleanup EXIT
+trap 'exit 1' INT TERM
 
 fresh=1
 [ -d "$STATE/state" ] && fresh=0
