@@ -14,6 +14,10 @@
  * slot); the lookup sorts the few candidates it takes by id. Every key
  * joined or left is also recorded (hashes, up to AIDX_MAX_TOUCHED) until
  * observe.c resets it: which Observe lookups a batch can have changed.
+ * At start the registrations are loaded in a bulk build (aidx_bulk_begin/
+ * end): the hash is kept as usual, the skip list is linked once at the end
+ * from the sorted new entries (an ordered insert per new key was the top
+ * cost of a restart with 100,000 registrations).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +86,11 @@ void aidx_free(struct aidx *x)
         free(e->regs);
         free(e);
     }
+    for (size_t i = 0; i < x->npend; i++) {
+        free(x->pend[i]->regs);
+        free(x->pend[i]);
+    }
+    free(x->pend);
     free(x->head);
     free(x->buckets);
     free(x->touched);
@@ -214,6 +223,11 @@ static int grow_buckets(struct aidx *x)
         e->hnext = b[e->hash & (n - 1)];
         b[e->hash & (n - 1)] = e;
     }
+    for (size_t i = 0; i < x->npend; i++) {
+        struct aidx_ent *e = x->pend[i];
+        e->hnext = b[e->hash & (n - 1)];
+        b[e->hash & (n - 1)] = e;
+    }
     free(x->buckets);
     x->buckets = b;
     x->nbuckets = n;
@@ -223,15 +237,35 @@ static int grow_buckets(struct aidx *x)
 static struct aidx_ent *ent_get(struct aidx *x, const char *name, const char *value)
 {
     struct aidx_ent *upd[AIDX_MAX_LEVEL], *e;
-    size_t nl = strlen(name) + 1, vl = strlen(value) + 1;
+    uint64_t h = key_hash(name, value);
+    struct aidx_ent **bp = &x->buckets[h & (x->nbuckets - 1)];
+    size_t nl, vl;
     unsigned level;
     char *p;
 
-    e = (struct aidx_ent *)aidx_find(x, name, value);
-    if (e != NULL)
-        return e;
+    for (struct aidx_ent **pp = bp; (e = *pp) != NULL; pp = &e->hnext) {
+        if (e->hash == h && key_cmp(e, name, value) == 0) {
+            /* to the front of its chain: the keys many registrations share
+             * (rt, if, ct values) are found without walking past the cold
+             * unique ones (ep, base), a cache miss each */
+            *pp = e->hnext;
+            e->hnext = *bp;
+            *bp = e;
+            return e;
+        }
+    }
+    nl = strlen(name) + 1;
+    vl = strlen(value) + 1;
     if (x->nent + 1 > x->nbuckets && grow_buckets(x) < 0)
         return NULL;
+    if (x->bulk && x->npend == x->cappend) {
+        size_t nc = x->cappend ? x->cappend * 2 : 4096;
+        struct aidx_ent **np = realloc(x->pend, nc * sizeof(*np));
+        if (np == NULL)
+            return NULL;
+        x->pend = np;
+        x->cappend = nc;
+    }
     level = random_level(x);
     e = calloc(1, sizeof(*e) + level * sizeof(e->next[0]) + nl + vl);
     if (e == NULL)
@@ -242,22 +276,76 @@ static struct aidx_ent *ent_get(struct aidx *x, const char *name, const char *va
     e->name = p;
     e->value = p + nl;
     e->level = (uint8_t)level;
-    e->hash = key_hash(name, value);
+    e->hash = h;
     e->hnext = x->buckets[e->hash & (x->nbuckets - 1)];
     x->buckets[e->hash & (x->nbuckets - 1)] = e;
+    x->nent++;
+    if (x->bulk) {
+        x->pend[x->npend++] = e; /* linked by aidx_bulk_end */
+        return e;
+    }
     skip_search(x, name, value, upd);
     for (unsigned l = 0; l < level; l++) {
         e->next[l] = upd[l]->next[l];
         upd[l]->next[l] = e;
     }
-    x->nent++;
     return e;
+}
+
+void aidx_bulk_begin(struct aidx *x)
+{
+    x->bulk = true;
+}
+
+static int cmp_ent(const void *a, const void *b)
+{
+    const struct aidx_ent *x = *(const struct aidx_ent *const *)a;
+    const struct aidx_ent *y = *(const struct aidx_ent *const *)b;
+
+    return key_cmp(x, y->name, y->value);
+}
+
+void aidx_bulk_end(struct aidx *x)
+{
+    struct aidx_ent *upd[AIDX_MAX_LEVEL];
+
+    if (!x->bulk)
+        return;
+    x->bulk = false;
+    if (x->npend > 1)
+        qsort(x->pend, x->npend, sizeof(*x->pend), cmp_ent);
+    if (x->head->next[0] == NULL) {
+        /* the usual case: append in order, keeping the last entry per level */
+        for (unsigned l = 0; l < AIDX_MAX_LEVEL; l++)
+            upd[l] = x->head;
+        for (size_t i = 0; i < x->npend; i++) {
+            struct aidx_ent *e = x->pend[i];
+            for (unsigned l = 0; l < e->level; l++) {
+                e->next[l] = NULL;
+                upd[l]->next[l] = e;
+                upd[l] = e;
+            }
+        }
+    } else {
+        for (size_t i = 0; i < x->npend; i++) {
+            struct aidx_ent *e = x->pend[i];
+            skip_search(x, e->name, e->value, upd);
+            for (unsigned l = 0; l < e->level; l++) {
+                e->next[l] = upd[l]->next[l];
+                upd[l]->next[l] = e;
+            }
+        }
+    }
+    free(x->pend);
+    x->pend = NULL;
+    x->npend = x->cappend = 0;
 }
 
 static void ent_drop(struct aidx *x, struct aidx_ent *e)
 {
     struct aidx_ent *upd[AIDX_MAX_LEVEL];
 
+    aidx_bulk_end(x); /* e may still wait in pend: link everything first */
     for (struct aidx_ent **pp = &x->buckets[e->hash & (x->nbuckets - 1)]; *pp; pp = &(*pp)->hnext) {
         if (*pp == e) {
             *pp = e->hnext;

@@ -20,10 +20,40 @@
 #include "frontend.h"
 #include "log.h"
 
+static void send_one(struct frontend *fe, bool pub, const uint8_t *ident, size_t idlen,
+                     uint16_t type, const uint8_t *body, size_t len)
+{
+    void *sock = pub ? fe->pub : fe->router;
+
+    if (sock == NULL)
+        return;
+    if (proto_send(sock, pub ? NULL : ident, idlen, type, body, len) == 0)
+        return;
+    if (errno == EAGAIN) {
+        /* high-water mark: counted; PUB subscribers see the seq gap and resync */
+        if (pub)
+            fe->pub_eagain++;
+        else
+            fe->router_eagain++;
+    } else if (errno == EHOSTUNREACH) {
+        fe->router_unroutable++;
+        log_debug("%s to %.*s: peer not connected", proto_msg_name(type), (int)idlen,
+                  (const char *)ident);
+    } else {
+        log_warn("send %s", proto_msg_name(type));
+    }
+}
+
 void fe_queue(struct frontend *fe, bool pub, const uint8_t *ident, size_t idlen, uint16_t type,
               const uint8_t *body, size_t len)
 {
-    struct rd_out *o = calloc(1, sizeof(*o));
+    struct rd_out *o;
+
+    if (fe->send_now && fe->router != NULL) {
+        send_one(fe, pub, ident, idlen, type, body, len);
+        return;
+    }
+    o = calloc(1, sizeof(*o));
 
     if (o == NULL || idlen > RD_IDENT_MAX || (len && (o->body = malloc(len)) == NULL)) {
         log_warnx("outbox: out of memory, %s dropped", proto_msg_name(type));
@@ -61,27 +91,25 @@ void fe_outbox_clear(struct frontend *fe)
 
 void ctl_flush(struct frontend *fe)
 {
-    for (struct rd_out *o = fe->out_head; o; o = o->next) {
-        void *sock = o->pub ? fe->pub : fe->router;
-        if (sock == NULL)
-            continue;
-        if (proto_send(sock, o->pub ? NULL : o->ident, o->idlen, o->type, o->body, o->len) < 0) {
-            if (errno == EAGAIN) {
-                /* high-water mark: counted; PUB subscribers see the seq gap and resync */
-                if (o->pub)
-                    fe->pub_eagain++;
-                else
-                    fe->router_eagain++;
-            } else if (errno == EHOSTUNREACH) {
-                fe->router_unroutable++;
-                log_debug("%s to %.*s: peer not connected", proto_msg_name(o->type), (int)o->idlen,
-                          (const char *)o->ident);
-            } else {
-                log_warn("send %s", proto_msg_name(o->type));
-            }
-        }
-    }
+    for (struct rd_out *o = fe->out_head; o; o = o->next)
+        send_one(fe, o->pub, o->ident, o->idlen, o->type, o->body, o->len);
     fe_outbox_clear(fe);
+}
+
+bool ctl_read_only(uint16_t type, const uint8_t *body, size_t len)
+{
+    struct rr_msg_rd_request m;
+    struct wire_r r;
+
+    if (type == RR_MSG_CTL_REQUEST)
+        return true;
+    if (type != RR_MSG_RD_REQUEST)
+        return false;
+    wire_r_init(&r, body, len);
+    if (proto_dec_rd_request(&r, &m) < 0 || m.coap.len < 2)
+        return false;
+    /* CoAP code byte: 0.01 GET and 0.05 FETCH change nothing here */
+    return m.coap.p[1] == 0x01 || m.coap.p[1] == 0x05;
 }
 
 /* --- response cache --- */

@@ -25,6 +25,7 @@
 #ifndef RDRELAY_FRONTEND_H
 #define RDRELAY_FRONTEND_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +68,11 @@ struct aidx {
     size_t ntouched;
     bool touched_all; /* too many to list, or a change no key shows */
     bool touched_sorted;
+    /* bulk build (loading at start): new entries wait in pend, out of the
+     * skip list, until aidx_bulk_end sorts and links them in one pass */
+    bool bulk;
+    struct aidx_ent **pend;
+    size_t npend, cappend;
 };
 
 /* One registration (RFC 9176 registration resource /reg/<id>). */
@@ -261,8 +267,31 @@ struct frontend {
     void *zctx, *router, *pub;
     struct rd_out *out_head, *out_tail;
     size_t nout;
+    /* set by main.c around a read-only request: its answer is sent at once,
+     * not after the batch's COMMIT (it changes nothing that must be durable) */
+    bool send_now;
     uint64_t requests, registrations_made;
 };
+
+/* --- committer.c: a batch's COMMIT in a thread of its own --- */
+struct committer {
+    struct store *store;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int efd; /* readable when a commit is done */
+    int rc;  /* of the last commit, under mu */
+    bool want, stop, on;
+};
+/* 0, or -1 (no thread: the caller commits in the loop). */
+int committer_start(struct committer *c, struct store *s);
+/* Run store_commit in the thread; the caller leaves the store alone until done. */
+void committer_kick(struct committer *c);
+/* *done: the commit finished (then returns its result 0/-1); 0 if not yet. */
+int committer_done(struct committer *c, bool *done);
+void committer_stop(struct committer *c);
+/* pthread_create with every signal blocked in the new thread. 0 / errno. */
+int fe_thread_start(pthread_t *th, void *(*fn)(void *), void *arg);
 
 /* --- frontend core (rd_request.c) --- */
 int frontend_init(struct frontend *fe, const struct rr_config *cfg, const char *db_path);
@@ -418,6 +447,12 @@ void aidx_touch_reset(struct aidx *x);
  * so an entry r keeps is never freed and made again. 0 / -1 (oom: r keeps
  * its old keys). */
 int aidx_update(struct aidx *x, struct rd_reg *r);
+/* Loading many registrations: defer the skip list (prefix and presence
+ * filters) to aidx_bulk_end, one sort and one linking pass instead of an
+ * ordered insert per new key. Exact finds work in between, range walks
+ * (aidx_first_ge) only after the end; any removal ends the bulk build. */
+void aidx_bulk_begin(struct aidx *x);
+void aidx_bulk_end(struct aidx *x);
 const struct aidx_ent *aidx_find(const struct aidx *x, const char *name, const char *value);
 /* Prefix ranges: the first entry >= (name, value), the next one, and
  * whether an entry is (name, stem...). */
@@ -435,6 +470,8 @@ int store_begin(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
 bool store_in_tx(const struct store *s);
+/* The open transaction has written something (its COMMIT will fsync). */
+bool store_tx_writes(const struct store *s);
 /* Insert a new row; sets r->id. 0 / -1. */
 int store_insert(struct store *s, struct rd_reg *r);
 /* Rewrite every column of row r->id. 0 / -1. */
@@ -467,6 +504,9 @@ void fe_queue(struct frontend *fe, bool pub, const uint8_t *ident, size_t idlen,
               const uint8_t *body, size_t len);
 /* Send (or, without sockets, drop) every queued message. */
 void ctl_flush(struct frontend *fe);
+/* The message only reads (RD_REQUEST with GET or FETCH, CTL_REQUEST): it can
+ * be answered while a COMMIT is in flight, and need not wait for one. */
+bool ctl_read_only(uint16_t type, const uint8_t *body, size_t len);
 void fe_outbox_clear(struct frontend *fe);
 /* Response cache. */
 const struct rd_cache_ent *ctl_cache_find(const struct frontend *fe, const uint8_t *ident,

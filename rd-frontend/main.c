@@ -7,6 +7,10 @@
  * COMMIT the SQLite transaction, and only then send what the batch produced
  * (responses, route updates, notifications). So nothing is acknowledged
  * before it is durable, and a burst of registrations shares one fsync.
+ * The COMMIT of a batch that wrote runs in committer.c's thread; meanwhile
+ * read-only requests (lookups, GET, discovery) are answered from memory at
+ * once (in a batch too: they never wait for an fsync), and changes wait in
+ * a queue for the next batch.
  * Exit codes: 2 = configuration error (do not restart), 1 = runtime failure.
  */
 #include <errno.h>
@@ -76,26 +80,136 @@ fail:
     return NULL;
 }
 
+/* A change that arrived while a COMMIT was in flight: run in the next batch. */
+struct deferred {
+    uint8_t ident[RD_IDENT_MAX];
+    size_t idlen, len;
+    uint16_t type;
+    uint8_t *body;
+};
+
+/* The loop's state (one per process, on run()'s stack). */
+struct loop {
+    struct frontend *fe;
+    struct committer com;
+    bool committing; /* com holds the store and fe's outbox is the batch's */
+    struct deferred q[BATCH_MAX];
+    size_t nq;
+    uint8_t *body;
+    uint8_t ident[RD_IDENT_MAX];
+};
+
+static void dispatch_now(struct frontend *fe, const uint8_t *ident, size_t idlen, uint16_t type,
+                         const uint8_t *body, size_t len)
+{
+    fe->send_now = true;
+    ctl_dispatch(fe, ident, idlen, type, body, len);
+    fe->send_now = false;
+}
+
+/*
+ * Read up to max waiting messages. Read-only ones are answered at once (they
+ * need no COMMIT of their own). The others run now (in_batch) or, while a
+ * COMMIT is in flight, wait in lp->q for the next batch. 0, or -1 when
+ * nothing more is waiting.
+ */
+static int read_messages(struct loop *lp, bool in_batch, size_t max)
+{
+    for (size_t i = 0; i < max; i++) {
+        size_t idlen = 0, len = 0;
+        uint16_t type;
+        if (!in_batch && lp->nq == BATCH_MAX)
+            return 0; /* the next batch is full: leave the rest in the socket */
+        if (proto_recv(lp->fe->router, true, lp->ident, &idlen, &type, lp->body, RR_PROTO_MAX_BODY,
+                       &len) < 0) {
+            if (errno == EAGAIN)
+                return -1;
+            continue; /* malformed: already logged and drained */
+        }
+        if (ctl_read_only(type, lp->body, len)) {
+            dispatch_now(lp->fe, lp->ident, idlen, type, lp->body, len);
+        } else if (in_batch) {
+            ctl_dispatch(lp->fe, lp->ident, idlen, type, lp->body, len);
+        } else {
+            struct deferred *d = &lp->q[lp->nq];
+            if ((d->body = malloc(len ? len : 1)) == NULL) {
+                log_warnx("out of memory: %s dropped", proto_msg_name(type));
+                continue;
+            }
+            memcpy(d->ident, lp->ident, idlen);
+            d->idlen = idlen;
+            memcpy(d->body, lp->body, len);
+            d->len = len;
+            d->type = type;
+            lp->nq++;
+        }
+    }
+    return 0;
+}
+
+static void run_deferred(struct loop *lp)
+{
+    for (size_t i = 0; i < lp->nq; i++) {
+        ctl_dispatch(lp->fe, lp->q[i].ident, lp->q[i].idlen, lp->q[i].type, lp->q[i].body,
+                     lp->q[i].len);
+        free(lp->q[i].body);
+    }
+    lp->nq = 0;
+}
+
+/* The batch is durable: send what it produced. */
+static int after_commit(struct loop *lp)
+{
+    ctl_flush(lp->fe);
+    return routes_snapshot_pump(lp->fe);
+}
+
+/* Wait for the COMMIT in flight (at shutdown), then send its batch. */
+static void finish_commit(struct loop *lp)
+{
+    bool done = false;
+
+    while (lp->committing) {
+        zmq_pollitem_t it = {.socket = NULL, .fd = lp->com.efd, .events = ZMQ_POLLIN};
+        if (zmq_poll(&it, 1, -1) < 0 && errno != EINTR)
+            fatalx("zmq_poll on the committer");
+        if (committer_done(&lp->com, &done) < 0)
+            fatalx("store: commit failed; exiting before anything is acknowledged");
+        if (done) {
+            lp->committing = false;
+            after_commit(lp);
+        }
+    }
+}
+
 static int run(struct frontend *fe)
 {
-    zmq_pollitem_t items[1];
-    uint8_t ident[RD_IDENT_MAX];
-    uint8_t *body = malloc(RR_PROTO_MAX_BODY);
+    struct loop *lp = calloc(1, sizeof(*lp));
+    zmq_pollitem_t items[2];
     uint64_t next_tick = now_mono_ms(), next_hb = now_mono_ms();
     int ret = 1, snap_wait = -1;
 
-    if (body == NULL)
-        return 1;
+    if (lp == NULL || (lp->body = malloc(RR_PROTO_MAX_BODY)) == NULL)
+        goto out;
+    lp->fe = fe;
+    committer_start(&lp->com, fe->store); /* without it: commits in the loop */
     while (!quit_signal) {
         uint64_t mono = now_mono_ms();
         uint64_t due = next_tick < next_hb ? next_tick : next_hb;
         long timeout = due > mono ? (long)(due - mono) : 0;
+        int nitems = 1;
 
         if (snap_wait >= 0 && snap_wait < timeout)
             timeout = snap_wait; /* a snapshot has more to send */
-
         items[0] = (zmq_pollitem_t){.socket = fe->router, .events = ZMQ_POLLIN};
-        if (zmq_poll(items, 1, timeout) < 0) {
+        if (lp->committing) {
+            /* only the commit's end or a message can move the loop on */
+            timeout = -1;
+            if (lp->nq == BATCH_MAX)
+                items[0].events = 0;
+            items[nitems++] = (zmq_pollitem_t){.fd = lp->com.efd, .events = ZMQ_POLLIN};
+        }
+        if (zmq_poll(items, nitems, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             log_warn("zmq_poll");
@@ -103,19 +217,24 @@ static int run(struct frontend *fe)
         }
         fe->now = now_wall_ms();
         mono = now_mono_ms();
+        if (lp->committing) {
+            bool done = false;
+            if (committer_done(&lp->com, &done) < 0)
+                fatalx("store: commit failed; exiting before anything is acknowledged");
+            if (!done) {
+                read_messages(lp, false, BATCH_MAX);
+                continue;
+            }
+            lp->committing = false;
+            snap_wait = after_commit(lp);
+            if (lp->nq == 0 && !(items[0].revents & ZMQ_POLLIN))
+                continue; /* nothing waits: poll until a message or a timer */
+        }
         if (store_begin(fe->store) < 0)
             fatalx("store: cannot begin a transaction");
-        for (int i = 0; i < BATCH_MAX; i++) {
-            size_t idlen = 0, len = 0;
-            uint16_t type;
-            if (proto_recv(fe->router, true, ident, &idlen, &type, body, RR_PROTO_MAX_BODY, &len) <
-                0) {
-                if (errno == EAGAIN)
-                    break;
-                continue; /* malformed: already logged and drained */
-            }
-            ctl_dispatch(fe, ident, idlen, type, body, len);
-        }
+        size_t room = BATCH_MAX - lp->nq;
+        run_deferred(lp);
+        read_messages(lp, true, room);
         if (mono >= next_tick) {
             rd_tick(fe);
             next_tick = mono + TICK_MS;
@@ -125,15 +244,27 @@ static int run(struct frontend *fe)
             routes_heartbeat(fe);
             next_hb = mono + fe->cfg.heartbeat_ms;
         }
+        if (lp->com.on && store_tx_writes(fe->store)) {
+            /* the fsync runs beside the loop; the outbox waits for it */
+            committer_kick(&lp->com);
+            lp->committing = true;
+            continue;
+        }
         if (store_commit(fe->store) < 0)
             fatalx("store: commit failed; exiting before anything is acknowledged");
-        ctl_flush(fe);
-        snap_wait = routes_snapshot_pump(fe);
+        snap_wait = after_commit(lp);
     }
     log_info("signal %d: shutting down", (int)quit_signal);
+    finish_commit(lp);
     ret = 0;
 out:
-    free(body);
+    if (lp) {
+        for (size_t i = 0; i < lp->nq; i++)
+            free(lp->q[i].body);
+        committer_stop(&lp->com);
+        free(lp->body);
+    }
+    free(lp);
     return ret;
 }
 

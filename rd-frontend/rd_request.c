@@ -745,7 +745,10 @@ int frontend_init(struct frontend *fe, const struct rr_config *cfg, const char *
     if (store_open(db_path, &fe->store) < 0)
         goto out;
     lc.fe = fe;
-    if (store_load(fe->store, load_one, &lc) < 0)
+    aidx_bulk_begin(&fe->reg.idx); /* one sort at the end, not an ordered insert per key */
+    int lrc = store_load(fe->store, load_one, &lc);
+    aidx_bulk_end(&fe->reg.idx);
+    if (lrc < 0)
         goto out;
     for (size_t i = 0; i < lc.ngone; i++)
         if (store_delete(fe->store, lc.gone[i]) < 0)

@@ -42,7 +42,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +58,7 @@ struct store {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     bool in_tx;
+    sqlite3_int64 changes_at_begin; /* total changes at BEGIN: store_tx_writes */
     /* checkpointer thread (file databases only) */
     bool ckpt_on;
     sqlite3 *ckpt_db;
@@ -145,8 +145,6 @@ static void *ckpt_main(void *arg)
 /* Start the checkpointer; on any failure SQLite's own checkpoints stay on. */
 static void ckpt_start(struct store *s, const char *path)
 {
-    sigset_t all, old;
-
     if (strcmp(path, ":memory:") == 0 || path[0] == '\0')
         return;
     if (sqlite3_open_v2(path, &s->ckpt_db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
@@ -158,12 +156,7 @@ static void ckpt_start(struct store *s, const char *path)
         pthread_mutex_destroy(&s->ckpt_mu);
         goto fail;
     }
-    /* signals stay with the main thread (its handlers only set flags) */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&s->ckpt_thread, NULL, ckpt_main, s);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
+    if (fe_thread_start(&s->ckpt_thread, ckpt_main, s) != 0) {
         pthread_cond_destroy(&s->ckpt_cv);
         pthread_mutex_destroy(&s->ckpt_mu);
         goto fail;
@@ -246,6 +239,7 @@ int store_begin(struct store *s)
     if (exec_simple(s, ST_BEGIN) < 0)
         return -1;
     s->in_tx = true;
+    s->changes_at_begin = sqlite3_total_changes64(s->db);
     return 0;
 }
 
@@ -268,6 +262,12 @@ void store_rollback(struct store *s)
 bool store_in_tx(const struct store *s)
 {
     return s->in_tx;
+}
+
+bool store_tx_writes(const struct store *s)
+{
+    /* BEGIN IMMEDIATE holds the write lock from the start: count rows instead */
+    return s->in_tx && sqlite3_total_changes64(s->db) != s->changes_at_begin;
 }
 
 static void addr_text(const struct rr_addr *a, char *buf, size_t len)

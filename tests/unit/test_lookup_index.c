@@ -494,6 +494,48 @@ static void test_index_structure(void **state)
     registry_free(&g);
 }
 
+/* A bulk build (the load at start) links the skip list once, in key order,
+ * whether the list was empty or not; a removal in between ends it. */
+static void test_bulk_build(void **state)
+{
+    struct registry g;
+    struct rd_reg *r[6];
+    const char *eps[6] = {"m", "d", "z", "a", "k", "b"};
+    const char *order[6] = {"a", "b", "d", "k", "m", "z"};
+    const struct aidx_ent *e;
+    (void)state;
+
+    assert_int_equal(registry_init(&g), 0);
+    for (unsigned i = 0; i < 6; i++) {
+        r[i] = reg_new();
+        r[i]->id = i + 1;
+        snprintf(r[i]->ep, sizeof(r[i]->ep), "%s", eps[i]);
+        snprintf(r[i]->base, sizeof(r[i]->base), "coap://h%u", i % 2);
+    }
+    aidx_bulk_begin(&g.idx);
+    for (unsigned i = 0; i < 3; i++)
+        assert_int_equal(registry_insert(&g, r[i]), 0);
+    assert_int_equal(aidx_ent_count(aidx_find(&g.idx, "ep", "z")), 1); /* exact finds work */
+    aidx_bulk_end(&g.idx);
+    aidx_bulk_begin(&g.idx); /* into a list that is not empty */
+    for (unsigned i = 3; i < 5; i++)
+        assert_int_equal(registry_insert(&g, r[i]), 0);
+    aidx_bulk_end(&g.idx);
+    aidx_bulk_begin(&g.idx);
+    assert_int_equal(registry_insert(&g, r[5]), 0);
+    registry_remove(&g, r[1]); /* ends the bulk build, then removes "d" */
+    assert_int_equal(registry_insert(&g, r[1]), 0);
+    aidx_bulk_end(&g.idx);
+    e = aidx_first_ge(&g.idx, "ep", "");
+    for (unsigned i = 0; i < 6; i++, e = aidx_ent_next(e)) {
+        assert_true(aidx_ent_in_range(e, "ep", "", 0));
+        assert_string_equal(aidx_ent_regs(e)[0]->ep, order[i]);
+    }
+    assert_false(aidx_ent_in_range(e, "ep", "", 0));
+    assert_int_equal(aidx_ent_count(aidx_find(&g.idx, "base", "coap://h0")), 3);
+    registry_free(&g);
+}
+
 /* The expiry heap hands out registrations in the order of their events. */
 static void test_expiry_heap(void **state)
 {
@@ -539,6 +581,7 @@ int main(void)
     log_init("test_lookup_index", LOG_LVL_WARN); /* thousands of changes */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_index_structure),
+        cmocka_unit_test(test_bulk_build),
         cmocka_unit_test(test_expiry_heap),
         cmocka_unit_test(test_index_matches_scan),
     };

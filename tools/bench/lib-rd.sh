@@ -5,6 +5,13 @@
 # Sets FE (rd-frontend's pid) and appends both pids to PIDS; the caller
 # stops them by PID.
 
+# rd_cleanup: stop every pid in PIDS, then remove TMP (an EXIT trap)
+rd_cleanup() {
+    for _p in $PIDS; do kill "$_p" 2>/dev/null || true; done
+    for _p in $PIDS; do wait "$_p" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+
 # rd_start BIN STATE_DIR PORT [extra settings...]
 rd_start() {
     _bin=$1 _state=$2 _port=$3
