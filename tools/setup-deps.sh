@@ -30,6 +30,14 @@ PKGS=(
     clang-format    # the style check (tests/lint_format.sh, .clang-format)
     clang           # clang 14: builds the libFuzzer targets (tests/fuzz, tools/fuzz.sh)
     libclang-rt-14-dev # libFuzzer, ASan and UBSan runtimes for clang 14 (fuzz.smoke)
+    libwebsockets-dev # relay-ws: CoAP over WebSockets (libwebsockets 4.1.6)
+    libjansson-dev  # JSON in rdrelayctl and rd-frontend's control replies
+    libsystemd-dev  # sd_listen_fds: relays take sockets from systemd/a parent
+    systemd         # systemd-socket-activate in the socket-activation tests
+    chromium        # the status-page test (headless, driven by playwright-core)
+    prometheus      # promtool check metrics in the metrics test
+    valgrind        # the memcheck run of the e2e suite
+    gnuplot-nox     # benchmark plots (tools/bench)
 )
 
 missing=()
