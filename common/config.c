@@ -87,6 +87,13 @@ static const struct cfg_entry cfg_table[] = {
      "4.13"},
     {"block_timeout_ms", CFG_U32, F(block_timeout_ms), "30000",
      "a block-wise body with no new block this long is dropped (ms)"},
+    {"amplification_limit", CFG_U32, F(amplification_limit), "3",
+     "relay-udp: an answer to an unverified source is at most this many times its request, "
+     "else 4.01 + Echo (RFC 9175); 0 = off"},
+    {"echo_verified_s", CFG_U32, F(echo_verified_s), "300",
+     "relay-udp: a source that repeated a request with our Echo is verified this long (s)"},
+    {"echo_verified_max", CFG_U32, F(echo_verified_max), "16384",
+     "relay-udp: verified sources remembered (27 bytes each); the first to expire goes first"},
     {"extra_options", CFG_STR, F(extra_options), "",
      "comma list of CoAP option numbers to treat as known"},
 };

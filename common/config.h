@@ -55,6 +55,10 @@ struct rr_config {
     uint32_t tcp_max_conns;         /* 20000 (further limited by RLIMIT_NOFILE) */
     uint32_t tcp_max_inflight;      /* 256: one connection's outstanding requests */
     uint32_t tcp_pong_timeout_ms;   /* 20000: keepalive Ping unanswered -> close */
+    /* relay-udp: no traffic amplifier (RFC 9175, relay-core/amplify.h) */
+    uint32_t amplification_limit; /* 3: answer <= 3 x request unless verified; 0 = off */
+    uint32_t echo_verified_s;     /* 300: an Echo verifies its source this long */
+    uint32_t echo_verified_max;   /* 16384 verified sources remembered */
     char extra_options[RR_CFG_STR]; /* comma list of option numbers to treat as known */
     /* parsed from extra_options by config_finish() */
     uint16_t extra_option_nums[RR_MAX_EXTRA_OPTIONS];

@@ -48,6 +48,11 @@ int exch_init(struct relay *r)
         log_warnx("out of memory for %u duplicate entries", r->cfg.dedup_entries);
         return -1;
     }
+    if (rc_amp_init(&r->amp, r->cfg.amplification_limit, r->cfg.echo_verified_s,
+                    r->cfg.echo_verified_max) < 0) {
+        log_warnx("out of memory for %u verified sources", r->cfg.echo_verified_max);
+        return -1;
+    }
     log_debug("duplicate memory: %u entries, %u per peer, %zu KiB", r->dd.max_entries,
               r->dd.per_peer, dd_memory(r->dd.max_entries, r->dd.per_peer) / 1024);
     memset(r->ack_b, 0xff, r->nack_b * sizeof(uint32_t));
@@ -77,6 +82,7 @@ void exch_free(struct relay *r)
     free(r->ack_b);
     th_free(&r->core.timers);
     dd_free(&r->dd);
+    rc_amp_free(&r->amp);
     r->dx = NULL;
     r->ux = NULL;
     r->ack_b = NULL;
@@ -340,12 +346,13 @@ int dx_answer(struct relay *r, uint32_t i, const uint8_t *resp, size_t len, uint
                              resp + rest, len - (size_t)rest);
     if (n < 0)
         return -1;
-    d->out.len = (uint16_t)n;
+    d->out.len = (uint16_t)dx_amp_limit(r, i, (size_t)n, now);
     d->out.msgid = msgid;
     d->out.sock = d->sock;
     d->out.remote = d->peer;
     d->out.local = d->local;
-    udp_send(r, d->sock, &d->peer, &d->local, d->out.buf, d->out.len);
+    if (d->out.len)
+        udp_send(r, d->sock, &d->peer, &d->local, d->out.buf, d->out.len);
     if (type == COAP_T_CON)
         out_start(r, i, &d->out, &d->t_ack, now);
     else if (notify_type != 0xff && !final)

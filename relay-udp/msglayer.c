@@ -94,9 +94,11 @@ static void on_request(struct relay *r, int sock, const struct rr_addr *peer,
     d->local = *local;
     d->req_type = m->type;
     d->req_msgid = m->msgid;
+    d->req_len = (uint16_t)len;
     d->tkl = m->tkl;
     memcpy(d->token, m->token, m->tkl);
     dx_dedup_insert(r, i);
+    rc_amp_on_request(&r->amp, peer, m, now); /* our Echo verifies the peer */
 
     /* room for port-based hosting (BRIEF §3.4): such a listener maps every
      * request to its one route and never looks at Uri-Host */

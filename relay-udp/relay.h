@@ -15,6 +15,8 @@
  *   keepalive.c NAT keepalive and reachability of proxied UDP routes
  *   xfwd.c      cross-transport forwarding over the core's sockets: the
  *               requester's client side and the holder's upstream side
+ *   amp_udp.c   the amplification limit on every answer (RFC 9175 Echo,
+ *               relay-core/amplify.h)
  *   xblock.c    block-wise across transports: Block1 collection (requester)
  *               and splitting (holder) over r->bw (common/blockwise.h)
  * Nothing here allocates per request: pools are sized from max_exchanges.
@@ -27,6 +29,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "amplify.h"
 #include "blockwise.h"
 #include "clone_client.h"
 #include "coap_msg.h"
@@ -92,6 +95,7 @@ struct dexch {
     bool observe_req; /* XFWD: the request had Observe 0 */
     uint8_t xpeer;    /* XFWD: index of the holder relay's DEALER */
     uint16_t req_msgid;
+    uint16_t req_len; /* the request's datagram size (amplification limit, amplify.h) */
     uint8_t tkl;
     uint8_t token[COAP_MSG_MAX_TOKEN];
     int sock;
@@ -192,6 +196,7 @@ struct relay {
 
     struct ka_table ka;
     struct bw_store bw; /* block-wise bodies (xblock.c), sized once */
+    struct rc_amp amp;  /* amplification limit: Echo and verified sources */
 
     uint16_t next_msgid;
     uint64_t next_ka_tick_ms;
@@ -237,6 +242,13 @@ void dx_on_duplicate(struct relay *r, uint32_t di, int sock, const struct rr_add
  * final: the exchange ends after this. 0 / -1. */
 int dx_answer(struct relay *r, uint32_t i, const uint8_t *resp, size_t len, uint8_t notify_type,
               bool final, uint64_t now);
+/* The bytes dx_answer sends in place of an answer of len bytes that would
+ * make us an amplifier (amplify.h): 4.01 + Echo rewritten into d->out, or
+ * nothing (0) when even that is too large. Returns len when it may go. */
+size_t dx_amp_limit(struct relay *r, uint32_t i, size_t len, uint64_t now);
+/* The same for an RD notification of len bytes in d->out (no request of
+ * its own: see amp_udp.c). */
+size_t dx_amp_limit_notify(struct relay *r, uint32_t i, size_t len, uint64_t now);
 /* Answer with a locally made response (code, text payload). */
 int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *payload, uint64_t now);
 void dx_arm_empty_ack(struct relay *r, uint32_t i, uint64_t now);
