@@ -4,7 +4,9 @@
  * serve's fetch of the local server's /.well-known/core before it registers.
  * Owns one temporary UDP socket per call. Talks to one peer.
  * CON with RFC 7252 retransmission (ACK_TIMEOUT 2 s, doubling), empty ACK
- * followed by a separate response, Block2 followed until the body is whole.
+ * followed by a separate response, Block2 followed until the body is whole,
+ * a 4.01 with an Echo (RFC 9175 §2.4, rdrelay's amplification limit)
+ * answered by repeating the request with that Echo.
  */
 #include "connect.h"
 
@@ -28,6 +30,8 @@ struct client_xfer {
     uint16_t mid;
     uint8_t token[4];
     uint64_t deadline;
+    uint8_t echo[40]; /* Echo to repeat (echo_len 0: none) */
+    uint8_t echo_len;
     uint8_t tx[CN_DGRAM_MAX];
     size_t txlen;
     uint8_t rx[CN_DGRAM_MAX];
@@ -48,6 +52,8 @@ static int client_build(struct client_xfer *x, uint32_t blk, unsigned szx)
     m.tkl = sizeof(x->token);
     memcpy(m.token, x->token, sizeof(x->token));
     if (cn_add_path_query(&m, x->req->path, x->req->query, storage, sizeof(storage)) < 0)
+        return -1;
+    if (x->echo_len && coap_msg_add_opt(&m, COAP_OPT_ECHO, x->echo, x->echo_len) < 0)
         return -1;
     if (x->req->content_format >= 0 &&
         coap_msg_add_opt_uint(&m, COAP_OPT_CONTENT_FORMAT, (uint32_t)x->req->content_format,
@@ -152,6 +158,14 @@ int cn_request_blocking(const struct cn_request *req, uint8_t *code, struct strb
         if (client_exchange(x, &resp) < 0) {
             snprintf(err, errlen, "no answer within %u ms", req->timeout_ms);
             goto done;
+        }
+        const struct coap_msg_opt *echo = coap_msg_find(&resp, COAP_OPT_ECHO);
+        if (resp.code == COAP_CODE(4, 1) && echo && echo->len > 0 &&
+            echo->len <= sizeof(x->echo) && x->echo_len == 0) {
+            /* verify our address, then the same block again */
+            memcpy(x->echo, echo->val, echo->len);
+            x->echo_len = (uint8_t)echo->len;
+            continue;
         }
         *code = resp.code;
         if (blk == 0)
