@@ -292,7 +292,8 @@ void dx_arm_empty_ack(struct relay *r, uint32_t i, uint64_t now)
         th_arm(&r->core.timers, &d->t_ack, now + r->cfg.empty_ack_delay_ms);
 }
 
-void dx_on_duplicate(struct relay *r, uint32_t di, int sock, const struct rr_addr *local)
+void dx_on_duplicate(struct relay *r, uint32_t di, int sock, const struct rr_addr *local,
+                     size_t req_len, uint64_t now)
 {
     const struct dd_entry *e = &r->dd.e[di];
     const struct rr_addr *peer = &r->dd.p[e->peer].addr;
@@ -305,8 +306,13 @@ void dx_on_duplicate(struct relay *r, uint32_t di, int sock, const struct rr_add
         const struct dexch *d = &r->dx[e->ref];
         ack = d->req_type == COAP_T_CON && d->ack_sent;
     } else if (e->len) {
-        /* the kept answer, byte for byte, from where the request came in */
-        udp_send(r, sock, peer, local, r->dd.ans[di], e->len);
+        /* the kept answer, byte for byte, from where the request came in;
+         * it was sized for the first request: a short datagram with the
+         * same message id must not draw it (amplify.h) */
+        if (rc_amp_allows(&r->amp, peer, req_len, e->len, now))
+            udp_send(r, sock, peer, local, r->dd.ans[di], e->len);
+        else
+            r->amp.c.dropped++;
         return;
     }
     if (ack)

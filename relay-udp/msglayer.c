@@ -72,7 +72,7 @@ static void on_request(struct relay *r, int sock, const struct rr_addr *peer,
 {
     uint32_t i = dx_find_dup(r, peer, m->msgid, now);
     if (i != RU_NONE) {
-        dx_on_duplicate(r, i, sock, local);
+        dx_on_duplicate(r, i, sock, local, len, now);
         return;
     }
     i = dx_alloc(r, now);

@@ -234,8 +234,10 @@ uint32_t dx_alloc(struct relay *r, uint64_t now);
 void dx_release(struct relay *r, uint32_t i);
 void dx_dedup_insert(struct relay *r, uint32_t i);
 /* Duplicate memory: dx_find_dup returns an entry of r->dd (or RU_NONE);
- * dx_on_duplicate answers a duplicate that came in on sock at local. */
-void dx_on_duplicate(struct relay *r, uint32_t di, int sock, const struct rr_addr *local);
+ * dx_on_duplicate answers a duplicate of req_len bytes that came in on sock
+ * at local. */
+void dx_on_duplicate(struct relay *r, uint32_t di, int sock, const struct rr_addr *local,
+                     size_t req_len, uint64_t now);
 /* Deliver a response (raw bytes; their token is replaced with the client's,
  * the header with ACK/CON/NON as the state requires). notify_type is the
  * type for an Observe notification (CON/NON) or 0xff for a plain response.
