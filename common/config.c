@@ -94,6 +94,17 @@ static const struct cfg_entry cfg_table[] = {
      "relay-udp: a source that repeated a request with our Echo is verified this long (s)"},
     {"echo_verified_max", CFG_U32, F(echo_verified_max), "16384",
      "relay-udp: verified sources remembered (27 bytes each); the first to expire goes first"},
+    {"proxy_rate_source", CFG_U32, F(proxy_rate_source), "200",
+     "proxied requests per second from one source (IPv4 address, IPv6 /64), then 5.03 + "
+     "Max-Age; 0 = no limit"},
+    {"proxy_burst_source", CFG_U32, F(proxy_burst_source), "400",
+     "proxied requests one source may send at once above its rate (bucket size)"},
+    {"proxy_rate_endpoint", CFG_U32, F(proxy_rate_endpoint), "100",
+     "proxied requests per second to one endpoint name, then 5.03 + Max-Age; 0 = no limit"},
+    {"proxy_burst_endpoint", CFG_U32, F(proxy_burst_endpoint), "200",
+     "proxied requests to one endpoint at once above its rate (bucket size)"},
+    {"limit_buckets", CFG_U32, F(limit_buckets), "65536",
+     "token buckets of the rate limits per relay (24 bytes each, allocated at start)"},
     {"extra_options", CFG_STR, F(extra_options), "",
      "comma list of CoAP option numbers to treat as known"},
 };

@@ -59,6 +59,12 @@ struct rr_config {
     uint32_t amplification_limit; /* 3: answer <= 3 x request unless verified; 0 = off */
     uint32_t echo_verified_s;     /* 300: an Echo verifies its source this long */
     uint32_t echo_verified_max;   /* 16384 verified sources remembered */
+    /* relay-side limits (relay-core/ratelimit.h) */
+    uint32_t proxy_rate_source;    /* 200 proxied requests/s per source (IPv4, IPv6 /64); 0 off */
+    uint32_t proxy_burst_source;   /* 400 */
+    uint32_t proxy_rate_endpoint;  /* 100 proxied requests/s per endpoint name; 0 off */
+    uint32_t proxy_burst_endpoint; /* 200 */
+    uint32_t limit_buckets;        /* 65536 token buckets, all keys together */
     char extra_options[RR_CFG_STR]; /* comma list of option numbers to treat as known */
     /* parsed from extra_options by config_finish() */
     uint16_t extra_option_nums[RR_MAX_EXTRA_OPTIONS];

@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "clone_client.h"
+#include "ratelimit.h"
 #include "coap_msg.h"
 #include "config.h"
 #include "proto.h"
@@ -211,6 +212,7 @@ struct relay_core {
     uint64_t next_status_ms, next_clone_ms;
 
     struct rc_counters c;
+    struct rc_limits lim; /* rate limits (ratelimit.h) */
 };
 
 #define RC_COAP_MAX (RR_PROTO_MAX_BODY - RR_HOST_MAX - 64)

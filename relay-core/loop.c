@@ -95,11 +95,16 @@ int rc_init(struct relay_core *c, const struct rr_config *cfg, const char *name,
     c->next_check = (uint32_t)random();
     c->rd_seq = (uint32_t)random();
     c->start_wall_ms = now_wall_ms();
+    if (rc_limits_init(&c->lim, cfg) < 0) {
+        log_warnx("out of memory for %u rate-limit buckets", cfg->limit_buckets);
+        return -1;
+    }
     return 0;
 }
 
 void rc_free(struct relay_core *c)
 {
+    rc_limits_free(&c->lim);
     rc_ctl_close(c);
     if (c->zctx)
         zmq_ctx_term(c->zctx);

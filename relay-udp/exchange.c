@@ -376,7 +376,13 @@ int dx_answer(struct relay *r, uint32_t i, const uint8_t *resp, size_t len, uint
 
 int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *payload, uint64_t now)
 {
-    uint8_t b[4 + 8 + 1 + 256];
+    return dx_answer_local_max_age(r, i, code, 0, payload, now);
+}
+
+int dx_answer_local_max_age(struct relay *r, uint32_t i, uint8_t code, uint32_t max_age,
+                            const char *payload, uint64_t now)
+{
+    uint8_t b[4 + 8 + 6 + 1 + 256];
     size_t n = 4, pl = payload ? strlen(payload) : 0;
     struct dexch *d = &r->dx[i];
 
@@ -384,13 +390,21 @@ int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *paylo
         pl = 256;
     /* an unverified client gets the code without the diagnostic rather
      * than a 4.01 challenge in place of the error (amplify.h) */
-    if (!rc_amp_allows(&r->amp, &d->peer, d->req_len, 4 + d->tkl + 1 + pl, now))
+    if (!rc_amp_allows(&r->amp, &d->peer, d->req_len, 4 + d->tkl + 6 + 1 + pl, now))
         pl = 0;
     b[0] = (uint8_t)(0x40 | d->tkl);
     b[1] = code;
     b[2] = b[3] = 0;
     memcpy(b + 4, d->token, d->tkl);
     n += d->tkl;
+    if (max_age) {
+        /* Max-Age (14): delta nibble 13 + 1 extended byte, 1..4 value bytes */
+        uint8_t len = max_age > 0xffffff ? 4 : max_age > 0xffff ? 3 : max_age > 0xff ? 2 : 1;
+        b[n++] = (uint8_t)(13 << 4 | len);
+        b[n++] = COAP_OPT_MAX_AGE - 13;
+        for (int k = len - 1; k >= 0; k--)
+            b[n++] = (uint8_t)(max_age >> (8 * k));
+    }
     if (pl) {
         b[n++] = 0xff;
         memcpy(b + n, payload, pl);

@@ -253,6 +253,9 @@ size_t dx_amp_limit(struct relay *r, uint32_t i, size_t len, uint64_t now);
 size_t dx_amp_limit_notify(struct relay *r, uint32_t i, size_t len, uint64_t now);
 /* Answer with a locally made response (code, text payload). */
 int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *payload, uint64_t now);
+/* The same with a Max-Age option (seconds; 0 = none), e.g. 5.03 over a rate limit. */
+int dx_answer_local_max_age(struct relay *r, uint32_t i, uint8_t code, uint32_t max_age,
+                            const char *payload, uint64_t now);
 void dx_arm_empty_ack(struct relay *r, uint32_t i, uint64_t now);
 void dx_send_empty_ack(struct relay *r, uint32_t i);
 void dx_done(struct relay *r, uint32_t i, uint64_t now);
