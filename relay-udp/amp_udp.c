@@ -4,6 +4,9 @@
  * relay-core/amplify.h). Every answer to a client leaves through dx_answer,
  * which asks here first: discovery, lookups, proxied and separate
  * responses, Observe notifications and Block2 slices alike. Owns nothing.
+ * An unsafe proxied request (not GET/FETCH) from an unverified source is
+ * challenged before it is forwarded instead (dx_amp_prechallenge): were its
+ * answer challenged, the repeat would run the method at the origin twice.
  */
 #include "log.h"
 #include "relay.h"
@@ -33,12 +36,29 @@ static size_t amp_replace(struct relay *r, struct dexch *d, size_t req_len, size
     return n;
 }
 
+/* An error answer keeps its code and options and loses its diagnostic
+ * payload rather than being challenged (a client learns why at once; a
+ * 5.08 grows by an address per hop, RFC 8768). The length without it, or
+ * len when there is none. */
+static size_t amp_error_without_payload(const struct dexch *d, size_t len)
+{
+    struct coap_msg m;
+
+    if (COAP_CODE_CLASS(d->out.buf[1]) < 4 || coap_msg_parse_udp(d->out.buf, len, &m) < 0 ||
+        m.payload_len == 0)
+        return len;
+    return (size_t)(m.payload - d->out.buf) - 1; /* the payload marker goes too */
+}
+
 size_t dx_amp_limit(struct relay *r, uint32_t i, size_t len, uint64_t now)
 {
     struct dexch *d = &r->dx[i];
 
     if (rc_amp_allows(&r->amp, &d->peer, d->req_len, len, now))
         return len;
+    size_t bare = amp_error_without_payload(d, len);
+    if (bare < len && rc_amp_allows(&r->amp, &d->peer, d->req_len, bare, now))
+        return bare;
     return amp_replace(r, d, d->req_len, len, now);
 }
 
@@ -50,3 +70,18 @@ size_t dx_amp_limit_notify(struct relay *r, uint32_t i, size_t len, uint64_t now
         return len;
     return amp_replace(r, d, AMP_NOTIFY_REQ_MIN, len, now);
 }
+
+int dx_amp_prechallenge(struct relay *r, uint32_t i, const struct coap_msg *m, uint64_t now)
+{
+    struct dexch *d = &r->dx[i];
+    uint8_t b[RC_AMP_CHALLENGE_MAX];
+
+    if (r->amp.factor == 0 || m->code == COAP_GET || m->code == COAP_FETCH ||
+        rc_amp_is_verified(&r->amp, &d->peer, now))
+        return 0;
+    /* header fields are dx_answer's to set; only code, token and Echo count */
+    size_t n = rc_amp_challenge(&r->amp, &d->peer, COAP_T_ACK, 0, d->token, d->tkl, now, b);
+    dx_answer(r, i, b, n, 0xff, true, now);
+    return 1;
+}
+

@@ -388,10 +388,6 @@ int dx_answer_local_max_age(struct relay *r, uint32_t i, uint8_t code, uint32_t 
 
     if (pl > 256)
         pl = 256;
-    /* an unverified client gets the code without the diagnostic rather
-     * than a 4.01 challenge in place of the error (amplify.h) */
-    if (!rc_amp_allows(&r->amp, &d->peer, d->req_len, 4 + d->tkl + 6 + 1 + pl, now))
-        pl = 0;
     b[0] = (uint8_t)(0x40 | d->tkl);
     b[1] = code;
     b[2] = b[3] = 0;

@@ -251,6 +251,10 @@ size_t dx_amp_limit(struct relay *r, uint32_t i, size_t len, uint64_t now);
 /* The same for an RD notification of len bytes in d->out (no request of
  * its own: see amp_udp.c). */
 size_t dx_amp_limit_notify(struct relay *r, uint32_t i, size_t len, uint64_t now);
+/* A proxied request with an unsafe method (not GET/FETCH) from an
+ * unverified source: answered 4.01 + Echo here, before it is forwarded
+ * (1), so the origin never runs it twice; else 0. */
+int dx_amp_prechallenge(struct relay *r, uint32_t i, const struct coap_msg *m, uint64_t now);
 /* Answer with a locally made response (code, text payload). */
 int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *payload, uint64_t now);
 /* The same with a Max-Age option (seconds; 0 = none), e.g. 5.03 over a rate limit. */
