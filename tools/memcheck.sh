@@ -23,7 +23,7 @@ command -v valgrind >/dev/null || {
     exit 1
 }
 mkdir -p "$build"
-cmake -S "$root" -B "$build" -DRDRELAY_SANITIZE=OFF -DCMAKE_BUILD_TYPE=Debug \
+cmake -S "$root" -B "$build" -DRDRELAY_SANITIZE=OFF -DCMAKE_BUILD_TYPE= \
     >"$build/memcheck-cmake.log" 2>&1 || {
     cat "$build/memcheck-cmake.log" >&2
     exit 1
