@@ -82,6 +82,10 @@ struct st_io {
     void (*closed)(void *io, uint32_t ci, const char *why);
     /* the transport's own counters for RELAY_STATUS; returns how many */
     unsigned (*counters)(void *io, struct rc_counter *out, unsigned max);
+    /* optional: a timer of the transport's own (kind >= ST_T_IO) fired */
+    void (*on_timer)(void *io, struct rr_timer *t, uint64_t now);
+    /* optional: end of every loop iteration (relay-ws: run libwebsockets) */
+    void (*flush)(void *io);
 };
 
 /* The limits every stream transport has (from its settings). */
@@ -138,7 +142,7 @@ struct st_ux {
     struct rr_timer t; /* upstream timeout */
 };
 
-enum st_timer_kind { ST_T_CONN = 1, ST_T_DX, ST_T_UX };
+enum st_timer_kind { ST_T_CONN = 1, ST_T_DX, ST_T_UX, ST_T_IO /* and up: the transport's */ };
 
 /* Closed connections, for the "unreachable since" diagnostic. */
 #define ST_GONE_SLOTS 4096

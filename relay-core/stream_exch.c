@@ -198,7 +198,10 @@ void st_exch_on_timer(struct st_relay *r, struct rr_timer *t, uint64_t now)
         st_proxy_on_upstream_fail(r, i, COAP_GATEWAY_TIMEOUT, "endpoint did not answer", now);
         break;
     default:
-        log_warnx("unknown timer kind %u", t->kind);
+        if (t->kind >= ST_T_IO && r->io->on_timer)
+            r->io->on_timer(r->ioa, t, now);
+        else
+            log_warnx("unknown timer kind %u", t->kind);
         break;
     }
 }

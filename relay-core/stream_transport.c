@@ -20,6 +20,13 @@ static void on_timer(void *tp, struct rr_timer *t, uint64_t now)
     st_exch_on_timer(tp, t, now);
 }
 
+static void flush(void *tp)
+{
+    struct st_relay *r = tp;
+    if (r->io->flush)
+        r->io->flush(r->ioa);
+}
+
 static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
 {
     struct st_relay *r = tp;
@@ -145,6 +152,7 @@ static void answer(void *tp, uint32_t i, uint8_t code, const char *diag, uint64_
 static const struct relay_transport stream_transport = {
     .transport = RR_TRANSPORT_NONE, /* set by st_init */
     .on_timer = on_timer,
+    .flush = flush,
     .counters = counters,
     .route_change = route_change,
     .rd_request = st_rd_on_request,

@@ -1,9 +1,8 @@
 /*
  * conn.c - relay-tcp's listeners and the TCP side of its connections (RFC
  * 8323 §3 transport; the connections themselves are the stream layer's,
- * relay-core/stream_conn.c). Owns: the listening sockets (one per
- * tcp_listen address; IPv6 ones are V6ONLY, so IPv4 and IPv6 on one port
- * are separate sockets), every connection's socket, incomplete-message
+ * relay-core/stream_conn.c). Owns: the listeners (one per tcp_listen
+ * address, relay-core/listen.c), every connection's socket, incomplete-message
  * bytes and bounded output queue, and the relay-wide receive buffer; and
  * rt_io, the stream layer's view of all that.
  * Reads are non-blocking and bounded per wake-up; whole messages go to the
@@ -26,7 +25,6 @@
 #include "tcp_relay.h"
 #include "timeutil.h"
 
-#define RT_ACCEPT_BATCH 64
 #define RT_READ_ROUNDS 4
 
 int rt_conns_init(struct rt_relay *r)
@@ -53,92 +51,30 @@ void rt_conns_free(struct rt_relay *r)
     r->rbuf = NULL;
 }
 
-static int listen_one(struct rt_relay *r, const struct rr_addr *a)
-{
-    int one = 1, fd;
-    char name[RR_ADDRSTRLEN];
-    fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        log_warn("socket(%s)", addr_to_str(a, name, sizeof(name)));
-        return -1;
-    }
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        (a->ss.ss_family == AF_INET6 &&
-         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
-        bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, 1024) < 0) {
-        log_warn("tcp listener %s", addr_to_str(a, name, sizeof(name)));
-        close(fd);
-        return -1;
-    }
-    r->lbound[r->nlisten] = *a;
-    if (addr_port(a) == 0) {
-        /* port 0 (tests): learn the port the kernel picked */
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-            addr_from_sockaddr(&r->lbound[r->nlisten], (struct sockaddr *)&ss, sl);
-    }
-    r->lfd[r->nlisten++] = fd;
-    log_info("listening on tcp %s", addr_to_str(&r->lbound[r->nlisten - 1], name, sizeof(name)));
-    return 0;
-}
+static void accept_one(void *arg, int li, int fd, uint64_t now);
+static void on_conn_event(struct rc_handler *h, uint32_t events, uint64_t now);
 
 int rt_listen_all(struct rt_relay *r)
 {
-    struct rr_addr addrs[RT_MAX_LISTEN];
-    int n = addr_parse_list(r->s.cfg.tcp_listen, 5683, addrs, RT_MAX_LISTEN);
-
-    if (n <= 0) {
-        log_warnx("tcp_listen \"%s\": no valid address", r->s.cfg.tcp_listen);
-        return -1;
-    }
-    for (int i = 0; i < n; i++)
-        if (listen_one(r, &addrs[i]) < 0)
-            return -1;
-    return 0;
-}
-
-static void on_listener(struct rc_handler *h, uint32_t events, uint64_t now);
-static void on_conn_event(struct rc_handler *h, uint32_t events, uint64_t now);
-
-int rt_attach(struct rt_relay *r)
-{
-    for (int i = 0; i < r->nlisten; i++) {
-        r->lh[i] = (struct rc_handler){.fn = on_listener, .arg = r, .idx = (uint32_t)i};
-        if (rc_fd_add(&r->s.core, r->lfd[i], EPOLLIN, &r->lh[i]) < 0)
-            return -1;
-    }
-    return 0;
+    r->lis = (struct rc_listeners){.what = "tcp", .on_accept = accept_one, .arg = r};
+    return rc_listeners_open(&r->s.core, &r->lis, r->s.cfg.tcp_listen, 5683);
 }
 
 void rt_listen_close(struct rt_relay *r)
 {
-    for (int i = 0; i < r->nlisten; i++)
-        close(r->lfd[i]);
-    r->nlisten = 0;
+    rc_listeners_close(&r->lis);
 }
 
 /* ---- accept ---- */
 
-static void sock_addr(int fd, bool peer, struct rr_addr *a)
+static void accept_one(void *arg, int li, int fd, uint64_t now)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    int rc = peer ? getpeername(fd, (struct sockaddr *)&ss, &sl)
-                  : getsockname(fd, (struct sockaddr *)&ss, &sl);
-    if (rc == 0)
-        addr_from_sockaddr(a, (struct sockaddr *)&ss, sl);
-    else
-        memset(a, 0, sizeof(*a));
-}
-
-static void accept_one(struct rt_relay *r, int fd, uint64_t now)
-{
+    struct rt_relay *r = arg;
     struct rr_addr remote, local;
     int one = 1;
+    (void)li;
 
-    sock_addr(fd, true, &remote);
-    sock_addr(fd, false, &local);
+    rc_sock_addrs(fd, &remote, &local);
     uint32_t ci = st_conn_open(&r->s, &remote, &local);
     if (ci == RT_NONE) {
         close(fd);
@@ -154,22 +90,6 @@ static void accept_one(struct rt_relay *r, int fd, uint64_t now)
     }
     /* RFC 8323 §5.3: our CSM is the first message, sent at once */
     st_sig_open(&r->s, ci, now);
-}
-
-static void on_listener(struct rc_handler *h, uint32_t events, uint64_t now)
-{
-    struct rt_relay *r = h->arg;
-    int li = (int)h->idx;
-    (void)events;
-    for (int k = 0; k < RT_ACCEPT_BATCH; k++) {
-        int fd = accept4(r->lfd[li], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                log_warn("accept");
-            return;
-        }
-        accept_one(r, fd, now);
-    }
 }
 
 /* ---- output ---- */

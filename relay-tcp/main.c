@@ -53,12 +53,12 @@ int main(int argc, char **argv)
     };
     if (rc_signals_install() < 0 ||
         st_init(&r->s, RR_TRANSPORT_TCP, r->s.cfg.tcp_relay_name, &rt_io, r, &lim) < 0 ||
-        rt_conns_init(r) < 0 || rt_listen_all(r) < 0 || rt_attach(r) < 0 ||
-        rc_ctl_open(&r->s.core) < 0 || rc_xfwd_open(&r->s.core) < 0)
+        rt_conns_init(r) < 0 || rt_listen_all(r) < 0 || rc_ctl_open(&r->s.core) < 0 ||
+        rc_xfwd_open(&r->s.core) < 0)
         goto done;
     log_info("rdrelay-tcp %s started as relay \"%s\": proxy domain \"%s\", %d listener(s), %u "
              "connections max, %u exchanges",
-             RDRELAY_VERSION, r->s.core.name, r->s.cfg.proxy_domain, r->nlisten, r->s.nconns_max,
+             RDRELAY_VERSION, r->s.core.name, r->s.cfg.proxy_domain, r->lis.n, r->s.nconns_max,
              r->s.nux);
     rc_ctl_send_hello(&r->s.core);
     if (rc_run(&r->s.core) == 0)

@@ -31,7 +31,6 @@
 #include "tcp_rules.h"
 
 #define RT_NONE ST_NONE
-#define RT_MAX_LISTEN 16
 
 /* The TCP side of a connection (same slot as its struct st_conn). */
 struct tcp_conn {
@@ -47,10 +46,7 @@ struct tcp_conn {
 struct rt_relay {
     struct st_relay s; /* the stream layer (and in it the relay core) */
 
-    int lfd[RT_MAX_LISTEN];
-    struct rc_handler lh[RT_MAX_LISTEN];
-    struct rr_addr lbound[RT_MAX_LISTEN];
-    int nlisten;
+    struct rc_listeners lis;
 
     struct tcp_conn *tc; /* s.nconns_max of them */
     uint8_t *rbuf;
@@ -59,13 +55,11 @@ struct rt_relay {
 
 /* conn.c */
 extern const struct st_io rt_io;
+/* Open the tcp_listen listeners, in the core's registry. 0 / -1. */
 int rt_listen_all(struct rt_relay *r);
 void rt_listen_close(struct rt_relay *r);
 /* The TCP side of the pool (after st_init). 0 / -1. */
 int rt_conns_init(struct rt_relay *r);
 void rt_conns_free(struct rt_relay *r);
-/* Put the listeners in the core's fd registry (connections go in as
- * they are accepted). 0 / -1. */
-int rt_attach(struct rt_relay *r);
 
 #endif
