@@ -427,7 +427,7 @@
   /* One answer as it arrived: code, options, payload (text, or hex). */
   function showAnswer(r, label) {
     const code = C.codeString(r.code);
-    const box = el('article', { class: 'answer', 'data-code': code });
+    const box = el('article', { class: 'answer', 'data-code': code, 'data-kind': label.split(' ')[0].toLowerCase() });
     box.appendChild(
       el('h3', {}, [
         el('span', { class: 'code code-' + code[0], text: code + ' ' + (CODE_NAMES[code] || '') }),
@@ -439,17 +439,11 @@
     if (r.options.length) box.appendChild(opts);
     const text = C.isText(r.payload);
     box.appendChild(
-      el('pre', { class: 'payload', 'data-kind': text ? 'text' : 'hex', text: r.payload.length === 0 ? '(no payload)' : text ? new TextDecoder().decode(r.payload) : hexDump(r.payload) }),
+      el('pre', { class: 'payload', 'data-kind': text ? 'text' : 'hex', text: r.payload.length === 0 ? '(no payload)' : text ? new TextDecoder().decode(r.payload) : C.hexDump(r.payload) }),
     );
     const out = $('try-out');
     out.prepend(box);
     while (out.children.length > TRY_KEEP) out.lastChild.remove();
-  }
-
-  function hexDump(b) {
-    const lines = [];
-    for (let i = 0; i < b.length; i += 16) lines.push(C.toHex(b.slice(i, i + 16)).replace(/(..)(?!$)/g, '$1 '));
-    return lines.join('\n') + '\n(' + b.length + ' bytes, binary: shown as hex)';
   }
 
   function showError(text) {

@@ -277,6 +277,13 @@
     return !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s);
   }
 
+  /* A binary payload as hex, 16 bytes a line. */
+  function hexDump(b) {
+    const lines = [];
+    for (let i = 0; i < b.length; i += 16) lines.push(toHex(b.slice(i, i + 16)).replace(/(..)(?!$)/g, '$1 '));
+    return lines.join('\n') + '\n(' + b.length + ' bytes, binary: shown as hex)';
+  }
+
   /* Readable "Name: value" for one option of a decoded message. */
   function formatOption(o, signalling) {
     if (signalling) return 'option ' + o.number + ': ' + (o.value.length ? decodeUint(o.value) : '(empty)');
@@ -613,6 +620,7 @@
     formatOption,
     requestOptions,
     toHex,
+    hexDump,
     isText,
     Client,
   };

@@ -105,6 +105,8 @@ test('formatOption and isText show what the try-it panel shows', () => {
   assert.ok(C.isText(new TextEncoder().encode('héllo\nworld')));
   assert.ok(!C.isText(bytes('00ff10')));
   assert.ok(!C.isText(bytes('c328'))); // invalid UTF-8
+  const dump = C.hexDump(Uint8Array.from({ length: 18 }, (_, i) => i));
+  assert.equal(dump, '00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f\n10 11\n(18 bytes, binary: shown as hex)');
 });
 
 test('requestOptions: Uri-Host, Observe, path segments, query, Accept', () => {
