@@ -4,8 +4,9 @@
 # client from the committed lock file, builds the sanitizer build
 # (ASan+UBSan) in build-test/ and runs the whole suite through CTest.
 # Owns build-test/, tests/e2e/node/node_modules/ and
-# tests/e2e/page/node_modules/ (playwright-core; the browser is Debian's). Extra arguments go to
-# ctest (e.g. `bash tools/run-tests.sh -L e2e`, `-R discovery`).
+# tests/e2e/page/node_modules/ (playwright-core; the browser is Debian's
+# chromium). Extra arguments go to ctest (e.g. `bash tools/run-tests.sh -L
+# e2e`, `-R discovery`).
 # Exit status: ctest's (0 = every test passed).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
