@@ -321,24 +321,19 @@
       console.warn('observation of ' + what + ' ended: ' + why);
       setTimeout(() => client === st.client && client.state === 'open' && startObserving(), 1000);
     };
-    st.obsEp = client.observe(
-      { path: '/rd-lookup/ep' },
-      (r) => {
-        if (r.code !== C.CODE.CONTENT) return;
-        st.eps = parseLinkFormat(new TextDecoder().decode(r.payload));
-        render();
-      },
-      ended('/rd-lookup/ep'),
-    );
-    st.obsRes = client.observe(
-      { path: '/rd-lookup/res' },
-      (r) => {
-        if (r.code !== C.CODE.CONTENT) return;
-        st.res = parseLinkFormat(new TextDecoder().decode(r.payload));
-        render();
-      },
-      ended('/rd-lookup/res'),
-    );
+    /* each lookup's newest answer replaces what the table shows of it */
+    const watch = (path, key) =>
+      client.observe(
+        { path },
+        (r) => {
+          if (r.code !== C.CODE.CONTENT) return;
+          st[key] = parseLinkFormat(new TextDecoder().decode(r.payload));
+          render();
+        },
+        ended(path),
+      );
+    st.obsEp = watch('/rd-lookup/ep', 'eps');
+    st.obsRes = watch('/rd-lookup/res', 'res');
   }
 
   function connect() {

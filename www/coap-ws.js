@@ -169,6 +169,19 @@
     throw new RangeError('option delta or length too large');
   }
 
+  /* Byte arrays (or plain arrays of bytes) joined into one Uint8Array. */
+  function concat(chunks) {
+    let n = 0;
+    for (const c of chunks) n += c.length;
+    const out = new Uint8Array(n);
+    let off = 0;
+    for (const c of chunks) {
+      out.set(c, off);
+      off += c.length;
+    }
+    return out;
+  }
+
   /*
    * encode({code, token, options, payload}) -> Uint8Array: one RFC 8323
    * message for one WebSocket binary frame (§4.2: Len nibble 0, no
@@ -192,15 +205,7 @@
     }
     const payload = toBytes(msg.payload);
     if (payload.length) parts.push([0xff], payload);
-    let len = 0;
-    for (const p of parts) len += p.length;
-    const out = new Uint8Array(len);
-    let off = 0;
-    for (const p of parts) {
-      out.set(p, off);
-      off += p.length;
-    }
-    return out;
+    return concat(parts);
   }
 
   /*
@@ -321,18 +326,6 @@
     if (req.block2) options.push(opt(OPT.BLOCK2, encodeBlock(req.block2.num, false, req.block2.szx)));
     if (req.options) for (const o of req.options) options.push(opt(o.number, o.value));
     return options;
-  }
-
-  function concat(chunks) {
-    let n = 0;
-    for (const c of chunks) n += c.length;
-    const out = new Uint8Array(n);
-    let off = 0;
-    for (const c of chunks) {
-      out.set(c, off);
-      off += c.length;
-    }
-    return out;
   }
 
   /*

@@ -5,7 +5,8 @@
 # playwright-core (tests/e2e/page/status_page.js). The page must show a UDP
 # registration as it arrives (host name, transport, lifetime, links, copy
 # button), a TCP registrant turning unreachable when its connection closes,
-# an lt=3 registration leaving when it expires, "try it" GET and Observe
+# an lt=3 registration leaving when it expires, 12 more registrations
+# (lookup answers of several KiB), "try it" GET and Observe
 # through the proxy (keyboard only), a phone-sized layout, a banner while
 # its own connection is down and a live table again after it reconnects,
 # and no console errors. This script owns every process (lib.sh, by PID);
@@ -83,6 +84,16 @@ page_action() { # words...
             # one POST and no refresh: the registration expires after lt
             rd_register "ep=$2&proxy=yes&lt=$3" '</x>;ct=0'
             [ "$CODE" == 2.01 ] || REPLY_LINE="ERR register $2: $CODE $PAYLOAD"
+            ;;
+        register-many)
+            # N registrations from coap-client: the lookups outgrow one
+            # block, so notifications arrive block-wise (Block2)
+            local i
+            for ((i = 1; i <= $2; i++)); do
+                rd_register "ep=bulk-$i&d=hall&proxy=yes&lt=600&et=plugtest.device" \
+                    '</sensors/temperature>;rt=temperature;ct=0,</actuators/lamp>;rt=light;if=core.a'
+                [ "$CODE" == 2.01 ] || REPLY_LINE="ERR register bulk-$i: $CODE $PAYLOAD"
+            done
             ;;
         ws-stop)
             rr_stop ws

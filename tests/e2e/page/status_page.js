@@ -127,9 +127,16 @@ async function main() {
       await step('and leaves the table when it expires', () => page.waitForSelector(row('carol'), { state: 'detached', timeout: WAIT }));
     }
 
+    // 4. more registrations than one block of the lookups holds (Block2)
+    await action('register-many 12');
+    if (await step('12 more registrations appear (lookup answers of several KiB, block-wise where the RD splits them)', () => page.waitForSelector(row('bulk-12'), { timeout: WAIT }))) {
+      ok((await page.locator('#eps-body tr').count()) === 14, 'the table has every registration (14 rows)', await page.locator('#eps-body tr').count());
+      ok(/\/actuators\/lamp/.test(await page.textContent(row('bulk-12') + ' td.res')), 'the last one shows its links too');
+      ok((await page.textContent(row('bulk-12') + ' td.d')) === 'hall', 'and its sector');
+    }
     await page.screenshot({ path: path.join(SHOT_DIR, 'status-page-table.png'), fullPage: true });
 
-    // 4. try it: GET and Observe through the proxy, keyboard only
+    // 5. try it: GET and Observe through the proxy, keyboard only
     const alicePath = await page.getAttribute(row('alice'), 'data-path');
     await page.selectOption('#try-ep', alicePath);
     await page.selectOption('#try-res', '/hello');
@@ -153,7 +160,7 @@ async function main() {
     }
     await page.screenshot({ path: path.join(SHOT_DIR, 'status-page.png'), fullPage: true });
 
-    // 5. readable on a phone: no sideways scrolling, rows become cards
+    // 6. readable on a phone: no sideways scrolling, rows become cards
     await page.setViewportSize({ width: 390, height: 844 });
     const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
     ok(fits, 'on a 390 px wide phone screen nothing scrolls sideways');
@@ -161,7 +168,7 @@ async function main() {
     await page.screenshot({ path: path.join(SHOT_DIR, 'status-page-phone.png'), fullPage: true });
     await page.setViewportSize({ width: 1280, height: 800 });
 
-    // 6. its own connection drops: banner; the relay comes back: live again
+    // 7. its own connection drops: banner; the relay comes back: live again
     inOutage = true;
     await action('ws-stop');
     if (await step('when rdrelay-ws goes away a banner says the connection is lost', () => page.waitForSelector('#banner:not([hidden])', { timeout: WAIT }))) {
