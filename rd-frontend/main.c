@@ -24,6 +24,7 @@
 #include "config.h"
 #include "frontend.h"
 #include "log.h"
+#include "statedir.h"
 #include "timeutil.h"
 
 #define TICK_MS 250
@@ -297,10 +298,8 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("rd-frontend", lvl);
-    if (mkdir(cfg.state_dir, 0755) < 0 && errno != EEXIST) {
-        log_warn("state_dir %s", cfg.state_dir);
+    if (statedir_prepare(cfg.state_dir) < 0) /* 0700, sockets and store 0600 */
         return 2;
-    }
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

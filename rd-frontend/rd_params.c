@@ -6,7 +6,8 @@
  * 0-31 or 127-159; lt 1..4294967295; ep, d, lt, base, proxy or ka given
  * twice -> 4.00, while any other attribute may repeat (RFC 9176 §9.3.1:
  * several et are several parameters) and every value is kept;
- * proxy=yes|ondemand|on (on = yes, deprecated); page needs count.
+ * proxy=yes|ondemand|on (on = yes, deprecated); page needs count; sec=
+ * (a name's secret, secrets.c) is kept apart and never becomes an attribute.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -128,7 +129,7 @@ static int split_query(const struct coap_msg_opt *o, char *name, size_t namelen,
 /* The registration parameters with one value; every other one may repeat. */
 static bool single_valued(const char *name)
 {
-    static const char *const names[] = {"ep", "d", "lt", "base", "proxy", "ka"};
+    static const char *const names[] = {"ep", "d", "lt", "base", "proxy", "ka", "sec"};
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(name, names[i]) == 0)
@@ -208,6 +209,10 @@ int rd_params_parse(const struct coap_msg *req, struct rd_params *p, char *err, 
                 return -1;
             }
             p->has_ka = true;
+        } else if (strcmp(name, "sec") == 0) {
+            /* the name's secret (secrets.c): kept for the check, never an attribute */
+            snprintf(p->sec, sizeof(p->sec), "%s", value);
+            p->has_sec = true;
         } else {
             if (rd_params_check_name(name, value, vl, err, errlen) < 0)
                 return -1;
