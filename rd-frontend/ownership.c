@@ -40,9 +40,9 @@ bool own_same_owner(uint8_t mode, const struct rr_peer *owner, const struct rr_p
     /* an unknown address (never from a relay) proves nothing */
     if (!known_family(&owner->remote) || !known_family(&peer->remote))
         return false;
-    if (mode == RR_TAKEOVER_DENY)
-        return owner->transport == peer->transport && strcmp(owner->relay, peer->relay) == 0 &&
-               addr_equal(&owner->remote, &peer->remote);
+    if (mode == RR_TAKEOVER_DENY) /* a connection's path is that connection alone */
+        return owner->conn_id == 0 && owner->transport == peer->transport &&
+               strcmp(owner->relay, peer->relay) == 0 && addr_equal(&owner->remote, &peer->remote);
     return addr_equal_host(&owner->remote, &peer->remote);
 }
 
