@@ -8,6 +8,7 @@
 #include "statedir.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -38,6 +39,17 @@ int statedir_prepare(const char *dir)
         }
         log_info("state_dir %s: group and other access removed (mode now %03o)", dir,
                  (unsigned)(st.st_mode & 0700));
+    }
+    return 0;
+}
+
+int statedir_secure_ipc(const char *endpoint)
+{
+    if (strncmp(endpoint, "ipc://", 6) != 0 || endpoint[6] == '@') /* '@': abstract, no file */
+        return 0;
+    if (chmod(endpoint + 6, 0600) < 0) {
+        log_warn("chmod 0600 %s", endpoint + 6);
+        return -1;
     }
     return 0;
 }

@@ -12,4 +12,9 @@
  * other access away from an existing one. 0, or -1 with errno (logged). */
 int statedir_prepare(const char *dir);
 
+/* After zmq_bind of an "ipc://PATH" endpoint: PATH 0600 (the umask leaves
+ * a socket 0700; connecting needs only write, but nobody else gets any
+ * bit). Other transports: nothing. 0, or -1 logged. */
+int statedir_secure_ipc(const char *endpoint);
+
 #endif

@@ -75,6 +75,8 @@ static void *open_socket(void *ctx, int type, const char *endpoint)
         log_warn("bind %s", endpoint);
         goto fail;
     }
+    if (statedir_secure_ipc(endpoint) < 0) /* the operator's alone */
+        goto fail;
     return s;
 fail:
     zmq_close(s);

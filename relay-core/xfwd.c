@@ -129,6 +129,8 @@ int rc_xfwd_open(struct relay_core *c)
         log_warnx("bind %s: %s", ep, zmq_strerror(errno));
         return -1;
     }
+    if (statedir_secure_ipc(ep) < 0)
+        return -1;
     log_info("cross-transport endpoint %s", ep);
     if (rc_zsock_add(c, c->xrouter, -1) < 0)
         return -1;
