@@ -3,7 +3,7 @@
  * Owns nothing; pure functions over a parsed request. Every rejection comes
  * with a short diagnostic that rd_request.c sends as the 4.00 payload.
  * Rules (RFC 9176 §5, BRIEF §1.2): ep and d at most 63 bytes, no characters
- * 0-31 or 127-159; lt 1..4294967295; ep, d, lt, base, proxy or ka given
+ * 0-31 or 127-159, well-formed UTF-8 (as every attribute value); lt 1..4294967295; ep, d, lt, base, proxy or ka given
  * twice -> 4.00, while any other attribute may repeat (RFC 9176 §9.3.1:
  * several et are several parameters) and every value is kept;
  * proxy=yes|ondemand|on (on = yes, deprecated); page needs count; sec=
@@ -35,6 +35,27 @@ static int parse_u32(const char *s, size_t len, uint32_t min, uint32_t max, uint
     return 0;
 }
 
+/* Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, at most
+ * U+10FFFF): names and attributes are text (RFC 9176 §9.3, RFC 6690). */
+static bool valid_utf8(const unsigned char *u, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned char c = u[i];
+        size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+                                  : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        if (n == 0 || i + n > len)
+            return false;
+        for (size_t k = 1; k < n; k++)
+            if ((u[i + k] & 0xc0) != 0x80)
+                return false;
+        if ((c == 0xe0 && u[i + 1] < 0xa0) || (c == 0xed && u[i + 1] > 0x9f) ||
+            (c == 0xf0 && u[i + 1] < 0x90) || (c == 0xf4 && u[i + 1] > 0x8f))
+            return false;
+        i += n;
+    }
+    return true;
+}
+
 int rd_params_check_name(const char *what, const char *v, size_t len, char *err, size_t errlen)
 {
     const unsigned char *u = (const unsigned char *)v;
@@ -50,6 +71,10 @@ int rd_params_check_name(const char *what, const char *v, size_t len, char *err,
             snprintf(err, errlen, "%s contains a control character", what);
             return -1;
         }
+    }
+    if (!valid_utf8(u, len)) {
+        snprintf(err, errlen, "%s is not UTF-8", what);
+        return -1;
     }
     return 0;
 }
