@@ -174,8 +174,10 @@ int rd_block1_feed(struct frontend *fe, const struct rr_peer *peer, const struct
                 oldest = c;
     }
     if (num == 0) {
+        if (b == NULL && lim_block1_busy(fe, peer, oldest->used, oldest->last, reply) < 0)
+            return 0; /* every slot busy: nobody's transfer is pushed out */
         if (b == NULL) {
-            b = oldest; /* a free slot, or the least recently used one */
+            b = oldest; /* a free slot, or the least recently used, idle one */
             sb_free(&b->buf);
             sb_init(&b->buf);
         }

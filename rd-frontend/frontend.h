@@ -261,6 +261,7 @@ enum rd_limit_kind {
     RD_LIM_SOURCE,   /* max_regs_per_source reached: 4.29 + Max-Age */
     RD_LIM_TAKEOVER, /* a live name or path of another source: 4.03 */
     RD_LIM_SECRET,   /* a name with a secret, without it: 4.01 */
+    RD_LIM_BLOCK1,   /* every Block1 reassembly slot busy: 5.03 + Max-Age */
     RD_LIM_N
 };
 /* Registrations per source (addr_source_key), chained hash. */
@@ -402,6 +403,11 @@ int lim_links(struct frontend *fe, const struct rr_peer *peer, unsigned nlinks,
  * peer's source: 0, or -1 with 5.03 / 4.29 and Max-Age in reply. */
 int lim_new_registration(struct frontend *fe, const struct rd_reg *old, const struct rr_peer *peer,
                          struct rd_reply *reply);
+/* A new Block1 body needs a slot; the least recently used one is used
+ * (busy) and was last fed at last_ms. 0: take it (free, or idle long
+ * enough that its client gave up), or -1 with 5.03 + Max-Age in reply. */
+int lim_block1_busy(struct frontend *fe, const struct rr_peer *peer, bool used, uint64_t last_ms,
+                    struct rd_reply *reply);
 /* Count a refusal of this kind and log it (at most one line per kind per
  * RATELOG_INTERVAL_MS, saying how many were held back). */
 void lim_hit(struct frontend *fe, enum rd_limit_kind k, const struct rr_peer *peer,

@@ -13,6 +13,8 @@
  *   all full         5.03 with Max-Age (room comes back as others expire)
  *   source full      4.29 with Max-Age (RFC 8516; the source's own
  *                    registrations must expire or be deleted first)
+ *   Block1 slots     5.03 with Max-Age when all RD_MAX_BLOCK1 reassembly
+ *                    slots hold live transfers (an idle one is reused)
  * Re-registering an existing (ep, d) from the same source, and updates,
  * add nothing and are never refused by the count limits.
  */
@@ -29,11 +31,16 @@
 
 #define LIM_RETRY_S 60 /* Max-Age of 5.03 / 4.29: try again in a minute */
 #define LIM_MIN_BUCKETS 256
+/* A Block1 body fed within this long is someone's live transfer (a client
+ * retransmits for up to 93 s, but sends its next block within a few RTTs
+ * of the 2.31): never reused for another client's body. */
+#define LIM_BLOCK1_LIVE_MS 10000
 
 static const char *const lim_names[RD_LIM_N] = {
     [RD_LIM_PAYLOAD] = "payload_too_large",   [RD_LIM_LINKS] = "too_many_links",
     [RD_LIM_TOTAL] = "registrations_full",    [RD_LIM_SOURCE] = "source_full",
     [RD_LIM_TAKEOVER] = "takeover_refused",   [RD_LIM_SECRET] = "secret_refused",
+    [RD_LIM_BLOCK1] = "block1_busy",
 };
 
 static size_t key_hash(const uint8_t *k, size_t nb)
@@ -205,6 +212,18 @@ int lim_new_registration(struct frontend *fe, const struct rd_reg *old, const st
         return -1;
     }
     return 0;
+}
+
+int lim_block1_busy(struct frontend *fe, const struct rr_peer *peer, bool used, uint64_t last_ms,
+                    struct rd_reply *reply)
+{
+    if (!used || fe->now >= last_ms + LIM_BLOCK1_LIVE_MS)
+        return 0;
+    rd_reply_error(reply, COAP_SERVICE_UNAVAILABLE, "too many block-wise registrations at once");
+    reply->has_max_age = true;
+    reply->max_age = LIM_BLOCK1_LIVE_MS / 1000;
+    lim_hit(fe, RD_LIM_BLOCK1, peer, "%d block-wise bodies in progress", RD_MAX_BLOCK1);
+    return -1;
 }
 
 void lim_status_json(const struct frontend *fe, struct strbuf *sb)

@@ -9,8 +9,9 @@
  * connection qualifies; takeover=allow is the old behaviour; a name with a
  * secret needs ?sec= (4.01) which is never stored nor shown; max_links
  * (4.13), max_regs_per_source (4.29 + Max-Age, IPv6 /64 as one source),
- * max_registrations (5.03 + Max-Age) refuse only the new request, and every
- * refusal is counted in the status JSON.
+ * max_registrations (5.03 + Max-Age) refuse only the new request; a new
+ * Block1 body never pushes out another client's live one (5.03 + Max-Age);
+ * every refusal is counted in the status JSON.
  */
 #include "fe_harness.h"
 
@@ -257,6 +258,47 @@ static void test_limits(void **state)
     fe_done(fe);
 }
 
+/* First block (of two, 16 bytes: szx 0) of a Block1 registration of ep. */
+static struct resp *block1(struct frontend *fe, const char *ep, uint32_t num, bool more)
+{
+    struct xopt x[] = {{COAP_OPT_BLOCK1, coap_block_encode(num, more, 0)}, {0, 0}};
+    char q[64];
+
+    snprintf(q, sizeof(q), "ep=%s", ep);
+    return reqx(fe, COAP_POST, "rd", q, more ? "</aaaaaaaaaaaa>," : "</b>", 40, x);
+}
+
+static void test_block1_slots_not_evicted(void **state)
+{
+    struct frontend *fe = fe_new();
+    char ep[16], addr[32];
+    struct resp *r;
+    (void)state;
+
+    for (int i = 0; i < RD_MAX_BLOCK1; i++) {
+        snprintf(addr, sizeof(addr), "192.0.2.1:%d", 1000 + i);
+        snprintf(ep, sizeof(ep), "b%d", i);
+        set_peer(addr);
+        assert_int_equal(block1(fe, ep, 0, true)->code, COAP_CONTINUE);
+    }
+    /* every slot holds a live transfer: the newcomer waits, nobody is pushed out */
+    set_peer("203.0.113.7:1");
+    r = block1(fe, "late", 0, true);
+    assert_int_equal(r->code, COAP_SERVICE_UNAVAILABLE);
+    assert_true(r->has_max_age && r->max_age == 10);
+    set_peer("192.0.2.1:1000");
+    assert_int_equal(block1(fe, "b0", 1, false)->code, COAP_CREATED);
+    assert_string_equal(registry_by_id(&fe->reg, 1)->links, "</aaaaaaaaaaaa>,</b>");
+    /* b0's slot is free now; and a transfer idle 10 s is given up */
+    set_peer("203.0.113.7:1");
+    assert_int_equal(block1(fe, "late", 0, true)->code, COAP_CONTINUE);
+    assert_int_equal(block1(fe, "late2", 0, true)->code, COAP_SERVICE_UNAVAILABLE);
+    fe->now += 10000;
+    assert_int_equal(block1(fe, "late2", 0, true)->code, COAP_CONTINUE);
+    assert_non_null(strstr(status(fe), "\"block1_busy\":2"));
+    fe_done(fe);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_takeover_deny_and_connections),
         cmocka_unit_test(test_secrets),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_block1_slots_not_evicted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
