@@ -9,8 +9,9 @@
 #   it the name is free, and the stranger gets a new path, never the old one
 #   (the old path answers 4.04 to its former owner);
 # - name_secrets: a name with a secret needs ?sec= (4.01), which is never
-#   shown in lookups; `rdrelay-connect serve --secret` registers it, without
-#   --secret serve gives up with exit 2;
+#   shown in lookups; `rdrelay-connect serve --secret-file` (UDP) and
+#   `--secret` (TCP) register it and DELETE it on SIGTERM, without a secret
+#   serve gives up with exit 2;
 # - limits: max_regs_per_source (4.29 with Max-Age 60), max_links (4.13),
 #   each counted in rdrelayctl status, a burst of refusals logs one line;
 # - the state directory is 0700, every ipc socket in it 0600.
@@ -115,8 +116,8 @@ assert_eq 2 "$RR_EXIT" "rdrelay-connect serve without --secret: registration ref
 printf 's3cret-value\n' >"$T_DIR/secret"
 rr_start serve "$CONNECT" serve --rd "coap://127.0.0.1:$RR_PORT" --ep guarded --lt 600 \
     --secret-file "$T_DIR/secret" --json "coap://127.0.0.1:$ORIGIN_PORT"
-wait_until 20 grep -q '"ep":"guarded"' "$T_DIR/serve.log"
-rd_lookup_ep 'ep=guarded'
+_guarded_in_lookup() { rd_lookup_ep 'ep=guarded'; [[ "$PAYLOAD" == *'ep="guarded"'* ]]; }
+wait_until 20 _guarded_in_lookup
 assert_contains "$PAYLOAD" 'ep="guarded"' "rdrelay-connect serve --secret-file registers guarded"
 assert_not_contains "$PAYLOAD" "s3cret" "its secret is not shown"
 coap -m get -O "3,guarded.$RR_DOMAIN" "$(rd_uri /time)"
@@ -125,6 +126,13 @@ rr_stop serve
 assert_eq 0 "$RR_EXIT" "serve exits 0 on SIGTERM"
 rd_lookup_ep 'ep=guarded'
 assert_eq "" "$PAYLOAD" "serve's DELETE with the secret removed guarded"
+rr_start serve "$CONNECT" serve --transport tcp --rd "coap+tcp://127.0.0.1:$RR_PORT" \
+    --ep guarded --lt 600 --secret s3cret-value --json "coap://127.0.0.1:$ORIGIN_PORT"
+wait_until 20 _guarded_in_lookup
+assert_contains "$PAYLOAD" 'ep="guarded"' "serve --transport tcp --secret registers guarded over TCP"
+rr_stop serve
+rd_lookup_ep 'ep=guarded'
+assert_eq "" "$PAYLOAD" "its DELETE over TCP with the secret removed it"
 
 # ------------------------------------------------------------ limits
 SRC3=(-a 127.0.0.3)
