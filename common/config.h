@@ -57,11 +57,11 @@ struct rr_config {
     uint32_t tcp_pong_timeout_ms;   /* 20000: keepalive Ping unanswered -> close */
     char extra_options[RR_CFG_STR]; /* comma list of option numbers to treat as known */
     /* rd-frontend: name ownership and registry limits (0 = no limit) */
-    char takeover[16];              /* "same-address" | "allow" | "deny" */
-    char name_secrets[RR_CFG_STR];  /* "" = none; file of "NAME-PATTERN SECRET" lines */
-    uint32_t max_links;             /* 512 links per registration; more -> 4.13 */
-    uint32_t max_registrations;     /* 200000 in all; a new one beyond -> 5.03 + Max-Age */
-    uint32_t max_regs_per_source;   /* 1000 per IPv4 address / IPv6 /64 -> 4.29 + Max-Age */
+    char takeover[16];             /* "same-address" | "allow" | "deny" */
+    char name_secrets[RR_CFG_STR]; /* "" = none; file of "NAME-PATTERN SECRET" lines */
+    uint32_t max_links;            /* 512 links per registration; more -> 4.13 */
+    uint32_t max_registrations;    /* 200000 in all; a new one beyond -> 5.03 + Max-Age */
+    uint32_t max_regs_per_source;  /* 1000 per IPv4 address / IPv6 /64 -> 4.29 + Max-Age */
     /* parsed from extra_options by config_finish() */
     uint16_t extra_option_nums[RR_MAX_EXTRA_OPTIONS];
     unsigned n_extra_options;

@@ -192,8 +192,7 @@ static int read_secret_file(const char *path, char *out, size_t outlen)
     FILE *f = fopen(path, "r");
 
     if (f == NULL || fgets(out, (int)outlen, f) == NULL) {
-        fprintf(stderr, "serve: --secret-file %s: %s\n", path,
-                f ? "empty" : strerror(errno));
+        fprintf(stderr, "serve: --secret-file %s: %s\n", path, f ? "empty" : strerror(errno));
         if (f)
             fclose(f);
         return -1;
@@ -590,8 +589,8 @@ static void ep_step(struct serve *s, struct serve_ep *e, uint64_t now)
         break;
     case RS_REGISTERED:
         if (now >= e->next_refresh) {
-            own_start(e, OWN_REFRESH, COAP_POST, e->reg_loc,
-                      serve_auth_query(&s->o, q, sizeof(q)), NULL, -1, SERVE_MAX_RETRANSMIT, now);
+            own_start(e, OWN_REFRESH, COAP_POST, e->reg_loc, serve_auth_query(&s->o, q, sizeof(q)),
+                      NULL, -1, SERVE_MAX_RETRANSMIT, now);
         } else if (s->o.probe_ms > 0 && e->host[0] != '\0' && now >= e->next_probe) {
             e->next_probe = now + s->o.probe_ms;
             e->probe_seen = false;

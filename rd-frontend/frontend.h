@@ -410,8 +410,8 @@ int lim_block1_busy(struct frontend *fe, const struct rr_peer *peer, bool used, 
                     struct rd_reply *reply);
 /* Count a refusal of this kind and log it (at most one line per kind per
  * RATELOG_INTERVAL_MS, saying how many were held back). */
-void lim_hit(struct frontend *fe, enum rd_limit_kind k, const struct rr_peer *peer,
-             const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void lim_hit(struct frontend *fe, enum rd_limit_kind k, const struct rr_peer *peer, const char *fmt,
+             ...) __attribute__((format(printf, 4, 5)));
 /* ,"limits":{...} for the status JSON. */
 void lim_status_json(const struct frontend *fe, struct strbuf *sb);
 

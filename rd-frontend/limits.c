@@ -37,9 +37,9 @@
 #define LIM_BLOCK1_LIVE_MS 10000
 
 static const char *const lim_names[RD_LIM_N] = {
-    [RD_LIM_PAYLOAD] = "payload_too_large",   [RD_LIM_LINKS] = "too_many_links",
-    [RD_LIM_TOTAL] = "registrations_full",    [RD_LIM_SOURCE] = "source_full",
-    [RD_LIM_TAKEOVER] = "takeover_refused",   [RD_LIM_SECRET] = "secret_refused",
+    [RD_LIM_PAYLOAD] = "payload_too_large", [RD_LIM_LINKS] = "too_many_links",
+    [RD_LIM_TOTAL] = "registrations_full",  [RD_LIM_SOURCE] = "source_full",
+    [RD_LIM_TAKEOVER] = "takeover_refused", [RD_LIM_SECRET] = "secret_refused",
     [RD_LIM_BLOCK1] = "block1_busy",
 };
 
@@ -141,8 +141,8 @@ uint32_t lim_source_count(const struct frontend *fe, const struct rr_peer *peer)
     return s ? s->n : 0;
 }
 
-void lim_hit(struct frontend *fe, enum rd_limit_kind k, const struct rr_peer *peer,
-             const char *fmt, ...)
+void lim_hit(struct frontend *fe, enum rd_limit_kind k, const struct rr_peer *peer, const char *fmt,
+             ...)
 {
     char ps[RR_ADDRSTRLEN + RR_RELAY_NAME_MAX + 2], msg[256];
     uint64_t held;
@@ -159,8 +159,7 @@ void lim_hit(struct frontend *fe, enum rd_limit_kind k, const struct rr_peer *pe
               msg, ps, held, RATELOG_INTERVAL_MS / 1000);
 }
 
-int lim_payload(struct frontend *fe, const struct rr_peer *peer, size_t len,
-                struct rd_reply *reply)
+int lim_payload(struct frontend *fe, const struct rr_peer *peer, size_t len, struct rd_reply *reply)
 {
     if (len <= fe->cfg.max_payload)
         return 0;

@@ -3,11 +3,12 @@
  * Owns nothing; pure functions over a parsed request. Every rejection comes
  * with a short diagnostic that rd_request.c sends as the 4.00 payload.
  * Rules (RFC 9176 §5, BRIEF §1.2): ep and d at most 63 bytes, no characters
- * 0-31 or 127-159, well-formed UTF-8 (as every attribute value); lt 1..4294967295; ep, d, lt, base, proxy or ka given
- * twice -> 4.00, while any other attribute may repeat (RFC 9176 §9.3.1:
- * several et are several parameters) and every value is kept;
- * proxy=yes|ondemand|on (on = yes, deprecated); page needs count; sec=
- * (a name's secret, secrets.c) is kept apart and never becomes an attribute.
+ * 0-31 or 127-159, well-formed UTF-8 (as every attribute value);
+ * lt 1..4294967295; ep, d, lt, base, proxy, ka or sec given twice -> 4.00,
+ * while any other attribute may repeat (RFC 9176 §9.3.1: several et are
+ * several parameters) and every value is kept; proxy=yes|ondemand|on
+ * (on = yes, deprecated); page needs count; sec= (a name's secret,
+ * secrets.c) is kept apart and never becomes an attribute.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -41,8 +42,11 @@ static bool valid_utf8(const unsigned char *u, size_t len)
 {
     for (size_t i = 0; i < len;) {
         unsigned char c = u[i];
-        size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-                                  : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        size_t n = c < 0x80                 ? 1
+                   : c >= 0xc2 && c <= 0xdf ? 2
+                   : c >= 0xe0 && c <= 0xef ? 3
+                   : c >= 0xf0 && c <= 0xf4 ? 4
+                                            : 0;
         if (n == 0 || i + n > len)
             return false;
         for (size_t k = 1; k < n; k++)

@@ -120,7 +120,8 @@ _guarded_in_lookup() { rd_lookup_ep 'ep=guarded'; [[ "$PAYLOAD" == *'ep="guarded
 wait_until 20 _guarded_in_lookup
 assert_contains "$PAYLOAD" 'ep="guarded"' "rdrelay-connect serve --secret-file registers guarded"
 assert_not_contains "$PAYLOAD" "s3cret" "its secret is not shown"
-coap -m get -O "3,guarded.$RR_DOMAIN" "$(rd_uri /time)"
+_guarded_reachable() { coap -m get -O "3,guarded.$RR_DOMAIN" "$(rd_uri /time)"; [ "$CODE" == 2.05 ]; }
+wait_until 10 _guarded_reachable # the route reaches relay-udp just after the lookup shows it
 assert_code 2.05 "guarded is reachable through rdrelay"
 rr_stop serve
 assert_eq 0 "$RR_EXIT" "serve exits 0 on SIGTERM"

@@ -123,8 +123,8 @@ struct xopt {
 };
 
 /* Build a request: path "rd" or "reg/1" (split on '/'), query "a=1&b=2". */
-static inline size_t build(uint8_t code, const char *path, const char *query, const char *payload, int cf,
-                    const struct xopt *x, uint8_t *buf, size_t cap)
+static inline size_t build(uint8_t code, const char *path, const char *query, const char *payload,
+                           int cf, const struct xopt *x, uint8_t *buf, size_t cap)
 {
     struct coap_msg m;
     char pbuf[128], qbuf[512];
@@ -163,8 +163,9 @@ static inline size_t build(uint8_t code, const char *path, const char *query, co
     return (size_t)n;
 }
 
-static inline struct resp *reqx(struct frontend *fe, uint8_t code, const char *path, const char *query,
-                         const char *payload, int cf, const struct xopt *x)
+static inline struct resp *reqx(struct frontend *fe, uint8_t code, const char *path,
+                                const char *query, const char *payload, int cf,
+                                const struct xopt *x)
 {
     static struct resp r;
     uint8_t buf[4096];
@@ -180,8 +181,8 @@ static inline struct resp *reqx(struct frontend *fe, uint8_t code, const char *p
     return &r;
 }
 
-static inline struct resp *req(struct frontend *fe, uint8_t code, const char *path, const char *query,
-                        const char *payload)
+static inline struct resp *req(struct frontend *fe, uint8_t code, const char *path,
+                               const char *query, const char *payload)
 {
     return reqx(fe, code, path, query, payload, payload && *payload ? COAP_CF_LINK_FORMAT : -1,
                 NULL);
@@ -222,6 +223,5 @@ static inline bool route_at(struct frontend *fe, int n, struct rr_route *rt, uin
     }
     return false;
 }
-
 
 #endif

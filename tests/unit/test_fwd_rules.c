@@ -106,8 +106,8 @@ static void test_classify(void **state)
                      COAP_PROXYING_NOT_SUPPORTED);
 
     /* bytes no host name has: 4.00, never the RD nor a route */
-    static const char *const bad_hosts[] = {"a\x01b", "a b.proxy.localhost", "x/y", "\xc3\xa9t\xc3\xa9",
-                                            "u@h", "h?q", "\x7f"};
+    static const char *const bad_hosts[] = {
+        "a\x01b", "a b.proxy.localhost", "x/y", "\xc3\xa9t\xc3\xa9", "u@h", "h?q", "\x7f"};
     for (size_t i = 0; i < sizeof(bad_hosts) / sizeof(bad_hosts[0]); i++) {
         coap_msg_init(&m);
         coap_msg_add_opt(&m, COAP_OPT_URI_HOST, bad_hosts[i], strlen(bad_hosts[i]));

@@ -40,15 +40,15 @@ static void set_peer_tcp(const char *remote, uint64_t conn)
     peer_udp.conn_id = conn;
 }
 
-static void expect(struct frontend *fe, uint8_t method, const char *path,
-                   const char *query, const char *payload, uint8_t want)
+static void expect(struct frontend *fe, uint8_t method, const char *path, const char *query,
+                   const char *payload, uint8_t want)
 {
     struct resp *r = req(fe, method, path, query, payload);
 
     if (r->code != want)
-        fail_msg("%s %s?%s: got %u.%02u, want %u.%02u (%s)", method == COAP_DELETE ? "DELETE" : "POST",
-                 path, query ? query : "", r->code >> 5, r->code & 31, want >> 5, want & 31,
-                 r->payload);
+        fail_msg("%s %s?%s: got %u.%02u, want %u.%02u (%s)",
+                 method == COAP_DELETE ? "DELETE" : "POST", path, query ? query : "", r->code >> 5,
+                 r->code & 31, want >> 5, want & 31, r->payload);
     if (COAP_CODE_CLASS(want) >= 4)
         assert_true(r->plen > 0 && r->plen < 200); /* a short diagnostic */
 }
