@@ -29,28 +29,6 @@ rt_start_all
 STRANGER=(-a 127.0.0.2)
 LF=(-t 40 -e '</evil>;rt=evil')
 
-# unchanged: both lookups are as they were (BASELINE)
-unchanged() {
-    local snap
-    snap=$(rd_snapshot)
-    if [ "$snap" == "$BASELINE" ]; then
-        ok "$1: lookups unchanged"
-    else
-        fail "$1: lookups unchanged"
-        diff <(echo "$BASELINE") <(echo "$snap") | sed 's/^/    /'
-    fi
-}
-
-# refused CODE WHAT coap-args...: the request gets CODE with a diagnostic
-# and changes nothing
-refused() {
-    local code=$1 what=$2
-    shift 2
-    coap "$@"
-    assert_code "$code" "$what -> $code"
-    assert_diagnostic "$what: $code carries a diagnostic"
-    unchanged "$what"
-}
 
 # ------------------------------------------------------------ ownership
 rd_register 'ep=alice&proxy=yes&lt=600'
@@ -59,16 +37,16 @@ A=$LOCATION
 BASELINE=$(rd_snapshot)
 assert_contains "$BASELINE" 'ep="alice"' "alice is in the endpoint lookup"
 
-refused 4.03 "stranger (127.0.0.2, UDP) re-registers alice" "${STRANGER[@]}" -m post "${LF[@]}" \
+rd_refused 4.03 "stranger (127.0.0.2, UDP) re-registers alice" "${STRANGER[@]}" -m post "${LF[@]}" \
     "$(rd_uri '/rd?ep=alice&proxy=yes')"
 assert_contains "$PAYLOAD" "another source" "the diagnostic says why"
-refused 4.03 "stranger (UDP) re-registers ALICE (the same proxy name)" "${STRANGER[@]}" -m post \
+rd_refused 4.03 "stranger (UDP) re-registers ALICE (the same proxy name)" "${STRANGER[@]}" -m post \
     "${LF[@]}" "$(rd_uri '/rd?ep=ALICE&proxy=yes')"
-refused 4.03 "stranger (UDP) updates alice's $A" "${STRANGER[@]}" -m post "$(rd_uri "$A?lt=60")"
-refused 4.03 "stranger (UDP) deletes alice's $A" "${STRANGER[@]}" -m delete "$(rd_uri "$A")"
-refused 4.03 "stranger (127.0.0.2, TCP) re-registers alice" "${STRANGER[@]}" -m post "${LF[@]}" \
+rd_refused 4.03 "stranger (UDP) updates alice's $A" "${STRANGER[@]}" -m post "$(rd_uri "$A?lt=60")"
+rd_refused 4.03 "stranger (UDP) deletes alice's $A" "${STRANGER[@]}" -m delete "$(rd_uri "$A")"
+rd_refused 4.03 "stranger (127.0.0.2, TCP) re-registers alice" "${STRANGER[@]}" -m post "${LF[@]}" \
     "$(rd_uri_tcp '/rd?ep=alice&proxy=yes')"
-refused 4.03 "stranger (TCP) deletes alice's $A" "${STRANGER[@]}" -m delete "$(rd_uri_tcp "$A")"
+rd_refused 4.03 "stranger (TCP) deletes alice's $A" "${STRANGER[@]}" -m delete "$(rd_uri_tcp "$A")"
 
 coap -m post "$(rd_uri "$A")"
 assert_code 2.04 "the owner updates from another port (a NAT rebinding)"
@@ -80,9 +58,9 @@ coap -m post -t 40 -e '</t>' "$(rd_uri_tcp '/rd?ep=tcpname&proxy=yes')"
 assert_code 2.01 "tcpname registers over TCP from 127.0.0.1"
 T=$LOCATION
 BASELINE=$(rd_snapshot)
-refused 4.03 "stranger (UDP) re-registers tcpname" "${STRANGER[@]}" -m post "${LF[@]}" \
+rd_refused 4.03 "stranger (UDP) re-registers tcpname" "${STRANGER[@]}" -m post "${LF[@]}" \
     "$(rd_uri '/rd?ep=tcpname&proxy=yes')"
-refused 4.03 "stranger (TCP) updates tcpname's $T" "${STRANGER[@]}" -m post "$(rd_uri_tcp "$T")"
+rd_refused 4.03 "stranger (TCP) updates tcpname's $T" "${STRANGER[@]}" -m post "$(rd_uri_tcp "$T")"
 
 # deleted: the name is free, the path is never handed out again
 coap -m delete "$(rd_uri "$A")"
