@@ -49,7 +49,11 @@
 #define RD_MAX_COUNTERS 64
 #define RD_MAX_BLOCK1 64
 #define RD_IDENT_MAX 256
-#define RD_DEFAULT_BLOCK_SZX 6 /* 1024 bytes */
+#define RD_DEFAULT_BLOCK_SZX 6      /* 1024 bytes */
+#define RD_MAX_PENDING 256          /* simple registrations in flight (limits.c) */
+#define RD_PENDING_PER_SOURCE 16    /* ... from one IPv4 address / IPv6 /64 */
+#define RD_MAX_OBSERVERS 4096       /* Observe registrations on lookups */
+#define RD_OBSERVERS_PER_SOURCE 256 /* ... from one IPv4 address / IPv6 /64 */
 
 enum rd_proxy_mode { RD_PROXY_NONE = 0, RD_PROXY_YES = 1, RD_PROXY_ONDEMAND = 2 };
 
@@ -262,6 +266,8 @@ enum rd_limit_kind {
     RD_LIM_TAKEOVER, /* a live name or path of another source: 4.03 */
     RD_LIM_SECRET,   /* a name with a secret, without it: 4.01 */
     RD_LIM_BLOCK1,   /* every Block1 reassembly slot busy: 5.03 + Max-Age */
+    RD_LIM_PENDING,  /* simple registrations in flight, in all or per source: 5.03 */
+    RD_LIM_OBSERVE,  /* lookup observers, in all or per source: served, not observed */
     RD_LIM_N
 };
 /* Registrations per source (addr_source_key), chained hash. */
@@ -408,6 +414,15 @@ int lim_new_registration(struct frontend *fe, const struct rd_reg *old, const st
  * enough that its client gave up), or -1 with 5.03 + Max-Age in reply. */
 int lim_block1_busy(struct frontend *fe, const struct rr_peer *peer, bool used, uint64_t last_ms,
                     struct rd_reply *reply);
+/* A new simple registration from peer (each makes rd-frontend send a GET
+ * to the source, so spoofed ones must not pile up): 0, or -1 with 5.03 +
+ * Max-Age in reply when RD_MAX_PENDING are in flight, or
+ * RD_PENDING_PER_SOURCE from peer's source. */
+int lim_pending(struct frontend *fe, const struct rr_peer *peer, struct rd_reply *reply);
+/* A new lookup observer from peer: true if it may be added (fewer than
+ * RD_MAX_OBSERVERS in all and RD_OBSERVERS_PER_SOURCE from its source);
+ * else counted and logged, and the lookup is answered without Observe. */
+bool lim_observer(struct frontend *fe, const struct rr_peer *peer);
 /* Count a refusal of this kind and log it (at most one line per kind per
  * RATELOG_INTERVAL_MS, saying how many were held back). */
 void lim_hit(struct frontend *fe, enum rd_limit_kind k, const struct rr_peer *peer, const char *fmt,

@@ -15,6 +15,9 @@
  *                    registrations must expire or be deleted first)
  *   Block1 slots     5.03 with Max-Age when all RD_MAX_BLOCK1 reassembly
  *                    slots hold live transfers (an idle one is reused)
+ *   simple pending   5.03 with Max-Age (RD_MAX_PENDING, RD_PENDING_PER_SOURCE)
+ *   lookup observers the lookup is answered, without Observe (RFC 7641 §4.1)
+ *                    (RD_MAX_OBSERVERS, RD_OBSERVERS_PER_SOURCE)
  * Re-registering an existing (ep, d) from the same source, and updates,
  * add nothing and are never refused by the count limits.
  */
@@ -40,7 +43,8 @@ static const char *const lim_names[RD_LIM_N] = {
     [RD_LIM_PAYLOAD] = "payload_too_large", [RD_LIM_LINKS] = "too_many_links",
     [RD_LIM_TOTAL] = "registrations_full",  [RD_LIM_SOURCE] = "source_full",
     [RD_LIM_TAKEOVER] = "takeover_refused", [RD_LIM_SECRET] = "secret_refused",
-    [RD_LIM_BLOCK1] = "block1_busy",
+    [RD_LIM_BLOCK1] = "block1_busy",        [RD_LIM_PENDING] = "simple_pending_full",
+    [RD_LIM_OBSERVE] = "observers_full",
 };
 
 static size_t key_hash(const uint8_t *k, size_t nb)
@@ -223,6 +227,47 @@ int lim_block1_busy(struct frontend *fe, const struct rr_peer *peer, bool used, 
     reply->max_age = LIM_BLOCK1_LIVE_MS / 1000;
     lim_hit(fe, RD_LIM_BLOCK1, peer, "%d block-wise bodies in progress", RD_MAX_BLOCK1);
     return -1;
+}
+
+static bool same_source(const struct rr_peer *a, const struct rr_peer *b)
+{
+    uint8_t ka[ADDR_SOURCE_KEY_LEN], kb[ADDR_SOURCE_KEY_LEN];
+
+    addr_source_key(&a->remote, ka);
+    addr_source_key(&b->remote, kb);
+    return memcmp(ka, kb, sizeof(ka)) == 0;
+}
+
+int lim_pending(struct frontend *fe, const struct rr_peer *peer, struct rd_reply *reply)
+{
+    unsigned all = 0, mine = 0;
+
+    /* both bounded: the list never holds more than RD_MAX_PENDING */
+    for (const struct rd_pending *pd = fe->pending; pd; pd = pd->next) {
+        all++;
+        mine += same_source(&pd->peer, peer);
+    }
+    if (all < RD_MAX_PENDING && mine < RD_PENDING_PER_SOURCE)
+        return 0;
+    rd_reply_error(reply, COAP_SERVICE_UNAVAILABLE, "too many simple registrations in progress");
+    reply->has_max_age = true;
+    reply->max_age = LIM_RETRY_S;
+    lim_hit(fe, RD_LIM_PENDING, peer, "%u in progress, %u from this source", all, mine);
+    return -1;
+}
+
+bool lim_observer(struct frontend *fe, const struct rr_peer *peer)
+{
+    unsigned mine = 0;
+
+    if (fe->nobservers < RD_MAX_OBSERVERS) {
+        for (const struct rd_observer *o = fe->observers; o; o = o->next)
+            mine += same_source(&o->peer, peer);
+        if (mine < RD_OBSERVERS_PER_SOURCE)
+            return true;
+    }
+    lim_hit(fe, RD_LIM_OBSERVE, peer, "%zu observers, %u from this source", fe->nobservers, mine);
+    return false;
 }
 
 void lim_status_json(const struct frontend *fe, struct strbuf *sb)

@@ -391,6 +391,8 @@ static int do_simple(struct frontend *fe, const uint8_t *ident, size_t idlen, ui
     /* refused now rather than after a fetch (do_register checks again) */
     if (own_authorise(fe, registry_by_epd(&fe->reg, p.ep, p.d), p.ep, p.d, peer, &p, reply) < 0)
         return RD_DONE;
+    if (lim_pending(fe, peer, reply) < 0)
+        return RD_DONE;
     if (idlen > RD_IDENT_MAX) {
         rd_reply_error(reply, COAP_INTERNAL_ERROR, "routing id too long");
         return RD_DONE;

@@ -11,6 +11,8 @@
  * (4.13), max_regs_per_source (4.29 + Max-Age, IPv6 /64 as one source),
  * max_registrations (5.03 + Max-Age) refuse only the new request; a new
  * Block1 body never pushes out another client's live one (5.03 + Max-Age);
+ * simple registrations in flight (5.03) and lookup observers (served
+ * without Observe) are bounded per source;
  * every refusal is counted in the status JSON.
  */
 #include "fe_harness.h"
@@ -299,6 +301,43 @@ static void test_block1_slots_not_evicted(void **state)
     fe_done(fe);
 }
 
+static void test_pending_and_observers(void **state)
+{
+    struct frontend *fe = fe_new();
+    struct xopt obs[] = {{COAP_OPT_OBSERVE, 0}, {0, 0}};
+    char addr[32], q[32];
+    struct resp *r;
+    (void)state;
+
+    /* simple registrations in flight (each sends a GET to its source) */
+    for (int i = 0; i < RD_PENDING_PER_SOURCE; i++) {
+        snprintf(q, sizeof(q), "ep=s%d", i);
+        assert_int_equal(req(fe, COAP_POST, ".well-known/rd", q, NULL)->rc, RD_PENDING);
+    }
+    r = req(fe, COAP_POST, ".well-known/rd", "ep=one-more", NULL);
+    assert_int_equal(r->code, COAP_SERVICE_UNAVAILABLE);
+    assert_true(r->has_max_age);
+    set_peer("198.51.100.1:5683");
+    assert_int_equal(req(fe, COAP_POST, ".well-known/rd", "ep=other", NULL)->rc, RD_PENDING);
+
+    /* lookup observers: one source cannot take them all */
+    for (int i = 0; i < RD_OBSERVERS_PER_SOURCE; i++) {
+        snprintf(addr, sizeof(addr), "192.0.2.9:%d", 2000 + i);
+        set_peer(addr);
+        assert_true(reqx(fe, COAP_GET, "rd-lookup/ep", NULL, NULL, -1, obs)->has_obs);
+    }
+    set_peer("192.0.2.9:1");
+    r = reqx(fe, COAP_GET, "rd-lookup/ep", NULL, NULL, -1, obs);
+    assert_int_equal(r->code, COAP_CONTENT); /* served, not observed */
+    assert_false(r->has_obs);
+    set_peer("203.0.113.3:1");
+    assert_true(reqx(fe, COAP_GET, "rd-lookup/ep", NULL, NULL, -1, obs)->has_obs);
+    const char *st = status(fe);
+    assert_non_null(strstr(st, "\"simple_pending_full\":1"));
+    assert_non_null(strstr(st, "\"observers_full\":1"));
+    fe_done(fe);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_secrets),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_block1_slots_not_evicted),
+        cmocka_unit_test(test_pending_and_observers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
