@@ -190,6 +190,14 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
         goto fail;
     }
 
+    /* One past its grace period that the timer has not removed yet is
+     * removed now: its name is free, but its path is never handed on. */
+    old = registry_by_epd(&fe->reg, nr->ep, nr->d);
+    if (old != NULL && rd_reg_gone(fe, old))
+        drop_reg(fe, old, "removed after grace period");
+    clash = registry_by_host(&fe->reg, nr->host);
+    if (clash != NULL && rd_reg_gone(fe, clash))
+        drop_reg(fe, clash, "removed after grace period");
     /* The same (ep, d) keeps its path; so does the same proxy name in another case. */
     old = registry_by_epd(&fe->reg, nr->ep, nr->d);
     clash = registry_by_host(&fe->reg, nr->host);

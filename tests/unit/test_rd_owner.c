@@ -103,6 +103,14 @@ static void test_free_only_after_grace(void **state)
     set_peer("[::ffff:192.0.2.1]:40000");
     EXPECT(COAP_POST, "reg/1", NULL, NULL, COAP_NOT_FOUND);
     EXPECT(COAP_POST, "rd", "ep=bob", LINKS, COAP_FORBIDDEN); /* now the stranger's */
+
+    /* past grace before the timer ran: the name is free, the path still not reused */
+    assert_string_equal(req(fe, COAP_POST, "rd", "ep=carol&lt=10&proxy=yes", LINKS)->loc, "reg/3");
+    fe->now += 111000;
+    set_peer("198.51.100.5:1000");
+    assert_string_equal(req(fe, COAP_POST, "rd", "ep=carol&proxy=yes", LINKS)->loc, "reg/4");
+    assert_null(registry_by_id(&fe->reg, 3));
+    assert_non_null(registry_by_host(&fe->reg, "carol.proxy.localhost"));
     fe_done(fe);
 }
 
