@@ -7,7 +7,9 @@
  * (every change is written before the answer is queued; main.c commits the
  * batch before anything is sent), registry.c, routes_pub.c (route changes),
  * lookup.c, observe.c (marks lookups dirty), block.c, and, through the
- * outbox, to relays (EP_REQUEST).
+ * outbox, to relays (EP_REQUEST). Before any change it asks ownership.c
+ * (may this source touch this name or path?) and limits.c (is there room?),
+ * and tells limits.c whenever a registration joins, leaves or moves.
  * A store write failure is fatal: memory would be ahead of the disk, and a
  * restart (supervisor) reloads the consistent state; the relay re-sends.
  */
