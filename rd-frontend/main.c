@@ -302,6 +302,12 @@ int main(int argc, char **argv)
     log_init("rd-frontend", lvl);
     if (statedir_prepare(cfg.state_dir) < 0) /* 0700, sockets and store 0600 */
         return 2;
+    /* a missing or malformed name_secrets file is a configuration error:
+     * exit 2 (do not restart), not the 1 of an unusable store */
+    struct rd_secrets check;
+    if (secrets_load(&check, cfg.name_secrets) < 0)
+        return 2;
+    secrets_free(&check);
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

@@ -14,7 +14,8 @@
 #   serve gives up with exit 2;
 # - limits: max_regs_per_source (4.29 with Max-Age 60), max_links (4.13),
 #   each counted in rdrelayctl status, a burst of refusals logs one line;
-# - the state directory is 0700, every ipc socket in it 0600.
+# - the state directory is 0700, every ipc socket in it 0600;
+# - a missing or malformed name_secrets file stops rd-frontend with exit 2.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 . "$(dirname "$0")/lib_tcp.sh"
@@ -23,6 +24,16 @@ CTL=$RDRELAY_BIN/rdrelayctl
 CONNECT=$RDRELAY_BIN/rdrelay-connect
 SECRETS=$T_DIR/name_secrets
 printf '# test secrets\nguarded s3cret-value\n*.vault vaultpw\n' >"$SECRETS"
+# a missing or malformed secrets file is a configuration error: exit 2
+timeout 20 "$RDRELAY_BIN/rdrelay-frontend" --state-dir "$T_DIR/bad" \
+    --name-secrets "$T_DIR/nonexistent" >"$T_DIR/bad.log" 2>&1
+assert_eq 2 $? "rdrelay-frontend with a missing name_secrets file exits 2"
+printf 'only-a-name\n' >"$T_DIR/malformed"
+timeout 20 "$RDRELAY_BIN/rdrelay-frontend" --state-dir "$T_DIR/bad" \
+    --name-secrets "$T_DIR/malformed" >>"$T_DIR/bad.log" 2>&1
+assert_eq 2 $? "rdrelay-frontend with a malformed name_secrets file exits 2"
+assert_contains "$(cat "$T_DIR/bad.log")" "malformed:1" "and names the file and line"
+
 RR_EXTRA_ARGS=(--name-secrets "$SECRETS" --max-regs-per-source 3 --max-links 5)
 rt_start_all
 
