@@ -106,7 +106,8 @@ void lim_track(struct frontend *fe, const struct rd_reg *r, int delta)
     struct rd_src **pp, *s;
 
     addr_source_key(&r->peer.remote, k);
-    if ((l->nb == 0 || l->nsrc >= l->nb) && delta > 0 && src_grow(l) < 0) {
+    /* a failed growth only makes the chains longer */
+    if ((l->nb == 0 || l->nsrc >= l->nb) && delta > 0 && src_grow(l) < 0 && l->nb == 0) {
         log_warnx("limits: out of memory; registrations per source not counted");
         return;
     }
