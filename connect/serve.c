@@ -510,6 +510,12 @@ static void own_done(struct serve *s, struct serve_ep *e, const struct coap_msg 
             e->next_action = now;
         } else {
             log_warnx("%s: refresh of %s: %s; retrying", e->ep, e->reg_loc, cs);
+            if (code == COAP_FORBIDDEN || code == COAP_UNAUTHORIZED)
+                log_warnx("%s: the RD sees us from another address than the registration "
+                          "(new network?) and keeps the name for its owner until it lapses "
+                          "(lt + grace); --secret for a name with a secret, a short --lt "
+                          "otherwise",
+                          e->ep);
             backoff(e, now);
             e->next_refresh = e->next_action;
         }
