@@ -116,9 +116,10 @@ class Client {
         const token = Buffer.alloc(2);
         token.writeUInt16BE(this.tok++ & 0xffff);
         const options = [];
+        const [p, qs] = path.split('?');
         if (o.host) options.push([OPT.URI_HOST, o.host]);
-        for (const seg of path.split('/').filter((s) => s.length)) options.push([OPT.URI_PATH, seg]);
-        for (const q of o.query || []) options.push([OPT.URI_QUERY, q]);
+        for (const seg of p.split('/').filter((x) => x.length)) options.push([OPT.URI_PATH, seg]);
+        for (const q of (o.query || []).concat(qs ? qs.split('&') : [])) options.push([OPT.URI_QUERY, q]);
         if (o.observe !== undefined) options.push([OPT.OBSERVE, o.observe]);
         if (o.format !== undefined) options.push([OPT.CONTENT_FORMAT, o.format]);
         const frame = encode({ code: CODES[method], token, options, payload: o.payload });
