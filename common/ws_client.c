@@ -8,6 +8,10 @@
 
 #include <errno.h>
 #include <libwebsockets.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +21,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "coap_msg.h"
 #include "timeutil.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -527,6 +532,51 @@ ssize_t ws_rx_read(int fd, struct ws_rx *rx)
         return -1;
     }
     return n;
+}
+
+int ws_client_open(const char *host, uint16_t port, const char *path, struct ws_rx *rx,
+                   unsigned timeout_ms, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    char ps[8];
+    uint64_t deadline = now_mono_ms() + timeout_ms;
+    int fd = -1, one = 1, soerr = 0, r;
+    socklen_t sl = sizeof(soerr);
+
+    snprintf(ps, sizeof(ps), "%u", (unsigned)port);
+    if ((r = getaddrinfo(host, ps, &hints, &res)) != 0) {
+        snprintf(err, errlen, "%s: %s", host, gai_strerror(r));
+        return -1;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || (connect(fd, res->ai_addr, res->ai_addrlen) < 0 && errno != EINPROGRESS) ||
+        wait_fd(fd, POLLOUT, deadline) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr != 0) {
+        snprintf(err, errlen, "connect to %s port %u: %s", host, (unsigned)port,
+                 strerror(soerr ? soerr : errno));
+        goto bad;
+    }
+    freeaddrinfo(res);
+    res = NULL;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    r = (int)(deadline > now_mono_ms() ? deadline - now_mono_ms() : 1);
+    if (ws_client_handshake(fd, host, port, path, rx, (unsigned)r, err, errlen) < 0)
+        goto bad;
+    return fd;
+bad:
+    if (res != NULL)
+        freeaddrinfo(res);
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+int ws_send_coap(int fd, const struct coap_msg *m, unsigned timeout_ms)
+{
+    uint8_t buf[65536 + 16];
+    ssize_t n = coap_msg_serialize_ws(m, buf, sizeof(buf));
+
+    return n < 0 ? -1 : ws_send(fd, WS_OP_BINARY, buf, (size_t)n, timeout_ms);
 }
 
 int ws_uri_split(const char *uri, char *host, size_t hostlen, uint16_t *port, char *path,

@@ -128,6 +128,16 @@ int ws_client_handshake(int fd, const char *host, uint16_t port, const char *pat
  * -1 on error (errno; EAGAIN when nothing was there). */
 ssize_t ws_rx_read(int fd, struct ws_rx *rx);
 
+/* Resolve host, connect (bounded by timeout_ms) and do the handshake at
+ * path. Returns the socket (non-blocking, TCP_NODELAY), or -1 with the
+ * reason in err. */
+int ws_client_open(const char *host, uint16_t port, const char *path, struct ws_rx *rx,
+                   unsigned timeout_ms, char *err, size_t errlen);
+
+/* One CoAP message in RFC 8323 §4 form as one binary frame. 0 / -1. */
+struct coap_msg;
+int ws_send_coap(int fd, const struct coap_msg *m, unsigned timeout_ms);
+
 /* Parse "coap+ws://HOST[:PORT][/path][?query]" (HOST may be [v6]); port
  * defaults to 8683. Pointers into the caller's copy are not kept: host,
  * path and query are copied. 0 / -1. */
