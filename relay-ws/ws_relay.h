@@ -62,9 +62,10 @@ struct ws_pss {
     struct outq out; /* frames: u32 length, LWS_PRE bytes, message */
     uint8_t *in;     /* a message arriving in fragments */
     uint32_t in_len;
-    bool releasing; /* Release: close once out is empty */
-    bool closing;   /* send a close frame (code, reason) and hang up */
-    bool dead;      /* libwebsockets is closing it: no more callbacks */
+    bool releasing;  /* Release: close once out is empty */
+    bool closing;    /* send a close frame (code, reason) and hang up */
+    bool close_sent; /* it went out: wait for the peer's (or the timeout) */
+    bool dead;       /* libwebsockets is closing it: no more callbacks */
     uint16_t close_code;
     char reason[WS_REASON_MAX];
 };
