@@ -132,6 +132,9 @@ static struct lws_vhost *make_vhost(struct ws_relay *r, const char *name, bool t
     vi.keepalive_timeout = 5;
     vi.timeout_secs = 10; /* HTTP handshake and idle HTTP connections */
     if (tls) {
+        /* lws reads this option from the vhost's info too: without it the
+         * vhost silently stays plain */
+        vi.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         vi.ssl_cert_filepath = r->s.cfg.ws_tls_cert;
         vi.ssl_private_key_filepath = r->s.cfg.ws_tls_key;
     }
