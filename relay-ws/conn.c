@@ -69,38 +69,6 @@ static bool trusted(const struct ws_relay *r, const struct rr_addr *a)
     return false;
 }
 
-/* The last entry of X-Forwarded-For: the address that connected to the
- * (trusted) proxy; earlier entries are the client's own claims. */
-static int xff_last(const char *xff, struct rr_addr *a)
-{
-    const char *p = strrchr(xff, ',');
-    char host[64];
-    struct sockaddr_in s4;
-    struct sockaddr_in6 s6;
-
-    p = p ? p + 1 : xff;
-    while (*p == ' ')
-        p++;
-    size_t n = strcspn(p, " ");
-    if (n == 0 || n >= sizeof(host))
-        return -1;
-    memcpy(host, p, n);
-    host[n] = '\0';
-    memset(&s4, 0, sizeof(s4));
-    memset(&s6, 0, sizeof(s6));
-    if (inet_pton(AF_INET, host, &s4.sin_addr) == 1) {
-        s4.sin_family = AF_INET;
-        addr_from_sockaddr(a, (struct sockaddr *)&s4, sizeof(s4));
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &s6.sin6_addr) == 1) {
-        s6.sin6_family = AF_INET6;
-        addr_from_sockaddr(a, (struct sockaddr *)&s6, sizeof(s6));
-        return 0;
-    }
-    return -1;
-}
-
 void ws_client_addr(struct ws_relay *r, struct lws *wsi, struct rr_addr *remote,
                     struct rr_addr *local)
 {
@@ -113,7 +81,7 @@ void ws_client_addr(struct ws_relay *r, struct lws *wsi, struct rr_addr *remote,
         return;
     if (lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR) > 0) {
         struct rr_addr a;
-        if (xff_last(xff, &a) == 0) {
+        if (ws_xff_client(xff, &a) == 0) {
             addr_normalise(&a);
             *remote = a;
         }
