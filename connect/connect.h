@@ -45,9 +45,11 @@ struct cn_uri {
     char path[CN_PATHLEN];  /* "/a/b" or "" */
     char query[CN_PATHLEN]; /* "a=b&c" or "" */
     struct rr_addr addr;    /* resolved (first UDP address) */
+    bool ws;                /* a coap+ws:// URI (port default 8683) */
 };
 
-/* Parse "coap://host[:port][/path][?query]" (coap+tcp:// too when allow_tcp)
+/* Parse "coap://host[:port][/path][?query]" (coap+tcp:// and coap+ws:// too
+ * when allow_tcp)
  * and resolve the host. 0 / -1 with a reason in err. */
 int cn_uri_parse(const char *text, bool allow_tcp, struct cn_uri *u, char *err, size_t errlen);
 
