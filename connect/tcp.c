@@ -206,6 +206,7 @@ static void tc_drop(struct tcp_serve *s, struct tcp_ep *e, const char *why, uint
 }
 
 static void tc_down_send(void *ctx, const uint8_t *buf, size_t len);
+static void tc_ws_events(struct tcp_serve *s, struct tcp_ep *e, uint64_t now);
 
 static void tc_connect(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
 {
@@ -264,6 +265,8 @@ static void tc_connected(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
     e->st = e->reg_iface[0] != '\0' ? TR_REGISTER : TR_DISCOVER;
     e->next_action = now;
     e->retry_ms = 0;
+    if (s->o->ws)
+        tc_ws_events(s, e, now); /* what came with the handshake response */
 }
 
 /* ---- our own requests ---- */
@@ -520,17 +523,13 @@ static void tc_message(struct tcp_serve *s, struct tcp_ep *e, const uint8_t *buf
         log_debug("%s: a response nobody waits for; dropped", e->t->ep);
 }
 
-/* Over a WebSocket: frames -> messages; WebSocket Ping, Close and errors. */
-static void tc_read_ws(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
+/* Over a WebSocket: decoded frames -> messages; WebSocket Ping, Close and
+ * errors. */
+static void tc_ws_events(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
 {
     struct ws_event ev;
-    ssize_t n = ws_rx_read(e->fd, &e->wsrx);
     char why[160];
 
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        tc_drop(s, e, n == 0 ? "closed by rdrelay" : strerror(errno), now);
-        return;
-    }
     while (e->conn == TC_OPEN) {
         ws_rx_next(&e->wsrx, &ev);
         switch (ev.kind) {
@@ -558,6 +557,17 @@ static void tc_read_ws(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
             return;
         }
     }
+}
+
+static void tc_read_ws(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
+{
+    ssize_t n = ws_rx_read(e->fd, &e->wsrx);
+
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        tc_drop(s, e, n == 0 ? "closed by rdrelay" : strerror(errno), now);
+        return;
+    }
+    tc_ws_events(s, e, now);
 }
 
 static void tc_read(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
