@@ -11,7 +11,8 @@
 # registrant fixture over WebSocket (rr-registrant --rd coap+ws://):
 # registered, reachable, SIGUSR1 closes its WebSocket -> 5.02, SIGUSR2 ->
 # registered and reachable again. A handshake with a non-WebSocket server
-# fails cleanly. SIGTERM of serve: DELETE over the WebSocket, exit 0.
+# fails cleanly. `list --rd coap+ws://` asks over a WebSocket. SIGTERM of
+# serve: DELETE over the WebSocket, exit 0.
 # Uses lib.sh, lib_proxy.sh and lib_tcp.sh (rt_start_all, xcoap).
 # ctest: TIMEOUT 300
 . "$(dirname "$0")/lib.sh"
@@ -83,6 +84,8 @@ rd_lookup_ep "ep=alice"
 link=$(lf_ep_link "$PAYLOAD" alice)
 assert_eq "coap://$HOST" "$(lf_attr "$link" base)" "the lookup shows base=coap://$HOST"
 assert_eq "yes" "$(lf_attr "$link" proxy)" "the registration says proxy=yes"
+out=$(timeout 20 "$CONNECT" list --rd "$(ws_uri "")")
+assert_match "alice +- +alice\.$RR_DOMAIN" "$out" "list --rd coap+ws:// shows alice and its host name"
 
 # ------------------------------------------------------------ by name, every transport
 
