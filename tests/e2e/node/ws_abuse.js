@@ -63,6 +63,19 @@ function frame(op, payload, fin = true) {
     return Buffer.concat([hdr, mask, body]);
 }
 
+// Server frames (unmasked, RFC 6455 5.2) at the front of buf: each whole
+// one goes to onFrame(opcode, payload); returns the bytes left over.
+function serverFrames(buf, onFrame) {
+    while (buf.length >= 2) {
+        let n = buf[1] & 127, off = 2;
+        if (n === 126) { n = buf.readUInt16BE(2); off = 4; }
+        if (buf.length < off + n) break;
+        onFrame(buf[0] & 15, buf.subarray(off, off + n));
+        buf = buf.subarray(off + n);
+    }
+    return buf;
+}
+
 const UPGRADE = (host, port, path, prot) =>
     `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
     `Sec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n` +
@@ -115,19 +128,14 @@ async function main() {
                     if (cmd === 'silent') s.write(frame(2, CSM));
                 }
                 // server frames: look for a close (opcode 8)
-                while (got.length >= 2) {
-                    let n = got[1] & 127, off = 2;
-                    if (n === 126) { n = got.readUInt16BE(2); off = 4; }
-                    if (got.length < off + n) return;
-                    const op = got[0] & 15, pl = got.subarray(off, off + n);
-                    got = got.subarray(off + n);
+                got = serverFrames(got, (op, pl) => {
                     if (op === 8) resolve(`close ${pl.readUInt16BE(0)} ${pl.subarray(2).toString()}`);
                     else if (op === 2) {
                         const m = decode(pl);
                         if (m.code === 0xe2) out('ping');
                         if (m.code === 0xe5) out(`abort ${m.payload.toString()}`);
                     }
-                }
+                });
             });
             s.on('close', () => resolve('closed without a close frame'));
             setTimeout(() => resolve('noclose'), 20000);
@@ -151,15 +159,10 @@ async function main() {
                     got = got.subarray(i + 4);
                     s.emit('upgraded');
                 }
-                while (got.length >= 2) {
-                    let n = got[1] & 127, off = 2;
-                    if (n === 126) { n = got.readUInt16BE(2); off = 4; }
-                    if (got.length < off + n) return;
-                    const pl = got.subarray(off, off + n);
-                    got = got.subarray(off + n);
+                got = serverFrames(got, (op, pl) => {
                     const m = decode(pl);
                     if ((m.code >> 5) !== 7) resolve(`code ${codeStr(m.code)} ${m.payload.toString().slice(0, 20)}`);
-                }
+                });
             });
             s.on('close', () => resolve('closed'));
             setTimeout(() => resolve('timeout'), 20000);
