@@ -171,8 +171,9 @@ static bool single_valued(const char *name)
  * is not the RD's (the status page and client operators trust them). */
 static bool rd_computed(const char *name)
 {
-    static const char *const names[] = {"host",    "transport",         "relay",
-                                        "expires", "unreachable-since", "reachable"};
+    static const char *const names[] = {"host",           "transport",         "relay",
+                                        "expires",        "unreachable-since", "reachable",
+                                        "reachable-since"};
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(name, names[i]) == 0)

@@ -182,14 +182,12 @@
 
   function reachCell(ep) {
     if (!ep.attrs.proxy) return el('span', { class: 'muted', text: 'direct (not proxied)' });
-    if (ep.attrs.reachable === 'no') {
-      const since = ep.attrs['unreachable-since'];
-      return el('span', { class: 'bad', 'data-reach': 'no' }, [
-        el('strong', { text: 'no' }),
-        since ? el('span', { class: 'since', text: ' since ' + fmtTime(since) }) : null,
-      ]);
-    }
-    return el('span', { class: 'good', 'data-reach': 'yes' }, [el('strong', { text: 'yes' })]);
+    const no = ep.attrs.reachable === 'no';
+    const since = ep.attrs[no ? 'unreachable-since' : 'reachable-since'];
+    return el('span', { class: no ? 'bad' : 'good', 'data-reach': no ? 'no' : 'yes' }, [
+      el('strong', { text: no ? 'no' : 'yes' }),
+      typeof since === 'string' ? el('span', { class: 'since', 'data-t': since, text: ' since ' + fmtTime(since) }) : null,
+    ]);
   }
 
   function lifetimeLeft(ep) {
@@ -289,7 +287,7 @@
       const lt = row.tr.querySelector('.lt');
       if (lt.textContent !== text) lt.textContent = text;
       const since = row.tr.querySelector('.since');
-      if (since && ep.attrs['unreachable-since']) since.textContent = ' since ' + fmtTime(ep.attrs['unreachable-since']);
+      if (since) since.textContent = ' since ' + fmtTime(since.dataset.t);
     }
   }
 

@@ -290,6 +290,13 @@ static void test_expired_hidden_and_proxy_attrs(void **state)
                         "unreachable-since=\"1970-01-01T00:00:00Z\";host=\"alice.proxy.localhost\";"
                         "transport=\"tcp\";relay=\"tcp-b\";expires=\"1970-01-01T00:18:20Z\"");
     assert_non_null(strstr(run(fe, false, Q("reachable=no")), "</reg/2>"));
+    assert_non_null(strstr(run(fe, false, Q("unreachable-since=1970-*")), "</reg/2>"));
+    /* reachable again: since when (the time the relay said so) */
+    r2->unreachable = false;
+    r2->reachable_since = 2000;
+    r = run(fe, false, Q("reachable-since=1970-01-01T00:00:02Z"));
+    assert_non_null(strstr(r, ";proxy=\"yes\";reachable-since=\"1970-01-01T00:00:02Z\";host="));
+    assert_string_equal(run(fe, false, Q("unreachable-since=1970-*")), "");
     frontend_free(fe);
 }
 

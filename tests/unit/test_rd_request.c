@@ -240,8 +240,11 @@ static void test_proxy_names_and_routes(void **state)
         strstr(ep, "ep=\"RIOT-0123ABCD\";base=\"coap://riot-0123abcd.proxy.localhost\""));
     assert_non_null(strstr(ep, "proxy=\"yes\""));
     /* the status page's attributes: host name, path back, end of the lifetime */
+    assert_non_null(strstr(ep, ";reachable-since=\"")); /* since it registered */
     assert_non_null(strstr(ep, ";host=\"riot-0123abcd.proxy.localhost\";transport=\"udp\";"
                                "relay=\"udp\";expires=\""));
+    assert_int_equal(req(fe, COAP_POST, "rd", "ep=spoof&reachable-since=x", LINKS)->code,
+                     COAP_BAD_REQUEST);
     /* a registrant cannot set what the RD computes */
     r = req(fe, COAP_POST, "rd", "ep=spoof&proxy=yes&host=evil.example", LINKS);
     assert_int_equal(r->code, COAP_BAD_REQUEST);
@@ -269,7 +272,10 @@ static void test_proxy_names_and_routes(void **state)
     assert_non_null(strstr(lookup(fe, "rd-lookup/ep", "ep=node"),
                            "reachable=\"no\";unreachable-since=\"1970-01-01T00:00:00Z\""));
     assert_int_equal(req(fe, COAP_POST, "reg/2", NULL, NULL)->code, COAP_CHANGED);
-    assert_null(strstr(lookup(fe, "rd-lookup/ep", "ep=node"), "reachable"));
+    /* an update makes it reachable again, from now */
+    assert_null(strstr(lookup(fe, "rd-lookup/ep", "ep=node"), "reachable=\"no\""));
+    assert_null(strstr(lookup(fe, "rd-lookup/ep", "ep=node"), "unreachable-since"));
+    assert_non_null(strstr(lookup(fe, "rd-lookup/ep", "ep=node"), ";reachable-since=\""));
     /* delete removes the route at once */
     fe_outbox_clear(fe);
     assert_int_equal(req(fe, COAP_DELETE, "reg/2", NULL, NULL)->code, COAP_DELETED);

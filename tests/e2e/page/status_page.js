@@ -97,6 +97,7 @@ async function main() {
       ok(host === `coap://alice.${DOMAIN}/`, 'host name for the client operator: coap://alice.' + DOMAIN + '/', host);
       ok((await r.locator('td.path').textContent()) === 'udp', 'transport of the path: udp', await r.locator('td.path').textContent());
       ok((await r.locator('td.reach [data-reach]').getAttribute('data-reach')) === 'yes', 'alice is reachable');
+      ok(/since .*ago/.test(await r.locator('td.reach').textContent()), 'and says since when', await r.locator('td.reach').textContent());
       const lt = await r.locator('td.lt').textContent();
       ok(/^\d+ (s|min|h|d)\b/.test(lt), 'lifetime left is shown (' + lt + ')', lt);
       await step('resource links come from resource lookup (/hello, /obs)', () =>
