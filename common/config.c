@@ -16,8 +16,9 @@
 
 #include "addr.h"
 #include "log.h"
+#include "metrics.h"
 
-enum cfg_type { CFG_STR, CFG_U32, CFG_LOGLEVEL, CFG_LISTEN };
+enum cfg_type { CFG_STR, CFG_U32, CFG_LOGLEVEL, CFG_LISTEN, CFG_MXLISTEN };
 
 struct cfg_entry {
     const char *name;
@@ -89,6 +90,9 @@ static const struct cfg_entry cfg_table[] = {
      "a block-wise body with no new block this long is dropped (ms)"},
     {"extra_options", CFG_STR, F(extra_options), "",
      "comma list of CoAP option numbers to treat as known"},
+    {"metrics_listen", CFG_MXLISTEN, F(metrics_listen), RR_METRICS_LISTEN_DEFAULT,
+     "Prometheus /metrics listeners, a comma list of NAME=ADDRESS:PORT (NAME: frontend or a "
+     "relay name); a process without an entry serves none; empty = metrics off"},
 };
 
 #define CFG_N (sizeof(cfg_table) / sizeof(cfg_table[0]))
@@ -126,6 +130,8 @@ static int check_value(const struct cfg_entry *e, const char *value)
         return log_level_parse(value, &lvl);
     case CFG_LISTEN:
         return addr_parse_list(value, 5683, tmp, 16) < 0 ? -1 : 0;
+    case CFG_MXLISTEN:
+        return mx_listen_ok(value) ? 0 : -1;
     default:
         return 0;
     }
@@ -446,5 +452,22 @@ void config_print_help(FILE *out)
             fprintf(out, "  --%s VALUE\n      %s (default: %s)\n", flag, e->help, e->def);
         else
             fprintf(out, "  --%s VALUE\n      %s\n", flag, e->help);
+    }
+}
+
+void config_foreach(const struct rr_config *cfg,
+                    void (*fn)(void *arg, const char *name, const char *value, bool is_default),
+                    void *arg)
+{
+    char v[RR_CFG_STR];
+
+    for (size_t i = 0; i < CFG_N; i++) {
+        const struct cfg_entry *e = &cfg_table[i];
+        const char *field = (const char *)cfg + e->offset;
+        if (e->type == CFG_U32)
+            snprintf(v, sizeof(v), "%u", *(const uint32_t *)(const void *)field);
+        else
+            snprintf(v, sizeof(v), "%s", field);
+        fn(arg, e->name, v, strcmp(v, e->def) == 0);
     }
 }

@@ -11,6 +11,7 @@
 #ifndef RDRELAY_CONFIG_H
 #define RDRELAY_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -56,11 +57,16 @@ struct rr_config {
     uint32_t tcp_max_inflight;      /* 256: one connection's outstanding requests */
     uint32_t tcp_pong_timeout_ms;   /* 20000: keepalive Ping unanswered -> close */
     char extra_options[RR_CFG_STR]; /* comma list of option numbers to treat as known */
+    /* "frontend=127.0.0.1:9560,udp=...": each process's Prometheus
+     * listener, by process name (common/metrics.h) */
+    char metrics_listen[RR_CFG_STR];
     /* parsed from extra_options by config_finish() */
     uint16_t extra_option_nums[RR_MAX_EXTRA_OPTIONS];
     unsigned n_extra_options;
 };
 
+#define RR_METRICS_LISTEN_DEFAULT                                                                  \
+    "frontend=127.0.0.1:9560,udp=127.0.0.1:9561,tcp=127.0.0.1:9562,ws=127.0.0.1:9563"
 #define RR_BLOCK_BODY_LIMIT 65536 /* block_body_max: one inter-relay message */
 
 /* Fill with embedded defaults. */
@@ -85,6 +91,12 @@ int config_from_args(struct rr_config *cfg, int *argc, char **argv);
 
 /* Derive empty paths from state_dir, parse extra_options; 0 / -1 (err set). */
 int config_finish(struct rr_config *cfg, char *err, size_t errlen);
+
+/* Every setting's effective value, in table order (rdrelayctl config):
+ * is_default when it equals the embedded default. */
+void config_foreach(const struct rr_config *cfg,
+                    void (*fn)(void *arg, const char *name, const char *value, bool is_default),
+                    void *arg);
 
 /* Print every setting with its default and help text (for --help). */
 void config_print_help(FILE *out);

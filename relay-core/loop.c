@@ -100,6 +100,7 @@ int rc_init(struct relay_core *c, const struct rr_config *cfg, const char *name,
 
 void rc_free(struct relay_core *c)
 {
+    rc_metrics_close(c);
     rc_ctl_close(c);
     if (c->zctx)
         zmq_ctx_term(c->zctx);
@@ -236,6 +237,8 @@ int rc_run(struct relay_core *c)
 
     c->next_clone_ms = c->clone ? now : UINT64_MAX;
     c->next_status_ms = now + RC_STATUS_INTERVAL_MS;
+    if (!c->mx)
+        rc_metrics_open(c); /* a failure is logged: we run without metrics */
     while (!rc_signalled) {
         now = now_mono_ms();
         uint64_t wake = c->next_clone_ms;
@@ -269,6 +272,7 @@ int rc_run(struct relay_core *c)
         }
         if (now >= c->next_status_ms) {
             rc_ctl_send_status(c);
+            rc_metrics_tick(c, now);
             c->next_status_ms = now + RC_STATUS_INTERVAL_MS;
         }
         if (c->tp->tick)
