@@ -21,6 +21,8 @@
  *   attr_index.c the lookup index: (attribute, value) -> registrations
  *   store.c      SQLite (the only file with SQL)
  *   routes_pub.c Clone-pattern server side (ROUTE_UPDATE, HEARTBEAT, snapshots)
+ *   metrics.c    the Prometheus listener (metrics_listen "frontend") and page
+ *   ctl_cmd.c    rdrelayctl's commands (JSON through libjansson), drain
  */
 #ifndef RDRELAY_FRONTEND_H
 #define RDRELAY_FRONTEND_H
@@ -29,6 +31,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <zmq.h>
 
 #include "coap_msg.h"
 #include "config.h"
@@ -209,6 +213,7 @@ struct rd_relay {
     unsigned ncounters;
     char cname[RD_MAX_COUNTERS][48];
     uint64_t cval[RD_MAX_COUNTERS];
+    bool draining; /* rdrelayctl drain: no new registrations through it */
 };
 
 /* A snapshot being sent to one relay, a chunk per loop turn (routes_pub.c). */
@@ -271,7 +276,21 @@ struct frontend {
      * not after the batch's COMMIT (it changes nothing that must be durable) */
     bool send_now;
     uint64_t requests, registrations_made;
+    /* metrics (metrics.c): RD requests by method, answers by code */
+    struct fe_metrics *mx;
+    uint64_t start_wall_ms;
+    uint64_t mx_req[8], mx_resp[256], mx_cache_hits;
 };
+
+/* --- metrics.c --- */
+/* Listen on metrics_listen's "frontend" entry if any; a failure is logged
+ * and rd-frontend runs without metrics. 0 / -1. */
+int fe_metrics_open(struct frontend *fe);
+void fe_metrics_close(struct frontend *fe);
+/* The listener's fds for this turn's zmq_poll (items, at most max). */
+int fe_metrics_pollitems(struct frontend *fe, zmq_pollitem_t *items, int max);
+/* After zmq_poll: serve what is ready (the n items from pollitems). */
+void fe_metrics_after_poll(struct frontend *fe, const zmq_pollitem_t *items, int n, uint64_t now);
 
 /* --- committer.c: a batch's COMMIT in a thread of its own --- */
 struct committer {
@@ -311,6 +330,8 @@ void rd_on_ep_response(struct frontend *fe, uint64_t ep_req_id, uint8_t status, 
                        size_t len);
 /* Timers: expiry, grace, pending timeouts, Block1 garbage. */
 void rd_tick(struct frontend *fe);
+/* Remove a registration everywhere (store, route, registry), as DELETE does. */
+void rd_delete_reg(struct frontend *fe, struct rd_reg *r, const char *why);
 /* REACHABILITY from a relay. */
 void rd_on_reachability(struct frontend *fe, const char *host, bool reachable, uint64_t since);
 /* Default base URI for a peer: coap://<addr_to_str> (coap+tcp:// etc.). */
@@ -517,8 +538,17 @@ void ctl_cache_free(struct frontend *fe);
 /* Send RD_RESPONSE (cached). */
 void ctl_send_response(struct frontend *fe, const uint8_t *ident, size_t idlen, uint64_t req_id,
                        const uint8_t *resp, size_t len);
-/* JSON for "status" / "list". */
-void ctl_status_json(struct frontend *fe, struct strbuf *sb);
-void ctl_list_json(struct frontend *fe, struct strbuf *sb);
+/* --- ctl_cmd.c: rdrelayctl's commands --- */
+typedef struct json_t json_t;
+/* "status" as a JSON object (the caller json_decref's it). */
+json_t *ctl_status_json(struct frontend *fe);
+/* Run CTL_REQUEST command with argument and queue the CTL_RESPONSE. */
+void ctl_command(struct frontend *fe, const uint8_t *ident, size_t idlen, const char *cmd,
+                 const char *arg);
+/* The command changes the store (its answer must wait for the COMMIT). */
+bool ctl_command_writes(const char *cmd);
+/* A new registration through a drained relay: true and the 5.03 in out. */
+bool ctl_drain_refuses(struct frontend *fe, const uint8_t *ident, size_t idlen, const uint8_t *coap,
+                       size_t len, struct strbuf *out);
 
 #endif

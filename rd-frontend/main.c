@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "frontend.h"
+#include "http_min.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -185,7 +186,7 @@ static void finish_commit(struct loop *lp)
 static int run(struct frontend *fe)
 {
     struct loop *lp = calloc(1, sizeof(*lp));
-    zmq_pollitem_t items[2];
+    zmq_pollitem_t items[2 + 1 + HM_MAX_CONNS];
     uint64_t next_tick = now_mono_ms(), next_hb = now_mono_ms();
     int ret = 1, snap_wait = -1;
 
@@ -209,6 +210,9 @@ static int run(struct frontend *fe)
                 items[0].events = 0;
             items[nitems++] = (zmq_pollitem_t){.fd = lp->com.efd, .events = ZMQ_POLLIN};
         }
+        int mx0 = nitems; /* the metrics listener's fds follow */
+        nitems +=
+            fe_metrics_pollitems(fe, items + mx0, (int)(sizeof(items) / sizeof(items[0])) - mx0);
         if (zmq_poll(items, nitems, timeout) < 0) {
             if (errno == EINTR)
                 continue;
@@ -217,6 +221,7 @@ static int run(struct frontend *fe)
         }
         fe->now = now_wall_ms();
         mono = now_mono_ms();
+        fe_metrics_after_poll(fe, items + mx0, nitems - mx0, mono);
         if (lp->committing) {
             bool done = false;
             if (committer_done(&lp->com, &done) < 0)
@@ -320,11 +325,14 @@ int main(int argc, char **argv)
         (fe->router = open_socket(fe->zctx, ZMQ_ROUTER, cfg.ctl_endpoint)) == NULL ||
         (fe->pub = open_socket(fe->zctx, ZMQ_PUB, cfg.pub_endpoint)) == NULL)
         goto out;
+    fe->start_wall_ms = now_wall_ms();
+    fe_metrics_open(fe); /* a failure is logged: we run without metrics */
     log_info("rdrelay-frontend %s: %zu registrations, ctl %s, routes %s, epoch %llu",
              RDRELAY_VERSION, fe->reg.count, cfg.ctl_endpoint, cfg.pub_endpoint,
              (unsigned long long)fe->epoch);
     ret = run(fe);
 out:
+    fe_metrics_close(fe);
     if (fe->router)
         zmq_close(fe->router);
     if (fe->pub)
