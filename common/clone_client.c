@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "curve.h"
 #include "log.h"
 #include "proto_msg.h"
 #include "strbuf.h"
@@ -170,7 +171,9 @@ struct clone_client *clone_client_new(void *zctx, const char *pub_endpoint, void
     c->sub = zmq_socket(zctx, ZMQ_SUB);
     if (!c->live || !c->sub || zmq_setsockopt(c->sub, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 ||
         zmq_setsockopt(c->sub, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
-        zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "", 0) < 0 || zmq_connect(c->sub, pub_endpoint) < 0) {
+        zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "", 0) < 0 ||
+        curve_client(zctx, c->sub, pub_endpoint, "rd-frontend's route PUB") < 0 ||
+        zmq_connect(c->sub, pub_endpoint) < 0) {
         log_warn("routes: SUB socket for %s", pub_endpoint);
         clone_client_free(c);
         return NULL;

@@ -15,10 +15,11 @@
 #include <string.h>
 
 #include "addr.h"
+#include "curve.h"
 #include "log.h"
 #include "metrics.h"
 
-enum cfg_type { CFG_STR, CFG_U32, CFG_LOGLEVEL, CFG_LISTEN, CFG_MXLISTEN };
+enum cfg_type { CFG_STR, CFG_U32, CFG_LOGLEVEL, CFG_LISTEN, CFG_MXLISTEN, CFG_KEY, CFG_KEYLIST };
 
 struct cfg_entry {
     const char *name;
@@ -93,6 +94,18 @@ static const struct cfg_entry cfg_table[] = {
     {"metrics_listen", CFG_MXLISTEN, F(metrics_listen), RR_METRICS_LISTEN_DEFAULT,
      "Prometheus /metrics listeners, a comma list of NAME=ADDRESS:PORT (NAME: frontend or a "
      "relay name); a process without an entry serves none; empty = metrics off"},
+    {"curve_server_public", CFG_KEY, F(curve_server_public), "",
+     "rd-frontend's CURVE public key (Z85, rdrelayctl keygen): set, every tcp:// ctl/pub "
+     "endpoint is CURVE-encrypted and authenticated; in a config file put keys in double quotes"},
+    {"curve_server_secret", CFG_KEY, F(curve_server_secret), "",
+     "rd-frontend's CURVE secret key (only in rd-frontend's configuration)"},
+    {"curve_public", CFG_KEY, F(curve_public), "",
+     "this relay's (or rdrelayctl's) CURVE public key, listed in rd-frontend's curve_authorized"},
+    {"curve_secret", CFG_KEY, F(curve_secret), "",
+     "this relay's (or rdrelayctl's) CURVE secret key"},
+    {"curve_authorized", CFG_KEYLIST, F(curve_authorized), "",
+     "rd-frontend: comma list of the CURVE public keys of relays and rdrelayctl it lets in over "
+     "tcp:// (any other key is refused and logged)"},
 };
 
 #define CFG_N (sizeof(cfg_table) / sizeof(cfg_table[0]))
@@ -132,6 +145,10 @@ static int check_value(const struct cfg_entry *e, const char *value)
         return addr_parse_list(value, 5683, tmp, 16) < 0 ? -1 : 0;
     case CFG_MXLISTEN:
         return mx_listen_ok(value) ? 0 : -1;
+    case CFG_KEY:
+        return !*value || curve_key_ok(value) ? 0 : -1;
+    case CFG_KEYLIST:
+        return curve_key_list_ok(value) ? 0 : -1;
     default:
         return 0;
     }

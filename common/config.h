@@ -60,6 +60,12 @@ struct rr_config {
     /* "frontend=127.0.0.1:9560,udp=...": each process's Prometheus
      * listener, by process name (common/metrics.h) */
     char metrics_listen[RR_CFG_STR];
+    /* ZeroMQ CURVE on tcp:// endpoints (common/curve.h); Z85 keys */
+    char curve_server_public[48]; /* rd-frontend's public key (every client) */
+    char curve_server_secret[48]; /* rd-frontend's secret key (rd-frontend only) */
+    char curve_public[48];        /* this relay's / rdrelayctl's own pair */
+    char curve_secret[48];
+    char curve_authorized[2700]; /* rd-frontend: client public keys let in (comma list) */
     /* parsed from extra_options by config_finish() */
     uint16_t extra_option_nums[RR_MAX_EXTRA_OPTIONS];
     unsigned n_extra_options;

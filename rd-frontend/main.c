@@ -22,6 +22,7 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "curve.h"
 #include "frontend.h"
 #include "http_min.h"
 #include "log.h"
@@ -70,6 +71,8 @@ static void *open_socket(void *ctx, int type, const char *endpoint)
         goto fail;
     if (type == ZMQ_ROUTER && (set_int(s, ZMQ_ROUTER_HANDOVER, 1, "ROUTER_HANDOVER") < 0 ||
                                set_int(s, ZMQ_ROUTER_MANDATORY, 1, "ROUTER_MANDATORY") < 0))
+        goto fail;
+    if (curve_server(s, endpoint) < 0)
         goto fail;
     if (zmq_bind(s, endpoint) < 0) {
         log_warn("bind %s", endpoint);
@@ -277,6 +280,7 @@ int main(int argc, char **argv)
 {
     struct rr_config cfg;
     struct frontend *fe = NULL;
+    struct curve_zap *zap = NULL;
     struct sigaction sa;
     enum log_level lvl;
     int ret = 1;
@@ -321,7 +325,12 @@ int main(int argc, char **argv)
         return 1;
     }
     fe->zctx = zmq_ctx_new();
-    if (fe->zctx == NULL ||
+    curve_init(&cfg);
+    bool zap_err = false;
+    /* the ZAP handler first: a CURVE client may knock at once */
+    if (fe->zctx)
+        zap = curve_zap_start(fe->zctx, &zap_err);
+    if (fe->zctx == NULL || zap_err ||
         (fe->router = open_socket(fe->zctx, ZMQ_ROUTER, cfg.ctl_endpoint)) == NULL ||
         (fe->pub = open_socket(fe->zctx, ZMQ_PUB, cfg.pub_endpoint)) == NULL)
         goto out;
@@ -339,6 +348,7 @@ out:
         zmq_close(fe->pub);
     if (fe->zctx)
         zmq_ctx_term(fe->zctx);
+    curve_zap_join(zap); /* its wait ended with the context */
     frontend_free(fe);
     free(fe);
     return ret;

@@ -24,6 +24,7 @@
 #include <zmq.h>
 
 #include "core.h"
+#include "curve.h"
 #include "log.h"
 #include "proto_msg.h"
 #include "timeutil.h"
@@ -95,6 +96,7 @@ int rc_init(struct relay_core *c, const struct rr_config *cfg, const char *name,
     c->next_check = (uint32_t)random();
     c->rd_seq = (uint32_t)random();
     c->start_wall_ms = now_wall_ms();
+    curve_init(cfg); /* tcp:// to rd-frontend: CURVE keys (common/curve.h) */
     return 0;
 }
 

@@ -32,6 +32,7 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "curve.h"
 #include "log.h"
 #include "proto_msg.h"
 #include "timeutil.h"
@@ -503,6 +504,7 @@ int main(int argc, char **argv)
         goto out;
     }
     ret = 1;
+    curve_init(&c->cfg); /* a tcp:// ctl_endpoint: our CURVE pair */
     if (ask(c) < 0)
         goto out;
     if (!c->ok) {
