@@ -339,8 +339,10 @@ void ctl_dispatch(struct frontend *fe, const uint8_t *ident, size_t idlen, uint1
             observe_gone(fe, &m.gone.peer, m.gone.token.p, m.gone.token.len);
         break;
     case RR_MSG_REACHABILITY:
-        if ((rc = proto_dec_reachability(&r, &m.reach)) == 0)
+        if ((rc = proto_dec_reachability(&r, &m.reach)) == 0) {
+            fe->mx_reach[m.reach.reachable != 0]++; /* metrics */
             rd_on_reachability(fe, m.reach.host, m.reach.reachable != 0, m.reach.since_ms);
+        }
         break;
     case RR_MSG_RELAY_STATUS:
         if ((rc = proto_dec_relay_status(&r, &m.status)) == 0)

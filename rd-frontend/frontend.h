@@ -107,8 +107,9 @@ struct rd_reg {
     struct rd_reg *h_id, *h_epd, *h_host, *h_ep;
     struct aidx_mem *aim; /* lookup index memberships */
     uint32_t naim, capaim;
-    uint32_t hidx; /* position in the expiry heap */
-    uint64_t due;  /* next expiry event: expires_at, or the end of grace */
+    uint32_t hidx;  /* position in the expiry heap */
+    uint8_t census; /* the class it is counted under (metrics.c), 0 = not counted */
+    uint64_t due;   /* next expiry event: expires_at, or the end of grace */
 };
 
 struct registry {
@@ -120,6 +121,9 @@ struct registry {
     struct rd_reg **heap; /* expiry heap, earliest due first */
     size_t heap_cap;      /* heap holds count entries */
     uint64_t grace_ms;    /* expiry_grace: when an expired one is removed */
+    /* registrations by class (transport, proxied, live; metrics.c), kept
+     * as they change so a scrape never walks 100,000 of them */
+    size_t census[16];
 };
 
 /* Parsed Uri-Query of a registration interface request. */
@@ -279,10 +283,13 @@ struct frontend {
     /* metrics (metrics.c): RD requests by method, answers by code */
     struct fe_metrics *mx;
     uint64_t start_wall_ms;
-    uint64_t mx_req[8], mx_resp[256], mx_cache_hits;
+    uint64_t mx_req[8], mx_resp[256], mx_cache_hits, mx_reach[2];
 };
 
 /* --- metrics.c --- */
+/* Count r in (+1) or out of (-1) its class; registry.c calls it on every
+ * insert, remove, replace and registry_changed. */
+void registry_census(struct registry *g, struct rd_reg *r, int sign);
 /* Listen on metrics_listen's "frontend" entry if any; a failure is logged
  * and rd-frontend runs without metrics. 0 / -1. */
 int fe_metrics_open(struct frontend *fe);

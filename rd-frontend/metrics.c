@@ -3,8 +3,9 @@
  * named "frontend" in metrics_listen (common/http_min.h) served from the
  * main loop's zmq_poll set (no thread), and the page: requests by method
  * and answers by code (counted in ctl.c as they pass), registrations by
- * transport and proxied (counted at scrape time from memory, never from
- * SQLite, so a scrape never waits for a COMMIT), route publishing (epoch,
+ * transport, proxied and expired (the registry's census, kept by
+ * registry_census as registrations change: a scrape never walks them, and
+ * never touches SQLite, so it never waits for a COMMIT), route publishing (epoch,
  * sequence, snapshots), inter-process messages dropped, relays heard from.
  * The relays are targets of their own (relay-core/metrics.c): one target
  * per process, so a relay's numbers do not depend on rd-frontend running.
@@ -34,22 +35,35 @@ static void watch(void *arg, int slot, int fd, enum hm_op op, unsigned events)
     mx->ev[slot] = events;
 }
 
+/* class = transport (2 bits) | proxied << 2 | live << 3, + 1 (0: not counted) */
+void registry_census(struct registry *g, struct rd_reg *r, int sign)
+{
+    if (sign > 0) {
+        r->census = (uint8_t)(1 + ((r->peer.transport & 3u) | (r->host[0] ? 4u : 0u) |
+                                   (r->expired ? 0u : 8u)));
+        g->census[r->census - 1]++;
+    } else if (r->census) {
+        g->census[r->census - 1]--;
+        r->census = 0;
+    }
+}
+
 static void render(void *arg, struct strbuf *sb)
 {
     struct fe_metrics *mx = arg;
     struct frontend *fe = mx->fe;
-    uint64_t by_tp[4] = {0}, proxied = 0, expired = 0, unreachable = 0, pending = 0;
+    uint64_t by_tp[4] = {0}, proxied = 0, expired = 0, pending = 0;
     static const char *const tps[4] = {"none", "udp", "tcp", "ws"};
     char l[160];
 
-    for (const struct rd_reg *r = fe->reg.first; r; r = r->next) {
-        if (!lookup_reg_live(fe, r)) {
-            expired++;
+    for (unsigned k = 0; k < 16; k++) {
+        if (!(k & 8u)) {
+            expired += fe->reg.census[k];
             continue;
         }
-        by_tp[r->peer.transport < 4 ? r->peer.transport : 0]++;
-        proxied += r->host[0] != '\0';
-        unreachable += r->unreachable;
+        by_tp[k & 3u] += fe->reg.census[k];
+        if (k & 4u)
+            proxied += fe->reg.census[k];
     }
     for (const struct rd_pending *pd = fe->pending; pd; pd = pd->next)
         pending++;
@@ -57,15 +71,17 @@ static void render(void *arg, struct strbuf *sb)
     mx_one(sb, "rdrelay_start_time_seconds", MX_GAUGE, "Unix time the process started.", NULL,
            fe->start_wall_ms / 1000);
     mx_head(sb, "rdrelay_registrations", MX_GAUGE,
-            "Live registrations by the transport they came over.");
+            "Live registrations by the transport they came over last.");
     for (unsigned t = 1; t < 4; t++) {
         snprintf(l, sizeof(l), "transport=\"%s\"", tps[t]);
         mx_sample(sb, "rdrelay_registrations", l, by_tp[t]);
     }
     mx_one(sb, "rdrelay_registrations_proxied", MX_GAUGE, "Live proxied registrations.", NULL,
            proxied);
-    mx_one(sb, "rdrelay_registrations_unreachable", MX_GAUGE,
-           "Proxied registrations whose path a relay found dead.", NULL, unreachable);
+    mx_head(sb, "rdrelay_reachability_reports_total", MX_COUNTER,
+            "REACHABILITY reports from relays (a registrant's path found dead, or alive again).");
+    mx_sample(sb, "rdrelay_reachability_reports_total", "reachable=\"no\"", fe->mx_reach[0]);
+    mx_sample(sb, "rdrelay_reachability_reports_total", "reachable=\"yes\"", fe->mx_reach[1]);
     mx_one(sb, "rdrelay_registrations_expired", MX_GAUGE,
            "Expired registrations still refreshable (expiry_grace).", NULL, expired);
     mx_one(sb, "rdrelay_registrations_created_total", MX_COUNTER,
