@@ -126,6 +126,13 @@ static void on_accept(struct hm_server *s, uint64_t now)
     for (int k = 0; k < 16; k++) {
         int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         int slot = 0;
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+            /* the connection stays queued and the listener readable: stop
+             * watching it until hm_tick, or the loop would spin */
+            s->watch(s->arg, 0, s->lfd, HM_MOD, 0);
+            s->paused = true;
+            return;
+        }
         if (fd < 0)
             return; /* EAGAIN, or an aborted connection: nothing to do */
         for (int i = 0; i < HM_MAX_CONNS; i++)
@@ -220,6 +227,10 @@ void hm_tick(struct hm_server *s, uint64_t now_ms)
 {
     if (s->lfd < 0)
         return;
+    if (s->paused) {
+        s->paused = false;
+        s->watch(s->arg, 0, s->lfd, HM_MOD, HM_IN);
+    }
     for (int i = 0; i < HM_MAX_CONNS; i++)
         if (s->c[i].fd >= 0 && now_ms - s->c[i].since > HM_IDLE_MS)
             conn_close(s, i + 1);

@@ -50,6 +50,7 @@ struct hm_server {
     void *arg;
     struct hm_conn c[HM_MAX_CONNS];
     uint64_t scrapes, refused;
+    bool paused; /* out of fds: the listener is not watched until hm_tick */
 };
 
 /* Listen on a (TCP, loopback or any address). 0, or -1 (logged; the
@@ -60,7 +61,8 @@ void hm_close(struct hm_server *s);
 bool hm_is_open(const struct hm_server *s);
 /* slot's fd is ready (HM_IN / HM_OUT, or both on an error). */
 void hm_ready(struct hm_server *s, int slot, unsigned events, uint64_t now_ms);
-/* Drop connections silent for HM_IDLE_MS. Cheap when there are none. */
+/* Drop connections silent for HM_IDLE_MS; watch the listener again after
+ * running out of file descriptors. Cheap when there is nothing to do. */
 void hm_tick(struct hm_server *s, uint64_t now_ms);
 
 /* The answer to one complete request head (exposed for unit tests):
