@@ -18,8 +18,18 @@
 #include "curve.h"
 #include "log.h"
 #include "metrics.h"
+#include "xfwd_ep.h"
 
-enum cfg_type { CFG_STR, CFG_U32, CFG_LOGLEVEL, CFG_LISTEN, CFG_MXLISTEN, CFG_KEY, CFG_KEYLIST };
+enum cfg_type {
+    CFG_STR,
+    CFG_U32,
+    CFG_LOGLEVEL,
+    CFG_LISTEN,
+    CFG_MXLISTEN,
+    CFG_KEY,
+    CFG_KEYLIST,
+    CFG_XFWDEPS
+};
 
 struct cfg_entry {
     const char *name;
@@ -105,7 +115,12 @@ static const struct cfg_entry cfg_table[] = {
      "this relay's (or rdrelayctl's) CURVE secret key"},
     {"curve_authorized", CFG_KEYLIST, F(curve_authorized), "",
      "rd-frontend: comma list of the CURVE public keys of relays and rdrelayctl it lets in over "
-     "tcp:// (any other key is refused and logged)"},
+     "tcp:// (any other key is refused and logged); a relay with a tcp:// xfwd endpoint lets in "
+     "the keys of the relays that forward to it the same way"},
+    {"xfwd_endpoints", CFG_XFWDEPS, F(xfwd_endpoints), "",
+     "relays on other hosts: comma list of NAME=tcp://ADDRESS:PORT;KEY (KEY: that relay's "
+     "curve_public); a relay listed binds its cross-transport endpoint there, every relay "
+     "connects to it there; unlisted relays are at ipc://<state_dir>/relay-<name>.sock"},
 };
 
 #define CFG_N (sizeof(cfg_table) / sizeof(cfg_table[0]))
@@ -149,6 +164,8 @@ static int check_value(const struct cfg_entry *e, const char *value)
         return !*value || curve_key_ok(value) ? 0 : -1;
     case CFG_KEYLIST:
         return curve_key_list_ok(value) ? 0 : -1;
+    case CFG_XFWDEPS:
+        return xfwd_endpoints_ok(value) ? 0 : -1;
     default:
         return 0;
     }

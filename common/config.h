@@ -65,7 +65,9 @@ struct rr_config {
     char curve_server_secret[48]; /* rd-frontend's secret key (rd-frontend only) */
     char curve_public[48];        /* this relay's / rdrelayctl's own pair */
     char curve_secret[48];
-    char curve_authorized[2700]; /* rd-frontend: client public keys let in (comma list) */
+    char curve_authorized[2700]; /* client public keys let in (comma list): rd-frontend,
+                                    and relays with a tcp:// xfwd endpoint */
+    char xfwd_endpoints[1024];   /* NAME=tcp://ADDR:PORT[;KEY],...: relays on other hosts */
     /* parsed from extra_options by config_finish() */
     uint16_t extra_option_nums[RR_MAX_EXTRA_OPTIONS];
     unsigned n_extra_options;

@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "timeutil.h"
+#include "xfwd_ep.h"
 
 #define CURVE_MAX_AUTH 64
 #define CURVE_LOG_EVERY_MS 60000 /* repeated refusals: once a minute, counted */
@@ -26,6 +27,11 @@ static struct {
     uint8_t auth[CURVE_MAX_AUTH][32];
     char auth_z85[CURVE_MAX_AUTH][CURVE_KEY_LEN + 1];
     unsigned nauth;
+    /* xfwd_endpoints: the server key of each relay's tcp:// endpoint */
+    struct {
+        char ep[128], key[CURVE_KEY_LEN + 1], label[48];
+    } peer[16];
+    unsigned npeers;
 } curve;
 
 bool curve_key_ok(const char *z85)
@@ -56,6 +62,18 @@ bool curve_key_list_ok(const char *list)
     return true;
 }
 
+static int add_peer(void *arg, const char *name, const char *ep, const char *key)
+{
+    (void)arg;
+    if (curve.npeers < sizeof(curve.peer) / sizeof(curve.peer[0]) && *key) {
+        snprintf(curve.peer[curve.npeers].label, sizeof(curve.peer[0].label), "relay %s", name);
+        snprintf(curve.peer[curve.npeers].ep, sizeof(curve.peer[0].ep), "%s", ep);
+        snprintf(curve.peer[curve.npeers].key, sizeof(curve.peer[0].key), "%s", key);
+        curve.npeers++;
+    }
+    return 0;
+}
+
 void curve_init(const struct rr_config *cfg)
 {
     const char *p = cfg->curve_authorized;
@@ -78,6 +96,19 @@ void curve_init(const struct rr_config *cfg)
             curve.nauth++;
         p += CURVE_KEY_LEN;
     }
+    xfwd_endpoints_foreach(cfg->xfwd_endpoints, add_peer, NULL);
+}
+
+/* The server key for a client connection to endpoint: a relay's from
+ * xfwd_endpoints (and *label names it), else rd-frontend's. */
+static const char *server_key_for(const char *endpoint, const char **label)
+{
+    for (unsigned i = 0; i < curve.npeers; i++)
+        if (strcmp(curve.peer[i].ep, endpoint) == 0) {
+            *label = curve.peer[i].label;
+            return curve.peer[i].key;
+        }
+    return curve.server_public;
 }
 
 static bool is_tcp(const char *endpoint)
@@ -194,13 +225,19 @@ int curve_client(void *zctx, void *sock, const char *endpoint, const char *peer)
 {
     if (!is_tcp(endpoint) || !curve.server_public[0])
         return 0;
+    const char *server_key = server_key_for(endpoint, &peer);
+    if (!server_key[0]) {
+        log_warnx("CURVE: %s needs its server's key (xfwd_endpoints: NAME=%s;KEY)", endpoint,
+                  endpoint);
+        return -1;
+    }
     if (!curve.public_[0] || !curve.secret[0]) {
         log_warnx("CURVE: %s needs curve_public and curve_secret (this process's key pair, "
                   "rdrelayctl keygen)",
                   endpoint);
         return -1;
     }
-    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, curve.server_public, CURVE_KEY_LEN) < 0 ||
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server_key, CURVE_KEY_LEN) < 0 ||
         zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, curve.public_, CURVE_KEY_LEN) < 0 ||
         zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, curve.secret, CURVE_KEY_LEN) < 0) {
         log_warnx("CURVE: options for %s: %s", endpoint, zmq_strerror(errno));
@@ -209,20 +246,25 @@ int curve_client(void *zctx, void *sock, const char *endpoint, const char *peer)
     return monitor_start(zctx, sock, endpoint, peer);
 }
 
-int curve_server(void *sock, const char *endpoint)
+int curve_server(void *sock, const char *endpoint, bool relay)
 {
     int one = 1;
+    const char *secret = relay ? curve.secret : curve.server_secret;
 
     if (!is_tcp(endpoint))
         return 0;
-    if (!curve.server_secret[0]) {
+    if (relay && curve.server_public[0] && !secret[0]) {
+        log_warnx("CURVE: %s needs curve_secret (this relay's key pair)", endpoint);
+        return -1;
+    }
+    if (!secret[0] || (relay && !curve.server_public[0])) {
         log_warnx("%s without CURVE (curve_server_secret unset): anyone who reaches it is "
                   "trusted",
                   endpoint);
         return 0;
     }
     if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof(one)) < 0 ||
-        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, curve.server_secret, CURVE_KEY_LEN) < 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, secret, CURVE_KEY_LEN) < 0 ||
         zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, "rdrelay", 7) < 0) {
         log_warnx("CURVE: options for %s: %s", endpoint, zmq_strerror(errno));
         return -1;
@@ -309,12 +351,12 @@ out:
     return NULL;
 }
 
-struct curve_zap *curve_zap_start(void *zctx, bool *err)
+struct curve_zap *curve_zap_start(void *zctx, bool relay, bool *err)
 {
     int zero = 0;
 
     *err = false;
-    if (!curve.server_secret[0])
+    if (relay ? !(curve.server_public[0] && curve.secret[0]) : !curve.server_secret[0])
         return NULL;
     struct curve_zap *z = calloc(1, sizeof(*z));
     if (!z || (z->rep = zmq_socket(zctx, ZMQ_REP)) == NULL ||

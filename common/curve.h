@@ -35,15 +35,18 @@ void curve_init(const struct rr_config *cfg);
  * connect to, for the log). 0, or -1 (logged). */
 int curve_client(void *zctx, void *sock, const char *endpoint, const char *peer);
 /* Before zmq_bind(sock, endpoint): CURVE server options when endpoint is
- * tcp:// and curve_server_secret is set; a tcp:// endpoint without them is
+ * tcp:// and CURVE is on: rd-frontend (relay false) with
+ * curve_server_secret, a relay's xfwd ROUTER (relay true, curve_server_public
+ * set) with its own curve_secret. A tcp:// endpoint without CURVE is
  * logged as unauthenticated. 0 / -1. */
-int curve_server(void *sock, const char *endpoint);
+int curve_server(void *sock, const char *endpoint, bool relay);
 
-/* rd-frontend: the ZAP handler (inproc://zeromq.zap.01 in zctx), before any
- * CURVE socket binds. NULL when CURVE is off (nothing to do) or on error
- * (then *err is set). Stopped after zmq_ctx_term (which ends its wait). */
+/* The ZAP handler (inproc://zeromq.zap.01 in zctx) of rd-frontend, or of a
+ * relay with a tcp:// xfwd endpoint (relay true), before any CURVE socket
+ * binds. NULL when CURVE is off (nothing to do) or on error (then *err is
+ * set). Stopped after zmq_ctx_term (which ends its wait). */
 struct curve_zap;
-struct curve_zap *curve_zap_start(void *zctx, bool *err);
+struct curve_zap *curve_zap_start(void *zctx, bool relay, bool *err);
 void curve_zap_join(struct curve_zap *z);
 
 #endif

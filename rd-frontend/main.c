@@ -72,7 +72,7 @@ static void *open_socket(void *ctx, int type, const char *endpoint)
     if (type == ZMQ_ROUTER && (set_int(s, ZMQ_ROUTER_HANDOVER, 1, "ROUTER_HANDOVER") < 0 ||
                                set_int(s, ZMQ_ROUTER_MANDATORY, 1, "ROUTER_MANDATORY") < 0))
         goto fail;
-    if (curve_server(s, endpoint) < 0)
+    if (curve_server(s, endpoint, false) < 0)
         goto fail;
     if (zmq_bind(s, endpoint) < 0) {
         log_warn("bind %s", endpoint);
@@ -329,7 +329,7 @@ int main(int argc, char **argv)
     bool zap_err = false;
     /* the ZAP handler first: a CURVE client may knock at once */
     if (fe->zctx)
-        zap = curve_zap_start(fe->zctx, &zap_err);
+        zap = curve_zap_start(fe->zctx, false, &zap_err);
     if (fe->zctx == NULL || zap_err ||
         (fe->router = open_socket(fe->zctx, ZMQ_ROUTER, cfg.ctl_endpoint)) == NULL ||
         (fe->pub = open_socket(fe->zctx, ZMQ_PUB, cfg.pub_endpoint)) == NULL)

@@ -225,6 +225,7 @@ struct relay_core {
 
     struct rc_counters c;
     struct rc_metrics *mx; /* metrics.c; NULL: no metrics_listen for us */
+    struct curve_zap *zap; /* xfwd.c: a tcp:// xfwd endpoint's key check */
 };
 
 #define RC_COAP_MAX (RR_PROTO_MAX_BODY - RR_HOST_MAX - 64)

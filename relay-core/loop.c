@@ -107,6 +107,8 @@ void rc_free(struct relay_core *c)
     if (c->zctx)
         zmq_ctx_term(c->zctx);
     c->zctx = NULL;
+    curve_zap_join(c->zap); /* its wait ended with the context */
+    c->zap = NULL;
     if (c->epfd >= 0)
         close(c->epfd);
     c->epfd = -1;
