@@ -9,9 +9,12 @@
 # (lookup answers of several KiB), "try it" GET and Observe
 # through the proxy (keyboard only), a phone-sized layout, a banner while
 # its own connection is down and a live table again after it reconnects,
-# and no console errors. This script owns every process (lib.sh, by PID);
-# the browser script asks for them on its stdout ("ACTION ...") and gets
-# "OK"/"ERR" on its stdin. Screenshots: <build>/page-shots/.
+# and no console errors; then the same facts in endpoint lookup to a plain
+# CoAP client (host, transport, relay, expires, reachable-since, filters, a
+# registrant refused when it sets host=). This script owns every process
+# (lib.sh, by PID); the browser script asks for them on its stdout
+# ("ACTION ...") and gets "OK"/"ERR" on its stdin. Screenshots:
+# <build>/page-shots/.
 # ctest: TIMEOUT 300
 # ctest: LABELS page
 . "$(dirname "$0")/lib.sh"
@@ -134,6 +137,18 @@ done
 [ "$done_seen" == 1 ] || fail "the browser script stopped answering: $(tail -n 20 "$T_DIR/browser.err" 2>/dev/null)"
 bg_wait "$PAGE_NODE" 20 || kill "$PAGE_NODE" 2>/dev/null
 [ -s "$T_DIR/browser.err" ] && sed 's/^/# browser stderr: /' "$T_DIR/browser.err" | head -n 20
+
+# What the page showed is what endpoint lookup says to any CoAP client.
+rd_lookup_ep "ep=bob"
+assert_contains "$PAYLOAD" ";host=\"bob.$RR_DOMAIN\";transport=\"tcp\";relay=\"tcp\";expires=\"" \
+    "endpoint lookup (UDP client): bob's host name, transport, relay, expiry"
+assert_contains "$PAYLOAD" 'reachable="no";unreachable-since="' "and that its path is lost"
+rd_lookup_ep "ep=alice"
+assert_match 'reachable-since="[0-9-]+T[0-9:]+Z"' "$PAYLOAD" "alice: reachable-since"
+rd_lookup_ep "transport=tcp"
+assert_eq bob "$(lf_eps "$PAYLOAD")" "?transport=tcp finds only bob"
+rd_register "ep=mallory&proxy=yes&host=alice.$RR_DOMAIN" '</x>'
+assert_code 4.00 "a registrant cannot set host= (the RD computes it)"
 
 if [ -f "$SHOT_DIR/status-page.png" ]; then
     ok "screenshots saved in $SHOT_DIR"
