@@ -18,6 +18,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 . "$(dirname "$0")/lib_tcp.sh"
+. "$(dirname "$0")/lib_connect.sh"
 
 CONNECT=$RDRELAY_BIN/rdrelay-connect
 WSC=$RDRELAY_BIN/rr-wsclient
@@ -91,27 +92,8 @@ assert_match "alice +- +alice\.$RR_DOMAIN" "$out" "list --rd coap+ws:// shows al
 
 coap -m get "coap://127.0.0.1:$ORIGIN_PORT/example_data"
 direct=$PAYLOAD
-_notifications() { [ "$(grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe:' "$1")" -ge "$2" ]; }
-
-suite() { # udp|tcp: coap-client-notls through that relay
-    local tr=$1
-    xcoap "$tr" 4 "$HOST" -m get /time
-    assert_code 2.05 "$tr client: GET /time by name, served over serve's WebSocket"
-    assert_match '[0-9]{2}:[0-9]{2}:[0-9]{2}' "$PAYLOAD" "$tr client: /time answers the origin's clock"
-    xcoap "$tr" 4 "$HOST" -m get /example_data
-    assert_code 2.05 "$tr client: GET /example_data (Block2) by name"
-    assert_eq "$direct" "$PAYLOAD" "$tr client: the Block2 body is identical to direct"
-    xcoap "$tr" 4 "$HOST" -m get '/async?2'
-    assert_code 2.05 "$tr client: GET /async?2 by name"
-    assert_eq "done" "$PAYLOAD" "$tr client: the delayed (separate) answer arrives"
-    coap_bg "$T_DIR/obs_$tr.out" -B 8 -s 6 -O "3,$HOST" "$(rd_uri_x "$tr" 4 /time)"
-    local pid=$BG_PID
-    wait_until 12 _notifications "$T_DIR/obs_$tr.out" 3
-    assert_eq 0 $? "$tr client: Observe /time by name, at least 3 notifications"
-    bg_wait "$pid" 15
-}
-suite udp
-suite tcp
+cn_origin_suite udp "$HOST" "$direct" "WebSocket"
+cn_origin_suite tcp "$HOST" "$direct" "WebSocket"
 
 # WebSocket clients: rr-wsclient
 wsreq -H "$HOST" /time
