@@ -31,3 +31,17 @@ cn_origin_suite() {
     assert_eq 0 $? "$tr client: Observe /time by name, at least 3 notifications"
     bg_wait "$pid" 15
 }
+
+# cn_stop_serve VIA: SIGTERM to the serve process (named serve) for alice
+# at $HOST: it exits 0, DELETEs its registration over VIA (text), and the
+# name is gone from lookups and from the proxy.
+cn_stop_serve() {
+    local via=$1
+    rr_stop serve TERM
+    assert_eq 0 "$RR_EXIT" "serve exits 0 on SIGTERM"
+    assert_contains "$(cat "$T_DIR/serve.log")" "removed (2.02)" "serve deleted its registration over $via"
+    rd_lookup_ep "ep=alice"
+    assert_eq "" "$(lf_ep_link "$PAYLOAD" alice)" "after SIGTERM alice is gone from lookups"
+    xcoap udp 4 "$HOST" -m get /time
+    assert_code 5.05 "after SIGTERM the name is unknown"
+}

@@ -102,12 +102,6 @@ assert_eq "alice.$RR_DOMAIN" "$(serve_json | jq -r .host)" "the same host name a
 
 # ------------------------------------------------------------ SIGTERM
 
-rr_stop serve TERM
-assert_eq 0 "$RR_EXIT" "serve exits 0 on SIGTERM"
-assert_contains "$(cat "$T_DIR/serve.log")" "removed (2.02)" "serve deleted its registration over TCP"
-rd_lookup_ep "ep=alice"
-assert_eq "" "$(lf_ep_link "$PAYLOAD" alice)" "after SIGTERM alice is gone from lookups"
-xcoap udp 4 "$HOST" -m get /time
-assert_code 5.05 "after SIGTERM the name is unknown"
+cn_stop_serve TCP
 
 t_done

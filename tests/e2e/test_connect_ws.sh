@@ -182,12 +182,6 @@ rr_stop bob
 
 # ------------------------------------------------------------ SIGTERM
 
-rr_stop serve TERM
-assert_eq 0 "$RR_EXIT" "serve exits 0 on SIGTERM"
-assert_contains "$(cat "$T_DIR/serve.log")" "removed (2.02)" "serve deleted its registration over WebSocket"
-rd_lookup_ep "ep=alice"
-assert_eq "" "$(lf_ep_link "$PAYLOAD" alice)" "after SIGTERM alice is gone from lookups"
-xcoap udp 4 "$HOST" -m get /time
-assert_code 5.05 "after SIGTERM the name is unknown"
+cn_stop_serve WebSocket
 
 t_done
