@@ -82,8 +82,13 @@ class Client {
         this.handlers = [];
     }
     open() {
+        // test knobs: WS_XFF sends X-Forwarded-For, WS_INSECURE accepts a
+        // self-signed certificate (wss://)
+        const extra = { headers: {} };
+        if (process.env.WS_XFF) extra.headers['X-Forwarded-For'] = process.env.WS_XFF;
+        if (process.env.WS_INSECURE) extra.rejectUnauthorized = false;
         return new Promise((resolve, reject) => {
-            this.ws = connect(this.uri);
+            this.ws = connect(this.uri, extra);
             this.ws.on('open', () => { this.ws.send(CSM); resolve(this); });
             this.ws.on('error', reject);
             this.ws.on('close', (code, reason) => {
@@ -116,9 +121,10 @@ class Client {
         const token = Buffer.alloc(2);
         token.writeUInt16BE(this.tok++ & 0xffff);
         const options = [];
+        const [p, qs] = path.split('?');
         if (o.host) options.push([OPT.URI_HOST, o.host]);
-        for (const seg of path.split('/').filter((s) => s.length)) options.push([OPT.URI_PATH, seg]);
-        for (const q of o.query || []) options.push([OPT.URI_QUERY, q]);
+        for (const seg of p.split('/').filter((x) => x.length)) options.push([OPT.URI_PATH, seg]);
+        for (const q of (o.query || []).concat(qs ? qs.split('&') : [])) options.push([OPT.URI_QUERY, q]);
         if (o.observe !== undefined) options.push([OPT.OBSERVE, o.observe]);
         if (o.format !== undefined) options.push([OPT.CONTENT_FORMAT, o.format]);
         const frame = encode({ code: CODES[method], token, options, payload: o.payload });
