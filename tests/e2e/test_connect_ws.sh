@@ -11,8 +11,10 @@
 # registrant fixture over WebSocket (rr-registrant --rd coap+ws://):
 # registered, reachable, SIGUSR1 closes its WebSocket -> 5.02, SIGUSR2 ->
 # registered and reachable again. A handshake with a non-WebSocket server
-# fails cleanly. `list --rd coap+ws://` asks over a WebSocket. SIGTERM of
-# serve: DELETE over the WebSocket, exit 0.
+# fails cleanly. `list --rd coap+ws://` asks over a WebSocket. coaps+ws://
+# (TLS, a self-signed certificate made here): rr-wsclient, serve, list and
+# the registrant with --ca; without it the certificate is refused. SIGTERM
+# of serve: DELETE over the WebSocket, exit 0.
 # Uses lib.sh, lib_proxy.sh and lib_tcp.sh (rt_start_all, xcoap).
 # ctest: TIMEOUT 300
 . "$(dirname "$0")/lib.sh"
@@ -28,18 +30,25 @@ WSC=$RDRELAY_BIN/rr-wsclient
 
 out=$("$CONNECT" serve --help)
 assert_contains "$out" "coap+ws://" "serve --help documents the WebSocket transport"
-assert_contains "$("$WSC" --help)" "coap+ws://" "rr-wsclient --help"
+assert_contains "$("$WSC" --help)" "coap[s]+ws://" "rr-wsclient --help"
 "$CONNECT" serve --rd coap+ws://127.0.0.1:8683 --transport tcp --ep alice coap://127.0.0.1:5683 2>/dev/null
 assert_eq 2 $? "serve with --transport tcp and a coap+ws:// --rd exits 2"
 
 # ------------------------------------------------------------ setup
 
 WS_PORT=$(rr_free_port t) || die "no free TCP port"
+WSS_PORT=$(rr_free_port t) || die "no free TCP port"
 RR_EXTRA_ARGS+=(--ws-listen "127.0.0.1:$WS_PORT,[::1]:$WS_PORT")
+# coaps+ws: a self-signed certificate for 127.0.0.1 (and its own CA)
+command -v openssl >/dev/null || die "openssl is not installed"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T_DIR/key.pem" -out "$T_DIR/cert.pem" \
+    -days 2 -subj "/CN=localhost" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+    >/dev/null 2>&1 || die "openssl could not make a certificate"
 rt_start_all
 ws_start() {
     rr_common_args
-    rr_start ws rdrelay-ws "${RR_ARGS[@]}"
+    rr_start ws rdrelay-ws "${RR_ARGS[@]}" --ws-tls-listen "127.0.0.1:$WSS_PORT" \
+        --ws-tls-cert "$T_DIR/cert.pem" --ws-tls-key "$T_DIR/key.pem"
 }
 ws_uri() { echo "coap+ws://127.0.0.1:$WS_PORT$1"; }
 
@@ -179,6 +188,34 @@ reg_wait_word bob registered 2 || die "rr-registrant did not register again"
 wait_until 10 _bob_code 2.05
 assert_eq 0 $? "reconnected and registered again: bob is reachable"
 rr_stop bob
+
+# ------------------------------------------------------------ coaps+ws (TLS)
+
+wss_uri() { echo "coaps+ws://127.0.0.1:$WSS_PORT$1"; }
+out=$(timeout 20 "$WSC" -w 5000 --ca "$T_DIR/cert.pem" "$(wss_uri /.well-known/core)" 2>&1)
+assert_contains "$out" "code 2.05" "rr-wsclient over coaps+ws:// (TLS, certificate checked): discovery"
+out=$(timeout 20 "$WSC" -w 5000 "$(wss_uri /.well-known/core)" 2>&1)
+assert_contains "$out" "certificate" "without --ca the self-signed certificate is refused (TLS is real)"
+out=$(timeout 20 "$WSC" -w 5000 --ca "$T_DIR/cert.pem" \
+    "coaps+ws://localhost:$WSS_PORT/.well-known/core" 2>&1)
+assert_contains "$out" "code 2.05" "the certificate's DNS name is accepted too (localhost)"
+rr_start carol "$CONNECT" serve --rd "$(wss_uri "")" --ca "$T_DIR/cert.pem" --log-level debug \
+    --ep "carol=coap://127.0.0.1:$ORIGIN_PORT"
+wait_until 20 grep -q '^carol: clients use' "$T_DIR/carol.log" || die "serve over coaps+ws did not register"
+assert_contains "$(grep '^carol: clients use' "$T_DIR/carol.log")" "coaps+ws://127.0.0.1:$WSS_PORT/reg/" \
+    "serve registers over coaps+ws://"
+xcoap udp 4 "carol.$RR_DOMAIN" -m get /example_data
+assert_code 2.05 "UDP client -> serve registered over TLS WebSocket: Block2 by name"
+assert_eq "$direct" "$PAYLOAD" "... the body is identical to direct"
+out=$(timeout 20 "$CONNECT" list --rd "$(wss_uri "")" --ca "$T_DIR/cert.pem")
+assert_match "carol +- +carol\.$RR_DOMAIN" "$out" "list --rd coaps+ws:// shows carol"
+rr_stop carol TERM
+assert_eq 0 "$RR_EXIT" "serve over coaps+ws exits 0 on SIGTERM"
+rr_start dave rr-registrant --rd "$(wss_uri /rd)" --ca "$T_DIR/cert.pem" --ep dave --listen 127.0.0.1:0
+reg_wait_word dave registered 1 || die "rr-registrant over coaps+ws did not register"
+xcoap udp 4 "dave.$RR_DOMAIN" -m get /hello
+assert_code 2.05 "UDP client -> rr-registrant registered over coaps+ws: /hello"
+rr_stop dave
 
 # ------------------------------------------------------------ SIGTERM
 
