@@ -11,7 +11,9 @@
 # registrant fixture over WebSocket (rr-registrant --rd coap+ws://):
 # registered, reachable, SIGUSR1 closes its WebSocket -> 5.02, SIGUSR2 ->
 # registered and reachable again. A handshake with a non-WebSocket server
-# fails cleanly. `list --rd coap+ws://` asks over a WebSocket. coaps+ws://
+# fails cleanly. `list --rd coap+ws://` asks over a WebSocket, `reach --rd
+# coap+ws://` forwards a local UDP client over one (GET, Block2, a separate
+# answer, Observe). coaps+ws://
 # (TLS, a self-signed certificate made here): rr-wsclient, serve, list and
 # the registrant with --ca; without it the certificate is refused. SIGTERM
 # of serve: DELETE over the WebSocket, exit 0.
@@ -138,6 +140,26 @@ assert_eq 0 $? "serve sends RFC 8323 Pings over the WebSocket when idle, rdrelay
 _refreshed() { grep -q 'refreshed' "$T_DIR/serve.log"; }
 wait_until 20 _refreshed
 assert_eq 0 $? "serve refreshes its registration over the WebSocket before lt runs out"
+
+# ------------------------------------------------------------ reach over WebSocket
+
+REACH_PORT=$(rr_free_port) || die "no free UDP port"
+rr_start reach "$CONNECT" reach --rd "$(ws_uri "")" --host "$HOST" --listen "127.0.0.1:$REACH_PORT" \
+    --log-level debug
+wait_until 10 grep -q 'connected to rdrelay over WebSocket' "$T_DIR/reach.log" ||
+    die "reach did not connect over WebSocket"
+coap -m get "coap://127.0.0.1:$REACH_PORT/time"
+assert_code 2.05 "reach --rd coap+ws://: a client without Uri-Host gets /time through one WebSocket"
+coap -m get "coap://127.0.0.1:$REACH_PORT/example_data"
+assert_eq "$direct" "$PAYLOAD" "reach over WebSocket: the Block2 body is identical to direct"
+coap -m get "coap://127.0.0.1:$REACH_PORT/async?2"
+assert_eq "done" "$PAYLOAD" "reach over WebSocket: the separate answer arrives"
+coap_bg "$T_DIR/obs_reach.out" -B 8 -s 6 "coap://127.0.0.1:$REACH_PORT/time"
+pid=$BG_PID
+wait_until 12 _cn_notifications "$T_DIR/obs_reach.out" 3
+assert_eq 0 $? "reach over WebSocket: Observe /time, at least 3 notifications"
+bg_wait "$pid" 15
+rr_stop reach
 
 # ------------------------------------------------------------ a bad handshake
 
