@@ -4,7 +4,8 @@
  * (serve.c, reach.c, list.c), the URI and socket helpers (net.c), the small
  * blocking CoAP client used outside the forwarding path (client.c).
  * The message-level forwarder both serve and reach run is in fwd.h.
- * Owns nothing itself. Talks to: rdrelay's UDP relay (the RD and the proxy),
+ * Owns nothing itself. Talks to: rdrelay's relays (the RD and the proxy;
+ * UDP, or TCP / WebSocket in serve, list and reach),
  * a local CoAP server (serve), local CoAP clients (reach).
  *
  * Why message level and not libcoap's session layer: rdrelay-connect must be
