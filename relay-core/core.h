@@ -21,6 +21,9 @@
  *            is its path down, option checks and Hop-Limit from
  *            common/fwd_rules), diagnostics with RFC 3339 times
  *   ids.c    token check values, RD/XFWD request ids, connection ids
+ *   metrics.c the Prometheus listener (metrics_listen, common/http_min.h)
+ *            in the fd registry; renders what RELAY_STATUS reports plus
+ *            requests by kind and method and responses by source and code
  * The exchange pools stay with the transport (their state is mostly the
  * transport's: UDP's message layer, TCP's connection); the core refers to
  * them by slot number in ids and callbacks. Nothing here allocates per
@@ -34,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
 #include "clone_client.h"
 #include "ratelimit.h"
 #include "coap_msg.h"
@@ -64,12 +68,22 @@ struct rc_counter {
     uint64_t v;
 };
 
+enum rc_req_kind { RC_REQ_RD = 0, RC_REQ_PROXY, RC_REQ_LOCAL, RC_REQ_KINDS };
+/* endpoint: relayed from an endpoint (rc_proxy_check_response); rd: from
+ * rd-frontend; relay: made by the core (4.02, 5.02, 5.05, 5.08 ...) */
+enum rc_resp_src { RC_RESP_ENDPOINT = 0, RC_RESP_RD, RC_RESP_RELAY, RC_RESP_SRCS };
+
 /* What the core counts itself (every transport the same way). */
 struct rc_counters {
     uint64_t hwm_drops;
     uint64_t rd_requests, rd_responses, rd_resends, rd_giveups, rd_notify, ep_requests;
     uint64_t proxied, proxy_responses, proxy_5_02, proxy_5_04, proxy_5_05, no_slot;
     uint64_t observations, xfwd_out, xfwd_in, xfwd_refused;
+    /* client requests by kind (enum rc_req_kind) and method (0.01..0.07;
+     * 0 = any other code), counted once in rc_on_request */
+    uint64_t req[RC_REQ_KINDS][8];
+    /* responses by source (enum rc_resp_src) and code byte */
+    uint64_t resp[RC_RESP_SRCS][256];
 };
 
 /* An XFWD_REQUEST or XFWD_CANCEL as the holder receives it. */
@@ -213,6 +227,8 @@ struct relay_core {
 
     struct rc_counters c;
     struct rc_limits lim; /* rate limits (ratelimit.h) */
+    struct rc_metrics *mx; /* metrics.c; NULL: no metrics_listen for us */
+    struct curve_zap *zap; /* xfwd.c: a tcp:// xfwd endpoint's key check */
 };
 
 #define RC_COAP_MAX (RR_PROTO_MAX_BODY - RR_HOST_MAX - 64)
@@ -238,6 +254,28 @@ void rc_zsock_used(struct relay_core *c, void *sock);
 /* Seed random() from getrandom. */
 void rc_seed_random(void);
 
+/* ---- listen.c ---- */
+#define RC_MAX_LISTEN 16
+/* Stream listeners (one per address of a listen list); the owner fills
+ * what ("tcp", "ws") and on_accept (gets each accepted socket,
+ * non-blocking, close-on-exec; li: which listener). */
+struct rc_listeners {
+    const char *what;
+    void (*on_accept)(void *arg, int li, int fd, uint64_t now);
+    void *arg;
+    int n;
+    int fd[RC_MAX_LISTEN];
+    struct rr_addr bound[RC_MAX_LISTEN]; /* with the port the kernel picked for 0 */
+    struct rc_handler h[RC_MAX_LISTEN];
+};
+/* Bind every address of list (default_port where none is given) and put
+ * the sockets in the registry. 0 / -1 (logged). */
+int rc_listeners_open(struct relay_core *c, struct rc_listeners *l, const char *list,
+                      uint16_t default_port);
+void rc_listeners_close(struct rc_listeners *l);
+/* The peer and local address of a connected socket (zeroed if unknown). */
+void rc_sock_addrs(int fd, struct rr_addr *remote, struct rr_addr *local);
+
 /* ---- cmdline.c ---- */
 struct rc_cmdline {
     const char *prog;                  /* "rdrelay-udp" */
@@ -259,6 +297,9 @@ void rc_ctl_send_status(struct relay_core *c);
 void rc_ctl_on_dealer(struct relay_core *c, uint64_t now);
 /* Send one message to rd-frontend; counts HWM drops. 0 / -1. */
 int rc_ctl_send(struct relay_core *c, uint16_t type, const void *body, size_t len);
+/* What RELAY_STATUS reports (core, clone client, then the transport's
+ * counters): the one list the metrics render too. Returns how many. */
+unsigned rc_status_collect(struct relay_core *c, struct rc_counter *f, unsigned max);
 void rc_send_reachability(struct relay_core *c, const char *host, bool reachable,
                           uint64_t since_wall_ms);
 const struct route_table *rc_routes(const struct relay_core *c);
@@ -346,6 +387,13 @@ bool rc_route_is_ours(const struct relay_core *c, const struct rr_route *rt);
 void rc_fmt_rfc3339(uint64_t wall_ms, char *buf, size_t len);
 /* "registrant unreachable since <time><suffix>", or without a time for 0. */
 void rc_unreachable_diag(uint64_t since_wall_ms, const char *suffix, char *buf, size_t len);
+
+/* ---- metrics.c ---- */
+/* Listen on our metrics_listen entry, if any (a failure is logged and the
+ * relay runs without metrics). 0 / -1. */
+int rc_metrics_open(struct relay_core *c);
+void rc_metrics_close(struct relay_core *c);
+void rc_metrics_tick(struct relay_core *c, uint64_t now);
 
 /* ---- uxpool.c ---- */
 /* Hand the transport's array (n entries of stride bytes, each beginning

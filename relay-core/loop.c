@@ -24,6 +24,7 @@
 #include <zmq.h>
 
 #include "core.h"
+#include "curve.h"
 #include "log.h"
 #include "proto_msg.h"
 #include "timeutil.h"
@@ -95,6 +96,7 @@ int rc_init(struct relay_core *c, const struct rr_config *cfg, const char *name,
     c->next_check = (uint32_t)random();
     c->rd_seq = (uint32_t)random();
     c->start_wall_ms = now_wall_ms();
+    curve_init(cfg); /* tcp:// to rd-frontend: CURVE keys (common/curve.h) */
     if (rc_limits_init(&c->lim, cfg) < 0) {
         log_warnx("out of memory for %u rate-limit buckets", cfg->limit_buckets);
         return -1;
@@ -104,11 +106,14 @@ int rc_init(struct relay_core *c, const struct rr_config *cfg, const char *name,
 
 void rc_free(struct relay_core *c)
 {
+    rc_metrics_close(c);
     rc_limits_free(&c->lim);
     rc_ctl_close(c);
     if (c->zctx)
         zmq_ctx_term(c->zctx);
     c->zctx = NULL;
+    curve_zap_join(c->zap); /* its wait ended with the context */
+    c->zap = NULL;
     if (c->epfd >= 0)
         close(c->epfd);
     c->epfd = -1;
@@ -241,6 +246,8 @@ int rc_run(struct relay_core *c)
 
     c->next_clone_ms = c->clone ? now : UINT64_MAX;
     c->next_status_ms = now + RC_STATUS_INTERVAL_MS;
+    if (!c->mx)
+        rc_metrics_open(c); /* a failure is logged: we run without metrics */
     while (!rc_signalled) {
         now = now_mono_ms();
         uint64_t wake = c->next_clone_ms;
@@ -274,6 +281,7 @@ int rc_run(struct relay_core *c)
         }
         if (now >= c->next_status_ms) {
             rc_ctl_send_status(c);
+            rc_metrics_tick(c, now);
             c->next_status_ms = now + RC_STATUS_INTERVAL_MS;
         }
         if (c->tp->tick)

@@ -56,6 +56,7 @@ static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
         {"rx_bad", r->c.rx_bad},
         {"tx_err", r->c.tx_err},
         {"pings_answered", r->c.pings_answered},
+        {"separate", r->c.separate},
         {"amp_challenged", r->amp.c.challenged},
         {"amp_verified", r->amp.c.verified},
         {"amp_echo_stale", r->amp.c.echo_stale},
