@@ -47,16 +47,10 @@
 #define RU_NON_LIFETIME_MS 145000
 #define RU_NON_RST_WAIT_MS 3000 /* how long a NON RD notification may be rejected */
 
-/* Per-socket routing mode: name-based (Uri-Host) now; a port-based listener
- * (BRIEF §3.4, later issue) maps every request to one route. */
-enum ru_sock_kind { RU_SOCK_NAME = 0, RU_SOCK_MUX = 1 };
-
 struct ru_sock {
     int fd;
     struct rc_handler h;  /* in the core's fd registry */
     struct rr_addr bound; /* as configured (may be a wildcard) */
-    uint8_t kind;         /* enum ru_sock_kind */
-    char mux_host[RR_HOST_MAX];
 };
 
 /* A CON/NON message we sent and may retransmit; also the cached answer to a
