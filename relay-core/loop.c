@@ -228,6 +228,26 @@ static bool zsocks_service(struct relay_core *c, uint64_t now)
     return false;
 }
 
+void rc_on_timer(struct relay_core *c, struct rr_timer *t, uint64_t now)
+{
+    /* the exchanges' core timers are the same on every transport */
+    switch (t->kind) {
+    case RC_T_DX:
+        rc_dx_on_timer(c, t->owner, now);
+        break;
+    case RC_T_UX:
+        if (t->owner < c->ux.n)
+            rc_ux_fail(c, t->owner, COAP_GATEWAY_TIMEOUT, "endpoint did not answer", now);
+        break;
+    default:
+        if (c->tp->on_timer)
+            c->tp->on_timer(c->tpa, t, now);
+        else
+            log_warnx("unknown timer kind %u", t->kind);
+        break;
+    }
+}
+
 int rc_run(struct relay_core *c)
 {
     struct epoll_event ev[RC_EPOLL_BATCH];
@@ -259,7 +279,7 @@ int rc_run(struct relay_core *c)
             h->fn(h, ev[i].events, now);
         }
         while ((t = th_pop_due(&c->timers, now)) != NULL)
-            c->tp->on_timer(c->tpa, t, now);
+            rc_on_timer(c, t, now);
         if (c->clone && now >= c->next_clone_ms) {
             int ms = clone_client_tick(c->clone, now);
             c->next_clone_ms =

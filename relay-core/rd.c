@@ -135,4 +135,6 @@ void rc_rd_on_ep_request(struct relay_core *c, const uint8_t *body, size_t len, 
     addr_normalise(&q.path.local);
     if (c->tp->ep_request)
         c->tp->ep_request(c->tpa, q.req_id, &q.path, &m, now);
+    else if (c->tp->ux_send)
+        rc_ux_on_ep_request(c, q.req_id, &q.path, &m, now);
 }

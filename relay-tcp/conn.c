@@ -528,14 +528,14 @@ void rt_conn_close(struct rt_relay *r, uint32_t ci, const char *why, uint64_t no
     /* the connection's own clients: their requests end */
     for (uint32_t i = 0; i < r->ndx; i++) {
         struct rt_dx *d = &r->dx[i];
-        if (d->state == DX_FREE || d->conn != ci || d->conn_id != id)
+        if (d->h.state == DX_FREE || d->conn != ci || d->conn_id != id)
             continue;
-        if (d->kind == DX_K_PROXY && d->up != RT_NONE) {
-            uint32_t ui = d->up;
-            d->up = RT_NONE;
+        if (d->h.kind == DX_K_PROXY && d->h.up != RT_NONE) {
+            uint32_t ui = d->h.up;
+            d->h.up = RT_NONE;
             rt_proxy_end_observation(r, ui, now);
-        } else if (d->kind == DX_K_XFWD) {
-            rc_xfwd_send_cancel(&r->core, d->xpeer, d->req_id);
+        } else if (d->h.kind == DX_K_XFWD) {
+            rc_xfwd_send_cancel(&r->core, d->h.xpeer, d->h.req_id);
         }
         rt_dx_release(r, i);
     }
@@ -544,7 +544,7 @@ void rt_conn_close(struct rt_relay *r, uint32_t ci, const char *why, uint64_t no
         struct rt_ux *u = &r->ux[i];
         if (u->h.state == UX_FREE || u->conn != ci || u->conn_id != id)
             continue;
-        rt_proxy_on_upstream_fail(r, i, COAP_BAD_GATEWAY, "registrant's connection closed", now);
+        rc_ux_fail(&r->core, i, COAP_BAD_GATEWAY, "registrant's connection closed", now);
     }
     rt_conn_routes_gone(r, id, since);
     c->hnext = r->conn_free;

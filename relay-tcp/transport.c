@@ -35,7 +35,7 @@ static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
         {"too_big", r->c.too_big},
         {"pong_timeouts", r->c.sig.pong_timeouts},
         {"slow_readers", r->c.slow_readers},
-        {"exchanges_down", r->dx_used},
+        {"exchanges_down", r->core.dx.used},
         {"exchanges_up", r->core.ux.used},
         {"aborts_received", r->c.sig.aborts_rcvd},
         {"releases_received", r->c.sig.releases_rcvd},
@@ -138,6 +138,24 @@ static void answer(void *tp, uint32_t i, uint8_t code, const char *diag, uint64_
     rt_dx_answer_local(tp, i, code, diag, now);
 }
 
+static bool same_client(void *tp, uint32_t a, uint32_t b)
+{
+    const struct rt_relay *r = tp;
+    return r->dx[a].conn == r->dx[b].conn && r->dx[a].conn_id == r->dx[b].conn_id;
+}
+
+/* EP_REQUEST and another relay's XFWD_REQUEST (the core's): over the
+ * registrant's connection, if we still have it */
+static int ux_send(void *tp, uint32_t ui, struct coap_msg *m, const struct rr_peer *path,
+                   uint64_t now)
+{
+    struct rt_relay *r = tp;
+    uint32_t ci = path->transport == RR_TRANSPORT_TCP ? rt_conn_find(r, path->conn_id) : RT_NONE;
+    if (ci == RT_NONE || rt_ux_send_request(r, ui, m, ci, now) < 0)
+        return -1;
+    return 0;
+}
+
 const struct relay_transport rt_transport = {
     .transport = RR_TRANSPORT_TCP,
     .on_timer = on_timer,
@@ -149,10 +167,12 @@ const struct relay_transport rt_transport = {
     .path_down = path_down,
     .rd_response = rt_rd_on_response,
     .rd_notify = rt_rd_on_notify,
-    .ep_request = rt_rd_on_ep_request,
-    .xfwd_request = rt_xfwd_on_request,
-    .xfwd_cancel = rt_xfwd_on_cancel,
     .xfwd_response = rt_proxy_on_xfwd_response,
+    .rd_send = rt_rd_send,
+    .same_client = same_client,
+    .ux_send = ux_send,
+    .ux_release = rt_ux_release,
+    .ux_end = rt_proxy_end_observation,
 };
 
 int rt_core_init(struct rt_relay *r)
