@@ -21,6 +21,9 @@
  *            is its path down, option checks and Hop-Limit from
  *            common/fwd_rules), diagnostics with RFC 3339 times
  *   ids.c    token check values, RD/XFWD request ids, connection ids
+ *   resend.c one-shot messages to rd-frontend (REACHABILITY, OBSERVE_GONE,
+ *            EP_RESPONSE) kept and re-sent while the DEALER's high-water
+ *            mark refuses them
  *   uxpool.c the upstream exchange pool (free list, relay tokens)
  *   dxpool.c the downstream exchange pool (free list, observations), the
  *            core timer of a downstream exchange (RD re-send, XFWD
@@ -56,6 +59,7 @@ struct rr_msg_relay_status;
 #define RC_RD_RESEND_MS 1000  /* re-send RD_REQUEST while unanswered */
 #define RC_RD_GIVEUP_MS 60000 /* then 5.03 */
 #define RC_STATUS_INTERVAL_MS 5000
+#define RC_RESEND_RETRY_MS 100 /* a one-shot the high-water mark refused: again */
 #define RC_XF_HWM 100000
 #define RC_MAX_COUNTERS 64
 /* Timer kinds of the core's own timers in the transport's exchanges (the
@@ -84,6 +88,19 @@ struct rc_counters {
     uint64_t rd_requests, rd_responses, rd_resends, rd_giveups, rd_notify, ep_requests;
     uint64_t proxied, proxy_responses, proxy_5_02, proxy_5_04, proxy_5_05, no_slot;
     uint64_t observations, xfwd_out, xfwd_in, xfwd_refused;
+    uint64_t resend_queued, resend_sent, resend_dropped; /* resend.c */
+};
+
+/* One-shot messages waiting for the DEALER's high-water mark (resend.c). */
+struct rc_resend_item {
+    uint16_t type;
+    uint32_t len;
+    uint8_t *body;
+};
+struct rc_resend {
+    struct rc_resend_item *q; /* ring of cap (ctl_resend_max) */
+    uint32_t cap, head, n;
+    uint64_t next_ms; /* next retry (0: at the next iteration) */
 };
 
 /* An XFWD_REQUEST or XFWD_CANCEL as the holder receives it. */
@@ -285,6 +302,7 @@ struct relay_core {
 
     struct rc_ux_pool ux; /* the transport's upstream exchanges */
     struct rc_dx_pool dx; /* the transport's downstream exchanges */
+    struct rc_resend resend;
 
     uint32_t next_check, rd_seq;
     uint32_t conn_epoch; /* random per start: high half of connection ids */
@@ -519,6 +537,17 @@ void rc_ux_on_xfwd_cancel(struct relay_core *c, const struct rc_xreq *x, uint64_
 int rc_xfwd_response_vet(struct relay_core *c, int xp, uint32_t i, uint64_t req_id, uint8_t status,
                          const uint8_t *coap, size_t n, struct coap_msg *m, bool *notif,
                          uint64_t now);
+
+/* ---- resend.c ---- */
+/* The queue of at most max one-shots (rc_init: ctl_resend_max). 0 / -1. */
+int rc_resend_init(struct relay_core *c, uint32_t max);
+void rc_resend_free(struct relay_core *c);
+/* A one-shot message to rd-frontend: sent now, or (high-water mark, or
+ * older ones waiting) queued and re-sent in order. 0, or -1 when lost
+ * (no DEALER, another error, the queue full: counted). */
+int rc_ctl_send_oneshot(struct relay_core *c, uint16_t type, const void *body, size_t len);
+/* Re-send what waits (the loop, when due); stops at the first refusal. */
+void rc_resend_flush(struct relay_core *c, uint64_t now);
 
 /* ---- ids.c ---- */
 /* A token check value: a counter from a random start, mixed so consecutive

@@ -84,7 +84,7 @@ int rc_init(struct relay_core *c, const struct rr_config *cfg, const char *name,
     c->zs = calloc((size_t)c->max_zs, sizeof(*c->zs));
     c->zctx = zmq_ctx_new();
     if (c->epfd < 0 || !c->ctlbuf || !c->txbuf || !c->coapbuf || !c->status_msg || !c->xpeers ||
-        !c->zs || !c->zctx) {
+        !c->zs || !c->zctx || rc_resend_init(c, cfg->ctl_resend_max) < 0) {
         log_warn("relay core setup");
         return -1;
     }
@@ -111,6 +111,7 @@ void rc_free(struct relay_core *c)
     free(c->txbuf);
     free(c->coapbuf);
     free(c->status_msg);
+    rc_resend_free(c);
     c->status_msg = NULL;
     free(c->xpeers);
     free(c->zs);
@@ -261,6 +262,8 @@ int rc_run(struct relay_core *c)
         uint64_t wake = c->next_clone_ms;
         if (c->next_status_ms < wake)
             wake = c->next_status_ms;
+        if (c->resend.n && c->resend.next_ms < wake)
+            wake = c->resend.next_ms;
         struct rr_timer *t = th_peek(&c->timers);
         if (t && t->due < wake)
             wake = t->due;
@@ -287,6 +290,8 @@ int rc_run(struct relay_core *c)
             /* the tick may have sent SNAPSHOT_REQ on the dealer */
             rc_zsock_used(c, c->dealer);
         }
+        if (c->resend.n && now >= c->resend.next_ms)
+            rc_resend_flush(c, now);
         if (now >= c->next_status_ms) {
             rc_ctl_send_status(c);
             c->next_status_ms = now + RC_STATUS_INTERVAL_MS;

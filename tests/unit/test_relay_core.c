@@ -35,6 +35,7 @@
 #include <zmq.h>
 
 #include "core.h"
+#include "proto_msg.h"
 #include "route_table.h"
 #include "timeutil.h"
 
@@ -925,6 +926,73 @@ static void test_xfwd_vet(void **state)
     assert_int_equal(f->answers, 2);
 }
 
+/* One-shots the DEALER's high-water mark refuses are kept, in order, and
+ * re-sent once rd-frontend takes them; beyond ctl_resend_max they are
+ * dropped and counted. (A DEALER with no peer refuses every send, as a
+ * full high-water mark does.) */
+static void test_resend(void **state)
+{
+    struct fake *f = *state;
+    int zero = 0;
+    char ep[64];
+
+    snprintf(ep, sizeof(ep), "inproc://test-resend-%d", (int)getpid());
+    f->core.dealer = zmq_socket(f->core.zctx, ZMQ_DEALER);
+    zmq_setsockopt(f->core.dealer, ZMQ_LINGER, &zero, sizeof(zero));
+    rc_send_reachability(&f->core, "a.proxy.localhost", false, 1000);
+    assert_int_equal(f->core.c.hwm_drops, 1);
+    assert_int_equal(f->core.c.resend_queued, 1);
+    /* one waits: the next queues behind it without a try of its own */
+    rc_send_reachability(&f->core, "b.proxy.localhost", true, 2000);
+    assert_int_equal(f->core.c.hwm_drops, 1);
+    rc_send_observe_gone(&f->core, &(struct rr_peer){.transport = RR_TRANSPORT_UDP},
+                         (const uint8_t *)"\x01", 1);
+    assert_int_equal(f->core.resend.n, 3);
+    rc_resend_flush(&f->core, 50); /* still refused: kept, retried later */
+    assert_int_equal(f->core.resend.n, 3);
+    assert_true(f->core.resend.next_ms == 50 + RC_RESEND_RETRY_MS);
+    assert_int_equal(f->core.c.hwm_drops, 1); /* a retry is no new drop */
+
+    void *fe = zmq_socket(f->core.zctx, ZMQ_ROUTER);
+    zmq_setsockopt(fe, ZMQ_LINGER, &zero, sizeof(zero));
+    assert_int_equal(zmq_bind(fe, ep), 0);
+    assert_int_equal(zmq_connect(f->core.dealer, ep), 0);
+    rc_resend_flush(&f->core, 200);
+    assert_int_equal(f->core.resend.n, 0);
+    assert_int_equal(f->core.c.resend_sent, 3);
+    const char *hosts[] = {"a.proxy.localhost", "b.proxy.localhost"};
+    for (int k = 0; k < 3; k++) {
+        uint8_t id[64], body[512];
+        size_t idlen, len;
+        uint16_t type;
+        wait_in(fe);
+        assert_int_equal(proto_recv(fe, true, id, &idlen, &type, body, sizeof(body), &len), 0);
+        if (k == 2) {
+            assert_int_equal(type, RR_MSG_OBSERVE_GONE);
+            break;
+        }
+        struct wire_r rd;
+        struct rr_msg_reachability m;
+        assert_int_equal(type, RR_MSG_REACHABILITY);
+        wire_r_init(&rd, body, len);
+        assert_int_equal(proto_dec_reachability(&rd, &m), 0);
+        assert_string_equal(m.host, hosts[k]); /* in order */
+        assert_int_equal(m.reachable, k);
+    }
+    zmq_close(fe);
+
+    /* the bound: beyond ctl_resend_max the newest is lost, counted */
+    zmq_close(f->core.dealer);
+    f->core.dealer = zmq_socket(f->core.zctx, ZMQ_DEALER);
+    zmq_setsockopt(f->core.dealer, ZMQ_LINGER, &zero, sizeof(zero));
+    rc_resend_free(&f->core);
+    assert_int_equal(rc_resend_init(&f->core, 2), 0);
+    for (int k = 0; k < 3; k++)
+        rc_send_reachability(&f->core, hosts[0], false, 1000);
+    assert_int_equal(f->core.resend.n, 2);
+    assert_int_equal(f->core.c.resend_dropped, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -942,6 +1010,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ux_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ux_holder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xfwd_vet, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resend, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
