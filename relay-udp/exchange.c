@@ -343,7 +343,10 @@ int dx_answer(struct relay *r, uint32_t i, const uint8_t *resp, size_t len, uint
     return 0;
 }
 
-int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *payload, uint64_t now)
+/* Answer with a locally made response (code, text payload), as a plain
+ * answer (notify_type 0xff) or a final notification. */
+static int answer_text(struct relay *r, uint32_t i, uint8_t code, const char *payload,
+                       uint8_t notify_type, uint64_t now)
 {
     uint8_t b[4 + 8 + 1 + 256];
     size_t n = 4, pl = payload ? strlen(payload) : 0;
@@ -361,30 +364,20 @@ int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *paylo
         memcpy(b + n, payload, pl);
         n += pl;
     }
-    return dx_answer(r, i, b, n, 0xff, true, now);
+    return dx_answer(r, i, b, n, notify_type, true, now);
+}
+
+int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *payload, uint64_t now)
+{
+    return answer_text(r, i, code, payload, 0xff, now);
 }
 
 void dx_answer_end(void *tp, uint32_t i, uint8_t code, const char *why, uint64_t now)
 {
     struct relay *r = tp;
-    struct dexch *d = &r->dx[i];
-
-    if (d->h.state != DX_OBSERVE) {
-        dx_answer_local(r, i, code, why, now);
-        return;
-    }
-    uint8_t b[4 + COAP_MSG_MAX_TOKEN + 1 + 96];
-    size_t n = 4 + d->h.tkl, pl = strlen(why);
-    if (pl > 96)
-        pl = 96;
-    b[0] = (uint8_t)(0x40 | d->h.tkl);
-    b[1] = code;
-    b[2] = b[3] = 0;
-    memcpy(b + 4, d->h.token, d->h.tkl);
-    b[n++] = 0xff;
-    memcpy(b + n, why, pl);
-    n += pl;
-    dx_answer(r, i, b, n, COAP_T_CON, true, now);
+    /* an observation ends with a final (non-2.xx, RFC 7641 §3.2) CON
+     * notification */
+    answer_text(r, i, code, why, r->dx[i].h.state == DX_OBSERVE ? COAP_T_CON : 0xff, now);
 }
 
 /* ---- upstream exchanges ---- */

@@ -243,27 +243,9 @@ void proxy_on_remote_gone(struct relay *r, const struct rr_addr *remote, uint64_
         struct uexch *u = &r->ux[ui];
         if (u->h.state == UX_FREE || !addr_equal(&u->out.remote, remote))
             continue;
-        if (u->h.state == UX_SENT || u->h.state == UX_WAITSEP ||
-            (u->h.state == UX_OBSERVE && u->h.origin == UX_O_XFWD)) {
-            /* another relay's observation ends there with a final 5.02 */
+        /* in flight -> 5.02; an observation (ours or another relay's)
+         * ends with a final 5.02 notification (RFC 7641 §3.2) */
+        if (u->h.state == UX_SENT || u->h.state == UX_WAITSEP || u->h.state == UX_OBSERVE)
             rc_ux_fail(&r->core, ui, COAP_BAD_GATEWAY, "registrant unreachable", now);
-        } else if (u->h.state == UX_OBSERVE && u->h.dx != RU_NONE) {
-            /* end the client's observation with a final 5.02 notification
-             * (RFC 7641 §3.2: a non-2.xx ends it) */
-            struct dexch *d = &r->dx[u->h.dx];
-            static const char why[] = "registrant unreachable";
-            uint8_t b[4 + COAP_MSG_MAX_TOKEN + 1 + sizeof(why)];
-            size_t n = 4 + d->h.tkl;
-            b[0] = (uint8_t)(0x40 | d->h.tkl);
-            b[1] = COAP_BAD_GATEWAY;
-            b[2] = b[3] = 0;
-            memcpy(b + 4, d->h.token, d->h.tkl);
-            b[n++] = 0xff;
-            memcpy(b + n, why, sizeof(why) - 1);
-            n += sizeof(why) - 1;
-            d->h.up = RU_NONE;
-            dx_answer(r, u->h.dx, b, n, COAP_T_CON, true, now);
-            ux_release(r, ui);
-        }
     }
 }
