@@ -59,7 +59,8 @@ struct rr_msg_relay_status;
 #define RC_RD_RESEND_MS 1000  /* re-send RD_REQUEST while unanswered */
 #define RC_RD_GIVEUP_MS 60000 /* then 5.03 */
 #define RC_STATUS_INTERVAL_MS 5000
-#define RC_RESEND_RETRY_MS 100 /* a one-shot the high-water mark refused: again */
+#define RC_RESEND_RETRY_MS 100         /* a one-shot the high-water mark refused: again */
+#define RC_RESEND_MAX_BYTES (8u << 20) /* and what they may hold together */
 #define RC_XF_HWM 100000
 #define RC_MAX_COUNTERS 64
 /* Timer kinds of the core's own timers in the transport's exchanges (the
@@ -100,6 +101,7 @@ struct rc_resend_item {
 struct rc_resend {
     struct rc_resend_item *q; /* ring of cap (ctl_resend_max) */
     uint32_t cap, head, n;
+    size_t bytes;     /* bodies held (at most RC_RESEND_MAX_BYTES) */
     uint64_t next_ms; /* next retry (0: at the next iteration) */
 };
 

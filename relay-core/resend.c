@@ -6,8 +6,9 @@
  * hwm_drops) is kept here, in order, and re-sent from the loop every
  * RC_RESEND_RETRY_MS until ZeroMQ takes it. While any is waiting, newer
  * one-shots queue behind it, so a host's "unreachable" never overtakes
- * its "reachable again". At most ctl_resend_max wait (then the newest is
- * dropped, counted and logged: a bound, never silent). The copies are
+ * its "reachable again". At most ctl_resend_max wait, holding at most
+ * RC_RESEND_MAX_BYTES (then the newest is dropped, counted and logged: a
+ * bound, never silent). The copies are
  * allocated only then, on the overflow path, never on the forwarding path.
  * A restarted rd-frontend is a different matter: it forgets a relay's
  * verdicts at its HELLO and the relay re-announces them (route_change).
@@ -41,7 +42,8 @@ void rc_resend_free(struct relay_core *c)
 static int enqueue(struct relay_core *c, uint16_t type, const void *body, size_t len)
 {
     struct rc_resend *r = &c->resend;
-    uint8_t *copy = r->n < r->cap ? malloc(len ? len : 1) : NULL;
+    bool room = r->n < r->cap && r->bytes + len <= RC_RESEND_MAX_BYTES;
+    uint8_t *copy = room ? malloc(len ? len : 1) : NULL;
 
     if (!copy) {
         c->c.resend_dropped++;
@@ -53,6 +55,7 @@ static int enqueue(struct relay_core *c, uint16_t type, const void *body, size_t
     memcpy(copy, body, len);
     r->q[(r->head + r->n) % r->cap] = (struct rc_resend_item){type, (uint32_t)len, copy};
     r->n++;
+    r->bytes += len;
     c->c.resend_queued++;
     return 0;
 }
@@ -88,6 +91,7 @@ void rc_resend_flush(struct relay_core *c, uint64_t now)
             log_warnx("re-send %s: %s", proto_msg_name(it->type), zmq_strerror(e));
         else
             c->c.resend_sent++;
+        r->bytes -= it->len;
         free(it->body);
         it->body = NULL;
         r->head = (r->head + 1) % r->cap;

@@ -991,6 +991,16 @@ static void test_resend(void **state)
         rc_send_reachability(&f->core, hosts[0], false, 1000);
     assert_int_equal(f->core.resend.n, 2);
     assert_int_equal(f->core.c.resend_dropped, 1);
+    /* and the bytes they hold together are bounded too */
+    rc_resend_free(&f->core);
+    assert_int_equal(rc_resend_init(&f->core, 8), 0);
+    uint8_t *big = calloc(1, RC_RESEND_MAX_BYTES + 1);
+    assert_non_null(big);
+    assert_int_equal(
+        rc_ctl_send_oneshot(&f->core, RR_MSG_EP_RESPONSE, big, RC_RESEND_MAX_BYTES + 1), -1);
+    free(big);
+    assert_int_equal(f->core.resend.n, 0);
+    assert_int_equal(f->core.c.resend_dropped, 2);
 }
 
 int main(void)
