@@ -15,9 +15,21 @@
 #include <string.h>
 
 #include "addr.h"
+#include "curve.h"
 #include "log.h"
+#include "metrics.h"
+#include "xfwd_ep.h"
 
-enum cfg_type { CFG_STR, CFG_U32, CFG_LOGLEVEL, CFG_LISTEN };
+enum cfg_type {
+    CFG_STR,
+    CFG_U32,
+    CFG_LOGLEVEL,
+    CFG_LISTEN,
+    CFG_MXLISTEN,
+    CFG_KEY,
+    CFG_KEYLIST,
+    CFG_XFWDEPS
+};
 
 struct cfg_entry {
     const char *name;
@@ -83,6 +95,24 @@ static const struct cfg_entry cfg_table[] = {
      "most outstanding requests of one TCP connection (then 5.03)"},
     {"tcp_pong_timeout_ms", CFG_U32, F(tcp_pong_timeout_ms), "20000",
      "a keepalive Ping unanswered this long closes the TCP connection (ms)"},
+    {"ws_listen", CFG_LISTEN, F(ws_listen), "0.0.0.0:8683,[::]:8683",
+     "WebSocket (coap+ws) addresses of the WebSocket relay"},
+    {"ws_tls_listen", CFG_LISTEN, F(ws_tls_listen), "0.0.0.0:8684,[::]:8684",
+     "TLS WebSocket (coaps+ws) addresses, used when ws_tls_cert and ws_tls_key are set"},
+    {"ws_tls_cert", CFG_STR, F(ws_tls_cert), "", "PEM certificate (chain) for coaps+ws"},
+    {"ws_tls_key", CFG_STR, F(ws_tls_key), "", "PEM private key for coaps+ws"},
+    {"ws_relay_name", CFG_STR, F(ws_relay_name), "ws", "rdrelay-ws's relay name"},
+    {"ws_www_dir", CFG_STR, F(ws_www_dir), "",
+     "directory of the static files (status page) rdrelay-ws serves over HTTP at /; empty = "
+     "the source tree's www/"},
+    {"ws_trusted_proxies", CFG_STR, F(ws_trusted_proxies), "",
+     "comma list of reverse-proxy addresses whose X-Forwarded-For names the client; empty = "
+     "trust none"},
+    {"ws_max_message", CFG_U32, F(ws_max_message), "16384",
+     "relay-ws's Max-Message-Size: largest CoAP message (one frame) it takes (bytes, "
+     "1152..65536)"},
+    {"ws_max_conns", CFG_U32, F(ws_max_conns), "20000",
+     "most concurrent WebSocket connections (also limited by RLIMIT_NOFILE)"},
     {"block_slots", CFG_U32, F(block_slots), "16",
      "block-wise bodies collected or split across transports at once, per relay"},
     {"block_body_max", CFG_U32, F(block_body_max), "16384",
@@ -92,6 +122,40 @@ static const struct cfg_entry cfg_table[] = {
      "a block-wise body with no new block this long is dropped (ms)"},
     {"extra_options", CFG_STR, F(extra_options), "",
      "comma list of CoAP option numbers to treat as known"},
+    {"takeover", CFG_STR, F(takeover), "same-address",
+     "who may re-register, update or delete a live registration: same-address (the same peer "
+     "IP, any port, or its own TCP/WebSocket connection), allow (anyone) or deny (only its very "
+     "path: same address and port, or its own connection); refused -> 4.03"},
+    {"name_secrets", CFG_STR, F(name_secrets), "",
+     "file of \"NAME-PATTERN SECRET\" lines: such names are registered, updated and deleted only "
+     "with ?sec=SECRET (4.01 otherwise); empty = none"},
+    {"max_links", CFG_U32, F(max_links), "512",
+     "most links in one registration (more -> 4.13); 0 = no limit"},
+    {"max_registrations", CFG_U32, F(max_registrations), "200000",
+     "most registrations in all (a new one beyond -> 5.03 with Max-Age); 0 = no limit"},
+    {"max_regs_per_source", CFG_U32, F(max_regs_per_source), "1000",
+     "most registrations from one IPv4 address or IPv6 /64 (a new one beyond -> 4.29 with "
+     "Max-Age); 0 = no limit"},
+    {"metrics_listen", CFG_MXLISTEN, F(metrics_listen), RR_METRICS_LISTEN_DEFAULT,
+     "Prometheus /metrics listeners, a comma list of NAME=ADDRESS:PORT (NAME: frontend or a "
+     "relay name); a process without an entry serves none; empty = metrics off"},
+    {"curve_server_public", CFG_KEY, F(curve_server_public), "",
+     "rd-frontend's CURVE public key (Z85, rdrelayctl keygen): set, every tcp:// ctl/pub "
+     "endpoint is CURVE-encrypted and authenticated; in a config file put keys in double quotes"},
+    {"curve_server_secret", CFG_KEY, F(curve_server_secret), "",
+     "rd-frontend's CURVE secret key (only in rd-frontend's configuration)"},
+    {"curve_public", CFG_KEY, F(curve_public), "",
+     "this relay's (or rdrelayctl's) CURVE public key, listed in rd-frontend's curve_authorized"},
+    {"curve_secret", CFG_KEY, F(curve_secret), "",
+     "this relay's (or rdrelayctl's) CURVE secret key"},
+    {"curve_authorized", CFG_KEYLIST, F(curve_authorized), "",
+     "rd-frontend: comma list of the CURVE public keys of relays and rdrelayctl it lets in over "
+     "tcp:// (any other key is refused and logged); a relay with a tcp:// xfwd endpoint lets in "
+     "the keys of the relays that forward to it the same way"},
+    {"xfwd_endpoints", CFG_XFWDEPS, F(xfwd_endpoints), "",
+     "relays on other hosts: comma list of NAME=tcp://ADDRESS:PORT;KEY (KEY: that relay's "
+     "curve_public); a relay listed binds its cross-transport endpoint there, every relay "
+     "connects to it there; unlisted relays are at ipc://<state_dir>/relay-<name>.sock"},
 };
 
 #define CFG_N (sizeof(cfg_table) / sizeof(cfg_table[0]))
@@ -129,6 +193,14 @@ static int check_value(const struct cfg_entry *e, const char *value)
         return log_level_parse(value, &lvl);
     case CFG_LISTEN:
         return addr_parse_list(value, 5683, tmp, 16) < 0 ? -1 : 0;
+    case CFG_MXLISTEN:
+        return mx_listen_ok(value) ? 0 : -1;
+    case CFG_KEY:
+        return !*value || curve_key_ok(value) ? 0 : -1;
+    case CFG_KEYLIST:
+        return curve_key_list_ok(value) ? 0 : -1;
+    case CFG_XFWDEPS:
+        return xfwd_endpoints_ok(value) ? 0 : -1;
     default:
         return 0;
     }
@@ -312,6 +384,13 @@ int config_finish(struct rr_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "tcp_max_message must be 1152..65536");
         return -1;
     }
+    if (cfg->ws_max_message < 1152 || cfg->ws_max_message > 65536 || cfg->ws_max_conns == 0 ||
+        cfg->tcp_outq_max < cfg->ws_max_message) {
+        snprintf(err, errlen,
+                 "ws_max_message must be 1152..65536 and at most tcp_outq_max, ws_max_conns at "
+                 "least 1");
+        return -1;
+    }
     if (cfg->xfwd_max_peers == 0 || cfg->xfwd_max_peers > 64 || cfg->tcp_max_conns == 0 ||
         cfg->tcp_max_inflight == 0 || cfg->tcp_max_inflight > 65535 ||
         cfg->tcp_outq_max < cfg->tcp_max_message) {
@@ -323,6 +402,16 @@ int config_finish(struct rr_config *cfg, char *err, size_t errlen)
     /* an assembled body travels between relays in one message */
     if (cfg->block_body_max > RR_BLOCK_BODY_LIMIT) {
         snprintf(err, errlen, "block_body_max must be at most %u", RR_BLOCK_BODY_LIMIT);
+        return -1;
+    }
+    if (strcmp(cfg->takeover, "same-address") == 0) {
+        cfg->takeover_mode = RR_TAKEOVER_SAME_ADDRESS;
+    } else if (strcmp(cfg->takeover, "allow") == 0) {
+        cfg->takeover_mode = RR_TAKEOVER_ALLOW;
+    } else if (strcmp(cfg->takeover, "deny") == 0) {
+        cfg->takeover_mode = RR_TAKEOVER_DENY;
+    } else {
+        snprintf(err, errlen, "takeover must be same-address, allow or deny");
         return -1;
     }
     /* Host names compare case-insensitively; store them lower-case once. */
@@ -449,5 +538,22 @@ void config_print_help(FILE *out)
             fprintf(out, "  --%s VALUE\n      %s (default: %s)\n", flag, e->help, e->def);
         else
             fprintf(out, "  --%s VALUE\n      %s\n", flag, e->help);
+    }
+}
+
+void config_foreach(const struct rr_config *cfg,
+                    void (*fn)(void *arg, const char *name, const char *value, bool is_default),
+                    void *arg)
+{
+    char v[RR_CFG_STR];
+
+    for (size_t i = 0; i < CFG_N; i++) {
+        const struct cfg_entry *e = &cfg_table[i];
+        const char *field = (const char *)cfg + e->offset;
+        if (e->type == CFG_U32)
+            snprintf(v, sizeof(v), "%u", *(const uint32_t *)(const void *)field);
+        else
+            snprintf(v, sizeof(v), "%s", field);
+        fn(arg, e->name, v, strcmp(v, e->def) == 0);
     }
 }

@@ -11,6 +11,7 @@
 #ifndef RDRELAY_CONFIG_H
 #define RDRELAY_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -51,17 +52,56 @@ struct rr_config {
     uint32_t xfwd_max_peers;     /* 8: most relays one relay forwards to */
     uint32_t ctl_resend_max;     /* 4096: one-shots kept for the HWM (relay-core/resend.c) */
     /* relay-tcp limits */
-    uint32_t tcp_max_message;       /* 16384: our Max-Message-Size (whole message) */
-    uint32_t tcp_outq_max;          /* 262144: queued output per connection, then dropped */
-    uint32_t tcp_max_conns;         /* 20000 (further limited by RLIMIT_NOFILE) */
-    uint32_t tcp_max_inflight;      /* 256: one connection's outstanding requests */
-    uint32_t tcp_pong_timeout_ms;   /* 20000: keepalive Ping unanswered -> close */
-    char extra_options[RR_CFG_STR]; /* comma list of option numbers to treat as known */
+    uint32_t tcp_max_message;     /* 16384: our Max-Message-Size (whole message) */
+    uint32_t tcp_outq_max;        /* 262144: queued output per connection, then dropped */
+    uint32_t tcp_max_conns;       /* 20000 (further limited by RLIMIT_NOFILE) */
+    uint32_t tcp_max_inflight;    /* 256: one connection's outstanding requests */
+    uint32_t tcp_pong_timeout_ms; /* 20000: keepalive Ping unanswered -> close */
+    /* relay-ws (CoAP over WebSockets, RFC 8323 §4); the tcp_ limits other
+     * than the ones below (inflight, timeouts, output queue) apply to it */
+    char ws_listen[RR_CFG_STR];          /* "0.0.0.0:8683,[::]:8683" */
+    char ws_tls_listen[RR_CFG_STR];      /* "0.0.0.0:8684,[::]:8684", if cert + key */
+    char ws_tls_cert[RR_CFG_STR];        /* "": no coaps+ws */
+    char ws_tls_key[RR_CFG_STR];         /* "" */
+    char ws_relay_name[32];              /* "ws": rdrelay-ws's name */
+    char ws_www_dir[RR_CFG_STR];         /* static files served at / (the status page) */
+    char ws_trusted_proxies[RR_CFG_STR]; /* "": X-Forwarded-For believed from these */
+    uint32_t ws_max_message;             /* 16384: our Max-Message-Size (one frame) */
+    uint32_t ws_max_conns;               /* 20000 (further limited by RLIMIT_NOFILE) */
+    char extra_options[RR_CFG_STR];      /* comma list of option numbers to treat as known */
+    /* rd-frontend: name ownership and registry limits (0 = no limit) */
+    char takeover[16];             /* "same-address" | "allow" | "deny" */
+    char name_secrets[RR_CFG_STR]; /* "" = none; file of "NAME-PATTERN SECRET" lines */
+    uint32_t max_links;            /* 512 links per registration; more -> 4.13 */
+    uint32_t max_registrations;    /* 200000 in all; a new one beyond -> 5.03 + Max-Age */
+    uint32_t max_regs_per_source;  /* 1000 per IPv4 address / IPv6 /64 -> 4.29 + Max-Age */
+    /* "frontend=127.0.0.1:9560,udp=...": each process's Prometheus
+     * listener, by process name (common/metrics.h) */
+    char metrics_listen[RR_CFG_STR];
+    /* ZeroMQ CURVE on tcp:// endpoints (common/curve.h); Z85 keys */
+    char curve_server_public[48]; /* rd-frontend's public key (every client) */
+    char curve_server_secret[48]; /* rd-frontend's secret key (rd-frontend only) */
+    char curve_public[48];        /* this relay's / rdrelayctl's own pair */
+    char curve_secret[48];
+    char curve_authorized[2700]; /* client public keys let in (comma list): rd-frontend,
+                                    and relays with a tcp:// xfwd endpoint */
+    char xfwd_endpoints[1024];   /* NAME=tcp://ADDR:PORT[;KEY],...: relays on other hosts */
     /* parsed from extra_options by config_finish() */
     uint16_t extra_option_nums[RR_MAX_EXTRA_OPTIONS];
     unsigned n_extra_options;
+    uint8_t takeover_mode; /* enum rr_takeover, parsed from takeover by config_finish() */
 };
 
+/* Who may re-register, update or delete a live registration (ownership.c). */
+enum rr_takeover {
+    RR_TAKEOVER_SAME_ADDRESS = 0, /* the same peer IP address (any port), or its own connection */
+    RR_TAKEOVER_ALLOW = 1,        /* anyone (the RFC 9176 default behaviour) */
+    RR_TAKEOVER_DENY = 2,         /* only the registration's very path: same address and port,
+                                     or its own connection */
+};
+
+#define RR_METRICS_LISTEN_DEFAULT                                                                  \
+    "frontend=127.0.0.1:9560,udp=127.0.0.1:9561,tcp=127.0.0.1:9562,ws=127.0.0.1:9563"
 #define RR_BLOCK_BODY_LIMIT 65536 /* block_body_max: one inter-relay message */
 
 /* Fill with embedded defaults. */
@@ -86,6 +126,12 @@ int config_from_args(struct rr_config *cfg, int *argc, char **argv);
 
 /* Derive empty paths from state_dir, parse extra_options; 0 / -1 (err set). */
 int config_finish(struct rr_config *cfg, char *err, size_t errlen);
+
+/* Every setting's effective value, in table order (rdrelayctl config):
+ * is_default when it equals the embedded default. */
+void config_foreach(const struct rr_config *cfg,
+                    void (*fn)(void *arg, const char *name, const char *value, bool is_default),
+                    void *arg);
 
 /* Print every setting with its default and help text (for --help). */
 void config_print_help(FILE *out);

@@ -124,12 +124,14 @@ static void serve_usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: rdrelay-connect serve --rd coap[+tcp]://HOST[:PORT] --ep NAME [options] LOCAL-URI\n"
+        "usage: rdrelay-connect serve --rd coap[+tcp|+ws]://HOST[:PORT] --ep NAME [options] "
+        "LOCAL-URI\n"
         "       rdrelay-connect serve --rd coap://HOST[:PORT] --ep NAME=LOCAL-URI [--ep "
         "NAME=URI ...]\n"
         "\n"
         "Registers a local CoAP server (e.g. coap://127.0.0.1:5683) at rdrelay's Resource\n"
-        "Directory with proxy=yes, from this process's own UDP socket (or TCP connection),\n"
+        "Directory with proxy=yes, from this process's own UDP socket (or TCP or WebSocket\n"
+        "connection),\n"
         "prints the host name "
         "clients must use, and relays every request rdrelay forwards to the local server\n"
         "and its answers back, unchanged (options, payload, blocks, Observe, separate\n"
@@ -137,13 +139,19 @@ static void serve_usage(FILE *out)
         "SIGTERM removes the registration and exits 0.\n"
         "\n"
         "options:\n"
-        "  --rd URI            rdrelay's address, coap:// or coap+tcp://HOST[:PORT] (required)\n"
+        "  --rd URI            rdrelay's address, coap://, coap+tcp:// or\n"
+        "                      coap+ws://HOST[:PORT] (WebSocket, default port 8683) or\n"
+        "                      coaps+ws://HOST[:PORT] (WebSocket over TLS, 8684) (required)\n"
+        "  --ca FILE           coaps+ws: accept rdrelay's certificate if FILE's CAs sign it\n"
+        "                      (default: the system's CAs); it must name the --rd host\n"
+        "  --insecure          coaps+ws: do not check rdrelay's certificate (tests only)\n"
         "  --ep NAME[=URI]     endpoint name; repeatable with =URI, one socket (or TCP\n"
         "                      connection) each\n"
         "  --d SECTOR          sector (the host name becomes NAME.SECTOR.<proxy domain>)\n"
-        "  --transport T       udp (default) or tcp: one RFC 8323 connection per name to\n"
-        "                      rdrelay-tcp, requests come back over it (coap+tcp:// --rd\n"
-        "                      implies tcp; the local server is always spoken to over UDP)\n"
+        "  --transport T       udp (default), tcp or ws: one RFC 8323 connection per name to\n"
+        "                      rdrelay-tcp (or one WebSocket to rdrelay-ws, RFC 8323 §4),\n"
+        "                      requests come back over it (coap+tcp:// / coap+ws:// --rd\n"
+        "                      imply it; the local server is always spoken to over UDP)\n"
         "  --lt SECONDS        registration lifetime (default: the RD's, 90000)\n"
         "  --links LINKS       link-format to register instead of the local /.well-known/core\n"
         "  --json              print one JSON object per registration instead of a line\n"
@@ -154,6 +162,10 @@ static void serve_usage(FILE *out)
         "                      come back to us through rdrelay, else refresh at once\n"
         "                      (a NAT that changed our mapping; default 60, 0 = off)\n"
         "  --proxy-domain DOM  host name fallback if the RD's lookup does not show it\n"
+        "  --secret S          the name's shared secret (the RD's name_secrets): sent as\n"
+        "                      sec=S on registration, refresh and DELETE; as safe as the\n"
+        "                      transport (plain UDP/TCP: readable on the path)\n"
+        "  --secret-file F     the same, read from the first line of F (keeps it out of ps)\n"
         "  --log-level LEVEL   error, warn, info (default), debug\n"
         "  --help              this text\n"
         "exit: 0 after SIGINT/SIGTERM, 2 bad arguments or registration refused, 1 failure\n");
@@ -169,7 +181,53 @@ void serve_reg_query(const struct serve_opts *o, const char *ep, char *q, size_t
         n += snprintf(q + n, qlen - (size_t)n, "&d=%s", o->d);
     n += snprintf(q + n, qlen - (size_t)n, "&proxy=yes");
     if (o->lt != 0)
-        snprintf(q + n, qlen - (size_t)n, "&lt=%u", (unsigned)o->lt);
+        n += snprintf(q + n, qlen - (size_t)n, "&lt=%u", (unsigned)o->lt);
+    if (o->secret[0] != '\0')
+        snprintf(q + n, qlen - (size_t)n, "&sec=%s", o->secret);
+}
+
+const char *serve_auth_query(const struct serve_opts *o, char *q, size_t qlen)
+{
+    if (o->secret[0] == '\0')
+        return NULL;
+    snprintf(q, qlen, "sec=%s", o->secret);
+    return q;
+}
+
+/* --secret-file: the first line, without its line end. 0 / -1 (printed). */
+static int read_secret_file(const char *path, char *out, size_t outlen)
+{
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL || fgets(out, (int)outlen, f) == NULL) {
+        fprintf(stderr, "serve: --secret-file %s: %s\n", path, f ? "empty" : strerror(errno));
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    out[strcspn(out, "\r\n")] = '\0';
+    return 0;
+}
+
+/* A secret travels as one Uri-Query value: no '&' (our own query
+ * separator), no blanks or controls. */
+static int set_secret(struct serve_opts *o, const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n == 0 || n >= sizeof(o->secret) || strpbrk(v, "& \t") != NULL) {
+        fprintf(stderr, "serve: the secret must be 1..%zu bytes without '&' or blanks\n",
+                sizeof(o->secret) - 1);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 32 || v[i] == 127) {
+            fprintf(stderr, "serve: the secret contains a control character\n");
+            return -1;
+        }
+    memcpy(o->secret, v, n + 1);
+    return 0;
 }
 
 /* ---- own requests towards the RD ---- */
@@ -269,7 +327,11 @@ void serve_print(const struct serve_opts *o, const char *ep, const char *host, c
 {
     char reg[CN_HOSTLEN + CN_PATHLEN + 32];
 
-    snprintf(reg, sizeof(reg), "%s://%s%s%s:%u%s", o->tcp ? "coap+tcp" : "coap",
+    snprintf(reg, sizeof(reg), "%s://%s%s%s:%u%s",
+             o->tls.on ? "coaps+ws"
+             : o->ws   ? "coap+ws"
+             : o->tcp  ? "coap+tcp"
+                       : "coap",
              strchr(o->rd.host, ':') ? "[" : "", o->rd.host, strchr(o->rd.host, ':') ? "]" : "",
              (unsigned)o->rd.port, reg_loc);
     if (o->json) {
@@ -460,6 +522,12 @@ static void own_done(struct serve *s, struct serve_ep *e, const struct coap_msg 
             e->next_action = now;
         } else {
             log_warnx("%s: refresh of %s: %s; retrying", e->ep, e->reg_loc, cs);
+            if (code == COAP_FORBIDDEN || code == COAP_UNAUTHORIZED)
+                log_warnx("%s: the RD sees us from another address than the registration "
+                          "(new network?) and keeps the name for its owner until it lapses "
+                          "(lt + grace); --secret for a name with a secret, a short --lt "
+                          "otherwise",
+                          e->ep);
             backoff(e, now);
             e->next_refresh = e->next_action;
         }
@@ -497,7 +565,7 @@ static void own_done(struct serve *s, struct serve_ep *e, const struct coap_msg 
 static void ep_step(struct serve *s, struct serve_ep *e, uint64_t now)
 {
     struct own_req *r = &e->own;
-    char q[256];
+    char q[512];
 
     if (r->kind != OWN_NONE) {
         if (!r->acked && now >= r->next_tx) {
@@ -539,8 +607,8 @@ static void ep_step(struct serve *s, struct serve_ep *e, uint64_t now)
         break;
     case RS_REGISTERED:
         if (now >= e->next_refresh) {
-            own_start(e, OWN_REFRESH, COAP_POST, e->reg_loc, NULL, NULL, -1, SERVE_MAX_RETRANSMIT,
-                      now);
+            own_start(e, OWN_REFRESH, COAP_POST, e->reg_loc, serve_auth_query(&s->o, q, sizeof(q)),
+                      NULL, -1, SERVE_MAX_RETRANSMIT, now);
         } else if (s->o.probe_ms > 0 && e->host[0] != '\0' && now >= e->next_probe) {
             e->next_probe = now + s->o.probe_ms;
             e->probe_seen = false;
@@ -559,7 +627,8 @@ static void ep_step(struct serve *s, struct serve_ep *e, uint64_t now)
         }
         break;
     case RS_DELETING:
-        own_start(e, OWN_DELETE, COAP_DELETE, e->reg_loc, NULL, NULL, -1, 1, now);
+        own_start(e, OWN_DELETE, COAP_DELETE, e->reg_loc, serve_auth_query(&s->o, q, sizeof(q)),
+                  NULL, -1, 1, now);
         break;
     case RS_DONE:
         break;
@@ -750,6 +819,10 @@ static int serve_parse(struct serve *s, int argc, char **argv)
                                              {"log-level", required_argument, NULL, 'v'},
                                              {"help", no_argument, NULL, 'h'},
                                              {"probe", required_argument, NULL, 'P'},
+                                             {"ca", required_argument, NULL, 'C'},
+                                             {"insecure", no_argument, NULL, 'k'},
+                                             {"secret", required_argument, NULL, 's'},
+                                             {"secret-file", required_argument, NULL, 'S'},
                                              {NULL, 0, NULL, 0}};
     const char *eps[SERVE_MAX_EPS], *rd = NULL;
     unsigned neps = 0;
@@ -785,11 +858,15 @@ static int serve_parse(struct serve *s, int argc, char **argv)
                 s->o.tcp = true;
                 break;
             }
+            if (strcmp(optarg, "ws") == 0) {
+                s->o.tcp = s->o.ws = true;
+                break;
+            }
             if (strcmp(optarg, "udp") == 0) {
                 udp_asked = true;
                 break;
             }
-            fprintf(stderr, "serve: unknown transport '%s' (udp, tcp)\n", optarg);
+            fprintf(stderr, "serve: unknown transport '%s' (udp, tcp, ws)\n", optarg);
             return -1;
         case 'l': {
             unsigned long v = strtoul(optarg, &end, 10);
@@ -830,6 +907,22 @@ static int serve_parse(struct serve *s, int argc, char **argv)
         case 'D':
             s->o.proxy_domain = optarg;
             break;
+        case 'C':
+            s->o.tls.ca_file = optarg;
+            break;
+        case 'k':
+            s->o.tls.insecure = true;
+            break;
+        case 's':
+            if (set_secret(&s->o, optarg) < 0)
+                return -1;
+            break;
+        case 'S': {
+            char buf[sizeof(s->o.secret) + 2];
+            if (read_secret_file(optarg, buf, sizeof(buf)) < 0 || set_secret(&s->o, buf) < 0)
+                return -1;
+            break;
+        }
         case 'v': {
             enum log_level lvl;
             if (log_level_parse(optarg, &lvl) < 0) {
@@ -858,14 +951,28 @@ static int serve_parse(struct serve *s, int argc, char **argv)
     /* coap+tcp:// implies --transport tcp; coap:// with --transport tcp
      * means the same host and port over TCP */
     if (strncasecmp(rd, "coap+tcp://", 11) == 0) {
-        if (udp_asked) {
-            fprintf(stderr, "serve: --transport udp with a coap+tcp:// --rd\n");
+        if (udp_asked || s->o.ws) {
+            fprintf(stderr, "serve: --transport udp/ws with a coap+tcp:// --rd\n");
             return -1;
         }
         s->o.tcp = true;
     }
+    /* coap+ws:// implies --transport ws (coap:// with --transport ws: the
+     * same host and port over a WebSocket) */
+    if (strncasecmp(rd, "coap+ws://", 10) == 0 || strncasecmp(rd, "coaps+ws://", 11) == 0) {
+        if (udp_asked || (s->o.tcp && !s->o.ws)) {
+            fprintf(stderr, "serve: --transport udp/tcp with a coap+ws:// --rd\n");
+            return -1;
+        }
+        s->o.tcp = s->o.ws = true;
+    }
     if (cn_uri_parse(rd, true, &s->o.rd, err, sizeof(err)) < 0) {
         fprintf(stderr, "serve: --rd: %s\n", err);
+        return -1;
+    }
+    s->o.tls.on = s->o.rd.wss;
+    if ((s->o.tls.ca_file || s->o.tls.insecure) && !s->o.tls.on) {
+        fprintf(stderr, "serve: --ca and --insecure go with a coaps+ws:// --rd\n");
         return -1;
     }
     snprintf(s->o.rd_text, sizeof(s->o.rd_text), "%s", rd);

@@ -3,7 +3,8 @@
  * (serve.c) and its TCP path (tcp.c, RFC 8323): the options, the
  * registration helpers both transports use (registration query, discovery
  * and Location-Path parsing, the host name from the endpoint lookup, the
- * refresh interval, the printed line), and the TCP entry point.
+ * refresh interval, the printed line), and the TCP entry point (which also
+ * runs serve over WebSockets).
  * Owns nothing. Talks to nothing itself.
  */
 #ifndef RDRELAY_CONNECT_SERVE_H
@@ -13,6 +14,7 @@
 #include <stdint.h>
 
 #include "connect.h"
+#include "ws_client.h"
 
 struct coap_msg;
 
@@ -22,9 +24,12 @@ struct serve_opts {
     char d[64];
     const char *links;
     const char *proxy_domain;
+    char secret[201]; /* --secret / --secret-file: sent as sec= ("" = none) */
     bool json;
-    bool tcp;    /* --transport tcp or a coap+tcp:// --rd */
-    uint32_t lt; /* 0: not sent, the RD's default applies */
+    bool tcp;               /* --transport tcp or a coap+tcp:// --rd (and over WebSockets) */
+    bool ws;                /* --transport ws or a coap+ws:// --rd: tcp.c on a WebSocket */
+    struct ws_tls_opts tls; /* coaps+ws:// (--ca, --insecure) */
+    uint32_t lt;            /* 0: not sent, the RD's default applies */
     unsigned timeout_ms;
     unsigned ping_ms;
     unsigned probe_ms;
@@ -37,8 +42,10 @@ struct serve_target {
     const char *links;
 };
 
-/* The registration query: ep=..[&d=..]&proxy=yes[&lt=..]. */
+/* The registration query: ep=..[&d=..]&proxy=yes[&lt=..][&sec=..]. */
 void serve_reg_query(const struct serve_opts *o, const char *ep, char *q, size_t qlen);
+/* The query of a refresh or DELETE: "sec=.." with a secret, else NULL. */
+const char *serve_auth_query(const struct serve_opts *o, char *q, size_t qlen);
 /* Location-Path options of a 2.01 -> "/reg/3". 0 / -1. */
 int serve_take_location(const struct coap_msg *m, char *out, size_t outlen);
 /* The registration interface from a discovery answer ("/rd" by default). */
@@ -52,8 +59,8 @@ uint64_t serve_refresh_interval_ms(const struct serve_opts *o);
 void serve_print(const struct serve_opts *o, const char *ep, const char *host, const char *reg_loc,
                  const struct rr_addr *local);
 
-/* tcp.c: serve the targets over one RFC 8323 connection each until
- * SIGINT/SIGTERM. Returns the exit code. */
+/* tcp.c: serve the targets over one RFC 8323 connection (TCP, or a
+ * WebSocket when o->ws) each until SIGINT/SIGTERM. Returns the exit code. */
 int serve_tcp_run(const struct serve_opts *o, const struct serve_target *t, unsigned n);
 
 #endif

@@ -33,6 +33,9 @@
  *            downstream exchange), its timeout, the holder's XFWD_REQUEST
  *            / XFWD_CANCEL and EP_REQUEST, and the requester's vetting of
  *            an XFWD_RESPONSE
+ *   metrics.c the Prometheus listener (metrics_listen, common/http_min.h)
+ *            in the fd registry; renders what RELAY_STATUS reports plus
+ *            requests by kind and method and responses by source and code
  * The exchange arrays are the transport's (each entry begins with the
  * core's head, struct rc_dx / struct rc_ux; the rest is UDP's message
  * layer or TCP's connection); the core's pools hand out their slots and
@@ -47,6 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
 #include "clone_client.h"
 #include "coap_msg.h"
 #include "config.h"
@@ -83,6 +87,11 @@ struct rc_counter {
     uint64_t v;
 };
 
+enum rc_req_kind { RC_REQ_RD = 0, RC_REQ_PROXY, RC_REQ_LOCAL, RC_REQ_KINDS };
+/* endpoint: relayed from an endpoint (rc_proxy_check_response); rd: from
+ * rd-frontend; relay: made by the core (4.02, 5.02, 5.05, 5.08 ...) */
+enum rc_resp_src { RC_RESP_ENDPOINT = 0, RC_RESP_RD, RC_RESP_RELAY, RC_RESP_SRCS };
+
 /* What the core counts itself (every transport the same way). */
 struct rc_counters {
     uint64_t hwm_drops;
@@ -90,6 +99,11 @@ struct rc_counters {
     uint64_t proxied, proxy_responses, proxy_5_02, proxy_5_04, proxy_5_05, no_slot;
     uint64_t observations, xfwd_out, xfwd_in, xfwd_refused;
     uint64_t resend_queued, resend_sent, resend_dropped; /* resend.c */
+    /* client requests by kind (enum rc_req_kind) and method (0.01..0.07;
+     * 0 = any other code), counted once in rc_on_request */
+    uint64_t req[RC_REQ_KINDS][8];
+    /* responses by source (enum rc_resp_src) and code byte */
+    uint64_t resp[RC_RESP_SRCS][256];
 };
 
 /* One-shot messages waiting for the DEALER's high-water mark (resend.c). */
@@ -313,6 +327,8 @@ struct relay_core {
     uint64_t next_status_ms, next_clone_ms;
 
     struct rc_counters c;
+    struct rc_metrics *mx; /* metrics.c; NULL: no metrics_listen for us */
+    struct curve_zap *zap; /* xfwd.c: a tcp:// xfwd endpoint's key check */
 };
 
 #define RC_COAP_MAX (RR_PROTO_MAX_BODY - RR_HOST_MAX - 64)
@@ -341,6 +357,28 @@ void rc_zsock_used(struct relay_core *c, void *sock);
 /* Seed random() from getrandom. */
 void rc_seed_random(void);
 
+/* ---- listen.c ---- */
+#define RC_MAX_LISTEN 16
+/* Stream listeners (one per address of a listen list); the owner fills
+ * what ("tcp", "ws") and on_accept (gets each accepted socket,
+ * non-blocking, close-on-exec; li: which listener). */
+struct rc_listeners {
+    const char *what;
+    void (*on_accept)(void *arg, int li, int fd, uint64_t now);
+    void *arg;
+    int n;
+    int fd[RC_MAX_LISTEN];
+    struct rr_addr bound[RC_MAX_LISTEN]; /* with the port the kernel picked for 0 */
+    struct rc_handler h[RC_MAX_LISTEN];
+};
+/* Bind every address of list (default_port where none is given) and put
+ * the sockets in the registry. 0 / -1 (logged). */
+int rc_listeners_open(struct relay_core *c, struct rc_listeners *l, const char *list,
+                      uint16_t default_port);
+void rc_listeners_close(struct rc_listeners *l);
+/* The peer and local address of a connected socket (zeroed if unknown). */
+void rc_sock_addrs(int fd, struct rr_addr *remote, struct rr_addr *local);
+
 /* ---- cmdline.c ---- */
 struct rc_cmdline {
     const char *prog;                  /* "rdrelay-udp" */
@@ -362,6 +400,9 @@ void rc_ctl_send_status(struct relay_core *c);
 void rc_ctl_on_dealer(struct relay_core *c, uint64_t now);
 /* Send one message to rd-frontend; counts HWM drops. 0 / -1. */
 int rc_ctl_send(struct relay_core *c, uint16_t type, const void *body, size_t len);
+/* What RELAY_STATUS reports (core, clone client, then the transport's
+ * counters): the one list the metrics render too. Returns how many. */
+unsigned rc_status_collect(struct relay_core *c, struct rc_counter *f, unsigned max);
 void rc_send_reachability(struct relay_core *c, const char *host, bool reachable,
                           uint64_t since_wall_ms);
 const struct route_table *rc_routes(const struct relay_core *c);
@@ -450,6 +491,13 @@ bool rc_route_is_ours(const struct relay_core *c, const struct rr_route *rt);
 void rc_fmt_rfc3339(uint64_t wall_ms, char *buf, size_t len);
 /* "registrant unreachable since <time><suffix>", or without a time for 0. */
 void rc_unreachable_diag(uint64_t since_wall_ms, const char *suffix, char *buf, size_t len);
+
+/* ---- metrics.c ---- */
+/* Listen on our metrics_listen entry, if any (a failure is logged and the
+ * relay runs without metrics). 0 / -1. */
+int rc_metrics_open(struct relay_core *c);
+void rc_metrics_close(struct relay_core *c);
+void rc_metrics_tick(struct relay_core *c, uint64_t now);
 
 /* ---- uxpool.c ---- */
 /* Hand the transport's array (n entries of stride bytes, each beginning

@@ -202,9 +202,11 @@ udp_bound() {
 # ---------------------------------------------------------------- processes
 
 # Flags every rdrelay process of this test gets: same state dir, same config.
+# No metrics listeners (their default ports are fixed, and tests run side by
+# side); test_metrics.sh sets its own in RR_EXTRA_ARGS, which come later.
 rr_common_args() {
     RR_ARGS=(--state-dir "$T_STATE" --udp-listen "127.0.0.1:$RR_PORT,[::1]:$RR_PORT"
-        --proxy-domain "$RR_DOMAIN" --log-level debug)
+        --proxy-domain "$RR_DOMAIN" --log-level debug --metrics-listen "")
     if [ ${#RR_EXTRA_ARGS[@]} -gt 0 ]; then
         RR_ARGS+=("${RR_EXTRA_ARGS[@]}")
     fi
@@ -484,6 +486,30 @@ rd_snapshot() {
     rd_lookup_res
     res="$CODE $PAYLOAD"
     printf '%s\n%s\n' "$ep" "$res"
+}
+
+# rd_unchanged WHAT: both lookups are as in $BASELINE (an rd_snapshot the
+# test took): a rejected request changed nobody's registration.
+rd_unchanged() {
+    local snap
+    snap=$(rd_snapshot)
+    if [ "$snap" == "$BASELINE" ]; then
+        ok "$1: store unchanged"
+    else
+        fail "$1: store unchanged"
+        diff <(echo "$BASELINE") <(echo "$snap") | sed 's/^/    /'
+    fi
+}
+
+# rd_refused CODE WHAT coap-args...: the request gets CODE with a short
+# diagnostic, and the store is unchanged afterwards (rd_unchanged).
+rd_refused() {
+    local code=$1 what=$2
+    shift 2
+    coap "$@"
+    assert_code "$code" "$what -> $code"
+    assert_diagnostic "$what: $code carries a diagnostic"
+    rd_unchanged "$what"
 }
 
 # ---------------------------------------------------------------- cleanup

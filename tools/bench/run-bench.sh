@@ -62,6 +62,7 @@ wait_for() {
 $N coap-server-notls -A 127.0.0.1 -p "$ORIGIN" >"$TMP/origin.log" 2>&1 &
 ORIGIN_PID=$!; PIDS="$PIDS $ORIGIN_PID"
 COMMON="--state-dir $TMP --udp-listen 127.0.0.1:$RELAY --proxy-domain $DOMAIN --log-level warn"
+COMMON="$COMMON --max-regs-per-source 0 --max-registrations 0" # one loopback source registers all
 # shellcheck disable=SC2086
 $N "$BIN/rdrelay-frontend" $COMMON >"$TMP/frontend.log" 2>&1 &
 FE_PID=$!; PIDS="$PIDS $FE_PID"
