@@ -242,14 +242,9 @@ int cn_request_blocking(const struct cn_request *req, uint8_t *code, struct strb
             snprintf(err, errlen, "no answer within %u ms", req->timeout_ms);
             goto done;
         }
-        const struct coap_msg_opt *echo = coap_msg_find(&resp, COAP_OPT_ECHO);
-        if (resp.code == COAP_CODE(4, 1) && echo && echo->len > 0 &&
-            echo->len <= sizeof(x->echo) && x->echo_len == 0) {
-            /* verify our address, then the same block again */
-            memcpy(x->echo, echo->val, echo->len);
-            x->echo_len = (uint8_t)echo->len;
-            continue;
-        }
+        if (x->echo_len == 0 &&
+            (x->echo_len = (uint8_t)cn_echo_challenge(&resp, x->echo, sizeof(x->echo))) > 0)
+            continue; /* verify our address, then the same block again */
         *code = resp.code;
         if (blk == 0)
             sb_reset(body);

@@ -647,13 +647,9 @@ static void ep_step(struct serve *s, struct serve_ep *e, uint64_t now)
 static bool own_echo_retry(struct serve_ep *e, const struct coap_msg *m, uint64_t now)
 {
     struct own_req *r = &e->own;
-    const struct coap_msg_opt *o = coap_msg_find(m, COAP_OPT_ECHO);
 
-    if (m->code != COAP_CODE(4, 1) || !o || o->len == 0 || o->len > sizeof(r->echo) ||
-        r->echo_len)
+    if (r->echo_len || (r->echo_len = (uint8_t)cn_echo_challenge(m, r->echo, sizeof(r->echo))) == 0)
         return false;
-    memcpy(r->echo, o->val, o->len);
-    r->echo_len = (uint8_t)o->len;
     if (own_build(e) < 0)
         return false;
     r->next_tx = now;

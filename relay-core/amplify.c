@@ -160,9 +160,8 @@ bool rc_amp_allows(const struct rc_amp *a, const struct rr_addr *peer, size_t re
     return rc_amp_is_verified(a, peer, now);
 }
 
-size_t rc_amp_challenge(struct rc_amp *a, const struct rr_addr *peer, uint8_t type,
-                        uint16_t msgid, const uint8_t *token, uint8_t tkl, uint64_t now,
-                        uint8_t *out)
+size_t rc_amp_challenge(struct rc_amp *a, const struct rr_addr *peer, uint8_t type, uint16_t msgid,
+                        const uint8_t *token, uint8_t tkl, uint64_t now, uint8_t *out)
 {
     size_t n = 4;
     char name[RR_ADDRSTRLEN];

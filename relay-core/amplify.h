@@ -78,8 +78,7 @@ bool rc_amp_allows(const struct rc_amp *a, const struct rr_addr *peer, size_t re
 
 /* Build 4.01 with our Echo for peer (UDP framing, type/msgid/token given)
  * into out (>= RC_AMP_CHALLENGE_MAX). Returns its length. */
-size_t rc_amp_challenge(struct rc_amp *a, const struct rr_addr *peer, uint8_t type,
-                        uint16_t msgid, const uint8_t *token, uint8_t tkl, uint64_t now,
-                        uint8_t *out);
+size_t rc_amp_challenge(struct rc_amp *a, const struct rr_addr *peer, uint8_t type, uint16_t msgid,
+                        const uint8_t *token, uint8_t tkl, uint64_t now, uint8_t *out);
 
 #endif

@@ -328,7 +328,7 @@ struct relay_core {
     uint64_t next_status_ms, next_clone_ms;
 
     struct rc_counters c;
-    struct rc_limits lim; /* rate limits (ratelimit.h) */
+    struct rc_limits lim;  /* rate limits (ratelimit.h) */
     struct rc_metrics *mx; /* metrics.c; NULL: no metrics_listen for us */
     struct curve_zap *zap; /* xfwd.c: a tcp:// xfwd endpoint's key check */
 };

@@ -27,7 +27,8 @@ static size_t amp_replace(struct relay *r, struct dexch *d, size_t req_len, size
               addr_to_str(&d->peer, a, sizeof(a)));
     uint8_t type = (uint8_t)((d->out.buf[0] >> 4) & 3);
     uint16_t msgid = (uint16_t)(d->out.buf[2] << 8 | d->out.buf[3]);
-    size_t n = rc_amp_challenge(&r->amp, &d->peer, type, msgid, d->h.token, d->h.tkl, now, d->out.buf);
+    size_t n =
+        rc_amp_challenge(&r->amp, &d->peer, type, msgid, d->h.token, d->h.tkl, now, d->out.buf);
 
     if (n > (size_t)r->amp.factor * req_len) {
         r->amp.c.dropped++; /* a tiny request: even the challenge is too much */
@@ -84,4 +85,3 @@ int dx_amp_prechallenge(struct relay *r, uint32_t i, const struct coap_msg *m, u
     dx_answer(r, i, b, n, 0xff, true, now);
     return 1;
 }
-

@@ -70,8 +70,7 @@ static void drain(int p, size_t req_len)
 
     while ((n = recv(cli[p], buf, sizeof(buf), 0)) > 0) {
         FUZZ_CHECK(coap_msg_parse_udp(buf, (size_t)n, &m) == 0);
-        if (first && req_len && R->amp.factor &&
-            !rc_amp_is_verified(&R->amp, &peer[p], now))
+        if (first && req_len && R->amp.factor && !rc_amp_is_verified(&R->amp, &peer[p], now))
             FUZZ_CHECK((size_t)n <= R->amp.factor * req_len);
         first = false;
     }

@@ -162,10 +162,8 @@ static void test_on_request_and_challenge(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_siphash_vector),
-        cmocka_unit_test(test_echo_check),
-        cmocka_unit_test(test_verified_table),
-        cmocka_unit_test(test_allows),
+        cmocka_unit_test(test_siphash_vector),           cmocka_unit_test(test_echo_check),
+        cmocka_unit_test(test_verified_table),           cmocka_unit_test(test_allows),
         cmocka_unit_test(test_on_request_and_challenge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
