@@ -37,18 +37,29 @@ static size_t amp_replace(struct relay *r, struct dexch *d, size_t req_len, size
     return n;
 }
 
-/* An error answer keeps its code and options and loses its diagnostic
- * payload rather than being challenged (a client learns why at once; a
- * 5.08 grows by an address per hop, RFC 8768). The length without it, or
- * len when there is none. */
-static size_t amp_error_without_payload(const struct dexch *d, size_t len)
+/* An error answer keeps its code and options and has its diagnostic cut
+ * to what fits in max bytes (at a UTF-8 character boundary; the payload
+ * marker goes when nothing is left) rather than being challenged: the
+ * error arrives at once, and a request that already ran (an update, a
+ * delete) is not run a second time by the client's repeat. A 5.08 grows by
+ * one address per hop (RFC 8768). The new length, or len when it cannot
+ * be cut to max. */
+static size_t amp_error_cut(const struct dexch *d, size_t len, size_t max)
 {
     struct coap_msg m;
 
     if (COAP_CODE_CLASS(d->out.buf[1]) < 4 || coap_msg_parse_udp(d->out.buf, len, &m) < 0 ||
         m.payload_len == 0)
         return len;
-    return (size_t)(m.payload - d->out.buf) - 1; /* the payload marker goes too */
+    size_t head = (size_t)(m.payload - d->out.buf); /* through the marker */
+    if (head - 1 > max)
+        return len;
+    if (head + 1 > max)
+        return head - 1; /* no room for even one byte: no payload */
+    size_t keep = max - head;
+    while (keep > 0 && (m.payload[keep] & 0xc0) == 0x80)
+        keep--; /* not inside a UTF-8 sequence */
+    return keep ? head + keep : head - 1;
 }
 
 size_t dx_amp_limit(struct relay *r, uint32_t i, size_t len, uint64_t now)
@@ -57,9 +68,9 @@ size_t dx_amp_limit(struct relay *r, uint32_t i, size_t len, uint64_t now)
 
     if (rc_amp_allows(&r->amp, &d->peer, d->req_len, len, now))
         return len;
-    size_t bare = amp_error_without_payload(d, len);
-    if (bare < len && rc_amp_allows(&r->amp, &d->peer, d->req_len, bare, now))
-        return bare;
+    size_t cut = amp_error_cut(d, len, (size_t)r->amp.factor * d->req_len);
+    if (cut < len)
+        return cut;
     return amp_replace(r, d, d->req_len, len, now);
 }
 
