@@ -105,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         udp_flush(R);
         /* an empty ACK or RST is 4 bytes, always within the limit */
         drain(p, len >= 4 ? len : 4);
-        FUZZ_CHECK(R->dx_used <= R->ndx);
+        FUZZ_CHECK(R->core.dx.used <= R->core.dx.n);
     }
     return 0;
 }
