@@ -15,7 +15,10 @@
  * for it are proxied over connection 1. A selector with bit 7 set makes the
  * record an answer from that connection to the last request the relay
  * wrote on it (its relay token cannot be guessed): bytes [code, Observe
- * (odd: value >> 1; even: none), payload...].
+ * (odd: value >> 1; even: none), payload...]; bit 6 instead makes it
+ * rd-frontend's: the answer to the oldest RD request waiting (RD_RESPONSE),
+ * or with bit 5 too a notification to that connection's first RD
+ * observation (RD_NOTIFY), same bytes.
  * Invariants: everything written is one whole message in the transport's
  * framing within the peer's Max-Message-Size, on an open connection; the
  * pools never count more than they have; once every connection is closed
@@ -226,26 +229,72 @@ static void rx_ws(struct fz *f, uint32_t ci, const uint8_t *p, size_t n, uint64_
     st_msg_on_message(&f->s, ci, p, n, now);
 }
 
+/* A response from bytes [code, Observe, payload...] with that token. */
+static bool make_resp(struct coap_msg *m, uint8_t *obs, const uint8_t *p, size_t n,
+                      const uint8_t *tok, uint8_t tkl)
+{
+    if (n < 2)
+        return false;
+    coap_msg_init(m);
+    m->code = p[0];
+    m->tkl = tkl;
+    memcpy(m->token, tok, tkl);
+    if (p[1] & 1) {
+        obs[0] = p[1] >> 1;
+        coap_msg_add_opt(m, COAP_OPT_OBSERVE, obs, 1);
+    }
+    m->payload = p + 2;
+    m->payload_len = n - 2;
+    return true;
+}
+
 /* An answer on ci to the last request written on it; its length, or 0. */
 static size_t answer(struct fz *f, uint32_t ci, const uint8_t *p, size_t n, uint8_t *out)
 {
     struct coap_msg m;
-    uint8_t obs[3];
+    uint8_t obs[1];
 
-    if (n < 2)
+    if (!make_resp(&m, obs, p, n, f->tok[ci], f->tkl[ci]))
         return 0;
-    coap_msg_init(&m);
-    m.code = p[0];
-    m.tkl = f->tkl[ci];
-    memcpy(m.token, f->tok[ci], m.tkl);
-    if (p[1] & 1) {
-        obs[0] = p[1] >> 1;
-        coap_msg_add_opt(&m, COAP_OPT_OBSERVE, obs, 1);
-    }
-    m.payload = p + 2;
-    m.payload_len = n - 2;
     ssize_t len = f->s.io->serialize(&m, out, MAXMSG);
     return len > 0 ? (size_t)len : 0;
+}
+
+/* rd-frontend's side (what relay-core/rd.c decodes and hands over). */
+static void from_frontend(struct fz *f, uint32_t ci, bool notify, const uint8_t *p, size_t n,
+                          uint64_t now)
+{
+    static uint8_t out[MAXMSG];
+    struct coap_msg m;
+    uint8_t obs[1];
+    ssize_t len;
+
+    if (n < 2)
+        return;
+    if (notify) {
+        struct st_conn *c = &f->s.conns[ci];
+        struct rr_peer peer;
+        static const uint8_t none[1];
+        if (!make_resp(&m, obs, p, n, c->nobs ? c->obs[0] + 1 : none, c->nobs ? c->obs[0][0] : 0))
+            return;
+        m.type = COAP_T_NON;
+        if ((len = coap_msg_serialize_udp(&m, out, sizeof(out))) <= 0)
+            return;
+        st_conn_peer(&f->s, ci, &peer);
+        st_rd_on_notify(&f->s, &peer, false, out, (size_t)len, now);
+        return;
+    }
+    for (uint32_t i = 0; i < f->s.ndx; i++) {
+        struct st_dx *d = &f->s.dx[i];
+        if (d->state != DX_WAIT || d->kind != DX_K_RD)
+            continue;
+        if (!make_resp(&m, obs, p, n, d->token, d->tkl))
+            return;
+        m.type = COAP_T_ACK;
+        if ((len = coap_msg_serialize_udp(&m, out, sizeof(out))) > 0)
+            st_rd_on_response(&f->s, i, d->req_id, out, (size_t)len, now);
+        return;
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -261,7 +310,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fz *f = F[data[0] & 1];
     while (off + 3 <= size) {
         int k = data[off] % NC;
-        bool ans = data[off] & 0x80;
+        bool ans = data[off] & 0x80, fe = !ans && (data[off] & 0x40);
         now += (uint64_t)data[off + 1] * 64;
         size_t len = data[off + 2];
         off += 3;
@@ -274,13 +323,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t n = len;
         if (ans)
             n = answer(f, ci, data + off, len, msg);
-        else
+        else if (!fe)
             memcpy(msg, data + off, len); /* a copy: reads past it are caught */
-        off += len;
-        if (f->ws)
+        if (fe)
+            from_frontend(f, ci, data[off - 3] & 0x20, data + off, len, now);
+        else if (f->ws)
             rx_ws(f, ci, msg, n, now);
         else
             rx_tcp(f, ci, msg, n, now);
+        off += len;
         FUZZ_CHECK(f->s.nconns <= NC);
         FUZZ_CHECK(f->s.dx_used <= f->s.ndx);
         FUZZ_CHECK(f->s.core.ux.used <= f->s.core.ux.n);
