@@ -108,8 +108,6 @@ static int udp_open_one(struct ru_sock *s, const struct rr_addr *a)
         goto fail;
     s->fd = fd;
     s->bound = *a;
-    s->kind = RU_SOCK_NAME;
-    s->mux_host[0] = '\0';
     log_info("listening on udp %s", addr_to_str(a, name, sizeof(name)));
     return 0;
 fail:
