@@ -286,13 +286,13 @@ static void from_frontend(struct fz *f, uint32_t ci, bool notify, const uint8_t 
     }
     for (uint32_t i = 0; i < f->s.ndx; i++) {
         struct st_dx *d = &f->s.dx[i];
-        if (d->state != DX_WAIT || d->kind != DX_K_RD)
+        if (d->h.state != DX_WAIT || d->h.kind != DX_K_RD)
             continue;
-        if (!make_resp(&m, obs, p, n, d->token, d->tkl))
+        if (!make_resp(&m, obs, p, n, d->h.token, d->h.tkl))
             return;
         m.type = COAP_T_ACK;
         if ((len = coap_msg_serialize_udp(&m, out, sizeof(out))) > 0)
-            st_rd_on_response(&f->s, i, d->req_id, out, (size_t)len, now);
+            st_rd_on_response(&f->s, i, d->h.req_id, out, (size_t)len, now);
         return;
     }
 }
@@ -333,7 +333,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             rx_tcp(f, ci, msg, n, now);
         off += len;
         FUZZ_CHECK(f->s.nconns <= NC);
-        FUZZ_CHECK(f->s.dx_used <= f->s.ndx);
+        FUZZ_CHECK(f->s.core.dx.used <= f->s.core.dx.n);
         FUZZ_CHECK(f->s.core.ux.used <= f->s.core.ux.n);
     }
     /* the end of the input: every connection closes */
@@ -343,7 +343,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         f->ci[k] = ST_NONE;
     }
     FUZZ_CHECK(f->s.nconns == 0);
-    FUZZ_CHECK(f->s.dx_used == 0);
+    FUZZ_CHECK(f->s.core.dx.used == 0);
     FUZZ_CHECK(f->s.core.ux.used == 0);
     FUZZ_CHECK(f->s.core.timers.n == f->base_timers);
     return 0;
