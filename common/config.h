@@ -56,6 +56,12 @@ struct rr_config {
     uint32_t tcp_max_inflight;      /* 256: one connection's outstanding requests */
     uint32_t tcp_pong_timeout_ms;   /* 20000: keepalive Ping unanswered -> close */
     char extra_options[RR_CFG_STR]; /* comma list of option numbers to treat as known */
+    /* port-based virtual hosting (BRIEF §3.4): rd-frontend assigns, relays listen */
+    char port_hosting_range[32]; /* "" = off; "5701-5799" */
+    uint32_t port_quarantine;    /* 3600 s before a released port is given out again */
+    uint32_t port_per_source;    /* 8 ports per IPv4 address / IPv6 /64 */
+    /* parsed from port_hosting_range by config_finish(): 0..0 = off */
+    uint16_t port_lo, port_hi;
     /* parsed from extra_options by config_finish() */
     uint16_t extra_option_nums[RR_MAX_EXTRA_OPTIONS];
     unsigned n_extra_options;

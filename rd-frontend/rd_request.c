@@ -138,6 +138,7 @@ static void drop_reg(struct frontend *fe, struct rd_reg *r, const char *why)
     if (r->host[0] && !r->expired)
         routes_publish(fe, r, true);
     log_change(why, r);
+    port_reg_release(fe, r);
     registry_remove(&fe->reg, r);
     reg_free(r);
     fe->dirty = true;
@@ -204,6 +205,8 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
     if (old != NULL) {
         nr->id = old->id;
         nr->warned_proxy_on = old->warned_proxy_on;
+        nr->port = old->port; /* the same (ep, d) keeps its hosting port */
+        port_reg_sync(fe, nr);
         store_or_die(store_update(fe->store, nr), "update");
         if (old->host[0] && !old->expired && strcmp(old->host, nr->host) != 0)
             routes_publish(fe, old, true);
@@ -212,6 +215,7 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
         reg_free(old);
         log_change("re-registered", nr);
     } else {
+        port_reg_sync(fe, nr);
         store_or_die(store_insert(fe->store, nr), "insert");
         if (registry_insert(&fe->reg, nr) < 0)
             fatalx("registry: out of memory");
@@ -224,6 +228,13 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
     fe->dirty = true;
     reply->code = simple ? COAP_CHANGED : COAP_CREATED;
     reply->location = simple ? 0 : nr->id;
+    if (!simple && nr->port) {
+        /* the registrant learns its hosting port at once: its endpoint
+         * lookup link, reduced to base and port */
+        reply->content_format = COAP_CF_LINK_FORMAT;
+        sb_printf(&reply->body, "</reg/%" PRId64 ">;base=\"%s\";port=\"%u\"", nr->id, nr->base,
+                  nr->port);
+    }
     return;
 fail:
     reg_free(nr);
@@ -291,6 +302,7 @@ static void do_update(struct frontend *fe, struct rd_reg *r, const struct rr_pee
     if (p.has_ka)
         r->ka = p.ka;
     r->peer = *peer; /* the route follows a NAT rebinding */
+    port_reg_sync(fe, r);
     if (p.has_lt)
         r->lt = p.lt;
     r->expires_at = fe->now + (uint64_t)r->lt * 1000u;
@@ -696,6 +708,8 @@ struct load_ctx {
     struct frontend *fe;
     int64_t *gone;
     size_t ngone, capgone;
+    int64_t redo[64]; /* hosting port dropped: write the row again (more: next start) */
+    size_t nredo;
 };
 
 static int load_one(struct rd_reg *r, void *arg)
@@ -715,14 +729,26 @@ static int load_one(struct rd_reg *r, void *arg)
             lc->capgone = nc;
         }
         lc->gone[lc->ngone++] = r->id;
+        /* it ended while we were down: its port starts its quarantine now */
+        if (r->port && ports_on(&fe->ports)) {
+            ports_load_quarantined(&fe->ports, r->port, fe->now + fe->ports.quarantine_ms);
+            if (store_port_quarantine(fe->store, r->port, fe->now + fe->ports.quarantine_ms) < 0) {
+                reg_free(r);
+                return -1;
+            }
+        }
         reg_free(r);
         return 0;
     }
     r->expired = fe->now >= r->expires_at;
+    bool rewrite = port_reg_load(fe, r);
     if (registry_insert(&fe->reg, r) < 0) {
         reg_free(r);
         return -1;
     }
+    /* rare (the range changed): rewritten after the load, not mid-SELECT */
+    if (rewrite && lc->nredo < sizeof(lc->redo) / sizeof(lc->redo[0]))
+        lc->redo[lc->nredo++] = r->id;
     return 0;
 }
 
@@ -742,6 +768,8 @@ int frontend_init(struct frontend *fe, const struct rr_config *cfg, const char *
         log_warnx("discovery document: %s", err);
         goto out;
     }
+    if (ports_init(&fe->ports, cfg) < 0)
+        goto out;
     if (store_open(db_path, &fe->store) < 0)
         goto out;
     lc.fe = fe;
@@ -753,6 +781,13 @@ int frontend_init(struct frontend *fe, const struct rr_config *cfg, const char *
     for (size_t i = 0; i < lc.ngone; i++)
         if (store_delete(fe->store, lc.gone[i]) < 0)
             goto out;
+    for (size_t i = 0; i < lc.nredo; i++) {
+        const struct rd_reg *r = registry_by_id(&fe->reg, lc.redo[i]);
+        if (r && store_update(fe->store, r) < 0)
+            goto out;
+    }
+    if (port_reg_load_end(fe) < 0)
+        goto out;
     routes_init(fe);
     log_info("loaded %zu registrations (%zu past their grace period removed)", fe->reg.count,
              lc.ngone);
@@ -780,4 +815,5 @@ void frontend_free(struct frontend *fe)
     lf_free(&fe->wkc);
     store_close(fe->store);
     fe->store = NULL;
+    ports_free(&fe->ports);
 }
