@@ -21,6 +21,8 @@
  *            is its path down, option checks and Hop-Limit from
  *            common/fwd_rules), diagnostics with RFC 3339 times
  *   ids.c    token check values, RD/XFWD request ids, connection ids
+ *   porthost.c port-based virtual hosting: hosting port -> route, the
+ *            transport's port listeners opened/closed with the routes
  * The exchange pools stay with the transport (their state is mostly the
  * transport's: UDP's message layer, TCP's connection); the core refers to
  * them by slot number in ids and callbacks. Nothing here allocates per
@@ -69,6 +71,7 @@ struct rc_counters {
     uint64_t rd_requests, rd_responses, rd_resends, rd_giveups, rd_notify, ep_requests;
     uint64_t proxied, proxy_responses, proxy_5_02, proxy_5_04, proxy_5_05, no_slot;
     uint64_t observations, xfwd_out, xfwd_in, xfwd_refused;
+    uint64_t port_requests, ports_open;
 };
 
 /* An XFWD_REQUEST or XFWD_CANCEL as the holder receives it. */
@@ -121,6 +124,11 @@ struct relay_transport {
     /* holder: XFWD_REQUEST for route (ours, vetted by the requester) */
     void (*xfwd_request)(void *tp, const struct rc_xreq *x, struct coap_msg *m,
                          const struct rr_route *route, uint64_t now);
+    /* port-based hosting (porthost.c): open / close the transport's
+     * listeners on hosting port `port` (every listen address); open 0 / -1.
+     * A request arriving there goes to rc_port_request. */
+    int (*port_open)(void *tp, uint16_t port);
+    void (*port_close)(void *tp, uint16_t port);
     /* holder: XFWD_CANCEL */
     void (*xfwd_cancel)(void *tp, const struct rc_xreq *x, uint64_t now);
     /* requester: XFWD_RESPONSE for downstream slot (from req_id) */
@@ -178,6 +186,13 @@ struct rc_xpeer {
     void *sock;
 };
 
+/* One hosting port (porthost.c). */
+struct rc_port {
+    char host[RR_HOST_MAX]; /* the route on this port, "" = none */
+    bool open;              /* the transport's listeners are open */
+    bool seen;              /* reconciling a swapped table */
+};
+
 struct relay_core {
     const struct rr_config *cfg;
     const struct relay_transport *tp;
@@ -209,6 +224,10 @@ struct relay_core {
     uint32_t conn_seq;
     uint64_t start_wall_ms;
     uint64_t next_status_ms, next_clone_ms;
+
+    struct rc_port *ports; /* port_hosting_range, NULL when off */
+    uint16_t port_lo;
+    uint32_t nports;
 
     struct rc_counters c;
 };
@@ -344,6 +363,25 @@ bool rc_route_is_ours(const struct relay_core *c, const struct rr_route *rt);
 void rc_fmt_rfc3339(uint64_t wall_ms, char *buf, size_t len);
 /* "registrant unreachable since <time><suffix>", or without a time for 0. */
 void rc_unreachable_diag(uint64_t since_wall_ms, const char *suffix, char *buf, size_t len);
+
+/* ---- porthost.c ---- */
+/* The hosting ports from port_hosting_range (none: off). 0 / -1. */
+int rc_port_init(struct relay_core *c);
+void rc_port_free(struct relay_core *c);
+/* A route changed (ctl.c, before the transport hears of it): listeners
+ * follow; a swap reconciles the whole range. */
+void rc_port_route_change(struct relay_core *c, const struct rr_route *old_rt,
+                          const struct rr_route *new_rt, bool swapped);
+/* The host of the route on a hosting port, or NULL. */
+const char *rc_port_host(const struct relay_core *c, uint16_t port);
+/* Is port in our port_hosting_range? */
+bool rc_port_is_hosting(const struct relay_core *c, uint16_t port);
+/* A client's request (in downstream slot `slot`) on hosting port `port`:
+ * to the transport's proxy_request for the port's route (never the RD,
+ * Uri-Host ignored), or answered: 5.05 for a forward-proxy request, 5.02
+ * when no route holds the port. */
+void rc_port_request(struct relay_core *c, uint16_t port, uint32_t slot, struct coap_msg *m,
+                     uint64_t now);
 
 /* ---- uxpool.c ---- */
 /* Hand the transport's array (n entries of stride bytes, each beginning

@@ -98,7 +98,8 @@ void rt_conns_free(struct rt_relay *r)
     r->rbuf = r->txbuf = r->txbuf2 = NULL;
 }
 
-static int listen_one(struct rt_relay *r, const struct rr_addr *a)
+/* A listening socket on a; bound: its address (the kernel's port for 0). */
+static int listen_fd(const struct rr_addr *a, struct rr_addr *bound)
 {
     int one = 1, fd;
     char name[RR_ADDRSTRLEN];
@@ -115,16 +116,24 @@ static int listen_one(struct rt_relay *r, const struct rr_addr *a)
         close(fd);
         return -1;
     }
-    r->lbound[r->nlisten] = *a;
+    *bound = *a;
     if (addr_port(a) == 0) {
         /* port 0 (tests): learn the port the kernel picked */
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-            addr_from_sockaddr(&r->lbound[r->nlisten], (struct sockaddr *)&ss, sl);
+            addr_from_sockaddr(bound, (struct sockaddr *)&ss, sl);
     }
+    log_info("listening on tcp %s", addr_to_str(bound, name, sizeof(name)));
+    return fd;
+}
+
+static int listen_one(struct rt_relay *r, const struct rr_addr *a)
+{
+    int fd = listen_fd(a, &r->lbound[r->nlisten]);
+    if (fd < 0)
+        return -1;
     r->lfd[r->nlisten++] = fd;
-    log_info("listening on tcp %s", addr_to_str(&r->lbound[r->nlisten - 1], name, sizeof(name)));
     return 0;
 }
 
@@ -140,7 +149,63 @@ int rt_listen_all(struct rt_relay *r)
     for (int i = 0; i < n; i++)
         if (listen_one(r, &addrs[i]) < 0)
             return -1;
+    /* hosting port listeners: one slot per (port, tcp_listen address) */
+    uint32_t nports = r->cfg.port_lo ? (uint32_t)r->cfg.port_hi - r->cfg.port_lo + 1u : 0;
+    r->npl = nports * (uint32_t)n;
+    if (r->npl) {
+        r->pl = calloc(r->npl, sizeof(*r->pl));
+        if (!r->pl)
+            return -1;
+        for (uint32_t i = 0; i < r->npl; i++)
+            r->pl[i].fd = -1;
+    }
     return 0;
+}
+
+static void on_port_listener(struct rc_handler *h, uint32_t events, uint64_t now);
+
+void rt_port_close(void *tp, uint16_t port)
+{
+    struct rt_relay *r = tp;
+
+    for (int k = 0; k < r->nlisten; k++) {
+        struct rt_plisten *p = &r->pl[(uint32_t)(port - r->cfg.port_lo) * r->nlisten + k];
+        if (p->fd < 0)
+            continue;
+        rc_fd_del(&r->core, p->fd);
+        close(p->fd);
+        p->fd = -1;
+    }
+}
+
+int rt_port_open(void *tp, uint16_t port)
+{
+    struct rt_relay *r = tp;
+
+    if (port < r->cfg.port_lo || port > r->cfg.port_hi)
+        return -1;
+    for (int k = 0; k < r->nlisten; k++) {
+        uint32_t i = (uint32_t)(port - r->cfg.port_lo) * r->nlisten + k;
+        struct rt_plisten *p = &r->pl[i];
+        struct rr_addr a = r->lbound[k], bound;
+        if (p->fd >= 0)
+            continue;
+        addr_set_port(&a, port);
+        p->fd = listen_fd(&a, &bound);
+        if (p->fd < 0)
+            goto fail;
+        p->port = port;
+        p->h = (struct rc_handler){.fn = on_port_listener, .arg = r, .idx = i};
+        if (rc_fd_add(&r->core, p->fd, EPOLLIN, &p->h) < 0) {
+            close(p->fd);
+            p->fd = -1;
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    rt_port_close(r, port);
+    return -1;
 }
 
 static void on_listener(struct rc_handler *h, uint32_t events, uint64_t now);
@@ -160,6 +225,12 @@ void rt_listen_close(struct rt_relay *r)
 {
     for (int i = 0; i < r->nlisten; i++)
         close(r->lfd[i]);
+    for (uint32_t i = 0; i < r->npl; i++)
+        if (r->pl[i].fd >= 0)
+            close(r->pl[i].fd);
+    free(r->pl);
+    r->pl = NULL;
+    r->npl = 0;
     r->nlisten = 0;
 }
 
@@ -205,7 +276,8 @@ void rt_conn_peer(const struct rt_relay *r, uint32_t ci, struct rr_peer *p)
 
 /* ---- accept ---- */
 
-static void accept_one(struct rt_relay *r, int fd, uint64_t now)
+/* mux_port: the hosting port it came in on, 0 for a tcp_listen socket */
+static void accept_one(struct rt_relay *r, int fd, uint16_t mux_port, uint64_t now)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
@@ -225,6 +297,7 @@ static void accept_one(struct rt_relay *r, int fd, uint64_t now)
     c->id = rc_conn_id_new(&r->core);
     c->in_len = c->out_off = c->out_len = c->out_cap = 0;
     c->inflight = c->nobs = 0;
+    c->mux_port = mux_port;
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
         addr_from_sockaddr(&c->remote, (struct sockaddr *)&ss, sl);
     else
@@ -254,20 +327,31 @@ static void accept_one(struct rt_relay *r, int fd, uint64_t now)
     rt_sig_open(r, ci, now);
 }
 
-static void on_listener(struct rc_handler *h, uint32_t events, uint64_t now)
+static void accept_batch(struct rt_relay *r, int lfd, uint16_t mux_port, uint64_t now)
 {
-    struct rt_relay *r = h->arg;
-    int li = (int)h->idx;
-    (void)events;
     for (int k = 0; k < RT_ACCEPT_BATCH; k++) {
-        int fd = accept4(r->lfd[li], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
                 log_warn("accept");
             return;
         }
-        accept_one(r, fd, now);
+        accept_one(r, fd, mux_port, now);
     }
+}
+
+static void on_listener(struct rc_handler *h, uint32_t events, uint64_t now)
+{
+    struct rt_relay *r = h->arg;
+    (void)events;
+    accept_batch(r, r->lfd[h->idx], 0, now);
+}
+
+static void on_port_listener(struct rc_handler *h, uint32_t events, uint64_t now)
+{
+    struct rt_relay *r = h->arg;
+    (void)events;
+    accept_batch(r, r->pl[h->idx].fd, r->pl[h->idx].port, now);
 }
 
 /* ---- output ---- */

@@ -75,6 +75,7 @@ struct rt_conn {
     uint32_t in_len;
     uint8_t *out; /* output the kernel did not take yet */
     uint32_t out_off, out_len, out_cap;
+    uint16_t mux_port;                      /* accepted on this hosting port, 0 = name-based */
     uint16_t inflight;                      /* downstream exchanges of this connection */
     uint16_t nobs;                          /* RD observations of this client */
     uint8_t (*obs)[1 + COAP_MSG_MAX_TOKEN]; /* tkl + token each */
@@ -129,6 +130,14 @@ struct rt_counters {
     struct sig_counters sig;
 };
 
+/* A hosting port listener (port-based hosting), one per (port, tcp_listen
+ * address): slot (port - port_lo) * nlisten + k, fd -1 while closed. */
+struct rt_plisten {
+    int fd;
+    uint16_t port;
+    struct rc_handler h;
+};
+
 struct rt_relay {
     struct relay_core core; /* loop, timers, ctl, xfwd sockets, core counters */
     struct rr_config cfg;
@@ -137,6 +146,8 @@ struct rt_relay {
     struct rc_handler lh[RT_MAX_LISTEN];
     struct rr_addr lbound[RT_MAX_LISTEN];
     int nlisten;
+    struct rt_plisten *pl; /* hosting port listeners */
+    uint32_t npl;
 
     struct rt_conn *conns;
     uint32_t nconns_max, nconns, conn_free;
@@ -156,6 +167,10 @@ struct rt_relay {
 /* conn.c */
 int rt_listen_all(struct rt_relay *r);
 void rt_listen_close(struct rt_relay *r);
+/* Hosting port listeners on every tcp_listen address (transport callbacks
+ * port_open / port_close). 0 / -1. */
+int rt_port_open(void *tp, uint16_t port);
+void rt_port_close(void *tp, uint16_t port);
 int rt_conns_init(struct rt_relay *r);
 void rt_conns_free(struct rt_relay *r);
 /* Put the listeners in the core's fd registry (connections go in as
