@@ -349,7 +349,8 @@ enum rc_proxy_verdict {
 /* The proxy decision for a request whose host is under the proxy domain:
  * route lookup (none -> 5.05), a route of ours whose path is down -> 5.02
  * (transport's path_down), unknown unsafe options -> 4.02, Hop-Limit
- * (hl: >= 4 bytes, outlives m) -> 5.08, then Uri-Host/Uri-Port removed.
+ * (hl: >= 4 bytes, outlives m) -> 5.08 on a loop, 5.00 when no option
+ * slot is left for it, then Uri-Host/Uri-Port removed.
  * Counts what it answers. */
 enum rc_proxy_verdict rc_proxy_decide(struct relay_core *c, struct coap_msg *m, const char *host,
                                       const struct rr_route **route, uint8_t *hl, uint8_t *code,

@@ -1,8 +1,8 @@
 /*
  * msglayer.c - classification of every datagram relay-udp receives
  * (RFC 7252 §4): pings, ACK/RST matching against what we retransmit,
- * duplicate requests, requests (to rd_path.c or proxy.c by Uri-Host, or by
- * the socket's kind for port-based listeners) and responses from endpoints
+ * duplicate requests, requests (to the core's classification by Uri-Host:
+ * rd_path.c or proxy.c) and responses from endpoints
  * (to proxy.c by relay token). Owns no state; uses exchange.c's tables.
  */
 #include <stdio.h>
