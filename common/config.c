@@ -80,6 +80,24 @@ static const struct cfg_entry cfg_table[] = {
      "most outstanding requests of one TCP connection (then 5.03)"},
     {"tcp_pong_timeout_ms", CFG_U32, F(tcp_pong_timeout_ms), "20000",
      "a keepalive Ping unanswered this long closes the TCP connection (ms)"},
+    {"ws_listen", CFG_LISTEN, F(ws_listen), "0.0.0.0:8683,[::]:8683",
+     "WebSocket (coap+ws) addresses of the WebSocket relay"},
+    {"ws_tls_listen", CFG_LISTEN, F(ws_tls_listen), "0.0.0.0:8684,[::]:8684",
+     "TLS WebSocket (coaps+ws) addresses, used when ws_tls_cert and ws_tls_key are set"},
+    {"ws_tls_cert", CFG_STR, F(ws_tls_cert), "", "PEM certificate (chain) for coaps+ws"},
+    {"ws_tls_key", CFG_STR, F(ws_tls_key), "", "PEM private key for coaps+ws"},
+    {"ws_relay_name", CFG_STR, F(ws_relay_name), "ws", "rdrelay-ws's relay name"},
+    {"ws_www_dir", CFG_STR, F(ws_www_dir), "",
+     "directory of the static files (status page) rdrelay-ws serves over HTTP at /; empty = "
+     "the source tree's www/"},
+    {"ws_trusted_proxies", CFG_STR, F(ws_trusted_proxies), "",
+     "comma list of reverse-proxy addresses whose X-Forwarded-For names the client; empty = "
+     "trust none"},
+    {"ws_max_message", CFG_U32, F(ws_max_message), "16384",
+     "relay-ws's Max-Message-Size: largest CoAP message (one frame) it takes (bytes, "
+     "1152..65536)"},
+    {"ws_max_conns", CFG_U32, F(ws_max_conns), "20000",
+     "most concurrent WebSocket connections (also limited by RLIMIT_NOFILE)"},
     {"block_slots", CFG_U32, F(block_slots), "16",
      "block-wise bodies collected or split across transports at once, per relay"},
     {"block_body_max", CFG_U32, F(block_body_max), "16384",
@@ -327,6 +345,29 @@ bad:
     return -1;
 }
 
+/* No listen address may use a hosting port: a connection's local port in
+ * the range is how the stream relays tell a hosting connection. */
+static int check_listen_outside_range(const struct rr_config *cfg, char *err, size_t errlen)
+{
+    const char *lists[] = {cfg->udp_listen, cfg->tcp_listen, cfg->ws_listen, cfg->ws_tls_listen};
+    struct rr_addr a[16];
+
+    if (cfg->port_lo == 0)
+        return 0;
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        int n = addr_parse_list(lists[i], 5683, a, 16);
+        for (int k = 0; k < n; k++) {
+            uint16_t p = addr_port(&a[k]);
+            if (p >= cfg->port_lo && p <= cfg->port_hi) {
+                snprintf(err, errlen, "listen port %u is inside port_hosting_range %s", p,
+                         cfg->port_hosting_range);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 int config_finish(struct rr_config *cfg, char *err, size_t errlen)
 {
     if (cfg->state_dir[0] == '\0') {
@@ -345,6 +386,13 @@ int config_finish(struct rr_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "tcp_max_message must be 1152..65536");
         return -1;
     }
+    if (cfg->ws_max_message < 1152 || cfg->ws_max_message > 65536 || cfg->ws_max_conns == 0 ||
+        cfg->tcp_outq_max < cfg->ws_max_message) {
+        snprintf(err, errlen,
+                 "ws_max_message must be 1152..65536 and at most tcp_outq_max, ws_max_conns at "
+                 "least 1");
+        return -1;
+    }
     if (cfg->xfwd_max_peers == 0 || cfg->xfwd_max_peers > 64 || cfg->tcp_max_conns == 0 ||
         cfg->tcp_max_inflight == 0 || cfg->tcp_max_inflight > 65535 ||
         cfg->tcp_outq_max < cfg->tcp_max_message) {
@@ -358,7 +406,7 @@ int config_finish(struct rr_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "block_body_max must be at most %u", RR_BLOCK_BODY_LIMIT);
         return -1;
     }
-    if (parse_port_range(cfg, err, errlen) < 0)
+    if (parse_port_range(cfg, err, errlen) < 0 || check_listen_outside_range(cfg, err, errlen) < 0)
         return -1;
     /* Host names compare case-insensitively; store them lower-case once. */
     lower_in_place(cfg->proxy_domain);

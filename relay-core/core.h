@@ -23,6 +23,7 @@
  *   ids.c    token check values, RD/XFWD request ids, connection ids
  *   porthost.c port-based virtual hosting: hosting port -> route, the
  *            transport's port listeners opened/closed with the routes
+ *   portlisten.c the hosting port listeners of the stream relays
  * The exchange pools stay with the transport (their state is mostly the
  * transport's: UDP's message layer, TCP's connection); the core refers to
  * them by slot number in ids and callbacks. Nothing here allocates per
@@ -36,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
 #include "clone_client.h"
 #include "coap_msg.h"
 #include "config.h"
@@ -254,6 +256,56 @@ int rc_zsock_add(struct relay_core *c, void *sock, int xp);
 void rc_zsock_used(struct relay_core *c, void *sock);
 /* Seed random() from getrandom. */
 void rc_seed_random(void);
+
+/* ---- listen.c ---- */
+#define RC_MAX_LISTEN 16
+/* Stream listeners (one per address of a listen list); the owner fills
+ * what ("tcp", "ws") and on_accept (gets each accepted socket,
+ * non-blocking, close-on-exec; li: which listener). */
+struct rc_listeners {
+    const char *what;
+    void (*on_accept)(void *arg, int li, int fd, uint64_t now);
+    void *arg;
+    int n;
+    int fd[RC_MAX_LISTEN];
+    struct rr_addr bound[RC_MAX_LISTEN]; /* with the port the kernel picked for 0 */
+    struct rc_handler h[RC_MAX_LISTEN];
+};
+/* Bind every address of list (default_port where none is given) and put
+ * the sockets in the registry. 0 / -1 (logged). */
+int rc_listeners_open(struct relay_core *c, struct rc_listeners *l, const char *list,
+                      uint16_t default_port);
+void rc_listeners_close(struct rc_listeners *l);
+/* The peer and local address of a connected socket (zeroed if unknown). */
+void rc_sock_addrs(int fd, struct rr_addr *remote, struct rr_addr *local);
+/* One listening stream socket on a (bound: its address, the kernel's port
+ * for 0), logged as what; the fd or -1. */
+int rc_listen_socket(const char *what, const struct rr_addr *a, struct rr_addr *bound);
+/* Accept a batch on listening socket lfd and hand each to l->on_accept
+ * with li (-1: a hosting port listener, portlisten.c). */
+void rc_listeners_accept(const struct rc_listeners *l, int lfd, int li, uint64_t now);
+
+/* ---- portlisten.c ---- */
+/* The hosting port listeners of a stream relay: one socket per (hosting
+ * port, address of the relay's own listeners base), slot
+ * (port - port_lo) * base->n + k, fd -1 while closed; an accepted socket
+ * goes to base->on_accept with li -1 (the stream layer tells hosting
+ * connections by their local port). */
+struct rc_plisten {
+    int fd;
+    struct rc_handler h;
+};
+struct rc_port_listeners {
+    const struct rc_listeners *base;
+    struct rc_plisten *pl;
+    uint32_t n;
+};
+/* Slots for the configured range over base's addresses. 0 / -1. */
+int rc_plis_init(struct relay_core *c, struct rc_port_listeners *p,
+                 const struct rc_listeners *base);
+int rc_plis_open(struct relay_core *c, struct rc_port_listeners *p, uint16_t port);
+void rc_plis_close(struct relay_core *c, struct rc_port_listeners *p, uint16_t port);
+void rc_plis_free(struct rc_port_listeners *p);
 
 /* ---- cmdline.c ---- */
 struct rc_cmdline {
