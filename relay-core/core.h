@@ -297,12 +297,18 @@ struct rc_plisten {
 };
 struct rc_port_listeners {
     const struct rc_listeners *base;
+    uint32_t skip; /* bit k: no hosting ports on base address k (rc_plis_init) */
     struct rc_plisten *pl;
     uint32_t n;
 };
-/* Slots for the configured range over base's addresses. 0 / -1. */
+/* Slots for the configured range over base's addresses but those in
+ * skip (bit k: base address k; relay-ws leaves tcp_listen's addresses to
+ * relay-tcp). 0 / -1. */
 int rc_plis_init(struct relay_core *c, struct rc_port_listeners *p,
-                 const struct rc_listeners *base);
+                 const struct rc_listeners *base, uint32_t skip);
+/* Would a and b (listen addresses) need the same port: same family and
+ * the same host, or one of them a wildcard? */
+bool rc_listen_overlap(const struct rr_addr *a, const struct rr_addr *b);
 int rc_plis_open(struct relay_core *c, struct rc_port_listeners *p, uint16_t port);
 void rc_plis_close(struct relay_core *c, struct rc_port_listeners *p, uint16_t port);
 void rc_plis_free(struct rc_port_listeners *p);

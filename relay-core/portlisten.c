@@ -7,7 +7,9 @@
  * connection is set up like any other (the stream layer marks it by its
  * local port, stream_conn.c). Talks to listen.c and the fd registry.
  */
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -22,9 +24,10 @@ static void on_plisten(struct rc_handler *h, uint32_t events, uint64_t now)
 }
 
 int rc_plis_init(struct relay_core *c, struct rc_port_listeners *p,
-                 const struct rc_listeners *base)
+                 const struct rc_listeners *base, uint32_t skip)
 {
     p->base = base;
+    p->skip = skip;
     p->n = c->nports * (uint32_t)base->n;
     p->pl = NULL;
     if (p->n == 0)
@@ -59,13 +62,16 @@ void rc_plis_close(struct relay_core *c, struct rc_port_listeners *p, uint16_t p
 
 int rc_plis_open(struct relay_core *c, struct rc_port_listeners *p, uint16_t port)
 {
+    int opened = 0;
+
     if (!p->pl || !rc_port_is_hosting(c, port))
         return -1;
     for (int k = 0; k < p->base->n; k++) {
         uint32_t i = slot(c, p, port, k);
         struct rc_plisten *l = &p->pl[i];
         struct rr_addr a = p->base->bound[k], bound;
-        if (l->fd >= 0)
+        opened += l->fd >= 0;
+        if (l->fd >= 0 || (p->skip & (1u << k)))
             continue;
         addr_set_port(&a, port);
         l->fd = rc_listen_socket(p->base->what, &a, &bound);
@@ -77,11 +83,27 @@ int rc_plis_open(struct relay_core *c, struct rc_port_listeners *p, uint16_t por
             l->fd = -1;
             goto fail;
         }
+        opened++;
     }
-    return 0;
+    return opened ? 0 : -1; /* every address skipped: nothing listens */
 fail:
     rc_plis_close(c, p, port);
     return -1;
+}
+
+static bool is_wildcard(const struct rr_addr *a)
+{
+    static const uint8_t zero[16];
+    if (a->ss.ss_family == AF_INET)
+        return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+    return memcmp(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr, zero, 16) == 0;
+}
+
+bool rc_listen_overlap(const struct rr_addr *a, const struct rr_addr *b)
+{
+    if (a->ss.ss_family != b->ss.ss_family)
+        return false;
+    return is_wildcard(a) || is_wildcard(b) || addr_equal_host(a, b);
 }
 
 void rc_plis_free(struct rc_port_listeners *p)

@@ -287,9 +287,9 @@ int st_init(struct st_relay *r, uint8_t transport, const char *name, const struc
             void *ioa, const struct st_limits *lim);
 void st_free(struct st_relay *r);
 /* Port-based hosting: the hosting port listeners copy the addresses of
- * base (the transport's own listeners, opened); porthost.c opens and
- * closes them with the routes. 0 / -1. */
-int st_port_listeners(struct st_relay *r, const struct rc_listeners *base);
+ * base (the transport's own listeners, opened) but those in skip (bit k);
+ * porthost.c opens and closes them with the routes. 0 / -1. */
+int st_port_listeners(struct st_relay *r, const struct rc_listeners *base, uint32_t skip);
 /* A connection closed: its routes are unreachable now. */
 void st_conn_routes_gone(struct st_relay *r, uint64_t conn_id, uint64_t since);
 /* The diagnostic for a route whose connection is gone. */

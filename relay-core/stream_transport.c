@@ -195,9 +195,9 @@ int st_init(struct st_relay *r, uint8_t transport, const char *name, const struc
     return 0;
 }
 
-int st_port_listeners(struct st_relay *r, const struct rc_listeners *base)
+int st_port_listeners(struct st_relay *r, const struct rc_listeners *base, uint32_t skip)
 {
-    return rc_plis_init(&r->core, &r->plis, base);
+    return rc_plis_init(&r->core, &r->plis, base, skip);
 }
 
 void st_free(struct st_relay *r)

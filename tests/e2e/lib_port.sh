@@ -13,10 +13,13 @@
 #   hcoap "$P" -m get /hello
 
 # port_range_free N: "LO-HI", N consecutive ports free for UDP and TCP (v4
-# and v6), from a random start so parallel tests do not collide.
+# and v6), from a random start so parallel tests do not collide, and
+# clear of RR_PORT and WS_PORT when those are chosen already (a listen
+# port inside the range is a configuration error).
 port_range_free() {
     local n=$1 i k p used ok
     used=$(ss -Hantu 2>/dev/null | awk '{print $5; print $6}')
+    used+=$'\n'":${RR_PORT:-0}"$'\n'":${WS_PORT:-0}"
     for ((i = 0; i < 200; i++)); do
         p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
         ok=1

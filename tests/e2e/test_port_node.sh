@@ -14,6 +14,7 @@ command -v node >/dev/null || die "node is not installed (tools/setup-deps.sh)"
 [ -d "$NODE_DIR/node_modules/coap" ] ||
     die "node-coap missing: run 'npm ci' in $NODE_DIR (tools/run-tests.sh does)"
 
+RR_PORT=$(rr_free_port tu) || die "no free port"
 RANGE=$(port_range_free 2) || die "no free port range"
 RR_EXTRA_ARGS=(--port-hosting-range "$RANGE")
 rr_start_all

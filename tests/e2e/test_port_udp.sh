@@ -13,6 +13,7 @@
 . "$(dirname "$0")/lib_proxy.sh"
 . "$(dirname "$0")/lib_port.sh"
 
+RR_PORT=$(rr_free_port tu) || die "no free port"
 RANGE=$(port_range_free 3) || die "no free port range"
 PLO=${RANGE%-*}
 RR_EXTRA_ARGS=(--port-hosting-range "$RANGE" --upstream-timeout-ms 3000)
