@@ -4,7 +4,7 @@
 # prints the hosting port it got (the line for people, and port / port_uri
 # in --json); a client with only coap://127.0.0.1:<port>/ (no Uri-Host)
 # reaches the origin through rdrelay and serve: GET, Block2 (/example_data),
-# a separate answer (/async).
+# a separate answer (/async); rdrelay-connect list shows the port.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 . "$(dirname "$0")/lib_port.sh"
@@ -31,6 +31,12 @@ _printed2() { grep -q '^carol: clients use' "$T_DIR/serve2.log"; }
 wait_until 20 _printed2 || fail "serve printed carol's line"
 assert_contains "$(grep '^carol: ' "$T_DIR/serve2.log")" \
     "or without Uri-Host coap://127.0.0.1:$(port_of carol)/" "serve's line names the hosting port"
+
+out=$("$CONNECT" list --rd "coap://127.0.0.1:$RR_PORT" --json)
+assert_eq "$P" "$(jq -r '.[] | select(.ep=="alice") | .port' <<<"$out")" \
+    "rdrelay-connect list --json shows alice's hosting port"
+out=$("$CONNECT" list --rd "coap://127.0.0.1:$RR_PORT")
+assert_match "alice +- +alice\.$RR_DOMAIN +$P" "$out" "rdrelay-connect list shows it in its PORT column"
 
 wait_until 10 _hcoap_ok "$P" /
 hcoap "$P" -m get /
