@@ -271,8 +271,8 @@ void serve_print(const struct serve_opts *o, const char *ep, const char *host, u
     char reg[CN_HOSTLEN + CN_PATHLEN + 32], puri[CN_HOSTLEN + 32] = "";
     const char *lb = strchr(o->rd.host, ':') ? "[" : "", *rb = lb[0] ? "]" : "";
 
-    snprintf(reg, sizeof(reg), "%s://%s%s%s:%u%s", o->tcp ? "coap+tcp" : "coap", lb, o->rd.host,
-             rb, (unsigned)o->rd.port, reg_loc);
+    snprintf(reg, sizeof(reg), "%s://%s%s%s:%u%s", o->tcp ? "coap+tcp" : "coap", lb, o->rd.host, rb,
+             (unsigned)o->rd.port, reg_loc);
     /* port-based hosting: the same port on the RD's address, no Uri-Host */
     if (port)
         snprintf(puri, sizeof(puri), "%s://%s%s%s:%u/", o->tcp ? "coap+tcp" : "coap", lb,

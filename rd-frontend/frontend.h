@@ -240,9 +240,9 @@ struct rd_out {
 
 /* Port-based hosting (ports.c): one slot per port of the range. */
 struct rd_port_slot {
-    uint8_t state;       /* free, assigned, quarantined */
-    uint64_t until;      /* quarantined until (unix ms) */
-    struct rr_addr src;  /* assigned: the registrant's address (per-source limit) */
+    uint8_t state;      /* free, assigned, quarantined */
+    uint64_t until;     /* quarantined until (unix ms) */
+    struct rr_addr src; /* assigned: the registrant's address (per-source limit) */
 };
 struct rd_ports {
     uint16_t lo;

@@ -250,7 +250,8 @@ int store_open(const char *path, struct store **out)
     /* WAL + FULL: every commit is durable before we acknowledge anything. */
     if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
                      &err) != SQLITE_OK ||
-        sqlite3_exec(s->db, schema_sql, NULL, NULL, &err) != SQLITE_OK || migrate(s->db, &err) < 0) {
+        sqlite3_exec(s->db, schema_sql, NULL, NULL, &err) != SQLITE_OK ||
+        migrate(s->db, &err) < 0) {
         log_warnx("store: %s: %s", path, err ? err : "?");
         sqlite3_free(err);
         goto fail;

@@ -181,9 +181,9 @@ struct relay {
     struct relay_core core; /* loop, timers, ctl, xfwd sockets, core counters */
     struct rr_config cfg;
 
-    struct ru_sock *socks; /* see struct ru_sock */
-    int nsocks;            /* udp_listen sockets */
-    int nsock_slots;       /* RU_MAX_SOCKS + hosting port slots */
+    struct ru_sock *socks;               /* see struct ru_sock */
+    int nsocks;                          /* udp_listen sockets */
+    int nsock_slots;                     /* RU_MAX_SOCKS + hosting port slots */
     struct rr_addr listen[RU_MAX_SOCKS]; /* udp_listen as parsed (port listeners reuse it) */
     int nlisten;
     struct ru_rxbatch *rxb; /* recvmmsg buffers (udp_io.c) */

@@ -162,8 +162,7 @@ int ws_evloop_open(struct ws_relay *r)
     void *foreign[1] = {&r->loop};
     bool tls = r->s.cfg.ws_tls_cert[0] && r->s.cfg.ws_tls_key[0];
 
-    lws_set_log_level(LLL_ERR | LLL_WARN |
-                          (log_get_level() >= LOG_LVL_DEBUG ? LLL_NOTICE : 0),
+    lws_set_log_level(LLL_ERR | LLL_WARN | (log_get_level() >= LOG_LVL_DEBUG ? LLL_NOTICE : 0),
                       lws_log);
     if (uv_loop_init(&r->loop) != 0) {
         log_warnx("uv_loop_init failed");

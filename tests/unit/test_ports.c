@@ -26,14 +26,14 @@ static struct rr_config cfg_range(uint16_t lo, uint16_t hi, uint32_t q, uint32_t
     return c;
 }
 
-static struct rr_addr A(const char *s)
-{
+static struct rr_addr A(const char *s) {
     struct rr_addr a;
     assert_int_equal(addr_parse(&a, s, 0), 0);
     return a;
 }
 
-static void test_off(void **state)
+static void
+test_off(void **state)
 {
     (void)state;
     struct rr_config c = cfg_range(0, 0, 10, 8);

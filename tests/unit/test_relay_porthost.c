@@ -64,8 +64,8 @@ static void f_proxy_request(void *tp, uint32_t slot, struct coap_msg *m, const c
     snprintf(f->last_host, sizeof(f->last_host), "%s", host);
 }
 
-static void f_rd_request(void *tp, uint32_t slot, struct coap_msg *m, const uint8_t *raw,
-                         size_t n, uint64_t now)
+static void f_rd_request(void *tp, uint32_t slot, struct coap_msg *m, const uint8_t *raw, size_t n,
+                         uint64_t now)
 {
     struct fake *f = tp;
     (void)slot, (void)m, (void)raw, (void)n, (void)now;
