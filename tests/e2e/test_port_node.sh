@@ -25,14 +25,6 @@ assert_ne "" "$P" "alice got a hosting port"
 wait_until 10 _hcoap_ok "$P" /hello
 
 for f in "$NODE_DIR"/port_*.test.js; do
-    echo "# node $(basename "$f")"
-    if HOST_PORT=$P LARGE_FILE=$T_DIR/large.expected \
-        timeout 180 node "$f" >"$T_DIR/node.out" 2>&1; then
-        ok "node-coap: $(basename "$f")"
-        grep -E '^# (pass|fail|tests)' "$T_DIR/node.out" | sed 's/^/    /'
-    else
-        fail "node-coap: $(basename "$f")"
-        sed 's/^/    /' "$T_DIR/node.out"
-    fi
+    node_run_file "$f" HOST_PORT="$P" LARGE_FILE="$T_DIR/large.expected"
 done
 t_done

@@ -188,6 +188,18 @@ static void test_transactions(void **state)
     store_close(s);
 }
 
+/* Remove a database file with its WAL and shared-memory files. */
+static void unlink_db(const char *path)
+{
+    char side[64];
+
+    unlink(path);
+    snprintf(side, sizeof(side), "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-shm", path);
+    unlink(side);
+}
+
 static void test_file_survives_reopen(void **state)
 {
     char path[] = "/tmp/test_store_XXXXXX";
@@ -195,7 +207,6 @@ static void test_file_survives_reopen(void **state)
     struct store *s;
     struct rd_reg *a = make_reg("alice", "", 1234567890123ull);
     struct loaded l = {0};
-    char side[64];
     (void)state;
 
     assert_true(fd >= 0);
@@ -218,11 +229,7 @@ static void test_file_survives_reopen(void **state)
     reg_free(b);
     reg_free(a);
     store_close(s);
-    unlink(path);
-    snprintf(side, sizeof(side), "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof(side), "%s-shm", path);
-    unlink(side);
+    unlink_db(path);
 }
 
 struct qrow {
@@ -276,7 +283,6 @@ static void test_migrate_old_schema(void **state)
     sqlite3 *db;
     struct store *s;
     struct loaded l = {0};
-    char side[64];
     (void)state;
 
     assert_true(fd >= 0);
@@ -322,11 +328,7 @@ static void test_migrate_old_schema(void **state)
     assert_int_equal(store_load_quarantine(s, collect_q, &q), 0);
     assert_int_equal(q.n, 1);
     store_close(s);
-    unlink(path);
-    snprintf(side, sizeof(side), "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof(side), "%s-shm", path);
-    unlink(side);
+    unlink_db(path);
 }
 
 int main(void)
