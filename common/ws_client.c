@@ -6,6 +6,7 @@
  */
 #include "ws_client.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libwebsockets.h>
 #include <netdb.h>
@@ -108,7 +109,11 @@ int ws_handshake_check(const char *resp, size_t len, const char *key, char *err,
     char v[256], want[32];
     int status = 0;
 
-    if (len < 12 || sscanf(resp, "HTTP/1.1 %3d", &status) != 1) {
+    /* resp need not be NUL-terminated: no sscanf */
+    if (len >= 12 && memcmp(resp, "HTTP/1.1 ", 9) == 0 && isdigit((unsigned char)resp[9]) &&
+        isdigit((unsigned char)resp[10]) && isdigit((unsigned char)resp[11]))
+        status = (resp[9] - '0') * 100 + (resp[10] - '0') * 10 + (resp[11] - '0');
+    if (status == 0) {
         snprintf(err, errlen, "not an HTTP/1.1 response");
         return -1;
     }

@@ -125,12 +125,14 @@ static void serve_usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: rdrelay-connect serve --rd coap[+tcp]://HOST[:PORT] --ep NAME [options] LOCAL-URI\n"
+        "usage: rdrelay-connect serve --rd coap[+tcp|+ws]://HOST[:PORT] --ep NAME [options] "
+        "LOCAL-URI\n"
         "       rdrelay-connect serve --rd coap://HOST[:PORT] --ep NAME=LOCAL-URI [--ep "
         "NAME=URI ...]\n"
         "\n"
         "Registers a local CoAP server (e.g. coap://127.0.0.1:5683) at rdrelay's Resource\n"
-        "Directory with proxy=yes, from this process's own UDP socket (or TCP connection),\n"
+        "Directory with proxy=yes, from this process's own UDP socket (or TCP or WebSocket\n"
+        "connection),\n"
         "prints the host name "
         "clients must use, and relays every request rdrelay forwards to the local server\n"
         "and its answers back, unchanged (options, payload, blocks, Observe, separate\n"
@@ -138,13 +140,15 @@ static void serve_usage(FILE *out)
         "SIGTERM removes the registration and exits 0.\n"
         "\n"
         "options:\n"
-        "  --rd URI            rdrelay's address, coap:// or coap+tcp://HOST[:PORT] (required)\n"
+        "  --rd URI            rdrelay's address, coap://, coap+tcp:// or\n"
+        "                      coap+ws://HOST[:PORT] (WebSocket, default port 8683) (required)\n"
         "  --ep NAME[=URI]     endpoint name; repeatable with =URI, one socket (or TCP\n"
         "                      connection) each\n"
         "  --d SECTOR          sector (the host name becomes NAME.SECTOR.<proxy domain>)\n"
-        "  --transport T       udp (default) or tcp: one RFC 8323 connection per name to\n"
-        "                      rdrelay-tcp, requests come back over it (coap+tcp:// --rd\n"
-        "                      implies tcp; the local server is always spoken to over UDP)\n"
+        "  --transport T       udp (default), tcp or ws: one RFC 8323 connection per name to\n"
+        "                      rdrelay-tcp (or one WebSocket to rdrelay-ws, RFC 8323 §4),\n"
+        "                      requests come back over it (coap+tcp:// / coap+ws:// --rd\n"
+        "                      imply it; the local server is always spoken to over UDP)\n"
         "  --lt SECONDS        registration lifetime (default: the RD's, 90000)\n"
         "  --links LINKS       link-format to register instead of the local /.well-known/core\n"
         "  --json              print one JSON object per registration instead of a line\n"
@@ -271,12 +275,13 @@ void serve_print(const struct serve_opts *o, const char *ep, const char *host, u
     char reg[CN_HOSTLEN + CN_PATHLEN + 32], puri[CN_HOSTLEN + 32] = "";
     const char *lb = strchr(o->rd.host, ':') ? "[" : "", *rb = lb[0] ? "]" : "";
 
-    snprintf(reg, sizeof(reg), "%s://%s%s%s:%u%s", o->tcp ? "coap+tcp" : "coap", lb, o->rd.host, rb,
+    const char *scheme = o->ws ? "coap+ws" : o->tcp ? "coap+tcp" : "coap";
+    snprintf(reg, sizeof(reg), "%s://%s%s%s:%u%s", scheme, lb, o->rd.host, rb,
              (unsigned)o->rd.port, reg_loc);
-    /* port-based hosting: the same port on the RD's address, no Uri-Host */
+    /* port-based hosting: the same port on the RD's address, no Uri-Host
+     * (UDP: every relay with port hosting serves it there) */
     if (port)
-        snprintf(puri, sizeof(puri), "%s://%s%s%s:%u/", o->tcp ? "coap+tcp" : "coap", lb,
-                 o->rd.host, rb, port);
+        snprintf(puri, sizeof(puri), "coap://%s%s%s:%u/", lb, o->rd.host, rb, port);
     if (o->json) {
         char uri[CN_HOSTLEN + 16];
         snprintf(uri, sizeof(uri), "coap://%s", host);
@@ -802,11 +807,15 @@ static int serve_parse(struct serve *s, int argc, char **argv)
                 s->o.tcp = true;
                 break;
             }
+            if (strcmp(optarg, "ws") == 0) {
+                s->o.tcp = s->o.ws = true;
+                break;
+            }
             if (strcmp(optarg, "udp") == 0) {
                 udp_asked = true;
                 break;
             }
-            fprintf(stderr, "serve: unknown transport '%s' (udp, tcp)\n", optarg);
+            fprintf(stderr, "serve: unknown transport '%s' (udp, tcp, ws)\n", optarg);
             return -1;
         case 'l': {
             unsigned long v = strtoul(optarg, &end, 10);
@@ -875,11 +884,20 @@ static int serve_parse(struct serve *s, int argc, char **argv)
     /* coap+tcp:// implies --transport tcp; coap:// with --transport tcp
      * means the same host and port over TCP */
     if (strncasecmp(rd, "coap+tcp://", 11) == 0) {
-        if (udp_asked) {
-            fprintf(stderr, "serve: --transport udp with a coap+tcp:// --rd\n");
+        if (udp_asked || s->o.ws) {
+            fprintf(stderr, "serve: --transport udp/ws with a coap+tcp:// --rd\n");
             return -1;
         }
         s->o.tcp = true;
+    }
+    /* coap+ws:// implies --transport ws (coap:// with --transport ws: the
+     * same host and port over a WebSocket) */
+    if (strncasecmp(rd, "coap+ws://", 10) == 0) {
+        if (udp_asked || (s->o.tcp && !s->o.ws)) {
+            fprintf(stderr, "serve: --transport udp/tcp with a coap+ws:// --rd\n");
+            return -1;
+        }
+        s->o.tcp = s->o.ws = true;
     }
     if (cn_uri_parse(rd, true, &s->o.rd, err, sizeof(err)) < 0) {
         fprintf(stderr, "serve: --rd: %s\n", err);

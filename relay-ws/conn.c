@@ -27,6 +27,10 @@
 
 #define WS_REC_HDR (4 + LWS_PRE) /* queued frame: u32 length, room for lws */
 #define WS_CLOSE_GRACE_S 5
+/* libwebsockets 4.1's opcode for a close frame: in its private header only
+ * (lws_write() takes it; the public way, lws_close_reason + return -1,
+ * cannot be used, see finish()) */
+#define WS_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
 
 int ws_conns_init(struct ws_relay *r)
 {
@@ -65,38 +69,6 @@ static bool trusted(const struct ws_relay *r, const struct rr_addr *a)
     return false;
 }
 
-/* The last entry of X-Forwarded-For: the address that connected to the
- * (trusted) proxy; earlier entries are the client's own claims. */
-static int xff_last(const char *xff, struct rr_addr *a)
-{
-    const char *p = strrchr(xff, ',');
-    char host[64];
-    struct sockaddr_in s4;
-    struct sockaddr_in6 s6;
-
-    p = p ? p + 1 : xff;
-    while (*p == ' ')
-        p++;
-    size_t n = strcspn(p, " ");
-    if (n == 0 || n >= sizeof(host))
-        return -1;
-    memcpy(host, p, n);
-    host[n] = '\0';
-    memset(&s4, 0, sizeof(s4));
-    memset(&s6, 0, sizeof(s6));
-    if (inet_pton(AF_INET, host, &s4.sin_addr) == 1) {
-        s4.sin_family = AF_INET;
-        addr_from_sockaddr(a, (struct sockaddr *)&s4, sizeof(s4));
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &s6.sin6_addr) == 1) {
-        s6.sin6_family = AF_INET6;
-        addr_from_sockaddr(a, (struct sockaddr *)&s6, sizeof(s6));
-        return 0;
-    }
-    return -1;
-}
-
 void ws_client_addr(struct ws_relay *r, struct lws *wsi, struct rr_addr *remote,
                     struct rr_addr *local)
 {
@@ -109,7 +81,7 @@ void ws_client_addr(struct ws_relay *r, struct lws *wsi, struct rr_addr *remote,
         return;
     if (lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR) > 0) {
         struct rr_addr a;
-        if (xff_last(xff, &a) == 0) {
+        if (ws_xff_client(xff, &a) == 0) {
             addr_normalise(&a);
             *remote = a;
         }
@@ -128,17 +100,33 @@ static void ws_close(struct ws_relay *r, struct ws_pss *p, uint16_t code, const 
     st_conn_close(&r->s, p->ci, why, now_mono_ms());
 }
 
-/* In pss's own callback: hang up now if a close is due and nothing is
- * queued; else wait for the writeable callback. */
+/* In pss's own callback, when a close is due: ask for the writeable
+ * callback, which sends the queued output, then the close frame. (Not
+ * "lws_close_reason + return -1": Debian's libwebsockets is a _DEBUG build
+ * whose libuv path closes a second time at once, "uv repeat test", and
+ * kills the connection before the close frame goes out.) */
 static int finish(struct lws *wsi, struct ws_pss *p)
 {
-    if (!p->closing)
-        return 0;
-    if (p->out.len)
-        return 0;
-    lws_close_reason(wsi, (enum lws_close_status)p->close_code, (unsigned char *)p->reason,
-                     strlen(p->reason));
-    return -1;
+    if (p->closing && !p->close_sent)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* The close frame (RFC 6455 §5.5.1: status code, then the reason), written
+ * by us; the peer's answer (or the timeout) ends the connection. */
+static int send_close(struct lws *wsi, struct ws_pss *p)
+{
+    uint8_t buf[LWS_PRE + 2 + WS_REASON_MAX];
+    size_t rl = strnlen(p->reason, WS_REASON_MAX - 1);
+
+    buf[LWS_PRE] = (uint8_t)(p->close_code >> 8);
+    buf[LWS_PRE + 1] = (uint8_t)p->close_code;
+    memcpy(buf + LWS_PRE + 2, p->reason, rl);
+    p->close_sent = true;
+    if (lws_write(wsi, buf + LWS_PRE, 2 + rl, WS_LWS_WRITE_CLOSE) < 0)
+        return -1;
+    lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, WS_CLOSE_GRACE_S);
+    return 0;
 }
 
 /* ---- st_io ---- */
@@ -258,10 +246,10 @@ static int on_established(struct ws_relay *r, struct lws *wsi, struct ws_pss *p)
     ws_client_addr(r, wsi, &remote, &local);
     uint32_t ci = st_conn_open(&r->s, &remote, &local);
     if (ci == WS_NONE) {
-        static const char why[] = "too many connections";
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)why,
-                         sizeof(why) - 1);
-        return -1;
+        p->closing = true;
+        p->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+        snprintf(p->reason, sizeof(p->reason), "too many connections");
+        return finish(wsi, p);
     }
     p->ci = ci;
     p->id = r->s.conns[ci].id;
@@ -342,6 +330,8 @@ static int on_receive(struct ws_relay *r, struct lws *wsi, struct ws_pss *p, con
 
 static int on_writeable(struct ws_relay *r, struct lws *wsi, struct ws_pss *p)
 {
+    if (p->close_sent)
+        return 0;
     if (p->out.len >= WS_REC_HDR) {
         uint8_t *rec = (uint8_t *)outq_data(&p->out);
         uint32_t n;
@@ -363,7 +353,9 @@ static int on_writeable(struct ws_relay *r, struct lws *wsi, struct ws_pss *p)
         p->close_code = LWS_CLOSE_STATUS_NORMAL;
         st_conn_close(&r->s, p->ci, "released", now_mono_ms());
     }
-    return finish(wsi, p);
+    if (p->closing && !p->close_sent)
+        return send_close(wsi, p);
+    return 0;
 }
 
 static void on_closed(struct ws_relay *r, struct ws_pss *p)
@@ -389,6 +381,7 @@ int ws_coap_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     struct ws_relay *r = lws_context_user(lws_get_context(wsi));
     struct ws_pss *p = user;
 
+    ws_evloop_kick(r); /* whatever lws does next needs libuv to run */
     switch (reason) {
     case LWS_CALLBACK_ESTABLISHED:
         return on_established(r, wsi, p);

@@ -17,6 +17,8 @@
 #include "timeutil.h"
 #include "ws_relay.h"
 
+#define WS_UV_ROUNDS 4
+
 static const struct lws_protocols ws_protocols[] = {
     /* protocols[0]: every HTTP connection before (or without) an upgrade */
     {"http", ws_http_callback, 0, 0, 0, NULL, 0},
@@ -62,10 +64,17 @@ void ws_evloop_on_timer(struct ws_relay *r, uint64_t now)
 
 void ws_evloop_flush(struct ws_relay *r)
 {
-    /* writeable requests (and closes) made during this iteration become
-     * epoll changes inside libuv only when it runs */
-    if (r->uv_due)
+    /* Writeable requests (and closes) made during this iteration become
+     * epoll changes inside libuv only when it runs again, and what a
+     * callback did inside uv_run (lws asking for POLLOUT to send a close
+     * frame) too: libuv applies watcher changes at its next poll and
+     * uv_backend_timeout does not count them. Every lws callback of ours
+     * kicks, so run until a round had none (bounded; the rest is a 0 ms
+     * timer, never a busy wait in epoll). */
+    for (int round = 0; r->uv_due && round < WS_UV_ROUNDS; round++)
         run_uv(r);
+    if (r->uv_due)
+        th_arm(&r->s.core.timers, &r->uvt, now_mono_ms());
 }
 
 static void on_accept(struct ws_relay *r, struct lws_vhost *vh, int fd)
@@ -146,6 +155,9 @@ static struct lws_vhost *make_vhost(struct ws_relay *r, const char *name, bool t
     vi.keepalive_timeout = 5;
     vi.timeout_secs = 10; /* HTTP handshake and idle HTTP connections */
     if (tls) {
+        /* lws reads this option from the vhost's info too: without it the
+         * vhost silently stays plain */
+        vi.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         vi.ssl_cert_filepath = r->s.cfg.ws_tls_cert;
         vi.ssl_private_key_filepath = r->s.cfg.ws_tls_key;
     }

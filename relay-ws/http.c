@@ -103,9 +103,23 @@ int ws_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     struct ws_relay *r = lws_context_user(lws_get_context(wsi));
 
     switch (reason) {
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+    case LWS_CALLBACK_HTTP_BODY:
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    case LWS_CALLBACK_HTTP_BIND_PROTOCOL:
+        ws_evloop_kick(r); /* see ws_evloop_flush */
+        break;
+    default:
+        break;
+    }
+    switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        ws_evloop_kick(r);
         return confirm_upgrade(r, wsi, in);
     case LWS_CALLBACK_HTTP: {
+        ws_evloop_kick(r);
         /* the /.well-known/coap mount (plain HTTP to it), or a request the
          * file mount could not take (no ws_www_dir) */
         char uri[256] = "";
@@ -123,6 +137,7 @@ int ws_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+        ws_evloop_kick(r);
         r->c.http_files++;
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     default:

@@ -14,6 +14,7 @@
  *   http.c    the HTTP side: the upgrade check (/.well-known/coap with
  *             subprotocol coap, else a clear HTTP status and text), plain
  *             HTTP to that path (426), the status page's files (ws_www_dir)
+ *   xff.c     X-Forwarded-For (pure, unit-tested)
  *   conn.c    the coap protocol: a WebSocket connection is a stream
  *             connection; one CoAP message per binary frame (no Length
  *             field), reassembly of fragments up to our Max-Message-Size,
@@ -62,9 +63,10 @@ struct ws_pss {
     struct outq out; /* frames: u32 length, LWS_PRE bytes, message */
     uint8_t *in;     /* a message arriving in fragments */
     uint32_t in_len;
-    bool releasing; /* Release: close once out is empty */
-    bool closing;   /* send a close frame (code, reason) and hang up */
-    bool dead;      /* libwebsockets is closing it: no more callbacks */
+    bool releasing;  /* Release: close once out is empty */
+    bool closing;    /* send a close frame (code, reason) and hang up */
+    bool close_sent; /* it went out: wait for the peer's (or the timeout) */
+    bool dead;       /* libwebsockets is closing it: no more callbacks */
     uint16_t close_code;
     char reason[WS_REASON_MAX];
 };
@@ -113,6 +115,12 @@ const char *ws_www_dir(const struct ws_relay *r);
 void ws_http_mounts_init(struct ws_relay *r);
 int ws_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len);
+
+/* xff.c */
+/* The client a trusted proxy names in X-Forwarded-For: its last entry (the
+ * address that connected to that proxy; earlier entries are the client's
+ * own claims), an IPv4 or IPv6 literal, port 0. 0 / -1. */
+int ws_xff_client(const char *xff, struct rr_addr *a);
 
 /* conn.c */
 extern const struct st_io ws_io;

@@ -79,3 +79,20 @@ ws_route_closed_count() { # host
     grep -c "route $1 unreachable: its WebSocket closed" "$T_DIR/ws.log" 2>/dev/null || true
 }
 _ws_route_closed() { [ "$(ws_route_closed_count "$1")" -ge "$2" ]; }
+
+# ---------------------------------------------------------------- bridges
+
+# ws_bridges_start: two TCP<->WebSocket bridges (rr-wsclient --bridge) on
+# 127.0.0.1, one to rdrelay-ws over IPv4, one over IPv6, so libcoap peers
+# (coap-client-notls, rr-registrant) take part over WebSockets: every TCP
+# connection to a bridge is one WebSocket at the relay (rd_uri_x ws ...).
+WS_BR4="" WS_BR6=""
+ws_bridges_start() {
+    WS_BR4=$(rr_free_port t) || die "no free port"
+    rr_start br4 rr-wsclient --bridge "127.0.0.1:$WS_BR4" "coap+ws://127.0.0.1:$WS_PORT"
+    WS_BR6=$(rr_free_port t) || die "no free port"
+    rr_start br6 rr-wsclient --bridge "127.0.0.1:$WS_BR6" "coap+ws://[::1]:$WS_PORT"
+    wait_until 10 grep -q '^bridge listening' "$T_DIR/br4.log" || die "bridge to IPv4 did not start"
+    wait_until 10 grep -q '^bridge listening' "$T_DIR/br6.log" || die "bridge to IPv6 did not start"
+}
+ws_bridge_port() { if [ "$1" == 6 ]; then echo "$WS_BR6"; else echo "$WS_BR4"; fi; }

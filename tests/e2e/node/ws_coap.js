@@ -82,8 +82,13 @@ class Client {
         this.handlers = [];
     }
     open() {
+        // test knobs: WS_XFF sends X-Forwarded-For, WS_INSECURE accepts a
+        // self-signed certificate (wss://)
+        const extra = { headers: {} };
+        if (process.env.WS_XFF) extra.headers['X-Forwarded-For'] = process.env.WS_XFF;
+        if (process.env.WS_INSECURE) extra.rejectUnauthorized = false;
         return new Promise((resolve, reject) => {
-            this.ws = connect(this.uri);
+            this.ws = connect(this.uri, extra);
             this.ws.on('open', () => { this.ws.send(CSM); resolve(this); });
             this.ws.on('error', reject);
             this.ws.on('close', (code, reason) => {
