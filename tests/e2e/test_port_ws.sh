@@ -4,7 +4,8 @@
 # ws_listen addresses that tcp_listen does not also use (one TCP port has
 # one listener per address; there the port is relay-tcp's coap+tcp), here
 # 127.0.0.2. The WebSocket test client (node ws_tool.js) sends no Uri-Host
-# to ws://127.0.0.2:<port> and reaches a UDP registrant: GET, Observe;
+# to ws://127.0.0.2:<port> and reaches a UDP registrant: GET, a slow
+# answer, Observe (no Block2: the test client does not do block-wise);
 # across to a WebSocket registrant too; relay-ws kill -9 reopens the port.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
@@ -50,6 +51,10 @@ assert_not_contains "$PAYLOAD" "core.rd" "the RD is not reachable on the WebSock
 assert_contains "$PAYLOAD" "</hello>" "/.well-known/core there is alice's"
 hcoap_tcp "$P" -m get /hello
 assert_code 2.05 "coap+tcp://127.0.0.1:$P/hello: relay-tcp has that address's port"
+
+wsget "ws://127.0.0.2:$P" "/slow?ms=1200"
+assert_code 2.05 "a slow answer through the WebSocket hosting port"
+assert_eq "slow 1200" "$PAYLOAD" "the slow answer's payload"
 
 out=$(cd "$NODE_DIR" && timeout 20 node ws_tool.js observe "ws://127.0.0.2:$P" /obs "" 3 2>&1)
 assert_eq 3 "$(grep -c '^2.05 ' <<<"$out")" "Observe over the WebSocket hosting port: 3 answers"
