@@ -276,8 +276,8 @@ void serve_print(const struct serve_opts *o, const char *ep, const char *host, u
     const char *lb = strchr(o->rd.host, ':') ? "[" : "", *rb = lb[0] ? "]" : "";
 
     const char *scheme = o->ws ? "coap+ws" : o->tcp ? "coap+tcp" : "coap";
-    snprintf(reg, sizeof(reg), "%s://%s%s%s:%u%s", scheme, lb, o->rd.host, rb,
-             (unsigned)o->rd.port, reg_loc);
+    snprintf(reg, sizeof(reg), "%s://%s%s%s:%u%s", scheme, lb, o->rd.host, rb, (unsigned)o->rd.port,
+             reg_loc);
     /* port-based hosting: the same port on the RD's address, no Uri-Host
      * (UDP: every relay with port hosting serves it there) */
     if (port)
