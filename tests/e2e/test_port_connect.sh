@@ -32,11 +32,11 @@ wait_until 20 _printed2 || fail "serve printed carol's line"
 assert_contains "$(grep '^carol: ' "$T_DIR/serve2.log")" \
     "or without Uri-Host coap://127.0.0.1:$(port_of carol)/" "serve's line names the hosting port"
 
-out=$("$CONNECT" list --rd "coap://127.0.0.1:$RR_PORT" --json)
-assert_eq "$P" "$(jq -r '.[] | select(.ep=="alice") | .port' <<<"$out")" \
+lst=$("$CONNECT" list --rd "coap://127.0.0.1:$RR_PORT" --json)
+assert_eq "$P" "$(jq -r '.[] | select(.ep=="alice") | .port' <<<"$lst")" \
     "rdrelay-connect list --json shows alice's hosting port"
-out=$("$CONNECT" list --rd "coap://127.0.0.1:$RR_PORT")
-assert_match "alice +- +alice\.$RR_DOMAIN +$P" "$out" "rdrelay-connect list shows it in its PORT column"
+lst=$("$CONNECT" list --rd "coap://127.0.0.1:$RR_PORT")
+assert_match "alice +- +alice\.$RR_DOMAIN +$P" "$lst" "rdrelay-connect list shows it in its PORT column"
 
 wait_until 10 _hcoap_ok "$P" /
 hcoap "$P" -m get /

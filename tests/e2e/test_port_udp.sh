@@ -19,13 +19,12 @@ PLO=${RANGE%-*}
 RR_EXTRA_ARGS=(--port-hosting-range "$RANGE" --upstream-timeout-ms 3000)
 rr_start_all
 reg_start alice --ep alice --lt 8
-H=alice.$RR_DOMAIN
 
 P=$(port_of alice)
 assert_eq "$PLO" "$P" "alice got the first hosting port of $RANGE (lookup shows port=\"$PLO\")"
 wait_until 10 udp_bound "$P" || fail "relay-udp listens on hosting port $P"
-out=$("$RDRELAY_BIN/rdrelayctl" --state-dir "$T_STATE" list --json)
-assert_eq "$P" "$(jq -r '.[] | select(.ep=="alice") | .port' <<<"$out")" "rdrelayctl list shows the port"
+lst=$("$RDRELAY_BIN/rdrelayctl" --state-dir "$T_STATE" list --json)
+assert_eq "$P" "$(jq -r '.[] | select(.ep=="alice") | .port' <<<"$lst")" "rdrelayctl list shows the port"
 wait_until 10 _hcoap_ok "$P" /hello
 
 # ---------------------------------------------------------------- requests
