@@ -158,7 +158,15 @@ static int port_open(void *tp, uint16_t port)
 static void port_close(void *tp, uint16_t port)
 {
     struct st_relay *r = tp;
+    uint64_t now = now_mono_ms();
+
     rc_plis_close(&r->core, &r->plis, port);
+    /* the connections accepted there go too: after the quarantine the
+     * number may belong to another endpoint, and a client kept connected
+     * that long must not reach it (rare: a scan of the pool is fine) */
+    for (uint32_t ci = 0; ci < r->nconns_max; ci++)
+        if (r->conns[ci].state == RC_OPEN && r->conns[ci].mux_port == port)
+            st_conn_close(r, ci, "its hosting port closed (registration gone)", now);
 }
 
 static const struct relay_transport stream_transport = {

@@ -5,7 +5,8 @@
 # coap-client-notls with coap+tcp://<IP literal>:<port>/ and no Uri-Host
 # reaches the endpoint: GET, Block2, Observe, a slow answer; across
 # transports too (a UDP client on the port of a TCP registrant, a TCP
-# client on the port of a UDP registrant). The port survives a relay-tcp
+# client on the port of a UDP registrant). A connection to a hosting port
+# ends with the registration. The port survives a relay-tcp
 # kill -9 (the registrant reconnects and re-registers); a registrant whose
 # connection is gone makes its port answer 5.02.
 . "$(dirname "$0")/lib.sh"
@@ -60,6 +61,21 @@ assert_ne "" "$PB" "bob (over UDP) got hosting port $PB"
 wait_until 10 _tcp_listens "$PB" || fail "relay-tcp listens on bob's port too"
 hcoap_tcp "$PB" -m get /hello
 assert_code 2.05 "TCP client on bob's port -> bob over UDP"
+
+# A client connected to bob's hosting port when his registration goes: the
+# connection is closed with the listener (after the quarantine the number
+# may be another endpoint's).
+coap_bg "$T_DIR/obsb" -s 60 -m get "coap+tcp://127.0.0.1:$PB/obs"
+_estab_is() { [ "$(tcp_estab_count "$1")" -ge "$2" ]; }
+wait_until 10 _estab_is "$PB" 1 || fail "the observer holds a connection to $PB"
+coap -m delete "$(rd_uri "$(reg_location bob)")"
+assert_code 2.02 "bob's registration deleted"
+_estab_none() { [ "$(tcp_estab_count "$1")" == 0 ]; }
+wait_until 10 _estab_none "$PB"
+assert_eq 0 "$(tcp_estab_count "$PB")" "the client's connection to bob's hosting port was closed"
+_tcp_free() { ! _tcp_listens "$1"; }
+wait_until 10 _tcp_free "$PB"
+_tcp_listens "$PB" && fail "relay-tcp still listens on $PB" || ok "relay-tcp closed bob's hosting port"
 
 # relay-tcp kill -9: alice reconnects, re-registers, keeps her port.
 rr_stop tcp KILL
