@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "relay.h"
+#include "timeutil.h"
 
 #define RU_RX_BATCH 32
 #define RU_TX_BATCH 32
@@ -175,6 +176,7 @@ static int port_slot(const struct relay *r, uint16_t port, int k)
 void udp_port_close(void *tp, uint16_t port)
 {
     struct relay *r = tp;
+    int lo = port_slot(r, port, 0), hi = lo + r->nlisten;
 
     for (int k = 0; k < r->nlisten; k++) {
         struct ru_sock *s = &r->socks[port_slot(r, port, k)];
@@ -184,6 +186,11 @@ void udp_port_close(void *tp, uint16_t port)
         close(s->fd);
         s->fd = -1;
     }
+    /* observations through the port end with it (upstream cancelled):
+     * nothing could reach their clients any more */
+    for (uint32_t i = 0; i < r->ndx; i++)
+        if (r->dx[i].state == DX_OBSERVE && r->dx[i].sock >= lo && r->dx[i].sock < hi)
+            proxy_cancel_observation(r, i, now_mono_ms());
 }
 
 int udp_port_open(void *tp, uint16_t port)
