@@ -244,10 +244,18 @@ struct rd_port_slot {
     uint64_t until;     /* quarantined until (unix ms) */
     struct rr_addr src; /* assigned: the registrant's address (per-source limit) */
 };
+/* How many ports one source (IPv4 address or IPv6 /64) holds. */
+#define RD_PORT_SRC_KEY 9 /* family byte + 4 (IPv4) or 8 (the /64) address bytes */
+struct rd_port_src {
+    uint8_t key[RD_PORT_SRC_KEY];
+    uint32_t count; /* 0 = empty slot */
+};
 struct rd_ports {
     uint16_t lo;
     uint32_t n; /* ports in the range; 0 = port hosting off */
     struct rd_port_slot *slot;
+    struct rd_port_src *src; /* open addressing, src_cap (a power of two >= 2 n) */
+    uint32_t src_cap;
     uint16_t *fifo; /* ring of the ports not assigned, next to give out first */
     uint32_t head, count;
     uint64_t quarantine_ms;

@@ -8,8 +8,10 @@
  * were released, so a port goes back to work as late as the range allows
  * and never before its quarantine is over (a stale client must not reach a
  * stranger's server). A registrant (IPv4 address or IPv6 /64) holds at
- * most port_per_source ports. No I/O and no SQL: rd_request.c persists
- * what this decides through store.c (registrations.port, port_quarantine).
+ * most port_per_source ports, counted in a small hash table (open
+ * addressing, backward-shift deletion) so a large range does not make
+ * every assignment a scan. No I/O and no SQL: port_reg.c persists what
+ * this decides through store.c (registrations.port, port_quarantine).
  */
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -35,7 +37,10 @@ int ports_init(struct rd_ports *p, const struct rr_config *cfg)
     p->n = (uint32_t)cfg->port_hi - cfg->port_lo + 1u;
     p->slot = calloc(p->n, sizeof(*p->slot));
     p->fifo = calloc(p->n, sizeof(*p->fifo));
-    if (!p->slot || !p->fifo) {
+    for (p->src_cap = 16; p->src_cap < 2 * p->n; p->src_cap *= 2)
+        ;
+    p->src = calloc(p->src_cap, sizeof(*p->src));
+    if (!p->slot || !p->fifo || !p->src) {
         ports_free(p);
         return -1;
     }
@@ -47,6 +52,7 @@ void ports_free(struct rd_ports *p)
 {
     free(p->slot);
     free(p->fifo);
+    free(p->src);
     memset(p, 0, sizeof(*p));
 }
 
@@ -57,6 +63,83 @@ static struct rd_port_slot *slot_of(struct rd_ports *p, uint16_t port)
     return &p->slot[port - p->lo];
 }
 
+/* A registrant's key: the IPv4 address, or the IPv6 /64 (one site's
+ * prefix, so rotating interface identifiers do not make new sources). */
+static void source_key(const struct rr_addr *a, uint8_t key[RD_PORT_SRC_KEY])
+{
+    memset(key, 0, RD_PORT_SRC_KEY);
+    key[0] = (uint8_t)a->ss.ss_family;
+    if (a->ss.ss_family == AF_INET)
+        memcpy(key + 1, &((const struct sockaddr_in *)&a->ss)->sin_addr, 4);
+    else if (a->ss.ss_family == AF_INET6)
+        memcpy(key + 1, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, 8);
+}
+
+bool ports_same_source(const struct rr_addr *a, const struct rr_addr *b)
+{
+    uint8_t ka[RD_PORT_SRC_KEY], kb[RD_PORT_SRC_KEY];
+
+    source_key(a, ka);
+    source_key(b, kb);
+    return (ka[0] == AF_INET || ka[0] == AF_INET6) && memcmp(ka, kb, sizeof(ka)) == 0;
+}
+
+static uint32_t src_home(const struct rd_ports *p, const uint8_t *key)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (int i = 0; i < RD_PORT_SRC_KEY; i++)
+        h = (h ^ key[i]) * 16777619u;
+    return h & (p->src_cap - 1);
+}
+
+/* The slot holding key, or the empty one where it would go. */
+static uint32_t src_find(const struct rd_ports *p, const uint8_t *key)
+{
+    uint32_t i = src_home(p, key);
+    while (p->src[i].count && memcmp(p->src[i].key, key, RD_PORT_SRC_KEY) != 0)
+        i = (i + 1) & (p->src_cap - 1);
+    return i;
+}
+
+/* One port more (+1) or fewer (-1) for a's source. At most n sources hold
+ * ports and the table has room for 2 n: there is always an empty slot. */
+static void src_count(struct rd_ports *p, const struct rr_addr *a, int delta)
+{
+    uint8_t key[RD_PORT_SRC_KEY];
+    uint32_t i, j, mask = p->src_cap - 1;
+
+    source_key(a, key);
+    i = src_find(p, key);
+    if (delta > 0) {
+        memcpy(p->src[i].key, key, sizeof(key));
+        p->src[i].count++;
+        return;
+    }
+    if (p->src[i].count == 0 || --p->src[i].count > 0)
+        return;
+    /* backward-shift deletion: pull later entries of the cluster that may
+     * live at i, so every lookup still finds them */
+    for (j = (i + 1) & mask; p->src[j].count; j = (j + 1) & mask) {
+        uint32_t h = src_home(p, p->src[j].key);
+        bool stays = i <= j ? (h > i && h <= j) : (h > i || h <= j);
+        if (!stays) {
+            p->src[i] = p->src[j];
+            p->src[j].count = 0;
+            i = j;
+        }
+    }
+}
+
+unsigned ports_held_by(const struct rd_ports *p, const struct rr_addr *src)
+{
+    uint8_t key[RD_PORT_SRC_KEY];
+
+    if (p->n == 0)
+        return 0;
+    source_key(src, key);
+    return p->src[src_find(p, key)].count;
+}
+
 int ports_load_assigned(struct rd_ports *p, uint16_t port, const struct rr_addr *src)
 {
     struct rd_port_slot *s = slot_of(p, port);
@@ -65,6 +148,7 @@ int ports_load_assigned(struct rd_ports *p, uint16_t port, const struct rr_addr 
         return -1;
     s->state = PS_ASSIGNED;
     s->src = *src;
+    src_count(p, src, +1);
     return 0;
 }
 
@@ -103,32 +187,6 @@ void ports_load_end(struct rd_ports *p)
     p->count = k;
 }
 
-/* Same registrant: the IPv4 address, or the IPv6 /64 (one site's prefix). */
-bool ports_same_source(const struct rr_addr *a, const struct rr_addr *b)
-{
-    int fam = a->ss.ss_family;
-
-    if (fam != b->ss.ss_family)
-        return false;
-    if (fam == AF_INET)
-        return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr ==
-               ((const struct sockaddr_in *)&b->ss)->sin_addr.s_addr;
-    if (fam == AF_INET6)
-        return memcmp(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
-                      &((const struct sockaddr_in6 *)&b->ss)->sin6_addr, 8) == 0;
-    return false;
-}
-
-unsigned ports_held_by(const struct rd_ports *p, const struct rr_addr *src)
-{
-    unsigned n = 0;
-
-    for (uint32_t i = 0; i < p->n; i++)
-        if (p->slot[i].state == PS_ASSIGNED && ports_same_source(&p->slot[i].src, src))
-            n++;
-    return n;
-}
-
 uint16_t ports_assign(struct rd_ports *p, const struct rr_addr *src, uint64_t now,
                       enum rd_port_why *why)
 {
@@ -153,6 +211,7 @@ uint16_t ports_assign(struct rd_ports *p, const struct rr_addr *src, uint64_t no
     s->state = PS_ASSIGNED;
     s->src = *src;
     s->until = 0;
+    src_count(p, src, +1);
     *why = RD_PORT_OK;
     return port;
 }
@@ -163,6 +222,7 @@ uint64_t ports_release(struct rd_ports *p, uint16_t port, uint64_t now)
 
     if (s == NULL || s->state != PS_ASSIGNED)
         return 0;
+    src_count(p, &s->src, -1);
     s->state = PS_QUARANTINED;
     s->until = now + p->quarantine_ms;
     p->fifo[(p->head + p->count) % p->n] = port;

@@ -2,7 +2,8 @@
  * test_ports.c - unit tests for rd-frontend/ports.c (port-based hosting,
  * issue 18): ports are handed out in order, a released port is quarantined
  * (never given out before its time, then last in line), the range runs out,
- * the per-source limit counts an IPv4 address and an IPv6 /64, loading puts
+ * the per-source limit counts an IPv4 address and an IPv6 /64 (and its
+ * counts stay right under churn: the hash table against a scan), loading puts
  * stored assignments and quarantines back in the right order, and port
  * hosting off assigns nothing.
  */
@@ -135,6 +136,57 @@ static void test_per_source(void **state)
     ports_free(&p);
 }
 
+/* Many sources taking and giving back ports at random: every source's
+ * count (hash table, backward-shift deletion) equals a scan of the slots. */
+static void test_source_counts_churn(void **state)
+{
+    (void)state;
+    /* 16 ports: a 32-slot table for 40 sources, so keys collide often */
+    struct rr_config c = cfg_range(10000, 10015, 0, 3);
+    struct rd_ports p;
+    enum rd_port_why why;
+    struct rr_addr src[40];
+    uint16_t held[16];
+    unsigned nheld = 0;
+    uint32_t rng = 12345;
+
+    for (int i = 0; i < 40; i++) {
+        char a[64];
+        if (i % 2)
+            snprintf(a, sizeof(a), "192.0.2.%d:1000", i);
+        else
+            snprintf(a, sizeof(a), "[2001:db8:%x::1]:1000", i);
+        src[i] = A(a);
+    }
+    assert_int_equal(ports_init(&p, &c), 0);
+    for (int step = 0; step < 20000; step++) {
+        rng = rng * 1103515245u + 12345u;
+        unsigned r = rng >> 8;
+        if (nheld && (r % 3 == 0 || nheld == 16)) {
+            unsigned k = (r / 3) % nheld;
+            assert_true(ports_release(&p, held[k], 0) == 0); /* quarantine 0 */
+            held[k] = held[--nheld];
+        } else {
+            uint16_t port = ports_assign(&p, &src[(r / 3) % 40], 0, &why);
+            if (port)
+                held[nheld++] = port;
+            else
+                assert_true(why == RD_PORT_SOURCE_LIMIT || why == RD_PORT_EXHAUSTED);
+        }
+        if (step % 97 == 0) {
+            for (int i = 0; i < 40; i++) {
+                unsigned n = 0;
+                for (uint32_t k = 0; k < p.n; k++)
+                    n += p.slot[k].state == 1 /* assigned */ &&
+                         ports_same_source(&p.slot[k].src, &src[i]);
+                assert_int_equal(ports_held_by(&p, &src[i]), n);
+                assert_true(n <= 3);
+            }
+        }
+    }
+    ports_free(&p);
+}
+
 static void test_load(void **state)
 {
     (void)state;
@@ -197,6 +249,7 @@ int main(void)
         cmocka_unit_test(test_order_exhaustion_quarantine),
         cmocka_unit_test(test_never_used_first),
         cmocka_unit_test(test_per_source),
+        cmocka_unit_test(test_source_counts_churn),
         cmocka_unit_test(test_load),
         cmocka_unit_test(test_config_range),
     };
