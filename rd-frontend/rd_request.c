@@ -704,12 +704,30 @@ void rd_tick(struct frontend *fe)
     rd_block1_gc(fe);
 }
 
+/* A growing list of registration ids (rows to touch once the SELECT is done). */
+struct id_list {
+    int64_t *v;
+    size_t n, cap;
+};
+
+static int id_list_push(struct id_list *l, int64_t id)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        int64_t *nv = realloc(l->v, nc * sizeof(*nv));
+        if (nv == NULL)
+            return -1;
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->n++] = id;
+    return 0;
+}
+
 struct load_ctx {
     struct frontend *fe;
-    int64_t *gone;
-    size_t ngone, capgone;
-    int64_t redo[64]; /* hosting port dropped: write the row again (more: next start) */
-    size_t nredo;
+    struct id_list gone; /* past their grace period: deleted after the load */
+    struct id_list redo; /* hosting port dropped: rewritten after the load */
 };
 
 static int load_one(struct rd_reg *r, void *arg)
@@ -718,17 +736,10 @@ static int load_one(struct rd_reg *r, void *arg)
     struct frontend *fe = lc->fe;
 
     if (reg_gone(fe, r)) {
-        if (lc->ngone == lc->capgone) {
-            size_t nc = lc->capgone ? lc->capgone * 2 : 64;
-            int64_t *ng = realloc(lc->gone, nc * sizeof(*ng));
-            if (ng == NULL) {
-                reg_free(r);
-                return -1;
-            }
-            lc->gone = ng;
-            lc->capgone = nc;
+        if (id_list_push(&lc->gone, r->id) < 0) {
+            reg_free(r);
+            return -1;
         }
-        lc->gone[lc->ngone++] = r->id;
         /* it ended while we were down: its port starts its quarantine now */
         if (r->port && ports_on(&fe->ports)) {
             ports_load_quarantined(&fe->ports, r->port, fe->now + fe->ports.quarantine_ms);
@@ -747,9 +758,7 @@ static int load_one(struct rd_reg *r, void *arg)
         return -1;
     }
     /* rare (the range changed): rewritten after the load, not mid-SELECT */
-    if (rewrite && lc->nredo < sizeof(lc->redo) / sizeof(lc->redo[0]))
-        lc->redo[lc->nredo++] = r->id;
-    return 0;
+    return rewrite ? id_list_push(&lc->redo, r->id) : 0;
 }
 
 int frontend_init(struct frontend *fe, const struct rr_config *cfg, const char *db_path)
@@ -778,11 +787,11 @@ int frontend_init(struct frontend *fe, const struct rr_config *cfg, const char *
     aidx_bulk_end(&fe->reg.idx);
     if (lrc < 0)
         goto out;
-    for (size_t i = 0; i < lc.ngone; i++)
-        if (store_delete(fe->store, lc.gone[i]) < 0)
+    for (size_t i = 0; i < lc.gone.n; i++)
+        if (store_delete(fe->store, lc.gone.v[i]) < 0)
             goto out;
-    for (size_t i = 0; i < lc.nredo; i++) {
-        const struct rd_reg *r = registry_by_id(&fe->reg, lc.redo[i]);
+    for (size_t i = 0; i < lc.redo.n; i++) {
+        const struct rd_reg *r = registry_by_id(&fe->reg, lc.redo.v[i]);
         if (r && store_update(fe->store, r) < 0)
             goto out;
     }
@@ -790,10 +799,11 @@ int frontend_init(struct frontend *fe, const struct rr_config *cfg, const char *
         goto out;
     routes_init(fe);
     log_info("loaded %zu registrations (%zu past their grace period removed)", fe->reg.count,
-             lc.ngone);
+             lc.gone.n);
     ret = 0;
 out:
-    free(lc.gone);
+    free(lc.gone.v);
+    free(lc.redo.v);
     return ret;
 }
 
