@@ -80,6 +80,24 @@ static const struct cfg_entry cfg_table[] = {
      "most outstanding requests of one TCP connection (then 5.03)"},
     {"tcp_pong_timeout_ms", CFG_U32, F(tcp_pong_timeout_ms), "20000",
      "a keepalive Ping unanswered this long closes the TCP connection (ms)"},
+    {"ws_listen", CFG_LISTEN, F(ws_listen), "0.0.0.0:8683,[::]:8683",
+     "WebSocket (coap+ws) addresses of the WebSocket relay"},
+    {"ws_tls_listen", CFG_LISTEN, F(ws_tls_listen), "0.0.0.0:8684,[::]:8684",
+     "TLS WebSocket (coaps+ws) addresses, used when ws_tls_cert and ws_tls_key are set"},
+    {"ws_tls_cert", CFG_STR, F(ws_tls_cert), "", "PEM certificate (chain) for coaps+ws"},
+    {"ws_tls_key", CFG_STR, F(ws_tls_key), "", "PEM private key for coaps+ws"},
+    {"ws_relay_name", CFG_STR, F(ws_relay_name), "ws", "rdrelay-ws's relay name"},
+    {"ws_www_dir", CFG_STR, F(ws_www_dir), "",
+     "directory of the static files (status page) rdrelay-ws serves over HTTP at /; empty = "
+     "the source tree's www/"},
+    {"ws_trusted_proxies", CFG_STR, F(ws_trusted_proxies), "",
+     "comma list of reverse-proxy addresses whose X-Forwarded-For names the client; empty = "
+     "trust none"},
+    {"ws_max_message", CFG_U32, F(ws_max_message), "16384",
+     "relay-ws's Max-Message-Size: largest CoAP message (one frame) it takes (bytes, "
+     "1152..65536)"},
+    {"ws_max_conns", CFG_U32, F(ws_max_conns), "20000",
+     "most concurrent WebSocket connections (also limited by RLIMIT_NOFILE)"},
     {"block_slots", CFG_U32, F(block_slots), "16",
      "block-wise bodies collected or split across transports at once, per relay"},
     {"block_body_max", CFG_U32, F(block_body_max), "16384",
@@ -103,6 +121,13 @@ static const struct cfg_entry cfg_table[] = {
     {"max_regs_per_source", CFG_U32, F(max_regs_per_source), "1000",
      "most registrations from one IPv4 address or IPv6 /64 (a new one beyond -> 4.29 with "
      "Max-Age); 0 = no limit"},
+    {"port_hosting_range", CFG_STR, F(port_hosting_range), "",
+     "ports for port-based virtual hosting, e.g. 5701-5799 (one per proxied registration, "
+     "on every relay's listen addresses); empty = off"},
+    {"port_quarantine", CFG_U32, F(port_quarantine), "3600",
+     "a released hosting port goes to no other endpoint for this long (s)"},
+    {"port_per_source", CFG_U32, F(port_per_source), "8",
+     "most hosting ports held by registrations from one IPv4 address or IPv6 /64"},
 };
 
 #define CFG_N (sizeof(cfg_table) / sizeof(cfg_table[0]))
@@ -305,6 +330,58 @@ static int derive(char *field, size_t size, const char *prefix, const char *dir,
     return (n < 0 || (size_t)n >= size) ? -1 : 0;
 }
 
+/* port_hosting_range "LO-HI" (or one port) -> port_lo, port_hi; "" = off. */
+static int parse_port_range(struct rr_config *cfg, char *err, size_t errlen)
+{
+    const char *s = cfg->port_hosting_range;
+    char *end;
+    unsigned long lo, hi;
+
+    cfg->port_lo = cfg->port_hi = 0;
+    if (s[0] == '\0')
+        return 0;
+    if (!isdigit((unsigned char)s[0]))
+        goto bad;
+    lo = strtoul(s, &end, 10);
+    hi = lo;
+    if (*end == '-') {
+        if (!isdigit((unsigned char)end[1]))
+            goto bad;
+        hi = strtoul(end + 1, &end, 10);
+    }
+    if (*end != '\0' || lo == 0 || hi > 65535 || lo > hi)
+        goto bad;
+    cfg->port_lo = (uint16_t)lo;
+    cfg->port_hi = (uint16_t)hi;
+    return 0;
+bad:
+    snprintf(err, errlen, "port_hosting_range must be LO-HI (1..65535, LO <= HI) or empty");
+    return -1;
+}
+
+/* No listen address may use a hosting port: a connection's local port in
+ * the range is how the stream relays tell a hosting connection. */
+static int check_listen_outside_range(const struct rr_config *cfg, char *err, size_t errlen)
+{
+    const char *lists[] = {cfg->udp_listen, cfg->tcp_listen, cfg->ws_listen, cfg->ws_tls_listen};
+    struct rr_addr a[16];
+
+    if (cfg->port_lo == 0)
+        return 0;
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        int n = addr_parse_list(lists[i], 5683, a, 16);
+        for (int k = 0; k < n; k++) {
+            uint16_t p = addr_port(&a[k]);
+            if (p >= cfg->port_lo && p <= cfg->port_hi) {
+                snprintf(err, errlen, "listen port %u is inside port_hosting_range %s", p,
+                         cfg->port_hosting_range);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 int config_finish(struct rr_config *cfg, char *err, size_t errlen)
 {
     if (cfg->state_dir[0] == '\0') {
@@ -321,6 +398,13 @@ int config_finish(struct rr_config *cfg, char *err, size_t errlen)
     }
     if (cfg->tcp_max_message < 1152 || cfg->tcp_max_message > 65536) {
         snprintf(err, errlen, "tcp_max_message must be 1152..65536");
+        return -1;
+    }
+    if (cfg->ws_max_message < 1152 || cfg->ws_max_message > 65536 || cfg->ws_max_conns == 0 ||
+        cfg->tcp_outq_max < cfg->ws_max_message) {
+        snprintf(err, errlen,
+                 "ws_max_message must be 1152..65536 and at most tcp_outq_max, ws_max_conns at "
+                 "least 1");
         return -1;
     }
     if (cfg->xfwd_max_peers == 0 || cfg->xfwd_max_peers > 64 || cfg->tcp_max_conns == 0 ||
@@ -346,6 +430,8 @@ int config_finish(struct rr_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "takeover must be same-address, allow or deny");
         return -1;
     }
+    if (parse_port_range(cfg, err, errlen) < 0 || check_listen_outside_range(cfg, err, errlen) < 0)
+        return -1;
     /* Host names compare case-insensitively; store them lower-case once. */
     lower_in_place(cfg->proxy_domain);
     lower_in_place(cfg->rd_names);

@@ -62,6 +62,23 @@ struct rr_config {
     uint32_t max_links;            /* 512 links per registration; more -> 4.13 */
     uint32_t max_registrations;    /* 200000 in all; a new one beyond -> 5.03 + Max-Age */
     uint32_t max_regs_per_source;  /* 1000 per IPv4 address / IPv6 /64 -> 4.29 + Max-Age */
+    /* relay-ws (CoAP over WebSockets, RFC 8323 §4); the tcp_ limits other
+     * than the ones below (inflight, timeouts, output queue) apply to it */
+    char ws_listen[RR_CFG_STR];          /* "0.0.0.0:8683,[::]:8683" */
+    char ws_tls_listen[RR_CFG_STR];      /* "0.0.0.0:8684,[::]:8684", if cert + key */
+    char ws_tls_cert[RR_CFG_STR];        /* "": no coaps+ws */
+    char ws_tls_key[RR_CFG_STR];         /* "" */
+    char ws_relay_name[32];              /* "ws": rdrelay-ws's name */
+    char ws_www_dir[RR_CFG_STR];         /* static files served at / (the status page) */
+    char ws_trusted_proxies[RR_CFG_STR]; /* "": X-Forwarded-For believed from these */
+    uint32_t ws_max_message;             /* 16384: our Max-Message-Size (one frame) */
+    uint32_t ws_max_conns;               /* 20000 (further limited by RLIMIT_NOFILE) */
+    /* port-based virtual hosting (BRIEF §3.4): rd-frontend assigns, relays listen */
+    char port_hosting_range[32]; /* "" = off; "5701-5799" */
+    uint32_t port_quarantine;    /* 3600 s before a released port is given out again */
+    uint32_t port_per_source;    /* 8 ports per IPv4 address / IPv6 /64 */
+    /* parsed from port_hosting_range by config_finish(): 0..0 = off */
+    uint16_t port_lo, port_hi;
     /* parsed from extra_options by config_finish() */
     uint16_t extra_option_nums[RR_MAX_EXTRA_OPTIONS];
     unsigned n_extra_options;

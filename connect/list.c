@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "coap_msg.h"
 #include "linkformat.h"
@@ -22,14 +23,16 @@ static void list_usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: rdrelay-connect list --rd coap://HOST[:PORT] [--ep PATTERN] [--all] [--json]\n"
+        "usage: rdrelay-connect list --rd coap[+ws]://HOST[:PORT] [--ep PATTERN] [--all] "
+        "[--json]\n"
         "\n"
         "Prints the proxied endpoints registered at rdrelay and the host names clients use\n"
         "to reach them (an endpoint lookup: GET /rd-lookup/ep?proxy=*, filtered by\n"
         "ep=PATTERN; a trailing * matches any suffix).\n"
         "\n"
         "options:\n"
-        "  --rd URI          rdrelay's address (required)\n"
+        "  --rd URI          rdrelay's address (required): coap://, or coap+ws:// to ask\n"
+        "                    over a WebSocket (rdrelay-ws, default port 8683)\n"
         "  --ep PATTERN      only endpoints whose name matches\n"
         "  --all             every endpoint, also those not proxied (host shown as -)\n"
         "  --json            a JSON array of {ep, d, host, proxy, base, href} instead of a table\n"
@@ -50,11 +53,15 @@ static void list_print(const struct lf_doc *doc, bool json)
     if (json)
         fputc('[', stdout);
     else
-        printf("%-24s %-16s %s\n", "EP", "D", "HOST");
+        printf("%-24s %-16s %-40s %s\n", "EP", "D", "HOST", "PORT");
     for (unsigned i = 0; i < doc->nlinks; i++) {
         const struct lf_link *l = &doc->links[i];
         char host[CN_HOSTLEN] = "";
         const char *base = lf_link_param(l, "base"), *proxy = lf_link_param(l, "proxy");
+        /* port-based hosting: the hosting port (port="N"), 0 = none */
+        unsigned long port = strtoul(param_or_empty(l, "port"), NULL, 10);
+        if (port > 65535)
+            port = 0;
 
         /* only a proxied registration's base names a host that reaches it */
         if (proxy == NULL || strcmp(proxy, "no") == 0 || cn_base_host(base, host, sizeof(host)) < 0)
@@ -72,10 +79,14 @@ static void list_print(const struct lf_doc *doc, bool json)
             cn_json_str(stdout, base ? base : "");
             fputs(",\"href\":", stdout);
             cn_json_str(stdout, l->target);
-            fputc('}', stdout);
+            fprintf(stdout, ",\"port\":%lu}", port);
         } else {
-            printf("%-24s %-16s %s\n", param_or_empty(l, "ep"),
-                   param_or_empty(l, "d")[0] ? param_or_empty(l, "d") : "-", host[0] ? host : "-");
+            char ps[8] = "-";
+            if (port)
+                snprintf(ps, sizeof(ps), "%lu", port);
+            printf("%-24s %-16s %-40s %s\n", param_or_empty(l, "ep"),
+                   param_or_empty(l, "d")[0] ? param_or_empty(l, "d") : "-", host[0] ? host : "-",
+                   ps);
         }
     }
     if (json)
@@ -146,8 +157,10 @@ int list_main(int argc, char **argv)
         fprintf(stderr, "list: --rd is required, nothing else (see --help)\n");
         goto done;
     }
-    if (cn_uri_parse(rd, false, &u, err, sizeof(err)) < 0) {
-        fprintf(stderr, "list: --rd: %s\n", err);
+    if (strncasecmp(rd, "coap+tcp://", 11) == 0 ||
+        cn_uri_parse(rd, true, &u, err, sizeof(err)) < 0) {
+        fprintf(stderr, "list: --rd: %s\n",
+                strncasecmp(rd, "coap+tcp://", 11) == 0 ? "coap:// or coap+ws:// only" : err);
         goto done;
     }
     rc = CN_EXIT_RUNTIME;
@@ -162,6 +175,7 @@ int list_main(int argc, char **argv)
     req.query = query.buf;
     req.content_format = -1;
     req.timeout_ms = timeout_ms;
+    req.ws = u.ws ? &u : NULL;
     if (cn_request_blocking(&req, &code, &body, err, sizeof(err)) < 0) {
         fprintf(stderr, "list: %s: %s\n", rd, err);
         goto done;

@@ -99,6 +99,7 @@ struct serve_ep {
     char reg_iface[CN_PATHLEN]; /* "/rd" */
     char reg_loc[CN_PATHLEN];   /* "/reg/3" */
     char host[CN_HOSTLEN];
+    unsigned port; /* hosting port from the lookup, 0 = none */
     struct own_req own;
     uint64_t next_action;  /* when the current state's request is (re)tried */
     uint64_t next_refresh; /* REGISTERED: when the update is due */
@@ -124,12 +125,14 @@ static void serve_usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: rdrelay-connect serve --rd coap[+tcp]://HOST[:PORT] --ep NAME [options] LOCAL-URI\n"
+        "usage: rdrelay-connect serve --rd coap[+tcp|+ws]://HOST[:PORT] --ep NAME [options] "
+        "LOCAL-URI\n"
         "       rdrelay-connect serve --rd coap://HOST[:PORT] --ep NAME=LOCAL-URI [--ep "
         "NAME=URI ...]\n"
         "\n"
         "Registers a local CoAP server (e.g. coap://127.0.0.1:5683) at rdrelay's Resource\n"
-        "Directory with proxy=yes, from this process's own UDP socket (or TCP connection),\n"
+        "Directory with proxy=yes, from this process's own UDP socket (or TCP or WebSocket\n"
+        "connection),\n"
         "prints the host name "
         "clients must use, and relays every request rdrelay forwards to the local server\n"
         "and its answers back, unchanged (options, payload, blocks, Observe, separate\n"
@@ -137,13 +140,15 @@ static void serve_usage(FILE *out)
         "SIGTERM removes the registration and exits 0.\n"
         "\n"
         "options:\n"
-        "  --rd URI            rdrelay's address, coap:// or coap+tcp://HOST[:PORT] (required)\n"
+        "  --rd URI            rdrelay's address, coap://, coap+tcp:// or\n"
+        "                      coap+ws://HOST[:PORT] (WebSocket, default port 8683) (required)\n"
         "  --ep NAME[=URI]     endpoint name; repeatable with =URI, one socket (or TCP\n"
         "                      connection) each\n"
         "  --d SECTOR          sector (the host name becomes NAME.SECTOR.<proxy domain>)\n"
-        "  --transport T       udp (default) or tcp: one RFC 8323 connection per name to\n"
-        "                      rdrelay-tcp, requests come back over it (coap+tcp:// --rd\n"
-        "                      implies tcp; the local server is always spoken to over UDP)\n"
+        "  --transport T       udp (default), tcp or ws: one RFC 8323 connection per name to\n"
+        "                      rdrelay-tcp (or one WebSocket to rdrelay-ws, RFC 8323 §4),\n"
+        "                      requests come back over it (coap+tcp:// / coap+ws:// --rd\n"
+        "                      imply it; the local server is always spoken to over UDP)\n"
         "  --lt SECONDS        registration lifetime (default: the RD's, 90000)\n"
         "  --links LINKS       link-format to register instead of the local /.well-known/core\n"
         "  --json              print one JSON object per registration instead of a line\n"
@@ -314,14 +319,19 @@ static int own_start(struct serve_ep *e, enum own_kind kind, uint8_t code, const
     return 0;
 }
 
-void serve_print(const struct serve_opts *o, const char *ep, const char *host, const char *reg_loc,
-                 const struct rr_addr *local)
+void serve_print(const struct serve_opts *o, const char *ep, const char *host, unsigned port,
+                 const char *reg_loc, const struct rr_addr *local)
 {
-    char reg[CN_HOSTLEN + CN_PATHLEN + 32];
+    char reg[CN_HOSTLEN + CN_PATHLEN + 32], puri[CN_HOSTLEN + 32] = "";
+    const char *lb = strchr(o->rd.host, ':') ? "[" : "", *rb = lb[0] ? "]" : "";
 
-    snprintf(reg, sizeof(reg), "%s://%s%s%s:%u%s", o->tcp ? "coap+tcp" : "coap",
-             strchr(o->rd.host, ':') ? "[" : "", o->rd.host, strchr(o->rd.host, ':') ? "]" : "",
-             (unsigned)o->rd.port, reg_loc);
+    const char *scheme = o->ws ? "coap+ws" : o->tcp ? "coap+tcp" : "coap";
+    snprintf(reg, sizeof(reg), "%s://%s%s%s:%u%s", scheme, lb, o->rd.host, rb, (unsigned)o->rd.port,
+             reg_loc);
+    /* port-based hosting: the same port on the RD's address, no Uri-Host
+     * (UDP: every relay with port hosting serves it there) */
+    if (port)
+        snprintf(puri, sizeof(puri), "coap://%s%s%s:%u/", lb, o->rd.host, rb, port);
     if (o->json) {
         char uri[CN_HOSTLEN + 16];
         snprintf(uri, sizeof(uri), "coap://%s", host);
@@ -333,6 +343,8 @@ void serve_print(const struct serve_opts *o, const char *ep, const char *host, c
         cn_json_str(stdout, host);
         fputs(",\"uri\":", stdout);
         cn_json_str(stdout, host[0] ? uri : "");
+        fprintf(stdout, ",\"port\":%u,\"port_uri\":", port);
+        cn_json_str(stdout, puri);
         fputs(",\"registration\":", stdout);
         cn_json_str(stdout, reg);
         fputs(",\"local\":", stdout);
@@ -342,6 +354,9 @@ void serve_print(const struct serve_opts *o, const char *ep, const char *host, c
             cn_json_str(stdout, loc);
         }
         fputs("}\n", stdout);
+    } else if (host[0] != '\0' && port) {
+        printf("%s: clients use coap://%s/, or without Uri-Host %s (registered as %s)\n", ep, host,
+               puri, reg);
     } else if (host[0] != '\0') {
         printf("%s: clients use coap://%s/ (registered as %s)\n", ep, host, reg);
     } else {
@@ -350,15 +365,17 @@ void serve_print(const struct serve_opts *o, const char *ep, const char *host, c
     fflush(stdout);
 }
 
-/* Take the host name from an endpoint lookup answer; fall back to the
- * computed name when --proxy-domain was given. */
+/* Take the host name (and the hosting port, port="N", 0 if none) from an
+ * endpoint lookup answer; fall back to the computed name when
+ * --proxy-domain was given. */
 void serve_take_host(const struct serve_opts *o, const char *ep, const struct coap_msg *m,
-                     char *host, size_t hostlen)
+                     char *host, size_t hostlen, unsigned *port)
 {
     struct lf_doc doc;
     char err[128];
 
     host[0] = '\0';
+    *port = 0;
     if (m != NULL && COAP_CODE_CLASS(m->code) == 2 &&
         lf_parse((const char *)m->payload, m->payload_len, &doc, err, sizeof(err)) == 0) {
         for (unsigned i = 0; i < doc.nlinks; i++) {
@@ -368,6 +385,11 @@ void serve_take_host(const struct serve_opts *o, const char *ep, const struct co
                 continue;
             if (o->d[0] != '\0' && (d == NULL || strcmp(d, o->d) != 0))
                 continue;
+            const char *pv = lf_link_param(&doc.links[i], "port");
+            if (pv != NULL) {
+                unsigned long v = strtoul(pv, NULL, 10);
+                *port = v <= 65535 ? (unsigned)v : 0;
+            }
             if (cn_base_host(lf_link_param(&doc.links[i], "base"), host, hostlen) == 0)
                 break;
         }
@@ -494,8 +516,8 @@ static void own_done(struct serve *s, struct serve_ep *e, const struct coap_msg 
     case OWN_LOOKUP:
         if (m == NULL)
             log_warnx("%s: endpoint lookup: %s", e->ep, cs);
-        serve_take_host(&s->o, e->ep, m, e->host, sizeof(e->host));
-        serve_print(&s->o, e->ep, e->host, e->reg_loc, &e->local.addr);
+        serve_take_host(&s->o, e->ep, m, e->host, sizeof(e->host), &e->port);
+        serve_print(&s->o, e->ep, e->host, e->port, e->reg_loc, &e->local.addr);
         e->st = RS_REGISTERED;
         break;
     case OWN_REFRESH:
@@ -844,11 +866,15 @@ static int serve_parse(struct serve *s, int argc, char **argv)
                 s->o.tcp = true;
                 break;
             }
+            if (strcmp(optarg, "ws") == 0) {
+                s->o.tcp = s->o.ws = true;
+                break;
+            }
             if (strcmp(optarg, "udp") == 0) {
                 udp_asked = true;
                 break;
             }
-            fprintf(stderr, "serve: unknown transport '%s' (udp, tcp)\n", optarg);
+            fprintf(stderr, "serve: unknown transport '%s' (udp, tcp, ws)\n", optarg);
             return -1;
         case 'l': {
             unsigned long v = strtoul(optarg, &end, 10);
@@ -927,11 +953,20 @@ static int serve_parse(struct serve *s, int argc, char **argv)
     /* coap+tcp:// implies --transport tcp; coap:// with --transport tcp
      * means the same host and port over TCP */
     if (strncasecmp(rd, "coap+tcp://", 11) == 0) {
-        if (udp_asked) {
-            fprintf(stderr, "serve: --transport udp with a coap+tcp:// --rd\n");
+        if (udp_asked || s->o.ws) {
+            fprintf(stderr, "serve: --transport udp/ws with a coap+tcp:// --rd\n");
             return -1;
         }
         s->o.tcp = true;
+    }
+    /* coap+ws:// implies --transport ws (coap:// with --transport ws: the
+     * same host and port over a WebSocket) */
+    if (strncasecmp(rd, "coap+ws://", 10) == 0) {
+        if (udp_asked || (s->o.tcp && !s->o.ws)) {
+            fprintf(stderr, "serve: --transport udp/tcp with a coap+ws:// --rd\n");
+            return -1;
+        }
+        s->o.tcp = s->o.ws = true;
     }
     if (cn_uri_parse(rd, true, &s->o.rd, err, sizeof(err)) < 0) {
         fprintf(stderr, "serve: --rd: %s\n", err);

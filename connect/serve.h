@@ -3,7 +3,8 @@
  * (serve.c) and its TCP path (tcp.c, RFC 8323): the options, the
  * registration helpers both transports use (registration query, discovery
  * and Location-Path parsing, the host name from the endpoint lookup, the
- * refresh interval, the printed line), and the TCP entry point.
+ * refresh interval, the printed line), and the TCP entry point (which also
+ * runs serve over WebSockets).
  * Owns nothing. Talks to nothing itself.
  */
 #ifndef RDRELAY_CONNECT_SERVE_H
@@ -24,7 +25,8 @@ struct serve_opts {
     const char *proxy_domain;
     char secret[201]; /* --secret / --secret-file: sent as sec= ("" = none) */
     bool json;
-    bool tcp;    /* --transport tcp or a coap+tcp:// --rd */
+    bool tcp;    /* --transport tcp or a coap+tcp:// --rd (and over WebSockets) */
+    bool ws;     /* --transport ws or a coap+ws:// --rd: tcp.c on a WebSocket */
     uint32_t lt; /* 0: not sent, the RD's default applies */
     unsigned timeout_ms;
     unsigned ping_ms;
@@ -47,16 +49,18 @@ int serve_take_location(const struct coap_msg *m, char *out, size_t outlen);
 /* The registration interface from a discovery answer ("/rd" by default). */
 void serve_take_iface(const struct coap_msg *m, char *out, size_t outlen);
 /* The host name from an endpoint lookup answer (m may be NULL), falling
- * back to --proxy-domain. host is "" when neither gives one. */
+ * back to --proxy-domain. host is "" when neither gives one; *port is the
+ * link's port="N" (port-based hosting), 0 when it has none. */
 void serve_take_host(const struct serve_opts *o, const char *ep, const struct coap_msg *m,
-                     char *host, size_t hostlen);
+                     char *host, size_t hostlen, unsigned *port);
 uint64_t serve_refresh_interval_ms(const struct serve_opts *o);
-/* The line (or JSON object) that tells the operator the host name. */
-void serve_print(const struct serve_opts *o, const char *ep, const char *host, const char *reg_loc,
-                 const struct rr_addr *local);
+/* The line (or JSON object) that tells the operator the host name and
+ * the hosting port (0: none). */
+void serve_print(const struct serve_opts *o, const char *ep, const char *host, unsigned port,
+                 const char *reg_loc, const struct rr_addr *local);
 
-/* tcp.c: serve the targets over one RFC 8323 connection each until
- * SIGINT/SIGTERM. Returns the exit code. */
+/* tcp.c: serve the targets over one RFC 8323 connection (TCP, or a
+ * WebSocket when o->ws) each until SIGINT/SIGTERM. Returns the exit code. */
 int serve_tcp_run(const struct serve_opts *o, const struct serve_target *t, unsigned n);
 
 #endif

@@ -278,6 +278,7 @@ void ctl_list_json(struct frontend *fe, struct strbuf *sb)
         json_str(sb, r->host);
         sb_puts(sb, ",\"base\":");
         json_str(sb, r->base);
+        sb_printf(sb, ",\"port\":%u", r->port); /* hosting port, 0 = none */
         rd_rfc3339(r->expires_at, ts, sizeof(ts));
         sb_printf(sb, ",\"expires\":\"%s\",\"expired\":%s,\"reachable\":%s}", ts,
                   lookup_reg_live(fe, r) ? "false" : "true", r->unreachable ? "false" : "true");

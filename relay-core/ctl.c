@@ -77,6 +77,8 @@ void rc_ctl_send_status(struct relay_core *c)
     RC_PUT("xfwd_out", c->c.xfwd_out);
     RC_PUT("xfwd_in", c->c.xfwd_in);
     RC_PUT("xfwd_refused", c->c.xfwd_refused);
+    RC_PUT("port_requests", c->c.port_requests);
+    RC_PUT("ports_open", c->c.ports_open);
 #undef RC_PUT
     if (c->tp->counters)
         n += c->tp->counters(c->tpa, f + n, RC_MAX_COUNTERS - n);
@@ -144,6 +146,7 @@ static void on_route_change(void *arg, const struct rr_route *old_rt, const stru
     } else if (old_rt) {
         log_info("route %s removed", old_rt->host);
     }
+    rc_port_route_change(c, old_rt, new_rt, swapped);
     if (c->tp->route_change)
         c->tp->route_change(c->tpa, old_rt, new_rt, swapped, new_frontend);
 }

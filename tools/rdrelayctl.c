@@ -444,7 +444,7 @@ static void usage(FILE *out)
             "commands:\n"
             "  status   rd-frontend's counters, registrations, and every relay it heard\n"
             "           from (name, pid, last status, counters)\n"
-            "  list     the registrations (path, ep, d, base, lifetime, proxy host)\n"
+            "  list     the registrations (path, ep, d, base, lifetime, proxy host, hosting port)\n"
             "  (other command words are passed on; rd-frontend refuses unknown ones)\n"
             "\n"
             "options:\n"

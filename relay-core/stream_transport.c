@@ -1,0 +1,217 @@
+/*
+ * stream_transport.c - a stream relay (relay-tcp, relay-ws) as a transport
+ * module of the relay core (core.h). Owns stream_transport, the table of
+ * callbacks through
+ * which the core's loop, ctl, RD path, proxy decision and cross-transport
+ * forwarding reach this relay: timers (connection deadlines, exchanges),
+ * the stream counters (then the transport's own) for RELAY_STATUS, whether a route's connection is
+ * gone (with "unreachable since"), and the reachability of the routes whose path is one of our
+ * connections: a closed connection makes them unreachable at once (REACHABILITY 0), a route update
+ * onto a live connection reachable again; after a resync every route on a connection we do not have
+ * is reported. Also st_init / st_free: the setup every stream relay shares. Talks to the core,
+ * stream_exch.c, stream_conn.c, stream_rd.c, stream_proxy.c, stream_xfwd.c, the transport (st_io).
+ */
+#include "log.h"
+#include "stream.h"
+#include "timeutil.h"
+
+static void on_timer(void *tp, struct rr_timer *t, uint64_t now)
+{
+    st_exch_on_timer(tp, t, now);
+}
+
+static void flush(void *tp)
+{
+    struct st_relay *r = tp;
+    if (r->io->flush)
+        r->io->flush(r->ioa);
+}
+
+static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
+{
+    struct st_relay *r = tp;
+    const struct rc_counter mine[] = {
+        {"connections", r->nconns},
+        {"connections_max", r->nconns_max},
+        {"accepted", r->c.accepted},
+        {"closed", r->c.closed},
+        {"refused", r->c.conn_refused},
+        {"aborts_sent", r->c.sig.aborts_sent},
+        {"csm_timeouts", r->c.sig.csm_timeouts},
+        {"partial_timeouts", r->c.sig.partial_timeouts},
+        {"too_big", r->c.too_big},
+        {"pong_timeouts", r->c.sig.pong_timeouts},
+        {"slow_readers", r->c.slow_readers},
+        {"exchanges_down", r->dx_used},
+        {"exchanges_up", r->core.ux.used},
+        {"aborts_received", r->c.sig.aborts_rcvd},
+        {"releases_received", r->c.sig.releases_rcvd},
+        {"bad_frames", r->c.bad_frames},
+        {"rx", r->c.rx_msgs},
+        {"tx", r->c.tx_msgs},
+        {"pings_sent", r->c.sig.pings_sent},
+        {"pings_answered", r->c.sig.pings_answered},
+    };
+    unsigned n = 0;
+    for (; n < sizeof(mine) / sizeof(mine[0]) && n < max; n++)
+        f[n] = mine[n];
+    if (r->io->counters && n < max)
+        n += r->io->counters(r->ioa, f + n, max - n);
+    return n;
+}
+
+void st_gone_diag(struct st_relay *r, uint64_t conn_id, char *buf, size_t len)
+{
+    uint64_t since = st_gone_since(r, conn_id);
+
+    /* a connection of an earlier run ended with that run */
+    if (!since && !rc_conn_id_ours(&r->core, conn_id))
+        since = r->core.start_wall_ms;
+    char suffix[48];
+    snprintf(suffix, sizeof(suffix), " (its %s closed)", r->io->what);
+    rc_unreachable_diag(since, suffix, buf, len);
+}
+
+static bool path_down(void *tp, const struct rr_route *rt, char *diag, size_t len)
+{
+    struct st_relay *r = tp;
+
+    if (st_conn_find(r, rt->path.conn_id) != ST_NONE)
+        return false;
+    st_gone_diag(r, rt->path.conn_id, diag, len);
+    return true;
+}
+
+struct gone_walk {
+    struct st_relay *r;
+    uint64_t conn_id; /* 0: every route whose connection we do not have */
+    uint64_t since;
+};
+
+static int gone_one(const struct rr_route *rt, void *arg)
+{
+    struct gone_walk *g = arg;
+
+    if (!rc_route_is_ours(&g->r->core, rt))
+        return 0;
+    if (g->conn_id) {
+        if (rt->path.conn_id != g->conn_id)
+            return 0;
+        log_info("route %s unreachable: its %s closed", rt->host, g->r->io->what);
+        rc_send_reachability(&g->r->core, rt->host, false, g->since);
+        return 0;
+    }
+    if (st_conn_find(g->r, rt->path.conn_id) == ST_NONE) {
+        uint64_t since = st_gone_since(g->r, rt->path.conn_id);
+        rc_send_reachability(&g->r->core, rt->host, false, since ? since : g->since);
+    }
+    return 0;
+}
+
+void st_conn_routes_gone(struct st_relay *r, uint64_t conn_id, uint64_t since)
+{
+    const struct route_table *t = rc_routes(&r->core);
+    struct gone_walk g = {r, conn_id, since};
+
+    if (t && conn_id)
+        route_table_foreach(t, gone_one, &g);
+}
+
+static void route_change(void *tp, const struct rr_route *old_rt, const struct rr_route *new_rt,
+                         bool swapped, bool new_frontend)
+{
+    struct st_relay *r = tp;
+    (void)new_frontend;
+
+    if (swapped) {
+        /* routes on connections we do not have (closed, or from before our
+         * restart) are unreachable until the endpoint registers again */
+        const struct route_table *t = rc_routes(&r->core);
+        struct gone_walk g = {r, 0, r->core.start_wall_ms};
+        if (t)
+            route_table_foreach(t, gone_one, &g);
+        return;
+    }
+    if (!new_rt || !rc_route_is_ours(&r->core, new_rt))
+        return;
+    if (st_conn_find(r, new_rt->path.conn_id) == ST_NONE) {
+        uint64_t since = st_gone_since(r, new_rt->path.conn_id);
+        rc_send_reachability(&r->core, new_rt->host, false, since ? since : now_wall_ms());
+    } else if (old_rt && rc_route_is_ours(&r->core, old_rt) &&
+               old_rt->path.conn_id != new_rt->path.conn_id) {
+        /* re-registered over a new connection: the route is taken over */
+        rc_send_reachability(&r->core, new_rt->host, true, now_wall_ms());
+    }
+}
+
+static void answer(void *tp, uint32_t i, uint8_t code, const char *diag, uint64_t now)
+{
+    st_dx_answer_local(tp, i, code, diag, now);
+}
+
+static int port_open(void *tp, uint16_t port)
+{
+    struct st_relay *r = tp;
+    return rc_plis_open(&r->core, &r->plis, port);
+}
+
+static void port_close(void *tp, uint16_t port)
+{
+    struct st_relay *r = tp;
+    uint64_t now = now_mono_ms();
+
+    rc_plis_close(&r->core, &r->plis, port);
+    /* the connections accepted there go too: after the quarantine the
+     * number may belong to another endpoint, and a client kept connected
+     * that long must not reach it (rare: a scan of the pool is fine) */
+    for (uint32_t ci = 0; ci < r->nconns_max; ci++)
+        if (r->conns[ci].state == RC_OPEN && r->conns[ci].mux_port == port)
+            st_conn_close(r, ci, "its hosting port closed (registration gone)", now);
+}
+
+static const struct relay_transport stream_transport = {
+    .transport = RR_TRANSPORT_NONE, /* set by st_init */
+    .on_timer = on_timer,
+    .flush = flush,
+    .counters = counters,
+    .route_change = route_change,
+    .rd_request = st_rd_on_request,
+    .proxy_request = st_proxy_on_request,
+    .answer = answer,
+    .path_down = path_down,
+    .rd_response = st_rd_on_response,
+    .rd_notify = st_rd_on_notify,
+    .ep_request = st_rd_on_ep_request,
+    .port_open = port_open,
+    .port_close = port_close,
+    .xfwd_request = st_xfwd_on_request,
+    .xfwd_cancel = st_xfwd_on_cancel,
+    .xfwd_response = st_proxy_on_xfwd_response,
+};
+
+int st_init(struct st_relay *r, uint8_t transport, const char *name, const struct st_io *io,
+            void *ioa, const struct st_limits *lim)
+{
+    r->tp = stream_transport;
+    r->tp.transport = transport;
+    r->io = io;
+    r->ioa = ioa;
+    r->lim = *lim;
+    if (rc_init(&r->core, &r->cfg, name, &r->tp, r) < 0 || st_conns_init(r) < 0 ||
+        st_exch_init(r) < 0)
+        return -1;
+    return 0;
+}
+
+int st_port_listeners(struct st_relay *r, const struct rc_listeners *base, uint32_t skip)
+{
+    return rc_plis_init(&r->core, &r->plis, base, skip);
+}
+
+void st_free(struct st_relay *r)
+{
+    rc_plis_free(&r->plis);
+    st_conns_free(r);
+    st_exch_free(r);
+    rc_free(&r->core);
+}
