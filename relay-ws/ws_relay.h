@@ -89,6 +89,7 @@ struct ws_relay {
     bool uv_due;                                /* run libuv at the end of this loop iteration */
     bool ctx_dying;                             /* lws_context_destroy: closes are not ours */
     struct lws **wsi;                           /* stream slot -> its wsi */
+    struct outq_spare spare;                    /* emptied output buffers, for the next message */
     struct lws_http_mount mounts[2];            /* /.well-known/coap, / */
     struct lws_protocol_vhost_options mimes[4]; /* content types lws lacks */
     struct rr_addr trusted[WS_MAX_TRUSTED];
