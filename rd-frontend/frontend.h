@@ -519,7 +519,8 @@ void port_reg_sync(struct frontend *fe, struct rd_reg *r);
 /* r ends (or stops being proxied): its port goes to quarantine. */
 void port_reg_release(struct frontend *fe, struct rd_reg *r);
 /* Loading r: take its stored port; true if it had to be dropped (the row
- * is rewritten). Then port_reg_load_end (quarantine rows, order). */
+ * is rewritten). Then port_reg_load_end (quarantine rows, order, and ports
+ * for proxied registrations that have none, oldest first). */
 bool port_reg_load(struct frontend *fe, struct rd_reg *r);
 int port_reg_load_end(struct frontend *fe);
 
