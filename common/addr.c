@@ -73,6 +73,18 @@ bool addr_equal_host(const struct rr_addr *a, const struct rr_addr *b)
     }
 }
 
+void addr_source_key(const struct rr_addr *a, uint8_t key[ADDR_SOURCE_KEY_LEN])
+{
+    memset(key, 0, ADDR_SOURCE_KEY_LEN);
+    if (a->ss.ss_family == AF_INET) {
+        key[0] = 4;
+        memcpy(key + 1, &as4(a)->sin_addr, 4);
+    } else if (a->ss.ss_family == AF_INET6) {
+        key[0] = 6;
+        memcpy(key + 1, &as6(a)->sin6_addr, 8);
+    }
+}
+
 bool addr_equal(const struct rr_addr *a, const struct rr_addr *b)
 {
     if (!addr_equal_host(a, b) || addr_port(a) != addr_port(b))

@@ -28,6 +28,11 @@ bool addr_equal(const struct rr_addr *a, const struct rr_addr *b);
 /* Equal family and address only. */
 bool addr_equal_host(const struct rr_addr *a, const struct rr_addr *b);
 uint32_t addr_hash(const struct rr_addr *a);
+/* The "source" a per-source limit counts: an IPv4 address, or the /64 of an
+ * IPv6 address (one site or host usually owns a whole /64). key: a family
+ * tag and 4 or 8 address bytes, zero padded; all-zero when a is unset. */
+#define ADDR_SOURCE_KEY_LEN 9
+void addr_source_key(const struct rr_addr *a, uint8_t key[ADDR_SOURCE_KEY_LEN]);
 uint16_t addr_port(const struct rr_addr *a);
 void addr_set_port(struct rr_addr *a, uint16_t port);
 /* "192.0.2.1:5683" or "[2001:db8::1]:5683"; returns buf. */

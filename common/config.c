@@ -114,6 +114,20 @@ static const struct cfg_entry cfg_table[] = {
      "a released hosting port goes to no other endpoint for this long (s)"},
     {"port_per_source", CFG_U32, F(port_per_source), "8",
      "most hosting ports held by registrations from one IPv4 address or IPv6 /64"},
+    {"takeover", CFG_STR, F(takeover), "same-address",
+     "who may re-register, update or delete a live registration: same-address (the same peer "
+     "IP, any port, or its own TCP/WebSocket connection), allow (anyone) or deny (only its very "
+     "path: same address and port, or its own connection); refused -> 4.03"},
+    {"name_secrets", CFG_STR, F(name_secrets), "",
+     "file of \"NAME-PATTERN SECRET\" lines: such names are registered, updated and deleted only "
+     "with ?sec=SECRET (4.01 otherwise); empty = none"},
+    {"max_links", CFG_U32, F(max_links), "512",
+     "most links in one registration (more -> 4.13); 0 = no limit"},
+    {"max_registrations", CFG_U32, F(max_registrations), "200000",
+     "most registrations in all (a new one beyond -> 5.03 with Max-Age); 0 = no limit"},
+    {"max_regs_per_source", CFG_U32, F(max_regs_per_source), "1000",
+     "most registrations from one IPv4 address or IPv6 /64 (a new one beyond -> 4.29 with "
+     "Max-Age); 0 = no limit"},
 };
 
 #define CFG_N (sizeof(cfg_table) / sizeof(cfg_table[0]))
@@ -408,6 +422,16 @@ int config_finish(struct rr_config *cfg, char *err, size_t errlen)
     }
     if (parse_port_range(cfg, err, errlen) < 0 || check_listen_outside_range(cfg, err, errlen) < 0)
         return -1;
+    if (strcmp(cfg->takeover, "same-address") == 0) {
+        cfg->takeover_mode = RR_TAKEOVER_SAME_ADDRESS;
+    } else if (strcmp(cfg->takeover, "allow") == 0) {
+        cfg->takeover_mode = RR_TAKEOVER_ALLOW;
+    } else if (strcmp(cfg->takeover, "deny") == 0) {
+        cfg->takeover_mode = RR_TAKEOVER_DENY;
+    } else {
+        snprintf(err, errlen, "takeover must be same-address, allow or deny");
+        return -1;
+    }
     /* Host names compare case-insensitively; store them lower-case once. */
     lower_in_place(cfg->proxy_domain);
     lower_in_place(cfg->rd_names);

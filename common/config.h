@@ -73,9 +73,24 @@ struct rr_config {
     uint32_t port_per_source;    /* 8 ports per IPv4 address / IPv6 /64 */
     /* parsed from port_hosting_range by config_finish(): 0..0 = off */
     uint16_t port_lo, port_hi;
+    /* rd-frontend: name ownership and registry limits (0 = no limit) */
+    char takeover[16];             /* "same-address" | "allow" | "deny" */
+    char name_secrets[RR_CFG_STR]; /* "" = none; file of "NAME-PATTERN SECRET" lines */
+    uint32_t max_links;            /* 512 links per registration; more -> 4.13 */
+    uint32_t max_registrations;    /* 200000 in all; a new one beyond -> 5.03 + Max-Age */
+    uint32_t max_regs_per_source;  /* 1000 per IPv4 address / IPv6 /64 -> 4.29 + Max-Age */
     /* parsed from extra_options by config_finish() */
     uint16_t extra_option_nums[RR_MAX_EXTRA_OPTIONS];
     unsigned n_extra_options;
+    uint8_t takeover_mode; /* enum rr_takeover, parsed from takeover by config_finish() */
+};
+
+/* Who may re-register, update or delete a live registration (ownership.c). */
+enum rr_takeover {
+    RR_TAKEOVER_SAME_ADDRESS = 0, /* the same peer IP address (any port), or its own connection */
+    RR_TAKEOVER_ALLOW = 1,        /* anyone (the RFC 9176 default behaviour) */
+    RR_TAKEOVER_DENY = 2,         /* only the registration's very path: same address and port,
+                                     or its own connection */
 };
 
 #define RR_BLOCK_BODY_LIMIT 65536 /* block_body_max: one inter-relay message */

@@ -166,6 +166,22 @@ int fwd_token_decode(const uint8_t *tok, size_t len, uint32_t *slot, uint32_t *c
     return 0;
 }
 
+/* A Uri-Host that no URI could carry (RFC 3986 host: reg-name, IPv4 or
+ * an IP-literal; RFC 7252 §6.4): controls, blanks, non-ASCII bytes (an IDN
+ * travels as punycode) and the URI delimiters that cannot be part of a
+ * host. Such a request is answered 4.00, never routed anywhere. */
+static bool host_chars_valid(const char *h)
+{
+    /* one bit per byte (the forwarding path: no search per character):
+     * 0x21..0x7e without " # / < > ? @ \ ^ ` { | } */
+    static const uint64_t ok[4] = {0x2fff7ff200000000ull, 0x47fffffeaffffffeull, 0, 0};
+
+    for (const unsigned char *p = (const unsigned char *)h; *p; p++)
+        if (!((ok[*p >> 6] >> (*p & 63)) & 1))
+            return false;
+    return true;
+}
+
 enum fwd_verdict fwd_classify(const struct coap_msg *m, const struct rr_config *cfg, char *host,
                               size_t hostlen, uint16_t *bad)
 {
@@ -173,6 +189,8 @@ enum fwd_verdict fwd_classify(const struct coap_msg *m, const struct rr_config *
         return FWD_V_FORWARD_PROXY;
     if (coap_msg_uri_host_lower(m, host, hostlen) < 0)
         return FWD_V_HOST_TOO_LONG;
+    if (!host_chars_valid(host))
+        return FWD_V_BAD_HOST;
     size_t n = strlen(host);
     if (n > 0 && host[n - 1] == '.')
         host[n - 1] = '\0'; /* an absolute name is the same host */
@@ -198,6 +216,9 @@ uint8_t fwd_verdict_answer(enum fwd_verdict v, uint16_t bad, char *diag, size_t 
     case FWD_V_HOST_TOO_LONG:
         snprintf(diag, len, "Uri-Host too long");
         return COAP_PROXYING_NOT_SUPPORTED;
+    case FWD_V_BAD_HOST:
+        snprintf(diag, len, "Uri-Host is not a valid host name");
+        return COAP_BAD_REQUEST;
     default:
         snprintf(diag, len, "unknown host name");
         return COAP_PROXYING_NOT_SUPPORTED;

@@ -43,6 +43,7 @@ enum fwd_verdict {
     FWD_V_UNKNOWN_HOST,  /* 5.05 "unknown host name" */
     FWD_V_FORWARD_PROXY, /* 5.05 "forward proxying is not supported" */
     FWD_V_HOST_TOO_LONG, /* 5.05 "Uri-Host too long" */
+    FWD_V_BAD_HOST,      /* 4.00 "Uri-Host is not a valid host name" */
     FWD_V_BAD_CRITICAL,  /* 4.02 "unknown critical option N" (*bad) */
 };
 enum fwd_verdict fwd_classify(const struct coap_msg *m, const struct rr_config *cfg, char *host,

@@ -159,6 +159,10 @@ static void serve_usage(FILE *out)
         "                      come back to us through rdrelay, else refresh at once\n"
         "                      (a NAT that changed our mapping; default 60, 0 = off)\n"
         "  --proxy-domain DOM  host name fallback if the RD's lookup does not show it\n"
+        "  --secret S          the name's shared secret (the RD's name_secrets): sent as\n"
+        "                      sec=S on registration, refresh and DELETE; as safe as the\n"
+        "                      transport (plain UDP/TCP: readable on the path)\n"
+        "  --secret-file F     the same, read from the first line of F (keeps it out of ps)\n"
         "  --log-level LEVEL   error, warn, info (default), debug\n"
         "  --help              this text\n"
         "exit: 0 after SIGINT/SIGTERM, 2 bad arguments or registration refused, 1 failure\n");
@@ -174,7 +178,53 @@ void serve_reg_query(const struct serve_opts *o, const char *ep, char *q, size_t
         n += snprintf(q + n, qlen - (size_t)n, "&d=%s", o->d);
     n += snprintf(q + n, qlen - (size_t)n, "&proxy=yes");
     if (o->lt != 0)
-        snprintf(q + n, qlen - (size_t)n, "&lt=%u", (unsigned)o->lt);
+        n += snprintf(q + n, qlen - (size_t)n, "&lt=%u", (unsigned)o->lt);
+    if (o->secret[0] != '\0')
+        snprintf(q + n, qlen - (size_t)n, "&sec=%s", o->secret);
+}
+
+const char *serve_auth_query(const struct serve_opts *o, char *q, size_t qlen)
+{
+    if (o->secret[0] == '\0')
+        return NULL;
+    snprintf(q, qlen, "sec=%s", o->secret);
+    return q;
+}
+
+/* --secret-file: the first line, without its line end. 0 / -1 (printed). */
+static int read_secret_file(const char *path, char *out, size_t outlen)
+{
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL || fgets(out, (int)outlen, f) == NULL) {
+        fprintf(stderr, "serve: --secret-file %s: %s\n", path, f ? "empty" : strerror(errno));
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    out[strcspn(out, "\r\n")] = '\0';
+    return 0;
+}
+
+/* A secret travels as one Uri-Query value: no '&' (our own query
+ * separator), no blanks or controls. */
+static int set_secret(struct serve_opts *o, const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n == 0 || n >= sizeof(o->secret) || strpbrk(v, "& \t") != NULL) {
+        fprintf(stderr, "serve: the secret must be 1..%zu bytes without '&' or blanks\n",
+                sizeof(o->secret) - 1);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 32 || v[i] == 127) {
+            fprintf(stderr, "serve: the secret contains a control character\n");
+            return -1;
+        }
+    memcpy(o->secret, v, n + 1);
+    return 0;
 }
 
 /* ---- own requests towards the RD ---- */
@@ -482,6 +532,12 @@ static void own_done(struct serve *s, struct serve_ep *e, const struct coap_msg 
             e->next_action = now;
         } else {
             log_warnx("%s: refresh of %s: %s; retrying", e->ep, e->reg_loc, cs);
+            if (code == COAP_FORBIDDEN || code == COAP_UNAUTHORIZED)
+                log_warnx("%s: the RD sees us from another address than the registration "
+                          "(new network?) and keeps the name for its owner until it lapses "
+                          "(lt + grace); --secret for a name with a secret, a short --lt "
+                          "otherwise",
+                          e->ep);
             backoff(e, now);
             e->next_refresh = e->next_action;
         }
@@ -519,7 +575,7 @@ static void own_done(struct serve *s, struct serve_ep *e, const struct coap_msg 
 static void ep_step(struct serve *s, struct serve_ep *e, uint64_t now)
 {
     struct own_req *r = &e->own;
-    char q[256];
+    char q[512];
 
     if (r->kind != OWN_NONE) {
         if (!r->acked && now >= r->next_tx) {
@@ -561,8 +617,8 @@ static void ep_step(struct serve *s, struct serve_ep *e, uint64_t now)
         break;
     case RS_REGISTERED:
         if (now >= e->next_refresh) {
-            own_start(e, OWN_REFRESH, COAP_POST, e->reg_loc, NULL, NULL, -1, SERVE_MAX_RETRANSMIT,
-                      now);
+            own_start(e, OWN_REFRESH, COAP_POST, e->reg_loc, serve_auth_query(&s->o, q, sizeof(q)),
+                      NULL, -1, SERVE_MAX_RETRANSMIT, now);
         } else if (s->o.probe_ms > 0 && e->host[0] != '\0' && now >= e->next_probe) {
             e->next_probe = now + s->o.probe_ms;
             e->probe_seen = false;
@@ -581,7 +637,8 @@ static void ep_step(struct serve *s, struct serve_ep *e, uint64_t now)
         }
         break;
     case RS_DELETING:
-        own_start(e, OWN_DELETE, COAP_DELETE, e->reg_loc, NULL, NULL, -1, 1, now);
+        own_start(e, OWN_DELETE, COAP_DELETE, e->reg_loc, serve_auth_query(&s->o, q, sizeof(q)),
+                  NULL, -1, 1, now);
         break;
     case RS_DONE:
         break;
@@ -772,6 +829,8 @@ static int serve_parse(struct serve *s, int argc, char **argv)
                                              {"log-level", required_argument, NULL, 'v'},
                                              {"help", no_argument, NULL, 'h'},
                                              {"probe", required_argument, NULL, 'P'},
+                                             {"secret", required_argument, NULL, 's'},
+                                             {"secret-file", required_argument, NULL, 'S'},
                                              {NULL, 0, NULL, 0}};
     const char *eps[SERVE_MAX_EPS], *rd = NULL;
     unsigned neps = 0;
@@ -856,6 +915,16 @@ static int serve_parse(struct serve *s, int argc, char **argv)
         case 'D':
             s->o.proxy_domain = optarg;
             break;
+        case 's':
+            if (set_secret(&s->o, optarg) < 0)
+                return -1;
+            break;
+        case 'S': {
+            char buf[sizeof(s->o.secret) + 2];
+            if (read_secret_file(optarg, buf, sizeof(buf)) < 0 || set_secret(&s->o, buf) < 0)
+                return -1;
+            break;
+        }
         case 'v': {
             enum log_level lvl;
             if (log_level_parse(optarg, &lvl) < 0) {

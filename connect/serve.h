@@ -23,6 +23,7 @@ struct serve_opts {
     char d[64];
     const char *links;
     const char *proxy_domain;
+    char secret[201]; /* --secret / --secret-file: sent as sec= ("" = none) */
     bool json;
     bool tcp;    /* --transport tcp or a coap+tcp:// --rd (and over WebSockets) */
     bool ws;     /* --transport ws or a coap+ws:// --rd: tcp.c on a WebSocket */
@@ -39,8 +40,10 @@ struct serve_target {
     const char *links;
 };
 
-/* The registration query: ep=..[&d=..]&proxy=yes[&lt=..]. */
+/* The registration query: ep=..[&d=..]&proxy=yes[&lt=..][&sec=..]. */
 void serve_reg_query(const struct serve_opts *o, const char *ep, char *q, size_t qlen);
+/* The query of a refresh or DELETE: "sec=.." with a secret, else NULL. */
+const char *serve_auth_query(const struct serve_opts *o, char *q, size_t qlen);
 /* Location-Path options of a 2.01 -> "/reg/3". 0 / -1. */
 int serve_take_location(const struct coap_msg *m, char *out, size_t outlen);
 /* The registration interface from a discovery answer ("/rd" by default). */

@@ -385,7 +385,7 @@ static void own_done(struct tcp_serve *s, struct tcp_ep *e, const struct coap_ms
 /* Start the request the registration state wants, if it is due. */
 static void tc_step(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
 {
-    char q[256];
+    char q[512];
 
     if (e->conn != TC_OPEN || e->own != TO_NONE)
         return;
@@ -410,7 +410,8 @@ static void tc_step(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
         break;
     case TR_REGISTERED:
         if (now >= e->next_refresh) {
-            own_send(s, e, TO_REFRESH, COAP_POST, e->reg_loc, NULL, NULL, -1, now);
+            own_send(s, e, TO_REFRESH, COAP_POST, e->reg_loc, serve_auth_query(s->o, q, sizeof(q)),
+                     NULL, -1, now);
         } else if (s->o->ping_ms > 0 && !e->ping_out && now >= e->last_tx + s->o->ping_ms) {
             uint32_t t = cn_random32();
             memcpy(e->ping_token, &t, TCP_TKL);
@@ -420,7 +421,8 @@ static void tc_step(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
         }
         break;
     case TR_DELETING:
-        own_send(s, e, TO_DELETE, COAP_DELETE, e->reg_loc, NULL, NULL, -1, now);
+        own_send(s, e, TO_DELETE, COAP_DELETE, e->reg_loc, serve_auth_query(s->o, q, sizeof(q)),
+                 NULL, -1, now);
         break;
     case TR_DONE:
         break;

@@ -50,7 +50,7 @@ int rd_reply_serialize(struct rd_reply *r, const struct coap_msg *req, unsigned 
                        struct strbuf *out)
 {
     struct coap_msg m;
-    uint8_t obuf[6][4];
+    uint8_t obuf[7][4];
     char idbuf[24];
     const uint8_t *payload = (const uint8_t *)r->body.buf;
     size_t plen = r->body.len;
@@ -99,6 +99,8 @@ int rd_reply_serialize(struct rd_reply *r, const struct coap_msg *req, unsigned 
         coap_msg_add_opt_uint(&m, COAP_OPT_BLOCK1, r->block1, obuf[4]);
     if (r->size1)
         coap_msg_add_opt_uint(&m, COAP_OPT_SIZE1, r->size1, obuf[5]);
+    if (r->has_max_age)
+        coap_msg_add_opt_uint(&m, COAP_OPT_MAX_AGE, r->max_age, obuf[6]);
     m.payload = plen ? payload : NULL;
     m.payload_len = plen;
     sb_reset(out);
@@ -160,11 +162,8 @@ int rd_block1_feed(struct frontend *fe, const struct rr_peer *peer, const struct
         rd_reply_error(reply, COAP_BAD_OPTION, "BERT blocks not supported");
         return 0;
     }
-    if (coap_msg_opt_uint(req, COAP_OPT_SIZE1, 0) > fe->cfg.max_payload) {
-        rd_reply_error(reply, COAP_TOO_LARGE, "payload larger than %u bytes", fe->cfg.max_payload);
-        reply->size1 = fe->cfg.max_payload;
+    if (lim_payload(fe, peer, coap_msg_opt_uint(req, COAP_OPT_SIZE1, 0), reply) < 0)
         return 0;
-    }
     block1_key(peer, req, key, sizeof(key));
     for (int i = 0; i < RD_MAX_BLOCK1; i++) {
         struct rd_block1 *c = &fe->block1[i];
@@ -175,8 +174,10 @@ int rd_block1_feed(struct frontend *fe, const struct rr_peer *peer, const struct
                 oldest = c;
     }
     if (num == 0) {
+        if (b == NULL && lim_block1_busy(fe, peer, oldest->used, oldest->last, reply) < 0)
+            return 0; /* every slot busy: nobody's transfer is pushed out */
         if (b == NULL) {
-            b = oldest; /* a free slot, or the least recently used one */
+            b = oldest; /* a free slot, or the least recently used, idle one */
             sb_free(&b->buf);
             sb_init(&b->buf);
         }
@@ -191,10 +192,8 @@ int rd_block1_feed(struct frontend *fe, const struct rr_peer *peer, const struct
         return 0;
     }
     b->last = fe->now;
-    if (b->buf.len + req->payload_len > fe->cfg.max_payload) {
+    if (lim_payload(fe, peer, b->buf.len + req->payload_len, reply) < 0) {
         b->used = false;
-        rd_reply_error(reply, COAP_TOO_LARGE, "payload larger than %u bytes", fe->cfg.max_payload);
-        reply->size1 = fe->cfg.max_payload;
         return 0;
     }
     sb_append(&b->buf, req->payload, req->payload_len);

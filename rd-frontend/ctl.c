@@ -231,10 +231,12 @@ void ctl_status_json(struct frontend *fe, struct strbuf *sb)
               ",\"seq\":%" PRIu64 ",\"requests\":%" PRIu64 ",\"pub_eagain\":%" PRIu64
               ",\"router_eagain\":%" PRIu64 ",\"router_unroutable\":%" PRIu64
               ",\"snapshots_active\":%u,\"snapshots_merged\":%" PRIu64
-              ",\"snapshot_hwm_pauses\":%" PRIu64 ",\"snapshots_aborted\":%" PRIu64 ",\"relays\":[",
+              ",\"snapshot_hwm_pauses\":%" PRIu64 ",\"snapshots_aborted\":%" PRIu64,
               live, expired, proxied, fe->nobservers, pending, fe->epoch, fe->seq, fe->requests,
               fe->pub_eagain, fe->router_eagain, fe->router_unroutable, snaps_active,
               fe->snaps_merged, fe->snap_hwm_pauses, fe->snaps_aborted);
+    lim_status_json(fe, sb);
+    sb_puts(sb, ",\"relays\":[");
     for (unsigned i = 0; i < fe->nrelays; i++) {
         const struct rd_relay *rl = &fe->relays[i];
         uint64_t seen = rl->status_at > rl->hello_at ? rl->status_at : rl->hello_at;

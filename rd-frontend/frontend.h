@@ -23,6 +23,9 @@
  *   ports.c      port-based hosting: which port is free, assigned, quarantined
  *   port_reg.c   a registration's hosting port through its life (store, log)
  *   routes_pub.c Clone-pattern server side (ROUTE_UPDATE, HEARTBEAT, snapshots)
+ *   ownership.c  who may re-register, update or delete a live registration
+ *   secrets.c    per-name shared secrets (name_secrets file, ?sec=)
+ *   limits.c     registry limits: payload, links, total, per source; counters
  */
 #ifndef RDRELAY_FRONTEND_H
 #define RDRELAY_FRONTEND_H
@@ -36,6 +39,7 @@
 #include "config.h"
 #include "linkformat.h"
 #include "proto_msg.h" /* includes proto.h */
+#include "ratelog.h"
 #include "strbuf.h"
 
 #define RD_BASE_MAX 256
@@ -47,7 +51,11 @@
 #define RD_MAX_COUNTERS 64
 #define RD_MAX_BLOCK1 64
 #define RD_IDENT_MAX 256
-#define RD_DEFAULT_BLOCK_SZX 6 /* 1024 bytes */
+#define RD_DEFAULT_BLOCK_SZX 6      /* 1024 bytes */
+#define RD_MAX_PENDING 256          /* simple registrations in flight (limits.c) */
+#define RD_PENDING_PER_SOURCE 16    /* ... from one IPv4 address / IPv6 /64 */
+#define RD_MAX_OBSERVERS 4096       /* Observe registrations on lookups */
+#define RD_OBSERVERS_PER_SOURCE 256 /* ... from one IPv4 address / IPv6 /64 */
 
 enum rd_proxy_mode { RD_PROXY_NONE = 0, RD_PROXY_YES = 1, RD_PROXY_ONDEMAND = 2 };
 
@@ -136,6 +144,8 @@ struct rd_params {
     uint8_t proxy; /* enum rd_proxy_mode */
     bool proxy_on; /* "proxy=on" was sent (deprecated spelling) */
     uint32_t ka;
+    bool has_sec;                       /* sec=: the name's shared secret (secrets.c); */
+    char sec[RD_ATTR_VALUE_MAX];        /* never stored, logged or shown */
     struct rd_attr attrs[RD_MAX_ATTRS]; /* everything else */
     unsigned nattrs;
 };
@@ -158,6 +168,8 @@ struct rd_reply {
     bool has_block1;
     uint32_t block1;
     uint32_t size1; /* > 0: Size1 option (with 4.13) */
+    bool has_max_age;
+    uint32_t max_age; /* Max-Age option: when to try again (5.03, 4.29) */
     struct strbuf body;
 };
 
@@ -244,10 +256,9 @@ struct rd_port_slot {
     uint64_t until;     /* quarantined until (unix ms) */
     struct rr_addr src; /* assigned: the registrant's address (per-source limit) */
 };
-/* How many ports one source (IPv4 address or IPv6 /64) holds. */
-#define RD_PORT_SRC_KEY 9 /* family byte + 4 (IPv4) or 8 (the /64) address bytes */
+/* How many ports one source (addr_source_key: IPv4 address or IPv6 /64) holds. */
 struct rd_port_src {
-    uint8_t key[RD_PORT_SRC_KEY];
+    uint8_t key[ADDR_SOURCE_KEY_LEN];
     uint32_t count; /* 0 = empty slot */
 };
 struct rd_ports {
@@ -262,6 +273,42 @@ struct rd_ports {
     uint32_t per_source;
 };
 enum rd_port_why { RD_PORT_OK = 0, RD_PORT_OFF, RD_PORT_EXHAUSTED, RD_PORT_SOURCE_LIMIT };
+
+/* Per-name secrets (secrets.c): the name_secrets file, in file order. */
+struct rd_secret {
+    char *pattern; /* "ep" or "ep.d", fnmatch(3) wildcards, case-insensitive */
+    char *secret;
+};
+struct rd_secrets {
+    struct rd_secret *v;
+    size_t n;
+};
+
+/* Registry limits (limits.c): what was refused, and why. */
+enum rd_limit_kind {
+    RD_LIM_PAYLOAD,  /* payload over max_payload: 4.13 + Size1 */
+    RD_LIM_LINKS,    /* more than max_links links: 4.13 */
+    RD_LIM_TOTAL,    /* max_registrations reached: 5.03 + Max-Age */
+    RD_LIM_SOURCE,   /* max_regs_per_source reached: 4.29 + Max-Age */
+    RD_LIM_TAKEOVER, /* a live name or path of another source: 4.03 */
+    RD_LIM_SECRET,   /* a name with a secret, without it: 4.01 */
+    RD_LIM_BLOCK1,   /* every Block1 reassembly slot busy: 5.03 + Max-Age */
+    RD_LIM_PENDING,  /* simple registrations in flight, in all or per source: 5.03 */
+    RD_LIM_OBSERVE,  /* lookup observers, in all or per source: served, not observed */
+    RD_LIM_N
+};
+/* Registrations per source (addr_source_key), chained hash. */
+struct rd_src {
+    uint8_t key[ADDR_SOURCE_KEY_LEN];
+    uint32_t n;
+    struct rd_src *next;
+};
+struct rd_limits {
+    struct rd_src **b;
+    size_t nb, nsrc;
+    uint64_t hits[RD_LIM_N];
+    struct ratelog rl[RD_LIM_N];
+};
 
 struct frontend {
     struct rr_config cfg;
@@ -300,6 +347,8 @@ struct frontend {
      * not after the batch's COMMIT (it changes nothing that must be durable) */
     bool send_now;
     uint64_t requests, registrations_made;
+    struct rd_limits lim;
+    struct rd_secrets secrets;
 };
 
 /* --- committer.c: a batch's COMMIT in a thread of its own --- */
@@ -346,6 +395,68 @@ void rd_on_reachability(struct frontend *fe, const char *host, bool reachable, u
 void rd_peer_base(const struct rr_peer *peer, char *out, size_t outlen);
 /* "2024-01-02T03:04:05Z" */
 void rd_rfc3339(uint64_t unix_ms, char *out, size_t outlen);
+/* Past its grace period (or NULL): its name and path are free. */
+bool rd_reg_gone(const struct frontend *fe, const struct rd_reg *r);
+/* "udp:192.0.2.1:5683" for logs. */
+void rd_peer_str(const struct rr_peer *p, char *out, size_t len);
+
+/* --- name ownership (ownership.c) --- */
+/* May a request from peer re-register (ep, d) over r (NULL: none), or
+ * update or delete r? p holds its parameters (sec=). A name with a secret
+ * needs it (and then nothing else: the secret is the proof of ownership);
+ * otherwise a live r obeys the takeover setting. 0, or -1 with reply
+ * filled (4.01 / 4.03), counted and logged. */
+int own_authorise(struct frontend *fe, const struct rd_reg *r, const char *ep, const char *d,
+                  const struct rr_peer *peer, const struct rd_params *p, struct rd_reply *reply);
+/* Whether peer is the owner under takeover mode (enum rr_takeover). */
+bool own_same_owner(uint8_t mode, const struct rr_peer *owner, const struct rr_peer *peer);
+
+/* --- per-name secrets (secrets.c) --- */
+/* Load the name_secrets file ("" = none). 0, or -1 logged. */
+int secrets_load(struct rd_secrets *s, const char *path);
+void secrets_free(struct rd_secrets *s);
+/* The secret of (ep, d) (first matching line), or NULL. */
+const char *secrets_find(const struct rd_secrets *s, const char *ep, const char *d);
+/* Compare in time independent of where they differ. */
+bool secrets_equal(const char *a, const char *b);
+
+/* --- registry limits (limits.c) --- */
+void lim_free(struct rd_limits *l);
+/* Count r under its source (delta +1 when it joins the registry, -1 when it
+ * leaves or before its peer changes). */
+void lim_track(struct frontend *fe, const struct rd_reg *r, int delta);
+/* Registrations counted under peer's source. */
+uint32_t lim_source_count(const struct frontend *fe, const struct rr_peer *peer);
+/* 0, or -1 with 4.13 + Size1 in reply (payload of len bytes). */
+int lim_payload(struct frontend *fe, const struct rr_peer *peer, size_t len,
+                struct rd_reply *reply);
+/* 0, or -1 with 4.13 in reply (a document of nlinks links). */
+int lim_links(struct frontend *fe, const struct rr_peer *peer, unsigned nlinks,
+              struct rd_reply *reply);
+/* A registration from peer that would be new (old NULL) or move old to
+ * peer's source: 0, or -1 with 5.03 / 4.29 and Max-Age in reply. */
+int lim_new_registration(struct frontend *fe, const struct rd_reg *old, const struct rr_peer *peer,
+                         struct rd_reply *reply);
+/* A new Block1 body needs a slot; the least recently used one is used
+ * (busy) and was last fed at last_ms. 0: take it (free, or idle long
+ * enough that its client gave up), or -1 with 5.03 + Max-Age in reply. */
+int lim_block1_busy(struct frontend *fe, const struct rr_peer *peer, bool used, uint64_t last_ms,
+                    struct rd_reply *reply);
+/* A new simple registration from peer (each makes rd-frontend send a GET
+ * to the source, so spoofed ones must not pile up): 0, or -1 with 5.03 +
+ * Max-Age in reply when RD_MAX_PENDING are in flight, or
+ * RD_PENDING_PER_SOURCE from peer's source. */
+int lim_pending(struct frontend *fe, const struct rr_peer *peer, struct rd_reply *reply);
+/* A new lookup observer from peer: true if it may be added (fewer than
+ * RD_MAX_OBSERVERS in all and RD_OBSERVERS_PER_SOURCE from its source);
+ * else counted and logged, and the lookup is answered without Observe. */
+bool lim_observer(struct frontend *fe, const struct rr_peer *peer);
+/* Count a refusal of this kind and log it (at most one line per kind per
+ * RATELOG_INTERVAL_MS, saying how many were held back). */
+void lim_hit(struct frontend *fe, enum rd_limit_kind k, const struct rr_peer *peer, const char *fmt,
+             ...) __attribute__((format(printf, 4, 5)));
+/* ,"limits":{...} for the status JSON. */
+void lim_status_json(const struct frontend *fe, struct strbuf *sb);
 
 /* --- reply helpers (block.c) --- */
 void rd_reply_init(struct rd_reply *r);

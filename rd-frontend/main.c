@@ -24,6 +24,7 @@
 #include "config.h"
 #include "frontend.h"
 #include "log.h"
+#include "statedir.h"
 #include "timeutil.h"
 
 #define TICK_MS 250
@@ -74,6 +75,8 @@ static void *open_socket(void *ctx, int type, const char *endpoint)
         log_warn("bind %s", endpoint);
         goto fail;
     }
+    if (statedir_secure_ipc(endpoint) < 0) /* the operator's alone */
+        goto fail;
     return s;
 fail:
     zmq_close(s);
@@ -297,10 +300,14 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("rd-frontend", lvl);
-    if (mkdir(cfg.state_dir, 0755) < 0 && errno != EEXIST) {
-        log_warn("state_dir %s", cfg.state_dir);
+    if (statedir_prepare(cfg.state_dir) < 0) /* 0700, sockets and store 0600 */
         return 2;
-    }
+    /* a missing or malformed name_secrets file is a configuration error:
+     * exit 2 (do not restart), not the 1 of an unusable store */
+    struct rd_secrets check;
+    if (secrets_load(&check, cfg.name_secrets) < 0)
+        return 2;
+    secrets_free(&check);
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

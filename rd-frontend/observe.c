@@ -17,8 +17,6 @@
 #include "frontend.h"
 #include "log.h"
 
-#define MAX_OBSERVERS 4096
-
 uint64_t observe_hash(const void *p, size_t n)
 {
     const uint8_t *b = p;
@@ -83,10 +81,8 @@ bool observe_request(struct frontend *fe, const struct rr_peer *peer, const stru
     if (pp != NULL) {
         o = *pp; /* re-registration with the same token: replace the query */
     } else {
-        if (fe->nobservers >= MAX_OBSERVERS) {
-            log_warnx("observe: %d observers, not adding another", MAX_OBSERVERS);
+        if (!lim_observer(fe, peer)) /* counted, logged (rate-limited) */
             return false;
-        }
         o = calloc(1, sizeof(*o));
         if (o == NULL)
             return false;

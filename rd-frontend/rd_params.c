@@ -3,10 +3,12 @@
  * Owns nothing; pure functions over a parsed request. Every rejection comes
  * with a short diagnostic that rd_request.c sends as the 4.00 payload.
  * Rules (RFC 9176 §5, BRIEF §1.2): ep and d at most 63 bytes, no characters
- * 0-31 or 127-159; lt 1..4294967295; ep, d, lt, base, proxy or ka given
- * twice -> 4.00, while any other attribute may repeat (RFC 9176 §9.3.1:
- * several et are several parameters) and every value is kept;
- * proxy=yes|ondemand|on (on = yes, deprecated); page needs count.
+ * 0-31 or 127-159, well-formed UTF-8 (as every attribute value);
+ * lt 1..4294967295; ep, d, lt, base, proxy, ka or sec given twice -> 4.00,
+ * while any other attribute may repeat (RFC 9176 §9.3.1: several et are
+ * several parameters) and every value is kept; proxy=yes|ondemand|on
+ * (on = yes, deprecated); page needs count; sec= (a name's secret,
+ * secrets.c) is kept apart and never becomes an attribute.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -34,6 +36,30 @@ static int parse_u32(const char *s, size_t len, uint32_t min, uint32_t max, uint
     return 0;
 }
 
+/* Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, at most
+ * U+10FFFF): names and attributes are text (RFC 9176 §9.3, RFC 6690). */
+static bool valid_utf8(const unsigned char *u, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned char c = u[i];
+        size_t n = c < 0x80                 ? 1
+                   : c >= 0xc2 && c <= 0xdf ? 2
+                   : c >= 0xe0 && c <= 0xef ? 3
+                   : c >= 0xf0 && c <= 0xf4 ? 4
+                                            : 0;
+        if (n == 0 || i + n > len)
+            return false;
+        for (size_t k = 1; k < n; k++)
+            if ((u[i + k] & 0xc0) != 0x80)
+                return false;
+        if ((c == 0xe0 && u[i + 1] < 0xa0) || (c == 0xed && u[i + 1] > 0x9f) ||
+            (c == 0xf0 && u[i + 1] < 0x90) || (c == 0xf4 && u[i + 1] > 0x8f))
+            return false;
+        i += n;
+    }
+    return true;
+}
+
 int rd_params_check_name(const char *what, const char *v, size_t len, char *err, size_t errlen)
 {
     const unsigned char *u = (const unsigned char *)v;
@@ -49,6 +75,10 @@ int rd_params_check_name(const char *what, const char *v, size_t len, char *err,
             snprintf(err, errlen, "%s contains a control character", what);
             return -1;
         }
+    }
+    if (!valid_utf8(u, len)) {
+        snprintf(err, errlen, "%s is not UTF-8", what);
+        return -1;
     }
     return 0;
 }
@@ -128,7 +158,7 @@ static int split_query(const struct coap_msg_opt *o, char *name, size_t namelen,
 /* The registration parameters with one value; every other one may repeat. */
 static bool single_valued(const char *name)
 {
-    static const char *const names[] = {"ep", "d", "lt", "base", "proxy", "ka"};
+    static const char *const names[] = {"ep", "d", "lt", "base", "proxy", "ka", "sec"};
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(name, names[i]) == 0)
@@ -208,6 +238,10 @@ int rd_params_parse(const struct coap_msg *req, struct rd_params *p, char *err, 
                 return -1;
             }
             p->has_ka = true;
+        } else if (strcmp(name, "sec") == 0) {
+            /* the name's secret (secrets.c): kept for the check, never an attribute */
+            snprintf(p->sec, sizeof(p->sec), "%s", value);
+            p->has_sec = true;
         } else {
             if (rd_params_check_name(name, value, vl, err, errlen) < 0)
                 return -1;

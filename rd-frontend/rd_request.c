@@ -7,7 +7,9 @@
  * (every change is written before the answer is queued; main.c commits the
  * batch before anything is sent), registry.c, routes_pub.c (route changes),
  * lookup.c, observe.c (marks lookups dirty), block.c, and, through the
- * outbox, to relays (EP_REQUEST).
+ * outbox, to relays (EP_REQUEST). Before any change it asks ownership.c
+ * (may this source touch this name or path?) and limits.c (is there room?),
+ * and tells limits.c whenever a registration joins, leaves or moves.
  * A store write failure is fatal: memory would be ahead of the disk, and a
  * restart (supervisor) reloads the consistent state; the relay re-sends.
  */
@@ -50,7 +52,7 @@ void rd_rfc3339(uint64_t unix_ms, char *out, size_t outlen)
     strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void peer_str(const struct rr_peer *p, char *out, size_t len)
+void rd_peer_str(const struct rr_peer *p, char *out, size_t len)
 {
     char a[RR_ADDRSTRLEN];
 
@@ -64,7 +66,7 @@ static void log_change(const char *what, const struct rd_reg *r)
 {
     char ps[RR_ADDRSTRLEN + RR_RELAY_NAME_MAX + 2];
 
-    peer_str(&r->peer, ps, sizeof(ps));
+    rd_peer_str(&r->peer, ps, sizeof(ps));
     log_info("%s ep=%s d=%s path=/reg/%" PRId64 " host=%s peer=%s", what, r->ep, r->d, r->id,
              r->host, ps);
 }
@@ -138,6 +140,7 @@ static void drop_reg(struct frontend *fe, struct rd_reg *r, const char *why)
     if (r->host[0] && !r->expired)
         routes_publish(fe, r, true);
     log_change(why, r);
+    lim_track(fe, r, -1);
     port_reg_release(fe, r);
     registry_remove(&fe->reg, r);
     reg_free(r);
@@ -158,11 +161,8 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
         rd_reply_error(reply, COAP_BAD_REQUEST, "ep is required");
         return;
     }
-    if (plen > fe->cfg.max_payload) {
-        rd_reply_error(reply, COAP_TOO_LARGE, "payload larger than %u bytes", fe->cfg.max_payload);
-        reply->size1 = fe->cfg.max_payload;
+    if (lim_payload(fe, peer, plen, reply) < 0)
         return;
-    }
     nr = reg_new();
     if (nr == NULL) {
         rd_reply_error(reply, COAP_INTERNAL_ERROR, "out of memory");
@@ -172,6 +172,8 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
         rd_reply_error(reply, COAP_BAD_REQUEST, "malformed link-format: %s", err);
         goto fail;
     }
+    if (lim_links(fe, peer, nr->doc.nlinks, reply) < 0)
+        goto fail;
     snprintf(nr->ep, sizeof(nr->ep), "%s", p->ep);
     snprintf(nr->d, sizeof(nr->d), "%s", p->d);
     if (p->proxy && proxy_host(fe, p->ep, p->d, nr->host, sizeof(nr->host), reply) < 0)
@@ -191,6 +193,14 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
         goto fail;
     }
 
+    /* One past its grace period that the timer has not removed yet is
+     * removed now: its name is free, but its path is never handed on. */
+    old = registry_by_epd(&fe->reg, nr->ep, nr->d);
+    if (old != NULL && rd_reg_gone(fe, old))
+        drop_reg(fe, old, "removed after grace period");
+    clash = registry_by_host(&fe->reg, nr->host);
+    if (clash != NULL && rd_reg_gone(fe, clash))
+        drop_reg(fe, clash, "removed after grace period");
     /* The same (ep, d) keeps its path; so does the same proxy name in another case. */
     old = registry_by_epd(&fe->reg, nr->ep, nr->d);
     clash = registry_by_host(&fe->reg, nr->host);
@@ -200,6 +210,11 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
         old = clash;
         clash = NULL;
     }
+    /* every refusal before anything changes */
+    if (own_authorise(fe, old, nr->ep, nr->d, peer, p, reply) < 0 ||
+        (clash != NULL && own_authorise(fe, clash, clash->ep, clash->d, peer, p, reply) < 0) ||
+        lim_new_registration(fe, old, peer, reply) < 0)
+        goto fail;
     if (clash != NULL)
         drop_reg(fe, clash, "replaced (same proxy name)");
     if (old != NULL) {
@@ -212,6 +227,8 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
             routes_publish(fe, old, true);
         if (registry_replace(&fe->reg, old, nr) < 0)
             fatalx("registry: out of memory");
+        lim_track(fe, old, -1);
+        lim_track(fe, nr, 1);
         reg_free(old);
         log_change("re-registered", nr);
     } else {
@@ -219,6 +236,7 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
         store_or_die(store_insert(fe->store, nr), "insert");
         if (registry_insert(&fe->reg, nr) < 0)
             fatalx("registry: out of memory");
+        lim_track(fe, nr, 1);
         log_change("registered", nr);
         fe->registrations_made++;
     }
@@ -261,11 +279,8 @@ static void do_update(struct frontend *fe, struct rd_reg *r, const struct rr_pee
     }
     if (plen > 0 && check_cf(req, reply) < 0)
         return;
-    if (plen > fe->cfg.max_payload) {
-        rd_reply_error(reply, COAP_TOO_LARGE, "payload larger than %u bytes", fe->cfg.max_payload);
-        reply->size1 = fe->cfg.max_payload;
+    if (lim_payload(fe, peer, plen, reply) < 0)
         return;
-    }
     if (plen > 0) {
         /* RFC 9176 defines updates without payload; a link-format payload
          * replaces the links (as earlier drafts did). Parse before changing anything. */
@@ -275,7 +290,10 @@ static void do_update(struct frontend *fe, struct rd_reg *r, const struct rr_pee
             rd_reply_error(reply, COAP_BAD_REQUEST, "malformed link-format: %s", err);
             return;
         }
+        unsigned nlinks = doc.nlinks;
         lf_free(&doc);
+        if (lim_links(fe, peer, nlinks, reply) < 0)
+            return;
     }
     /* Only a proxy= in this very request is validated: a plain refresh must
      * never fail (RIOT drops its registration after a failed update), even
@@ -286,9 +304,14 @@ static void do_update(struct frontend *fe, struct rd_reg *r, const struct rr_pee
     if (!p.has_proxy)
         snprintf(host, sizeof(host), "%s", r->host);
 
-    /* validated: apply */
     clash = registry_by_host(&fe->reg, host);
-    if (clash != NULL && clash != r)
+    if (clash == r)
+        clash = NULL;
+    if (clash != NULL && own_authorise(fe, clash, clash->ep, clash->d, peer, &p, reply) < 0)
+        return;
+
+    /* validated: apply */
+    if (clash != NULL)
         drop_reg(fe, clash, "replaced (same proxy name)");
     snprintf(old_host, sizeof(old_host), "%s", r->host);
     if (strcmp(host, r->host) != 0) {
@@ -301,7 +324,9 @@ static void do_update(struct frontend *fe, struct rd_reg *r, const struct rr_pee
     r->proxy = proxy;
     if (p.has_ka)
         r->ka = p.ka;
+    lim_track(fe, r, -1);
     r->peer = *peer; /* the route follows a NAT rebinding */
+    lim_track(fe, r, 1);
     port_reg_sync(fe, r);
     if (p.has_lt)
         r->lt = p.lt;
@@ -384,6 +409,11 @@ static int do_simple(struct frontend *fe, const uint8_t *ident, size_t idlen, ui
         return RD_DONE;
     }
     if (p.proxy && proxy_host(fe, p.ep, p.d, (char[RR_HOST_MAX]){0}, RR_HOST_MAX, reply) < 0)
+        return RD_DONE;
+    /* refused now rather than after a fetch (do_register checks again) */
+    if (own_authorise(fe, registry_by_epd(&fe->reg, p.ep, p.d), p.ep, p.d, peer, &p, reply) < 0)
+        return RD_DONE;
+    if (lim_pending(fe, peer, reply) < 0)
         return RD_DONE;
     if (idlen > RD_IDENT_MAX) {
         rd_reply_error(reply, COAP_INTERNAL_ERROR, "routing id too long");
@@ -512,7 +542,7 @@ static int64_t parse_id(const char *s)
     return v;
 }
 
-static bool reg_gone(const struct frontend *fe, const struct rd_reg *r)
+bool rd_reg_gone(const struct frontend *fe, const struct rd_reg *r)
 {
     return r == NULL || fe->now >= r->expires_at + (uint64_t)fe->cfg.expiry_grace * 1000u;
 }
@@ -611,18 +641,29 @@ int rd_handle_request(struct frontend *fe, const uint8_t *ident, size_t idlen, u
         struct rd_reg *r = registry_by_id(&fe->reg, parse_id(segs[1]));
         const uint8_t *payload;
         size_t plen;
-        if (reg_gone(fe, r)) {
+        if (rd_reg_gone(fe, r)) {
             rd_reply_error(&reply, COAP_NOT_FOUND, "no such registration");
         } else if (code == COAP_GET) {
             reply.code = COAP_CONTENT;
             reply.content_format = COAP_CF_LINK_FORMAT;
             sb_append(&reply.body, r->links, r->links_len);
-        } else if (code == COAP_POST) {
-            if (rd_block1_feed(fe, &peer, &req, &reply, &payload, &plen) == 1)
+        } else if (code == COAP_POST || code == COAP_DELETE) {
+            /* a malformed update is refused by do_update with 4.00, changing
+             * nothing; for DELETE a malformed query just carries no sec= */
+            struct rd_params op;
+            char err[128];
+            bool parsed = rd_params_parse(&req, &op, err, sizeof(err)) == 0;
+            if (!parsed)
+                memset(&op, 0, sizeof(op));
+            if ((parsed || code == COAP_DELETE) &&
+                own_authorise(fe, r, r->ep, r->d, &peer, &op, &reply) < 0) {
+                ; /* 4.01 / 4.03 */
+            } else if (code == COAP_DELETE) {
+                drop_reg(fe, r, "deleted");
+                reply.code = COAP_DELETED;
+            } else if (rd_block1_feed(fe, &peer, &req, &reply, &payload, &plen) == 1) {
                 do_update(fe, r, &peer, &req, payload, plen, &reply);
-        } else if (code == COAP_DELETE) {
-            drop_reg(fe, r, "deleted");
-            reply.code = COAP_DELETED;
+            }
         } else {
             rd_reply_error(&reply, COAP_METHOD_NOT_ALLOWED, "GET, POST or DELETE only");
         }
@@ -675,7 +716,7 @@ void rd_tick(struct frontend *fe)
         r = registry_next_due(&fe->reg);
         if (r == NULL || r->due > fe->now)
             break;
-        if (reg_gone(fe, r)) {
+        if (rd_reg_gone(fe, r)) {
             r->expired = true; /* its route went at expiry */
             drop_reg(fe, r, "removed after grace period");
             continue;
@@ -735,7 +776,7 @@ static int load_one(struct rd_reg *r, void *arg)
     struct load_ctx *lc = arg;
     struct frontend *fe = lc->fe;
 
-    if (reg_gone(fe, r)) {
+    if (rd_reg_gone(fe, r)) {
         if (id_list_push(&lc->gone, r->id) < 0) {
             reg_free(r);
             return -1;
@@ -757,6 +798,7 @@ static int load_one(struct rd_reg *r, void *arg)
         reg_free(r);
         return -1;
     }
+    lim_track(fe, r, 1);
     /* rare (the range changed): rewritten after the load, not mid-SELECT */
     return rewrite ? id_list_push(&lc->redo, r->id) : 0;
 }
@@ -777,7 +819,7 @@ int frontend_init(struct frontend *fe, const struct rr_config *cfg, const char *
         log_warnx("discovery document: %s", err);
         goto out;
     }
-    if (ports_init(&fe->ports, cfg) < 0)
+    if (secrets_load(&fe->secrets, cfg->name_secrets) < 0 || ports_init(&fe->ports, cfg) < 0)
         goto out;
     if (store_open(db_path, &fe->store) < 0)
         goto out;
@@ -822,6 +864,8 @@ void frontend_free(struct frontend *fe)
     for (int i = 0; i < RD_MAX_BLOCK1; i++)
         sb_free(&fe->block1[i].buf);
     registry_free(&fe->reg);
+    lim_free(&fe->lim);
+    secrets_free(&fe->secrets);
     lf_free(&fe->wkc);
     store_close(fe->store);
     fe->store = NULL;

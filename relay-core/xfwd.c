@@ -22,6 +22,7 @@
 
 #include "core.h"
 #include "log.h"
+#include "statedir.h"
 #include "proto_msg.h"
 
 int rc_zsend(struct relay_core *c, void *sock, const void *id, size_t idlen, uint16_t type,
@@ -111,6 +112,8 @@ int rc_xfwd_open(struct relay_core *c)
         log_warnx("relay endpoint for state_dir \"%s\" is too long", c->cfg->state_dir);
         return -1;
     }
+    if (statedir_prepare(c->cfg->state_dir) < 0) /* our ipc socket: 0600 in a 0700 dir */
+        return -1;
     c->xrouter = zmq_socket(c->zctx, ZMQ_ROUTER);
     if (!c->xrouter)
         goto fail;
@@ -126,6 +129,8 @@ int rc_xfwd_open(struct relay_core *c)
         log_warnx("bind %s: %s", ep, zmq_strerror(errno));
         return -1;
     }
+    if (statedir_secure_ipc(ep) < 0)
+        return -1;
     log_info("cross-transport endpoint %s", ep);
     if (rc_zsock_add(c, c->xrouter, -1) < 0)
         return -1;

@@ -486,6 +486,30 @@ rd_snapshot() {
     printf '%s\n%s\n' "$ep" "$res"
 }
 
+# rd_unchanged WHAT: both lookups are as in $BASELINE (an rd_snapshot the
+# test took): a rejected request changed nobody's registration.
+rd_unchanged() {
+    local snap
+    snap=$(rd_snapshot)
+    if [ "$snap" == "$BASELINE" ]; then
+        ok "$1: store unchanged"
+    else
+        fail "$1: store unchanged"
+        diff <(echo "$BASELINE") <(echo "$snap") | sed 's/^/    /'
+    fi
+}
+
+# rd_refused CODE WHAT coap-args...: the request gets CODE with a short
+# diagnostic, and the store is unchanged afterwards (rd_unchanged).
+rd_refused() {
+    local code=$1 what=$2
+    shift 2
+    coap "$@"
+    assert_code "$code" "$what -> $code"
+    assert_diagnostic "$what: $code carries a diagnostic"
+    rd_unchanged "$what"
+}
+
 # ---------------------------------------------------------------- cleanup
 
 # Every process of this test stopped by PID, background clients first.

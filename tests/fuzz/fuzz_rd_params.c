@@ -4,7 +4,8 @@
  * proxy, ka, extra attributes) and lookup queries (filters, page, count)
  * taken from the Uri-Query options of a request (one per input line).
  * Invariants: an accepted ep/d passes the name check it was validated with,
- * lt is in 1..2^32-1, every kept string is NUL-terminated within its field.
+ * lt is in 1..2^32-1, every kept string is NUL-terminated within its field,
+ * sec= never becomes an attribute.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -31,9 +32,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (p.has_lt)
             FUZZ_CHECK(p.lt >= 1);
         FUZZ_CHECK(p.nattrs <= RD_MAX_ATTRS);
-        for (unsigned i = 0; i < p.nattrs; i++)
+        for (unsigned i = 0; i < p.nattrs; i++) {
             FUZZ_CHECK(memchr(p.attrs[i].name, '\0', RD_ATTR_NAME_MAX) &&
                        memchr(p.attrs[i].value, '\0', RD_ATTR_VALUE_MAX));
+            FUZZ_CHECK(strcmp(p.attrs[i].name, "sec") != 0); /* a secret is never kept */
+        }
+        FUZZ_CHECK(memchr(p.sec, '\0', sizeof(p.sec)));
         (void)rd_is_dns_label(p.ep);
     } else {
         FUZZ_CHECK(memchr(err, '\0', sizeof(err)));

@@ -138,6 +138,31 @@ static void test_extra_options_bad(void **state)
     assert_int_equal(config_finish(&c, err, sizeof(err)), -1);
 }
 
+static void test_takeover(void **state)
+{
+    struct rr_config c;
+    char err[128];
+
+    (void)state;
+    config_defaults(&c);
+    assert_string_equal(c.takeover, "same-address");
+    assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
+    assert_int_equal(c.takeover_mode, RR_TAKEOVER_SAME_ADDRESS);
+    assert_int_equal(c.max_links, 512);
+    assert_int_equal(c.max_registrations, 200000);
+    assert_int_equal(c.max_regs_per_source, 1000);
+    assert_string_equal(c.name_secrets, "");
+    assert_int_equal(config_set(&c, "takeover", "deny", err, sizeof(err)), 0);
+    assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
+    assert_int_equal(c.takeover_mode, RR_TAKEOVER_DENY);
+    assert_int_equal(config_set(&c, "takeover", "allow", err, sizeof(err)), 0);
+    assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
+    assert_int_equal(c.takeover_mode, RR_TAKEOVER_ALLOW);
+    assert_int_equal(config_set(&c, "takeover", "sometimes", err, sizeof(err)), 0);
+    assert_int_equal(config_finish(&c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "takeover"));
+}
+
 static void test_args(void **state)
 {
     struct rr_config c;
@@ -226,7 +251,7 @@ int main(void)
         cmocka_unit_test(test_defaults), cmocka_unit_test(test_set_values),
         cmocka_unit_test(test_file),     cmocka_unit_test(test_extra_options_bad),
         cmocka_unit_test(test_args),     cmocka_unit_test(test_args_env_and_errors),
-        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_help),     cmocka_unit_test(test_takeover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

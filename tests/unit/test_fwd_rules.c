@@ -104,6 +104,23 @@ static void test_classify(void **state)
     assert_int_equal(fwd_classify(&m, &c, host, sizeof(host), &bad), FWD_V_HOST_TOO_LONG);
     assert_int_equal(fwd_verdict_answer(FWD_V_HOST_TOO_LONG, 0, diag, sizeof(diag)),
                      COAP_PROXYING_NOT_SUPPORTED);
+
+    /* bytes no host name has: 4.00, never the RD nor a route */
+    static const char *const bad_hosts[] = {
+        "a\x01b", "a b.proxy.localhost", "x/y", "\xc3\xa9t\xc3\xa9", "u@h", "h?q", "\x7f"};
+    for (size_t i = 0; i < sizeof(bad_hosts) / sizeof(bad_hosts[0]); i++) {
+        coap_msg_init(&m);
+        coap_msg_add_opt(&m, COAP_OPT_URI_HOST, bad_hosts[i], strlen(bad_hosts[i]));
+        assert_int_equal(fwd_classify(&m, &c, host, sizeof(host), &bad), FWD_V_BAD_HOST);
+    }
+    assert_int_equal(fwd_verdict_answer(FWD_V_BAD_HOST, 0, diag, sizeof(diag)), COAP_BAD_REQUEST);
+    static const char *const good_hosts[] = {"rd.example.net", "192.0.2.1", "[2001:db8::1]",
+                                             "under_score.example", "alice.proxy.localhost."};
+    for (size_t i = 0; i < sizeof(good_hosts) / sizeof(good_hosts[0]); i++) {
+        coap_msg_init(&m);
+        coap_msg_add_opt(&m, COAP_OPT_URI_HOST, good_hosts[i], strlen(good_hosts[i]));
+        assert_int_not_equal(fwd_classify(&m, &c, host, sizeof(host), &bad), FWD_V_BAD_HOST);
+    }
 }
 
 int main(void)

@@ -131,6 +131,23 @@ static void test_bad_names(void **state)
     assert_int_equal(parse((const char *[]){ok_ep, NULL}, &p, err, sizeof(err)), 0);
     /* non-control UTF-8 is fine: U+00E9 */
     assert_int_equal(parse((const char *[]){"ep=caf\xc3\xa9", NULL}, &p, err, sizeof(err)), 0);
+    assert_int_equal(parse((const char *[]){"ep=\xf0\x9f\x98\x80", NULL}, &p, err, sizeof(err)), 0);
+    /* not UTF-8: a lone continuation byte, a cut sequence, an overlong '/',
+     * a surrogate, beyond U+10FFFF, Latin-1 */
+    expect_bad((const char *[]){"ep=a\x80", NULL}, "UTF-8");
+    expect_bad((const char *[]){"ep=a\xc3", NULL}, "UTF-8");
+    expect_bad((const char *[]){"ep=\xc0\xaf", NULL}, "UTF-8");
+    expect_bad((const char *[]){"ep=\xed\xa0\x80", NULL}, "UTF-8");
+    expect_bad((const char *[]){"ep=\xf4\x90\x80\x80", NULL}, "UTF-8");
+    expect_bad((const char *[]){"ep=x", "d=caf\xe9", NULL}, "UTF-8");
+    expect_bad((const char *[]){"ep=x", "et=\xff", NULL}, "UTF-8");
+    /* sec= is kept apart: never an attribute */
+    assert_int_equal(parse((const char *[]){"ep=x", "sec=s", "et=a", NULL}, &p, err, sizeof(err)),
+                     0);
+    assert_true(p.has_sec);
+    assert_string_equal(p.sec, "s");
+    assert_int_equal(p.nattrs, 1);
+    expect_bad((const char *[]){"ep=x", "sec=a", "sec=b", NULL}, "more than once");
 }
 
 static void test_repeats_and_values(void **state)

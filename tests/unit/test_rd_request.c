@@ -27,200 +27,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fe_harness.h"
 #include "frontend.h"
-
-struct resp {
-    uint8_t code;
-    char loc[64]; /* Location-Path joined "reg/1" */
-    int cf;       /* -1 absent */
-    bool has_obs, has_b1, has_b2;
-    uint32_t obs, b1, b2, size2;
-    char payload[8192];
-    size_t plen;
-    int rc;
-};
-
-static struct rr_peer peer_udp;
-static uint64_t next_req_id = 1;
-static const char *port_range = ""; /* port_hosting_range of the next fe_new_db */
-
-static void set_peer(const char *remote)
-{
-    memset(&peer_udp, 0, sizeof(peer_udp));
-    peer_udp.transport = RR_TRANSPORT_UDP;
-    snprintf(peer_udp.relay, sizeof(peer_udp.relay), "udp");
-    assert_int_equal(addr_parse(&peer_udp.remote, remote, 5683), 0);
-    assert_int_equal(addr_parse(&peer_udp.local, "192.0.2.100:5683", 5683), 0);
-}
-
-static struct frontend *fe_new_db(const char *db, const char *proxy_domain)
-{
-    struct frontend *fe = calloc(1, sizeof(*fe));
-    struct rr_config cfg;
-
-    config_defaults(&cfg);
-    snprintf(cfg.proxy_domain, sizeof(cfg.proxy_domain), "%s", proxy_domain);
-    cfg.max_payload = 2048;
-    cfg.expiry_grace = 100;
-    if (port_range[0]) {
-        char err[128];
-        assert_int_equal(config_set(&cfg, "port_hosting_range", port_range, err, sizeof(err)), 0);
-        assert_int_equal(config_finish(&cfg, err, sizeof(err)), 0);
-    }
-    assert_int_equal(frontend_init(fe, &cfg, db), 0);
-    /* fe->now is the real wall clock (the loader compares stored expiry
-     * times with it); tests move it forward by hand. */
-    set_peer("[::ffff:192.0.2.1]:40000");
-    return fe;
-}
-
-static struct frontend *fe_new(void)
-{
-    return fe_new_db(":memory:", "proxy.localhost");
-}
-
-static void fe_done(struct frontend *fe)
-{
-    frontend_free(fe);
-    free(fe);
-}
-
-static void parse_resp(const uint8_t *buf, size_t len, struct resp *r)
-{
-    struct coap_msg m;
-
-    assert_int_equal(coap_msg_parse_udp(buf, len, &m), 0);
-    r->code = m.code;
-    r->loc[0] = '\0';
-    for (const struct coap_msg_opt *o = coap_msg_find(&m, COAP_OPT_LOCATION_PATH); o;
-         o = coap_msg_find_next(&m, o)) {
-        size_t l = strlen(r->loc);
-        snprintf(r->loc + l, sizeof(r->loc) - l, "%s%.*s", l ? "/" : "", (int)o->len,
-                 (const char *)o->val);
-    }
-    r->cf = coap_msg_find(&m, COAP_OPT_CONTENT_FORMAT)
-                ? (int)coap_msg_opt_uint(&m, COAP_OPT_CONTENT_FORMAT, 0)
-                : -1;
-    r->has_obs = coap_msg_find(&m, COAP_OPT_OBSERVE) != NULL;
-    r->obs = coap_msg_opt_uint(&m, COAP_OPT_OBSERVE, 0);
-    r->has_b1 = coap_msg_find(&m, COAP_OPT_BLOCK1) != NULL;
-    r->b1 = coap_msg_opt_uint(&m, COAP_OPT_BLOCK1, 0);
-    r->has_b2 = coap_msg_find(&m, COAP_OPT_BLOCK2) != NULL;
-    r->b2 = coap_msg_opt_uint(&m, COAP_OPT_BLOCK2, 0);
-    r->size2 = coap_msg_opt_uint(&m, COAP_OPT_SIZE2, 0);
-    assert_true(m.payload_len < sizeof(r->payload));
-    if (m.payload_len)
-        memcpy(r->payload, m.payload, m.payload_len);
-    r->payload[m.payload_len] = '\0';
-    r->plen = m.payload_len;
-}
-
-/* Extra options for a request. */
-struct xopt {
-    uint16_t num;
-    uint32_t v;
-};
-
-/* Build a request: path "rd" or "reg/1" (split on '/'), query "a=1&b=2". */
-static size_t build(uint8_t code, const char *path, const char *query, const char *payload, int cf,
-                    const struct xopt *x, uint8_t *buf, size_t cap)
-{
-    struct coap_msg m;
-    char pbuf[128], qbuf[512];
-    uint8_t ob[8][4];
-    int nob = 0;
-    ssize_t n;
-
-    coap_msg_init(&m);
-    m.type = COAP_T_CON;
-    m.code = code;
-    m.msgid = 0x1234;
-    m.tkl = 2;
-    m.token[0] = 0xab;
-    m.token[1] = (uint8_t)next_req_id;
-    snprintf(pbuf, sizeof(pbuf), "%s", path);
-    for (char *s = strtok(pbuf, "/"); s; s = strtok(NULL, "/"))
-        coap_msg_add_opt(&m, COAP_OPT_URI_PATH, s, (uint16_t)strlen(s));
-    if (path[0] && path[strlen(path) - 1] == '/')
-        coap_msg_add_opt(&m, COAP_OPT_URI_PATH, "", 0);
-    if (query) {
-        snprintf(qbuf, sizeof(qbuf), "%s", query);
-        for (char *s = strtok(qbuf, "&"); s; s = strtok(NULL, "&"))
-            coap_msg_add_opt(&m, COAP_OPT_URI_QUERY, s, (uint16_t)strlen(s));
-    }
-    if (cf >= 0)
-        coap_msg_add_opt_uint(&m, COAP_OPT_CONTENT_FORMAT, (uint32_t)cf, ob[nob++]);
-    for (; x && x->num; x++)
-        coap_msg_add_opt_uint(&m, x->num, x->v, ob[nob++]);
-    if (payload && *payload) {
-        m.payload = (const uint8_t *)payload;
-        m.payload_len = strlen(payload);
-    }
-    n = coap_msg_serialize_udp(&m, buf, cap);
-    assert_true(n > 0);
-    /* strtok copies live in pbuf/qbuf, which serialize has consumed by now */
-    return (size_t)n;
-}
-
-static struct resp *reqx(struct frontend *fe, uint8_t code, const char *path, const char *query,
-                         const char *payload, int cf, const struct xopt *x)
-{
-    static struct resp r;
-    uint8_t buf[4096];
-    struct strbuf out;
-    size_t n = build(code, path, query, payload, cf, x, buf, sizeof(buf));
-
-    memset(&r, 0, sizeof(r));
-    sb_init(&out);
-    r.rc = rd_handle_request(fe, (const uint8_t *)"udp", 3, next_req_id++, &peer_udp, buf, n, &out);
-    if (r.rc == RD_DONE)
-        parse_resp((const uint8_t *)out.buf, out.len, &r);
-    sb_free(&out);
-    return &r;
-}
-
-static struct resp *req(struct frontend *fe, uint8_t code, const char *path, const char *query,
-                        const char *payload)
-{
-    return reqx(fe, code, path, query, payload, payload && *payload ? COAP_CF_LINK_FORMAT : -1,
-                NULL);
-}
-
-static const char *lookup(struct frontend *fe, const char *which, const char *query)
-{
-    struct resp *r = req(fe, COAP_GET, which, query, NULL);
-
-    assert_int_equal(r->code, COAP_CONTENT);
-    assert_int_equal(r->cf, COAP_CF_LINK_FORMAT);
-    return r->payload;
-}
-
-static int count_out(struct frontend *fe, uint16_t type)
-{
-    int n = 0;
-
-    for (struct rd_out *o = fe->out_head; o; o = o->next)
-        n += o->type == type;
-    return n;
-}
-
-/* The n-th ROUTE_UPDATE in the outbox, decoded. */
-static bool route_at(struct frontend *fe, int n, struct rr_route *rt, uint64_t *seq)
-{
-    for (struct rd_out *o = fe->out_head; o; o = o->next) {
-        if (o->type != RR_MSG_ROUTE_UPDATE || n-- > 0)
-            continue;
-        struct wire_r w;
-        wire_r_init(&w, o->body, o->len);
-        assert_true(wire_get_u64(&w) == fe->epoch);
-        *seq = wire_get_u64(&w);
-        proto_get_route(&w, rt);
-        assert_false(w.err);
-        assert_true(o->pub);
-        return true;
-    }
-    return false;
-}
 
 #define LINKS "</temp>;rt=temperature;if=sensor,</light>;rt=light-lux"
 
@@ -283,12 +91,12 @@ static void test_base_from_peer_and_updates(void **state)
     const char *ep = lookup(fe, "rd-lookup/ep", NULL);
     assert_non_null(strstr(ep, "</reg/1>;ep=\"alice\";base=\"coap://192.0.2.1:40000\""));
     assert_non_null(strstr(ep, "</reg/2>;ep=\"bob\";base=\"coap://[2001:db8::5]\""));
-    /* an update from a new address moves a derived base, not an explicit one */
-    set_peer("192.0.2.77:1234");
+    /* an update from a new port (NAT rebinding) moves a derived base, not an explicit one */
+    set_peer("192.0.2.1:1234");
     assert_int_equal(req(fe, COAP_POST, "reg/1", "et=thing", NULL)->code, COAP_CHANGED);
     assert_int_equal(req(fe, COAP_POST, "reg/2", NULL, NULL)->code, COAP_CHANGED);
     ep = lookup(fe, "rd-lookup/ep", NULL);
-    assert_non_null(strstr(ep, "base=\"coap://192.0.2.77:1234\";rt=\"core.rd-ep\";et=\"thing\""));
+    assert_non_null(strstr(ep, "base=\"coap://192.0.2.1:1234\";rt=\"core.rd-ep\";et=\"thing\""));
     assert_non_null(strstr(ep, "base=\"coap://[2001:db8::5]\""));
     /* an update's base replaces it and links resolve anew */
     assert_int_equal(req(fe, COAP_POST, "reg/1", "base=coaps://new.example.com", NULL)->code,
@@ -435,12 +243,12 @@ static void test_proxy_names_and_routes(void **state)
     assert_non_null(
         strstr(ep, "ep=\"RIOT-0123ABCD\";base=\"coap://riot-0123abcd.proxy.localhost\""));
     assert_non_null(strstr(ep, "proxy=\"yes\""));
-    /* an update from a new NAT binding moves the route */
-    set_peer("198.51.100.9:6000");
+    /* an update from a new NAT binding (same address, new port) moves the route */
+    set_peer("192.0.2.1:6000");
     assert_int_equal(req(fe, COAP_POST, "reg/1", NULL, NULL)->code, COAP_CHANGED);
     assert_true(route_at(fe, 1, &rt, &seq2));
     assert_true(seq2 == seq + 1);
-    assert_string_equal(addr_to_str(&rt.path.remote, a, sizeof(a)), "198.51.100.9:6000");
+    assert_string_equal(addr_to_str(&rt.path.remote, a, sizeof(a)), "192.0.2.1:6000");
     /* the same name in another case is the same registration */
     r = req(fe, COAP_POST, "rd", "ep=riot-0123abcd&proxy=yes", LINKS);
     assert_string_equal(r->loc, "reg/1");
@@ -970,6 +778,18 @@ static unsigned last_route_port(struct frontend *fe)
     return rt.mux_port;
 }
 
+/* A frontend with port_hosting_range = range on database db. */
+static struct frontend *fe_new_ports(const char *db, const char *range)
+{
+    struct rr_config cfg;
+    char err[128];
+
+    fe_test_cfg(&cfg, "proxy.localhost");
+    assert_int_equal(config_set(&cfg, "port_hosting_range", range, err, sizeof(err)), 0);
+    assert_int_equal(config_finish(&cfg, err, sizeof(err)), 0);
+    return fe_new_cfg(&cfg, db);
+}
+
 static void test_port_hosting(void **state)
 {
     char path[] = "/tmp/test_rd_request_XXXXXX";
@@ -981,8 +801,8 @@ static void test_port_hosting(void **state)
 
     assert_true(fd >= 0);
     close(fd);
-    port_range = "5701-5702";
-    fe = fe_new_db(path, "proxy.localhost");
+    const char *range = "5701-5702";
+    fe = fe_new_ports(path, range);
     r = req(fe, COAP_POST, "rd", "ep=a&proxy=yes", LINKS);
     assert_int_equal(r->code, COAP_CREATED);
     assert_int_equal(r->cf, COAP_CF_LINK_FORMAT);
@@ -1020,7 +840,7 @@ static void test_port_hosting(void **state)
     fe_done(fe);
 
     /* the quarantine survives a restart; once it is over, e gets 5701 */
-    fe = fe_new_db(path, "proxy.localhost");
+    fe = fe_new_ports(path, range);
     fe->now = now + 1000;
     req(fe, COAP_POST, "rd", "ep=e&proxy=yes", LINKS);
     assert_int_equal(port_of(fe, "e"), 0);
@@ -1033,8 +853,8 @@ static void test_port_hosting(void **state)
 
     /* the range moved: 5701 is outside it now, dropped (and rewritten);
      * d, proxied without a port, gets the free 5703 at this start */
-    port_range = "5702-5703";
-    fe = fe_new_db(path, "proxy.localhost");
+    range = "5702-5703";
+    fe = fe_new_ports(path, range);
     fe->now = now;
     assert_int_equal(port_of(fe, "e"), 0);
     assert_int_equal(port_of(fe, "c"), 5702);
@@ -1049,13 +869,12 @@ static void test_port_hosting(void **state)
     req(fe, COAP_POST, "rd", "ep=f&proxy=yes", LINKS);
     assert_int_equal(port_of(fe, "f"), 0);
     fe_done(fe);
-    fe = fe_new_db(path, "proxy.localhost");
+    fe = fe_new_ports(path, range);
     fe->now = now;
     assert_int_equal(port_of(fe, "e"), 0); /* the rewrite stuck; 5702 is in quarantine */
     assert_int_equal(port_of(fe, "f"), 0);
     assert_int_equal(port_of(fe, "d"), 5703);
     fe_done(fe);
-    port_range = "";
     rm_db(path);
 }
 

@@ -12,12 +12,16 @@ rd_cleanup() {
     rm -rf "$TMP"
 }
 
+# The bench registers every endpoint from one loopback address: no
+# registry limits (the defaults refuse a 1,001st registration per source).
+RD_BENCH_LIMITS="--max-regs-per-source 0 --max-registrations 0 --max-links 0"
+
 # rd_start BIN STATE_DIR PORT [extra settings...]
 rd_start() {
     _bin=$1 _state=$2 _port=$3
     shift 3
     "$_bin/rdrelay-frontend" --state-dir "$_state" --udp-listen "127.0.0.1:$_port" \
-        --log-level warn "$@" >"$_state.fe.log" 2>&1 &
+        --log-level warn $RD_BENCH_LIMITS "$@" >"$_state.fe.log" 2>&1 &
     FE=$!
     PIDS="$PIDS $FE"
     "$_bin/rdrelay-udp" --state-dir "$_state" --udp-listen "127.0.0.1:$_port" \

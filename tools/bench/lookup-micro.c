@@ -268,8 +268,13 @@ static int observers(struct micro *mc, const struct rr_peer *peer)
         snprintf(q, sizeof(q), "et=et-%u", k);
         coap_msg_add_opt(&m, COAP_OPT_URI_QUERY, q, (uint16_t)strlen(q));
         ssize_t n = coap_msg_serialize_udp(&m, buf, sizeof(buf));
+        /* each observer from a /64 of its own: observers per source are limited */
+        struct rr_peer op = *peer;
+        char a6[64];
+        snprintf(a6, sizeof(a6), "[2001:db8:%x::1]:40000", k + 1);
+        addr_parse(&op.remote, a6, 5683);
         sb_reset(&out);
-        if (n < 0 || rd_handle_request(&mc->fe, (const uint8_t *)"udp", 3, k + 1, peer, buf,
+        if (n < 0 || rd_handle_request(&mc->fe, (const uint8_t *)"udp", 3, k + 1, &op, buf,
                                        (size_t)n, &out) != RD_DONE)
             break;
     }
@@ -355,6 +360,8 @@ int main(int argc, char **argv)
         goto out;
     close(fd);
     config_defaults(&cfg);
+    cfg.max_regs_per_source = 0; /* every registration comes from one peer */
+    cfg.max_registrations = 0;
     if (frontend_init(&mc->fe, &cfg, mc->db) < 0)
         goto out;
     memset(&peer, 0, sizeof(peer));

@@ -1,0 +1,280 @@
+/*
+ * limits.c - the registry's limits (issue 19): registration payload size
+ * (max_payload), links per registration (max_links), registrations in all
+ * (max_registrations) and per source (max_regs_per_source: one IPv4
+ * address or one IPv6 /64, addr_source_key). 0 switches a limit off.
+ * Owns: struct rd_limits (registrations per source, refusal counters, the
+ * rate limit of the log lines). Talks to the log and, through the status
+ * JSON, to rdrelayctl.
+ * A limit only ever refuses the new request: nothing already registered is
+ * evicted, replaced or shortened to make room, so no user's registrations
+ * can push out another's. Responses (docs/security.md):
+ *   payload, links   4.13 (payload: with Size1 = max_payload)
+ *   all full         5.03 with Max-Age (room comes back as others expire)
+ *   source full      4.29 with Max-Age (RFC 8516; the source's own
+ *                    registrations must expire or be deleted first)
+ *   Block1 slots     5.03 with Max-Age when all RD_MAX_BLOCK1 reassembly
+ *                    slots hold live transfers (an idle one is reused)
+ *   simple pending   5.03 with Max-Age (RD_MAX_PENDING, RD_PENDING_PER_SOURCE)
+ *   lookup observers the lookup is answered, without Observe (RFC 7641 §4.1)
+ *                    (RD_MAX_OBSERVERS, RD_OBSERVERS_PER_SOURCE)
+ * Re-registering an existing (ep, d) from the same source, and updates,
+ * add nothing and are never refused by the count limits.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "coap_msg.h"
+#include "frontend.h"
+#include "log.h"
+
+#define LIM_RETRY_S 60 /* Max-Age of 5.03 / 4.29: try again in a minute */
+#define LIM_MIN_BUCKETS 256
+/* A Block1 body fed within this long is someone's live transfer (a client
+ * retransmits for up to 93 s, but sends its next block within a few RTTs
+ * of the 2.31): never reused for another client's body. */
+#define LIM_BLOCK1_LIVE_MS 10000
+
+static const char *const lim_names[RD_LIM_N] = {
+    [RD_LIM_PAYLOAD] = "payload_too_large", [RD_LIM_LINKS] = "too_many_links",
+    [RD_LIM_TOTAL] = "registrations_full",  [RD_LIM_SOURCE] = "source_full",
+    [RD_LIM_TAKEOVER] = "takeover_refused", [RD_LIM_SECRET] = "secret_refused",
+    [RD_LIM_BLOCK1] = "block1_busy",        [RD_LIM_PENDING] = "simple_pending_full",
+    [RD_LIM_OBSERVE] = "observers_full",
+};
+
+static size_t key_hash(const uint8_t *k, size_t nb)
+{
+    uint32_t h = 2166136261u;
+
+    for (size_t i = 0; i < ADDR_SOURCE_KEY_LEN; i++)
+        h = (h ^ k[i]) * 16777619u;
+    return h & (nb - 1);
+}
+
+static struct rd_src **src_slot(const struct rd_limits *l, const uint8_t *k)
+{
+    struct rd_src **pp = &l->b[key_hash(k, l->nb)];
+
+    while (*pp && memcmp((*pp)->key, k, ADDR_SOURCE_KEY_LEN) != 0)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+/* Double the buckets when there are more sources than buckets. */
+static int src_grow(struct rd_limits *l)
+{
+    size_t nb = l->nb ? l->nb * 2 : LIM_MIN_BUCKETS;
+    struct rd_src **b = calloc(nb, sizeof(*b));
+
+    if (b == NULL)
+        return -1;
+    for (size_t i = 0; i < l->nb; i++) {
+        for (struct rd_src *s = l->b[i], *next; s; s = next) {
+            next = s->next;
+            size_t h = key_hash(s->key, nb);
+            s->next = b[h];
+            b[h] = s;
+        }
+    }
+    free(l->b);
+    l->b = b;
+    l->nb = nb;
+    return 0;
+}
+
+void lim_free(struct rd_limits *l)
+{
+    for (size_t i = 0; i < l->nb; i++) {
+        for (struct rd_src *s = l->b[i], *next; s; s = next) {
+            next = s->next;
+            free(s);
+        }
+    }
+    free(l->b);
+    memset(l, 0, sizeof(*l));
+}
+
+void lim_track(struct frontend *fe, const struct rd_reg *r, int delta)
+{
+    struct rd_limits *l = &fe->lim;
+    uint8_t k[ADDR_SOURCE_KEY_LEN];
+    struct rd_src **pp, *s;
+
+    addr_source_key(&r->peer.remote, k);
+    /* a failed growth only makes the chains longer */
+    if ((l->nb == 0 || l->nsrc >= l->nb) && delta > 0 && src_grow(l) < 0 && l->nb == 0) {
+        log_warnx("limits: out of memory; registrations per source not counted");
+        return;
+    }
+    if (l->nb == 0)
+        return;
+    pp = src_slot(l, k);
+    s = *pp;
+    if (delta > 0) {
+        if (s == NULL) {
+            s = calloc(1, sizeof(*s));
+            if (s == NULL) {
+                log_warnx("limits: out of memory; registrations per source not counted");
+                return;
+            }
+            memcpy(s->key, k, sizeof(s->key));
+            *pp = s;
+            l->nsrc++;
+        }
+        s->n++;
+    } else if (s != NULL && --s->n == 0) {
+        *pp = s->next;
+        free(s);
+        l->nsrc--;
+    }
+}
+
+uint32_t lim_source_count(const struct frontend *fe, const struct rr_peer *peer)
+{
+    uint8_t k[ADDR_SOURCE_KEY_LEN];
+    struct rd_src *s;
+
+    if (fe->lim.nb == 0)
+        return 0;
+    addr_source_key(&peer->remote, k);
+    s = *src_slot(&fe->lim, k);
+    return s ? s->n : 0;
+}
+
+void lim_hit(struct frontend *fe, enum rd_limit_kind k, const struct rr_peer *peer, const char *fmt,
+             ...)
+{
+    char ps[RR_ADDRSTRLEN + RR_RELAY_NAME_MAX + 2], msg[256];
+    uint64_t held;
+    va_list ap;
+
+    fe->lim.hits[k]++;
+    if (!ratelog_allow(&fe->lim.rl[k], fe->now, &held))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    rd_peer_str(peer, ps, sizeof(ps));
+    log_warnx("limit %s: %s from %s (%" PRIu64 " more not logged in the last %us)", lim_names[k],
+              msg, ps, held, RATELOG_INTERVAL_MS / 1000);
+}
+
+int lim_payload(struct frontend *fe, const struct rr_peer *peer, size_t len, struct rd_reply *reply)
+{
+    if (len <= fe->cfg.max_payload)
+        return 0;
+    rd_reply_error(reply, COAP_TOO_LARGE, "payload larger than %u bytes", fe->cfg.max_payload);
+    reply->size1 = fe->cfg.max_payload;
+    lim_hit(fe, RD_LIM_PAYLOAD, peer, "%zu bytes", len);
+    return -1;
+}
+
+int lim_links(struct frontend *fe, const struct rr_peer *peer, unsigned nlinks,
+              struct rd_reply *reply)
+{
+    if (fe->cfg.max_links == 0 || nlinks <= fe->cfg.max_links)
+        return 0;
+    rd_reply_error(reply, COAP_TOO_LARGE, "more than %u links", fe->cfg.max_links);
+    lim_hit(fe, RD_LIM_LINKS, peer, "%u links", nlinks);
+    return -1;
+}
+
+int lim_new_registration(struct frontend *fe, const struct rd_reg *old, const struct rr_peer *peer,
+                         struct rd_reply *reply)
+{
+    uint8_t ko[ADDR_SOURCE_KEY_LEN], kn[ADDR_SOURCE_KEY_LEN];
+
+    if (old == NULL && fe->cfg.max_registrations != 0 &&
+        fe->reg.count >= fe->cfg.max_registrations) {
+        rd_reply_error(reply, COAP_SERVICE_UNAVAILABLE, "registry full (%u registrations)",
+                       fe->cfg.max_registrations);
+        reply->has_max_age = true;
+        reply->max_age = LIM_RETRY_S;
+        lim_hit(fe, RD_LIM_TOTAL, peer, "%zu registrations", fe->reg.count);
+        return -1;
+    }
+    if (fe->cfg.max_regs_per_source == 0)
+        return 0;
+    if (old != NULL) {
+        addr_source_key(&old->peer.remote, ko);
+        addr_source_key(&peer->remote, kn);
+        if (memcmp(ko, kn, sizeof(ko)) == 0)
+            return 0; /* stays under the same source */
+    }
+    if (lim_source_count(fe, peer) >= fe->cfg.max_regs_per_source) {
+        rd_reply_error(reply, COAP_TOO_MANY_REQUESTS,
+                       "%u registrations from this source (IPv4 address or IPv6 /64)",
+                       fe->cfg.max_regs_per_source);
+        reply->has_max_age = true;
+        reply->max_age = LIM_RETRY_S;
+        lim_hit(fe, RD_LIM_SOURCE, peer, "%u registrations", lim_source_count(fe, peer));
+        return -1;
+    }
+    return 0;
+}
+
+int lim_block1_busy(struct frontend *fe, const struct rr_peer *peer, bool used, uint64_t last_ms,
+                    struct rd_reply *reply)
+{
+    if (!used || fe->now >= last_ms + LIM_BLOCK1_LIVE_MS)
+        return 0;
+    rd_reply_error(reply, COAP_SERVICE_UNAVAILABLE, "too many block-wise registrations at once");
+    reply->has_max_age = true;
+    reply->max_age = LIM_BLOCK1_LIVE_MS / 1000;
+    lim_hit(fe, RD_LIM_BLOCK1, peer, "%d block-wise bodies in progress", RD_MAX_BLOCK1);
+    return -1;
+}
+
+static bool same_source(const struct rr_peer *a, const struct rr_peer *b)
+{
+    uint8_t ka[ADDR_SOURCE_KEY_LEN], kb[ADDR_SOURCE_KEY_LEN];
+
+    addr_source_key(&a->remote, ka);
+    addr_source_key(&b->remote, kb);
+    return memcmp(ka, kb, sizeof(ka)) == 0;
+}
+
+int lim_pending(struct frontend *fe, const struct rr_peer *peer, struct rd_reply *reply)
+{
+    unsigned all = 0, mine = 0;
+
+    /* both bounded: the list never holds more than RD_MAX_PENDING */
+    for (const struct rd_pending *pd = fe->pending; pd; pd = pd->next) {
+        all++;
+        mine += same_source(&pd->peer, peer);
+    }
+    if (all < RD_MAX_PENDING && mine < RD_PENDING_PER_SOURCE)
+        return 0;
+    rd_reply_error(reply, COAP_SERVICE_UNAVAILABLE, "too many simple registrations in progress");
+    reply->has_max_age = true;
+    reply->max_age = LIM_RETRY_S;
+    lim_hit(fe, RD_LIM_PENDING, peer, "%u in progress, %u from this source", all, mine);
+    return -1;
+}
+
+bool lim_observer(struct frontend *fe, const struct rr_peer *peer)
+{
+    unsigned mine = 0;
+
+    if (fe->nobservers < RD_MAX_OBSERVERS) {
+        for (const struct rd_observer *o = fe->observers; o; o = o->next)
+            mine += same_source(&o->peer, peer);
+        if (mine < RD_OBSERVERS_PER_SOURCE)
+            return true;
+    }
+    lim_hit(fe, RD_LIM_OBSERVE, peer, "%zu observers, %u from this source", fe->nobservers, mine);
+    return false;
+}
+
+void lim_status_json(const struct frontend *fe, struct strbuf *sb)
+{
+    sb_printf(sb, ",\"sources\":%zu,\"limits\":{", fe->lim.nsrc);
+    for (int k = 0; k < RD_LIM_N; k++)
+        sb_printf(sb, "%s\"%s\":%" PRIu64, k ? "," : "", lim_names[k], fe->lim.hits[k]);
+    sb_putc(sb, '}');
+}
