@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "db_util.h"
 #include "fe_harness.h"
 #include "frontend.h"
 
@@ -628,18 +629,6 @@ static void test_ctl_status_list(void **state)
     wire_r_init(&rr, o->next->next->body, o->next->next->len);
     assert_int_equal(wire_get_u8(&rr), 0);
     fe_done(fe);
-}
-
-/* Remove a test database and its WAL side files. */
-static void rm_db(const char *path)
-{
-    char side[64];
-
-    unlink(path);
-    snprintf(side, sizeof(side), "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof(side), "%s-shm", path);
-    unlink(side);
 }
 
 static void test_restart_keeps_registrations(void **state)
