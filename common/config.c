@@ -107,6 +107,13 @@ static const struct cfg_entry cfg_table[] = {
      "a block-wise body with no new block this long is dropped (ms)"},
     {"extra_options", CFG_STR, F(extra_options), "",
      "comma list of CoAP option numbers to treat as known"},
+    {"port_hosting_range", CFG_STR, F(port_hosting_range), "",
+     "ports for port-based virtual hosting, e.g. 5701-5799 (one per proxied registration, "
+     "on every relay's listen addresses); empty = off"},
+    {"port_quarantine", CFG_U32, F(port_quarantine), "3600",
+     "a released hosting port goes to no other endpoint for this long (s)"},
+    {"port_per_source", CFG_U32, F(port_per_source), "8",
+     "most hosting ports held by registrations from one IPv4 address or IPv6 /64"},
     {"takeover", CFG_STR, F(takeover), "same-address",
      "who may re-register, update or delete a live registration: same-address (the same peer "
      "IP, any port, or its own TCP/WebSocket connection), allow (anyone) or deny (only its very "
@@ -121,13 +128,6 @@ static const struct cfg_entry cfg_table[] = {
     {"max_regs_per_source", CFG_U32, F(max_regs_per_source), "1000",
      "most registrations from one IPv4 address or IPv6 /64 (a new one beyond -> 4.29 with "
      "Max-Age); 0 = no limit"},
-    {"port_hosting_range", CFG_STR, F(port_hosting_range), "",
-     "ports for port-based virtual hosting, e.g. 5701-5799 (one per proxied registration, "
-     "on every relay's listen addresses); empty = off"},
-    {"port_quarantine", CFG_U32, F(port_quarantine), "3600",
-     "a released hosting port goes to no other endpoint for this long (s)"},
-    {"port_per_source", CFG_U32, F(port_per_source), "8",
-     "most hosting ports held by registrations from one IPv4 address or IPv6 /64"},
 };
 
 #define CFG_N (sizeof(cfg_table) / sizeof(cfg_table[0]))
@@ -420,6 +420,8 @@ int config_finish(struct rr_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "block_body_max must be at most %u", RR_BLOCK_BODY_LIMIT);
         return -1;
     }
+    if (parse_port_range(cfg, err, errlen) < 0 || check_listen_outside_range(cfg, err, errlen) < 0)
+        return -1;
     if (strcmp(cfg->takeover, "same-address") == 0) {
         cfg->takeover_mode = RR_TAKEOVER_SAME_ADDRESS;
     } else if (strcmp(cfg->takeover, "allow") == 0) {
@@ -430,8 +432,6 @@ int config_finish(struct rr_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "takeover must be same-address, allow or deny");
         return -1;
     }
-    if (parse_port_range(cfg, err, errlen) < 0 || check_listen_outside_range(cfg, err, errlen) < 0)
-        return -1;
     /* Host names compare case-insensitively; store them lower-case once. */
     lower_in_place(cfg->proxy_domain);
     lower_in_place(cfg->rd_names);

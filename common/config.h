@@ -50,18 +50,11 @@ struct rr_config {
     char xfwd_peers[RR_CFG_STR]; /* "udp,tcp,ws": relays every relay connects to at start */
     uint32_t xfwd_max_peers;     /* 8: most relays one relay forwards to */
     /* relay-tcp limits */
-    uint32_t tcp_max_message;       /* 16384: our Max-Message-Size (whole message) */
-    uint32_t tcp_outq_max;          /* 262144: queued output per connection, then dropped */
-    uint32_t tcp_max_conns;         /* 20000 (further limited by RLIMIT_NOFILE) */
-    uint32_t tcp_max_inflight;      /* 256: one connection's outstanding requests */
-    uint32_t tcp_pong_timeout_ms;   /* 20000: keepalive Ping unanswered -> close */
-    char extra_options[RR_CFG_STR]; /* comma list of option numbers to treat as known */
-    /* rd-frontend: name ownership and registry limits (0 = no limit) */
-    char takeover[16];             /* "same-address" | "allow" | "deny" */
-    char name_secrets[RR_CFG_STR]; /* "" = none; file of "NAME-PATTERN SECRET" lines */
-    uint32_t max_links;            /* 512 links per registration; more -> 4.13 */
-    uint32_t max_registrations;    /* 200000 in all; a new one beyond -> 5.03 + Max-Age */
-    uint32_t max_regs_per_source;  /* 1000 per IPv4 address / IPv6 /64 -> 4.29 + Max-Age */
+    uint32_t tcp_max_message;     /* 16384: our Max-Message-Size (whole message) */
+    uint32_t tcp_outq_max;        /* 262144: queued output per connection, then dropped */
+    uint32_t tcp_max_conns;       /* 20000 (further limited by RLIMIT_NOFILE) */
+    uint32_t tcp_max_inflight;    /* 256: one connection's outstanding requests */
+    uint32_t tcp_pong_timeout_ms; /* 20000: keepalive Ping unanswered -> close */
     /* relay-ws (CoAP over WebSockets, RFC 8323 §4); the tcp_ limits other
      * than the ones below (inflight, timeouts, output queue) apply to it */
     char ws_listen[RR_CFG_STR];          /* "0.0.0.0:8683,[::]:8683" */
@@ -73,12 +66,19 @@ struct rr_config {
     char ws_trusted_proxies[RR_CFG_STR]; /* "": X-Forwarded-For believed from these */
     uint32_t ws_max_message;             /* 16384: our Max-Message-Size (one frame) */
     uint32_t ws_max_conns;               /* 20000 (further limited by RLIMIT_NOFILE) */
+    char extra_options[RR_CFG_STR];      /* comma list of option numbers to treat as known */
     /* port-based virtual hosting (BRIEF §3.4): rd-frontend assigns, relays listen */
     char port_hosting_range[32]; /* "" = off; "5701-5799" */
     uint32_t port_quarantine;    /* 3600 s before a released port is given out again */
     uint32_t port_per_source;    /* 8 ports per IPv4 address / IPv6 /64 */
     /* parsed from port_hosting_range by config_finish(): 0..0 = off */
     uint16_t port_lo, port_hi;
+    /* rd-frontend: name ownership and registry limits (0 = no limit) */
+    char takeover[16];             /* "same-address" | "allow" | "deny" */
+    char name_secrets[RR_CFG_STR]; /* "" = none; file of "NAME-PATTERN SECRET" lines */
+    uint32_t max_links;            /* 512 links per registration; more -> 4.13 */
+    uint32_t max_registrations;    /* 200000 in all; a new one beyond -> 5.03 + Max-Age */
+    uint32_t max_regs_per_source;  /* 1000 per IPv4 address / IPv6 /64 -> 4.29 + Max-Age */
     /* parsed from extra_options by config_finish() */
     uint16_t extra_option_nums[RR_MAX_EXTRA_OPTIONS];
     unsigned n_extra_options;

@@ -250,6 +250,30 @@ struct rd_out {
     struct rd_out *next;
 };
 
+/* Port-based hosting (ports.c): one slot per port of the range. */
+struct rd_port_slot {
+    uint8_t state;      /* free, assigned, quarantined */
+    uint64_t until;     /* quarantined until (unix ms) */
+    struct rr_addr src; /* assigned: the registrant's address (per-source limit) */
+};
+/* How many ports one source (addr_source_key: IPv4 address or IPv6 /64) holds. */
+struct rd_port_src {
+    uint8_t key[ADDR_SOURCE_KEY_LEN];
+    uint32_t count; /* 0 = empty slot */
+};
+struct rd_ports {
+    uint16_t lo;
+    uint32_t n; /* ports in the range; 0 = port hosting off */
+    struct rd_port_slot *slot;
+    struct rd_port_src *src; /* open addressing, src_cap (a power of two >= 2 n) */
+    uint32_t src_cap;
+    uint16_t *fifo; /* ring of the ports not assigned, next to give out first */
+    uint32_t head, count;
+    uint64_t quarantine_ms;
+    uint32_t per_source;
+};
+enum rd_port_why { RD_PORT_OK = 0, RD_PORT_OFF, RD_PORT_EXHAUSTED, RD_PORT_SOURCE_LIMIT };
+
 /* Per-name secrets (secrets.c): the name_secrets file, in file order. */
 struct rd_secret {
     char *pattern; /* "ep" or "ep.d", fnmatch(3) wildcards, case-insensitive */
@@ -285,30 +309,6 @@ struct rd_limits {
     uint64_t hits[RD_LIM_N];
     struct ratelog rl[RD_LIM_N];
 };
-/* Port-based hosting (ports.c): one slot per port of the range. */
-struct rd_port_slot {
-    uint8_t state;      /* free, assigned, quarantined */
-    uint64_t until;     /* quarantined until (unix ms) */
-    struct rr_addr src; /* assigned: the registrant's address (per-source limit) */
-};
-/* How many ports one source (IPv4 address or IPv6 /64) holds. */
-#define RD_PORT_SRC_KEY 9 /* family byte + 4 (IPv4) or 8 (the /64) address bytes */
-struct rd_port_src {
-    uint8_t key[RD_PORT_SRC_KEY];
-    uint32_t count; /* 0 = empty slot */
-};
-struct rd_ports {
-    uint16_t lo;
-    uint32_t n; /* ports in the range; 0 = port hosting off */
-    struct rd_port_slot *slot;
-    struct rd_port_src *src; /* open addressing, src_cap (a power of two >= 2 n) */
-    uint32_t src_cap;
-    uint16_t *fifo; /* ring of the ports not assigned, next to give out first */
-    uint32_t head, count;
-    uint64_t quarantine_ms;
-    uint32_t per_source;
-};
-enum rd_port_why { RD_PORT_OK = 0, RD_PORT_OFF, RD_PORT_EXHAUSTED, RD_PORT_SOURCE_LIMIT };
 
 struct frontend {
     struct rr_config cfg;
@@ -630,7 +630,8 @@ void port_reg_sync(struct frontend *fe, struct rd_reg *r);
 /* r ends (or stops being proxied): its port goes to quarantine. */
 void port_reg_release(struct frontend *fe, struct rd_reg *r);
 /* Loading r: take its stored port; true if it had to be dropped (the row
- * is rewritten). Then port_reg_load_end (quarantine rows, order). */
+ * is rewritten). Then port_reg_load_end (quarantine rows, order, and ports
+ * for proxied registrations that have none, oldest first). */
 bool port_reg_load(struct frontend *fe, struct rd_reg *r);
 int port_reg_load_end(struct frontend *fe);
 

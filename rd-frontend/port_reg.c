@@ -2,7 +2,8 @@
  * port_reg.c - registrations and their hosting ports (issue 18): a proxied
  * registration gets a port from ports.c when it is made (or becomes
  * proxied), keeps it across updates, re-registrations of the same (ep, d),
- * lifetime expiry within the grace period and restarts, and gives it back
+ * lifetime expiry within the grace period and restarts (and one made
+ * before port hosting was on gets one at the next start), and gives it back
  * to quarantine when it ends or stops being proxied. Persists through
  * store.c (the port is a column of the registration, written with it; the
  * quarantine is its own table) inside the batch's transaction, so what the
@@ -77,6 +78,32 @@ static void load_q(uint16_t port, uint64_t until, void *arg)
         ports_load_quarantined(&fe->ports, port, until);
 }
 
+/* Proxied registrations without a port (made before port hosting was on,
+ * or before the database had the column): oldest first, while the range
+ * lasts; no log line each, one in all. */
+static int assign_missing(struct frontend *fe)
+{
+    enum rd_port_why why;
+    unsigned n = 0;
+
+    for (struct rd_reg *r = fe->reg.first; r; r = r->next) {
+        if (r->host[0] == '\0' || r->port != 0 || r->expired)
+            continue;
+        r->port = ports_assign(&fe->ports, &r->peer.remote, fe->now, &why);
+        if (r->port == 0) {
+            if (why == RD_PORT_EXHAUSTED)
+                break;
+            continue; /* its source holds its share */
+        }
+        if (store_port_clear(fe->store, r->port) < 0 || store_update(fe->store, r) < 0)
+            return -1;
+        n++;
+    }
+    if (n)
+        log_info("hosting ports given to %u registrations that had none", n);
+    return 0;
+}
+
 int port_reg_load_end(struct frontend *fe)
 {
     if (!ports_on(&fe->ports))
@@ -84,5 +111,5 @@ int port_reg_load_end(struct frontend *fe)
     if (store_load_quarantine(fe->store, load_q, fe) < 0)
         return -1;
     ports_load_end(&fe->ports);
-    return 0;
+    return assign_missing(fe);
 }

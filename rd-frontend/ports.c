@@ -13,7 +13,6 @@
  * every assignment a scan. No I/O and no SQL: port_reg.c persists what
  * this decides through store.c (registrations.port, port_quarantine).
  */
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,31 +62,22 @@ static struct rd_port_slot *slot_of(struct rd_ports *p, uint16_t port)
     return &p->slot[port - p->lo];
 }
 
-/* A registrant's key: the IPv4 address, or the IPv6 /64 (one site's
- * prefix, so rotating interface identifiers do not make new sources). */
-static void source_key(const struct rr_addr *a, uint8_t key[RD_PORT_SRC_KEY])
-{
-    memset(key, 0, RD_PORT_SRC_KEY);
-    key[0] = (uint8_t)a->ss.ss_family;
-    if (a->ss.ss_family == AF_INET)
-        memcpy(key + 1, &((const struct sockaddr_in *)&a->ss)->sin_addr, 4);
-    else if (a->ss.ss_family == AF_INET6)
-        memcpy(key + 1, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, 8);
-}
-
+/* A registrant is its addr_source_key (common/addr.c): the IPv4 address,
+ * or the IPv6 /64 (one site's prefix, so rotating interface identifiers do
+ * not make new sources); the registry limits (limits.c) count by it too. */
 bool ports_same_source(const struct rr_addr *a, const struct rr_addr *b)
 {
-    uint8_t ka[RD_PORT_SRC_KEY], kb[RD_PORT_SRC_KEY];
+    uint8_t ka[ADDR_SOURCE_KEY_LEN], kb[ADDR_SOURCE_KEY_LEN];
 
-    source_key(a, ka);
-    source_key(b, kb);
-    return (ka[0] == AF_INET || ka[0] == AF_INET6) && memcmp(ka, kb, sizeof(ka)) == 0;
+    addr_source_key(a, ka);
+    addr_source_key(b, kb);
+    return ka[0] != 0 && memcmp(ka, kb, sizeof(ka)) == 0;
 }
 
 static uint32_t src_home(const struct rd_ports *p, const uint8_t *key)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
-    for (int i = 0; i < RD_PORT_SRC_KEY; i++)
+    for (int i = 0; i < ADDR_SOURCE_KEY_LEN; i++)
         h = (h ^ key[i]) * 16777619u;
     return h & (p->src_cap - 1);
 }
@@ -96,7 +86,7 @@ static uint32_t src_home(const struct rd_ports *p, const uint8_t *key)
 static uint32_t src_find(const struct rd_ports *p, const uint8_t *key)
 {
     uint32_t i = src_home(p, key);
-    while (p->src[i].count && memcmp(p->src[i].key, key, RD_PORT_SRC_KEY) != 0)
+    while (p->src[i].count && memcmp(p->src[i].key, key, ADDR_SOURCE_KEY_LEN) != 0)
         i = (i + 1) & (p->src_cap - 1);
     return i;
 }
@@ -105,10 +95,10 @@ static uint32_t src_find(const struct rd_ports *p, const uint8_t *key)
  * ports and the table has room for 2 n: there is always an empty slot. */
 static void src_count(struct rd_ports *p, const struct rr_addr *a, int delta)
 {
-    uint8_t key[RD_PORT_SRC_KEY];
+    uint8_t key[ADDR_SOURCE_KEY_LEN];
     uint32_t i, j, mask = p->src_cap - 1;
 
-    source_key(a, key);
+    addr_source_key(a, key);
     i = src_find(p, key);
     if (delta > 0) {
         memcpy(p->src[i].key, key, sizeof(key));
@@ -132,11 +122,11 @@ static void src_count(struct rd_ports *p, const struct rr_addr *a, int delta)
 
 unsigned ports_held_by(const struct rd_ports *p, const struct rr_addr *src)
 {
-    uint8_t key[RD_PORT_SRC_KEY];
+    uint8_t key[ADDR_SOURCE_KEY_LEN];
 
     if (p->n == 0)
         return 0;
-    source_key(src, key);
+    addr_source_key(src, key);
     return p->src[src_find(p, key)].count;
 }
 

@@ -819,9 +819,7 @@ int frontend_init(struct frontend *fe, const struct rr_config *cfg, const char *
         log_warnx("discovery document: %s", err);
         goto out;
     }
-    if (secrets_load(&fe->secrets, cfg->name_secrets) < 0)
-        goto out;
-    if (ports_init(&fe->ports, cfg) < 0)
+    if (secrets_load(&fe->secrets, cfg->name_secrets) < 0 || ports_init(&fe->ports, cfg) < 0)
         goto out;
     if (store_open(db_path, &fe->store) < 0)
         goto out;

@@ -71,7 +71,7 @@ assert_eq "$PLO" "$(port_of b3)" "after the quarantine the port is given out aga
 # and its port is still not handed out.
 rd_lookup_ep "ep=b1"
 B1=$(lf_targets "$PAYLOAD" | head -n 1)
-coap -m delete "$(rd_uri "$B1")"
+coap -m delete "$(rd_uri6 "$B1")" # from its own address (takeover=same-address)
 assert_code 2.02 "b1 deleted"
 rr_stop frontend KILL
 rr_start_frontend

@@ -35,7 +35,6 @@ struct resp {
 
 static struct rr_peer peer_udp;
 static uint64_t next_req_id = 1;
-static const char *port_range = ""; /* port_hosting_range of the next fe_test_cfg */
 
 static inline void set_peer(const char *remote)
 {
@@ -53,11 +52,6 @@ static inline void fe_test_cfg(struct rr_config *cfg, const char *proxy_domain)
     snprintf(cfg->proxy_domain, sizeof(cfg->proxy_domain), "%s", proxy_domain);
     cfg->max_payload = 2048;
     cfg->expiry_grace = 100;
-    if (port_range[0]) {
-        char err[128];
-        assert_int_equal(config_set(cfg, "port_hosting_range", port_range, err, sizeof(err)), 0);
-        assert_int_equal(config_finish(cfg, err, sizeof(err)), 0);
-    }
 }
 
 static inline struct frontend *fe_new_cfg(const struct rr_config *cfg, const char *db)

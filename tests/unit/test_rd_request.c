@@ -14,7 +14,7 @@
  * hosting ports of port-based hosting (issue 18: given out in order, in the
  * 2.01, the lookup and the route, kept by updates, re-registrations and
  * restarts, released to quarantine, exhausted, dropped when the range no
- * longer holds them).
+ * longer holds them, given at start to proxied registrations without one).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "db_util.h"
 #include "fe_harness.h"
 #include "frontend.h"
 
@@ -630,18 +631,6 @@ static void test_ctl_status_list(void **state)
     fe_done(fe);
 }
 
-/* Remove a test database and its WAL side files. */
-static void rm_db(const char *path)
-{
-    char side[64];
-
-    unlink(path);
-    snprintf(side, sizeof(side), "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof(side), "%s-shm", path);
-    unlink(side);
-}
-
 static void test_restart_keeps_registrations(void **state)
 {
     char path[] = "/tmp/test_rd_request_XXXXXX";
@@ -778,6 +767,18 @@ static unsigned last_route_port(struct frontend *fe)
     return rt.mux_port;
 }
 
+/* A frontend with port_hosting_range = range on database db. */
+static struct frontend *fe_new_ports(const char *db, const char *range)
+{
+    struct rr_config cfg;
+    char err[128];
+
+    fe_test_cfg(&cfg, "proxy.localhost");
+    assert_int_equal(config_set(&cfg, "port_hosting_range", range, err, sizeof(err)), 0);
+    assert_int_equal(config_finish(&cfg, err, sizeof(err)), 0);
+    return fe_new_cfg(&cfg, db);
+}
+
 static void test_port_hosting(void **state)
 {
     char path[] = "/tmp/test_rd_request_XXXXXX";
@@ -789,8 +790,8 @@ static void test_port_hosting(void **state)
 
     assert_true(fd >= 0);
     close(fd);
-    port_range = "5701-5702";
-    fe = fe_new_db(path, "proxy.localhost");
+    const char *range = "5701-5702";
+    fe = fe_new_ports(path, range);
     r = req(fe, COAP_POST, "rd", "ep=a&proxy=yes", LINKS);
     assert_int_equal(r->code, COAP_CREATED);
     assert_int_equal(r->cf, COAP_CF_LINK_FORMAT);
@@ -828,7 +829,7 @@ static void test_port_hosting(void **state)
     fe_done(fe);
 
     /* the quarantine survives a restart; once it is over, e gets 5701 */
-    fe = fe_new_db(path, "proxy.localhost");
+    fe = fe_new_ports(path, range);
     fe->now = now + 1000;
     req(fe, COAP_POST, "rd", "ep=e&proxy=yes", LINKS);
     assert_int_equal(port_of(fe, "e"), 0);
@@ -839,13 +840,15 @@ static void test_port_hosting(void **state)
     now = fe->now;
     fe_done(fe);
 
-    /* the range moved: 5701 is outside it now, dropped (and rewritten) */
-    port_range = "5702-5703";
-    fe = fe_new_db(path, "proxy.localhost");
+    /* the range moved: 5701 is outside it now, dropped (and rewritten);
+     * d, proxied without a port, gets the free 5703 at this start */
+    range = "5702-5703";
+    fe = fe_new_ports(path, range);
     fe->now = now;
     assert_int_equal(port_of(fe, "e"), 0);
     assert_int_equal(port_of(fe, "c"), 5702);
-    /* c deleted: 5702 quarantined; the next one gets 5703 */
+    assert_int_equal(port_of(fe, "d"), 5703);
+    /* c deleted: 5702 quarantined, nobody gets it */
     r = req(fe, COAP_GET, "rd-lookup/ep", "ep=c", NULL);
     const char *t = strstr(r->payload, "</reg/");
     assert_non_null(t);
@@ -853,14 +856,14 @@ static void test_port_hosting(void **state)
     snprintf(cpath, sizeof(cpath), "reg/%lu", strtoul(t + 6, NULL, 10));
     assert_int_equal(req(fe, COAP_DELETE, cpath, NULL, NULL)->code, COAP_DELETED);
     req(fe, COAP_POST, "rd", "ep=f&proxy=yes", LINKS);
-    assert_int_equal(port_of(fe, "f"), 5703);
+    assert_int_equal(port_of(fe, "f"), 0);
     fe_done(fe);
-    fe = fe_new_db(path, "proxy.localhost");
+    fe = fe_new_ports(path, range);
     fe->now = now;
-    assert_int_equal(port_of(fe, "e"), 0); /* the rewrite stuck */
-    assert_int_equal(port_of(fe, "f"), 5703);
+    assert_int_equal(port_of(fe, "e"), 0); /* the rewrite stuck; 5702 is in quarantine */
+    assert_int_equal(port_of(fe, "f"), 0);
+    assert_int_equal(port_of(fe, "d"), 5703);
     fe_done(fe);
-    port_range = "";
     rm_db(path);
 }
 

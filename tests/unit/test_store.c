@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db_util.h"
 #include "frontend.h"
 
 static struct rd_reg *make_reg(const char *ep, const char *d, uint64_t expires)
@@ -188,18 +189,6 @@ static void test_transactions(void **state)
     store_close(s);
 }
 
-/* Remove a database file with its WAL and shared-memory files. */
-static void unlink_db(const char *path)
-{
-    char side[64];
-
-    unlink(path);
-    snprintf(side, sizeof(side), "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof(side), "%s-shm", path);
-    unlink(side);
-}
-
 static void test_file_survives_reopen(void **state)
 {
     char path[] = "/tmp/test_store_XXXXXX";
@@ -229,7 +218,7 @@ static void test_file_survives_reopen(void **state)
     reg_free(b);
     reg_free(a);
     store_close(s);
-    unlink_db(path);
+    rm_db(path);
 }
 
 struct qrow {
@@ -328,7 +317,7 @@ static void test_migrate_old_schema(void **state)
     assert_int_equal(store_load_quarantine(s, collect_q, &q), 0);
     assert_int_equal(q.n, 1);
     store_close(s);
-    unlink_db(path);
+    rm_db(path);
 }
 
 int main(void)

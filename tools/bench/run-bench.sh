@@ -65,8 +65,8 @@ $N coap-server-notls -A 127.0.0.1 -p "$ORIGIN" >"$TMP/origin.log" 2>&1 &
 ORIGIN_PID=$!; PIDS="$PIDS $ORIGIN_PID"
 HOSTING="$((BASE_PORT + 4))-$((BASE_PORT + 5))"
 COMMON="--state-dir $TMP --udp-listen 127.0.0.1:$RELAY --proxy-domain $DOMAIN --log-level warn"
-COMMON="$COMMON --max-regs-per-source 0 --max-registrations 0" # one loopback source registers all
 COMMON="$COMMON --port-hosting-range $HOSTING"
+COMMON="$COMMON --max-regs-per-source 0 --max-registrations 0" # one loopback source registers all
 # shellcheck disable=SC2086
 $N "$BIN/rdrelay-frontend" $COMMON >"$TMP/frontend.log" 2>&1 &
 FE_PID=$!; PIDS="$PIDS $FE_PID"
