@@ -236,6 +236,7 @@ void ctl_status_json(struct frontend *fe, struct strbuf *sb)
               fe->pub_eagain, fe->router_eagain, fe->router_unroutable, snaps_active,
               fe->snaps_merged, fe->snap_hwm_pauses, fe->snaps_aborted);
     lim_status_json(fe, sb);
+    sb_printf(sb, ",\"route_digest\":%" PRIu64, fe_route_digest(fe));
     sb_puts(sb, ",\"relays\":[");
     for (unsigned i = 0; i < fe->nrelays; i++) {
         const struct rd_relay *rl = &fe->relays[i];
