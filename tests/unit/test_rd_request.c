@@ -244,6 +244,19 @@ static void test_proxy_names_and_routes(void **state)
     assert_non_null(
         strstr(ep, "ep=\"RIOT-0123ABCD\";base=\"coap://riot-0123abcd.proxy.localhost\""));
     assert_non_null(strstr(ep, "proxy=\"yes\""));
+    /* the status page's attributes: host name, path back, end of the lifetime */
+    assert_non_null(strstr(ep, ";reachable-since=\"")); /* since it registered */
+    assert_non_null(strstr(ep, ";host=\"riot-0123abcd.proxy.localhost\";transport=\"udp\";"
+                               "relay=\"udp\";expires=\""));
+    assert_int_equal(req(fe, COAP_POST, "rd", "ep=spoof&reachable-since=x", LINKS)->code,
+                     COAP_BAD_REQUEST);
+    /* a registrant cannot set what the RD computes */
+    r = req(fe, COAP_POST, "rd", "ep=spoof&proxy=yes&host=evil.example", LINKS);
+    assert_int_equal(r->code, COAP_BAD_REQUEST);
+    r = req(fe, COAP_POST, "rd", "ep=spoof&reachable=no", LINKS);
+    assert_int_equal(r->code, COAP_BAD_REQUEST);
+    assert_int_equal(req(fe, COAP_POST, "reg/1", "expires=2100-01-01T00:00:00Z", NULL)->code,
+                     COAP_BAD_REQUEST);
     /* an update from a new NAT binding (same address, new port) moves the route */
     set_peer("192.0.2.1:6000");
     assert_int_equal(req(fe, COAP_POST, "reg/1", NULL, NULL)->code, COAP_CHANGED);
@@ -264,7 +277,10 @@ static void test_proxy_names_and_routes(void **state)
     assert_non_null(strstr(lookup(fe, "rd-lookup/ep", "ep=node"),
                            "reachable=\"no\";unreachable-since=\"1970-01-01T00:00:00Z\""));
     assert_int_equal(req(fe, COAP_POST, "reg/2", NULL, NULL)->code, COAP_CHANGED);
-    assert_null(strstr(lookup(fe, "rd-lookup/ep", "ep=node"), "reachable"));
+    /* an update makes it reachable again, from now */
+    assert_null(strstr(lookup(fe, "rd-lookup/ep", "ep=node"), "reachable=\"no\""));
+    assert_null(strstr(lookup(fe, "rd-lookup/ep", "ep=node"), "unreachable-since"));
+    assert_non_null(strstr(lookup(fe, "rd-lookup/ep", "ep=node"), ";reachable-since=\""));
     /* delete removes the route at once */
     fe_outbox_clear(fe);
     assert_int_equal(req(fe, COAP_DELETE, "reg/2", NULL, NULL)->code, COAP_DELETED);
@@ -669,6 +685,25 @@ static void test_restart_keeps_registrations(void **state)
 /* Issue 15 item 1: repeated et (RFC 9176 §9.3.1) and other repeated
  * attributes: kept, shown one by one, each a filter, replaced as a set by an
  * update naming them, and the same after a restart (reloaded from SQLite). */
+/* s without its ;expires="..." attributes (they depend on the clock). */
+static const char *no_expires(const char *s)
+{
+    static char out[4096];
+    size_t n = 0;
+
+    while (*s && n + 1 < sizeof(out)) {
+        if (strncmp(s, ";expires=\"", 10) == 0) {
+            const char *q = strchr(s + 10, '"');
+            assert_non_null(q);
+            s = q + 1;
+            continue;
+        }
+        out[n++] = *s++;
+    }
+    out[n] = '\0';
+    return out;
+}
+
 static void test_repeated_attributes(void **state)
 {
     char path[] = "/tmp/test_rd_request_XXXXXX";
@@ -686,12 +721,12 @@ static void test_repeated_attributes(void **state)
     r = req(fe, COAP_POST, "rd", "ep=multi&et=a.b&et=c.d&tag=1&tag=2&flag", LINKS);
     assert_int_equal(r->code, COAP_CREATED);
     req(fe, COAP_POST, "rd", "ep=single&et=a.b", "</s>");
-    assert_string_equal(lookup(fe, "rd-lookup/ep", "ep=multi"), shown);
-    assert_string_equal(lookup(fe, "rd-lookup/ep", "et=c.d"), shown);
+    assert_string_equal(no_expires(lookup(fe, "rd-lookup/ep", "ep=multi")), shown);
+    assert_string_equal(no_expires(lookup(fe, "rd-lookup/ep", "et=c.d")), shown);
     assert_non_null(strstr(lookup(fe, "rd-lookup/ep", "et=a.b"), "</reg/1>"));
     assert_non_null(strstr(lookup(fe, "rd-lookup/ep", "et=a.b"), "</reg/2>"));
     /* two et filters are ANDed: only the endpoint with both */
-    assert_string_equal(lookup(fe, "rd-lookup/ep", "et=a.b&et=c.d"), shown);
+    assert_string_equal(no_expires(lookup(fe, "rd-lookup/ep", "et=a.b&et=c.d")), shown);
     assert_non_null(strstr(lookup(fe, "rd-lookup/res", "et=c.d"), "/light>"));
     assert_string_equal(lookup(fe, "rd-lookup/ep", "tag=2&ep=single"), "");
     now = fe->now;
@@ -699,10 +734,10 @@ static void test_repeated_attributes(void **state)
 
     fe = fe_new_db(path, "proxy.localhost");
     fe->now = now;
-    assert_string_equal(lookup(fe, "rd-lookup/ep", "et=c.d"), shown);
+    assert_string_equal(no_expires(lookup(fe, "rd-lookup/ep", "et=c.d")), shown);
     /* an update with et replaces every et value; other attributes stay */
     assert_int_equal(req(fe, COAP_POST, "reg/1", "et=e.f&et=g.h", NULL)->code, COAP_CHANGED);
-    assert_string_equal(lookup(fe, "rd-lookup/ep", "et=a.b"),
+    assert_string_equal(no_expires(lookup(fe, "rd-lookup/ep", "et=a.b")),
                         "</reg/2>;ep=\"single\";base=\"coap://192.0.2.1:40000\";"
                         "rt=\"core.rd-ep\";et=\"a.b\"");
     assert_non_null(strstr(lookup(fe, "rd-lookup/ep", "et=g.h"), ";tag=1;tag=2;flag;et=\"e.f\";"
@@ -867,6 +902,60 @@ static void test_port_hosting(void **state)
     rm_db(path);
 }
 
+/* The registry's census (metrics.c) equals a walk over the registrations,
+ * through registration, a proxied one, an update from another transport,
+ * expiry, refresh after expiry, delete and removal after grace. */
+static void assert_census(struct frontend *fe)
+{
+    size_t walk[16] = {0};
+
+    for (const struct rd_reg *r = fe->reg.first; r; r = r->next) {
+        unsigned k = (r->peer.transport & 3u) | (r->host[0] ? 4u : 0u) | (r->expired ? 0u : 8u);
+        walk[k]++;
+    }
+    for (unsigned k = 0; k < 16; k++)
+        assert_int_equal(fe->reg.census[k], walk[k]);
+}
+
+static void test_census(void **state)
+{
+    struct frontend *fe = fe_new();
+    struct resp *r;
+    char a[64], b[64];
+
+    (void)state;
+    assert_census(fe);
+    r = req(fe, COAP_POST, "rd", "ep=c1&lt=10", "</a>");
+    assert_int_equal(r->code, COAP_CREATED);
+    snprintf(a, sizeof(a), "%s", r->loc);
+    r = req(fe, COAP_POST, "rd", "ep=c2&proxy=yes&lt=1000", "</b>");
+    snprintf(b, sizeof(b), "%s", r->loc);
+    assert_census(fe);
+    assert_int_equal(fe->reg.census[8 | 4 | RR_TRANSPORT_UDP], 1);
+    peer_udp.transport = RR_TRANSPORT_TCP; /* the update comes over TCP */
+    assert_int_equal(req(fe, COAP_POST, b, NULL, NULL)->code, COAP_CHANGED);
+    peer_udp.transport = RR_TRANSPORT_UDP;
+    assert_census(fe);
+    assert_int_equal(fe->reg.census[8 | 4 | RR_TRANSPORT_TCP], 1);
+    fe->now += 11000; /* c1 expires */
+    rd_tick(fe);
+    assert_census(fe);
+    assert_int_equal(fe->reg.census[RR_TRANSPORT_UDP], 1);
+    assert_int_equal(req(fe, COAP_POST, a, NULL, NULL)->code, COAP_CHANGED); /* revived */
+    assert_census(fe);
+    assert_int_equal(req(fe, COAP_POST, "rd", "ep=c2&proxy=yes", "</b2>")->code, COAP_CREATED);
+    assert_census(fe); /* re-registered: replaced in place */
+    assert_int_equal(req(fe, COAP_DELETE, b, NULL, NULL)->code, COAP_DELETED);
+    assert_census(fe);
+    fe->now += 11000 + 200000; /* c1 expires and its grace ends */
+    rd_tick(fe);
+    rd_tick(fe);
+    assert_census(fe);
+    for (unsigned k = 0; k < 16; k++)
+        assert_int_equal(fe->reg.census[k], 0);
+    fe_done(fe);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -887,6 +976,7 @@ int main(void)
         cmocka_unit_test(test_repeated_attributes),
         cmocka_unit_test(test_resource_lookup_anchor),
         cmocka_unit_test(test_port_hosting),
+        cmocka_unit_test(test_census),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

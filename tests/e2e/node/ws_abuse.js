@@ -6,6 +6,7 @@
 //   text WSURI                            a text frame: "close CODE REASON"
 //   length WSURI                          a CoAP message with Len != 0
 //   big WSURI MIB                         one binary frame of MIB MiB
+//   fragments WSURI                       a GET in three fragments: "code C"
 //   split HOST PORT                       CSM + GET /.well-known/core, every
 //                                         byte its own TCP segment: "code C"
 //   silent WSURI                          CSM, then never answers a Ping
@@ -118,6 +119,27 @@ async function main() {
     case 'garbage': {
         await rawHttp(a, Number(b), '\x16\x03\x01\x00\xff garbage that is not HTTP\r\n\r\n');
         out('done');
+        break;
+    }
+    case 'fragments': {
+        // one CoAP message in three WebSocket fragments (RFC 6455 5.4)
+        const ws = connect(a);
+        await opened(ws);
+        ws.send(CSM);
+        const msg = encode({ code: 1, token: Buffer.from([9, 9]),
+            options: [[OPT.URI_PATH, '.well-known'], [OPT.URI_PATH, 'core']] });
+        const got = new Promise((resolve) => {
+            ws.on('message', (dd) => {
+                const m = decode(Buffer.from(dd));
+                if ((m.code >> 5) !== 7) resolve(`code ${codeStr(m.code)}`);
+            });
+            setTimeout(() => resolve('timeout'), 10000);
+        });
+        ws.send(msg.subarray(0, 3), { binary: true, fin: false });
+        ws.send(msg.subarray(3, 9), { binary: true, fin: false });
+        ws.send(msg.subarray(9), { binary: true, fin: true });
+        out(await got);
+        ws.terminate();
         break;
     }
     case 'text': case 'length': case 'big': {
