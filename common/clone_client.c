@@ -19,9 +19,11 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "curve.h"
 #include "log.h"
 #include "proto_msg.h"
 #include "strbuf.h"
+#include "timeutil.h"
 
 #define CLONE_SUB_HWM 100000            /* queued updates before PUB drops (seen as gap) */
 #define CLONE_SNAPSHOT_TIMEOUT_MS 2000  /* without progress: no SNAPSHOT_ROUTE for this long */
@@ -54,6 +56,10 @@ struct clone_client {
     uint64_t last_heard;
     uint32_t hb_interval_ms; /* 0 until a HEARTBEAT announces it */
     uint64_t resyncs, gaps, updates;
+    uint64_t resyncs_by[CLONE_RS_N]; /* the same, by reason (metrics) */
+    uint64_t last_resync_wall_ms;
+    unsigned last_reason;
+    const char *last_why; /* a string literal */
     uint8_t body[RR_PROTO_MAX_BODY];
 };
 
@@ -64,9 +70,33 @@ static void lower_host(char *s)
             *s = (char)(*s - 'A' + 'a');
 }
 
+/* The metrics' reason for a resync's log text (every why is a literal). */
+static unsigned reason_of(const char *why)
+{
+    if (strstr(why, "epoch"))
+        return CLONE_RS_EPOCH;
+    if (strstr(why, "gap") || strstr(why, "missed"))
+        return CLONE_RS_GAP;
+    if (strstr(why, "silence"))
+        return CLONE_RS_SILENCE;
+    if (strstr(why, "snapshot"))
+        return CLONE_RS_SNAPSHOT;
+    return CLONE_RS_OTHER;
+}
+
+const char *clone_resync_reason_name(unsigned reason)
+{
+    static const char *const names[CLONE_RS_N] = {"gap", "epoch", "silence", "snapshot", "other"};
+    return reason < CLONE_RS_N ? names[reason] : "none";
+}
+
 static void resync(struct clone_client *c, uint64_t now, const char *why)
 {
     c->resyncs++;
+    c->last_reason = reason_of(why);
+    c->resyncs_by[c->last_reason]++;
+    c->last_resync_wall_ms = now_wall_ms();
+    c->last_why = why;
     log_warnx("routes: resync in %u ms: %s", c->backoff_ms, why);
     c->state = CLONE_RESYNC_WAIT;
     c->resync_at = now + c->backoff_ms;
@@ -141,7 +171,9 @@ struct clone_client *clone_client_new(void *zctx, const char *pub_endpoint, void
     c->sub = zmq_socket(zctx, ZMQ_SUB);
     if (!c->live || !c->sub || zmq_setsockopt(c->sub, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 ||
         zmq_setsockopt(c->sub, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
-        zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "", 0) < 0 || zmq_connect(c->sub, pub_endpoint) < 0) {
+        zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "", 0) < 0 ||
+        curve_client(zctx, c->sub, pub_endpoint, "rd-frontend's route PUB") < 0 ||
+        zmq_connect(c->sub, pub_endpoint) < 0) {
         log_warn("routes: SUB socket for %s", pub_endpoint);
         clone_client_free(c);
         return NULL;
@@ -487,4 +519,18 @@ uint64_t clone_client_gaps(const struct clone_client *c)
 uint64_t clone_client_updates(const struct clone_client *c)
 {
     return c->updates;
+}
+
+uint64_t clone_client_resyncs_by(const struct clone_client *c, unsigned reason)
+{
+    return reason < CLONE_RS_N ? c->resyncs_by[reason] : 0;
+}
+
+uint64_t clone_client_last_resync(const struct clone_client *c, unsigned *reason, const char **why)
+{
+    if (reason)
+        *reason = c->last_resync_wall_ms ? c->last_reason : CLONE_RS_N;
+    if (why)
+        *why = c->last_why ? c->last_why : "";
+    return c->last_resync_wall_ms;
 }

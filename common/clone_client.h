@@ -68,5 +68,20 @@ uint64_t clone_client_seq(const struct clone_client *c);
 uint64_t clone_client_resyncs(const struct clone_client *c);
 uint64_t clone_client_gaps(const struct clone_client *c);
 uint64_t clone_client_updates(const struct clone_client *c);
+/* Resyncs by reason (metrics, rdrelayctl status). */
+enum clone_resync_reason {
+    CLONE_RS_GAP = 0,  /* gap in the sequence, or a heartbeat ahead of it */
+    CLONE_RS_EPOCH,    /* a new rd-frontend epoch */
+    CLONE_RS_SILENCE,  /* heartbeat silence */
+    CLONE_RS_SNAPSHOT, /* snapshot timed out, incomplete, or not sent */
+    CLONE_RS_OTHER,    /* out of memory */
+    CLONE_RS_N
+};
+/* "gap", "epoch", "silence", "snapshot", "other"; "none" for CLONE_RS_N. */
+const char *clone_resync_reason_name(unsigned reason);
+uint64_t clone_client_resyncs_by(const struct clone_client *c, unsigned reason);
+/* Unix ms of the last resync (0: none yet), its reason (CLONE_RS_N when
+ * none) and its log text. */
+uint64_t clone_client_last_resync(const struct clone_client *c, unsigned *reason, const char **why);
 
 #endif

@@ -15,9 +15,21 @@
 #include <string.h>
 
 #include "addr.h"
+#include "curve.h"
 #include "log.h"
+#include "metrics.h"
+#include "xfwd_ep.h"
 
-enum cfg_type { CFG_STR, CFG_U32, CFG_LOGLEVEL, CFG_LISTEN };
+enum cfg_type {
+    CFG_STR,
+    CFG_U32,
+    CFG_LOGLEVEL,
+    CFG_LISTEN,
+    CFG_MXLISTEN,
+    CFG_KEY,
+    CFG_KEYLIST,
+    CFG_XFWDEPS
+};
 
 struct cfg_entry {
     const char *name;
@@ -128,6 +140,26 @@ static const struct cfg_entry cfg_table[] = {
     {"max_regs_per_source", CFG_U32, F(max_regs_per_source), "1000",
      "most registrations from one IPv4 address or IPv6 /64 (a new one beyond -> 4.29 with "
      "Max-Age); 0 = no limit"},
+    {"metrics_listen", CFG_MXLISTEN, F(metrics_listen), RR_METRICS_LISTEN_DEFAULT,
+     "Prometheus /metrics listeners, a comma list of NAME=ADDRESS:PORT (NAME: frontend or a "
+     "relay name); a process without an entry serves none; empty = metrics off"},
+    {"curve_server_public", CFG_KEY, F(curve_server_public), "",
+     "rd-frontend's CURVE public key (Z85, rdrelayctl keygen): set, every tcp:// ctl/pub "
+     "endpoint is CURVE-encrypted and authenticated; in a config file put keys in double quotes"},
+    {"curve_server_secret", CFG_KEY, F(curve_server_secret), "",
+     "rd-frontend's CURVE secret key (only in rd-frontend's configuration)"},
+    {"curve_public", CFG_KEY, F(curve_public), "",
+     "this relay's (or rdrelayctl's) CURVE public key, listed in rd-frontend's curve_authorized"},
+    {"curve_secret", CFG_KEY, F(curve_secret), "",
+     "this relay's (or rdrelayctl's) CURVE secret key"},
+    {"curve_authorized", CFG_KEYLIST, F(curve_authorized), "",
+     "rd-frontend: comma list of the CURVE public keys of relays and rdrelayctl it lets in over "
+     "tcp:// (any other key is refused and logged); a relay with a tcp:// xfwd endpoint lets in "
+     "the keys of the relays that forward to it the same way"},
+    {"xfwd_endpoints", CFG_XFWDEPS, F(xfwd_endpoints), "",
+     "relays on other hosts: comma list of NAME=tcp://ADDRESS:PORT;KEY (KEY: that relay's "
+     "curve_public); a relay listed binds its cross-transport endpoint there, every relay "
+     "connects to it there; unlisted relays are at ipc://<state_dir>/relay-<name>.sock"},
 };
 
 #define CFG_N (sizeof(cfg_table) / sizeof(cfg_table[0]))
@@ -165,6 +197,14 @@ static int check_value(const struct cfg_entry *e, const char *value)
         return log_level_parse(value, &lvl);
     case CFG_LISTEN:
         return addr_parse_list(value, 5683, tmp, 16) < 0 ? -1 : 0;
+    case CFG_MXLISTEN:
+        return mx_listen_ok(value) ? 0 : -1;
+    case CFG_KEY:
+        return !*value || curve_key_ok(value) ? 0 : -1;
+    case CFG_KEYLIST:
+        return curve_key_list_ok(value) ? 0 : -1;
+    case CFG_XFWDEPS:
+        return xfwd_endpoints_ok(value) ? 0 : -1;
     default:
         return 0;
     }
@@ -556,5 +596,22 @@ void config_print_help(FILE *out)
             fprintf(out, "  --%s VALUE\n      %s (default: %s)\n", flag, e->help, e->def);
         else
             fprintf(out, "  --%s VALUE\n      %s\n", flag, e->help);
+    }
+}
+
+void config_foreach(const struct rr_config *cfg,
+                    void (*fn)(void *arg, const char *name, const char *value, bool is_default),
+                    void *arg)
+{
+    char v[RR_CFG_STR];
+
+    for (size_t i = 0; i < CFG_N; i++) {
+        const struct cfg_entry *e = &cfg_table[i];
+        const char *field = (const char *)cfg + e->offset;
+        if (e->type == CFG_U32)
+            snprintf(v, sizeof(v), "%u", *(const uint32_t *)(const void *)field);
+        else
+            snprintf(v, sizeof(v), "%s", field);
+        fn(arg, e->name, v, strcmp(v, e->def) == 0);
     }
 }

@@ -11,6 +11,7 @@
 #ifndef RDRELAY_CONFIG_H
 #define RDRELAY_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -79,6 +80,17 @@ struct rr_config {
     uint32_t max_links;            /* 512 links per registration; more -> 4.13 */
     uint32_t max_registrations;    /* 200000 in all; a new one beyond -> 5.03 + Max-Age */
     uint32_t max_regs_per_source;  /* 1000 per IPv4 address / IPv6 /64 -> 4.29 + Max-Age */
+    /* "frontend=127.0.0.1:9560,udp=...": each process's Prometheus
+     * listener, by process name (common/metrics.h) */
+    char metrics_listen[RR_CFG_STR];
+    /* ZeroMQ CURVE on tcp:// endpoints (common/curve.h); Z85 keys */
+    char curve_server_public[48]; /* rd-frontend's public key (every client) */
+    char curve_server_secret[48]; /* rd-frontend's secret key (rd-frontend only) */
+    char curve_public[48];        /* this relay's / rdrelayctl's own pair */
+    char curve_secret[48];
+    char curve_authorized[2700]; /* client public keys let in (comma list): rd-frontend,
+                                    and relays with a tcp:// xfwd endpoint */
+    char xfwd_endpoints[1024];   /* NAME=tcp://ADDR:PORT[;KEY],...: relays on other hosts */
     /* parsed from extra_options by config_finish() */
     uint16_t extra_option_nums[RR_MAX_EXTRA_OPTIONS];
     unsigned n_extra_options;
@@ -93,6 +105,8 @@ enum rr_takeover {
                                      or its own connection */
 };
 
+#define RR_METRICS_LISTEN_DEFAULT                                                                  \
+    "frontend=127.0.0.1:9560,udp=127.0.0.1:9561,tcp=127.0.0.1:9562,ws=127.0.0.1:9563"
 #define RR_BLOCK_BODY_LIMIT 65536 /* block_body_max: one inter-relay message */
 
 /* Fill with embedded defaults. */
@@ -117,6 +131,12 @@ int config_from_args(struct rr_config *cfg, int *argc, char **argv);
 
 /* Derive empty paths from state_dir, parse extra_options; 0 / -1 (err set). */
 int config_finish(struct rr_config *cfg, char *err, size_t errlen);
+
+/* Every setting's effective value, in table order (rdrelayctl config):
+ * is_default when it equals the embedded default. */
+void config_foreach(const struct rr_config *cfg,
+                    void (*fn)(void *arg, const char *name, const char *value, bool is_default),
+                    void *arg);
 
 /* Print every setting with its default and help text (for --help). */
 void config_print_help(FILE *out);

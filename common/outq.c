@@ -1,6 +1,7 @@
 /*
  * outq.c - implementation of outq.h: one buffer that grows by doubling
- * (from 4 KiB) up to the caller's bound, compacted before it grows.
+ * (from 4 KiB) up to the caller's bound, compacted before it grows; taken
+ * from and given back to the relay's spares when there are some.
  */
 #include "outq.h"
 
@@ -13,6 +14,12 @@ uint8_t *outq_reserve(struct outq *q, size_t n, size_t max)
     if ((size_t)q->len + n > max) {
         errno = EMSGSIZE;
         return NULL;
+    }
+    if (!q->buf && q->spare && q->spare->n && q->spare->cap[q->spare->n - 1] >= n) {
+        struct outq_spare *s = q->spare;
+        s->n--;
+        q->buf = s->buf[s->n];
+        q->cap = s->cap[s->n];
     }
     if ((size_t)q->off + q->len + n > q->cap) {
         if (q->off) {
@@ -58,7 +65,20 @@ void outq_consume(struct outq *q, size_t n)
 
 void outq_free(struct outq *q)
 {
+    struct outq_spare *s = q->spare;
+    if (q->buf && s && s->n < OUTQ_SPARE_N && q->cap <= OUTQ_SPARE_CAP) {
+        s->buf[s->n] = q->buf;
+        s->cap[s->n] = q->cap;
+        s->n++;
+        q->buf = NULL;
+    }
     free(q->buf);
     q->buf = NULL;
     q->off = q->len = q->cap = 0;
+}
+
+void outq_spare_free(struct outq_spare *s)
+{
+    while (s->n)
+        free(s->buf[--s->n]);
 }

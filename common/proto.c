@@ -12,6 +12,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "curve.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -257,7 +258,8 @@ void *proto_dealer_connect(void *zctx, const char *identity, const char *endpoin
         (immediate && zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl)) < 0) ||
         zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
         zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
-        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 || zmq_connect(s, endpoint) < 0) {
+        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 ||
+        curve_client(zctx, s, endpoint, "rd-frontend") < 0 || zmq_connect(s, endpoint) < 0) {
         log_warnx("DEALER to %s: %s", endpoint, zmq_strerror(errno));
         zmq_close(s);
         return NULL;

@@ -8,6 +8,8 @@
  * main.c committed the batch: nothing is acknowledged before it is durable).
  * The dispatcher is a flat switch on the message type: decode, length-check,
  * call one function. A malformed message is logged and dropped.
+ * rdrelayctl's commands are ctl_cmd.c's; RD requests and answers are
+ * counted here for the metrics (metrics.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -101,8 +103,11 @@ bool ctl_read_only(uint16_t type, const uint8_t *body, size_t len)
     struct rr_msg_rd_request m;
     struct wire_r r;
 
-    if (type == RR_MSG_CTL_REQUEST)
-        return true;
+    if (type == RR_MSG_CTL_REQUEST) {
+        struct rr_msg_ctl_request q;
+        wire_r_init(&r, body, len);
+        return proto_dec_ctl_request(&r, &q) < 0 || !ctl_command_writes(q.command);
+    }
     if (type != RR_MSG_RD_REQUEST)
         return false;
     wire_r_init(&r, body, len);
@@ -170,6 +175,8 @@ static void queue_response(struct frontend *fe, const uint8_t *ident, size_t idl
 void ctl_send_response(struct frontend *fe, const uint8_t *ident, size_t idlen, uint64_t req_id,
                        const uint8_t *resp, size_t len)
 {
+    if (len >= 2)
+        fe->mx_resp[resp[1]]++; /* metrics: answers by code */
     ctl_cache_put(fe, ident, idlen, req_id, resp, len);
     queue_response(fe, ident, idlen, req_id, resp, len);
 }
@@ -189,138 +196,6 @@ static struct rd_relay *relay_get(struct frontend *fe, const char *name)
     return r;
 }
 
-/* --- JSON --- */
-
-static void json_str(struct strbuf *sb, const char *s)
-{
-    sb_putc(sb, '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            sb_printf(sb, "\\%c", c);
-        else if (c < 0x20)
-            sb_printf(sb, "\\u%04x", c);
-        else
-            sb_putc(sb, (char)c);
-    }
-    sb_putc(sb, '"');
-}
-
-void ctl_status_json(struct frontend *fe, struct strbuf *sb)
-{
-    size_t live = 0, proxied = 0, expired = 0;
-    unsigned pending = 0, snaps_active = 0;
-
-    for (unsigned i = 0; i < RD_MAX_RELAYS; i++)
-        snaps_active += fe->snaps[i].active;
-    for (const struct rd_pending *pd = fe->pending; pd; pd = pd->next)
-        pending++;
-
-    for (const struct rd_reg *r = fe->reg.first; r; r = r->next) {
-        if (lookup_reg_live(fe, r)) {
-            live++;
-            if (r->host[0])
-                proxied++;
-        } else {
-            expired++;
-        }
-    }
-    sb_printf(sb,
-              "{\"process\":\"rd-frontend\",\"registrations\":%zu,\"expired_in_grace\":%zu,"
-              "\"proxied\":%zu,\"observers\":%zu,\"pending_simple\":%u,\"epoch\":%" PRIu64
-              ",\"seq\":%" PRIu64 ",\"requests\":%" PRIu64 ",\"pub_eagain\":%" PRIu64
-              ",\"router_eagain\":%" PRIu64 ",\"router_unroutable\":%" PRIu64
-              ",\"snapshots_active\":%u,\"snapshots_merged\":%" PRIu64
-              ",\"snapshot_hwm_pauses\":%" PRIu64 ",\"snapshots_aborted\":%" PRIu64,
-              live, expired, proxied, fe->nobservers, pending, fe->epoch, fe->seq, fe->requests,
-              fe->pub_eagain, fe->router_eagain, fe->router_unroutable, snaps_active,
-              fe->snaps_merged, fe->snap_hwm_pauses, fe->snaps_aborted);
-    lim_status_json(fe, sb);
-    sb_puts(sb, ",\"relays\":[");
-    for (unsigned i = 0; i < fe->nrelays; i++) {
-        const struct rd_relay *rl = &fe->relays[i];
-        uint64_t seen = rl->status_at > rl->hello_at ? rl->status_at : rl->hello_at;
-        if (i)
-            sb_putc(sb, ',');
-        sb_puts(sb, "{\"name\":");
-        json_str(sb, rl->name);
-        sb_printf(sb,
-                  ",\"transport\":\"%s\",\"pid\":%u,\"protocol\":%u,\"age_ms\":%" PRIu64
-                  ",\"counters\":{",
-                  proto_transport_name(rl->transport), rl->pid, rl->version,
-                  seen && fe->now > seen ? fe->now - seen : 0);
-        for (unsigned j = 0; j < rl->ncounters; j++) {
-            if (j)
-                sb_putc(sb, ',');
-            json_str(sb, rl->cname[j]);
-            sb_printf(sb, ":%" PRIu64, rl->cval[j]);
-        }
-        sb_puts(sb, "}}");
-    }
-    sb_puts(sb, "]}");
-}
-
-void ctl_list_json(struct frontend *fe, struct strbuf *sb)
-{
-    char ts[40];
-    bool first = true;
-
-    sb_putc(sb, '[');
-    for (const struct rd_reg *r = fe->reg.first; r; r = r->next) {
-        if (!first)
-            sb_putc(sb, ',');
-        first = false;
-        sb_puts(sb, "{\"ep\":");
-        json_str(sb, r->ep);
-        sb_puts(sb, ",\"d\":");
-        json_str(sb, r->d);
-        sb_printf(sb, ",\"path\":\"/reg/%" PRId64 "\",\"host\":", r->id);
-        json_str(sb, r->host);
-        sb_puts(sb, ",\"base\":");
-        json_str(sb, r->base);
-        sb_printf(sb, ",\"port\":%u", r->port); /* hosting port, 0 = none */
-        rd_rfc3339(r->expires_at, ts, sizeof(ts));
-        sb_printf(sb, ",\"expires\":\"%s\",\"expired\":%s,\"reachable\":%s}", ts,
-                  lookup_reg_live(fe, r) ? "false" : "true", r->unreachable ? "false" : "true");
-    }
-    sb_putc(sb, ']');
-}
-
-static void ctl_request(struct frontend *fe, const uint8_t *ident, size_t idlen, const char *cmd,
-                        const char *arg)
-{
-    struct strbuf sb;
-    struct wire_w w;
-    uint8_t *body;
-    bool ok = true;
-
-    (void)arg;
-    sb_init(&sb);
-    if (strcmp(cmd, "status") == 0)
-        ctl_status_json(fe, &sb);
-    else if (strcmp(cmd, "list") == 0)
-        ctl_list_json(fe, &sb);
-    else {
-        ok = false;
-        sb_printf(&sb, "unknown command \"%s\" (status, list)", cmd);
-    }
-    /* a str is u16-length prefixed: a very long list is cut (and says so) */
-    if (sb.oom || sb.len > 65000) {
-        sb_reset(&sb);
-        ok = false;
-        sb_puts(&sb, "answer too large");
-    }
-    body = malloc(sb.len + 16);
-    if (body != NULL) {
-        const struct rr_msg_ctl_response m = {.ok = ok, .text = {(const uint8_t *)sb.buf, sb.len}};
-        wire_w_init(&w, body, sb.len + 16);
-        if (proto_enc_ctl_response(&w, &m) == 0)
-            fe_queue(fe, false, ident, idlen, RR_MSG_CTL_RESPONSE, body, w.len);
-        free(body);
-    }
-    sb_free(&sb);
-}
-
 static bool pending_exists(const struct frontend *fe, const uint8_t *ident, size_t idlen,
                            uint64_t req_id)
 {
@@ -337,12 +212,20 @@ static void on_rd_request(struct frontend *fe, const uint8_t *ident, size_t idle
     struct strbuf out;
 
     if ((c = ctl_cache_find(fe, ident, idlen, m->req_id)) != NULL) {
+        fe->mx_cache_hits++;
         queue_response(fe, ident, idlen, m->req_id, c->resp, c->resp_len);
         return;
     }
     if (pending_exists(fe, ident, idlen, m->req_id))
         return; /* still fetching the endpoint's links: answer comes later */
+    if (m->coap.len >= 2)
+        fe->mx_req[m->coap.p[1] < 8 ? m->coap.p[1] : 0]++; /* metrics: by method */
     sb_init(&out);
+    if (ctl_drain_refuses(fe, ident, idlen, m->coap.p, m->coap.len, &out)) {
+        ctl_send_response(fe, ident, idlen, m->req_id, (const uint8_t *)out.buf, out.len);
+        sb_free(&out);
+        return;
+    }
     switch (
         rd_handle_request(fe, ident, idlen, m->req_id, &m->peer, m->coap.p, m->coap.len, &out)) {
     case RD_DONE:
@@ -456,8 +339,10 @@ void ctl_dispatch(struct frontend *fe, const uint8_t *ident, size_t idlen, uint1
             observe_gone(fe, &m.gone.peer, m.gone.token.p, m.gone.token.len);
         break;
     case RR_MSG_REACHABILITY:
-        if ((rc = proto_dec_reachability(&r, &m.reach)) == 0)
+        if ((rc = proto_dec_reachability(&r, &m.reach)) == 0) {
+            fe->mx_reach[m.reach.reachable != 0]++; /* metrics */
             rd_on_reachability(fe, m.reach.host, m.reach.reachable != 0, m.reach.since_ms);
+        }
         break;
     case RR_MSG_RELAY_STATUS:
         if ((rc = proto_dec_relay_status(&r, &m.status)) == 0)
@@ -465,7 +350,7 @@ void ctl_dispatch(struct frontend *fe, const uint8_t *ident, size_t idlen, uint1
         break;
     case RR_MSG_CTL_REQUEST:
         if ((rc = proto_dec_ctl_request(&r, &m.ctl)) == 0)
-            ctl_request(fe, ident, idlen, m.ctl.command, m.ctl.argument);
+            ctl_command(fe, ident, idlen, m.ctl.command, m.ctl.argument);
         break;
     default:
         log_warnx("unexpected %s (0x%04x) on the control socket, dropped", proto_msg_name(type),

@@ -26,6 +26,8 @@
  *   ownership.c  who may re-register, update or delete a live registration
  *   secrets.c    per-name shared secrets (name_secrets file, ?sec=)
  *   limits.c     registry limits: payload, links, total, per source; counters
+ *   metrics.c    the Prometheus listener (metrics_listen "frontend") and page
+ *   ctl_cmd.c    rdrelayctl's commands (JSON through libjansson), drain
  */
 #ifndef RDRELAY_FRONTEND_H
 #define RDRELAY_FRONTEND_H
@@ -34,6 +36,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <zmq.h>
 
 #include "coap_msg.h"
 #include "config.h"
@@ -114,8 +118,9 @@ struct rd_reg {
     struct rd_reg *h_id, *h_epd, *h_host, *h_ep;
     struct aidx_mem *aim; /* lookup index memberships */
     uint32_t naim, capaim;
-    uint32_t hidx; /* position in the expiry heap */
-    uint64_t due;  /* next expiry event: expires_at, or the end of grace */
+    uint32_t hidx;  /* position in the expiry heap */
+    uint8_t census; /* the class it is counted under (metrics.c), 0 = not counted */
+    uint64_t due;   /* next expiry event: expires_at, or the end of grace */
 };
 
 struct registry {
@@ -127,6 +132,9 @@ struct registry {
     struct rd_reg **heap; /* expiry heap, earliest due first */
     size_t heap_cap;      /* heap holds count entries */
     uint64_t grace_ms;    /* expiry_grace: when an expired one is removed */
+    /* registrations by class (transport, proxied, live; metrics.c), kept
+     * as they change so a scrape never walks 100,000 of them */
+    size_t census[16];
 };
 
 /* Parsed Uri-Query of a registration interface request. */
@@ -224,6 +232,7 @@ struct rd_relay {
     unsigned ncounters;
     char cname[RD_MAX_COUNTERS][48];
     uint64_t cval[RD_MAX_COUNTERS];
+    bool draining; /* rdrelayctl drain: no new registrations through it */
 };
 
 /* A snapshot being sent to one relay, a chunk per loop turn (routes_pub.c). */
@@ -349,7 +358,24 @@ struct frontend {
     uint64_t requests, registrations_made;
     struct rd_limits lim;
     struct rd_secrets secrets;
+    /* metrics (metrics.c): RD requests by method, answers by code */
+    struct fe_metrics *mx;
+    uint64_t start_wall_ms;
+    uint64_t mx_req[8], mx_resp[256], mx_cache_hits, mx_reach[2];
 };
+
+/* --- metrics.c --- */
+/* Count r in (+1) or out of (-1) its class; registry.c calls it on every
+ * insert, remove, replace and registry_changed. */
+void registry_census(struct registry *g, struct rd_reg *r, int sign);
+/* Listen on metrics_listen's "frontend" entry if any; a failure is logged
+ * and rd-frontend runs without metrics. 0 / -1. */
+int fe_metrics_open(struct frontend *fe);
+void fe_metrics_close(struct frontend *fe);
+/* The listener's fds for this turn's zmq_poll (items, at most max). */
+int fe_metrics_pollitems(struct frontend *fe, zmq_pollitem_t *items, int max);
+/* After zmq_poll: serve what is ready (the n items from pollitems). */
+void fe_metrics_after_poll(struct frontend *fe, const zmq_pollitem_t *items, int n, uint64_t now);
 
 /* --- committer.c: a batch's COMMIT in a thread of its own --- */
 struct committer {
@@ -389,6 +415,8 @@ void rd_on_ep_response(struct frontend *fe, uint64_t ep_req_id, uint8_t status, 
                        size_t len);
 /* Timers: expiry, grace, pending timeouts, Block1 garbage. */
 void rd_tick(struct frontend *fe);
+/* Remove a registration everywhere (store, route, registry), as DELETE does. */
+void rd_delete_reg(struct frontend *fe, struct rd_reg *r, const char *why);
 /* REACHABILITY from a relay. */
 void rd_on_reachability(struct frontend *fe, const char *host, bool reachable, uint64_t since);
 /* Default base URI for a peer: coap://<addr_to_str> (coap+tcp:// etc.). */
@@ -455,8 +483,6 @@ bool lim_observer(struct frontend *fe, const struct rr_peer *peer);
  * RATELOG_INTERVAL_MS, saying how many were held back). */
 void lim_hit(struct frontend *fe, enum rd_limit_kind k, const struct rr_peer *peer, const char *fmt,
              ...) __attribute__((format(printf, 4, 5)));
-/* ,"limits":{...} for the status JSON. */
-void lim_status_json(const struct frontend *fe, struct strbuf *sb);
 
 /* --- reply helpers (block.c) --- */
 void rd_reply_init(struct rd_reply *r);
@@ -695,8 +721,19 @@ void ctl_cache_free(struct frontend *fe);
 /* Send RD_RESPONSE (cached). */
 void ctl_send_response(struct frontend *fe, const uint8_t *ident, size_t idlen, uint64_t req_id,
                        const uint8_t *resp, size_t len);
-/* JSON for "status" / "list". */
-void ctl_status_json(struct frontend *fe, struct strbuf *sb);
-void ctl_list_json(struct frontend *fe, struct strbuf *sb);
+/* --- ctl_cmd.c: rdrelayctl's commands --- */
+typedef struct json_t json_t;
+/* "status" as a JSON object (the caller json_decref's it). */
+json_t *ctl_status_json(struct frontend *fe);
+/* limits.c: "sources" and "limits" (hits by kind) into status object o */
+void lim_status_json(const struct frontend *fe, json_t *o);
+/* Run CTL_REQUEST command with argument and queue the CTL_RESPONSE. */
+void ctl_command(struct frontend *fe, const uint8_t *ident, size_t idlen, const char *cmd,
+                 const char *arg);
+/* The command changes the store (its answer must wait for the COMMIT). */
+bool ctl_command_writes(const char *cmd);
+/* A new registration through a drained relay: true and the 5.03 in out. */
+bool ctl_drain_refuses(struct frontend *fe, const uint8_t *ident, size_t idlen, const uint8_t *coap,
+                       size_t len, struct strbuf *out);
 
 #endif

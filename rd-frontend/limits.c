@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "addr.h"
 #include "coap_msg.h"
 #include "frontend.h"
@@ -271,10 +273,12 @@ bool lim_observer(struct frontend *fe, const struct rr_peer *peer)
     return false;
 }
 
-void lim_status_json(const struct frontend *fe, struct strbuf *sb)
+void lim_status_json(const struct frontend *fe, json_t *o)
 {
-    sb_printf(sb, ",\"sources\":%zu,\"limits\":{", fe->lim.nsrc);
+    json_t *l = json_object();
+
+    json_object_set_new(o, "sources", json_integer((json_int_t)fe->lim.nsrc));
     for (int k = 0; k < RD_LIM_N; k++)
-        sb_printf(sb, "%s\"%s\":%" PRIu64, k ? "," : "", lim_names[k], fe->lim.hits[k]);
-    sb_putc(sb, '}');
+        json_object_set_new(l, lim_names[k], json_integer((json_int_t)fe->lim.hits[k]));
+    json_object_set_new(o, "limits", l);
 }

@@ -22,7 +22,9 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "curve.h"
 #include "frontend.h"
+#include "http_min.h"
 #include "log.h"
 #include "statedir.h"
 #include "timeutil.h"
@@ -70,6 +72,8 @@ static void *open_socket(void *ctx, int type, const char *endpoint)
         goto fail;
     if (type == ZMQ_ROUTER && (set_int(s, ZMQ_ROUTER_HANDOVER, 1, "ROUTER_HANDOVER") < 0 ||
                                set_int(s, ZMQ_ROUTER_MANDATORY, 1, "ROUTER_MANDATORY") < 0))
+        goto fail;
+    if (curve_server(s, endpoint, false) < 0)
         goto fail;
     if (zmq_bind(s, endpoint) < 0) {
         log_warn("bind %s", endpoint);
@@ -188,7 +192,7 @@ static void finish_commit(struct loop *lp)
 static int run(struct frontend *fe)
 {
     struct loop *lp = calloc(1, sizeof(*lp));
-    zmq_pollitem_t items[2];
+    zmq_pollitem_t items[2 + 1 + HM_MAX_CONNS];
     uint64_t next_tick = now_mono_ms(), next_hb = now_mono_ms();
     int ret = 1, snap_wait = -1;
 
@@ -212,6 +216,9 @@ static int run(struct frontend *fe)
                 items[0].events = 0;
             items[nitems++] = (zmq_pollitem_t){.fd = lp->com.efd, .events = ZMQ_POLLIN};
         }
+        int mx0 = nitems; /* the metrics listener's fds follow */
+        nitems +=
+            fe_metrics_pollitems(fe, items + mx0, (int)(sizeof(items) / sizeof(items[0])) - mx0);
         if (zmq_poll(items, nitems, timeout) < 0) {
             if (errno == EINTR)
                 continue;
@@ -220,6 +227,7 @@ static int run(struct frontend *fe)
         }
         fe->now = now_wall_ms();
         mono = now_mono_ms();
+        fe_metrics_after_poll(fe, items + mx0, nitems - mx0, mono);
         if (lp->committing) {
             bool done = false;
             if (committer_done(&lp->com, &done) < 0)
@@ -275,6 +283,7 @@ int main(int argc, char **argv)
 {
     struct rr_config cfg;
     struct frontend *fe = NULL;
+    struct curve_zap *zap = NULL;
     struct sigaction sa;
     enum log_level lvl;
     int ret = 1;
@@ -323,21 +332,30 @@ int main(int argc, char **argv)
         return 1;
     }
     fe->zctx = zmq_ctx_new();
-    if (fe->zctx == NULL ||
+    curve_init(&cfg);
+    bool zap_err = false;
+    /* the ZAP handler first: a CURVE client may knock at once */
+    if (fe->zctx)
+        zap = curve_zap_start(fe->zctx, false, &zap_err);
+    if (fe->zctx == NULL || zap_err ||
         (fe->router = open_socket(fe->zctx, ZMQ_ROUTER, cfg.ctl_endpoint)) == NULL ||
         (fe->pub = open_socket(fe->zctx, ZMQ_PUB, cfg.pub_endpoint)) == NULL)
         goto out;
+    fe->start_wall_ms = now_wall_ms();
+    fe_metrics_open(fe); /* a failure is logged: we run without metrics */
     log_info("rdrelay-frontend %s: %zu registrations, ctl %s, routes %s, epoch %llu",
              RDRELAY_VERSION, fe->reg.count, cfg.ctl_endpoint, cfg.pub_endpoint,
              (unsigned long long)fe->epoch);
     ret = run(fe);
 out:
+    fe_metrics_close(fe);
     if (fe->router)
         zmq_close(fe->router);
     if (fe->pub)
         zmq_close(fe->pub);
     if (fe->zctx)
         zmq_ctx_term(fe->zctx);
+    curve_zap_join(zap); /* its wait ended with the context */
     frontend_free(fe);
     free(fe);
     return ret;

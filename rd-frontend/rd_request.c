@@ -147,6 +147,11 @@ static void drop_reg(struct frontend *fe, struct rd_reg *r, const char *why)
     fe->dirty = true;
 }
 
+void rd_delete_reg(struct frontend *fe, struct rd_reg *r, const char *why)
+{
+    drop_reg(fe, r, why);
+}
+
 /*
  * Create or replace the registration for (ep, d). payload is link-format.
  * simple: answer 2.04 without Location (simple registration).

@@ -151,6 +151,8 @@ struct rd_reg *registry_next_due(const struct registry *g)
 
 int registry_changed(struct registry *g, struct rd_reg *r)
 {
+    registry_census(g, r, -1);
+    registry_census(g, r, +1);
     r->due = reg_due(g, r);
     heap_fix(g, r->hidx);
     return aidx_update(&g->idx, r);
@@ -266,6 +268,7 @@ int registry_insert(struct registry *g, struct rd_reg *r)
     index_one(g, r);
     g->count++;
     heap_fix(g, r->hidx);
+    registry_census(g, r, +1);
     return 0;
 }
 
@@ -284,6 +287,7 @@ void registry_remove(struct registry *g, struct rd_reg *r)
         g->last = r->prev;
     r->prev = r->next = NULL;
     g->count--;
+    registry_census(g, r, -1);
 }
 
 int registry_replace(struct registry *g, struct rd_reg *old, struct rd_reg *nr)
@@ -307,6 +311,8 @@ int registry_replace(struct registry *g, struct rd_reg *old, struct rd_reg *nr)
         g->last = nr;
     old->prev = old->next = NULL;
     index_one(g, nr);
+    registry_census(g, old, -1);
+    registry_census(g, nr, +1);
     return 0;
 }
 

@@ -24,6 +24,9 @@
  *   porthost.c port-based virtual hosting: hosting port -> route, the
  *            transport's port listeners opened/closed with the routes
  *   portlisten.c the hosting port listeners of the stream relays
+ *   metrics.c the Prometheus listener (metrics_listen, common/http_min.h)
+ *            in the fd registry; renders what RELAY_STATUS reports plus
+ *            requests by kind and method and responses by source and code
  * The exchange pools stay with the transport (their state is mostly the
  * transport's: UDP's message layer, TCP's connection); the core refers to
  * them by slot number in ids and callbacks. Nothing here allocates per
@@ -67,6 +70,11 @@ struct rc_counter {
     uint64_t v;
 };
 
+enum rc_req_kind { RC_REQ_RD = 0, RC_REQ_PROXY, RC_REQ_LOCAL, RC_REQ_KINDS };
+/* endpoint: relayed from an endpoint (rc_proxy_check_response); rd: from
+ * rd-frontend; relay: made by the core (4.02, 5.02, 5.05, 5.08 ...) */
+enum rc_resp_src { RC_RESP_ENDPOINT = 0, RC_RESP_RD, RC_RESP_RELAY, RC_RESP_SRCS };
+
 /* What the core counts itself (every transport the same way). */
 struct rc_counters {
     uint64_t hwm_drops;
@@ -74,6 +82,11 @@ struct rc_counters {
     uint64_t proxied, proxy_responses, proxy_5_02, proxy_5_04, proxy_5_05, no_slot;
     uint64_t observations, xfwd_out, xfwd_in, xfwd_refused;
     uint64_t port_requests, ports_open;
+    /* client requests by kind (enum rc_req_kind) and method (0.01..0.07;
+     * 0 = any other code), counted once in rc_on_request */
+    uint64_t req[RC_REQ_KINDS][8];
+    /* responses by source (enum rc_resp_src) and code byte */
+    uint64_t resp[RC_RESP_SRCS][256];
 };
 
 /* An XFWD_REQUEST or XFWD_CANCEL as the holder receives it. */
@@ -232,6 +245,8 @@ struct relay_core {
     uint32_t nports;
 
     struct rc_counters c;
+    struct rc_metrics *mx; /* metrics.c; NULL: no metrics_listen for us */
+    struct curve_zap *zap; /* xfwd.c: a tcp:// xfwd endpoint's key check */
 };
 
 #define RC_COAP_MAX (RR_PROTO_MAX_BODY - RR_HOST_MAX - 64)
@@ -334,6 +349,9 @@ void rc_ctl_send_status(struct relay_core *c);
 void rc_ctl_on_dealer(struct relay_core *c, uint64_t now);
 /* Send one message to rd-frontend; counts HWM drops. 0 / -1. */
 int rc_ctl_send(struct relay_core *c, uint16_t type, const void *body, size_t len);
+/* What RELAY_STATUS reports (core, clone client, then the transport's
+ * counters): the one list the metrics render too. Returns how many. */
+unsigned rc_status_collect(struct relay_core *c, struct rc_counter *f, unsigned max);
 void rc_send_reachability(struct relay_core *c, const char *host, bool reachable,
                           uint64_t since_wall_ms);
 const struct route_table *rc_routes(const struct relay_core *c);
@@ -441,6 +459,12 @@ bool rc_port_is_hosting(const struct relay_core *c, uint16_t port);
  * when no route holds the port. */
 void rc_port_request(struct relay_core *c, uint16_t port, uint32_t slot, struct coap_msg *m,
                      uint64_t now);
+/* ---- metrics.c ---- */
+/* Listen on our metrics_listen entry, if any (a failure is logged and the
+ * relay runs without metrics). 0 / -1. */
+int rc_metrics_open(struct relay_core *c);
+void rc_metrics_close(struct relay_core *c);
+void rc_metrics_tick(struct relay_core *c, uint64_t now);
 
 /* ---- uxpool.c ---- */
 /* Hand the transport's array (n entries of stride bytes, each beginning

@@ -43,15 +43,16 @@ void rc_ctl_send_hello(struct relay_core *c)
         rc_ctl_send(c, RR_MSG_HELLO, body, w.len);
 }
 
-void rc_ctl_send_status(struct relay_core *c)
+unsigned rc_status_collect(struct relay_core *c, struct rc_counter *f, unsigned max)
 {
-    struct rc_counter f[RC_MAX_COUNTERS];
     const struct route_table *t = rc_routes(c);
     const struct clone_client *cl = c->clone;
-    unsigned n = 0;
-    struct wire_w w;
+    unsigned n = 0, reason = CLONE_RS_N;
+    uint64_t last = cl ? clone_client_last_resync(cl, &reason, NULL) : 0;
 
-    /* most useful first: rd-frontend keeps the first RD_MAX_COUNTERS */
+    if (max < RC_MAX_COUNTERS)
+        return 0;
+        /* most useful first: rd-frontend keeps the first RD_MAX_COUNTERS */
 #define RC_PUT(nm, val) f[n++] = (struct rc_counter){nm, val}
     RC_PUT("routes", t ? route_table_count(t) : 0);
     RC_PUT("synced", cl ? clone_client_synced(cl) : 0);
@@ -79,9 +80,25 @@ void rc_ctl_send_status(struct relay_core *c)
     RC_PUT("xfwd_refused", c->c.xfwd_refused);
     RC_PUT("port_requests", c->c.port_requests);
     RC_PUT("ports_open", c->c.ports_open);
+    RC_PUT("start_ms", c->start_wall_ms);
+    RC_PUT("last_resync_ms", last);
+    RC_PUT("last_resync_reason", reason);
+    RC_PUT("resyncs_gap", cl ? clone_client_resyncs_by(cl, CLONE_RS_GAP) : 0);
+    RC_PUT("resyncs_epoch", cl ? clone_client_resyncs_by(cl, CLONE_RS_EPOCH) : 0);
+    RC_PUT("resyncs_silence", cl ? clone_client_resyncs_by(cl, CLONE_RS_SILENCE) : 0);
+    RC_PUT("resyncs_snapshot", cl ? clone_client_resyncs_by(cl, CLONE_RS_SNAPSHOT) : 0);
+    RC_PUT("resyncs_other", cl ? clone_client_resyncs_by(cl, CLONE_RS_OTHER) : 0);
 #undef RC_PUT
     if (c->tp->counters)
-        n += c->tp->counters(c->tpa, f + n, RC_MAX_COUNTERS - n);
+        n += c->tp->counters(c->tpa, f + n, max - n);
+    return n;
+}
+
+void rc_ctl_send_status(struct relay_core *c)
+{
+    struct rc_counter f[RC_MAX_COUNTERS];
+    unsigned n = rc_status_collect(c, f, RC_MAX_COUNTERS);
+    struct wire_w w;
 
     struct rr_msg_relay_status *m = c->status_msg; /* large: allocated once */
     snprintf(m->relay, sizeof(m->relay), "%s", c->name);

@@ -24,6 +24,7 @@
 #include <zmq.h>
 
 #include "core.h"
+#include "curve.h"
 #include "log.h"
 #include "proto_msg.h"
 #include "timeutil.h"
@@ -95,15 +96,19 @@ int rc_init(struct relay_core *c, const struct rr_config *cfg, const char *name,
     c->next_check = (uint32_t)random();
     c->rd_seq = (uint32_t)random();
     c->start_wall_ms = now_wall_ms();
+    curve_init(cfg); /* tcp:// to rd-frontend: CURVE keys (common/curve.h) */
     return 0;
 }
 
 void rc_free(struct relay_core *c)
 {
+    rc_metrics_close(c);
     rc_ctl_close(c);
     if (c->zctx)
         zmq_ctx_term(c->zctx);
     c->zctx = NULL;
+    curve_zap_join(c->zap); /* its wait ended with the context */
+    c->zap = NULL;
     if (c->epfd >= 0)
         close(c->epfd);
     c->epfd = -1;
@@ -237,6 +242,8 @@ int rc_run(struct relay_core *c)
 
     c->next_clone_ms = c->clone ? now : UINT64_MAX;
     c->next_status_ms = now + RC_STATUS_INTERVAL_MS;
+    if (!c->mx)
+        rc_metrics_open(c); /* a failure is logged: we run without metrics */
     while (!rc_signalled) {
         now = now_mono_ms();
         uint64_t wake = c->next_clone_ms;
@@ -270,6 +277,7 @@ int rc_run(struct relay_core *c)
         }
         if (now >= c->next_status_ms) {
             rc_ctl_send_status(c);
+            rc_metrics_tick(c, now);
             c->next_status_ms = now + RC_STATUS_INTERVAL_MS;
         }
         if (c->tp->tick)

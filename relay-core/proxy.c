@@ -47,25 +47,32 @@ void rc_on_request(struct relay_core *c, uint32_t slot, struct coap_msg *m, cons
     char host[RR_HOST_MAX], diag[64];
     uint16_t bad = 0;
     enum fwd_verdict v = fwd_classify(m, c->cfg, host, sizeof(host), &bad);
+    unsigned method = m->code < 8 ? m->code : 0;
+    uint8_t code;
 
     switch (v) {
     case FWD_V_RD:
+        c->c.req[RC_REQ_RD][method]++;
         c->tp->rd_request(c->tpa, slot, m, raw, n, now);
         break;
     case FWD_V_PROXY:
+        c->c.req[RC_REQ_PROXY][method]++;
         c->tp->proxy_request(c->tpa, slot, m, host, now);
         break;
     default:
+        c->c.req[RC_REQ_LOCAL][method]++;
         if (v == FWD_V_UNKNOWN_HOST)
             c->c.proxy_5_05++;
-        c->tp->answer(c->tpa, slot, fwd_verdict_answer(v, bad, diag, sizeof(diag)), diag, now);
+        code = fwd_verdict_answer(v, bad, diag, sizeof(diag));
+        c->c.resp[RC_RESP_RELAY][code]++;
+        c->tp->answer(c->tpa, slot, code, diag, now);
         break;
     }
 }
 
-enum rc_proxy_verdict rc_proxy_decide(struct relay_core *c, struct coap_msg *m, const char *host,
-                                      const struct rr_route **route, uint8_t *hl, uint8_t *code,
-                                      char *diag, size_t dlen)
+static enum rc_proxy_verdict proxy_decide(struct relay_core *c, struct coap_msg *m,
+                                          const char *host, const struct rr_route **route,
+                                          uint8_t *hl, uint8_t *code, char *diag, size_t dlen)
 {
     const struct route_table *t = rc_routes(c);
     const struct rr_route *rt = t ? route_table_get(t, host) : NULL;
@@ -99,10 +106,22 @@ enum rc_proxy_verdict rc_proxy_decide(struct relay_core *c, struct coap_msg *m, 
     return ours ? RC_PROXY_LOCAL : RC_PROXY_XFWD;
 }
 
+/* The decision, with what it answers itself counted by code. */
+enum rc_proxy_verdict rc_proxy_decide(struct relay_core *c, struct coap_msg *m, const char *host,
+                                      const struct rr_route **route, uint8_t *hl, uint8_t *code,
+                                      char *diag, size_t dlen)
+{
+    enum rc_proxy_verdict v = proxy_decide(c, m, host, route, hl, code, diag, dlen);
+    if (v == RC_PROXY_ANSWER)
+        c->c.resp[RC_RESP_RELAY][*code]++;
+    return v;
+}
+
 int rc_proxy_check_response(struct relay_core *c, const struct coap_msg *m, char *diag, size_t dlen)
 {
     uint16_t bad;
 
+    c->c.resp[RC_RESP_ENDPOINT][m->code]++;
     if (fwd_check_options(m, c->cfg, &bad) == 0)
         return 0;
     c->c.proxy_5_02++;

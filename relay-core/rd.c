@@ -94,6 +94,7 @@ void rc_rd_on_response(struct relay_core *c, const uint8_t *body, size_t len, ui
         log_warnx("malformed RD_RESPONSE dropped");
         return;
     }
+    c->c.resp[RC_RESP_RD][m.coap.p[1]]++;
     if (c->tp->rd_response)
         c->tp->rd_response(c->tpa, rc_req_slot(m.req_id), m.req_id, m.coap.p, m.coap.len, now);
 }

@@ -21,6 +21,8 @@
 #include <zmq.h>
 
 #include "core.h"
+#include "curve.h"
+#include "xfwd_ep.h"
 #include "log.h"
 #include "statedir.h"
 #include "proto_msg.h"
@@ -68,8 +70,7 @@ int rc_xpeer_get(struct relay_core *c, const char *name)
     for (int i = 0; i < c->nxpeers; i++)
         if (strcmp(c->xpeers[i].name, name) == 0)
             return i;
-    if (c->nxpeers >= c->max_xpeers ||
-        proto_relay_endpoint(c->cfg->state_dir, name, ep, sizeof(ep)) < 0)
+    if (c->nxpeers >= c->max_xpeers || xfwd_endpoint(c->cfg, name, ep, sizeof(ep)) < 0)
         return -1;
     void *s = proto_dealer_connect(c->zctx, c->name, ep, RC_XF_HWM, true);
     if (!s)
@@ -108,7 +109,7 @@ int rc_xfwd_open(struct relay_core *c)
     char ep[RR_CFG_STR + 32];
     int one = 1, zero = 0, hwm = RC_XF_HWM;
 
-    if (proto_relay_endpoint(c->cfg->state_dir, c->name, ep, sizeof(ep)) < 0) {
+    if (xfwd_endpoint(c->cfg, c->name, ep, sizeof(ep)) < 0) {
         log_warnx("relay endpoint for state_dir \"%s\" is too long", c->cfg->state_dir);
         return -1;
     }
@@ -125,6 +126,13 @@ int rc_xfwd_open(struct relay_core *c)
         zmq_setsockopt(c->xrouter, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
         zmq_setsockopt(c->xrouter, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0)
         goto fail;
+    /* on another host's list (xfwd_endpoints): tcp://, with CURVE and a
+     * ZAP handler of our own when CURVE is on (common/curve.h) */
+    bool zap_err = false;
+    if (strncmp(ep, "tcp://", 6) == 0 && !c->zap)
+        c->zap = curve_zap_start(c->zctx, true, &zap_err);
+    if (zap_err || curve_server(c->xrouter, ep, true) < 0)
+        return -1;
     if (zmq_bind(c->xrouter, ep) < 0) {
         log_warnx("bind %s: %s", ep, zmq_strerror(errno));
         return -1;

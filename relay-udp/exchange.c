@@ -273,6 +273,7 @@ void dx_send_empty_ack(struct relay *r, uint32_t i)
         return;
     send_empty(r, d->sock, &d->peer, &d->local, COAP_T_ACK, d->req_msgid);
     d->ack_sent = true;
+    r->c.separate++;
 }
 
 void dx_arm_empty_ack(struct relay *r, uint32_t i, uint64_t now)

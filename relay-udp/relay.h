@@ -175,6 +175,7 @@ struct ru_counters {
     uint64_t dup_requests, retransmissions, rtx_exhausted;
     uint64_t ka_pings, ka_unreachable, ka_reachable;
     uint64_t pings_answered;
+    uint64_t separate; /* empty ACKs sent for a request: its answer goes separately */
 };
 
 struct relay {

@@ -56,6 +56,7 @@ static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
         {"rx_bad", r->c.rx_bad},
         {"tx_err", r->c.tx_err},
         {"pings_answered", r->c.pings_answered},
+        {"separate", r->c.separate},
     };
     unsigned n = 0;
     for (; n < sizeof(mine) / sizeof(mine[0]) && n < max; n++)

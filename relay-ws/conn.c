@@ -55,6 +55,7 @@ int ws_conns_init(struct ws_relay *r)
 
 void ws_conns_free(struct ws_relay *r)
 {
+    outq_spare_free(&r->spare);
     free(r->wsi);
     r->wsi = NULL;
 }
@@ -243,6 +244,7 @@ static int on_established(struct ws_relay *r, struct lws *wsi, struct ws_pss *p)
 
     p->wsi = wsi;
     p->ci = WS_NONE;
+    p->out.spare = &r->spare; /* every message is queued: reuse buffers */
     ws_client_addr(r, wsi, &remote, &local);
     uint32_t ci = st_conn_open(&r->s, &remote, &local);
     if (ci == WS_NONE) {

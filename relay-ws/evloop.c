@@ -18,11 +18,15 @@
 #include "ws_relay.h"
 
 #define WS_UV_ROUNDS 4
+#define WS_RX_BUFFER 2048
 
 static const struct lws_protocols ws_protocols[] = {
     /* protocols[0]: every HTTP connection before (or without) an upgrade */
     {"http", ws_http_callback, 0, 0, 0, NULL, 0},
-    {"coap", ws_coap_callback, sizeof(struct ws_pss), 0, 0, NULL, 0},
+    /* rx_buffer_size: libwebsockets keeps one per connection; 2 KiB (not
+     * its 4 KiB default) still takes a 1024-byte block with its headers in
+     * one piece, larger messages are joined by conn.c */
+    {"coap", ws_coap_callback, sizeof(struct ws_pss), WS_RX_BUFFER, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

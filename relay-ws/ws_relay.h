@@ -31,11 +31,13 @@
  * when its timer is due, or when we asked libwebsockets for a writeable
  * callback in this loop iteration. No thread, no second blocking loop.
  *
- * Memory per connection: one struct st_conn (stream layer) and one struct
- * ws_pss (libwebsockets' per-session data, about 80 bytes), plus
- * libwebsockets' own struct lws and the kernel's socket buffers; output
- * only while the peer has not taken it (bounded by tcp_outq_max), input
- * only for a fragmented message (bounded by ws_max_message).
+ * Memory per connection (about 5 KB resident, docs/benchmarks.md): one
+ * struct st_conn (stream layer) and one struct ws_pss (libwebsockets'
+ * per-session data, about 150 bytes), libwebsockets' own struct lws and its
+ * 2 KiB receive buffer (WS_RX_BUFFER, evloop.c), and the kernel's socket
+ * buffers; output only while the peer has not taken it (bounded by
+ * tcp_outq_max; emptied buffers go to the relay's spares), input only for a
+ * message that came in pieces (bounded by ws_max_message).
  */
 #ifndef RDRELAY_WS_RELAY_H
 #define RDRELAY_WS_RELAY_H
@@ -89,6 +91,7 @@ struct ws_relay {
     bool uv_due;                                /* run libuv at the end of this loop iteration */
     bool ctx_dying;                             /* lws_context_destroy: closes are not ours */
     struct lws **wsi;                           /* stream slot -> its wsi */
+    struct outq_spare spare;                    /* emptied output buffers, for the next message */
     struct lws_http_mount mounts[2];            /* /.well-known/coap, / */
     struct lws_protocol_vhost_options mimes[4]; /* content types lws lacks */
     struct rr_addr trusted[WS_MAX_TRUSTED];

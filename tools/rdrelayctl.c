@@ -1,19 +1,22 @@
 /*
- * rdrelayctl.c - the operators' tool: asks rd-frontend for its status (and
- * the relays' counters it collected) or the list of registrations, over the
+ * rdrelayctl.c - the operators' tool (issue 20). Asks rd-frontend over the
  * control part of the inter-process protocol (CTL_REQUEST -> CTL_RESPONSE,
- * common/proto.h).
+ * common/proto.h; rd-frontend/ctl_cmd.c answers) for: status (rd-frontend
+ * and every relay it heard from), list / search, show, delete, drain /
+ * undrain, config. Two commands need no rd-frontend: keygen (a ZeroMQ CURVE
+ * key pair) and config --local (what this tool's own settings resolve to).
  *
  * Owns: one ZeroMQ DEALER with a random routing id ("ctl-" + 16 hex digits),
- * connected to ctl_endpoint for one request; the answer's JSON, printed as
- * is (--json) or rendered for people (nested "key: value" lines, arrays of
- * records as tables).
+ * connected to ctl_endpoint for one request; the answer's JSON (libjansson),
+ * printed as JSON (--json) or rendered for people (nested "key: value"
+ * lines, arrays of records as tables).
  * Talks to: rd-frontend's ROUTER (ctl_endpoint from the shared config, so
  * --config FILE / $RDRELAY_CONFIG / --state-dir DIR find the same socket the
  * processes use). Waits at most --timeout-ms (default 3000) for the answer.
  *
  * Exit status: 0 answered ok; 1 no answer, or rd-frontend refused the
- * command; 2 usage or configuration error.
+ * command (unknown command, no such registration or relay); 2 usage or
+ * configuration error.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -24,323 +27,108 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
+#include <inttypes.h>
+#include <jansson.h>
 #include <zmq.h>
 
 #include "config.h"
+#include "curve.h"
 #include "log.h"
 #include "proto_msg.h"
 #include "timeutil.h"
 #include "wire.h"
 
 #define CTL_DEFAULT_TIMEOUT_MS 3000
-#define JSON_MAX_DEPTH 32
 #define TABLE_MAX_COLS 32
-
-/* ---------------------------------------------------------------- JSON */
-
-enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
-
-/* A parsed JSON value; members and elements are a linked list of children. */
-struct jval {
-    enum jtype t;
-    char *text;         /* J_STR: unescaped; J_NUM/J_BOOL/J_NULL: the literal */
-    char *key;          /* member name inside an object, else NULL */
-    struct jval *child; /* first member/element */
-    struct jval *next;  /* next sibling */
-};
-
-struct jparser {
-    const char *p, *end;
-    bool err;
-};
-
-static void jfree(struct jval *v)
-{
-    while (v) {
-        struct jval *next = v->next;
-        jfree(v->child);
-        free(v->text);
-        free(v->key);
-        free(v);
-        v = next;
-    }
-}
-
-static void jskip_ws(struct jparser *jp)
-{
-    while (jp->p < jp->end && (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' || *jp->p == '\r'))
-        jp->p++;
-}
-
-static void put_utf8(char **o, unsigned cp)
-{
-    if (cp < 0x80) {
-        *(*o)++ = (char)cp;
-    } else if (cp < 0x800) {
-        *(*o)++ = (char)(0xc0 | (cp >> 6));
-        *(*o)++ = (char)(0x80 | (cp & 0x3f));
-    } else {
-        *(*o)++ = (char)(0xe0 | (cp >> 12));
-        *(*o)++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-        *(*o)++ = (char)(0x80 | (cp & 0x3f));
-    }
-}
-
-/* Parse a string at jp->p (on the opening quote); returns a heap copy. */
-static char *jparse_string(struct jparser *jp)
-{
-    /* the unescaped text is never longer than the escaped one */
-    char *out = malloc((size_t)(jp->end - jp->p) + 1), *o = out;
-
-    if (!out) {
-        jp->err = true;
-        return NULL;
-    }
-    jp->p++;
-    while (jp->p < jp->end && *jp->p != '"') {
-        char c = *jp->p++;
-        if (c != '\\') {
-            *o++ = c;
-            continue;
-        }
-        if (jp->p >= jp->end)
-            break;
-        c = *jp->p++;
-        switch (c) {
-        case 'b':
-            *o++ = '\b';
-            break;
-        case 'f':
-            *o++ = '\f';
-            break;
-        case 'n':
-            *o++ = '\n';
-            break;
-        case 'r':
-            *o++ = '\r';
-            break;
-        case 't':
-            *o++ = '\t';
-            break;
-        case 'u': {
-            unsigned cp = 0;
-            if (jp->end - jp->p < 4) {
-                jp->err = true;
-                break;
-            }
-            for (int i = 0; i < 4; i++) {
-                char h = *jp->p++;
-                cp <<= 4;
-                if (h >= '0' && h <= '9')
-                    cp |= (unsigned)(h - '0');
-                else if (h >= 'a' && h <= 'f')
-                    cp |= (unsigned)(h - 'a' + 10);
-                else if (h >= 'A' && h <= 'F')
-                    cp |= (unsigned)(h - 'A' + 10);
-                else
-                    jp->err = true;
-            }
-            /* surrogates would need pairing; a display tool shows '?' */
-            put_utf8(&o, (cp >= 0xd800 && cp <= 0xdfff) ? '?' : cp);
-            break;
-        }
-        default:
-            *o++ = c;
-            break; /* \" \\ \/ */
-        }
-    }
-    if (jp->p >= jp->end)
-        jp->err = true;
-    else
-        jp->p++; /* closing quote */
-    *o = '\0';
-    return out;
-}
-
-static struct jval *jparse_value(struct jparser *jp, int depth);
-
-/* Parse the members (object) or elements (array) after the opening bracket. */
-static void jparse_children(struct jparser *jp, struct jval *v, int depth)
-{
-    struct jval **tail = &v->child;
-    char close = v->t == J_OBJ ? '}' : ']';
-
-    jp->p++;
-    jskip_ws(jp);
-    if (jp->p < jp->end && *jp->p == close) {
-        jp->p++;
-        return;
-    }
-    while (!jp->err) {
-        char *key = NULL;
-        struct jval *c;
-
-        jskip_ws(jp);
-        if (v->t == J_OBJ) {
-            if (jp->p >= jp->end || *jp->p != '"') {
-                jp->err = true;
-                return;
-            }
-            key = jparse_string(jp);
-            jskip_ws(jp);
-            if (jp->err || jp->p >= jp->end || *jp->p != ':') {
-                free(key);
-                jp->err = true;
-                return;
-            }
-            jp->p++;
-        }
-        c = jparse_value(jp, depth + 1);
-        if (!c) {
-            free(key);
-            jp->err = true;
-            return;
-        }
-        c->key = key;
-        *tail = c;
-        tail = &c->next;
-        jskip_ws(jp);
-        if (jp->p < jp->end && *jp->p == ',') {
-            jp->p++;
-            continue;
-        }
-        if (jp->p < jp->end && *jp->p == close) {
-            jp->p++;
-            return;
-        }
-        jp->err = true;
-    }
-}
-
-static struct jval *jparse_value(struct jparser *jp, int depth)
-{
-    struct jval *v;
-    const char *start;
-
-    jskip_ws(jp);
-    if (jp->err || jp->p >= jp->end || depth > JSON_MAX_DEPTH)
-        return NULL;
-    v = calloc(1, sizeof(*v));
-    if (!v) {
-        jp->err = true;
-        return NULL;
-    }
-    switch (*jp->p) {
-    case '{':
-    case '[':
-        v->t = *jp->p == '{' ? J_OBJ : J_ARR;
-        jparse_children(jp, v, depth);
-        break;
-    case '"':
-        v->t = J_STR;
-        v->text = jparse_string(jp);
-        break;
-    default:
-        /* number, true, false, null: keep the literal */
-        start = jp->p;
-        while (jp->p < jp->end && strchr("+-.0123456789eEtruefalsn", *jp->p))
-            jp->p++;
-        if (jp->p == start) {
-            jp->err = true;
-            break;
-        }
-        v->text = strndup(start, (size_t)(jp->p - start));
-        if (!v->text)
-            jp->err = true;
-        else if (strcmp(v->text, "true") == 0 || strcmp(v->text, "false") == 0)
-            v->t = J_BOOL;
-        else if (strcmp(v->text, "null") == 0)
-            v->t = J_NULL;
-        else if (strchr("+-0123456789", v->text[0]))
-            v->t = J_NUM;
-        else
-            jp->err = true;
-        break;
-    }
-    if (jp->err) {
-        jfree(v);
-        return NULL;
-    }
-    return v;
-}
-
-/* Parse a whole document; NULL if it is not JSON. */
-static struct jval *jparse(const char *text, size_t len)
-{
-    struct jparser jp = {text, text + len, false};
-    struct jval *v = jparse_value(&jp, 0);
-
-    jskip_ws(&jp);
-    if (v && jp.p != jp.end) {
-        jfree(v);
-        v = NULL;
-    }
-    return v;
-}
 
 /* ---------------------------------------------------------------- rendering */
 
-static bool jscalar(const struct jval *v)
+/* JSON (libjansson) rendered for people: objects as "key: value" lines,
+ * nested blocks indented, arrays of flat objects as tables. */
+
+static bool jscalar(const json_t *v)
 {
-    return v->t != J_OBJ && v->t != J_ARR;
+    return !json_is_object(v) && !json_is_array(v);
 }
 
-static const char *jtext(const struct jval *v)
+/* A scalar as text (into buf when it has to be formatted). */
+static const char *jtext(const json_t *v, char *buf, size_t len)
 {
     if (!v)
         return "";
-    if (v->t == J_OBJ)
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return json_string_value(v);
+    case JSON_INTEGER:
+        snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return buf;
+    case JSON_REAL:
+        snprintf(buf, len, "%g", json_real_value(v));
+        return buf;
+    case JSON_TRUE:
+        return "yes";
+    case JSON_FALSE:
+        return "no";
+    case JSON_NULL:
+        return "-";
+    case JSON_OBJECT:
         return "{...}";
-    if (v->t == J_ARR)
+    default:
         return "[...]";
-    return v->text ? v->text : "";
+    }
+}
+
+static bool jempty(const json_t *v)
+{
+    return (json_is_object(v) && json_object_size(v) == 0) ||
+           (json_is_array(v) && json_array_size(v) == 0);
 }
 
 /* An array of objects whose members are all scalars renders as a table. */
-static bool jtable_like(const struct jval *arr)
+static bool jtable_like(const json_t *arr)
 {
-    if (!arr->child)
+    size_t i;
+    json_t *e, *m;
+    const char *k;
+
+    if (!json_is_array(arr) || json_array_size(arr) == 0)
         return false;
-    for (const struct jval *e = arr->child; e; e = e->next) {
-        if (e->t != J_OBJ)
+    json_array_foreach(arr, i, e)
+    {
+        if (!json_is_object(e))
             return false;
-        for (const struct jval *m = e->child; m; m = m->next)
-            if (!jscalar(m))
-                return false;
+        json_object_foreach(e, k, m) if (!jscalar(m)) return false;
     }
     return true;
 }
 
-static const struct jval *jmember(const struct jval *obj, const char *key)
+static void render_table(FILE *out, const json_t *arr, int indent)
 {
-    for (const struct jval *m = obj->child; m; m = m->next)
-        if (m->key && strcmp(m->key, key) == 0)
-            return m;
-    return NULL;
-}
-
-static void render_table(FILE *out, const struct jval *arr, int indent)
-{
-    const char *cols[TABLE_MAX_COLS];
-    size_t width[TABLE_MAX_COLS];
+    const char *cols[TABLE_MAX_COLS], *k;
+    size_t width[TABLE_MAX_COLS], i;
     unsigned ncols = 0;
+    json_t *e, *m;
+    char buf[64];
 
     /* columns: every key, in the order first seen */
-    for (const struct jval *e = arr->child; e; e = e->next) {
-        for (const struct jval *m = e->child; m; m = m->next) {
+    json_array_foreach(arr, i, e)
+    {
+        json_object_foreach(e, k, m)
+        {
             unsigned c;
             for (c = 0; c < ncols; c++)
-                if (strcmp(cols[c], m->key) == 0)
+                if (strcmp(cols[c], k) == 0)
                     break;
             if (c == ncols && ncols < TABLE_MAX_COLS) {
-                cols[ncols] = m->key;
-                width[ncols++] = strlen(m->key);
+                cols[ncols] = k;
+                width[ncols++] = strlen(k);
             }
         }
     }
-    for (const struct jval *e = arr->child; e; e = e->next) {
+    json_array_foreach(arr, i, e)
+    {
         for (unsigned c = 0; c < ncols; c++) {
-            size_t w = strlen(jtext(jmember(e, cols[c])));
+            size_t w = strlen(jtext(json_object_get(e, cols[c]), buf, sizeof(buf)));
             if (w > width[c])
                 width[c] = w;
         }
@@ -349,71 +137,76 @@ static void render_table(FILE *out, const struct jval *arr, int indent)
     for (unsigned c = 0; c < ncols; c++)
         fprintf(out, "%-*s%s", c + 1 < ncols ? (int)width[c] : 0, cols[c],
                 c + 1 < ncols ? "  " : "\n");
-    for (const struct jval *e = arr->child; e; e = e->next) {
+    json_array_foreach(arr, i, e)
+    {
         fprintf(out, "%*s", indent, "");
         for (unsigned c = 0; c < ncols; c++)
-            fprintf(out, "%-*s%s", c + 1 < ncols ? (int)width[c] : 0, jtext(jmember(e, cols[c])),
+            fprintf(out, "%-*s%s", c + 1 < ncols ? (int)width[c] : 0,
+                    jtext(json_object_get(e, cols[c]), buf, sizeof(buf)),
                     c + 1 < ncols ? "  " : "\n");
     }
 }
 
-static void render(FILE *out, const struct jval *v, int indent);
+static void render(FILE *out, const json_t *v, int indent);
 
-/* The start of a line: indent spaces, or for the first member of an array
- * element "- " in the last two of them (YAML style). */
-static void lead(FILE *out, int indent, bool dash)
+/* One member of an object: "key: value", or "key:" and the block. dash:
+ * the first member of an array element ("- " in the indent, YAML style). */
+static void render_member(FILE *out, const char *key, const json_t *m, int indent, bool dash)
 {
+    char buf[64];
+
     if (dash)
         fprintf(out, "%*s- ", indent - 2, "");
     else
         fprintf(out, "%*s", indent, "");
-}
-
-/* One member of an object (key set) or one element of an array (key NULL). */
-static void render_member(FILE *out, const struct jval *m, int indent, bool dash)
-{
-    if (!m->key) {
-        /* array element: scalars as "- v", objects as a "- " block */
-        if (jscalar(m)) {
-            fprintf(out, "%*s- %s\n", indent, "", jtext(m));
-        } else if (!m->child) {
-            fprintf(out, "%*s- (none)\n", indent, "");
-        } else if (m->t == J_OBJ) {
-            bool first = true;
-            for (const struct jval *c = m->child; c; c = c->next, first = false)
-                render_member(out, c, indent + 2, first);
-        } else {
-            fprintf(out, "%*s-\n", indent, "");
-            render(out, m, indent + 2);
-        }
-        return;
-    }
-    lead(out, indent, dash);
     if (jscalar(m)) {
-        fprintf(out, "%s: %s\n", m->key, jtext(m));
-    } else if (!m->child) {
-        fprintf(out, "%s: (none)\n", m->key);
-    } else if (m->t == J_ARR && jtable_like(m)) {
-        fprintf(out, "%s:\n", m->key);
+        const char *t = jtext(m, buf, sizeof(buf));
+        /* a multi-line value (links) goes on lines of its own */
+        fprintf(out, strchr(t, '\n') ? "%s: |\n%s\n" : "%s: %s\n", key, t);
+    } else if (jempty(m)) {
+        fprintf(out, "%s: (none)\n", key);
+    } else if (jtable_like(m)) {
+        fprintf(out, "%s:\n", key);
         render_table(out, m, indent + 2);
     } else {
-        fprintf(out, "%s:\n", m->key);
+        fprintf(out, "%s:\n", key);
         render(out, m, indent + 2);
     }
 }
 
-static void render(FILE *out, const struct jval *v, int indent)
+static void render(FILE *out, const json_t *v, int indent)
 {
+    char buf[64];
+    const char *k;
+    json_t *m;
+    size_t i;
+
     if (jscalar(v)) {
-        fprintf(out, "%*s%s\n", indent, "", jtext(v));
-        return;
-    }
-    if (v->t == J_ARR && jtable_like(v)) {
+        fprintf(out, "%*s%s\n", indent, "", jtext(v, buf, sizeof(buf)));
+    } else if (jtable_like(v)) {
         render_table(out, v, indent);
-        return;
+    } else if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, m) render_member(out, k, m, indent, false);
+    } else {
+        json_array_foreach(v, i, m)
+        {
+            if (jscalar(m) || jempty(m)) {
+                fprintf(out, "%*s- %s\n", indent, "",
+                        jempty(m) ? "(none)" : jtext(m, buf, sizeof(buf)));
+            } else if (json_is_object(m)) {
+                bool first = true;
+                json_t *c;
+                json_object_foreach(m, k, c)
+                {
+                    render_member(out, k, c, indent + 2, first);
+                    first = false;
+                }
+            } else {
+                fprintf(out, "%*s-\n", indent, "");
+                render(out, m, indent + 2);
+            }
+        }
     }
-    for (const struct jval *m = v->child; m; m = m->next)
-        render_member(out, m, indent, false);
 }
 
 /* ---------------------------------------------------------------- the request */
@@ -422,7 +215,7 @@ struct ctl {
     struct rr_config cfg;
     const char *command;
     const char *argument;
-    bool json;
+    bool json, local;
     int timeout_ms;
     void *zctx, *sock;
     char ident[32];
@@ -442,13 +235,23 @@ static void usage(FILE *out)
             "the answer: as JSON with --json, otherwise as readable lines and tables.\n"
             "\n"
             "commands:\n"
-            "  status   rd-frontend's counters, registrations, and every relay it heard\n"
-            "           from (name, pid, last status, counters)\n"
-            "  list     the registrations (path, ep, d, base, lifetime, proxy host, hosting port)\n"
-            "  (other command words are passed on; rd-frontend refuses unknown ones)\n"
+            "  status          rd-frontend (up since, epoch, sequence, registrations,\n"
+            "                  counters) and every relay it heard from (up since, epoch,\n"
+            "                  sequence, routes, connections, last resync and why,\n"
+            "                  draining, all counters)\n"
+            "  list [TEXT]     the registrations; with TEXT only those whose ep, d, host\n"
+            "                  or path contains it (search TEXT is the same)\n"
+            "  show WHICH      one registration in full (WHICH: /reg/N, N, host or ep)\n"
+            "  delete WHICH    remove it, as DELETE /reg/N by the endpoint would\n"
+            "  drain RELAY     no new registrations through RELAY (they get 5.03);\n"
+            "                  paths it holds keep working (undrain RELAY ends it)\n"
+            "  config          rd-frontend's effective configuration\n"
+            "                  (--local: this tool's own, no rd-frontend needed)\n"
+            "  keygen          a ZeroMQ CURVE key pair (Z85: public, secret)\n"
             "\n"
             "options:\n"
-            "  --json            print the JSON answer as it came\n"
+            "  --json            print the answer as JSON (for scripts)\n"
+            "  --local           config: this tool's settings, not rd-frontend's\n"
             "  --timeout-ms MS   wait this long for the answer (default %d)\n"
             "  --help, --version\n"
             "\n"
@@ -456,7 +259,9 @@ static void usage(FILE *out)
             "state_dir from which it is derived, matter here):\n",
             CTL_DEFAULT_TIMEOUT_MS);
     config_print_help(out);
-    fprintf(out, "\nexit status: 0 ok, 1 no answer or command refused, 2 usage error\n");
+    fprintf(out, "\nexit status: 0 ok; 1 no answer from rd-frontend, or the command was\n"
+                 "refused (unknown command, no such registration or relay); 2 usage or\n"
+                 "configuration error\n");
 }
 
 /* Parse what config_from_args left: options of our own and the command. */
@@ -468,6 +273,8 @@ static int parse_args(struct ctl *c, int argc, char **argv)
 
         if (strcmp(a, "--json") == 0) {
             c->json = true;
+        } else if (strcmp(a, "--local") == 0) {
+            c->local = true;
         } else if (strcmp(a, "--timeout-ms") == 0 || strncmp(a, "--timeout-ms=", 13) == 0) {
             const char *v = a[12] == '=' ? a + 13 : (i + 1 < argc ? argv[++i] : NULL);
             char *endp;
@@ -490,7 +297,7 @@ static int parse_args(struct ctl *c, int argc, char **argv)
         }
     }
     if (!c->command) {
-        fprintf(stderr, "rdrelayctl: no command (status, list; see --help)\n");
+        fprintf(stderr, "rdrelayctl: no command (status, list, show, ...; see --help)\n");
         return -1;
     }
     return 0;
@@ -594,22 +401,64 @@ done:
 
 static void print_answer(const struct ctl *c)
 {
-    struct jval *doc;
+    json_error_t err;
+    json_t *doc;
 
-    if (c->json) {
-        printf("%s\n", c->text);
-        return;
-    }
-    doc = jparse(c->text, strlen(c->text));
+    doc = json_loads(c->text, JSON_DECODE_ANY, &err);
     if (!doc) {
         printf("%s\n", c->text); /* not JSON: show it as it is */
         return;
     }
-    if (!jscalar(doc) && !doc->child)
+    if (c->json) {
+        char *t = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+        printf("%s\n", t ? t : c->text);
+        free(t);
+    } else if (jempty(doc)) {
         printf("(none)\n"); /* e.g. "list" with no registrations */
-    else
+    } else {
         render(stdout, doc, 0);
-    jfree(doc);
+    }
+    json_decref(doc);
+}
+
+/* Print a JSON object made here (keygen, config --local). */
+static void print_local(const struct ctl *c, json_t *o)
+{
+    char *t = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+    if (c->json) {
+        printf("%s\n", t ? t : "{}");
+    } else {
+        const char *k;
+        json_t *v;
+        char buf[64];
+        json_object_foreach(o, k, v) printf("%s = %s\n", k, jtext(v, buf, sizeof(buf)));
+    }
+    free(t);
+    json_decref(o);
+}
+
+/* keygen: a CURVE key pair (Z85) for the tcp:// endpoints. */
+static int keygen(const struct ctl *c)
+{
+    char pub[41], sec[41];
+
+    if (zmq_curve_keypair(pub, sec) != 0) {
+        fprintf(stderr, "rdrelayctl: zmq_curve_keypair: %s (libzmq without CURVE?)\n",
+                zmq_strerror(errno));
+        return 1;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "public", json_string(pub));
+    json_object_set_new(o, "secret", json_string(sec));
+    print_local(c, o);
+    return 0;
+}
+
+static void cfg_item(void *arg, const char *name, const char *value, bool is_default)
+{
+    (void)is_default;
+    json_object_set_new(arg, name, json_string(value));
 }
 
 int main(int argc, char **argv)
@@ -643,7 +492,19 @@ int main(int argc, char **argv)
     }
     if (parse_args(c, argc, argv) < 0)
         goto out;
+    if (strcmp(c->command, "keygen") == 0) {
+        ret = keygen(c);
+        goto out;
+    }
+    if (strcmp(c->command, "config") == 0 && c->local) {
+        json_t *o = json_object();
+        config_foreach(&c->cfg, cfg_item, o);
+        print_local(c, o);
+        ret = 0;
+        goto out;
+    }
     ret = 1;
+    curve_init(&c->cfg); /* a tcp:// ctl_endpoint: our CURVE pair */
     if (ask(c) < 0)
         goto out;
     if (!c->ok) {

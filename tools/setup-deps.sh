@@ -37,6 +37,7 @@ PKGS=(
     systemd         # systemd-socket-activate in the socket-activation tests
     chromium        # the status-page test (headless, driven by playwright-core)
     prometheus      # promtool check metrics in the metrics test
+    curl            # scrapes /metrics in the metrics test (as Prometheus would)
     valgrind        # the memcheck run of the e2e suite
     gnuplot-nox     # benchmark plots (tools/bench)
 )

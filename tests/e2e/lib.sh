@@ -202,9 +202,11 @@ udp_bound() {
 # ---------------------------------------------------------------- processes
 
 # Flags every rdrelay process of this test gets: same state dir, same config.
+# No metrics listeners (their default ports are fixed, and tests run side by
+# side); test_metrics.sh sets its own in RR_EXTRA_ARGS, which come later.
 rr_common_args() {
     RR_ARGS=(--state-dir "$T_STATE" --udp-listen "127.0.0.1:$RR_PORT,[::1]:$RR_PORT"
-        --proxy-domain "$RR_DOMAIN" --log-level debug)
+        --proxy-domain "$RR_DOMAIN" --log-level debug --metrics-listen "")
     if [ ${#RR_EXTRA_ARGS[@]} -gt 0 ]; then
         RR_ARGS+=("${RR_EXTRA_ARGS[@]}")
     fi

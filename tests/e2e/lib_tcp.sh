@@ -109,11 +109,14 @@ treg_start() {
     reg_wait_registered "$name" 1 || die "TCP registrant $name did not register within 15 s"
 }
 
-# xreg_start NAME TRANSPORT FAMILY [flags...]: a registrant over UDP or TCP.
+# xreg_start NAME TRANSPORT FAMILY [flags...]: a registrant over UDP, TCP or
+# WebSocket (through lib_ws.sh's bridge).
 xreg_start() {
     local name=$1 tr=$2 fam=$3 listen=127.0.0.1:0
     shift 3
-    [ "$fam" == 6 ] && listen='[::1]:0'
+    # ws: the registrant talks to the bridge on 127.0.0.1, the bridge to
+    # rdrelay-ws over FAMILY
+    [ "$fam" == 6 ] && [ "$tr" != ws ] && listen='[::1]:0'
     rr_start "$name" rr-registrant --rd "$(rd_uri_x "$tr" "$fam" /rd)" --listen "$listen" "$@"
     reg_wait_registered "$name" 1 || die "$tr registrant $name did not register within 15 s"
 }

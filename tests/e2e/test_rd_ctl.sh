@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# test_rd_ctl.sh - operating rdrelay (issue 2): rdrelayctl status / list
-# (JSON and human form) against the running processes; routes of proxied
+# test_rd_ctl.sh - operating rdrelay (issues 2 and 20): rdrelayctl status /
+# list (JSON and human form) against the running processes; status shows
+# each relay's up since, epoch, sequence, routes and last resync; list
+# TEXT / search, show, delete (the path is gone for the RD too), drain
+# (a new registration through the relay gets 5.03, an existing one keeps
+# refreshing and its route keeps working) and undrain, config (rd-frontend's
+# effective settings, and --local), keygen (a CURVE key pair); routes of proxied
 # registrations reach relay-udp and survive a restart of either side (the
 # relay logs "routes synced: ... count=N"); every binary answers --help and
 # --version; a missing rd-frontend makes rdrelayctl fail fast and clearly.
@@ -72,6 +77,80 @@ else
 fi
 "$CTL" status extra too-many >/dev/null 2>&1
 assert_eq 2 "$?" "a usage error exits 2"
+
+# ---- issue 20: the operator commands
+# the relay's fields come with its RELAY_STATUS (every 5 s)
+out=$(wait_match 12 '"name": ?"udp"[^}]*"routes": ?1' ctl_status)
+assert_match '"name": ?"udp"[^}]*"up_since": ?"20[0-9-]+T' "$out" "status: relay udp's up since"
+assert_match '"name": ?"udp"[^}]*"epoch": ?"[0-9a-f]{16}"' "$out" "status: relay udp's epoch"
+assert_match '"name": ?"udp"[^}]*"routes": ?1' "$out" "status: relay udp holds 1 route"
+assert_match '"last_resync_reason": ?"none"' "$out" "status: no resync yet, and says so"
+assert_match '"process": ?"rd-frontend",[^]]*"up_since": ?"20' "$out" "status: rd-frontend's up since"
+
+out=$("$CTL" --state-dir "$T_STATE" list routed 2>&1)
+assert_eq 0 "$?" "list TEXT exits 0"
+assert_contains "$out" "routed1.proxy.localhost" "list routed finds Routed1 (case-insensitive)"
+assert_not_contains "$out" "ctl1" "list routed leaves ctl1 out"
+out=$("$CTL" --state-dir "$T_STATE" search lab --json 2>&1)
+assert_contains "$out" '"ctl1"' "search lab finds ctl1 by its sector"
+assert_not_contains "$out" 'Routed1' "search lab leaves Routed1 out"
+
+out=$("$CTL" --state-dir "$T_STATE" show routed1.proxy.localhost 2>&1)
+assert_eq 0 "$?" "show HOST exits 0"
+assert_match '(^|
+)links: </b>' "$out" "show prints the registered links"
+assert_match '(^|
+)peer: 127\.0\.0\.1:[0-9]+' "$out" "show prints the peer address"
+out=$("$CTL" --state-dir "$T_STATE" show "$P1" --json 2>&1)
+assert_contains "$out" '"ep": "ctl1"' "show PATH --json"
+"$CTL" --state-dir "$T_STATE" show /reg/999 >/dev/null 2>&1
+assert_eq 1 "$?" "show of a missing registration exits 1"
+
+out=$("$CTL" --state-dir "$T_STATE" config --json 2>&1)
+assert_eq 0 "$?" "config exits 0"
+assert_contains "$out" "\"state_dir\": \"$T_STATE\"" "config shows rd-frontend's state_dir"
+assert_contains "$out" '"proxy_domain": "proxy.localhost"' "config shows the proxy domain"
+out=$("$CTL" --state-dir "$T_DIR/nowhere" --proxy-domain local.example config --local 2>&1)
+assert_eq 0 "$?" "config --local needs no rd-frontend"
+assert_contains "$out" "proxy_domain = local.example" "config --local shows rdrelayctl's own settings"
+
+out=$("$CTL" keygen --json 2>&1)
+assert_eq 0 "$?" "keygen exits 0"
+assert_match '"public": "[^"]{40}"' "$out" "keygen: a 40-character Z85 public key"
+assert_match '"secret": "[^"]{40}"' "$out" "keygen: a 40-character Z85 secret key"
+k2=$("$CTL" keygen 2>&1)
+assert_ne "$out" "$k2" "keygen makes a new pair each time"
+
+# drain: no new registrations through udp; the existing ones keep working
+out=$("$CTL" --state-dir "$T_STATE" drain udp --json 2>&1)
+assert_eq 0 "$?" "drain udp exits 0"
+assert_contains "$out" '"draining": true' "drain answers with the relay, draining"
+rd_register 'ep=late' '</l>'
+assert_code 5.03 "a new registration through the draining relay gets 5.03"
+assert_contains "$PAYLOAD" "draining" "the 5.03 says why"
+coap -m post "$(rd_uri "$P1")"
+assert_code 2.04 "an existing registration still refreshes through the draining relay"
+rd_register 'ep=ctl1&d=lab' '</a2>'
+assert_code 2.01 "an existing endpoint re-registers through the draining relay"
+assert_eq "$P1" "$LOCATION" "... and keeps its path"
+rd_lookup_ep 'ep=ctl1'
+assert_code 2.05 "lookups work while draining"
+"$CTL" --state-dir "$T_STATE" drain no-such-relay >/dev/null 2>&1
+assert_eq 1 "$?" "drain of an unknown relay exits 1"
+"$CTL" --state-dir "$T_STATE" undrain udp >/dev/null 2>&1
+assert_eq 0 "$?" "undrain udp exits 0"
+rd_register 'ep=late' '</l>'
+assert_code 2.01 "after undrain a new registration succeeds"
+PL=$LOCATION
+
+# delete: the registration is gone for everyone
+out=$("$CTL" --state-dir "$T_STATE" delete "$PL" --json 2>&1)
+assert_eq 0 "$?" "delete PATH exits 0"
+assert_contains "$out" '"deleted": true' "delete says it deleted"
+coap -m get "$(rd_uri "$PL")"
+assert_code 4.04 "the deleted registration's resource is gone (4.04)"
+"$CTL" --state-dir "$T_STATE" delete "$PL" >/dev/null 2>&1
+assert_eq 1 "$?" "deleting it again exits 1"
 
 # ---- routes reach relay-udp and survive restarts
 synced() { grep -E "routes synced: .*count=$1\b" "$T_DIR/udp.log" | tail -n 1; }

@@ -5,7 +5,8 @@
 # get a clear HTTP status and text; a text frame, a CoAP message with a
 # Length nibble, a 16 MiB frame, a peer that never sends its CSM and one
 # that never answers a Ping get a WebSocket close with a status code and a
-# reason; a request whose every byte is its own TCP segment is answered;
+# reason; a request whose every byte is its own TCP segment, one in three
+# fragments and a 9000-byte one are answered;
 # 1,000 idle connections stay open and cost the others nothing. The relay
 # never crashes (the harness fails the test on a sanitizer report).
 # Peers: node `ws` and raw node sockets (node/ws_abuse.js).
@@ -51,6 +52,11 @@ served "a Length nibble"
 out=$(abuse big "$(ws_uri 4)" 16)
 assert_match '^close 1009 .*Max-Message-Size' "$out" "a 16 MiB frame -> close 1009 (message too big)"
 served "a 16 MiB frame"
+out=$(abuse fragments "$(ws_uri 4)")
+assert_eq "code 2.05" "$out" "a request in three WebSocket fragments is joined and answered (2.05)"
+out=$(cd "$NODE_DIR" && WS_PAYLOAD_BYTES=9000 timeout 10 node ws_tool.js get "$(ws_uri 4)" /hello bob.$D 2>&1)
+assert_eq "2.05 hello from bob (9000 bytes)" "$out" \
+    "a 9000-byte message (more than libwebsockets' 2 KiB receive buffer) reaches the registrant whole"
 out=$(abuse split 127.0.0.1 "$WS_PORT")
 assert_match '^code 2.05 ' "$out" "handshake, CSM and a GET, every byte its own TCP segment -> 2.05"
 served "1-byte segments"

@@ -6,7 +6,9 @@
 # reaches endpoints registered over UDP and TCP; Observe and a slow
 # (separate) answer pass; when the registrant's WebSocket closes the next
 # request gets 5.02 at once (not 5.04 after the upstream timeout), and a
-# new registration over a new WebSocket takes the route over.
+# new registration over a new WebSocket takes the route over; after
+# rdrelay-ws is killed and restarted the old route gets 5.02 until the
+# endpoint registers again.
 # Clients and registrants: coap-client-notls (UDP, TCP), rr-registrant
 # (UDP, TCP), node `ws` (node/ws_tool.js) for WebSocket.
 . "$(dirname "$0")/lib.sh"
@@ -95,4 +97,17 @@ assert_eq 2 "$(grep -c '^request 0.01 /hello' "$T_DIR/bob2.log")" "the requests 
 # ---- other clients unaffected by all of this
 xcoap udp 4 alice.$D -m get /hello
 assert_code 2.05 "alice (UDP) still reachable"
+
+# ---- rdrelay-ws killed and restarted: its connections are gone with it
+rr_stop ws KILL
+wait_until 10 grep -q '^closed' "$T_DIR/bob2.log" || fail "bob2 did not see its WebSocket end"
+ws_start
+ws_wait_ready
+xcoap udp 4 bob.$D -m get /hello
+assert_code 5.02 "after rdrelay-ws restarted, bob's old route -> 5.02 at once (its WebSocket died with the relay)"
+xcoap udp 4 alice.$D -m get /hello
+assert_code 2.05 "alice (UDP registrant) never noticed"
+wsreg_start bob3 bob
+xcoap udp 4 bob.$D -m get /hello
+assert_code 2.05 "bob registered again over the restarted relay: reachable"
 t_done

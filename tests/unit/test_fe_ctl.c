@@ -4,7 +4,9 @@
  * relay's protocol version (1 for an older relay's HELLO without the
  * field), a HELLO from a restarted relay drops its old reachability
  * verdicts (it re-announces them), RELAY_STATUS fills the counters shown
- * by "status", and a truncated body changes nothing.
+ * by "status", and a truncated body changes nothing; rdrelayctl's commands
+ * (ctl_cmd.c): list TEXT, show by path and host, drain / undrain of a known
+ * relay only, config, refusals for the unknown.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,8 @@
 
 #include "config.h"
 #include "frontend.h"
+
+#include <jansson.h>
 
 static struct frontend *fe_new(void)
 {
@@ -124,7 +128,8 @@ static void test_relay_status(void **state)
     static struct rr_msg_relay_status m = {.relay = "udp", .n = 2};
     uint8_t body[1024];
     struct wire_w w;
-    struct strbuf sb;
+    char *text;
+    json_t *j;
 
     (void)state;
     snprintf(m.c[0].name, sizeof(m.c[0].name), "routes");
@@ -135,11 +140,70 @@ static void test_relay_status(void **state)
     assert_int_equal(proto_enc_relay_status(&w, &m), 0);
     ctl_dispatch(fe, (const uint8_t *)"udp", 3, RR_MSG_RELAY_STATUS, body, w.len);
     assert_int_equal(fe->relays[0].ncounters, 2);
-    sb_init(&sb);
-    ctl_status_json(fe, &sb);
-    assert_non_null(strstr(sb.buf, "\"routes\":100000"));
-    assert_non_null(strstr(sb.buf, "\"snapshots_active\":0"));
-    sb_free(&sb);
+    j = ctl_status_json(fe);
+    text = json_dumps(j, JSON_COMPACT);
+    assert_non_null(strstr(text, "\"routes\":100000"));
+    assert_non_null(strstr(text, "\"snapshots_active\":0"));
+    free(text);
+    json_decref(j);
+    fe_done(fe);
+}
+
+/* Run an rdrelayctl command; the answer's text (static) and ok. */
+static const char *command(struct frontend *fe, const char *cmd, const char *arg, bool *ok)
+{
+    static char text[8192];
+    struct rr_msg_ctl_response m;
+    struct wire_r r;
+
+    fe_outbox_clear(fe);
+    ctl_command(fe, (const uint8_t *)"ctl-1", 5, cmd, arg);
+    assert_non_null(fe->out_head);
+    assert_int_equal(fe->out_head->type, RR_MSG_CTL_RESPONSE);
+    wire_r_init(&r, fe->out_head->body, fe->out_head->len);
+    assert_int_equal(proto_dec_ctl_response(&r, &m), 0);
+    snprintf(text, sizeof(text), "%.*s", (int)m.text.len, (const char *)m.text.p);
+    *ok = m.ok;
+    fe_outbox_clear(fe);
+    return text;
+}
+
+static void test_commands(void **state)
+{
+    struct frontend *fe = fe_new();
+    bool ok;
+    const char *t;
+
+    (void)state;
+    add_reg(fe, 1, "udp");
+    add_reg(fe, 2, "udp");
+    hello(fe, "udp", 100);
+    t = command(fe, "list", "e2", &ok);
+    assert_true(ok);
+    assert_non_null(strstr(t, "\"path\":\"/reg/2\""));
+    assert_null(strstr(t, "/reg/1\""));
+    t = command(fe, "show", "/reg/1", &ok);
+    assert_true(ok);
+    assert_non_null(strstr(t, "\"ep\":\"e1\""));
+    t = command(fe, "show", "e2.proxy.example.net", &ok);
+    assert_true(ok && strstr(t, "\"ep\":\"e2\""));
+    t = command(fe, "show", "nope", &ok);
+    assert_false(ok);
+    assert_non_null(strstr(t, "no registration"));
+    assert_false(ctl_command_writes("show"));
+    assert_true(ctl_command_writes("delete"));
+    t = command(fe, "drain", "tcp", &ok); /* never heard from */
+    assert_false(ok);
+    t = command(fe, "drain", "udp", &ok);
+    assert_true(ok && strstr(t, "\"draining\":true"));
+    assert_true(fe->relays[0].draining);
+    t = command(fe, "undrain", "udp", &ok);
+    assert_false(fe->relays[0].draining);
+    t = command(fe, "config", "", &ok);
+    assert_true(ok && strstr(t, "\"proxy_domain\":\"proxy.localhost\""));
+    t = command(fe, "frobnicate", "", &ok);
+    assert_false(ok);
+    assert_non_null(strstr(t, "unknown command"));
     fe_done(fe);
 }
 
@@ -149,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_hello_version),
         cmocka_unit_test(test_restart_forgets_verdicts),
         cmocka_unit_test(test_relay_status),
+        cmocka_unit_test(test_commands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

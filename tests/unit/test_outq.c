@@ -70,12 +70,33 @@ static void test_grow_and_compact(void **state)
     assert_null(q.buf);
 }
 
+static void test_spare(void **state)
+{
+    struct outq_spare s = {0};
+    struct outq a = {.spare = &s}, b = {.spare = &s};
+    (void)state;
+
+    assert_int_equal(outq_push(&a, "x", 1, 100), 0);
+    uint8_t *buf = a.buf;
+    outq_consume(&a, 1);
+    assert_null(a.buf);
+    assert_int_equal(s.n, 1); /* kept, not freed */
+    assert_int_equal(outq_push(&b, "yz", 2, 100), 0);
+    assert_ptr_equal(b.buf, buf); /* the next queue reuses it */
+    assert_int_equal(s.n, 0);
+    assert_memory_equal(outq_data(&b), "yz", 2);
+    outq_free(&b);
+    outq_spare_free(&s);
+    assert_int_equal(s.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fifo),
         cmocka_unit_test(test_bound),
         cmocka_unit_test(test_grow_and_compact),
+        cmocka_unit_test(test_spare),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

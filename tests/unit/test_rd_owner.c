@@ -18,6 +18,8 @@
 #include "fe_harness.h"
 
 #include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #define LINKS "</temp>;rt=temperature"
@@ -25,12 +27,12 @@
 static const char *status(struct frontend *fe)
 {
     static char buf[4096];
-    struct strbuf sb;
+    json_t *j = ctl_status_json(fe);
+    char *s = json_dumps(j, JSON_COMPACT);
 
-    sb_init(&sb);
-    ctl_status_json(fe, &sb);
-    snprintf(buf, sizeof(buf), "%.*s", (int)sb.len, sb.buf);
-    sb_free(&sb);
+    snprintf(buf, sizeof(buf), "%s", s ? s : "");
+    free(s);
+    json_decref(j);
     return buf;
 }
 

@@ -867,6 +867,60 @@ static void test_port_hosting(void **state)
     rm_db(path);
 }
 
+/* The registry's census (metrics.c) equals a walk over the registrations,
+ * through registration, a proxied one, an update from another transport,
+ * expiry, refresh after expiry, delete and removal after grace. */
+static void assert_census(struct frontend *fe)
+{
+    size_t walk[16] = {0};
+
+    for (const struct rd_reg *r = fe->reg.first; r; r = r->next) {
+        unsigned k = (r->peer.transport & 3u) | (r->host[0] ? 4u : 0u) | (r->expired ? 0u : 8u);
+        walk[k]++;
+    }
+    for (unsigned k = 0; k < 16; k++)
+        assert_int_equal(fe->reg.census[k], walk[k]);
+}
+
+static void test_census(void **state)
+{
+    struct frontend *fe = fe_new();
+    struct resp *r;
+    char a[64], b[64];
+
+    (void)state;
+    assert_census(fe);
+    r = req(fe, COAP_POST, "rd", "ep=c1&lt=10", "</a>");
+    assert_int_equal(r->code, COAP_CREATED);
+    snprintf(a, sizeof(a), "%s", r->loc);
+    r = req(fe, COAP_POST, "rd", "ep=c2&proxy=yes&lt=1000", "</b>");
+    snprintf(b, sizeof(b), "%s", r->loc);
+    assert_census(fe);
+    assert_int_equal(fe->reg.census[8 | 4 | RR_TRANSPORT_UDP], 1);
+    peer_udp.transport = RR_TRANSPORT_TCP; /* the update comes over TCP */
+    assert_int_equal(req(fe, COAP_POST, b, NULL, NULL)->code, COAP_CHANGED);
+    peer_udp.transport = RR_TRANSPORT_UDP;
+    assert_census(fe);
+    assert_int_equal(fe->reg.census[8 | 4 | RR_TRANSPORT_TCP], 1);
+    fe->now += 11000; /* c1 expires */
+    rd_tick(fe);
+    assert_census(fe);
+    assert_int_equal(fe->reg.census[RR_TRANSPORT_UDP], 1);
+    assert_int_equal(req(fe, COAP_POST, a, NULL, NULL)->code, COAP_CHANGED); /* revived */
+    assert_census(fe);
+    assert_int_equal(req(fe, COAP_POST, "rd", "ep=c2&proxy=yes", "</b2>")->code, COAP_CREATED);
+    assert_census(fe); /* re-registered: replaced in place */
+    assert_int_equal(req(fe, COAP_DELETE, b, NULL, NULL)->code, COAP_DELETED);
+    assert_census(fe);
+    fe->now += 11000 + 200000; /* c1 expires and its grace ends */
+    rd_tick(fe);
+    rd_tick(fe);
+    assert_census(fe);
+    for (unsigned k = 0; k < 16; k++)
+        assert_int_equal(fe->reg.census[k], 0);
+    fe_done(fe);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -887,6 +941,7 @@ int main(void)
         cmocka_unit_test(test_repeated_attributes),
         cmocka_unit_test(test_resource_lookup_anchor),
         cmocka_unit_test(test_port_hosting),
+        cmocka_unit_test(test_census),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 //   text WSURI                            a text frame: "close CODE REASON"
 //   length WSURI                          a CoAP message with Len != 0
 //   big WSURI MIB                         one binary frame of MIB MiB
+//   fragments WSURI                       a GET in three fragments: "code C"
 //   split HOST PORT                       CSM + GET /.well-known/core, every
 //                                         byte its own TCP segment: "code C"
 //   silent WSURI                          CSM, then never answers a Ping
@@ -63,6 +64,40 @@ function frame(op, payload, fin = true) {
     return Buffer.concat([hdr, mask, body]);
 }
 
+// Server frames (unmasked, RFC 6455 5.2) at the front of buf: each whole
+// one goes to onFrame(opcode, payload); returns the bytes left over.
+function serverFrames(buf, onFrame) {
+    while (buf.length >= 2) {
+        let n = buf[1] & 127, off = 2;
+        if (n === 126) { n = buf.readUInt16BE(2); off = 4; }
+        if (buf.length < off + n) break;
+        onFrame(buf[0] & 15, buf.subarray(off, off + n));
+        buf = buf.subarray(off + n);
+    }
+    return buf;
+}
+
+// A WebSocket session on a raw socket s (no library between us and the
+// bytes): returns the upgrade request to send; after the server's 101,
+// onUp() runs and every server frame goes to onFrame(opcode, payload).
+function rawSession(s, host, onUp, onFrame) {
+    let got = Buffer.alloc(0), up = false;
+    s.on('data', (dd) => {
+        got = Buffer.concat([got, dd]);
+        if (!up) {
+            const i = got.indexOf('\r\n\r\n');
+            if (i < 0) return;
+            up = true;
+            got = got.subarray(i + 4);
+            onUp();
+        }
+        got = serverFrames(got, onFrame);
+    });
+    return Buffer.from(`GET /.well-known/coap HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\n` +
+        `Connection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\n` +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: coap\r\n\r\n');
+}
+
 const UPGRADE = (host, port, path, prot) =>
     `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
     `Sec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n` +
@@ -86,6 +121,27 @@ async function main() {
         out('done');
         break;
     }
+    case 'fragments': {
+        // one CoAP message in three WebSocket fragments (RFC 6455 5.4)
+        const ws = connect(a);
+        await opened(ws);
+        ws.send(CSM);
+        const msg = encode({ code: 1, token: Buffer.from([9, 9]),
+            options: [[OPT.URI_PATH, '.well-known'], [OPT.URI_PATH, 'core']] });
+        const got = new Promise((resolve) => {
+            ws.on('message', (dd) => {
+                const m = decode(Buffer.from(dd));
+                if ((m.code >> 5) !== 7) resolve(`code ${codeStr(m.code)}`);
+            });
+            setTimeout(() => resolve('timeout'), 10000);
+        });
+        ws.send(msg.subarray(0, 3), { binary: true, fin: false });
+        ws.send(msg.subarray(3, 9), { binary: true, fin: false });
+        ws.send(msg.subarray(9), { binary: true, fin: true });
+        out(await got);
+        ws.terminate();
+        break;
+    }
     case 'text': case 'length': case 'big': {
         const ws = connect(a);
         await opened(ws);
@@ -99,36 +155,16 @@ async function main() {
     case 'silent': case 'nocsm': {
         // a raw socket: no automatic Pong from a library
         const s = net.connect(Number(b), a);
-        const key = crypto.randomBytes(16).toString('base64');
-        let got = Buffer.alloc(0), up = false;
         const res = await new Promise((resolve) => {
-            s.on('connect', () => s.write(`GET /.well-known/coap HTTP/1.1\r\nHost: ${a}\r\nUpgrade: websocket\r\n` +
-                `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
-                'Sec-WebSocket-Protocol: coap\r\n\r\n'));
-            s.on('data', (dd) => {
-                got = Buffer.concat([got, dd]);
-                if (!up) {
-                    const i = got.indexOf('\r\n\r\n');
-                    if (i < 0) return;
-                    up = true;
-                    got = got.subarray(i + 4);
-                    if (cmd === 'silent') s.write(frame(2, CSM));
-                }
-                // server frames: look for a close (opcode 8)
-                while (got.length >= 2) {
-                    let n = got[1] & 127, off = 2;
-                    if (n === 126) { n = got.readUInt16BE(2); off = 4; }
-                    if (got.length < off + n) return;
-                    const op = got[0] & 15, pl = got.subarray(off, off + n);
-                    got = got.subarray(off + n);
-                    if (op === 8) resolve(`close ${pl.readUInt16BE(0)} ${pl.subarray(2).toString()}`);
-                    else if (op === 2) {
-                        const m = decode(pl);
-                        if (m.code === 0xe2) out('ping');
-                        if (m.code === 0xe5) out(`abort ${m.payload.toString()}`);
-                    }
+            const req = rawSession(s, a, () => { if (cmd === 'silent') s.write(frame(2, CSM)); }, (op, pl) => {
+                if (op === 8) resolve(`close ${pl.readUInt16BE(0)} ${pl.subarray(2).toString()}`);
+                else if (op === 2) {
+                    const m = decode(pl);
+                    if (m.code === 0xe2) out('ping');
+                    if (m.code === 0xe5) out(`abort ${m.payload.toString()}`);
                 }
             });
+            s.on('connect', () => s.write(req));
             s.on('close', () => resolve('closed without a close frame'));
             setTimeout(() => resolve('noclose'), 20000);
         });
@@ -139,46 +175,24 @@ async function main() {
     case 'split': {
         const s = net.connect(Number(b), a);
         s.setNoDelay(true);
-        const key = crypto.randomBytes(16).toString('base64');
-        let got = Buffer.alloc(0), up = false;
-        const res = new Promise((resolve) => {
-            s.on('data', (dd) => {
-                got = Buffer.concat([got, dd]);
-                if (!up) {
-                    const i = got.indexOf('\r\n\r\n');
-                    if (i < 0) return;
-                    up = true;
-                    got = got.subarray(i + 4);
-                    s.emit('upgraded');
-                }
-                while (got.length >= 2) {
-                    let n = got[1] & 127, off = 2;
-                    if (n === 126) { n = got.readUInt16BE(2); off = 4; }
-                    if (got.length < off + n) return;
-                    const pl = got.subarray(off, off + n);
-                    got = got.subarray(off + n);
-                    const m = decode(pl);
-                    if ((m.code >> 5) !== 7) resolve(`code ${codeStr(m.code)} ${m.payload.toString().slice(0, 20)}`);
-                }
-            });
-            s.on('close', () => resolve('closed'));
-            setTimeout(() => resolve('timeout'), 20000);
-        });
         const bytes = async (buf) => {
             for (const x of buf) {
                 s.write(Buffer.from([x]));
                 await sleep(2); // TCP_NODELAY + a pause: one segment per byte
             }
         };
-        s.on('connect', async () => {
-            await bytes(Buffer.from(`GET /.well-known/coap HTTP/1.1\r\nHost: ${a}\r\nUpgrade: websocket\r\n` +
-                `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
-                'Sec-WebSocket-Protocol: coap\r\n\r\n'));
-        });
-        s.on('upgraded', async () => {
-            await bytes(frame(2, CSM));
-            await bytes(frame(2, encode({ code: 1, token: Buffer.from([7, 7]),
-                options: [[OPT.URI_PATH, '.well-known'], [OPT.URI_PATH, 'core']] })));
+        const res = new Promise((resolve) => {
+            const req = rawSession(s, a, async () => {
+                await bytes(frame(2, CSM));
+                await bytes(frame(2, encode({ code: 1, token: Buffer.from([7, 7]),
+                    options: [[OPT.URI_PATH, '.well-known'], [OPT.URI_PATH, 'core']] })));
+            }, (op, pl) => {
+                const m = decode(pl);
+                if ((m.code >> 5) !== 7) resolve(`code ${codeStr(m.code)} ${m.payload.toString().slice(0, 20)}`);
+            });
+            s.on('connect', () => bytes(req));
+            s.on('close', () => resolve('closed'));
+            setTimeout(() => resolve('timeout'), 20000);
         });
         out(await res);
         s.destroy();

@@ -65,7 +65,8 @@ function decode(buf) {
 function opt(m, n) { const o = m.options.find((x) => x[0] === n); return o ? o[1] : undefined; }
 function opts(m, n) { return m.options.filter((x) => x[0] === n).map((x) => x[1]); }
 
-const CSM = encode({ code: 0xe1, options: [] }); // 7.01, no options
+// 7.01 with Max-Message-Size 65536 (we take large messages)
+const CSM = encode({ code: 0xe1, options: [[2, 65536]] });
 
 // uri: "ws://host:port" (the path /.well-known/coap is added)
 function connect(uri, extra) {
@@ -145,7 +146,7 @@ async function registrant(uri, ep, o = {}) {
     c.handlers.push((m, cl) => {
         const path = opts(m, OPT.URI_PATH).map((b) => b.toString()).join('/');
         const ans = path === 'hello'
-            ? { code: 0x45, payload: `hello from ${ep}` }
+            ? { code: 0x45, payload: `hello from ${ep}${m.payload.length ? ` (${m.payload.length} bytes)` : ''}` }
             : { code: 0x84, payload: 'not found' };
         if (o.log) o.log(`request ${codeStr(m.code)} /${path}`);
         cl.ws.send(encode({ code: ans.code, token: m.token, payload: ans.payload }));

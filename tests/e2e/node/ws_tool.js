@@ -1,7 +1,8 @@
 // ws_tool.js - the command line of ws_coap.js for the e2e shell tests
 // (tests/e2e/lib_ws.sh). WSURI is ws://ADDR:PORT (the path
 // /.well-known/coap is added).
-//   get WSURI PATH [HOST]        one GET; prints "CODE PAYLOAD"
+//   get WSURI PATH [HOST]        one GET (POST with WS_PAYLOAD_BYTES bytes);
+//                                prints "CODE PAYLOAD"
 //   observe WSURI PATH HOST N    GET with Observe 0; prints "CODE obs PAYLOAD"
 //                                per answer until N came
 //   register WSURI EP            register EP (proxy=yes) over its WebSocket,
@@ -17,7 +18,9 @@ async function main() {
     const [cmd, uri, a, b, n] = process.argv.slice(2);
     if (cmd === 'get') {
         const c = await new Client(uri).open();
-        const m = await c.request('GET', a, { host: b });
+        // WS_PAYLOAD_BYTES: a payload of that many bytes (one large message)
+        const nb = Number(process.env.WS_PAYLOAD_BYTES || 0);
+        const m = await c.request(nb ? 'POST' : 'GET', a, { host: b, payload: nb ? Buffer.alloc(nb, 0x61) : undefined });
         console.log(`${codeStr(m.code)} ${m.payload.toString()}`);
         c.close();
         return;
