@@ -404,16 +404,17 @@ static int wait_fd(int fd, short events, uint64_t deadline)
     }
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len, uint64_t deadline)
+static int write_all(struct ws_conn *c, const uint8_t *p, size_t len, uint64_t deadline)
 {
     while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = ws_io_send(c, p, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 return -1;
-            if (wait_fd(fd, POLLOUT, deadline) < 0)
+            /* TLS may want to read before it can write */
+            if (wait_fd(c->fd, c->ssl ? POLLOUT | POLLIN : POLLOUT, deadline) < 0)
                 return -1;
             continue;
         }
@@ -432,7 +433,8 @@ static uint32_t random_mask(void)
     return m;
 }
 
-int ws_send(int fd, unsigned opcode, const uint8_t *payload, size_t len, unsigned timeout_ms)
+int ws_send(struct ws_conn *c, unsigned opcode, const uint8_t *payload, size_t len,
+            unsigned timeout_ms)
 {
     /* the frame is masked into one buffer and sent whenever it is full:
      * small frames (every signal, most messages) take one send */
@@ -448,7 +450,7 @@ int ws_send(int fd, unsigned opcode, const uint8_t *payload, size_t len, unsigne
             buf[used + i] = payload[off + i] ^ mk[(off + i) & 3];
         used += n;
         off += n;
-        if (write_all(fd, buf, used, deadline) < 0)
+        if (write_all(c, buf, used, deadline) < 0)
             return -1;
         if (off == len)
             return 0;
@@ -456,7 +458,7 @@ int ws_send(int fd, unsigned opcode, const uint8_t *payload, size_t len, unsigne
     }
 }
 
-int ws_send_close(int fd, uint16_t code, const char *reason, unsigned timeout_ms)
+int ws_send_close(struct ws_conn *c, uint16_t code, const char *reason, unsigned timeout_ms)
 {
     uint8_t p[125];
     size_t rl = strlen(reason) > sizeof(p) - 2 ? sizeof(p) - 2 : strlen(reason);
@@ -464,11 +466,11 @@ int ws_send_close(int fd, uint16_t code, const char *reason, unsigned timeout_ms
     p[0] = (uint8_t)(code >> 8);
     p[1] = (uint8_t)code;
     memcpy(p + 2, reason, rl);
-    return ws_send(fd, WS_OP_CLOSE, p, 2 + rl, timeout_ms);
+    return ws_send(c, WS_OP_CLOSE, p, 2 + rl, timeout_ms);
 }
 
-int ws_client_handshake(int fd, const char *host, uint16_t port, const char *path, struct ws_rx *rx,
-                        unsigned timeout_ms, char *err, size_t errlen)
+int ws_client_handshake(struct ws_conn *c, const char *host, uint16_t port, const char *path,
+                        struct ws_rx *rx, unsigned timeout_ms, char *err, size_t errlen)
 {
     uint8_t nonce[16];
     char key[32], req[1024], resp[WS_RESP_MAX];
@@ -485,7 +487,7 @@ int ws_client_handshake(int fd, const char *host, uint16_t port, const char *pat
         snprintf(err, errlen, "handshake request does not fit");
         return -1;
     }
-    if (write_all(fd, (const uint8_t *)req, (size_t)n, deadline) < 0) {
+    if (write_all(c, (const uint8_t *)req, (size_t)n, deadline) < 0) {
         snprintf(err, errlen, "sending the handshake: %s", strerror(errno));
         return -1;
     }
@@ -496,11 +498,11 @@ int ws_client_handshake(int fd, const char *host, uint16_t port, const char *pat
             snprintf(err, errlen, "handshake response too long");
             return -1;
         }
-        if (wait_fd(fd, POLLIN, deadline) < 0) {
+        if (!ws_io_pending(c) && wait_fd(c->fd, POLLIN, deadline) < 0) {
             snprintf(err, errlen, "no handshake response: %s", strerror(errno));
             return -1;
         }
-        r = recv(fd, resp + have, sizeof(resp) - 1 - have, MSG_DONTWAIT);
+        r = ws_io_recv(c, resp + have, sizeof(resp) - 1 - have);
         if (r == 0) {
             snprintf(err, errlen, "connection closed during the handshake");
             return -1;
@@ -527,20 +529,27 @@ int ws_client_handshake(int fd, const char *host, uint16_t port, const char *pat
     }
 }
 
-ssize_t ws_rx_read(int fd, struct ws_rx *rx)
+ssize_t ws_rx_read(struct ws_conn *c, struct ws_rx *rx)
 {
     uint8_t buf[16384];
-    ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    ssize_t n, total = 0;
 
-    if (n > 0 && ws_rx_feed(rx, buf, (size_t)n) < 0) {
-        errno = ENOMEM;
-        return -1;
-    }
-    return n;
+    do {
+        n = ws_io_recv(c, buf, sizeof(buf));
+        if (n <= 0)
+            return total > 0 ? total : n;
+        if (ws_rx_feed(rx, buf, (size_t)n) < 0) {
+            errno = ENOMEM;
+            return -1;
+        }
+        total += n;
+    } while (ws_io_pending(c));
+    return total;
 }
 
-int ws_client_open(const char *host, uint16_t port, const char *path, struct ws_rx *rx,
-                   unsigned timeout_ms, char *err, size_t errlen)
+int ws_client_open(const char *host, uint16_t port, const char *path, const struct ws_tls_opts *tls,
+                   struct ws_conn *c, struct ws_rx *rx, unsigned timeout_ms, char *err,
+                   size_t errlen)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
     char ps[8];
@@ -564,35 +573,46 @@ int ws_client_open(const char *host, uint16_t port, const char *path, struct ws_
     freeaddrinfo(res);
     res = NULL;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    ws_conn_init(c, fd);
     r = (int)(deadline > now_mono_ms() ? deadline - now_mono_ms() : 1);
-    if (ws_client_handshake(fd, host, port, path, rx, (unsigned)r, err, errlen) < 0)
-        goto bad;
-    return fd;
+    if (tls != NULL && tls->on && ws_tls_start(c, host, tls, (unsigned)r, err, errlen) < 0)
+        goto bad_conn;
+    r = (int)(deadline > now_mono_ms() ? deadline - now_mono_ms() : 1);
+    if (ws_client_handshake(c, host, port, path, rx, (unsigned)r, err, errlen) < 0)
+        goto bad_conn;
+    return 0;
+bad_conn:
+    ws_conn_close(c);
+    return -1;
 bad:
     if (res != NULL)
         freeaddrinfo(res);
     if (fd >= 0)
         close(fd);
+    ws_conn_init(c, -1);
     return -1;
 }
 
-int ws_send_coap(int fd, const struct coap_msg *m, unsigned timeout_ms)
+int ws_send_coap(struct ws_conn *c, const struct coap_msg *m, unsigned timeout_ms)
 {
     uint8_t buf[65536 + 16];
     ssize_t n = coap_msg_serialize_ws(m, buf, sizeof(buf));
 
-    return n < 0 ? -1 : ws_send(fd, WS_OP_BINARY, buf, (size_t)n, timeout_ms);
+    return n < 0 ? -1 : ws_send(c, WS_OP_BINARY, buf, (size_t)n, timeout_ms);
 }
 
 int ws_uri_split(const char *uri, char *host, size_t hostlen, uint16_t *port, char *path,
-                 size_t pathlen, char *query, size_t querylen)
+                 size_t pathlen, char *query, size_t querylen, bool *tls)
 {
     const char *p, *h, *he, *q;
     size_t n;
+    bool secure = tls != NULL && strncasecmp(uri, "coaps+ws://", 11) == 0;
 
-    if (strncmp(uri, "coap+ws://", 10) != 0)
+    if (!secure && strncasecmp(uri, "coap+ws://", 10) != 0)
         return -1;
-    p = uri + 10;
+    if (tls != NULL)
+        *tls = secure;
+    p = uri + (secure ? 11 : 10);
     if (*p == '[') {
         h = p + 1;
         he = strchr(h, ']');
@@ -609,7 +629,7 @@ int ws_uri_split(const char *uri, char *host, size_t hostlen, uint16_t *port, ch
         return -1;
     memcpy(host, h, n);
     host[n] = '\0';
-    *port = WS_COAP_PORT;
+    *port = secure ? WS_COAPS_PORT : WS_COAP_PORT;
     if (*p == ':') {
         char *e;
         unsigned long v = strtoul(p + 1, &e, 10);

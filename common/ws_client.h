@@ -17,8 +17,8 @@
  * poll-array glue. The client half of RFC 6455 is small (masking, a
  * 2/4/10-byte header, three control opcodes) and fully unit-tested here;
  * the SHA-1 and base64 of the handshake are libwebsockets' (lws_SHA1,
- * lws_b64_encode_string), so no crypto is written twice. TLS (coaps+ws) is
- * not supported by this client.
+ * lws_b64_encode_string), so no crypto is written twice, and TLS
+ * (coaps+ws://) is OpenSSL's, which libwebsockets is built on (ws_io.c).
  */
 #ifndef RDRELAY_WS_CLIENT_H
 #define RDRELAY_WS_CLIENT_H
@@ -31,6 +31,7 @@
 #define WS_COAP_PATH "/.well-known/coap"
 #define WS_COAP_PROTOCOL "coap"
 #define WS_COAP_PORT 8683
+#define WS_COAPS_PORT 8684
 #define WS_MAX_HEADER 14 /* 2 + 8 extended length + 4 mask */
 
 enum ws_opcode {
@@ -112,36 +113,73 @@ ssize_t ws_coap_to_tcp(const uint8_t *ws, size_t len, uint8_t *out, size_t cap);
 
 /* ---- I/O on a connected stream socket (blocking or not) ---- */
 
+/* A connection: the socket, and its TLS state for coaps+ws:// (ws_io.c,
+ * OpenSSL). ws:// leaves ssl NULL. */
+struct ssl_st;
+struct ssl_ctx_st;
+struct ws_conn {
+    int fd;
+    struct ssl_st *ssl;
+    struct ssl_ctx_st *ctx;
+};
+
+struct ws_tls_opts {
+    bool on;             /* coaps+ws:// */
+    const char *ca_file; /* NULL: the system's CAs */
+    bool insecure;       /* no certificate check (tests only) */
+};
+
+void ws_conn_init(struct ws_conn *c, int fd);
+/* TLS on the connected socket (made non-blocking), bounded by timeout_ms;
+ * the certificate is checked against ca_file (or the system's CAs) and
+ * host (a name, or an IP literal) unless insecure. 0 / -1 with err. */
+int ws_tls_start(struct ws_conn *c, const char *host, const struct ws_tls_opts *t,
+                 unsigned timeout_ms, char *err, size_t errlen);
+/* Free the TLS state (close_notify first); the socket stays open. */
+void ws_conn_release(struct ws_conn *c);
+/* ws_conn_release, then close the socket (fd = -1). */
+void ws_conn_close(struct ws_conn *c);
+/* send/recv on the connection (non-blocking; errno EAGAIN to wait), and
+ * whether TLS holds decrypted bytes that poll cannot see. */
+ssize_t ws_io_send(struct ws_conn *c, const void *p, size_t len);
+ssize_t ws_io_recv(struct ws_conn *c, void *buf, size_t cap);
+bool ws_io_pending(const struct ws_conn *c);
+
 /* Send one frame; waits (poll) at most timeout_ms for the socket to take
  * it. 0 / -1. */
-int ws_send(int fd, unsigned opcode, const uint8_t *payload, size_t len, unsigned timeout_ms);
+int ws_send(struct ws_conn *c, unsigned opcode, const uint8_t *payload, size_t len,
+            unsigned timeout_ms);
 /* Send a Close frame with a status code and reason. */
-int ws_send_close(int fd, uint16_t code, const char *reason, unsigned timeout_ms);
+int ws_send_close(struct ws_conn *c, uint16_t code, const char *reason, unsigned timeout_ms);
 
-/* The opening handshake on a connected socket: request, then the response
- * within timeout_ms. Bytes the server sent after the response (its first
- * frames) go into rx. 0, or -1 with the reason in err. */
-int ws_client_handshake(int fd, const char *host, uint16_t port, const char *path, struct ws_rx *rx,
-                        unsigned timeout_ms, char *err, size_t errlen);
+/* The opening handshake on a connected socket (after ws_tls_start for
+ * coaps+ws): request, then the response within timeout_ms. Bytes the
+ * server sent after the response (its first frames) go into rx. 0, or -1
+ * with the reason in err. */
+int ws_client_handshake(struct ws_conn *c, const char *host, uint16_t port, const char *path,
+                        struct ws_rx *rx, unsigned timeout_ms, char *err, size_t errlen);
 
-/* Read what the socket has (one recv) into rx. >0 bytes read, 0 on EOF,
- * -1 on error (errno; EAGAIN when nothing was there). */
-ssize_t ws_rx_read(int fd, struct ws_rx *rx);
+/* Read what the connection has into rx (one recv; with TLS, until no
+ * decrypted bytes are left). >0 bytes read, 0 on EOF, -1 on error (errno;
+ * EAGAIN when nothing was there). */
+ssize_t ws_rx_read(struct ws_conn *c, struct ws_rx *rx);
 
-/* Resolve host, connect (bounded by timeout_ms) and do the handshake at
- * path. Returns the socket (non-blocking, TCP_NODELAY), or -1 with the
- * reason in err. */
-int ws_client_open(const char *host, uint16_t port, const char *path, struct ws_rx *rx,
-                   unsigned timeout_ms, char *err, size_t errlen);
+/* Resolve host, connect, TLS when tls->on (tls may be NULL), and the
+ * handshake at path, all within timeout_ms. 0 with *c open (non-blocking,
+ * TCP_NODELAY), or -1 with the reason in err. */
+int ws_client_open(const char *host, uint16_t port, const char *path, const struct ws_tls_opts *tls,
+                   struct ws_conn *c, struct ws_rx *rx, unsigned timeout_ms, char *err,
+                   size_t errlen);
 
 /* One CoAP message in RFC 8323 §4 form as one binary frame. 0 / -1. */
 struct coap_msg;
-int ws_send_coap(int fd, const struct coap_msg *m, unsigned timeout_ms);
+int ws_send_coap(struct ws_conn *c, const struct coap_msg *m, unsigned timeout_ms);
 
-/* Parse "coap+ws://HOST[:PORT][/path][?query]" (HOST may be [v6]); port
- * defaults to 8683. Pointers into the caller's copy are not kept: host,
- * path and query are copied. 0 / -1. */
+/* Parse "coap+ws://HOST[:PORT][/path][?query]" or "coaps+ws://..." (HOST
+ * may be [v6]); the port defaults to 8683 (8684 with TLS), *tls says which
+ * (tls may be NULL: then only coap+ws://). host, path and query are
+ * copied. 0 / -1. */
 int ws_uri_split(const char *uri, char *host, size_t hostlen, uint16_t *port, char *path,
-                 size_t pathlen, char *query, size_t querylen);
+                 size_t pathlen, char *query, size_t querylen, bool *tls);
 
 #endif

@@ -27,6 +27,7 @@
 struct client_xfer {
     int fd;
     struct ws_rx rx_ws; /* over a WebSocket */
+    struct ws_conn wsc; /* its connection (fd is wsc.fd) */
     const struct cn_request *req;
     uint16_t mid;
     uint8_t token[4];
@@ -123,7 +124,7 @@ static int client_exchange_ws(struct client_xfer *x, struct coap_msg *resp)
 {
     struct coap_msg m;
 
-    if (coap_msg_parse_udp(x->tx, x->txlen, &m) < 0 || ws_send_coap(x->fd, &m, 5000) < 0)
+    if (coap_msg_parse_udp(x->tx, x->txlen, &m) < 0 || ws_send_coap(&x->wsc, &m, 5000) < 0)
         return -1;
     for (;;) {
         struct ws_event ev;
@@ -138,7 +139,7 @@ static int client_exchange_ws(struct client_xfer *x, struct coap_msg *resp)
             if (resp->code == COAP_SIG_PING) {
                 resp->code = COAP_SIG_PONG;
                 resp->nopts = 0;
-                ws_send_coap(x->fd, resp, 5000);
+                ws_send_coap(&x->wsc, resp, 5000);
             } else if (resp->code == COAP_SIG_ABORT || resp->code == COAP_SIG_RELEASE) {
                 return -1;
             } else if (COAP_CODE_CLASS(resp->code) >= 2 && COAP_CODE_CLASS(resp->code) != 7 &&
@@ -148,7 +149,7 @@ static int client_exchange_ws(struct client_xfer *x, struct coap_msg *resp)
             }
             continue;
         case WS_EV_PING:
-            ws_send(x->fd, WS_OP_PONG, ev.data, ev.len, 5000);
+            ws_send(&x->wsc, WS_OP_PONG, ev.data, ev.len, 5000);
             continue;
         case WS_EV_PONG:
             continue;
@@ -163,7 +164,7 @@ static int client_exchange_ws(struct client_xfer *x, struct coap_msg *resp)
         if (poll(&pfd, 1, (int)(x->deadline - now)) < 0 && errno != EINTR)
             return -1;
         if (pfd.revents) {
-            ssize_t n = ws_rx_read(x->fd, &x->rx_ws);
+            ssize_t n = ws_rx_read(&x->wsc, &x->rx_ws);
             if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
                 return -1;
         }
@@ -177,14 +178,16 @@ static int client_open_ws(struct client_xfer *x, char *err, size_t errlen)
     uint8_t mms[4];
 
     ws_rx_init(&x->rx_ws, CN_DGRAM_MAX);
-    x->fd = ws_client_open(x->req->ws->host, x->req->ws->port, WS_COAP_PATH, &x->rx_ws,
-                           x->req->timeout_ms, err, errlen);
-    if (x->fd < 0)
+    if (ws_client_open(x->req->ws->host, x->req->ws->port, WS_COAP_PATH, x->req->tls, &x->wsc,
+                       &x->rx_ws, x->req->timeout_ms, err, errlen) < 0) {
+        x->fd = -1;
         return -1;
+    }
+    x->fd = x->wsc.fd;
     coap_msg_init(&csm);
     csm.code = COAP_SIG_CSM;
     coap_msg_add_opt_uint(&csm, 2, CN_DGRAM_MAX, mms); /* Max-Message-Size */
-    if (ws_send_coap(x->fd, &csm, 5000) < 0) {
+    if (ws_send_coap(&x->wsc, &csm, 5000) < 0) {
         snprintf(err, errlen, "could not send our CSM");
         return -1;
     }
@@ -253,10 +256,12 @@ int cn_request_blocking(const struct cn_request *req, uint8_t *code, struct strb
     }
     snprintf(err, errlen, "too many blocks");
 done:
-    if (x->fd >= 0 && req->ws != NULL)
-        ws_send_close(x->fd, WS_CLOSE_NORMAL, "done", 1000);
-    if (x->fd >= 0)
+    if (x->fd >= 0 && req->ws != NULL) {
+        ws_send_close(&x->wsc, WS_CLOSE_NORMAL, "done", 1000);
+        ws_conn_close(&x->wsc);
+    } else if (x->fd >= 0) {
         close(x->fd);
+    }
     ws_rx_free(&x->rx_ws);
     free(x);
     return rc;

@@ -4,7 +4,8 @@
  * (serve.c, reach.c, list.c), the URI and socket helpers (net.c), the small
  * blocking CoAP client used outside the forwarding path (client.c).
  * The message-level forwarder both serve and reach run is in fwd.h.
- * Owns nothing itself. Talks to: rdrelay's UDP relay (the RD and the proxy),
+ * Owns nothing itself. Talks to: rdrelay's relays (the RD and the proxy;
+ * UDP, or TCP / WebSocket in serve, list and reach),
  * a local CoAP server (serve), local CoAP clients (reach).
  *
  * Why message level and not libcoap's session layer: rdrelay-connect must be
@@ -46,9 +47,12 @@ struct cn_uri {
     char query[CN_PATHLEN]; /* "a=b&c" or "" */
     struct rr_addr addr;    /* resolved (first UDP address) */
     bool ws;                /* a coap+ws:// URI (port default 8683) */
+    bool wss;               /* coaps+ws:// (TLS; port default 8684; ws set too) */
 };
 
-/* Parse "coap://host[:port][/path][?query]" (coap+tcp:// and coap+ws:// too
+struct ws_tls_opts;
+
+/* Parse "coap://host[:port][/path][?query]" (coap+tcp://, coap[s]+ws:// too
  * when allow_tcp)
  * and resolve the host. 0 / -1 with a reason in err. */
 int cn_uri_parse(const char *text, bool allow_tcp, struct cn_uri *u, char *err, size_t errlen);
@@ -81,9 +85,10 @@ struct cn_request {
     const char *path, *query; /* query may be NULL */
     const void *payload;
     size_t payload_len;
-    int content_format;      /* -1: none */
-    unsigned timeout_ms;     /* overall bound */
-    const struct cn_uri *ws; /* non-NULL: over a WebSocket to this coap+ws:// URI */
+    int content_format;            /* -1: none */
+    unsigned timeout_ms;           /* overall bound */
+    const struct cn_uri *ws;       /* non-NULL: over a WebSocket to this coap+ws:// URI */
+    const struct ws_tls_opts *tls; /* for a coaps+ws:// ws */
 };
 int cn_request_blocking(const struct cn_request *req, uint8_t *code, struct strbuf *body, char *err,
                         size_t errlen);

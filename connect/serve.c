@@ -141,7 +141,11 @@ static void serve_usage(FILE *out)
         "\n"
         "options:\n"
         "  --rd URI            rdrelay's address, coap://, coap+tcp:// or\n"
-        "                      coap+ws://HOST[:PORT] (WebSocket, default port 8683) (required)\n"
+        "                      coap+ws://HOST[:PORT] (WebSocket, default port 8683) or\n"
+        "                      coaps+ws://HOST[:PORT] (WebSocket over TLS, 8684) (required)\n"
+        "  --ca FILE           coaps+ws: accept rdrelay's certificate if FILE's CAs sign it\n"
+        "                      (default: the system's CAs); it must name the --rd host\n"
+        "  --insecure          coaps+ws: do not check rdrelay's certificate (tests only)\n"
         "  --ep NAME[=URI]     endpoint name; repeatable with =URI, one socket (or TCP\n"
         "                      connection) each\n"
         "  --d SECTOR          sector (the host name becomes NAME.SECTOR.<proxy domain>)\n"
@@ -325,7 +329,7 @@ void serve_print(const struct serve_opts *o, const char *ep, const char *host, u
     char reg[CN_HOSTLEN + CN_PATHLEN + 32], puri[CN_HOSTLEN + 32] = "";
     const char *lb = strchr(o->rd.host, ':') ? "[" : "", *rb = lb[0] ? "]" : "";
 
-    const char *scheme = o->ws ? "coap+ws" : o->tcp ? "coap+tcp" : "coap";
+    const char *scheme = o->tls.on ? "coaps+ws" : o->ws ? "coap+ws" : o->tcp ? "coap+tcp" : "coap";
     snprintf(reg, sizeof(reg), "%s://%s%s%s:%u%s", scheme, lb, o->rd.host, rb, (unsigned)o->rd.port,
              reg_loc);
     /* port-based hosting: the same port on the RD's address, no Uri-Host
@@ -829,6 +833,8 @@ static int serve_parse(struct serve *s, int argc, char **argv)
                                              {"log-level", required_argument, NULL, 'v'},
                                              {"help", no_argument, NULL, 'h'},
                                              {"probe", required_argument, NULL, 'P'},
+                                             {"ca", required_argument, NULL, 'C'},
+                                             {"insecure", no_argument, NULL, 'k'},
                                              {"secret", required_argument, NULL, 's'},
                                              {"secret-file", required_argument, NULL, 'S'},
                                              {NULL, 0, NULL, 0}};
@@ -915,6 +921,12 @@ static int serve_parse(struct serve *s, int argc, char **argv)
         case 'D':
             s->o.proxy_domain = optarg;
             break;
+        case 'C':
+            s->o.tls.ca_file = optarg;
+            break;
+        case 'k':
+            s->o.tls.insecure = true;
+            break;
         case 's':
             if (set_secret(&s->o, optarg) < 0)
                 return -1;
@@ -961,7 +973,7 @@ static int serve_parse(struct serve *s, int argc, char **argv)
     }
     /* coap+ws:// implies --transport ws (coap:// with --transport ws: the
      * same host and port over a WebSocket) */
-    if (strncasecmp(rd, "coap+ws://", 10) == 0) {
+    if (strncasecmp(rd, "coap+ws://", 10) == 0 || strncasecmp(rd, "coaps+ws://", 11) == 0) {
         if (udp_asked || (s->o.tcp && !s->o.ws)) {
             fprintf(stderr, "serve: --transport udp/tcp with a coap+ws:// --rd\n");
             return -1;
@@ -970,6 +982,11 @@ static int serve_parse(struct serve *s, int argc, char **argv)
     }
     if (cn_uri_parse(rd, true, &s->o.rd, err, sizeof(err)) < 0) {
         fprintf(stderr, "serve: --rd: %s\n", err);
+        return -1;
+    }
+    s->o.tls.on = s->o.rd.wss;
+    if ((s->o.tls.ca_file || s->o.tls.insecure) && !s->o.tls.on) {
+        fprintf(stderr, "serve: --ca and --insecure go with a coaps+ws:// --rd\n");
         return -1;
     }
     snprintf(s->o.rd_text, sizeof(s->o.rd_text), "%s", rd);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "connect.h"
+#include "ws_client.h"
 
 struct coap_msg;
 
@@ -25,9 +26,10 @@ struct serve_opts {
     const char *proxy_domain;
     char secret[201]; /* --secret / --secret-file: sent as sec= ("" = none) */
     bool json;
-    bool tcp;    /* --transport tcp or a coap+tcp:// --rd (and over WebSockets) */
-    bool ws;     /* --transport ws or a coap+ws:// --rd: tcp.c on a WebSocket */
-    uint32_t lt; /* 0: not sent, the RD's default applies */
+    bool tcp;               /* --transport tcp or a coap+tcp:// --rd (and over WebSockets) */
+    bool ws;                /* --transport ws or a coap+ws:// --rd: tcp.c on a WebSocket */
+    struct ws_tls_opts tls; /* coaps+ws:// (--ca, --insecure) */
+    uint32_t lt;            /* 0: not sent, the RD's default applies */
     unsigned timeout_ms;
     unsigned ping_ms;
     unsigned probe_ms;

@@ -75,7 +75,8 @@ struct tcp_ep {
     struct rr_addr peer; /* the connection as the forwarder's down peer */
     uint8_t *in;         /* bytes of an incomplete frame */
     size_t in_len;
-    struct ws_rx wsrx; /* over WebSockets: the frame decoder instead of in */
+    struct ws_rx wsrx;  /* over WebSockets: the frame decoder instead of in */
+    struct ws_conn wsc; /* ... and the connection (wsc.fd == fd; TLS state) */
     uint64_t conn_deadline, next_connect, backoff_ms;
     enum tc_own own;
     uint8_t own_token[TCP_TKL];
@@ -136,7 +137,7 @@ static int tc_send_coap(const struct tcp_serve *s, struct tcp_ep *e, const struc
     ssize_t n;
 
     if (s->o->ws) {
-        if (ws_send_coap(e->fd, m, TCP_SEND_TIMEOUT_S * 1000u) < 0) {
+        if (ws_send_coap(&e->wsc, m, TCP_SEND_TIMEOUT_S * 1000u) < 0) {
             log_warnx("%s: could not send a message over the WebSocket", e->t->ep);
             return -1;
         }
@@ -179,7 +180,8 @@ static void tc_signal(struct tcp_serve *s, struct tcp_ep *e, uint8_t code, const
 static void tc_drop(struct tcp_serve *s, struct tcp_ep *e, const char *why, uint64_t now)
 {
     if (e->fd >= 0 && s->o->ws && e->conn == TC_OPEN)
-        ws_send_close(e->fd, WS_CLOSE_NORMAL, why, 1000); /* fails harmlessly when gone */
+        ws_send_close(&e->wsc, WS_CLOSE_NORMAL, why, 1000); /* fails harmlessly when gone */
+    ws_conn_release(&e->wsc);
     if (e->fd >= 0)
         close(e->fd);
     e->fd = -1;
@@ -245,7 +247,14 @@ static void tc_connected(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
     if (s->o->ws) {
         char why[256];
         ws_rx_init(&e->wsrx, TCP_IN_MAX);
-        if (ws_client_handshake(e->fd, s->o->rd.host, s->o->rd.port, WS_COAP_PATH, &e->wsrx,
+        ws_conn_init(&e->wsc, e->fd);
+        if (s->o->tls.on && ws_tls_start(&e->wsc, s->o->rd.host, &s->o->tls, TCP_CONNECT_TIMEOUT_MS,
+                                         why, sizeof(why)) < 0) {
+            log_warnx("%s: TLS with rdrelay: %s", e->t->ep, why);
+            tc_drop(s, e, "TLS handshake failed", now);
+            return;
+        }
+        if (ws_client_handshake(&e->wsc, s->o->rd.host, s->o->rd.port, WS_COAP_PATH, &e->wsrx,
                                 TCP_CONNECT_TIMEOUT_MS, why, sizeof(why)) < 0) {
             log_warnx("%s: WebSocket handshake with rdrelay: %s", e->t->ep, why);
             tc_drop(s, e, "WebSocket handshake failed", now);
@@ -542,7 +551,7 @@ static void tc_ws_events(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
             tc_message(s, e, ev.data, ev.len, now);
             break;
         case WS_EV_PING:
-            ws_send(e->fd, WS_OP_PONG, ev.data, ev.len, TCP_SEND_TIMEOUT_S * 1000u);
+            ws_send(&e->wsc, WS_OP_PONG, ev.data, ev.len, TCP_SEND_TIMEOUT_S * 1000u);
             break;
         case WS_EV_PONG:
             break;
@@ -553,7 +562,8 @@ static void tc_ws_events(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
             return;
         case WS_EV_ERROR:
             snprintf(why, sizeof(why), "WebSocket: %.*s", (int)ev.len, (const char *)ev.data);
-            ws_send_close(e->fd, ev.code, why, 1000);
+            ws_send_close(&e->wsc, ev.code, why, 1000);
+            ws_conn_release(&e->wsc);
             close(e->fd); /* no second Close from tc_drop */
             e->fd = -1;
             tc_drop(s, e, why, now);
@@ -564,7 +574,7 @@ static void tc_ws_events(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
 
 static void tc_read_ws(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
 {
-    ssize_t n = ws_rx_read(e->fd, &e->wsrx);
+    ssize_t n = ws_rx_read(&e->wsc, &e->wsrx);
 
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         tc_drop(s, e, n == 0 ? "closed by rdrelay" : strerror(errno), now);
@@ -785,6 +795,7 @@ done:
             close(e->fd_local);
         free(e->in);
         ws_rx_free(&e->wsrx);
+        ws_conn_release(&e->wsc);
         fwd_free(&e->fwd);
     }
     free(s);

@@ -11,13 +11,18 @@
 # registrant fixture over WebSocket (rr-registrant --rd coap+ws://):
 # registered, reachable, SIGUSR1 closes its WebSocket -> 5.02, SIGUSR2 ->
 # registered and reachable again. A handshake with a non-WebSocket server
-# fails cleanly. `list --rd coap+ws://` asks over a WebSocket. SIGTERM of
-# serve: DELETE over the WebSocket, exit 0.
+# fails cleanly. `list --rd coap+ws://` asks over a WebSocket, `reach --rd
+# coap+ws://` forwards a local UDP client over one (GET, Block2, a separate
+# answer, Observe). coaps+ws://
+# (TLS, a self-signed certificate made here): rr-wsclient, serve, list and
+# the registrant with --ca; without it the certificate is refused. SIGTERM
+# of serve: DELETE over the WebSocket, exit 0.
 # Uses lib.sh, lib_proxy.sh and lib_tcp.sh (rt_start_all, xcoap).
 # ctest: TIMEOUT 300
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 . "$(dirname "$0")/lib_tcp.sh"
+. "$(dirname "$0")/lib_connect.sh"
 
 CONNECT=$RDRELAY_BIN/rdrelay-connect
 WSC=$RDRELAY_BIN/rr-wsclient
@@ -27,18 +32,25 @@ WSC=$RDRELAY_BIN/rr-wsclient
 
 out=$("$CONNECT" serve --help)
 assert_contains "$out" "coap+ws://" "serve --help documents the WebSocket transport"
-assert_contains "$("$WSC" --help)" "coap+ws://" "rr-wsclient --help"
+assert_contains "$("$WSC" --help)" "coap[s]+ws://" "rr-wsclient --help"
 "$CONNECT" serve --rd coap+ws://127.0.0.1:8683 --transport tcp --ep alice coap://127.0.0.1:5683 2>/dev/null
 assert_eq 2 $? "serve with --transport tcp and a coap+ws:// --rd exits 2"
 
 # ------------------------------------------------------------ setup
 
 WS_PORT=$(rr_free_port t) || die "no free TCP port"
+WSS_PORT=$(rr_free_port t) || die "no free TCP port"
 RR_EXTRA_ARGS+=(--ws-listen "127.0.0.1:$WS_PORT,[::1]:$WS_PORT")
+# coaps+ws: a self-signed certificate for 127.0.0.1 (and its own CA)
+command -v openssl >/dev/null || die "openssl is not installed"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T_DIR/key.pem" -out "$T_DIR/cert.pem" \
+    -days 2 -subj "/CN=localhost" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+    >/dev/null 2>&1 || die "openssl could not make a certificate"
 rt_start_all
 ws_start() {
     rr_common_args
-    rr_start ws rdrelay-ws "${RR_ARGS[@]}"
+    rr_start ws rdrelay-ws "${RR_ARGS[@]}" --ws-tls-listen "127.0.0.1:$WSS_PORT" \
+        --ws-tls-cert "$T_DIR/cert.pem" --ws-tls-key "$T_DIR/key.pem"
 }
 ws_uri() { echo "coap+ws://127.0.0.1:$WS_PORT$1"; }
 
@@ -91,27 +103,8 @@ assert_match "alice +- +alice\.$RR_DOMAIN" "$out" "list --rd coap+ws:// shows al
 
 coap -m get "coap://127.0.0.1:$ORIGIN_PORT/example_data"
 direct=$PAYLOAD
-_notifications() { [ "$(grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe:' "$1")" -ge "$2" ]; }
-
-suite() { # udp|tcp: coap-client-notls through that relay
-    local tr=$1
-    xcoap "$tr" 4 "$HOST" -m get /time
-    assert_code 2.05 "$tr client: GET /time by name, served over serve's WebSocket"
-    assert_match '[0-9]{2}:[0-9]{2}:[0-9]{2}' "$PAYLOAD" "$tr client: /time answers the origin's clock"
-    xcoap "$tr" 4 "$HOST" -m get /example_data
-    assert_code 2.05 "$tr client: GET /example_data (Block2) by name"
-    assert_eq "$direct" "$PAYLOAD" "$tr client: the Block2 body is identical to direct"
-    xcoap "$tr" 4 "$HOST" -m get '/async?2'
-    assert_code 2.05 "$tr client: GET /async?2 by name"
-    assert_eq "done" "$PAYLOAD" "$tr client: the delayed (separate) answer arrives"
-    coap_bg "$T_DIR/obs_$tr.out" -B 8 -s 6 -O "3,$HOST" "$(rd_uri_x "$tr" 4 /time)"
-    local pid=$BG_PID
-    wait_until 12 _notifications "$T_DIR/obs_$tr.out" 3
-    assert_eq 0 $? "$tr client: Observe /time by name, at least 3 notifications"
-    bg_wait "$pid" 15
-}
-suite udp
-suite tcp
+cn_origin_suite udp "$HOST" "$direct" "WebSocket"
+cn_origin_suite tcp "$HOST" "$direct" "WebSocket"
 
 # WebSocket clients: rr-wsclient
 wsreq -H "$HOST" /time
@@ -147,6 +140,26 @@ assert_eq 0 $? "serve sends RFC 8323 Pings over the WebSocket when idle, rdrelay
 _refreshed() { grep -q 'refreshed' "$T_DIR/serve.log"; }
 wait_until 20 _refreshed
 assert_eq 0 $? "serve refreshes its registration over the WebSocket before lt runs out"
+
+# ------------------------------------------------------------ reach over WebSocket
+
+REACH_PORT=$(rr_free_port) || die "no free UDP port"
+rr_start reach "$CONNECT" reach --rd "$(ws_uri "")" --host "$HOST" --listen "127.0.0.1:$REACH_PORT" \
+    --log-level debug
+wait_until 10 grep -q 'connected to rdrelay over WebSocket' "$T_DIR/reach.log" ||
+    die "reach did not connect over WebSocket"
+coap -m get "coap://127.0.0.1:$REACH_PORT/time"
+assert_code 2.05 "reach --rd coap+ws://: a client without Uri-Host gets /time through one WebSocket"
+coap -m get "coap://127.0.0.1:$REACH_PORT/example_data"
+assert_eq "$direct" "$PAYLOAD" "reach over WebSocket: the Block2 body is identical to direct"
+coap -m get "coap://127.0.0.1:$REACH_PORT/async?2"
+assert_eq "done" "$PAYLOAD" "reach over WebSocket: the separate answer arrives"
+coap_bg "$T_DIR/obs_reach.out" -B 8 -s 6 "coap://127.0.0.1:$REACH_PORT/time"
+pid=$BG_PID
+wait_until 12 _cn_notifications "$T_DIR/obs_reach.out" 3
+assert_eq 0 $? "reach over WebSocket: Observe /time, at least 3 notifications"
+bg_wait "$pid" 15
+rr_stop reach
 
 # ------------------------------------------------------------ a bad handshake
 
@@ -198,14 +211,36 @@ wait_until 10 _bob_code 2.05
 assert_eq 0 $? "reconnected and registered again: bob is reachable"
 rr_stop bob
 
+# ------------------------------------------------------------ coaps+ws (TLS)
+
+wss_uri() { echo "coaps+ws://127.0.0.1:$WSS_PORT$1"; }
+out=$(timeout 20 "$WSC" -w 5000 --ca "$T_DIR/cert.pem" "$(wss_uri /.well-known/core)" 2>&1)
+assert_contains "$out" "code 2.05" "rr-wsclient over coaps+ws:// (TLS, certificate checked): discovery"
+out=$(timeout 20 "$WSC" -w 5000 "$(wss_uri /.well-known/core)" 2>&1)
+assert_contains "$out" "certificate" "without --ca the self-signed certificate is refused (TLS is real)"
+out=$(timeout 20 "$WSC" -w 5000 --ca "$T_DIR/cert.pem" \
+    "coaps+ws://localhost:$WSS_PORT/.well-known/core" 2>&1)
+assert_contains "$out" "code 2.05" "the certificate's DNS name is accepted too (localhost)"
+rr_start carol "$CONNECT" serve --rd "$(wss_uri "")" --ca "$T_DIR/cert.pem" --log-level debug \
+    --ep "carol=coap://127.0.0.1:$ORIGIN_PORT"
+wait_until 20 grep -q '^carol: clients use' "$T_DIR/carol.log" || die "serve over coaps+ws did not register"
+assert_contains "$(grep '^carol: clients use' "$T_DIR/carol.log")" "coaps+ws://127.0.0.1:$WSS_PORT/reg/" \
+    "serve registers over coaps+ws://"
+xcoap udp 4 "carol.$RR_DOMAIN" -m get /example_data
+assert_code 2.05 "UDP client -> serve registered over TLS WebSocket: Block2 by name"
+assert_eq "$direct" "$PAYLOAD" "... the body is identical to direct"
+out=$(timeout 20 "$CONNECT" list --rd "$(wss_uri "")" --ca "$T_DIR/cert.pem")
+assert_match "carol +- +carol\.$RR_DOMAIN" "$out" "list --rd coaps+ws:// shows carol"
+rr_stop carol TERM
+assert_eq 0 "$RR_EXIT" "serve over coaps+ws exits 0 on SIGTERM"
+rr_start dave rr-registrant --rd "$(wss_uri /rd)" --ca "$T_DIR/cert.pem" --ep dave --listen 127.0.0.1:0
+reg_wait_word dave registered 1 || die "rr-registrant over coaps+ws did not register"
+xcoap udp 4 "dave.$RR_DOMAIN" -m get /hello
+assert_code 2.05 "UDP client -> rr-registrant registered over coaps+ws: /hello"
+rr_stop dave
+
 # ------------------------------------------------------------ SIGTERM
 
-rr_stop serve TERM
-assert_eq 0 "$RR_EXIT" "serve exits 0 on SIGTERM"
-assert_contains "$(cat "$T_DIR/serve.log")" "removed (2.02)" "serve deleted its registration over WebSocket"
-rd_lookup_ep "ep=alice"
-assert_eq "" "$(lf_ep_link "$PAYLOAD" alice)" "after SIGTERM alice is gone from lookups"
-xcoap udp 4 "$HOST" -m get /time
-assert_code 5.05 "after SIGTERM the name is unknown"
+cn_stop_serve WebSocket
 
 t_done

@@ -276,17 +276,26 @@ static void test_uri_split(void **state)
     uint16_t port;
 
     (void)state;
-    assert_int_equal(ws_uri_split("coap+ws://[::1]:9000/a/b?x=1", h, 64, &port, p, 64, q, 64), 0);
+    bool tls = true;
+
+    assert_int_equal(ws_uri_split("coap+ws://[::1]:9000/a/b?x=1", h, 64, &port, p, 64, q, 64, &tls),
+                     0);
+    assert_false(tls);
     assert_string_equal(h, "::1");
     assert_int_equal(port, 9000);
     assert_string_equal(p, "/a/b");
     assert_string_equal(q, "x=1");
-    assert_int_equal(ws_uri_split("coap+ws://127.0.0.1", h, 64, &port, p, 64, q, 64), 0);
+    assert_int_equal(ws_uri_split("coap+ws://127.0.0.1", h, 64, &port, p, 64, q, 64, NULL), 0);
     assert_int_equal(port, WS_COAP_PORT);
     assert_string_equal(p, "");
-    assert_int_equal(ws_uri_split("coap://127.0.0.1", h, 64, &port, p, 64, q, 64), -1);
-    assert_int_equal(ws_uri_split("coap+ws://h:0/", h, 64, &port, p, 64, q, 64), -1);
-    assert_int_equal(ws_uri_split("coap+ws://h:x/", h, 64, &port, p, 64, q, 64), -1);
+    assert_int_equal(ws_uri_split("coaps+ws://h/x", h, 64, &port, p, 64, q, 64, &tls), 0);
+    assert_true(tls);
+    assert_int_equal(port, WS_COAPS_PORT);
+    /* coaps+ws:// only for callers that can do TLS */
+    assert_int_equal(ws_uri_split("coaps+ws://h/x", h, 64, &port, p, 64, q, 64, NULL), -1);
+    assert_int_equal(ws_uri_split("coap://127.0.0.1", h, 64, &port, p, 64, q, 64, NULL), -1);
+    assert_int_equal(ws_uri_split("coap+ws://h:0/", h, 64, &port, p, 64, q, 64, NULL), -1);
+    assert_int_equal(ws_uri_split("coap+ws://h:x/", h, 64, &port, p, 64, q, 64, NULL), -1);
 }
 
 /* ---- a tiny WebSocket peer: answers the handshake, sends a CSM in the
@@ -343,6 +352,7 @@ static void *peer(void *arg)
 static void test_against_peer(void **state)
 {
     int sv[2];
+    struct ws_conn c;
     pthread_t th;
     struct ws_rx rx;
     struct ws_event ev;
@@ -353,23 +363,23 @@ static void test_against_peer(void **state)
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     assert_int_equal(pthread_create(&th, NULL, peer, &sv[1]), 0);
     ws_rx_init(&rx, 65536);
+    ws_conn_init(&c, sv[0]);
     assert_int_equal(
-        ws_client_handshake(sv[0], "127.0.0.1", 8683, WS_COAP_PATH, &rx, 5000, err, sizeof(err)),
-        0);
+        ws_client_handshake(&c, "127.0.0.1", 8683, WS_COAP_PATH, &rx, 5000, err, sizeof(err)), 0);
     /* the CSM came with the 101: it is in rx already, or arrives next */
     ws_rx_next(&rx, &ev);
     while (ev.kind == WS_EV_NONE) {
-        assert_true(ws_rx_read(sv[0], &rx) > 0 || errno == EAGAIN);
+        assert_true(ws_rx_read(&c, &rx) > 0 || errno == EAGAIN);
         ws_rx_next(&rx, &ev);
     }
     assert_int_equal(ev.kind, WS_EV_MESSAGE);
     assert_int_equal(ev.len, 2);
     assert_int_equal(ev.data[1], COAP_SIG_CSM);
-    assert_int_equal(ws_send(sv[0], WS_OP_BINARY, msg, sizeof(msg), 5000), 0);
+    assert_int_equal(ws_send(&c, WS_OP_BINARY, msg, sizeof(msg), 5000), 0);
     do {
         ws_rx_next(&rx, &ev);
         if (ev.kind == WS_EV_NONE)
-            assert_true(ws_rx_read(sv[0], &rx) > 0 || errno == EAGAIN);
+            assert_true(ws_rx_read(&c, &rx) > 0 || errno == EAGAIN);
     } while (ev.kind == WS_EV_NONE);
     assert_int_equal(ev.kind, WS_EV_MESSAGE);
     assert_int_equal(ev.len, sizeof(msg));
