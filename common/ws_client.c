@@ -529,6 +529,17 @@ int ws_client_handshake(struct ws_conn *c, const char *host, uint16_t port, cons
     }
 }
 
+void ws_conn_next(struct ws_conn *c, struct ws_rx *rx, struct ws_event *ev, unsigned timeout_ms)
+{
+    for (;;) {
+        ws_rx_next(rx, ev);
+        if (ev->kind == WS_EV_PING)
+            ws_send(c, WS_OP_PONG, ev->data, ev->len, timeout_ms);
+        else if (ev->kind != WS_EV_PONG)
+            return;
+    }
+}
+
 ssize_t ws_rx_read(struct ws_conn *c, struct ws_rx *rx)
 {
     uint8_t buf[16384];

@@ -159,6 +159,10 @@ int ws_send_close(struct ws_conn *c, uint16_t code, const char *reason, unsigned
 int ws_client_handshake(struct ws_conn *c, const char *host, uint16_t port, const char *path,
                         struct ws_rx *rx, unsigned timeout_ms, char *err, size_t errlen);
 
+/* The next event of rx, WebSocket Pings answered (Pong, bounded by
+ * timeout_ms) and Pongs skipped: never WS_EV_PING or WS_EV_PONG. */
+void ws_conn_next(struct ws_conn *c, struct ws_rx *rx, struct ws_event *ev, unsigned timeout_ms);
+
 /* Read what the connection has into rx (one recv; with TLS, until no
  * decrypted bytes are left). >0 bytes read, 0 on EOF, -1 on error (errno;
  * EAGAIN when nothing was there). */

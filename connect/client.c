@@ -131,7 +131,7 @@ static int client_exchange_ws(struct client_xfer *x, struct coap_msg *resp)
         uint64_t now = now_mono_ms();
         struct pollfd pfd = {.fd = x->fd, .events = POLLIN};
 
-        ws_rx_next(&x->rx_ws, &ev);
+        ws_conn_next(&x->wsc, &x->rx_ws, &ev, 5000);
         switch (ev.kind) {
         case WS_EV_MESSAGE:
             if (coap_msg_parse_ws(ev.data, ev.len, resp) < 0)
@@ -148,10 +148,7 @@ static int client_exchange_ws(struct client_xfer *x, struct coap_msg *resp)
                 return 0;
             }
             continue;
-        case WS_EV_PING:
-            ws_send(&x->wsc, WS_OP_PONG, ev.data, ev.len, 5000);
-            continue;
-        case WS_EV_PONG:
+        default: /* Pings: answered by ws_conn_next */
             continue;
         case WS_EV_CLOSE:
         case WS_EV_ERROR:
@@ -184,9 +181,7 @@ static int client_open_ws(struct client_xfer *x, char *err, size_t errlen)
         return -1;
     }
     x->fd = x->wsc.fd;
-    coap_msg_init(&csm);
-    csm.code = COAP_SIG_CSM;
-    coap_msg_add_opt_uint(&csm, 2, CN_DGRAM_MAX, mms); /* Max-Message-Size */
+    coap_msg_signal(&csm, COAP_SIG_CSM, NULL, 0, CN_DGRAM_MAX, false, mms);
     if (ws_send_coap(&x->wsc, &csm, 5000) < 0) {
         snprintf(err, errlen, "could not send our CSM");
         return -1;

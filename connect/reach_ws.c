@@ -52,13 +52,7 @@ static int rw_signal(struct reach_ws *w, uint8_t code, const uint8_t *tok, uint8
     struct coap_msg m;
     uint8_t mms[4];
 
-    coap_msg_init(&m);
-    m.code = code;
-    m.tkl = tkl;
-    if (tkl)
-        memcpy(m.token, tok, tkl);
-    if (code == COAP_SIG_CSM)
-        coap_msg_add_opt_uint(&m, 2, RW_MAX_MSG, mms); /* Max-Message-Size */
+    coap_msg_signal(&m, code, tok, tkl, RW_MAX_MSG, false, mms);
     return ws_send_coap(&w->conn, &m, RW_SEND_MS);
 }
 
@@ -188,17 +182,14 @@ void reach_ws_read(struct reach_ws *w, uint64_t now)
     }
     while (w->conn.fd >= 0) {
         struct ws_event ev;
-        ws_rx_next(&w->rx, &ev);
+        ws_conn_next(&w->conn, &w->rx, &ev, RW_SEND_MS);
         switch (ev.kind) {
         case WS_EV_NONE:
             return;
         case WS_EV_MESSAGE:
             rw_message(w, ev.data, ev.len, now);
             break;
-        case WS_EV_PING:
-            ws_send(&w->conn, WS_OP_PONG, ev.data, ev.len, RW_SEND_MS);
-            break;
-        case WS_EV_PONG:
+        default: /* Pings: answered by ws_conn_next */
             break;
         case WS_EV_CLOSE:
             snprintf(why, sizeof(why), "rdrelay closed the WebSocket: %u", ev.code);

@@ -164,15 +164,7 @@ static void tc_signal(struct tcp_serve *s, struct tcp_ep *e, uint8_t code, const
     struct coap_msg m;
     uint8_t mms[4];
 
-    coap_msg_init(&m);
-    m.code = code;
-    m.tkl = tkl;
-    if (tkl)
-        memcpy(m.token, tok, tkl);
-    if (code == COAP_SIG_CSM) {
-        coap_msg_add_opt_uint(&m, 2, TCP_MAX_MSG, mms); /* Max-Message-Size */
-        coap_msg_add_opt(&m, 4, NULL, 0);               /* Block-Wise-Transfer */
-    }
+    coap_msg_signal(&m, code, tok, tkl, TCP_MAX_MSG, true, mms);
     tc_send_msg(s, e, &m, now);
 }
 
@@ -543,17 +535,14 @@ static void tc_ws_events(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
     char why[160];
 
     while (e->conn == TC_OPEN) {
-        ws_rx_next(&e->wsrx, &ev);
+        ws_conn_next(&e->wsc, &e->wsrx, &ev, TCP_SEND_TIMEOUT_S * 1000u);
         switch (ev.kind) {
         case WS_EV_NONE:
             return;
         case WS_EV_MESSAGE:
             tc_message(s, e, ev.data, ev.len, now);
             break;
-        case WS_EV_PING:
-            ws_send(&e->wsc, WS_OP_PONG, ev.data, ev.len, TCP_SEND_TIMEOUT_S * 1000u);
-            break;
-        case WS_EV_PONG:
+        default: /* Pings: answered by ws_conn_next */
             break;
         case WS_EV_CLOSE:
             snprintf(why, sizeof(why), "rdrelay closed the WebSocket: %u %.*s", ev.code,

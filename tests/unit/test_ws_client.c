@@ -5,8 +5,9 @@
  * split at every byte, fragmented messages with a Ping in between, Close,
  * and the protocol errors: masked, text, oversized, reserved bits, bad
  * fragment order), the TCP <-> WebSocket CoAP framing, and a whole
- * handshake + CSM exchange against a tiny WebSocket peer in a thread on a
- * socketpair.
+ * handshake + CSM exchange, a message echoed, a Ping answered with a Pong
+ * (ws_conn_next) and a Close, against a tiny WebSocket peer in a thread on
+ * a socketpair.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -265,6 +266,24 @@ static void test_coap_framing(void **state)
         assert_int_equal(p.tkl, 3);
         assert_memory_equal(p.token, "tok", 3);
     }
+    /* coap_msg_signal: a CSM with and without BERT, a Ping with a token */
+    {
+        uint8_t mb[4], out[64];
+        ssize_t n;
+        coap_msg_signal(&m, COAP_SIG_CSM, NULL, 0, 65536, true, mb);
+        n = coap_msg_serialize_ws(&m, out, sizeof(out));
+        assert_true(n > 0);
+        assert_int_equal(coap_msg_parse_ws(out, (size_t)n, &p), 0);
+        assert_int_equal(p.code, COAP_SIG_CSM);
+        assert_int_equal(coap_msg_opt_uint(&p, 2, 0), 65536);
+        assert_non_null(coap_msg_find(&p, 4));
+        coap_msg_signal(&m, COAP_SIG_CSM, NULL, 0, 1152, false, mb);
+        assert_null(coap_msg_find(&m, 4));
+        coap_msg_signal(&m, COAP_SIG_PING, (const uint8_t *)"tk", 2, 0, true, mb);
+        assert_int_equal(m.nopts, 0);
+        assert_int_equal(m.tkl, 2);
+        assert_memory_equal(m.token, "tk", 2);
+    }
     /* a Length nibble in a WebSocket message, a TKL over 8 */
     assert_int_equal(ws_coap_to_tcp((const uint8_t *)"\x10\x45x", 3, back, sizeof(back)), -1);
     assert_int_equal(ws_coap_to_tcp((const uint8_t *)"\x09\x45", 2, back, sizeof(back)), -1);
@@ -300,6 +319,8 @@ static void test_uri_split(void **state)
 
 /* ---- a tiny WebSocket peer: answers the handshake, sends a CSM in the
  * same segment as the 101, then echoes one message unmasked ---- */
+
+static volatile bool peer_pong_ok;
 
 static void *peer(void *arg)
 {
@@ -346,6 +367,22 @@ static void *peer(void *arg)
     n = srv_frame(buf, true, WS_OP_BINARY, out, len);
     if (write(fd, buf, n) != (ssize_t)n)
         return NULL;
+    /* a WebSocket Ping: the client's Pong must carry its payload */
+    n = srv_frame(buf, true, WS_OP_PING, "pp", 2);
+    if (write(fd, buf, n) != (ssize_t)n)
+        return NULL;
+    have = 0;
+    while (have < 8) {
+        ssize_t r = read(fd, buf + have, sizeof(buf) - have);
+        if (r <= 0)
+            return NULL;
+        have += (size_t)r;
+    }
+    peer_pong_ok = buf[0] == (0x80 | WS_OP_PONG) && buf[1] == (0x80 | 2) &&
+                   (buf[6] ^ buf[2]) == 'p' && (buf[7] ^ buf[3]) == 'p';
+    n = srv_frame(buf, true, WS_OP_CLOSE, "\x03\xe8", 2);
+    if (write(fd, buf, n) != (ssize_t)n)
+        return NULL;
     return NULL;
 }
 
@@ -384,7 +421,16 @@ static void test_against_peer(void **state)
     assert_int_equal(ev.kind, WS_EV_MESSAGE);
     assert_int_equal(ev.len, sizeof(msg));
     assert_memory_equal(ev.data, msg, sizeof(msg));
+    /* the peer's Ping is answered inside ws_conn_next, which then sees Close */
+    do {
+        ws_conn_next(&c, &rx, &ev, 5000);
+        if (ev.kind == WS_EV_NONE)
+            assert_true(ws_rx_read(&c, &rx) > 0 || errno == EAGAIN);
+    } while (ev.kind == WS_EV_NONE);
+    assert_int_equal(ev.kind, WS_EV_CLOSE);
+    assert_int_equal(ev.code, 1000);
     pthread_join(th, NULL);
+    assert_true(peer_pong_ok);
     ws_rx_free(&rx);
     close(sv[0]);
     close(sv[1]);
