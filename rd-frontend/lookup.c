@@ -178,11 +178,6 @@ static bool reg_attr_match(const struct frontend *fe, const struct rd_reg *r,
         return attr_match(f, n, r->proxy == RD_PROXY_ONDEMAND ? "ondemand" : "yes", true);
     if (strcmp(n, "reachable") == 0 && r->proxy && r->unreachable)
         return attr_match(f, n, "no", true);
-    if (strcmp(n, "port") == 0 && r->port && r->host[0]) {
-        char port[8];
-        snprintf(port, sizeof(port), "%u", r->port);
-        return attr_match(f, n, port, true);
-    }
     if (strcmp(n, "host") == 0 && r->proxy)
         return attr_match(f, n, r->host, true);
     if (strcmp(n, "transport") == 0 && r->proxy)
@@ -195,6 +190,11 @@ static bool reg_attr_match(const struct frontend *fe, const struct rd_reg *r,
         return time_match(f, r->unreachable_since);
     if (strcmp(n, "reachable-since") == 0 && r->proxy && !r->unreachable && r->reachable_since)
         return time_match(f, r->reachable_since);
+    if (strcmp(n, "port") == 0 && r->port && r->host[0]) {
+        char port[8];
+        snprintf(port, sizeof(port), "%u", r->port);
+        return attr_match(f, n, port, true);
+    }
     for (unsigned i = 0; i < r->nattrs; i++)
         if (strcmp(r->attrs[i].name, n) == 0 &&
             attr_match(f, n, r->attrs[i].value, r->attrs[i].has_value))
@@ -289,9 +289,6 @@ static void append_ep_link(const struct rd_reg *r, struct strbuf *out)
         rd_rfc3339(r->unreachable_since, since, sizeof(since));
         sb_printf(out, ";reachable=\"no\";unreachable-since=\"%s\"", since);
     }
-    /* port-based hosting: coap://<any relay address>:<port>/ reaches it */
-    if (r->port && r->host[0])
-        sb_printf(out, ";port=\"%u\"", r->port);
     /* the path back (the status page shows it), then the end of the lifetime */
     if (r->proxy && !r->unreachable && r->reachable_since) {
         rd_rfc3339(r->reachable_since, since, sizeof(since));
@@ -302,6 +299,9 @@ static void append_ep_link(const struct rd_reg *r, struct strbuf *out)
                   proto_transport_name(r->peer.transport), r->peer.relay);
     rd_rfc3339(r->expires_at, since, sizeof(since));
     sb_printf(out, ";expires=\"%s\"", since);
+    /* port-based hosting: coap://<any relay address>:<port>/ reaches it */
+    if (r->port && r->host[0])
+        sb_printf(out, ";port=\"%u\"", r->port);
 }
 
 static void append_res_link(const struct rd_reg *r, const struct lf_link *l, struct strbuf *out)
@@ -535,10 +535,10 @@ static bool plan_filter(bool res, const struct rd_attr *f, struct plan *p)
     size_t len = !f->has_value ? 0 : prefix ? vl - 1 : vl;
 
     p->ns = 0;
-    if (strcmp(n, "proxy") == 0 || strcmp(n, "reachable") == 0 || strcmp(n, "port") == 0 ||
-        strcmp(n, "host") == 0 || strcmp(n, "transport") == 0 || strcmp(n, "relay") == 0 ||
-        strcmp(n, "expires") == 0 || strcmp(n, "reachable-since") == 0 ||
-        strcmp(n, "unreachable-since") == 0)
+    if (strcmp(n, "proxy") == 0 || strcmp(n, "reachable") == 0 || strcmp(n, "host") == 0 ||
+        strcmp(n, "transport") == 0 || strcmp(n, "relay") == 0 || strcmp(n, "expires") == 0 ||
+        strcmp(n, "reachable-since") == 0 || strcmp(n, "unreachable-since") == 0 ||
+        strcmp(n, "port") == 0)
         return false; /* computed, not in the index */
     if (!res && strcmp(n, "rt") == 0 &&
         (!f->has_value || lookup_value_match(f->value, "core.rd-ep")))

@@ -805,8 +805,8 @@ static int load_one(struct rd_reg *r, void *arg)
         return 0;
     }
     r->expired = fe->now >= r->expires_at;
-    bool rewrite = port_reg_load(fe, r);
     r->reachable_since = fe->now; /* all this process knows */
+    bool rewrite = port_reg_load(fe, r);
     if (registry_insert(&fe->reg, r) < 0) {
         reg_free(r);
         return -1;
