@@ -176,7 +176,7 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
         rd_reply_error(reply, COAP_BAD_REQUEST, "malformed link-format: %s", err);
         goto fail;
     }
-    if (lim_links(fe, peer, nr->doc.nlinks, reply) < 0)
+    if (lim_links(fe, peer, nr->nlinks, reply) < 0)
         goto fail;
     snprintf(nr->ep, sizeof(nr->ep), "%s", p->ep);
     snprintf(nr->d, sizeof(nr->d), "%s", p->d);

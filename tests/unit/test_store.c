@@ -90,7 +90,7 @@ static void test_insert_load_roundtrip(void **state)
     assert_string_equal(l.r[0]->d, "");
     assert_true(l.r[0]->expires_at == 1700000000123ull);
     assert_int_equal(l.r[0]->lt, 100);
-    assert_int_equal(l.r[0]->doc.nlinks, 2);
+    assert_int_equal(l.r[0]->nlinks, 2);
     assert_string_equal(l.r[0]->links, a->links);
     assert_int_equal(l.r[0]->nattrs, 4);
     assert_string_equal(l.r[0]->attrs[0].name, "et");
