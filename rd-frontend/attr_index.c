@@ -420,6 +420,14 @@ int aidx_add(struct aidx *x, struct rd_reg *r)
         aidx_del(x, r); /* all or nothing */
         return -1;
     }
+    if (r->capaim > r->naim && r->naim > 0) {
+        /* exactly sized: doubling leaves ~6 unused slots of 16 B for 10 links */
+        struct aidx_mem *nm = realloc(r->aim, r->naim * sizeof(*nm));
+        if (nm != NULL) {
+            r->aim = nm;
+            r->capaim = r->naim;
+        }
+    }
     return 0;
 }
 
