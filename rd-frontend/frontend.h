@@ -89,10 +89,13 @@ struct aidx {
 
 /* One registration (RFC 9176 registration resource /reg/<id>). */
 struct rd_reg {
-    int64_t id;             /* /reg/<id>, SQLite AUTOINCREMENT: never reused */
-    char ep[RR_EP_MAX];     /* as sent */
-    char d[RR_EP_MAX];      /* "" = no sector */
-    char base[RD_BASE_MAX]; /* effective base URI */
+    int64_t id; /* /reg/<id>, SQLite AUTOINCREMENT: never reused */
+    /* ep (as sent), d ("" = no sector), base (the effective base URI) and
+     * host (proxy host name, "" when not proxied): never NULL, packed in
+     * one exactly-sized allocation (names) and set only by reg_set_names.
+     * Fixed arrays cost 576 B per registration; the packed block ~60 B. */
+    const char *ep, *d, *base, *host;
+    char *names;
     bool base_explicit;     /* given by base=, not derived from the peer */
     uint32_t lt;            /* seconds */
     uint64_t expires_at;    /* unix ms, absolute (survives restarts) */
@@ -105,7 +108,6 @@ struct rd_reg {
      * 10 links, the text ~450 B; the index answers most filters without it. */
     uint32_t nlinks;
     uint8_t proxy;              /* enum rd_proxy_mode */
-    char host[RR_HOST_MAX];     /* proxy host name, "" when not proxied */
     struct rr_peer peer;        /* where the last registration/update came from */
     uint32_t ka;                /* keepalive s, RR_KA_DEFAULT = relay default */
     bool expired;               /* lifetime over: out of lookups, route gone */
@@ -559,6 +561,11 @@ struct rd_reg *reg_new(void);
 void reg_free(struct rd_reg *r);
 /* Replace the links (copies text, parses). 0 / -1 with err. */
 int reg_set_links(struct rd_reg *r, const char *text, size_t len, char *err, size_t errlen);
+/* Set any of ep, d, base and host (NULL keeps one; the values may point
+ * into r's own names). Cut to RR_EP_MAX, RD_BASE_MAX, RR_HOST_MAX - 1 bytes
+ * as the fixed arrays did. 0 / -1 (out of memory: r unchanged). */
+int reg_set_names(struct rd_reg *r, const char *ep, const char *d, const char *base,
+                  const char *host);
 /* Parse r's stored links into doc (the caller lf_frees it). The text was
  * validated when stored, so -1 means out of memory (doc is then empty). */
 int reg_doc(const struct rd_reg *r, struct lf_doc *doc);

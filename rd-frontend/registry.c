@@ -362,9 +362,40 @@ struct rd_reg *reg_new(void)
 {
     struct rd_reg *r = calloc(1, sizeof(*r));
 
-    if (r)
+    if (r) {
         r->ka = RR_KA_DEFAULT;
+        r->ep = r->d = r->base = r->host = "";
+    }
     return r;
+}
+
+int reg_set_names(struct rd_reg *r, const char *ep, const char *d, const char *base,
+                  const char *host)
+{
+    const char *v[4] = {ep ? ep : r->ep, d ? d : r->d, base ? base : r->base,
+                        host ? host : r->host};
+    const size_t max[4] = {RR_EP_MAX - 1, RR_EP_MAX - 1, RD_BASE_MAX - 1, RR_HOST_MAX - 1};
+    const char **dst[4] = {&r->ep, &r->d, &r->base, &r->host};
+    size_t len[4], total = 0;
+    char *mem, *p;
+
+    for (int i = 0; i < 4; i++) {
+        len[i] = strnlen(v[i], max[i]);
+        total += len[i] + 1;
+    }
+    mem = malloc(total);
+    if (mem == NULL)
+        return -1;
+    p = mem;
+    for (int i = 0; i < 4; i++) {
+        memcpy(p, v[i], len[i]); /* v may point into the old block: freed below */
+        p[len[i]] = '\0';
+        *dst[i] = p;
+        p += len[i] + 1;
+    }
+    free(r->names);
+    r->names = mem;
+    return 0;
 }
 
 void reg_clear_attrs(struct rd_reg *r)
@@ -384,6 +415,7 @@ void reg_free(struct rd_reg *r)
         return;
     reg_clear_attrs(r);
     free(r->links);
+    free(r->names);
     free(r->aim);
     free(r);
 }

@@ -446,12 +446,12 @@ static void test_index_structure(void **state)
     a->id = 1;
     b->id = 2;
     c->id = 3;
-    snprintf(a->ep, sizeof(a->ep), "alpha");
-    snprintf(b->ep, sizeof(b->ep), "alpine");
-    snprintf(c->ep, sizeof(c->ep), "beta");
-    snprintf(a->base, sizeof(a->base), "coap://h");
-    snprintf(b->base, sizeof(b->base), "coap://h");
-    snprintf(c->base, sizeof(c->base), "coap://h");
+    assert_int_equal(reg_set_names(a, "alpha", NULL, NULL, NULL), 0);
+    assert_int_equal(reg_set_names(b, "alpine", NULL, NULL, NULL), 0);
+    assert_int_equal(reg_set_names(c, "beta", NULL, NULL, NULL), 0);
+    assert_int_equal(reg_set_names(a, NULL, NULL, "coap://h", NULL), 0);
+    assert_int_equal(reg_set_names(b, NULL, NULL, "coap://h", NULL), 0);
+    assert_int_equal(reg_set_names(c, NULL, NULL, "coap://h", NULL), 0);
     assert_int_equal(reg_set_links(a, "</t>;rt=\"x y\"", 13, err, sizeof(err)), 0);
     assert_int_equal(reg_set_links(b, "</t>;rt=x,</u>;rt=x", 19, err, sizeof(err)), 0);
     assert_int_equal(registry_insert(&g, a), 0);
@@ -509,8 +509,16 @@ static void test_bulk_build(void **state)
     for (unsigned i = 0; i < 6; i++) {
         r[i] = reg_new();
         r[i]->id = i + 1;
-        snprintf(r[i]->ep, sizeof(r[i]->ep), "%s", eps[i]);
-        snprintf(r[i]->base, sizeof(r[i]->base), "coap://h%u", i % 2);
+        {
+            char name_[RD_BASE_MAX];
+            snprintf(name_, sizeof(name_), "%s", eps[i]);
+            assert_int_equal(reg_set_names(r[i], name_, NULL, NULL, NULL), 0);
+        }
+        {
+            char name_[RD_BASE_MAX];
+            snprintf(name_, sizeof(name_), "coap://h%u", i % 2);
+            assert_int_equal(reg_set_names(r[i], NULL, NULL, name_, NULL), 0);
+        }
     }
     aidx_bulk_begin(&g.idx);
     for (unsigned i = 0; i < 3; i++)
