@@ -143,6 +143,22 @@ bool aidx_touched(struct aidx *x, const char *name, const char *value)
     return x->ntouched > 0 && bsearch(&h, x->touched, x->ntouched, sizeof(h), cmp_u64) != NULL;
 }
 
+uint64_t aidx_key_hash(const char *name, const char *value)
+{
+    return key_hash(name, value);
+}
+
+const uint64_t *aidx_touched_list(struct aidx *x, size_t *n)
+{
+    /* sorted now: aidx_touched would sort it under the caller's walk */
+    if (!x->touched_sorted && x->ntouched > 1) {
+        qsort(x->touched, x->ntouched, sizeof(*x->touched), cmp_u64);
+        x->touched_sorted = true;
+    }
+    *n = x->ntouched;
+    return x->touched;
+}
+
 void aidx_touch_reset(struct aidx *x)
 {
     x->ntouched = 0;

@@ -190,7 +190,23 @@ struct rd_cache_ent {
     size_t resp_len;
 };
 
+/* An observer's place in the observer index (observe.c): one chain node
+ * per key of its first exact filter (struct plan has at most 3 sources). */
+#define RD_OBS_WATCH 3
+#define RD_OBS_BUCKETS 1024
+struct rd_obs_node {
+    uint64_t h; /* aidx_key_hash of (name, value) */
+    struct rd_observer *o;
+    struct rd_obs_node *next;
+};
+
 struct rd_observer {
+    /* observer index: a change that touches none of these keys cannot
+     * change the answer; nwatch 0 = any change may (no exact filter) */
+    struct rd_obs_node watch[RD_OBS_WATCH];
+    uint8_t nwatch;
+    struct rd_observer *unext; /* fe->obs_unkeyed chain when nwatch == 0 */
+    uint32_t mark;             /* fe->obs_mark: already re-run in this flush */
     struct rr_peer peer;
     uint8_t token[COAP_MSG_MAX_TOKEN];
     uint8_t tkl;
@@ -316,6 +332,11 @@ struct frontend {
     struct rd_observer *observers;
     size_t nobservers;
     uint32_t obs_seq;
+    /* observers by the keys of their filters, and those without any, so a
+     * flush looks only at the observers a batch's touched keys name */
+    struct rd_obs_node *obs_index[RD_OBS_BUCKETS];
+    struct rd_observer *obs_unkeyed;
+    uint32_t obs_mark;
     bool dirty; /* lookups may have changed: re-evaluate observers */
     /* simple registration */
     struct rd_pending *pending;
@@ -511,6 +532,10 @@ bool lookup_reg_live(const struct frontend *fe, const struct rd_reg *r);
  * last aidx_touch_reset: false only when some filter's candidates all come
  * from exact keys that none of the changes touched. */
 bool lookup_may_change(struct frontend *fe, bool res, const struct rd_query *q);
+/* The keys (aidx_key_hash) of q's first filter whose candidates all come
+ * from exact keys: q's answer can change only in a batch touching one of
+ * them. Their number (at most max), 0 when q has no such filter. */
+unsigned lookup_watch_keys(bool res, const struct rd_query *q, uint64_t *h, unsigned max);
 /* Every (name, value) under which a lookup filter may find r (a superset of
  * what the matcher accepts; the lookup index is built from it). The name
  * LOOKUP_ORIGIN_KEY (no attribute can be called that) carries the origin
@@ -593,6 +618,11 @@ void aidx_touch_reg(struct aidx *x, const struct rd_reg *r);
 /* Whether (name, value) was touched since the last reset (or everything was). */
 bool aidx_touched(struct aidx *x, const char *name, const char *value);
 void aidx_touch_reset(struct aidx *x);
+/* The key hash aidx_touched compares. */
+uint64_t aidx_key_hash(const char *name, const char *value);
+/* The touched hashes (sorted, may repeat), n of them; meaningless when
+ * touched_all. */
+const uint64_t *aidx_touched_list(struct aidx *x, size_t *n);
 /* Re-index r after a change: the new keys join before the old ones leave,
  * so an entry r keeps is never freed and made again. 0 / -1 (oom: r keeps
  * its old keys). */

@@ -697,6 +697,24 @@ bool lookup_may_change(struct frontend *fe, bool res, const struct rd_query *q)
     return true;
 }
 
+unsigned lookup_watch_keys(bool res, const struct rd_query *q, uint64_t *h, unsigned max)
+{
+    struct plan p;
+
+    /* the same test as lookup_may_change: that stays the final word */
+    for (unsigned i = 0; i < q->nf; i++) {
+        bool exact = plan_filter(res, &q->f[i], &p) && p.ns > 0 && p.ns <= max;
+        for (unsigned k = 0; exact && k < p.ns; k++)
+            exact = p.s[k].kind == SRC_EXACT;
+        if (!exact)
+            continue;
+        for (unsigned k = 0; k < p.ns; k++)
+            h[k] = aidx_key_hash(p.s[k].name, p.s[k].val);
+        return p.ns;
+    }
+    return 0;
+}
+
 void lookup_run_scan(struct frontend *fe, bool res, const struct rd_query *q, struct strbuf *out)
 {
     uint64_t idx = 0;
