@@ -4,7 +4,8 @@
 # relay-udp on loopback (own temp state dir), --preload registers every
 # endpoint and reports a rate, --rss-pid reads rd-frontend's RSS, and
 # --lookups prints one result per scenario whose answers are all 2.05 with
-# sane latency fields; rdrelay-lookup-micro reports a rate and every
+# sane latency fields; --observers registers every observer and times
+# notifications; rdrelay-lookup-micro reports a rate and every
 # scenario. Stops every process it started by PID.
 # usage: smoke-rd.sh BINDIR [PORT]
 set -eu
@@ -44,6 +45,18 @@ done
 coap-client-notls -B 2 "coap://127.0.0.1:$PORT/rd-lookup/ep?et=et-42&count=10" >"$TMP/lk" 2>&1 ||
     fail "lookup by hand"
 grep -q 'ep="b0000042"' "$TMP/lk" || fail "et=et-42 does not find b0000042"
+
+# Observe at scale (--observers): every observer registered, changes sent
+# and answered, notifications timed, latency and CPU fields present
+"$BIN/rdrelay-bench" --target "127.0.0.1:$PORT" --observers 50 --obs-rate 200 -d 0.5 \
+    --rss-pid "$FE" --json >"$TMP/out" 2>"$TMP/err" || fail "bench --observers exited non-zero"
+line=$(grep '^{"scenario":"observe",' "$TMP/out") || fail "no observe result"
+echo "$line" | grep -q '"observers":50,"registered":50,' || fail "observe: not all 50 registered"
+echo "$line" | grep -qE '"changes":([1-9][0-9]*),"changes_ok":\1,' || fail "observe: changes not all 2.xx"
+echo "$line" | grep -qE '"notifications":[1-9][0-9]*,"timed":[1-9][0-9]*,"missed":[0-9]+,' ||
+    fail "observe: no notifications timed"
+echo "$line" | grep -qE '"p50":[0-9]+\.[0-9]{3},"p99":[0-9]+\.[0-9]{3},"max":[0-9]+\.[0-9]{3},"cpu_us_per_change":[0-9.]+\}' ||
+    fail "observe: latency or CPU fields"
 
 # the in-process tool: a registration rate, every scenario, the tick, Observe
 "$BIN/rdrelay-lookup-micro" -n 200 --iters 5 --json >"$TMP/out" 2>"$TMP/err" ||
