@@ -136,6 +136,12 @@ ssize_t coap_msg_serialize_udp(const struct coap_msg *m, uint8_t *buf, size_t ca
 ssize_t coap_msg_tcp_frame_len(const uint8_t *buf, size_t avail);
 int coap_msg_parse_tcp(const uint8_t *buf, size_t len, struct coap_msg *m);
 ssize_t coap_msg_serialize_tcp(const struct coap_msg *m, uint8_t *buf, size_t cap);
+/* An RFC 8323 §5 signal into m: code (7.01 CSM, 7.02 Ping, ...) and the
+ * token tok[0..tkl); a CSM announces Max-Message-Size mms, and
+ * Block-Wise-Transfer (BERT) when bwt. mmsbuf holds the encoded size and
+ * must outlive m. */
+void coap_msg_signal(struct coap_msg *m, uint8_t code, const uint8_t *tok, uint8_t tkl,
+                     uint32_t mms, bool bwt, uint8_t mmsbuf[4]);
 /* RFC 8323 §4 WebSocket framing: as TCP but Len=0 and no extended length. */
 int coap_msg_parse_ws(const uint8_t *buf, size_t len, struct coap_msg *m);
 ssize_t coap_msg_serialize_ws(const struct coap_msg *m, uint8_t *buf, size_t cap);

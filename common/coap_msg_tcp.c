@@ -221,6 +221,21 @@ ssize_t coap_msg_serialize_tcp(const struct coap_msg *m, uint8_t *buf, size_t ca
     return end;
 }
 
+void coap_msg_signal(struct coap_msg *m, uint8_t code, const uint8_t *tok, uint8_t tkl,
+                     uint32_t mms, bool bwt, uint8_t mmsbuf[4])
+{
+    coap_msg_init(m);
+    m->code = code;
+    m->tkl = tkl > COAP_MSG_MAX_TOKEN ? COAP_MSG_MAX_TOKEN : tkl;
+    if (m->tkl)
+        memcpy(m->token, tok, m->tkl);
+    if (code == COAP_SIG_CSM) {
+        coap_msg_add_opt_uint(m, 2, mms, mmsbuf); /* Max-Message-Size */
+        if (bwt)
+            coap_msg_add_opt(m, 4, NULL, 0); /* Block-Wise-Transfer */
+    }
+}
+
 int coap_msg_parse_ws(const uint8_t *buf, size_t len, struct coap_msg *m)
 {
     size_t off;

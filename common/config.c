@@ -92,6 +92,24 @@ static const struct cfg_entry cfg_table[] = {
      "most outstanding requests of one TCP connection (then 5.03)"},
     {"tcp_pong_timeout_ms", CFG_U32, F(tcp_pong_timeout_ms), "20000",
      "a keepalive Ping unanswered this long closes the TCP connection (ms)"},
+    {"ws_listen", CFG_LISTEN, F(ws_listen), "0.0.0.0:8683,[::]:8683",
+     "WebSocket (coap+ws) addresses of the WebSocket relay"},
+    {"ws_tls_listen", CFG_LISTEN, F(ws_tls_listen), "0.0.0.0:8684,[::]:8684",
+     "TLS WebSocket (coaps+ws) addresses, used when ws_tls_cert and ws_tls_key are set"},
+    {"ws_tls_cert", CFG_STR, F(ws_tls_cert), "", "PEM certificate (chain) for coaps+ws"},
+    {"ws_tls_key", CFG_STR, F(ws_tls_key), "", "PEM private key for coaps+ws"},
+    {"ws_relay_name", CFG_STR, F(ws_relay_name), "ws", "rdrelay-ws's relay name"},
+    {"ws_www_dir", CFG_STR, F(ws_www_dir), "",
+     "directory of the static files (status page) rdrelay-ws serves over HTTP at /; empty = "
+     "the source tree's www/"},
+    {"ws_trusted_proxies", CFG_STR, F(ws_trusted_proxies), "",
+     "comma list of reverse-proxy addresses whose X-Forwarded-For names the client; empty = "
+     "trust none"},
+    {"ws_max_message", CFG_U32, F(ws_max_message), "16384",
+     "relay-ws's Max-Message-Size: largest CoAP message (one frame) it takes (bytes, "
+     "1152..65536)"},
+    {"ws_max_conns", CFG_U32, F(ws_max_conns), "20000",
+     "most concurrent WebSocket connections (also limited by RLIMIT_NOFILE)"},
     {"block_slots", CFG_U32, F(block_slots), "16",
      "block-wise bodies collected or split across transports at once, per relay"},
     {"block_body_max", CFG_U32, F(block_body_max), "16384",
@@ -361,6 +379,13 @@ int config_finish(struct rr_config *cfg, char *err, size_t errlen)
     }
     if (cfg->tcp_max_message < 1152 || cfg->tcp_max_message > 65536) {
         snprintf(err, errlen, "tcp_max_message must be 1152..65536");
+        return -1;
+    }
+    if (cfg->ws_max_message < 1152 || cfg->ws_max_message > 65536 || cfg->ws_max_conns == 0 ||
+        cfg->tcp_outq_max < cfg->ws_max_message) {
+        snprintf(err, errlen,
+                 "ws_max_message must be 1152..65536 and at most tcp_outq_max, ws_max_conns at "
+                 "least 1");
         return -1;
     }
     if (cfg->xfwd_max_peers == 0 || cfg->xfwd_max_peers > 64 || cfg->tcp_max_conns == 0 ||

@@ -51,12 +51,23 @@ struct rr_config {
     char xfwd_peers[RR_CFG_STR]; /* "udp,tcp,ws": relays every relay connects to at start */
     uint32_t xfwd_max_peers;     /* 8: most relays one relay forwards to */
     /* relay-tcp limits */
-    uint32_t tcp_max_message;       /* 16384: our Max-Message-Size (whole message) */
-    uint32_t tcp_outq_max;          /* 262144: queued output per connection, then dropped */
-    uint32_t tcp_max_conns;         /* 20000 (further limited by RLIMIT_NOFILE) */
-    uint32_t tcp_max_inflight;      /* 256: one connection's outstanding requests */
-    uint32_t tcp_pong_timeout_ms;   /* 20000: keepalive Ping unanswered -> close */
-    char extra_options[RR_CFG_STR]; /* comma list of option numbers to treat as known */
+    uint32_t tcp_max_message;     /* 16384: our Max-Message-Size (whole message) */
+    uint32_t tcp_outq_max;        /* 262144: queued output per connection, then dropped */
+    uint32_t tcp_max_conns;       /* 20000 (further limited by RLIMIT_NOFILE) */
+    uint32_t tcp_max_inflight;    /* 256: one connection's outstanding requests */
+    uint32_t tcp_pong_timeout_ms; /* 20000: keepalive Ping unanswered -> close */
+    /* relay-ws (CoAP over WebSockets, RFC 8323 §4); the tcp_ limits other
+     * than the ones below (inflight, timeouts, output queue) apply to it */
+    char ws_listen[RR_CFG_STR];          /* "0.0.0.0:8683,[::]:8683" */
+    char ws_tls_listen[RR_CFG_STR];      /* "0.0.0.0:8684,[::]:8684", if cert + key */
+    char ws_tls_cert[RR_CFG_STR];        /* "": no coaps+ws */
+    char ws_tls_key[RR_CFG_STR];         /* "" */
+    char ws_relay_name[32];              /* "ws": rdrelay-ws's name */
+    char ws_www_dir[RR_CFG_STR];         /* static files served at / (the status page) */
+    char ws_trusted_proxies[RR_CFG_STR]; /* "": X-Forwarded-For believed from these */
+    uint32_t ws_max_message;             /* 16384: our Max-Message-Size (one frame) */
+    uint32_t ws_max_conns;               /* 20000 (further limited by RLIMIT_NOFILE) */
+    char extra_options[RR_CFG_STR];      /* comma list of option numbers to treat as known */
     /* rd-frontend: name ownership and registry limits (0 = no limit) */
     char takeover[16];             /* "same-address" | "allow" | "deny" */
     char name_secrets[RR_CFG_STR]; /* "" = none; file of "NAME-PATTERN SECRET" lines */

@@ -2,7 +2,8 @@
  * client.c - a small blocking CoAP client for the steps of rdrelay-connect
  * that happen outside a forwarding loop: `list` (an endpoint lookup) and
  * serve's fetch of the local server's /.well-known/core before it registers.
- * Owns one temporary UDP socket per call. Talks to one peer.
+ * Owns one temporary UDP socket (or WebSocket connection, for a coap+ws://
+ * RD) per call. Talks to one peer.
  * CON with RFC 7252 retransmission (ACK_TIMEOUT 2 s, doubling), empty ACK
  * followed by a separate response, Block2 followed until the body is whole.
  */
@@ -18,12 +19,15 @@
 #include "coap_msg.h"
 #include "log.h"
 #include "timeutil.h"
+#include "ws_client.h"
 
 #define CLIENT_ACK_TIMEOUT_MS 2000
 #define CLIENT_MAX_BLOCKS 4096
 
 struct client_xfer {
     int fd;
+    struct ws_rx rx_ws; /* over a WebSocket */
+    struct ws_conn wsc; /* its connection (fd is wsc.fd) */
     const struct cn_request *req;
     uint16_t mid;
     uint8_t token[4];
@@ -113,6 +117,78 @@ static int client_exchange(struct client_xfer *x, struct coap_msg *resp)
     }
 }
 
+/* Over a WebSocket: the built datagram loses its message layer and goes
+ * out as one frame; the answer with our token comes back (signals handled).
+ * resp points into x->rx_ws until the next call. */
+static int client_exchange_ws(struct client_xfer *x, struct coap_msg *resp)
+{
+    struct coap_msg m;
+
+    if (coap_msg_parse_udp(x->tx, x->txlen, &m) < 0 || ws_send_coap(&x->wsc, &m, 5000) < 0)
+        return -1;
+    for (;;) {
+        struct ws_event ev;
+        uint64_t now = now_mono_ms();
+        struct pollfd pfd = {.fd = x->fd, .events = POLLIN};
+
+        ws_conn_next(&x->wsc, &x->rx_ws, &ev, 5000);
+        switch (ev.kind) {
+        case WS_EV_MESSAGE:
+            if (coap_msg_parse_ws(ev.data, ev.len, resp) < 0)
+                return -1;
+            if (resp->code == COAP_SIG_PING) {
+                resp->code = COAP_SIG_PONG;
+                resp->nopts = 0;
+                ws_send_coap(&x->wsc, resp, 5000);
+            } else if (resp->code == COAP_SIG_ABORT || resp->code == COAP_SIG_RELEASE) {
+                return -1;
+            } else if (COAP_CODE_CLASS(resp->code) >= 2 && COAP_CODE_CLASS(resp->code) != 7 &&
+                       resp->tkl == sizeof(x->token) &&
+                       memcmp(resp->token, x->token, resp->tkl) == 0) {
+                return 0;
+            }
+            continue;
+        default: /* Pings: answered by ws_conn_next */
+            continue;
+        case WS_EV_CLOSE:
+        case WS_EV_ERROR:
+            return -1;
+        case WS_EV_NONE:
+            break;
+        }
+        if (now >= x->deadline)
+            return -1;
+        if (poll(&pfd, 1, (int)(x->deadline - now)) < 0 && errno != EINTR)
+            return -1;
+        if (pfd.revents) {
+            ssize_t n = ws_rx_read(&x->wsc, &x->rx_ws);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                return -1;
+        }
+    }
+}
+
+/* Open the WebSocket and send our CSM. 0 / -1 (err set). */
+static int client_open_ws(struct client_xfer *x, char *err, size_t errlen)
+{
+    struct coap_msg csm;
+    uint8_t mms[4];
+
+    ws_rx_init(&x->rx_ws, CN_DGRAM_MAX);
+    if (ws_client_open(x->req->ws->host, x->req->ws->port, WS_COAP_PATH, x->req->tls, &x->wsc,
+                       &x->rx_ws, x->req->timeout_ms, err, errlen) < 0) {
+        x->fd = -1;
+        return -1;
+    }
+    x->fd = x->wsc.fd;
+    coap_msg_signal(&csm, COAP_SIG_CSM, NULL, 0, CN_DGRAM_MAX, false, mms);
+    if (ws_send_coap(&x->wsc, &csm, 5000) < 0) {
+        snprintf(err, errlen, "could not send our CSM");
+        return -1;
+    }
+    return 0;
+}
+
 int cn_request_blocking(const struct cn_request *req, uint8_t *code, struct strbuf *body, char *err,
                         size_t errlen)
 {
@@ -128,8 +204,11 @@ int cn_request_blocking(const struct cn_request *req, uint8_t *code, struct strb
         return -1;
     }
     x->req = req;
-    x->fd = cn_udp_socket(req->to, NULL);
-    if (x->fd < 0) {
+    x->deadline = now_mono_ms() + req->timeout_ms;
+    if (req->ws != NULL) {
+        if (client_open_ws(x, err, errlen) < 0)
+            goto done;
+    } else if ((x->fd = cn_udp_socket(req->to, NULL)) < 0) {
         snprintf(err, errlen, "cannot open a UDP socket");
         goto done;
     }
@@ -138,7 +217,6 @@ int cn_request_blocking(const struct cn_request *req, uint8_t *code, struct strb
         uint32_t t = cn_random32();
         memcpy(x->token, &t, sizeof(x->token));
     }
-    x->deadline = now_mono_ms() + req->timeout_ms;
     for (int i = 0; i < CLIENT_MAX_BLOCKS; i++) {
         const struct coap_msg_opt *b2;
         uint32_t num;
@@ -149,7 +227,7 @@ int cn_request_blocking(const struct cn_request *req, uint8_t *code, struct strb
             snprintf(err, errlen, "request does not fit in a datagram");
             goto done;
         }
-        if (client_exchange(x, &resp) < 0) {
+        if ((req->ws ? client_exchange_ws(x, &resp) : client_exchange(x, &resp)) < 0) {
             snprintf(err, errlen, "no answer within %u ms", req->timeout_ms);
             goto done;
         }
@@ -173,8 +251,13 @@ int cn_request_blocking(const struct cn_request *req, uint8_t *code, struct strb
     }
     snprintf(err, errlen, "too many blocks");
 done:
-    if (x->fd >= 0)
+    if (x->fd >= 0 && req->ws != NULL) {
+        ws_send_close(&x->wsc, WS_CLOSE_NORMAL, "done", 1000);
+        ws_conn_close(&x->wsc);
+    } else if (x->fd >= 0) {
         close(x->fd);
+    }
+    ws_rx_free(&x->rx_ws);
     free(x);
     return rc;
 }

@@ -4,7 +4,8 @@
  * (serve.c, reach.c, list.c), the URI and socket helpers (net.c), the small
  * blocking CoAP client used outside the forwarding path (client.c).
  * The message-level forwarder both serve and reach run is in fwd.h.
- * Owns nothing itself. Talks to: rdrelay's UDP relay (the RD and the proxy),
+ * Owns nothing itself. Talks to: rdrelay's relays (the RD and the proxy;
+ * UDP, or TCP / WebSocket in serve, list and reach),
  * a local CoAP server (serve), local CoAP clients (reach).
  *
  * Why message level and not libcoap's session layer: rdrelay-connect must be
@@ -45,9 +46,14 @@ struct cn_uri {
     char path[CN_PATHLEN];  /* "/a/b" or "" */
     char query[CN_PATHLEN]; /* "a=b&c" or "" */
     struct rr_addr addr;    /* resolved (first UDP address) */
+    bool ws;                /* a coap+ws:// URI (port default 8683) */
+    bool wss;               /* coaps+ws:// (TLS; port default 8684; ws set too) */
 };
 
-/* Parse "coap://host[:port][/path][?query]" (coap+tcp:// too when allow_tcp)
+struct ws_tls_opts;
+
+/* Parse "coap://host[:port][/path][?query]" (coap+tcp://, coap[s]+ws:// too
+ * when allow_tcp)
  * and resolve the host. 0 / -1 with a reason in err. */
 int cn_uri_parse(const char *text, bool allow_tcp, struct cn_uri *u, char *err, size_t errlen);
 
@@ -68,7 +74,9 @@ int cn_add_path_query(struct coap_msg *m, const char *path, const char *query, c
                       size_t storage_len);
 
 /* Blocking request on its own socket (outside any forwarding loop): CON with
- * RFC 7252 retransmission, empty ACK + separate response, Block2 followed.
+ * RFC 7252 retransmission, empty ACK + separate response, Block2 followed;
+ * or, with ws set, the same over one WebSocket (RFC 8323 §4: CSM first, no
+ * message layer, Pings answered).
  * The whole body ends up in body; *code is the final response code.
  * 0 on a response (any code), -1 on timeout or error (err set). */
 struct cn_request {
@@ -77,8 +85,10 @@ struct cn_request {
     const char *path, *query; /* query may be NULL */
     const void *payload;
     size_t payload_len;
-    int content_format;  /* -1: none */
-    unsigned timeout_ms; /* overall bound */
+    int content_format;            /* -1: none */
+    unsigned timeout_ms;           /* overall bound */
+    const struct cn_uri *ws;       /* non-NULL: over a WebSocket to this coap+ws:// URI */
+    const struct ws_tls_opts *tls; /* for a coaps+ws:// ws */
 };
 int cn_request_blocking(const struct cn_request *req, uint8_t *code, struct strbuf *body, char *err,
                         size_t errlen);

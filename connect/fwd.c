@@ -97,7 +97,10 @@ static void send_down(struct fwd *f, const uint8_t *buf, size_t len, const struc
 
 static void send_up(struct fwd *f, const uint8_t *buf, size_t len)
 {
-    cn_sendto(f->up_fd, buf, len, &f->up_addr);
+    if (f->up_send != NULL)
+        f->up_send(f->up_ctx, buf, len);
+    else
+        cn_sendto(f->up_fd, buf, len, &f->up_addr);
 }
 
 /* An empty ACK or RST with that message id. */

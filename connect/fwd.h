@@ -59,6 +59,9 @@ struct fwd {
      * down_fd (serve over TCP: tcp.c turns them into RFC 8323 frames). */
     void (*down_send)(void *ctx, const uint8_t *buf, size_t len);
     void *down_ctx;
+    /* The same for the up side (reach over a WebSocket: reach_ws.c). */
+    void (*up_send)(void *ctx, const uint8_t *buf, size_t len);
+    void *up_ctx;
 };
 
 /* What the forwarder did with a message from the down side. */

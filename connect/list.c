@@ -8,11 +8,13 @@
  * Owns nothing beyond the call. Talks to rdrelay's RD.
  */
 #include "connect.h"
+#include "ws_client.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "coap_msg.h"
 #include "linkformat.h"
@@ -22,14 +24,17 @@ static void list_usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: rdrelay-connect list --rd coap://HOST[:PORT] [--ep PATTERN] [--all] [--json]\n"
+        "usage: rdrelay-connect list --rd coap[+ws]://HOST[:PORT] [--ep PATTERN] [--all] "
+        "[--json]\n"
         "\n"
         "Prints the proxied endpoints registered at rdrelay and the host names clients use\n"
         "to reach them (an endpoint lookup: GET /rd-lookup/ep?proxy=*, filtered by\n"
         "ep=PATTERN; a trailing * matches any suffix).\n"
         "\n"
         "options:\n"
-        "  --rd URI          rdrelay's address (required)\n"
+        "  --rd URI          rdrelay's address (required): coap://, or coap+ws:// to ask\n"
+        "                    over a WebSocket (rdrelay-ws, default port 8683), or\n"
+        "                    coaps+ws:// over TLS (8684; --ca FILE, --insecure as for serve)\n"
         "  --ep PATTERN      only endpoints whose name matches\n"
         "  --all             every endpoint, also those not proxied (host shown as -)\n"
         "  --json            a JSON array of {ep, d, host, proxy, base, href} instead of a table\n"
@@ -88,12 +93,14 @@ int list_main(int argc, char **argv)
         {"rd", required_argument, NULL, 'r'}, {"ep", required_argument, NULL, 'e'},
         {"json", no_argument, NULL, 'j'},     {"timeout", required_argument, NULL, 'T'},
         {"all", no_argument, NULL, 'a'},      {"log-level", required_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},     {"ca", required_argument, NULL, 'C'},
+        {"insecure", no_argument, NULL, 'k'}, {NULL, 0, NULL, 0}};
     const char *rd = NULL, *pattern = NULL;
     bool json = false, all = false;
     unsigned timeout_ms = 10000;
     struct cn_uri u;
     struct cn_request req;
+    struct ws_tls_opts tls = {0};
     struct strbuf body, query;
     struct lf_doc doc;
     uint8_t code = 0;
@@ -113,6 +120,12 @@ int list_main(int argc, char **argv)
             break;
         case 'j':
             json = true;
+            break;
+        case 'C':
+            tls.ca_file = optarg;
+            break;
+        case 'k':
+            tls.insecure = true;
             break;
         case 'a':
             all = true;
@@ -146,8 +159,10 @@ int list_main(int argc, char **argv)
         fprintf(stderr, "list: --rd is required, nothing else (see --help)\n");
         goto done;
     }
-    if (cn_uri_parse(rd, false, &u, err, sizeof(err)) < 0) {
-        fprintf(stderr, "list: --rd: %s\n", err);
+    if (strncasecmp(rd, "coap+tcp://", 11) == 0 ||
+        cn_uri_parse(rd, true, &u, err, sizeof(err)) < 0) {
+        fprintf(stderr, "list: --rd: %s\n",
+                strncasecmp(rd, "coap+tcp://", 11) == 0 ? "coap:// or coap[s]+ws:// only" : err);
         goto done;
     }
     rc = CN_EXIT_RUNTIME;
@@ -162,6 +177,9 @@ int list_main(int argc, char **argv)
     req.query = query.buf;
     req.content_format = -1;
     req.timeout_ms = timeout_ms;
+    req.ws = u.ws ? &u : NULL;
+    tls.on = u.wss;
+    req.tls = &tls;
     if (cn_request_blocking(&req, &code, &body, err, sizeof(err)) < 0) {
         fprintf(stderr, "list: %s: %s\n", rd, err);
         goto done;

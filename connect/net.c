@@ -12,12 +12,14 @@
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "coap_msg.h"
 #include "log.h"
+#include "ws_client.h"
 
 static void copy_str(char *dst, size_t cap, const uint8_t *s, size_t len)
 {
@@ -36,6 +38,27 @@ int cn_uri_parse(const char *text, bool allow_tcp, struct cn_uri *u, char *err, 
     int rc;
 
     memset(u, 0, sizeof(*u));
+    /* libcoap 4.3.1 does not know coap+ws:// (RFC 8323 §8.3): split it as
+     * coap+tcp:// and take the port (8683, 8684 for coaps+ws) from
+     * ws_uri_split */
+    if (allow_tcp &&
+        (strncasecmp(text, "coap+ws://", 10) == 0 || strncasecmp(text, "coaps+ws://", 11) == 0)) {
+        char as_tcp[CN_HOSTLEN + 2 * CN_PATHLEN + 16], h[CN_HOSTLEN], p[CN_PATHLEN], q[CN_PATHLEN];
+        uint16_t wsport;
+        bool tls;
+        if (ws_uri_split(text, h, sizeof(h), &wsport, p, sizeof(p), q, sizeof(q), &tls) < 0 ||
+            snprintf(as_tcp, sizeof(as_tcp), "coap+tcp://%s", strstr(text, "://") + 3) >=
+                (int)sizeof(as_tcp) ||
+            cn_uri_parse(as_tcp, true, u, err, errlen) < 0) {
+            snprintf(err, errlen, "not a coap[s]+ws:// URI: %s", text);
+            return -1;
+        }
+        u->port = wsport;
+        u->ws = true;
+        u->wss = tls;
+        addr_set_port(&u->addr, wsport);
+        return 0;
+    }
     if (coap_split_uri((const uint8_t *)text, strlen(text), &cu) < 0) {
         snprintf(err, errlen, "not a CoAP URI: %s", text);
         return -1;

@@ -8,6 +8,8 @@
  * Owns the listening socket, one socket towards rdrelay and a forwarder
  * (fwd.h: token and message-id mapping, so clients that pick the same
  * token never see each other's answers). Talks to local clients and rdrelay.
+ * With --rd coap+ws:// (or coaps+ws://) the socket towards rdrelay is one
+ * WebSocket to rdrelay-ws instead (reach_ws.c).
  */
 #include "connect.h"
 
@@ -17,10 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "fwd.h"
 #include "log.h"
+#include "reach_ws.h"
 #include "timeutil.h"
 
 struct reach {
@@ -29,27 +33,32 @@ struct reach {
     struct rr_addr listen;
     int fd_listen, fd_rd;
     struct fwd fwd;
+    struct ws_tls_opts tls;
+    struct reach_ws ws; /* used when rd.ws */
     uint8_t rxbuf[CN_DGRAM_MAX];
 };
 
 static void reach_usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: rdrelay-connect reach --rd coap://HOST[:PORT] --host NAME [--listen ADDR:PORT]\n"
-        "\n"
-        "Opens a local UDP port for a CoAP client that cannot send Uri-Host: every request\n"
-        "arriving there is sent on to rdrelay with Uri-Host NAME (a proxied endpoint's host\n"
-        "name, e.g. alice.proxy.example.net), and every answer comes back unchanged\n"
-        "(separate responses, Observe notifications, Block1/Block2 included).\n"
-        "\n"
-        "options:\n"
-        "  --rd URI           rdrelay's address, coap://HOST[:PORT] (required)\n"
-        "  --host NAME        the Uri-Host to send (required)\n"
-        "  --listen ADDR:PORT local address to listen on (default 127.0.0.1:5684)\n"
-        "  --log-level LEVEL  error, warn, info (default), debug\n"
-        "  --help             this text\n"
-        "exit: 0 after SIGINT/SIGTERM, 2 bad arguments, 1 failure\n");
+    fprintf(out,
+            "usage: rdrelay-connect reach --rd URI --host NAME [--listen ADDR:PORT]\n"
+            "\n"
+            "Opens a local UDP port for a CoAP client that cannot send Uri-Host: every request\n"
+            "arriving there is sent on to rdrelay with Uri-Host NAME (a proxied endpoint's host\n"
+            "name, e.g. alice.proxy.example.net), and every answer comes back unchanged\n"
+            "(separate responses, Observe notifications, Block1/Block2 included).\n"
+            "\n"
+            "options:\n"
+            "  --rd URI           rdrelay's address, coap://HOST[:PORT] (required), or\n"
+            "                     coap+ws://HOST[:PORT] (8683) / coaps+ws:// (TLS, 8684): one\n"
+            "                     WebSocket to rdrelay-ws, for networks where only HTTP gets out\n"
+            "  --ca FILE          coaps+ws: trust the CAs in FILE (default: the system's)\n"
+            "  --insecure         coaps+ws: do not check rdrelay's certificate (tests only)\n"
+            "  --host NAME        the Uri-Host to send (required)\n"
+            "  --listen ADDR:PORT local address to listen on (default 127.0.0.1:5684)\n"
+            "  --log-level LEVEL  error, warn, info (default), debug\n"
+            "  --help             this text\n"
+            "exit: 0 after SIGINT/SIGTERM, 2 bad arguments, 1 failure\n");
 }
 
 static int reach_parse(struct reach *r, int argc, char **argv)
@@ -57,7 +66,8 @@ static int reach_parse(struct reach *r, int argc, char **argv)
     static const struct option longopts[] = {
         {"rd", required_argument, NULL, 'r'},     {"host", required_argument, NULL, 'H'},
         {"listen", required_argument, NULL, 'l'}, {"log-level", required_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},         {"ca", required_argument, NULL, 'C'},
+        {"insecure", no_argument, NULL, 'k'},     {NULL, 0, NULL, 0}};
     const char *rd = NULL, *listen = "127.0.0.1:5684";
     char err[256];
     int c;
@@ -77,6 +87,12 @@ static int reach_parse(struct reach *r, int argc, char **argv)
             break;
         case 'l':
             listen = optarg;
+            break;
+        case 'C':
+            r->tls.ca_file = optarg;
+            break;
+        case 'k':
+            r->tls.insecure = true;
             break;
         case 'v': {
             enum log_level lvl;
@@ -99,10 +115,13 @@ static int reach_parse(struct reach *r, int argc, char **argv)
         fprintf(stderr, "reach: --rd and --host are required, nothing else (see --help)\n");
         return -1;
     }
-    if (cn_uri_parse(rd, false, &r->rd, err, sizeof(err)) < 0) {
-        fprintf(stderr, "reach: --rd: %s\n", err);
+    if (strncasecmp(rd, "coap+tcp://", 11) == 0 ||
+        cn_uri_parse(rd, true, &r->rd, err, sizeof(err)) < 0) {
+        fprintf(stderr, "reach: --rd: %s\n",
+                strncasecmp(rd, "coap+tcp://", 11) == 0 ? "coap:// or coap[s]+ws:// only" : err);
         return -1;
     }
+    r->tls.on = r->rd.wss;
     if (addr_parse(&r->listen, listen, 5684) < 0) {
         fprintf(stderr, "reach: --listen: not a numeric ADDR:PORT: %s\n", listen);
         return -1;
@@ -141,10 +160,13 @@ int reach_main(int argc, char **argv)
         goto done;
     rc = CN_EXIT_RUNTIME;
     r->fd_listen = cn_udp_socket(&r->listen, &r->listen);
-    r->fd_rd = cn_udp_socket(&r->rd.addr, NULL);
-    if (r->fd_listen < 0 || r->fd_rd < 0 ||
+    if (!r->rd.ws)
+        r->fd_rd = cn_udp_socket(&r->rd.addr, NULL);
+    if (r->fd_listen < 0 || (!r->rd.ws && r->fd_rd < 0) ||
         fwd_init(&r->fwd, r->fd_listen, r->fd_rd, &r->rd.addr) < 0)
         goto done;
+    if (r->rd.ws)
+        reach_ws_init(&r->ws, &r->rd, &r->tls, &r->fwd);
     r->fwd.uri_host = r->host;
     cn_install_signals();
     printf("listening on coap://%s -> %s as %s\n", addr_to_str(&r->listen, b, sizeof(b)),
@@ -154,8 +176,14 @@ int reach_main(int argc, char **argv)
         uint64_t now = now_mono_ms(), next;
         struct pollfd pfd[2] = {{.fd = r->fd_listen, .events = POLLIN},
                                 {.fd = r->fd_rd, .events = POLLIN}};
+        if (r->rd.ws) {
+            reach_ws_tick(&r->ws, now);
+            pfd[1].fd = r->ws.conn.fd;
+        }
         fwd_tick(&r->fwd, now);
         next = fwd_next_timer(&r->fwd, now);
+        if (r->rd.ws && next > now + 1000)
+            next = now + 1000; /* reconnects */
         if (poll(pfd, 2, next > now ? (int)(next - now) : 0) < 0) {
             if (errno == EINTR)
                 continue;
@@ -165,7 +193,9 @@ int reach_main(int argc, char **argv)
         now = now_mono_ms();
         if (pfd[0].revents & (POLLIN | POLLERR))
             reach_read(r, false, now);
-        if (pfd[1].revents & (POLLIN | POLLERR))
+        if (r->rd.ws && r->ws.conn.fd >= 0 && (pfd[1].revents || ws_io_pending(&r->ws.conn)))
+            reach_ws_read(&r->ws, now);
+        else if (!r->rd.ws && (pfd[1].revents & (POLLIN | POLLERR)))
             reach_read(r, true, now);
     }
     log_info("stopping (requests %llu, responses %llu, notifications %llu)",
@@ -173,6 +203,8 @@ int reach_main(int argc, char **argv)
              (unsigned long long)r->fwd.stats.notifications);
     rc = CN_EXIT_OK;
 done:
+    if (r->rd.ws)
+        reach_ws_close(&r->ws);
     fwd_free(&r->fwd);
     if (r->fd_listen >= 0)
         close(r->fd_listen);

@@ -124,12 +124,14 @@ static void serve_usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: rdrelay-connect serve --rd coap[+tcp]://HOST[:PORT] --ep NAME [options] LOCAL-URI\n"
+        "usage: rdrelay-connect serve --rd coap[+tcp|+ws]://HOST[:PORT] --ep NAME [options] "
+        "LOCAL-URI\n"
         "       rdrelay-connect serve --rd coap://HOST[:PORT] --ep NAME=LOCAL-URI [--ep "
         "NAME=URI ...]\n"
         "\n"
         "Registers a local CoAP server (e.g. coap://127.0.0.1:5683) at rdrelay's Resource\n"
-        "Directory with proxy=yes, from this process's own UDP socket (or TCP connection),\n"
+        "Directory with proxy=yes, from this process's own UDP socket (or TCP or WebSocket\n"
+        "connection),\n"
         "prints the host name "
         "clients must use, and relays every request rdrelay forwards to the local server\n"
         "and its answers back, unchanged (options, payload, blocks, Observe, separate\n"
@@ -137,13 +139,19 @@ static void serve_usage(FILE *out)
         "SIGTERM removes the registration and exits 0.\n"
         "\n"
         "options:\n"
-        "  --rd URI            rdrelay's address, coap:// or coap+tcp://HOST[:PORT] (required)\n"
+        "  --rd URI            rdrelay's address, coap://, coap+tcp:// or\n"
+        "                      coap+ws://HOST[:PORT] (WebSocket, default port 8683) or\n"
+        "                      coaps+ws://HOST[:PORT] (WebSocket over TLS, 8684) (required)\n"
+        "  --ca FILE           coaps+ws: accept rdrelay's certificate if FILE's CAs sign it\n"
+        "                      (default: the system's CAs); it must name the --rd host\n"
+        "  --insecure          coaps+ws: do not check rdrelay's certificate (tests only)\n"
         "  --ep NAME[=URI]     endpoint name; repeatable with =URI, one socket (or TCP\n"
         "                      connection) each\n"
         "  --d SECTOR          sector (the host name becomes NAME.SECTOR.<proxy domain>)\n"
-        "  --transport T       udp (default) or tcp: one RFC 8323 connection per name to\n"
-        "                      rdrelay-tcp, requests come back over it (coap+tcp:// --rd\n"
-        "                      implies tcp; the local server is always spoken to over UDP)\n"
+        "  --transport T       udp (default), tcp or ws: one RFC 8323 connection per name to\n"
+        "                      rdrelay-tcp (or one WebSocket to rdrelay-ws, RFC 8323 §4),\n"
+        "                      requests come back over it (coap+tcp:// / coap+ws:// --rd\n"
+        "                      imply it; the local server is always spoken to over UDP)\n"
         "  --lt SECONDS        registration lifetime (default: the RD's, 90000)\n"
         "  --links LINKS       link-format to register instead of the local /.well-known/core\n"
         "  --json              print one JSON object per registration instead of a line\n"
@@ -319,7 +327,11 @@ void serve_print(const struct serve_opts *o, const char *ep, const char *host, c
 {
     char reg[CN_HOSTLEN + CN_PATHLEN + 32];
 
-    snprintf(reg, sizeof(reg), "%s://%s%s%s:%u%s", o->tcp ? "coap+tcp" : "coap",
+    snprintf(reg, sizeof(reg), "%s://%s%s%s:%u%s",
+             o->tls.on ? "coaps+ws"
+             : o->ws   ? "coap+ws"
+             : o->tcp  ? "coap+tcp"
+                       : "coap",
              strchr(o->rd.host, ':') ? "[" : "", o->rd.host, strchr(o->rd.host, ':') ? "]" : "",
              (unsigned)o->rd.port, reg_loc);
     if (o->json) {
@@ -807,6 +819,8 @@ static int serve_parse(struct serve *s, int argc, char **argv)
                                              {"log-level", required_argument, NULL, 'v'},
                                              {"help", no_argument, NULL, 'h'},
                                              {"probe", required_argument, NULL, 'P'},
+                                             {"ca", required_argument, NULL, 'C'},
+                                             {"insecure", no_argument, NULL, 'k'},
                                              {"secret", required_argument, NULL, 's'},
                                              {"secret-file", required_argument, NULL, 'S'},
                                              {NULL, 0, NULL, 0}};
@@ -844,11 +858,15 @@ static int serve_parse(struct serve *s, int argc, char **argv)
                 s->o.tcp = true;
                 break;
             }
+            if (strcmp(optarg, "ws") == 0) {
+                s->o.tcp = s->o.ws = true;
+                break;
+            }
             if (strcmp(optarg, "udp") == 0) {
                 udp_asked = true;
                 break;
             }
-            fprintf(stderr, "serve: unknown transport '%s' (udp, tcp)\n", optarg);
+            fprintf(stderr, "serve: unknown transport '%s' (udp, tcp, ws)\n", optarg);
             return -1;
         case 'l': {
             unsigned long v = strtoul(optarg, &end, 10);
@@ -889,6 +907,12 @@ static int serve_parse(struct serve *s, int argc, char **argv)
         case 'D':
             s->o.proxy_domain = optarg;
             break;
+        case 'C':
+            s->o.tls.ca_file = optarg;
+            break;
+        case 'k':
+            s->o.tls.insecure = true;
+            break;
         case 's':
             if (set_secret(&s->o, optarg) < 0)
                 return -1;
@@ -927,14 +951,28 @@ static int serve_parse(struct serve *s, int argc, char **argv)
     /* coap+tcp:// implies --transport tcp; coap:// with --transport tcp
      * means the same host and port over TCP */
     if (strncasecmp(rd, "coap+tcp://", 11) == 0) {
-        if (udp_asked) {
-            fprintf(stderr, "serve: --transport udp with a coap+tcp:// --rd\n");
+        if (udp_asked || s->o.ws) {
+            fprintf(stderr, "serve: --transport udp/ws with a coap+tcp:// --rd\n");
             return -1;
         }
         s->o.tcp = true;
     }
+    /* coap+ws:// implies --transport ws (coap:// with --transport ws: the
+     * same host and port over a WebSocket) */
+    if (strncasecmp(rd, "coap+ws://", 10) == 0 || strncasecmp(rd, "coaps+ws://", 11) == 0) {
+        if (udp_asked || (s->o.tcp && !s->o.ws)) {
+            fprintf(stderr, "serve: --transport udp/tcp with a coap+ws:// --rd\n");
+            return -1;
+        }
+        s->o.tcp = s->o.ws = true;
+    }
     if (cn_uri_parse(rd, true, &s->o.rd, err, sizeof(err)) < 0) {
         fprintf(stderr, "serve: --rd: %s\n", err);
+        return -1;
+    }
+    s->o.tls.on = s->o.rd.wss;
+    if ((s->o.tls.ca_file || s->o.tls.insecure) && !s->o.tls.on) {
+        fprintf(stderr, "serve: --ca and --insecure go with a coaps+ws:// --rd\n");
         return -1;
     }
     snprintf(s->o.rd_text, sizeof(s->o.rd_text), "%s", rd);

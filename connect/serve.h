@@ -3,7 +3,8 @@
  * (serve.c) and its TCP path (tcp.c, RFC 8323): the options, the
  * registration helpers both transports use (registration query, discovery
  * and Location-Path parsing, the host name from the endpoint lookup, the
- * refresh interval, the printed line), and the TCP entry point.
+ * refresh interval, the printed line), and the TCP entry point (which also
+ * runs serve over WebSockets).
  * Owns nothing. Talks to nothing itself.
  */
 #ifndef RDRELAY_CONNECT_SERVE_H
@@ -13,6 +14,7 @@
 #include <stdint.h>
 
 #include "connect.h"
+#include "ws_client.h"
 
 struct coap_msg;
 
@@ -24,8 +26,10 @@ struct serve_opts {
     const char *proxy_domain;
     char secret[201]; /* --secret / --secret-file: sent as sec= ("" = none) */
     bool json;
-    bool tcp;    /* --transport tcp or a coap+tcp:// --rd */
-    uint32_t lt; /* 0: not sent, the RD's default applies */
+    bool tcp;               /* --transport tcp or a coap+tcp:// --rd (and over WebSockets) */
+    bool ws;                /* --transport ws or a coap+ws:// --rd: tcp.c on a WebSocket */
+    struct ws_tls_opts tls; /* coaps+ws:// (--ca, --insecure) */
+    uint32_t lt;            /* 0: not sent, the RD's default applies */
     unsigned timeout_ms;
     unsigned ping_ms;
     unsigned probe_ms;
@@ -55,8 +59,8 @@ uint64_t serve_refresh_interval_ms(const struct serve_opts *o);
 void serve_print(const struct serve_opts *o, const char *ep, const char *host, const char *reg_loc,
                  const struct rr_addr *local);
 
-/* tcp.c: serve the targets over one RFC 8323 connection each until
- * SIGINT/SIGTERM. Returns the exit code. */
+/* tcp.c: serve the targets over one RFC 8323 connection (TCP, or a
+ * WebSocket when o->ws) each until SIGINT/SIGTERM. Returns the exit code. */
 int serve_tcp_run(const struct serve_opts *o, const struct serve_target *t, unsigned n);
 
 #endif

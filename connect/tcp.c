@@ -9,6 +9,14 @@
  * server and a forwarder (fwd.h) between the two.
  * Talks to: rdrelay-tcp and the local server (UDP, unchanged).
  *
+ * Over WebSockets (--rd coap+ws://, RFC 8323 §4) the same state machine
+ * runs on a WebSocket to rdrelay-ws: after the TCP connect comes the
+ * opening handshake (common/ws_client.h, bounded like the connect), and
+ * every message is one binary frame without the Length field instead of
+ * an RFC 8323 §3.2 frame; WebSocket Pings get Pongs, a Close (or a
+ * protocol error, a text frame) drops the connection like EOF. The CoAP
+ * signalling (CSM, Ping/Pong, Release/Abort) is the same on both.
+ *
  * The forwarder speaks datagrams on both sides. A request from the
  * connection becomes a CON datagram with a message id of ours and goes
  * through fwd_on_down (token mapping, 5.04, Observe bookkeeping exactly as
@@ -36,6 +44,7 @@
 #include "fwd.h"
 #include "log.h"
 #include "timeutil.h"
+#include "ws_client.h"
 
 #define TCP_MAX_EPS 16
 #define TCP_TKL 4
@@ -54,8 +63,11 @@ enum tc_conn { TC_IDLE, TC_CONNECTING, TC_OPEN };
 enum tc_reg { TR_DISCOVER, TR_REGISTER, TR_LOOKUP, TR_REGISTERED, TR_DELETING, TR_DONE };
 enum tc_own { TO_NONE, TO_DISCOVER, TO_REGISTER, TO_LOOKUP, TO_REFRESH, TO_DELETE };
 
+struct tcp_serve;
+
 struct tcp_ep {
     const struct serve_target *t;
+    struct tcp_serve *srv; /* for the forwarder's down_send hook */
     int fd, fd_local;
     enum tc_conn conn;
     enum tc_reg st;
@@ -63,6 +75,8 @@ struct tcp_ep {
     struct rr_addr peer; /* the connection as the forwarder's down peer */
     uint8_t *in;         /* bytes of an incomplete frame */
     size_t in_len;
+    struct ws_rx wsrx;  /* over WebSockets: the frame decoder instead of in */
+    struct ws_conn wsc; /* ... and the connection (wsc.fd == fd; TLS state) */
     uint64_t conn_deadline, next_connect, backoff_ms;
     enum tc_own own;
     uint8_t own_token[TCP_TKL];
@@ -109,16 +123,38 @@ static int tc_write(struct tcp_ep *e, const uint8_t *buf, size_t len, uint64_t n
     return 0;
 }
 
-static int tc_send_msg(struct tcp_serve *s, struct tcp_ep *e, const struct coap_msg *m,
-                       uint64_t now)
+static const char *tc_name(const struct tcp_serve *s)
 {
-    ssize_t n = coap_msg_serialize_tcp(m, s->frame, sizeof(s->frame));
+    return s->o->ws ? "WebSocket" : "TCP";
+}
 
+/* One message in the connection's framing: RFC 8323 §3.2 over TCP, one
+ * binary frame (§4) over a WebSocket. buf is scratch for the TCP form. */
+static int tc_send_coap(const struct tcp_serve *s, struct tcp_ep *e, const struct coap_msg *m,
+                        uint8_t *buf, size_t cap, uint64_t now)
+{
+    ssize_t n;
+
+    if (s->o->ws) {
+        if (ws_send_coap(&e->wsc, m, TCP_SEND_TIMEOUT_S * 1000u) < 0) {
+            log_warnx("%s: could not send a message over the WebSocket", e->t->ep);
+            return -1;
+        }
+        e->last_tx = now;
+        return 0;
+    }
+    n = coap_msg_serialize_tcp(m, buf, cap);
     if (n < 0) {
         log_warnx("%s: message too large for a frame; dropped", e->t->ep);
         return -1;
     }
-    return tc_write(e, s->frame, (size_t)n, now);
+    return tc_write(e, buf, (size_t)n, now);
+}
+
+static int tc_send_msg(struct tcp_serve *s, struct tcp_ep *e, const struct coap_msg *m,
+                       uint64_t now)
+{
+    return tc_send_coap(s, e, m, s->frame, sizeof(s->frame), now);
 }
 
 static void tc_signal(struct tcp_serve *s, struct tcp_ep *e, uint8_t code, const uint8_t *tok,
@@ -127,26 +163,22 @@ static void tc_signal(struct tcp_serve *s, struct tcp_ep *e, uint8_t code, const
     struct coap_msg m;
     uint8_t mms[4];
 
-    coap_msg_init(&m);
-    m.code = code;
-    m.tkl = tkl;
-    if (tkl)
-        memcpy(m.token, tok, tkl);
-    if (code == COAP_SIG_CSM) {
-        coap_msg_add_opt_uint(&m, 2, TCP_MAX_MSG, mms); /* Max-Message-Size */
-        coap_msg_add_opt(&m, 4, NULL, 0);               /* Block-Wise-Transfer */
-    }
+    coap_msg_signal(&m, code, tok, tkl, TCP_MAX_MSG, true, mms);
     tc_send_msg(s, e, &m, now);
 }
 
 /* Forget the connection and everything that lived on it; reconnect later. */
 static void tc_drop(struct tcp_serve *s, struct tcp_ep *e, const char *why, uint64_t now)
 {
+    if (e->fd >= 0 && s->o->ws && e->conn == TC_OPEN)
+        ws_send_close(&e->wsc, WS_CLOSE_NORMAL, why, 1000); /* fails harmlessly when gone */
+    ws_conn_release(&e->wsc);
     if (e->fd >= 0)
         close(e->fd);
     e->fd = -1;
     free(e->in);
     e->in = NULL;
+    ws_rx_free(&e->wsrx);
     e->in_len = 0;
     e->conn = TC_IDLE;
     e->own = TO_NONE;
@@ -168,6 +200,7 @@ static void tc_drop(struct tcp_serve *s, struct tcp_ep *e, const char *why, uint
 }
 
 static void tc_down_send(void *ctx, const uint8_t *buf, size_t len);
+static void tc_ws_events(struct tcp_serve *s, struct tcp_ep *e, uint64_t now);
 
 static void tc_connect(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
 {
@@ -202,6 +235,23 @@ static void tc_connected(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
     }
     fcntl(e->fd, F_SETFL, fcntl(e->fd, F_GETFL) & ~O_NONBLOCK);
     setsockopt(e->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (s->o->ws) {
+        char why[256];
+        ws_rx_init(&e->wsrx, TCP_IN_MAX);
+        ws_conn_init(&e->wsc, e->fd);
+        if (s->o->tls.on && ws_tls_start(&e->wsc, s->o->rd.host, &s->o->tls, TCP_CONNECT_TIMEOUT_MS,
+                                         why, sizeof(why)) < 0) {
+            log_warnx("%s: TLS with rdrelay: %s", e->t->ep, why);
+            tc_drop(s, e, "TLS handshake failed", now);
+            return;
+        }
+        if (ws_client_handshake(&e->wsc, s->o->rd.host, s->o->rd.port, WS_COAP_PATH, &e->wsrx,
+                                TCP_CONNECT_TIMEOUT_MS, why, sizeof(why)) < 0) {
+            log_warnx("%s: WebSocket handshake with rdrelay: %s", e->t->ep, why);
+            tc_drop(s, e, "WebSocket handshake failed", now);
+            return;
+        }
+    }
     if (fwd_init(&e->fwd, -1, e->fd_local, &e->t->local->addr) < 0) {
         tc_drop(s, e, "out of memory", now);
         return;
@@ -211,11 +261,13 @@ static void tc_connected(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
     e->fwd.down_ctx = e;
     e->conn = TC_OPEN;
     e->connections++;
-    log_info("%s: connected to rdrelay over TCP", e->t->ep);
+    log_info("%s: connected to rdrelay over %s", e->t->ep, tc_name(s));
     tc_signal(s, e, COAP_SIG_CSM, NULL, 0, now);
     e->st = e->reg_iface[0] != '\0' ? TR_REGISTER : TR_DISCOVER;
     e->next_action = now;
     e->retry_ms = 0;
+    if (s->o->ws)
+        tc_ws_events(s, e, now); /* what came with the handshake response */
 }
 
 /* ---- our own requests ---- */
@@ -277,7 +329,7 @@ static void own_done(struct tcp_serve *s, struct tcp_ep *e, const struct coap_ms
     case TO_REGISTER:
         if (m->code == COAP_CREATED &&
             serve_take_location(m, e->reg_loc, sizeof(e->reg_loc)) == 0) {
-            log_info("%s: registered at %s over TCP", e->t->ep, e->reg_loc);
+            log_info("%s: registered at %s over %s", e->t->ep, e->reg_loc, tc_name(s));
             e->retry_ms = 0;
             e->st = TR_LOOKUP;
             e->next_action = now;
@@ -392,8 +444,7 @@ static void tc_down_send(void *ctx, const uint8_t *buf, size_t len)
         e->pend[e->npend++] = m.msgid;
     {
         uint8_t frame[CN_DGRAM_MAX + 16];
-        ssize_t n = coap_msg_serialize_tcp(&m, frame, sizeof(frame));
-        if (n < 0 || tc_write(e, frame, (size_t)n, now) < 0)
+        if (tc_send_coap(e->srv, e, &m, frame, sizeof(frame), now) < 0)
             log_warnx("%s: could not send an answer to rdrelay", e->t->ep);
     }
 }
@@ -429,7 +480,7 @@ static void tc_message(struct tcp_serve *s, struct tcp_ep *e, const uint8_t *buf
 {
     struct coap_msg m;
 
-    if (coap_msg_parse_tcp(buf, len, &m) < 0) {
+    if ((s->o->ws ? coap_msg_parse_ws(buf, len, &m) : coap_msg_parse_tcp(buf, len, &m)) < 0) {
         tc_signal(s, e, COAP_SIG_ABORT, NULL, 0, now);
         tc_drop(s, e, "malformed message", now);
         return;
@@ -473,6 +524,51 @@ static void tc_message(struct tcp_serve *s, struct tcp_ep *e, const uint8_t *buf
         own_done(s, e, &m, now);
     else
         log_debug("%s: a response nobody waits for; dropped", e->t->ep);
+}
+
+/* Over a WebSocket: decoded frames -> messages; WebSocket Ping, Close and
+ * errors. */
+static void tc_ws_events(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
+{
+    struct ws_event ev;
+    char why[160];
+
+    while (e->conn == TC_OPEN) {
+        ws_conn_next(&e->wsc, &e->wsrx, &ev, TCP_SEND_TIMEOUT_S * 1000u);
+        switch (ev.kind) {
+        case WS_EV_NONE:
+            return;
+        case WS_EV_MESSAGE:
+            tc_message(s, e, ev.data, ev.len, now);
+            break;
+        default: /* Pings: answered by ws_conn_next */
+            break;
+        case WS_EV_CLOSE:
+            snprintf(why, sizeof(why), "rdrelay closed the WebSocket: %u %.*s", ev.code,
+                     (int)(ev.len > 100 ? 100 : ev.len), (const char *)ev.data);
+            tc_drop(s, e, why, now);
+            return;
+        case WS_EV_ERROR:
+            snprintf(why, sizeof(why), "WebSocket: %.*s", (int)ev.len, (const char *)ev.data);
+            ws_send_close(&e->wsc, ev.code, why, 1000);
+            ws_conn_release(&e->wsc);
+            close(e->fd); /* no second Close from tc_drop */
+            e->fd = -1;
+            tc_drop(s, e, why, now);
+            return;
+        }
+    }
+}
+
+static void tc_read_ws(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
+{
+    ssize_t n = ws_rx_read(&e->wsc, &e->wsrx);
+
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        tc_drop(s, e, n == 0 ? "closed by rdrelay" : strerror(errno), now);
+        return;
+    }
+    tc_ws_events(s, e, now);
 }
 
 static void tc_read(struct tcp_serve *s, struct tcp_ep *e, uint64_t now)
@@ -626,6 +722,7 @@ int serve_tcp_run(const struct serve_opts *o, const struct serve_target *t, unsi
     for (unsigned i = 0; i < n; i++) {
         struct tcp_ep *e = &s->eps[i];
         e->t = &t[i];
+        e->srv = s;
         e->fd_local = cn_udp_socket(&t[i].local->addr, NULL);
         if (e->fd_local < 0)
             goto done;
@@ -667,6 +764,8 @@ int serve_tcp_run(const struct serve_opts *o, const struct serve_target *t, unsi
             if (e->fd >= 0 && pfd[2 * i].revents != 0) {
                 if (e->conn == TC_CONNECTING)
                     tc_connected(s, e, now);
+                else if (e->conn == TC_OPEN && s->o->ws)
+                    tc_read_ws(s, e, now);
                 else if (e->conn == TC_OPEN)
                     tc_read(s, e, now);
             }
@@ -683,6 +782,8 @@ done:
         if (e->fd_local >= 0)
             close(e->fd_local);
         free(e->in);
+        ws_rx_free(&e->wsrx);
+        ws_conn_release(&e->wsc);
         fwd_free(&e->fwd);
     }
     free(s);

@@ -255,6 +255,7 @@ static void forget_reachability(struct frontend *fe, const char *relay)
         if (r->unreachable && strcmp(r->peer.relay, relay) == 0) {
             r->unreachable = false;
             r->unreachable_since = 0;
+            r->reachable_since = fe->now;
             n++;
         }
     }

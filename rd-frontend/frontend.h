@@ -113,6 +113,8 @@ struct rd_reg {
     bool expired;               /* lifetime over: out of lookups, route gone */
     bool unreachable;           /* from REACHABILITY (memory only) */
     uint64_t unreachable_since; /* unix ms */
+    uint64_t reachable_since;   /* unix ms: path (re)made or reachable again (memory only:
+                                   after a restart of rd-frontend, its start) */
     bool warned_proxy_on;       /* "proxy=on is deprecated" logged once */
     /* registry links */
     struct rd_reg *prev, *next; /* id order */

@@ -149,6 +149,15 @@ static bool href_reg_match(const struct rd_reg *r, const char *pattern)
     return attr_match(&f, "href", p1, true) || attr_match(&f, "href", p2, true);
 }
 
+/* A filter against a time shown as RFC 3339 (expires, ...-since). */
+static bool time_match(const struct rd_attr *f, uint64_t unix_ms)
+{
+    char ts[40];
+
+    rd_rfc3339(unix_ms, ts, sizeof(ts));
+    return attr_match(f, f->name, ts, true);
+}
+
 /* The registration-level attributes as lookups show and match them. */
 static bool reg_attr_match(const struct frontend *fe, const struct rd_reg *r,
                            const struct rd_attr *f, bool ep_lookup)
@@ -170,6 +179,18 @@ static bool reg_attr_match(const struct frontend *fe, const struct rd_reg *r,
         return attr_match(f, n, r->proxy == RD_PROXY_ONDEMAND ? "ondemand" : "yes", true);
     if (strcmp(n, "reachable") == 0 && r->proxy && r->unreachable)
         return attr_match(f, n, "no", true);
+    if (strcmp(n, "host") == 0 && r->proxy)
+        return attr_match(f, n, r->host, true);
+    if (strcmp(n, "transport") == 0 && r->proxy)
+        return attr_match(f, n, proto_transport_name(r->peer.transport), true);
+    if (strcmp(n, "relay") == 0 && r->proxy)
+        return attr_match(f, n, r->peer.relay, true);
+    if (strcmp(n, "expires") == 0)
+        return time_match(f, r->expires_at);
+    if (strcmp(n, "unreachable-since") == 0 && r->proxy && r->unreachable)
+        return time_match(f, r->unreachable_since);
+    if (strcmp(n, "reachable-since") == 0 && r->proxy && !r->unreachable && r->reachable_since)
+        return time_match(f, r->reachable_since);
     for (unsigned i = 0; i < r->nattrs; i++)
         if (strcmp(r->attrs[i].name, n) == 0 &&
             attr_match(f, n, r->attrs[i].value, r->attrs[i].has_value))
@@ -272,6 +293,16 @@ static void append_ep_link(const struct rd_reg *r, struct strbuf *out)
         rd_rfc3339(r->unreachable_since, since, sizeof(since));
         sb_printf(out, ";reachable=\"no\";unreachable-since=\"%s\"", since);
     }
+    /* the path back (the status page shows it), then the end of the lifetime */
+    if (r->proxy && !r->unreachable && r->reachable_since) {
+        rd_rfc3339(r->reachable_since, since, sizeof(since));
+        sb_printf(out, ";reachable-since=\"%s\"", since);
+    }
+    if (r->proxy)
+        sb_printf(out, ";host=\"%s\";transport=\"%s\";relay=\"%s\"", r->host,
+                  proto_transport_name(r->peer.transport), r->peer.relay);
+    rd_rfc3339(r->expires_at, since, sizeof(since));
+    sb_printf(out, ";expires=\"%s\"", since);
 }
 
 static void append_res_link(const struct rd_reg *r, const struct lf_link *l, struct strbuf *out)
@@ -514,8 +545,10 @@ static bool plan_filter(bool res, const struct rd_attr *f, struct plan *p)
     size_t len = !f->has_value ? 0 : prefix ? vl - 1 : vl;
 
     p->ns = 0;
-    if (strcmp(n, "proxy") == 0 || strcmp(n, "reachable") == 0)
-        return false;
+    if (strcmp(n, "proxy") == 0 || strcmp(n, "reachable") == 0 || strcmp(n, "host") == 0 ||
+        strcmp(n, "transport") == 0 || strcmp(n, "relay") == 0 || strcmp(n, "expires") == 0 ||
+        strcmp(n, "reachable-since") == 0 || strcmp(n, "unreachable-since") == 0)
+        return false; /* computed, not in the index */
     if (!res && strcmp(n, "rt") == 0 &&
         (!f->has_value || lookup_value_match(f->value, "core.rd-ep")))
         return false;

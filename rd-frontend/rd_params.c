@@ -166,6 +166,21 @@ static bool single_valued(const char *name)
     return false;
 }
 
+/* Attributes endpoint lookup computes (lookup.c, append_ep_link): a
+ * registrant that sent them would show a host name, path or lifetime that
+ * is not the RD's (the status page and client operators trust them). */
+static bool rd_computed(const char *name)
+{
+    static const char *const names[] = {"host",           "transport",         "relay",
+                                        "expires",        "unreachable-since", "reachable",
+                                        "reachable-since"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Reject a name seen before in this query. */
 static int check_repeat(const struct coap_msg *req, const struct coap_msg_opt *o, const char *name,
                         char *err, size_t errlen)
@@ -242,6 +257,9 @@ int rd_params_parse(const struct coap_msg *req, struct rd_params *p, char *err, 
             /* the name's secret (secrets.c): kept for the check, never an attribute */
             snprintf(p->sec, sizeof(p->sec), "%s", value);
             p->has_sec = true;
+        } else if (rd_computed(name)) {
+            snprintf(err, errlen, "%s is set by the RD, not by the registrant", name);
+            return -1;
         } else {
             if (rd_params_check_name(name, value, vl, err, errlen) < 0)
                 return -1;

@@ -187,6 +187,7 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
     }
     nr->proxy = p->proxy;
     nr->peer = *peer;
+    nr->reachable_since = fe->now; /* a new path */
     nr->ka = p->has_ka ? p->ka : RR_KA_DEFAULT;
     nr->lt = p->has_lt ? p->lt : fe->cfg.default_lt;
     nr->expires_at = fe->now + (uint64_t)nr->lt * 1000u;
@@ -327,7 +328,11 @@ static void do_update(struct frontend *fe, struct rd_reg *r, const struct rr_pee
     if (p.has_ka)
         r->ka = p.ka;
     lim_track(fe, r, -1);
-    r->peer = *peer; /* the route follows a NAT rebinding */
+    if (r->unreachable || r->expired || r->peer.transport != peer->transport ||
+        strcmp(r->peer.relay, peer->relay) != 0 || !addr_equal(&r->peer.remote, &peer->remote) ||
+        r->peer.conn_id != peer->conn_id)
+        r->reachable_since = fe->now; /* a new path, or one alive again */
+    r->peer = *peer;                  /* the route follows a NAT rebinding */
     lim_track(fe, r, 1);
     if (p.has_lt)
         r->lt = p.lt;
@@ -696,6 +701,8 @@ void rd_on_reachability(struct frontend *fe, const char *host, bool reachable, u
         return;
     r->unreachable = !reachable;
     r->unreachable_since = reachable ? 0 : since;
+    if (reachable)
+        r->reachable_since = fe->now;
     aidx_touch_reg(&fe->reg.idx, r); /* lookups show reachable="no" */
     if (reachable) {
         log_info("reachable again ep=%s host=%s", r->ep, r->host);
@@ -777,6 +784,7 @@ static int load_one(struct rd_reg *r, void *arg)
         return 0;
     }
     r->expired = fe->now >= r->expires_at;
+    r->reachable_since = fe->now; /* all this process knows */
     if (registry_insert(&fe->reg, r) < 0) {
         reg_free(r);
         return -1;

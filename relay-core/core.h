@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
 #include "clone_client.h"
 #include "coap_msg.h"
 #include "config.h"
@@ -250,6 +251,28 @@ int rc_zsock_add(struct relay_core *c, void *sock, int xp);
 void rc_zsock_used(struct relay_core *c, void *sock);
 /* Seed random() from getrandom. */
 void rc_seed_random(void);
+
+/* ---- listen.c ---- */
+#define RC_MAX_LISTEN 16
+/* Stream listeners (one per address of a listen list); the owner fills
+ * what ("tcp", "ws") and on_accept (gets each accepted socket,
+ * non-blocking, close-on-exec; li: which listener). */
+struct rc_listeners {
+    const char *what;
+    void (*on_accept)(void *arg, int li, int fd, uint64_t now);
+    void *arg;
+    int n;
+    int fd[RC_MAX_LISTEN];
+    struct rr_addr bound[RC_MAX_LISTEN]; /* with the port the kernel picked for 0 */
+    struct rc_handler h[RC_MAX_LISTEN];
+};
+/* Bind every address of list (default_port where none is given) and put
+ * the sockets in the registry. 0 / -1 (logged). */
+int rc_listeners_open(struct relay_core *c, struct rc_listeners *l, const char *list,
+                      uint16_t default_port);
+void rc_listeners_close(struct rc_listeners *l);
+/* The peer and local address of a connected socket (zeroed if unknown). */
+void rc_sock_addrs(int fd, struct rr_addr *remote, struct rr_addr *local);
 
 /* ---- cmdline.c ---- */
 struct rc_cmdline {

@@ -1,7 +1,7 @@
 /*
  * sig8323.h - RFC 8323 §5 signalling, one module for every reliable
- * transport (relay-tcp now, the WebSocket relay next): CSM (ours at once,
- * the peer's must be its first message and come within a timeout; a later
+ * transport (relay-tcp and relay-ws, through stream_sig.c): CSM (ours at
+ * once, the peer's must be its first message and come within a timeout; a later
  * one updates the settings; an unknown critical option aborts), Ping/Pong
  * (answered; an idle connection gets a keepalive Ping and is closed when
  * no Pong comes), Release (close once our output is out), Abort (close at

@@ -38,28 +38,36 @@ int main(int argc, char **argv)
 
     if (!r)
         fatalx("out of memory");
-    r->core.epfd = -1;
-    int cl = rc_cmdline(&rt_cmdline, &r->cfg, argc, argv);
+    r->s.core.epfd = -1;
+    int cl = rc_cmdline(&rt_cmdline, &r->s.cfg, argc, argv);
     if (cl != 0) {
         free(r);
         return cl == 1 ? 0 : 2;
     }
-    if (rc_signals_install() < 0 || rt_core_init(r) < 0 || rt_conns_init(r) < 0 ||
-        rt_exch_init(r) < 0 || rt_listen_all(r) < 0 || rt_attach(r) < 0 ||
-        rc_ctl_open(&r->core) < 0 || rc_xfwd_open(&r->core) < 0)
+    const struct st_limits lim = {
+        .max_conns = r->s.cfg.tcp_max_conns,
+        .max_message = r->s.cfg.tcp_max_message,
+        .max_inflight = r->s.cfg.tcp_max_inflight,
+        .timeout_ms = r->s.cfg.tcp_timeout_ms,
+        .pong_timeout_ms = r->s.cfg.tcp_pong_timeout_ms,
+    };
+    if (rc_signals_install() < 0 ||
+        st_init(&r->s, RR_TRANSPORT_TCP, r->s.cfg.tcp_relay_name, &rt_io, r, &lim) < 0 ||
+        rt_conns_init(r) < 0 || rt_listen_all(r) < 0 || rc_ctl_open(&r->s.core) < 0 ||
+        rc_xfwd_open(&r->s.core) < 0)
         goto done;
     log_info("rdrelay-tcp %s started as relay \"%s\": proxy domain \"%s\", %d listener(s), %u "
              "connections max, %u exchanges",
-             RDRELAY_VERSION, r->core.name, r->cfg.proxy_domain, r->nlisten, r->nconns_max, r->nux);
-    rc_ctl_send_hello(&r->core);
-    if (rc_run(&r->core) == 0)
+             RDRELAY_VERSION, r->s.core.name, r->s.cfg.proxy_domain, r->lis.n, r->s.nconns_max,
+             r->s.nux);
+    rc_ctl_send_hello(&r->s.core);
+    if (rc_run(&r->s.core) == 0)
         rc = 0;
 done:
-    rc_ctl_close(&r->core);
+    rc_ctl_close(&r->s.core);
     rt_listen_close(r);
+    st_free(&r->s); /* closes the connections (rt_io.closed) */
     rt_conns_free(r);
-    rt_exch_free(r);
-    rc_free(&r->core);
     free(r);
     return rc;
 }

@@ -31,6 +31,9 @@ PKGS=(
     clang           # clang 14: builds the libFuzzer targets (tests/fuzz, tools/fuzz.sh)
     libclang-rt-14-dev # libFuzzer, ASan and UBSan runtimes for clang 14 (fuzz.smoke)
     libwebsockets-dev # relay-ws: CoAP over WebSockets (libwebsockets 4.1.6)
+    libuv1-dev      # relay-ws: the foreign event loop libwebsockets runs on inside our epoll
+    libssl-dev      # common/ws_io.c: TLS for the coaps+ws:// client (rdrelay-connect, fixtures)
+    openssl         # test_connect_ws.sh makes a self-signed certificate
     libjansson-dev  # JSON in rdrelayctl and rd-frontend's control replies
     libsystemd-dev  # sd_listen_fds: relays take sockets from systemd/a parent
     systemd         # systemd-socket-activate in the socket-activation tests

@@ -6,7 +6,8 @@
 # lib.sh's T_AFTER_STOP), the nftables rules of routers A and B, and
 # starting rdrelay (flags in NAT_RD_ARGS), registrants and any other program
 # inside them. Talks to: ip, nft, conntrack, sysctl; rdrelay-frontend,
-# rdrelay-udp, rdrelay-tcp (when NAT_TCP=1) in the rd host's namespace.
+# rdrelay-udp, rdrelay-tcp (when NAT_TCP=1), rdrelay-ws (when NAT_WS=1, port
+# 8683) in the rd host's namespace.
 #
 # Topology (documentation addresses only):
 #   site A  192.0.2.2 / 2001:db8:a::2 -- router A (masquerade, stateful
@@ -145,6 +146,9 @@ start_rdrelay() {
     nat_start udp "$NS_RD" "$RDRELAY_BIN/rdrelay-udp" "${args[@]}"
     if [ "$NAT_TCP" == 1 ]; then
         nat_start tcp "$NS_RD" "$RDRELAY_BIN/rdrelay-tcp" "${args[@]}"
+    fi
+    if [ "${NAT_WS:-0}" == 1 ]; then
+        nat_start ws "$NS_RD" "$RDRELAY_BIN/rdrelay-ws" "${args[@]}" --ws-listen "$RD4:8683,[$RD6]:8683"
     fi
 }
 

@@ -25,13 +25,19 @@ rt_free_port() { rr_free_port tu; }
 rd_uri_tcp() { echo "coap+tcp://127.0.0.1:$RR_PORT$1"; }
 rd_uri6_tcp() { echo "coap+tcp://[::1]:$RR_PORT$1"; }
 
-# rd_uri_x TRANSPORT FAMILY PATH: the RD's URI by transport (udp|tcp) and
+# rd_uri_x TRANSPORT FAMILY PATH: the RD's URI by transport (udp|tcp|ws) and
 # address family (4|6).
 rd_uri_x() {
-    local addr=127.0.0.1 scheme=coap
+    local addr=127.0.0.1 scheme=coap port=$RR_PORT
     [ "$2" == 6 ] && addr='[::1]'
     [ "$1" == tcp ] && scheme=coap+tcp
-    echo "$scheme://$addr:$RR_PORT$3"
+    if [ "$1" == ws ]; then
+        # libcoap 4.3.1 has no WebSockets: the TCP<->WebSocket bridge of
+        # lib_ws.sh (rr-wsclient --bridge) turns each connection into one
+        # WebSocket to rdrelay-ws over FAMILY
+        scheme=coap+tcp addr=127.0.0.1 port=$(ws_bridge_port "$2")
+    fi
+    echo "$scheme://$addr:$port$3"
 }
 
 # The flag that sets rdrelay-tcp's CSM timeout, if it has one ("" if not).
@@ -103,11 +109,14 @@ treg_start() {
     reg_wait_registered "$name" 1 || die "TCP registrant $name did not register within 15 s"
 }
 
-# xreg_start NAME TRANSPORT FAMILY [flags...]: a registrant over UDP or TCP.
+# xreg_start NAME TRANSPORT FAMILY [flags...]: a registrant over UDP, TCP or
+# WebSocket (through lib_ws.sh's bridge).
 xreg_start() {
     local name=$1 tr=$2 fam=$3 listen=127.0.0.1:0
     shift 3
-    [ "$fam" == 6 ] && listen='[::1]:0'
+    # ws: the registrant talks to the bridge on 127.0.0.1, the bridge to
+    # rdrelay-ws over FAMILY
+    [ "$fam" == 6 ] && [ "$tr" != ws ] && listen='[::1]:0'
     rr_start "$name" rr-registrant --rd "$(rd_uri_x "$tr" "$fam" /rd)" --listen "$listen" "$@"
     reg_wait_registered "$name" 1 || die "$tr registrant $name did not register within 15 s"
 }
@@ -182,11 +191,16 @@ xport_suite() {
     PX_REQ=(xcoap "$c" "$f")
     PX_URI=(rd_uri_x "$c" "$f")
     RR_EXTRA_ARGS+=(--upstream-timeout-ms 5000)
-    rt_start_all
+    if [ "$c" == ws ] || [ "$r" == ws ]; then
+        ws_start_all # lib_ws.sh: relay-tcp and relay-ws too
+        ws_bridges_start
+    else
+        rt_start_all
+    fi
     xreg_start alice "$r" "$f" --ep alice --lt 600 --obs-interval 400
     echo "# $what"
-    if [ "$r" == tcp ]; then
-        assert_eq 1 "$(reg_count_word alice connected)" "alice holds one TCP connection to relay-tcp"
+    if [ "$r" == tcp ] || [ "$r" == ws ]; then
+        assert_eq 1 "$(reg_count_word alice connected)" "alice holds one connection to relay-$r"
     fi
 
     # ---- methods

@@ -15,6 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 . "$(dirname "$0")/lib_tcp.sh"
+. "$(dirname "$0")/lib_connect.sh"
 
 CONNECT=$RDRELAY_BIN/rdrelay-connect
 [ -x "$CONNECT" ] || die "rdrelay-connect is not built"
@@ -55,29 +56,8 @@ assert_contains "$PAYLOAD" "/time" "the local server's links were registered"
 coap -m get "coap://127.0.0.1:$ORIGIN_PORT/example_data"
 direct=$PAYLOAD
 _by_name_ok() { COAP_TIMEOUT=2 xcoap "$1" 4 "$HOST" -m get /time; [ "$CODE" == "2.05" ]; }
-_notifications() { [ "$(grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe:' "$1")" -ge "$2" ]; }
-
-suite() { # transport
-    local tr=$1
-    xcoap "$tr" 4 "$HOST" -m get /time
-    assert_code 2.05 "$tr client: GET /time by name, served over serve's TCP connection"
-    assert_match '[0-9]{2}:[0-9]{2}:[0-9]{2}' "$PAYLOAD" "$tr client: /time answers the origin's clock"
-    xcoap "$tr" 4 "$HOST" -m get /example_data
-    assert_code 2.05 "$tr client: GET /example_data (Block2) by name"
-    assert_eq "$direct" "$PAYLOAD" "$tr client: the Block2 body is identical to direct"
-    blocks=$(grep -cE '^v:1 t:(ACK|CON) c:2\.05 .*Block2:' "$T_DIR/coap.out" || true)
-    assert_match '^([2-9]|[1-9][0-9]+)$' "$blocks" "$tr client: the body came in several blocks ($blocks)"
-    xcoap "$tr" 4 "$HOST" -m get '/async?2'
-    assert_code 2.05 "$tr client: GET /async?2 by name"
-    assert_eq "done" "$PAYLOAD" "$tr client: the delayed (separate) answer arrives"
-    coap_bg "$T_DIR/obs_$tr.out" -B 8 -s 6 -O "3,$HOST" "$(rd_uri_x "$tr" 4 /time)"
-    local pid=$BG_PID
-    wait_until 12 _notifications "$T_DIR/obs_$tr.out" 3
-    assert_eq 0 $? "$tr client: Observe /time by name, at least 3 notifications"
-    bg_wait "$pid" 15
-}
-suite udp
-suite tcp
+cn_origin_suite udp "$HOST" "$direct" "TCP connection"
+cn_origin_suite tcp "$HOST" "$direct" "TCP connection"
 assert_eq 0 "$(grep -c 'connection to rdrelay lost' "$T_DIR/serve.log")" "the connection stayed up"
 
 # pings: serve pings when idle (--ping 2), rdrelay answers with Pong
@@ -122,12 +102,6 @@ assert_eq "alice.$RR_DOMAIN" "$(serve_json | jq -r .host)" "the same host name a
 
 # ------------------------------------------------------------ SIGTERM
 
-rr_stop serve TERM
-assert_eq 0 "$RR_EXIT" "serve exits 0 on SIGTERM"
-assert_contains "$(cat "$T_DIR/serve.log")" "removed (2.02)" "serve deleted its registration over TCP"
-rd_lookup_ep "ep=alice"
-assert_eq "" "$(lf_ep_link "$PAYLOAD" alice)" "after SIGTERM alice is gone from lookups"
-xcoap udp 4 "$HOST" -m get /time
-assert_code 5.05 "after SIGTERM the name is unknown"
+cn_stop_serve TCP
 
 t_done

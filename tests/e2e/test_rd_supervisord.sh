@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_rd_supervisord.sh - the deployment files work (issue 2, BRIEF §3.1):
 # deploy/supervisord.conf (paths pointed at this build and a temp dir) runs
-# rdrelay-frontend, rdrelay-udp and rdrelay-tcp with settings from $RDRELAY_CONFIG (the
+# rdrelay-frontend, rdrelay-udp, rdrelay-tcp and rdrelay-ws with settings from $RDRELAY_CONFIG (the
 # documented deploy/rdrelay.conf.example plus overrides); a process killed
 # with -9 is restarted by supervisord alone while the other keeps running,
 # registrations survive, and stopping supervisord stops everything.
@@ -11,6 +11,7 @@ command -v supervisord >/dev/null || die "supervisord is not installed (tools/se
 SV=$T_DIR/sv
 mkdir -p "$SV"
 RR_PORT=$(rr_free_port) || die "no free UDP port"
+WS_PORT=$(rr_free_port t) || die "no free TCP port"
 
 # The example config must load as it is; overrides follow (last one wins).
 {
@@ -18,6 +19,7 @@ RR_PORT=$(rr_free_port) || die "no free UDP port"
     echo "state_dir = $T_STATE"
     echo "udp_listen = 127.0.0.1:$RR_PORT,[::1]:$RR_PORT"
     echo "tcp_listen = 127.0.0.1:$RR_PORT,[::1]:$RR_PORT"
+    echo "ws_listen = 127.0.0.1:$WS_PORT,[::1]:$WS_PORT"
     echo "log_level = debug"
 } >"$T_DIR/rdrelay.conf"
 sed -e "s|%(here)s/../build/bin|$RDRELAY_BIN|g" \
@@ -34,7 +36,7 @@ rr_wait_ready 60
 sctl() { timeout 20 supervisorctl -c "$SVCONF" "$@" 2>&1; }
 # A program answers CoAP before supervisord calls it RUNNING: it says
 # STARTING until startsecs have passed, longer under load. Wait for it.
-for prog in rdrelay-frontend rdrelay-udp rdrelay-tcp; do
+for prog in rdrelay-frontend rdrelay-udp rdrelay-tcp rdrelay-ws; do
     st=$(wait_match 30 "$prog +RUNNING" sctl status)
     assert_match "$prog +RUNNING" "$st" "supervisord runs $prog"
 done

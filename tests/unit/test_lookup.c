@@ -127,7 +127,8 @@ static void test_endpoint_lookup_filters(void **state)
     assert_non_null(strstr(all, "</reg/3>"));
     assert_string_equal(
         run(fe, false, Q("ep=node2")),
-        "</reg/2>;ep=\"node2\";d=\"floor-3\";base=\"coap://192.0.2.2\";rt=\"core.rd-ep\"");
+        "</reg/2>;ep=\"node2\";d=\"floor-3\";base=\"coap://192.0.2.2\";rt=\"core.rd-ep\""
+        ";expires=\"1970-01-01T00:18:20Z\"");
     /* AND of registration attribute and link attribute */
     const char *r = run(fe, false, Q("ep=node*", "rt=temperature-c"));
     assert_non_null(strstr(r, "</reg/1>"));
@@ -163,7 +164,7 @@ static void test_repeated_attrs(void **state)
     assert_int_equal(registry_changed(&fe->reg, r), 0);
     add(fe, 2, "none", "", "coap://192.0.2.2", "</b>");
     const char *want = "</reg/1>;ep=\"multi\";base=\"coap://192.0.2.1\";rt=\"core.rd-ep\";"
-                       "et=\"a.b\";et=\"c.d\"";
+                       "et=\"a.b\";et=\"c.d\";expires=\"1970-01-01T00:18:20Z\"";
     assert_string_equal(run(fe, false, Q("et=a.b")), want);
     assert_string_equal(run(fe, false, Q("et=c.d")), want);
     assert_string_equal(run(fe, false, Q("et=c.*")), want);
@@ -265,18 +266,37 @@ static void test_expired_hidden_and_proxy_attrs(void **state)
     r2 = add(fe, 2, "alice", "", "coap://alice.proxy.localhost", "</hello>");
     r2->proxy = RD_PROXY_YES;
     assert_int_equal(reg_set_names(r2, NULL, NULL, NULL, "alice.proxy.localhost"), 0);
+    r2->peer.transport = RR_TRANSPORT_TCP;
+    snprintf(r2->peer.relay, sizeof(r2->peer.relay), "tcp-b");
     r = run(fe, false, NULL);
     assert_null(strstr(r, "</reg/1>"));
+    /* the path back and the end of the lifetime (the status page shows them) */
     assert_string_equal(r, "</reg/2>;ep=\"alice\";base=\"coap://alice.proxy.localhost\";"
-                           "rt=\"core.rd-ep\";proxy=\"yes\"");
+                           "rt=\"core.rd-ep\";proxy=\"yes\";host=\"alice.proxy.localhost\";"
+                           "transport=\"tcp\";relay=\"tcp-b\";expires=\"1970-01-01T00:18:20Z\"");
+    /* and they are filters like every other attribute shown */
+    assert_non_null(strstr(run(fe, false, Q("host=alice.proxy.localhost")), "</reg/2>"));
+    assert_non_null(strstr(run(fe, false, Q("transport=tcp", "relay=tcp-*")), "</reg/2>"));
+    assert_non_null(strstr(run(fe, false, Q("expires=1970-01-01T00:18:20Z")), "</reg/2>"));
+    assert_string_equal(run(fe, false, Q("transport=udp")), "");
+    assert_non_null(strstr(run(fe, true, Q("transport=tcp")), "/hello>"));
     assert_string_equal(run(fe, true, Q("ep=gone")), "");
     r2->unreachable = true;
     r2->unreachable_since = 0;
     r = run(fe, false, Q("proxy=yes"));
-    assert_string_equal(r, "</reg/2>;ep=\"alice\";base=\"coap://alice.proxy.localhost\";"
-                           "rt=\"core.rd-ep\";proxy=\"yes\";reachable=\"no\";"
-                           "unreachable-since=\"1970-01-01T00:00:00Z\"");
+    assert_string_equal(r,
+                        "</reg/2>;ep=\"alice\";base=\"coap://alice.proxy.localhost\";"
+                        "rt=\"core.rd-ep\";proxy=\"yes\";reachable=\"no\";"
+                        "unreachable-since=\"1970-01-01T00:00:00Z\";host=\"alice.proxy.localhost\";"
+                        "transport=\"tcp\";relay=\"tcp-b\";expires=\"1970-01-01T00:18:20Z\"");
     assert_non_null(strstr(run(fe, false, Q("reachable=no")), "</reg/2>"));
+    assert_non_null(strstr(run(fe, false, Q("unreachable-since=1970-*")), "</reg/2>"));
+    /* reachable again: since when (the time the relay said so) */
+    r2->unreachable = false;
+    r2->reachable_since = 2000;
+    r = run(fe, false, Q("reachable-since=1970-01-01T00:00:02Z"));
+    assert_non_null(strstr(r, ";proxy=\"yes\";reachable-since=\"1970-01-01T00:00:02Z\";host="));
+    assert_string_equal(run(fe, false, Q("unreachable-since=1970-*")), "");
     frontend_free(fe);
 }
 
@@ -291,9 +311,10 @@ static void test_ep_index(void **state)
     add(fe, 4, "dup", "a", "coap://192.0.2.4", "</a>");
     add(fe, 5, "dupe", "", "coap://192.0.2.5", "</c>");
     r = run(fe, false, Q("ep=dup"));
-    assert_string_equal(r,
-                        "</reg/4>;ep=\"dup\";d=\"a\";base=\"coap://192.0.2.4\";rt=\"core.rd-ep\","
-                        "</reg/7>;ep=\"dup\";d=\"b\";base=\"coap://192.0.2.7\";rt=\"core.rd-ep\"");
+    assert_string_equal(r, "</reg/4>;ep=\"dup\";d=\"a\";base=\"coap://192.0.2.4\";rt=\"core.rd-ep\""
+                           ";expires=\"1970-01-01T00:18:20Z\","
+                           "</reg/7>;ep=\"dup\";d=\"b\";base=\"coap://192.0.2.7\";rt=\"core.rd-ep\""
+                           ";expires=\"1970-01-01T00:18:20Z\"");
     r = run(fe, true, Q("ep=dup", "d=b"));
     assert_string_equal(r, "<coap://192.0.2.7/b>");
     r = run(fe, true, Q("ep=dup", "page=1", "count=1"));

@@ -1,17 +1,17 @@
 /*
- * msgin.c - classification of every whole message relay-tcp receives on a
- * connection (RFC 8323 §3-5): signals to sig.c; nothing but a CSM before
- * the peer's CSM; requests to rd_path.c or proxy.c by Uri-Host (team
- * routing rules); responses from registrants to proxy.c by relay token.
- * Owns no state; uses exch.c's pools.
+ * stream_msgin.c - classification of every whole message a stream relay gets on a
+ * connection (RFC 8323 §3-5): signals to stream_sig.c; nothing but a CSM before
+ * the peer's CSM; requests to stream_rd.c or stream_proxy.c by Uri-Host (team
+ * routing rules); responses from registrants to stream_proxy.c by relay token.
+ * Owns no state; uses stream_exch.c's pools.
  */
 #include <string.h>
 
 #include "log.h"
-#include "tcp_relay.h"
+#include "stream.h"
 
 /* An answer without an exchange (no slot, or a malformed request). */
-static void answer_stateless(struct rt_relay *r, uint32_t ci, const uint8_t *tok, uint8_t tkl,
+static void answer_stateless(struct st_relay *r, uint32_t ci, const uint8_t *tok, uint8_t tkl,
                              uint8_t code, const char *diag)
 {
     struct coap_msg m;
@@ -22,13 +22,13 @@ static void answer_stateless(struct rt_relay *r, uint32_t ci, const uint8_t *tok
     memcpy(m.token, tok, tkl);
     m.payload = (const uint8_t *)diag;
     m.payload_len = strlen(diag);
-    rt_conn_send_msg(r, ci, &m);
+    st_conn_send_msg(r, ci, &m);
 }
 
-static void on_request(struct rt_relay *r, uint32_t ci, struct coap_msg *m, uint64_t now)
+static void on_request(struct st_relay *r, uint32_t ci, struct coap_msg *m, uint64_t now)
 {
-    uint32_t i = rt_dx_alloc(r, ci, m, now);
-    if (i == RT_NONE) {
+    uint32_t i = st_dx_alloc(r, ci, m, now);
+    if (i == ST_NONE) {
         r->core.c.no_slot++;
         answer_stateless(r, ci, m->token, m->tkl, COAP_SERVICE_UNAVAILABLE,
                          "too many requests in flight");
@@ -37,17 +37,17 @@ static void on_request(struct rt_relay *r, uint32_t ci, struct coap_msg *m, uint
     rc_on_request(&r->core, i, m, NULL, 0, now);
 }
 
-void rt_msg_on_message(struct rt_relay *r, uint32_t ci, const uint8_t *buf, size_t len,
+void st_msg_on_message(struct st_relay *r, uint32_t ci, const uint8_t *buf, size_t len,
                        uint64_t now)
 {
     struct coap_msg m;
-    struct rt_conn *c = &r->conns[ci];
+    struct st_conn *c = &r->conns[ci];
 
-    if (coap_msg_parse_tcp(buf, len, &m) < 0) {
+    if (r->io->parse(buf, len, &m) < 0) {
         /* the frame was sound, only its options are not: a request gets
          * 4.00, anything else is dropped; a bad first message aborts */
         if (!c->sig.peer_csm) {
-            rt_sig_abort(r, ci, "malformed CSM", 0, now);
+            st_sig_abort(r, ci, "malformed CSM", 0, now);
             return;
         }
         uint8_t tkl = buf[0] & 0x0f;
@@ -61,11 +61,11 @@ void rt_msg_on_message(struct rt_relay *r, uint32_t ci, const uint8_t *buf, size
     }
     uint8_t cls = COAP_CODE_CLASS(m.code);
     if (cls == 7) {
-        rt_sig_on_message(r, ci, &m, now);
+        st_sig_on_message(r, ci, &m, now);
         return;
     }
     if (!c->sig.peer_csm) {
-        rt_sig_abort(r, ci, "the first message must be a CSM (RFC 8323 5.3)", 0, now);
+        st_sig_abort(r, ci, "the first message must be a CSM (RFC 8323 5.3)", 0, now);
         return;
     }
     if (m.code == COAP_EMPTY)
@@ -76,12 +76,12 @@ void rt_msg_on_message(struct rt_relay *r, uint32_t ci, const uint8_t *buf, size
     }
     if (cls >= 2 && cls <= 5) {
         uint32_t ui = rc_ux_from_token(&r->core, m.token, m.tkl);
-        if (ui == RT_NONE || r->ux[ui].conn != ci || r->ux[ui].conn_id != c->id) {
+        if (ui == ST_NONE || r->ux[ui].conn != ci || r->ux[ui].conn_id != c->id) {
             log_debug("response with an unknown token on conn %llx dropped",
                       (unsigned long long)c->id);
             return;
         }
-        rt_proxy_on_upstream(r, ui, &m, now);
+        st_proxy_on_upstream(r, ui, &m, now);
         return;
     }
     log_debug("message with reserved code class %u dropped", cls);

@@ -1,5 +1,5 @@
 /*
- * proxy.c - name-based reverse proxying for relay-tcp's clients (BRIEF
+ * stream_proxy.c - name-based reverse proxying for a stream relay's clients (BRIEF
  * §3.3). A request whose Uri-Host names a registration is checked (unknown
  * unsafe options -> 4.02, Hop-Limit added/decremented -> 5.08 on a loop),
  * loses Uri-Host/Uri-Port and then goes
@@ -13,22 +13,22 @@
  * Also the holder half for other relays' XFWD requests and for EP_REQUEST:
  * every upstream exchange's outcome is routed back by its origin here.
  * Owns the upstream exchanges it creates; nothing allocated per request.
- * Talks to exch.c, conn.c, xfwd.c, rd_path.c.
+ * Talks to stream_exch.c, stream_conn.c, stream_xfwd.c, stream_rd.c.
  */
 #include <string.h>
 
 #include "log.h"
-#include "tcp_relay.h"
+#include "stream.h"
 
 static bool is_notification(const struct coap_msg *m)
 {
     return COAP_CODE_CLASS(m->code) == 2 && coap_msg_find(m, COAP_OPT_OBSERVE) != NULL;
 }
 
-int rt_ux_send_request(struct rt_relay *r, uint32_t ui, struct coap_msg *m, uint32_t ci,
+int st_ux_send_request(struct st_relay *r, uint32_t ui, struct coap_msg *m, uint32_t ci,
                        uint64_t now)
 {
-    struct rt_ux *u = &r->ux[ui];
+    struct st_ux *u = &r->ux[ui];
     (void)now;
 
     fwd_token_encode(ui, u->h.check, m->token);
@@ -36,94 +36,94 @@ int rt_ux_send_request(struct rt_relay *r, uint32_t ui, struct coap_msg *m, uint
     u->obs_len = 0;
     if (coap_msg_find(m, COAP_OPT_OBSERVE)) {
         /* kept for the deregistration (GET with Observe 1, same token) */
-        ssize_t n = coap_msg_serialize_tcp(m, u->obs_req, sizeof(u->obs_req));
+        ssize_t n = r->io->serialize(m, u->obs_req, sizeof(u->obs_req));
         u->obs_len = n > 0 ? (uint16_t)n : 0;
     }
     /* not linked to the connection while sending: a send that closes it
      * must not end this exchange behind the caller's back */
-    u->conn = RT_NONE;
-    if (rt_conn_send_msg(r, ci, m) < 0)
+    u->conn = ST_NONE;
+    if (st_conn_send_msg(r, ci, m) < 0)
         return -1;
     u->conn = ci;
     u->conn_id = r->conns[ci].id;
     return 0;
 }
 
-/* An observation this client already holds under this token, or RT_NONE. */
-static uint32_t find_observation(struct rt_relay *r, uint32_t di)
+/* An observation this client already holds under this token, or ST_NONE. */
+static uint32_t find_observation(struct st_relay *r, uint32_t di)
 {
-    const struct rt_dx *d = &r->dx[di];
+    const struct st_dx *d = &r->dx[di];
     for (uint32_t i = 0; i < r->ndx; i++) {
-        const struct rt_dx *o = &r->dx[i];
+        const struct st_dx *o = &r->dx[i];
         if (i != di && o->state == DX_OBSERVE && o->conn == d->conn && o->conn_id == d->conn_id &&
             o->tkl == d->tkl && memcmp(o->token, d->token, d->tkl) == 0)
             return i;
     }
-    return RT_NONE;
+    return ST_NONE;
 }
 
-static void xfwd_cancel(struct rt_relay *r, uint32_t di)
+static void xfwd_cancel(struct st_relay *r, uint32_t di)
 {
     rc_xfwd_send_cancel(&r->core, r->dx[di].xpeer, r->dx[di].req_id);
 }
 
-static void proxy_local(struct rt_relay *r, uint32_t i, struct coap_msg *m,
+static void proxy_local(struct st_relay *r, uint32_t i, struct coap_msg *m,
                         const struct rr_route *route, const char *host, uint64_t now)
 {
-    struct rt_dx *d = &r->dx[i];
+    struct st_dx *d = &r->dx[i];
     char diag[128];
-    uint32_t ci = rt_conn_find(r, route->path.conn_id);
+    uint32_t ci = st_conn_find(r, route->path.conn_id);
 
-    if (ci == RT_NONE) {
+    if (ci == ST_NONE) {
         r->core.c.proxy_5_02++;
-        rt_gone_diag(r, route->path.conn_id, diag, sizeof(diag));
-        rt_dx_answer_local(r, i, COAP_BAD_GATEWAY, diag, now);
+        st_gone_diag(r, route->path.conn_id, diag, sizeof(diag));
+        st_dx_answer_local(r, i, COAP_BAD_GATEWAY, diag, now);
         return;
     }
-    uint32_t ui = RT_NONE;
+    uint32_t ui = ST_NONE;
     if (coap_msg_find(m, COAP_OPT_OBSERVE)) {
         /* re-registration or cancellation of an observation this client
          * holds: it must reach the endpoint under the same token */
         uint32_t oi = find_observation(r, i);
-        if (oi != RT_NONE && r->dx[oi].kind == DX_K_PROXY && r->dx[oi].up != RT_NONE &&
+        if (oi != ST_NONE && r->dx[oi].kind == DX_K_PROXY && r->dx[oi].up != ST_NONE &&
             r->ux[r->dx[oi].up].conn == ci) {
             ui = r->dx[oi].up;
-            r->dx[oi].up = RT_NONE;
-            rt_dx_release(r, oi);
+            r->dx[oi].up = ST_NONE;
+            st_dx_release(r, oi);
             r->ux[ui].h.state = UX_SENT;
-        } else if (oi != RT_NONE && r->dx[oi].kind == DX_K_PROXY && r->dx[oi].up != RT_NONE) {
+        } else if (oi != ST_NONE && r->dx[oi].kind == DX_K_PROXY && r->dx[oi].up != ST_NONE) {
             uint32_t old = r->dx[oi].up;
-            r->dx[oi].up = RT_NONE;
-            rt_dx_release(r, oi);
-            rt_proxy_end_observation(r, old, now);
+            r->dx[oi].up = ST_NONE;
+            st_dx_release(r, oi);
+            st_proxy_end_observation(r, old, now);
         }
     }
-    if (ui == RT_NONE) {
-        ui = rt_ux_alloc(r);
-        if (ui == RT_NONE) {
+    if (ui == ST_NONE) {
+        ui = st_ux_alloc(r);
+        if (ui == ST_NONE) {
             r->core.c.no_slot++;
-            rt_dx_answer_local(r, i, COAP_SERVICE_UNAVAILABLE, "too many exchanges in flight", now);
+            st_dx_answer_local(r, i, COAP_SERVICE_UNAVAILABLE, "too many exchanges in flight", now);
             return;
         }
     }
-    struct rt_ux *u = &r->ux[ui];
+    struct st_ux *u = &r->ux[ui];
     const struct coap_msg_opt *obs = coap_msg_find(m, COAP_OPT_OBSERVE);
     u->h.origin = UX_O_PROXY;
     u->h.observe_req = obs && coap_opt_value_uint(obs) == 0;
     u->h.dx = i;
     snprintf(u->h.host, sizeof(u->h.host), "%s", host);
     d->up = ui;
-    if (rt_ux_send_request(r, ui, m, ci, now) < 0) {
-        bool alive = rt_conn_alive(r, ci, route->path.conn_id);
-        rt_ux_release(r, ui);
-        d->up = RT_NONE;
+    if (st_ux_send_request(r, ui, m, ci, now) < 0) {
+        bool alive = st_conn_alive(r, ci, route->path.conn_id);
+        st_ux_release(r, ui);
+        d->up = ST_NONE;
         if (alive) {
             snprintf(diag, sizeof(diag), "request exceeds the registrant's Max-Message-Size %u",
                      (unsigned)r->conns[ci].sig.csm.mms);
-            rt_dx_answer_local(r, i, COAP_TOO_LARGE, diag, now);
+            st_dx_answer_local(r, i, COAP_TOO_LARGE, diag, now);
         } else {
             r->core.c.proxy_5_02++;
-            rt_dx_answer_local(r, i, COAP_BAD_GATEWAY, "registrant's connection closed", now);
+            st_dx_answer_local(r, i, COAP_BAD_GATEWAY, "registrant's connection closed", now);
         }
         return;
     }
@@ -131,10 +131,10 @@ static void proxy_local(struct rt_relay *r, uint32_t i, struct coap_msg *m,
     th_arm(&r->core.timers, &u->t, now + r->cfg.upstream_timeout_ms);
 }
 
-static void proxy_xfwd(struct rt_relay *r, uint32_t i, struct coap_msg *m,
+static void proxy_xfwd(struct st_relay *r, uint32_t i, struct coap_msg *m,
                        const struct rr_route *route, const char *host, uint64_t now)
 {
-    struct rt_dx *d = &r->dx[i];
+    struct st_dx *d = &r->dx[i];
     char diag[96];
     uint8_t code;
     int xp;
@@ -144,9 +144,9 @@ static void proxy_xfwd(struct rt_relay *r, uint32_t i, struct coap_msg *m,
         /* the client re-registers or cancels: the old forwarded
          * observation ends, the new request travels on its own */
         uint32_t oi = find_observation(r, i);
-        if (oi != RT_NONE && r->dx[oi].kind == DX_K_XFWD) {
+        if (oi != ST_NONE && r->dx[oi].kind == DX_K_XFWD) {
             xfwd_cancel(r, oi);
-            rt_dx_release(r, oi);
+            st_dx_release(r, oi);
         }
     }
     const struct coap_msg_opt *obs = coap_msg_find(m, COAP_OPT_OBSERVE);
@@ -154,7 +154,7 @@ static void proxy_xfwd(struct rt_relay *r, uint32_t i, struct coap_msg *m,
     d->observe_req = obs && coap_opt_value_uint(obs) == 0;
     m->type = COAP_T_CON; /* datagram framing towards the holder */
     if (rc_xfwd_forward(&r->core, i, m, route, host, &xp, &req_id, &code, diag, sizeof(diag)) < 0) {
-        rt_dx_answer_local(r, i, code, diag, now);
+        st_dx_answer_local(r, i, code, diag, now);
         return;
     }
     d->xpeer = (uint8_t)xp;
@@ -162,10 +162,10 @@ static void proxy_xfwd(struct rt_relay *r, uint32_t i, struct coap_msg *m,
     th_arm(&r->core.timers, &d->t, now + r->cfg.upstream_timeout_ms);
 }
 
-void rt_proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *host, uint64_t now)
+void st_proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *host, uint64_t now)
 {
-    struct rt_relay *r = tp;
-    struct rt_dx *d = &r->dx[i];
+    struct st_relay *r = tp;
+    struct st_dx *d = &r->dx[i];
     const struct rr_route *route;
     uint8_t hl[4], code;
     char diag[128];
@@ -173,7 +173,7 @@ void rt_proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *h
     d->kind = DX_K_PROXY;
     switch (rc_proxy_decide(&r->core, m, host, &route, hl, &code, diag, sizeof(diag))) {
     case RC_PROXY_ANSWER:
-        rt_dx_answer_local(r, i, code, diag, now);
+        st_dx_answer_local(r, i, code, diag, now);
         break;
     case RC_PROXY_LOCAL:
         proxy_local(r, i, m, route, host, now);
@@ -185,20 +185,19 @@ void rt_proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *h
 }
 
 /* Ask the registrant to end an observation: GET with Observe 1 under the
- * same token (RFC 7641 §3.6); TCP has no RST to reject notifications. */
-void rt_proxy_end_observation(struct rt_relay *r, uint32_t ui, uint64_t now)
+ * same token (RFC 7641 §3.6); RFC 8323 has no RST to reject notifications. */
+void st_proxy_end_observation(struct st_relay *r, uint32_t ui, uint64_t now)
 {
-    struct rt_ux *u = &r->ux[ui];
+    struct st_ux *u = &r->ux[ui];
     struct coap_msg m;
     uint8_t one[4];
 
     if (u->h.state == UX_FREE)
         return;
-    u->h.dx = RT_NONE;
+    u->h.dx = ST_NONE;
     if (!u->h.observe_req || u->obs_len == 0 || u->h.state == UX_CANCEL ||
-        !rt_conn_alive(r, u->conn, u->conn_id) ||
-        coap_msg_parse_tcp(u->obs_req, u->obs_len, &m) < 0) {
-        rt_ux_release(r, ui);
+        !st_conn_alive(r, u->conn, u->conn_id) || r->io->parse(u->obs_req, u->obs_len, &m) < 0) {
+        st_ux_release(r, ui);
         return;
     }
     coap_msg_remove_opt(&m, COAP_OPT_OBSERVE);
@@ -206,72 +205,72 @@ void rt_proxy_end_observation(struct rt_relay *r, uint32_t ui, uint64_t now)
     u->h.state = UX_CANCEL;
     th_arm(&r->core.timers, &u->t, now + r->cfg.upstream_timeout_ms);
     uint32_t ci = u->conn;
-    u->conn = RT_NONE; /* see rt_ux_send_request */
-    if (rt_conn_send_msg(r, ci, &m) < 0) {
-        rt_ux_release(r, ui);
+    u->conn = ST_NONE; /* see st_ux_send_request */
+    if (st_conn_send_msg(r, ci, &m) < 0) {
+        st_ux_release(r, ui);
         return;
     }
     u->conn = ci;
 }
 
-void rt_proxy_on_upstream(struct rt_relay *r, uint32_t ui, struct coap_msg *m, uint64_t now)
+void st_proxy_on_upstream(struct st_relay *r, uint32_t ui, struct coap_msg *m, uint64_t now)
 {
-    struct rt_ux *u = &r->ux[ui];
+    struct st_ux *u = &r->ux[ui];
     bool notif = is_notification(m) && u->h.observe_req;
 
     r->core.c.proxy_responses++;
     if (u->h.origin == UX_O_EP) {
-        rt_rd_ep_answer(r, ui, RR_EP_OK, m);
-        rt_ux_release(r, ui);
+        st_rd_ep_answer(r, ui, RR_EP_OK, m);
+        st_ux_release(r, ui);
         return;
     }
     if (u->h.state == UX_CANCEL) {
         /* the answer to our deregistration ends it; notifications that
          * crossed it are dropped */
         if (!is_notification(m))
-            rt_ux_release(r, ui);
+            st_ux_release(r, ui);
         return;
     }
     if (u->h.origin == UX_O_XFWD) {
         if (notif) {
             /* observing before the answer goes out: a requester that is
-             * gone ends it from inside rt_xfwd_answer */
+             * gone ends it from inside st_xfwd_answer */
             if (u->h.state != UX_OBSERVE)
                 r->core.c.observations++;
             u->h.state = UX_OBSERVE;
             th_cancel(&r->core.timers, &u->t);
-            rt_xfwd_answer(r, ui, RR_EP_OK, m);
+            st_xfwd_answer(r, ui, RR_EP_OK, m);
         } else {
-            rt_xfwd_answer(r, ui, RR_EP_OK, m);
-            rt_ux_release(r, ui);
+            st_xfwd_answer(r, ui, RR_EP_OK, m);
+            st_ux_release(r, ui);
         }
         return;
     }
     uint32_t dxi = u->h.dx;
-    if (dxi == RT_NONE || r->dx[dxi].state == DX_FREE) {
-        rt_proxy_end_observation(r, ui, now);
+    if (dxi == ST_NONE || r->dx[dxi].state == DX_FREE) {
+        st_proxy_end_observation(r, ui, now);
         return;
     }
-    struct rt_dx *d = &r->dx[dxi];
-    d->up = RT_NONE;
+    struct st_dx *d = &r->dx[dxi];
+    d->up = ST_NONE;
     char diag[64];
     if (rc_proxy_check_response(&r->core, m, diag, sizeof(diag)) < 0) {
-        u->h.dx = RT_NONE;
+        u->h.dx = ST_NONE;
         if (u->h.state == UX_OBSERVE || notif)
-            rt_proxy_end_observation(r, ui, now);
+            st_proxy_end_observation(r, ui, now);
         else
-            rt_ux_release(r, ui);
-        rt_dx_answer_local(r, dxi, COAP_BAD_GATEWAY, diag, now);
+            st_ux_release(r, ui);
+        st_dx_answer_local(r, dxi, COAP_BAD_GATEWAY, diag, now);
         return;
     }
     if (!notif) {
-        u->h.dx = RT_NONE;
-        rt_ux_release(r, ui);
-        rt_dx_answer(r, dxi, m, true, now);
+        u->h.dx = ST_NONE;
+        st_ux_release(r, ui);
+        st_dx_answer(r, dxi, m, true, now);
         return;
     }
-    if (rt_dx_answer(r, dxi, m, false, now) < 0) {
-        rt_proxy_end_observation(r, ui, now); /* the client is gone */
+    if (st_dx_answer(r, dxi, m, false, now) < 0) {
+        st_proxy_end_observation(r, ui, now); /* the client is gone */
         return;
     }
     d->up = ui;
@@ -281,49 +280,49 @@ void rt_proxy_on_upstream(struct rt_relay *r, uint32_t ui, struct coap_msg *m, u
     th_cancel(&r->core.timers, &u->t);
 }
 
-void rt_proxy_on_upstream_fail(struct rt_relay *r, uint32_t ui, uint8_t code, const char *why,
+void st_proxy_on_upstream_fail(struct st_relay *r, uint32_t ui, uint8_t code, const char *why,
                                uint64_t now)
 {
-    struct rt_ux *u = &r->ux[ui];
+    struct st_ux *u = &r->ux[ui];
 
     if (u->h.state == UX_FREE)
         return;
     uint8_t status = code == COAP_GATEWAY_TIMEOUT ? RR_EP_TIMEOUT : RR_EP_UNREACHABLE;
     if (u->h.origin == UX_O_EP) {
-        rt_rd_ep_answer(r, ui, status, NULL);
-        rt_ux_release(r, ui);
+        st_rd_ep_answer(r, ui, status, NULL);
+        st_ux_release(r, ui);
         return;
     }
     if (u->h.origin == UX_O_XFWD) {
         if (u->h.state != UX_CANCEL)
-            rt_xfwd_answer(r, ui, status, NULL);
-        rt_ux_release(r, ui);
+            st_xfwd_answer(r, ui, status, NULL);
+        st_ux_release(r, ui);
         return;
     }
-    uint32_t dxi = u->h.state == UX_CANCEL ? RT_NONE : u->h.dx;
-    rt_ux_release(r, ui);
-    if (dxi == RT_NONE || r->dx[dxi].state == DX_FREE)
+    uint32_t dxi = u->h.state == UX_CANCEL ? ST_NONE : u->h.dx;
+    st_ux_release(r, ui);
+    if (dxi == ST_NONE || r->dx[dxi].state == DX_FREE)
         return;
-    r->dx[dxi].up = RT_NONE;
+    r->dx[dxi].up = ST_NONE;
     if (code == COAP_GATEWAY_TIMEOUT)
         r->core.c.proxy_5_04++;
     else
         r->core.c.proxy_5_02++;
     log_debug("%s: %s", u->h.host, why);
     /* for an observation this is the final, non-2.xx notification */
-    rt_dx_answer_local(r, dxi, code, why, now);
+    st_dx_answer_local(r, dxi, code, why, now);
 }
 
-void rt_proxy_on_xfwd_response(void *tp, int xp, uint32_t i, uint64_t req_id, uint8_t status,
+void st_proxy_on_xfwd_response(void *tp, int xp, uint32_t i, uint64_t req_id, uint8_t status,
                                const uint8_t *coap, size_t n, uint8_t kind, uint64_t now)
 {
-    struct rt_relay *r = tp;
-    (void)kind; /* TCP has no message types */
+    struct st_relay *r = tp;
+    (void)kind; /* RFC 8323 has no message types */
     struct coap_msg m;
 
     if (status == RR_EP_OK && coap_msg_parse_udp(coap, n, &m) < 0)
         return; /* checked by the core */
-    struct rt_dx *d = i < r->ndx ? &r->dx[i] : NULL;
+    struct st_dx *d = i < r->ndx ? &r->dx[i] : NULL;
     if (!d || d->state == DX_FREE || d->kind != DX_K_XFWD || d->req_id != req_id) {
         /* a late answer, or a notification for a client that left */
         if (status == RR_EP_OK && is_notification(&m))
@@ -333,7 +332,7 @@ void rt_proxy_on_xfwd_response(void *tp, int xp, uint32_t i, uint64_t req_id, ui
     if (status != RR_EP_OK) {
         const char *why;
         uint8_t code = rc_xfwd_fail_code(&r->core, status, &why);
-        rt_dx_answer_local(r, i, code, why, now);
+        st_dx_answer_local(r, i, code, why, now);
         return;
     }
     r->core.c.proxy_responses++;
@@ -342,16 +341,16 @@ void rt_proxy_on_xfwd_response(void *tp, int xp, uint32_t i, uint64_t req_id, ui
     if (rc_proxy_check_response(&r->core, &m, diag, sizeof(diag)) < 0) {
         if (notif || d->state == DX_OBSERVE)
             xfwd_cancel(r, i);
-        rt_dx_answer_local(r, i, COAP_BAD_GATEWAY, diag, now);
+        st_dx_answer_local(r, i, COAP_BAD_GATEWAY, diag, now);
         return;
     }
     if (!notif) {
-        rt_dx_answer(r, i, &m, true, now);
+        st_dx_answer(r, i, &m, true, now);
         return;
     }
     if (d->state != DX_OBSERVE)
         r->core.c.observations++;
     th_cancel(&r->core.timers, &d->t);
-    if (rt_dx_answer(r, i, &m, false, now) < 0)
+    if (st_dx_answer(r, i, &m, false, now) < 0)
         rc_xfwd_send_cancel(&r->core, xp, req_id); /* the client is gone: the holder stops too */
 }

@@ -1,28 +1,35 @@
 /*
- * transport.c - relay-tcp as a transport module of the relay core
- * (relay-core/core.h). Owns rt_transport, the table of callbacks through
+ * stream_transport.c - a stream relay (relay-tcp, relay-ws) as a transport
+ * module of the relay core (core.h). Owns stream_transport, the table of
+ * callbacks through
  * which the core's loop, ctl, RD path, proxy decision and cross-transport
  * forwarding reach this relay: timers (connection deadlines, exchanges),
- * the TCP counters for RELAY_STATUS, whether a route's connection is gone
- * (with "unreachable since"), and the reachability of the routes whose
- * path is one of our connections: a closed connection makes them
- * unreachable at once (REACHABILITY 0), a route update onto a live
- * connection reachable again; after a resync every route on a connection
- * we do not have is reported.
- * Talks to the core, exch.c, conn.c, rd_path.c, proxy.c, xfwd.c.
+ * the stream counters (then the transport's own) for RELAY_STATUS, whether a route's connection is
+ * gone (with "unreachable since"), and the reachability of the routes whose path is one of our
+ * connections: a closed connection makes them unreachable at once (REACHABILITY 0), a route update
+ * onto a live connection reachable again; after a resync every route on a connection we do not have
+ * is reported. Also st_init / st_free: the setup every stream relay shares. Talks to the core,
+ * stream_exch.c, stream_conn.c, stream_rd.c, stream_proxy.c, stream_xfwd.c, the transport (st_io).
  */
 #include "log.h"
-#include "tcp_relay.h"
+#include "stream.h"
 #include "timeutil.h"
 
 static void on_timer(void *tp, struct rr_timer *t, uint64_t now)
 {
-    rt_exch_on_timer(tp, t, now);
+    st_exch_on_timer(tp, t, now);
+}
+
+static void flush(void *tp)
+{
+    struct st_relay *r = tp;
+    if (r->io->flush)
+        r->io->flush(r->ioa);
 }
 
 static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
 {
-    struct rt_relay *r = tp;
+    struct st_relay *r = tp;
     const struct rc_counter mine[] = {
         {"connections", r->nconns},
         {"connections_max", r->nconns_max},
@@ -48,31 +55,35 @@ static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
     unsigned n = 0;
     for (; n < sizeof(mine) / sizeof(mine[0]) && n < max; n++)
         f[n] = mine[n];
+    if (r->io->counters && n < max)
+        n += r->io->counters(r->ioa, f + n, max - n);
     return n;
 }
 
-void rt_gone_diag(struct rt_relay *r, uint64_t conn_id, char *buf, size_t len)
+void st_gone_diag(struct st_relay *r, uint64_t conn_id, char *buf, size_t len)
 {
-    uint64_t since = rt_gone_since(r, conn_id);
+    uint64_t since = st_gone_since(r, conn_id);
 
     /* a connection of an earlier run ended with that run */
     if (!since && !rc_conn_id_ours(&r->core, conn_id))
         since = r->core.start_wall_ms;
-    rc_unreachable_diag(since, " (its TCP connection closed)", buf, len);
+    char suffix[48];
+    snprintf(suffix, sizeof(suffix), " (its %s closed)", r->io->what);
+    rc_unreachable_diag(since, suffix, buf, len);
 }
 
 static bool path_down(void *tp, const struct rr_route *rt, char *diag, size_t len)
 {
-    struct rt_relay *r = tp;
+    struct st_relay *r = tp;
 
-    if (rt_conn_find(r, rt->path.conn_id) != RT_NONE)
+    if (st_conn_find(r, rt->path.conn_id) != ST_NONE)
         return false;
-    rt_gone_diag(r, rt->path.conn_id, diag, len);
+    st_gone_diag(r, rt->path.conn_id, diag, len);
     return true;
 }
 
 struct gone_walk {
-    struct rt_relay *r;
+    struct st_relay *r;
     uint64_t conn_id; /* 0: every route whose connection we do not have */
     uint64_t since;
 };
@@ -86,18 +97,18 @@ static int gone_one(const struct rr_route *rt, void *arg)
     if (g->conn_id) {
         if (rt->path.conn_id != g->conn_id)
             return 0;
-        log_info("route %s unreachable: its TCP connection closed", rt->host);
+        log_info("route %s unreachable: its %s closed", rt->host, g->r->io->what);
         rc_send_reachability(&g->r->core, rt->host, false, g->since);
         return 0;
     }
-    if (rt_conn_find(g->r, rt->path.conn_id) == RT_NONE) {
-        uint64_t since = rt_gone_since(g->r, rt->path.conn_id);
+    if (st_conn_find(g->r, rt->path.conn_id) == ST_NONE) {
+        uint64_t since = st_gone_since(g->r, rt->path.conn_id);
         rc_send_reachability(&g->r->core, rt->host, false, since ? since : g->since);
     }
     return 0;
 }
 
-void rt_conn_routes_gone(struct rt_relay *r, uint64_t conn_id, uint64_t since)
+void st_conn_routes_gone(struct st_relay *r, uint64_t conn_id, uint64_t since)
 {
     const struct route_table *t = rc_routes(&r->core);
     struct gone_walk g = {r, conn_id, since};
@@ -109,7 +120,7 @@ void rt_conn_routes_gone(struct rt_relay *r, uint64_t conn_id, uint64_t since)
 static void route_change(void *tp, const struct rr_route *old_rt, const struct rr_route *new_rt,
                          bool swapped, bool new_frontend)
 {
-    struct rt_relay *r = tp;
+    struct st_relay *r = tp;
     (void)new_frontend;
 
     if (swapped) {
@@ -123,8 +134,8 @@ static void route_change(void *tp, const struct rr_route *old_rt, const struct r
     }
     if (!new_rt || !rc_route_is_ours(&r->core, new_rt))
         return;
-    if (rt_conn_find(r, new_rt->path.conn_id) == RT_NONE) {
-        uint64_t since = rt_gone_since(r, new_rt->path.conn_id);
+    if (st_conn_find(r, new_rt->path.conn_id) == ST_NONE) {
+        uint64_t since = st_gone_since(r, new_rt->path.conn_id);
         rc_send_reachability(&r->core, new_rt->host, false, since ? since : now_wall_ms());
     } else if (old_rt && rc_route_is_ours(&r->core, old_rt) &&
                old_rt->path.conn_id != new_rt->path.conn_id) {
@@ -135,27 +146,44 @@ static void route_change(void *tp, const struct rr_route *old_rt, const struct r
 
 static void answer(void *tp, uint32_t i, uint8_t code, const char *diag, uint64_t now)
 {
-    rt_dx_answer_local(tp, i, code, diag, now);
+    st_dx_answer_local(tp, i, code, diag, now);
 }
 
-const struct relay_transport rt_transport = {
-    .transport = RR_TRANSPORT_TCP,
+static const struct relay_transport stream_transport = {
+    .transport = RR_TRANSPORT_NONE, /* set by st_init */
     .on_timer = on_timer,
+    .flush = flush,
     .counters = counters,
     .route_change = route_change,
-    .rd_request = rt_rd_on_request,
-    .proxy_request = rt_proxy_on_request,
+    .rd_request = st_rd_on_request,
+    .proxy_request = st_proxy_on_request,
     .answer = answer,
     .path_down = path_down,
-    .rd_response = rt_rd_on_response,
-    .rd_notify = rt_rd_on_notify,
-    .ep_request = rt_rd_on_ep_request,
-    .xfwd_request = rt_xfwd_on_request,
-    .xfwd_cancel = rt_xfwd_on_cancel,
-    .xfwd_response = rt_proxy_on_xfwd_response,
+    .rd_response = st_rd_on_response,
+    .rd_notify = st_rd_on_notify,
+    .ep_request = st_rd_on_ep_request,
+    .xfwd_request = st_xfwd_on_request,
+    .xfwd_cancel = st_xfwd_on_cancel,
+    .xfwd_response = st_proxy_on_xfwd_response,
 };
 
-int rt_core_init(struct rt_relay *r)
+int st_init(struct st_relay *r, uint8_t transport, const char *name, const struct st_io *io,
+            void *ioa, const struct st_limits *lim)
 {
-    return rc_init(&r->core, &r->cfg, r->cfg.tcp_relay_name, &rt_transport, r);
+    r->tp = stream_transport;
+    r->tp.transport = transport;
+    r->io = io;
+    r->ioa = ioa;
+    r->lim = *lim;
+    if (rc_init(&r->core, &r->cfg, name, &r->tp, r) < 0 || st_conns_init(r) < 0 ||
+        st_exch_init(r) < 0)
+        return -1;
+    return 0;
+}
+
+void st_free(struct st_relay *r)
+{
+    st_conns_free(r);
+    st_exch_free(r);
+    rc_free(&r->core);
 }

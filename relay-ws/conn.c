@@ -1,0 +1,406 @@
+/*
+ * conn.c - relay-ws's coap protocol: each WebSocket that upgraded with the
+ * subprotocol coap is one stream connection (relay-core/stream_conn.c), so
+ * registration, proxying over it, 5.02 when it closes, XFWD and signalling
+ * are the stream layer's. Owns the per-session data (struct ws_pss: the
+ * output queue, a fragmented message, the close state) and ws_io, the
+ * stream layer's view of a WebSocket:
+ *   - one CoAP message per binary frame, in RFC 8323 §4.2 framing (no
+ *     Length field: a message whose Length nibble is not 0 closes with
+ *     1002); fragments are joined up to our Max-Message-Size
+ *     (ws_max_message; more closes with 1009, as soon as the frame header
+ *     announces it); a text frame closes with 1003;
+ *   - output: libwebsockets writes only from a writeable callback, so every
+ *     message is queued (bounded by tcp_outq_max, then the slow reader is
+ *     closed with 1008) and one frame goes out per callback;
+ *   - a close from our side (Abort, Ping timeout, Release, limits) sends
+ *     what is queued, then a close frame with a status code and the
+ *     reason; libwebsockets kills the connection if that takes over 5 s.
+ * Talks to the stream layer, evloop.c (kick) and libwebsockets.
+ */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "log.h"
+#include "timeutil.h"
+#include "ws_relay.h"
+
+#define WS_REC_HDR (4 + LWS_PRE) /* queued frame: u32 length, room for lws */
+#define WS_CLOSE_GRACE_S 5
+/* libwebsockets 4.1's opcode for a close frame: in its private header only
+ * (lws_write() takes it; the public way, lws_close_reason + return -1,
+ * cannot be used, see finish()) */
+#define WS_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
+
+int ws_conns_init(struct ws_relay *r)
+{
+    char list[RR_CFG_STR];
+
+    r->wsi = calloc(r->s.nconns_max, sizeof(*r->wsi));
+    if (!r->wsi) {
+        log_warnx("out of memory for %u connections", r->s.nconns_max);
+        return -1;
+    }
+    /* ws_trusted_proxies: addresses (any port) whose X-Forwarded-For counts */
+    snprintf(list, sizeof(list), "%s", r->s.cfg.ws_trusted_proxies);
+    if (list[0]) {
+        r->ntrusted = addr_parse_list(list, 0, r->trusted, WS_MAX_TRUSTED);
+        if (r->ntrusted < 0) {
+            log_warnx("ws_trusted_proxies \"%s\": not a list of addresses", list);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void ws_conns_free(struct ws_relay *r)
+{
+    outq_spare_free(&r->spare);
+    free(r->wsi);
+    r->wsi = NULL;
+}
+
+/* ---- the client's address ---- */
+
+static bool trusted(const struct ws_relay *r, const struct rr_addr *a)
+{
+    for (int i = 0; i < r->ntrusted; i++)
+        if (addr_equal_host(&r->trusted[i], a))
+            return true;
+    return false;
+}
+
+void ws_client_addr(struct ws_relay *r, struct lws *wsi, struct rr_addr *remote,
+                    struct rr_addr *local)
+{
+    char xff[256];
+
+    rc_sock_addrs(lws_get_socket_fd(wsi), remote, local);
+    addr_normalise(remote);
+    addr_normalise(local);
+    if (r->ntrusted == 0 || !trusted(r, remote))
+        return;
+    if (lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR) > 0) {
+        struct rr_addr a;
+        if (ws_xff_client(xff, &a) == 0) {
+            addr_normalise(&a);
+            *remote = a;
+        }
+    }
+}
+
+/* ---- closing ---- */
+
+/* Close the stream connection of pss now with code + reason (the close
+ * frame follows the queued output). */
+static void ws_close(struct ws_relay *r, struct ws_pss *p, uint16_t code, const char *why)
+{
+    if (p->ci == WS_NONE)
+        return;
+    p->close_code = code;
+    st_conn_close(&r->s, p->ci, why, now_mono_ms());
+}
+
+/* In pss's own callback, when a close is due: ask for the writeable
+ * callback, which sends the queued output, then the close frame. (Not
+ * "lws_close_reason + return -1": Debian's libwebsockets is a _DEBUG build
+ * whose libuv path closes a second time at once, "uv repeat test", and
+ * kills the connection before the close frame goes out.) */
+static int finish(struct lws *wsi, struct ws_pss *p)
+{
+    if (p->closing && !p->close_sent)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* The close frame (RFC 6455 §5.5.1: status code, then the reason), written
+ * by us; the peer's answer (or the timeout) ends the connection. */
+static int send_close(struct lws *wsi, struct ws_pss *p)
+{
+    uint8_t buf[LWS_PRE + 2 + WS_REASON_MAX];
+    size_t rl = strnlen(p->reason, WS_REASON_MAX - 1);
+
+    buf[LWS_PRE] = (uint8_t)(p->close_code >> 8);
+    buf[LWS_PRE + 1] = (uint8_t)p->close_code;
+    memcpy(buf + LWS_PRE + 2, p->reason, rl);
+    p->close_sent = true;
+    if (lws_write(wsi, buf + LWS_PRE, 2 + rl, WS_LWS_WRITE_CLOSE) < 0)
+        return -1;
+    lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, WS_CLOSE_GRACE_S);
+    return 0;
+}
+
+/* ---- st_io ---- */
+
+static int io_write(void *io, uint32_t ci, const uint8_t *buf, size_t len)
+{
+    struct ws_relay *r = io;
+    struct lws *wsi = r->wsi[ci];
+    struct ws_pss *p = wsi ? lws_wsi_user(wsi) : NULL;
+
+    if (!p || p->closing)
+        return -1;
+    uint8_t *at = outq_reserve(&p->out, WS_REC_HDR + len, r->s.cfg.tcp_outq_max + WS_REC_HDR);
+    if (!at) {
+        r->s.c.slow_readers++;
+        ws_close(r, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "peer does not read (output queue full)");
+        return -1;
+    }
+    uint32_t n = (uint32_t)len;
+    memcpy(at, &n, 4);
+    memcpy(at + WS_REC_HDR, buf, len);
+    lws_callback_on_writable(wsi);
+    ws_evloop_kick(r);
+    return 0;
+}
+
+static void io_release(void *io, uint32_t ci, uint64_t now)
+{
+    struct ws_relay *r = io;
+    struct lws *wsi = r->wsi[ci];
+    struct ws_pss *p = wsi ? lws_wsi_user(wsi) : NULL;
+
+    if (!p || r->s.conns[ci].state != RC_OPEN)
+        return;
+    if (p->out.len == 0) {
+        p->close_code = LWS_CLOSE_STATUS_NORMAL;
+        st_conn_close(&r->s, ci, "released", now);
+        return;
+    }
+    /* nothing more goes out on it, nor is it a path any more */
+    r->s.conns[ci].state = RC_CLOSING;
+    p->releasing = true;
+}
+
+static void io_closed(void *io, uint32_t ci, const char *why)
+{
+    struct ws_relay *r = io;
+    struct lws *wsi = r->wsi[ci];
+
+    r->wsi[ci] = NULL;
+    if (!wsi)
+        return;
+    struct ws_pss *p = lws_wsi_user(wsi);
+    p->ci = WS_NONE;
+    if (p->dead)
+        return; /* libwebsockets is closing it already */
+    p->closing = true;
+    if (!p->close_code)
+        p->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+    snprintf(p->reason, sizeof(p->reason), "%s", why);
+    r->c.closes_sent++;
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, WS_CLOSE_GRACE_S);
+    lws_callback_on_writable(wsi);
+    ws_evloop_kick(r);
+}
+
+static unsigned io_counters(void *io, struct rc_counter *f, unsigned max)
+{
+    struct ws_relay *r = io;
+    const struct rc_counter mine[] = {
+        {"ws_upgrades_refused", r->c.upgrades_refused},
+        {"ws_http_refused", r->c.http_refused},
+        {"ws_text_frames", r->c.text_frames},
+        {"ws_length_nibble", r->c.length_nibble},
+        {"ws_closes_sent", r->c.closes_sent},
+        {"http_files", r->c.http_files},
+        {"uv_runs", r->c.uv_runs},
+    };
+    unsigned n = 0;
+    for (; n < sizeof(mine) / sizeof(mine[0]) && n < max; n++)
+        f[n] = mine[n];
+    return n;
+}
+
+static void io_on_timer(void *io, struct rr_timer *t, uint64_t now)
+{
+    (void)t;
+    ws_evloop_on_timer(io, now);
+}
+
+static void io_flush(void *io)
+{
+    ws_evloop_flush(io);
+}
+
+const struct st_io ws_io = {
+    .what = "WebSocket",
+    .serialize = coap_msg_serialize_ws,
+    .parse = coap_msg_parse_ws,
+    .write = io_write,
+    .release = io_release,
+    .closed = io_closed,
+    .counters = io_counters,
+    .on_timer = io_on_timer,
+    .flush = io_flush,
+};
+
+/* ---- libwebsockets' callbacks ---- */
+
+static int on_established(struct ws_relay *r, struct lws *wsi, struct ws_pss *p)
+{
+    struct rr_addr remote, local;
+    uint64_t now = now_mono_ms();
+
+    p->wsi = wsi;
+    p->ci = WS_NONE;
+    p->out.spare = &r->spare; /* every message is queued: reuse buffers */
+    ws_client_addr(r, wsi, &remote, &local);
+    uint32_t ci = st_conn_open(&r->s, &remote, &local);
+    if (ci == WS_NONE) {
+        p->closing = true;
+        p->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+        snprintf(p->reason, sizeof(p->reason), "too many connections");
+        return finish(wsi, p);
+    }
+    p->ci = ci;
+    p->id = r->s.conns[ci].id;
+    r->wsi[ci] = wsi;
+    /* RFC 8323 §5.3: our CSM is the first message, sent at once */
+    st_sig_open(&r->s, ci, now);
+    return finish(wsi, p);
+}
+
+/* One whole message (one binary frame, or its joined fragments). */
+static void on_message(struct ws_relay *r, struct ws_pss *p, const uint8_t *buf, size_t len,
+                       uint64_t now)
+{
+    if (len < 1 || (buf[0] >> 4) != 0) {
+        r->c.length_nibble++;
+        ws_close(r, p, LWS_CLOSE_STATUS_PROTOCOL_ERR,
+                 len < 1 ? "empty frame: not a CoAP message"
+                         : "the Length nibble must be 0 over WebSockets (RFC 8323 section 4.2)");
+        return;
+    }
+    r->s.c.rx_msgs++;
+    st_msg_on_message(&r->s, p->ci, buf, len, now);
+}
+
+static int on_receive(struct ws_relay *r, struct lws *wsi, struct ws_pss *p, const uint8_t *in,
+                      size_t len)
+{
+    uint64_t now = now_mono_ms();
+    uint32_t max = r->s.lim.max_message;
+
+    if (p->ci == WS_NONE || p->closing)
+        return finish(wsi, p); /* closing: input is dropped */
+    struct st_conn *c = &r->s.conns[p->ci];
+    sig_on_rx(&c->sig, now);
+    if (!lws_frame_is_binary(wsi)) {
+        r->c.text_frames++;
+        ws_close(r, p, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+                 "text frame: CoAP over WebSockets is one message per binary frame (RFC 8323 "
+                 "section 4)");
+        return finish(wsi, p);
+    }
+    size_t rest = lws_remaining_packet_payload(wsi);
+    if ((size_t)p->in_len + len + rest > max) {
+        char why[WS_REASON_MAX];
+        r->s.c.too_big++;
+        snprintf(why, sizeof(why), "message larger than our Max-Message-Size %u", (unsigned)max);
+        ws_close(r, p, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, why);
+        return finish(wsi, p);
+    }
+    bool whole = lws_is_final_fragment(wsi) && rest == 0;
+    if (whole && p->in_len == 0) {
+        on_message(r, p, in, len, now); /* the usual case: no copy */
+    } else {
+        uint8_t *q = realloc(p->in, p->in_len + len);
+        if (!q) {
+            ws_close(r, p, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+            return finish(wsi, p);
+        }
+        p->in = q;
+        memcpy(p->in + p->in_len, in, len);
+        p->in_len += (uint32_t)len;
+        if (whole) {
+            on_message(r, p, p->in, p->in_len, now);
+            free(p->in);
+            p->in = NULL;
+            p->in_len = 0;
+            if (p->ci != WS_NONE)
+                r->s.conns[p->ci].sig.partial_since_ms = 0;
+        } else if (c->sig.partial_since_ms == 0) {
+            /* the half-message clock starts when a message starts */
+            c->sig.partial_since_ms = now;
+        }
+    }
+    if (p->ci != WS_NONE)
+        st_sig_rearm(&r->s, p->ci);
+    return finish(wsi, p);
+}
+
+static int on_writeable(struct ws_relay *r, struct lws *wsi, struct ws_pss *p)
+{
+    if (p->close_sent)
+        return 0;
+    if (p->out.len >= WS_REC_HDR) {
+        uint8_t *rec = (uint8_t *)outq_data(&p->out);
+        uint32_t n;
+        memcpy(&n, rec, 4);
+        if (lws_write(wsi, rec + WS_REC_HDR, n, LWS_WRITE_BINARY) < (int)n) {
+            if (p->ci != WS_NONE) {
+                p->close_code = LWS_CLOSE_STATUS_ABNORMAL_CLOSE;
+                st_conn_close(&r->s, p->ci, "write failed", now_mono_ms());
+            }
+            return -1;
+        }
+        outq_consume(&p->out, WS_REC_HDR + n);
+        if (p->out.len) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+    }
+    if (p->releasing && p->ci != WS_NONE) {
+        p->close_code = LWS_CLOSE_STATUS_NORMAL;
+        st_conn_close(&r->s, p->ci, "released", now_mono_ms());
+    }
+    if (p->closing && !p->close_sent)
+        return send_close(wsi, p);
+    return 0;
+}
+
+static void on_closed(struct ws_relay *r, struct ws_pss *p)
+{
+    p->dead = true;
+    if (p->ci != WS_NONE) {
+        if (r->ctx_dying)
+            r->wsi[p->ci] = NULL; /* shutting down: st_free ends the rest */
+        else
+            st_conn_close(&r->s, p->ci,
+                          p->in_len ? "closed in the middle of a message" : "closed by peer",
+                          now_mono_ms());
+    }
+    free(p->in);
+    p->in = NULL;
+    p->in_len = 0;
+    outq_free(&p->out);
+}
+
+int ws_coap_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len)
+{
+    struct ws_relay *r = lws_context_user(lws_get_context(wsi));
+    struct ws_pss *p = user;
+
+    ws_evloop_kick(r); /* whatever lws does next needs libuv to run */
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED:
+        return on_established(r, wsi, p);
+    case LWS_CALLBACK_RECEIVE:
+        return on_receive(r, wsi, p, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return on_writeable(r, wsi, p);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (len >= 2)
+            log_debug("WebSocket closed by peer with %u",
+                      (unsigned)(((const uint8_t *)in)[0] << 8 | ((const uint8_t *)in)[1]));
+        return 0;
+    case LWS_CALLBACK_CLOSED:
+        on_closed(r, p);
+        return 0;
+    default:
+        break;
+    }
+    return 0;
+}

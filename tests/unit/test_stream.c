@@ -1,0 +1,247 @@
+/*
+ * test_stream.c - unit tests of the stream half of the relay core
+ * (relay-core/stream*.c, shared by relay-tcp and relay-ws) against a fake
+ * transport (struct st_io recording every message written per connection):
+ * our CSM goes first with our Max-Message-Size; a first message other than
+ * a CSM aborts and closes; a request for a route held on another of our
+ * connections goes over it under a relay token without Uri-Host and with
+ * Hop-Limit, and the registrant's answer comes back under the client's
+ * token; a registrant's connection that closes while a request is pending
+ * -> 5.02 at once; after it closed, a new request -> 5.02 naming the
+ * transport ("its WebSocket closed"); an unknown name -> 5.05. No sockets:
+ * the core runs without ZeroMQ peers (static routes).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "route_table.h"
+#include "stream.h"
+
+#define MAXC 8
+#define MAXMSG 8
+
+struct fake {
+    struct st_relay s;
+    struct route_table *routes;
+    uint8_t out[MAXC][MAXMSG][512];
+    size_t out_len[MAXC][MAXMSG];
+    int nout[MAXC];
+    int closed[MAXC];
+    char why[MAXC][96];
+};
+
+static int f_write(void *io, uint32_t ci, const uint8_t *buf, size_t len)
+{
+    struct fake *f = io;
+    assert_true(ci < MAXC && len <= sizeof(f->out[0][0]));
+    int k = f->nout[ci]++ % MAXMSG;
+    memcpy(f->out[ci][k], buf, len);
+    f->out_len[ci][k] = len;
+    return 0;
+}
+
+static void f_release(void *io, uint32_t ci, uint64_t now)
+{
+    struct fake *f = io;
+    st_conn_close(&f->s, ci, "released", now);
+}
+
+static void f_closed(void *io, uint32_t ci, const char *why)
+{
+    struct fake *f = io;
+    f->closed[ci]++;
+    snprintf(f->why[ci], sizeof(f->why[ci]), "%s", why);
+}
+
+static const struct st_io fake_io = {
+    .what = "WebSocket",
+    .serialize = coap_msg_serialize_ws,
+    .parse = coap_msg_parse_ws,
+    .write = f_write,
+    .release = f_release,
+    .closed = f_closed,
+};
+
+/* The last message written on ci, parsed. */
+static void last(struct fake *f, uint32_t ci, struct coap_msg *m)
+{
+    assert_true(f->nout[ci] > 0);
+    int k = (f->nout[ci] - 1) % MAXMSG;
+    assert_int_equal(coap_msg_parse_ws(f->out[ci][k], f->out_len[ci][k], m), 0);
+}
+
+/* Deliver m (serialised in WebSocket framing) as if it came on ci. */
+static void feed(struct fake *f, uint32_t ci, const struct coap_msg *m)
+{
+    uint8_t buf[512];
+    ssize_t n = coap_msg_serialize_ws(m, buf, sizeof(buf));
+    assert_true(n > 0);
+    st_msg_on_message(&f->s, ci, buf, (size_t)n, 1000);
+}
+
+static void feed_csm(struct fake *f, uint32_t ci)
+{
+    struct coap_msg m;
+    coap_msg_init(&m);
+    m.code = COAP_SIG_CSM;
+    feed(f, ci, &m);
+}
+
+static void feed_get(struct fake *f, uint32_t ci, const char *host, uint8_t tok)
+{
+    struct coap_msg m;
+    coap_msg_init(&m);
+    m.code = COAP_GET;
+    m.tkl = 2;
+    m.token[0] = tok;
+    m.token[1] = 0x22;
+    if (host)
+        coap_msg_add_opt(&m, COAP_OPT_URI_HOST, host, (uint16_t)strlen(host));
+    coap_msg_add_opt(&m, COAP_OPT_URI_PATH, "hello", 5);
+    feed(f, ci, &m);
+}
+
+static uint32_t open_conn(struct fake *f, uint16_t port)
+{
+    struct rr_addr remote, local;
+    assert_int_equal(addr_parse(&remote, "192.0.2.7", port), 0);
+    assert_int_equal(addr_parse(&local, "203.0.113.10", 8683), 0);
+    uint32_t ci = st_conn_open(&f->s, &remote, &local);
+    assert_true(ci < MAXC);
+    st_sig_open(&f->s, ci, 1000);
+    return ci;
+}
+
+static void add_route(struct fake *f, const char *host, uint64_t conn_id)
+{
+    struct rr_route rt;
+    memset(&rt, 0, sizeof(rt));
+    snprintf(rt.host, sizeof(rt.host), "%s", host);
+    rt.path.transport = RR_TRANSPORT_WS;
+    snprintf(rt.path.relay, sizeof(rt.path.relay), "ws");
+    rt.path.conn_id = conn_id;
+    assert_int_equal(route_table_put(f->routes, &rt), 0);
+}
+
+static int setup(void **state)
+{
+    struct fake *f = calloc(1, sizeof(*f));
+    char err[128], dir[] = "/tmp/test_stream.XXXXXX";
+    const struct st_limits lim = {.max_conns = MAXC,
+                                  .max_message = 4096,
+                                  .max_inflight = 16,
+                                  .timeout_ms = 10000,
+                                  .pong_timeout_ms = 10000};
+
+    assert_non_null(f);
+    assert_non_null(mkdtemp(dir));
+    config_defaults(&f->s.cfg);
+    snprintf(f->s.cfg.state_dir, sizeof(f->s.cfg.state_dir), "%s", dir);
+    f->s.cfg.max_exchanges = 16;
+    assert_int_equal(config_finish(&f->s.cfg, err, sizeof(err)), 0);
+    assert_int_equal(st_init(&f->s, RR_TRANSPORT_WS, "ws", &fake_io, f, &lim), 0);
+    f->routes = route_table_new(16);
+    f->s.core.static_routes = f->routes;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fake *f = *state;
+    char path[RR_CFG_STR + 16];
+    st_free(&f->s);
+    route_table_free(f->routes);
+    snprintf(path, sizeof(path), "%s", f->s.cfg.state_dir);
+    rmdir(path);
+    free(f);
+    return 0;
+}
+
+static void test_csm_first(void **state)
+{
+    struct fake *f = *state;
+    struct coap_msg m;
+
+    uint32_t c = open_conn(f, 40000);
+    assert_int_equal(f->nout[c], 1);
+    last(f, c, &m);
+    assert_int_equal(m.code, COAP_SIG_CSM);
+    const struct coap_msg_opt *mms = coap_msg_find(&m, SIG_OPT_MAX_MESSAGE_SIZE);
+    assert_non_null(mms);
+    assert_int_equal(coap_opt_value_uint(mms), 4096);
+    /* a request before the peer's CSM: Abort, then closed */
+    feed_get(f, c, NULL, 0x11);
+    last(f, c, &m);
+    assert_int_equal(m.code, COAP_SIG_ABORT);
+    assert_int_equal(f->closed[c], 1);
+    assert_int_equal(f->s.nconns, 0);
+}
+
+static void test_proxy_over_connection(void **state)
+{
+    struct fake *f = *state;
+    struct coap_msg m, a;
+
+    uint32_t c = open_conn(f, 40001), r = open_conn(f, 40002);
+    feed_csm(f, c);
+    feed_csm(f, r);
+    add_route(f, "bob.proxy.localhost", f->s.conns[r].id);
+
+    feed_get(f, c, "bob.proxy.localhost", 0x11);
+    assert_int_equal(f->nout[r], 2); /* CSM, then the request */
+    last(f, r, &m);
+    assert_int_equal(m.code, COAP_GET);
+    assert_null(coap_msg_find(&m, COAP_OPT_URI_HOST));
+    assert_non_null(coap_msg_find(&m, COAP_OPT_HOP_LIMIT));
+    assert_int_equal(m.tkl, FWD_TOKEN_LEN);
+
+    coap_msg_init(&a);
+    a.code = COAP_CONTENT;
+    a.tkl = m.tkl;
+    memcpy(a.token, m.token, m.tkl);
+    a.payload = (const uint8_t *)"hi";
+    a.payload_len = 2;
+    feed(f, r, &a);
+    last(f, c, &m);
+    assert_int_equal(m.code, COAP_CONTENT);
+    assert_int_equal(m.tkl, 2);
+    assert_int_equal(m.token[0], 0x11);
+    assert_memory_equal(m.payload, "hi", 2);
+
+    /* pending when the registrant's connection closes: 5.02 at once */
+    feed_get(f, c, "bob.proxy.localhost", 0x12);
+    int before = f->nout[c];
+    st_conn_close(&f->s, r, "gone", 1000);
+    assert_int_equal(f->closed[r], 1);
+    assert_int_equal(f->nout[c], before + 1);
+    last(f, c, &m);
+    assert_int_equal(m.code, COAP_BAD_GATEWAY);
+    assert_int_equal(m.token[0], 0x12);
+
+    /* after it closed: 5.02 naming the transport */
+    feed_get(f, c, "bob.proxy.localhost", 0x13);
+    last(f, c, &m);
+    assert_int_equal(m.code, COAP_BAD_GATEWAY);
+    assert_non_null(memmem(m.payload, m.payload_len, "its WebSocket closed", 20));
+
+    /* an unknown name */
+    feed_get(f, c, "nobody.proxy.localhost", 0x14);
+    last(f, c, &m);
+    assert_int_equal(m.code, COAP_PROXYING_NOT_SUPPORTED);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_csm_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_over_connection, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
