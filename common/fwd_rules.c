@@ -86,11 +86,13 @@ int fwd_hop_limit_apply(struct coap_msg *m, uint32_t dflt, uint8_t *buf)
         if (dflt == 0 || dflt > 255)
             dflt = 16;
         buf[0] = (uint8_t)dflt;
-        return coap_msg_add_opt(m, COAP_OPT_HOP_LIMIT, buf, 1);
+        /* the only way adding fails is a full option list: that is our
+         * limit, not a loop, and must not be reported as 5.08 */
+        return coap_msg_add_opt(m, COAP_OPT_HOP_LIMIT, buf, 1) < 0 ? FWD_HL_NO_ROOM : 0;
     }
     uint32_t v = coap_opt_value_uint(o);
     if (v <= 1)
-        return -1;
+        return FWD_HL_LOOP;
     /* Hop-Limit is 1..255 (RFC 8768 §3); a longer value counts as 255, not
      * as its low byte, which would reset the count or end it at once
      * (0x0100 -> 255, 0x0201 -> 0; found by tests/fuzz/fuzz_fwd_rules.c) */
@@ -102,6 +104,16 @@ int fwd_hop_limit_apply(struct coap_msg *m, uint32_t dflt, uint8_t *buf)
     w->val = buf;
     w->len = 1;
     return 0;
+}
+
+uint8_t fwd_hop_limit_answer(int verdict, char *diag, size_t len)
+{
+    if (verdict == FWD_HL_NO_ROOM) {
+        snprintf(diag, len, "request has %u options: no room to add Hop-Limit", COAP_MSG_MAX_OPTS);
+        return COAP_INTERNAL_ERROR;
+    }
+    snprintf(diag, len, "hop limit reached (proxy loop?)");
+    return COAP_HOP_LIMIT_REACHED;
 }
 
 int fwd_check_options(const struct coap_msg *m, const struct rr_config *cfg, uint16_t *bad)

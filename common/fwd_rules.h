@@ -55,12 +55,24 @@ uint8_t fwd_verdict_answer(enum fwd_verdict v, uint16_t bad, char *diag, size_t 
 /* True for "192.0.2.1", "2001:db8::1", "[2001:db8::1]". */
 bool fwd_host_is_ip_literal(const char *host);
 
+/* fwd_hop_limit_apply's verdicts other than 0 (applied). */
+enum {
+    FWD_HL_LOOP = -1,    /* Hop-Limit exhausted: a loop (answer 5.08) */
+    FWD_HL_NO_ROOM = -2, /* no Hop-Limit, and the request already holds
+                          * COAP_MSG_MAX_OPTS options: ours does not fit
+                          * (not a loop: answer 5.00, see fwd_hop_limit_answer) */
+};
+
 /*
  * Hop-Limit on a request about to be forwarded: absent -> add dflt; present
  * with value v > 1 -> v - 1; 0 or 1 -> loop. buf (>= 4 bytes) holds the new
- * value and must outlive m. Returns 0, or -1 for a loop (answer 5.08).
+ * value and must outlive m. Returns 0, FWD_HL_LOOP or FWD_HL_NO_ROOM.
  */
 int fwd_hop_limit_apply(struct coap_msg *m, uint32_t dflt, uint8_t *buf);
+
+/* The answer for a verdict of fwd_hop_limit_apply other than 0: the CoAP
+ * code (5.08 for a loop, 5.00 when there was no room) and the diagnostic. */
+uint8_t fwd_hop_limit_answer(int verdict, char *diag, size_t len);
 
 /*
  * Option check for a message passing the proxy: returns 0 when every option

@@ -87,6 +87,7 @@ struct tcp_ep {
     uint64_t last_tx, next_action, next_refresh, stop_deadline;
     unsigned retry_ms;
     char reg_iface[CN_PATHLEN], reg_loc[CN_PATHLEN], host[CN_HOSTLEN];
+    unsigned port; /* hosting port from the lookup, 0 = none */
     uint16_t next_mid;
     uint16_t pend[TCP_PEND_ACKS]; /* CON responses to ACK to the local server */
     unsigned npend;
@@ -349,8 +350,8 @@ static void own_done(struct tcp_serve *s, struct tcp_ep *e, const struct coap_ms
         }
         break;
     case TO_LOOKUP:
-        serve_take_host(s->o, e->t->ep, m, e->host, sizeof(e->host));
-        serve_print(s->o, e->t->ep, e->host, e->reg_loc, &e->t->local->addr);
+        serve_take_host(s->o, e->t->ep, m, e->host, sizeof(e->host), &e->port);
+        serve_print(s->o, e->t->ep, e->host, e->port, e->reg_loc, &e->t->local->addr);
         e->st = TR_REGISTERED;
         e->backoff_ms = 0; /* a working connection: reconnects start quick again */
         break;

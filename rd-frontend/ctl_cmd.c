@@ -147,6 +147,7 @@ static json_t *reg_json(const struct frontend *fe, const struct rd_reg *r, bool 
     json_object_set_new(o, "path", json_string(path));
     json_object_set_new(o, "host", json_string(r->host));
     json_object_set_new(o, "base", json_string(r->base));
+    json_object_set_new(o, "port", json_integer(r->port)); /* hosting port, 0 = none */
     json_object_set_new(o, "transport", json_string(proto_transport_name(r->peer.transport)));
     json_object_set_new(o, "relay", json_string(r->peer.relay));
     json_object_set_new(o, "expires", jtime(r->expires_at));

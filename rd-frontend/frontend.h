@@ -20,6 +20,8 @@
  *   registry.c   in-memory registrations, their hash indexes, expiry heap
  *   attr_index.c the lookup index: (attribute, value) -> registrations
  *   store.c      SQLite (the only file with SQL)
+ *   ports.c      port-based hosting: which port is free, assigned, quarantined
+ *   port_reg.c   a registration's hosting port through its life (store, log)
  *   routes_pub.c Clone-pattern server side (ROUTE_UPDATE, HEARTBEAT, snapshots)
  *   ownership.c  who may re-register, update or delete a live registration
  *   secrets.c    per-name shared secrets (name_secrets file, ?sec=)
@@ -110,6 +112,7 @@ struct rd_reg {
     uint8_t proxy;              /* enum rd_proxy_mode */
     struct rr_peer peer;        /* where the last registration/update came from */
     uint32_t ka;                /* keepalive s, RR_KA_DEFAULT = relay default */
+    uint16_t port;              /* port-based hosting port (ports.c), 0 = none */
     bool expired;               /* lifetime over: out of lookups, route gone */
     bool unreachable;           /* from REACHABILITY (memory only) */
     uint64_t unreachable_since; /* unix ms */
@@ -278,6 +281,30 @@ struct rd_out {
     struct rd_out *next;
 };
 
+/* Port-based hosting (ports.c): one slot per port of the range. */
+struct rd_port_slot {
+    uint8_t state;      /* free, assigned, quarantined */
+    uint64_t until;     /* quarantined until (unix ms) */
+    struct rr_addr src; /* assigned: the registrant's address (per-source limit) */
+};
+/* How many ports one source (addr_source_key: IPv4 address or IPv6 /64) holds. */
+struct rd_port_src {
+    uint8_t key[ADDR_SOURCE_KEY_LEN];
+    uint32_t count; /* 0 = empty slot */
+};
+struct rd_ports {
+    uint16_t lo;
+    uint32_t n; /* ports in the range; 0 = port hosting off */
+    struct rd_port_slot *slot;
+    struct rd_port_src *src; /* open addressing, src_cap (a power of two >= 2 n) */
+    uint32_t src_cap;
+    uint16_t *fifo; /* ring of the ports not assigned, next to give out first */
+    uint32_t head, count;
+    uint64_t quarantine_ms;
+    uint32_t per_source;
+};
+enum rd_port_why { RD_PORT_OK = 0, RD_PORT_OFF, RD_PORT_EXHAUSTED, RD_PORT_SOURCE_LIMIT };
+
 /* Per-name secrets (secrets.c): the name_secrets file, in file order. */
 struct rd_secret {
     char *pattern; /* "ep" or "ep.d", fnmatch(3) wildcards, case-insensitive */
@@ -316,6 +343,7 @@ struct rd_limits {
 
 struct frontend {
     struct rr_config cfg;
+    struct rd_ports ports;
     uint64_t now; /* wall clock, unix ms; set by main per batch (tests set it) */
     struct store *store;
     struct registry reg;
@@ -644,6 +672,39 @@ bool aidx_ent_in_range(const struct aidx_ent *e, const char *name, const char *s
 size_t aidx_ent_count(const struct aidx_ent *e); /* 0 for NULL */
 struct rd_reg *const *aidx_ent_regs(const struct aidx_ent *e);
 
+/* --- port-based hosting (ports.c) --- */
+/* Range from cfg (port_lo..port_hi; none = off), everything free. 0 / -1. */
+int ports_init(struct rd_ports *p, const struct rr_config *cfg);
+void ports_free(struct rd_ports *p);
+bool ports_on(const struct rd_ports *p);
+/* Loading: a registration's port (-1: outside the range or taken twice,
+ * the caller drops it from the registration), a quarantine row, then
+ * ports_load_end to order what is not assigned. */
+int ports_load_assigned(struct rd_ports *p, uint16_t port, const struct rr_addr *src);
+void ports_load_quarantined(struct rd_ports *p, uint16_t port, uint64_t until);
+void ports_load_end(struct rd_ports *p);
+/* A port for a registration from src, or 0 and why not. */
+uint16_t ports_assign(struct rd_ports *p, const struct rr_addr *src, uint64_t now,
+                      enum rd_port_why *why);
+/* The registration gave up port: quarantined until the time returned (to
+ * persist), 0 if it was not assigned. */
+uint64_t ports_release(struct rd_ports *p, uint16_t port, uint64_t now);
+unsigned ports_held_by(const struct rd_ports *p, const struct rr_addr *src);
+bool ports_same_source(const struct rr_addr *a, const struct rr_addr *b);
+const char *ports_why_text(enum rd_port_why why);
+
+/* --- a registration's hosting port (port_reg.c) --- */
+/* After r's host changed or r was made: a proxied one without a port gets
+ * one (if any is free; else logged), one no longer proxied gives it back. */
+void port_reg_sync(struct frontend *fe, struct rd_reg *r);
+/* r ends (or stops being proxied): its port goes to quarantine. */
+void port_reg_release(struct frontend *fe, struct rd_reg *r);
+/* Loading r: take its stored port; true if it had to be dropped (the row
+ * is rewritten). Then port_reg_load_end (quarantine rows, order, and ports
+ * for proxied registrations that have none, oldest first). */
+bool port_reg_load(struct frontend *fe, struct rd_reg *r);
+int port_reg_load_end(struct frontend *fe);
+
 /* --- store (store.c) --- */
 struct store;
 int store_open(const char *path, struct store **out);
@@ -661,6 +722,11 @@ int store_update(struct store *s, const struct rd_reg *r);
 int store_delete(struct store *s, int64_t id);
 /* Load every row; fn takes ownership of each registration. 0 / -1. */
 int store_load(struct store *s, int (*fn)(struct rd_reg *r, void *arg), void *arg);
+/* Hosting port quarantine rows: set (insert or replace), clear, load. 0 / -1. */
+int store_port_quarantine(struct store *s, uint16_t port, uint64_t until);
+int store_port_clear(struct store *s, uint16_t port);
+int store_load_quarantine(struct store *s, void (*fn)(uint16_t port, uint64_t until, void *arg),
+                          void *arg);
 
 /* --- routes (routes_pub.c) --- */
 void routes_init(struct frontend *fe);

@@ -191,6 +191,11 @@ static bool reg_attr_match(const struct frontend *fe, const struct rd_reg *r,
         return time_match(f, r->unreachable_since);
     if (strcmp(n, "reachable-since") == 0 && r->proxy && !r->unreachable && r->reachable_since)
         return time_match(f, r->reachable_since);
+    if (strcmp(n, "port") == 0 && r->port && r->host[0]) {
+        char port[8];
+        snprintf(port, sizeof(port), "%u", r->port);
+        return attr_match(f, n, port, true);
+    }
     for (unsigned i = 0; i < r->nattrs; i++)
         if (strcmp(r->attrs[i].name, n) == 0 &&
             attr_match(f, n, r->attrs[i].value, r->attrs[i].has_value))
@@ -303,6 +308,9 @@ static void append_ep_link(const struct rd_reg *r, struct strbuf *out)
                   proto_transport_name(r->peer.transport), r->peer.relay);
     rd_rfc3339(r->expires_at, since, sizeof(since));
     sb_printf(out, ";expires=\"%s\"", since);
+    /* port-based hosting: coap://<any relay address>:<port>/ reaches it */
+    if (r->port && r->host[0])
+        sb_printf(out, ";port=\"%u\"", r->port);
 }
 
 static void append_res_link(const struct rd_reg *r, const struct lf_link *l, struct strbuf *out)
@@ -398,7 +406,7 @@ void lookup_index_keys(const struct rd_reg *r,
     bool relative = false;
 
     /* what reg_attr_match compares (href's /reg/N forms, rt=core.rd-ep,
-     * proxy and reachable are computed: the planner does not use the
+     * proxy, reachable and port are computed: the planner does not use the
      * index for them) */
     fn(arg, "ep", r->ep);
     if (r->d[0])
@@ -547,7 +555,8 @@ static bool plan_filter(bool res, const struct rd_attr *f, struct plan *p)
     p->ns = 0;
     if (strcmp(n, "proxy") == 0 || strcmp(n, "reachable") == 0 || strcmp(n, "host") == 0 ||
         strcmp(n, "transport") == 0 || strcmp(n, "relay") == 0 || strcmp(n, "expires") == 0 ||
-        strcmp(n, "reachable-since") == 0 || strcmp(n, "unreachable-since") == 0)
+        strcmp(n, "reachable-since") == 0 || strcmp(n, "unreachable-since") == 0 ||
+        strcmp(n, "port") == 0)
         return false; /* computed, not in the index */
     if (!res && strcmp(n, "rt") == 0 &&
         (!f->has_value || lookup_value_match(f->value, "core.rd-ep")))

@@ -78,6 +78,8 @@ unsigned rc_status_collect(struct relay_core *c, struct rc_counter *f, unsigned 
     RC_PUT("xfwd_out", c->c.xfwd_out);
     RC_PUT("xfwd_in", c->c.xfwd_in);
     RC_PUT("xfwd_refused", c->c.xfwd_refused);
+    RC_PUT("port_requests", c->c.port_requests);
+    RC_PUT("ports_open", c->c.ports_open);
     RC_PUT("start_ms", c->start_wall_ms);
     RC_PUT("last_resync_ms", last);
     RC_PUT("last_resync_reason", reason);
@@ -161,6 +163,7 @@ static void on_route_change(void *arg, const struct rr_route *old_rt, const stru
     } else if (old_rt) {
         log_info("route %s removed", old_rt->host);
     }
+    rc_port_route_change(c, old_rt, new_rt, swapped);
     if (c->tp->route_change)
         c->tp->route_change(c->tpa, old_rt, new_rt, swapped, new_frontend);
 }

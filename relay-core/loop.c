@@ -85,7 +85,7 @@ int rc_init(struct relay_core *c, const struct rr_config *cfg, const char *name,
     c->zs = calloc((size_t)c->max_zs, sizeof(*c->zs));
     c->zctx = zmq_ctx_new();
     if (c->epfd < 0 || !c->ctlbuf || !c->txbuf || !c->coapbuf || !c->status_msg || !c->xpeers ||
-        !c->zs || !c->zctx) {
+        !c->zs || !c->zctx || rc_port_init(c) < 0) {
         log_warn("relay core setup");
         return -1;
     }
@@ -119,6 +119,7 @@ void rc_free(struct relay_core *c)
     c->status_msg = NULL;
     free(c->xpeers);
     free(c->zs);
+    rc_port_free(c);
     c->ctlbuf = c->txbuf = c->coapbuf = NULL;
     c->xpeers = NULL;
     c->zs = NULL;

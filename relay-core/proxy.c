@@ -96,9 +96,9 @@ static enum rc_proxy_verdict proxy_decide(struct relay_core *c, struct coap_msg 
         snprintf(diag, dlen, "unknown unsafe option %u", bad);
         return RC_PROXY_ANSWER;
     }
-    if (fwd_hop_limit_apply(m, c->cfg->hop_limit, hl) < 0) {
-        *code = COAP_HOP_LIMIT_REACHED;
-        snprintf(diag, dlen, "hop limit reached (proxy loop?)");
+    int hlv = fwd_hop_limit_apply(m, c->cfg->hop_limit, hl);
+    if (hlv < 0) {
+        *code = fwd_hop_limit_answer(hlv, diag, dlen);
         return RC_PROXY_ANSWER;
     }
     coap_msg_remove_opt(m, COAP_OPT_URI_HOST);

@@ -149,6 +149,26 @@ static void answer(void *tp, uint32_t i, uint8_t code, const char *diag, uint64_
     st_dx_answer_local(tp, i, code, diag, now);
 }
 
+static int port_open(void *tp, uint16_t port)
+{
+    struct st_relay *r = tp;
+    return rc_plis_open(&r->core, &r->plis, port);
+}
+
+static void port_close(void *tp, uint16_t port)
+{
+    struct st_relay *r = tp;
+    uint64_t now = now_mono_ms();
+
+    rc_plis_close(&r->core, &r->plis, port);
+    /* the connections accepted there go too: after the quarantine the
+     * number may belong to another endpoint, and a client kept connected
+     * that long must not reach it (rare: a scan of the pool is fine) */
+    for (uint32_t ci = 0; ci < r->nconns_max; ci++)
+        if (r->conns[ci].state == RC_OPEN && r->conns[ci].mux_port == port)
+            st_conn_close(r, ci, "its hosting port closed (registration gone)", now);
+}
+
 static const struct relay_transport stream_transport = {
     .transport = RR_TRANSPORT_NONE, /* set by st_init */
     .on_timer = on_timer,
@@ -162,6 +182,8 @@ static const struct relay_transport stream_transport = {
     .rd_response = st_rd_on_response,
     .rd_notify = st_rd_on_notify,
     .ep_request = st_rd_on_ep_request,
+    .port_open = port_open,
+    .port_close = port_close,
     .xfwd_request = st_xfwd_on_request,
     .xfwd_cancel = st_xfwd_on_cancel,
     .xfwd_response = st_proxy_on_xfwd_response,
@@ -181,8 +203,14 @@ int st_init(struct st_relay *r, uint8_t transport, const char *name, const struc
     return 0;
 }
 
+int st_port_listeners(struct st_relay *r, const struct rc_listeners *base, uint32_t skip)
+{
+    return rc_plis_init(&r->core, &r->plis, base, skip);
+}
+
 void st_free(struct st_relay *r)
 {
+    rc_plis_free(&r->plis);
     st_conns_free(r);
     st_exch_free(r);
     rc_free(&r->core);

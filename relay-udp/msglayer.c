@@ -1,8 +1,8 @@
 /*
  * msglayer.c - classification of every datagram relay-udp receives
  * (RFC 7252 §4): pings, ACK/RST matching against what we retransmit,
- * duplicate requests, requests (to rd_path.c or proxy.c by Uri-Host, or by
- * the socket's kind for port-based listeners) and responses from endpoints
+ * duplicate requests, requests (to the core's classification by Uri-Host:
+ * rd_path.c or proxy.c) and responses from endpoints
  * (to proxy.c by relay token). Owns no state; uses exchange.c's tables.
  */
 #include <stdio.h>
@@ -98,10 +98,10 @@ static void on_request(struct relay *r, int sock, const struct rr_addr *peer,
     memcpy(d->token, m->token, m->tkl);
     dx_dedup_insert(r, i);
 
-    /* room for port-based hosting (BRIEF §3.4): such a listener maps every
-     * request to its one route and never looks at Uri-Host */
+    /* port-based hosting (BRIEF §3.4): such a listener maps every request
+     * to its one route and never looks at Uri-Host */
     if (r->socks[sock].kind == RU_SOCK_MUX) {
-        proxy_on_request(r, i, m, r->socks[sock].mux_host, now);
+        rc_port_request(&r->core, r->socks[sock].mux_port, i, m, now);
         return;
     }
     rc_on_request(&r->core, i, m, buf, len, now);

@@ -5,7 +5,8 @@
  * ours, independent of the wall clock), XFWD ids and the one status
  * mapping (counted as 5.02 / 5.04); the proxy decision (no route -> 5.05,
  * our route with its path down -> 5.02 with the transport's diagnostic,
- * unknown unsafe option -> 4.02, Hop-Limit 1 -> 5.08, our route -> LOCAL
+ * unknown unsafe option -> 4.02, Hop-Limit 1 -> 5.08, no room to add
+ * Hop-Limit -> 5.00 (not 5.08), our route -> LOCAL
  * with Uri-Host gone and Hop-Limit added, another relay's route -> XFWD,
  * the same relay name on another transport is not ours); the request
  * classification (a trailing dot and upper case reach proxy_request
@@ -312,6 +313,22 @@ static void test_proxy_decide(void **state)
 
     assert_int_equal(decide(f, "alice.proxy.localhost", 0, 1, &m, &code, diag), RC_PROXY_ANSWER);
     assert_int_equal(code, COAP_HOP_LIMIT_REACHED);
+
+    /* no option slot left for Hop-Limit: our limit, not a loop -> 5.00 */
+    coap_msg_init(&m);
+    m.code = COAP_GET;
+    coap_msg_add_opt(&m, COAP_OPT_URI_HOST, "alice.proxy.localhost", 21);
+    while (coap_msg_add_opt(&m, COAP_OPT_URI_PATH, "a", 1) == 0)
+        ;
+    {
+        static uint8_t hl[4];
+        const struct rr_route *route;
+        assert_int_equal(
+            rc_proxy_decide(&f->core, &m, "alice.proxy.localhost", &route, hl, &code, diag, 96),
+            RC_PROXY_ANSWER);
+    }
+    assert_int_equal(code, COAP_INTERNAL_ERROR);
+    assert_non_null(strstr(diag, "Hop-Limit"));
 
     assert_int_equal(decide(f, "alice.proxy.localhost", 0, 0, &m, &code, diag), RC_PROXY_LOCAL);
     assert_null(coap_msg_find(&m, COAP_OPT_URI_HOST));

@@ -121,6 +121,39 @@ static void test_hop_limit(void **state)
     }
 }
 
+/* a loop and "no room for Hop-Limit" are different verdicts with different
+ * answers: only the loop is 5.08 */
+static void test_hop_limit_no_room(void **state)
+{
+    struct coap_msg m;
+    uint8_t buf[4], v = 1;
+    char diag[96];
+    (void)state;
+
+    coap_msg_init(&m);
+    m.code = COAP_GET;
+    for (unsigned i = 0; i < COAP_MSG_MAX_OPTS; i++)
+        assert_int_equal(coap_msg_add_opt(&m, COAP_OPT_URI_PATH, "a", 1), 0);
+    assert_int_equal(fwd_hop_limit_apply(&m, 16, buf), FWD_HL_NO_ROOM);
+    assert_null(coap_msg_find(&m, COAP_OPT_HOP_LIMIT));
+    assert_int_equal(fwd_hop_limit_answer(FWD_HL_NO_ROOM, diag, sizeof(diag)), COAP_INTERNAL_ERROR);
+    assert_non_null(strstr(diag, "no room to add Hop-Limit"));
+
+    /* full, but Hop-Limit present: decremented in place, no slot needed */
+    m.nopts--;
+    v = 3;
+    assert_int_equal(coap_msg_add_opt(&m, COAP_OPT_HOP_LIMIT, &v, 1), 0);
+    assert_int_equal(fwd_hop_limit_apply(&m, 16, buf), 0);
+    assert_int_equal(coap_msg_opt_uint(&m, COAP_OPT_HOP_LIMIT, 0), 2);
+
+    coap_msg_init(&m);
+    v = 1;
+    coap_msg_add_opt(&m, COAP_OPT_HOP_LIMIT, &v, 1);
+    assert_int_equal(fwd_hop_limit_apply(&m, 16, buf), FWD_HL_LOOP);
+    assert_int_equal(fwd_hop_limit_answer(FWD_HL_LOOP, diag, sizeof(diag)), COAP_HOP_LIMIT_REACHED);
+    assert_non_null(strstr(diag, "hop limit"));
+}
+
 static void test_options(void **state)
 {
     struct rr_config c = mkcfg("");
@@ -194,10 +227,10 @@ static void test_token(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decide),        cmocka_unit_test(test_ip_literal),
-        cmocka_unit_test(test_hop_limit),     cmocka_unit_test(test_options),
-        cmocka_unit_test(test_forward_proxy), cmocka_unit_test(test_token),
-        cmocka_unit_test(test_critical),
+        cmocka_unit_test(test_decide),    cmocka_unit_test(test_ip_literal),
+        cmocka_unit_test(test_hop_limit), cmocka_unit_test(test_hop_limit_no_room),
+        cmocka_unit_test(test_options),   cmocka_unit_test(test_forward_proxy),
+        cmocka_unit_test(test_token),     cmocka_unit_test(test_critical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
