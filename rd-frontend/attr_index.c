@@ -34,6 +34,7 @@ struct aidx_ent {
     struct rd_reg **regs; /* posting list, unordered */
     uint32_t n, cap;
     uint32_t stamp;           /* aidx.stamp of the last aidx_add that joined it */
+    uint32_t id;              /* aidx.ents[id] == this */
     const char *name, *value; /* inside this allocation, after next[] */
     uint8_t level;
     struct aidx_ent *next[]; /* skip list, level pointers */
@@ -91,6 +92,8 @@ void aidx_free(struct aidx *x)
         free(x->pend[i]);
     }
     free(x->pend);
+    free(x->ents);
+    free(x->free_ids);
     free(x->head);
     free(x->buckets);
     free(x->touched);
@@ -119,7 +122,7 @@ static void touch(struct aidx *x, uint64_t h)
 void aidx_touch_reg(struct aidx *x, const struct rd_reg *r)
 {
     for (uint32_t i = 0; i < r->naim; i++)
-        touch(x, r->aim[i].e->hash);
+        touch(x, x->ents[r->aim[i].eid]->hash);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -282,10 +285,20 @@ static struct aidx_ent *ent_get(struct aidx *x, const char *name, const char *va
         x->pend = np;
         x->cappend = nc;
     }
+    if (x->nfree == 0 && x->nids == x->capids) {
+        uint32_t nc = x->capids ? x->capids * 2 : 4096;
+        struct aidx_ent **ne = realloc(x->ents, nc * sizeof(*ne));
+        if (ne == NULL)
+            return NULL;
+        x->ents = ne;
+        x->capids = nc;
+    }
     level = random_level(x);
     e = calloc(1, sizeof(*e) + level * sizeof(e->next[0]) + nl + vl);
     if (e == NULL)
         return NULL;
+    e->id = x->nfree > 0 ? x->free_ids[--x->nfree] : x->nids++;
+    x->ents[e->id] = e;
     p = (char *)&e->next[level];
     memcpy(p, name, nl);
     memcpy(p + nl, value, vl);
@@ -373,6 +386,17 @@ static void ent_drop(struct aidx *x, struct aidx_ent *e)
         if (upd[l]->next[l] == e)
             upd[l]->next[l] = e->next[l];
     x->nent--;
+    x->ents[e->id] = NULL;
+    if (x->nfree == x->capfree) {
+        uint32_t nc = x->capfree ? x->capfree * 2 : 1024;
+        uint32_t *nf = realloc(x->free_ids, nc * sizeof(*nf));
+        if (nf != NULL) {
+            x->free_ids = nf;
+            x->capfree = nc;
+        }
+    }
+    if (x->nfree < x->capfree) /* else the id is not reused: harmless */
+        x->free_ids[x->nfree++] = e->id;
     free(e->regs);
     free(e);
 }
@@ -420,7 +444,7 @@ static void add_key(void *arg, const char *name, const char *value)
         e->cap = nc;
     }
     e->stamp = c->x->stamp;
-    r->aim[r->naim].e = e;
+    r->aim[r->naim].eid = e->id;
     r->aim[r->naim].slot = e->n;
     r->naim++;
     e->regs[e->n++] = r;
@@ -451,7 +475,7 @@ int aidx_add(struct aidx *x, struct rd_reg *r)
 static void leave(struct aidx *x, const struct aidx_mem *m, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
-        struct aidx_ent *e = m[i].e;
+        struct aidx_ent *e = x->ents[m[i].eid];
         uint32_t slot = m[i].slot;
         struct rd_reg *moved = e->regs[--e->n];
 
@@ -462,7 +486,7 @@ static void leave(struct aidx *x, const struct aidx_mem *m, uint32_t n)
              * membership by slot, not by entry alone) */
             e->regs[slot] = moved;
             for (uint32_t j = 0; j < moved->naim; j++) {
-                if (moved->aim[j].e == e && moved->aim[j].slot == e->n) {
+                if (moved->aim[j].eid == e->id && moved->aim[j].slot == e->n) {
                     moved->aim[j].slot = slot;
                     break;
                 }

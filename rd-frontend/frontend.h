@@ -67,13 +67,19 @@ enum rd_proxy_mode { RD_PROXY_NONE = 0, RD_PROXY_YES = 1, RD_PROXY_ONDEMAND = 2 
  * registration; every registration lists its memberships. */
 struct aidx_ent;
 struct aidx_mem {
-    struct aidx_ent *e;
-    uint32_t slot; /* position in e's posting list */
+    uint32_t eid;  /* the entry: aidx.ents[eid] (8 B a membership, not 16) */
+    uint32_t slot; /* position in its posting list */
 };
 struct aidx {
     struct aidx_ent **buckets;
     size_t nbuckets, nent;
     struct aidx_ent *head; /* skip list head, (name, value) order */
+    /* entries by id (memberships name them by a 32-bit id); ids of dropped
+     * entries are reused from free_ids */
+    struct aidx_ent **ents;
+    uint32_t nids, capids;
+    uint32_t *free_ids;
+    uint32_t nfree, capfree;
     uint64_t rng;
     uint32_t stamp; /* bumped per aidx_add: marks entries already joined */
     /* keys (hashes) joined or left since aidx_touch_reset: which Observe
