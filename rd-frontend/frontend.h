@@ -66,6 +66,12 @@ enum rd_proxy_mode { RD_PROXY_NONE = 0, RD_PROXY_YES = 1, RD_PROXY_ONDEMAND = 2 
 /* Lookup index (attr_index.c): one entry per (name, value) carried by some
  * registration; every registration lists its memberships. */
 struct aidx_ent;
+struct aidx_ids {
+    void **v; /* v[id] */
+    uint32_t n, cap;
+    uint32_t *free; /* ids to reuse */
+    uint32_t nfree, capfree;
+};
 struct aidx_mem {
     uint32_t eid;  /* the entry: aidx.ents[eid] (8 B a membership, not 16) */
     uint32_t slot; /* position in its posting list */
@@ -74,12 +80,10 @@ struct aidx {
     struct aidx_ent **buckets;
     size_t nbuckets, nent;
     struct aidx_ent *head; /* skip list head, (name, value) order */
-    /* entries by id (memberships name them by a 32-bit id); ids of dropped
-     * entries are reused from free_ids */
-    struct aidx_ent **ents;
-    uint32_t nids, capids;
-    uint32_t *free_ids;
-    uint32_t nfree, capfree;
+    /* entries by id (memberships name them by a 32-bit id) and indexed
+     * registrations by id (posting lists hold 32-bit ids, not pointers);
+     * ids of dropped ones are reused */
+    struct aidx_ids ents, regs;
     uint64_t rng;
     uint32_t stamp; /* bumped per aidx_add: marks entries already joined */
     /* keys (hashes) joined or left since aidx_touch_reset: which Observe
@@ -129,6 +133,7 @@ struct rd_reg {
     struct rd_reg *prev, *next; /* id order */
     struct rd_reg *h_id, *h_epd, *h_host, *h_ep;
     struct aidx_mem *aim; /* lookup index memberships */
+    uint32_t aid1;        /* its id in the lookup index + 1, 0 = not indexed */
     uint32_t naim, capaim;
     uint32_t hidx;  /* position in the expiry heap */
     uint8_t census; /* the class it is counted under (metrics.c), 0 = not counted */
@@ -676,7 +681,8 @@ const struct aidx_ent *aidx_first_ge(const struct aidx *x, const char *name, con
 const struct aidx_ent *aidx_ent_next(const struct aidx_ent *e);
 bool aidx_ent_in_range(const struct aidx_ent *e, const char *name, const char *stem, size_t len);
 size_t aidx_ent_count(const struct aidx_ent *e); /* 0 for NULL */
-struct rd_reg *const *aidx_ent_regs(const struct aidx_ent *e);
+/* The i-th registration of e's posting list (i < aidx_ent_count). */
+struct rd_reg *aidx_ent_reg(const struct aidx *x, const struct aidx_ent *e, size_t i);
 
 /* --- port-based hosting (ports.c) --- */
 /* Range from cfg (port_lo..port_hi; none = off), everything free. 0 / -1. */

@@ -626,12 +626,10 @@ static int cands_push(struct cands *c, const struct rd_reg *r)
     return 0;
 }
 
-static int cands_push_ent(struct cands *c, const struct aidx_ent *e)
+static int cands_push_ent(const struct aidx *x, struct cands *c, const struct aidx_ent *e)
 {
-    struct rd_reg *const *regs = aidx_ent_regs(e);
-
     for (size_t i = 0; i < aidx_ent_count(e); i++)
-        if (cands_push(c, regs[i]) < 0)
+        if (cands_push(c, aidx_ent_reg(x, e, i)) < 0)
             return -1;
     return 0;
 }
@@ -646,12 +644,12 @@ static int plan_collect(const struct frontend *fe, const struct plan *p, struct 
                 return -1;
         } else if (s->kind == SRC_EXACT) {
             const struct aidx_ent *e = aidx_find(&fe->reg.idx, s->name, s->val);
-            if (e && cands_push_ent(c, e) < 0)
+            if (e && cands_push_ent(&fe->reg.idx, c, e) < 0)
                 return -1;
         } else {
             for (const struct aidx_ent *e = aidx_first_ge(&fe->reg.idx, s->name, s->val);
                  aidx_ent_in_range(e, s->name, s->val, s->len); e = aidx_ent_next(e))
-                if (cands_push_ent(c, e) < 0)
+                if (cands_push_ent(&fe->reg.idx, c, e) < 0)
                     return -1;
         }
     }
