@@ -922,10 +922,10 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
     o->warmup = 0.5;
     o->timeout_ms = 1000;
     o->max_retransmit = 4;
-    o->lookup_inflight = 1;
-    o->obs_rate = 1000;
+    o->rounds = 1;
     o->links = 10;
     o->lookup_inflight = 1;
+    o->obs_rate = 1000;
     snprintf(o->path, sizeof(o->path), "/");
 
     while ((c = getopt_long(argc, argv, "n:s:d:c:w:hV", lopts, NULL)) != -1) {
