@@ -179,7 +179,7 @@ static void usage(FILE *out)
             "      --observers N    then register N Observe lookups, each its own filter\n"
             "                       (et=et-<k%%1000>&count=5, from 127.0.0.2...), re-register\n"
             "                       preloaded endpoints for --duration and report the\n"
-            "                       notification latency p50/p99/max (needs --preload)\n"
+            "                       notification latency p50/p99/max (after --preload)\n"
             "      --obs-rate R     re-registrations per second meanwhile (default 1000)\n"
             "  -h, --help           this text\n"
             "  -V, --version        print the version\n"

@@ -5,7 +5,8 @@
 # endpoint and reports a rate, --rss-pid reads rd-frontend's RSS, and
 # --lookups prints one result per scenario whose answers are all 2.05 with
 # sane latency fields; --observers registers every observer and times
-# notifications; rdrelay-lookup-micro reports a rate and every
+# notifications; restart-relay.sh reports each relay's restart to ready;
+# rdrelay-lookup-micro reports a rate and every
 # scenario. Stops every process it started by PID.
 # usage: smoke-rd.sh BINDIR [PORT]
 set -eu
@@ -57,6 +58,18 @@ echo "$line" | grep -qE '"notifications":[1-9][0-9]*,"timed":[1-9][0-9]*,"missed
     fail "observe: no notifications timed"
 echo "$line" | grep -qE '"p50":[0-9]+\.[0-9]{3},"p99":[0-9]+\.[0-9]{3},"max":[0-9]+\.[0-9]{3},"cpu_us_per_change":[0-9.]+\}' ||
     fail "observe: latency or CPU fields"
+
+# a relay's restart to ready (restart-relay.sh), small: each relay reports
+# a time, CPU and RSS for its first start and one restart after kill -9
+if command -v sqlite3 >/dev/null; then
+    N=2000 ROUNDS=1 RELAYS="udp tcp" PORT=$((PORT + 4)) \
+        "$(dirname "$0")/restart-relay.sh" "$BIN" >"$TMP/out" 2>"$TMP/err" ||
+        fail "restart-relay.sh exited non-zero"
+    for relay in udp tcp; do
+        n=$(grep -cE "^relay-$relay (first start|restart 1 \(after kill -9\)): ready with 2000 routes in [0-9]+\.[0-9]{3} s; CPU [0-9]+ ms; VmRSS [1-9][0-9]* kB$" "$TMP/out" || true)
+        [ "$n" -eq 2 ] || fail "restart-relay: relay-$relay did not report two sane rounds"
+    done
+fi
 
 # the in-process tool: a registration rate, every scenario, the tick, Observe
 "$BIN/rdrelay-lookup-micro" -n 200 --iters 5 --json >"$TMP/out" 2>"$TMP/err" ||
