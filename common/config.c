@@ -82,6 +82,9 @@ static const struct cfg_entry cfg_table[] = {
      "comma list of the relays every relay connects to at start for cross-transport forwarding "
      "(others when a route names them)"},
     {"xfwd_max_peers", CFG_U32, F(xfwd_max_peers), "8", "most other relays one relay forwards to"},
+    {"ctl_resend_max", CFG_U32, F(ctl_resend_max), "4096",
+     "relays: one-shot messages to rd-frontend (REACHABILITY, OBSERVE_GONE, EP_RESPONSE) kept "
+     "and re-sent while its high-water mark refuses them (more are dropped, counted)"},
     {"tcp_max_message", CFG_U32, F(tcp_max_message), "16384",
      "relay-tcp's Max-Message-Size: largest whole message it takes (bytes, 1152..65536)"},
     {"tcp_outq_max", CFG_U32, F(tcp_outq_max), "262144",

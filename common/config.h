@@ -50,6 +50,7 @@ struct rr_config {
     char tcp_relay_name[32];     /* "tcp": rdrelay-tcp's name */
     char xfwd_peers[RR_CFG_STR]; /* "udp,tcp,ws": relays every relay connects to at start */
     uint32_t xfwd_max_peers;     /* 8: most relays one relay forwards to */
+    uint32_t ctl_resend_max;     /* 4096: one-shots kept for the HWM (relay-core/resend.c) */
     /* relay-tcp limits */
     uint32_t tcp_max_message;     /* 16384: our Max-Message-Size (whole message) */
     uint32_t tcp_outq_max;        /* 262144: queued output per connection, then dropped */

@@ -24,13 +24,26 @@
  *   porthost.c port-based virtual hosting: hosting port -> route, the
  *            transport's port listeners opened/closed with the routes
  *   portlisten.c the hosting port listeners of the stream relays
+ *   resend.c one-shot messages to rd-frontend (REACHABILITY, OBSERVE_GONE,
+ *            EP_RESPONSE) kept and re-sent while the DEALER's high-water
+ *            mark refuses them
+ *   uxpool.c the upstream exchange pool (free list, relay tokens)
+ *   dxpool.c the downstream exchange pool (free list, observations), the
+ *            core timer of a downstream exchange (RD re-send, XFWD
+ *            requester timeout) and the RD request's start
+ *   answer.c where an upstream exchange's outcome goes, by origin (EP ->
+ *            EP_RESPONSE, XFWD -> XFWD_RESPONSE, proxy -> the client's
+ *            downstream exchange), its timeout, the holder's XFWD_REQUEST
+ *            / XFWD_CANCEL and EP_REQUEST, and the requester's vetting of
+ *            an XFWD_RESPONSE
  *   metrics.c the Prometheus listener (metrics_listen, common/http_min.h)
  *            in the fd registry; renders what RELAY_STATUS reports plus
  *            requests by kind and method and responses by source and code
- * The exchange pools stay with the transport (their state is mostly the
- * transport's: UDP's message layer, TCP's connection); the core refers to
- * them by slot number in ids and callbacks. Nothing here allocates per
- * request: buffers are sized once in rc_init.
+ * The exchange arrays are the transport's (each entry begins with the
+ * core's head, struct rc_dx / struct rc_ux; the rest is UDP's message
+ * layer or TCP's connection); the core's pools hand out their slots and
+ * the core refers to them by slot number in ids and callbacks. Nothing here
+ * allocates per request: buffers are sized once in rc_init.
  */
 #ifndef RDRELAY_RELAY_CORE_H
 #define RDRELAY_RELAY_CORE_H
@@ -53,8 +66,15 @@ struct rr_msg_relay_status;
 #define RC_RD_RESEND_MS 1000  /* re-send RD_REQUEST while unanswered */
 #define RC_RD_GIVEUP_MS 60000 /* then 5.03 */
 #define RC_STATUS_INTERVAL_MS 5000
+#define RC_RESEND_RETRY_MS 100         /* a one-shot the high-water mark refused: again */
+#define RC_RESEND_MAX_BYTES (8u << 20) /* and what they may hold together */
 #define RC_XF_HWM 100000
 #define RC_MAX_COUNTERS 64
+/* Timer kinds of the core's own timers in the transport's exchanges (the
+ * loop handles them; a transport's own kinds stay below RC_T_FIRST). */
+#define RC_T_FIRST 200
+#define RC_T_DX 200 /* struct rc_dx.t: RD re-send, XFWD requester timeout */
+#define RC_T_UX 201 /* struct rc_ux.t: upstream timeout (5.04) */
 
 /* One registered file descriptor: the owner embeds it (an exchange-free
  * object that lives as long as the fd) and is found again from it. */
@@ -82,11 +102,25 @@ struct rc_counters {
     uint64_t proxied, proxy_responses, proxy_5_02, proxy_5_04, proxy_5_05, no_slot;
     uint64_t observations, xfwd_out, xfwd_in, xfwd_refused;
     uint64_t port_requests, ports_open;
+    uint64_t resend_queued, resend_sent, resend_dropped; /* resend.c */
     /* client requests by kind (enum rc_req_kind) and method (0.01..0.07;
      * 0 = any other code), counted once in rc_on_request */
     uint64_t req[RC_REQ_KINDS][8];
     /* responses by source (enum rc_resp_src) and code byte */
     uint64_t resp[RC_RESP_SRCS][256];
+};
+
+/* One-shot messages waiting for the DEALER's high-water mark (resend.c). */
+struct rc_resend_item {
+    uint16_t type;
+    uint32_t len;
+    uint8_t *body;
+};
+struct rc_resend {
+    struct rc_resend_item *q; /* ring of cap (ctl_resend_max) */
+    uint32_t cap, head, n;
+    size_t bytes;     /* bodies held (at most RC_RESEND_MAX_BYTES) */
+    uint64_t next_ms; /* next retry (0: at the next iteration) */
 };
 
 /* An XFWD_REQUEST or XFWD_CANCEL as the holder receives it. */
@@ -146,9 +180,32 @@ struct relay_transport {
     void (*port_close)(void *tp, uint16_t port);
     /* holder: XFWD_CANCEL */
     void (*xfwd_cancel)(void *tp, const struct rc_xreq *x, uint64_t now);
-    /* requester: XFWD_RESPONSE for downstream slot (from req_id) */
+    /* requester: XFWD_RESPONSE for downstream slot (from req_id); a
+     * transport vets it with rc_xfwd_response_vet first */
     void (*xfwd_response)(void *tp, int xp, uint32_t slot, uint64_t req_id, uint8_t status,
                           const uint8_t *coap, size_t n, uint8_t kind, uint64_t now);
+
+    /* ---- the exchanges (dxpool.c, answer.c) ---- */
+    /* (re-)send RD_REQUEST for downstream slot (the transport keeps the
+     * request: datagram on UDP, a copy on TCP) */
+    void (*rd_send)(void *tp, uint32_t slot);
+    /* do downstream slots a and b belong to the same client (peer address
+     * on UDP, connection on TCP)? */
+    bool (*same_client)(void *tp, uint32_t a, uint32_t b);
+    /* send m upstream for exchange ui over path (relay token, the
+     * transport's framing); m->type is CON or NON. 0 sent; 1 answered or
+     * dealt with by the transport (UDP: a body split in blocks, or 4.13),
+     * -1 no way to send (the core answers UNREACHABLE and releases).
+     * With it, ep_request / xfwd_request / xfwd_cancel may be NULL: the
+     * core does the rest (answer.c). */
+    int (*ux_send)(void *tp, uint32_t ui, struct coap_msg *m, const struct rr_peer *path,
+                   uint64_t now);
+    /* release upstream exchange ui (stop what the transport runs for it,
+     * then rc_ux_put) */
+    void (*ux_release)(void *tp, uint32_t ui);
+    /* end upstream exchange ui at the endpoint: an observation (or a
+     * pending Observe 0 request) is deregistered, anything else released */
+    void (*ux_end)(void *tp, uint32_t ui, uint64_t now);
 };
 
 /* Where an upstream exchange came from (what its answer goes to). */
@@ -159,6 +216,8 @@ enum rc_ux_origin {
 };
 #define RC_UX_FREE 0 /* state values every transport shares; more are its own */
 #define RC_UX_SENT 1
+#define RC_UX_OBSERVE 2 /* an observation: notifications keep coming */
+#define RC_UX_CANCEL 3  /* deregistering (GET with Observe 1) */
 
 /*
  * The common head of every transport's upstream exchange (a request we sent
@@ -178,11 +237,52 @@ struct rc_ux {
     uint8_t ep_token[COAP_MSG_MAX_TOKEN];
     uint8_t xid[RR_RELAY_NAME_MAX];
     char host[RR_HOST_MAX]; /* route name, for logs and reachability */
+    uint32_t xlen;          /* XFWD: the request's size at the requester */
+    struct rr_timer t;      /* upstream timeout (RC_T_UX: 5.04) */
 };
 
 /* The transport's array of upstream exchanges (each beginning with struct
  * rc_ux), sized once at start. */
 struct rc_ux_pool {
+    uint8_t *base;
+    size_t stride;
+    uint32_t n, free, used;
+};
+
+/* States of a downstream exchange every transport shares; more are its own
+ * (UDP: a separate response in flight, an RD notification). */
+#define RC_DX_FREE 0
+#define RC_DX_WAIT 1    /* the client waits for an answer */
+#define RC_DX_OBSERVE 2 /* an observation: notifications go to the client */
+/* What a downstream exchange is for. */
+enum rc_dx_kind {
+    RC_DX_K_LOCAL = 0, /* answered here */
+    RC_DX_K_RD,        /* for the RD: RD_REQUEST, re-sent (t) */
+    RC_DX_K_PROXY,     /* proxied over one of our paths (up) */
+    RC_DX_K_XFWD,      /* proxied through another relay (xpeer, req_id, t) */
+    RC_DX_K_NOTIFY,    /* UDP: an RD notification being delivered */
+};
+
+/*
+ * The common head of every transport's downstream exchange (a client's
+ * request in flight, under the client's token): the transport's struct
+ * begins with it, the pool (struct rc_dx_pool) hands out slots.
+ */
+struct rc_dx {
+    uint8_t state;    /* RC_DX_FREE, RC_DX_WAIT, RC_DX_OBSERVE, the transport's */
+    uint8_t kind;     /* enum rc_dx_kind */
+    uint8_t tkl;      /* the client's token */
+    bool observe_req; /* XFWD: the request had Observe 0 */
+    uint8_t xpeer;    /* XFWD: the holder relay's DEALER */
+    uint8_t token[COAP_MSG_MAX_TOKEN];
+    uint32_t up;       /* upstream exchange (proxy), RC_NONE */
+    uint32_t fnext;    /* free list */
+    uint64_t req_id;   /* RD_REQUEST id; XFWD_REQUEST id */
+    uint64_t start_ms; /* when the request came (RD give-up) */
+    struct rr_timer t; /* RC_T_DX: RD re-send, XFWD requester timeout */
+};
+
+struct rc_dx_pool {
     uint8_t *base;
     size_t stride;
     uint32_t n, free, used;
@@ -233,6 +333,8 @@ struct relay_core {
     int nzs, max_zs;
 
     struct rc_ux_pool ux; /* the transport's upstream exchanges */
+    struct rc_dx_pool dx; /* the transport's downstream exchanges */
+    struct rc_resend resend;
 
     uint32_t next_check, rd_seq;
     uint32_t conn_epoch; /* random per start: high half of connection ids */
@@ -263,6 +365,9 @@ int rc_fd_mod(struct relay_core *c, int fd, uint32_t events, struct rc_handler *
 void rc_fd_del(struct relay_core *c, int fd);
 /* Install SIGTERM/SIGINT handlers (they only set a flag). 0 / -1. */
 int rc_signals_install(void);
+/* A timer fired: the core's own (RC_T_DX, RC_T_UX) or the transport's
+ * on_timer. */
+void rc_on_timer(struct relay_core *c, struct rr_timer *t, uint64_t now);
 /* Run until a signal; 0, or -1 on a loop failure. */
 int rc_run(struct relay_core *c);
 /* Put a ZeroMQ socket's ZMQ_FD in the registry (xp: its xpeer or -1). */
@@ -319,8 +424,8 @@ struct rc_port_listeners {
 /* Slots for the configured range over base's addresses but those in
  * skip (bit k: base address k; relay-ws leaves tcp_listen's addresses to
  * relay-tcp). 0 / -1. */
-int rc_plis_init(struct relay_core *c, struct rc_port_listeners *p,
-                 const struct rc_listeners *base, uint32_t skip);
+int rc_plis_init(struct relay_core *c, struct rc_port_listeners *p, const struct rc_listeners *base,
+                 uint32_t skip);
 /* Would a and b (listen addresses) need the same port: same family and
  * the same host, or one of them a wildcard? */
 bool rc_listen_overlap(const struct rr_addr *a, const struct rr_addr *b);
@@ -477,10 +582,94 @@ static inline struct rc_ux *rc_ux_at(const struct relay_core *c, uint32_t i)
 /* A free slot with a fresh check value (RC_UX_SENT, origin PROXY), or
  * RC_NONE when all are in flight. */
 uint32_t rc_ux_take(struct relay_core *c);
-/* Back to the free list; false if it was free already. */
+/* Back to the free list (its timer cancelled); false if it was free. */
 bool rc_ux_put(struct relay_core *c, uint32_t i);
 /* The exchange a relay token names, or RC_NONE (stale, forged, free). */
 uint32_t rc_ux_from_token(const struct relay_core *c, const uint8_t *tok, size_t tkl);
+
+/* ---- dxpool.c ---- */
+/* The exchange arrays, once at start (before or after rc_init):
+ * max_exchanges (0: 4096) upstream, twice that
+ * downstream, each entry of the transport's size (beginning with struct
+ * rc_ux / rc_dx, zeroed), in the core's pools; the timer heap for
+ * timers_each timers per exchange (the core's one included) plus
+ * timers_extra. 0 / -1 (logged). The transport's arrays are c->dx.base,
+ * c->ux.base; rc_exch_free frees them and the heap. */
+int rc_exch_alloc(struct relay_core *c, uint32_t max_exchanges, size_t dx_stride, size_t ux_stride,
+                  unsigned timers_each, uint32_t timers_extra);
+void rc_exch_free(struct relay_core *c);
+/* Hand the transport's array (n entries of stride bytes, each beginning
+ * with struct rc_dx, zeroed) to the core's pool. */
+void rc_dx_pool_init(struct relay_core *c, void *base, size_t stride, uint32_t n);
+static inline struct rc_dx *rc_dx_at(const struct relay_core *c, uint32_t i)
+{
+    return (struct rc_dx *)(void *)(c->dx.base + (size_t)i * c->dx.stride);
+}
+/* A free slot (RC_DX_WAIT, kind LOCAL, the client's token from req), or
+ * RC_NONE when all are in flight. */
+uint32_t rc_dx_take(struct relay_core *c, const struct coap_msg *req, uint64_t now);
+/* Back to the free list (its timer cancelled); false if it was free. */
+bool rc_dx_put(struct relay_core *c, uint32_t i);
+/* The observation of this kind (RC_DX_K_PROXY with an upstream exchange,
+ * or RC_DX_K_XFWD) the client of slot di already holds under its token, or
+ * RC_NONE: a re-registration or cancellation must reach the endpoint under
+ * the same token. Only requests carrying Observe ask: a scan is fine. */
+uint32_t rc_dx_find_observation(const struct relay_core *c, uint32_t di, uint8_t kind);
+/* Slot i is a request for the RD: RD_REQUEST now (the transport's rd_send)
+ * and re-sent every RC_RD_RESEND_MS until answered or RC_RD_GIVEUP_MS. */
+void rc_dx_rd_start(struct relay_core *c, uint32_t i, uint64_t now);
+/* XFWD requester: tell the holder the client's exchange i is over. */
+void rc_dx_xfwd_cancel(struct relay_core *c, uint32_t i);
+/* The core timer of slot i fired (loop.c): RD re-send / give-up (5.03), or
+ * the XFWD holder never answered (5.04 + XFWD_CANCEL). */
+void rc_dx_on_timer(struct relay_core *c, uint32_t i, uint64_t now);
+
+/* ---- answer.c ---- */
+/* Is m a notification of upstream exchange u's observation (a 2.xx with
+ * Observe to a request that registered one)? */
+bool rc_ux_is_notification(const struct rc_ux *u, const struct coap_msg *m);
+/* An answer m from the endpoint for upstream exchange ui (after the
+ * transport's message layer). Origin EP -> EP_RESPONSE; origin XFWD ->
+ * XFWD_RESPONSE (xkind: enum rr_xfwd_kind, or -1: CON for a notification,
+ * else ACK), an observation is kept, a requester that is gone ends it; a
+ * deregistration's answer ends it. 1: done (released or kept as needed),
+ * 0: origin PROXY, the transport delivers it to its client. */
+int rc_ux_answer(struct relay_core *c, uint32_t ui, const struct coap_msg *m, int xkind,
+                 uint64_t now);
+/* Upstream exchange ui failed (code 5.04: timeout, else unreachable, 5.02):
+ * EP_RESPONSE / XFWD_RESPONSE with the status, or the client's answer
+ * (a final notification for an observation), counted; ui is released. */
+void rc_ux_fail(struct relay_core *c, uint32_t ui, uint8_t code, const char *why, uint64_t now);
+/* The EP_REQUEST / XFWD_REQUEST an upstream exchange answers: m in
+ * datagram framing under the requester's own token (or just the status). */
+void rc_ux_ep_answer(struct relay_core *c, uint32_t ui, uint8_t status, const struct coap_msg *m);
+int rc_ux_xfwd_answer(struct relay_core *c, uint32_t ui, uint8_t status, const struct coap_msg *m,
+                      uint8_t kind);
+/* Without ep_request / xfwd_request / xfwd_cancel: the core's holder of
+ * EP_REQUEST and XFWD (through the transport's ux_send / ux_end). */
+void rc_ux_on_ep_request(struct relay_core *c, uint64_t req_id, const struct rr_peer *path,
+                         struct coap_msg *m, uint64_t now);
+void rc_ux_on_xfwd_request(struct relay_core *c, const struct rc_xreq *x, struct coap_msg *m,
+                           const struct rr_route *route, uint64_t now);
+void rc_ux_on_xfwd_cancel(struct relay_core *c, const struct rc_xreq *x, uint64_t now);
+/* Requester: an XFWD_RESPONSE for downstream slot i. 1: dealt with here (a
+ * late one cancelled at the holder, a failure or a bad option answered to
+ * the client, counted); 0: m (parsed) is a vetted answer for the client's
+ * exchange i, *notif says whether it continues an observation. */
+int rc_xfwd_response_vet(struct relay_core *c, int xp, uint32_t i, uint64_t req_id, uint8_t status,
+                         const uint8_t *coap, size_t n, struct coap_msg *m, bool *notif,
+                         uint64_t now);
+
+/* ---- resend.c ---- */
+/* The queue of at most max one-shots (rc_init: ctl_resend_max). 0 / -1. */
+int rc_resend_init(struct relay_core *c, uint32_t max);
+void rc_resend_free(struct relay_core *c);
+/* A one-shot message to rd-frontend: sent now, or (high-water mark, or
+ * older ones waiting) queued and re-sent in order. 0, or -1 when lost
+ * (no DEALER, another error, the queue full: counted). */
+int rc_ctl_send_oneshot(struct relay_core *c, uint16_t type, const void *body, size_t len);
+/* Re-send what waits (the loop, when due); stops at the first refusal. */
+void rc_resend_flush(struct relay_core *c, uint64_t now);
 
 /* ---- ids.c ---- */
 /* A token check value: a counter from a random start, mixed so consecutive

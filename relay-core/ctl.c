@@ -80,6 +80,9 @@ unsigned rc_status_collect(struct relay_core *c, struct rc_counter *f, unsigned 
     RC_PUT("xfwd_refused", c->c.xfwd_refused);
     RC_PUT("port_requests", c->c.port_requests);
     RC_PUT("ports_open", c->c.ports_open);
+    RC_PUT("resend_queued", c->c.resend_queued);
+    RC_PUT("resend_sent", c->c.resend_sent);
+    RC_PUT("resend_dropped", c->c.resend_dropped);
     RC_PUT("start_ms", c->start_wall_ms);
     RC_PUT("last_resync_ms", last);
     RC_PUT("last_resync_reason", reason);
@@ -122,7 +125,7 @@ void rc_send_reachability(struct relay_core *c, const char *host, bool reachable
     snprintf(m.host, sizeof(m.host), "%s", host);
     wire_w_init(&w, body, sizeof(body));
     if (proto_enc_reachability(&w, &m) == 0)
-        rc_ctl_send(c, RR_MSG_REACHABILITY, body, w.len);
+        rc_ctl_send_oneshot(c, RR_MSG_REACHABILITY, body, w.len);
 }
 
 /* Connect early to the relay holding a route (see xfwd.c): with

@@ -85,7 +85,7 @@ int rc_init(struct relay_core *c, const struct rr_config *cfg, const char *name,
     c->zs = calloc((size_t)c->max_zs, sizeof(*c->zs));
     c->zctx = zmq_ctx_new();
     if (c->epfd < 0 || !c->ctlbuf || !c->txbuf || !c->coapbuf || !c->status_msg || !c->xpeers ||
-        !c->zs || !c->zctx || rc_port_init(c) < 0) {
+        !c->zs || !c->zctx || rc_port_init(c) < 0 || rc_resend_init(c, cfg->ctl_resend_max) < 0) {
         log_warn("relay core setup");
         return -1;
     }
@@ -116,6 +116,7 @@ void rc_free(struct relay_core *c)
     free(c->txbuf);
     free(c->coapbuf);
     free(c->status_msg);
+    rc_resend_free(c);
     c->status_msg = NULL;
     free(c->xpeers);
     free(c->zs);
@@ -234,6 +235,26 @@ static bool zsocks_service(struct relay_core *c, uint64_t now)
     return false;
 }
 
+void rc_on_timer(struct relay_core *c, struct rr_timer *t, uint64_t now)
+{
+    /* the exchanges' core timers are the same on every transport */
+    switch (t->kind) {
+    case RC_T_DX:
+        rc_dx_on_timer(c, t->owner, now);
+        break;
+    case RC_T_UX:
+        if (t->owner < c->ux.n)
+            rc_ux_fail(c, t->owner, COAP_GATEWAY_TIMEOUT, "endpoint did not answer", now);
+        break;
+    default:
+        if (c->tp->on_timer)
+            c->tp->on_timer(c->tpa, t, now);
+        else
+            log_warnx("unknown timer kind %u", t->kind);
+        break;
+    }
+}
+
 int rc_run(struct relay_core *c)
 {
     struct epoll_event ev[RC_EPOLL_BATCH];
@@ -249,6 +270,8 @@ int rc_run(struct relay_core *c)
         uint64_t wake = c->next_clone_ms;
         if (c->next_status_ms < wake)
             wake = c->next_status_ms;
+        if (c->resend.n && c->resend.next_ms < wake)
+            wake = c->resend.next_ms;
         struct rr_timer *t = th_peek(&c->timers);
         if (t && t->due < wake)
             wake = t->due;
@@ -267,7 +290,7 @@ int rc_run(struct relay_core *c)
             h->fn(h, ev[i].events, now);
         }
         while ((t = th_pop_due(&c->timers, now)) != NULL)
-            c->tp->on_timer(c->tpa, t, now);
+            rc_on_timer(c, t, now);
         if (c->clone && now >= c->next_clone_ms) {
             int ms = clone_client_tick(c->clone, now);
             c->next_clone_ms =
@@ -275,6 +298,8 @@ int rc_run(struct relay_core *c)
             /* the tick may have sent SNAPSHOT_REQ on the dealer */
             rc_zsock_used(c, c->dealer);
         }
+        if (c->resend.n && now >= c->resend.next_ms)
+            rc_resend_flush(c, now);
         if (now >= c->next_status_ms) {
             rc_ctl_send_status(c);
             rc_metrics_tick(c, now);

@@ -23,8 +23,8 @@ static void on_plisten(struct rc_handler *h, uint32_t events, uint64_t now)
     rc_listeners_accept(p->base, p->pl[h->idx].fd, -1, now);
 }
 
-int rc_plis_init(struct relay_core *c, struct rc_port_listeners *p,
-                 const struct rc_listeners *base, uint32_t skip)
+int rc_plis_init(struct relay_core *c, struct rc_port_listeners *p, const struct rc_listeners *base,
+                 uint32_t skip)
 {
     p->base = base;
     p->skip = skip;

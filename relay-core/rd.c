@@ -70,7 +70,7 @@ void rc_send_observe_gone(struct relay_core *c, const struct rr_peer *p, const u
 
     wire_w_init(&w, body, sizeof(body));
     if (proto_enc_observe_gone(&w, &m) == 0)
-        rc_ctl_send(c, RR_MSG_OBSERVE_GONE, body, w.len);
+        rc_ctl_send_oneshot(c, RR_MSG_OBSERVE_GONE, body, w.len);
 }
 
 void rc_send_ep_response(struct relay_core *c, uint64_t req_id, uint8_t status, const uint8_t *coap,
@@ -81,7 +81,7 @@ void rc_send_ep_response(struct relay_core *c, uint64_t req_id, uint8_t status, 
 
     wire_w_init(&w, c->txbuf, RR_PROTO_MAX_BODY);
     if (proto_enc_ep_response(&w, &m) == 0)
-        rc_ctl_send(c, RR_MSG_EP_RESPONSE, c->txbuf, w.len);
+        rc_ctl_send_oneshot(c, RR_MSG_EP_RESPONSE, c->txbuf, w.len);
 }
 
 void rc_rd_on_response(struct relay_core *c, const uint8_t *body, size_t len, uint64_t now)
@@ -136,4 +136,6 @@ void rc_rd_on_ep_request(struct relay_core *c, const uint8_t *body, size_t len, 
     addr_normalise(&q.path.local);
     if (c->tp->ep_request)
         c->tp->ep_request(c->tpa, q.req_id, &q.path, &m, now);
+    else if (c->tp->ux_send)
+        rc_ux_on_ep_request(c, q.req_id, &q.path, &m, now);
 }

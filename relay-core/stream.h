@@ -19,14 +19,16 @@
  *   stream_msgin.c     classification of every non-signal message (request
  *                      to the RD or the proxy, response to an upstream
  *                      exchange)
- *   stream_exch.c      exchange pools (downstream: a client's request;
- *                      upstream: a request we sent to a registrant), timers
+ *   stream_exch.c      the exchange arrays (downstream: a client's request;
+ *                      upstream: a request we sent to a registrant) whose
+ *                      slots and timers are the core's pools (dxpool.c,
+ *                      uxpool.c), answering a client on its connection
  *   stream_rd.c        RD traffic: RD_REQUEST/RESPONSE, RD_NOTIFY,
- *                      OBSERVE_GONE, EP_REQUEST/RESPONSE
+ *                      OBSERVE_GONE (EP_REQUEST is the core's, answer.c)
  *   stream_proxy.c     name-based proxying: over a registrant's connection
  *                      (routes this relay holds) or through another relay
- *   stream_xfwd.c      the XFWD holder side: other relays' requests for
- *                      routes on our connections
+ *   (the XFWD holder and the outcome of upstream exchanges by origin are
+ *   the core's: relay-core/answer.c, over ux_send / ux_end)
  * RFC 8323 has no message layer: no message ids, no ACKs, no
  * EMPTY_ACK_DELAY; a response goes back on the request's connection with
  * the request's token.
@@ -110,40 +112,39 @@ struct st_conn {
     struct rr_timer t;                      /* the signalling deadline */
 };
 
-/* Downstream exchange: a request a client sent us over a connection. */
-enum dx_state { DX_FREE = 0, DX_WAIT, DX_OBSERVE };
-enum dx_kind { DX_K_RD = 1, DX_K_PROXY, DX_K_XFWD };
+/* Downstream exchange: a request a client sent us over a connection; the
+ * common head and the pool are the relay core's (struct rc_dx). */
+enum dx_state { DX_FREE = RC_DX_FREE, DX_WAIT = RC_DX_WAIT, DX_OBSERVE = RC_DX_OBSERVE };
+enum dx_kind { DX_K_RD = RC_DX_K_RD, DX_K_PROXY = RC_DX_K_PROXY, DX_K_XFWD = RC_DX_K_XFWD };
 
 struct st_dx {
-    uint8_t state, kind, tkl;
-    bool observe_req; /* the request registered an observation */
-    uint8_t token[COAP_MSG_MAX_TOKEN];
+    struct rc_dx h; /* state, kind, token, up, XFWD ids, t: RD re-send / XFWD timeout */
     uint32_t conn;
     uint64_t conn_id;
-    uint64_t req_id; /* RD_REQUEST / XFWD_REQUEST id */
-    uint32_t up;     /* upstream exchange (local proxy), ST_NONE */
-    uint8_t xpeer;   /* holder relay (XFWD) */
-    uint8_t *req;    /* RD request (datagram framing) for re-sends */
+    uint8_t *req; /* RD request (datagram framing) for re-sends */
     uint32_t req_len;
-    uint64_t start_ms;
-    uint32_t fnext;
-    struct rr_timer t; /* RD re-send, or the XFWD timeout */
 };
 
 /* Upstream exchange: a request we sent to a registrant over its
- * connection; the common head and the pool are the relay core's. */
-enum ux_state { UX_FREE = RC_UX_FREE, UX_SENT = RC_UX_SENT, UX_OBSERVE, UX_CANCEL };
+ * connection; the common head (with the upstream timeout h.t) and the pool
+ * are the relay core's. */
+enum ux_state {
+    UX_FREE = RC_UX_FREE,
+    UX_SENT = RC_UX_SENT,
+    UX_OBSERVE = RC_UX_OBSERVE,
+    UX_CANCEL = RC_UX_CANCEL,
+};
 
 struct st_ux {
-    struct rc_ux h; /* state, origin, token check, requester, host */
+    struct rc_ux h; /* state, origin, token check, requester, host, timeout */
     uint32_t conn;  /* the registrant's connection */
     uint64_t conn_id;
     uint16_t obs_len; /* the Observe request as sent (the transport's framing) */
     uint8_t obs_req[ST_OBS_REQ_MAX];
-    struct rr_timer t; /* upstream timeout */
 };
 
-enum st_timer_kind { ST_T_CONN = 1, ST_T_DX, ST_T_UX, ST_T_IO /* and up: the transport's */ };
+/* the exchanges' timers are the core's (RC_T_DX, RC_T_UX) */
+enum st_timer_kind { ST_T_CONN = 1, ST_T_IO /* and up: the transport's */ };
 
 /* Closed connections, for the "unreachable since" diagnostic. */
 #define ST_GONE_SLOTS 4096
@@ -173,7 +174,7 @@ struct st_relay {
     uint8_t *txbuf;      /* serialising scratch (ST_TXBUF_SIZE) */
 
     struct st_dx *dx;
-    uint32_t ndx, dx_free, dx_used;
+    uint32_t ndx; /* the pool: r->core.dx */
     struct st_ux *ux;
     uint32_t nux; /* the pool: r->core.ux */
 
@@ -232,8 +233,9 @@ void st_dx_release(struct st_relay *r, uint32_t i);
 int st_dx_answer(struct st_relay *r, uint32_t i, struct coap_msg *resp, bool final, uint64_t now);
 int st_dx_answer_local(struct st_relay *r, uint32_t i, uint8_t code, const char *payload,
                        uint64_t now);
-uint32_t st_ux_alloc(struct st_relay *r);
-void st_ux_release(struct st_relay *r, uint32_t i);
+/* Release upstream exchange i (the core's ux_release). A free slot is
+ * clean: rc_ux_take gives it out. */
+void st_ux_release(void *tp, uint32_t i);
 void st_exch_on_timer(struct st_relay *r, struct rr_timer *t, uint64_t now);
 /* A request in datagram framing (type CON, message id 0) for rd-frontend or
  * another relay; returns the length or -1. */
@@ -243,15 +245,13 @@ ssize_t st_to_datagram(const struct coap_msg *m, uint8_t *buf, size_t cap);
 /* (a transport callback: rc_on_request) */
 void st_rd_on_request(void *tp, uint32_t dxi, struct coap_msg *m, const uint8_t *raw, size_t n,
                       uint64_t now);
-void st_rd_resend(struct st_relay *r, uint32_t dxi, uint64_t now);
+/* (re-)send RD_REQUEST for exchange dxi (a transport callback) */
+void st_rd_send(void *tp, uint32_t dxi);
 /* transport callbacks (relay-core/rd.c decodes) */
 void st_rd_on_response(void *tp, uint32_t i, uint64_t req_id, const uint8_t *coap, size_t n,
                        uint64_t now);
 void st_rd_on_notify(void *tp, const struct rr_peer *p, bool confirmable, const uint8_t *coap,
                      size_t n, uint64_t now);
-void st_rd_on_ep_request(void *tp, uint64_t req_id, const struct rr_peer *path, struct coap_msg *m,
-                         uint64_t now);
-void st_rd_ep_answer(struct st_relay *r, uint32_t uxi, uint8_t status, const struct coap_msg *m);
 /* The connection closed: tell rd-frontend about its observations. */
 void st_rd_conn_gone(struct st_relay *r, uint32_t ci);
 
@@ -261,23 +261,14 @@ void st_proxy_on_request(void *tp, uint32_t dxi, struct coap_msg *m, const char 
                          uint64_t now);
 /* A response from a registrant for upstream exchange uxi. */
 void st_proxy_on_upstream(struct st_relay *r, uint32_t uxi, struct coap_msg *m, uint64_t now);
-void st_proxy_on_upstream_fail(struct st_relay *r, uint32_t uxi, uint8_t code, const char *why,
-                               uint64_t now);
 /* The client of an observation went away or cancelled. */
-void st_proxy_end_observation(struct st_relay *r, uint32_t uxi, uint64_t now);
+void st_proxy_end_observation(void *tp, uint32_t uxi, uint64_t now);
 /* Send a request to a registrant over connection ci with our token. */
 int st_ux_send_request(struct st_relay *r, uint32_t uxi, struct coap_msg *m, uint32_t ci,
                        uint64_t now);
 /* XFWD_RESPONSE for one of our clients (transport callback). */
 void st_proxy_on_xfwd_response(void *tp, int xp, uint32_t i, uint64_t req_id, uint8_t status,
                                const uint8_t *coap, size_t n, uint8_t kind, uint64_t now);
-
-/* stream_xfwd.c: the holder side (transport callbacks) */
-void st_xfwd_on_request(void *tp, const struct rc_xreq *x, struct coap_msg *m,
-                        const struct rr_route *route, uint64_t now);
-void st_xfwd_on_cancel(void *tp, const struct rc_xreq *x, uint64_t now);
-/* XFWD_RESPONSE to the requester of an upstream exchange (origin XFWD). */
-void st_xfwd_answer(struct st_relay *r, uint32_t uxi, uint8_t status, const struct coap_msg *m);
 
 /* stream_transport.c */
 /* rc_init for a stream relay of transport (enum rr_transport) named name,

@@ -193,14 +193,14 @@ void st_conn_close(struct st_relay *r, uint32_t ci, const char *why, uint64_t no
     /* the connection's own clients: their requests end */
     for (uint32_t i = 0; i < r->ndx; i++) {
         struct st_dx *d = &r->dx[i];
-        if (d->state == DX_FREE || d->conn != ci || d->conn_id != id)
+        if (d->h.state == DX_FREE || d->conn != ci || d->conn_id != id)
             continue;
-        if (d->kind == DX_K_PROXY && d->up != ST_NONE) {
-            uint32_t ui = d->up;
-            d->up = ST_NONE;
+        if (d->h.kind == DX_K_PROXY && d->h.up != ST_NONE) {
+            uint32_t ui = d->h.up;
+            d->h.up = ST_NONE;
             st_proxy_end_observation(r, ui, now);
-        } else if (d->kind == DX_K_XFWD) {
-            rc_xfwd_send_cancel(&r->core, d->xpeer, d->req_id);
+        } else if (d->h.kind == DX_K_XFWD) {
+            rc_xfwd_send_cancel(&r->core, d->h.xpeer, d->h.req_id);
         }
         st_dx_release(r, i);
     }
@@ -209,7 +209,7 @@ void st_conn_close(struct st_relay *r, uint32_t ci, const char *why, uint64_t no
         struct st_ux *u = &r->ux[i];
         if (u->h.state == UX_FREE || u->conn != ci || u->conn_id != id)
             continue;
-        st_proxy_on_upstream_fail(r, i, COAP_BAD_GATEWAY, "registrant's connection closed", now);
+        rc_ux_fail(&r->core, i, COAP_BAD_GATEWAY, "registrant's connection closed", now);
     }
     st_conn_routes_gone(r, id, since);
     c->hnext = r->conn_free;

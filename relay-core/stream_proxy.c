@@ -10,20 +10,17 @@
  *     the token; a connection that is gone -> 5.02 at once;
  *   - to the relay holding the route otherwise (XFWD_REQUEST; 5.02 at once
  *     when that relay is not running, 5.04 after upstream_timeout_ms).
- * Also the holder half for other relays' XFWD requests and for EP_REQUEST:
- * every upstream exchange's outcome is routed back by its origin here.
- * Owns the upstream exchanges it creates; nothing allocated per request.
- * Talks to stream_exch.c, stream_conn.c, stream_xfwd.c, stream_rd.c.
+ * Other relays' XFWD requests and rd-frontend's EP_REQUESTs for our
+ * connections come in through the core (relay-core/answer.c) and go out
+ * with st_ux_send_request too; every upstream exchange's outcome is routed
+ * back by its origin there (rc_ux_answer, rc_ux_fail), a proxied one's
+ * answer to its client here. Owns the upstream exchanges it creates;
+ * nothing allocated per request. Talks to the core, stream_exch.c, stream_conn.c.
  */
 #include <string.h>
 
 #include "log.h"
 #include "stream.h"
-
-static bool is_notification(const struct coap_msg *m)
-{
-    return COAP_CODE_CLASS(m->code) == 2 && coap_msg_find(m, COAP_OPT_OBSERVE) != NULL;
-}
 
 int st_ux_send_request(struct st_relay *r, uint32_t ui, struct coap_msg *m, uint32_t ci,
                        uint64_t now)
@@ -49,24 +46,6 @@ int st_ux_send_request(struct st_relay *r, uint32_t ui, struct coap_msg *m, uint
     return 0;
 }
 
-/* An observation this client already holds under this token, or ST_NONE. */
-static uint32_t find_observation(struct st_relay *r, uint32_t di)
-{
-    const struct st_dx *d = &r->dx[di];
-    for (uint32_t i = 0; i < r->ndx; i++) {
-        const struct st_dx *o = &r->dx[i];
-        if (i != di && o->state == DX_OBSERVE && o->conn == d->conn && o->conn_id == d->conn_id &&
-            o->tkl == d->tkl && memcmp(o->token, d->token, d->tkl) == 0)
-            return i;
-    }
-    return ST_NONE;
-}
-
-static void xfwd_cancel(struct st_relay *r, uint32_t di)
-{
-    rc_xfwd_send_cancel(&r->core, r->dx[di].xpeer, r->dx[di].req_id);
-}
-
 static void proxy_local(struct st_relay *r, uint32_t i, struct coap_msg *m,
                         const struct rr_route *route, const char *host, uint64_t now)
 {
@@ -84,22 +63,21 @@ static void proxy_local(struct st_relay *r, uint32_t i, struct coap_msg *m,
     if (coap_msg_find(m, COAP_OPT_OBSERVE)) {
         /* re-registration or cancellation of an observation this client
          * holds: it must reach the endpoint under the same token */
-        uint32_t oi = find_observation(r, i);
-        if (oi != ST_NONE && r->dx[oi].kind == DX_K_PROXY && r->dx[oi].up != ST_NONE &&
-            r->ux[r->dx[oi].up].conn == ci) {
-            ui = r->dx[oi].up;
-            r->dx[oi].up = ST_NONE;
+        uint32_t oi = rc_dx_find_observation(&r->core, i, DX_K_PROXY);
+        if (oi != ST_NONE && r->ux[r->dx[oi].h.up].conn == ci) {
+            ui = r->dx[oi].h.up;
+            r->dx[oi].h.up = ST_NONE;
             st_dx_release(r, oi);
             r->ux[ui].h.state = UX_SENT;
-        } else if (oi != ST_NONE && r->dx[oi].kind == DX_K_PROXY && r->dx[oi].up != ST_NONE) {
-            uint32_t old = r->dx[oi].up;
-            r->dx[oi].up = ST_NONE;
+        } else if (oi != ST_NONE) {
+            uint32_t old = r->dx[oi].h.up;
+            r->dx[oi].h.up = ST_NONE;
             st_dx_release(r, oi);
             st_proxy_end_observation(r, old, now);
         }
     }
     if (ui == ST_NONE) {
-        ui = st_ux_alloc(r);
+        ui = rc_ux_take(&r->core);
         if (ui == ST_NONE) {
             r->core.c.no_slot++;
             st_dx_answer_local(r, i, COAP_SERVICE_UNAVAILABLE, "too many exchanges in flight", now);
@@ -112,11 +90,11 @@ static void proxy_local(struct st_relay *r, uint32_t i, struct coap_msg *m,
     u->h.observe_req = obs && coap_opt_value_uint(obs) == 0;
     u->h.dx = i;
     snprintf(u->h.host, sizeof(u->h.host), "%s", host);
-    d->up = ui;
+    d->h.up = ui;
     if (st_ux_send_request(r, ui, m, ci, now) < 0) {
         bool alive = st_conn_alive(r, ci, route->path.conn_id);
         st_ux_release(r, ui);
-        d->up = ST_NONE;
+        d->h.up = ST_NONE;
         if (alive) {
             snprintf(diag, sizeof(diag), "request exceeds the registrant's Max-Message-Size %u",
                      (unsigned)r->conns[ci].sig.csm.mms);
@@ -128,7 +106,7 @@ static void proxy_local(struct st_relay *r, uint32_t i, struct coap_msg *m,
         return;
     }
     r->core.c.proxied++;
-    th_arm(&r->core.timers, &u->t, now + r->cfg.upstream_timeout_ms);
+    th_arm(&r->core.timers, &u->h.t, now + r->cfg.upstream_timeout_ms);
 }
 
 static void proxy_xfwd(struct st_relay *r, uint32_t i, struct coap_msg *m,
@@ -143,23 +121,23 @@ static void proxy_xfwd(struct st_relay *r, uint32_t i, struct coap_msg *m,
     if (coap_msg_find(m, COAP_OPT_OBSERVE)) {
         /* the client re-registers or cancels: the old forwarded
          * observation ends, the new request travels on its own */
-        uint32_t oi = find_observation(r, i);
-        if (oi != ST_NONE && r->dx[oi].kind == DX_K_XFWD) {
-            xfwd_cancel(r, oi);
+        uint32_t oi = rc_dx_find_observation(&r->core, i, DX_K_XFWD);
+        if (oi != ST_NONE) {
+            rc_dx_xfwd_cancel(&r->core, oi);
             st_dx_release(r, oi);
         }
     }
     const struct coap_msg_opt *obs = coap_msg_find(m, COAP_OPT_OBSERVE);
-    d->kind = DX_K_XFWD;
-    d->observe_req = obs && coap_opt_value_uint(obs) == 0;
+    d->h.kind = DX_K_XFWD;
+    d->h.observe_req = obs && coap_opt_value_uint(obs) == 0;
     m->type = COAP_T_CON; /* datagram framing towards the holder */
     if (rc_xfwd_forward(&r->core, i, m, route, host, &xp, &req_id, &code, diag, sizeof(diag)) < 0) {
         st_dx_answer_local(r, i, code, diag, now);
         return;
     }
-    d->xpeer = (uint8_t)xp;
-    d->req_id = req_id;
-    th_arm(&r->core.timers, &d->t, now + r->cfg.upstream_timeout_ms);
+    d->h.xpeer = (uint8_t)xp;
+    d->h.req_id = req_id;
+    th_arm(&r->core.timers, &d->h.t, now + r->cfg.upstream_timeout_ms);
 }
 
 void st_proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *host, uint64_t now)
@@ -170,7 +148,7 @@ void st_proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *h
     uint8_t hl[4], code;
     char diag[128];
 
-    d->kind = DX_K_PROXY;
+    d->h.kind = DX_K_PROXY;
     switch (rc_proxy_decide(&r->core, m, host, &route, hl, &code, diag, sizeof(diag))) {
     case RC_PROXY_ANSWER:
         st_dx_answer_local(r, i, code, diag, now);
@@ -186,8 +164,9 @@ void st_proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *h
 
 /* Ask the registrant to end an observation: GET with Observe 1 under the
  * same token (RFC 7641 §3.6); RFC 8323 has no RST to reject notifications. */
-void st_proxy_end_observation(struct st_relay *r, uint32_t ui, uint64_t now)
+void st_proxy_end_observation(void *tp, uint32_t ui, uint64_t now)
 {
+    struct st_relay *r = tp;
     struct st_ux *u = &r->ux[ui];
     struct coap_msg m;
     uint8_t one[4];
@@ -203,7 +182,7 @@ void st_proxy_end_observation(struct st_relay *r, uint32_t ui, uint64_t now)
     coap_msg_remove_opt(&m, COAP_OPT_OBSERVE);
     coap_msg_add_opt_uint(&m, COAP_OPT_OBSERVE, 1, one);
     u->h.state = UX_CANCEL;
-    th_arm(&r->core.timers, &u->t, now + r->cfg.upstream_timeout_ms);
+    th_arm(&r->core.timers, &u->h.t, now + r->cfg.upstream_timeout_ms);
     uint32_t ci = u->conn;
     u->conn = ST_NONE; /* see st_ux_send_request */
     if (st_conn_send_msg(r, ci, &m) < 0) {
@@ -216,43 +195,18 @@ void st_proxy_end_observation(struct st_relay *r, uint32_t ui, uint64_t now)
 void st_proxy_on_upstream(struct st_relay *r, uint32_t ui, struct coap_msg *m, uint64_t now)
 {
     struct st_ux *u = &r->ux[ui];
-    bool notif = is_notification(m) && u->h.observe_req;
 
-    r->core.c.proxy_responses++;
-    if (u->h.origin == UX_O_EP) {
-        st_rd_ep_answer(r, ui, RR_EP_OK, m);
-        st_ux_release(r, ui);
+    /* EP_REQUEST, another relay's XFWD_REQUEST, a deregistration: the core's */
+    if (rc_ux_answer(&r->core, ui, m, -1, now))
         return;
-    }
-    if (u->h.state == UX_CANCEL) {
-        /* the answer to our deregistration ends it; notifications that
-         * crossed it are dropped */
-        if (!is_notification(m))
-            st_ux_release(r, ui);
-        return;
-    }
-    if (u->h.origin == UX_O_XFWD) {
-        if (notif) {
-            /* observing before the answer goes out: a requester that is
-             * gone ends it from inside st_xfwd_answer */
-            if (u->h.state != UX_OBSERVE)
-                r->core.c.observations++;
-            u->h.state = UX_OBSERVE;
-            th_cancel(&r->core.timers, &u->t);
-            st_xfwd_answer(r, ui, RR_EP_OK, m);
-        } else {
-            st_xfwd_answer(r, ui, RR_EP_OK, m);
-            st_ux_release(r, ui);
-        }
-        return;
-    }
+    bool notif = rc_ux_is_notification(&u->h, m);
     uint32_t dxi = u->h.dx;
-    if (dxi == ST_NONE || r->dx[dxi].state == DX_FREE) {
+    if (dxi == ST_NONE || r->dx[dxi].h.state == DX_FREE) {
         st_proxy_end_observation(r, ui, now);
         return;
     }
     struct st_dx *d = &r->dx[dxi];
-    d->up = ST_NONE;
+    d->h.up = ST_NONE;
     char diag[64];
     if (rc_proxy_check_response(&r->core, m, diag, sizeof(diag)) < 0) {
         u->h.dx = ST_NONE;
@@ -273,44 +227,11 @@ void st_proxy_on_upstream(struct st_relay *r, uint32_t ui, struct coap_msg *m, u
         st_proxy_end_observation(r, ui, now); /* the client is gone */
         return;
     }
-    d->up = ui;
+    d->h.up = ui;
     if (u->h.state != UX_OBSERVE)
         r->core.c.observations++;
     u->h.state = UX_OBSERVE;
-    th_cancel(&r->core.timers, &u->t);
-}
-
-void st_proxy_on_upstream_fail(struct st_relay *r, uint32_t ui, uint8_t code, const char *why,
-                               uint64_t now)
-{
-    struct st_ux *u = &r->ux[ui];
-
-    if (u->h.state == UX_FREE)
-        return;
-    uint8_t status = code == COAP_GATEWAY_TIMEOUT ? RR_EP_TIMEOUT : RR_EP_UNREACHABLE;
-    if (u->h.origin == UX_O_EP) {
-        st_rd_ep_answer(r, ui, status, NULL);
-        st_ux_release(r, ui);
-        return;
-    }
-    if (u->h.origin == UX_O_XFWD) {
-        if (u->h.state != UX_CANCEL)
-            st_xfwd_answer(r, ui, status, NULL);
-        st_ux_release(r, ui);
-        return;
-    }
-    uint32_t dxi = u->h.state == UX_CANCEL ? ST_NONE : u->h.dx;
-    st_ux_release(r, ui);
-    if (dxi == ST_NONE || r->dx[dxi].state == DX_FREE)
-        return;
-    r->dx[dxi].up = ST_NONE;
-    if (code == COAP_GATEWAY_TIMEOUT)
-        r->core.c.proxy_5_04++;
-    else
-        r->core.c.proxy_5_02++;
-    log_debug("%s: %s", u->h.host, why);
-    /* for an observation this is the final, non-2.xx notification */
-    st_dx_answer_local(r, dxi, code, why, now);
+    th_cancel(&r->core.timers, &u->h.t);
 }
 
 void st_proxy_on_xfwd_response(void *tp, int xp, uint32_t i, uint64_t req_id, uint8_t status,
@@ -319,38 +240,19 @@ void st_proxy_on_xfwd_response(void *tp, int xp, uint32_t i, uint64_t req_id, ui
     struct st_relay *r = tp;
     (void)kind; /* RFC 8323 has no message types */
     struct coap_msg m;
+    bool notif;
 
-    if (status == RR_EP_OK && coap_msg_parse_udp(coap, n, &m) < 0)
-        return; /* checked by the core */
-    struct st_dx *d = i < r->ndx ? &r->dx[i] : NULL;
-    if (!d || d->state == DX_FREE || d->kind != DX_K_XFWD || d->req_id != req_id) {
-        /* a late answer, or a notification for a client that left */
-        if (status == RR_EP_OK && is_notification(&m))
-            rc_xfwd_send_cancel(&r->core, xp, req_id);
+    /* late answers, failures and unsafe options are the core's */
+    if (rc_xfwd_response_vet(&r->core, xp, i, req_id, status, coap, n, &m, &notif, now))
         return;
-    }
-    if (status != RR_EP_OK) {
-        const char *why;
-        uint8_t code = rc_xfwd_fail_code(&r->core, status, &why);
-        st_dx_answer_local(r, i, code, why, now);
-        return;
-    }
-    r->core.c.proxy_responses++;
-    bool notif = is_notification(&m) && d->observe_req;
-    char diag[64];
-    if (rc_proxy_check_response(&r->core, &m, diag, sizeof(diag)) < 0) {
-        if (notif || d->state == DX_OBSERVE)
-            xfwd_cancel(r, i);
-        st_dx_answer_local(r, i, COAP_BAD_GATEWAY, diag, now);
-        return;
-    }
+    struct st_dx *d = &r->dx[i];
     if (!notif) {
         st_dx_answer(r, i, &m, true, now);
         return;
     }
-    if (d->state != DX_OBSERVE)
+    if (d->h.state != DX_OBSERVE)
         r->core.c.observations++;
-    th_cancel(&r->core.timers, &d->t);
+    th_cancel(&r->core.timers, &d->h.t);
     if (st_dx_answer(r, i, &m, false, now) < 0)
         rc_xfwd_send_cancel(&r->core, xp, req_id); /* the client is gone: the holder stops too */
 }

@@ -9,10 +9,11 @@
  *     request's token (RFC 8323: no empty ACK, no separate response);
  *   RD_NOTIFY -> a notification on the observer's connection; a connection
  *     that is gone (or closes later) -> OBSERVE_GONE;
- *   EP_REQUEST whose path is one of our connections -> the request goes to
- *     the registrant over it; its answer -> EP_RESPONSE.
- * The protocol (encoding, decoding, ids, re-send verdicts) is the relay
- * core's (relay-core/rd.c); here is what connections add.
+ *   (EP_REQUEST is the core's, relay-core/answer.c, over the transport's
+ *     ux_send: the registrant's connection.)
+ * The protocol (encoding, decoding, ids, re-send verdicts and timer) is the
+ * relay core's (relay-core/rd.c, dxpool.c); here is what
+ * connections add.
  * Talks to the core, stream_exch.c, stream_proxy.c, stream_conn.c.
  */
 #include <stdlib.h>
@@ -21,15 +22,16 @@
 #include "log.h"
 #include "stream.h"
 
-static void rd_send_request(struct st_relay *r, uint32_t i)
+void st_rd_send(void *tp, uint32_t i)
 {
+    struct st_relay *r = tp;
     struct st_dx *d = &r->dx[i];
     struct rr_peer p;
 
     if (!st_conn_alive(r, d->conn, d->conn_id))
         return;
     st_conn_peer(r, d->conn, &p);
-    rc_rd_send_request(&r->core, d->req_id, &p, d->req, d->req_len);
+    rc_rd_send_request(&r->core, d->h.req_id, &p, d->req, d->req_len);
 }
 
 void st_rd_on_request(void *tp, uint32_t i, struct coap_msg *m, const uint8_t *raw, size_t rawlen,
@@ -42,7 +44,7 @@ void st_rd_on_request(void *tp, uint32_t i, struct coap_msg *m, const uint8_t *r
     size_t cap = (size_t)r->lim.max_message + 16;
     uint8_t *tmp = malloc(cap);
 
-    d->kind = DX_K_RD;
+    d->h.kind = DX_K_RD;
     if (!tmp) {
         st_dx_answer_local(r, i, COAP_SERVICE_UNAVAILABLE, "out of memory", now);
         return;
@@ -56,24 +58,7 @@ void st_rd_on_request(void *tp, uint32_t i, struct coap_msg *m, const uint8_t *r
     uint8_t *shrunk = realloc(tmp, (size_t)n);
     d->req = shrunk ? shrunk : tmp;
     d->req_len = (uint32_t)n;
-    d->req_id = rc_rd_req_id(&r->core, i);
-    r->core.c.rd_requests++;
-    rd_send_request(r, i);
-    th_arm(&r->core.timers, &d->t, now + RC_RD_RESEND_MS);
-}
-
-void st_rd_resend(struct st_relay *r, uint32_t i, uint64_t now)
-{
-    struct st_dx *d = &r->dx[i];
-
-    if (d->state != DX_WAIT || d->kind != DX_K_RD)
-        return;
-    if (rc_rd_resend_due(&r->core, d->req_id, d->start_ms, now) < 0) {
-        st_dx_answer_local(r, i, COAP_SERVICE_UNAVAILABLE, "resource directory unavailable", now);
-        return;
-    }
-    rd_send_request(r, i);
-    th_arm(&r->core.timers, &d->t, now + RC_RD_RESEND_MS);
+    rc_dx_rd_start(&r->core, i, now); /* RD_REQUEST, re-sent until answered */
 }
 
 /* ---- RD observations per connection (for OBSERVE_GONE on close) ---- */
@@ -141,15 +126,15 @@ void st_rd_on_response(void *tp, uint32_t i, uint64_t req_id, const uint8_t *coa
         log_warnx("malformed RD_RESPONSE dropped");
         return;
     }
-    if (i >= r->ndx || r->dx[i].state != DX_WAIT || r->dx[i].kind != DX_K_RD ||
-        r->dx[i].req_id != req_id)
+    if (i >= r->ndx || r->dx[i].h.state != DX_WAIT || r->dx[i].h.kind != DX_K_RD ||
+        r->dx[i].h.req_id != req_id)
         return; /* an answer to a re-sent request we already delivered */
     struct st_dx *d = &r->dx[i];
     r->core.c.rd_responses++;
     if (is_notification(&m) && st_conn_alive(r, d->conn, d->conn_id))
-        obs_add(&r->conns[d->conn], d->token, d->tkl);
+        obs_add(&r->conns[d->conn], d->h.token, d->h.tkl);
     else if (st_conn_alive(r, d->conn, d->conn_id))
-        obs_del(&r->conns[d->conn], d->token, d->tkl);
+        obs_del(&r->conns[d->conn], d->h.token, d->h.tkl);
     st_dx_answer(r, i, &m, true, now);
 }
 
@@ -182,49 +167,4 @@ void st_rd_on_notify(void *tp, const struct rr_peer *pp, bool confirmable, const
         obs_del(&r->conns[ci], m.token, m.tkl);
         send_observe_gone(r, &p, m.token, m.tkl);
     }
-}
-
-void st_rd_ep_answer(struct st_relay *r, uint32_t ui, uint8_t status, const struct coap_msg *m)
-{
-    struct st_ux *u = &r->ux[ui];
-    uint8_t *resp = r->core.coapbuf;
-    ssize_t n = 0;
-
-    if (status == RR_EP_OK) {
-        /* rd-frontend sees its own token again */
-        struct coap_msg a = *m;
-        a.tkl = u->h.ep_tkl;
-        memcpy(a.token, u->h.ep_token, u->h.ep_tkl);
-        a.type = COAP_T_ACK;
-        a.msgid = 0;
-        n = coap_msg_serialize_udp(&a, resp, RC_COAP_MAX);
-        if (n < 0) {
-            status = RR_EP_UNREACHABLE;
-            n = 0;
-        }
-    }
-    rc_send_ep_response(&r->core, u->h.req_id, status, resp, (size_t)n);
-}
-
-void st_rd_on_ep_request(void *tp, uint64_t req_id, const struct rr_peer *path, struct coap_msg *m,
-                         uint64_t now)
-{
-    struct st_relay *r = tp;
-    uint32_t ui = st_ux_alloc(r);
-    if (ui == ST_NONE) {
-        r->core.c.no_slot++;
-        return; /* rd-frontend times out and retries */
-    }
-    struct st_ux *u = &r->ux[ui];
-    u->h.origin = UX_O_EP;
-    u->h.req_id = req_id;
-    u->h.ep_tkl = m->tkl;
-    memcpy(u->h.ep_token, m->token, m->tkl);
-    uint32_t ci = path->transport == r->tp.transport ? st_conn_find(r, path->conn_id) : ST_NONE;
-    if (ci == ST_NONE || st_ux_send_request(r, ui, m, ci, now) < 0) {
-        st_rd_ep_answer(r, ui, RR_EP_UNREACHABLE, NULL);
-        st_ux_release(r, ui);
-        return;
-    }
-    th_arm(&r->core.timers, &u->t, now + r->cfg.upstream_timeout_ms);
 }

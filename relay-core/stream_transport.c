@@ -42,7 +42,7 @@ static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
         {"too_big", r->c.too_big},
         {"pong_timeouts", r->c.sig.pong_timeouts},
         {"slow_readers", r->c.slow_readers},
-        {"exchanges_down", r->dx_used},
+        {"exchanges_down", r->core.dx.used},
         {"exchanges_up", r->core.ux.used},
         {"aborts_received", r->c.sig.aborts_rcvd},
         {"releases_received", r->c.sig.releases_rcvd},
@@ -169,6 +169,24 @@ static void port_close(void *tp, uint16_t port)
             st_conn_close(r, ci, "its hosting port closed (registration gone)", now);
 }
 
+static bool same_client(void *tp, uint32_t a, uint32_t b)
+{
+    const struct st_relay *r = tp;
+    return r->dx[a].conn == r->dx[b].conn && r->dx[a].conn_id == r->dx[b].conn_id;
+}
+
+/* EP_REQUEST and another relay's XFWD_REQUEST (the core's): over the
+ * registrant's connection, if we still have it */
+static int ux_send(void *tp, uint32_t ui, struct coap_msg *m, const struct rr_peer *path,
+                   uint64_t now)
+{
+    struct st_relay *r = tp;
+    uint32_t ci = path->transport == r->tp.transport ? st_conn_find(r, path->conn_id) : ST_NONE;
+    if (ci == ST_NONE || st_ux_send_request(r, ui, m, ci, now) < 0)
+        return -1;
+    return 0;
+}
+
 static const struct relay_transport stream_transport = {
     .transport = RR_TRANSPORT_NONE, /* set by st_init */
     .on_timer = on_timer,
@@ -181,12 +199,14 @@ static const struct relay_transport stream_transport = {
     .path_down = path_down,
     .rd_response = st_rd_on_response,
     .rd_notify = st_rd_on_notify,
-    .ep_request = st_rd_on_ep_request,
     .port_open = port_open,
     .port_close = port_close,
-    .xfwd_request = st_xfwd_on_request,
-    .xfwd_cancel = st_xfwd_on_cancel,
     .xfwd_response = st_proxy_on_xfwd_response,
+    .rd_send = st_rd_send,
+    .same_client = same_client,
+    .ux_send = ux_send,
+    .ux_release = st_ux_release,
+    .ux_end = st_proxy_end_observation,
 };
 
 int st_init(struct st_relay *r, uint8_t transport, const char *name, const struct st_io *io,

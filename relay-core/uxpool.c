@@ -18,6 +18,7 @@ void rc_ux_pool_init(struct relay_core *c, void *base, size_t stride, uint32_t n
         u->state = RC_UX_FREE;
         u->fnext = i + 1 < n ? i + 1 : RC_NONE;
         u->dx = RC_NONE;
+        th_timer_init(&u->t, RC_T_UX, i);
     }
     if (n == 0)
         c->ux.free = RC_NONE;
@@ -40,6 +41,7 @@ uint32_t rc_ux_take(struct relay_core *c)
     u->ep_tkl = 0;
     u->xid_len = 0;
     u->host[0] = '\0';
+    u->xlen = 0;
     c->ux.used++;
     return i;
 }
@@ -49,6 +51,7 @@ bool rc_ux_put(struct relay_core *c, uint32_t i)
     struct rc_ux *u = rc_ux_at(c, i);
     if (u->state == RC_UX_FREE)
         return false;
+    th_cancel(&c->timers, &u->t);
     u->state = RC_UX_FREE;
     u->dx = RC_NONE;
     u->fnext = c->ux.free;

@@ -349,6 +349,8 @@ static void on_request(struct relay_core *c, const uint8_t *id, size_t idlen, co
     }
     if (c->tp->xfwd_request)
         c->tp->xfwd_request(c->tpa, &x, &m, route, now);
+    else if (c->tp->ux_send)
+        rc_ux_on_xfwd_request(c, &x, &m, route, now);
 }
 
 static void on_cancel(struct relay_core *c, const uint8_t *id, size_t idlen, const uint8_t *body,
@@ -363,6 +365,8 @@ static void on_cancel(struct relay_core *c, const uint8_t *id, size_t idlen, con
     struct rc_xreq x = {.id = id, .idlen = idlen, .req_id = m.req_id, .host = ""};
     if (c->tp->xfwd_cancel)
         c->tp->xfwd_cancel(c->tpa, &x, now);
+    else if (c->tp->ux_end)
+        rc_ux_on_xfwd_cancel(c, &x, now);
 }
 
 void rc_xfwd_on_router(struct relay_core *c, uint64_t now)

@@ -1,13 +1,16 @@
 /*
  * exchange.c - relay-udp's CoAP message layer state (RFC 7252 §4).
- * Owns: the downstream exchange pool (client requests in flight and
- * notifications we push), the upstream exchange pool (requests we send to
- * endpoints), the ack-wait hash (remote, message id) of every CON we
- * retransmit, message ids and token check values; sized once at start from
- * max_exchanges. The duplicate memory (with the answers to repeat) is the
- * per-peer table of dedup.c, sized from dedup_entries / dedup_per_peer.
- * Nothing is allocated per request.
- * Talks to udp_io.c (sends), dedup.c, rd_path.c and proxy.c (timer outcomes).
+ * Owns: the arrays of downstream exchanges (client requests in flight and
+ * notifications we push) and upstream exchanges (requests we send to
+ * endpoints), whose slots the core's pools hand out (relay-core/dxpool.c,
+ * uxpool.c), with what the message layer adds to them: the ack-wait hash
+ * (remote, message id) of every CON we retransmit, empty ACKs, separate
+ * responses, message ids and the message layer's timers (EMPTY_ACK_DELAY,
+ * retransmission; the RD re-send, XFWD and upstream timeouts are the
+ * core's); sized once at start from max_exchanges. The duplicate memory (with the answers to
+ * repeat) is the per-peer table of dedup.c, sized from dedup_entries / dedup_per_peer. Nothing is
+ * allocated per request. Talks to udp_io.c (sends), dedup.c, rd_path.c and proxy.c (timer
+ * outcomes).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,16 +34,15 @@ static uint32_t key_hash(const struct rr_addr *a, uint16_t msgid)
 
 int exch_init(struct relay *r)
 {
-    uint32_t nux = r->cfg.max_exchanges ? r->cfg.max_exchanges : 4096;
-    uint32_t ndx = nux * 2;
-
-    r->ndx = ndx;
-    r->nux = nux;
-    r->dx = calloc(ndx, sizeof(*r->dx));
-    r->ux = calloc(nux, sizeof(*r->ux));
+    /* two timers per exchange: the core's and the message layer's */
+    if (rc_exch_alloc(&r->core, r->cfg.max_exchanges, sizeof(*r->dx), sizeof(*r->ux), 2, 16) < 0)
+        return -1;
+    r->dx = (struct dexch *)(void *)r->core.dx.base;
+    r->ux = (struct uexch *)(void *)r->core.ux.base;
+    uint32_t ndx = r->ndx = r->core.dx.n, nux = r->nux = r->core.ux.n;
     r->nack_b = pow2_at_least(ndx + nux);
     r->ack_b = malloc(r->nack_b * sizeof(uint32_t));
-    if (!r->dx || !r->ux || !r->ack_b || th_init(&r->core.timers, 2 * (ndx + nux) + 16) < 0) {
+    if (!r->ack_b) {
         log_warnx("out of memory for %u exchanges", nux);
         return -1;
     }
@@ -52,30 +54,23 @@ int exch_init(struct relay *r)
               r->dd.per_peer, dd_memory(r->dd.max_entries, r->dd.per_peer) / 1024);
     memset(r->ack_b, 0xff, r->nack_b * sizeof(uint32_t));
     for (uint32_t i = 0; i < ndx; i++) {
-        r->dx[i].dnext = i + 1 < ndx ? i + 1 : RU_NONE;
         r->dx[i].dd = RU_NONE;
-        r->dx[i].up = RU_NONE;
         r->dx[i].out.hnext = RU_NONE;
         th_timer_init(&r->dx[i].t_ack, RU_T_DX_ACK, i);
-        th_timer_init(&r->dx[i].t_aux, RU_T_DX_AUX, i);
     }
     for (uint32_t i = 0; i < nux; i++) {
         r->ux[i].out.hnext = RU_NONE;
+        r->ux[i].b1slot = BW_NONE;
         th_timer_init(&r->ux[i].t_rtx, RU_T_UX_RTX, i);
-        th_timer_init(&r->ux[i].t_life, RU_T_UX_LIFE, i);
     }
-    r->dx_free = 0;
-    rc_ux_pool_init(&r->core, r->ux, sizeof(*r->ux), nux);
     r->next_msgid = (uint16_t)random();
     return 0;
 }
 
 void exch_free(struct relay *r)
 {
-    free(r->dx);
-    free(r->ux);
+    rc_exch_free(&r->core);
     free(r->ack_b);
-    th_free(&r->core.timers);
     dd_free(&r->dd);
     r->dx = NULL;
     r->ux = NULL;
@@ -203,7 +198,7 @@ void dx_dedup_insert(struct relay *r, uint32_t i)
 {
     struct dexch *d = &r->dx[i];
     uint32_t life = d->req_type == COAP_T_CON ? RU_EXCHANGE_LIFETIME_MS : RU_NON_LIFETIME_MS;
-    d->dd = dd_insert(&r->dd, &d->peer, d->req_msgid, i, d->start_ms, life);
+    d->dd = dd_insert(&r->dd, &d->peer, d->req_msgid, i, d->h.start_ms, life);
 }
 
 uint32_t dx_find_dup(struct relay *r, const struct rr_addr *peer, uint16_t msgid, uint64_t now)
@@ -215,41 +210,28 @@ uint32_t dx_alloc(struct relay *r, uint64_t now)
 {
     /* answered exchanges do not stay: their answers live in the duplicate
      * memory, so a free slot is there unless max_exchanges are in flight */
-    uint32_t i = r->dx_free;
+    uint32_t i = rc_dx_take(&r->core, NULL, now);
     if (i == RU_NONE)
         return RU_NONE;
     struct dexch *d = &r->dx[i];
-    r->dx_free = d->dnext;
-    d->dnext = RU_NONE;
-    d->state = DX_WAIT;
-    d->kind = DX_K_LOCAL;
     d->out_kind = DX_O_NONE;
     d->ack_sent = false;
     d->dd = RU_NONE;
-    d->up = RU_NONE;
-    d->req_id = 0;
-    d->start_ms = now;
     d->out.awaiting = false;
     d->out.len = 0;
-    r->dx_used++;
     return i;
 }
 
 void dx_release(struct relay *r, uint32_t i)
 {
     struct dexch *d = &r->dx[i];
-    if (d->state == DX_FREE)
+    if (d->h.state == DX_FREE)
         return;
     out_stop(r, i, &d->out, &d->t_ack);
     th_cancel(&r->core.timers, &d->t_ack);
-    th_cancel(&r->core.timers, &d->t_aux);
     dd_forget(&r->dd, d->dd, i); /* ended without an answer to keep */
     d->dd = RU_NONE;
-    d->state = DX_FREE;
-    d->up = RU_NONE;
-    d->dnext = r->dx_free;
-    r->dx_free = i;
-    r->dx_used--;
+    rc_dx_put(&r->core, i);
 }
 
 void dx_done(struct relay *r, uint32_t i, uint64_t now)
@@ -337,8 +319,8 @@ int dx_answer(struct relay *r, uint32_t i, const uint8_t *resp, size_t len, uint
         msgid = exch_new_msgid(r);
         d->out_kind = DX_O_NON;
     }
-    ssize_t n = coap_rewrite(d->out.buf, sizeof(d->out.buf), type, resp[1], msgid, d->token, d->tkl,
-                             resp + rest, len - (size_t)rest);
+    ssize_t n = coap_rewrite(d->out.buf, sizeof(d->out.buf), type, resp[1], msgid, d->h.token,
+                             d->h.tkl, resp + rest, len - (size_t)rest);
     if (n < 0)
         return -1;
     d->out.len = (uint16_t)n;
@@ -352,17 +334,20 @@ int dx_answer(struct relay *r, uint32_t i, const uint8_t *resp, size_t len, uint
     else if (notify_type != 0xff && !final)
         out_track(r, i, &d->out); /* a client may reject a NON notification with RST */
     if (!final) {
-        d->state = DX_OBSERVE;
+        d->h.state = DX_OBSERVE;
     } else if (type == COAP_T_CON) {
-        th_cancel(&r->core.timers, &d->t_aux);
-        d->state = DX_SEP;
+        th_cancel(&r->core.timers, &d->h.t);
+        d->h.state = DX_SEP;
     } else {
         dx_done(r, i, now);
     }
     return 0;
 }
 
-int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *payload, uint64_t now)
+/* Answer with a locally made response (code, text payload), as a plain
+ * answer (notify_type 0xff) or a final notification. */
+static int answer_text(struct relay *r, uint32_t i, uint8_t code, const char *payload,
+                       uint8_t notify_type, uint64_t now)
 {
     uint8_t b[4 + 8 + 1 + 256];
     size_t n = 4, pl = payload ? strlen(payload) : 0;
@@ -370,52 +355,44 @@ int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *paylo
 
     if (pl > 256)
         pl = 256;
-    b[0] = (uint8_t)(0x40 | d->tkl);
+    b[0] = (uint8_t)(0x40 | d->h.tkl);
     b[1] = code;
     b[2] = b[3] = 0;
-    memcpy(b + 4, d->token, d->tkl);
-    n += d->tkl;
+    memcpy(b + 4, d->h.token, d->h.tkl);
+    n += d->h.tkl;
     if (pl) {
         b[n++] = 0xff;
         memcpy(b + n, payload, pl);
         n += pl;
     }
-    return dx_answer(r, i, b, n, 0xff, true, now);
+    return dx_answer(r, i, b, n, notify_type, true, now);
 }
 
-uint32_t dx_find_observation(struct relay *r, uint32_t di, uint8_t kind)
+int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *payload, uint64_t now)
 {
-    const struct dexch *d = &r->dx[di];
-    for (uint32_t i = 0; i < r->ndx; i++) {
-        const struct dexch *o = &r->dx[i];
-        if (i != di && o->state == DX_OBSERVE && o->kind == kind &&
-            (kind != DX_K_PROXY || o->up != RU_NONE) && o->tkl == d->tkl &&
-            memcmp(o->token, d->token, d->tkl) == 0 && addr_equal(&o->peer, &d->peer))
-            return i;
-    }
-    return RU_NONE;
+    return answer_text(r, i, code, payload, 0xff, now);
+}
+
+void dx_answer_end(void *tp, uint32_t i, uint8_t code, const char *why, uint64_t now)
+{
+    struct relay *r = tp;
+    /* an observation ends with a final (non-2.xx, RFC 7641 §3.2) CON
+     * notification */
+    answer_text(r, i, code, why, r->dx[i].h.state == DX_OBSERVE ? COAP_T_CON : 0xff, now);
 }
 
 /* ---- upstream exchanges ---- */
 
-uint32_t ux_alloc(struct relay *r)
+void ux_release(void *tp, uint32_t i)
 {
-    uint32_t i = rc_ux_take(&r->core);
-    if (i != RU_NONE) {
-        r->ux[i].have_last = false;
-        r->ux[i].out.awaiting = false;
-    }
-    return i;
-}
-
-void ux_release(struct relay *r, uint32_t i)
-{
+    struct relay *r = tp;
     struct uexch *u = &r->ux[i];
     if (u->h.state == UX_FREE)
         return;
     out_stop(r, r->ndx + i, &u->out, &u->t_rtx);
-    th_cancel(&r->core.timers, &u->t_life);
-    rc_ux_put(&r->core, i);
+    xblock_forget(r, i);
+    u->have_last = false;
+    rc_ux_put(&r->core, i); /* and its timeout */
 }
 
 /* ---- timers ---- */
@@ -429,43 +406,34 @@ void exch_on_timer(struct relay *r, struct rr_timer *t, uint64_t now)
         struct dexch *d = &r->dx[i];
         if (!d->out.awaiting) {
             /* EMPTY_ACK_DELAY ran out: tell the client we have it */
-            if (d->state == DX_WAIT)
+            if (d->h.state == DX_WAIT)
                 dx_send_empty_ack(r, i);
             break;
         }
-        if (d->state == DX_NOTIFY && d->out_kind == DX_O_NON) {
+        if (d->h.state == DX_NOTIFY && d->out_kind == DX_O_NON) {
             dx_release(r, i); /* nobody rejected it */
             break;
         }
         if (out_on_timer(r, &d->out, t, now) == 0)
             break;
         out_stop(r, i, &d->out, t);
-        if (d->state == DX_OBSERVE)
+        if (d->h.state == DX_OBSERVE)
             proxy_cancel_observation(r, i, now);
-        else if (d->state == DX_NOTIFY) {
+        else if (d->h.state == DX_NOTIFY) {
             rd_notify_gone(r, i);
             dx_release(r, i);
         } else
             dx_done(r, i, now);
         break;
     }
-    case RU_T_DX_AUX:
-        if (r->dx[i].kind == DX_K_XFWD)
-            xfwd_on_timeout(r, i, now);
-        else
-            rd_resend(r, i, now);
-        break;
     case RU_T_UX_RTX: {
         struct uexch *u = &r->ux[i];
         if (out_on_timer(r, &u->out, t, now) == 0)
             break;
         out_stop(r, r->ndx + i, &u->out, t);
-        proxy_on_upstream_fail(r, i, COAP_GATEWAY_TIMEOUT, "endpoint did not answer", now);
+        rc_ux_fail(&r->core, i, COAP_GATEWAY_TIMEOUT, "endpoint did not answer", now);
         break;
     }
-    case RU_T_UX_LIFE:
-        proxy_on_upstream_fail(r, i, COAP_GATEWAY_TIMEOUT, "endpoint did not answer", now);
-        break;
     default:
         log_warnx("unknown timer kind %u", t->kind);
         break;

@@ -23,7 +23,7 @@ static void on_ack_or_rst(struct relay *r, const struct rr_addr *peer, const str
     if (idx < r->ndx) {
         struct dexch *d = &r->dx[idx];
         out_stop(r, idx, &d->out, &d->t_ack);
-        switch (d->state) {
+        switch (d->h.state) {
         case DX_SEP:
             dx_done(r, idx, now);
             break;
@@ -46,7 +46,7 @@ static void on_ack_or_rst(struct relay *r, const struct rr_addr *peer, const str
     struct uexch *u = &r->ux[ui];
     out_stop(r, idx, &u->out, &u->t_rtx);
     if (m->type == COAP_T_RST) {
-        proxy_on_upstream_fail(r, ui, COAP_BAD_GATEWAY, "endpoint rejected the request", now);
+        rc_ux_fail(&r->core, ui, COAP_BAD_GATEWAY, "endpoint rejected the request", now);
         return;
     }
     if (m->code == COAP_EMPTY) {
@@ -58,8 +58,7 @@ static void on_ack_or_rst(struct relay *r, const struct rr_addr *peer, const str
     uint8_t tok[FWD_TOKEN_LEN];
     fwd_token_encode(ui, u->h.check, tok);
     if (m->tkl != FWD_TOKEN_LEN || memcmp(m->token, tok, FWD_TOKEN_LEN) != 0) {
-        proxy_on_upstream_fail(r, ui, COAP_BAD_GATEWAY, "endpoint answered with a wrong token",
-                               now);
+        rc_ux_fail(&r->core, ui, COAP_BAD_GATEWAY, "endpoint answered with a wrong token", now);
         return;
     }
     proxy_on_upstream(r, ui, m, buf, len, now);
@@ -94,8 +93,8 @@ static void on_request(struct relay *r, int sock, const struct rr_addr *peer,
     d->local = *local;
     d->req_type = m->type;
     d->req_msgid = m->msgid;
-    d->tkl = m->tkl;
-    memcpy(d->token, m->token, m->tkl);
+    d->h.tkl = m->tkl;
+    memcpy(d->h.token, m->token, m->tkl);
     dx_dedup_insert(r, i);
 
     /* port-based hosting (BRIEF §3.4): such a listener maps every request
@@ -172,9 +171,9 @@ void msg_on_unreachable(struct relay *r, const struct rr_addr *peer, uint64_t no
     /* a client whose socket is gone observes nothing any more */
     for (uint32_t i = 0; i < r->ndx; i++) {
         struct dexch *d = &r->dx[i];
-        if ((d->state != DX_OBSERVE && d->state != DX_NOTIFY) || !addr_equal(&d->peer, peer))
+        if ((d->h.state != DX_OBSERVE && d->h.state != DX_NOTIFY) || !addr_equal(&d->peer, peer))
             continue;
-        if (d->state == DX_OBSERVE) {
+        if (d->h.state == DX_OBSERVE) {
             proxy_cancel_observation(r, i, now);
         } else {
             rd_notify_gone(r, i);

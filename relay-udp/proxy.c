@@ -11,12 +11,12 @@
  * Owns the upstream half of the exchanges it creates; the route lookup is
  * local (clone_client's table) and nothing is allocated per request.
  * A route held by another relay goes there through xfwd.c after the same
- * vetting; other relays' requests for our routes come back in through
- * xfwd.c and take the same upstream path (origin UX_O_XFWD).
- * Talks to exchange.c, keepalive.c (reachability), rd_path.c (EP_REQUEST
- * answers share the upstream code), xfwd.c.
+ * vetting; other relays' requests for our routes and rd-frontend's
+ * EP_REQUESTs come in through the core (relay-core/answer.c) and take the
+ * same upstream path (ux_send_request); their answers go back through the
+ * core, by origin (rc_ux_answer, rc_ux_fail).
+ * Talks to the core, exchange.c, keepalive.c (reachability), xfwd.c.
  */
-#include <errno.h>
 #include <string.h>
 
 #include "log.h"
@@ -56,7 +56,7 @@ void proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *host
     uint8_t hl[4], code;
     char diag[96];
 
-    d->kind = DX_K_PROXY;
+    d->h.kind = DX_K_PROXY;
     switch (rc_proxy_decide(&r->core, m, host, &route, hl, &code, diag, sizeof(diag))) {
     case RC_PROXY_ANSWER:
         dx_answer_local(r, i, code, diag, now);
@@ -75,10 +75,10 @@ void proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *host
     if (obs) {
         /* re-registration or cancellation of an observation this client
          * holds: it must reach the endpoint under the same token */
-        uint32_t oi = dx_find_observation(r, i, DX_K_PROXY);
+        uint32_t oi = rc_dx_find_observation(&r->core, i, DX_K_PROXY);
         if (oi != RU_NONE) {
-            ui = r->dx[oi].up;
-            r->dx[oi].up = RU_NONE;
+            ui = r->dx[oi].h.up;
+            r->dx[oi].h.up = RU_NONE;
             dx_done(r, oi, now);
             out_stop(r, r->ndx + ui, &r->ux[ui].out, &r->ux[ui].t_rtx);
             r->ux[ui].h.state = UX_SENT;
@@ -86,7 +86,7 @@ void proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *host
         }
     }
     if (ui == RU_NONE) {
-        ui = ux_alloc(r);
+        ui = rc_ux_take(&r->core);
         if (ui == RU_NONE) {
             r->core.c.no_slot++;
             dx_answer_local(r, i, COAP_SERVICE_UNAVAILABLE, "too many exchanges in flight", now);
@@ -98,15 +98,15 @@ void proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *host
     u->h.observe_req = obs_reg;
     u->h.dx = i;
     snprintf(u->h.host, sizeof(u->h.host), "%s", host);
-    d->up = ui;
+    d->h.up = ui;
     if (ux_send_request(r, ui, m, &route->path, now) < 0) {
         ux_release(r, ui);
-        d->up = RU_NONE;
+        d->h.up = RU_NONE;
         dx_answer_local(r, i, COAP_BAD_GATEWAY, "no socket for the registration's path", now);
         return;
     }
     r->core.c.proxied++;
-    th_arm(&r->core.timers, &u->t_life, now + r->cfg.upstream_timeout_ms);
+    th_arm(&r->core.timers, &u->h.t, now + r->cfg.upstream_timeout_ms);
     dx_arm_empty_ack(r, i, now);
 }
 
@@ -120,7 +120,7 @@ static void send_deregistration(struct relay *r, uint32_t ui, uint64_t now)
 
     u->h.state = UX_CANCEL;
     u->h.dx = RU_NONE;
-    th_arm(&r->core.timers, &u->t_life, now + r->cfg.upstream_timeout_ms);
+    th_arm(&r->core.timers, &u->h.t, now + r->cfg.upstream_timeout_ms);
     if (coap_msg_parse_udp(u->out.buf, u->out.len, &m) < 0)
         return;
     coap_msg_remove_opt(&m, COAP_OPT_OBSERVE);
@@ -137,8 +137,9 @@ static void send_deregistration(struct relay *r, uint32_t ui, uint64_t now)
     out_start(r, r->ndx + ui, &u->out, &u->t_rtx, now);
 }
 
-void proxy_end_upstream(struct relay *r, uint32_t ui, uint64_t now)
+void proxy_end_upstream(void *tp, uint32_t ui, uint64_t now)
 {
+    struct relay *r = tp;
     struct uexch *u = &r->ux[ui];
 
     if (u->h.state == UX_FREE || u->h.state == UX_CANCEL)
@@ -153,12 +154,12 @@ void proxy_end_upstream(struct relay *r, uint32_t ui, uint64_t now)
 
 void proxy_cancel_observation(struct relay *r, uint32_t dxi, uint64_t now)
 {
-    if (r->dx[dxi].kind == DX_K_XFWD) {
+    if (r->dx[dxi].h.kind == DX_K_XFWD) {
         xfwd_client_gone(r, dxi, now);
         return;
     }
-    uint32_t ui = r->dx[dxi].up;
-    r->dx[dxi].up = RU_NONE;
+    uint32_t ui = r->dx[dxi].h.up;
+    r->dx[dxi].h.up = RU_NONE;
     dx_done(r, dxi, now);
     if (ui != RU_NONE && r->ux[ui].h.state == UX_OBSERVE) {
         log_debug("observation of %s cancelled by the client", r->ux[ui].h.host);
@@ -187,39 +188,16 @@ void proxy_on_upstream(struct relay *r, uint32_t ui, const struct coap_msg *m, c
             return; /* our ACK got lost; the client already has it */
     }
     out_stop(r, r->ndx + ui, &u->out, &u->t_rtx);
-    th_cancel(&r->core.timers, &u->t_life);
-    r->core.c.proxy_responses++;
+    th_cancel(&r->core.timers, &u->h.t);
 
-    if (u->h.origin == UX_O_EP) {
-        rd_ep_answer(r, ui, RR_EP_OK, raw, len);
-        ux_release(r, ui);
-        return;
-    }
-    if (u->h.state == UX_CANCEL) {
-        ux_release(r, ui);
-        return;
-    }
-    if (u->h.origin == UX_O_XFWD && u->b1slot != BW_NONE) {
+    if (u->h.origin == UX_O_XFWD && u->h.state != UX_CANCEL && u->b1slot != BW_NONE) {
         xblock_on_answer(r, ui, m, now); /* a block of a body we split */
         return;
     }
-    if (u->h.origin == UX_O_XFWD) {
-        /* another relay's client: every answer goes back as XFWD_RESPONSE;
-         * that relay vets the options and owns its client's message layer */
-        bool xnotif = has_obs && u->h.observe_req && COAP_CODE_CLASS(m->code) == 2;
-        if (xnotif && u->h.state != UX_OBSERVE) {
-            r->core.c.observations++;
-            u->h.state = UX_OBSERVE;
-        }
-        if (xfwd_answer(r, ui, RR_EP_OK, raw, len) < 0 && xnotif && errno == EHOSTUNREACH) {
-            log_debug("XFWD requester gone: ending observation of %s", u->h.host);
-            send_deregistration(r, ui, now);
-            return;
-        }
-        if (!xnotif)
-            ux_release(r, ui);
+    /* EP_REQUEST, another relay's XFWD_REQUEST (the kind is the type the
+     * endpoint sent it as), a deregistration: the core's */
+    if (rc_ux_answer(&r->core, ui, m, m->type, now))
         return;
-    }
     uint32_t dxi = u->h.dx;
     if (dxi == RU_NONE) {
         ux_release(r, ui);
@@ -229,12 +207,12 @@ void proxy_on_upstream(struct relay *r, uint32_t ui, const struct coap_msg *m, c
     if (rc_proxy_check_response(&r->core, m, diag, sizeof(diag)) < 0) {
         bool observing = u->h.state == UX_OBSERVE;
         if (observing) {
-            r->dx[dxi].up = RU_NONE;
+            r->dx[dxi].h.up = RU_NONE;
             dx_done(r, dxi, now);
             send_deregistration(r, ui, now);
         } else {
             ux_release(r, ui);
-            r->dx[dxi].up = RU_NONE;
+            r->dx[dxi].h.up = RU_NONE;
             dx_answer_local(r, dxi, COAP_BAD_GATEWAY, diag, now);
         }
         return;
@@ -252,46 +230,9 @@ void proxy_on_upstream(struct relay *r, uint32_t ui, const struct coap_msg *m, c
             r->core.c.observations++;
         u->h.state = UX_OBSERVE;
     } else {
-        r->dx[dxi].up = RU_NONE;
+        r->dx[dxi].h.up = RU_NONE;
         ux_release(r, ui);
     }
-}
-
-void proxy_on_upstream_fail(struct relay *r, uint32_t ui, uint8_t code, const char *why,
-                            uint64_t now)
-{
-    struct uexch *u = &r->ux[ui];
-
-    if (u->h.state == UX_FREE)
-        return;
-    if (u->h.origin == UX_O_EP) {
-        rd_ep_answer(r, ui, code == COAP_GATEWAY_TIMEOUT ? RR_EP_TIMEOUT : RR_EP_UNREACHABLE, NULL,
-                     0);
-        ux_release(r, ui);
-        return;
-    }
-    if (u->h.origin == UX_O_XFWD) {
-        xblock_forget(r, ui);
-        if (u->h.state != UX_CANCEL)
-            xfwd_answer(r, ui, code == COAP_GATEWAY_TIMEOUT ? RR_EP_TIMEOUT : RR_EP_UNREACHABLE,
-                        NULL, 0);
-        ux_release(r, ui);
-        return;
-    }
-    uint32_t dxi = u->h.dx;
-    if (u->h.state != UX_CANCEL && dxi != RU_NONE) {
-        struct dexch *d = &r->dx[dxi];
-        d->up = RU_NONE;
-        if (d->state == DX_WAIT) {
-            if (code == COAP_GATEWAY_TIMEOUT)
-                r->core.c.proxy_5_04++;
-            log_debug("%s: %s", u->h.host, why);
-            dx_answer_local(r, dxi, code, why, now);
-        } else {
-            dx_done(r, dxi, now);
-        }
-    }
-    ux_release(r, ui);
 }
 
 void proxy_on_remote_gone(struct relay *r, const struct rr_addr *remote, uint64_t now)
@@ -302,27 +243,9 @@ void proxy_on_remote_gone(struct relay *r, const struct rr_addr *remote, uint64_
         struct uexch *u = &r->ux[ui];
         if (u->h.state == UX_FREE || !addr_equal(&u->out.remote, remote))
             continue;
-        if (u->h.state == UX_SENT || u->h.state == UX_WAITSEP ||
-            (u->h.state == UX_OBSERVE && u->h.origin == UX_O_XFWD)) {
-            /* another relay's observation ends there with a final 5.02 */
-            proxy_on_upstream_fail(r, ui, COAP_BAD_GATEWAY, "registrant unreachable", now);
-        } else if (u->h.state == UX_OBSERVE && u->h.dx != RU_NONE) {
-            /* end the client's observation with a final 5.02 notification
-             * (RFC 7641 §3.2: a non-2.xx ends it) */
-            struct dexch *d = &r->dx[u->h.dx];
-            static const char why[] = "registrant unreachable";
-            uint8_t b[4 + COAP_MSG_MAX_TOKEN + 1 + sizeof(why)];
-            size_t n = 4 + d->tkl;
-            b[0] = (uint8_t)(0x40 | d->tkl);
-            b[1] = COAP_BAD_GATEWAY;
-            b[2] = b[3] = 0;
-            memcpy(b + 4, d->token, d->tkl);
-            b[n++] = 0xff;
-            memcpy(b + n, why, sizeof(why) - 1);
-            n += sizeof(why) - 1;
-            d->up = RU_NONE;
-            dx_answer(r, u->h.dx, b, n, COAP_T_CON, true, now);
-            ux_release(r, ui);
-        }
+        /* in flight -> 5.02; an observation (ours or another relay's)
+         * ends with a final 5.02 notification (RFC 7641 §3.2) */
+        if (u->h.state == UX_SENT || u->h.state == UX_WAITSEP || u->h.state == UX_OBSERVE)
+            rc_ux_fail(&r->core, ui, COAP_BAD_GATEWAY, "registrant unreachable", now);
     }
 }

@@ -7,10 +7,11 @@
  *   RD_RESPONSE -> piggybacked or separate response (exchange.c decides);
  *   RD_NOTIFY -> a CON (retransmitted) or NON notification to the client;
  *     RST or exhaustion -> OBSERVE_GONE;
- *   EP_REQUEST -> a request to an endpoint over its path (proxy.c's code),
- *     answered with EP_RESPONSE.
- * The protocol (encoding, decoding, ids, re-send verdicts) is the relay
- * core's (relay-core/rd.c); here is only what the UDP message layer adds.
+ *   (EP_REQUEST is the core's, relay-core/answer.c, over proxy.c's
+ *     ux_send_request.)
+ * The protocol (encoding, decoding, ids, re-send verdicts and timer) is the
+ * relay core's (relay-core/rd.c, dxpool.c); here is only what the UDP
+ * message layer adds.
  * Talks to the core, exchange.c, proxy.c.
  */
 #include <string.h>
@@ -19,13 +20,14 @@
 #include "fwd_rules.h"
 #include "relay.h"
 
-static void rd_send_request(struct relay *r, uint32_t i)
+void rd_send(void *tp, uint32_t i)
 {
+    struct relay *r = tp;
     struct dexch *d = &r->dx[i];
     struct rr_peer p;
 
     rc_peer_make(&r->core, &d->peer, &d->local, 0, &p);
-    rc_rd_send_request(&r->core, d->req_id, &p, d->out.buf, d->out.len);
+    rc_rd_send_request(&r->core, d->h.req_id, &p, d->out.buf, d->out.len);
 }
 
 void rd_on_request(void *tp, uint32_t i, struct coap_msg *m, const uint8_t *buf, size_t len,
@@ -39,29 +41,11 @@ void rd_on_request(void *tp, uint32_t i, struct coap_msg *m, const uint8_t *buf,
         dx_answer_local(r, i, COAP_TOO_LARGE, "request too large", now);
         return;
     }
-    d->kind = DX_K_RD;
-    d->req_id = rc_rd_req_id(&r->core, i);
     memcpy(d->out.buf, buf, len);
     d->out.len = (uint16_t)len;
     d->out_kind = DX_O_REQ;
-    r->core.c.rd_requests++;
-    rd_send_request(r, i);
-    th_arm(&r->core.timers, &d->t_aux, now + RC_RD_RESEND_MS);
+    rc_dx_rd_start(&r->core, i, now); /* RD_REQUEST, re-sent until answered */
     dx_arm_empty_ack(r, i, now);
-}
-
-void rd_resend(struct relay *r, uint32_t i, uint64_t now)
-{
-    struct dexch *d = &r->dx[i];
-
-    if (d->state != DX_WAIT || d->kind != DX_K_RD)
-        return;
-    if (rc_rd_resend_due(&r->core, d->req_id, d->start_ms, now) < 0) {
-        dx_answer_local(r, i, COAP_SERVICE_UNAVAILABLE, "resource directory unavailable", now);
-        return;
-    }
-    rd_send_request(r, i);
-    th_arm(&r->core.timers, &d->t_aux, now + RC_RD_RESEND_MS);
 }
 
 void rd_on_response(void *tp, uint32_t i, uint64_t req_id, const uint8_t *coap, size_t n,
@@ -69,8 +53,8 @@ void rd_on_response(void *tp, uint32_t i, uint64_t req_id, const uint8_t *coap, 
 {
     struct relay *r = tp;
 
-    if (i >= r->ndx || r->dx[i].state != DX_WAIT || r->dx[i].kind != DX_K_RD ||
-        r->dx[i].req_id != req_id)
+    if (i >= r->ndx || r->dx[i].h.state != DX_WAIT || r->dx[i].h.kind != DX_K_RD ||
+        r->dx[i].h.req_id != req_id)
         return; /* an answer to a re-sent request we already delivered */
     r->core.c.rd_responses++;
     if (dx_answer(r, i, coap, n, 0xff, true, now) < 0) {
@@ -85,7 +69,7 @@ void rd_notify_gone(struct relay *r, uint32_t i)
     struct rr_peer p;
 
     rc_peer_make(&r->core, &d->peer, &d->local, 0, &p);
-    rc_send_observe_gone(&r->core, &p, d->token, d->tkl);
+    rc_send_observe_gone(&r->core, &p, d->h.token, d->h.tkl);
 }
 
 void rd_on_notify(void *tp, const struct rr_peer *pp, bool confirmable, const uint8_t *coap,
@@ -105,16 +89,16 @@ void rd_on_notify(void *tp, const struct rr_peer *pp, bool confirmable, const ui
         return;
     }
     struct dexch *d = &r->dx[i];
-    d->kind = DX_K_NOTIFY;
-    d->state = DX_NOTIFY;
+    d->h.kind = DX_K_NOTIFY;
+    d->h.state = DX_NOTIFY;
     d->sock = sock;
     d->peer = p.remote;
     d->local = p.local;
-    d->tkl = coap[0] & 0x0f;
-    memcpy(d->token, coap + 4, d->tkl);
+    d->h.tkl = coap[0] & 0x0f;
+    memcpy(d->h.token, coap + 4, d->h.tkl);
     uint8_t type = confirmable ? COAP_T_CON : COAP_T_NON;
     ssize_t m = coap_rewrite(d->out.buf, sizeof(d->out.buf), type, coap[1], exch_new_msgid(r),
-                             d->token, d->tkl, coap + rest, n - (size_t)rest);
+                             d->h.token, d->h.tkl, coap + rest, n - (size_t)rest);
     if (m < 0) {
         dx_release(r, i);
         return;
@@ -135,48 +119,4 @@ void rd_on_notify(void *tp, const struct rr_peer *pp, bool confirmable, const ui
         out_track(r, i, &d->out);
         th_arm(&r->core.timers, &d->t_ack, now + RU_NON_RST_WAIT_MS);
     }
-}
-
-void rd_ep_answer(struct relay *r, uint32_t ui, uint8_t status, const uint8_t *coap, size_t len)
-{
-    struct uexch *u = &r->ux[ui];
-    uint8_t resp[COAP_MSG_MAX_UDP + 8];
-    size_t n = 0;
-
-    if (status == RR_EP_OK) {
-        /* rd-frontend sees its own token again */
-        int rest = coap_raw_rest(coap, len);
-        ssize_t m = rest < 0
-                        ? -1
-                        : coap_rewrite(resp, sizeof(resp), COAP_T_ACK, coap[1], 0, u->h.ep_token,
-                                       u->h.ep_tkl, coap + rest, len - (size_t)rest);
-        if (m < 0)
-            status = RR_EP_UNREACHABLE;
-        else
-            n = (size_t)m;
-    }
-    rc_send_ep_response(&r->core, u->h.req_id, status, resp, n);
-}
-
-void rd_on_ep_request(void *tp, uint64_t req_id, const struct rr_peer *path, struct coap_msg *m,
-                      uint64_t now)
-{
-    struct relay *r = tp;
-    uint32_t ui = ux_alloc(r);
-    if (ui == RU_NONE) {
-        r->core.c.no_slot++;
-        return; /* rd-frontend times out and retries */
-    }
-    struct uexch *u = &r->ux[ui];
-    u->h.origin = UX_O_EP;
-    u->h.req_id = req_id;
-    u->h.ep_tkl = m->tkl;
-    memcpy(u->h.ep_token, m->token, m->tkl);
-    m->type = COAP_T_CON;
-    if (ux_send_request(r, ui, m, path, now) < 0) {
-        rd_ep_answer(r, ui, RR_EP_UNREACHABLE, NULL, 0);
-        ux_release(r, ui);
-        return;
-    }
-    th_arm(&r->core.timers, &u->t_life, now + r->cfg.upstream_timeout_ms);
 }

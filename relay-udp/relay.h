@@ -83,61 +83,64 @@ struct ru_out {
 };
 
 /* Downstream exchange: a request a client sent us (or a notification we
- * push to a client). */
+ * push to a client); the common head and the pool are the relay core's
+ * (struct rc_dx: state, kind, token, upstream, XFWD ids, core timer). */
 enum dx_state {
-    DX_FREE = 0,
-    DX_WAIT,    /* answer outstanding (RD or endpoint) */
-    DX_SEP,     /* CON separate response sent, waiting for the client's ACK */
-    DX_OBSERVE, /* a proxied observation: notifications go to this client */
-    DX_NOTIFY,  /* an RD_NOTIFY being delivered (no request) */
+    DX_FREE = RC_DX_FREE,
+    DX_WAIT = RC_DX_WAIT,       /* answer outstanding (RD or endpoint) */
+    DX_OBSERVE = RC_DX_OBSERVE, /* a proxied observation: notifications go to this client */
+    DX_SEP,                     /* CON separate response sent, waiting for the client's ACK */
+    DX_NOTIFY,                  /* an RD_NOTIFY being delivered (no request) */
 };
-enum dx_kind { DX_K_LOCAL = 0, DX_K_RD, DX_K_PROXY, DX_K_NOTIFY, DX_K_XFWD };
+enum dx_kind {
+    DX_K_LOCAL = RC_DX_K_LOCAL,
+    DX_K_RD = RC_DX_K_RD,
+    DX_K_PROXY = RC_DX_K_PROXY,
+    DX_K_XFWD = RC_DX_K_XFWD,
+    DX_K_NOTIFY = RC_DX_K_NOTIFY,
+};
 enum dx_out_kind { DX_O_NONE = 0, DX_O_REQ, DX_O_PIGGY, DX_O_SEP, DX_O_NON };
 
 struct dexch {
-    uint8_t state, kind, out_kind;
+    struct rc_dx h; /* state, kind, token, up, XFWD ids, t: RD re-send / XFWD timeout */
+    uint8_t out_kind;
     uint8_t req_type; /* CON or NON */
     bool ack_sent;    /* empty ACK already sent */
-    bool observe_req; /* XFWD: the request had Observe 0 */
-    uint8_t xpeer;    /* XFWD: index of the holder relay's DEALER */
     uint16_t req_msgid;
-    uint8_t tkl;
-    uint8_t token[COAP_MSG_MAX_TOKEN];
     int sock;
     struct rr_addr peer, local;
-    uint32_t dnext; /* free list */
-    uint32_t dd;    /* our entry in the duplicate memory (dedup.c), RU_NONE */
-    uint64_t start_ms;
-    uint64_t req_id; /* RD_REQUEST id; XFWD_REQUEST id (ru_xfwd_req_id) */
+    uint32_t dd;     /* our entry in the duplicate memory (dedup.c), RU_NONE */
     uint32_t blk2;   /* XFWD: the request's Block2 value, BW_NONE (bw_fit_response) */
     uint32_t b1echo; /* XFWD: Block1 of a collected upload's last block, BW_NONE */
     uint64_t bkey;   /* XFWD, not GET/FETCH: key of the answer's copy (xblock.c), 0 */
-    uint32_t up;     /* upstream exchange (proxy), RU_NONE */
     struct ru_out out;
     struct rr_timer t_ack; /* empty-ACK delay, then retransmission of out */
-    struct rr_timer t_aux; /* RD_REQUEST resend; XFWD upstream timeout */
 };
 
 /* Upstream exchange: a request we sent to an endpoint (proxy, EP_REQUEST,
- * XFWD); the common head and the pool are the relay core's (struct rc_ux). */
-enum ux_state { UX_FREE = RC_UX_FREE, UX_SENT = RC_UX_SENT, UX_WAITSEP, UX_OBSERVE, UX_CANCEL };
+ * XFWD); the common head and the pool are the relay core's (struct rc_ux,
+ * with the upstream timeout h.t). */
+enum ux_state {
+    UX_FREE = RC_UX_FREE,
+    UX_SENT = RC_UX_SENT,
+    UX_OBSERVE = RC_UX_OBSERVE,
+    UX_CANCEL = RC_UX_CANCEL,
+    UX_WAITSEP, /* the endpoint ACKed; its separate response is to come */
+};
 
 struct uexch {
-    struct rc_ux h;         /* state, origin, token check, requester, host */
-    bool have_last;         /* last_msgid valid */
-    uint16_t last_msgid;    /* last CON/NON from upstream (duplicate detection) */
-    uint32_t b1sent;        /* XFWD: Block1 value of the block in flight */
-    uint32_t b1slot;        /* XFWD: body split into Block1 blocks (xblock.c), BW_NONE */
-    struct ru_out out;      /* the request, for retransmission */
-    struct rr_timer t_rtx;  /* retransmission */
-    struct rr_timer t_life; /* upstream timeout (5.04) */
+    struct rc_ux h;        /* state, origin, token check, requester, host, timeout */
+    bool have_last;        /* last_msgid valid */
+    uint16_t last_msgid;   /* last CON/NON from upstream (duplicate detection) */
+    uint32_t b1sent;       /* XFWD: Block1 value of the block in flight */
+    uint32_t b1slot;       /* XFWD: body split into Block1 blocks (xblock.c), BW_NONE */
+    struct ru_out out;     /* the request, for retransmission */
+    struct rr_timer t_rtx; /* retransmission */
 };
 
 enum ru_timer_kind {
     RU_T_DX_ACK = 1,
-    RU_T_DX_AUX,
     RU_T_UX_RTX,
-    RU_T_UX_LIFE,
 };
 
 /* NAT keepalive state of one proxied UDP route (keepalive.c). */
@@ -189,9 +192,9 @@ struct relay {
     int nlisten;
     struct ru_rxbatch *rxb; /* recvmmsg buffers (udp_io.c) */
 
-    /* downstream exchanges in flight: pool, free list */
+    /* downstream exchanges in flight (the pool: r->core.dx) */
     struct dexch *dx;
-    uint32_t ndx, dx_free, dx_used;
+    uint32_t ndx;
     /* recent requests per peer, with the answers to repeat (dedup.c) */
     struct dd_table dd;
 
@@ -259,11 +262,10 @@ int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *paylo
 void dx_arm_empty_ack(struct relay *r, uint32_t i, uint64_t now);
 void dx_send_empty_ack(struct relay *r, uint32_t i);
 void dx_done(struct relay *r, uint32_t i, uint64_t now);
-/* The observation (kind DX_K_PROXY or DX_K_XFWD) this client already holds
- * under the token of exchange di, or RU_NONE: a re-registration or
- * cancellation must reach the endpoint under the same token. Only requests
- * carrying Observe ask, so a scan is affordable. */
-uint32_t dx_find_observation(struct relay *r, uint32_t di, uint8_t kind);
+/* End exchange i with a locally made error (the core's `answer`): a plain
+ * answer, or for an observation the final (non-2.xx, RFC 7641 §3.2) CON
+ * notification. */
+void dx_answer_end(void *tp, uint32_t i, uint8_t code, const char *why, uint64_t now);
 /* Ack-wait table for every ru_out we retransmit. */
 void out_start(struct relay *r, uint32_t idx, struct ru_out *o, struct rr_timer *t, uint64_t now);
 /* Only match replies (RST to a NON notification); no retransmission. */
@@ -272,8 +274,9 @@ void out_stop(struct relay *r, uint32_t idx, struct ru_out *o, struct rr_timer *
 uint32_t out_find(struct relay *r, const struct rr_addr *remote, uint16_t msgid);
 /* Retransmission timer fired: resend, or return 1 when exhausted. */
 int out_on_timer(struct relay *r, struct ru_out *o, struct rr_timer *t, uint64_t now);
-uint32_t ux_alloc(struct relay *r);
-void ux_release(struct relay *r, uint32_t i);
+/* Release upstream exchange i (retransmission, block-wise body; the
+ * core's ux_release). A free slot is clean: rc_ux_take gives it out. */
+void ux_release(void *tp, uint32_t i);
 void exch_on_timer(struct relay *r, struct rr_timer *t, uint64_t now);
 /* Empty messages. */
 void send_empty(struct relay *r, int sock, const struct rr_addr *remote,
@@ -288,16 +291,14 @@ int coap_raw_rest(const uint8_t *buf, size_t len);
 /* (a transport callback: rc_on_request; buf/len: the datagram) */
 void rd_on_request(void *tp, uint32_t dxi, struct coap_msg *m, const uint8_t *buf, size_t len,
                    uint64_t now);
-void rd_resend(struct relay *r, uint32_t dxi, uint64_t now);
+/* (re-)send RD_REQUEST for exchange dxi (a transport callback) */
+void rd_send(void *tp, uint32_t dxi);
 /* transport callbacks (relay-core/rd.c decodes) */
 void rd_on_response(void *tp, uint32_t i, uint64_t req_id, const uint8_t *coap, size_t n,
                     uint64_t now);
 void rd_on_notify(void *tp, const struct rr_peer *p, bool confirmable, const uint8_t *coap,
                   size_t n, uint64_t now);
-void rd_on_ep_request(void *tp, uint64_t req_id, const struct rr_peer *path, struct coap_msg *m,
-                      uint64_t now);
 void rd_notify_gone(struct relay *r, uint32_t dxi);
-void rd_ep_answer(struct relay *r, uint32_t uxi, uint8_t status, const uint8_t *coap, size_t len);
 
 /* proxy.c */
 /* (a transport callback: rc_on_request) */
@@ -306,13 +307,11 @@ void proxy_on_request(void *tp, uint32_t dxi, struct coap_msg *m, const char *ho
  * at the datagram; m is its parse. */
 void proxy_on_upstream(struct relay *r, uint32_t uxi, const struct coap_msg *m, const uint8_t *raw,
                        size_t len, uint64_t now);
-void proxy_on_upstream_fail(struct relay *r, uint32_t uxi, uint8_t code, const char *why,
-                            uint64_t now);
 /* The client rejected (RST) or stopped acknowledging notifications. */
 void proxy_cancel_observation(struct relay *r, uint32_t dxi, uint64_t now);
 /* Holder side of an XFWD_CANCEL: deregister an observation (or a pending
  * Observe 0 request) at the endpoint, or just forget the exchange. */
-void proxy_end_upstream(struct relay *r, uint32_t uxi, uint64_t now);
+void proxy_end_upstream(void *tp, uint32_t uxi, uint64_t now);
 /* ICMP unreachable from remote: fail what is in flight to it (5.02). */
 void proxy_on_remote_gone(struct relay *r, const struct rr_addr *remote, uint64_t now);
 /* Send a request to an endpoint through a path; used by proxy and EP_REQUEST.
@@ -353,20 +352,16 @@ void ru_on_sock(struct rc_handler *h, uint32_t events, uint64_t now);
  * for a route another relay holds; the client's exchange i answers. */
 void xfwd_on_request(struct relay *r, uint32_t i, struct coap_msg *m, const struct rr_route *route,
                      const char *host, uint64_t now);
-/* Requester: our timeout for exchange i ran out (t_aux): 5.04 + CANCEL. */
-void xfwd_on_timeout(struct relay *r, uint32_t i, uint64_t now);
 /* Requester: the client of an XFWD observation rejected it or left. */
 void xfwd_client_gone(struct relay *r, uint32_t i, uint64_t now);
 /* Requester: XFWD_RESPONSE for downstream slot i (transport callback). */
 void xfwd_on_response(void *tp, int xp, uint32_t i, uint64_t req_id, uint8_t status,
                       const uint8_t *coap, size_t n, uint8_t kind, uint64_t now);
-/* Holder: send XFWD_RESPONSE for upstream exchange ui (coap NULL unless
- * status is RR_EP_OK). 0, or -1 (errno EHOSTUNREACH: the requester is gone). */
-int xfwd_answer(struct relay *r, uint32_t ui, uint8_t status, const uint8_t *coap, size_t len);
-/* Holder: XFWD_REQUEST / XFWD_CANCEL (transport callbacks). */
-void xfwd_on_holder_request(void *tp, const struct rc_xreq *x, struct coap_msg *m,
-                            const struct rr_route *route, uint64_t now);
-void xfwd_on_holder_cancel(void *tp, const struct rc_xreq *x, uint64_t now);
+/* Holder: send a request of another relay's (rc_ux_on_xfwd_request) to
+ * the endpoint: a stream client's body larger than a datagram goes in
+ * Block1 blocks (xblock.c). The transport's ux_send. */
+int xfwd_holder_send(struct relay *r, uint32_t ui, struct coap_msg *m, const struct rr_peer *path,
+                     uint64_t now);
 
 /* xblock.c - block-wise across transports */
 /* Requester: a client's Block1 request i: 1 = answered here (2.31 or an

@@ -51,7 +51,7 @@ static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
         {"dedup_evicted_full", r->dd.evicted_full},
         {"retransmissions", r->c.retransmissions},
         {"rtx_exhausted", r->c.rtx_exhausted},
-        {"exchanges_down", r->dx_used},
+        {"exchanges_down", r->core.dx.used},
         {"exchanges_up", r->core.ux.used},
         {"rx_bad", r->c.rx_bad},
         {"tx_err", r->c.tx_err},
@@ -83,9 +83,19 @@ static bool path_down(void *tp, const struct rr_route *rt, char *diag, size_t le
     return true;
 }
 
-static void answer(void *tp, uint32_t i, uint8_t code, const char *diag, uint64_t now)
+static bool same_client(void *tp, uint32_t a, uint32_t b)
 {
-    dx_answer_local(tp, i, code, diag, now);
+    const struct relay *r = tp;
+    return addr_equal(&r->dx[a].peer, &r->dx[b].peer);
+}
+
+static int ux_send(void *tp, uint32_t ui, struct coap_msg *m, const struct rr_peer *path,
+                   uint64_t now)
+{
+    struct relay *r = tp;
+    if (r->ux[ui].h.origin == UX_O_XFWD)
+        return xfwd_holder_send(r, ui, m, path, now);
+    return ux_send_request(r, ui, m, path, now);
 }
 
 const struct relay_transport ru_transport = {
@@ -97,16 +107,18 @@ const struct relay_transport ru_transport = {
     .route_change = route_change,
     .rd_request = rd_on_request,
     .proxy_request = proxy_on_request,
-    .answer = answer,
+    .answer = dx_answer_end,
     .path_down = path_down,
     .rd_response = rd_on_response,
     .rd_notify = rd_on_notify,
-    .ep_request = rd_on_ep_request,
     .port_open = udp_port_open,
     .port_close = udp_port_close,
-    .xfwd_request = xfwd_on_holder_request,
-    .xfwd_cancel = xfwd_on_holder_cancel,
     .xfwd_response = xfwd_on_response,
+    .rd_send = rd_send,
+    .same_client = same_client,
+    .ux_send = ux_send,
+    .ux_release = ux_release,
+    .ux_end = proxy_end_upstream,
 };
 
 int ru_core_init(struct relay *r)

@@ -189,7 +189,7 @@ void udp_port_close(void *tp, uint16_t port)
     /* observations through the port end with it (upstream cancelled):
      * nothing could reach their clients any more */
     for (uint32_t i = 0; i < r->ndx; i++)
-        if (r->dx[i].state == DX_OBSERVE && r->dx[i].sock >= lo && r->dx[i].sock < hi)
+        if (r->dx[i].h.state == DX_OBSERVE && r->dx[i].sock >= lo && r->dx[i].sock < hi)
             proxy_cancel_observation(r, i, now_mono_ms());
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "proto_msg.h"
 #include "relay.h"
 
 /* The largest body a registrant takes in one datagram (Size1 of a 4.13). */
@@ -180,6 +181,16 @@ static int send_block(struct relay *r, uint32_t ui, struct coap_msg *m, uint32_t
     return ux_send_request(r, ui, m, &path, now);
 }
 
+/* XFWD_RESPONSE with a datagram we made (or the endpoint's final answer):
+ * its type is the kind. 0 / -1. */
+static int answer_requester(struct relay *r, uint32_t ui, const uint8_t *buf, ssize_t n)
+{
+    struct coap_msg a;
+    if (n < 0 || coap_msg_parse_udp(buf, (size_t)n, &a) < 0)
+        return -1;
+    return rc_ux_xfwd_answer(&r->core, ui, RR_EP_OK, &a, a.type == COAP_T_RST ? RR_XK_ACK : a.type);
+}
+
 int xblock_split_start(struct relay *r, uint32_t ui, struct coap_msg *m, const struct rr_peer *path,
                        uint64_t now)
 {
@@ -194,7 +205,7 @@ int xblock_split_start(struct relay *r, uint32_t ui, struct coap_msg *m, const s
                                       r->bw.body_max, "body larger than the relay's block_body_max")
                         : make_answer(buf, sizeof(buf), COAP_SERVICE_UNAVAILABLE, 0, 0,
                                       "too many block-wise transfers");
-        if (n < 0 || xfwd_answer(r, ui, RR_EP_OK, buf, (size_t)n) < 0)
+        if (answer_requester(r, ui, buf, n) < 0)
             return -1;
         return 1;
     }
@@ -226,7 +237,7 @@ int xblock_on_answer(struct relay *r, uint32_t ui, const struct coap_msg *m, uin
                            &szx) == 0 &&
             coap_msg_parse_udp(sent, u->out.len, &req) == 0 &&
             send_block(r, ui, &req, num, szx, now) == 0) {
-            th_arm(&r->core.timers, &u->t_life, now + r->cfg.upstream_timeout_ms);
+            th_arm(&r->core.timers, &u->h.t, now + r->cfg.upstream_timeout_ms);
             return 1;
         }
         n = make_answer(buf, sizeof(buf), COAP_BAD_GATEWAY, 0, 0, "block-wise upload failed");
@@ -246,8 +257,8 @@ int xblock_on_answer(struct relay *r, uint32_t ui, const struct coap_msg *m, uin
     }
     bw_release(&r->bw, u->b1slot);
     u->b1slot = BW_NONE;
-    if (n < 0 || xfwd_answer(r, ui, RR_EP_OK, buf, (size_t)n) < 0)
-        xfwd_answer(r, ui, RR_EP_UNREACHABLE, NULL, 0);
+    if (answer_requester(r, ui, buf, n) < 0)
+        rc_ux_xfwd_answer(&r->core, ui, RR_EP_UNREACHABLE, NULL, RR_XK_ACK);
     ux_release(r, ui);
     return 1;
 }

@@ -13,7 +13,7 @@ while IFS= read -r f; do
         echo "not formatted: $f (clang-format -i $f)"
         bad=$((bad + 1))
     fi
-done < <(find common rd-frontend relay-udp relay-tcp relay-ws connect tools tests \
+done < <(find common rd-frontend relay-core relay-udp relay-tcp relay-ws connect tools tests \
     -path '*/node_modules' -prune -o \( -name '*.c' -o -name '*.h' \) -print | sort)
 echo "checked $n files, $bad not formatted"
 [ "$n" -gt 0 ] && [ "$bad" -eq 0 ]

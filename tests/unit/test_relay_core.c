@@ -35,11 +35,25 @@
 #include <zmq.h>
 
 #include "core.h"
+#include "proto_msg.h"
 #include "route_table.h"
 #include "timeutil.h"
 
+/* The fake transport's exchanges: the core's heads and a client id. */
+#define F_NX 8
+struct fdx {
+    struct rc_dx h;
+    int client;
+};
+struct fux {
+    struct rc_ux h;
+};
+
 struct fake {
     struct relay_core core;
+    struct fdx dx[F_NX];
+    struct fux ux[F_NX];
+    int rd_sends, ux_sends, ux_releases, ux_ends, send_rc;
     struct rr_config cfg;
     struct route_table *routes;
     bool down;
@@ -168,7 +182,52 @@ static void f_answer(void *tp, uint32_t slot, uint8_t code, const char *diag, ui
     f->last_code = code;
 }
 
+static void f_rd_send(void *tp, uint32_t slot)
+{
+    struct fake *f = tp;
+    f->rd_sends++;
+    f->last_slot = slot;
+}
+
+static bool f_same_client(void *tp, uint32_t a, uint32_t b)
+{
+    struct fake *f = tp;
+    return f->dx[a].client == f->dx[b].client;
+}
+
+static int f_ux_send(void *tp, uint32_t ui, struct coap_msg *m, const struct rr_peer *path,
+                     uint64_t now)
+{
+    struct fake *f = tp;
+    (void)ui;
+    (void)m;
+    (void)path;
+    (void)now;
+    f->ux_sends++;
+    return f->send_rc;
+}
+
+static void f_ux_release(void *tp, uint32_t ui)
+{
+    struct fake *f = tp;
+    f->ux_releases++;
+    rc_ux_put(&f->core, ui);
+}
+
+static void f_ux_end(void *tp, uint32_t ui, uint64_t now)
+{
+    struct fake *f = tp;
+    (void)now;
+    f->ux_ends++;
+    rc_ux_put(&f->core, ui);
+}
+
 static const struct relay_transport fake_transport = {
+    .rd_send = f_rd_send,
+    .same_client = f_same_client,
+    .ux_send = f_ux_send,
+    .ux_release = f_ux_release,
+    .ux_end = f_ux_end,
     .rd_request = f_rd_request,
     .proxy_request = f_proxy_request,
     .answer = f_answer,
@@ -203,7 +262,9 @@ static int setup(void **state)
     snprintf(f->cfg.state_dir, sizeof(f->cfg.state_dir), "%s", dir);
     assert_int_equal(config_finish(&f->cfg, err, sizeof(err)), 0);
     assert_int_equal(rc_init(&f->core, &f->cfg, "udp", &fake_transport, f), 0);
-    assert_int_equal(th_init(&f->core.timers, 16), 0);
+    assert_int_equal(th_init(&f->core.timers, 4 * F_NX), 0);
+    rc_dx_pool_init(&f->core, f->dx, sizeof(f->dx[0]), F_NX);
+    rc_ux_pool_init(&f->core, f->ux, sizeof(f->ux[0]), F_NX);
     f->routes = route_table_new(16);
     f->core.static_routes = f->routes;
     add_route(f, "alice.proxy.localhost", RR_TRANSPORT_UDP, "udp");
@@ -551,6 +612,397 @@ static void test_loop(void **state)
     signal(SIGTERM, SIG_DFL);
 }
 
+/* ---- the exchange pools and the outcome of upstream exchanges ---- */
+
+static void get_msg(struct coap_msg *m, uint8_t tkl, uint8_t tokbyte)
+{
+    coap_msg_init(m);
+    m->code = COAP_GET;
+    m->tkl = tkl;
+    memset(m->token, tokbyte, tkl);
+}
+
+static void test_dx_pool(void **state)
+{
+    struct fake *f = *state;
+    struct coap_msg m;
+    uint32_t got[F_NX];
+
+    get_msg(&m, 3, 0xab);
+    for (unsigned k = 0; k < F_NX; k++) {
+        got[k] = rc_dx_take(&f->core, &m, 100 + k);
+        assert_true(got[k] < F_NX);
+        struct rc_dx *d = rc_dx_at(&f->core, got[k]);
+        assert_int_equal(d->state, RC_DX_WAIT);
+        assert_int_equal(d->tkl, 3);
+        assert_memory_equal(d->token, m.token, 3);
+        assert_int_equal(d->up, RC_NONE);
+        assert_true(d->start_ms == 100 + k);
+    }
+    assert_int_equal(f->core.dx.used, F_NX);
+    assert_int_equal(rc_dx_take(&f->core, &m, 0), RC_NONE); /* all in flight */
+    /* a put cancels the slot's timer; a second put is refused */
+    th_arm(&f->core.timers, &rc_dx_at(&f->core, got[2])->t, 1000);
+    assert_true(rc_dx_put(&f->core, got[2]));
+    assert_false(th_armed(&rc_dx_at(&f->core, got[2])->t));
+    assert_false(rc_dx_put(&f->core, got[2]));
+    assert_int_equal(f->core.dx.used, F_NX - 1);
+    assert_int_equal(rc_dx_take(&f->core, NULL, 0), got[2]);
+    assert_int_equal(rc_dx_at(&f->core, got[2])->tkl, 0);
+}
+
+static void test_dx_find_observation(void **state)
+{
+    struct fake *f = *state;
+    struct coap_msg m;
+
+    get_msg(&m, 2, 0x11);
+    uint32_t a = rc_dx_take(&f->core, &m, 0), b = rc_dx_take(&f->core, &m, 0);
+    f->dx[a].client = f->dx[b].client = 7;
+    rc_dx_at(&f->core, a)->kind = RC_DX_K_PROXY;
+    rc_dx_at(&f->core, a)->state = RC_DX_OBSERVE;
+    /* an observation without an upstream exchange is not one to reuse */
+    assert_int_equal(rc_dx_find_observation(&f->core, b, RC_DX_K_PROXY), RC_NONE);
+    rc_dx_at(&f->core, a)->up = 3;
+    assert_int_equal(rc_dx_find_observation(&f->core, b, RC_DX_K_PROXY), a);
+    assert_int_equal(rc_dx_find_observation(&f->core, b, RC_DX_K_XFWD), RC_NONE);
+    f->dx[b].client = 8; /* another client, same token */
+    assert_int_equal(rc_dx_find_observation(&f->core, b, RC_DX_K_PROXY), RC_NONE);
+    f->dx[b].client = 7;
+    rc_dx_at(&f->core, b)->token[1] = 0x12; /* another token */
+    assert_int_equal(rc_dx_find_observation(&f->core, b, RC_DX_K_PROXY), RC_NONE);
+}
+
+/* RD_REQUEST: sent at once, re-sent on the core timer, 5.03 at the end */
+static void test_dx_rd_resend(void **state)
+{
+    struct fake *f = *state;
+    struct coap_msg m;
+    struct rr_timer *t;
+
+    get_msg(&m, 1, 0x01);
+    uint32_t i = rc_dx_take(&f->core, &m, 1000);
+    rc_dx_rd_start(&f->core, i, 1000);
+    assert_int_equal(f->rd_sends, 1);
+    assert_int_equal(f->core.c.rd_requests, 1);
+    assert_int_equal(rc_req_slot(rc_dx_at(&f->core, i)->req_id), i);
+    assert_null(th_pop_due(&f->core.timers, 1000 + RC_RD_RESEND_MS - 1));
+    t = th_pop_due(&f->core.timers, 1000 + RC_RD_RESEND_MS);
+    assert_non_null(t);
+    assert_int_equal(t->kind, RC_T_DX);
+    rc_on_timer(&f->core, t, 1000 + RC_RD_RESEND_MS);
+    assert_int_equal(f->rd_sends, 2);
+    assert_int_equal(f->core.c.rd_resends, 1);
+    assert_int_equal(f->answers, 0);
+    rc_dx_on_timer(&f->core, i, 1000 + RC_RD_GIVEUP_MS);
+    assert_int_equal(f->rd_sends, 2);
+    assert_int_equal(f->answers, 1);
+    assert_int_equal(f->last_code, COAP_SERVICE_UNAVAILABLE);
+    assert_int_equal(f->core.c.rd_giveups, 1);
+}
+
+/* XFWD requester: the holder never answered -> 5.04 (only while waiting) */
+static void test_dx_xfwd_timeout(void **state)
+{
+    struct fake *f = *state;
+    uint32_t i = rc_dx_take(&f->core, NULL, 0);
+    struct rc_dx *d = rc_dx_at(&f->core, i);
+
+    d->kind = RC_DX_K_XFWD;
+    d->state = RC_DX_OBSERVE; /* an observation has no timeout */
+    rc_dx_on_timer(&f->core, i, 5000);
+    assert_int_equal(f->answers, 0);
+    d->state = RC_DX_WAIT;
+    rc_dx_on_timer(&f->core, i, 5000);
+    assert_int_equal(f->answers, 1);
+    assert_int_equal(f->last_slot, i);
+    assert_int_equal(f->last_code, COAP_GATEWAY_TIMEOUT);
+    assert_int_equal(f->core.c.proxy_5_04, 1);
+}
+
+/* Failures by origin: EP and XFWD are released (their requester gets the
+ * status), a proxied one's client gets the code, counted */
+static void test_ux_fail(void **state)
+{
+    struct fake *f = *state;
+
+    uint32_t ui = rc_ux_take(&f->core);
+    rc_ux_at(&f->core, ui)->origin = UX_O_EP;
+    rc_ux_fail(&f->core, ui, COAP_GATEWAY_TIMEOUT, "endpoint did not answer", 0);
+    assert_int_equal(f->ux_releases, 1);
+    assert_int_equal(f->answers, 0);
+    rc_ux_fail(&f->core, ui, COAP_GATEWAY_TIMEOUT, "again", 0); /* free: nothing */
+    assert_int_equal(f->ux_releases, 1);
+
+    ui = rc_ux_take(&f->core);
+    rc_ux_at(&f->core, ui)->origin = UX_O_XFWD;
+    rc_ux_fail(&f->core, ui, COAP_BAD_GATEWAY, "gone", 0);
+    assert_int_equal(f->ux_releases, 2);
+    assert_int_equal(f->answers, 0);
+
+    uint32_t di = rc_dx_take(&f->core, NULL, 0);
+    ui = rc_ux_take(&f->core);
+    rc_ux_at(&f->core, ui)->dx = di;
+    rc_dx_at(&f->core, di)->up = ui;
+    rc_ux_fail(&f->core, ui, COAP_BAD_GATEWAY, "registrant unreachable", 0);
+    assert_int_equal(f->ux_releases, 3);
+    assert_int_equal(f->answers, 1);
+    assert_int_equal(f->last_slot, di);
+    assert_int_equal(f->last_code, COAP_BAD_GATEWAY);
+    assert_int_equal(f->core.c.proxy_5_02, 1);
+    assert_int_equal(rc_dx_at(&f->core, di)->up, RC_NONE);
+
+    /* a deregistration that fails has no client any more */
+    ui = rc_ux_take(&f->core);
+    rc_ux_at(&f->core, ui)->dx = di;
+    rc_ux_at(&f->core, ui)->state = RC_UX_CANCEL;
+    rc_ux_fail(&f->core, ui, COAP_GATEWAY_TIMEOUT, "endpoint did not answer", 0);
+    assert_int_equal(f->answers, 1);
+    assert_int_equal(f->core.c.proxy_5_04, 0);
+
+    /* the upstream timeout is the core's timer */
+    ui = rc_ux_take(&f->core);
+    rc_ux_at(&f->core, ui)->dx = di;
+    th_arm(&f->core.timers, &rc_ux_at(&f->core, ui)->t, 10);
+    struct rr_timer *t = th_pop_due(&f->core.timers, 10);
+    assert_non_null(t);
+    rc_on_timer(&f->core, t, 10);
+    assert_int_equal(f->answers, 2);
+    assert_int_equal(f->last_code, COAP_GATEWAY_TIMEOUT);
+    assert_int_equal(f->core.c.proxy_5_04, 1);
+    assert_int_equal(f->core.ux.used, 0);
+}
+
+static void test_ux_answer(void **state)
+{
+    struct fake *f = *state;
+    struct coap_msg m;
+    uint8_t zero = 0;
+
+    coap_msg_init(&m);
+    m.code = COAP_CONTENT;
+    uint32_t ui = rc_ux_take(&f->core);
+    rc_ux_at(&f->core, ui)->origin = UX_O_EP;
+    assert_int_equal(rc_ux_answer(&f->core, ui, &m, -1, 0), 1);
+    assert_int_equal(f->ux_releases, 1);
+
+    /* proxied: the transport's to deliver */
+    ui = rc_ux_take(&f->core);
+    assert_int_equal(rc_ux_answer(&f->core, ui, &m, -1, 0), 0);
+    assert_int_equal(f->ux_releases, 1);
+    assert_int_equal(f->core.c.proxy_responses, 2);
+
+    /* deregistering: a notification that crossed it is dropped, the
+     * answer ends it */
+    rc_ux_at(&f->core, ui)->state = RC_UX_CANCEL;
+    coap_msg_add_opt(&m, COAP_OPT_OBSERVE, &zero, 1);
+    assert_int_equal(rc_ux_answer(&f->core, ui, &m, -1, 0), 1);
+    assert_int_equal(f->ux_releases, 1);
+    coap_msg_init(&m);
+    m.code = COAP_CONTENT;
+    assert_int_equal(rc_ux_answer(&f->core, ui, &m, -1, 0), 1);
+    assert_int_equal(f->ux_releases, 2);
+
+    /* XFWD: a plain answer ends it; a notification keeps the observation
+     * (no ROUTER here: the send fails, but the requester is not "gone") */
+    ui = rc_ux_take(&f->core);
+    rc_ux_at(&f->core, ui)->origin = UX_O_XFWD;
+    assert_int_equal(rc_ux_answer(&f->core, ui, &m, -1, 0), 1);
+    assert_int_equal(f->ux_releases, 3);
+    ui = rc_ux_take(&f->core);
+    struct rc_ux *u = rc_ux_at(&f->core, ui);
+    u->origin = UX_O_XFWD;
+    u->observe_req = true;
+    th_arm(&f->core.timers, &u->t, 10);
+    coap_msg_add_opt(&m, COAP_OPT_OBSERVE, &zero, 1);
+    assert_true(rc_ux_is_notification(u, &m));
+    assert_int_equal(rc_ux_answer(&f->core, ui, &m, -1, 0), 1);
+    assert_int_equal(f->ux_releases, 3);
+    assert_int_equal(u->state, RC_UX_OBSERVE);
+    assert_false(th_armed(&u->t));
+    assert_int_equal(f->core.c.observations, 1);
+}
+
+/* The core as holder of EP_REQUEST and XFWD through ux_send / ux_end */
+static void test_ux_holder(void **state)
+{
+    struct fake *f = *state;
+    struct coap_msg m;
+    struct rr_peer path;
+    const struct route_table *t = rc_routes(&f->core);
+    const struct rr_route *alice = route_table_get(t, "alice.proxy.localhost");
+
+    memset(&path, 0, sizeof(path));
+    path.transport = RR_TRANSPORT_TCP; /* not ours: never sent */
+    get_msg(&m, 2, 0x42);
+    rc_ux_on_ep_request(&f->core, 77, &path, &m, 0);
+    assert_int_equal(f->ux_sends, 0);
+    assert_int_equal(f->core.ux.used, 0);
+    path.transport = RR_TRANSPORT_UDP;
+    f->send_rc = -1; /* no way to send: answered UNREACHABLE, released */
+    rc_ux_on_ep_request(&f->core, 77, &path, &m, 0);
+    assert_int_equal(f->ux_sends, 1);
+    assert_int_equal(f->core.ux.used, 0);
+    f->send_rc = 0;
+    rc_ux_on_ep_request(&f->core, 78, &path, &m, 0);
+    assert_int_equal(f->core.ux.used, 1);
+    uint32_t ui = 0;
+    while (rc_ux_at(&f->core, ui)->state == RC_UX_FREE)
+        ui++;
+    struct rc_ux *u = rc_ux_at(&f->core, ui);
+    assert_int_equal(u->origin, UX_O_EP);
+    assert_true(u->req_id == 78);
+    assert_int_equal(u->ep_tkl, 2);
+    assert_true(th_armed(&u->t));
+    rc_ux_fail(&f->core, ui, COAP_GATEWAY_TIMEOUT, "endpoint did not answer", 0);
+
+    /* XFWD_REQUEST: a path that is down is answered at once */
+    const uint8_t rid[] = "tcp";
+    struct rc_xreq x = {.id = rid, .idlen = 3, .req_id = 99, .host = alice->host, .coap_len = 40};
+    f->down = true;
+    rc_ux_on_xfwd_request(&f->core, &x, &m, alice, 0);
+    assert_int_equal(f->ux_sends, 2);
+    assert_int_equal(f->core.ux.used, 0);
+    f->down = false;
+    rc_ux_on_xfwd_request(&f->core, &x, &m, alice, 0);
+    assert_int_equal(f->ux_sends, 3);
+    assert_int_equal(f->core.ux.used, 1);
+    assert_int_equal(f->core.c.proxied, 1);
+    while (rc_ux_at(&f->core, ui)->state == RC_UX_FREE)
+        ui = (ui + 1) % F_NX;
+    u = rc_ux_at(&f->core, ui);
+    assert_int_equal(u->origin, UX_O_XFWD);
+    assert_int_equal(u->xid_len, 3);
+    assert_true(u->xlen == 40);
+    assert_string_equal(u->host, "alice.proxy.localhost");
+    /* XFWD_CANCEL: another requester's id does not match; ours ends it */
+    struct rc_xreq other = {.id = (const uint8_t *)"ws", .idlen = 2, .req_id = 99, .host = ""};
+    rc_ux_on_xfwd_cancel(&f->core, &other, 0);
+    assert_int_equal(f->ux_ends, 0);
+    rc_ux_on_xfwd_cancel(&f->core, &x, 0);
+    assert_int_equal(f->ux_ends, 1);
+    assert_int_equal(f->core.ux.used, 0);
+}
+
+/* Requester: what an XFWD_RESPONSE must pass before the transport sees it */
+static void test_xfwd_vet(void **state)
+{
+    struct fake *f = *state;
+    struct coap_msg m;
+    bool notif = false;
+    const uint8_t ok[] = {0x60, 0x45, 0, 0};                             /* ACK 2.05 */
+    const uint8_t obs[] = {0x60, 0x45, 0, 0, 0x61, 0x05};                /* with Observe 5 */
+    const uint8_t unsafe[] = {0x60, 0x45, 0, 0, 0xe1, 0xfc, 0xdd, 0x01}; /* option 65002 */
+
+    uint32_t i = rc_dx_take(&f->core, NULL, 0);
+    struct rc_dx *d = rc_dx_at(&f->core, i);
+    uint64_t rid = rc_xfwd_req_id(i, 5);
+    /* not an XFWD exchange: dropped */
+    assert_int_equal(
+        rc_xfwd_response_vet(&f->core, 0, i, rid, RR_EP_OK, ok, sizeof(ok), &m, &notif, 0), 1);
+    assert_int_equal(f->answers, 0);
+    d->kind = RC_DX_K_XFWD;
+    d->req_id = rid;
+    assert_int_equal(
+        rc_xfwd_response_vet(&f->core, 0, i, rid + 1, RR_EP_OK, ok, sizeof(ok), &m, &notif, 0), 1);
+    assert_int_equal(f->answers, 0); /* a late one for a reused slot */
+    assert_int_equal(
+        rc_xfwd_response_vet(&f->core, 0, i, rid, RR_EP_TIMEOUT, NULL, 0, &m, &notif, 0), 1);
+    assert_int_equal(f->answers, 1);
+    assert_int_equal(f->last_code, COAP_GATEWAY_TIMEOUT);
+    assert_int_equal(
+        rc_xfwd_response_vet(&f->core, 0, i, rid, RR_EP_OK, unsafe, sizeof(unsafe), &m, &notif, 0),
+        1);
+    assert_int_equal(f->answers, 2);
+    assert_int_equal(f->last_code, COAP_BAD_GATEWAY);
+    assert_int_equal(
+        rc_xfwd_response_vet(&f->core, 0, i, rid, RR_EP_OK, ok, sizeof(ok), &m, &notif, 0), 0);
+    assert_false(notif);
+    assert_int_equal(m.code, COAP_CONTENT);
+    d->observe_req = true;
+    assert_int_equal(
+        rc_xfwd_response_vet(&f->core, 0, i, rid, RR_EP_OK, obs, sizeof(obs), &m, &notif, 0), 0);
+    assert_true(notif);
+    assert_int_equal(f->answers, 2);
+}
+
+/* One-shots the DEALER's high-water mark refuses are kept, in order, and
+ * re-sent once rd-frontend takes them; beyond ctl_resend_max they are
+ * dropped and counted. (A DEALER with no peer refuses every send, as a
+ * full high-water mark does.) */
+static void test_resend(void **state)
+{
+    struct fake *f = *state;
+    int zero = 0;
+    char ep[64];
+
+    snprintf(ep, sizeof(ep), "inproc://test-resend-%d", (int)getpid());
+    f->core.dealer = zmq_socket(f->core.zctx, ZMQ_DEALER);
+    zmq_setsockopt(f->core.dealer, ZMQ_LINGER, &zero, sizeof(zero));
+    rc_send_reachability(&f->core, "a.proxy.localhost", false, 1000);
+    assert_int_equal(f->core.c.hwm_drops, 1);
+    assert_int_equal(f->core.c.resend_queued, 1);
+    /* one waits: the next queues behind it without a try of its own */
+    rc_send_reachability(&f->core, "b.proxy.localhost", true, 2000);
+    assert_int_equal(f->core.c.hwm_drops, 1);
+    rc_send_observe_gone(&f->core, &(struct rr_peer){.transport = RR_TRANSPORT_UDP},
+                         (const uint8_t *)"\x01", 1);
+    assert_int_equal(f->core.resend.n, 3);
+    rc_resend_flush(&f->core, 50); /* still refused: kept, retried later */
+    assert_int_equal(f->core.resend.n, 3);
+    assert_true(f->core.resend.next_ms == 50 + RC_RESEND_RETRY_MS);
+    assert_int_equal(f->core.c.hwm_drops, 1); /* a retry is no new drop */
+
+    void *fe = zmq_socket(f->core.zctx, ZMQ_ROUTER);
+    zmq_setsockopt(fe, ZMQ_LINGER, &zero, sizeof(zero));
+    assert_int_equal(zmq_bind(fe, ep), 0);
+    assert_int_equal(zmq_connect(f->core.dealer, ep), 0);
+    rc_resend_flush(&f->core, 200);
+    assert_int_equal(f->core.resend.n, 0);
+    assert_int_equal(f->core.c.resend_sent, 3);
+    const char *hosts[] = {"a.proxy.localhost", "b.proxy.localhost"};
+    for (int k = 0; k < 3; k++) {
+        uint8_t id[64], body[512];
+        size_t idlen, len;
+        uint16_t type;
+        wait_in(fe);
+        assert_int_equal(proto_recv(fe, true, id, &idlen, &type, body, sizeof(body), &len), 0);
+        if (k == 2) {
+            assert_int_equal(type, RR_MSG_OBSERVE_GONE);
+            break;
+        }
+        struct wire_r rd;
+        struct rr_msg_reachability m;
+        assert_int_equal(type, RR_MSG_REACHABILITY);
+        wire_r_init(&rd, body, len);
+        assert_int_equal(proto_dec_reachability(&rd, &m), 0);
+        assert_string_equal(m.host, hosts[k]); /* in order */
+        assert_int_equal(m.reachable, k);
+    }
+    zmq_close(fe);
+
+    /* the bound: beyond ctl_resend_max the newest is lost, counted */
+    zmq_close(f->core.dealer);
+    f->core.dealer = zmq_socket(f->core.zctx, ZMQ_DEALER);
+    zmq_setsockopt(f->core.dealer, ZMQ_LINGER, &zero, sizeof(zero));
+    rc_resend_free(&f->core);
+    assert_int_equal(rc_resend_init(&f->core, 2), 0);
+    for (int k = 0; k < 3; k++)
+        rc_send_reachability(&f->core, hosts[0], false, 1000);
+    assert_int_equal(f->core.resend.n, 2);
+    assert_int_equal(f->core.c.resend_dropped, 1);
+    /* and the bytes they hold together are bounded too */
+    rc_resend_free(&f->core);
+    assert_int_equal(rc_resend_init(&f->core, 8), 0);
+    uint8_t *big = calloc(1, RC_RESEND_MAX_BYTES + 1);
+    assert_non_null(big);
+    assert_int_equal(
+        rc_ctl_send_oneshot(&f->core, RR_MSG_EP_RESPONSE, big, RC_RESEND_MAX_BYTES + 1), -1);
+    free(big);
+    assert_int_equal(f->core.resend.n, 0);
+    assert_int_equal(f->core.c.resend_dropped, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -560,6 +1012,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rd_decoders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xfwd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dx_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dx_find_observation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dx_rd_resend, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dx_xfwd_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ux_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ux_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ux_holder, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_xfwd_vet, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resend, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

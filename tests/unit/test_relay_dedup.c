@@ -90,7 +90,7 @@ static void test_dup_found(void **state)
     /* answered: the slot is free at once, the answer stays in the duplicate
      * memory within the lifetime and is gone after it */
     answer(r, i, "answer-7", 20);
-    assert_int_equal(r->dx_used, 0);
+    assert_int_equal(r->core.dx.used, 0);
     assert_int_equal(dx_find_dup(r, &a, 7, 1000), di);
     assert_int_equal(r->dd.e[di].state, DD_DONE);
     assert_int_equal(r->dd.e[di].len, 8);
@@ -302,18 +302,18 @@ static void test_ux_token(void **state)
     (void)state;
     uint8_t tok[FWD_TOKEN_LEN], tok2[FWD_TOKEN_LEN];
 
-    uint32_t u = ux_alloc(r);
-    uint32_t v = ux_alloc(r);
+    uint32_t u = rc_ux_take(&r->core);
+    uint32_t v = rc_ux_take(&r->core);
     assert_int_not_equal(u, RU_NONE);
     assert_int_not_equal(v, RU_NONE);
-    assert_int_equal(ux_alloc(r), RU_NONE);
+    assert_int_equal(rc_ux_take(&r->core), RU_NONE);
     fwd_token_encode(u, r->ux[u].h.check, tok);
     assert_int_equal(rc_ux_from_token(&r->core, tok, sizeof(tok)), u);
     assert_int_equal(rc_ux_from_token(&r->core, tok, 4), RU_NONE);
     ux_release(r, u);
     assert_int_equal(rc_ux_from_token(&r->core, tok, sizeof(tok)), RU_NONE);
     /* the slot comes back with a different check: the old token is stale */
-    uint32_t w = ux_alloc(r);
+    uint32_t w = rc_ux_take(&r->core);
     assert_int_equal(w, u);
     fwd_token_encode(w, r->ux[w].h.check, tok2);
     assert_memory_not_equal(tok, tok2, FWD_TOKEN_LEN);

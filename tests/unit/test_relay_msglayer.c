@@ -95,7 +95,7 @@ static size_t advance(struct fx *f, uint64_t ms, uint8_t *out, size_t cap)
         f->now += 10;
         struct rr_timer *t;
         while ((t = th_pop_due(&f->r->core.timers, f->now)) != NULL)
-            exch_on_timer(f->r, t, f->now);
+            rc_on_timer(&f->r->core, t, f->now);
         udp_flush(f->r);
         if (!got) {
             ssize_t n = recv(f->cli, out, cap, MSG_DONTWAIT);
@@ -289,7 +289,7 @@ static void test_fuzz(void **state)
         f->now += 1000;
         struct rr_timer *t;
         while ((t = th_pop_due(&f->r->core.timers, f->now)) != NULL)
-            exch_on_timer(f->r, t, f->now);
+            rc_on_timer(&f->r->core, t, f->now);
         udp_flush(f->r);
         while (recv(f->cli, out, sizeof(out), MSG_DONTWAIT) > 0)
             ;
@@ -297,9 +297,9 @@ static void test_fuzz(void **state)
     assert_int_equal(f->r->core.ux.used, 0);
     /* answered exchanges leave their slot at once (the answer stays in
      * the duplicate memory) */
-    assert_int_equal(f->r->dx_used, 0);
+    assert_int_equal(f->r->core.dx.used, 0);
     for (uint32_t i = 0; i < f->r->ndx; i++)
-        assert_true(f->r->dx[i].state == DX_FREE);
+        assert_true(f->r->dx[i].h.state == DX_FREE);
     assert_int_equal(f->r->core.timers.n, 0);
 }
 

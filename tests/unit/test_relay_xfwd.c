@@ -154,8 +154,8 @@ static uint32_t client_request_raw(struct fx *f, const uint8_t *raw, size_t len)
     d->local = f->local;
     d->req_type = m.type;
     d->req_msgid = m.msgid;
-    d->tkl = m.tkl;
-    memcpy(d->token, m.token, m.tkl);
+    d->h.tkl = m.tkl;
+    memcpy(d->h.token, m.token, m.tkl);
     dx_dedup_insert(f->r, i);
     xfwd_on_request(f->r, i, &m, &f->route, f->route.host, f->now);
     udp_flush(f->r);
@@ -270,7 +270,7 @@ static void test_requester(void **state)
     i = client_request(f, 0x1237);
     uint64_t want = 0;
     assert_int_equal(holder_recv(f, &want, body, &len), RR_MSG_XFWD_REQUEST);
-    xfwd_on_timeout(f->r, i, f->now + f->r->cfg.upstream_timeout_ms);
+    rc_dx_on_timer(&f->r->core, i, f->now + f->r->cfg.upstream_timeout_ms);
     udp_flush(f->r);
     n = client_recv(f, buf, sizeof(buf));
     assert_true(n >= 5);

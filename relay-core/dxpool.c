@@ -1,0 +1,169 @@
+/*
+ * dxpool.c - the downstream exchange pool of the relay core (core.h): the
+ * free list of every transport's downstream exchanges (a client's request
+ * in flight, under the client's token), the search for an observation a
+ * client already holds, and the core timer of an exchange: the RD
+ * request's re-send and give-up, the XFWD requester's timeout. The array is
+ * the transport's (each entry begins with struct rc_dx; the rest is UDP's
+ * message layer or TCP's connection), allocated once at start: nothing
+ * here allocates. Talks to the transport (rd_send, same_client, answer),
+ * rd.c (re-send verdicts) and xfwd.c (XFWD_CANCEL).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "log.h"
+
+int rc_exch_alloc(struct relay_core *c, uint32_t max_exchanges, size_t dx_stride, size_t ux_stride,
+                  unsigned timers_each, uint32_t timers_extra)
+{
+    uint32_t nux = max_exchanges ? max_exchanges : 4096;
+    uint32_t ndx = nux * 2; /* a client's request may wait while others are upstream */
+    void *dx = calloc(ndx, dx_stride), *ux = calloc(nux, ux_stride);
+
+    if (!dx || !ux || th_init(&c->timers, timers_each * (ndx + nux) + timers_extra) < 0) {
+        log_warnx("out of memory for %u exchanges", nux);
+        free(dx);
+        free(ux);
+        return -1;
+    }
+    rc_dx_pool_init(c, dx, dx_stride, ndx);
+    rc_ux_pool_init(c, ux, ux_stride, nux);
+    return 0;
+}
+
+void rc_exch_free(struct relay_core *c)
+{
+    free(c->dx.base);
+    free(c->ux.base);
+    c->dx = (struct rc_dx_pool){.free = RC_NONE};
+    c->ux = (struct rc_ux_pool){.free = RC_NONE};
+    th_free(&c->timers);
+}
+
+void rc_dx_pool_init(struct relay_core *c, void *base, size_t stride, uint32_t n)
+{
+    c->dx = (struct rc_dx_pool){.base = base, .stride = stride, .n = n, .free = 0, .used = 0};
+    for (uint32_t i = 0; i < n; i++) {
+        struct rc_dx *d = rc_dx_at(c, i);
+        d->state = RC_DX_FREE;
+        d->fnext = i + 1 < n ? i + 1 : RC_NONE;
+        d->up = RC_NONE;
+        th_timer_init(&d->t, RC_T_DX, i);
+    }
+    if (n == 0)
+        c->dx.free = RC_NONE;
+}
+
+uint32_t rc_dx_take(struct relay_core *c, const struct coap_msg *req, uint64_t now)
+{
+    uint32_t i = c->dx.free;
+    if (i == RC_NONE)
+        return RC_NONE;
+    struct rc_dx *d = rc_dx_at(c, i);
+    c->dx.free = d->fnext;
+    d->fnext = RC_NONE;
+    d->state = RC_DX_WAIT;
+    d->kind = RC_DX_K_LOCAL;
+    d->observe_req = false;
+    d->xpeer = 0xff;
+    d->tkl = req ? req->tkl : 0;
+    if (d->tkl)
+        memcpy(d->token, req->token, d->tkl);
+    d->up = RC_NONE;
+    d->req_id = 0;
+    d->start_ms = now;
+    c->dx.used++;
+    return i;
+}
+
+bool rc_dx_put(struct relay_core *c, uint32_t i)
+{
+    struct rc_dx *d = rc_dx_at(c, i);
+    if (d->state == RC_DX_FREE)
+        return false;
+    th_cancel(&c->timers, &d->t);
+    d->state = RC_DX_FREE;
+    d->up = RC_NONE;
+    d->fnext = c->dx.free;
+    c->dx.free = i;
+    c->dx.used--;
+    return true;
+}
+
+uint32_t rc_dx_find_observation(const struct relay_core *c, uint32_t di, uint8_t kind)
+{
+    const struct rc_dx *d = rc_dx_at(c, di);
+    for (uint32_t i = 0; i < c->dx.n; i++) {
+        const struct rc_dx *o = rc_dx_at(c, i);
+        if (i != di && o->state == RC_DX_OBSERVE && o->kind == kind &&
+            (kind != RC_DX_K_PROXY || o->up != RC_NONE) && o->tkl == d->tkl &&
+            memcmp(o->token, d->token, d->tkl) == 0 && c->tp->same_client(c->tpa, i, di))
+            return i;
+    }
+    return RC_NONE;
+}
+
+void rc_dx_rd_start(struct relay_core *c, uint32_t i, uint64_t now)
+{
+    struct rc_dx *d = rc_dx_at(c, i);
+
+    d->kind = RC_DX_K_RD;
+    d->req_id = rc_rd_req_id(c, i);
+    c->c.rd_requests++;
+    c->tp->rd_send(c->tpa, i);
+    th_arm(&c->timers, &d->t, now + RC_RD_RESEND_MS);
+}
+
+void rc_dx_xfwd_cancel(struct relay_core *c, uint32_t i)
+{
+    const struct rc_dx *d = rc_dx_at(c, i);
+    rc_xfwd_send_cancel(c, d->xpeer, d->req_id);
+}
+
+/* RD_REQUEST unanswered for RC_RD_RESEND_MS: again, or 5.03 at the end
+ * (an rd-frontend restart must never fail a registration). */
+static void rd_resend(struct relay_core *c, uint32_t i, uint64_t now)
+{
+    struct rc_dx *d = rc_dx_at(c, i);
+
+    if (d->state != RC_DX_WAIT)
+        return;
+    if (rc_rd_resend_due(c, d->req_id, d->start_ms, now) < 0) {
+        c->tp->answer(c->tpa, i, COAP_SERVICE_UNAVAILABLE, "resource directory unavailable", now);
+        return;
+    }
+    c->tp->rd_send(c->tpa, i);
+    th_arm(&c->timers, &d->t, now + RC_RD_RESEND_MS);
+}
+
+/* The holder never answered: give up and tell it so. */
+static void xfwd_timeout(struct relay_core *c, uint32_t i, uint64_t now)
+{
+    struct rc_dx *d = rc_dx_at(c, i);
+
+    if (d->state != RC_DX_WAIT)
+        return;
+    rc_dx_xfwd_cancel(c, i);
+    log_debug("XFWD %016llx to relay %s: no answer", (unsigned long long)d->req_id,
+              rc_xpeer_name(c, d->xpeer));
+    c->c.proxy_5_04++;
+    c->tp->answer(c->tpa, i, COAP_GATEWAY_TIMEOUT, "endpoint did not answer", now);
+}
+
+void rc_dx_on_timer(struct relay_core *c, uint32_t i, uint64_t now)
+{
+    if (i >= c->dx.n)
+        return;
+    switch (rc_dx_at(c, i)->kind) {
+    case RC_DX_K_RD:
+        rd_resend(c, i, now);
+        break;
+    case RC_DX_K_XFWD:
+        xfwd_timeout(c, i, now);
+        break;
+    default:
+        break;
+    }
+}
