@@ -130,6 +130,8 @@ json_t *ctl_status_json(struct frontend *fe)
     SETI("snapshots_aborted", fe->snaps_aborted);
 #undef SETI
     lim_status_json(fe, o);
+    /* what each relay's counters.route_digest must equal (route_digest.h) */
+    json_object_set_new(o, "route_digest", json_integer((json_int_t)fe_route_digest(fe)));
     for (unsigned i = 0; i < fe->nrelays; i++)
         json_array_append_new(rls, relay_json(fe, &fe->relays[i]));
     json_object_set_new(o, "relays", rls);

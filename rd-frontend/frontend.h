@@ -23,6 +23,7 @@
  *   ports.c      port-based hosting: which port is free, assigned, quarantined
  *   port_reg.c   a registration's hosting port through its life (store, log)
  *   routes_pub.c Clone-pattern server side (ROUTE_UPDATE, HEARTBEAT, snapshots)
+ *   digest.c     the route-set digest rdrelayctl status compares with the relays
  *   ownership.c  who may re-register, update or delete a live registration
  *   secrets.c    per-name shared secrets (name_secrets file, ?sec=)
  *   limits.c     registry limits: payload, links, total, per source; counters
@@ -754,6 +755,8 @@ void routes_snapshot(struct frontend *fe, const uint8_t *ident, size_t idlen, ui
 int routes_snapshot_pump(struct frontend *fe);
 /* Fill a route from a registration. */
 void routes_from_reg(const struct rd_reg *r, struct rr_route *rt);
+/* digest.c: the route-set digest of what we publish (route_digest.h). */
+uint64_t fe_route_digest(const struct frontend *fe);
 
 /* --- ctl and outbox (ctl.c) --- */
 /* One message from the ROUTER. */

@@ -377,6 +377,15 @@ void rc_zsock_used(struct relay_core *c, void *sock);
 /* Seed random() from getrandom. */
 void rc_seed_random(void);
 
+/* ---- sockact.c ---- */
+/* Socket activation (LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES): the inherited
+ * socket of type (SOCK_DGRAM, SOCK_STREAM) bound to exactly a, made
+ * non-blocking and close-on-exec, or -1 (none: bind one yourself). */
+int rc_sockact_take(int type, const struct rr_addr *a);
+/* After the listeners are open (rc_run calls it): close inherited sockets
+ * nobody took (logged), clear the environment. */
+void rc_sockact_done(void);
+
 /* ---- listen.c ---- */
 #define RC_MAX_LISTEN 16
 /* Stream listeners (one per address of a listen list); the owner fills

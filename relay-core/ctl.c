@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "core.h"
+#include "route_digest.h"
 #include "log.h"
 #include "proto_msg.h"
 
@@ -55,6 +56,7 @@ unsigned rc_status_collect(struct relay_core *c, struct rc_counter *f, unsigned 
         /* most useful first: rd-frontend keeps the first RD_MAX_COUNTERS */
 #define RC_PUT(nm, val) f[n++] = (struct rc_counter){nm, val}
     RC_PUT("routes", t ? route_table_count(t) : 0);
+    RC_PUT("route_digest", route_digest_table(t)); /* equals rd-frontend's when in step */
     RC_PUT("synced", cl ? clone_client_synced(cl) : 0);
     RC_PUT("epoch", cl ? clone_client_epoch(cl) : 0);
     RC_PUT("seq", cl ? clone_client_seq(cl) : 0);

@@ -4,7 +4,8 @@
  * of a listen list (IPv6 ones V6ONLY, so IPv4 and IPv6 on one port are
  * separate sockets, as relay-udp does it), port 0 learnt from the kernel
  * (tests), each in the core's fd registry; accepted sockets go to the
- * owner's callback non-blocking. Owns the listening sockets of one struct
+ * owner's callback non-blocking. A socket passed by the parent for the
+ * address (sockact.c) is taken instead of binding one. Owns the listening sockets of one struct
  * rc_listeners.
  */
 #include <errno.h>
@@ -23,6 +24,19 @@ int rc_listen_socket(const char *what, const struct rr_addr *a, struct rr_addr *
 {
     int one = 1, fd;
     char name[RR_ADDRSTRLEN];
+
+    fd = rc_sockact_take(SOCK_STREAM, a);
+    if (fd >= 0) {
+        /* listen() again: a no-op on a listening socket, and makes a bound
+         * one (a parent that only bound it) listen */
+        if (listen(fd, 1024) < 0) {
+            log_warn("%s listener %s (from the parent)", what, addr_to_str(a, name, sizeof(name)));
+            close(fd);
+            return -1;
+        }
+        *bound = *a;
+        return fd;
+    }
     fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         log_warn("socket(%s)", addr_to_str(a, name, sizeof(name)));

@@ -83,9 +83,13 @@ static int udp_open_one(struct ru_sock *s, const struct rr_addr *a)
     int one = 1, fam = a->ss.ss_family, fd;
     char name[RR_ADDRSTRLEN];
 
-    udp_warn_if_taken(a);
-
-    fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    /* socket activation: the parent's socket keeps the port bound (and
+     * datagrams queued) while we restart; the options below are ours */
+    bool inherited = (fd = rc_sockact_take(SOCK_DGRAM, a)) >= 0;
+    if (!inherited) {
+        udp_warn_if_taken(a);
+        fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    }
     if (fd < 0) {
         log_warn("socket(%s)", addr_to_str(a, name, sizeof(name)));
         return -1;
@@ -96,7 +100,8 @@ static int udp_open_one(struct ru_sock *s, const struct rr_addr *a)
      * tells us at once that a registrant is gone (5.02 quickly, not a 5.04
      * after a timeout) */
     if (fam == AF_INET6) {
-        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
+        /* V6ONLY cannot change once bound: the parent's unit sets it */
+        if ((!inherited && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
             setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
             setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one)) < 0)
             goto fail;
@@ -108,7 +113,7 @@ static int udp_open_one(struct ru_sock *s, const struct rr_addr *a)
     int sz = 4 << 20;
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
     (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0)
+    if (!inherited && bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0)
         goto fail;
     s->fd = fd;
     s->bound = *a;

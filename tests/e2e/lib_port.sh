@@ -71,6 +71,28 @@ hcoap_tcp() {
     coap "$@" "coap+tcp://127.0.0.1:$port$path"
 }
 
+# port_check_observe URI WHAT: observe URI (no Uri-Host) in the
+# background; at least 3 answers with Observe must arrive (bounded: 20 s).
+port_check_observe() {
+    local uri=$1 what=$2 n
+    coap_bg "$T_DIR/obs" -s 30 -m get "$uri"
+    n=$(wait_match 20 '^([3-9]|[1-9][0-9]+)$' _port_obs_count)
+    assert_match '^([3-9]|[1-9][0-9]+)$' "$n" "Observe $what: notifications arrive ($n)"
+    kill "$BG_PID" 2>/dev/null
+}
+_port_obs_count() { grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe' "$T_DIR/obs" 2>/dev/null || true; }
+
+# port_check_block2 PORT PATH DIRECT_URI WHAT: GET PATH on the hosting port
+# (block-wise, coap-client reassembles) gives the body DIRECT_URI gives.
+port_check_block2() {
+    local port=$1 path=$2 direct=$3 what=$4 got
+    hcoap "$port" -m get "$path"
+    assert_code 2.05 "Block2 GET $path $what"
+    got=$PAYLOAD
+    coap -m get "$direct"
+    assert_eq "$PAYLOAD" "$got" "the body equals the one served directly (${#got} bytes)"
+}
+
 # _port_is EP PORT: the lookup shows PORT for EP (for wait_until).
 _port_is() { [ "$(port_of "$1")" == "$2" ]; }
 _hcoap_ok() { COAP_TIMEOUT=2 hcoap "$1" -m get "$2"; [ "$CODE" == 2.05 ]; }

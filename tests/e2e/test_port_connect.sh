@@ -41,11 +41,8 @@ assert_match "alice +- +alice\.$RR_DOMAIN +$P" "$lst" "rdrelay-connect list show
 wait_until 10 _hcoap_ok "$P" /
 hcoap "$P" -m get /
 assert_code 2.05 "GET coap://127.0.0.1:$P/ (no Uri-Host) -> the origin behind serve"
-hcoap "$P" -m get /example_data
-assert_code 2.05 "Block2 /example_data through the hosting port and serve"
-big=$PAYLOAD
-coap -m get "coap://127.0.0.1:$ORIGIN_PORT/example_data"
-assert_eq "$PAYLOAD" "$big" "the body equals the origin's (${#big} bytes)"
+port_check_block2 "$P" /example_data "coap://127.0.0.1:$ORIGIN_PORT/example_data" \
+    "through the hosting port and serve"
 COAP_TIMEOUT=15 hcoap "$P" -m get "/async?1"
 assert_code 2.05 "a separate answer (/async?1) through the hosting port"
 t_done

@@ -45,11 +45,7 @@ cmp -s "$T_DIR/coap.body" "$T_DIR/large.expected" && ok "/large arrives byte-ide
 COAP_TIMEOUT=15 hcoap_tcp "$P" -m get "/slow?ms=1500"
 assert_code 2.05 "slow answer over the TCP hosting port"
 
-coap_bg "$T_DIR/obs" -s 30 -m get "coap+tcp://127.0.0.1:$P/obs"
-obs_count() { grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe' "$T_DIR/obs" 2>/dev/null || true; }
-n=$(wait_match 20 '^([3-9]|[1-9][0-9]+)$' obs_count)
-assert_match '^([3-9]|[1-9][0-9]+)$' "$n" "Observe over the TCP hosting port: notifications arrive ($n)"
-kill "$BG_PID" 2>/dev/null
+port_check_observe "coap+tcp://127.0.0.1:$P/obs" "over the TCP hosting port"
 
 # Across transports: the same number on relay-udp reaches the TCP registrant.
 hcoap "$P" -m get /hello

@@ -48,22 +48,14 @@ hcoap "$P" -O 16,0x01 -m get /echo
 assert_code 5.08 "Hop-Limit 1 on the hosting port -> 5.08 (forwarding rules hold)"
 
 # Block2: the whole body, block by block, the same as directly.
-hcoap "$P" -m get /large
-assert_code 2.05 "Block2 GET /large on the hosting port"
-big=$PAYLOAD
-coap -m get "coap://127.0.0.1:$(reg_port alice)/large"
-assert_eq "$PAYLOAD" "$big" "the body equals the one served directly (${#big} bytes)"
+port_check_block2 "$P" /large "coap://127.0.0.1:$(reg_port alice)/large" "on the hosting port"
 
 # A slow answer: empty ACK, then a separate response.
 COAP_TIMEOUT=15 hcoap "$P" -m get "/slow?ms=1500"
 assert_code 2.05 "slow (separate) answer through the hosting port"
 
 # Observe: notifications keep coming through the hosting port.
-coap_bg "$T_DIR/obs" -s 30 -m get "coap://127.0.0.1:$P/obs"
-obs_count() { grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe' "$T_DIR/obs" 2>/dev/null || true; }
-n=$(wait_match 20 '^([3-9]|[1-9][0-9]+)$' obs_count)
-assert_match '^([3-9]|[1-9][0-9]+)$' "$n" "Observe on the hosting port: notifications arrive ($n)"
-kill "$BG_PID" 2>/dev/null
+port_check_observe "coap://127.0.0.1:$P/obs" "on the hosting port"
 
 # ---------------------------------------------------------------- the port stays
 
