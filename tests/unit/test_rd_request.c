@@ -225,7 +225,7 @@ static void test_proxy_names_and_routes(void **state)
 {
     struct frontend *fe = fe_new();
     struct rr_route rt;
-    uint64_t seq, seq2;
+    uint64_t seq = 0, seq2 = 0;
     struct resp *r;
     char a[RR_ADDRSTRLEN];
     (void)state;
