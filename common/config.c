@@ -140,6 +140,13 @@ static const struct cfg_entry cfg_table[] = {
      "token buckets of the rate limits per relay (24 bytes each, allocated at start)"},
     {"extra_options", CFG_STR, F(extra_options), "",
      "comma list of CoAP option numbers to treat as known"},
+    {"port_hosting_range", CFG_STR, F(port_hosting_range), "",
+     "ports for port-based virtual hosting, e.g. 5701-5799 (one per proxied registration, "
+     "on every relay's listen addresses); empty = off"},
+    {"port_quarantine", CFG_U32, F(port_quarantine), "3600",
+     "a released hosting port goes to no other endpoint for this long (s)"},
+    {"port_per_source", CFG_U32, F(port_per_source), "8",
+     "most hosting ports held by registrations from one IPv4 address or IPv6 /64"},
     {"takeover", CFG_STR, F(takeover), "same-address",
      "who may re-register, update or delete a live registration: same-address (the same peer "
      "IP, any port, or its own TCP/WebSocket connection), allow (anyone) or deny (only its very "
@@ -384,6 +391,58 @@ static int derive(char *field, size_t size, const char *prefix, const char *dir,
     return (n < 0 || (size_t)n >= size) ? -1 : 0;
 }
 
+/* port_hosting_range "LO-HI" (or one port) -> port_lo, port_hi; "" = off. */
+static int parse_port_range(struct rr_config *cfg, char *err, size_t errlen)
+{
+    const char *s = cfg->port_hosting_range;
+    char *end;
+    unsigned long lo, hi;
+
+    cfg->port_lo = cfg->port_hi = 0;
+    if (s[0] == '\0')
+        return 0;
+    if (!isdigit((unsigned char)s[0]))
+        goto bad;
+    lo = strtoul(s, &end, 10);
+    hi = lo;
+    if (*end == '-') {
+        if (!isdigit((unsigned char)end[1]))
+            goto bad;
+        hi = strtoul(end + 1, &end, 10);
+    }
+    if (*end != '\0' || lo == 0 || hi > 65535 || lo > hi)
+        goto bad;
+    cfg->port_lo = (uint16_t)lo;
+    cfg->port_hi = (uint16_t)hi;
+    return 0;
+bad:
+    snprintf(err, errlen, "port_hosting_range must be LO-HI (1..65535, LO <= HI) or empty");
+    return -1;
+}
+
+/* No listen address may use a hosting port: a connection's local port in
+ * the range is how the stream relays tell a hosting connection. */
+static int check_listen_outside_range(const struct rr_config *cfg, char *err, size_t errlen)
+{
+    const char *lists[] = {cfg->udp_listen, cfg->tcp_listen, cfg->ws_listen, cfg->ws_tls_listen};
+    struct rr_addr a[16];
+
+    if (cfg->port_lo == 0)
+        return 0;
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        int n = addr_parse_list(lists[i], 5683, a, 16);
+        for (int k = 0; k < n; k++) {
+            uint16_t p = addr_port(&a[k]);
+            if (p >= cfg->port_lo && p <= cfg->port_hi) {
+                snprintf(err, errlen, "listen port %u is inside port_hosting_range %s", p,
+                         cfg->port_hosting_range);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 int config_finish(struct rr_config *cfg, char *err, size_t errlen)
 {
     if (cfg->state_dir[0] == '\0') {
@@ -422,6 +481,8 @@ int config_finish(struct rr_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "block_body_max must be at most %u", RR_BLOCK_BODY_LIMIT);
         return -1;
     }
+    if (parse_port_range(cfg, err, errlen) < 0 || check_listen_outside_range(cfg, err, errlen) < 0)
+        return -1;
     if (strcmp(cfg->takeover, "same-address") == 0) {
         cfg->takeover_mode = RR_TAKEOVER_SAME_ADDRESS;
     } else if (strcmp(cfg->takeover, "allow") == 0) {

@@ -69,6 +69,12 @@ struct rr_config {
     uint32_t ws_max_message;             /* 16384: our Max-Message-Size (one frame) */
     uint32_t ws_max_conns;               /* 20000 (further limited by RLIMIT_NOFILE) */
     char extra_options[RR_CFG_STR];      /* comma list of option numbers to treat as known */
+    /* port-based virtual hosting (BRIEF §3.4): rd-frontend assigns, relays listen */
+    char port_hosting_range[32]; /* "" = off; "5701-5799" */
+    uint32_t port_quarantine;    /* 3600 s before a released port is given out again */
+    uint32_t port_per_source;    /* 8 ports per IPv4 address / IPv6 /64 */
+    /* parsed from port_hosting_range by config_finish(): 0..0 = off */
+    uint16_t port_lo, port_hi;
     /* rd-frontend: name ownership and registry limits (0 = no limit) */
     char takeover[16];             /* "same-address" | "allow" | "deny" */
     char name_secrets[RR_CFG_STR]; /* "" = none; file of "NAME-PATTERN SECRET" lines */

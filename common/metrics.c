@@ -149,6 +149,10 @@ static const struct mx_def mx_table[] = {
     {"xfwd_in", "rdrelay_xfwd_total", "direction=\"in\"", C, ""},
     {"xfwd_refused", "rdrelay_xfwd_refused_total", NULL, C,
      "Cross-transport forwards refused (relay not running, too large)."},
+    /* relay core: port-based hosting (porthost.c) */
+    {"port_requests", "rdrelay_hosting_port_requests_total", NULL, C,
+     "Requests that arrived on a hosting port (port-based hosting)."},
+    {"ports_open", "rdrelay_hosting_ports", NULL, G, "Hosting ports the relay listens on."},
     /* transports */
     {"rx", "rdrelay_messages_total", "direction=\"rx\"", C, "CoAP messages received / sent."},
     {"tx", "rdrelay_messages_total", "direction=\"tx\"", C, ""},

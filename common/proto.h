@@ -120,7 +120,7 @@ struct rr_route {
     struct rr_peer path;           /* how to reach the endpoint */
     uint32_t ka;                   /* keepalive s; RR_KA_DEFAULT = relay's nat_keepalive */
     uint8_t flags;
-    uint16_t mux_port; /* port-based hosting (later issue); 0 = none */
+    uint16_t mux_port; /* port-based hosting port (rd-frontend/ports.c); 0 = none */
 };
 
 void proto_put_peer(struct wire_w *w, const struct rr_peer *p);

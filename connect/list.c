@@ -55,11 +55,15 @@ static void list_print(const struct lf_doc *doc, bool json)
     if (json)
         fputc('[', stdout);
     else
-        printf("%-24s %-16s %s\n", "EP", "D", "HOST");
+        printf("%-24s %-16s %-40s %s\n", "EP", "D", "HOST", "PORT");
     for (unsigned i = 0; i < doc->nlinks; i++) {
         const struct lf_link *l = &doc->links[i];
         char host[CN_HOSTLEN] = "";
         const char *base = lf_link_param(l, "base"), *proxy = lf_link_param(l, "proxy");
+        /* port-based hosting: the hosting port (port="N"), 0 = none */
+        unsigned long port = strtoul(param_or_empty(l, "port"), NULL, 10);
+        if (port > 65535)
+            port = 0;
 
         /* only a proxied registration's base names a host that reaches it */
         if (proxy == NULL || strcmp(proxy, "no") == 0 || cn_base_host(base, host, sizeof(host)) < 0)
@@ -77,10 +81,14 @@ static void list_print(const struct lf_doc *doc, bool json)
             cn_json_str(stdout, base ? base : "");
             fputs(",\"href\":", stdout);
             cn_json_str(stdout, l->target);
-            fputc('}', stdout);
+            fprintf(stdout, ",\"port\":%lu}", port);
         } else {
-            printf("%-24s %-16s %s\n", param_or_empty(l, "ep"),
-                   param_or_empty(l, "d")[0] ? param_or_empty(l, "d") : "-", host[0] ? host : "-");
+            char ps[8] = "-";
+            if (port)
+                snprintf(ps, sizeof(ps), "%lu", port);
+            printf("%-24s %-16s %-40s %s\n", param_or_empty(l, "ep"),
+                   param_or_empty(l, "d")[0] ? param_or_empty(l, "d") : "-", host[0] ? host : "-",
+                   ps);
         }
     }
     if (json)

@@ -73,7 +73,8 @@ enum own_kind {
 struct own_req {
     enum own_kind kind;
     uint8_t code;
-    char path[CN_PATHLEN], query[CN_PATHLEN];
+    char path[CN_PATHLEN];
+    char query[512]; /* as long as ep_step's q (registration query with sec=) */
     char uri_host[CN_HOSTLEN]; /* route probes only */
     const char *payload;       /* the endpoint's links (owned by serve_ep) */
     size_t payload_len;
@@ -101,6 +102,7 @@ struct serve_ep {
     char reg_iface[CN_PATHLEN]; /* "/rd" */
     char reg_loc[CN_PATHLEN];   /* "/reg/3" */
     char host[CN_HOSTLEN];
+    unsigned port; /* hosting port from the lookup, 0 = none */
     struct own_req own;
     uint64_t next_action;  /* when the current state's request is (re)tried */
     uint64_t next_refresh; /* REGISTERED: when the update is due */
@@ -326,18 +328,19 @@ static int own_start(struct serve_ep *e, enum own_kind kind, uint8_t code, const
     return 0;
 }
 
-void serve_print(const struct serve_opts *o, const char *ep, const char *host, const char *reg_loc,
-                 const struct rr_addr *local)
+void serve_print(const struct serve_opts *o, const char *ep, const char *host, unsigned port,
+                 const char *reg_loc, const struct rr_addr *local)
 {
-    char reg[CN_HOSTLEN + CN_PATHLEN + 32];
+    char reg[CN_HOSTLEN + CN_PATHLEN + 32], puri[CN_HOSTLEN + 32] = "";
+    const char *lb = strchr(o->rd.host, ':') ? "[" : "", *rb = lb[0] ? "]" : "";
 
-    snprintf(reg, sizeof(reg), "%s://%s%s%s:%u%s",
-             o->tls.on ? "coaps+ws"
-             : o->ws   ? "coap+ws"
-             : o->tcp  ? "coap+tcp"
-                       : "coap",
-             strchr(o->rd.host, ':') ? "[" : "", o->rd.host, strchr(o->rd.host, ':') ? "]" : "",
-             (unsigned)o->rd.port, reg_loc);
+    const char *scheme = o->tls.on ? "coaps+ws" : o->ws ? "coap+ws" : o->tcp ? "coap+tcp" : "coap";
+    snprintf(reg, sizeof(reg), "%s://%s%s%s:%u%s", scheme, lb, o->rd.host, rb, (unsigned)o->rd.port,
+             reg_loc);
+    /* port-based hosting: the same port on the RD's address, no Uri-Host
+     * (UDP: every relay with port hosting serves it there) */
+    if (port)
+        snprintf(puri, sizeof(puri), "coap://%s%s%s:%u/", lb, o->rd.host, rb, port);
     if (o->json) {
         char uri[CN_HOSTLEN + 16];
         snprintf(uri, sizeof(uri), "coap://%s", host);
@@ -349,6 +352,8 @@ void serve_print(const struct serve_opts *o, const char *ep, const char *host, c
         cn_json_str(stdout, host);
         fputs(",\"uri\":", stdout);
         cn_json_str(stdout, host[0] ? uri : "");
+        fprintf(stdout, ",\"port\":%u,\"port_uri\":", port);
+        cn_json_str(stdout, puri);
         fputs(",\"registration\":", stdout);
         cn_json_str(stdout, reg);
         fputs(",\"local\":", stdout);
@@ -358,6 +363,9 @@ void serve_print(const struct serve_opts *o, const char *ep, const char *host, c
             cn_json_str(stdout, loc);
         }
         fputs("}\n", stdout);
+    } else if (host[0] != '\0' && port) {
+        printf("%s: clients use coap://%s/, or without Uri-Host %s (registered as %s)\n", ep, host,
+               puri, reg);
     } else if (host[0] != '\0') {
         printf("%s: clients use coap://%s/ (registered as %s)\n", ep, host, reg);
     } else {
@@ -366,15 +374,17 @@ void serve_print(const struct serve_opts *o, const char *ep, const char *host, c
     fflush(stdout);
 }
 
-/* Take the host name from an endpoint lookup answer; fall back to the
- * computed name when --proxy-domain was given. */
+/* Take the host name (and the hosting port, port="N", 0 if none) from an
+ * endpoint lookup answer; fall back to the computed name when
+ * --proxy-domain was given. */
 void serve_take_host(const struct serve_opts *o, const char *ep, const struct coap_msg *m,
-                     char *host, size_t hostlen)
+                     char *host, size_t hostlen, unsigned *port)
 {
     struct lf_doc doc;
     char err[128];
 
     host[0] = '\0';
+    *port = 0;
     if (m != NULL && COAP_CODE_CLASS(m->code) == 2 &&
         lf_parse((const char *)m->payload, m->payload_len, &doc, err, sizeof(err)) == 0) {
         for (unsigned i = 0; i < doc.nlinks; i++) {
@@ -384,6 +394,11 @@ void serve_take_host(const struct serve_opts *o, const char *ep, const struct co
                 continue;
             if (o->d[0] != '\0' && (d == NULL || strcmp(d, o->d) != 0))
                 continue;
+            const char *pv = lf_link_param(&doc.links[i], "port");
+            if (pv != NULL) {
+                unsigned long v = strtoul(pv, NULL, 10);
+                *port = v <= 65535 ? (unsigned)v : 0;
+            }
             if (cn_base_host(lf_link_param(&doc.links[i], "base"), host, hostlen) == 0)
                 break;
         }
@@ -510,8 +525,8 @@ static void own_done(struct serve *s, struct serve_ep *e, const struct coap_msg 
     case OWN_LOOKUP:
         if (m == NULL)
             log_warnx("%s: endpoint lookup: %s", e->ep, cs);
-        serve_take_host(&s->o, e->ep, m, e->host, sizeof(e->host));
-        serve_print(&s->o, e->ep, e->host, e->reg_loc, &e->local.addr);
+        serve_take_host(&s->o, e->ep, m, e->host, sizeof(e->host), &e->port);
+        serve_print(&s->o, e->ep, e->host, e->port, e->reg_loc, &e->local.addr);
         e->st = RS_REGISTERED;
         break;
     case OWN_REFRESH:

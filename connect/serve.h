@@ -51,13 +51,15 @@ int serve_take_location(const struct coap_msg *m, char *out, size_t outlen);
 /* The registration interface from a discovery answer ("/rd" by default). */
 void serve_take_iface(const struct coap_msg *m, char *out, size_t outlen);
 /* The host name from an endpoint lookup answer (m may be NULL), falling
- * back to --proxy-domain. host is "" when neither gives one. */
+ * back to --proxy-domain. host is "" when neither gives one; *port is the
+ * link's port="N" (port-based hosting), 0 when it has none. */
 void serve_take_host(const struct serve_opts *o, const char *ep, const struct coap_msg *m,
-                     char *host, size_t hostlen);
+                     char *host, size_t hostlen, unsigned *port);
 uint64_t serve_refresh_interval_ms(const struct serve_opts *o);
-/* The line (or JSON object) that tells the operator the host name. */
-void serve_print(const struct serve_opts *o, const char *ep, const char *host, const char *reg_loc,
-                 const struct rr_addr *local);
+/* The line (or JSON object) that tells the operator the host name and
+ * the hosting port (0: none). */
+void serve_print(const struct serve_opts *o, const char *ep, const char *host, unsigned port,
+                 const char *reg_loc, const struct rr_addr *local);
 
 /* tcp.c: serve the targets over one RFC 8323 connection (TCP, or a
  * WebSocket when o->ws) each until SIGINT/SIGTERM. Returns the exit code. */

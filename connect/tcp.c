@@ -3,7 +3,7 @@
  * rdrelay over CoAP over TCP (RFC 8323), with role reversal: rdrelay-tcp
  * sends its requests for our name back over the connection we opened.
  * Owns, per name: one TCP connection to rdrelay (CSM exchange, Ping/Pong,
- * Release/Abort, reconnect with backoff 1 s .. 30 s), the registration over
+ * Release/Abort, reconnect after 100 ms + jitter, doubling to 30 s), the registration over
  * it (discovery, POST proxy=yes, endpoint lookup, updates before lt, 4.04 ->
  * register again, DELETE on SIGINT/SIGTERM), one UDP socket to the local
  * server and a forwarder (fwd.h) between the two.
@@ -53,6 +53,12 @@
 #define TCP_CONNECT_TIMEOUT_MS 10000u
 #define TCP_REQ_TIMEOUT_MS 15000u /* no answer to our request: the connection is dead */
 #define TCP_PONG_TIMEOUT_MS 10000u
+/* A lost connection (a relay killed or restarted) is noticed at once (read
+ * returns 0 or ECONNRESET) and the first reconnect follows 100 ms later,
+ * plus up to 100 ms of jitter so that thousands of registrants do not come
+ * back in one burst; a relay that stays down sees the wait double to 30 s. */
+#define TCP_RECONNECT_FIRST_MS 100u
+#define TCP_RECONNECT_JITTER_MS 100u
 #define TCP_BACKOFF_MIN_MS 1000u
 #define TCP_BACKOFF_MAX_MS 30000u
 #define TCP_STOP_WAIT_MS 5000u
@@ -87,6 +93,7 @@ struct tcp_ep {
     uint64_t last_tx, next_action, next_refresh, stop_deadline;
     unsigned retry_ms;
     char reg_iface[CN_PATHLEN], reg_loc[CN_PATHLEN], host[CN_HOSTLEN];
+    unsigned port; /* hosting port from the lookup, 0 = none */
     uint16_t next_mid;
     uint16_t pend[TCP_PEND_ACKS]; /* CON responses to ACK to the local server */
     unsigned npend;
@@ -191,11 +198,12 @@ static void tc_drop(struct tcp_serve *s, struct tcp_ep *e, const char *why, uint
         e->st = TR_DONE;
         return;
     }
-    if (e->backoff_ms < TCP_BACKOFF_MIN_MS)
-        e->backoff_ms = TCP_BACKOFF_MIN_MS;
-    e->next_connect = now + e->backoff_ms;
+    if (e->backoff_ms < TCP_RECONNECT_FIRST_MS)
+        e->backoff_ms = TCP_RECONNECT_FIRST_MS;
+    uint64_t wait = e->backoff_ms + cn_random32() % TCP_RECONNECT_JITTER_MS;
+    e->next_connect = now + wait;
     log_warnx("%s: connection to rdrelay lost (%s); reconnecting in %u ms", e->t->ep, why,
-              (unsigned)e->backoff_ms);
+              (unsigned)wait);
     e->backoff_ms = e->backoff_ms * 2 > TCP_BACKOFF_MAX_MS ? TCP_BACKOFF_MAX_MS : e->backoff_ms * 2;
 }
 
@@ -349,8 +357,8 @@ static void own_done(struct tcp_serve *s, struct tcp_ep *e, const struct coap_ms
         }
         break;
     case TO_LOOKUP:
-        serve_take_host(s->o, e->t->ep, m, e->host, sizeof(e->host));
-        serve_print(s->o, e->t->ep, e->host, e->reg_loc, &e->t->local->addr);
+        serve_take_host(s->o, e->t->ep, m, e->host, sizeof(e->host), &e->port);
+        serve_print(s->o, e->t->ep, e->host, e->port, e->reg_loc, &e->t->local->addr);
         e->st = TR_REGISTERED;
         e->backoff_ms = 0; /* a working connection: reconnects start quick again */
         break;

@@ -130,6 +130,8 @@ json_t *ctl_status_json(struct frontend *fe)
     SETI("snapshots_aborted", fe->snaps_aborted);
 #undef SETI
     lim_status_json(fe, o);
+    /* what each relay's counters.route_digest must equal (route_digest.h) */
+    json_object_set_new(o, "route_digest", json_integer((json_int_t)fe_route_digest(fe)));
     for (unsigned i = 0; i < fe->nrelays; i++)
         json_array_append_new(rls, relay_json(fe, &fe->relays[i]));
     json_object_set_new(o, "relays", rls);
@@ -147,6 +149,7 @@ static json_t *reg_json(const struct frontend *fe, const struct rd_reg *r, bool 
     json_object_set_new(o, "path", json_string(path));
     json_object_set_new(o, "host", json_string(r->host));
     json_object_set_new(o, "base", json_string(r->base));
+    json_object_set_new(o, "port", json_integer(r->port)); /* hosting port, 0 = none */
     json_object_set_new(o, "transport", json_string(proto_transport_name(r->peer.transport)));
     json_object_set_new(o, "relay", json_string(r->peer.relay));
     json_object_set_new(o, "expires", jtime(r->expires_at));

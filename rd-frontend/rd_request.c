@@ -141,6 +141,7 @@ static void drop_reg(struct frontend *fe, struct rd_reg *r, const char *why)
         routes_publish(fe, r, true);
     log_change(why, r);
     lim_track(fe, r, -1);
+    port_reg_release(fe, r);
     registry_remove(&fe->reg, r);
     reg_free(r);
     fe->dirty = true;
@@ -176,12 +177,15 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
         rd_reply_error(reply, COAP_BAD_REQUEST, "malformed link-format: %s", err);
         goto fail;
     }
-    if (lim_links(fe, peer, nr->doc.nlinks, reply) < 0)
+    if (lim_links(fe, peer, nr->nlinks, reply) < 0)
         goto fail;
-    snprintf(nr->ep, sizeof(nr->ep), "%s", p->ep);
-    snprintf(nr->d, sizeof(nr->d), "%s", p->d);
-    if (p->proxy && proxy_host(fe, p->ep, p->d, nr->host, sizeof(nr->host), reply) < 0)
+    char host[RR_HOST_MAX] = "", base[RD_BASE_MAX];
+    if (p->proxy && proxy_host(fe, p->ep, p->d, host, sizeof(host), reply) < 0)
         goto fail;
+    if (reg_set_names(nr, p->ep, p->d, NULL, host) < 0) {
+        rd_reply_error(reply, COAP_INTERNAL_ERROR, "out of memory");
+        goto fail;
+    }
     nr->proxy = p->proxy;
     nr->peer = *peer;
     nr->reachable_since = fe->now; /* a new path */
@@ -190,9 +194,13 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
     nr->expires_at = fe->now + (uint64_t)nr->lt * 1000u;
     nr->base_explicit = p->has_base;
     if (p->has_base)
-        snprintf(nr->base, sizeof(nr->base), "%s", p->base);
+        snprintf(base, sizeof(base), "%s", p->base);
     else
-        default_base(nr, nr->base, sizeof(nr->base));
+        default_base(nr, base, sizeof(base));
+    if (reg_set_names(nr, NULL, NULL, base, NULL) < 0) {
+        rd_reply_error(reply, COAP_INTERNAL_ERROR, "out of memory");
+        goto fail;
+    }
     if (reg_apply_attrs(nr, p->attrs, p->nattrs) < 0) {
         rd_reply_error(reply, COAP_INTERNAL_ERROR, "out of memory");
         goto fail;
@@ -225,6 +233,8 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
     if (old != NULL) {
         nr->id = old->id;
         nr->warned_proxy_on = old->warned_proxy_on;
+        nr->port = old->port; /* the same (ep, d) keeps its hosting port */
+        port_reg_sync(fe, nr);
         store_or_die(store_update(fe->store, nr), "update");
         if (old->host[0] && !old->expired && strcmp(old->host, nr->host) != 0)
             routes_publish(fe, old, true);
@@ -235,6 +245,7 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
         reg_free(old);
         log_change("re-registered", nr);
     } else {
+        port_reg_sync(fe, nr);
         store_or_die(store_insert(fe->store, nr), "insert");
         if (registry_insert(&fe->reg, nr) < 0)
             fatalx("registry: out of memory");
@@ -248,6 +259,13 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
     fe->dirty = true;
     reply->code = simple ? COAP_CHANGED : COAP_CREATED;
     reply->location = simple ? 0 : nr->id;
+    if (!simple && nr->port) {
+        /* the registrant learns its hosting port at once: its endpoint
+         * lookup link, reduced to base and port */
+        reply->content_format = COAP_CF_LINK_FORMAT;
+        sb_printf(&reply->body, "</reg/%" PRId64 ">;base=\"%s\";port=\"%u\"", nr->id, nr->base,
+                  nr->port);
+    }
     return;
 fail:
     reg_free(nr);
@@ -313,7 +331,8 @@ static void do_update(struct frontend *fe, struct rd_reg *r, const struct rr_pee
         if (was_routed)
             routes_publish(fe, r, true);
         registry_unindex(&fe->reg, r);
-        snprintf(r->host, sizeof(r->host), "%s", host);
+        if (reg_set_names(r, NULL, NULL, NULL, host) < 0)
+            fatalx("registry: out of memory");
         registry_reindex(&fe->reg, r);
     }
     r->proxy = proxy;
@@ -326,14 +345,19 @@ static void do_update(struct frontend *fe, struct rd_reg *r, const struct rr_pee
         r->reachable_since = fe->now; /* a new path, or one alive again */
     r->peer = *peer;                  /* the route follows a NAT rebinding */
     lim_track(fe, r, 1);
+    port_reg_sync(fe, r);
     if (p.has_lt)
         r->lt = p.lt;
     r->expires_at = fe->now + (uint64_t)r->lt * 1000u;
     if (p.has_base) {
-        snprintf(r->base, sizeof(r->base), "%s", p.base);
+        if (reg_set_names(r, NULL, NULL, p.base, NULL) < 0)
+            fatalx("registry: out of memory");
         r->base_explicit = true;
     } else if (!r->base_explicit) {
-        default_base(r, r->base, sizeof(r->base));
+        char base[RD_BASE_MAX];
+        default_base(r, base, sizeof(base));
+        if (reg_set_names(r, NULL, NULL, base, NULL) < 0)
+            fatalx("registry: out of memory");
     }
     if (reg_apply_attrs(r, p.attrs, p.nattrs) < 0)
         fatalx("registry: out of memory");
@@ -745,10 +769,30 @@ void rd_tick(struct frontend *fe)
     rd_block1_gc(fe);
 }
 
+/* A growing list of registration ids (rows to touch once the SELECT is done). */
+struct id_list {
+    int64_t *v;
+    size_t n, cap;
+};
+
+static int id_list_push(struct id_list *l, int64_t id)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        int64_t *nv = realloc(l->v, nc * sizeof(*nv));
+        if (nv == NULL)
+            return -1;
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->n++] = id;
+    return 0;
+}
+
 struct load_ctx {
     struct frontend *fe;
-    int64_t *gone;
-    size_t ngone, capgone;
+    struct id_list gone; /* past their grace period: deleted after the load */
+    struct id_list redo; /* hosting port dropped: rewritten after the load */
 };
 
 static int load_one(struct rd_reg *r, void *arg)
@@ -757,28 +801,31 @@ static int load_one(struct rd_reg *r, void *arg)
     struct frontend *fe = lc->fe;
 
     if (rd_reg_gone(fe, r)) {
-        if (lc->ngone == lc->capgone) {
-            size_t nc = lc->capgone ? lc->capgone * 2 : 64;
-            int64_t *ng = realloc(lc->gone, nc * sizeof(*ng));
-            if (ng == NULL) {
+        if (id_list_push(&lc->gone, r->id) < 0) {
+            reg_free(r);
+            return -1;
+        }
+        /* it ended while we were down: its port starts its quarantine now */
+        if (r->port && ports_on(&fe->ports)) {
+            ports_load_quarantined(&fe->ports, r->port, fe->now + fe->ports.quarantine_ms);
+            if (store_port_quarantine(fe->store, r->port, fe->now + fe->ports.quarantine_ms) < 0) {
                 reg_free(r);
                 return -1;
             }
-            lc->gone = ng;
-            lc->capgone = nc;
         }
-        lc->gone[lc->ngone++] = r->id;
         reg_free(r);
         return 0;
     }
     r->expired = fe->now >= r->expires_at;
     r->reachable_since = fe->now; /* all this process knows */
+    bool rewrite = port_reg_load(fe, r);
     if (registry_insert(&fe->reg, r) < 0) {
         reg_free(r);
         return -1;
     }
     lim_track(fe, r, 1);
-    return 0;
+    /* rare (the range changed): rewritten after the load, not mid-SELECT */
+    return rewrite ? id_list_push(&lc->redo, r->id) : 0;
 }
 
 int frontend_init(struct frontend *fe, const struct rr_config *cfg, const char *db_path)
@@ -797,7 +844,7 @@ int frontend_init(struct frontend *fe, const struct rr_config *cfg, const char *
         log_warnx("discovery document: %s", err);
         goto out;
     }
-    if (secrets_load(&fe->secrets, cfg->name_secrets) < 0)
+    if (secrets_load(&fe->secrets, cfg->name_secrets) < 0 || ports_init(&fe->ports, cfg) < 0)
         goto out;
     if (store_open(db_path, &fe->store) < 0)
         goto out;
@@ -807,15 +854,23 @@ int frontend_init(struct frontend *fe, const struct rr_config *cfg, const char *
     aidx_bulk_end(&fe->reg.idx);
     if (lrc < 0)
         goto out;
-    for (size_t i = 0; i < lc.ngone; i++)
-        if (store_delete(fe->store, lc.gone[i]) < 0)
+    for (size_t i = 0; i < lc.gone.n; i++)
+        if (store_delete(fe->store, lc.gone.v[i]) < 0)
             goto out;
+    for (size_t i = 0; i < lc.redo.n; i++) {
+        const struct rd_reg *r = registry_by_id(&fe->reg, lc.redo.v[i]);
+        if (r && store_update(fe->store, r) < 0)
+            goto out;
+    }
+    if (port_reg_load_end(fe) < 0)
+        goto out;
     routes_init(fe);
     log_info("loaded %zu registrations (%zu past their grace period removed)", fe->reg.count,
-             lc.ngone);
+             lc.gone.n);
     ret = 0;
 out:
-    free(lc.gone);
+    free(lc.gone.v);
+    free(lc.redo.v);
     return ret;
 }
 
@@ -839,4 +894,5 @@ void frontend_free(struct frontend *fe)
     lf_free(&fe->wkc);
     store_close(fe->store);
     fe->store = NULL;
+    ports_free(&fe->ports);
 }

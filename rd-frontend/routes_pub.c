@@ -44,6 +44,7 @@ void routes_from_reg(const struct rd_reg *r, struct rr_route *rt)
     snprintf(rt->reg_path, sizeof(rt->reg_path), "/reg/%lld", (long long)r->id);
     rt->path = r->peer;
     rt->ka = r->ka;
+    rt->mux_port = r->port;
 }
 
 void routes_publish(struct frontend *fe, const struct rd_reg *r, bool deleted)

@@ -25,7 +25,15 @@
  *     local         TEXT NOT NULL,       --   our address it was sent to
  *     conn_id       INTEGER NOT NULL,    --   TCP/WS connection, 0 for UDP
  *     ka            INTEGER NOT NULL,    --   keepalive s (4294967295 = default)
+ *     port          INTEGER NOT NULL DEFAULT 0, -- port-based hosting port, 0 = none
  *     UNIQUE (ep, d));
+ *
+ *   CREATE TABLE port_quarantine (     -- released hosting ports (ports.c)
+ *     port  INTEGER PRIMARY KEY,
+ *     until INTEGER NOT NULL);         -- unix ms: no other endpoint before
+ *
+ * Migration: a database from before port hosting has no port column; it
+ * is added at open (ALTER TABLE ... ADD COLUMN, every row 0).
  *
  * Rows whose grace period is over are deleted by rd_request.c's tick; the
  * AUTOINCREMENT counter (sqlite_sequence) guarantees the path is never handed
@@ -50,7 +58,19 @@
 #include "frontend.h"
 #include "log.h"
 
-enum { ST_INSERT, ST_UPDATE, ST_DELETE, ST_LOAD, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_COUNT };
+enum {
+    ST_INSERT,
+    ST_UPDATE,
+    ST_DELETE,
+    ST_LOAD,
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_PQ_SET,
+    ST_PQ_CLEAR,
+    ST_PQ_LOAD,
+    ST_COUNT
+};
 
 #define STORE_CKPT_FRAMES 1000
 
@@ -76,24 +96,52 @@ static const char *schema_sql =
     " attrs TEXT NOT NULL, links TEXT NOT NULL, proxy INTEGER NOT NULL,"
     " host TEXT NOT NULL, transport INTEGER NOT NULL, relay TEXT NOT NULL,"
     " remote TEXT NOT NULL, local TEXT NOT NULL, conn_id INTEGER NOT NULL,"
-    " ka INTEGER NOT NULL, UNIQUE (ep, d));";
+    " ka INTEGER NOT NULL, port INTEGER NOT NULL DEFAULT 0, UNIQUE (ep, d));"
+    "CREATE TABLE IF NOT EXISTS port_quarantine ("
+    " port INTEGER PRIMARY KEY, until INTEGER NOT NULL);";
 
 #define COLS                                                                                       \
     "ep, d, lt, expires_at, base, base_explicit, attrs, links, proxy, host, transport, relay, "    \
-    "remote, local, conn_id, ka"
+    "remote, local, conn_id, ka, port"
 
 static const char *stmt_sql[ST_COUNT] = {
     [ST_INSERT] = "INSERT INTO registrations (" COLS
-                  ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+                  ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
     [ST_UPDATE] = "UPDATE registrations SET ep=?1, d=?2, lt=?3, expires_at=?4, base=?5,"
                   " base_explicit=?6, attrs=?7, links=?8, proxy=?9, host=?10, transport=?11,"
-                  " relay=?12, remote=?13, local=?14, conn_id=?15, ka=?16 WHERE id=?17",
+                  " relay=?12, remote=?13, local=?14, conn_id=?15, ka=?16, port=?17 WHERE id=?18",
     [ST_DELETE] = "DELETE FROM registrations WHERE id=?1",
     [ST_LOAD] = "SELECT id, " COLS " FROM registrations ORDER BY id",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
+    [ST_PQ_SET] = "INSERT OR REPLACE INTO port_quarantine (port, until) VALUES (?1, ?2)",
+    [ST_PQ_CLEAR] = "DELETE FROM port_quarantine WHERE port=?1",
+    [ST_PQ_LOAD] = "SELECT port, until FROM port_quarantine",
 };
+
+/* Databases made before port hosting: add registrations.port. 0 / -1. */
+static int migrate(sqlite3 *db, char **err)
+{
+    sqlite3_stmt *st;
+    bool has_port = false;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA table_info(registrations)", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *name = sqlite3_column_text(st, 1);
+        if (name && strcmp((const char *)name, "port") == 0)
+            has_port = true;
+    }
+    sqlite3_finalize(st);
+    if (has_port)
+        return 0;
+    log_info("store: migrating: adding registrations.port (port-based hosting)");
+    return sqlite3_exec(db, "ALTER TABLE registrations ADD COLUMN port INTEGER NOT NULL DEFAULT 0",
+                        NULL, NULL, err) == SQLITE_OK
+               ? 0
+               : -1;
+}
 
 static int exec_simple(struct store *s, int which)
 {
@@ -202,7 +250,8 @@ int store_open(const char *path, struct store **out)
     /* WAL + FULL: every commit is durable before we acknowledge anything. */
     if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
                      &err) != SQLITE_OK ||
-        sqlite3_exec(s->db, schema_sql, NULL, NULL, &err) != SQLITE_OK) {
+        sqlite3_exec(s->db, schema_sql, NULL, NULL, &err) != SQLITE_OK ||
+        migrate(s->db, &err) < 0) {
         log_warnx("store: %s: %s", path, err ? err : "?");
         sqlite3_free(err);
         goto fail;
@@ -278,7 +327,7 @@ static void addr_text(const struct rr_addr *a, char *buf, size_t len)
         addr_to_str(a, buf, len);
 }
 
-/* Bind the 16 shared columns; attrs text is owned by the caller's strbuf. */
+/* Bind the 17 shared columns; attrs text is owned by the caller's strbuf. */
 static int bind_cols(sqlite3_stmt *st, const struct rd_reg *r, struct strbuf *attrs, char *remote,
                      char *local, size_t alen)
 {
@@ -306,6 +355,7 @@ static int bind_cols(sqlite3_stmt *st, const struct rd_reg *r, struct strbuf *at
     rc |= sqlite3_bind_text(st, 14, local, -1, SQLITE_STATIC);
     rc |= sqlite3_bind_int64(st, 15, (sqlite3_int64)r->peer.conn_id);
     rc |= sqlite3_bind_int64(st, 16, r->ka);
+    rc |= sqlite3_bind_int(st, 17, r->port);
     return rc == SQLITE_OK ? 0 : -1;
 }
 
@@ -319,7 +369,7 @@ static int write_row(struct store *s, int which, struct rd_reg *r)
     sb_init(&attrs);
     if (bind_cols(st, r, &attrs, remote, local, sizeof(remote)) < 0)
         goto out;
-    if (which == ST_UPDATE && sqlite3_bind_int64(st, 17, r->id) != SQLITE_OK)
+    if (which == ST_UPDATE && sqlite3_bind_int64(st, 18, r->id) != SQLITE_OK)
         goto out;
     if (sqlite3_step(st) != SQLITE_DONE) {
         log_warnx("store: write ep=%s: %s", r->ep, sqlite3_errmsg(s->db));
@@ -374,16 +424,17 @@ static struct rd_reg *row_to_reg(sqlite3_stmt *st)
 {
     struct rd_reg *r = reg_new();
     char tmp[RR_ADDRSTRLEN], err[128];
+    char ep[RR_EP_MAX], d[RR_EP_MAX], base[RD_BASE_MAX], host[RR_HOST_MAX];
     const unsigned char *t;
 
     if (r == NULL)
         return NULL;
     r->id = sqlite3_column_int64(st, 0);
-    col_str(st, 1, r->ep, sizeof(r->ep));
-    col_str(st, 2, r->d, sizeof(r->d));
+    col_str(st, 1, ep, sizeof(ep));
+    col_str(st, 2, d, sizeof(d));
     r->lt = (uint32_t)sqlite3_column_int64(st, 3);
     r->expires_at = (uint64_t)sqlite3_column_int64(st, 4);
-    col_str(st, 5, r->base, sizeof(r->base));
+    col_str(st, 5, base, sizeof(base));
     r->base_explicit = sqlite3_column_int(st, 6) != 0;
     t = sqlite3_column_text(st, 7);
     if (reg_attrs_from_text(r, t ? (const char *)t : "") < 0)
@@ -393,7 +444,11 @@ static struct rd_reg *row_to_reg(sqlite3_stmt *st)
                       sizeof(err)) < 0)
         log_warnx("store: registration %lld: links: %s", (long long)r->id, err);
     r->proxy = (uint8_t)sqlite3_column_int(st, 9);
-    col_str(st, 10, r->host, sizeof(r->host));
+    col_str(st, 10, host, sizeof(host));
+    if (reg_set_names(r, ep, d, base, host) < 0) {
+        reg_free(r);
+        return NULL;
+    }
     r->peer.transport = (uint8_t)sqlite3_column_int(st, 11);
     col_str(st, 12, r->peer.relay, sizeof(r->peer.relay));
     col_str(st, 13, tmp, sizeof(tmp));
@@ -404,6 +459,7 @@ static struct rd_reg *row_to_reg(sqlite3_stmt *st)
         memset(&r->peer.local, 0, sizeof(r->peer.local));
     r->peer.conn_id = (uint64_t)sqlite3_column_int64(st, 15);
     r->ka = (uint32_t)sqlite3_column_int64(st, 16);
+    r->port = (uint16_t)sqlite3_column_int(st, 17);
     return r;
 }
 
@@ -426,4 +482,48 @@ int store_load(struct store *s, int (*fn)(struct rd_reg *r, void *arg), void *ar
 out:
     sqlite3_reset(st);
     return ret;
+}
+
+/* One statement with a port (and maybe a time) bound, stepped once. */
+static int pq_exec(struct store *s, int which, uint16_t port, uint64_t until)
+{
+    sqlite3_stmt *st = s->st[which];
+    int ret = 0;
+
+    sqlite3_bind_int(st, 1, port);
+    if (which == ST_PQ_SET)
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)until);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        log_warnx("store: port %u: %s", port, sqlite3_errmsg(s->db));
+        ret = -1;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return ret;
+}
+
+int store_port_quarantine(struct store *s, uint16_t port, uint64_t until)
+{
+    return pq_exec(s, ST_PQ_SET, port, until);
+}
+
+int store_port_clear(struct store *s, uint16_t port)
+{
+    return pq_exec(s, ST_PQ_CLEAR, port, 0);
+}
+
+int store_load_quarantine(struct store *s, void (*fn)(uint16_t port, uint64_t until, void *arg),
+                          void *arg)
+{
+    sqlite3_stmt *st = s->st[ST_PQ_LOAD];
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn((uint16_t)sqlite3_column_int(st, 0), (uint64_t)sqlite3_column_int64(st, 1), arg);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        log_warnx("store: load port_quarantine: %s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    return 0;
 }

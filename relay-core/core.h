@@ -21,6 +21,9 @@
  *            is its path down, option checks and Hop-Limit from
  *            common/fwd_rules), diagnostics with RFC 3339 times
  *   ids.c    token check values, RD/XFWD request ids, connection ids
+ *   porthost.c port-based virtual hosting: hosting port -> route, the
+ *            transport's port listeners opened/closed with the routes
+ *   portlisten.c the hosting port listeners of the stream relays
  *   resend.c one-shot messages to rd-frontend (REACHABILITY, OBSERVE_GONE,
  *            EP_RESPONSE) kept and re-sent while the DEALER's high-water
  *            mark refuses them
@@ -99,6 +102,7 @@ struct rc_counters {
     uint64_t rd_requests, rd_responses, rd_resends, rd_giveups, rd_notify, ep_requests;
     uint64_t proxied, proxy_responses, proxy_5_02, proxy_5_04, proxy_5_05, no_slot;
     uint64_t observations, xfwd_out, xfwd_in, xfwd_refused;
+    uint64_t port_requests, ports_open;
     uint64_t resend_queued, resend_sent, resend_dropped; /* resend.c */
     /* client requests by kind (enum rc_req_kind) and method (0.01..0.07;
      * 0 = any other code), counted once in rc_on_request */
@@ -170,6 +174,11 @@ struct relay_transport {
     /* holder: XFWD_REQUEST for route (ours, vetted by the requester) */
     void (*xfwd_request)(void *tp, const struct rc_xreq *x, struct coap_msg *m,
                          const struct rr_route *route, uint64_t now);
+    /* port-based hosting (porthost.c): open / close the transport's
+     * listeners on hosting port `port` (every listen address); open 0 / -1.
+     * A request arriving there goes to rc_port_request. */
+    int (*port_open)(void *tp, uint16_t port);
+    void (*port_close)(void *tp, uint16_t port);
     /* holder: XFWD_CANCEL */
     void (*xfwd_cancel)(void *tp, const struct rc_xreq *x, uint64_t now);
     /* requester: XFWD_RESPONSE for downstream slot (from req_id); a
@@ -293,6 +302,13 @@ struct rc_xpeer {
     void *sock;
 };
 
+/* One hosting port (porthost.c). */
+struct rc_port {
+    char host[RR_HOST_MAX]; /* the route on this port, "" = none */
+    bool open;              /* the transport's listeners are open */
+    bool seen;              /* reconciling a swapped table */
+};
+
 struct relay_core {
     const struct rr_config *cfg;
     const struct relay_transport *tp;
@@ -327,6 +343,10 @@ struct relay_core {
     uint64_t start_wall_ms;
     uint64_t next_status_ms, next_clone_ms;
 
+    struct rc_port *ports; /* port_hosting_range, NULL when off */
+    uint16_t port_lo;
+    uint32_t nports;
+
     struct rc_counters c;
     struct rc_limits lim;  /* rate limits (ratelimit.h) */
     struct rc_metrics *mx; /* metrics.c; NULL: no metrics_listen for us */
@@ -359,6 +379,15 @@ void rc_zsock_used(struct relay_core *c, void *sock);
 /* Seed random() from getrandom. */
 void rc_seed_random(void);
 
+/* ---- sockact.c ---- */
+/* Socket activation (LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES): the inherited
+ * socket of type (SOCK_DGRAM, SOCK_STREAM) bound to exactly a, made
+ * non-blocking and close-on-exec, or -1 (none: bind one yourself). */
+int rc_sockact_take(int type, const struct rr_addr *a);
+/* After the listeners are open (rc_run calls it): close inherited sockets
+ * nobody took (logged), clear the environment. */
+void rc_sockact_done(void);
+
 /* ---- listen.c ---- */
 #define RC_MAX_LISTEN 16
 /* Stream listeners (one per address of a listen list); the owner fills
@@ -380,6 +409,40 @@ int rc_listeners_open(struct relay_core *c, struct rc_listeners *l, const char *
 void rc_listeners_close(struct rc_listeners *l);
 /* The peer and local address of a connected socket (zeroed if unknown). */
 void rc_sock_addrs(int fd, struct rr_addr *remote, struct rr_addr *local);
+/* One listening stream socket on a (bound: its address, the kernel's port
+ * for 0), logged as what; the fd or -1. */
+int rc_listen_socket(const char *what, const struct rr_addr *a, struct rr_addr *bound);
+/* Accept a batch on listening socket lfd and hand each to l->on_accept
+ * with li (-1: a hosting port listener, portlisten.c). */
+void rc_listeners_accept(const struct rc_listeners *l, int lfd, int li, uint64_t now);
+
+/* ---- portlisten.c ---- */
+/* The hosting port listeners of a stream relay: one socket per (hosting
+ * port, address of the relay's own listeners base), slot
+ * (port - port_lo) * base->n + k, fd -1 while closed; an accepted socket
+ * goes to base->on_accept with li -1 (the stream layer tells hosting
+ * connections by their local port). */
+struct rc_plisten {
+    int fd;
+    struct rc_handler h;
+};
+struct rc_port_listeners {
+    const struct rc_listeners *base;
+    uint32_t skip; /* bit k: no hosting ports on base address k (rc_plis_init) */
+    struct rc_plisten *pl;
+    uint32_t n;
+};
+/* Slots for the configured range over base's addresses but those in
+ * skip (bit k: base address k; relay-ws leaves tcp_listen's addresses to
+ * relay-tcp). 0 / -1. */
+int rc_plis_init(struct relay_core *c, struct rc_port_listeners *p, const struct rc_listeners *base,
+                 uint32_t skip);
+/* Would a and b (listen addresses) need the same port: same family and
+ * the same host, or one of them a wildcard? */
+bool rc_listen_overlap(const struct rr_addr *a, const struct rr_addr *b);
+int rc_plis_open(struct relay_core *c, struct rc_port_listeners *p, uint16_t port);
+void rc_plis_close(struct relay_core *c, struct rc_port_listeners *p, uint16_t port);
+void rc_plis_free(struct rc_port_listeners *p);
 
 /* ---- cmdline.c ---- */
 struct rc_cmdline {
@@ -494,6 +557,24 @@ void rc_fmt_rfc3339(uint64_t wall_ms, char *buf, size_t len);
 /* "registrant unreachable since <time><suffix>", or without a time for 0. */
 void rc_unreachable_diag(uint64_t since_wall_ms, const char *suffix, char *buf, size_t len);
 
+/* ---- porthost.c ---- */
+/* The hosting ports from port_hosting_range (none: off). 0 / -1. */
+int rc_port_init(struct relay_core *c);
+void rc_port_free(struct relay_core *c);
+/* A route changed (ctl.c, before the transport hears of it): listeners
+ * follow; a swap reconciles the whole range. */
+void rc_port_route_change(struct relay_core *c, const struct rr_route *old_rt,
+                          const struct rr_route *new_rt, bool swapped);
+/* The host of the route on a hosting port, or NULL. */
+const char *rc_port_host(const struct relay_core *c, uint16_t port);
+/* Is port in our port_hosting_range? */
+bool rc_port_is_hosting(const struct relay_core *c, uint16_t port);
+/* A client's request (in downstream slot `slot`) on hosting port `port`:
+ * to the transport's proxy_request for the port's route (never the RD,
+ * Uri-Host ignored), or answered: 5.05 for a forward-proxy request, 5.02
+ * when no route holds the port. */
+void rc_port_request(struct relay_core *c, uint16_t port, uint32_t slot, struct coap_msg *m,
+                     uint64_t now);
 /* ---- metrics.c ---- */
 /* Listen on our metrics_listen entry, if any (a failure is logged and the
  * relay runs without metrics). 0 / -1. */

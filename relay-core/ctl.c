@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "core.h"
+#include "route_digest.h"
 #include "log.h"
 #include "proto_msg.h"
 
@@ -55,6 +56,7 @@ unsigned rc_status_collect(struct relay_core *c, struct rc_counter *f, unsigned 
         /* most useful first: rd-frontend keeps the first RD_MAX_COUNTERS */
 #define RC_PUT(nm, val) f[n++] = (struct rc_counter){nm, val}
     RC_PUT("routes", t ? route_table_count(t) : 0);
+    RC_PUT("route_digest", route_digest_table(t)); /* equals rd-frontend's when in step */
     RC_PUT("synced", cl ? clone_client_synced(cl) : 0);
     RC_PUT("epoch", cl ? clone_client_epoch(cl) : 0);
     RC_PUT("seq", cl ? clone_client_seq(cl) : 0);
@@ -80,6 +82,8 @@ unsigned rc_status_collect(struct relay_core *c, struct rc_counter *f, unsigned 
     RC_PUT("xfwd_out", c->c.xfwd_out);
     RC_PUT("xfwd_in", c->c.xfwd_in);
     RC_PUT("xfwd_refused", c->c.xfwd_refused);
+    RC_PUT("port_requests", c->c.port_requests);
+    RC_PUT("ports_open", c->c.ports_open);
     RC_PUT("resend_queued", c->c.resend_queued);
     RC_PUT("resend_sent", c->c.resend_sent);
     RC_PUT("resend_dropped", c->c.resend_dropped);
@@ -166,6 +170,7 @@ static void on_route_change(void *arg, const struct rr_route *old_rt, const stru
     } else if (old_rt) {
         log_info("route %s removed", old_rt->host);
     }
+    rc_port_route_change(c, old_rt, new_rt, swapped);
     if (c->tp->route_change)
         c->tp->route_change(c->tpa, old_rt, new_rt, swapped, new_frontend);
 }

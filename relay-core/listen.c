@@ -4,7 +4,8 @@
  * of a listen list (IPv6 ones V6ONLY, so IPv4 and IPv6 on one port are
  * separate sockets, as relay-udp does it), port 0 learnt from the kernel
  * (tests), each in the core's fd registry; accepted sockets go to the
- * owner's callback non-blocking. Owns the listening sockets of one struct
+ * owner's callback non-blocking. A socket passed by the parent for the
+ * address (sockact.c) is taken instead of binding one. Owns the listening sockets of one struct
  * rc_listeners.
  */
 #include <errno.h>
@@ -19,10 +20,23 @@
 
 #define RC_ACCEPT_BATCH 64
 
-static int listen_one(struct rc_listeners *l, const struct rr_addr *a)
+int rc_listen_socket(const char *what, const struct rr_addr *a, struct rr_addr *bound)
 {
     int one = 1, fd;
     char name[RR_ADDRSTRLEN];
+
+    fd = rc_sockact_take(SOCK_STREAM, a);
+    if (fd >= 0) {
+        /* listen() again: a no-op on a listening socket, and makes a bound
+         * one (a parent that only bound it) listen */
+        if (listen(fd, 1024) < 0) {
+            log_warn("%s listener %s (from the parent)", what, addr_to_str(a, name, sizeof(name)));
+            close(fd);
+            return -1;
+        }
+        *bound = *a;
+        return fd;
+    }
     fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         log_warn("socket(%s)", addr_to_str(a, name, sizeof(name)));
@@ -32,30 +46,35 @@ static int listen_one(struct rc_listeners *l, const struct rr_addr *a)
         (a->ss.ss_family == AF_INET6 &&
          setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
         bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, 1024) < 0) {
-        log_warn("%s listener %s", l->what, addr_to_str(a, name, sizeof(name)));
+        log_warn("%s listener %s", what, addr_to_str(a, name, sizeof(name)));
         close(fd);
         return -1;
     }
-    l->bound[l->n] = *a;
+    *bound = *a;
     if (addr_port(a) == 0) {
         /* port 0 (tests): learn the port the kernel picked */
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-            addr_from_sockaddr(&l->bound[l->n], (struct sockaddr *)&ss, sl);
+            addr_from_sockaddr(bound, (struct sockaddr *)&ss, sl);
     }
+    log_info("listening on %s %s", what, addr_to_str(bound, name, sizeof(name)));
+    return fd;
+}
+
+static int listen_one(struct rc_listeners *l, const struct rr_addr *a)
+{
+    int fd = rc_listen_socket(l->what, a, &l->bound[l->n]);
+    if (fd < 0)
+        return -1;
     l->fd[l->n++] = fd;
-    log_info("listening on %s %s", l->what, addr_to_str(&l->bound[l->n - 1], name, sizeof(name)));
     return 0;
 }
 
-static void on_listener(struct rc_handler *h, uint32_t events, uint64_t now)
+void rc_listeners_accept(const struct rc_listeners *l, int lfd, int li, uint64_t now)
 {
-    struct rc_listeners *l = h->arg;
-    int li = (int)h->idx;
-    (void)events;
     for (int k = 0; k < RC_ACCEPT_BATCH; k++) {
-        int fd = accept4(l->fd[li], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
                 log_warn("accept");
@@ -63,6 +82,13 @@ static void on_listener(struct rc_handler *h, uint32_t events, uint64_t now)
         }
         l->on_accept(l->arg, li, fd, now);
     }
+}
+
+static void on_listener(struct rc_handler *h, uint32_t events, uint64_t now)
+{
+    struct rc_listeners *l = h->arg;
+    (void)events;
+    rc_listeners_accept(l, l->fd[h->idx], (int)h->idx, now);
 }
 
 int rc_listeners_open(struct relay_core *c, struct rc_listeners *l, const char *list,

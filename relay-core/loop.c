@@ -85,7 +85,7 @@ int rc_init(struct relay_core *c, const struct rr_config *cfg, const char *name,
     c->zs = calloc((size_t)c->max_zs, sizeof(*c->zs));
     c->zctx = zmq_ctx_new();
     if (c->epfd < 0 || !c->ctlbuf || !c->txbuf || !c->coapbuf || !c->status_msg || !c->xpeers ||
-        !c->zs || !c->zctx || rc_resend_init(c, cfg->ctl_resend_max) < 0) {
+        !c->zs || !c->zctx || rc_resend_init(c, cfg->ctl_resend_max) < 0 || rc_port_init(c) < 0) {
         log_warn("relay core setup");
         return -1;
     }
@@ -125,6 +125,7 @@ void rc_free(struct relay_core *c)
     c->status_msg = NULL;
     free(c->xpeers);
     free(c->zs);
+    rc_port_free(c);
     c->ctlbuf = c->txbuf = c->coapbuf = NULL;
     c->xpeers = NULL;
     c->zs = NULL;
@@ -239,6 +240,43 @@ static bool zsocks_service(struct relay_core *c, uint64_t now)
     return false;
 }
 
+/* Before serving: wait (bounded) for the first route table. A relay
+ * restarted on inherited sockets (sockact.c) finds the requests sent while
+ * it was down queued in the kernel; answering them before the snapshot
+ * arrived would give every proxied one 5.05 (no such name yet). Left in
+ * the queue a few milliseconds longer, they get their real answer. Only
+ * ZeroMQ is serviced meanwhile (zmq_poll: start-up, not the hot path); with
+ * rd-frontend down too the relay serves after RC_START_GATE_MS anyway. */
+#define RC_START_GATE_MS 1000
+static void rc_wait_first_routes(struct relay_core *c)
+{
+    uint64_t now = now_mono_ms(), start = now;
+    zmq_pollitem_t *it = c->clone ? calloc((size_t)c->max_zs, sizeof(*it)) : NULL;
+
+    while (it && !rc_signalled && !clone_client_synced(c->clone) &&
+           now < start + RC_START_GATE_MS) {
+        for (int i = 0; i < c->nzs; i++)
+            it[i] = (zmq_pollitem_t){.socket = c->zs[i].sock, .events = ZMQ_POLLIN};
+        (void)zmq_poll(it, c->nzs, 10);
+        now = now_mono_ms();
+        for (int i = 0; i < c->nzs; i++)
+            c->zs[i].pending = true;
+        if (now >= c->next_clone_ms) {
+            int ms = clone_client_tick(c->clone, now);
+            c->next_clone_ms = now + (uint64_t)(ms > 0 && ms < 10 ? ms : 10);
+        }
+        zsocks_service(c, now);
+    }
+    if (it && clone_client_synced(c->clone))
+        log_info("routes loaded %llu ms after start: serving", (unsigned long long)(now - start));
+    else if (it)
+        log_warnx("no route table after %d ms (rd-frontend down?): serving anyway",
+                  RC_START_GATE_MS);
+    free(it);
+    for (int i = 0; i < c->nzs; i++)
+        c->zs[i].pending = true;
+}
+
 void rc_on_timer(struct relay_core *c, struct rr_timer *t, uint64_t now)
 {
     /* the exchanges' core timers are the same on every transport */
@@ -265,7 +303,10 @@ int rc_run(struct relay_core *c)
     uint64_t now = now_mono_ms();
     bool zmq_pending = true;
 
+    rc_sockact_done(); /* every listener is open by now */
     c->next_clone_ms = c->clone ? now : UINT64_MAX;
+    rc_wait_first_routes(c);
+    now = now_mono_ms();
     c->next_status_ms = now + RC_STATUS_INTERVAL_MS;
     if (!c->mx)
         rc_metrics_open(c); /* a failure is logged: we run without metrics */

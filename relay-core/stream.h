@@ -105,6 +105,7 @@ struct st_conn {
     uint32_t hnext;      /* id hash chain / free list */
     struct sig_conn sig; /* RFC 8323 signalling state (relay-core/sig8323.c) */
     struct rr_addr remote, local;
+    uint16_t mux_port;                      /* accepted on this hosting port, 0 = name-based */
     uint16_t inflight;                      /* downstream exchanges of this connection */
     uint16_t nobs;                          /* RD observations of this client */
     uint8_t (*obs)[1 + COAP_MSG_MAX_TOKEN]; /* tkl + token each */
@@ -179,6 +180,7 @@ struct st_relay {
 
     struct st_gone gone[ST_GONE_SLOTS];
     struct st_counters c;
+    struct rc_port_listeners plis; /* hosting ports (st_port_listeners) */
 };
 
 /* stream_conn.c */
@@ -275,6 +277,10 @@ void st_proxy_on_xfwd_response(void *tp, int xp, uint32_t i, uint64_t req_id, ui
 int st_init(struct st_relay *r, uint8_t transport, const char *name, const struct st_io *io,
             void *ioa, const struct st_limits *lim);
 void st_free(struct st_relay *r);
+/* Port-based hosting: the hosting port listeners copy the addresses of
+ * base (the transport's own listeners, opened) but those in skip (bit k);
+ * porthost.c opens and closes them with the routes. 0 / -1. */
+int st_port_listeners(struct st_relay *r, const struct rc_listeners *base, uint32_t skip);
 /* A connection closed: its routes are unreachable now. */
 void st_conn_routes_gone(struct st_relay *r, uint64_t conn_id, uint64_t since);
 /* The diagnostic for a route whose connection is gone. */

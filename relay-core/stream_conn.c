@@ -132,6 +132,9 @@ uint32_t st_conn_open(struct st_relay *r, const struct rr_addr *remote, const st
     c->inflight = c->nobs = 0;
     c->remote = *remote;
     c->local = *local;
+    /* a hosting port's connection (no listen address is in the range,
+     * config.c): every request on it goes to that port's route */
+    c->mux_port = rc_port_is_hosting(&r->core, addr_port(local)) ? addr_port(local) : 0;
     uint32_t b = id_hash(r, c->id);
     c->hnext = r->idb[b];
     r->idb[b] = ci;

@@ -34,7 +34,11 @@ static void on_request(struct st_relay *r, uint32_t ci, struct coap_msg *m, uint
                          "too many requests in flight");
         return;
     }
-    rc_on_request(&r->core, i, m, NULL, 0, now);
+    /* a hosting port's connection: every request goes to its one route */
+    if (r->conns[ci].mux_port)
+        rc_port_request(&r->core, r->conns[ci].mux_port, i, m, now);
+    else
+        rc_on_request(&r->core, i, m, NULL, 0, now);
 }
 
 void st_msg_on_message(struct st_relay *r, uint32_t ci, const uint8_t *buf, size_t len,

@@ -149,6 +149,26 @@ static void answer(void *tp, uint32_t i, uint8_t code, const char *diag, uint64_
     st_dx_answer_local(tp, i, code, diag, now);
 }
 
+static int port_open(void *tp, uint16_t port)
+{
+    struct st_relay *r = tp;
+    return rc_plis_open(&r->core, &r->plis, port);
+}
+
+static void port_close(void *tp, uint16_t port)
+{
+    struct st_relay *r = tp;
+    uint64_t now = now_mono_ms();
+
+    rc_plis_close(&r->core, &r->plis, port);
+    /* the connections accepted there go too: after the quarantine the
+     * number may belong to another endpoint, and a client kept connected
+     * that long must not reach it (rare: a scan of the pool is fine) */
+    for (uint32_t ci = 0; ci < r->nconns_max; ci++)
+        if (r->conns[ci].state == RC_OPEN && r->conns[ci].mux_port == port)
+            st_conn_close(r, ci, "its hosting port closed (registration gone)", now);
+}
+
 static bool same_client(void *tp, uint32_t a, uint32_t b)
 {
     const struct st_relay *r = tp;
@@ -179,6 +199,8 @@ static const struct relay_transport stream_transport = {
     .path_down = path_down,
     .rd_response = st_rd_on_response,
     .rd_notify = st_rd_on_notify,
+    .port_open = port_open,
+    .port_close = port_close,
     .xfwd_response = st_proxy_on_xfwd_response,
     .rd_send = st_rd_send,
     .same_client = same_client,
@@ -201,8 +223,14 @@ int st_init(struct st_relay *r, uint8_t transport, const char *name, const struc
     return 0;
 }
 
+int st_port_listeners(struct st_relay *r, const struct rc_listeners *base, uint32_t skip)
+{
+    return rc_plis_init(&r->core, &r->plis, base, skip);
+}
+
 void st_free(struct st_relay *r)
 {
+    rc_plis_free(&r->plis);
     st_conns_free(r);
     st_exch_free(r);
     rc_free(&r->core);

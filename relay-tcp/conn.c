@@ -57,7 +57,9 @@ static void on_conn_event(struct rc_handler *h, uint32_t events, uint64_t now);
 int rt_listen_all(struct rt_relay *r)
 {
     r->lis = (struct rc_listeners){.what = "tcp", .on_accept = accept_one, .arg = r};
-    return rc_listeners_open(&r->s.core, &r->lis, r->s.cfg.tcp_listen, 5683);
+    if (rc_listeners_open(&r->s.core, &r->lis, r->s.cfg.tcp_listen, 5683) < 0)
+        return -1;
+    return st_port_listeners(&r->s, &r->lis, 0); /* hosting ports on the same addresses */
 }
 
 void rt_listen_close(struct rt_relay *r)

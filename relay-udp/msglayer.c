@@ -98,6 +98,13 @@ static void on_request(struct relay *r, int sock, const struct rr_addr *peer,
     memcpy(d->h.token, m->token, m->tkl);
     dx_dedup_insert(r, i);
     rc_amp_on_request(&r->amp, peer, m, now); /* our Echo verifies the peer */
+
+    /* port-based hosting (BRIEF §3.4): such a listener maps every request
+     * to its one route and never looks at Uri-Host */
+    if (r->socks[sock].kind == RU_SOCK_MUX) {
+        rc_port_request(&r->core, r->socks[sock].mux_port, i, m, now);
+        return;
+    }
     rc_on_request(&r->core, i, m, buf, len, now);
 }
 

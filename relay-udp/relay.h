@@ -50,10 +50,25 @@
 #define RU_NON_LIFETIME_MS 145000
 #define RU_NON_RST_WAIT_MS 3000 /* how long a NON RD notification may be rejected */
 
+/* Per-socket routing mode: name-based (Uri-Host), or a port-based hosting
+ * listener (BRIEF §3.4, relay-core/porthost.c) whose every request goes to
+ * the one route holding its port. */
+enum ru_sock_kind { RU_SOCK_NAME = 0, RU_SOCK_MUX = 1 };
+
+/*
+ * r->socks: the udp_listen sockets at 0..nsocks-1 (each with a send queue,
+ * flushed by one sendmmsg per batch), then from RU_MAX_SOCKS on the hosting
+ * port listeners, one slot per (port, udp_listen address):
+ * RU_MAX_SOCKS + (port - port_lo) * nlisten + k, fd -1 while closed. A
+ * port listener sends each datagram at once (no queue: its traffic is one
+ * endpoint's, and a queue per port of a large range would cost megabytes).
+ */
 struct ru_sock {
     int fd;
     struct rc_handler h;  /* in the core's fd registry */
     struct rr_addr bound; /* as configured (may be a wildcard) */
+    uint8_t kind;         /* enum ru_sock_kind */
+    uint16_t mux_port;    /* RU_SOCK_MUX: the hosting port */
 };
 
 /* A CON/NON message we sent and may retransmit; also the cached answer to a
@@ -174,8 +189,11 @@ struct relay {
     struct relay_core core; /* loop, timers, ctl, xfwd sockets, core counters */
     struct rr_config cfg;
 
-    struct ru_sock socks[RU_MAX_SOCKS];
-    int nsocks;
+    struct ru_sock *socks;               /* see struct ru_sock */
+    int nsocks;                          /* udp_listen sockets */
+    int nsock_slots;                     /* RU_MAX_SOCKS + hosting port slots */
+    struct rr_addr listen[RU_MAX_SOCKS]; /* udp_listen as parsed (port listeners reuse it) */
+    int nlisten;
     struct ru_rxbatch *rxb; /* recvmmsg buffers (udp_io.c) */
 
     /* downstream exchanges in flight (the pool: r->core.dx) */
@@ -205,6 +223,10 @@ struct relay {
 /* udp_io.c */
 int udp_open_all(struct relay *r);
 void udp_close_all(struct relay *r);
+/* Hosting port listeners on every udp_listen address (transport callbacks
+ * port_open / port_close, in the core's fd registry). 0 / -1. */
+int udp_port_open(void *tp, uint16_t port);
+void udp_port_close(void *tp, uint16_t port);
 /* Queue a datagram from local (pktinfo source; AF_UNSPEC = let the kernel
  * choose); it leaves at the next udp_flush (end of the batch / iteration). */
 int udp_send(struct relay *r, int sock, const struct rr_addr *remote, const struct rr_addr *local,
@@ -343,6 +365,8 @@ extern const struct relay_transport ru_transport;
 int ru_core_init(struct relay *r);
 /* Put the UDP sockets in the core's fd registry. 0 / -1. */
 int ru_attach(struct relay *r);
+/* The registry handler of every UDP socket (h->idx = socket slot). */
+void ru_on_sock(struct rc_handler *h, uint32_t events, uint64_t now);
 
 /* xfwd.c - cross-transport forwarding (common/proto.h) over the core */
 /* Requester: forward a vetted request (Uri-Host gone, Hop-Limit applied)

@@ -115,6 +115,8 @@ const struct relay_transport ru_transport = {
     .path_down = path_down,
     .rd_response = rd_on_response,
     .rd_notify = rd_on_notify,
+    .port_open = udp_port_open,
+    .port_close = udp_port_close,
     .xfwd_response = xfwd_on_response,
     .rd_send = rd_send,
     .same_client = same_client,
@@ -128,7 +130,7 @@ int ru_core_init(struct relay *r)
     return rc_init(&r->core, &r->cfg, r->cfg.udp_relay_name, &ru_transport, r);
 }
 
-static void on_sock(struct rc_handler *h, uint32_t events, uint64_t now)
+void ru_on_sock(struct rc_handler *h, uint32_t events, uint64_t now)
 {
     udp_drain(h->arg, (int)h->idx, (events & EPOLLERR) != 0, now);
 }
@@ -136,7 +138,7 @@ static void on_sock(struct rc_handler *h, uint32_t events, uint64_t now)
 int ru_attach(struct relay *r)
 {
     for (int i = 0; i < r->nsocks; i++) {
-        r->socks[i].h = (struct rc_handler){.fn = on_sock, .arg = r, .idx = (uint32_t)i};
+        r->socks[i].h = (struct rc_handler){.fn = ru_on_sock, .arg = r, .idx = (uint32_t)i};
         if (rc_fd_add(&r->core, r->socks[i].fd, EPOLLIN, &r->socks[i].h) < 0)
             return -1;
     }

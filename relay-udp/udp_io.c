@@ -5,7 +5,9 @@
  * buffers. Every datagram is received with its destination address
  * (IP_PKTINFO / IPV6_RECVPKTINFO) and every answer is sent with that address
  * as source, because clients such as RIOT adopt the answer's source as the
- * server address (BRIEF §1.2). Talks to msglayer.c (hands up every datagram).
+ * server address (BRIEF §1.2). Also the hosting port listeners of port-based
+ * virtual hosting (relay.h, struct ru_sock), opened and closed as the relay
+ * core's porthost.c says. Talks to msglayer.c (hands up every datagram).
  */
 #include <errno.h>
 #include <time.h> /* before linux/errqueue.h, which needs struct timespec */
@@ -13,11 +15,13 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "relay.h"
+#include "timeutil.h"
 
 #define RU_RX_BATCH 32
 #define RU_TX_BATCH 32
@@ -79,9 +83,13 @@ static int udp_open_one(struct ru_sock *s, const struct rr_addr *a)
     int one = 1, fam = a->ss.ss_family, fd;
     char name[RR_ADDRSTRLEN];
 
-    udp_warn_if_taken(a);
-
-    fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    /* socket activation: the parent's socket keeps the port bound (and
+     * datagrams queued) while we restart; the options below are ours */
+    bool inherited = (fd = rc_sockact_take(SOCK_DGRAM, a)) >= 0;
+    if (!inherited) {
+        udp_warn_if_taken(a);
+        fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    }
     if (fd < 0) {
         log_warn("socket(%s)", addr_to_str(a, name, sizeof(name)));
         return -1;
@@ -92,7 +100,8 @@ static int udp_open_one(struct ru_sock *s, const struct rr_addr *a)
      * tells us at once that a registrant is gone (5.02 quickly, not a 5.04
      * after a timeout) */
     if (fam == AF_INET6) {
-        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
+        /* V6ONLY cannot change once bound: the parent's unit sets it */
+        if ((!inherited && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
             setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
             setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one)) < 0)
             goto fail;
@@ -104,10 +113,12 @@ static int udp_open_one(struct ru_sock *s, const struct rr_addr *a)
     int sz = 4 << 20;
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
     (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0)
+    if (!inherited && bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0)
         goto fail;
     s->fd = fd;
     s->bound = *a;
+    s->kind = RU_SOCK_NAME;
+    s->mux_port = 0;
     log_info("listening on udp %s", addr_to_str(a, name, sizeof(name)));
     return 0;
 fail:
@@ -126,8 +137,15 @@ int udp_open_all(struct relay *r)
         return -1;
     }
     r->rxb = calloc(1, sizeof(*r->rxb));
-    if (!r->rxb)
+    uint32_t nports = r->cfg.port_lo ? (uint32_t)r->cfg.port_hi - r->cfg.port_lo + 1u : 0;
+    r->nsock_slots = RU_MAX_SOCKS + (int)(nports * (uint32_t)n);
+    r->socks = calloc((size_t)r->nsock_slots, sizeof(*r->socks));
+    if (!r->rxb || !r->socks)
         return -1;
+    for (int i = 0; i < r->nsock_slots; i++)
+        r->socks[i].fd = -1;
+    memcpy(r->listen, addrs, sizeof(addrs[0]) * (size_t)n);
+    r->nlisten = n;
     for (int i = 0; i < n; i++) {
         if (udp_open_one(&r->socks[r->nsocks], &addrs[i]) < 0)
             return -1;
@@ -145,11 +163,69 @@ int udp_open_all(struct relay *r)
 
 void udp_close_all(struct relay *r)
 {
-    for (int i = 0; i < r->nsocks; i++)
-        close(r->socks[i].fd);
-    r->nsocks = 0;
+    for (int i = 0; r->socks && i < r->nsock_slots; i++)
+        if (r->socks[i].fd >= 0)
+            close(r->socks[i].fd);
+    r->nsocks = r->nsock_slots = 0;
+    free(r->socks);
+    r->socks = NULL;
     free(r->rxb);
     r->rxb = NULL;
+}
+
+static int port_slot(const struct relay *r, uint16_t port, int k)
+{
+    return RU_MAX_SOCKS + (port - r->cfg.port_lo) * r->nlisten + k;
+}
+
+void udp_port_close(void *tp, uint16_t port)
+{
+    struct relay *r = tp;
+    int lo = port_slot(r, port, 0), hi = lo + r->nlisten;
+
+    for (int k = 0; k < r->nlisten; k++) {
+        struct ru_sock *s = &r->socks[port_slot(r, port, k)];
+        if (s->fd < 0)
+            continue;
+        rc_fd_del(&r->core, s->fd);
+        close(s->fd);
+        s->fd = -1;
+    }
+    /* observations through the port end with it (upstream cancelled):
+     * nothing could reach their clients any more */
+    for (uint32_t i = 0; i < r->ndx; i++)
+        if (r->dx[i].h.state == DX_OBSERVE && r->dx[i].sock >= lo && r->dx[i].sock < hi)
+            proxy_cancel_observation(r, i, now_mono_ms());
+}
+
+int udp_port_open(void *tp, uint16_t port)
+{
+    struct relay *r = tp;
+
+    if (port < r->cfg.port_lo || port > r->cfg.port_hi)
+        return -1;
+    for (int k = 0; k < r->nlisten; k++) {
+        int i = port_slot(r, port, k);
+        struct ru_sock *s = &r->socks[i];
+        struct rr_addr a = r->listen[k];
+        if (s->fd >= 0)
+            continue;
+        addr_set_port(&a, port);
+        if (udp_open_one(s, &a) < 0)
+            goto fail;
+        s->kind = RU_SOCK_MUX;
+        s->mux_port = port;
+        s->h = (struct rc_handler){.fn = ru_on_sock, .arg = r, .idx = (uint32_t)i};
+        if (rc_fd_add(&r->core, s->fd, EPOLLIN, &s->h) < 0) {
+            close(s->fd);
+            s->fd = -1;
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    udp_port_close(r, port);
+    return -1;
 }
 
 static bool addr_is_wildcard(const struct rr_addr *a)
@@ -209,28 +285,19 @@ void udp_flush(struct relay *r)
             udp_flush_sock(r, i);
 }
 
-int udp_send(struct relay *r, int sock, const struct rr_addr *remote, const struct rr_addr *local,
-             const void *buf, size_t len)
+/* Fill one outgoing datagram (copy of buf, destination, source pinning). */
+static void tx_fill(const struct ru_sock *s, struct ru_txslot *t, struct msghdr *mh,
+                    struct iovec *iov, const struct rr_addr *remote, const struct rr_addr *local,
+                    const void *buf, size_t len)
 {
-    const struct ru_sock *s = &r->socks[sock];
-    struct ru_txq *q = &r->rxb->tx[sock];
-
-    if (remote->ss.ss_family != s->bound.ss.ss_family || len > sizeof(q->slot[0].data)) {
-        r->c.tx_err++;
-        return -1;
-    }
-    if (q->n == RU_TX_BATCH)
-        udp_flush_sock(r, sock);
-    struct ru_txslot *t = &q->slot[q->n];
-    struct msghdr *mh = &q->hdr[q->n].msg_hdr;
     memcpy(t->data, buf, len);
     memcpy(&t->to, &remote->ss, remote->len);
-    q->iov[q->n].iov_base = t->data;
-    q->iov[q->n].iov_len = len;
+    iov->iov_base = t->data;
+    iov->iov_len = len;
     memset(mh, 0, sizeof(*mh));
     mh->msg_name = &t->to;
     mh->msg_namelen = remote->len;
-    mh->msg_iov = &q->iov[q->n];
+    mh->msg_iov = iov;
     mh->msg_iovlen = 1;
 
     /* Only pin the source when the socket is a wildcard: a socket bound to
@@ -259,6 +326,35 @@ int udp_send(struct relay *r, int sock, const struct rr_addr *remote, const stru
             memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
         }
     }
+}
+
+int udp_send(struct relay *r, int sock, const struct rr_addr *remote, const struct rr_addr *local,
+             const void *buf, size_t len)
+{
+    const struct ru_sock *s = &r->socks[sock];
+
+    if (s->fd < 0 || remote->ss.ss_family != s->bound.ss.ss_family ||
+        len > sizeof(((struct ru_txslot *)0)->data)) {
+        r->c.tx_err++;
+        return -1;
+    }
+    if (sock >= RU_MAX_SOCKS) {
+        /* a hosting port listener: no queue of its own, sent at once */
+        struct ru_txslot t;
+        struct msghdr mh;
+        struct iovec iov;
+        tx_fill(s, &t, &mh, &iov, remote, local, buf, len);
+        if (sendmsg(s->fd, &mh, 0) < 0) {
+            r->c.tx_err++;
+            return -1;
+        }
+        r->c.tx++;
+        return 0;
+    }
+    struct ru_txq *q = &r->rxb->tx[sock];
+    if (q->n == RU_TX_BATCH)
+        udp_flush_sock(r, sock);
+    tx_fill(s, &q->slot[q->n], &q->hdr[q->n].msg_hdr, &q->iov[q->n], remote, local, buf, len);
     q->n++;
     return 0;
 }

@@ -113,6 +113,29 @@ static void on_accept_tls(void *arg, int li, int fd, uint64_t now)
     on_accept(r, r->tls_vh, fd);
 }
 
+/* A TCP port can have one listener per address: where a ws_listen address
+ * overlaps a tcp_listen one, the hosting port is relay-tcp's (coap+tcp);
+ * coap+ws hosting needs an address of its own (README). */
+static uint32_t ws_hosting_skip(struct ws_relay *r)
+{
+    struct rr_addr t[RC_MAX_LISTEN];
+    int nt = addr_parse_list(r->s.cfg.tcp_listen, 5683, t, RC_MAX_LISTEN);
+    uint32_t skip = 0;
+    char a[RR_ADDRSTRLEN];
+
+    for (int k = 0; k < r->lis.n && r->s.core.nports; k++) {
+        for (int i = 0; i < nt; i++) {
+            if (rc_listen_overlap(&r->lis.bound[k], &t[i])) {
+                skip |= 1u << k;
+                log_info("ws %s: no coap+ws hosting ports there (tcp_listen has that address)",
+                         addr_to_str(&r->lis.bound[k], a, sizeof(a)));
+                break;
+            }
+        }
+    }
+    return skip;
+}
+
 static void lws_log(int level, const char *line)
 {
     size_t n = strlen(line);
@@ -184,6 +207,9 @@ int ws_evloop_open(struct ws_relay *r)
         return -1;
     r->lis = (struct rc_listeners){.what = "ws", .on_accept = on_accept_plain, .arg = r};
     if (rc_listeners_open(&r->s.core, &r->lis, r->s.cfg.ws_listen, 8683) < 0)
+        return -1;
+    /* hosting ports (coap+ws, plain) on the ws_listen addresses */
+    if (st_port_listeners(&r->s, &r->lis, ws_hosting_skip(r)) < 0)
         return -1;
     if (tls) {
         r->tls_lis = (struct rc_listeners){.what = "wss", .on_accept = on_accept_tls, .arg = r};

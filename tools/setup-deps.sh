@@ -36,10 +36,11 @@ PKGS=(
     openssl         # test_connect_ws.sh makes a self-signed certificate
     libjansson-dev  # JSON in rdrelayctl and rd-frontend's control replies
     libsystemd-dev  # sd_listen_fds: relays take sockets from systemd/a parent
-    systemd         # systemd-socket-activate in the socket-activation tests
+    systemd         # systemd-socket-activate, systemd-analyze for deploy/systemd/*.socket
     chromium        # the status-page test (headless, driven by playwright-core)
     prometheus      # promtool check metrics in the metrics test
     curl            # scrapes /metrics in the metrics test (as Prometheus would)
+    jq              # reads rdrelayctl --json and serve --json in e2e tests (test_chaos, ...)
     valgrind        # the memcheck run of the e2e suite
     gnuplot-nox     # benchmark plots (tools/bench)
 )

@@ -207,6 +207,11 @@
       btn.addEventListener('click', () => copyText(uri, btn));
       hostTd.appendChild(el('code', { text: uri }));
       hostTd.appendChild(btn);
+      /* port-based hosting: the same endpoint on its own port of this
+       * host, for clients that cannot send Uri-Host */
+      if (/^[0-9]+$/.test(String(ep.attrs.port || ''))) {
+        hostTd.appendChild(el('div', { class: 'port', text: 'no Uri-Host: coap://' + location.hostname + ':' + ep.attrs.port + '/' }));
+      }
     } else {
       hostTd.appendChild(el('span', { class: 'muted', text: String(ep.attrs.base || '') }));
     }

@@ -285,3 +285,21 @@ EOF
     chmod +x "$w/coap-client-notls"
     PATH=$w:$PATH
 }
+
+# ---------------------------------------------------------------- node-coap
+
+# node_run_file FILE [NAME=VALUE...]: run one node:test file with those
+# variables in its environment (bounded: 180 s), one ok/fail line for it
+# with node's summary, or its whole output when it failed.
+node_run_file() {
+    local f=$1
+    shift
+    echo "# node $(basename "$f")"
+    if env "$@" timeout 180 node "$f" >"$T_DIR/node.out" 2>&1; then
+        ok "node-coap: $(basename "$f")"
+        grep -E '^# (pass|fail|tests)' "$T_DIR/node.out" | sed 's/^/    /'
+    else
+        fail "node-coap: $(basename "$f")"
+        sed 's/^/    /' "$T_DIR/node.out"
+    fi
+}

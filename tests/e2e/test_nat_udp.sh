@@ -25,7 +25,9 @@
 # relay's keepalive (--nat-keepalive 3) keeps the path open for several
 # timeouts (a ka=0 registration beside it loses its path), and once the
 # registrant is stopped the relay answers 5.02 at once; IPv6 (firewall, no
-# NAT) works the same, also across families.
+# NAT) works the same, also across families. Port-based hosting (issue 18):
+# B, using only coap://<rd IPv4>:<alice's hosting port>/hello (no Uri-Host,
+# no name), reaches alice too.
 #
 # Needs root (namespaces, nftables): exits 77 (CTest skip) otherwise.
 # ctest: TIMEOUT 600
@@ -39,6 +41,8 @@ fi
 . "$(dirname "$0")/lib_nat.sh"
 
 [ -x "$RDRELAY_BIN/rr-registrant" ] || die "rr-registrant is not built"
+# port-based hosting on a small range (inside the rd host's namespace)
+NAT_RD_ARGS+=(--port-hosting-range 5701-5709)
 build_topology || die "could not build the namespace topology"
 ok "topology built (namespaces $N*)"
 
@@ -72,6 +76,15 @@ assert_code timeout "B -> A's public binding $RA4:$mport directly: no answer"
 via_relay alice.$DOMAIN /hello
 assert_code 2.05 "B -> alice.$DOMAIN through rdrelay -> 2.05"
 assert_eq hello "$PAYLOAD" "B gets alice's /hello through rdrelay"
+
+# Port-based hosting: B knows only the RD's IPv4 address and alice's port.
+coap_ns "$NS_SB" -m get "coap://$RD4/rd-lookup/ep?ep=alice"
+aport=$(lf_attr "$(lf_ep_link "$PAYLOAD" alice)" port)
+assert_eq 5701 "$aport" "alice's lookup (seen from B) shows hosting port 5701"
+wait_until 10 udp_bound 5701 "$NS_RD" || fail "relay-udp listens on 5701 in the rd host"
+coap_ns "$NS_SB" -m get "coap://$RD4:5701/hello"
+assert_code 2.05 "B -> coap://$RD4:5701/hello (no Uri-Host) -> alice's 2.05"
+assert_eq hello "$PAYLOAD" "B gets alice's /hello through her hosting port"
 
 # ---------------------------------------------------------------- IPv4: NAT rebinding
 

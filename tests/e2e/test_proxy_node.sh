@@ -21,16 +21,8 @@ reg_start alice --ep alice --lt 600 --obs-interval 300
 "$RDRELAY_BIN/rr-registrant" --print-large >"$T_DIR/large.expected"
 
 for f in "$NODE_DIR"/proxy_*.test.js; do
-    echo "# node $(basename "$f")"
-    if RD_PORT=$RR_PORT PROXY_HOST=alice.$RR_DOMAIN LARGE_FILE=$T_DIR/large.expected \
-        REG_PORT=$(reg_port alice) \
-        timeout 180 node "$f" >"$T_DIR/node.out" 2>&1; then
-        ok "node-coap: $(basename "$f")"
-        grep -E '^# (pass|fail|tests)' "$T_DIR/node.out" | sed 's/^/    /'
-    else
-        fail "node-coap: $(basename "$f")"
-        sed 's/^/    /' "$T_DIR/node.out"
-    fi
+    node_run_file "$f" RD_PORT="$RR_PORT" PROXY_HOST="alice.$RR_DOMAIN" \
+        LARGE_FILE="$T_DIR/large.expected" REG_PORT="$(reg_port alice)"
 done
 
 # The raw client cancelled its observation with an RST; the relay must not keep

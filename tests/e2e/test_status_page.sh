@@ -9,6 +9,7 @@
 # (lookup answers of several KiB), "try it" GET and Observe
 # through the proxy (keyboard only), a phone-sized layout, a banner while
 # its own connection is down and a live table again after it reconnects,
+# the hosting port of a registration (port-based hosting),
 # and no console errors; then the same facts in endpoint lookup to a plain
 # CoAP client (host, transport, relay, expires, reachable-since, filters, a
 # registrant refused when it sets host=). This script owns every process
@@ -20,6 +21,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 . "$(dirname "$0")/lib_tcp.sh"
+. "$(dirname "$0")/lib_port.sh"
 
 PAGE_DIR=$RDRELAY_SRC/tests/e2e/page
 SHOT_DIR=$(cd "$RDRELAY_BIN/.." && pwd)/page-shots
@@ -29,8 +31,12 @@ command -v node >/dev/null || die "node is not installed (tools/setup-deps.sh)"
     die "playwright-core missing: run 'npm ci' in $PAGE_DIR (tools/run-tests.sh does)"
 mkdir -p "$SHOT_DIR"
 
-rt_start_all
+# port-based hosting on (issue 18): the page shows alice's hosting port
+RR_PORT=$(rr_free_port tu) || die "no free port"
 WS_PORT=$(rr_free_port tu) || die "no free port for rdrelay-ws"
+RANGE=$(port_range_free 16) || die "no free port range"
+RR_EXTRA_ARGS+=(--port-hosting-range "$RANGE")
+rt_start_all
 
 # http_get PATH: rdrelay-ws's whole HTTP/1.0 answer (status line, headers,
 # body) for GET PATH, through bash's /dev/tcp (bounded: 3 s).

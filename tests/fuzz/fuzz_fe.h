@@ -35,6 +35,10 @@ static inline struct frontend *fuzz_fe_new(void)
     config_defaults(&cfg);
     FUZZ_CHECK(config_set(&cfg, "proxy_domain", "proxy.example.net", err, sizeof(err)) == 0);
     cfg.max_payload = 4096;
+    /* port-based hosting on, with a range small enough to run out */
+    FUZZ_CHECK(config_set(&cfg, "port_hosting_range", "5701-5704", err, sizeof(err)) == 0);
+    FUZZ_CHECK(config_set(&cfg, "port_per_source", "3", err, sizeof(err)) == 0);
+    FUZZ_CHECK(config_finish(&cfg, err, sizeof(err)) == 0);
     FUZZ_CHECK(frontend_init(fe, &cfg, ":memory:") == 0);
     return fe;
 }

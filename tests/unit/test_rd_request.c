@@ -9,8 +9,12 @@
  * published and deleted), Block2 and Block1, simple registration through
  * EP_REQUEST/EP_RESPONSE (base= refused there), the response cache, Observe
  * notifications, CTL status/list, persistence across a restart of the
- * frontend, repeated attributes (et twice) kept, matched and reloaded, and
- * resource lookup without an anchor that was never registered.
+ * frontend, repeated attributes (et twice) kept, matched and reloaded,
+ * resource lookup without an anchor that was never registered, and the
+ * hosting ports of port-based hosting (issue 18: given out in order, in the
+ * 2.01, the lookup and the route, kept by updates, re-registrations and
+ * restarts, released to quarantine, exhausted, dropped when the range no
+ * longer holds them, given at start to proxied registrations without one).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +27,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "db_util.h"
 #include "fe_harness.h"
 #include "frontend.h"
 
@@ -220,7 +225,7 @@ static void test_proxy_names_and_routes(void **state)
 {
     struct frontend *fe = fe_new();
     struct rr_route rt;
-    uint64_t seq, seq2;
+    uint64_t seq = 0, seq2 = 0;
     struct resp *r;
     char a[RR_ADDRSTRLEN];
     (void)state;
@@ -601,6 +606,65 @@ static void test_observe(void **state)
     fe_done(fe);
 }
 
+/* The observer index (observe.c): after each change exactly the observers
+ * whose answer changed are notified, keyed filters (ep, et, d, rt) and
+ * unkeyed ones (prefix, none) alike; a deregistered or re-registered
+ * observer leaves its old keys (ASan: no dangling chain node). */
+static void test_observe_index(void **state)
+{
+    static const struct {
+        const char *which, *q;
+    } f[] = {
+        {"rd-lookup/ep", "ep=w1"}, {"rd-lookup/ep", "et=t2"}, {"rd-lookup/res", "rt=r3"},
+        {"rd-lookup/ep", "ep=w*"}, {"rd-lookup/ep", NULL},    {"rd-lookup/res", "if=i1&ep=w2"},
+        {"rd-lookup/ep", "d=s1"},  {"rd-lookup/ep", "et=t9"}, {"rd-lookup/res", "rt=r3&d=s1"},
+    };
+    static const struct {
+        const char *q, *links;
+    } ch[] = {
+        {"ep=w1", "</a>;rt=r3"}, {"ep=w2&et=t2", "</b>;if=i1"}, {"ep=x&d=s1", "</c>;rt=r3"},
+        {"ep=y", "</d>;rt=zz"},  {"ep=w1&et=t9", "</a>;rt=r4"}, {"ep=w2&et=t2", "</b>;if=i1"},
+        {"ep=z&d=s2", "</e>"},
+    };
+    enum { NF = sizeof(f) / sizeof(f[0]) };
+    static char before[NF][8192];
+    struct xopt obs[] = {{COAP_OPT_OBSERVE, 0}, {0, 0}};
+    struct frontend *fe = fe_new();
+    (void)state;
+
+    uint8_t tok0 = (uint8_t)next_req_id; /* the harness's token for the next request */
+    for (unsigned k = 0; k < NF; k++)
+        assert_true(reqx(fe, COAP_GET, f[k].which, f[k].q, NULL, -1, obs)->has_obs);
+    assert_int_equal(fe->nobservers, NF);
+    for (unsigned c = 0; c < sizeof(ch) / sizeof(ch[0]); c++) {
+        int expected = 0;
+        for (unsigned k = 0; k < NF; k++)
+            snprintf(before[k], sizeof(before[k]), "%s", lookup(fe, f[k].which, f[k].q));
+        observe_flush(fe); /* nothing changed yet */
+        fe_outbox_clear(fe);
+        assert_int_equal(req(fe, COAP_POST, "rd", ch[c].q, ch[c].links)->code, COAP_CREATED);
+        for (unsigned k = 0; k < NF; k++)
+            expected += strcmp(before[k], lookup(fe, f[k].which, f[k].q)) != 0;
+        observe_flush(fe);
+        if (count_out(fe, RR_MSG_RD_NOTIFY) != expected)
+            fail_msg("change %u (%s): %d notifications, %d answers changed", c, ch[c].q,
+                     count_out(fe, RR_MSG_RD_NOTIFY), expected);
+    }
+    /* observer 0 (ep=w1) is gone: its chain node goes with it */
+    uint8_t body[256], token[2] = {0xab, tok0};
+    struct wire_w ww;
+    wire_w_init(&ww, body, sizeof(body));
+    proto_put_peer(&ww, &peer_udp);
+    wire_put_bytes(&ww, token, 2);
+    ctl_dispatch(fe, (const uint8_t *)"udp", 3, RR_MSG_OBSERVE_GONE, body, ww.len);
+    assert_int_equal(fe->nobservers, NF - 1);
+    fe_outbox_clear(fe);
+    req(fe, COAP_POST, "rd", "ep=w1&et=t5", "</a>");
+    observe_flush(fe); /* ep=w*, no filter, et=t9 (w1 left it) */
+    assert_int_equal(count_out(fe, RR_MSG_RD_NOTIFY), 3);
+    fe_done(fe); /* frees observers: every chain node with them */
+}
+
 static void test_ctl_status_list(void **state)
 {
     struct frontend *fe = fe_new();
@@ -640,18 +704,6 @@ static void test_ctl_status_list(void **state)
     wire_r_init(&rr, o->next->next->body, o->next->next->len);
     assert_int_equal(wire_get_u8(&rr), 0);
     fe_done(fe);
-}
-
-/* Remove a test database and its WAL side files. */
-static void rm_db(const char *path)
-{
-    char side[64];
-
-    unlink(path);
-    snprintf(side, sizeof(side), "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof(side), "%s-shm", path);
-    unlink(side);
 }
 
 static void test_restart_keeps_registrations(void **state)
@@ -789,6 +841,126 @@ static void test_resource_lookup_anchor(void **state)
     fe_done(fe);
 }
 
+/* The hosting port the endpoint lookup shows for ep, 0 = none. */
+static unsigned port_of(struct frontend *fe, const char *ep)
+{
+    char q[80];
+    snprintf(q, sizeof(q), "ep=%s", ep);
+    const char *p = strstr(lookup(fe, "rd-lookup/ep", q), ";port=\"");
+    return p ? (unsigned)strtoul(p + 7, NULL, 10) : 0;
+}
+
+/* The hosting port of the last ROUTE_UPDATE in the outbox. */
+static unsigned last_route_port(struct frontend *fe)
+{
+    struct rr_route rt;
+    uint64_t seq;
+    int n = count_out(fe, RR_MSG_ROUTE_UPDATE);
+    assert_true(n > 0);
+    assert_true(route_at(fe, n - 1, &rt, &seq));
+    return rt.mux_port;
+}
+
+/* A frontend with port_hosting_range = range on database db. */
+static struct frontend *fe_new_ports(const char *db, const char *range)
+{
+    struct rr_config cfg;
+    char err[128];
+
+    fe_test_cfg(&cfg, "proxy.localhost");
+    assert_int_equal(config_set(&cfg, "port_hosting_range", range, err, sizeof(err)), 0);
+    assert_int_equal(config_finish(&cfg, err, sizeof(err)), 0);
+    return fe_new_cfg(&cfg, db);
+}
+
+static void test_port_hosting(void **state)
+{
+    char path[] = "/tmp/test_rd_request_XXXXXX";
+    int fd = mkstemp(path);
+    struct frontend *fe;
+    struct resp *r;
+    uint64_t now;
+    (void)state;
+
+    assert_true(fd >= 0);
+    close(fd);
+    const char *range = "5701-5702";
+    fe = fe_new_ports(path, range);
+    r = req(fe, COAP_POST, "rd", "ep=a&proxy=yes", LINKS);
+    assert_int_equal(r->code, COAP_CREATED);
+    assert_int_equal(r->cf, COAP_CF_LINK_FORMAT);
+    assert_string_equal(r->payload, "</reg/1>;base=\"coap://a.proxy.localhost\";port=\"5701\"");
+    assert_int_equal(last_route_port(fe), 5701);
+    assert_int_equal(port_of(fe, "a"), 5701);
+    assert_non_null(strstr(lookup(fe, "rd-lookup/ep", "port=5701"), "ep=\"a\""));
+    assert_null(strstr(lookup(fe, "rd-lookup/ep", "port=5702"), "ep=\"a\""));
+
+    /* an update and a re-registration keep it */
+    assert_int_equal(req(fe, COAP_POST, "reg/1", "lt=500", NULL)->code, COAP_CHANGED);
+    assert_int_equal(last_route_port(fe), 5701);
+    r = req(fe, COAP_POST, "rd", "ep=a&proxy=yes", LINKS);
+    assert_string_equal(r->loc, "reg/1");
+    assert_int_equal(port_of(fe, "a"), 5701);
+
+    /* not proxied: no port, no payload */
+    r = req(fe, COAP_POST, "rd", "ep=plain", LINKS);
+    assert_int_equal(r->plen, 0);
+    assert_int_equal(port_of(fe, "plain"), 0);
+
+    assert_int_equal(req(fe, COAP_POST, "rd", "ep=c&proxy=yes", LINKS)->code, COAP_CREATED);
+    assert_int_equal(port_of(fe, "c"), 5702);
+    r = req(fe, COAP_POST, "rd", "ep=d&proxy=yes", LINKS); /* exhausted */
+    assert_int_equal(r->code, COAP_CREATED);
+    assert_int_equal(r->plen, 0);
+    assert_int_equal(port_of(fe, "d"), 0);
+
+    /* a re-registered without proxy gives 5701 back: quarantined */
+    req(fe, COAP_POST, "rd", "ep=a", LINKS);
+    assert_int_equal(port_of(fe, "a"), 0);
+    req(fe, COAP_POST, "rd", "ep=e&proxy=yes", LINKS);
+    assert_int_equal(port_of(fe, "e"), 0);
+    now = fe->now;
+    fe_done(fe);
+
+    /* the quarantine survives a restart; once it is over, e gets 5701 */
+    fe = fe_new_ports(path, range);
+    fe->now = now + 1000;
+    req(fe, COAP_POST, "rd", "ep=e&proxy=yes", LINKS);
+    assert_int_equal(port_of(fe, "e"), 0);
+    assert_int_equal(port_of(fe, "c"), 5702);
+    fe->now = now + 3600u * 1000u + 1;
+    req(fe, COAP_POST, "rd", "ep=e&proxy=yes", LINKS);
+    assert_int_equal(port_of(fe, "e"), 5701);
+    now = fe->now;
+    fe_done(fe);
+
+    /* the range moved: 5701 is outside it now, dropped (and rewritten);
+     * d, proxied without a port, gets the free 5703 at this start */
+    range = "5702-5703";
+    fe = fe_new_ports(path, range);
+    fe->now = now;
+    assert_int_equal(port_of(fe, "e"), 0);
+    assert_int_equal(port_of(fe, "c"), 5702);
+    assert_int_equal(port_of(fe, "d"), 5703);
+    /* c deleted: 5702 quarantined, nobody gets it */
+    r = req(fe, COAP_GET, "rd-lookup/ep", "ep=c", NULL);
+    const char *t = strstr(r->payload, "</reg/");
+    assert_non_null(t);
+    char cpath[32];
+    snprintf(cpath, sizeof(cpath), "reg/%lu", strtoul(t + 6, NULL, 10));
+    assert_int_equal(req(fe, COAP_DELETE, cpath, NULL, NULL)->code, COAP_DELETED);
+    req(fe, COAP_POST, "rd", "ep=f&proxy=yes", LINKS);
+    assert_int_equal(port_of(fe, "f"), 0);
+    fe_done(fe);
+    fe = fe_new_ports(path, range);
+    fe->now = now;
+    assert_int_equal(port_of(fe, "e"), 0); /* the rewrite stuck; 5702 is in quarantine */
+    assert_int_equal(port_of(fe, "f"), 0);
+    assert_int_equal(port_of(fe, "d"), 5703);
+    fe_done(fe);
+    rm_db(path);
+}
+
 /* The registry's census (metrics.c) equals a walk over the registrations,
  * through registration, a proxied one, an update from another transport,
  * expiry, refresh after expiry, delete and removal after grace. */
@@ -858,10 +1030,12 @@ int main(void)
         cmocka_unit_test(test_response_cache),
         cmocka_unit_test(test_simple_registration),
         cmocka_unit_test(test_observe),
+        cmocka_unit_test(test_observe_index),
         cmocka_unit_test(test_ctl_status_list),
         cmocka_unit_test(test_restart_keeps_registrations),
         cmocka_unit_test(test_repeated_attributes),
         cmocka_unit_test(test_resource_lookup_anchor),
+        cmocka_unit_test(test_port_hosting),
         cmocka_unit_test(test_census),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

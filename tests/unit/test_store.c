@@ -4,18 +4,23 @@
  * (attributes, repeated ones included, links, route peer, absolute
  * expiry), ids are never reused after a delete (AUTOINCREMENT),
  * transactions commit and roll back, and a reopened file gives back the
- * same rows.
+ * same rows. Port hosting: the port column round-trips, the quarantine
+ * table sets, replaces, clears and loads, and a database made before port
+ * hosting (no port column) is migrated at open with its rows intact.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <sqlite3.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "db_util.h"
 #include "frontend.h"
 
 static struct rd_reg *make_reg(const char *ep, const char *d, uint64_t expires)
@@ -25,9 +30,9 @@ static struct rd_reg *make_reg(const char *ep, const char *d, uint64_t expires)
     const char *links = "</temp>;rt=temperature;if=sensor,</light>;ct=0";
 
     assert_non_null(r);
-    snprintf(r->ep, sizeof(r->ep), "%s", ep);
-    snprintf(r->d, sizeof(r->d), "%s", d);
-    snprintf(r->base, sizeof(r->base), "coap://192.0.2.1:5683");
+    assert_int_equal(reg_set_names(r, ep, NULL, NULL, NULL), 0);
+    assert_int_equal(reg_set_names(r, NULL, d, NULL, NULL), 0);
+    assert_int_equal(reg_set_names(r, NULL, NULL, "coap://192.0.2.1:5683", NULL), 0);
     r->lt = 100;
     r->expires_at = expires;
     assert_int_equal(reg_set_links(r, links, strlen(links), err, sizeof(err)), 0);
@@ -73,7 +78,7 @@ static void test_insert_load_roundtrip(void **state)
     (void)state;
 
     b->proxy = RD_PROXY_ONDEMAND;
-    snprintf(b->host, sizeof(b->host), "bob.lab.proxy.localhost");
+    assert_int_equal(reg_set_names(b, NULL, NULL, NULL, "bob.lab.proxy.localhost"), 0);
     b->ka = 0;
     b->base_explicit = true;
     b->peer.transport = RR_TRANSPORT_TCP;
@@ -90,7 +95,7 @@ static void test_insert_load_roundtrip(void **state)
     assert_string_equal(l.r[0]->d, "");
     assert_true(l.r[0]->expires_at == 1700000000123ull);
     assert_int_equal(l.r[0]->lt, 100);
-    assert_int_equal(l.r[0]->doc.nlinks, 2);
+    assert_int_equal(l.r[0]->nlinks, 2);
     assert_string_equal(l.r[0]->links, a->links);
     assert_int_equal(l.r[0]->nattrs, 4);
     assert_string_equal(l.r[0]->attrs[0].name, "et");
@@ -135,7 +140,7 @@ static void test_update_delete_ids_not_reused(void **state)
     assert_int_equal(c->id, 4);
     /* update keeps the id and rewrites the columns */
     b->expires_at = 99999;
-    snprintf(b->base, sizeof(b->base), "coap://[2001:db8::1]");
+    assert_int_equal(reg_set_names(b, NULL, NULL, "coap://[2001:db8::1]", NULL), 0);
     assert_int_equal(store_update(s, b), 0);
     assert_int_equal(store_load(s, collect, &l), 0);
     assert_int_equal(l.n, 3);
@@ -191,7 +196,6 @@ static void test_file_survives_reopen(void **state)
     struct store *s;
     struct rd_reg *a = make_reg("alice", "", 1234567890123ull);
     struct loaded l = {0};
-    char side[64];
     (void)state;
 
     assert_true(fd >= 0);
@@ -214,11 +218,106 @@ static void test_file_survives_reopen(void **state)
     reg_free(b);
     reg_free(a);
     store_close(s);
-    unlink(path);
-    snprintf(side, sizeof(side), "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof(side), "%s-shm", path);
-    unlink(side);
+    rm_db(path);
+}
+
+struct qrow {
+    uint16_t port[8];
+    uint64_t until[8];
+    int n;
+};
+
+static void collect_q(uint16_t port, uint64_t until, void *arg)
+{
+    struct qrow *q = arg;
+    assert_true(q->n < 8);
+    q->port[q->n] = port;
+    q->until[q->n++] = until;
+}
+
+static void test_port_and_quarantine(void **state)
+{
+    struct store *s;
+    struct rd_reg *a = make_reg("alice", "", 5);
+    struct loaded l = {0};
+    struct qrow q = {0};
+    (void)state;
+
+    assert_int_equal(store_open(":memory:", &s), 0);
+    a->port = 5701;
+    assert_int_equal(store_insert(s, a), 0);
+    a->port = 5702;
+    assert_int_equal(store_update(s, a), 0);
+    assert_int_equal(store_load(s, collect, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.r[0]->port, 5702);
+    free_loaded(&l);
+
+    assert_int_equal(store_port_quarantine(s, 5701, 1000), 0);
+    assert_int_equal(store_port_quarantine(s, 5703, 2000), 0);
+    assert_int_equal(store_port_quarantine(s, 5701, 3000), 0); /* replaces */
+    assert_int_equal(store_port_clear(s, 5703), 0);
+    assert_int_equal(store_load_quarantine(s, collect_q, &q), 0);
+    assert_int_equal(q.n, 1);
+    assert_int_equal(q.port[0], 5701);
+    assert_true(q.until[0] == 3000);
+    reg_free(a);
+    store_close(s);
+}
+
+static void test_migrate_old_schema(void **state)
+{
+    char path[] = "/tmp/test_store_XXXXXX";
+    int fd = mkstemp(path);
+    sqlite3 *db;
+    struct store *s;
+    struct loaded l = {0};
+    (void)state;
+
+    assert_true(fd >= 0);
+    close(fd);
+    /* the schema before port hosting, with one row */
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE registrations (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                     " ep TEXT NOT NULL, d TEXT NOT NULL, lt INTEGER NOT NULL,"
+                     " expires_at INTEGER NOT NULL, base TEXT NOT NULL, base_explicit INTEGER "
+                     "NOT NULL, attrs TEXT NOT NULL, links TEXT NOT NULL, proxy INTEGER NOT NULL,"
+                     " host TEXT NOT NULL, transport INTEGER NOT NULL, relay TEXT NOT NULL,"
+                     " remote TEXT NOT NULL, local TEXT NOT NULL, conn_id INTEGER NOT NULL,"
+                     " ka INTEGER NOT NULL, UNIQUE (ep, d));"
+                     "INSERT INTO registrations (ep, d, lt, expires_at, base, base_explicit,"
+                     " attrs, links, proxy, host, transport, relay, remote, local, conn_id, ka)"
+                     " VALUES ('old', '', 60, 99, 'coap://old.proxy.localhost', 0, '', '</a>',"
+                     " 1, 'old.proxy.localhost', 1, 'udp', '192.0.2.1:5683', '', 0, 25);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+
+    assert_int_equal(store_open(path, &s), 0);
+    assert_int_equal(store_load(s, collect, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.r[0]->ep, "old");
+    assert_string_equal(l.r[0]->host, "old.proxy.localhost");
+    assert_int_equal(l.r[0]->port, 0); /* migrated rows have no port */
+    l.r[0]->port = 5701;
+    assert_int_equal(store_update(s, l.r[0]), 0);
+    free_loaded(&l);
+    assert_int_equal(store_port_quarantine(s, 5705, 7), 0);
+    store_close(s);
+
+    /* reopened (already migrated): the port and the quarantine stayed */
+    struct qrow q = {0};
+    assert_int_equal(store_open(path, &s), 0);
+    assert_int_equal(store_load(s, collect, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.r[0]->port, 5701);
+    free_loaded(&l);
+    assert_int_equal(store_load_quarantine(s, collect_q, &q), 0);
+    assert_int_equal(q.n, 1);
+    store_close(s);
+    rm_db(path);
 }
 
 int main(void)
@@ -228,6 +327,8 @@ int main(void)
         cmocka_unit_test(test_update_delete_ids_not_reused),
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_file_survives_reopen),
+        cmocka_unit_test(test_port_and_quarantine),
+        cmocka_unit_test(test_migrate_old_schema),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,14 +6,16 @@
 # from its serving socket; registers coap-server-notls too, from its own port
 # (coap-client-notls -p shares the port: libcoap binds with SO_REUSEADDR);
 # then runs rdrelay-bench --compare (direct vs. through the relay) for both
-# origins, at 16 and at 1 request in flight, prints the CPU each process used,
+# origins, at 16 and at 1 request in flight, and for rr-registrant through
+# its hosting port too (port-based hosting, no Uri-Host routing: the range
+# is BASE_PORT+4..+5), prints the CPU each process used,
 # and with PERF=1 profiles rdrelay-udp under proxied load (perf record --call-graph dwarf).
 # Owns: every process it starts (stopped by PID on exit) and a temp dir.
 #
 # usage: tools/bench/run-bench.sh [BINDIR]      (default build/bin)
 # env:   DUR=5 (s per run)  ROUNDS=3 (direct/proxied alternations)
 #        PERF=0|1  PERF_OUT=FILE (perf report text, default $TMP/perf.txt)
-#        BASE_PORT=15780 (uses BASE_PORT..BASE_PORT+3)
+#        BASE_PORT=15780 (uses BASE_PORT..BASE_PORT+5)
 #        NICE=N  run every process with nice -n N (e.g. -10 as root on a shared
 #                machine, so other jobs disturb direct and proxied runs less)
 set -eu
@@ -61,7 +63,9 @@ wait_for() {
 
 $N coap-server-notls -A 127.0.0.1 -p "$ORIGIN" >"$TMP/origin.log" 2>&1 &
 ORIGIN_PID=$!; PIDS="$PIDS $ORIGIN_PID"
+HOSTING="$((BASE_PORT + 4))-$((BASE_PORT + 5))"
 COMMON="--state-dir $TMP --udp-listen 127.0.0.1:$RELAY --proxy-domain $DOMAIN --log-level warn"
+COMMON="$COMMON --port-hosting-range $HOSTING"
 COMMON="$COMMON --max-regs-per-source 0 --max-registrations 0" # one loopback source registers all
 # shellcheck disable=SC2086
 $N "$BIN/rdrelay-frontend" $COMMON >"$TMP/frontend.log" 2>&1 &
@@ -117,6 +121,16 @@ bench "rr-registrant /hello, 16 in flight" --compare --target "127.0.0.1:$REG" \
     --via "127.0.0.1:$RELAY" --host "benchreg.$DOMAIN" --path /hello -n 16 -d "$DUR" --rounds "$ROUNDS"
 bench "rr-registrant /hello, 1 in flight (unloaded latency)" --compare --target "127.0.0.1:$REG" \
     --via "127.0.0.1:$RELAY" --host "benchreg.$DOMAIN" --path /hello -n 1 -d "$DUR" --rounds "$ROUNDS"
+# rr-registrant registered first: the first hosting port is its
+HPORT=$((BASE_PORT + 4))
+hosted_get() { coap-client-notls -B 2 -v 0 "coap://127.0.0.1:$HPORT/hello" 2>&1 | grep -q hello; }
+wait_for hosted_get || { echo "run-bench: GET on hosting port $HPORT does not work" >&2; exit 1; }
+bench "rr-registrant /hello through its hosting port $HPORT, 16 in flight" --compare \
+    --target "127.0.0.1:$REG" --via "127.0.0.1:$HPORT" --host "ignored.$DOMAIN" --path /hello \
+    -n 16 -d "$DUR" --rounds "$ROUNDS"
+bench "rr-registrant /hello through its hosting port $HPORT, 1 in flight" --compare \
+    --target "127.0.0.1:$REG" --via "127.0.0.1:$HPORT" --host "ignored.$DOMAIN" --path /hello \
+    -n 1 -d "$DUR" --rounds "$ROUNDS"
 bench "coap-server-notls /time, 16 in flight" --compare --target "127.0.0.1:$ORIGIN" \
     --via "127.0.0.1:$RELAY" --host "benchorigin.$DOMAIN" --path /time -n 16 -d "$DUR" --rounds "$ROUNDS"
 bench "coap-server-notls /time, 1 in flight (unloaded latency)" --compare --target "127.0.0.1:$ORIGIN" \

@@ -95,6 +95,8 @@ async function main() {
       const r = page.locator(row('alice'));
       const host = await r.locator('td.host code').textContent();
       ok(host === `coap://alice.${DOMAIN}/`, 'host name for the client operator: coap://alice.' + DOMAIN + '/', host);
+      const port = await r.locator('td.host .port').textContent();
+      ok(/^no Uri-Host: coap:\/\/127\.0\.0\.1:[0-9]+\/$/.test(port), 'and its hosting port, for clients without Uri-Host', port);
       ok((await r.locator('td.path').textContent()) === 'udp', 'transport of the path: udp', await r.locator('td.path').textContent());
       ok((await r.locator('td.reach [data-reach]').getAttribute('data-reach')) === 'yes', 'alice is reachable');
       ok(/since .*ago/.test(await r.locator('td.reach').textContent()), 'and says since when', await r.locator('td.reach').textContent());
