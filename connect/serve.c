@@ -74,7 +74,7 @@ struct own_req {
     enum own_kind kind;
     uint8_t code;
     char path[CN_PATHLEN];
-    char query[512]; /* as long as ep_step's q (registration query with sec=) */
+    char query[512];           /* as long as ep_step's q (registration query with sec=) */
     char uri_host[CN_HOSTLEN]; /* route probes only */
     const char *payload;       /* the endpoint's links (owned by serve_ep) */
     size_t payload_len;
