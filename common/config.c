@@ -138,6 +138,9 @@ static const struct cfg_entry cfg_table[] = {
      "proxied requests to one endpoint at once above its rate (bucket size)"},
     {"limit_buckets", CFG_U32, F(limit_buckets), "65536",
      "token buckets of the rate limits per relay (24 bytes each, allocated at start)"},
+    {"max_conns_per_source", CFG_U32, F(max_conns_per_source), "64",
+     "relay-tcp, relay-ws: open connections from one source (IPv4 address, IPv6 /64); more are "
+     "refused with Abort 7.05; 0 = no limit"},
     {"extra_options", CFG_STR, F(extra_options), "",
      "comma list of CoAP option numbers to treat as known"},
     {"port_hosting_range", CFG_STR, F(port_hosting_range), "",

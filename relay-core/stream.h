@@ -53,8 +53,10 @@
 #include "coap_msg.h"
 #include "config.h"
 #include "core.h"
+#include "counts.h"
 #include "fwd_rules.h"
 #include "proto.h"
+#include "ratelog.h"
 #include "sig8323.h"
 #include "timerheap.h"
 
@@ -108,6 +110,7 @@ struct st_conn {
     uint16_t mux_port;                      /* accepted on this hosting port, 0 = name-based */
     uint16_t inflight;                      /* downstream exchanges of this connection */
     uint16_t nobs;                          /* RD observations of this client */
+    bool src_over;                          /* over max_conns_per_source: Abort at open */
     uint8_t (*obs)[1 + COAP_MSG_MAX_TOKEN]; /* tkl + token each */
     struct rr_timer t;                      /* the signalling deadline */
 };
@@ -157,6 +160,7 @@ struct st_gone {
 struct st_counters {
     uint64_t accepted, closed, too_big, bad_frames, slow_readers;
     uint64_t rx_msgs, tx_msgs, conn_refused;
+    uint64_t conn_src_refused; /* over max_conns_per_source */
     struct sig_counters sig;
 };
 
@@ -170,8 +174,10 @@ struct st_relay {
 
     struct st_conn *conns;
     uint32_t nconns_max, nconns, conn_free;
-    uint32_t *idb, nidb; /* id hash buckets */
-    uint8_t *txbuf;      /* serialising scratch (ST_TXBUF_SIZE) */
+    uint32_t *idb, nidb;       /* id hash buckets */
+    struct rc_counts conn_src; /* open connections per source (counts.h) */
+    struct ratelog conn_src_log;
+    uint8_t *txbuf; /* serialising scratch (ST_TXBUF_SIZE) */
 
     struct st_dx *dx;
     uint32_t ndx; /* the pool: r->core.dx */

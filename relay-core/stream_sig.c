@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 
+#include "log.h"
 #include "stream.h"
 
 static int op_send(void *arg, uint32_t ci, const struct coap_msg *m)
@@ -65,7 +66,25 @@ static struct sig_ctx ctx(struct st_relay *r)
 void st_sig_open(struct st_relay *r, uint32_t ci, uint64_t now)
 {
     struct sig_ctx x = ctx(r);
-    sig_conn_open(&x, &r->conns[ci].sig, ci, now);
+    struct st_conn *c = &r->conns[ci];
+    uint64_t held;
+
+    /* our CSM goes first in any case (RFC 8323 5.3; it also sets the
+     * peer's default Max-Message-Size the Abort is sent under) */
+    sig_conn_open(&x, &c->sig, ci, now);
+    if (c->src_over) {
+        /* max_conns_per_source (issue 19): refused with Abort (7.05) and a
+         * diagnostic, then closed; the source's other connections stay */
+        r->c.conn_src_refused++;
+        if (ratelog_allow(&r->conn_src_log, now, &held)) {
+            char a[RR_ADDRSTRLEN];
+            log_info("limit: connection from %s refused, more than %u open from its source "
+                     "(%llu more not logged)",
+                     addr_to_str(&c->remote, a, sizeof(a)), r->cfg.max_conns_per_source,
+                     (unsigned long long)held);
+        }
+        st_sig_abort(r, ci, "too many connections from this source", 0, now);
+    }
 }
 
 void st_sig_abort(struct st_relay *r, uint32_t ci, const char *why, uint16_t bad_opt, uint64_t now)

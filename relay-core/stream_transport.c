@@ -36,6 +36,7 @@ static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
         {"accepted", r->c.accepted},
         {"closed", r->c.closed},
         {"refused", r->c.conn_refused},
+        {"limit_conns_source", r->c.conn_src_refused},
         {"aborts_sent", r->c.sig.aborts_sent},
         {"csm_timeouts", r->c.sig.csm_timeouts},
         {"partial_timeouts", r->c.sig.partial_timeouts},

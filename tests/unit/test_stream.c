@@ -107,15 +107,20 @@ static void feed_get(struct fake *f, uint32_t ci, const char *host, uint8_t tok)
     feed(f, ci, &m);
 }
 
-static uint32_t open_conn(struct fake *f, uint16_t port)
+static uint32_t open_from(struct fake *f, const char *addr, uint16_t port)
 {
     struct rr_addr remote, local;
-    assert_int_equal(addr_parse(&remote, "192.0.2.7", port), 0);
+    assert_int_equal(addr_parse(&remote, addr, port), 0);
     assert_int_equal(addr_parse(&local, "203.0.113.10", 8683), 0);
     uint32_t ci = st_conn_open(&f->s, &remote, &local);
     assert_true(ci < MAXC);
     st_sig_open(&f->s, ci, 1000);
     return ci;
+}
+
+static uint32_t open_conn(struct fake *f, uint16_t port)
+{
+    return open_from(f, "192.0.2.7", port);
 }
 
 static void add_route(struct fake *f, const char *host, uint64_t conn_id)
@@ -128,6 +133,8 @@ static void add_route(struct fake *f, const char *host, uint64_t conn_id)
     rt.path.conn_id = conn_id;
     assert_int_equal(route_table_put(f->routes, &rt), 0);
 }
+
+static uint32_t per_source = 64; /* max_conns_per_source of the next setup */
 
 static int setup(void **state)
 {
@@ -144,6 +151,7 @@ static int setup(void **state)
     config_defaults(&f->s.cfg);
     snprintf(f->s.cfg.state_dir, sizeof(f->s.cfg.state_dir), "%s", dir);
     f->s.cfg.max_exchanges = 16;
+    f->s.cfg.max_conns_per_source = per_source;
     assert_int_equal(config_finish(&f->s.cfg, err, sizeof(err)), 0);
     assert_int_equal(st_init(&f->s, RR_TRANSPORT_WS, "ws", &fake_io, f, &lim), 0);
     f->routes = route_table_new(16);
@@ -237,11 +245,57 @@ static void test_proxy_over_connection(void **state)
     assert_int_equal(m.code, COAP_PROXYING_NOT_SUPPORTED);
 }
 
+static int setup_2_per_source(void **state)
+{
+    per_source = 2;
+    int rc = setup(state);
+    per_source = 64;
+    return rc;
+}
+
+/* max_conns_per_source 2: a third connection from one IPv4 source gets
+ * Abort 7.05 with a diagnostic and is closed (counted); another source is
+ * served; a source's own closed connection makes room again. */
+static void test_conns_per_source(void **state)
+{
+    struct fake *f = *state;
+    struct coap_msg m;
+
+    uint32_t a = open_from(f, "192.0.2.7", 40001);
+    uint32_t b = open_from(f, "192.0.2.7", 40002);
+    last(f, a, &m);
+    assert_int_equal(m.code, COAP_SIG_CSM);
+    last(f, b, &m);
+    assert_int_equal(m.code, COAP_SIG_CSM);
+    uint32_t c = open_from(f, "192.0.2.7", 40003);
+    last(f, c, &m);
+    assert_int_equal(m.code, COAP_SIG_ABORT);
+    assert_non_null(memmem(m.payload, m.payload_len, "too many connections", 20));
+    assert_int_equal(f->closed[c], 1);
+    assert_int_equal(f->s.c.conn_src_refused, 1);
+    assert_int_equal(f->s.nconns, 2);
+    /* the others are untouched; another source is served */
+    assert_int_equal(f->closed[a] + f->closed[b], 0);
+    uint32_t d = open_from(f, "192.0.2.8", 40004);
+    last(f, d, &m);
+    assert_int_equal(m.code, COAP_SIG_CSM);
+    /* the refused one did not count: one close makes room for one */
+    st_conn_close(&f->s, a, "test", 1000);
+    uint32_t e = open_from(f, "192.0.2.7", 40005);
+    last(f, e, &m);
+    assert_int_equal(m.code, COAP_SIG_CSM);
+    uint32_t g = open_from(f, "192.0.2.7", 40006);
+    last(f, g, &m);
+    assert_int_equal(m.code, COAP_SIG_ABORT);
+    assert_int_equal(f->s.c.conn_src_refused, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_csm_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proxy_over_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conns_per_source, setup_2_per_source, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
