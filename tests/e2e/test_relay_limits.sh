@@ -6,16 +6,23 @@
 # endpoint, is served normally. Rates of 1/s with a burst of 3 and 8
 # requests in a row: at least one finds the bucket empty unless the 8
 # take more than 5 s.
+# Connections per source (max_conns_per_source 3, relay-tcp): with three
+# held open from 127.0.0.1 a fourth gets our CSM, then Abort 7.05 with the
+# diagnostic, then EOF; 127.0.0.2 is served meanwhile; once one of the
+# three closes, 127.0.0.1 is served again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
+. "$(dirname "$0")/lib_tcp.sh"
 
 CTL=$RDRELAY_BIN/rdrelayctl
 status_json() { "$CTL" --state-dir "$T_STATE" --timeout-ms 3000 status --json 2>/dev/null; }
+# relay_counter COUNTER [RELAY]: that relay's (default udp) counter
 relay_counter() {
-    status_json | tr -d ' \n' | grep -oE "\"name\":\"udp\"[^]]*" |
+    status_json | tr -d ' \n' | grep -oE "\"name\":\"${2:-udp}\"[^]]*" |
         grep -oE "\"$1\":[0-9]+" | head -n 1 | cut -d: -f2
 }
-counter_positive() { [ "$(relay_counter "$1")" -gt 0 ] 2>/dev/null; }
+counter_positive() { [ "$(relay_counter "$1" "${2:-udp}")" -gt 0 ] 2>/dev/null; }
+counter_is() { [ "$(relay_counter "$1" "$3")" == "$2" ]; }
 
 # 8 GETs of /hello at NAME from this host; sets OKS and LIMITED (5.03 +
 # Max-Age) counts and the first code
@@ -68,5 +75,34 @@ pcoap "bob.$RR_DOMAIN" -m get /hello
 assert_code 2.05 "another endpoint (bob) is served meanwhile"
 wait_until 15 counter_positive limit_rate_endpoint
 assert_ne 0 "$(relay_counter limit_rate_endpoint)" "rdrelayctl status counts limit_rate_endpoint"
+t_stop_all
+
+# ---- connections per source (TCP)
+RR_EXTRA_ARGS=() RR_PORT=""
+rt_start_all --max-conns-per-source 3
+# the readiness probes' connections are gone first
+wait_until 15 counter_is connections 0 tcp || fail "relay-tcp still counts connections after the probes"
+exec 5<>"/dev/tcp/127.0.0.1/$RR_PORT" 6<>"/dev/tcp/127.0.0.1/$RR_PORT" 7<>"/dev/tcp/127.0.0.1/$RR_PORT"
+wait_until 15 counter_is connections 3 tcp || fail "relay-tcp does not count the 3 held connections"
+timeout 10 bash -c "cat </dev/tcp/127.0.0.1/$RR_PORT" >"$T_DIR/fourth.bin"
+rc=$?
+assert_eq 0 "$rc" "per source: the fourth connection is closed by relay-tcp (EOF, no timeout)"
+# CSM (0xe1) first, then Abort: code 7.05 = 0xe5, diagnostic as payload
+hex=$(od -An -tx1 -v "$T_DIR/fourth.bin" | tr -d ' \n')
+[[ "$hex" == *e5ff* ]] && ok "per source: the fourth got Abort 7.05" ||
+    fail "per source: no Abort 7.05 in what the fourth connection got ($hex)"
+assert_contains "$(tr -c '[:print:]' . <"$T_DIR/fourth.bin")" "too many connections from this source" \
+    "per source: the Abort says why"
+coap -a 127.0.0.2 -m get "$(rd_uri_tcp /.well-known/core)"
+assert_code 2.05 "per source: another source (127.0.0.2) is served over TCP meanwhile"
+exec 5>&-
+wait_until 15 counter_is connections 2 tcp || fail "relay-tcp does not see the closed connection"
+coap -m get "$(rd_uri_tcp /.well-known/core)"
+assert_code 2.05 "per source: after one of the three closed, 127.0.0.1 is served again"
+exec 6>&- 7>&-
+log=$(wait_match 5 'connection from 127.0.0.1:[0-9]* refused, more than 3' cat "$T_DIR/tcp.log")
+assert_contains "$log" "refused" "per source: the refusal is logged"
+wait_until 15 counter_positive limit_conns_source tcp
+assert_ne 0 "$(relay_counter limit_conns_source tcp)" "rdrelayctl status counts limit_conns_source"
 
 t_done
