@@ -280,6 +280,7 @@ struct rc_dx {
     uint32_t fnext;    /* free list */
     uint64_t req_id;   /* RD_REQUEST id; XFWD_REQUEST id */
     uint64_t start_ms; /* when the request came (RD give-up) */
+    uint64_t src_h;    /* counted in lim.live_src under this hash, 0 = not */
     struct rr_timer t; /* RC_T_DX: RD re-send, XFWD requester timeout */
 };
 
@@ -621,6 +622,11 @@ static inline struct rc_dx *rc_dx_at(const struct relay_core *c, uint32_t i)
 uint32_t rc_dx_take(struct relay_core *c, const struct coap_msg *req, uint64_t now);
 /* Back to the free list (its timer cancelled); false if it was free. */
 bool rc_dx_put(struct relay_core *c, uint32_t i);
+/* max_inflight_per_source (issue 19): count exchange i for its client's
+ * source (IPv4 address, IPv6 /64; rc_dx_put releases it). false: that
+ * source has the most in flight already; counted and logged here, the
+ * caller answers 5.03 through the transport (tp->answer). */
+bool rc_dx_count_source(struct relay_core *c, uint32_t i, const struct rr_addr *src, uint64_t now);
 /* The observation of this kind (RC_DX_K_PROXY with an upstream exchange,
  * or RC_DX_K_XFWD) the client of slot di already holds under its token, or
  * RC_NONE: a re-registration or cancellation must reach the endpoint under

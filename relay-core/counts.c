@@ -34,7 +34,7 @@ void rc_counts_free(struct rc_counts *c)
     c->t = NULL;
 }
 
-static uint64_t hkey(const struct rc_counts *c, const void *key, size_t keylen)
+uint64_t rc_count_hash(const struct rc_counts *c, const void *key, size_t keylen)
 {
     return siphash24(c->key, key, keylen) | 1; /* never 0 (empty) */
 }
@@ -50,9 +50,13 @@ static uint32_t slot(const struct rc_counts *c, uint64_t k)
 
 int rc_count_inc(struct rc_counts *c, const void *key, size_t keylen, uint32_t max)
 {
+    return c->t ? rc_count_inc_h(c, rc_count_hash(c, key, keylen), max) : 0;
+}
+
+int rc_count_inc_h(struct rc_counts *c, uint64_t k, uint32_t max)
+{
     if (!c->t)
         return 0;
-    uint64_t k = hkey(c, key, keylen);
     uint32_t i = slot(c, k);
     if (c->t[i].key == 0) {
         if (c->used >= c->mask / 2 + 1)
@@ -69,9 +73,15 @@ int rc_count_inc(struct rc_counts *c, const void *key, size_t keylen, uint32_t m
 
 void rc_count_dec(struct rc_counts *c, const void *key, size_t keylen)
 {
+    if (c->t)
+        rc_count_dec_h(c, rc_count_hash(c, key, keylen));
+}
+
+void rc_count_dec_h(struct rc_counts *c, uint64_t k)
+{
     if (!c->t)
         return;
-    uint32_t i = slot(c, hkey(c, key, keylen));
+    uint32_t i = slot(c, k);
     if (c->t[i].key == 0 || --c->t[i].n > 0)
         return;
     /* remove: shift back the entries of the run that probed past i */
@@ -92,6 +102,6 @@ uint32_t rc_count_get(const struct rc_counts *c, const void *key, size_t keylen)
 {
     if (!c->t)
         return 0;
-    uint32_t i = slot(c, hkey(c, key, keylen));
+    uint32_t i = slot(c, rc_count_hash(c, key, keylen));
     return c->t[i].key ? c->t[i].n : 0;
 }

@@ -74,6 +74,7 @@ uint32_t rc_dx_take(struct relay_core *c, const struct coap_msg *req, uint64_t n
     d->up = RC_NONE;
     d->req_id = 0;
     d->start_ms = now;
+    d->src_h = 0;
     c->dx.used++;
     return i;
 }
@@ -84,12 +85,40 @@ bool rc_dx_put(struct relay_core *c, uint32_t i)
     if (d->state == RC_DX_FREE)
         return false;
     th_cancel(&c->timers, &d->t);
+    if (d->src_h)
+        rc_count_dec_h(&c->lim.live_src, d->src_h);
+    d->src_h = 0;
     d->state = RC_DX_FREE;
     d->up = RC_NONE;
     d->fnext = c->dx.free;
     c->dx.free = i;
     c->dx.used--;
     return true;
+}
+
+bool rc_dx_count_source(struct relay_core *c, uint32_t i, const struct rr_addr *src, uint64_t now)
+{
+    struct rc_limits *l = &c->lim;
+    struct rc_dx *d = rc_dx_at(c, i);
+    uint8_t k[ADDR_SOURCE_KEY_LEN];
+    uint64_t held;
+
+    if (!l->max_inflight_src || d->src_h)
+        return true;
+    addr_source_key(src, k);
+    uint64_t h = rc_count_hash(&l->live_src, k, sizeof(k));
+    if (rc_count_inc_h(&l->live_src, h, l->max_inflight_src) == 0) {
+        d->src_h = h;
+        return true;
+    }
+    l->hit_inflight_source++;
+    if (ratelog_allow(&l->inflight_log, now, &held)) {
+        char a[RR_ADDRSTRLEN];
+        log_info("limit: request from %s -> 5.03, more than %u exchanges in flight from its "
+                 "source (%llu more not logged)",
+                 addr_to_str(src, a, sizeof(a)), l->max_inflight_src, (unsigned long long)held);
+    }
+    return false;
 }
 
 uint32_t rc_dx_find_observation(const struct relay_core *c, uint32_t di, uint8_t kind)

@@ -23,6 +23,11 @@ int rc_limits_init(struct rc_limits *l, const struct rr_config *cfg)
     l->src_burst = cfg->proxy_burst_source ? cfg->proxy_burst_source : 1;
     l->ep_rate = cfg->proxy_rate_endpoint;
     l->ep_burst = cfg->proxy_burst_endpoint ? cfg->proxy_burst_endpoint : 1;
+    l->max_inflight_src = cfg->max_inflight_per_source;
+    /* every downstream exchange slot holds at most one source */
+    if (l->max_inflight_src &&
+        rc_counts_init(&l->live_src, 2 * (cfg->max_exchanges ? cfg->max_exchanges : 4096)) < 0)
+        return -1;
     if (l->src_rate == 0 && l->ep_rate == 0)
         return 0;
     if (getrandom(l->key, sizeof(l->key), 0) != (ssize_t)sizeof(l->key)) {
@@ -42,6 +47,7 @@ void rc_limits_free(struct rc_limits *l)
 {
     free(l->b);
     l->b = NULL;
+    rc_counts_free(&l->live_src);
 }
 
 uint32_t rc_bucket_take(struct rc_limits *l, const void *key, size_t keylen, uint32_t rate,

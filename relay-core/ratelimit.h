@@ -18,6 +18,8 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "counts.h"
+#include "ratelog.h"
 #include "siphash.h"
 
 struct rr_config;
@@ -35,10 +37,17 @@ struct rc_limits {
     uint32_t src_rate, src_burst, ep_rate, ep_burst; /* 0 rate = off */
     uint64_t last_log_ms;
     uint64_t hit_source, hit_endpoint; /* counters */
+    /* exchanges in flight per source (max_inflight_per_source, 0 = off):
+     * counted in rc_dx_count_source, released in rc_dx_put */
+    struct rc_counts live_src;
+    uint32_t max_inflight_src;
+    uint64_t hit_inflight_source;
+    struct ratelog inflight_log;
 };
 
 /* From proxy_rate_source, proxy_burst_source, proxy_rate_endpoint,
- * proxy_burst_endpoint and limit_buckets. 0 / -1. */
+ * proxy_burst_endpoint, limit_buckets and max_inflight_per_source (its
+ * table sized for every exchange slot, max_exchanges x 2). 0 / -1. */
 int rc_limits_init(struct rc_limits *l, const struct rr_config *cfg);
 void rc_limits_free(struct rc_limits *l);
 

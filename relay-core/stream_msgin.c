@@ -34,6 +34,11 @@ static void on_request(struct st_relay *r, uint32_t ci, struct coap_msg *m, uint
                          "too many requests in flight");
         return;
     }
+    if (!rc_dx_count_source(&r->core, i, &r->conns[ci].remote, now)) {
+        r->core.tp->answer(r->core.tpa, i, COAP_SERVICE_UNAVAILABLE,
+                           "too many requests in flight from this source", now);
+        return;
+    }
     /* a hosting port's connection: every request goes to its one route */
     if (r->conns[ci].mux_port)
         rc_port_request(&r->core, r->conns[ci].mux_port, i, m, now);

@@ -98,6 +98,11 @@ static void on_request(struct relay *r, int sock, const struct rr_addr *peer,
     memcpy(d->h.token, m->token, m->tkl);
     dx_dedup_insert(r, i);
     rc_amp_on_request(&r->amp, peer, m, now); /* our Echo verifies the peer */
+    if (!rc_dx_count_source(&r->core, i, peer, now)) {
+        r->core.tp->answer(r->core.tpa, i, COAP_SERVICE_UNAVAILABLE,
+                           "too many requests in flight from this source", now);
+        return;
+    }
 
     /* port-based hosting (BRIEF §3.4): such a listener maps every request
      * to its one route and never looks at Uri-Host */

@@ -134,7 +134,8 @@ static void add_route(struct fake *f, const char *host, uint64_t conn_id)
     assert_int_equal(route_table_put(f->routes, &rt), 0);
 }
 
-static uint32_t per_source = 64; /* max_conns_per_source of the next setup */
+static uint32_t per_source = 64;            /* max_conns_per_source of the next setup */
+static uint32_t inflight_per_source = 1024; /* max_inflight_per_source of it */
 
 static int setup(void **state)
 {
@@ -152,6 +153,7 @@ static int setup(void **state)
     snprintf(f->s.cfg.state_dir, sizeof(f->s.cfg.state_dir), "%s", dir);
     f->s.cfg.max_exchanges = 16;
     f->s.cfg.max_conns_per_source = per_source;
+    f->s.cfg.max_inflight_per_source = inflight_per_source;
     assert_int_equal(config_finish(&f->s.cfg, err, sizeof(err)), 0);
     assert_int_equal(st_init(&f->s, RR_TRANSPORT_WS, "ws", &fake_io, f, &lim), 0);
     f->routes = route_table_new(16);
@@ -290,12 +292,78 @@ static void test_conns_per_source(void **state)
     assert_int_equal(f->s.c.conn_src_refused, 2);
 }
 
+static int setup_2_inflight(void **state)
+{
+    inflight_per_source = 2;
+    int rc = setup(state);
+    inflight_per_source = 1024;
+    return rc;
+}
+
+/* The registrant's answer to the n-th message written to it on r. */
+static void answer_nth(struct fake *f, uint32_t r, int n)
+{
+    struct coap_msg m, a;
+    assert_true(n < f->nout[r] && f->nout[r] - n <= MAXMSG);
+    assert_int_equal(coap_msg_parse_ws(f->out[r][n % MAXMSG], f->out_len[r][n % MAXMSG], &m), 0);
+    coap_msg_init(&a);
+    a.code = COAP_CONTENT;
+    a.tkl = m.tkl;
+    memcpy(a.token, m.token, m.tkl);
+    feed(f, r, &a);
+}
+
+/* max_inflight_per_source 2: a source's third request while two wait
+ * upstream gets 5.03 with a diagnostic and is not forwarded (counted);
+ * another source is forwarded meanwhile; an answer makes room again. */
+static void test_inflight_per_source(void **state)
+{
+    struct fake *f = *state;
+    struct coap_msg m;
+
+    uint32_t c = open_from(f, "192.0.2.7", 40001), d = open_from(f, "192.0.2.8", 40002);
+    uint32_t r = open_from(f, "192.0.2.9", 40003);
+    feed_csm(f, c);
+    feed_csm(f, d);
+    feed_csm(f, r);
+    add_route(f, "bob.proxy.localhost", f->s.conns[r].id);
+
+    feed_get(f, c, "bob.proxy.localhost", 0x21);
+    feed_get(f, c, "bob.proxy.localhost", 0x22);
+    assert_int_equal(f->nout[r], 3); /* CSM, then the two requests */
+    feed_get(f, c, "bob.proxy.localhost", 0x23);
+    assert_int_equal(f->nout[r], 3);
+    last(f, c, &m);
+    assert_int_equal(m.code, COAP_SERVICE_UNAVAILABLE);
+    assert_int_equal(m.token[0], 0x23);
+    assert_non_null(memmem(m.payload, m.payload_len, "too many requests in flight", 27));
+    assert_int_equal(f->s.core.lim.hit_inflight_source, 1);
+    /* another source is served */
+    feed_get(f, d, "bob.proxy.localhost", 0x31);
+    assert_int_equal(f->nout[r], 4);
+    /* the answer to d's request frees d's count only; one of c's frees c's */
+    answer_nth(f, r, 3);
+    last(f, d, &m);
+    assert_int_equal(m.code, COAP_CONTENT);
+    feed_get(f, c, "bob.proxy.localhost", 0x24);
+    assert_int_equal(f->nout[r], 4);
+    assert_int_equal(f->s.core.lim.hit_inflight_source, 2);
+    answer_nth(f, r, 2); /* c's 0x22 */
+    last(f, c, &m);
+    assert_int_equal(m.code, COAP_CONTENT);
+    assert_int_equal(m.token[0], 0x22);
+    feed_get(f, c, "bob.proxy.localhost", 0x25);
+    assert_int_equal(f->nout[r], 5);
+    assert_int_equal(f->s.core.lim.hit_inflight_source, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_csm_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proxy_over_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conns_per_source, setup_2_per_source, teardown),
+        cmocka_unit_test_setup_teardown(test_inflight_per_source, setup_2_inflight, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
