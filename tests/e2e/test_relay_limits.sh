@@ -10,6 +10,9 @@
 # held open from 127.0.0.1 a fourth gets our CSM, then Abort 7.05 with the
 # diagnostic, then EOF; 127.0.0.2 is served meanwhile; once one of the
 # three closes, 127.0.0.1 is served again.
+# Exchanges in flight per source (max_inflight_per_source 2, relay-udp):
+# with two requests from 127.0.0.1 waiting upstream (/slow) a third gets
+# 5.03 with the diagnostic while 127.0.0.2 is served.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 . "$(dirname "$0")/lib_tcp.sh"
@@ -104,5 +107,24 @@ log=$(wait_match 5 'connection from 127.0.0.1:[0-9]* refused, more than 3' cat "
 assert_contains "$log" "refused" "per source: the refusal is logged"
 wait_until 15 counter_positive limit_conns_source tcp
 assert_ne 0 "$(relay_counter limit_conns_source tcp)" "rdrelayctl status counts limit_conns_source"
+t_stop_all
+
+# ---- exchanges in flight per source (UDP)
+RR_EXTRA_ARGS=(--max-inflight-per-source 2) RR_PORT=""
+rr_start_all
+reg_start alice --ep alice
+coap_bg "$T_DIR/slow1" -B 60 -O "3,alice.$RR_DOMAIN" "$(rd_uri '/slow?ms=30000')"
+coap_bg "$T_DIR/slow2" -B 60 -O "3,alice.$RR_DOMAIN" "$(rd_uri '/slow?ms=30000')"
+wait_until 15 counter_is exchanges_down 2 udp || fail "relay-udp does not hold the 2 slow exchanges"
+pcoap "alice.$RR_DOMAIN" -m get /hello
+assert_code 5.03 "in flight per source: a third request from 127.0.0.1 gets 5.03"
+assert_contains "$(cat "$T_DIR/coap.body" 2>/dev/null)$RESP$(cat "$T_DIR/coap.out")" \
+    "too many requests in flight from this source" "in flight per source: ... saying why"
+coap -a 127.0.0.2 -O "3,alice.$RR_DOMAIN" -m get "$(rd_uri /hello)"
+assert_code 2.05 "in flight per source: another source (127.0.0.2) is served meanwhile"
+log=$(wait_match 5 'more than 2 exchanges in flight' cat "$T_DIR/udp.log")
+assert_contains "$log" "5.03" "in flight per source: the hit is logged"
+wait_until 15 counter_positive limit_inflight_source udp
+assert_ne 0 "$(relay_counter limit_inflight_source udp)" "rdrelayctl status counts limit_inflight_source"
 
 t_done
