@@ -239,6 +239,7 @@ struct rc_ux {
     uint8_t xid[RR_RELAY_NAME_MAX];
     char host[RR_HOST_MAX]; /* route name, for logs and reachability */
     uint32_t xlen;          /* XFWD: the request's size at the requester */
+    uint64_t ep_h;          /* counted in lim.live_ep under this hash, 0 = not */
     struct rr_timer t;      /* upstream timeout (RC_T_UX: 5.04) */
 };
 
@@ -627,6 +628,11 @@ bool rc_dx_put(struct relay_core *c, uint32_t i);
  * source has the most in flight already; counted and logged here, the
  * caller answers 5.03 through the transport (tp->answer). */
 bool rc_dx_count_source(struct relay_core *c, uint32_t i, const struct rr_addr *src, uint64_t now);
+/* max_inflight_per_endpoint (issue 19): count upstream exchange ui for
+ * its endpoint name (u->host, set before; rc_ux_put releases it). false:
+ * that endpoint has the most in flight already; counted and logged here,
+ * the caller releases ui and answers 5.03 with Max-Age 1. */
+bool rc_ux_count_endpoint(struct relay_core *c, uint32_t ui, uint64_t now);
 /* The observation of this kind (RC_DX_K_PROXY with an upstream exchange,
  * or RC_DX_K_XFWD) the client of slot di already holds under its token, or
  * RC_NONE: a re-registration or cancellation must reach the endpoint under

@@ -28,6 +28,11 @@ int rc_limits_init(struct rc_limits *l, const struct rr_config *cfg)
     if (l->max_inflight_src &&
         rc_counts_init(&l->live_src, 2 * (cfg->max_exchanges ? cfg->max_exchanges : 4096)) < 0)
         return -1;
+    /* every upstream exchange slot holds at most one endpoint name */
+    l->max_inflight_ep = cfg->max_inflight_per_endpoint;
+    if (l->max_inflight_ep &&
+        rc_counts_init(&l->live_ep, cfg->max_exchanges ? cfg->max_exchanges : 4096) < 0)
+        return -1;
     if (l->src_rate == 0 && l->ep_rate == 0)
         return 0;
     if (getrandom(l->key, sizeof(l->key), 0) != (ssize_t)sizeof(l->key)) {
@@ -48,6 +53,7 @@ void rc_limits_free(struct rc_limits *l)
     free(l->b);
     l->b = NULL;
     rc_counts_free(&l->live_src);
+    rc_counts_free(&l->live_ep);
 }
 
 uint32_t rc_bucket_take(struct rc_limits *l, const void *key, size_t keylen, uint32_t rate,

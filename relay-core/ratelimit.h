@@ -43,11 +43,18 @@ struct rc_limits {
     uint32_t max_inflight_src;
     uint64_t hit_inflight_source;
     struct ratelog inflight_log;
+    /* exchanges in flight per endpoint name (max_inflight_per_endpoint):
+     * counted in rc_ux_count_endpoint, released in rc_ux_put */
+    struct rc_counts live_ep;
+    uint32_t max_inflight_ep;
+    uint64_t hit_inflight_endpoint;
+    struct ratelog inflight_ep_log;
 };
 
 /* From proxy_rate_source, proxy_burst_source, proxy_rate_endpoint,
- * proxy_burst_endpoint, limit_buckets and max_inflight_per_source (its
- * table sized for every exchange slot, max_exchanges x 2). 0 / -1. */
+ * proxy_burst_endpoint, limit_buckets, max_inflight_per_source and
+ * max_inflight_per_endpoint (their tables sized for every exchange slot).
+ * 0 / -1. */
 int rc_limits_init(struct rc_limits *l, const struct rr_config *cfg);
 void rc_limits_free(struct rc_limits *l);
 

@@ -22,6 +22,20 @@
 #include "log.h"
 #include "stream.h"
 
+/* 5.03 with Max-Age (a limit: come back then) and a diagnostic. */
+static void answer_503(struct st_relay *r, uint32_t i, uint32_t max_age, const char *diag,
+                       uint64_t now)
+{
+    struct coap_msg a;
+    uint8_t ma[4];
+    coap_msg_init(&a);
+    a.code = COAP_SERVICE_UNAVAILABLE;
+    coap_msg_add_opt_uint(&a, COAP_OPT_MAX_AGE, max_age, ma);
+    a.payload = (const uint8_t *)diag;
+    a.payload_len = strlen(diag);
+    st_dx_answer(r, i, &a, true, now);
+}
+
 int st_ux_send_request(struct st_relay *r, uint32_t ui, struct coap_msg *m, uint32_t ci,
                        uint64_t now)
 {
@@ -90,6 +104,11 @@ static void proxy_local(struct st_relay *r, uint32_t i, struct coap_msg *m,
     u->h.observe_req = obs && coap_opt_value_uint(obs) == 0;
     u->h.dx = i;
     snprintf(u->h.host, sizeof(u->h.host), "%s", host);
+    if (!rc_ux_count_endpoint(&r->core, ui, now)) {
+        st_ux_release(r, ui);
+        answer_503(r, i, 1, "too many requests in flight to this endpoint", now);
+        return;
+    }
     d->h.up = ui;
     if (st_ux_send_request(r, ui, m, ci, now) < 0) {
         bool alive = st_conn_alive(r, ci, route->path.conn_id);
@@ -151,15 +170,8 @@ void st_proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *h
     d->h.kind = DX_K_PROXY;
     uint32_t wait = rc_limit_proxy(&r->core.lim, &r->conns[d->conn].remote, host, now);
     if (wait) {
-        /* 5.03 + Max-Age: come back when the bucket has a token */
-        struct coap_msg a;
-        uint8_t ma[4];
-        coap_msg_init(&a);
-        a.code = COAP_SERVICE_UNAVAILABLE;
-        coap_msg_add_opt_uint(&a, COAP_OPT_MAX_AGE, wait, ma);
-        a.payload = (const uint8_t *)"rate limit";
-        a.payload_len = strlen("rate limit");
-        st_dx_answer(r, i, &a, true, now);
+        /* come back when the bucket has a token */
+        answer_503(r, i, wait, "rate limit", now);
         return;
     }
     switch (rc_proxy_decide(&r->core, m, host, &route, hl, &code, diag, sizeof(diag))) {

@@ -7,8 +7,11 @@
  * allocated once at start: nothing here allocates, and a token finds its
  * slot in O(1).
  */
+#include <string.h>
+
 #include "core.h"
 #include "fwd_rules.h"
+#include "log.h"
 
 void rc_ux_pool_init(struct relay_core *c, void *base, size_t stride, uint32_t n)
 {
@@ -42,6 +45,7 @@ uint32_t rc_ux_take(struct relay_core *c)
     u->xid_len = 0;
     u->host[0] = '\0';
     u->xlen = 0;
+    u->ep_h = 0;
     c->ux.used++;
     return i;
 }
@@ -52,12 +56,36 @@ bool rc_ux_put(struct relay_core *c, uint32_t i)
     if (u->state == RC_UX_FREE)
         return false;
     th_cancel(&c->timers, &u->t);
+    if (u->ep_h)
+        rc_count_dec_h(&c->lim.live_ep, u->ep_h);
+    u->ep_h = 0;
     u->state = RC_UX_FREE;
     u->dx = RC_NONE;
     u->fnext = c->ux.free;
     c->ux.free = i;
     c->ux.used--;
     return true;
+}
+
+bool rc_ux_count_endpoint(struct relay_core *c, uint32_t ui, uint64_t now)
+{
+    struct rc_limits *l = &c->lim;
+    struct rc_ux *u = rc_ux_at(c, ui);
+    uint64_t held;
+
+    if (!l->max_inflight_ep || u->ep_h)
+        return true;
+    uint64_t h = rc_count_hash(&l->live_ep, u->host, strnlen(u->host, sizeof(u->host)));
+    if (rc_count_inc_h(&l->live_ep, h, l->max_inflight_ep) == 0) {
+        u->ep_h = h;
+        return true;
+    }
+    l->hit_inflight_endpoint++;
+    if (ratelog_allow(&l->inflight_ep_log, now, &held))
+        log_info("limit: request for %s -> 5.03 Max-Age 1, more than %u exchanges in flight to "
+                 "it (%llu more not logged)",
+                 u->host, l->max_inflight_ep, (unsigned long long)held);
+    return false;
 }
 
 uint32_t rc_ux_from_token(const struct relay_core *c, const uint8_t *tok, size_t tkl)

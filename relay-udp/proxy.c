@@ -105,6 +105,12 @@ void proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *host
     u->h.observe_req = obs_reg;
     u->h.dx = i;
     snprintf(u->h.host, sizeof(u->h.host), "%s", host);
+    if (!rc_ux_count_endpoint(&r->core, ui, now)) {
+        ux_release(r, ui);
+        dx_answer_local_max_age(r, i, COAP_SERVICE_UNAVAILABLE, 1,
+                                "too many requests in flight to this endpoint", now);
+        return;
+    }
     d->h.up = ui;
     if (ux_send_request(r, ui, m, &route->path, now) < 0) {
         ux_release(r, ui);

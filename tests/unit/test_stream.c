@@ -136,6 +136,7 @@ static void add_route(struct fake *f, const char *host, uint64_t conn_id)
 
 static uint32_t per_source = 64;            /* max_conns_per_source of the next setup */
 static uint32_t inflight_per_source = 1024; /* max_inflight_per_source of it */
+static uint32_t inflight_per_ep = 256;      /* max_inflight_per_endpoint of it */
 
 static int setup(void **state)
 {
@@ -154,6 +155,7 @@ static int setup(void **state)
     f->s.cfg.max_exchanges = 16;
     f->s.cfg.max_conns_per_source = per_source;
     f->s.cfg.max_inflight_per_source = inflight_per_source;
+    f->s.cfg.max_inflight_per_endpoint = inflight_per_ep;
     assert_int_equal(config_finish(&f->s.cfg, err, sizeof(err)), 0);
     assert_int_equal(st_init(&f->s, RR_TRANSPORT_WS, "ws", &fake_io, f, &lim), 0);
     f->routes = route_table_new(16);
@@ -357,6 +359,53 @@ static void test_inflight_per_source(void **state)
     assert_int_equal(f->s.core.lim.hit_inflight_source, 2);
 }
 
+static int setup_2_per_endpoint(void **state)
+{
+    inflight_per_ep = 2;
+    int rc = setup(state);
+    inflight_per_ep = 256;
+    return rc;
+}
+
+/* max_inflight_per_endpoint 2: a third request to bob while two wait gets
+ * 5.03 with Max-Age 1 and is not forwarded (counted), from any source;
+ * carol is served meanwhile; an answer from bob makes room again. */
+static void test_inflight_per_endpoint(void **state)
+{
+    struct fake *f = *state;
+    struct coap_msg m;
+
+    uint32_t c = open_from(f, "192.0.2.7", 40001), d = open_from(f, "192.0.2.8", 40002);
+    uint32_t b = open_from(f, "192.0.2.9", 40003), k = open_from(f, "192.0.2.10", 40004);
+    feed_csm(f, c);
+    feed_csm(f, d);
+    feed_csm(f, b);
+    feed_csm(f, k);
+    add_route(f, "bob.proxy.localhost", f->s.conns[b].id);
+    add_route(f, "carol.proxy.localhost", f->s.conns[k].id);
+
+    feed_get(f, c, "bob.proxy.localhost", 0x41);
+    feed_get(f, d, "bob.proxy.localhost", 0x42);
+    assert_int_equal(f->nout[b], 3);
+    feed_get(f, d, "bob.proxy.localhost", 0x43);
+    assert_int_equal(f->nout[b], 3);
+    last(f, d, &m);
+    assert_int_equal(m.code, COAP_SERVICE_UNAVAILABLE);
+    const struct coap_msg_opt *ma = coap_msg_find(&m, COAP_OPT_MAX_AGE);
+    assert_non_null(ma);
+    assert_int_equal(coap_opt_value_uint(ma), 1);
+    assert_non_null(memmem(m.payload, m.payload_len, "in flight to this endpoint", 26));
+    assert_int_equal(f->s.core.lim.hit_inflight_endpoint, 1);
+    feed_get(f, c, "carol.proxy.localhost", 0x44);
+    assert_int_equal(f->nout[k], 2);
+    answer_nth(f, b, 1); /* c's 0x41 */
+    last(f, c, &m);
+    assert_int_equal(m.code, COAP_CONTENT);
+    feed_get(f, d, "bob.proxy.localhost", 0x45);
+    assert_int_equal(f->nout[b], 4);
+    assert_int_equal(f->s.core.lim.hit_inflight_endpoint, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +413,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_proxy_over_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conns_per_source, setup_2_per_source, teardown),
         cmocka_unit_test_setup_teardown(test_inflight_per_source, setup_2_inflight, teardown),
+        cmocka_unit_test_setup_teardown(test_inflight_per_endpoint, setup_2_per_endpoint, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
