@@ -13,6 +13,9 @@
 # Exchanges in flight per source (max_inflight_per_source 2, relay-udp):
 # with two requests from 127.0.0.1 waiting upstream (/slow) a third gets
 # 5.03 with the diagnostic while 127.0.0.2 is served.
+# Exchanges in flight per endpoint (max_inflight_per_endpoint 2,
+# relay-udp): with two /slow requests waiting at alice, a third for alice
+# from another source gets 5.03 with Max-Age 1 while bob is served.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 . "$(dirname "$0")/lib_tcp.sh"
@@ -126,5 +129,27 @@ log=$(wait_match 5 'more than 2 exchanges in flight' cat "$T_DIR/udp.log")
 assert_contains "$log" "5.03" "in flight per source: the hit is logged"
 wait_until 15 counter_positive limit_inflight_source udp
 assert_ne 0 "$(relay_counter limit_inflight_source udp)" "rdrelayctl status counts limit_inflight_source"
+t_stop_all
+
+# ---- exchanges in flight per endpoint (UDP)
+RR_EXTRA_ARGS=(--max-inflight-per-endpoint 2) RR_PORT=""
+rr_start_all
+reg_start alice --ep alice
+reg_start bob --ep bob
+coap_bg "$T_DIR/eslow1" -B 60 -O "3,alice.$RR_DOMAIN" "$(rd_uri '/slow?ms=30000')"
+coap_bg "$T_DIR/eslow2" -B 60 -O "3,alice.$RR_DOMAIN" "$(rd_uri '/slow?ms=30000')"
+wait_until 15 counter_is exchanges_up 2 udp || fail "relay-udp does not hold the 2 slow exchanges to alice"
+coap -a 127.0.0.2 -O "3,alice.$RR_DOMAIN" -m get "$(rd_uri /hello)"
+assert_code 5.03 "in flight per endpoint: a third request for alice (another source) gets 5.03"
+[[ "$RESP" == *Max-Age:1* ]] || [[ "$(cat "$T_DIR/coap.out")" == *"Max-Age:1"* ]] &&
+    ok "in flight per endpoint: ... with Max-Age 1" || fail "in flight per endpoint: no Max-Age 1 ($RESP)"
+assert_contains "$(cat "$T_DIR/coap.body" 2>/dev/null)$RESP$(cat "$T_DIR/coap.out")" \
+    "too many requests in flight to this endpoint" "in flight per endpoint: ... saying why"
+pcoap "bob.$RR_DOMAIN" -m get /hello
+assert_code 2.05 "in flight per endpoint: another endpoint (bob) is served meanwhile"
+log=$(wait_match 5 'more than 2 exchanges in flight to it' cat "$T_DIR/udp.log")
+assert_contains "$log" "alice" "in flight per endpoint: the hit is logged"
+wait_until 15 counter_positive limit_inflight_endpoint udp
+assert_ne 0 "$(relay_counter limit_inflight_endpoint udp)" "rdrelayctl status counts limit_inflight_endpoint"
 
 t_done
