@@ -147,6 +147,9 @@ static const struct cfg_entry cfg_table[] = {
     {"max_inflight_per_endpoint", CFG_U32, F(max_inflight_per_endpoint), "256",
      "proxied exchanges in flight (observations included) to one endpoint name per relay; more "
      "get 5.03 with Max-Age 1; 0 = no limit"},
+    {"max_observe_per_client", CFG_U32, F(max_observe_per_client), "64",
+     "proxied observations one client source (IPv4 address, IPv6 /64) holds per relay; more are "
+     "forwarded without Observe (one plain response); 0 = no limit"},
     {"extra_options", CFG_STR, F(extra_options), "",
      "comma list of CoAP option numbers to treat as known"},
     {"port_hosting_range", CFG_STR, F(port_hosting_range), "",

@@ -282,6 +282,7 @@ struct rc_dx {
     uint64_t req_id;   /* RD_REQUEST id; XFWD_REQUEST id */
     uint64_t start_ms; /* when the request came (RD give-up) */
     uint64_t src_h;    /* counted in lim.live_src under this hash, 0 = not */
+    uint64_t obs_h;    /* counted in lim.live_obs under this hash, 0 = not */
     struct rr_timer t; /* RC_T_DX: RD re-send, XFWD requester timeout */
 };
 
@@ -633,6 +634,15 @@ bool rc_dx_count_source(struct relay_core *c, uint32_t i, const struct rr_addr *
  * that endpoint has the most in flight already; counted and logged here,
  * the caller releases ui and answers 5.03 with Max-Age 1. */
 bool rc_ux_count_endpoint(struct relay_core *c, uint32_t ui, uint64_t now);
+/* max_observe_per_client (issue 19): a proxied request m on slot i that
+ * registers a new observation (Observe 0) is counted for its client's
+ * source (rc_dx_put releases it); over the limit its Observe option is
+ * removed, so it goes upstream as a plain request and the client gets one
+ * response without Observe (RFC 7641 3.1: not on the list). Counted and
+ * logged here. Call once the client's earlier observation under the same
+ * token is released. */
+void rc_dx_limit_observe(struct relay_core *c, uint32_t i, const struct rr_addr *src,
+                         struct coap_msg *m, uint64_t now);
 /* The observation of this kind (RC_DX_K_PROXY with an upstream exchange,
  * or RC_DX_K_XFWD) the client of slot di already holds under its token, or
  * RC_NONE: a re-registration or cancellation must reach the endpoint under

@@ -74,6 +74,7 @@ unsigned rc_status_collect(struct relay_core *c, struct rc_counter *f, unsigned 
     RC_PUT("limit_rate_endpoint", c->lim.hit_endpoint);
     RC_PUT("limit_inflight_source", c->lim.hit_inflight_source);
     RC_PUT("limit_inflight_endpoint", c->lim.hit_inflight_endpoint);
+    RC_PUT("limit_observe_client", c->lim.hit_observe);
     RC_PUT("rd_requests", c->c.rd_requests);
     RC_PUT("rd_responses", c->c.rd_responses);
     RC_PUT("rd_resends", c->c.rd_resends);

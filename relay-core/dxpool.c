@@ -75,6 +75,7 @@ uint32_t rc_dx_take(struct relay_core *c, const struct coap_msg *req, uint64_t n
     d->req_id = 0;
     d->start_ms = now;
     d->src_h = 0;
+    d->obs_h = 0;
     c->dx.used++;
     return i;
 }
@@ -88,6 +89,9 @@ bool rc_dx_put(struct relay_core *c, uint32_t i)
     if (d->src_h)
         rc_count_dec_h(&c->lim.live_src, d->src_h);
     d->src_h = 0;
+    if (d->obs_h)
+        rc_count_dec_h(&c->lim.live_obs, d->obs_h);
+    d->obs_h = 0;
     d->state = RC_DX_FREE;
     d->up = RC_NONE;
     d->fnext = c->dx.free;
@@ -119,6 +123,33 @@ bool rc_dx_count_source(struct relay_core *c, uint32_t i, const struct rr_addr *
                  addr_to_str(src, a, sizeof(a)), l->max_inflight_src, (unsigned long long)held);
     }
     return false;
+}
+
+void rc_dx_limit_observe(struct relay_core *c, uint32_t i, const struct rr_addr *src,
+                         struct coap_msg *m, uint64_t now)
+{
+    struct rc_limits *l = &c->lim;
+    struct rc_dx *d = rc_dx_at(c, i);
+    const struct coap_msg_opt *obs = coap_msg_find(m, COAP_OPT_OBSERVE);
+    uint8_t k[ADDR_SOURCE_KEY_LEN];
+    uint64_t held;
+
+    if (!l->max_obs || d->obs_h || !obs || coap_opt_value_uint(obs) != 0)
+        return;
+    addr_source_key(src, k);
+    uint64_t h = rc_count_hash(&l->live_obs, k, sizeof(k));
+    if (rc_count_inc_h(&l->live_obs, h, l->max_obs) == 0) {
+        d->obs_h = h;
+        return;
+    }
+    coap_msg_remove_opt(m, COAP_OPT_OBSERVE);
+    l->hit_observe++;
+    if (ratelog_allow(&l->observe_log, now, &held)) {
+        char a[RR_ADDRSTRLEN];
+        log_info("limit: observation from %s forwarded without Observe, more than %u held by its "
+                 "source (%llu more not logged)",
+                 addr_to_str(src, a, sizeof(a)), l->max_obs, (unsigned long long)held);
+    }
 }
 
 uint32_t rc_dx_find_observation(const struct relay_core *c, uint32_t di, uint8_t kind)

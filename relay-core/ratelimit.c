@@ -28,6 +28,10 @@ int rc_limits_init(struct rc_limits *l, const struct rr_config *cfg)
     if (l->max_inflight_src &&
         rc_counts_init(&l->live_src, 2 * (cfg->max_exchanges ? cfg->max_exchanges : 4096)) < 0)
         return -1;
+    l->max_obs = cfg->max_observe_per_client;
+    if (l->max_obs &&
+        rc_counts_init(&l->live_obs, 2 * (cfg->max_exchanges ? cfg->max_exchanges : 4096)) < 0)
+        return -1;
     /* every upstream exchange slot holds at most one endpoint name */
     l->max_inflight_ep = cfg->max_inflight_per_endpoint;
     if (l->max_inflight_ep &&
@@ -54,6 +58,7 @@ void rc_limits_free(struct rc_limits *l)
     l->b = NULL;
     rc_counts_free(&l->live_src);
     rc_counts_free(&l->live_ep);
+    rc_counts_free(&l->live_obs);
 }
 
 uint32_t rc_bucket_take(struct rc_limits *l, const void *key, size_t keylen, uint32_t rate,

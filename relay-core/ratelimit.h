@@ -49,11 +49,17 @@ struct rc_limits {
     uint32_t max_inflight_ep;
     uint64_t hit_inflight_endpoint;
     struct ratelog inflight_ep_log;
+    /* proxied observations per client source (max_observe_per_client):
+     * rc_dx_limit_observe, released in rc_dx_put */
+    struct rc_counts live_obs;
+    uint32_t max_obs;
+    uint64_t hit_observe;
+    struct ratelog observe_log;
 };
 
 /* From proxy_rate_source, proxy_burst_source, proxy_rate_endpoint,
  * proxy_burst_endpoint, limit_buckets, max_inflight_per_source and
- * max_inflight_per_endpoint (their tables sized for every exchange slot).
+ * max_inflight_per_endpoint, max_observe_per_client (their tables sized for every exchange slot).
  * 0 / -1. */
 int rc_limits_init(struct rc_limits *l, const struct rr_config *cfg);
 void rc_limits_free(struct rc_limits *l);

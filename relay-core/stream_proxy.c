@@ -99,6 +99,8 @@ static void proxy_local(struct st_relay *r, uint32_t i, struct coap_msg *m,
         }
     }
     struct st_ux *u = &r->ux[ui];
+    /* over max_observe_per_client: no Observe from here on */
+    rc_dx_limit_observe(&r->core, i, &r->conns[d->conn].remote, m, now);
     const struct coap_msg_opt *obs = coap_msg_find(m, COAP_OPT_OBSERVE);
     u->h.origin = UX_O_PROXY;
     u->h.observe_req = obs && coap_opt_value_uint(obs) == 0;

@@ -100,6 +100,10 @@ void proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *host
             return;
         }
     }
+    /* over max_observe_per_client: no Observe from here on */
+    rc_dx_limit_observe(&r->core, i, &d->peer, m, now);
+    obs = coap_msg_find(m, COAP_OPT_OBSERVE);
+    obs_reg = obs && coap_opt_value_uint(obs) == 0;
     struct uexch *u = &r->ux[ui];
     u->h.origin = UX_O_PROXY;
     u->h.observe_req = obs_reg;

@@ -137,6 +137,7 @@ static void add_route(struct fake *f, const char *host, uint64_t conn_id)
 static uint32_t per_source = 64;            /* max_conns_per_source of the next setup */
 static uint32_t inflight_per_source = 1024; /* max_inflight_per_source of it */
 static uint32_t inflight_per_ep = 256;      /* max_inflight_per_endpoint of it */
+static uint32_t observe_per_client = 64;    /* max_observe_per_client of it */
 
 static int setup(void **state)
 {
@@ -156,6 +157,7 @@ static int setup(void **state)
     f->s.cfg.max_conns_per_source = per_source;
     f->s.cfg.max_inflight_per_source = inflight_per_source;
     f->s.cfg.max_inflight_per_endpoint = inflight_per_ep;
+    f->s.cfg.max_observe_per_client = observe_per_client;
     assert_int_equal(config_finish(&f->s.cfg, err, sizeof(err)), 0);
     assert_int_equal(st_init(&f->s, RR_TRANSPORT_WS, "ws", &fake_io, f, &lim), 0);
     f->routes = route_table_new(16);
@@ -406,6 +408,68 @@ static void test_inflight_per_endpoint(void **state)
     assert_int_equal(f->s.core.lim.hit_inflight_endpoint, 1);
 }
 
+static int setup_1_observe(void **state)
+{
+    observe_per_client = 1;
+    int rc = setup(state);
+    observe_per_client = 64;
+    return rc;
+}
+
+/* GET /obs with Observe 0 for host under token tok, from ci. */
+static void feed_observe(struct fake *f, uint32_t ci, const char *host, uint8_t tok)
+{
+    struct coap_msg m;
+    uint8_t v[4];
+    coap_msg_init(&m);
+    m.code = COAP_GET;
+    m.tkl = 1;
+    m.token[0] = tok;
+    coap_msg_add_opt(&m, COAP_OPT_URI_HOST, host, (uint16_t)strlen(host));
+    coap_msg_add_opt_uint(&m, COAP_OPT_OBSERVE, 0, v);
+    coap_msg_add_opt(&m, COAP_OPT_URI_PATH, "obs", 3);
+    feed(f, ci, &m);
+}
+
+/* max_observe_per_client 1: a source's second observation goes upstream
+ * without Observe (counted); another source still observes; a cancelled
+ * observation makes room. */
+static void test_observe_per_client(void **state)
+{
+    struct fake *f = *state;
+    struct coap_msg m;
+
+    uint32_t c = open_from(f, "192.0.2.7", 40001), d = open_from(f, "192.0.2.8", 40002);
+    uint32_t b = open_from(f, "192.0.2.9", 40003);
+    feed_csm(f, c);
+    feed_csm(f, d);
+    feed_csm(f, b);
+    add_route(f, "bob.proxy.localhost", f->s.conns[b].id);
+
+    feed_observe(f, c, "bob.proxy.localhost", 0x51);
+    assert_int_equal(f->nout[b], 2);
+    last(f, b, &m);
+    assert_non_null(coap_msg_find(&m, COAP_OPT_OBSERVE));
+    feed_observe(f, c, "bob.proxy.localhost", 0x52);
+    assert_int_equal(f->nout[b], 3);
+    last(f, b, &m);
+    assert_null(coap_msg_find(&m, COAP_OPT_OBSERVE));
+    assert_int_equal(f->s.core.lim.hit_observe, 1);
+    feed_observe(f, d, "bob.proxy.localhost", 0x61);
+    last(f, b, &m);
+    assert_non_null(coap_msg_find(&m, COAP_OPT_OBSERVE));
+    assert_int_equal(f->s.core.lim.hit_observe, 1);
+    /* c's client connection closes: its observation ends, c's source may
+     * observe again on a new connection */
+    st_conn_close(&f->s, c, "test", 1000);
+    uint32_t e = open_from(f, "192.0.2.7", 40004);
+    feed_csm(f, e);
+    feed_observe(f, e, "bob.proxy.localhost", 0x53);
+    last(f, b, &m);
+    assert_non_null(coap_msg_find(&m, COAP_OPT_OBSERVE));
+    assert_int_equal(f->s.core.lim.hit_observe, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -414,6 +478,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conns_per_source, setup_2_per_source, teardown),
         cmocka_unit_test_setup_teardown(test_inflight_per_source, setup_2_inflight, teardown),
         cmocka_unit_test_setup_teardown(test_inflight_per_endpoint, setup_2_per_endpoint, teardown),
+        cmocka_unit_test_setup_teardown(test_observe_per_client, setup_1_observe, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
