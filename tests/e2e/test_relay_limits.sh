@@ -16,6 +16,9 @@
 # Exchanges in flight per endpoint (max_inflight_per_endpoint 2,
 # relay-udp): with two /slow requests waiting at alice, a third for alice
 # from another source gets 5.03 with Max-Age 1 while bob is served.
+# Observations per client (max_observe_per_client 1, relay-udp): while
+# 127.0.0.1 observes /obs, its second GET /obs with Observe 0 is answered
+# without Observe (forwarded as a plain GET), while 127.0.0.2 can observe.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 . "$(dirname "$0")/lib_tcp.sh"
@@ -151,5 +154,32 @@ log=$(wait_match 5 'more than 2 exchanges in flight to it' cat "$T_DIR/udp.log")
 assert_contains "$log" "alice" "in flight per endpoint: the hit is logged"
 wait_until 15 counter_positive limit_inflight_endpoint udp
 assert_ne 0 "$(relay_counter limit_inflight_endpoint udp)" "rdrelayctl status counts limit_inflight_endpoint"
+t_stop_all
+
+# ---- observations per client (UDP)
+RR_EXTRA_ARGS=(--max-observe-per-client 1) RR_PORT=""
+rr_start_all
+reg_start alice --ep alice --obs-interval 500
+# the relay serves alice first (a request right after the registration can
+# find the route before its path: 5.02 "no socket", see the report)
+_alice_ok() { pcoap "alice.$RR_DOMAIN" -m get /hello && [ "$CODE" == 2.05 ]; }
+wait_until 15 _alice_ok || fail "relay-udp does not serve alice"
+coap_bg "$T_DIR/obs1" -B 40 -s 30 -O "3,alice.$RR_DOMAIN" "$(rd_uri /obs)"
+_notified() { [ "$(grep -cE '^v:1 t:(CON|NON) c:2\.05 .*Observe:' "$T_DIR/obs1")" -ge 1 ]; }
+wait_until 15 _notified || fail "the first observation from 127.0.0.1 gets no notification"
+coap_bg "$T_DIR/obs2" -B 10 -s 2 -O "3,alice.$RR_DOMAIN" "$(rd_uri /obs)"
+wait "$BG_PID"
+second=$(grep -E '^v:1 t:(ACK|CON|NON) c:2\.05 ' "$T_DIR/obs2" | head -n 1)
+assert_match 'c:2\.05' "$second" "observe per client: the second observation from 127.0.0.1 is answered"
+[[ "$second" != *Observe:* ]] && ok "observe per client: ... without Observe (not on the list)" ||
+    fail "observe per client: the second observation was accepted ($second)"
+coap_bg "$T_DIR/obs3" -B 10 -s 2 -a 127.0.0.2 -O "3,alice.$RR_DOMAIN" "$(rd_uri /obs)"
+wait "$BG_PID"
+third=$(grep -E '^v:1 t:(ACK|CON|NON) c:2\.05 ' "$T_DIR/obs3" | head -n 1)
+assert_match 'Observe:[0-9]+' "$third" "observe per client: another source (127.0.0.2) observes meanwhile"
+log=$(wait_match 5 'forwarded without Observe, more than 1' cat "$T_DIR/udp.log")
+assert_contains "$log" "127.0.0.1" "observe per client: the hit is logged"
+wait_until 15 counter_positive limit_observe_client udp
+assert_ne 0 "$(relay_counter limit_observe_client udp)" "rdrelayctl status counts limit_observe_client"
 
 t_done
