@@ -214,6 +214,8 @@ void st_sig_abort(struct st_relay *r, uint32_t ci, const char *why, uint16_t bad
 /* A signalling message (code 7.xx) from the peer. */
 void st_sig_on_message(struct st_relay *r, uint32_t ci, const struct coap_msg *m, uint64_t now);
 /* Recompute the connection's next deadline. */
+/* SIGTERM: Release on connection ci (it stays open for answers due). */
+void st_sig_release(struct st_relay *r, uint32_t ci);
 void st_sig_rearm(struct st_relay *r, uint32_t ci);
 void st_sig_on_timer(struct st_relay *r, uint32_t ci, uint64_t now);
 

@@ -11,6 +11,8 @@
  * is reported. Also st_init / st_free: the setup every stream relay shares. Talks to the core,
  * stream_exch.c, stream_conn.c, stream_rd.c, stream_proxy.c, stream_xfwd.c, the transport (st_io).
  */
+#include <stdint.h>
+
 #include "log.h"
 #include "stream.h"
 #include "timeutil.h"
@@ -46,6 +48,7 @@ static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
         {"exchanges_up", r->core.ux.used},
         {"aborts_received", r->c.sig.aborts_rcvd},
         {"releases_received", r->c.sig.releases_rcvd},
+        {"releases_sent", r->c.sig.releases_sent},
         {"bad_frames", r->c.bad_frames},
         {"rx", r->c.rx_msgs},
         {"tx", r->c.tx_msgs},
@@ -187,6 +190,33 @@ static int ux_send(void *tp, uint32_t ui, struct coap_msg *m, const struct rr_pe
     return 0;
 }
 
+/* SIGHUP: the limits st_init copied from the configuration */
+static void reload(void *tp)
+{
+    struct st_relay *r = tp;
+    r->lim.max_inflight = r->cfg.tcp_max_inflight;
+}
+
+/* SIGTERM: no new connections (the listeners close: with socket
+ * activation the parent's copy queues them for the next instance), and
+ * Release on every open one; the core lets the exchanges in flight end. */
+static void stop(void *tp, uint64_t now)
+{
+    struct st_relay *r = tp;
+    struct rc_listeners *l = (struct rc_listeners *)(uintptr_t)r->plis.base;
+    uint32_t n = 0;
+    (void)now;
+
+    if (l)
+        rc_listeners_stop(&r->core, l);
+    for (uint32_t ci = 0; ci < r->nconns_max; ci++)
+        if (r->conns[ci].state == RC_OPEN) {
+            st_sig_release(r, ci);
+            n++;
+        }
+    log_info("Release sent on %u connection(s)", n);
+}
+
 static const struct relay_transport stream_transport = {
     .transport = RR_TRANSPORT_NONE, /* set by st_init */
     .on_timer = on_timer,
@@ -207,6 +237,8 @@ static const struct relay_transport stream_transport = {
     .ux_send = ux_send,
     .ux_release = st_ux_release,
     .ux_end = st_proxy_end_observation,
+    .reload = reload,
+    .stop = stop,
 };
 
 int st_init(struct st_relay *r, uint8_t transport, const char *name, const struct st_io *io,
