@@ -16,8 +16,8 @@
  * ownership.c, relay-udp's empty ACK, the stream core's in-flight check
  * after the relay's reload hook), so copying the field is enough. */
 static const char *const reloadable[] = {
-    "log_level",         "empty_ack_delay_ms", "max_regs_per_source", "max_links",
-    "max_registrations", "max_payload",        "takeover",            "tcp_max_inflight",
+    "log_level",   "empty_ack_delay_ms", "max_regs_per_source", "max_links", "max_registrations",
+    "max_payload", "takeover",           "tcp_max_inflight",
 };
 
 #define CR_MAX 160 /* more than the table has */
@@ -77,7 +77,8 @@ int config_reload(struct rr_config *cur)
             continue;
         bool ok = is_reloadable(a->name[i]);
         if (is_secret(a->name[i]))
-            log_info("SIGHUP: %s changed%s", a->name[i], ok ? "" : ": needs a restart, not applied");
+            log_info("SIGHUP: %s changed%s", a->name[i],
+                     ok ? "" : ": needs a restart, not applied");
         else
             log_info("SIGHUP: %s: %s -> %s%s", a->name[i], a->value[i], b->value[i],
                      ok ? "" : ": needs a restart, not applied");

@@ -211,9 +211,11 @@ struct relay_transport {
     /* SIGHUP: the core reloaded c->cfg; re-read what the transport copied
      * at start (NULL: it reads the configuration on every use) */
     void (*reload)(void *tp);
-    /* SIGTERM: stop taking new work (stream: Release on every connection);
-     * the core then lets the exchanges in flight finish */
-    void (*stop)(void *tp, uint64_t now);
+    /* SIGTERM: stop taking new work (stream: listeners closed, Release on
+     * every connection once nothing is in flight on it); called on every
+     * iteration while the core lets the exchanges in flight finish, with
+     * final set on the last one (deadline or nothing left) */
+    void (*stop)(void *tp, bool final, uint64_t now);
 };
 
 /* Where an upstream exchange came from (what its answer goes to). */

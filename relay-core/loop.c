@@ -318,21 +318,25 @@ static void rc_reload(struct relay_core *c)
  * true once the loop may end (nothing in flight, or the deadline). */
 static bool rc_stop_done(struct relay_core *c, uint64_t now)
 {
+    bool done = false;
+
     if (!c->stopping) {
         c->stopping = true;
         c->stop_deadline_ms = now + c->cfg->stop_deadline_ms;
         log_info("signal %d: stopping (%u exchange(s) in flight, deadline %u ms)",
                  (int)rc_signalled, c->ux.used + c->dx.used, c->cfg->stop_deadline_ms);
-        if (c->tp->stop)
-            c->tp->stop(c->tpa, now);
     }
-    if (c->ux.used == 0 && c->dx.used == 0)
-        return true;
-    if (now >= c->stop_deadline_ms) {
+    if (c->ux.used == 0 && c->dx.used == 0) {
+        done = true;
+    } else if (now >= c->stop_deadline_ms) {
         log_warnx("stop deadline: %u exchange(s) still in flight", c->ux.used + c->dx.used);
-        return true;
+        done = true;
     }
-    return false;
+    if (c->tp->stop)
+        c->tp->stop(c->tpa, done, now);
+    if (done && c->tp->flush)
+        c->tp->flush(c->tpa); /* the last Releases */
+    return done;
 }
 
 int rc_run(struct relay_core *c)

@@ -108,6 +108,8 @@ struct st_conn {
     uint16_t mux_port;                      /* accepted on this hosting port, 0 = name-based */
     uint16_t inflight;                      /* downstream exchanges of this connection */
     uint16_t nobs;                          /* RD observations of this client */
+    bool released;                          /* SIGTERM: our Release is sent */
+    bool busy;                              /* SIGTERM: upstream exchanges on it */
     uint8_t (*obs)[1 + COAP_MSG_MAX_TOKEN]; /* tkl + token each */
     struct rr_timer t;                      /* the signalling deadline */
 };

@@ -130,6 +130,7 @@ uint32_t st_conn_open(struct st_relay *r, const struct rr_addr *remote, const st
     c->state = RC_OPEN;
     c->id = rc_conn_id_new(&r->core);
     c->inflight = c->nobs = 0;
+    c->released = false;
     c->remote = *remote;
     c->local = *local;
     /* a hosting port's connection (no listen address is in the range,

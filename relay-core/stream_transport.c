@@ -198,23 +198,34 @@ static void reload(void *tp)
 }
 
 /* SIGTERM: no new connections (the listeners close: with socket
- * activation the parent's copy queues them for the next instance), and
- * Release on every open one; the core lets the exchanges in flight end. */
-static void stop(void *tp, uint64_t now)
+ * activation the parent's copy queues them for the next instance). A
+ * Release makes peers close at once (libcoap does), so each connection
+ * gets it once nothing is in flight on it, either way: its own requests
+ * (inflight) or ours to the endpoint behind it (busy); final: all left. */
+static void stop(void *tp, bool final, uint64_t now)
 {
     struct st_relay *r = tp;
     struct rc_listeners *l = (struct rc_listeners *)(uintptr_t)r->plis.base;
     uint32_t n = 0;
     (void)now;
 
-    if (l)
+    if (l && l->n)
         rc_listeners_stop(&r->core, l);
     for (uint32_t ci = 0; ci < r->nconns_max; ci++)
-        if (r->conns[ci].state == RC_OPEN) {
-            st_sig_release(r, ci);
-            n++;
-        }
-    log_info("Release sent on %u connection(s)", n);
+        r->conns[ci].busy = false;
+    for (uint32_t ui = 0; ui < r->core.ux.n; ui++)
+        if (r->ux[ui].h.state != RC_UX_FREE && r->ux[ui].conn != ST_NONE)
+            r->conns[r->ux[ui].conn].busy = true;
+    for (uint32_t ci = 0; ci < r->nconns_max; ci++) {
+        struct st_conn *k = &r->conns[ci];
+        if (k->state != RC_OPEN || k->released || (!final && (k->inflight || k->busy)))
+            continue;
+        st_sig_release(r, ci);
+        k->released = true;
+        n++;
+    }
+    if (n)
+        log_info("Release sent on %u connection(s)", n);
 }
 
 static const struct relay_transport stream_transport = {
