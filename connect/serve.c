@@ -73,7 +73,8 @@ enum own_kind {
 struct own_req {
     enum own_kind kind;
     uint8_t code;
-    char path[CN_PATHLEN], query[CN_PATHLEN];
+    char path[CN_PATHLEN];
+    char query[512]; /* as long as ep_step's q (registration query with sec=) */
     char uri_host[CN_HOSTLEN]; /* route probes only */
     const char *payload;       /* the endpoint's links (owned by serve_ep) */
     size_t payload_len;

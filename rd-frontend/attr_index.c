@@ -31,13 +31,63 @@
 struct aidx_ent {
     struct aidx_ent *hnext; /* hash chain */
     uint64_t hash;
-    struct rd_reg **regs; /* posting list, unordered */
+    uint32_t *regs; /* posting list (registration ids), unordered */
     uint32_t n, cap;
     uint32_t stamp;           /* aidx.stamp of the last aidx_add that joined it */
+    uint32_t id;              /* aidx.ents[id] == this */
     const char *name, *value; /* inside this allocation, after next[] */
     uint8_t level;
     struct aidx_ent *next[]; /* skip list, level pointers */
 };
+
+/* ---- id pools: 32-bit ids for entries and registrations ---- */
+
+/* Room for one more id (call before anything that cannot be undone). */
+static int ids_reserve(struct aidx_ids *p)
+{
+    if (p->nfree > 0 || p->n < p->cap)
+        return 0;
+    uint32_t nc = p->cap ? p->cap * 2 : 4096;
+    void **nv = realloc(p->v, nc * sizeof(*nv));
+    if (nv == NULL)
+        return -1;
+    p->v = nv;
+    p->cap = nc;
+    return 0;
+}
+
+/* After ids_reserve: the id now naming ptr. */
+static uint32_t ids_take(struct aidx_ids *p, void *ptr)
+{
+    uint32_t id = p->nfree > 0 ? p->free[--p->nfree] : p->n++;
+
+    p->v[id] = ptr;
+    return id;
+}
+
+static void ids_put(struct aidx_ids *p, uint32_t id)
+{
+    p->v[id] = NULL;
+    if (p->nfree == p->capfree) {
+        uint32_t nc = p->capfree ? p->capfree * 2 : 1024;
+        uint32_t *nf = realloc(p->free, nc * sizeof(*nf));
+        if (nf == NULL)
+            return; /* the id is not reused: harmless */
+        p->free = nf;
+        p->capfree = nc;
+    }
+    p->free[p->nfree++] = id;
+}
+
+static struct aidx_ent *ent(const struct aidx *x, uint32_t id)
+{
+    return x->ents.v[id];
+}
+
+static struct rd_reg *reg_of(const struct aidx *x, uint32_t id)
+{
+    return x->regs.v[id];
+}
 
 static uint64_t key_hash(const char *name, const char *value)
 {
@@ -91,6 +141,10 @@ void aidx_free(struct aidx *x)
         free(x->pend[i]);
     }
     free(x->pend);
+    free(x->ents.v);
+    free(x->ents.free);
+    free(x->regs.v);
+    free(x->regs.free);
     free(x->head);
     free(x->buckets);
     free(x->touched);
@@ -119,7 +173,7 @@ static void touch(struct aidx *x, uint64_t h)
 void aidx_touch_reg(struct aidx *x, const struct rd_reg *r)
 {
     for (uint32_t i = 0; i < r->naim; i++)
-        touch(x, r->aim[i].e->hash);
+        touch(x, ent(x, r->aim[i].eid)->hash);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -141,6 +195,22 @@ bool aidx_touched(struct aidx *x, const char *name, const char *value)
     }
     /* a hash collision only costs a needless re-evaluation */
     return x->ntouched > 0 && bsearch(&h, x->touched, x->ntouched, sizeof(h), cmp_u64) != NULL;
+}
+
+uint64_t aidx_key_hash(const char *name, const char *value)
+{
+    return key_hash(name, value);
+}
+
+const uint64_t *aidx_touched_list(struct aidx *x, size_t *n)
+{
+    /* sorted now: aidx_touched would sort it under the caller's walk */
+    if (!x->touched_sorted && x->ntouched > 1) {
+        qsort(x->touched, x->ntouched, sizeof(*x->touched), cmp_u64);
+        x->touched_sorted = true;
+    }
+    *n = x->ntouched;
+    return x->touched;
 }
 
 void aidx_touch_reset(struct aidx *x)
@@ -194,9 +264,9 @@ size_t aidx_ent_count(const struct aidx_ent *e)
     return e ? e->n : 0;
 }
 
-struct rd_reg *const *aidx_ent_regs(const struct aidx_ent *e)
+struct rd_reg *aidx_ent_reg(const struct aidx *x, const struct aidx_ent *e, size_t i)
 {
-    return e->regs;
+    return reg_of(x, e->regs[i]);
 }
 
 static unsigned random_level(struct aidx *x)
@@ -266,10 +336,13 @@ static struct aidx_ent *ent_get(struct aidx *x, const char *name, const char *va
         x->pend = np;
         x->cappend = nc;
     }
+    if (ids_reserve(&x->ents) < 0)
+        return NULL;
     level = random_level(x);
     e = calloc(1, sizeof(*e) + level * sizeof(e->next[0]) + nl + vl);
     if (e == NULL)
         return NULL;
+    e->id = ids_take(&x->ents, e);
     p = (char *)&e->next[level];
     memcpy(p, name, nl);
     memcpy(p + nl, value, vl);
@@ -357,6 +430,7 @@ static void ent_drop(struct aidx *x, struct aidx_ent *e)
         if (upd[l]->next[l] == e)
             upd[l]->next[l] = e->next[l];
     x->nent--;
+    ids_put(&x->ents, e->id);
     free(e->regs);
     free(e);
 }
@@ -395,7 +469,7 @@ static void add_key(void *arg, const char *name, const char *value)
     }
     if (e->n == e->cap) {
         uint32_t nc = e->cap ? e->cap * 2 : 2;
-        struct rd_reg **nr = realloc(e->regs, nc * sizeof(*nr));
+        uint32_t *nr = realloc(e->regs, nc * sizeof(*nr));
         if (nr == NULL) {
             c->err = -1;
             return;
@@ -404,21 +478,44 @@ static void add_key(void *arg, const char *name, const char *value)
         e->cap = nc;
     }
     e->stamp = c->x->stamp;
-    r->aim[r->naim].e = e;
+    r->aim[r->naim].eid = e->id;
     r->aim[r->naim].slot = e->n;
     r->naim++;
-    e->regs[e->n++] = r;
+    e->regs[e->n++] = r->aid1 - 1;
 }
+
+static void leave(struct aidx *x, const struct aidx_mem *m, uint32_t n);
 
 int aidx_add(struct aidx *x, struct rd_reg *r)
 {
     struct add_ctx c = {.x = x, .r = r};
+    bool had_id = r->aid1 != 0; /* aidx_update: kept across the re-index */
 
+    if (!had_id) {
+        if (ids_reserve(&x->regs) < 0)
+            return -1;
+        r->aid1 = ids_take(&x->regs, r) + 1;
+    }
     x->stamp++;
     lookup_index_keys(r, add_key, &c);
     if (c.err < 0) {
-        aidx_del(x, r); /* all or nothing */
+        leave(x, r->aim, r->naim); /* all or nothing */
+        free(r->aim);
+        r->aim = NULL;
+        r->naim = r->capaim = 0;
+        if (!had_id) {
+            ids_put(&x->regs, r->aid1 - 1);
+            r->aid1 = 0;
+        }
         return -1;
+    }
+    if (r->capaim > r->naim && r->naim > 0) {
+        /* exactly sized: doubling leaves ~6 unused slots of 8 B for 10 links */
+        struct aidx_mem *nm = realloc(r->aim, r->naim * sizeof(*nm));
+        if (nm != NULL) {
+            r->aim = nm;
+            r->capaim = r->naim;
+        }
     }
     return 0;
 }
@@ -427,18 +524,19 @@ int aidx_add(struct aidx *x, struct rd_reg *r)
 static void leave(struct aidx *x, const struct aidx_mem *m, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
-        struct aidx_ent *e = m[i].e;
+        struct aidx_ent *e = ent(x, m[i].eid);
         uint32_t slot = m[i].slot;
-        struct rd_reg *moved = e->regs[--e->n];
+        uint32_t moved_id = e->regs[--e->n];
+        struct rd_reg *moved = reg_of(x, moved_id);
 
         touch(x, e->hash);
         if (slot != e->n) {
             /* the last posting takes this slot: tell its registration
              * (r itself may be in e twice during aidx_update: match the
              * membership by slot, not by entry alone) */
-            e->regs[slot] = moved;
+            e->regs[slot] = moved_id;
             for (uint32_t j = 0; j < moved->naim; j++) {
-                if (moved->aim[j].e == e && moved->aim[j].slot == e->n) {
+                if (moved->aim[j].eid == e->id && moved->aim[j].slot == e->n) {
                     moved->aim[j].slot = slot;
                     break;
                 }
@@ -455,6 +553,10 @@ void aidx_del(struct aidx *x, struct rd_reg *r)
     free(r->aim);
     r->aim = NULL;
     r->naim = r->capaim = 0;
+    if (r->aid1 != 0) {
+        ids_put(&x->regs, r->aid1 - 1);
+        r->aid1 = 0;
+    }
 }
 
 int aidx_update(struct aidx *x, struct rd_reg *r)

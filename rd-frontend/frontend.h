@@ -67,14 +67,24 @@ enum rd_proxy_mode { RD_PROXY_NONE = 0, RD_PROXY_YES = 1, RD_PROXY_ONDEMAND = 2 
 /* Lookup index (attr_index.c): one entry per (name, value) carried by some
  * registration; every registration lists its memberships. */
 struct aidx_ent;
+struct aidx_ids {
+    void **v; /* v[id] */
+    uint32_t n, cap;
+    uint32_t *free; /* ids to reuse */
+    uint32_t nfree, capfree;
+};
 struct aidx_mem {
-    struct aidx_ent *e;
-    uint32_t slot; /* position in e's posting list */
+    uint32_t eid;  /* the entry: aidx.ents[eid] (8 B a membership, not 16) */
+    uint32_t slot; /* position in its posting list */
 };
 struct aidx {
     struct aidx_ent **buckets;
     size_t nbuckets, nent;
     struct aidx_ent *head; /* skip list head, (name, value) order */
+    /* entries by id (memberships name them by a 32-bit id) and indexed
+     * registrations by id (posting lists hold 32-bit ids, not pointers);
+     * ids of dropped ones are reused */
+    struct aidx_ids ents, regs;
     uint64_t rng;
     uint32_t stamp; /* bumped per aidx_add: marks entries already joined */
     /* keys (hashes) joined or left since aidx_touch_reset: which Observe
@@ -92,21 +102,25 @@ struct aidx {
 
 /* One registration (RFC 9176 registration resource /reg/<id>). */
 struct rd_reg {
-    int64_t id;             /* /reg/<id>, SQLite AUTOINCREMENT: never reused */
-    char ep[RR_EP_MAX];     /* as sent */
-    char d[RR_EP_MAX];      /* "" = no sector */
-    char base[RD_BASE_MAX]; /* effective base URI */
+    int64_t id; /* /reg/<id>, SQLite AUTOINCREMENT: never reused */
+    /* ep (as sent), d ("" = no sector), base (the effective base URI) and
+     * host (proxy host name, "" when not proxied): never NULL, packed in
+     * one exactly-sized allocation (names) and set only by reg_set_names.
+     * Fixed arrays cost 576 B per registration; the packed block ~60 B. */
+    const char *ep, *d, *base, *host;
+    char *names;
     bool base_explicit;     /* given by base=, not derived from the peer */
     uint32_t lt;            /* seconds */
     uint64_t expires_at;    /* unix ms, absolute (survives restarts) */
     struct lf_param *attrs; /* extra registration attributes (et included) */
     unsigned nattrs;
-    char *links; /* the registered link-format document */
+    char *links; /* the registered link-format document, validated */
     size_t links_len;
-    struct lf_doc doc;          /* links, parsed (compacted into doc_mem) */
-    void *doc_mem;              /* the one allocation holding doc */
+    /* Links are kept only as the registered text and parsed when a lookup
+     * needs them (reg_doc): a parsed copy cost ~1.2 KB per registration of
+     * 10 links, the text ~450 B; the index answers most filters without it. */
+    uint32_t nlinks;
     uint8_t proxy;              /* enum rd_proxy_mode */
-    char host[RR_HOST_MAX];     /* proxy host name, "" when not proxied */
     struct rr_peer peer;        /* where the last registration/update came from */
     uint32_t ka;                /* keepalive s, RR_KA_DEFAULT = relay default */
     uint16_t port;              /* port-based hosting port (ports.c), 0 = none */
@@ -120,6 +134,7 @@ struct rd_reg {
     struct rd_reg *prev, *next; /* id order */
     struct rd_reg *h_id, *h_epd, *h_host, *h_ep;
     struct aidx_mem *aim; /* lookup index memberships */
+    uint32_t aid1;        /* its id in the lookup index + 1, 0 = not indexed */
     uint32_t naim, capaim;
     uint32_t hidx;  /* position in the expiry heap */
     uint8_t census; /* the class it is counted under (metrics.c), 0 = not counted */
@@ -192,7 +207,23 @@ struct rd_cache_ent {
     size_t resp_len;
 };
 
+/* An observer's place in the observer index (observe.c): one chain node
+ * per key of its first exact filter (struct plan has at most 3 sources). */
+#define RD_OBS_WATCH 3
+#define RD_OBS_BUCKETS 1024
+struct rd_obs_node {
+    uint64_t h; /* aidx_key_hash of (name, value) */
+    struct rd_observer *o;
+    struct rd_obs_node *next;
+};
+
 struct rd_observer {
+    /* observer index: a change that touches none of these keys cannot
+     * change the answer; nwatch 0 = any change may (no exact filter) */
+    struct rd_obs_node watch[RD_OBS_WATCH];
+    uint8_t nwatch;
+    struct rd_observer *unext; /* fe->obs_unkeyed chain when nwatch == 0 */
+    uint32_t mark;             /* fe->obs_mark: already re-run in this flush */
     struct rr_peer peer;
     uint8_t token[COAP_MSG_MAX_TOKEN];
     uint8_t tkl;
@@ -343,6 +374,11 @@ struct frontend {
     struct rd_observer *observers;
     size_t nobservers;
     uint32_t obs_seq;
+    /* observers by the keys of their filters, and those without any, so a
+     * flush looks only at the observers a batch's touched keys name */
+    struct rd_obs_node *obs_index[RD_OBS_BUCKETS];
+    struct rd_observer *obs_unkeyed;
+    uint32_t obs_mark;
     bool dirty; /* lookups may have changed: re-evaluate observers */
     /* simple registration */
     struct rd_pending *pending;
@@ -538,6 +574,10 @@ bool lookup_reg_live(const struct frontend *fe, const struct rd_reg *r);
  * last aidx_touch_reset: false only when some filter's candidates all come
  * from exact keys that none of the changes touched. */
 bool lookup_may_change(struct frontend *fe, bool res, const struct rd_query *q);
+/* The keys (aidx_key_hash) of q's first filter whose candidates all come
+ * from exact keys: q's answer can change only in a batch touching one of
+ * them. Their number (at most max), 0 when q has no such filter. */
+unsigned lookup_watch_keys(bool res, const struct rd_query *q, uint64_t *h, unsigned max);
 /* Every (name, value) under which a lookup filter may find r (a superset of
  * what the matcher accepts; the lookup index is built from it). The name
  * LOOKUP_ORIGIN_KEY (no attribute can be called that) carries the origin
@@ -588,6 +628,14 @@ struct rd_reg *reg_new(void);
 void reg_free(struct rd_reg *r);
 /* Replace the links (copies text, parses). 0 / -1 with err. */
 int reg_set_links(struct rd_reg *r, const char *text, size_t len, char *err, size_t errlen);
+/* Set any of ep, d, base and host (NULL keeps one; the values may point
+ * into r's own names). Cut to RR_EP_MAX, RD_BASE_MAX, RR_HOST_MAX - 1 bytes
+ * as the fixed arrays did. 0 / -1 (out of memory: r unchanged). */
+int reg_set_names(struct rd_reg *r, const char *ep, const char *d, const char *base,
+                  const char *host);
+/* Parse r's stored links into doc (the caller lf_frees it). The text was
+ * validated when stored, so -1 means out of memory (doc is then empty). */
+int reg_doc(const struct rd_reg *r, struct lf_doc *doc);
 /* Extra attributes may repeat (et=a;et=b): reg_add_attr appends one value,
  * reg_set_attr replaces every value of the name by one, reg_apply_attrs
  * replaces the values of each name given by all the values given (a
@@ -612,6 +660,11 @@ void aidx_touch_reg(struct aidx *x, const struct rd_reg *r);
 /* Whether (name, value) was touched since the last reset (or everything was). */
 bool aidx_touched(struct aidx *x, const char *name, const char *value);
 void aidx_touch_reset(struct aidx *x);
+/* The key hash aidx_touched compares. */
+uint64_t aidx_key_hash(const char *name, const char *value);
+/* The touched hashes (sorted, may repeat), n of them; meaningless when
+ * touched_all. */
+const uint64_t *aidx_touched_list(struct aidx *x, size_t *n);
 /* Re-index r after a change: the new keys join before the old ones leave,
  * so an entry r keeps is never freed and made again. 0 / -1 (oom: r keeps
  * its old keys). */
@@ -629,7 +682,8 @@ const struct aidx_ent *aidx_first_ge(const struct aidx *x, const char *name, con
 const struct aidx_ent *aidx_ent_next(const struct aidx_ent *e);
 bool aidx_ent_in_range(const struct aidx_ent *e, const char *name, const char *stem, size_t len);
 size_t aidx_ent_count(const struct aidx_ent *e); /* 0 for NULL */
-struct rd_reg *const *aidx_ent_regs(const struct aidx_ent *e);
+/* The i-th registration of e's posting list (i < aidx_ent_count). */
+struct rd_reg *aidx_ent_reg(const struct aidx *x, const struct aidx_ent *e, size_t i);
 
 /* --- port-based hosting (ports.c) --- */
 /* Range from cfg (port_lo..port_hi; none = off), everything free. 0 / -1. */

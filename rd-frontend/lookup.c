@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "frontend.h"
+#include "log.h"
 
 bool lookup_value_match(const char *pattern, const char *value)
 {
@@ -237,14 +238,22 @@ static bool link_attr_match(const struct rd_reg *r, const struct lf_link *l,
 
 static bool ep_matches(const struct frontend *fe, const struct rd_reg *r, const struct rd_query *q)
 {
-    for (unsigned i = 0; i < q->nf; i++) {
-        bool ok = reg_attr_match(fe, r, &q->f[i], true);
-        for (unsigned j = 0; !ok && j < r->doc.nlinks; j++)
-            ok = link_attr_match(r, &r->doc.links[j], &q->f[i]);
-        if (!ok)
-            return false;
+    struct lf_doc doc;
+    bool parsed = false, ok = true;
+
+    /* the links are parsed only if a filter is not met by the registration */
+    for (unsigned i = 0; ok && i < q->nf; i++) {
+        ok = reg_attr_match(fe, r, &q->f[i], true);
+        if (!ok && !parsed && r->nlinks > 0) {
+            reg_doc(r, &doc);
+            parsed = true;
+        }
+        for (unsigned j = 0; !ok && parsed && j < doc.nlinks; j++)
+            ok = link_attr_match(r, &doc.links[j], &q->f[i]);
     }
-    return true;
+    if (parsed)
+        lf_free(&doc);
+    return ok;
 }
 
 static bool link_matches(const struct frontend *fe, const struct rd_reg *r, const struct lf_link *l,
@@ -336,20 +345,26 @@ static void emit_reg(struct frontend *fe, const struct rd_reg *r, bool res,
         (*idx)++;
         return;
     }
-    if (q->nf == 0 && q->has_count && *idx + r->doc.nlinks <= (uint64_t)q->page * q->count) {
-        *idx += r->doc.nlinks; /* every link matches, none is on the page */
+    if (q->nf == 0 && q->has_count && *idx + r->nlinks <= (uint64_t)q->page * q->count) {
+        *idx += r->nlinks; /* every link matches, none is on the page */
         return;
     }
-    for (unsigned j = 0; j < r->doc.nlinks; j++) {
-        if (!link_matches(fe, r, &r->doc.links[j], q))
+    if (r->nlinks == 0)
+        return;
+    struct lf_doc doc;
+    if (reg_doc(r, &doc) < 0)
+        log_warnx("lookup: /reg/%" PRId64 "/: out of memory parsing its links", r->id);
+    for (unsigned j = 0; j < doc.nlinks; j++) {
+        if (!link_matches(fe, r, &doc.links[j], q))
             continue;
         if (in_page(q, *idx)) {
             if (out->len)
                 sb_putc(out, ',');
-            append_res_link(r, &r->doc.links[j], out);
+            append_res_link(r, &doc.links[j], out);
         }
         (*idx)++;
     }
+    lf_free(&doc);
 }
 
 /* ---- the lookup index: which keys a registration is found under ---- */
@@ -407,8 +422,10 @@ void lookup_index_keys(const struct rd_reg *r,
      * full URIs (and an origin-less base) are indexed as they resolve.
      * ("anchor", "") marks a registration with an anchor, for ?anchor.
      */
-    for (unsigned j = 0; j < r->doc.nlinks; j++) {
-        const struct lf_link *l = &r->doc.links[j];
+    struct lf_doc doc;
+    reg_doc(r, &doc); /* -1 (oom): indexed without its links; aidx_add fails on the next oom */
+    for (unsigned j = 0; j < doc.nlinks; j++) {
+        const struct lf_link *l = &doc.links[j];
         const char *a = lf_link_param(l, "anchor");
         if (ol == 0 || ref_leaves_origin(l->target)) {
             lookup_resolve(r->base, l->target, uri, sizeof(uri));
@@ -429,6 +446,7 @@ void lookup_index_keys(const struct rd_reg *r,
             if (strcmp(l->params[i].name, "anchor") != 0 && strcmp(l->params[i].name, "href") != 0)
                 index_value(l->params[i].name, l->params[i].value, fn, arg);
     }
+    lf_free(&doc);
     if (relative) {
         snprintf(origin, sizeof(origin), "%.*s", (int)ol, r->base);
         fn(arg, LOOKUP_ORIGIN_KEY, origin);
@@ -608,12 +626,10 @@ static int cands_push(struct cands *c, const struct rd_reg *r)
     return 0;
 }
 
-static int cands_push_ent(struct cands *c, const struct aidx_ent *e)
+static int cands_push_ent(const struct aidx *x, struct cands *c, const struct aidx_ent *e)
 {
-    struct rd_reg *const *regs = aidx_ent_regs(e);
-
     for (size_t i = 0; i < aidx_ent_count(e); i++)
-        if (cands_push(c, regs[i]) < 0)
+        if (cands_push(c, aidx_ent_reg(x, e, i)) < 0)
             return -1;
     return 0;
 }
@@ -628,12 +644,12 @@ static int plan_collect(const struct frontend *fe, const struct plan *p, struct 
                 return -1;
         } else if (s->kind == SRC_EXACT) {
             const struct aidx_ent *e = aidx_find(&fe->reg.idx, s->name, s->val);
-            if (e && cands_push_ent(c, e) < 0)
+            if (e && cands_push_ent(&fe->reg.idx, c, e) < 0)
                 return -1;
         } else {
             for (const struct aidx_ent *e = aidx_first_ge(&fe->reg.idx, s->name, s->val);
                  aidx_ent_in_range(e, s->name, s->val, s->len); e = aidx_ent_next(e))
-                if (cands_push_ent(c, e) < 0)
+                if (cands_push_ent(&fe->reg.idx, c, e) < 0)
                     return -1;
         }
     }
@@ -719,6 +735,24 @@ bool lookup_may_change(struct frontend *fe, bool res, const struct rd_query *q)
             return false;
     }
     return true;
+}
+
+unsigned lookup_watch_keys(bool res, const struct rd_query *q, uint64_t *h, unsigned max)
+{
+    struct plan p;
+
+    /* the same test as lookup_may_change: that stays the final word */
+    for (unsigned i = 0; i < q->nf; i++) {
+        bool exact = plan_filter(res, &q->f[i], &p) && p.ns > 0 && p.ns <= max;
+        for (unsigned k = 0; exact && k < p.ns; k++)
+            exact = p.s[k].kind == SRC_EXACT;
+        if (!exact)
+            continue;
+        for (unsigned k = 0; k < p.ns; k++)
+            h[k] = aidx_key_hash(p.s[k].name, p.s[k].val);
+        return p.ns;
+    }
+    return 0;
 }
 
 void lookup_run_scan(struct frontend *fe, bool res, const struct rd_query *q, struct strbuf *out)

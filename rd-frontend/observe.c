@@ -47,10 +47,55 @@ static struct rd_observer **find(struct frontend *fe, const struct rr_peer *peer
     return NULL;
 }
 
+/* ---- the observer index: watch keys -> observers ---- */
+
+static void index_observer(struct frontend *fe, struct rd_observer *o)
+{
+    uint64_t h[RD_OBS_WATCH];
+
+    o->nwatch = (uint8_t)lookup_watch_keys(o->res, &o->q, h, RD_OBS_WATCH);
+    if (o->nwatch == 0) {
+        o->unext = fe->obs_unkeyed;
+        fe->obs_unkeyed = o;
+        return;
+    }
+    for (unsigned k = 0; k < o->nwatch; k++) {
+        struct rd_obs_node *n = &o->watch[k], **b = &fe->obs_index[h[k] % RD_OBS_BUCKETS];
+        n->h = h[k];
+        n->o = o;
+        n->next = *b;
+        *b = n;
+    }
+}
+
+static void unindex_observer(struct frontend *fe, struct rd_observer *o)
+{
+    struct rd_observer **up;
+
+    if (o->nwatch == 0) {
+        for (up = &fe->obs_unkeyed; *up; up = &(*up)->unext)
+            if (*up == o) {
+                *up = o->unext;
+                break;
+            }
+        return;
+    }
+    for (unsigned k = 0; k < o->nwatch; k++) {
+        struct rd_obs_node **np = &fe->obs_index[o->watch[k].h % RD_OBS_BUCKETS];
+        for (; *np; np = &(*np)->next)
+            if (*np == &o->watch[k]) {
+                *np = o->watch[k].next;
+                break;
+            }
+    }
+    o->nwatch = 0;
+}
+
 static void unlink_observer(struct frontend *fe, struct rd_observer **pp)
 {
     struct rd_observer *o = *pp;
 
+    unindex_observer(fe, o);
     *pp = o->next;
     free(o);
     fe->nobservers--;
@@ -80,6 +125,7 @@ bool observe_request(struct frontend *fe, const struct rr_peer *peer, const stru
     }
     if (pp != NULL) {
         o = *pp; /* re-registration with the same token: replace the query */
+        unindex_observer(fe, o);
     } else {
         if (!lim_observer(fe, peer)) /* counted, logged (rate-limited) */
             return false;
@@ -95,6 +141,7 @@ bool observe_request(struct frontend *fe, const struct rr_peer *peer, const stru
     }
     o->res = res;
     o->q = *q;
+    index_observer(fe, o);
     o->szx = szx;
     o->last_hash = observe_hash(rep->buf ? rep->buf : "", rep->len);
     *seq = ++fe->obs_seq & 0xffffff;
@@ -141,29 +188,57 @@ static void notify(struct frontend *fe, struct rd_observer *o, struct rd_reply *
     sb_free(&coap);
 }
 
-void observe_flush(struct frontend *fe)
+/* Re-run o's lookup if the batch can have changed it; notify on a change. */
+static void reevaluate(struct frontend *fe, struct rd_observer *o)
 {
     struct rd_reply reply;
+
+    if (!lookup_may_change(fe, o->res, &o->q))
+        return;
+    rd_reply_init(&reply);
+    lookup_run(fe, o->res, &o->q, &reply.body);
+    uint64_t h = observe_hash(reply.body.buf ? reply.body.buf : "", reply.body.len);
+    if (h != o->last_hash) {
+        o->last_hash = h;
+        reply.code = COAP_CONTENT;
+        reply.content_format = COAP_CF_LINK_FORMAT;
+        notify(fe, o, &reply);
+    }
+    rd_reply_free(&reply);
+}
+
+void observe_flush(struct frontend *fe)
+{
+    const uint64_t *t;
+    size_t nt;
 
     if (!fe->dirty) {
         aidx_touch_reset(&fe->reg.idx);
         return;
     }
     fe->dirty = false;
-    for (struct rd_observer *o = fe->observers; o; o = o->next) {
-        if (!lookup_may_change(fe, o->res, &o->q))
-            continue;
-        rd_reply_init(&reply);
-        lookup_run(fe, o->res, &o->q, &reply.body);
-        uint64_t h = observe_hash(reply.body.buf ? reply.body.buf : "", reply.body.len);
-        if (h != o->last_hash) {
-            o->last_hash = h;
-            reply.code = COAP_CONTENT;
-            reply.content_format = COAP_CF_LINK_FORMAT;
-            notify(fe, o, &reply);
-        }
-        rd_reply_free(&reply);
+    if (fe->reg.idx.touched_all) {
+        for (struct rd_observer *o = fe->observers; o; o = o->next)
+            reevaluate(fe, o);
+        aidx_touch_reset(&fe->reg.idx);
+        return;
     }
+    /* only the observers a touched key names, and those without keys:
+     * a change costs what it can affect, not the number of observers */
+    fe->obs_mark++;
+    t = aidx_touched_list(&fe->reg.idx, &nt);
+    for (size_t i = 0; i < nt; i++) {
+        if (i > 0 && t[i] == t[i - 1])
+            continue;
+        for (struct rd_obs_node *n = fe->obs_index[t[i] % RD_OBS_BUCKETS]; n; n = n->next) {
+            if (n->h != t[i] || n->o->mark == fe->obs_mark)
+                continue;
+            n->o->mark = fe->obs_mark;
+            reevaluate(fe, n->o);
+        }
+    }
+    for (struct rd_observer *o = fe->obs_unkeyed; o; o = o->unext)
+        reevaluate(fe, o);
     aidx_touch_reset(&fe->reg.idx);
 }
 

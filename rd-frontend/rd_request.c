@@ -177,12 +177,15 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
         rd_reply_error(reply, COAP_BAD_REQUEST, "malformed link-format: %s", err);
         goto fail;
     }
-    if (lim_links(fe, peer, nr->doc.nlinks, reply) < 0)
+    if (lim_links(fe, peer, nr->nlinks, reply) < 0)
         goto fail;
-    snprintf(nr->ep, sizeof(nr->ep), "%s", p->ep);
-    snprintf(nr->d, sizeof(nr->d), "%s", p->d);
-    if (p->proxy && proxy_host(fe, p->ep, p->d, nr->host, sizeof(nr->host), reply) < 0)
+    char host[RR_HOST_MAX] = "", base[RD_BASE_MAX];
+    if (p->proxy && proxy_host(fe, p->ep, p->d, host, sizeof(host), reply) < 0)
         goto fail;
+    if (reg_set_names(nr, p->ep, p->d, NULL, host) < 0) {
+        rd_reply_error(reply, COAP_INTERNAL_ERROR, "out of memory");
+        goto fail;
+    }
     nr->proxy = p->proxy;
     nr->peer = *peer;
     nr->reachable_since = fe->now; /* a new path */
@@ -191,9 +194,13 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
     nr->expires_at = fe->now + (uint64_t)nr->lt * 1000u;
     nr->base_explicit = p->has_base;
     if (p->has_base)
-        snprintf(nr->base, sizeof(nr->base), "%s", p->base);
+        snprintf(base, sizeof(base), "%s", p->base);
     else
-        default_base(nr, nr->base, sizeof(nr->base));
+        default_base(nr, base, sizeof(base));
+    if (reg_set_names(nr, NULL, NULL, base, NULL) < 0) {
+        rd_reply_error(reply, COAP_INTERNAL_ERROR, "out of memory");
+        goto fail;
+    }
     if (reg_apply_attrs(nr, p->attrs, p->nattrs) < 0) {
         rd_reply_error(reply, COAP_INTERNAL_ERROR, "out of memory");
         goto fail;
@@ -324,7 +331,8 @@ static void do_update(struct frontend *fe, struct rd_reg *r, const struct rr_pee
         if (was_routed)
             routes_publish(fe, r, true);
         registry_unindex(&fe->reg, r);
-        snprintf(r->host, sizeof(r->host), "%s", host);
+        if (reg_set_names(r, NULL, NULL, NULL, host) < 0)
+            fatalx("registry: out of memory");
         registry_reindex(&fe->reg, r);
     }
     r->proxy = proxy;
@@ -342,10 +350,14 @@ static void do_update(struct frontend *fe, struct rd_reg *r, const struct rr_pee
         r->lt = p.lt;
     r->expires_at = fe->now + (uint64_t)r->lt * 1000u;
     if (p.has_base) {
-        snprintf(r->base, sizeof(r->base), "%s", p.base);
+        if (reg_set_names(r, NULL, NULL, p.base, NULL) < 0)
+            fatalx("registry: out of memory");
         r->base_explicit = true;
     } else if (!r->base_explicit) {
-        default_base(r, r->base, sizeof(r->base));
+        char base[RD_BASE_MAX];
+        default_base(r, base, sizeof(base));
+        if (reg_set_names(r, NULL, NULL, base, NULL) < 0)
+            fatalx("registry: out of memory");
     }
     if (reg_apply_attrs(r, p.attrs, p.nattrs) < 0)
         fatalx("registry: out of memory");

@@ -362,9 +362,40 @@ struct rd_reg *reg_new(void)
 {
     struct rd_reg *r = calloc(1, sizeof(*r));
 
-    if (r)
+    if (r) {
         r->ka = RR_KA_DEFAULT;
+        r->ep = r->d = r->base = r->host = "";
+    }
     return r;
+}
+
+int reg_set_names(struct rd_reg *r, const char *ep, const char *d, const char *base,
+                  const char *host)
+{
+    const char *v[4] = {ep ? ep : r->ep, d ? d : r->d, base ? base : r->base,
+                        host ? host : r->host};
+    const size_t max[4] = {RR_EP_MAX - 1, RR_EP_MAX - 1, RD_BASE_MAX - 1, RR_HOST_MAX - 1};
+    const char **dst[4] = {&r->ep, &r->d, &r->base, &r->host};
+    size_t len[4], total = 0;
+    char *mem, *p;
+
+    for (int i = 0; i < 4; i++) {
+        len[i] = strnlen(v[i], max[i]);
+        total += len[i] + 1;
+    }
+    mem = malloc(total);
+    if (mem == NULL)
+        return -1;
+    p = mem;
+    for (int i = 0; i < 4; i++) {
+        memcpy(p, v[i], len[i]); /* v may point into the old block: freed below */
+        p[len[i]] = '\0';
+        *dst[i] = p;
+        p += len[i] + 1;
+    }
+    free(r->names);
+    r->names = mem;
+    return 0;
 }
 
 void reg_clear_attrs(struct rd_reg *r)
@@ -384,75 +415,25 @@ void reg_free(struct rd_reg *r)
         return;
     reg_clear_attrs(r);
     free(r->links);
-    free(r->doc_mem);
+    free(r->names);
     free(r->aim);
     free(r);
 }
 
-/*
- * Copy a parsed document into one exactly-sized allocation: the parser's
- * arena works in 4 KiB chunks, which would cost 4 KiB per registration for
- * a typical 50-byte payload. The copy's strings point into the same block.
- */
-static void *compact_doc(const struct lf_doc *src, struct lf_doc *dst)
-{
-    size_t sz = src->nlinks * sizeof(struct lf_link);
-    char *mem, *p;
-
-    for (unsigned i = 0; i < src->nlinks; i++) {
-        const struct lf_link *l = &src->links[i];
-        sz += strlen(l->target) + 1 + l->nparams * sizeof(struct lf_param);
-        for (unsigned j = 0; j < l->nparams; j++)
-            sz += strlen(l->params[j].name) + strlen(l->params[j].value) + 2;
-    }
-    mem = malloc(sz ? sz : 1);
-    if (mem == NULL)
-        return NULL;
-    /* arrays first (pointer-aligned), strings after */
-    dst->links = (struct lf_link *)mem;
-    dst->nlinks = src->nlinks;
-    dst->arena = NULL;
-    p = mem + src->nlinks * sizeof(struct lf_link);
-    for (unsigned i = 0; i < src->nlinks; i++) {
-        dst->links[i].params = (struct lf_param *)p;
-        dst->links[i].nparams = src->links[i].nparams;
-        p += src->links[i].nparams * sizeof(struct lf_param);
-    }
-#define COPY_STR(dstp, s)                                                                          \
-    do {                                                                                           \
-        size_t n_ = strlen(s) + 1;                                                                 \
-        memcpy(p, (s), n_);                                                                        \
-        (dstp) = p;                                                                                \
-        p += n_;                                                                                   \
-    } while (0)
-    for (unsigned i = 0; i < src->nlinks; i++) {
-        const struct lf_link *l = &src->links[i];
-        COPY_STR(dst->links[i].target, l->target);
-        for (unsigned j = 0; j < l->nparams; j++) {
-            COPY_STR(dst->links[i].params[j].name, l->params[j].name);
-            COPY_STR(dst->links[i].params[j].value, l->params[j].value);
-            dst->links[i].params[j].has_value = l->params[j].has_value;
-        }
-    }
-#undef COPY_STR
-    return mem;
-}
-
 int reg_set_links(struct rd_reg *r, const char *text, size_t len, char *err, size_t errlen)
 {
-    struct lf_doc doc, compact;
+    struct lf_doc doc;
+    unsigned nlinks;
     char *copy;
-    void *mem;
 
+    /* parsed to validate and count, then dropped: only the text is kept */
     memset(&doc, 0, sizeof(doc));
     if (lf_parse(text, len, &doc, err, errlen) < 0)
         return -1;
-    copy = malloc(len + 1);
-    mem = compact_doc(&doc, &compact);
+    nlinks = doc.nlinks;
     lf_free(&doc);
-    if (copy == NULL || mem == NULL) {
-        free(copy);
-        free(mem);
+    copy = malloc(len + 1);
+    if (copy == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -460,11 +441,23 @@ int reg_set_links(struct rd_reg *r, const char *text, size_t len, char *err, siz
         memcpy(copy, text, len);
     copy[len] = '\0';
     free(r->links);
-    free(r->doc_mem);
     r->links = copy;
     r->links_len = len;
-    r->doc = compact;
-    r->doc_mem = mem;
+    r->nlinks = nlinks;
+    return 0;
+}
+
+int reg_doc(const struct rd_reg *r, struct lf_doc *doc)
+{
+    char err[64];
+
+    memset(doc, 0, sizeof(*doc));
+    if (r->links == NULL || r->links_len == 0)
+        return 0;
+    if (lf_parse(r->links, r->links_len, doc, err, sizeof(err)) < 0) {
+        memset(doc, 0, sizeof(*doc));
+        return -1;
+    }
     return 0;
 }
 

@@ -424,16 +424,17 @@ static struct rd_reg *row_to_reg(sqlite3_stmt *st)
 {
     struct rd_reg *r = reg_new();
     char tmp[RR_ADDRSTRLEN], err[128];
+    char ep[RR_EP_MAX], d[RR_EP_MAX], base[RD_BASE_MAX], host[RR_HOST_MAX];
     const unsigned char *t;
 
     if (r == NULL)
         return NULL;
     r->id = sqlite3_column_int64(st, 0);
-    col_str(st, 1, r->ep, sizeof(r->ep));
-    col_str(st, 2, r->d, sizeof(r->d));
+    col_str(st, 1, ep, sizeof(ep));
+    col_str(st, 2, d, sizeof(d));
     r->lt = (uint32_t)sqlite3_column_int64(st, 3);
     r->expires_at = (uint64_t)sqlite3_column_int64(st, 4);
-    col_str(st, 5, r->base, sizeof(r->base));
+    col_str(st, 5, base, sizeof(base));
     r->base_explicit = sqlite3_column_int(st, 6) != 0;
     t = sqlite3_column_text(st, 7);
     if (reg_attrs_from_text(r, t ? (const char *)t : "") < 0)
@@ -443,7 +444,11 @@ static struct rd_reg *row_to_reg(sqlite3_stmt *st)
                       sizeof(err)) < 0)
         log_warnx("store: registration %lld: links: %s", (long long)r->id, err);
     r->proxy = (uint8_t)sqlite3_column_int(st, 9);
-    col_str(st, 10, r->host, sizeof(r->host));
+    col_str(st, 10, host, sizeof(host));
+    if (reg_set_names(r, ep, d, base, host) < 0) {
+        reg_free(r);
+        return NULL;
+    }
     r->peer.transport = (uint8_t)sqlite3_column_int(st, 11);
     col_str(st, 12, r->peer.relay, sizeof(r->peer.relay));
     col_str(st, 13, tmp, sizeof(tmp));

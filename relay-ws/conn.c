@@ -265,11 +265,10 @@ static int on_established(struct ws_relay *r, struct lws *wsi, struct ws_pss *p)
 static void on_message(struct ws_relay *r, struct ws_pss *p, const uint8_t *buf, size_t len,
                        uint64_t now)
 {
-    if (len < 1 || (buf[0] >> 4) != 0) {
+    const char *bad = ws_msg_check(buf, len);
+    if (bad) {
         r->c.length_nibble++;
-        ws_close(r, p, LWS_CLOSE_STATUS_PROTOCOL_ERR,
-                 len < 1 ? "empty frame: not a CoAP message"
-                         : "the Length nibble must be 0 over WebSockets (RFC 8323 section 4.2)");
+        ws_close(r, p, LWS_CLOSE_STATUS_PROTOCOL_ERR, bad);
         return;
     }
     r->s.c.rx_msgs++;

@@ -64,37 +64,16 @@ static int refuse(struct ws_relay *r, struct lws *wsi, unsigned status, const ch
     return lws_return_http_status(wsi, status, text) ? -1 : 1;
 }
 
-/* Does the comma list of subprotocols offer "coap"? */
-static bool offers_coap(const char *list)
-{
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == ',' || *p == '\t')
-            p++;
-        size_t n = strcspn(p, ", \t");
-        if (n == 4 && strncmp(p, "coap", 4) == 0)
-            return true;
-        p += n;
-    }
-    return false;
-}
-
 static int confirm_upgrade(struct ws_relay *r, struct lws *wsi, const char *up)
 {
     char uri[256] = "", prot[256] = "";
+    const char *text;
 
-    if (!up || strcasecmp(up, "websocket") != 0)
-        return refuse(r, wsi, HTTP_STATUS_BAD_REQUEST,
-                      "only a WebSocket upgrade is possible here (CoAP over WebSockets, RFC 8323)");
-    if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
-        strcmp(uri, WS_COAP_PATH) != 0)
-        return refuse(r, wsi, HTTP_STATUS_NOT_FOUND,
-                      "CoAP over WebSockets is at " WS_COAP_PATH " (RFC 8323 section 4)");
-    if (lws_hdr_copy(wsi, prot, sizeof(prot), WSI_TOKEN_PROTOCOL) <= 0 || !offers_coap(prot))
-        return refuse(r, wsi, HTTP_STATUS_BAD_REQUEST,
-                      "the WebSocket subprotocol coap is required (Sec-WebSocket-Protocol: coap, "
-                      "RFC 8323 section 4)");
-    return 0;
+    /* a header lws cannot copy counts as absent */
+    bool have_uri = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) >= 0;
+    bool have_prot = lws_hdr_copy(wsi, prot, sizeof(prot), WSI_TOKEN_PROTOCOL) > 0;
+    unsigned status = ws_upgrade_check(up, have_uri ? uri : NULL, have_prot ? prot : NULL, &text);
+    return status ? refuse(r, wsi, status, text) : 0;
 }
 
 int ws_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

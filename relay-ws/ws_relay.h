@@ -125,6 +125,19 @@ int ws_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
  * own claims), an IPv4 or IPv6 literal, port 0. 0 / -1. */
 int ws_xff_client(const char *xff, struct rr_addr *a);
 
+/* ws_rules.c: pure checks of the peer's input */
+/* Does the comma list of subprotocols (Sec-WebSocket-Protocol) offer
+ * "coap"? */
+bool ws_offers_coap(const char *list);
+/* An upgrade request's Upgrade header, path and subprotocol list (NULL:
+ * absent): 0 to accept, else the HTTP status to refuse with and *text its
+ * reason. */
+unsigned ws_upgrade_check(const char *upgrade, const char *uri, const char *protocols,
+                          const char **text);
+/* One whole message from a binary frame: NULL if it may go to the stream
+ * layer, else why the connection is closed (protocol error). */
+const char *ws_msg_check(const uint8_t *buf, size_t len);
+
 /* conn.c */
 extern const struct st_io ws_io;
 int ws_conns_init(struct ws_relay *r);

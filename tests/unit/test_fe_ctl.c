@@ -44,8 +44,16 @@ static struct rd_reg *add_reg(struct frontend *fe, int64_t id, const char *relay
 
     assert_non_null(r);
     r->id = id;
-    snprintf(r->ep, sizeof(r->ep), "e%lld", (long long)id);
-    snprintf(r->host, sizeof(r->host), "e%lld.proxy.example.net", (long long)id);
+    {
+        char name_[RD_BASE_MAX];
+        snprintf(name_, sizeof(name_), "e%lld", (long long)id);
+        assert_int_equal(reg_set_names(r, name_, NULL, NULL, NULL), 0);
+    }
+    {
+        char name_[RD_BASE_MAX];
+        snprintf(name_, sizeof(name_), "e%lld.proxy.example.net", (long long)id);
+        assert_int_equal(reg_set_names(r, NULL, NULL, NULL, name_), 0);
+    }
     r->expires_at = fe->now + 60000;
     snprintf(r->peer.relay, sizeof(r->peer.relay), "%s", relay);
     assert_int_equal(registry_insert(&fe->reg, r), 0);

@@ -36,9 +36,9 @@ static struct rd_reg *add(struct frontend *fe, int64_t id, const char *ep, const
     char err[64];
 
     r->id = id;
-    snprintf(r->ep, sizeof(r->ep), "%s", ep);
-    snprintf(r->d, sizeof(r->d), "%s", d);
-    snprintf(r->base, sizeof(r->base), "%s", base);
+    assert_int_equal(reg_set_names(r, ep, NULL, NULL, NULL), 0);
+    assert_int_equal(reg_set_names(r, NULL, d, NULL, NULL), 0);
+    assert_int_equal(reg_set_names(r, NULL, NULL, base, NULL), 0);
     r->expires_at = fe->now + 100000;
     assert_int_equal(reg_set_links(r, links, strlen(links), err, sizeof(err)), 0);
     assert_int_equal(registry_insert(&fe->reg, r), 0);
@@ -265,7 +265,7 @@ static void test_expired_hidden_and_proxy_attrs(void **state)
     r1->expires_at = fe->now; /* expires exactly now */
     r2 = add(fe, 2, "alice", "", "coap://alice.proxy.localhost", "</hello>");
     r2->proxy = RD_PROXY_YES;
-    snprintf(r2->host, sizeof(r2->host), "alice.proxy.localhost");
+    assert_int_equal(reg_set_names(r2, NULL, NULL, NULL, "alice.proxy.localhost"), 0);
     r2->peer.transport = RR_TRANSPORT_TCP;
     snprintf(r2->peer.relay, sizeof(r2->peer.relay), "tcp-b");
     r = run(fe, false, NULL);

@@ -446,12 +446,12 @@ static void test_index_structure(void **state)
     a->id = 1;
     b->id = 2;
     c->id = 3;
-    snprintf(a->ep, sizeof(a->ep), "alpha");
-    snprintf(b->ep, sizeof(b->ep), "alpine");
-    snprintf(c->ep, sizeof(c->ep), "beta");
-    snprintf(a->base, sizeof(a->base), "coap://h");
-    snprintf(b->base, sizeof(b->base), "coap://h");
-    snprintf(c->base, sizeof(c->base), "coap://h");
+    assert_int_equal(reg_set_names(a, "alpha", NULL, NULL, NULL), 0);
+    assert_int_equal(reg_set_names(b, "alpine", NULL, NULL, NULL), 0);
+    assert_int_equal(reg_set_names(c, "beta", NULL, NULL, NULL), 0);
+    assert_int_equal(reg_set_names(a, NULL, NULL, "coap://h", NULL), 0);
+    assert_int_equal(reg_set_names(b, NULL, NULL, "coap://h", NULL), 0);
+    assert_int_equal(reg_set_names(c, NULL, NULL, "coap://h", NULL), 0);
     assert_int_equal(reg_set_links(a, "</t>;rt=\"x y\"", 13, err, sizeof(err)), 0);
     assert_int_equal(reg_set_links(b, "</t>;rt=x,</u>;rt=x", 19, err, sizeof(err)), 0);
     assert_int_equal(registry_insert(&g, a), 0);
@@ -465,10 +465,10 @@ static void test_index_structure(void **state)
     assert_int_equal(aidx_ent_count(aidx_find(&g.idx, LOOKUP_ORIGIN_KEY, "coap://h")), 2);
     e = aidx_first_ge(&g.idx, "ep", "alp");
     assert_true(aidx_ent_in_range(e, "ep", "alp", 3));
-    assert_string_equal(aidx_ent_regs(e)[0]->ep, "alpha");
+    assert_string_equal(aidx_ent_reg(&g.idx, e, 0)->ep, "alpha");
     e = aidx_ent_next(e);
     assert_true(aidx_ent_in_range(e, "ep", "alp", 3));
-    assert_string_equal(aidx_ent_regs(e)[0]->ep, "alpine");
+    assert_string_equal(aidx_ent_reg(&g.idx, e, 0)->ep, "alpine");
     assert_false(aidx_ent_in_range(aidx_ent_next(e), "ep", "alp", 3));
     /* removing the first posting moves the last into its slot */
     registry_remove(&g, a);
@@ -477,7 +477,7 @@ static void test_index_structure(void **state)
     assert_null(aidx_find(&g.idx, "ep", "alpha"));
     registry_remove(&g, b);
     assert_int_equal(aidx_ent_count(aidx_find(&g.idx, "base", "coap://h")), 1);
-    assert_true(aidx_ent_regs(aidx_find(&g.idx, "base", "coap://h"))[0] == c);
+    assert_true(aidx_ent_reg(&g.idx, aidx_find(&g.idx, "base", "coap://h"), 0) == c);
     /* an in-place change */
     assert_int_equal(reg_add_attr(c, "et", "e.f", true), 0);
     assert_null(aidx_find(&g.idx, "et", "e.f"));
@@ -509,8 +509,16 @@ static void test_bulk_build(void **state)
     for (unsigned i = 0; i < 6; i++) {
         r[i] = reg_new();
         r[i]->id = i + 1;
-        snprintf(r[i]->ep, sizeof(r[i]->ep), "%s", eps[i]);
-        snprintf(r[i]->base, sizeof(r[i]->base), "coap://h%u", i % 2);
+        {
+            char name_[RD_BASE_MAX];
+            snprintf(name_, sizeof(name_), "%s", eps[i]);
+            assert_int_equal(reg_set_names(r[i], name_, NULL, NULL, NULL), 0);
+        }
+        {
+            char name_[RD_BASE_MAX];
+            snprintf(name_, sizeof(name_), "coap://h%u", i % 2);
+            assert_int_equal(reg_set_names(r[i], NULL, NULL, name_, NULL), 0);
+        }
     }
     aidx_bulk_begin(&g.idx);
     for (unsigned i = 0; i < 3; i++)
@@ -529,7 +537,7 @@ static void test_bulk_build(void **state)
     e = aidx_first_ge(&g.idx, "ep", "");
     for (unsigned i = 0; i < 6; i++, e = aidx_ent_next(e)) {
         assert_true(aidx_ent_in_range(e, "ep", "", 0));
-        assert_string_equal(aidx_ent_regs(e)[0]->ep, order[i]);
+        assert_string_equal(aidx_ent_reg(&g.idx, e, 0)->ep, order[i]);
     }
     assert_false(aidx_ent_in_range(e, "ep", "", 0));
     assert_int_equal(aidx_ent_count(aidx_find(&g.idx, "base", "coap://h0")), 3);

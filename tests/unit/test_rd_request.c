@@ -225,7 +225,7 @@ static void test_proxy_names_and_routes(void **state)
 {
     struct frontend *fe = fe_new();
     struct rr_route rt;
-    uint64_t seq, seq2;
+    uint64_t seq = 0, seq2 = 0;
     struct resp *r;
     char a[RR_ADDRSTRLEN];
     (void)state;
@@ -606,6 +606,65 @@ static void test_observe(void **state)
     fe_done(fe);
 }
 
+/* The observer index (observe.c): after each change exactly the observers
+ * whose answer changed are notified, keyed filters (ep, et, d, rt) and
+ * unkeyed ones (prefix, none) alike; a deregistered or re-registered
+ * observer leaves its old keys (ASan: no dangling chain node). */
+static void test_observe_index(void **state)
+{
+    static const struct {
+        const char *which, *q;
+    } f[] = {
+        {"rd-lookup/ep", "ep=w1"}, {"rd-lookup/ep", "et=t2"}, {"rd-lookup/res", "rt=r3"},
+        {"rd-lookup/ep", "ep=w*"}, {"rd-lookup/ep", NULL},    {"rd-lookup/res", "if=i1&ep=w2"},
+        {"rd-lookup/ep", "d=s1"},  {"rd-lookup/ep", "et=t9"}, {"rd-lookup/res", "rt=r3&d=s1"},
+    };
+    static const struct {
+        const char *q, *links;
+    } ch[] = {
+        {"ep=w1", "</a>;rt=r3"}, {"ep=w2&et=t2", "</b>;if=i1"}, {"ep=x&d=s1", "</c>;rt=r3"},
+        {"ep=y", "</d>;rt=zz"},  {"ep=w1&et=t9", "</a>;rt=r4"}, {"ep=w2&et=t2", "</b>;if=i1"},
+        {"ep=z&d=s2", "</e>"},
+    };
+    enum { NF = sizeof(f) / sizeof(f[0]) };
+    static char before[NF][8192];
+    struct xopt obs[] = {{COAP_OPT_OBSERVE, 0}, {0, 0}};
+    struct frontend *fe = fe_new();
+    (void)state;
+
+    uint8_t tok0 = (uint8_t)next_req_id; /* the harness's token for the next request */
+    for (unsigned k = 0; k < NF; k++)
+        assert_true(reqx(fe, COAP_GET, f[k].which, f[k].q, NULL, -1, obs)->has_obs);
+    assert_int_equal(fe->nobservers, NF);
+    for (unsigned c = 0; c < sizeof(ch) / sizeof(ch[0]); c++) {
+        int expected = 0;
+        for (unsigned k = 0; k < NF; k++)
+            snprintf(before[k], sizeof(before[k]), "%s", lookup(fe, f[k].which, f[k].q));
+        observe_flush(fe); /* nothing changed yet */
+        fe_outbox_clear(fe);
+        assert_int_equal(req(fe, COAP_POST, "rd", ch[c].q, ch[c].links)->code, COAP_CREATED);
+        for (unsigned k = 0; k < NF; k++)
+            expected += strcmp(before[k], lookup(fe, f[k].which, f[k].q)) != 0;
+        observe_flush(fe);
+        if (count_out(fe, RR_MSG_RD_NOTIFY) != expected)
+            fail_msg("change %u (%s): %d notifications, %d answers changed", c, ch[c].q,
+                     count_out(fe, RR_MSG_RD_NOTIFY), expected);
+    }
+    /* observer 0 (ep=w1) is gone: its chain node goes with it */
+    uint8_t body[256], token[2] = {0xab, tok0};
+    struct wire_w ww;
+    wire_w_init(&ww, body, sizeof(body));
+    proto_put_peer(&ww, &peer_udp);
+    wire_put_bytes(&ww, token, 2);
+    ctl_dispatch(fe, (const uint8_t *)"udp", 3, RR_MSG_OBSERVE_GONE, body, ww.len);
+    assert_int_equal(fe->nobservers, NF - 1);
+    fe_outbox_clear(fe);
+    req(fe, COAP_POST, "rd", "ep=w1&et=t5", "</a>");
+    observe_flush(fe); /* ep=w*, no filter, et=t9 (w1 left it) */
+    assert_int_equal(count_out(fe, RR_MSG_RD_NOTIFY), 3);
+    fe_done(fe); /* frees observers: every chain node with them */
+}
+
 static void test_ctl_status_list(void **state)
 {
     struct frontend *fe = fe_new();
@@ -971,6 +1030,7 @@ int main(void)
         cmocka_unit_test(test_response_cache),
         cmocka_unit_test(test_simple_registration),
         cmocka_unit_test(test_observe),
+        cmocka_unit_test(test_observe_index),
         cmocka_unit_test(test_ctl_status_list),
         cmocka_unit_test(test_restart_keeps_registrations),
         cmocka_unit_test(test_repeated_attributes),

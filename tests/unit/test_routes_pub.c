@@ -34,9 +34,16 @@ static void add_reg(struct frontend *fe, int64_t id, bool proxied)
 
     assert_non_null(r);
     r->id = id;
-    snprintf(r->ep, sizeof(r->ep), "ep%lld", (long long)id);
-    if (proxied)
-        snprintf(r->host, sizeof(r->host), "ep%lld.proxy.example.net", (long long)id);
+    {
+        char name_[RD_BASE_MAX];
+        snprintf(name_, sizeof(name_), "ep%lld", (long long)id);
+        assert_int_equal(reg_set_names(r, name_, NULL, NULL, NULL), 0);
+    }
+    if (proxied) {
+        char name_[RD_BASE_MAX];
+        snprintf(name_, sizeof(name_), "ep%lld.proxy.example.net", (long long)id);
+        assert_int_equal(reg_set_names(r, NULL, NULL, NULL, name_), 0);
+    }
     r->lt = 3600;
     r->expires_at = fe->now + 3600000;
     r->peer.transport = RR_TRANSPORT_UDP;

@@ -30,9 +30,9 @@ static struct rd_reg *make_reg(const char *ep, const char *d, uint64_t expires)
     const char *links = "</temp>;rt=temperature;if=sensor,</light>;ct=0";
 
     assert_non_null(r);
-    snprintf(r->ep, sizeof(r->ep), "%s", ep);
-    snprintf(r->d, sizeof(r->d), "%s", d);
-    snprintf(r->base, sizeof(r->base), "coap://192.0.2.1:5683");
+    assert_int_equal(reg_set_names(r, ep, NULL, NULL, NULL), 0);
+    assert_int_equal(reg_set_names(r, NULL, d, NULL, NULL), 0);
+    assert_int_equal(reg_set_names(r, NULL, NULL, "coap://192.0.2.1:5683", NULL), 0);
     r->lt = 100;
     r->expires_at = expires;
     assert_int_equal(reg_set_links(r, links, strlen(links), err, sizeof(err)), 0);
@@ -78,7 +78,7 @@ static void test_insert_load_roundtrip(void **state)
     (void)state;
 
     b->proxy = RD_PROXY_ONDEMAND;
-    snprintf(b->host, sizeof(b->host), "bob.lab.proxy.localhost");
+    assert_int_equal(reg_set_names(b, NULL, NULL, NULL, "bob.lab.proxy.localhost"), 0);
     b->ka = 0;
     b->base_explicit = true;
     b->peer.transport = RR_TRANSPORT_TCP;
@@ -95,7 +95,7 @@ static void test_insert_load_roundtrip(void **state)
     assert_string_equal(l.r[0]->d, "");
     assert_true(l.r[0]->expires_at == 1700000000123ull);
     assert_int_equal(l.r[0]->lt, 100);
-    assert_int_equal(l.r[0]->doc.nlinks, 2);
+    assert_int_equal(l.r[0]->nlinks, 2);
     assert_string_equal(l.r[0]->links, a->links);
     assert_int_equal(l.r[0]->nattrs, 4);
     assert_string_equal(l.r[0]->attrs[0].name, "et");
@@ -140,7 +140,7 @@ static void test_update_delete_ids_not_reused(void **state)
     assert_int_equal(c->id, 4);
     /* update keeps the id and rewrites the columns */
     b->expires_at = 99999;
-    snprintf(b->base, sizeof(b->base), "coap://[2001:db8::1]");
+    assert_int_equal(reg_set_names(b, NULL, NULL, "coap://[2001:db8::1]", NULL), 0);
     assert_int_equal(store_update(s, b), 0);
     assert_int_equal(store_load(s, collect, &l), 0);
     assert_int_equal(l.n, 3);

@@ -63,8 +63,10 @@ struct bench_opts {
     unsigned links;        /* links per preloaded registration */
     bool lookups;          /* run the lookup scenario table */
     unsigned lookup_inflight;
-    unsigned long rate; /* --rate: preload registrations per second, 0 = flat out */
-    int rss_pid;        /* report this process's RSS around the preload */
+    unsigned long rate;     /* --rate: preload registrations per second, 0 = flat out */
+    int rss_pid;            /* report this process's RSS around the preload */
+    unsigned observers;     /* --observers: Observe lookups to register (bench_obs.c) */
+    unsigned long obs_rate; /* --obs-rate: re-registrations per second meanwhile */
 };
 
 /* One measured run of o->path against target (warm-up, window). 0 / -1. */
@@ -83,5 +85,7 @@ bool bench_interrupted(void);
 
 /* bench_rd.c: --preload and --lookups. 0 ok, 1 failure. */
 int rd_scenarios(const struct bench_opts *o);
+/* bench_obs.c: --observers. 0 ok, 1 failure. */
+int obs_scenario(const struct bench_opts *o);
 
 #endif

@@ -233,7 +233,7 @@ int rd_scenarios(const struct bench_opts *o)
         rc = 1;
     }
     if (!o->lookups || bench_interrupted())
-        return rc;
+        return o->observers && !bench_interrupted() ? rc | obs_scenario(o) : rc;
     if (mid_id < 1)
         mid_id = 1;
     if (result_init(&r, "") < 0)
@@ -262,5 +262,7 @@ int rd_scenarios(const struct bench_opts *o)
             rc = 1;
     }
     result_free(&r);
+    if (o->observers && !bench_interrupted())
+        rc |= obs_scenario(o);
     return rc;
 }

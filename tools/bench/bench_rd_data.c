@@ -16,8 +16,15 @@
 
 ssize_t bench_rd_registration(uint32_t i, unsigned links, uint16_t mid, uint8_t *buf, size_t cap)
 {
+    return bench_rd_registration_gen(i, links, mid, 0, buf, cap);
+}
+
+ssize_t bench_rd_registration_gen(uint32_t i, unsigned links, uint16_t mid, uint32_t gen,
+                                  uint8_t *buf, size_t cap)
+{
     struct coap_msg m;
-    char q[5][96], lf[1024];
+    char q[6][96], lf[1024];
+    int nq = 5;
     uint8_t cf[4];
     size_t len = 0;
 
@@ -34,9 +41,11 @@ ssize_t bench_rd_registration(uint32_t i, unsigned links, uint16_t mid, uint8_t 
     snprintf(q[3], sizeof(q[3]), "base=coap://[2001:db8::%" PRIx32 ":%" PRIx32 "]:5683", i >> 16,
              i & 0xffff);
     snprintf(q[4], sizeof(q[4]), "lt=86400");
+    if (gen > 0) /* an attribute the lookups show: every re-registration changes them */
+        snprintf(q[nq++], sizeof(q[5]), "v=%" PRIu32, gen);
     coap_msg_add_opt(&m, COAP_OPT_URI_PATH, "rd", 2);
     coap_msg_add_opt_uint(&m, COAP_OPT_CONTENT_FORMAT, 40, cf);
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < nq; k++)
         coap_msg_add_opt(&m, COAP_OPT_URI_QUERY, q[k], (uint16_t)strlen(q[k]));
     for (unsigned j = 0; j < links; j++)
         len += (size_t)snprintf(lf + len, sizeof(lf) - len,

@@ -175,6 +175,12 @@ static void usage(FILE *out)
             "      --lookup-inflight N  lookups in flight per scenario (default 1: latency is\n"
             "                       the RD's service time plus two loopback hops)\n"
             "      --rss-pid PID    print PID's VmRSS (/proc) before and after the preload\n"
+            "                       (and with --observers its CPU time per change)\n"
+            "      --observers N    then register N Observe lookups, each its own filter\n"
+            "                       (et=et-<k%%1000>&count=5, from 127.0.0.2...), re-register\n"
+            "                       preloaded endpoints for --duration and report the\n"
+            "                       notification latency p50/p99/max (after --preload)\n"
+            "      --obs-rate R     re-registrations per second meanwhile (default 1000)\n"
             "  -h, --help           this text\n"
             "  -V, --version        print the version\n"
             "\n"
@@ -870,6 +876,8 @@ enum {
     OPT_RSS_PID,
     OPT_LOOKUP_INFLIGHT,
     OPT_RATE,
+    OPT_OBSERVERS,
+    OPT_OBS_RATE,
 };
 
 /* 0 run, 1 exit 0 (help/version), 2 usage error */
@@ -895,6 +903,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         {"links", required_argument, NULL, OPT_LINKS},
         {"lookups", no_argument, NULL, OPT_LOOKUPS},
         {"rss-pid", required_argument, NULL, OPT_RSS_PID},
+        {"observers", required_argument, NULL, OPT_OBSERVERS},
+        {"obs-rate", required_argument, NULL, OPT_OBS_RATE},
         {"lookup-inflight", required_argument, NULL, OPT_LOOKUP_INFLIGHT},
         {"rate", required_argument, NULL, OPT_RATE},
         {"help", no_argument, NULL, 'h'},
@@ -915,6 +925,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
     o->rounds = 1;
     o->links = 10;
     o->lookup_inflight = 1;
+    o->obs_rate = 1000;
     snprintf(o->path, sizeof(o->path), "/");
 
     while ((c = getopt_long(argc, argv, "n:s:d:c:w:hV", lopts, NULL)) != -1) {
@@ -1016,6 +1027,16 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
             if (parse_uint(optarg, BENCH_MAX_INFLIGHT, &v) < 0 || v == 0)
                 goto bad;
             o->lookup_inflight = (unsigned)v;
+            break;
+        case OPT_OBSERVERS:
+            if (parse_uint(optarg, 12600ul, &v) < 0 || v == 0)
+                goto bad;
+            o->observers = (unsigned)v;
+            break;
+        case OPT_OBS_RATE:
+            if (parse_uint(optarg, 1000000ul, &v) < 0 || v == 0)
+                goto bad;
+            o->obs_rate = v;
             break;
         case OPT_RSS_PID:
             if (parse_uint(optarg, 4194304ul, &v) < 0 || v == 0)
@@ -1146,7 +1167,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (o.preload > 0 || o.lookups)
+    if (o.preload > 0 || o.lookups || o.observers)
         return rd_scenarios(&o);
     return run_all(&o);
 }

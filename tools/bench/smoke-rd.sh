@@ -4,7 +4,9 @@
 # relay-udp on loopback (own temp state dir), --preload registers every
 # endpoint and reports a rate, --rss-pid reads rd-frontend's RSS, and
 # --lookups prints one result per scenario whose answers are all 2.05 with
-# sane latency fields; rdrelay-lookup-micro reports a rate and every
+# sane latency fields; --observers registers every observer and times
+# notifications; restart-relay.sh reports each relay's restart to ready;
+# rdrelay-lookup-micro reports a rate and every
 # scenario. Stops every process it started by PID.
 # usage: smoke-rd.sh BINDIR [PORT]
 set -eu
@@ -44,6 +46,30 @@ done
 coap-client-notls -B 2 "coap://127.0.0.1:$PORT/rd-lookup/ep?et=et-42&count=10" >"$TMP/lk" 2>&1 ||
     fail "lookup by hand"
 grep -q 'ep="b0000042"' "$TMP/lk" || fail "et=et-42 does not find b0000042"
+
+# Observe at scale (--observers): every observer registered, changes sent
+# and answered, notifications timed, latency and CPU fields present
+"$BIN/rdrelay-bench" --target "127.0.0.1:$PORT" --observers 50 --obs-rate 200 -d 0.5 \
+    --rss-pid "$FE" --json >"$TMP/out" 2>"$TMP/err" || fail "bench --observers exited non-zero"
+line=$(grep '^{"scenario":"observe",' "$TMP/out") || fail "no observe result"
+echo "$line" | grep -q '"observers":50,"registered":50,' || fail "observe: not all 50 registered"
+echo "$line" | grep -qE '"changes":([1-9][0-9]*),"changes_ok":\1,' || fail "observe: changes not all 2.xx"
+echo "$line" | grep -qE '"notifications":[1-9][0-9]*,"timed":[1-9][0-9]*,"missed":[0-9]+,' ||
+    fail "observe: no notifications timed"
+echo "$line" | grep -qE '"p50":[0-9]+\.[0-9]{3},"p99":[0-9]+\.[0-9]{3},"max":[0-9]+\.[0-9]{3},"cpu_us_per_change":[0-9.]+\}' ||
+    fail "observe: latency or CPU fields"
+
+# a relay's restart to ready (restart-relay.sh), small: each relay reports
+# a time, CPU and RSS for its first start and one restart after kill -9
+if command -v sqlite3 >/dev/null; then
+    N=2000 ROUNDS=1 RELAYS="udp tcp" PORT=$((PORT + 4)) \
+        "$(dirname "$0")/restart-relay.sh" "$BIN" >"$TMP/out" 2>"$TMP/err" ||
+        fail "restart-relay.sh exited non-zero"
+    for relay in udp tcp; do
+        n=$(grep -cE "^relay-$relay (first start|restart 1 \(after kill -9\)): ready with 2000 routes in [0-9]+\.[0-9]{3} s; CPU [0-9]+ ms; VmRSS [1-9][0-9]* kB$" "$TMP/out" || true)
+        [ "$n" -eq 2 ] || fail "restart-relay: relay-$relay did not report two sane rounds"
+    done
+fi
 
 # the in-process tool: a registration rate, every scenario, the tick, Observe
 "$BIN/rdrelay-lookup-micro" -n 200 --iters 5 --json >"$TMP/out" 2>"$TMP/err" ||
