@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# test_sig_term.sh - SIGTERM drain (issue 20), rdrelay-tcp and rdrelay-ws:
+# test_sig_term.sh - SIGTERM drain (issue 20), rdrelay-tcp and rdrelay-ws
+# (rdrelay-udp at the end: answer in flight delivered, new requests not taken):
 # a client's proxied request is in flight to a slow endpoint (rr-registrant
 # /slow, separate answer after 1.5 s, registered over the same transport)
 # when the relay gets SIGTERM. The client still gets its answer; a
@@ -56,6 +57,26 @@ sig_term_case() {
     fi
 }
 
+# rdrelay-udp: the request in flight is answered, a new one is not taken
+# (a CON client retransmits to the next instance), exit 0
+sig_term_udp() {
+    local out
+    xreg_start slowudp udp 4 --ep slowudp --lt 600
+    out=$T_DIR/slowudp.out
+    coap_bg "$out" -B 20 -O "3,slowudp.$RR_DOMAIN" -m get "$(rd_uri '/slow?ms=1500')"
+    wait_until 10 grep -q "request sent to slowudp" "$T_DIR/udp.log" ||
+        die "udp: the proxied request did not reach the endpoint"
+    kill -s TERM "${T_PIDS[udp]}"
+    wait_until 10 grep -q 'signal 15: stopping' "$T_DIR/udp.log" || fail "udp: no stop logged"
+    COAP_TIMEOUT=1 coap -m get "$(rd_uri /.well-known/core)"
+    assert_eq timeout "$CODE" "udp: after SIGTERM a new request is not taken"
+    bg_wait "$BG_PID" 20 || fail "udp: the client did not finish"
+    assert_contains "$(cat "$out.body" 2>/dev/null)" "slow 1500" \
+        "udp: the request in flight got its answer after SIGTERM"
+    rr_stop udp TERM
+    assert_eq 0 "$RR_EXIT" "udp: the relay exits 0 after the drain"
+}
+
 WS_PORT=$(rr_free_port t) || die "no free port"
 rt_start_all --stop-deadline-ms 5000
 ws_start --stop-deadline-ms 5000
@@ -63,4 +84,5 @@ ws_bridges_start
 wait_until 10 grep -q 'listening on ws' "$T_DIR/ws.log" || die "rdrelay-ws did not start"
 sig_term_case tcp
 sig_term_case ws
+sig_term_udp
 t_done
