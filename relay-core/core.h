@@ -454,6 +454,8 @@ int rc_plis_init(struct relay_core *c, struct rc_port_listeners *p, const struct
 bool rc_listen_overlap(const struct rr_addr *a, const struct rr_addr *b);
 int rc_plis_open(struct relay_core *c, struct rc_port_listeners *p, uint16_t port);
 void rc_plis_close(struct relay_core *c, struct rc_port_listeners *p, uint16_t port);
+/* Every hosting port listener out of the registry and closed (SIGTERM). */
+void rc_plis_stop(struct relay_core *c, struct rc_port_listeners *p);
 void rc_plis_free(struct rc_port_listeners *p);
 
 /* ---- cmdline.c ---- */

@@ -209,6 +209,8 @@ static void stop(void *tp, bool final, uint64_t now)
     uint32_t n = 0;
     (void)now;
 
+    /* hosting ports first: their slots are counted in base addresses */
+    rc_plis_stop(&r->core, &r->plis);
     if (l && l->n)
         rc_listeners_stop(&r->core, l);
     for (uint32_t ci = 0; ci < r->nconns_max; ci++)
