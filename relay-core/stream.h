@@ -216,6 +216,10 @@ void st_sig_abort(struct st_relay *r, uint32_t ci, const char *why, uint16_t bad
 /* A signalling message (code 7.xx) from the peer. */
 void st_sig_on_message(struct st_relay *r, uint32_t ci, const struct coap_msg *m, uint64_t now);
 /* Recompute the connection's next deadline. */
+/* SIGTERM (the stream relays' tp->stop): listeners closed, Release on each
+ * connection once nothing is in flight on it; a relay with listeners of
+ * its own (relay-ws: TLS) closes them, then calls this. */
+void st_stop(void *tp, bool final, uint64_t now);
 /* SIGTERM: Release on connection ci (it stays open for answers due). */
 void st_sig_release(struct st_relay *r, uint32_t ci);
 void st_sig_rearm(struct st_relay *r, uint32_t ci);

@@ -202,7 +202,7 @@ static void reload(void *tp)
  * Release makes peers close at once (libcoap does), so each connection
  * gets it once nothing is in flight on it, either way: its own requests
  * (inflight) or ours to the endpoint behind it (busy); final: all left. */
-static void stop(void *tp, bool final, uint64_t now)
+void st_stop(void *tp, bool final, uint64_t now)
 {
     struct st_relay *r = tp;
     struct rc_listeners *l = (struct rc_listeners *)(uintptr_t)r->plis.base;
@@ -251,7 +251,7 @@ static const struct relay_transport stream_transport = {
     .ux_release = st_ux_release,
     .ux_end = st_proxy_end_observation,
     .reload = reload,
-    .stop = stop,
+    .stop = st_stop,
 };
 
 int st_init(struct st_relay *r, uint8_t transport, const char *name, const struct st_io *io,
