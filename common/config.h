@@ -93,6 +93,16 @@ struct rr_config {
     char curve_authorized[2700]; /* client public keys let in (comma list): rd-frontend,
                                     and relays with a tcp:// xfwd endpoint */
     char xfwd_endpoints[1024];   /* NAME=tcp://ADDR:PORT[;KEY],...: relays on other hosts */
+    /* relay-udp: no traffic amplifier (RFC 9175, relay-core/amplify.h) */
+    uint32_t amplification_limit; /* 3: answer <= 3 x request unless verified; 0 = off */
+    uint32_t echo_verified_s;     /* 300: an Echo verifies its source this long */
+    uint32_t echo_verified_max;   /* 16384 verified sources remembered */
+    /* relay-side limits (relay-core/ratelimit.h) */
+    uint32_t proxy_rate_source;    /* 200 proxied requests/s per source (IPv4, IPv6 /64); 0 off */
+    uint32_t proxy_burst_source;   /* 400 */
+    uint32_t proxy_rate_endpoint;  /* 100 proxied requests/s per endpoint name; 0 off */
+    uint32_t proxy_burst_endpoint; /* 200 */
+    uint32_t limit_buckets;        /* 65536 token buckets, all keys together */
     /* parsed from extra_options by config_finish() */
     uint16_t extra_option_nums[RR_MAX_EXTRA_OPTIONS];
     unsigned n_extra_options;

@@ -5,7 +5,9 @@
  * Owns one temporary UDP socket (or WebSocket connection, for a coap+ws://
  * RD) per call. Talks to one peer.
  * CON with RFC 7252 retransmission (ACK_TIMEOUT 2 s, doubling), empty ACK
- * followed by a separate response, Block2 followed until the body is whole.
+ * followed by a separate response, Block2 followed until the body is whole,
+ * a 4.01 with an Echo (RFC 9175 §2.4, rdrelay's amplification limit)
+ * answered by repeating the request with that Echo.
  */
 #include "connect.h"
 
@@ -32,6 +34,8 @@ struct client_xfer {
     uint16_t mid;
     uint8_t token[4];
     uint64_t deadline;
+    uint8_t echo[40]; /* Echo to repeat (echo_len 0: none) */
+    uint8_t echo_len;
     uint8_t tx[CN_DGRAM_MAX];
     size_t txlen;
     uint8_t rx[CN_DGRAM_MAX];
@@ -52,6 +56,8 @@ static int client_build(struct client_xfer *x, uint32_t blk, unsigned szx)
     m.tkl = sizeof(x->token);
     memcpy(m.token, x->token, sizeof(x->token));
     if (cn_add_path_query(&m, x->req->path, x->req->query, storage, sizeof(storage)) < 0)
+        return -1;
+    if (x->echo_len && coap_msg_add_opt(&m, COAP_OPT_ECHO, x->echo, x->echo_len) < 0)
         return -1;
     if (x->req->content_format >= 0 &&
         coap_msg_add_opt_uint(&m, COAP_OPT_CONTENT_FORMAT, (uint32_t)x->req->content_format,
@@ -231,6 +237,9 @@ int cn_request_blocking(const struct cn_request *req, uint8_t *code, struct strb
             snprintf(err, errlen, "no answer within %u ms", req->timeout_ms);
             goto done;
         }
+        if (x->echo_len == 0 &&
+            (x->echo_len = (uint8_t)cn_echo_challenge(&resp, x->echo, sizeof(x->echo))) > 0)
+            continue; /* verify our address, then the same block again */
         *code = resp.code;
         if (blk == 0)
             sb_reset(body);

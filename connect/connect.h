@@ -66,10 +66,14 @@ int cn_sendto(int fd, const void *buf, size_t len, const struct rr_addr *to);
 /* recvfrom into buf; returns the length, or -1 (EAGAIN: nothing left). */
 ssize_t cn_recvfrom(int fd, void *buf, size_t cap, struct rr_addr *from);
 
+struct coap_msg;
+/* A 4.01 with an Echo option (RFC 9175 §2.4: rdrelay verifies our address
+ * before it sends a larger answer): copy the Echo into buf (cap bytes) and
+ * return its length, for the request to be repeated with it; else 0. */
+size_t cn_echo_challenge(const struct coap_msg *m, uint8_t *buf, size_t cap);
 /* Append Uri-Path options for "/a/b" and Uri-Query options for "a=b&c" to a
  * request; the strings are split in place into storage, which must outlive
  * the message. 0 / -1 if there are too many options. */
-struct coap_msg;
 int cn_add_path_query(struct coap_msg *m, const char *path, const char *query, char *storage,
                       size_t storage_len);
 

@@ -185,3 +185,13 @@ uint32_t cn_random32(void)
         return v;
     return (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16);
 }
+
+size_t cn_echo_challenge(const struct coap_msg *m, uint8_t *buf, size_t cap)
+{
+    const struct coap_msg_opt *o = coap_msg_find(m, COAP_OPT_ECHO);
+
+    if (m->code != COAP_CODE(4, 1) || !o || o->len == 0 || o->len > cap)
+        return 0;
+    memcpy(buf, o->val, o->len);
+    return o->len;
+}

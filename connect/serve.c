@@ -74,7 +74,7 @@ struct own_req {
     enum own_kind kind;
     uint8_t code;
     char path[CN_PATHLEN];
-    char query[512]; /* as long as ep_step's q (registration query with sec=) */
+    char query[512];           /* as long as ep_step's q (registration query with sec=) */
     char uri_host[CN_HOSTLEN]; /* route probes only */
     const char *payload;       /* the endpoint's links (owned by serve_ep) */
     size_t payload_len;
@@ -88,6 +88,8 @@ struct own_req {
     unsigned rto;
     uint64_t next_tx, give_up;
     bool acked;
+    uint8_t echo[40]; /* RFC 9175 Echo to repeat, from a 4.01 (echo_len 0: none) */
+    uint8_t echo_len;
 };
 
 struct serve_ep {
@@ -263,6 +265,8 @@ static int own_build(struct serve_ep *e)
             coap_msg_add_opt(&m, COAP_OPT_URI_HOST, r->uri_host, (uint16_t)strlen(r->uri_host)) < 0)
             return -1;
         if (cn_add_path_query(&m, r->path, r->query, storage, sizeof(storage)) < 0)
+            return -1;
+        if (r->echo_len && coap_msg_add_opt(&m, COAP_OPT_ECHO, r->echo, r->echo_len) < 0)
             return -1;
         if (r->cf >= 0 &&
             coap_msg_add_opt_uint(&m, COAP_OPT_CONTENT_FORMAT, (uint32_t)r->cf, cfbuf) < 0)
@@ -653,6 +657,20 @@ static void ep_step(struct serve *s, struct serve_ep *e, uint64_t now)
         ep_step(s, e, now);
 }
 
+/* 4.01 with an Echo (RFC 9175 §2.4: rdrelay verifies our address before
+ * it sends a larger answer): the same request again with that Echo, once. */
+static bool own_echo_retry(struct serve_ep *e, const struct coap_msg *m, uint64_t now)
+{
+    struct own_req *r = &e->own;
+
+    if (r->echo_len || (r->echo_len = (uint8_t)cn_echo_challenge(m, r->echo, sizeof(r->echo))) == 0)
+        return false;
+    if (own_build(e) < 0)
+        return false;
+    r->next_tx = now;
+    return true;
+}
+
 /* 2.31 Continue for a Block1 transfer of ours: send the next block. */
 static bool own_next_block(struct serve_ep *e, const struct coap_msg *m, uint64_t now)
 {
@@ -691,7 +709,7 @@ static void own_on_msg(struct serve *s, struct serve_ep *e, const uint8_t *buf, 
                     now + (r->kind == OWN_PROBE ? SERVE_PROBE_WAIT_MS : SERVE_SEPARATE_WAIT_MS);
             }
         } else if (m.tkl == SERVE_TKL && memcmp(m.token, r->token, SERVE_TKL) == 0) {
-            if (!own_next_block(e, &m, now))
+            if (!own_echo_retry(e, &m, now) && !own_next_block(e, &m, now))
                 own_done(s, e, &m, false, now);
         }
         return;
@@ -704,7 +722,7 @@ static void own_on_msg(struct serve *s, struct serve_ep *e, const uint8_t *buf, 
             cn_sendto(e->fd_rd, b, sizeof(b), &s->o.rd.addr);
             e->last_tx = now;
         }
-        if (mine && !own_next_block(e, &m, now))
+        if (mine && !own_echo_retry(e, &m, now) && !own_next_block(e, &m, now))
             own_done(s, e, &m, false, now);
     }
 }

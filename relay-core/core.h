@@ -55,6 +55,7 @@
 
 #include "addr.h"
 #include "clone_client.h"
+#include "ratelimit.h"
 #include "coap_msg.h"
 #include "config.h"
 #include "proto.h"
@@ -359,6 +360,7 @@ struct relay_core {
     uint32_t nports;
 
     struct rc_counters c;
+    struct rc_limits lim;  /* rate limits (ratelimit.h) */
     struct rc_metrics *mx; /* metrics.c; NULL: no metrics_listen for us */
     struct curve_zap *zap; /* xfwd.c: a tcp:// xfwd endpoint's key check */
 };

@@ -70,6 +70,8 @@ unsigned rc_status_collect(struct relay_core *c, struct rc_counter *f, unsigned 
     RC_PUT("proxy_5_04", c->c.proxy_5_04);
     RC_PUT("proxy_5_05", c->c.proxy_5_05);
     RC_PUT("no_slot", c->c.no_slot);
+    RC_PUT("limit_rate_source", c->lim.hit_source);
+    RC_PUT("limit_rate_endpoint", c->lim.hit_endpoint);
     RC_PUT("rd_requests", c->c.rd_requests);
     RC_PUT("rd_responses", c->c.rd_responses);
     RC_PUT("rd_resends", c->c.rd_resends);

@@ -110,12 +110,17 @@ int rc_init(struct relay_core *c, const struct rr_config *cfg, const char *name,
     c->rd_seq = (uint32_t)random();
     c->start_wall_ms = now_wall_ms();
     curve_init(cfg); /* tcp:// to rd-frontend: CURVE keys (common/curve.h) */
+    if (rc_limits_init(&c->lim, cfg) < 0) {
+        log_warnx("out of memory for %u rate-limit buckets", cfg->limit_buckets);
+        return -1;
+    }
     return 0;
 }
 
 void rc_free(struct relay_core *c)
 {
     rc_metrics_close(c);
+    rc_limits_free(&c->lim);
     rc_ctl_close(c);
     if (c->zctx)
         zmq_ctx_term(c->zctx);

@@ -151,6 +151,19 @@ void st_proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *h
     char diag[128];
 
     d->h.kind = DX_K_PROXY;
+    uint32_t wait = rc_limit_proxy(&r->core.lim, &r->conns[d->conn].remote, host, now);
+    if (wait) {
+        /* 5.03 + Max-Age: come back when the bucket has a token */
+        struct coap_msg a;
+        uint8_t ma[4];
+        coap_msg_init(&a);
+        a.code = COAP_SERVICE_UNAVAILABLE;
+        coap_msg_add_opt_uint(&a, COAP_OPT_MAX_AGE, wait, ma);
+        a.payload = (const uint8_t *)"rate limit";
+        a.payload_len = strlen("rate limit");
+        st_dx_answer(r, i, &a, true, now);
+        return;
+    }
     switch (rc_proxy_decide(&r->core, m, host, &route, hl, &code, diag, sizeof(diag))) {
     case RC_PROXY_ANSWER:
         st_dx_answer_local(r, i, code, diag, now);

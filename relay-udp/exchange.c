@@ -50,6 +50,11 @@ int exch_init(struct relay *r)
         log_warnx("out of memory for %u duplicate entries", r->cfg.dedup_entries);
         return -1;
     }
+    if (rc_amp_init(&r->amp, r->cfg.amplification_limit, r->cfg.echo_verified_s,
+                    r->cfg.echo_verified_max) < 0) {
+        log_warnx("out of memory for %u verified sources", r->cfg.echo_verified_max);
+        return -1;
+    }
     log_debug("duplicate memory: %u entries, %u per peer, %zu KiB", r->dd.max_entries,
               r->dd.per_peer, dd_memory(r->dd.max_entries, r->dd.per_peer) / 1024);
     memset(r->ack_b, 0xff, r->nack_b * sizeof(uint32_t));
@@ -72,6 +77,7 @@ void exch_free(struct relay *r)
     rc_exch_free(&r->core);
     free(r->ack_b);
     dd_free(&r->dd);
+    rc_amp_free(&r->amp);
     r->dx = NULL;
     r->ux = NULL;
     r->ack_b = NULL;
@@ -269,7 +275,8 @@ void dx_arm_empty_ack(struct relay *r, uint32_t i, uint64_t now)
         th_arm(&r->core.timers, &d->t_ack, now + r->cfg.empty_ack_delay_ms);
 }
 
-void dx_on_duplicate(struct relay *r, uint32_t di, int sock, const struct rr_addr *local)
+void dx_on_duplicate(struct relay *r, uint32_t di, int sock, const struct rr_addr *local,
+                     size_t req_len, uint64_t now)
 {
     const struct dd_entry *e = &r->dd.e[di];
     const struct rr_addr *peer = &r->dd.p[e->peer].addr;
@@ -282,8 +289,13 @@ void dx_on_duplicate(struct relay *r, uint32_t di, int sock, const struct rr_add
         const struct dexch *d = &r->dx[e->ref];
         ack = d->req_type == COAP_T_CON && d->ack_sent;
     } else if (e->len) {
-        /* the kept answer, byte for byte, from where the request came in */
-        udp_send(r, sock, peer, local, r->dd.ans[di], e->len);
+        /* the kept answer, byte for byte, from where the request came in;
+         * it was sized for the first request: a short datagram with the
+         * same message id must not draw it (amplify.h) */
+        if (rc_amp_allows(&r->amp, peer, req_len, e->len, now))
+            udp_send(r, sock, peer, local, r->dd.ans[di], e->len);
+        else
+            r->amp.c.dropped++;
         return;
     }
     if (ack)
@@ -323,12 +335,13 @@ int dx_answer(struct relay *r, uint32_t i, const uint8_t *resp, size_t len, uint
                              d->h.tkl, resp + rest, len - (size_t)rest);
     if (n < 0)
         return -1;
-    d->out.len = (uint16_t)n;
+    d->out.len = (uint16_t)dx_amp_limit(r, i, (size_t)n, now);
     d->out.msgid = msgid;
     d->out.sock = d->sock;
     d->out.remote = d->peer;
     d->out.local = d->local;
-    udp_send(r, d->sock, &d->peer, &d->local, d->out.buf, d->out.len);
+    if (d->out.len)
+        udp_send(r, d->sock, &d->peer, &d->local, d->out.buf, d->out.len);
     if (type == COAP_T_CON)
         out_start(r, i, &d->out, &d->t_ack, now);
     else if (notify_type != 0xff && !final)
@@ -346,10 +359,10 @@ int dx_answer(struct relay *r, uint32_t i, const uint8_t *resp, size_t len, uint
 
 /* Answer with a locally made response (code, text payload), as a plain
  * answer (notify_type 0xff) or a final notification. */
-static int answer_text(struct relay *r, uint32_t i, uint8_t code, const char *payload,
-                       uint8_t notify_type, uint64_t now)
+static int answer_text_age(struct relay *r, uint32_t i, uint8_t code, uint32_t max_age,
+                           const char *payload, uint8_t notify_type, uint64_t now)
 {
-    uint8_t b[4 + 8 + 1 + 256];
+    uint8_t b[4 + 8 + 6 + 1 + 256];
     size_t n = 4, pl = payload ? strlen(payload) : 0;
     struct dexch *d = &r->dx[i];
 
@@ -360,12 +373,32 @@ static int answer_text(struct relay *r, uint32_t i, uint8_t code, const char *pa
     b[2] = b[3] = 0;
     memcpy(b + 4, d->h.token, d->h.tkl);
     n += d->h.tkl;
+    if (max_age) {
+        /* Max-Age (14): delta nibble 13 + 1 extended byte, 1..4 value bytes */
+        uint8_t len = max_age > 0xffffff ? 4 : max_age > 0xffff ? 3 : max_age > 0xff ? 2 : 1;
+        b[n++] = (uint8_t)(13 << 4 | len);
+        b[n++] = COAP_OPT_MAX_AGE - 13;
+        for (int k = len - 1; k >= 0; k--)
+            b[n++] = (uint8_t)(max_age >> (8 * k));
+    }
     if (pl) {
         b[n++] = 0xff;
         memcpy(b + n, payload, pl);
         n += pl;
     }
     return dx_answer(r, i, b, n, notify_type, true, now);
+}
+
+static int answer_text(struct relay *r, uint32_t i, uint8_t code, const char *payload,
+                       uint8_t notify_type, uint64_t now)
+{
+    return answer_text_age(r, i, code, 0, payload, notify_type, now);
+}
+
+int dx_answer_local_max_age(struct relay *r, uint32_t i, uint8_t code, uint32_t max_age,
+                            const char *payload, uint64_t now)
+{
+    return answer_text_age(r, i, code, max_age, payload, 0xff, now);
 }
 
 int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *payload, uint64_t now)

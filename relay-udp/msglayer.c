@@ -71,7 +71,7 @@ static void on_request(struct relay *r, int sock, const struct rr_addr *peer,
 {
     uint32_t i = dx_find_dup(r, peer, m->msgid, now);
     if (i != RU_NONE) {
-        dx_on_duplicate(r, i, sock, local);
+        dx_on_duplicate(r, i, sock, local, len, now);
         return;
     }
     if (r->core.stopping) {
@@ -98,9 +98,11 @@ static void on_request(struct relay *r, int sock, const struct rr_addr *peer,
     d->local = *local;
     d->req_type = m->type;
     d->req_msgid = m->msgid;
+    d->req_len = (uint16_t)len;
     d->h.tkl = m->tkl;
     memcpy(d->h.token, m->token, m->tkl);
     dx_dedup_insert(r, i);
+    rc_amp_on_request(&r->amp, peer, m, now); /* our Echo verifies the peer */
 
     /* port-based hosting (BRIEF §3.4): such a listener maps every request
      * to its one route and never looks at Uri-Host */

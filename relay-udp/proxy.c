@@ -59,6 +59,13 @@ void proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *host
     char diag[96];
 
     d->h.kind = DX_K_PROXY;
+    if (dx_amp_prechallenge(r, i, m, now))
+        return;
+    uint32_t wait = rc_limit_proxy(&r->core.lim, &d->peer, host, now);
+    if (wait) {
+        dx_answer_local_max_age(r, i, COAP_SERVICE_UNAVAILABLE, wait, "rate limit", now);
+        return;
+    }
     switch (rc_proxy_decide(&r->core, m, host, &route, hl, &code, diag, sizeof(diag))) {
     case RC_PROXY_ANSWER:
         dx_answer_local(r, i, code, diag, now);

@@ -109,6 +109,14 @@ void rd_on_notify(void *tp, const struct rr_peer *pp, bool confirmable, const ui
     d->out.remote = d->peer;
     d->out.local = d->local;
     r->core.c.rd_notify++;
+    /* too large for an unverified client: 4.01 + Echo ends its observation
+     * (RFC 7641 §3.2), and so does its RST to the next one */
+    d->out.len = (uint16_t)dx_amp_limit_notify(r, i, d->out.len, now);
+    if (d->out.len == 0) {
+        rd_notify_gone(r, i);
+        dx_release(r, i);
+        return;
+    }
     udp_send(r, sock, &d->peer, &d->local, d->out.buf, d->out.len);
     if (type == COAP_T_CON) {
         d->out_kind = DX_O_SEP;

@@ -15,6 +15,8 @@
  *   keepalive.c NAT keepalive and reachability of proxied UDP routes
  *   xfwd.c      cross-transport forwarding over the core's sockets: the
  *               requester's client side and the holder's upstream side
+ *   amp_udp.c   the amplification limit on every answer (RFC 9175 Echo,
+ *               relay-core/amplify.h)
  *   xblock.c    block-wise across transports: Block1 collection (requester)
  *               and splitting (holder) over r->bw (common/blockwise.h)
  * Nothing here allocates per request: pools are sized from max_exchanges.
@@ -27,6 +29,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "amplify.h"
 #include "blockwise.h"
 #include "clone_client.h"
 #include "coap_msg.h"
@@ -107,6 +110,7 @@ struct dexch {
     uint8_t req_type; /* CON or NON */
     bool ack_sent;    /* empty ACK already sent */
     uint16_t req_msgid;
+    uint16_t req_len; /* the request's datagram size (amplification limit, amplify.h) */
     int sock;
     struct rr_addr peer, local;
     uint32_t dd;     /* our entry in the duplicate memory (dedup.c), RU_NONE */
@@ -208,6 +212,7 @@ struct relay {
 
     struct ka_table ka;
     struct bw_store bw; /* block-wise bodies (xblock.c), sized once */
+    struct rc_amp amp;  /* amplification limit: Echo and verified sources */
 
     uint16_t next_msgid;
     uint64_t next_ka_tick_ms;
@@ -249,16 +254,32 @@ uint32_t dx_alloc(struct relay *r, uint64_t now);
 void dx_release(struct relay *r, uint32_t i);
 void dx_dedup_insert(struct relay *r, uint32_t i);
 /* Duplicate memory: dx_find_dup returns an entry of r->dd (or RU_NONE);
- * dx_on_duplicate answers a duplicate that came in on sock at local. */
-void dx_on_duplicate(struct relay *r, uint32_t di, int sock, const struct rr_addr *local);
+ * dx_on_duplicate answers a duplicate of req_len bytes that came in on sock
+ * at local. */
+void dx_on_duplicate(struct relay *r, uint32_t di, int sock, const struct rr_addr *local,
+                     size_t req_len, uint64_t now);
 /* Deliver a response (raw bytes; their token is replaced with the client's,
  * the header with ACK/CON/NON as the state requires). notify_type is the
  * type for an Observe notification (CON/NON) or 0xff for a plain response.
  * final: the exchange ends after this. 0 / -1. */
 int dx_answer(struct relay *r, uint32_t i, const uint8_t *resp, size_t len, uint8_t notify_type,
               bool final, uint64_t now);
+/* The bytes dx_answer sends in place of an answer of len bytes that would
+ * make us an amplifier (amplify.h): 4.01 + Echo rewritten into d->out, or
+ * nothing (0) when even that is too large. Returns len when it may go. */
+size_t dx_amp_limit(struct relay *r, uint32_t i, size_t len, uint64_t now);
+/* The same for an RD notification of len bytes in d->out (no request of
+ * its own: see amp_udp.c). */
+size_t dx_amp_limit_notify(struct relay *r, uint32_t i, size_t len, uint64_t now);
+/* A proxied request with an unsafe method (not GET/FETCH) from an
+ * unverified source: answered 4.01 + Echo here, before it is forwarded
+ * (1), so the origin never runs it twice; else 0. */
+int dx_amp_prechallenge(struct relay *r, uint32_t i, const struct coap_msg *m, uint64_t now);
 /* Answer with a locally made response (code, text payload). */
 int dx_answer_local(struct relay *r, uint32_t i, uint8_t code, const char *payload, uint64_t now);
+/* The same with a Max-Age option (seconds; 0 = none), e.g. 5.03 over a rate limit. */
+int dx_answer_local_max_age(struct relay *r, uint32_t i, uint8_t code, uint32_t max_age,
+                            const char *payload, uint64_t now);
 void dx_arm_empty_ack(struct relay *r, uint32_t i, uint64_t now);
 void dx_send_empty_ack(struct relay *r, uint32_t i);
 void dx_done(struct relay *r, uint32_t i, uint64_t now);

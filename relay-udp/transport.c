@@ -57,6 +57,10 @@ static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
         {"tx_err", r->c.tx_err},
         {"pings_answered", r->c.pings_answered},
         {"separate", r->c.separate},
+        {"amp_challenged", r->amp.c.challenged},
+        {"amp_verified", r->amp.c.verified},
+        {"amp_echo_stale", r->amp.c.echo_stale},
+        {"amp_dropped", r->amp.c.dropped},
     };
     unsigned n = 0;
     for (; n < sizeof(mine) / sizeof(mine[0]) && n < max; n++)

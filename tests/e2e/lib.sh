@@ -224,10 +224,18 @@ rr_start() {
         *) prog=$RDRELAY_BIN/$prog ;;
     esac
     [ -x "$prog" ] || die "$prog is not built"
-    echo "=== start $(date +%T.%N) $prog $*" >>"$T_DIR/$name.log"
+    # RR_VALGRIND=1 (tools/memcheck.sh): our own daemons run under valgrind
+    # memcheck; its report goes to the log, which t_cleanup checks
+    local vg=()
+    if [ "${RR_VALGRIND:-0}" = 1 ] && [[ "$prog" == "$RDRELAY_BIN"/rdrelay-* ]]; then
+        vg=(valgrind --leak-check=full --show-leak-kinds=definite
+            --errors-for-leak-kinds=definite --track-fds=no
+            "--suppressions=$RDRELAY_SRC/tests/valgrind.supp")
+    fi
+    echo "=== start $(date +%T.%N) ${vg[*]} $prog $*" >>"$T_DIR/$name.log"
     rm -f "$T_DIR/$name.pid" "$T_DIR/$name.exit"
     (
-        "$prog" "$@" >>"$T_DIR/$name.log" 2>&1 &
+        "${vg[@]}" "$prog" "$@" >>"$T_DIR/$name.log" 2>&1 &
         echo $! >"$T_DIR/$name.pid"
         wait $!
         echo $? >"$T_DIR/$name.exit"
@@ -542,6 +550,10 @@ t_cleanup() {
         [ -f "$f" ] || continue
         if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f"; then
             fail "sanitizer report in $(basename "$f")"
+        fi
+        # valgrind (RR_VALGRIND=1): any error, or a definite leak
+        if grep -qE '^==[0-9]+== ERROR SUMMARY: [1-9]' "$f"; then
+            fail "valgrind memcheck report in $(basename "$f")"
         fi
     done
     if [ "$T_DONE" -eq 0 ] && [ "$status" -eq 0 ]; then

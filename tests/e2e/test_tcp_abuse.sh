@@ -95,6 +95,14 @@ assert_eq "closed 1 of 1" "$(grep -oE '^closed 1 of 1' "$T_DIR/big.out")" "... a
 assert_match '^recv 7\.05' "$(grep '^recv 7\.05' "$T_DIR/big6.out" | head -n 1)" \
     "IPv6: a 1 GiB Length is answered with Abort (7.05)"
 assert_eq "closed 1 of 1" "$(grep -oE '^closed 1 of 1' "$T_DIR/big6.out")" "IPv6: ... and closed"
+# a Length of exactly 2^32 (issue 19 bad-input table): a 32-bit size
+# would wrap to 0; the relay must Abort, and another client is served
+"$ABUSE" len32 127.0.0.1 "$RR_PORT" 15 >"$T_DIR/len32.out" 2>&1
+assert_match '^recv 7\.05' "$(grep '^recv 7\.05' "$T_DIR/len32.out" | head -n 1)" \
+    "a message announcing a Length of 2^32 is answered with Abort (7.05)"
+assert_eq "closed 1 of 1" "$(grep -oE '^closed 1 of 1' "$T_DIR/len32.out")" "... and closed"
+coap -m get "$(rd_uri /.well-known/core?rt=core.rd)"
+assert_code 2.05 "meanwhile another client is served"
 
 # ---- half a message header, then silence
 "$ABUSE" half 127.0.0.1 "$RR_PORT" 40 >"$T_DIR/half.out" 2>&1

@@ -20,7 +20,11 @@ command -v node >/dev/null || die "node is not installed (tools/setup-deps.sh)"
 # busy machine reaches; the per-peer memory does not depend on it. The
 # long empty-ACK delay keeps every answer piggybacked (the cached kind).
 MAX_EXCHANGES=512
-RR_EXTRA_ARGS=(--max-exchanges "$MAX_EXCHANGES" --empty-ack-delay-ms 5000 --log-level info)
+# the load is one source at full speed: the per-source and per-endpoint
+# rate limits (test_relay_limits.sh) are off here; so is the amplification
+# limit: the raw POST client cannot answer an Echo challenge
+RR_EXTRA_ARGS=(--max-exchanges "$MAX_EXCHANGES" --empty-ack-delay-ms 5000 --log-level info
+    --proxy-rate-source 0 --proxy-rate-endpoint 0 --amplification-limit 0)
 rr_start_all
 reg_start counter --ep counter
 reg_start load --ep load

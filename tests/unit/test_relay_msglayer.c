@@ -243,7 +243,9 @@ static void test_rd_unanswered(void **state)
     assert_int_equal(f->r->core.c.rd_requests, before);
     /* re-sent to rd-frontend every second, then 5.03 as a CON */
     n = advance(f, RC_RD_GIVEUP_MS + 1000, out, sizeof(out));
-    assert_true(n > 6);
+    /* the client is not verified (amplify.h): the code without the
+     * diagnostic that would make the answer more than 3x the request */
+    assert_true(n >= 4 && n <= 3 * rl);
     assert_int_equal(out[0] >> 4 & 3, COAP_T_CON);
     assert_int_equal(out[1], COAP_SERVICE_UNAVAILABLE);
     assert_true(f->r->core.c.rd_resends >= 50);
