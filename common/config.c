@@ -72,6 +72,9 @@ static const struct cfg_entry cfg_table[] = {
      "relay-udp: requests remembered for duplicate detection, all peers together (~1.7 KiB each)"},
     {"dedup_per_peer", CFG_U32, F(dedup_per_peer), "256",
      "relay-udp: requests remembered per peer (its own oldest go first)"},
+    {"stop_deadline_ms", CFG_U32, F(stop_deadline_ms), "2000",
+     "on SIGTERM a relay stops taking work and waits this long for the exchanges in flight "
+     "before it exits (ms)"},
     {"heartbeat_ms", CFG_U32, F(heartbeat_ms), "1000", "route PUB heartbeat interval (ms)"},
     {"tcp_timeout_ms", CFG_U32, F(tcp_timeout_ms), "10000",
      "TCP peer with no CSM, or stuck in the middle of a message, this long -> Abort (ms)"},
@@ -590,9 +593,23 @@ static int apply_flags(struct rr_config *cfg, int *argc, char **argv, char *err,
     return 0;
 }
 
-int config_from_args(struct rr_config *cfg, int *argc, char **argv)
+/* The command line as first given (config_from_args compacts argv in
+ * place): SIGHUP re-reads the same file and flags (config_reread). */
+#define CFG_MAX_ARGS 256
+static char *saved_argv[CFG_MAX_ARGS + 1];
+static int saved_argc;
+
+static void save_args(int argc, char **argv)
 {
-    char err[512];
+    saved_argc = argc < CFG_MAX_ARGS ? argc : CFG_MAX_ARGS;
+    for (int i = 0; i < saved_argc; i++)
+        saved_argv[i] = argv[i];
+    saved_argv[saved_argc] = NULL;
+}
+
+/* defaults < file < flags, then config_finish; argv compacted as above */
+static int config_build(struct rr_config *cfg, int *argc, char **argv, char *err, size_t errlen)
+{
     const char *path = find_config_path(*argc, argv);
 
     config_defaults(cfg);
@@ -601,16 +618,47 @@ int config_from_args(struct rr_config *cfg, int *argc, char **argv)
         if (path && !*path)
             path = NULL;
     }
-    if (path && config_load_file(cfg, path, err, sizeof(err)) < 0)
-        goto fail;
-    if (apply_flags(cfg, argc, argv, err, sizeof(err)) < 0)
-        goto fail;
-    if (config_finish(cfg, err, sizeof(err)) < 0)
+    if (path && config_load_file(cfg, path, err, errlen) < 0)
+        return -1;
+    if (apply_flags(cfg, argc, argv, err, errlen) < 0)
+        return -1;
+    return config_finish(cfg, err, errlen);
+}
+
+int config_reread(struct rr_config *cfg, char *err, size_t errlen)
+{
+    char *argv[CFG_MAX_ARGS + 1];
+    int argc = saved_argc;
+
+    if (argc == 0) {
+        snprintf(err, errlen, "no command line saved");
+        return -1;
+    }
+    memcpy(argv, saved_argv, sizeof(argv));
+    return config_build(cfg, &argc, argv, err, errlen);
+}
+
+int config_from_args(struct rr_config *cfg, int *argc, char **argv)
+{
+    char err[512];
+
+    save_args(*argc, argv);
+    if (config_build(cfg, argc, argv, err, sizeof(err)) < 0)
         goto fail;
     return 0;
 fail:
     fprintf(stderr, "%s: config: %s\n", argv[0], err);
     return -1;
+}
+
+int config_copy_setting(struct rr_config *dst, const struct rr_config *src, const char *name)
+{
+    const struct cfg_entry *e = cfg_find(name, strlen(name));
+
+    if (!e)
+        return -1;
+    memcpy((char *)dst + e->offset, (const char *)src + e->offset, e->size);
+    return 0;
 }
 
 void config_print_help(FILE *out)

@@ -45,6 +45,7 @@ struct rr_config {
     uint32_t block_slots;          /* 16 block-wise bodies in assembly/splitting (blockwise.h) */
     uint32_t block_body_max;       /* 16384 bytes per such body; more -> 4.13 + Size1 */
     uint32_t block_timeout_ms;     /* 30000: an idle block-wise body is dropped */
+    uint32_t stop_deadline_ms;     /* 2000: SIGTERM waits this long for exchanges in flight */
     /* topology (relay core): names and cross-transport peers */
     char udp_relay_name[32];     /* "udp": rdrelay-udp's name (routing id, XFWD endpoint) */
     char tcp_relay_name[32];     /* "tcp": rdrelay-tcp's name */
@@ -143,6 +144,22 @@ int config_load_file(struct rr_config *cfg, const char *path, char *err, size_t 
  * the error to stderr.
  */
 int config_from_args(struct rr_config *cfg, int *argc, char **argv);
+
+/* SIGHUP: build a fresh configuration from the same command line (and so
+ * the same file) config_from_args was given; 0, or -1 with err set. */
+int config_reread(struct rr_config *cfg, char *err, size_t errlen);
+
+/* Copy one setting's field (by table name) from src to dst; -1 unknown. */
+int config_copy_setting(struct rr_config *dst, const struct rr_config *src, const char *name);
+
+/*
+ * SIGHUP (config_reload.c): re-read the configuration, log every setting
+ * that changed (old -> new), copy into *cur the ones safe to change at run
+ * time and log the others as needing a restart. A file that does not parse
+ * changes nothing (logged). Applies log_level itself. Returns how many
+ * settings were applied, -1 on a bad file.
+ */
+int config_reload(struct rr_config *cur);
 
 /* Derive empty paths from state_dir, parse extra_options; 0 / -1 (err set). */
 int config_finish(struct rr_config *cfg, char *err, size_t errlen);

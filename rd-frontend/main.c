@@ -33,11 +33,17 @@
 #define BATCH_MAX 512
 #define SOCKET_HWM 100000
 
-static volatile sig_atomic_t quit_signal;
+static volatile sig_atomic_t quit_signal, hup_signal;
 
 static void on_signal(int sig)
 {
     quit_signal = sig;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    hup_signal = 1;
 }
 
 static void usage(FILE *out)
@@ -206,6 +212,12 @@ static int run(struct frontend *fe)
         long timeout = due > mono ? (long)(due - mono) : 0;
         int nitems = 1;
 
+        if (hup_signal && !lp->committing) {
+            /* between transactions: the limits and takeover policy are
+             * read on every request (limits.c, ownership.c) */
+            hup_signal = 0;
+            config_reload(&fe->cfg);
+        }
         if (snap_wait >= 0 && snap_wait < timeout)
             timeout = snap_wait; /* a snapshot has more to send */
         items[0] = (zmq_pollitem_t){.socket = fe->router, .events = ZMQ_POLLIN};
@@ -323,6 +335,8 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     fe = calloc(1, sizeof(*fe));

@@ -207,6 +207,16 @@ struct relay_transport {
     /* end upstream exchange ui at the endpoint: an observation (or a
      * pending Observe 0 request) is deregistered, anything else released */
     void (*ux_end)(void *tp, uint32_t ui, uint64_t now);
+
+    /* ---- signals (loop.c) ---- */
+    /* SIGHUP: the core reloaded c->cfg; re-read what the transport copied
+     * at start (NULL: it reads the configuration on every use) */
+    void (*reload)(void *tp);
+    /* SIGTERM: stop taking new work (stream: listeners closed, Release on
+     * every connection once nothing is in flight on it); called on every
+     * iteration while the core lets the exchanges in flight finish, with
+     * final set on the last one (deadline or nothing left) */
+    void (*stop)(void *tp, bool final, uint64_t now);
 };
 
 /* Where an upstream exchange came from (what its answer goes to). */
@@ -313,7 +323,7 @@ struct rc_port {
 };
 
 struct relay_core {
-    const struct rr_config *cfg;
+    const struct rr_config *cfg; /* the transport's own, writable: SIGHUP reloads it */
     const struct relay_transport *tp;
     void *tpa; /* the transport's state, passed to every callback */
     char name[RR_RELAY_NAME_MAX];
@@ -344,6 +354,8 @@ struct relay_core {
     uint32_t conn_epoch; /* random per start: high half of connection ids */
     uint32_t conn_seq;
     uint64_t start_wall_ms;
+    bool stopping;             /* SIGTERM seen: draining (loop.c) */
+    uint64_t stop_deadline_ms; /* then exit even with exchanges in flight */
     uint64_t next_status_ms, next_clone_ms;
 
     struct rc_port *ports; /* port_hosting_range, NULL when off */
@@ -410,6 +422,8 @@ struct rc_listeners {
 int rc_listeners_open(struct relay_core *c, struct rc_listeners *l, const char *list,
                       uint16_t default_port);
 void rc_listeners_close(struct rc_listeners *l);
+/* Out of the registry and closed (SIGTERM: no new connections). */
+void rc_listeners_stop(struct relay_core *c, struct rc_listeners *l);
 /* The peer and local address of a connected socket (zeroed if unknown). */
 void rc_sock_addrs(int fd, struct rr_addr *remote, struct rr_addr *local);
 /* One listening stream socket on a (bound: its address, the kernel's port
@@ -445,6 +459,8 @@ int rc_plis_init(struct relay_core *c, struct rc_port_listeners *p, const struct
 bool rc_listen_overlap(const struct rr_addr *a, const struct rr_addr *b);
 int rc_plis_open(struct relay_core *c, struct rc_port_listeners *p, uint16_t port);
 void rc_plis_close(struct relay_core *c, struct rc_port_listeners *p, uint16_t port);
+/* Every hosting port listener out of the registry and closed (SIGTERM). */
+void rc_plis_stop(struct relay_core *c, struct rc_port_listeners *p);
 void rc_plis_free(struct rc_port_listeners *p);
 
 /* ---- cmdline.c ---- */

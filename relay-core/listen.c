@@ -119,6 +119,13 @@ void rc_listeners_close(struct rc_listeners *l)
     l->n = 0;
 }
 
+void rc_listeners_stop(struct relay_core *c, struct rc_listeners *l)
+{
+    for (int i = 0; i < l->n; i++)
+        rc_fd_del(c, l->fd[i]);
+    rc_listeners_close(l);
+}
+
 void rc_sock_addrs(int fd, struct rr_addr *remote, struct rr_addr *local)
 {
     struct sockaddr_storage ss;

@@ -12,10 +12,15 @@
  * or while a bounded drain left messages behind: per socket, no
  * process-wide counter. Then the due timers (handed to the transport), the
  * clone client's tick, RELAY_STATUS every 5 s, the transport's tick and
- * flush. Signal handlers only set the one flag below.
+ * flush. Signal handlers only set the flags below.
+ * SIGHUP reloads the configuration (config_reload.c). SIGTERM/SIGINT: the
+ * transport stops taking new work (tp->stop: stream relays send Release on
+ * every connection and close their listeners), the loop runs on until no
+ * exchange is in flight or stop_deadline_ms passed, then rc_run returns 0.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -32,12 +37,18 @@
 #define RC_EPOLL_BATCH 256
 #define RC_CLONE_TICK_MAX_MS 100
 
-/* The one process-global the signal handler may touch (async-signal-safe). */
-static volatile sig_atomic_t rc_signalled;
+/* The process-globals the signal handlers may touch (async-signal-safe). */
+static volatile sig_atomic_t rc_signalled, rc_hup;
 
 static void on_signal(int sig)
 {
     rc_signalled = sig;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    rc_hup = 1;
 }
 
 int rc_signals_install(void)
@@ -48,8 +59,10 @@ int rc_signals_install(void)
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
         return -1;
+    sa.sa_handler = on_hup;
+    if (sigaction(SIGHUP, &sa, NULL) < 0)
+        return -1;
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
     return 0;
 }
 
@@ -297,6 +310,40 @@ void rc_on_timer(struct relay_core *c, struct rr_timer *t, uint64_t now)
     }
 }
 
+/* SIGHUP: c->cfg is the transport's own struct (rc_init's caller), so
+ * writing it is writing the relay's configuration. */
+static void rc_reload(struct relay_core *c)
+{
+    rc_hup = 0;
+    if (config_reload((struct rr_config *)(uintptr_t)c->cfg) > 0 && c->tp->reload)
+        c->tp->reload(c->tpa);
+}
+
+/* SIGTERM seen: the first time, stop taking work and set the deadline;
+ * true once the loop may end (nothing in flight, or the deadline). */
+static bool rc_stop_done(struct relay_core *c, uint64_t now)
+{
+    bool done = false;
+
+    if (!c->stopping) {
+        c->stopping = true;
+        c->stop_deadline_ms = now + c->cfg->stop_deadline_ms;
+        log_info("signal %d: stopping (%u exchange(s) in flight, deadline %u ms)",
+                 (int)rc_signalled, c->ux.used + c->dx.used, c->cfg->stop_deadline_ms);
+    }
+    if (c->ux.used == 0 && c->dx.used == 0) {
+        done = true;
+    } else if (now >= c->stop_deadline_ms) {
+        log_warnx("stop deadline: %u exchange(s) still in flight", c->ux.used + c->dx.used);
+        done = true;
+    }
+    if (c->tp->stop)
+        c->tp->stop(c->tpa, done, now);
+    if (done && c->tp->flush)
+        c->tp->flush(c->tpa); /* the last Releases */
+    return done;
+}
+
 int rc_run(struct relay_core *c)
 {
     struct epoll_event ev[RC_EPOLL_BATCH];
@@ -310,9 +357,15 @@ int rc_run(struct relay_core *c)
     c->next_status_ms = now + RC_STATUS_INTERVAL_MS;
     if (!c->mx)
         rc_metrics_open(c); /* a failure is logged: we run without metrics */
-    while (!rc_signalled) {
+    for (;;) {
         now = now_mono_ms();
+        if (rc_hup)
+            rc_reload(c);
+        if (rc_signalled && rc_stop_done(c, now))
+            break;
         uint64_t wake = c->next_clone_ms;
+        if (c->stopping && c->stop_deadline_ms < wake)
+            wake = c->stop_deadline_ms;
         if (c->next_status_ms < wake)
             wake = c->next_status_ms;
         if (c->resend.n && c->resend.next_ms < wake)
@@ -356,6 +409,6 @@ int rc_run(struct relay_core *c)
         if (c->tp->flush)
             c->tp->flush(c->tpa);
     }
-    log_info("signal %d: stopping", (int)rc_signalled);
+    log_info("stopped");
     return 0;
 }

@@ -106,6 +106,16 @@ bool rc_listen_overlap(const struct rr_addr *a, const struct rr_addr *b)
     return is_wildcard(a) || is_wildcard(b) || addr_equal_host(a, b);
 }
 
+void rc_plis_stop(struct relay_core *c, struct rc_port_listeners *p)
+{
+    for (uint32_t i = 0; p->pl && i < p->n; i++)
+        if (p->pl[i].fd >= 0) {
+            rc_fd_del(c, p->pl[i].fd);
+            close(p->pl[i].fd);
+            p->pl[i].fd = -1;
+        }
+}
+
 void rc_plis_free(struct rc_port_listeners *p)
 {
     for (uint32_t i = 0; p->pl && i < p->n; i++)

@@ -76,6 +76,20 @@ void sig_abort(const struct sig_ctx *x, uint32_t ci, const char *why, uint16_t b
     x->ops->close(x->arg, ci, why, now);
 }
 
+void sig_release(const struct sig_ctx *x, uint32_t ci)
+{
+    struct coap_msg m;
+    char who[96];
+
+    coap_msg_init(&m);
+    m.code = COAP_SIG_RELEASE;
+    /* the connection stays open: answers in flight still travel on it */
+    if (x->ops->send(x->arg, ci, &m) == 0)
+        x->c->releases_sent++;
+    x->ops->describe(x->arg, ci, who, sizeof(who));
+    log_debug("release %s: stopping", who);
+}
+
 void sig_rearm(const struct sig_ctx *x, struct sig_conn *s, uint32_t ci)
 {
     uint64_t due = UINT64_MAX;

@@ -46,7 +46,7 @@ struct sig_conn {
 
 struct sig_counters {
     uint64_t csm_timeouts, partial_timeouts, pong_timeouts, pings_sent, pings_answered;
-    uint64_t aborts_sent, aborts_rcvd, releases_rcvd;
+    uint64_t aborts_sent, aborts_rcvd, releases_rcvd, releases_sent;
 };
 
 /* What the transport does for the module; ci is the transport's id of the
@@ -80,6 +80,9 @@ void sig_on_rx(struct sig_conn *s, uint64_t now);
 /* Abort with a diagnostic (and Bad-CSM-Option), then close. */
 void sig_abort(const struct sig_ctx *x, uint32_t ci, const char *why, uint16_t bad_opt,
                uint64_t now);
+/* We are stopping (SIGTERM): send Release (RFC 8323 §5.5), keep the
+ * connection open for the answers still due on it. */
+void sig_release(const struct sig_ctx *x, uint32_t ci);
 /* Recompute the connection's one deadline (ops->arm). */
 void sig_rearm(const struct sig_ctx *x, struct sig_conn *s, uint32_t ci);
 /* The deadline fired. */

@@ -111,6 +111,8 @@ struct st_conn {
     uint16_t inflight;                      /* downstream exchanges of this connection */
     uint16_t nobs;                          /* RD observations of this client */
     bool src_over;                          /* over max_conns_per_source: Abort at open */
+    bool released;                          /* SIGTERM: our Release is sent */
+    bool busy;                              /* SIGTERM: upstream exchanges on it */
     uint8_t (*obs)[1 + COAP_MSG_MAX_TOKEN]; /* tkl + token each */
     struct rr_timer t;                      /* the signalling deadline */
 };
@@ -220,6 +222,12 @@ void st_sig_abort(struct st_relay *r, uint32_t ci, const char *why, uint16_t bad
 /* A signalling message (code 7.xx) from the peer. */
 void st_sig_on_message(struct st_relay *r, uint32_t ci, const struct coap_msg *m, uint64_t now);
 /* Recompute the connection's next deadline. */
+/* SIGTERM (the stream relays' tp->stop): listeners closed, Release on each
+ * connection once nothing is in flight on it; a relay with listeners of
+ * its own (relay-ws: TLS) closes them, then calls this. */
+void st_stop(void *tp, bool final, uint64_t now);
+/* SIGTERM: Release on connection ci (it stays open for answers due). */
+void st_sig_release(struct st_relay *r, uint32_t ci);
 void st_sig_rearm(struct st_relay *r, uint32_t ci);
 void st_sig_on_timer(struct st_relay *r, uint32_t ci, uint64_t now);
 

@@ -136,6 +136,7 @@ uint32_t st_conn_open(struct st_relay *r, const struct rr_addr *remote, const st
     c->state = RC_OPEN;
     c->id = rc_conn_id_new(&r->core);
     c->inflight = c->nobs = 0;
+    c->released = false;
     c->remote = *remote;
     c->local = *local;
     /* over max_conns_per_source the connection still opens, so that the

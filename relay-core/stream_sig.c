@@ -94,6 +94,13 @@ void st_sig_abort(struct st_relay *r, uint32_t ci, const char *why, uint16_t bad
         sig_abort(&x, ci, why, bad_opt, now);
 }
 
+void st_sig_release(struct st_relay *r, uint32_t ci)
+{
+    struct sig_ctx x = ctx(r);
+    if (r->conns[ci].state == RC_OPEN)
+        sig_release(&x, ci);
+}
+
 void st_sig_rearm(struct st_relay *r, uint32_t ci)
 {
     struct sig_ctx x = ctx(r);

@@ -11,6 +11,8 @@
  * is reported. Also st_init / st_free: the setup every stream relay shares. Talks to the core,
  * stream_exch.c, stream_conn.c, stream_rd.c, stream_proxy.c, stream_xfwd.c, the transport (st_io).
  */
+#include <stdint.h>
+
 #include "log.h"
 #include "stream.h"
 #include "timeutil.h"
@@ -47,6 +49,7 @@ static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
         {"exchanges_up", r->core.ux.used},
         {"aborts_received", r->c.sig.aborts_rcvd},
         {"releases_received", r->c.sig.releases_rcvd},
+        {"releases_sent", r->c.sig.releases_sent},
         {"bad_frames", r->c.bad_frames},
         {"rx", r->c.rx_msgs},
         {"tx", r->c.tx_msgs},
@@ -188,6 +191,46 @@ static int ux_send(void *tp, uint32_t ui, struct coap_msg *m, const struct rr_pe
     return 0;
 }
 
+/* SIGHUP: the limits st_init copied from the configuration */
+static void reload(void *tp)
+{
+    struct st_relay *r = tp;
+    r->lim.max_inflight = r->cfg.tcp_max_inflight;
+}
+
+/* SIGTERM: no new connections (the listeners close: with socket
+ * activation the parent's copy queues them for the next instance). A
+ * Release makes peers close at once (libcoap does), so each connection
+ * gets it once nothing is in flight on it, either way: its own requests
+ * (inflight) or ours to the endpoint behind it (busy); final: all left. */
+void st_stop(void *tp, bool final, uint64_t now)
+{
+    struct st_relay *r = tp;
+    struct rc_listeners *l = (struct rc_listeners *)(uintptr_t)r->plis.base;
+    uint32_t n = 0;
+    (void)now;
+
+    /* hosting ports first: their slots are counted in base addresses */
+    rc_plis_stop(&r->core, &r->plis);
+    if (l && l->n)
+        rc_listeners_stop(&r->core, l);
+    for (uint32_t ci = 0; ci < r->nconns_max; ci++)
+        r->conns[ci].busy = false;
+    for (uint32_t ui = 0; ui < r->core.ux.n; ui++)
+        if (r->ux[ui].h.state != RC_UX_FREE && r->ux[ui].conn != ST_NONE)
+            r->conns[r->ux[ui].conn].busy = true;
+    for (uint32_t ci = 0; ci < r->nconns_max; ci++) {
+        struct st_conn *k = &r->conns[ci];
+        if (k->state != RC_OPEN || k->released || (!final && (k->inflight || k->busy)))
+            continue;
+        st_sig_release(r, ci);
+        k->released = true;
+        n++;
+    }
+    if (n)
+        log_info("Release sent on %u connection(s)", n);
+}
+
 static const struct relay_transport stream_transport = {
     .transport = RR_TRANSPORT_NONE, /* set by st_init */
     .on_timer = on_timer,
@@ -208,6 +251,8 @@ static const struct relay_transport stream_transport = {
     .ux_send = ux_send,
     .ux_release = st_ux_release,
     .ux_end = st_proxy_end_observation,
+    .reload = reload,
+    .stop = st_stop,
 };
 
 int st_init(struct st_relay *r, uint8_t transport, const char *name, const struct st_io *io,

@@ -74,6 +74,11 @@ static void on_request(struct relay *r, int sock, const struct rr_addr *peer,
         dx_on_duplicate(r, i, sock, local, len, now);
         return;
     }
+    if (r->core.stopping) {
+        /* SIGTERM: no new work. Unanswered, a CON client retransmits: to
+         * the next instance on the same (socket-activated) socket. */
+        return;
+    }
     i = dx_alloc(r, now);
     if (i == RU_NONE) {
         /* every exchange busy: answer statelessly rather than drop */

@@ -33,6 +33,17 @@ static const struct rc_cmdline ws_cmdline = {
     .name_setting = "ws_relay_name",
 };
 
+/* SIGTERM: the TLS listeners too (the stream layer knows the plain ones) */
+static void ws_stop(void *tp, bool final, uint64_t now)
+{
+    struct st_relay *s = tp;
+    struct ws_relay *r = s->ioa;
+
+    if (r->tls_lis.n)
+        rc_listeners_stop(&s->core, &r->tls_lis);
+    st_stop(tp, final, now);
+}
+
 int main(int argc, char **argv)
 {
     struct ws_relay *r = calloc(1, sizeof(*r));
@@ -58,6 +69,7 @@ int main(int argc, char **argv)
         ws_conns_init(r) < 0 || ws_evloop_open(r) < 0 || rc_ctl_open(&r->s.core) < 0 ||
         rc_xfwd_open(&r->s.core) < 0)
         goto done;
+    r->s.tp.stop = ws_stop;
     log_info("rdrelay-ws %s started as relay \"%s\": proxy domain \"%s\", %d listener(s)%s, %u "
              "connections max, %u exchanges, files from %s",
              RDRELAY_VERSION, r->s.core.name, r->s.cfg.proxy_domain, r->lis.n,

@@ -230,6 +230,48 @@ static void test_args_env_and_errors(void **state)
     unlink(path);
 }
 
+static void rewrite(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    fclose(f);
+}
+
+/* SIGHUP (config_reload.c): the same file and flags again; reloadable
+ * settings applied, others kept, a broken file changes nothing. */
+static void test_reload(void **state)
+{
+    struct rr_config c;
+    char *path = write_tmp("max_links = 10\nheartbeat_ms = 1000\ntakeover = allow\n");
+    char cfgflag[80];
+    char *argv[8];
+    int argc = 0;
+
+    (void)state;
+    snprintf(cfgflag, sizeof(cfgflag), "--config=%s", path);
+    argv[argc++] = "prog";
+    argv[argc++] = cfgflag;
+    argv[argc++] = "--max-regs-per-source";
+    argv[argc++] = "5";
+    argv[argc] = NULL;
+    assert_int_equal(config_from_args(&c, &argc, argv), 0);
+    assert_int_equal(c.max_links, 10);
+    assert_int_equal(c.takeover_mode, RR_TAKEOVER_ALLOW);
+    rewrite(path,
+            "max_links = 20\nheartbeat_ms = 3000\ntakeover = deny\nmax_regs_per_source = 99\n");
+    assert_int_equal(config_reload(&c), 2);
+    assert_int_equal(c.max_links, 20);                   /* reloadable: applied */
+    assert_int_equal(c.takeover_mode, RR_TAKEOVER_DENY); /* derived field follows */
+    assert_int_equal(c.heartbeat_ms, 1000);              /* needs a restart: kept */
+    assert_int_equal(c.max_regs_per_source, 5);          /* the flag still wins */
+    rewrite(path, "max_links = 30\nno_such_setting = 1\n");
+    assert_int_equal(config_reload(&c), -1);
+    assert_int_equal(c.max_links, 20); /* a broken file changes nothing */
+    assert_int_equal(c.takeover_mode, RR_TAKEOVER_DENY);
+    unlink(path);
+}
+
 static void test_help(void **state)
 {
     char *buf = NULL;
@@ -252,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_file),     cmocka_unit_test(test_extra_options_bad),
         cmocka_unit_test(test_args),     cmocka_unit_test(test_args_env_and_errors),
         cmocka_unit_test(test_help),     cmocka_unit_test(test_takeover),
+        cmocka_unit_test(test_reload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,9 @@ rd_cleanup() {
 # The bench registers every endpoint from one loopback address: no
 # registry limits (the defaults refuse a 1,001st registration per source).
 RD_BENCH_LIMITS="--max-regs-per-source 0 --max-registrations 0 --max-links 0"
+# ... and no relay-side protection either: the load tool answers no Echo
+# challenge (RFC 9175) and sends far above the per-source proxy rate.
+RD_BENCH_RELAY="--amplification-limit 0 --proxy-rate-source 0 --proxy-rate-endpoint 0"
 
 # rd_start BIN STATE_DIR PORT [extra settings...]
 rd_start() {
@@ -25,7 +28,7 @@ rd_start() {
     FE=$!
     PIDS="$PIDS $FE"
     "$_bin/rdrelay-udp" --state-dir "$_state" --udp-listen "127.0.0.1:$_port" \
-        --log-level warn "$@" >"$_state.udp.log" 2>&1 &
+        --log-level warn $RD_BENCH_RELAY "$@" >"$_state.udp.log" 2>&1 &
     PIDS="$PIDS $!"
     _i=0
     until coap-client-notls -B 1 "coap://127.0.0.1:$_port/.well-known/core" 2>/dev/null |

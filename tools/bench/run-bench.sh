@@ -67,6 +67,8 @@ HOSTING="$((BASE_PORT + 4))-$((BASE_PORT + 5))"
 COMMON="--state-dir $TMP --udp-listen 127.0.0.1:$RELAY --proxy-domain $DOMAIN --log-level warn"
 COMMON="$COMMON --port-hosting-range $HOSTING"
 COMMON="$COMMON --max-regs-per-source 0 --max-registrations 0" # one loopback source registers all
+# the load tool answers no Echo challenge and sends far above the proxy rate limits
+COMMON="$COMMON --amplification-limit 0 --proxy-rate-source 0 --proxy-rate-endpoint 0"
 # shellcheck disable=SC2086
 $N "$BIN/rdrelay-frontend" $COMMON >"$TMP/frontend.log" 2>&1 &
 FE_PID=$!; PIDS="$PIDS $FE_PID"

@@ -20,7 +20,8 @@ UPORT=$(python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGR
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
-common=(--state-dir "$T" --udp-listen "127.0.0.1:$UPORT" --log-level warn --ws-max-conns $((N + 100)))
+common=(--state-dir "$T" --udp-listen "127.0.0.1:$UPORT" --log-level warn --ws-max-conns $((N + 100))
+    --max-regs-per-source 0 --max-registrations 0) # every registrant is on loopback
 "$BIN/rdrelay-frontend" "${common[@]}" >"$T/fe.log" 2>&1 &
 pids+=($!)
 "$BIN/rdrelay-ws" "${common[@]}" --ws-listen "127.0.0.1:$PORT" >"$T/ws.log" 2>&1 &
