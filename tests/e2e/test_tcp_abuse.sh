@@ -29,6 +29,9 @@ if [ -n "$csm_flag" ]; then
 fi
 echo "# CSM timeout: ${CSM_S} s (flag: ${csm_flag:-none, the default})"
 ulimit -n 8192 2>/dev/null || true # room for 1,000 more sockets in relay-tcp
+# the 1,000 idle connections all come from 127.0.0.1: no per-source limit
+# here (max_conns_per_source is test_relay_limits.sh's)
+RR_EXTRA_ARGS+=(--max-conns-per-source 0)
 rt_start_all "${tcp_args[@]}"
 treg_start alice --ep alice --lt 600
 H=alice.$RR_DOMAIN

@@ -20,6 +20,9 @@ D=$RR_DOMAIN
 # keepalive every second and a short Pong wait: the silent peer is found
 # in seconds (defaults 25 s / 20 s); a CSM is due within 3 s
 RR_EXTRA_ARGS+=(--nat-keepalive 1 --tcp-pong-timeout-ms 1500 --tcp-timeout-ms 3000)
+# the 1,000 idle connections all come from 127.0.0.1: no per-source limit
+# here (max_conns_per_source is test_relay_limits.sh's)
+RR_EXTRA_ARGS+=(--max-conns-per-source 0)
 ws_start_all
 wsreg_start bob bob
 
