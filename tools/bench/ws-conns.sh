@@ -21,7 +21,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 common=(--state-dir "$T" --udp-listen "127.0.0.1:$UPORT" --log-level warn --ws-max-conns $((N + 100))
-    --max-regs-per-source 0 --max-registrations 0) # every registrant is on loopback
+    --max-regs-per-source 0 --max-registrations 0 --max-conns-per-source 0) # every registrant is on loopback
 "$BIN/rdrelay-frontend" "${common[@]}" >"$T/fe.log" 2>&1 &
 pids+=($!)
 "$BIN/rdrelay-ws" "${common[@]}" --ws-listen "127.0.0.1:$PORT" >"$T/ws.log" 2>&1 &
