@@ -27,8 +27,9 @@
  *   resend.c one-shot messages to rd-frontend (REACHABILITY, OBSERVE_GONE,
  *            EP_RESPONSE) kept and re-sent while the DEALER's high-water
  *            mark refuses them
- *   uxpool.c the upstream exchange pool (free list, relay tokens)
- *   dxpool.c the downstream exchange pool (free list, observations), the
+ *   slotpool.c the one free list of a fixed slot array (both pools)
+ *   uxpool.c the upstream exchange pool (on slotpool, relay tokens)
+ *   dxpool.c the downstream exchange pool (on slotpool, observations), the
  *            core timer of a downstream exchange (RD re-send, XFWD
  *            requester timeout) and the RD request's start
  *   answer.c where an upstream exchange's outcome goes, by origin (EP ->
@@ -59,6 +60,7 @@
 #include "coap_msg.h"
 #include "config.h"
 #include "proto.h"
+#include "slotpool.h"
 #include "timerheap.h"
 
 struct rr_msg_relay_status;
@@ -233,7 +235,7 @@ enum rc_ux_origin {
 /*
  * The common head of every transport's upstream exchange (a request we sent
  * to an endpoint under a relay token = slot + check): the transport's
- * struct begins with it, the pool (struct rc_ux_pool) hands out slots.
+ * struct begins with it, the pool (c->ux, a struct rc_slotpool) hands out slots.
  */
 struct rc_ux {
     uint8_t state;    /* RC_UX_FREE, RC_UX_SENT, then the transport's states */
@@ -243,7 +245,7 @@ struct rc_ux {
     uint8_t xid_len;  /* XFWD: the requesting relay's routing id */
     uint32_t check;   /* token check value */
     uint32_t dx;      /* downstream exchange (proxy), RC_NONE */
-    uint32_t fnext;   /* free list */
+    uint32_t fnext;   /* free list (slotpool.h) */
     uint64_t req_id;  /* EP_REQUEST / XFWD_REQUEST id */
     uint8_t ep_token[COAP_MSG_MAX_TOKEN];
     uint8_t xid[RR_RELAY_NAME_MAX];
@@ -251,14 +253,6 @@ struct rc_ux {
     uint32_t xlen;          /* XFWD: the request's size at the requester */
     uint64_t ep_h;          /* counted in lim.live_ep under this hash, 0 = not */
     struct rr_timer t;      /* upstream timeout (RC_T_UX: 5.04) */
-};
-
-/* The transport's array of upstream exchanges (each beginning with struct
- * rc_ux), sized once at start. */
-struct rc_ux_pool {
-    uint8_t *base;
-    size_t stride;
-    uint32_t n, free, used;
 };
 
 /* States of a downstream exchange every transport shares; more are its own
@@ -278,7 +272,7 @@ enum rc_dx_kind {
 /*
  * The common head of every transport's downstream exchange (a client's
  * request in flight, under the client's token): the transport's struct
- * begins with it, the pool (struct rc_dx_pool) hands out slots.
+ * begins with it, the pool (c->dx, a struct rc_slotpool) hands out slots.
  */
 struct rc_dx {
     uint8_t state;    /* RC_DX_FREE, RC_DX_WAIT, RC_DX_OBSERVE, the transport's */
@@ -288,18 +282,12 @@ struct rc_dx {
     uint8_t xpeer;    /* XFWD: the holder relay's DEALER */
     uint8_t token[COAP_MSG_MAX_TOKEN];
     uint32_t up;       /* upstream exchange (proxy), RC_NONE */
-    uint32_t fnext;    /* free list */
+    uint32_t fnext;    /* free list (slotpool.h) */
     uint64_t req_id;   /* RD_REQUEST id; XFWD_REQUEST id */
     uint64_t start_ms; /* when the request came (RD give-up) */
     uint64_t src_h;    /* counted in lim.live_src under this hash, 0 = not */
     uint64_t obs_h;    /* counted in lim.live_obs under this hash, 0 = not */
     struct rr_timer t; /* RC_T_DX: RD re-send, XFWD requester timeout */
-};
-
-struct rc_dx_pool {
-    uint8_t *base;
-    size_t stride;
-    uint32_t n, free, used;
 };
 
 struct rc_zsock {
@@ -346,8 +334,8 @@ struct relay_core {
     struct rc_zsock *zs; /* dealer, sub, router, then one per xpeer */
     int nzs, max_zs;
 
-    struct rc_ux_pool ux; /* the transport's upstream exchanges */
-    struct rc_dx_pool dx; /* the transport's downstream exchanges */
+    struct rc_slotpool ux; /* the transport's upstream exchanges (struct rc_ux heads) */
+    struct rc_slotpool dx; /* the transport's downstream exchanges (struct rc_dx heads) */
     struct rc_resend resend;
 
     uint32_t next_check, rd_seq;
@@ -607,7 +595,7 @@ void rc_metrics_tick(struct relay_core *c, uint64_t now);
 void rc_ux_pool_init(struct relay_core *c, void *base, size_t stride, uint32_t n);
 static inline struct rc_ux *rc_ux_at(const struct relay_core *c, uint32_t i)
 {
-    return (struct rc_ux *)(void *)(c->ux.base + (size_t)i * c->ux.stride);
+    return (struct rc_ux *)rc_sp_at(&c->ux, i);
 }
 /* A free slot with a fresh check value (RC_UX_SENT, origin PROXY), or
  * RC_NONE when all are in flight. */
@@ -633,7 +621,7 @@ void rc_exch_free(struct relay_core *c);
 void rc_dx_pool_init(struct relay_core *c, void *base, size_t stride, uint32_t n);
 static inline struct rc_dx *rc_dx_at(const struct relay_core *c, uint32_t i)
 {
-    return (struct rc_dx *)(void *)(c->dx.base + (size_t)i * c->dx.stride);
+    return (struct rc_dx *)rc_sp_at(&c->dx, i);
 }
 /* A free slot (RC_DX_WAIT, kind LOCAL, the client's token from req), or
  * RC_NONE when all are in flight. */

@@ -6,8 +6,8 @@
  * request's re-send and give-up, the XFWD requester's timeout. The array is
  * the transport's (each entry begins with struct rc_dx; the rest is UDP's
  * message layer or TCP's connection), allocated once at start: nothing
- * here allocates. Talks to the transport (rd_send, same_client, answer),
- * rd.c (re-send verdicts) and xfwd.c (XFWD_CANCEL).
+ * here allocates (the free list is slotpool.c's). Talks to the transport (rd_send, same_client,
+ * answer), rd.c (re-send verdicts) and xfwd.c (XFWD_CANCEL).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,33 +37,28 @@ void rc_exch_free(struct relay_core *c)
 {
     free(c->dx.base);
     free(c->ux.base);
-    c->dx = (struct rc_dx_pool){.free = RC_NONE};
-    c->ux = (struct rc_ux_pool){.free = RC_NONE};
+    rc_sp_init(&c->dx, NULL, 0, 0, 0);
+    rc_sp_init(&c->ux, NULL, 0, 0, 0);
     th_free(&c->timers);
 }
 
 void rc_dx_pool_init(struct relay_core *c, void *base, size_t stride, uint32_t n)
 {
-    c->dx = (struct rc_dx_pool){.base = base, .stride = stride, .n = n, .free = 0, .used = 0};
-    for (uint32_t i = 0; i < n; i++) {
+    rc_sp_init(&c->dx, base, stride, offsetof(struct rc_dx, fnext), n);
+    for (uint32_t i = 0; i < c->dx.n; i++) {
         struct rc_dx *d = rc_dx_at(c, i);
         d->state = RC_DX_FREE;
-        d->fnext = i + 1 < n ? i + 1 : RC_NONE;
         d->up = RC_NONE;
         th_timer_init(&d->t, RC_T_DX, i);
     }
-    if (n == 0)
-        c->dx.free = RC_NONE;
 }
 
 uint32_t rc_dx_take(struct relay_core *c, const struct coap_msg *req, uint64_t now)
 {
-    uint32_t i = c->dx.free;
+    uint32_t i = rc_sp_take(&c->dx);
     if (i == RC_NONE)
         return RC_NONE;
     struct rc_dx *d = rc_dx_at(c, i);
-    c->dx.free = d->fnext;
-    d->fnext = RC_NONE;
     d->state = RC_DX_WAIT;
     d->kind = RC_DX_K_LOCAL;
     d->observe_req = false;
@@ -76,14 +71,13 @@ uint32_t rc_dx_take(struct relay_core *c, const struct coap_msg *req, uint64_t n
     d->start_ms = now;
     d->src_h = 0;
     d->obs_h = 0;
-    c->dx.used++;
     return i;
 }
 
 bool rc_dx_put(struct relay_core *c, uint32_t i)
 {
     struct rc_dx *d = rc_dx_at(c, i);
-    if (d->state == RC_DX_FREE)
+    if (!rc_sp_taken(&c->dx, i))
         return false;
     th_cancel(&c->timers, &d->t);
     if (d->src_h)
@@ -94,10 +88,7 @@ bool rc_dx_put(struct relay_core *c, uint32_t i)
     d->obs_h = 0;
     d->state = RC_DX_FREE;
     d->up = RC_NONE;
-    d->fnext = c->dx.free;
-    c->dx.free = i;
-    c->dx.used--;
-    return true;
+    return rc_sp_put(&c->dx, i);
 }
 
 bool rc_dx_count_source(struct relay_core *c, uint32_t i, const struct rr_addr *src, uint64_t now)

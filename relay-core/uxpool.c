@@ -4,8 +4,8 @@
  * every transport's upstream exchanges (requests we sent to endpoints). The
  * array itself is the transport's (each entry begins with struct rc_ux, the
  * rest is transport state: UDP's retransmission buffer, TCP's connection),
- * allocated once at start: nothing here allocates, and a token finds its
- * slot in O(1).
+ * allocated once at start: nothing here allocates (the free list is
+ * slotpool.c's), and a token finds its slot in O(1).
  */
 #include <string.h>
 
@@ -15,26 +15,21 @@
 
 void rc_ux_pool_init(struct relay_core *c, void *base, size_t stride, uint32_t n)
 {
-    c->ux = (struct rc_ux_pool){.base = base, .stride = stride, .n = n, .free = 0, .used = 0};
-    for (uint32_t i = 0; i < n; i++) {
+    rc_sp_init(&c->ux, base, stride, offsetof(struct rc_ux, fnext), n);
+    for (uint32_t i = 0; i < c->ux.n; i++) {
         struct rc_ux *u = rc_ux_at(c, i);
         u->state = RC_UX_FREE;
-        u->fnext = i + 1 < n ? i + 1 : RC_NONE;
         u->dx = RC_NONE;
         th_timer_init(&u->t, RC_T_UX, i);
     }
-    if (n == 0)
-        c->ux.free = RC_NONE;
 }
 
 uint32_t rc_ux_take(struct relay_core *c)
 {
-    uint32_t i = c->ux.free;
+    uint32_t i = rc_sp_take(&c->ux);
     if (i == RC_NONE)
         return RC_NONE;
     struct rc_ux *u = rc_ux_at(c, i);
-    c->ux.free = u->fnext;
-    u->fnext = RC_NONE;
     u->state = RC_UX_SENT;
     u->origin = UX_O_PROXY;
     u->observe_req = false;
@@ -46,14 +41,13 @@ uint32_t rc_ux_take(struct relay_core *c)
     u->host[0] = '\0';
     u->xlen = 0;
     u->ep_h = 0;
-    c->ux.used++;
     return i;
 }
 
 bool rc_ux_put(struct relay_core *c, uint32_t i)
 {
     struct rc_ux *u = rc_ux_at(c, i);
-    if (u->state == RC_UX_FREE)
+    if (!rc_sp_taken(&c->ux, i))
         return false;
     th_cancel(&c->timers, &u->t);
     if (u->ep_h)
@@ -61,10 +55,7 @@ bool rc_ux_put(struct relay_core *c, uint32_t i)
     u->ep_h = 0;
     u->state = RC_UX_FREE;
     u->dx = RC_NONE;
-    u->fnext = c->ux.free;
-    c->ux.free = i;
-    c->ux.used--;
-    return true;
+    return rc_sp_put(&c->ux, i);
 }
 
 bool rc_ux_count_endpoint(struct relay_core *c, uint32_t ui, uint64_t now)
