@@ -12,7 +12,8 @@
  *   stream_transport.c the transport interface (struct relay_transport)
  *                      that plugs a stream relay into the core: timers,
  *                      counters, route changes and the reachability of the
- *                      routes on our connections, path state
+ *                      routes on our connections, path state; st_main,
+ *                      the start-up and shut-down both relays share
  *   stream_sig.c       glue to the shared RFC 8323 signalling module
  *                      (sig8323.c: CSM, Ping/Pong, Release, Abort, the
  *                      CSM / half-message / Pong deadlines, keepalive)
@@ -291,6 +292,36 @@ void st_proxy_on_xfwd_response(void *tp, int xp, uint32_t i, uint64_t req_id, ui
 int st_init(struct st_relay *r, uint8_t transport, const char *name, const struct st_io *io,
             void *ioa, const struct st_limits *lim);
 void st_free(struct st_relay *r);
+
+/* What differs between the stream relays' start-up (relay-tcp, relay-ws
+ * main.c): the command line, the transport and its I/O, where the
+ * transport's limits are in the configuration, and the transport's own
+ * steps. The transport's struct (size bytes, its struct st_relay at
+ * s_offset) is allocated by st_main; ioa, the callbacks' argument, is it. */
+struct st_program {
+    const struct rc_cmdline *cmdline;
+    uint8_t transport; /* enum rr_transport */
+    const struct st_io *io;
+    size_t size, s_offset;
+    /* offsetof(struct rr_config, ...): the uint32_t connection and message
+     * limits (tcp_max_inflight, tcp_timeout_ms, tcp_pong_timeout_ms are
+     * every stream relay's) */
+    size_t max_conns_offset, max_message_offset;
+    /* after st_init: connections, listeners (may replace r->tp
+     * callbacks). 0 / -1 */
+    int (*open)(void *ioa);
+    /* the started line's transport part ("2 listener(s)") */
+    void (*describe)(void *ioa, char *buf, size_t len);
+    /* before st_free: listeners, event loop; after it: the transport's
+     * connection state. Both run after a failed open too. */
+    void (*close)(void *ioa);
+    void (*free)(void *ioa);
+};
+/* A stream relay's whole life: command line (--help, --version), signals,
+ * st_init, the transport's open, ctl and XFWD sockets, HELLO, the core's
+ * loop, then everything closed. The exit code: 0 clean stop (or --help),
+ * 1 runtime failure (restart), 2 configuration error (do not restart). */
+int st_main(const struct st_program *p, int argc, char **argv);
 /* Port-based hosting: the hosting port listeners copy the addresses of
  * base (the transport's own listeners, opened) but those in skip (bit k);
  * porthost.c opens and closes them with the routes. 0 / -1. */

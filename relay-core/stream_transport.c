@@ -8,10 +8,13 @@
  * gone (with "unreachable since"), and the reachability of the routes whose path is one of our
  * connections: a closed connection makes them unreachable at once (REACHABILITY 0), a route update
  * onto a live connection reachable again; after a resync every route on a connection we do not have
- * is reported. Also st_init / st_free: the setup every stream relay shares. Talks to the core,
+ * is reported. Also st_init / st_free and st_main: the setup, start-up and shut-down every
+ * stream relay shares (its main.c keeps only what differs, struct st_program). Talks to the core,
  * stream_exch.c, stream_conn.c, stream_rd.c, stream_proxy.c, stream_xfwd.c, the transport (st_io).
  */
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "stream.h"
@@ -280,4 +283,54 @@ void st_free(struct st_relay *r)
     st_conns_free(r);
     st_exch_free(r);
     rc_free(&r->core);
+}
+
+static uint32_t cfg_u32(const struct rr_config *cfg, size_t off)
+{
+    uint32_t v;
+    memcpy(&v, (const char *)cfg + off, sizeof(v));
+    return v;
+}
+
+int st_main(const struct st_program *p, int argc, char **argv)
+{
+    char *ioa = calloc(1, p->size);
+    int rc = 1;
+
+    if (!ioa)
+        fatalx("out of memory");
+    struct st_relay *r = (struct st_relay *)(void *)(ioa + p->s_offset);
+    r->core.epfd = -1;
+    int cl = rc_cmdline(p->cmdline, &r->cfg, argc, argv);
+    if (cl != 0) {
+        free(ioa);
+        return cl == 1 ? 0 : 2;
+    }
+    const struct st_limits lim = {
+        .max_conns = cfg_u32(&r->cfg, p->max_conns_offset),
+        .max_message = cfg_u32(&r->cfg, p->max_message_offset),
+        .max_inflight = r->cfg.tcp_max_inflight,
+        .timeout_ms = r->cfg.tcp_timeout_ms,
+        .pong_timeout_ms = r->cfg.tcp_pong_timeout_ms,
+    };
+    const char *name = (const char *)&r->cfg + p->cmdline->name_offset;
+    if (rc_signals_install() < 0 || st_init(r, p->transport, name, p->io, ioa, &lim) < 0 ||
+        p->open(ioa) < 0 || rc_ctl_open(&r->core) < 0 || rc_xfwd_open(&r->core) < 0)
+        goto done;
+    char what[192];
+    p->describe(ioa, what, sizeof(what));
+    log_info("%s %s started as relay \"%s\": proxy domain \"%s\", %s, %u connections max, %u "
+             "exchanges",
+             p->cmdline->prog, RDRELAY_VERSION, r->core.name, r->cfg.proxy_domain, what,
+             r->nconns_max, r->nux);
+    rc_ctl_send_hello(&r->core);
+    if (rc_run(&r->core) == 0)
+        rc = 0;
+done:
+    p->close(ioa);
+    rc_ctl_close(&r->core);
+    st_free(r); /* closes the connections (io->closed) */
+    p->free(ioa);
+    free(ioa);
+    return rc;
 }

@@ -1,13 +1,14 @@
 /*
  * main.c - rdrelay-ws: the CoAP over WebSockets (RFC 8323 §4) relay
- * worker. Reads the shared configuration (relay-core/cmdline.c), sets up
- * the state in one struct ws_relay (the stream layer and the relay core
- * embedded in it) and runs the core's loop, libwebsockets inside it
- * (evloop.c). Exit codes: 0 clean stop, 1 runtime failure (restart), 2
- * configuration error (do not restart).
+ * worker. Only what differs from relay-tcp: the --help text, the WebSocket
+ * limits, the SIGTERM step for the TLS listeners and the steps of struct
+ * st_program (connections, libwebsockets inside the core's loop,
+ * evloop.c). The start-up, the loop and the exit codes (0 clean stop, 1
+ * runtime failure, 2 configuration error) are st_main's
+ * (relay-core/stream_transport.c).
  */
 #include <stddef.h>
-#include <stdlib.h>
+#include <stdio.h>
 
 #include "log.h"
 #include "ws_relay.h"
@@ -44,44 +45,47 @@ static void ws_stop(void *tp, bool final, uint64_t now)
     st_stop(tp, final, now);
 }
 
+static int ws_open(void *ioa)
+{
+    struct ws_relay *r = ioa;
+    if (ws_conns_init(r) < 0 || ws_evloop_open(r) < 0)
+        return -1;
+    r->s.tp.stop = ws_stop;
+    return 0;
+}
+
+static void ws_describe(void *ioa, char *buf, size_t len)
+{
+    const struct ws_relay *r = ioa;
+    snprintf(buf, len, "%d listener(s)%s, files from %s", r->lis.n, r->tls_lis.n ? " + TLS" : "",
+             ws_www_dir(r));
+}
+
+static void ws_close(void *ioa)
+{
+    ws_evloop_close(ioa);
+}
+
+static void ws_free(void *ioa)
+{
+    ws_conns_free(ioa);
+}
+
+static const struct st_program ws_program = {
+    .cmdline = &ws_cmdline,
+    .transport = RR_TRANSPORT_WS,
+    .io = &ws_io,
+    .size = sizeof(struct ws_relay),
+    .s_offset = offsetof(struct ws_relay, s),
+    .max_conns_offset = offsetof(struct rr_config, ws_max_conns),
+    .max_message_offset = offsetof(struct rr_config, ws_max_message),
+    .open = ws_open,
+    .describe = ws_describe,
+    .close = ws_close,
+    .free = ws_free,
+};
+
 int main(int argc, char **argv)
 {
-    struct ws_relay *r = calloc(1, sizeof(*r));
-    int rc = 1;
-
-    if (!r)
-        fatalx("out of memory");
-    r->s.core.epfd = -1;
-    int cl = rc_cmdline(&ws_cmdline, &r->s.cfg, argc, argv);
-    if (cl != 0) {
-        free(r);
-        return cl == 1 ? 0 : 2;
-    }
-    const struct st_limits lim = {
-        .max_conns = r->s.cfg.ws_max_conns,
-        .max_message = r->s.cfg.ws_max_message,
-        .max_inflight = r->s.cfg.tcp_max_inflight,
-        .timeout_ms = r->s.cfg.tcp_timeout_ms,
-        .pong_timeout_ms = r->s.cfg.tcp_pong_timeout_ms,
-    };
-    if (rc_signals_install() < 0 ||
-        st_init(&r->s, RR_TRANSPORT_WS, r->s.cfg.ws_relay_name, &ws_io, r, &lim) < 0 ||
-        ws_conns_init(r) < 0 || ws_evloop_open(r) < 0 || rc_ctl_open(&r->s.core) < 0 ||
-        rc_xfwd_open(&r->s.core) < 0)
-        goto done;
-    r->s.tp.stop = ws_stop;
-    log_info("rdrelay-ws %s started as relay \"%s\": proxy domain \"%s\", %d listener(s)%s, %u "
-             "connections max, %u exchanges, files from %s",
-             RDRELAY_VERSION, r->s.core.name, r->s.cfg.proxy_domain, r->lis.n,
-             r->tls_lis.n ? " + TLS" : "", r->s.nconns_max, r->s.nux, ws_www_dir(r));
-    rc_ctl_send_hello(&r->s.core);
-    if (rc_run(&r->s.core) == 0)
-        rc = 0;
-done:
-    ws_evloop_close(r);
-    rc_ctl_close(&r->s.core);
-    st_free(&r->s);
-    ws_conns_free(r);
-    free(r);
-    return rc;
+    return st_main(&ws_program, argc, argv);
 }
