@@ -56,15 +56,17 @@
 enum ru_sock_kind { RU_SOCK_NAME = 0, RU_SOCK_MUX = 1 };
 
 /*
- * r->socks: the udp_listen sockets at 0..nsocks-1 (each with a send queue,
- * flushed by one sendmmsg per batch), then from RU_MAX_SOCKS on the hosting
- * port listeners, one slot per (port, udp_listen address):
- * RU_MAX_SOCKS + (port - port_lo) * nlisten + k, fd -1 while closed. A
- * port listener sends each datagram at once (no queue: its traffic is one
- * endpoint's, and a queue per port of a large range would cost megabytes).
+ * r->socks: the udp_listen sockets at 0..nsocks-1, then from RU_MAX_SOCKS
+ * on the hosting port listeners, one slot per (port, udp_listen address):
+ * RU_MAX_SOCKS + (port - port_lo) * nlisten + k, fd -1 while closed. Every
+ * socket's datagrams of one loop iteration leave by one sendmmsg: a socket
+ * with datagrams waiting holds a send queue (txq) lent from a fixed pool of
+ * RU_TXQ (udp_io.c), returned at the flush (a queue per port of a large
+ * range would cost megabytes).
  */
 struct ru_sock {
     int fd;
+    int txq;              /* its send queue while datagrams wait (udp_io.c), -1 */
     struct rc_handler h;  /* in the core's fd registry */
     struct rr_addr bound; /* as configured (may be a wildcard) */
     uint8_t kind;         /* enum ru_sock_kind */

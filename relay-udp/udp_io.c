@@ -7,12 +7,16 @@
  * as source, because clients such as RIOT adopt the answer's source as the
  * server address (BRIEF §1.2). Also the hosting port listeners of port-based
  * virtual hosting (relay.h, struct ru_sock), opened and closed as the relay
- * core's porthost.c says. Talks to msglayer.c (hands up every datagram).
+ * core's porthost.c says, and the send queues: every socket's datagrams of
+ * one loop iteration leave by one sendmmsg, from a queue lent to it out of
+ * a fixed pool (relay-core/slotpool.h) until udp_flush. Talks to
+ * msglayer.c (hands up every datagram).
  */
 #include <errno.h>
 #include <time.h> /* before linux/errqueue.h, which needs struct timespec */
 #include <linux/errqueue.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -25,6 +29,9 @@
 
 #define RU_RX_BATCH 32
 #define RU_TX_BATCH 32
+/* send queues: one for each listen socket and 16 for hosting port
+ * listeners with datagrams waiting at once; with all lent, all are flushed */
+#define RU_TXQ (RU_MAX_SOCKS + 16)
 
 struct ru_txslot {
     struct sockaddr_storage to;
@@ -36,15 +43,21 @@ struct ru_txslot {
 };
 
 struct ru_txq {
+    uint32_t link; /* free list (relay-core/slotpool.h) */
+    int sock;      /* while lent: the socket it sends on */
     unsigned n;
     struct mmsghdr hdr[RU_TX_BATCH];
     struct iovec iov[RU_TX_BATCH];
     struct ru_txslot slot[RU_TX_BATCH];
 };
 
-/* recvmmsg buffers and the per-socket send queues */
+/* recvmmsg buffers and the send queues (lent to sockets, lent[] in the
+ * order they were lent) */
 struct ru_rxbatch {
-    struct ru_txq tx[RU_MAX_SOCKS];
+    struct ru_txq tx[RU_TXQ];
+    struct rc_slotpool txp;
+    unsigned nlent;
+    uint8_t lent[RU_TXQ];
     struct mmsghdr hdr[RU_RX_BATCH];
     struct iovec iov[RU_RX_BATCH];
     struct sockaddr_storage from[RU_RX_BATCH];
@@ -54,6 +67,8 @@ struct ru_rxbatch {
     } ctl[RU_RX_BATCH];
     uint8_t data[RU_RX_BATCH][COAP_MSG_MAX_UDP + 1];
 };
+
+static void udp_flush_q(struct relay *r, struct ru_txq *q);
 
 /* SO_REUSEADDR lets a second process bind the very same UDP address and
  * silently take part of the traffic; warn when that is about to happen
@@ -143,7 +158,9 @@ int udp_open_all(struct relay *r)
     if (!r->rxb || !r->socks)
         return -1;
     for (int i = 0; i < r->nsock_slots; i++)
-        r->socks[i].fd = -1;
+        r->socks[i].fd = r->socks[i].txq = -1;
+    rc_sp_init(&r->rxb->txp, r->rxb->tx, sizeof(r->rxb->tx[0]), offsetof(struct ru_txq, link),
+               RU_TXQ);
     memcpy(r->listen, addrs, sizeof(addrs[0]) * (size_t)n);
     r->nlisten = n;
     for (int i = 0; i < n; i++) {
@@ -187,6 +204,8 @@ void udp_port_close(void *tp, uint16_t port)
         struct ru_sock *s = &r->socks[port_slot(r, port, k)];
         if (s->fd < 0)
             continue;
+        if (s->txq >= 0)
+            udp_flush_q(r, &r->rxb->tx[s->txq]); /* what waits leaves first */
         rc_fd_del(&r->core, s->fd);
         close(s->fd);
         s->fd = -1;
@@ -255,14 +274,13 @@ int udp_sock_for_local(const struct relay *r, const struct rr_addr *local)
 /* Send queue of one socket: datagrams queued by udp_send during one loop
  * iteration leave together in one sendmmsg (syscalls dominate the relay's
  * cost; see docs/benchmarks.md). The bytes are copied, so callers may pass
- * stack buffers. */
-static void udp_flush_sock(struct relay *r, int sock)
+ * stack buffers. The queue stays lent until udp_flush. */
+static void udp_flush_q(struct relay *r, struct ru_txq *q)
 {
-    struct ru_txq *q = &r->rxb->tx[sock];
     unsigned off = 0;
 
     while (off < q->n) {
-        int k = sendmmsg(r->socks[sock].fd, q->hdr + off, q->n - off, 0);
+        int k = sendmmsg(r->socks[q->sock].fd, q->hdr + off, q->n - off, 0);
         if (k <= 0) {
             /* this datagram failed: count it and go on with the rest */
             r->c.tx_err++;
@@ -280,9 +298,37 @@ static void udp_flush_sock(struct relay *r, int sock)
 
 void udp_flush(struct relay *r)
 {
-    for (int i = 0; i < r->nsocks; i++)
-        if (r->rxb->tx[i].n)
-            udp_flush_sock(r, i);
+    struct ru_rxbatch *b = r->rxb;
+
+    for (unsigned k = 0; k < b->nlent; k++) {
+        struct ru_txq *q = &b->tx[b->lent[k]];
+        if (q->n)
+            udp_flush_q(r, q);
+        r->socks[q->sock].txq = -1;
+        rc_sp_put(&b->txp, b->lent[k]);
+    }
+    b->nlent = 0;
+}
+
+/* Socket sock's send queue, lent from the pool at its first datagram of
+ * the iteration (all lent: every queue flushed and returned first). */
+static struct ru_txq *udp_txq(struct relay *r, int sock)
+{
+    struct ru_rxbatch *b = r->rxb;
+    struct ru_sock *s = &r->socks[sock];
+
+    if (s->txq < 0) {
+        uint32_t qi = rc_sp_take(&b->txp);
+        if (qi == RC_SP_NONE) {
+            udp_flush(r);
+            qi = rc_sp_take(&b->txp);
+        }
+        b->tx[qi].sock = sock;
+        b->tx[qi].n = 0;
+        b->lent[b->nlent++] = (uint8_t)qi;
+        s->txq = (int)qi;
+    }
+    return &b->tx[s->txq];
 }
 
 /* Fill one outgoing datagram (copy of buf, destination, source pinning). */
@@ -338,22 +384,9 @@ int udp_send(struct relay *r, int sock, const struct rr_addr *remote, const stru
         r->c.tx_err++;
         return -1;
     }
-    if (sock >= RU_MAX_SOCKS) {
-        /* a hosting port listener: no queue of its own, sent at once */
-        struct ru_txslot t;
-        struct msghdr mh;
-        struct iovec iov;
-        tx_fill(s, &t, &mh, &iov, remote, local, buf, len);
-        if (sendmsg(s->fd, &mh, 0) < 0) {
-            r->c.tx_err++;
-            return -1;
-        }
-        r->c.tx++;
-        return 0;
-    }
-    struct ru_txq *q = &r->rxb->tx[sock];
+    struct ru_txq *q = udp_txq(r, sock);
     if (q->n == RU_TX_BATCH)
-        udp_flush_sock(r, sock);
+        udp_flush_q(r, q);
     tx_fill(s, &q->slot[q->n], &q->hdr[q->n].msg_hdr, &q->iov[q->n], remote, local, buf, len);
     q->n++;
     return 0;
