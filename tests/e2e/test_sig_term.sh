@@ -8,14 +8,30 @@
 # (7.04); a new connection is refused; busy connections are Released only
 # after the answer; the relay exits 0 before stop_deadline_ms.
 # WebSocket peers take part through lib_ws.sh's TCP<->WebSocket bridge.
+# "In flight" is read from the relay's own counter of requests sent to
+# endpoints (proxied, rdrelay_proxied_total on its metrics page, which is
+# live; rdrelayctl status would lag by up to 5 s, longer than the answer).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 . "$(dirname "$0")/lib_tcp.sh"
 . "$(dirname "$0")/lib_ws.sh"
 
+declare -A MPORT
+for tr in udp tcp ws; do
+    MPORT[$tr]=$(rr_free_port tu) || die "no free port"
+done
+RR_EXTRA_ARGS=(--metrics-listen "udp=127.0.0.1:${MPORT[udp]},tcp=127.0.0.1:${MPORT[tcp]},ws=127.0.0.1:${MPORT[ws]}")
+
+# proxied RELAY: the requests RELAY has sent to endpoints ("" when its page does not answer)
+proxied() {
+    curl -s -m 2 "http://127.0.0.1:${MPORT[$1]}/metrics" |
+        awk '$1 ~ /^rdrelay_proxied_total([{]|$)/ { print $NF; exit }'
+}
+_proxied_over() { local v; v=$(proxied "$1"); [ -n "$v" ] && [ "$v" -gt "$2" ]; }
+
 # sig_term_case RELAY (tcp|ws): everything above against that relay
 sig_term_case() {
-    local tr=$1 out abuse idle_pid port sent_line rel_line
+    local tr=$1 out abuse idle_pid port sent_line rel_line before
     port=$RR_PORT
     [ "$tr" == ws ] && port=$(ws_bridge_port 4)
     treg_start slow$tr 4 --rd "$(rd_uri_x "$tr" 4 /rd)" --ep slow$tr --lt 600
@@ -25,10 +41,13 @@ sig_term_case() {
     idle_pid=$!
     wait_until 10 grep -q '^recv 7.01' "$abuse" || die "$tr: the idle client got no CSM"
     out=$T_DIR/slow$tr.out
+    before=$(proxied "$tr")
+    [ -n "$before" ] || die "$tr: no metrics page"
     coap_bg "$out" -B 20 -O "3,slow$tr.$RR_DOMAIN" -m get "$(rd_uri_x "$tr" 4 '/slow?ms=1500')"
     # the request reached the endpoint: the relay holds an exchange in flight
-    wait_until 10 grep -q "request sent to slow$tr" "$T_DIR/$tr.log" ||
+    wait_until 10 _proxied_over "$tr" "$before" ||
         die "$tr: the proxied request did not reach the endpoint"
+    sent_line=$(wc -l <"$T_DIR/$tr.log")
     kill -s TERM "${T_PIDS[$tr]}"
     wait_until 10 grep -q 'Release sent on' "$T_DIR/$tr.log" || fail "$tr: no Release logged"
     if [ "$tr" == tcp ]; then
@@ -42,7 +61,6 @@ sig_term_case() {
     assert_eq 0 "$RR_EXIT" "$tr: the relay exits 0 after the drain"
     bg_wait "$idle_pid" 10
     assert_match "recv 7\\.04" "$(cat "$abuse")" "$tr: a connected client received a Release (7.04)"
-    sent_line=$(grep -n "request sent to slow$tr" "$T_DIR/$tr.log" | head -n 1 | cut -d: -f1)
     rel_line=$(grep -n 'Release sent on' "$T_DIR/$tr.log" | tail -n 1 | cut -d: -f1)
     if [ -n "$rel_line" ] && [ "$rel_line" -gt "$sent_line" ] &&
         grep -q 'Release sent on 2 connection' "$T_DIR/$tr.log"; then
@@ -60,11 +78,13 @@ sig_term_case() {
 # rdrelay-udp: the request in flight is answered, a new one is not taken
 # (a CON client retransmits to the next instance), exit 0
 sig_term_udp() {
-    local out
+    local out before
     xreg_start slowudp udp 4 --ep slowudp --lt 600
     out=$T_DIR/slowudp.out
+    before=$(proxied udp)
+    [ -n "$before" ] || die "udp: no metrics page"
     coap_bg "$out" -B 20 -O "3,slowudp.$RR_DOMAIN" -m get "$(rd_uri '/slow?ms=1500')"
-    wait_until 10 grep -q "request sent to slowudp" "$T_DIR/udp.log" ||
+    wait_until 10 _proxied_over udp "$before" ||
         die "udp: the proxied request did not reach the endpoint"
     kill -s TERM "${T_PIDS[udp]}"
     wait_until 10 grep -q 'signal 15: stopping' "$T_DIR/udp.log" || fail "udp: no stop logged"
