@@ -589,6 +589,15 @@ int rc_metrics_open(struct relay_core *c);
 void rc_metrics_close(struct relay_core *c);
 void rc_metrics_tick(struct relay_core *c, uint64_t now);
 
+/* An exchange's live count (issue 19) under hash *h given back; *h = 0
+ * (0: not counted, nothing to give back). */
+static inline void rc_count_release(struct rc_counts *t, uint64_t *h)
+{
+    if (*h)
+        rc_count_dec_h(t, *h);
+    *h = 0;
+}
+
 /* ---- uxpool.c ---- */
 /* Hand the transport's array (n entries of stride bytes, each beginning
  * with struct rc_ux, zeroed) to the core's pool. */

@@ -80,12 +80,8 @@ bool rc_dx_put(struct relay_core *c, uint32_t i)
     if (!rc_sp_taken(&c->dx, i))
         return false;
     th_cancel(&c->timers, &d->t);
-    if (d->src_h)
-        rc_count_dec_h(&c->lim.live_src, d->src_h);
-    d->src_h = 0;
-    if (d->obs_h)
-        rc_count_dec_h(&c->lim.live_obs, d->obs_h);
-    d->obs_h = 0;
+    rc_count_release(&c->lim.live_src, &d->src_h);
+    rc_count_release(&c->lim.live_obs, &d->obs_h);
     d->state = RC_DX_FREE;
     d->up = RC_NONE;
     return rc_sp_put(&c->dx, i);

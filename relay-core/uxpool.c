@@ -50,9 +50,7 @@ bool rc_ux_put(struct relay_core *c, uint32_t i)
     if (!rc_sp_taken(&c->ux, i))
         return false;
     th_cancel(&c->timers, &u->t);
-    if (u->ep_h)
-        rc_count_dec_h(&c->lim.live_ep, u->ep_h);
-    u->ep_h = 0;
+    rc_count_release(&c->lim.live_ep, &u->ep_h);
     u->state = RC_UX_FREE;
     u->dx = RC_NONE;
     return rc_sp_put(&c->ux, i);
