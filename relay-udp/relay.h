@@ -40,6 +40,10 @@
 #include "timerheap.h"
 
 #define RU_MAX_SOCKS 16
+/* send queues (udp_io.c): one for each listen socket and 16 for hosting
+ * port listeners with datagrams waiting at once; with all lent, all are
+ * flushed */
+#define RU_TXQ (RU_MAX_SOCKS + 16)
 #define RU_NONE UINT32_MAX
 
 /* RFC 7252 §4.8 transmission parameters */

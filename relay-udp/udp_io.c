@@ -29,9 +29,6 @@
 
 #define RU_RX_BATCH 32
 #define RU_TX_BATCH 32
-/* send queues: one for each listen socket and 16 for hosting port
- * listeners with datagrams waiting at once; with all lent, all are flushed */
-#define RU_TXQ (RU_MAX_SOCKS + 16)
 
 struct ru_txslot {
     struct sockaddr_storage to;

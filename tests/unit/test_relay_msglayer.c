@@ -7,7 +7,12 @@
  * does not parse -> RST; an RD request whose rd-frontend never answers gets
  * an empty ACK after EMPTY_ACK_DELAY and a 5.03 separate response after
  * 60 s. Finally a fuzz run of random and mutated datagrams (under ASan in
- * the test build) must leave every pool consistent.
+ * the test build) must leave every pool consistent. The send queues
+ * (udp_io.c): a hosting port socket's datagram waits for udp_flush like a
+ * listen socket's and leaves from its port; more sockets with datagrams
+ * waiting than there are queues, and more datagrams on one socket than a
+ * batch, lose nothing and keep their order; closing a port sends what
+ * waits on it first.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +21,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,7 +39,9 @@ struct fx {
     uint64_t now;
 };
 
-static int setup(void **state)
+/* nports > 0: a hosting port range of that many ports (opened by
+ * open_ports) */
+static int setup_ports(void **state, uint16_t nports)
 {
     struct fx *f = calloc(1, sizeof(*f));
     char err[128];
@@ -45,6 +53,10 @@ static int setup(void **state)
     snprintf(f->r->cfg.udp_listen, sizeof(f->r->cfg.udp_listen), "127.0.0.1:0");
     config_finish(&f->r->cfg, err, sizeof(err));
     f->r->cfg.max_exchanges = 64;
+    if (nports) {
+        f->r->cfg.port_lo = 40000;
+        f->r->cfg.port_hi = (uint16_t)(40000 + nports - 1);
+    }
     assert_int_equal(ru_core_init(f->r), 0);
     assert_int_equal(exch_init(f->r), 0);
     assert_int_equal(ka_init(f->r), 0);
@@ -58,6 +70,18 @@ static int setup(void **state)
     f->now = now_mono_ms();
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_ports(state, 0);
+}
+
+#define F_NPORTS (RU_TXQ + 8) /* more hosting sockets than send queues */
+
+static int setup_many_ports(void **state)
+{
+    return setup_ports(state, F_NPORTS);
 }
 
 static int teardown(void **state)
@@ -305,6 +329,128 @@ static void test_fuzz(void **state)
     assert_int_equal(f->r->core.timers.n, 0);
 }
 
+/* Open every port of the hosting range, moving the range (same size)
+ * until no port of it is taken on this host; their sockets' slots. */
+static void open_ports(struct fx *f, int *slots)
+{
+    struct relay *r = f->r;
+    uint16_t n = (uint16_t)(r->cfg.port_hi - r->cfg.port_lo + 1);
+
+    for (int attempt = 0; attempt < 50; attempt++) {
+        uint16_t lo = (uint16_t)(30000 + (unsigned)random() % 30000);
+        uint16_t k = 0;
+        r->cfg.port_lo = lo;
+        r->cfg.port_hi = (uint16_t)(lo + n - 1);
+        while (k < n && udp_port_open(r, (uint16_t)(lo + k)) == 0)
+            k++;
+        if (k == n) {
+            for (uint16_t i = 0; i < n; i++)
+                slots[i] = RU_MAX_SOCKS + i; /* one udp_listen address */
+            return;
+        }
+        while (k > 0)
+            udp_port_close(r, (uint16_t)(lo + --k));
+    }
+    fail_msg("no free range of %u UDP ports", (unsigned)n);
+}
+
+/* The next datagram for the client (bounded wait): its length, the port it
+ * came from in *from_port; 0 when none came. */
+static size_t recv_wait(struct fx *f, uint8_t *out, size_t cap, uint16_t *from_port)
+{
+    struct pollfd p = {.fd = f->cli, .events = POLLIN};
+    struct sockaddr_in sin;
+    socklen_t sl = sizeof(sin);
+
+    if (poll(&p, 1, 2000) != 1)
+        return 0;
+    ssize_t n = recvfrom(f->cli, out, cap, MSG_DONTWAIT, (struct sockaddr *)&sin, &sl);
+    if (n <= 0)
+        return 0;
+    *from_port = ntohs(sin.sin_port);
+    return (size_t)n;
+}
+
+static void test_port_send_batched(void **state)
+{
+    struct fx *f = *state;
+    struct relay *r = f->r;
+    int slots[F_NPORTS];
+    uint8_t out[64];
+    uint16_t from = 0;
+
+    open_ports(f, slots);
+    /* one answer on a hosting port waits for the flush ... */
+    assert_int_equal(udp_send(r, slots[3], &f->peer, NULL, "h3", 2), 0);
+    assert_true(recv(f->cli, out, sizeof(out), MSG_DONTWAIT) < 0);
+    uint64_t tx = r->c.tx;
+    udp_flush(r);
+    /* ... then leaves from that port */
+    assert_int_equal(recv_wait(f, out, sizeof(out), &from), 2);
+    assert_memory_equal(out, "h3", 2);
+    assert_int_equal(from, r->cfg.port_lo + 3);
+    assert_int_equal(r->c.tx, tx + 1);
+
+    /* every hosting socket and the listen socket at once: more than there
+     * are queues; all arrive, each from its own port */
+    for (int i = 0; i < F_NPORTS; i++) {
+        uint8_t b[2] = {'p', (uint8_t)i};
+        assert_int_equal(udp_send(r, slots[i], &f->peer, NULL, b, 2), 0);
+    }
+    assert_int_equal(udp_send(r, 0, &f->peer, NULL, "L", 1), 0);
+    udp_flush(r);
+    uint8_t seen[F_NPORTS] = {0};
+    bool listen_seen = false;
+    for (int k = 0; k < F_NPORTS + 1; k++) {
+        size_t n = recv_wait(f, out, sizeof(out), &from);
+        if (n == 1 && out[0] == 'L') {
+            assert_int_equal(from, addr_port(&f->local));
+            listen_seen = true;
+            continue;
+        }
+        assert_int_equal(n, 2);
+        assert_true(out[0] == 'p' && out[1] < F_NPORTS);
+        assert_int_equal(seen[out[1]]++, 0);
+        assert_int_equal(from, r->cfg.port_lo + out[1]);
+    }
+    assert_true(listen_seen);
+    assert_true(recv(f->cli, out, sizeof(out), MSG_DONTWAIT) < 0); /* nothing more */
+    assert_int_equal(r->c.tx, tx + 1 + F_NPORTS + 1);
+    assert_int_equal(r->c.tx_err, 0);
+
+    /* more than one batch on one hosting socket: all, in order */
+    for (int i = 0; i < 3 * 32 + 5; i++) {
+        uint8_t b[2] = {'s', (uint8_t)i};
+        assert_int_equal(udp_send(r, slots[7], &f->peer, NULL, b, 2), 0);
+    }
+    udp_flush(r);
+    for (int i = 0; i < 3 * 32 + 5; i++) {
+        assert_int_equal(recv_wait(f, out, sizeof(out), &from), 2);
+        assert_int_equal(out[1], (uint8_t)i);
+        assert_int_equal(from, r->cfg.port_lo + 7);
+    }
+
+    /* a port closing sends what waits on it first; its queue comes back */
+    assert_int_equal(udp_send(r, slots[5], &f->peer, NULL, "c5", 2), 0);
+    udp_port_close(r, (uint16_t)(r->cfg.port_lo + 5));
+    assert_int_equal(recv_wait(f, out, sizeof(out), &from), 2);
+    assert_memory_equal(out, "c5", 2);
+    assert_int_equal(from, r->cfg.port_lo + 5);
+    udp_flush(r);
+    /* a closed socket takes nothing */
+    assert_int_equal(udp_send(r, slots[5], &f->peer, NULL, "x", 1), -1);
+    /* and every queue is still there: all the open ports again */
+    for (int i = 0; i < F_NPORTS; i++)
+        if (i != 5)
+            assert_int_equal(udp_send(r, slots[i], &f->peer, NULL, "a", 1), 0);
+    udp_flush(r);
+    for (int i = 0; i < F_NPORTS - 1; i++)
+        assert_int_equal(recv_wait(f, out, sizeof(out), &from), 1);
+    for (int i = 0; i < F_NPORTS; i++)
+        if (i != 5)
+            udp_port_close(r, (uint16_t)(r->cfg.port_lo + i));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +460,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rd_unanswered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fuzz, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_port_send_batched, setup_many_ports, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
