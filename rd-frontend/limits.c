@@ -116,8 +116,6 @@ int lim_links(struct frontend *fe, const struct rr_peer *peer, unsigned nlinks,
 int lim_new_registration(struct frontend *fe, const struct rd_reg *old, const struct rr_peer *peer,
                          struct rd_reply *reply)
 {
-    uint8_t ko[ADDR_SOURCE_KEY_LEN], kn[ADDR_SOURCE_KEY_LEN];
-
     if (old == NULL && fe->cfg.max_registrations != 0 &&
         fe->reg.count >= fe->cfg.max_registrations) {
         rd_reply_error(reply, COAP_SERVICE_UNAVAILABLE, "registry full (%u registrations)",
@@ -129,12 +127,8 @@ int lim_new_registration(struct frontend *fe, const struct rd_reg *old, const st
     }
     if (fe->cfg.max_regs_per_source == 0)
         return 0;
-    if (old != NULL) {
-        addr_source_key(&old->peer.remote, ko);
-        addr_source_key(&peer->remote, kn);
-        if (memcmp(ko, kn, sizeof(ko)) == 0)
-            return 0; /* stays under the same source */
-    }
+    if (old != NULL && addr_same_source(&old->peer.remote, &peer->remote))
+        return 0; /* stays under the same source */
     if (lim_source_count(fe, peer) >= fe->cfg.max_regs_per_source) {
         rd_reply_error(reply, COAP_TOO_MANY_REQUESTS,
                        "%u registrations from this source (IPv4 address or IPv6 /64)",
@@ -159,15 +153,6 @@ int lim_block1_busy(struct frontend *fe, const struct rr_peer *peer, bool used, 
     return -1;
 }
 
-static bool same_source(const struct rr_peer *a, const struct rr_peer *b)
-{
-    uint8_t ka[ADDR_SOURCE_KEY_LEN], kb[ADDR_SOURCE_KEY_LEN];
-
-    addr_source_key(&a->remote, ka);
-    addr_source_key(&b->remote, kb);
-    return memcmp(ka, kb, sizeof(ka)) == 0;
-}
-
 int lim_pending(struct frontend *fe, const struct rr_peer *peer, struct rd_reply *reply)
 {
     unsigned all = 0, mine = 0;
@@ -175,7 +160,7 @@ int lim_pending(struct frontend *fe, const struct rr_peer *peer, struct rd_reply
     /* both bounded: the list never holds more than RD_MAX_PENDING */
     for (const struct rd_pending *pd = fe->pending; pd; pd = pd->next) {
         all++;
-        mine += same_source(&pd->peer, peer);
+        mine += addr_same_source(&pd->peer.remote, &peer->remote);
     }
     if (all < RD_MAX_PENDING && mine < RD_PENDING_PER_SOURCE)
         return 0;
@@ -192,7 +177,7 @@ bool lim_observer(struct frontend *fe, const struct rr_peer *peer)
 
     if (fe->nobservers < RD_MAX_OBSERVERS) {
         for (const struct rd_observer *o = fe->observers; o; o = o->next)
-            mine += same_source(&o->peer, peer);
+            mine += addr_same_source(&o->peer.remote, &peer->remote);
         if (mine < RD_OBSERVERS_PER_SOURCE)
             return true;
     }

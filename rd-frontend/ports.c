@@ -65,11 +65,8 @@ static struct rd_port_slot *slot_of(struct rd_ports *p, uint16_t port)
  * not make new sources); the registry limits (limits.c) count by it too. */
 bool ports_same_source(const struct rr_addr *a, const struct rr_addr *b)
 {
-    uint8_t ka[ADDR_SOURCE_KEY_LEN], kb[ADDR_SOURCE_KEY_LEN];
-
-    addr_source_key(a, ka);
-    addr_source_key(b, kb);
-    return ka[0] != 0 && memcmp(ka, kb, sizeof(ka)) == 0;
+    /* an unset address is nobody's source */
+    return (a->ss.ss_family == AF_INET || a->ss.ss_family == AF_INET6) && addr_same_source(a, b);
 }
 
 unsigned ports_held_by(const struct rd_ports *p, const struct rr_addr *src)
