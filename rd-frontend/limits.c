@@ -63,11 +63,12 @@ void lim_track(struct frontend *fe, const struct rd_reg *r, int delta)
         srccount_dec_addr(&l->src, &r->peer.remote);
         return;
     }
-    /* the table is made with the first registration and grows (the most
-     * sources: every registration its own) */
+    /* the table is made with the first registration and doubles as
+     * sources come (at most one a registration) */
     if ((l->src.t == NULL && srccount_init(&l->src, LIM_MIN_SOURCES, UINT32_MAX) < 0) ||
         srccount_inc_addr(&l->src, &r->peer.remote, 0) < 0)
-        log_warnx("limits: out of memory; registrations per source not counted");
+        log_warnx("limits: no room for another source (out of memory); its registrations are "
+                  "not counted per source");
 }
 
 uint32_t lim_source_count(const struct frontend *fe, const struct rr_peer *peer)

@@ -8,7 +8,11 @@
  * allocated at start, keyed by SipHash under a random per-start key (no
  * one can aim keys at one chain); when a probe window is full the bucket
  * idle longest is reused, which only ever hands its owner a fresh, full
- * bucket: no limit lets one client take another's allowance away.
+ * bucket: no limit lets one client take another's allowance away. (That
+ * reuse is why buckets are not in the shared count table, common/srccount.h,
+ * which must never evict; they share its source key, addr_source_key, and
+ * its SipHash tag.) The live counts of the relay limits (counts.h) are kept
+ * here too.
  * Owns: struct rc_limits (embedded in struct relay_core). No per-request
  * allocation.
  */
