@@ -8,6 +8,8 @@
  * newcomer for room and allocates nothing after init.
  * The rc_count_* calls are the exchange pools' names for srccount's by-tag
  * calls: a pool slot keeps the tag it counted under and releases by it.
+ * (Kept while the pools are being reworked; they can call srccount_*_tag
+ * directly and these go.)
  */
 #ifndef RDRELAY_RC_COUNTS_H
 #define RDRELAY_RC_COUNTS_H
