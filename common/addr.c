@@ -85,6 +85,15 @@ void addr_source_key(const struct rr_addr *a, uint8_t key[ADDR_SOURCE_KEY_LEN])
     }
 }
 
+bool addr_same_source(const struct rr_addr *a, const struct rr_addr *b)
+{
+    uint8_t ka[ADDR_SOURCE_KEY_LEN], kb[ADDR_SOURCE_KEY_LEN];
+
+    addr_source_key(a, ka);
+    addr_source_key(b, kb);
+    return memcmp(ka, kb, sizeof(ka)) == 0;
+}
+
 bool addr_equal(const struct rr_addr *a, const struct rr_addr *b)
 {
     if (!addr_equal_host(a, b) || addr_port(a) != addr_port(b))

@@ -33,6 +33,8 @@ uint32_t addr_hash(const struct rr_addr *a);
  * tag and 4 or 8 address bytes, zero padded; all-zero when a is unset. */
 #define ADDR_SOURCE_KEY_LEN 9
 void addr_source_key(const struct rr_addr *a, uint8_t key[ADDR_SOURCE_KEY_LEN]);
+/* a and b are the same source (equal addr_source_key; two unset: true). */
+bool addr_same_source(const struct rr_addr *a, const struct rr_addr *b);
 uint16_t addr_port(const struct rr_addr *a);
 void addr_set_port(struct rr_addr *a, uint16_t port);
 /* "192.0.2.1:5683" or "[2001:db8::1]:5683"; returns buf. */

@@ -4,6 +4,9 @@
  */
 #include "siphash.h"
 
+#include <errno.h>
+#include <sys/random.h>
+
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 
 #define SIPROUND                                                                                   \
@@ -62,4 +65,20 @@ uint64_t siphash24(const uint8_t key[SIPHASH_KEY_LEN], const void *data, size_t 
     SIPROUND;
     SIPROUND;
     return v0 ^ v1 ^ v2 ^ v3;
+}
+
+int siphash_key_random(uint8_t key[SIPHASH_KEY_LEN])
+{
+    ssize_t n = getrandom(key, SIPHASH_KEY_LEN, 0);
+
+    if (n == SIPHASH_KEY_LEN)
+        return 0;
+    if (n >= 0)
+        errno = EAGAIN;
+    return -1;
+}
+
+uint64_t siphash_tag(const uint8_t key[SIPHASH_KEY_LEN], const void *data, size_t len)
+{
+    return siphash24(key, data, len) | 1;
 }

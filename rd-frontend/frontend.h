@@ -45,6 +45,7 @@
 #include "linkformat.h"
 #include "proto_msg.h" /* includes proto.h */
 #include "ratelog.h"
+#include "srccount.h"
 #include "strbuf.h"
 
 #define RD_BASE_MAX 256
@@ -299,18 +300,12 @@ struct rd_port_slot {
     uint64_t until;     /* quarantined until (unix ms) */
     struct rr_addr src; /* assigned: the registrant's address (per-source limit) */
 };
-/* How many ports one source (addr_source_key: IPv4 address or IPv6 /64) holds. */
-struct rd_port_src {
-    uint8_t key[ADDR_SOURCE_KEY_LEN];
-    uint32_t count; /* 0 = empty slot */
-};
 struct rd_ports {
     uint16_t lo;
     uint32_t n; /* ports in the range; 0 = port hosting off */
     struct rd_port_slot *slot;
-    struct rd_port_src *src; /* open addressing, src_cap (a power of two >= 2 n) */
-    uint32_t src_cap;
-    uint16_t *fifo; /* ring of the ports not assigned, next to give out first */
+    struct srccount src; /* ports per source (IPv4 address or IPv6 /64), room for n */
+    uint16_t *fifo;      /* ring of the ports not assigned, next to give out first */
     uint32_t head, count;
     uint64_t quarantine_ms;
     uint32_t per_source;
@@ -340,15 +335,8 @@ enum rd_limit_kind {
     RD_LIM_OBSERVE,  /* lookup observers, in all or per source: served, not observed */
     RD_LIM_N
 };
-/* Registrations per source (addr_source_key), chained hash. */
-struct rd_src {
-    uint8_t key[ADDR_SOURCE_KEY_LEN];
-    uint32_t n;
-    struct rd_src *next;
-};
 struct rd_limits {
-    struct rd_src **b;
-    size_t nb, nsrc;
+    struct srccount src; /* registrations per source (addr_source_key), growing */
     uint64_t hits[RD_LIM_N];
     struct ratelog rl[RD_LIM_N];
 };

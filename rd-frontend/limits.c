@@ -3,7 +3,8 @@
  * (max_payload), links per registration (max_links), registrations in all
  * (max_registrations) and per source (max_regs_per_source: one IPv4
  * address or one IPv6 /64, addr_source_key). 0 switches a limit off.
- * Owns: struct rd_limits (registrations per source, refusal counters, the
+ * Owns: struct rd_limits (registrations per source in the shared count
+ * table common/srccount.h, growing with the sources; refusal counters; the
  * rate limit of the log lines). Talks to the log and, through the status
  * JSON, to rdrelayctl.
  * A limit only ever refuses the new request: nothing already registered is
@@ -24,7 +25,6 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -34,8 +34,8 @@
 #include "frontend.h"
 #include "log.h"
 
-#define LIM_RETRY_S 60 /* Max-Age of 5.03 / 4.29: try again in a minute */
-#define LIM_MIN_BUCKETS 256
+#define LIM_RETRY_S 60      /* Max-Age of 5.03 / 4.29: try again in a minute */
+#define LIM_MIN_SOURCES 128 /* the count table's first size; it doubles as sources come */
 /* A Block1 body fed within this long is someone's live transfer (a client
  * retransmits for up to 93 s, but sends its next block within a few RTTs
  * of the 2.31): never reused for another client's body. */
@@ -49,103 +49,31 @@ static const char *const lim_names[RD_LIM_N] = {
     [RD_LIM_OBSERVE] = "observers_full",
 };
 
-static size_t key_hash(const uint8_t *k, size_t nb)
-{
-    uint32_t h = 2166136261u;
-
-    for (size_t i = 0; i < ADDR_SOURCE_KEY_LEN; i++)
-        h = (h ^ k[i]) * 16777619u;
-    return h & (nb - 1);
-}
-
-static struct rd_src **src_slot(const struct rd_limits *l, const uint8_t *k)
-{
-    struct rd_src **pp = &l->b[key_hash(k, l->nb)];
-
-    while (*pp && memcmp((*pp)->key, k, ADDR_SOURCE_KEY_LEN) != 0)
-        pp = &(*pp)->next;
-    return pp;
-}
-
-/* Double the buckets when there are more sources than buckets. */
-static int src_grow(struct rd_limits *l)
-{
-    size_t nb = l->nb ? l->nb * 2 : LIM_MIN_BUCKETS;
-    struct rd_src **b = calloc(nb, sizeof(*b));
-
-    if (b == NULL)
-        return -1;
-    for (size_t i = 0; i < l->nb; i++) {
-        for (struct rd_src *s = l->b[i], *next; s; s = next) {
-            next = s->next;
-            size_t h = key_hash(s->key, nb);
-            s->next = b[h];
-            b[h] = s;
-        }
-    }
-    free(l->b);
-    l->b = b;
-    l->nb = nb;
-    return 0;
-}
-
 void lim_free(struct rd_limits *l)
 {
-    for (size_t i = 0; i < l->nb; i++) {
-        for (struct rd_src *s = l->b[i], *next; s; s = next) {
-            next = s->next;
-            free(s);
-        }
-    }
-    free(l->b);
+    srccount_free(&l->src);
     memset(l, 0, sizeof(*l));
 }
 
 void lim_track(struct frontend *fe, const struct rd_reg *r, int delta)
 {
     struct rd_limits *l = &fe->lim;
-    uint8_t k[ADDR_SOURCE_KEY_LEN];
-    struct rd_src **pp, *s;
 
-    addr_source_key(&r->peer.remote, k);
-    /* a failed growth only makes the chains longer */
-    if ((l->nb == 0 || l->nsrc >= l->nb) && delta > 0 && src_grow(l) < 0 && l->nb == 0) {
-        log_warnx("limits: out of memory; registrations per source not counted");
+    if (delta < 0) {
+        srccount_dec_addr(&l->src, &r->peer.remote);
         return;
     }
-    if (l->nb == 0)
-        return;
-    pp = src_slot(l, k);
-    s = *pp;
-    if (delta > 0) {
-        if (s == NULL) {
-            s = calloc(1, sizeof(*s));
-            if (s == NULL) {
-                log_warnx("limits: out of memory; registrations per source not counted");
-                return;
-            }
-            memcpy(s->key, k, sizeof(s->key));
-            *pp = s;
-            l->nsrc++;
-        }
-        s->n++;
-    } else if (s != NULL && --s->n == 0) {
-        *pp = s->next;
-        free(s);
-        l->nsrc--;
-    }
+    /* the table is made with the first registration and doubles as
+     * sources come (at most one a registration) */
+    if ((l->src.t == NULL && srccount_init(&l->src, LIM_MIN_SOURCES, UINT32_MAX) < 0) ||
+        srccount_inc_addr(&l->src, &r->peer.remote, 0) < 0)
+        log_warnx("limits: no room for another source (out of memory); its registrations are "
+                  "not counted per source");
 }
 
 uint32_t lim_source_count(const struct frontend *fe, const struct rr_peer *peer)
 {
-    uint8_t k[ADDR_SOURCE_KEY_LEN];
-    struct rd_src *s;
-
-    if (fe->lim.nb == 0)
-        return 0;
-    addr_source_key(&peer->remote, k);
-    s = *src_slot(&fe->lim, k);
-    return s ? s->n : 0;
+    return srccount_get_addr(&fe->lim.src, &peer->remote);
 }
 
 void lim_hit(struct frontend *fe, enum rd_limit_kind k, const struct rr_peer *peer, const char *fmt,
@@ -189,8 +117,6 @@ int lim_links(struct frontend *fe, const struct rr_peer *peer, unsigned nlinks,
 int lim_new_registration(struct frontend *fe, const struct rd_reg *old, const struct rr_peer *peer,
                          struct rd_reply *reply)
 {
-    uint8_t ko[ADDR_SOURCE_KEY_LEN], kn[ADDR_SOURCE_KEY_LEN];
-
     if (old == NULL && fe->cfg.max_registrations != 0 &&
         fe->reg.count >= fe->cfg.max_registrations) {
         rd_reply_error(reply, COAP_SERVICE_UNAVAILABLE, "registry full (%u registrations)",
@@ -202,12 +128,8 @@ int lim_new_registration(struct frontend *fe, const struct rd_reg *old, const st
     }
     if (fe->cfg.max_regs_per_source == 0)
         return 0;
-    if (old != NULL) {
-        addr_source_key(&old->peer.remote, ko);
-        addr_source_key(&peer->remote, kn);
-        if (memcmp(ko, kn, sizeof(ko)) == 0)
-            return 0; /* stays under the same source */
-    }
+    if (old != NULL && addr_same_source(&old->peer.remote, &peer->remote))
+        return 0; /* stays under the same source */
     if (lim_source_count(fe, peer) >= fe->cfg.max_regs_per_source) {
         rd_reply_error(reply, COAP_TOO_MANY_REQUESTS,
                        "%u registrations from this source (IPv4 address or IPv6 /64)",
@@ -232,15 +154,6 @@ int lim_block1_busy(struct frontend *fe, const struct rr_peer *peer, bool used, 
     return -1;
 }
 
-static bool same_source(const struct rr_peer *a, const struct rr_peer *b)
-{
-    uint8_t ka[ADDR_SOURCE_KEY_LEN], kb[ADDR_SOURCE_KEY_LEN];
-
-    addr_source_key(&a->remote, ka);
-    addr_source_key(&b->remote, kb);
-    return memcmp(ka, kb, sizeof(ka)) == 0;
-}
-
 int lim_pending(struct frontend *fe, const struct rr_peer *peer, struct rd_reply *reply)
 {
     unsigned all = 0, mine = 0;
@@ -248,7 +161,7 @@ int lim_pending(struct frontend *fe, const struct rr_peer *peer, struct rd_reply
     /* both bounded: the list never holds more than RD_MAX_PENDING */
     for (const struct rd_pending *pd = fe->pending; pd; pd = pd->next) {
         all++;
-        mine += same_source(&pd->peer, peer);
+        mine += addr_same_source(&pd->peer.remote, &peer->remote);
     }
     if (all < RD_MAX_PENDING && mine < RD_PENDING_PER_SOURCE)
         return 0;
@@ -265,7 +178,7 @@ bool lim_observer(struct frontend *fe, const struct rr_peer *peer)
 
     if (fe->nobservers < RD_MAX_OBSERVERS) {
         for (const struct rd_observer *o = fe->observers; o; o = o->next)
-            mine += same_source(&o->peer, peer);
+            mine += addr_same_source(&o->peer.remote, &peer->remote);
         if (mine < RD_OBSERVERS_PER_SOURCE)
             return true;
     }
@@ -277,7 +190,7 @@ void lim_status_json(const struct frontend *fe, json_t *o)
 {
     json_t *l = json_object();
 
-    json_object_set_new(o, "sources", json_integer((json_int_t)fe->lim.nsrc));
+    json_object_set_new(o, "sources", json_integer((json_int_t)srccount_keys(&fe->lim.src)));
     for (int k = 0; k < RD_LIM_N; k++)
         json_object_set_new(l, lim_names[k], json_integer((json_int_t)fe->lim.hits[k]));
     json_object_set_new(o, "limits", l);

@@ -8,9 +8,9 @@
  * were released, so a port goes back to work as late as the range allows
  * and never before its quarantine is over (a stale client must not reach a
  * stranger's server). A registrant (IPv4 address or IPv6 /64) holds at
- * most port_per_source ports, counted in a small hash table (open
- * addressing, backward-shift deletion) so a large range does not make
- * every assignment a scan. No I/O and no SQL: port_reg.c persists what
+ * most port_per_source ports, counted in the shared count table
+ * (common/srccount.h, room for one source per port) so a large range does
+ * not make every assignment a scan. No I/O and no SQL: port_reg.c persists what
  * this decides through store.c (registrations.port, port_quarantine).
  */
 #include <stdlib.h>
@@ -36,10 +36,8 @@ int ports_init(struct rd_ports *p, const struct rr_config *cfg)
     p->n = (uint32_t)cfg->port_hi - cfg->port_lo + 1u;
     p->slot = calloc(p->n, sizeof(*p->slot));
     p->fifo = calloc(p->n, sizeof(*p->fifo));
-    for (p->src_cap = 16; p->src_cap < 2 * p->n; p->src_cap *= 2)
-        ;
-    p->src = calloc(p->src_cap, sizeof(*p->src));
-    if (!p->slot || !p->fifo || !p->src) {
+    /* at most n sources hold ports: the table never refuses one */
+    if (!p->slot || !p->fifo || srccount_init(&p->src, p->n, 0) < 0) {
         ports_free(p);
         return -1;
     }
@@ -51,7 +49,7 @@ void ports_free(struct rd_ports *p)
 {
     free(p->slot);
     free(p->fifo);
-    free(p->src);
+    srccount_free(&p->src);
     memset(p, 0, sizeof(*p));
 }
 
@@ -67,67 +65,13 @@ static struct rd_port_slot *slot_of(struct rd_ports *p, uint16_t port)
  * not make new sources); the registry limits (limits.c) count by it too. */
 bool ports_same_source(const struct rr_addr *a, const struct rr_addr *b)
 {
-    uint8_t ka[ADDR_SOURCE_KEY_LEN], kb[ADDR_SOURCE_KEY_LEN];
-
-    addr_source_key(a, ka);
-    addr_source_key(b, kb);
-    return ka[0] != 0 && memcmp(ka, kb, sizeof(ka)) == 0;
-}
-
-static uint32_t src_home(const struct rd_ports *p, const uint8_t *key)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (int i = 0; i < ADDR_SOURCE_KEY_LEN; i++)
-        h = (h ^ key[i]) * 16777619u;
-    return h & (p->src_cap - 1);
-}
-
-/* The slot holding key, or the empty one where it would go. */
-static uint32_t src_find(const struct rd_ports *p, const uint8_t *key)
-{
-    uint32_t i = src_home(p, key);
-    while (p->src[i].count && memcmp(p->src[i].key, key, ADDR_SOURCE_KEY_LEN) != 0)
-        i = (i + 1) & (p->src_cap - 1);
-    return i;
-}
-
-/* One port more (+1) or fewer (-1) for a's source. At most n sources hold
- * ports and the table has room for 2 n: there is always an empty slot. */
-static void src_count(struct rd_ports *p, const struct rr_addr *a, int delta)
-{
-    uint8_t key[ADDR_SOURCE_KEY_LEN];
-    uint32_t i, j, mask = p->src_cap - 1;
-
-    addr_source_key(a, key);
-    i = src_find(p, key);
-    if (delta > 0) {
-        memcpy(p->src[i].key, key, sizeof(key));
-        p->src[i].count++;
-        return;
-    }
-    if (p->src[i].count == 0 || --p->src[i].count > 0)
-        return;
-    /* backward-shift deletion: pull later entries of the cluster that may
-     * live at i, so every lookup still finds them */
-    for (j = (i + 1) & mask; p->src[j].count; j = (j + 1) & mask) {
-        uint32_t h = src_home(p, p->src[j].key);
-        bool stays = i <= j ? (h > i && h <= j) : (h > i || h <= j);
-        if (!stays) {
-            p->src[i] = p->src[j];
-            p->src[j].count = 0;
-            i = j;
-        }
-    }
+    /* an unset address is nobody's source */
+    return (a->ss.ss_family == AF_INET || a->ss.ss_family == AF_INET6) && addr_same_source(a, b);
 }
 
 unsigned ports_held_by(const struct rd_ports *p, const struct rr_addr *src)
 {
-    uint8_t key[ADDR_SOURCE_KEY_LEN];
-
-    if (p->n == 0)
-        return 0;
-    addr_source_key(src, key);
-    return p->src[src_find(p, key)].count;
+    return srccount_get_addr(&p->src, src);
 }
 
 int ports_load_assigned(struct rd_ports *p, uint16_t port, const struct rr_addr *src)
@@ -138,7 +82,7 @@ int ports_load_assigned(struct rd_ports *p, uint16_t port, const struct rr_addr 
         return -1;
     s->state = PS_ASSIGNED;
     s->src = *src;
-    src_count(p, src, +1);
+    srccount_inc_addr(&p->src, src, 0);
     return 0;
 }
 
@@ -201,7 +145,7 @@ uint16_t ports_assign(struct rd_ports *p, const struct rr_addr *src, uint64_t no
     s->state = PS_ASSIGNED;
     s->src = *src;
     s->until = 0;
-    src_count(p, src, +1);
+    srccount_inc_addr(&p->src, src, 0);
     *why = RD_PORT_OK;
     return port;
 }
@@ -212,7 +156,7 @@ uint64_t ports_release(struct rd_ports *p, uint16_t port, uint64_t now)
 
     if (s == NULL || s->state != PS_ASSIGNED)
         return 0;
-    src_count(p, &s->src, -1);
+    srccount_dec_addr(&p->src, &s->src);
     s->state = PS_QUARANTINED;
     s->until = now + p->quarantine_ms;
     p->fifo[(p->head + p->count) % p->n] = port;

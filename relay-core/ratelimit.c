@@ -3,10 +3,8 @@
  */
 #include "ratelimit.h"
 
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "config.h"
 #include "log.h"
@@ -26,20 +24,20 @@ int rc_limits_init(struct rc_limits *l, const struct rr_config *cfg)
     l->max_inflight_src = cfg->max_inflight_per_source;
     /* every downstream exchange slot holds at most one source */
     if (l->max_inflight_src &&
-        rc_counts_init(&l->live_src, 2 * (cfg->max_exchanges ? cfg->max_exchanges : 4096)) < 0)
+        srccount_init(&l->live_src, 2 * (cfg->max_exchanges ? cfg->max_exchanges : 4096), 0) < 0)
         return -1;
     l->max_obs = cfg->max_observe_per_client;
     if (l->max_obs &&
-        rc_counts_init(&l->live_obs, 2 * (cfg->max_exchanges ? cfg->max_exchanges : 4096)) < 0)
+        srccount_init(&l->live_obs, 2 * (cfg->max_exchanges ? cfg->max_exchanges : 4096), 0) < 0)
         return -1;
     /* every upstream exchange slot holds at most one endpoint name */
     l->max_inflight_ep = cfg->max_inflight_per_endpoint;
     if (l->max_inflight_ep &&
-        rc_counts_init(&l->live_ep, cfg->max_exchanges ? cfg->max_exchanges : 4096) < 0)
+        srccount_init(&l->live_ep, cfg->max_exchanges ? cfg->max_exchanges : 4096, 0) < 0)
         return -1;
     if (l->src_rate == 0 && l->ep_rate == 0)
         return 0;
-    if (getrandom(l->key, sizeof(l->key), 0) != (ssize_t)sizeof(l->key)) {
+    if (siphash_key_random(l->key) < 0) {
         log_warn("getrandom (limits key)");
         return -1;
     }
@@ -56,15 +54,15 @@ void rc_limits_free(struct rc_limits *l)
 {
     free(l->b);
     l->b = NULL;
-    rc_counts_free(&l->live_src);
-    rc_counts_free(&l->live_ep);
-    rc_counts_free(&l->live_obs);
+    srccount_free(&l->live_src);
+    srccount_free(&l->live_ep);
+    srccount_free(&l->live_obs);
 }
 
 uint32_t rc_bucket_take(struct rc_limits *l, const void *key, size_t keylen, uint32_t rate,
                         uint32_t burst, uint64_t now)
 {
-    uint64_t k = siphash24(l->key, key, keylen) | 1; /* never 0 (empty) */
+    uint64_t k = siphash_tag(l->key, key, keylen);
     struct rc_bucket *e = NULL, *v = NULL;
     uint64_t full = (uint64_t)burst * 1000;
 
@@ -101,27 +99,19 @@ uint32_t rc_bucket_take(struct rc_limits *l, const void *key, size_t keylen, uin
 uint32_t rc_limit_proxy(struct rc_limits *l, const struct rr_addr *src, const char *host,
                         uint64_t now)
 {
-    uint8_t k[1 + 8];
-    size_t kl = 1;
+    uint8_t k[ADDR_SOURCE_KEY_LEN];
     uint32_t wait;
     const char *what;
 
     /* a source is an IPv4 address or an IPv6 /64 (one subscriber) */
-    k[0] = (uint8_t)src->ss.ss_family;
-    if (src->ss.ss_family == AF_INET) {
-        memcpy(k + 1, &((const struct sockaddr_in *)&src->ss)->sin_addr, 4);
-        kl += 4;
-    } else if (src->ss.ss_family == AF_INET6) {
-        memcpy(k + 1, &((const struct sockaddr_in6 *)&src->ss)->sin6_addr, 8);
-        kl += 8;
-    }
-    wait = rc_bucket_take(l, k, kl, l->src_rate, l->src_burst, now);
+    addr_source_key(src, k);
+    wait = rc_bucket_take(l, k, sizeof(k), l->src_rate, l->src_burst, now);
     if (wait) {
         l->hit_source++;
         what = "source";
     } else {
         /* endpoint names are short strings; a leading 'e' keeps them apart
-         * from source keys */
+         * from source keys (their first byte: 0, 4 or 6) */
         char ek[1 + RR_HOST_MAX];
         size_t hl = strnlen(host, RR_HOST_MAX - 1);
         ek[0] = 'e';

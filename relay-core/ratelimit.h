@@ -8,7 +8,11 @@
  * allocated at start, keyed by SipHash under a random per-start key (no
  * one can aim keys at one chain); when a probe window is full the bucket
  * idle longest is reused, which only ever hands its owner a fresh, full
- * bucket: no limit lets one client take another's allowance away.
+ * bucket: no limit lets one client take another's allowance away. (That
+ * reuse is why buckets are not in the shared count table, common/srccount.h,
+ * which must never evict; they share its source key, addr_source_key, and
+ * its SipHash tag.) The live counts of the relay limits (counts.h) are kept
+ * here too.
  * Owns: struct rc_limits (embedded in struct relay_core). No per-request
  * allocation.
  */
@@ -18,7 +22,7 @@
 #include <stdint.h>
 
 #include "addr.h"
-#include "counts.h"
+#include "counts.h" /* the live counts: srccount tables */
 #include "ratelog.h"
 #include "siphash.h"
 
@@ -39,19 +43,19 @@ struct rc_limits {
     uint64_t hit_source, hit_endpoint; /* counters */
     /* exchanges in flight per source (max_inflight_per_source, 0 = off):
      * counted in rc_dx_count_source, released in rc_dx_put */
-    struct rc_counts live_src;
+    struct srccount live_src;
     uint32_t max_inflight_src;
     uint64_t hit_inflight_source;
     struct ratelog inflight_log;
     /* exchanges in flight per endpoint name (max_inflight_per_endpoint):
      * counted in rc_ux_count_endpoint, released in rc_ux_put */
-    struct rc_counts live_ep;
+    struct srccount live_ep;
     uint32_t max_inflight_ep;
     uint64_t hit_inflight_endpoint;
     struct ratelog inflight_ep_log;
     /* proxied observations per client source (max_observe_per_client):
      * rc_dx_limit_observe, released in rc_dx_put */
-    struct rc_counts live_obs;
+    struct srccount live_obs;
     uint32_t max_obs;
     uint64_t hit_observe;
     struct ratelog observe_log;

@@ -54,7 +54,7 @@
 #include "coap_msg.h"
 #include "config.h"
 #include "core.h"
-#include "counts.h"
+#include "srccount.h"
 #include "fwd_rules.h"
 #include "proto.h"
 #include "ratelog.h"
@@ -177,8 +177,8 @@ struct st_relay {
 
     struct st_conn *conns;
     uint32_t nconns_max, nconns, conn_free;
-    uint32_t *idb, nidb;       /* id hash buckets */
-    struct rc_counts conn_src; /* open connections per source (counts.h) */
+    uint32_t *idb, nidb;      /* id hash buckets */
+    struct srccount conn_src; /* open connections per source (srccount.h) */
     struct ratelog conn_src_log;
     uint8_t *txbuf; /* serialising scratch (ST_TXBUF_SIZE) */
 

@@ -52,7 +52,7 @@ int st_conns_init(struct st_relay *r)
     }
     memset(r->idb, 0xff, r->nidb * sizeof(uint32_t));
     /* every open connection holds one source: room for all of them */
-    if (r->cfg.max_conns_per_source && rc_counts_init(&r->conn_src, max) < 0) {
+    if (r->cfg.max_conns_per_source && srccount_init(&r->conn_src, max, 0) < 0) {
         log_warnx("out of memory for the connections per source");
         return -1;
     }
@@ -73,7 +73,7 @@ void st_conns_free(struct st_relay *r)
             free(r->conns[i].obs);
         }
     }
-    rc_counts_free(&r->conn_src);
+    srccount_free(&r->conn_src);
     free(r->conns);
     free(r->idb);
     free(r->txbuf);
@@ -141,9 +141,7 @@ uint32_t st_conn_open(struct st_relay *r, const struct rr_addr *remote, const st
     c->local = *local;
     /* over max_conns_per_source the connection still opens, so that the
      * transport is set up to carry the Abort that st_sig_open sends */
-    uint8_t sk[ADDR_SOURCE_KEY_LEN];
-    addr_source_key(remote, sk);
-    c->src_over = rc_count_inc(&r->conn_src, sk, sizeof(sk), r->cfg.max_conns_per_source) < 0;
+    c->src_over = srccount_inc_addr(&r->conn_src, remote, r->cfg.max_conns_per_source) < 0;
     /* a hosting port's connection (no listen address is in the range,
      * config.c): every request on it goes to that port's route */
     c->mux_port = rc_port_is_hosting(&r->core, addr_port(local)) ? addr_port(local) : 0;
@@ -191,11 +189,8 @@ void st_conn_close(struct st_relay *r, uint32_t ci, const char *why, uint64_t no
         st_rd_conn_gone(r, ci);
     c->state = RC_FREE;
     id_unlink(r, ci);
-    if (!c->src_over) {
-        uint8_t sk[ADDR_SOURCE_KEY_LEN];
-        addr_source_key(&c->remote, sk);
-        rc_count_dec(&r->conn_src, sk, sizeof(sk));
-    }
+    if (!c->src_over)
+        srccount_dec_addr(&r->conn_src, &c->remote);
     r->io->closed(r->ioa, ci, why);
     th_cancel(&r->core.timers, &c->t);
     free(c->obs);

@@ -1,6 +1,7 @@
 /*
  * test_addr.c - unit tests for common/addr.c: v4-mapped normalisation,
- * parse/print of every accepted form, equality and hashing.
+ * parse/print of every accepted form, equality and hashing, sources (an
+ * IPv4 address, an IPv6 /64).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -105,6 +106,26 @@ static void test_equality(void **state)
     assert_false(addr_equal(&u1, &c));
 }
 
+static void test_same_source(void **state)
+{
+    struct rr_addr a, b, unset, unset2;
+    (void)state;
+    memset(&unset, 0, sizeof(unset));
+    memset(&unset2, 0, sizeof(unset2));
+    assert_int_equal(addr_parse(&a, "192.0.2.1:1", 0), 0);
+    assert_int_equal(addr_parse(&b, "[::ffff:192.0.2.1]:2", 0), 0);
+    assert_true(addr_same_source(&a, &b)); /* any port, v4-mapped or not */
+    assert_int_equal(addr_parse(&b, "192.0.2.2:1", 0), 0);
+    assert_false(addr_same_source(&a, &b));
+    assert_false(addr_same_source(&a, &unset));
+    assert_true(addr_same_source(&unset, &unset2));
+    assert_int_equal(addr_parse(&a, "[2001:db8:0:1::1]:1", 0), 0);
+    assert_int_equal(addr_parse(&b, "[2001:db8:0:1:aaaa::2]:9", 0), 0);
+    assert_true(addr_same_source(&a, &b)); /* one /64 */
+    assert_int_equal(addr_parse(&b, "[2001:db8:0:2::1]:1", 0), 0);
+    assert_false(addr_same_source(&a, &b));
+}
+
 static void test_host_str_and_list(void **state)
 {
     struct rr_addr a, list[4];
@@ -125,7 +146,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_forms),       cmocka_unit_test(test_parse_bad),
         cmocka_unit_test(test_v4_mapped),         cmocka_unit_test(test_equality),
-        cmocka_unit_test(test_host_str_and_list),
+        cmocka_unit_test(test_host_str_and_list), cmocka_unit_test(test_same_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
