@@ -591,10 +591,10 @@ void rc_metrics_tick(struct relay_core *c, uint64_t now);
 
 /* An exchange's live count (issue 19) under hash *h given back; *h = 0
  * (0: not counted, nothing to give back). */
-static inline void rc_count_release(struct rc_counts *t, uint64_t *h)
+static inline void rc_count_release(struct srccount *t, uint64_t *h)
 {
     if (*h)
-        rc_count_dec_h(t, *h);
+        srccount_dec_tag(t, *h);
     *h = 0;
 }
 

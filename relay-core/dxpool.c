@@ -97,8 +97,8 @@ bool rc_dx_count_source(struct relay_core *c, uint32_t i, const struct rr_addr *
     if (!l->max_inflight_src || d->src_h)
         return true;
     addr_source_key(src, k);
-    uint64_t h = rc_count_hash(&l->live_src, k, sizeof(k));
-    if (rc_count_inc_h(&l->live_src, h, l->max_inflight_src) == 0) {
+    uint64_t h = srccount_tag(&l->live_src, k, sizeof(k));
+    if (srccount_inc_tag(&l->live_src, h, l->max_inflight_src) == 0) {
         d->src_h = h;
         return true;
     }
@@ -124,8 +124,8 @@ void rc_dx_limit_observe(struct relay_core *c, uint32_t i, const struct rr_addr 
     if (!l->max_obs || d->obs_h || !obs || coap_opt_value_uint(obs) != 0)
         return;
     addr_source_key(src, k);
-    uint64_t h = rc_count_hash(&l->live_obs, k, sizeof(k));
-    if (rc_count_inc_h(&l->live_obs, h, l->max_obs) == 0) {
+    uint64_t h = srccount_tag(&l->live_obs, k, sizeof(k));
+    if (srccount_inc_tag(&l->live_obs, h, l->max_obs) == 0) {
         d->obs_h = h;
         return;
     }

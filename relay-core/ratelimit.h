@@ -11,9 +11,8 @@
  * bucket: no limit lets one client take another's allowance away. (That
  * reuse is why buckets are not in the shared count table, common/srccount.h,
  * which must never evict; they share its source key, addr_source_key, and
- * its SipHash tag.) The live counts of the relay limits (counts.h) are kept
- * here too.
- * Owns: struct rc_limits (embedded in struct relay_core). No per-request
+ * its SipHash tag.) The live counts of the relay limits (srccount tables, see rc_count_release in
+ * core.h) are kept here too. Owns: struct rc_limits (embedded in struct relay_core). No per-request
  * allocation.
  */
 #ifndef RDRELAY_RC_RATELIMIT_H
@@ -22,7 +21,7 @@
 #include <stdint.h>
 
 #include "addr.h"
-#include "counts.h" /* the live counts: srccount tables */
+#include "srccount.h" /* the live counts (core.h rc_limits) */
 #include "ratelog.h"
 #include "siphash.h"
 

@@ -64,8 +64,8 @@ bool rc_ux_count_endpoint(struct relay_core *c, uint32_t ui, uint64_t now)
 
     if (!l->max_inflight_ep || u->ep_h)
         return true;
-    uint64_t h = rc_count_hash(&l->live_ep, u->host, strnlen(u->host, sizeof(u->host)));
-    if (rc_count_inc_h(&l->live_ep, h, l->max_inflight_ep) == 0) {
+    uint64_t h = srccount_tag(&l->live_ep, u->host, strnlen(u->host, sizeof(u->host)));
+    if (srccount_inc_tag(&l->live_ep, h, l->max_inflight_ep) == 0) {
         u->ep_h = h;
         return true;
     }
