@@ -67,6 +67,17 @@ build_topology() {
         return 1
 }
 
+# nat_short_tcp_bindings: established TCP flows through routers A and B
+# are forgotten after 10 s idle (a NAT that drops idle bindings), else the
+# test dies.
+nat_short_tcp_bindings() {
+    local r
+    for r in "$NS_RA" "$NS_RB"; do
+        nsx "$r" sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=10 ||
+            die "cannot shorten the TCP conntrack timeout"
+    done
+}
+
 # router_site ROUTER SITE WAN_HOST V4_PREFIX3 V6_LETTER OTHER4 OTHER4_GW OTHER6 OTHER6_GW
 # The other site's prefixes are routed (through the other router), so that
 # a direct attempt really reaches this router and is dropped by its firewall,

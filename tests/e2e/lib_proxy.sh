@@ -288,6 +288,17 @@ EOF
 
 # ---------------------------------------------------------------- node-coap
 
+# tests/e2e/node: the node test files and their node_modules (npm ci from
+# the committed package-lock.json; tools/run-tests.sh runs it).
+NODE_DIR=$RDRELAY_SRC/tests/e2e/node
+
+# node_need_coap: node and node-coap are there, else the test dies.
+node_need_coap() {
+    command -v node >/dev/null || die "node is not installed (tools/setup-deps.sh)"
+    [ -d "$NODE_DIR/node_modules/coap" ] ||
+        die "node-coap missing: run 'npm ci' in $NODE_DIR (tools/run-tests.sh does)"
+}
+
 # node_run_file FILE [NAME=VALUE...]: run one node:test file with those
 # variables in its environment (bounded: 180 s), one ok/fail line for it
 # with node's summary, or its whole output when it failed.
