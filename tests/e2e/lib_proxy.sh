@@ -28,6 +28,17 @@ reg_start() {
     reg_wait_registered "$name" 1 || die "registrant $name did not register within 15 s"
 }
 
+# px_start_alice [rr-registrant flags...]: rd-frontend and relay-udp, and
+# the registrant alice (lt 600 s) registered; H is its proxy host name.
+px_start_alice() {
+    H=alice.$RR_DOMAIN
+    rr_start_all
+    reg_start alice --ep alice --lt 600 "$@"
+}
+
+# reg_uri NAME PATH: PATH at registrant NAME itself (not through the relay).
+reg_uri() { echo "coap://127.0.0.1:$(reg_port "$1")$2"; }
+
 # reg_start_noreg NAME [flags...]: a registrant that only serves (no RD).
 reg_start_noreg() {
     local name=$1
