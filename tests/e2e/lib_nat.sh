@@ -1,9 +1,10 @@
 # shellcheck shell=bash
 # lib_nat.sh - the NAT topology of the e2e NAT tests (BRIEF §5 "A real
-# NAT"), shared by test_nat_udp.sh, test_nat_tcp.sh and test_connect_nat.sh,
-# on top of lib.sh and lib_proxy.sh. Owns: the network namespaces of one run
-# (created by build_topology, removed after every process stopped, through
-# lib.sh's T_AFTER_STOP), the nftables rules of routers A and B, and
+# NAT"), shared by test_nat_udp.sh, test_nat_tcp.sh, test_nat_ws.sh and
+# test_connect_nat.sh, on top of lib.sh and lib_proxy.sh. Owns: the network
+# namespaces of one run (created by build_topology, removed after every
+# process stopped, through lib.sh's T_AFTER_STOP), the nftables rules and
+# the TCP conntrack timeout of routers A and B, and
 # starting rdrelay (flags in NAT_RD_ARGS), registrants and any other program
 # inside them. Talks to: ip, nft, conntrack, sysctl; rdrelay-frontend,
 # rdrelay-udp, rdrelay-tcp (when NAT_TCP=1), rdrelay-ws (when NAT_WS=1, port

@@ -3,10 +3,12 @@
 # Owns: starting rr-registrant fixtures (tests/fixtures/registrant.c) and
 # waiting for their registrations, requests through the relay by proxy host
 # name, the FNV-1a hash the fixture's /echo reports, the proxy checks the
-# UDP proxy tests and lib_tcp.sh's xport_suite share (px_*), and running the
-# CoAP client inside a network namespace. Talks to lib.sh (processes, coap(),
-# assertions) and to rr-registrant's stdout lines ("listening ADDR:PORT",
-# "registered /reg/N", "renewed /reg/N", "forwarded N").
+# UDP proxy tests and lib_tcp.sh's xport_suite share (px_*), running the
+# CoAP client inside a network namespace, and the node-coap tests (their
+# directory, the check that node-coap is installed, running one file).
+# Talks to lib.sh (processes, coap(), assertions) and to rr-registrant's
+# stdout lines ("listening ADDR:PORT", "registered /reg/N", "renewed
+# /reg/N", "forwarded N").
 #
 #   . "$(dirname "$0")/lib.sh"
 #   . "$(dirname "$0")/lib_proxy.sh"
