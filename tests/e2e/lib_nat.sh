@@ -1,9 +1,10 @@
 # shellcheck shell=bash
 # lib_nat.sh - the NAT topology of the e2e NAT tests (BRIEF §5 "A real
-# NAT"), shared by test_nat_udp.sh, test_nat_tcp.sh and test_connect_nat.sh,
-# on top of lib.sh and lib_proxy.sh. Owns: the network namespaces of one run
-# (created by build_topology, removed after every process stopped, through
-# lib.sh's T_AFTER_STOP), the nftables rules of routers A and B, and
+# NAT"), shared by test_nat_udp.sh, test_nat_tcp.sh, test_nat_ws.sh and
+# test_connect_nat.sh, on top of lib.sh and lib_proxy.sh. Owns: the network
+# namespaces of one run (created by build_topology, removed after every
+# process stopped, through lib.sh's T_AFTER_STOP), the nftables rules and
+# the TCP conntrack timeout of routers A and B, and
 # starting rdrelay (flags in NAT_RD_ARGS), registrants and any other program
 # inside them. Talks to: ip, nft, conntrack, sysctl; rdrelay-frontend,
 # rdrelay-udp, rdrelay-tcp (when NAT_TCP=1), rdrelay-ws (when NAT_WS=1, port
@@ -65,6 +66,17 @@ build_topology() {
         return 1
     router_site "$NS_RB" "$NS_SB" 3 198.51.100 b 192.0.2.0/24 203.0.113.2 2001:db8:a::/64 2001:db8::2 ||
         return 1
+}
+
+# nat_short_tcp_bindings: established TCP flows through routers A and B
+# are forgotten after 10 s idle (a NAT that drops idle bindings), else the
+# test dies.
+nat_short_tcp_bindings() {
+    local r
+    for r in "$NS_RA" "$NS_RB"; do
+        nsx "$r" sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=10 ||
+            die "cannot shorten the TCP conntrack timeout"
+    done
 }
 
 # router_site ROUTER SITE WAN_HOST V4_PREFIX3 V6_LETTER OTHER4 OTHER4_GW OTHER6 OTHER6_GW

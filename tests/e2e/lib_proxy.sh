@@ -3,10 +3,12 @@
 # Owns: starting rr-registrant fixtures (tests/fixtures/registrant.c) and
 # waiting for their registrations, requests through the relay by proxy host
 # name, the FNV-1a hash the fixture's /echo reports, the proxy checks the
-# UDP proxy tests and lib_tcp.sh's xport_suite share (px_*), and running the
-# CoAP client inside a network namespace. Talks to lib.sh (processes, coap(),
-# assertions) and to rr-registrant's stdout lines ("listening ADDR:PORT",
-# "registered /reg/N", "renewed /reg/N", "forwarded N").
+# UDP proxy tests and lib_tcp.sh's xport_suite share (px_*), running the
+# CoAP client inside a network namespace, and the node-coap tests (their
+# directory, the check that node-coap is installed, running one file).
+# Talks to lib.sh (processes, coap(), assertions) and to rr-registrant's
+# stdout lines ("listening ADDR:PORT", "registered /reg/N", "renewed
+# /reg/N", "forwarded N").
 #
 #   . "$(dirname "$0")/lib.sh"
 #   . "$(dirname "$0")/lib_proxy.sh"
@@ -27,6 +29,17 @@ reg_start() {
     rr_start "$name" rr-registrant --rd "coap://127.0.0.1:$RR_PORT/rd" --listen 127.0.0.1:0 "$@"
     reg_wait_registered "$name" 1 || die "registrant $name did not register within 15 s"
 }
+
+# px_start_alice [rr-registrant flags...]: rd-frontend and relay-udp, and
+# the registrant alice (lt 600 s) registered; H is its proxy host name.
+px_start_alice() {
+    H=alice.$RR_DOMAIN
+    rr_start_all
+    reg_start alice --ep alice --lt 600 "$@"
+}
+
+# reg_uri NAME PATH: PATH at registrant NAME itself (not through the relay).
+reg_uri() { echo "coap://127.0.0.1:$(reg_port "$1")$2"; }
 
 # reg_start_noreg NAME [flags...]: a registrant that only serves (no RD).
 reg_start_noreg() {
@@ -287,6 +300,17 @@ EOF
 }
 
 # ---------------------------------------------------------------- node-coap
+
+# tests/e2e/node: the node test files and their node_modules (npm ci from
+# the committed package-lock.json; tools/run-tests.sh runs it).
+NODE_DIR=$RDRELAY_SRC/tests/e2e/node
+
+# node_need_coap: node and node-coap are there, else the test dies.
+node_need_coap() {
+    command -v node >/dev/null || die "node is not installed (tools/setup-deps.sh)"
+    [ -d "$NODE_DIR/node_modules/coap" ] ||
+        die "node-coap missing: run 'npm ci' in $NODE_DIR (tools/run-tests.sh does)"
+}
 
 # node_run_file FILE [NAME=VALUE...]: run one node:test file with those
 # variables in its environment (bounded: 180 s), one ok/fail line for it

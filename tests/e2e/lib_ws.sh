@@ -14,7 +14,6 @@
 
 WS_PROG=rdrelay-ws
 WS_PORT=""
-NODE_DIR=$RDRELAY_SRC/tests/e2e/node
 
 ws_uri() { # [FAMILY]
     if [ "${1:-4}" == 6 ]; then echo "ws://[::1]:$WS_PORT"; else echo "ws://127.0.0.1:$WS_PORT"; fi

@@ -7,24 +7,16 @@
 # the committed package-lock.json).
 T_NAME=node-$(basename "${1:?usage: run_node.sh FILE.test.js}" .test.js)
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_proxy.sh"
 
 FILE=$1
-NODE_DIR=$RDRELAY_SRC/tests/e2e/node
-command -v node >/dev/null || die "node is not installed (tools/setup-deps.sh)"
-[ -d "$NODE_DIR/node_modules/coap" ] ||
-    die "node-coap missing: run 'npm ci' in $NODE_DIR (tools/run-tests.sh does)"
+node_need_coap
 
 # node-coap cannot answer an Echo challenge (RFC 9175): the documented
 # setting for such clients (docs/security.md)
 RR_EXTRA_ARGS=(--amplification-limit 0)
 rr_start_all
 
-if RD_PORT=$RR_PORT timeout 180 node "$FILE" >"$T_DIR/node.out" 2>&1; then
-    ok "node $(basename "$FILE")"
-    grep -E '^# (tests|pass|fail) ' "$T_DIR/node.out" | sed 's/^/    /'
-else
-    fail "node $(basename "$FILE")"
-    sed 's/^/    /' "$T_DIR/node.out"
-fi
+node_run_file "$FILE" RD_PORT="$RR_PORT"
 
 t_done

@@ -36,12 +36,9 @@ NAT_TCP=1
 . "$(dirname "$0")/lib_nat.sh"
 
 CONNECT=$RDRELAY_BIN/rdrelay-connect
-NODE_DIR=$RDRELAY_SRC/tests/e2e/node
 [ -x "$CONNECT" ] || die "rdrelay-connect is not built"
 [ -x "$RDRELAY_BIN/rdrelay-tcp" ] || die "rdrelay-tcp is not built"
-command -v node >/dev/null || die "node is not installed (tools/setup-deps.sh)"
-[ -d "$NODE_DIR/node_modules/coap" ] ||
-    die "node-coap missing: run 'npm ci' in $NODE_DIR (tools/run-tests.sh does)"
+node_need_coap
 
 HOST=alice.$DOMAIN
 HOST2=bob.$DOMAIN # the origin registered over TCP

@@ -12,11 +12,8 @@
 . "$(dirname "$0")/lib_proxy.sh"
 
 CONNECT=$RDRELAY_BIN/rdrelay-connect
-NODE_DIR=$RDRELAY_SRC/tests/e2e/node
 [ -x "$CONNECT" ] || die "rdrelay-connect is not built"
-command -v node >/dev/null || die "node is not installed (tools/setup-deps.sh)"
-[ -d "$NODE_DIR/node_modules/coap" ] ||
-    die "node-coap missing: run 'npm ci' in $NODE_DIR (tools/run-tests.sh does)"
+node_need_coap
 
 # node-coap cannot answer an Echo challenge (RFC 9175): the documented
 # setting for such clients (docs/security.md)

@@ -9,16 +9,14 @@
 # kill -9 of rdrelay-tcp and a restart: serve reconnects, registers again
 # and requests work again within a bounded wait. SIGTERM of serve: DELETE
 # over the connection, exit 0, the name is gone from lookups.
-# Uses lib.sh (processes, coap(), assertions), lib_proxy.sh (pcoap) and
-# lib_tcp.sh (rt_start_all, xcoap, tcp_estab_count).
+# Uses lib.sh (processes, coap(), assertions), lib_proxy.sh (pcoap),
+# lib_tcp.sh (rt_start_all, xcoap, tcp_estab_count) and lib_connect.sh
+# (serve's start, checks and restarts).
 # ctest: TIMEOUT 300
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 . "$(dirname "$0")/lib_tcp.sh"
 . "$(dirname "$0")/lib_connect.sh"
-
-CONNECT=$RDRELAY_BIN/rdrelay-connect
-[ -x "$CONNECT" ] || die "rdrelay-connect is not built"
 
 out=$("$CONNECT" serve --help)
 assert_contains "$out" "RFC 8323" "serve --help documents the TCP transport"
@@ -29,76 +27,47 @@ assert_eq 2 $? "serve with an unknown transport exits 2"
 
 rt_start_all
 start_origin
-rr_start serve "$CONNECT" serve --rd "coap+tcp://127.0.0.1:$RR_PORT" --lt 20 --json \
-    --ping 2 --log-level debug --ep "alice=coap://127.0.0.1:$ORIGIN_PORT"
-
-serve_json() { grep -E '^\{"ep":"alice"' "$T_DIR/serve.log" | tail -n 1; }
-_printed() { [ "$(grep -cE '^\{"ep":"alice"' "$T_DIR/serve.log")" -ge "$1" ]; }
-wait_until 20 _printed 1 || die "serve printed no host name within 20 s"
-HOST=$(serve_json | jq -r .host)
-REG=$(serve_json | jq -r .registration)
-assert_eq "alice.$RR_DOMAIN" "$HOST" "serve over TCP prints the host name clients must use"
-assert_match "^coap\+tcp://127\.0\.0\.1:$RR_PORT/reg/[0-9]+$" "$REG" "serve prints its registration"
+cn_serve_start "coap+tcp://127.0.0.1:$RR_PORT" TCP "^coap\+tcp://127\.0\.0\.1:$RR_PORT/reg/[0-9]+$"
 # Counts and log lines settle a moment after the event: wait for them.
 assert_eq 1 "$(wait_output 5 1 tcp_estab_count "$RR_PORT")" "serve holds one TCP connection to rdrelay-tcp"
-assert_contains "$(wait_match 5 "rdrelay's CSM" cat "$T_DIR/serve.log")" "rdrelay's CSM" \
-    "serve received rdrelay-tcp's CSM"
+cn_serve_csm rdrelay-tcp
 
-rd_lookup_ep "ep=alice"
-link=$(lf_ep_link "$PAYLOAD" alice)
-assert_eq "coap://$HOST" "$(lf_attr "$link" base)" "the lookup shows base=coap://$HOST"
-assert_eq "yes" "$(lf_attr "$link" proxy)" "the registration says proxy=yes"
+cn_lookup_alice
 rd_lookup_res "ep=alice&rt=ticks"
 assert_contains "$PAYLOAD" "/time" "the local server's links were registered"
 
 # ------------------------------------------------------------ by name, both transports
 
-coap -m get "coap://127.0.0.1:$ORIGIN_PORT/example_data"
-direct=$PAYLOAD
-_by_name_ok() { COAP_TIMEOUT=2 xcoap "$1" 4 "$HOST" -m get /time; [ "$CODE" == "2.05" ]; }
-cn_origin_suite udp "$HOST" "$direct" "TCP connection"
-cn_origin_suite tcp "$HOST" "$direct" "TCP connection"
-assert_eq 0 "$(grep -c 'connection to rdrelay lost' "$T_DIR/serve.log")" "the connection stayed up"
-
-# pings: serve pings when idle (--ping 2), rdrelay answers with Pong
-_pongs() { [ "$(grep -c 'Pong from rdrelay' "$T_DIR/serve.log")" -ge 1 ]; }
-wait_until 10 _pongs
-assert_eq 0 $? "serve sends RFC 8323 Pings when idle and rdrelay-tcp answers them"
+cn_by_name_suites "TCP connection"
+# pings (--ping 2) answered with Pong, a refresh before lt (20 s)
+cn_keepalive "TCP connection" rdrelay-tcp
 assert_eq 1 "$(wait_output 5 1 tcp_estab_count "$RR_PORT")" "still one connection after idle pings"
 
-# refresh before lt (20 s), and a registration removed behind serve's back:
-# the next update is answered 4.04 and serve registers again
-_refreshed() { grep -q 'refreshed' "$T_DIR/serve.log"; }
-wait_until 20 _refreshed
-assert_eq 0 $? "serve refreshes its registration over TCP before lt runs out"
+# a registration removed behind serve's back: the next update is answered
+# 4.04 and serve registers again
 REG_PATH=/${REG#coap+tcp://*/}
 coap -m delete "$(rd_uri "$REG_PATH")"
 assert_code 2.02 "the registration is removed from outside"
 wait_until 25 grep -q 'is gone (4.04)' "$T_DIR/serve.log"
 assert_eq 0 $? "serve's next update is answered 4.04"
-wait_until 10 _printed 2
+cn_wait_printed 2 10
 assert_eq 0 $? "serve registered again after the 4.04"
-wait_until 10 _by_name_ok tcp
+wait_until 10 cn_by_name_is tcp 2.05
 assert_eq 0 $? "requests by name work after the re-registration"
 
 # ------------------------------------------------------------ kill -9 of rdrelay-tcp
 
-regs_before=$(grep -c 'registered at /reg/' "$T_DIR/serve.log")
-rr_stop tcp KILL
-wait_until 10 grep -q 'connection to rdrelay lost' "$T_DIR/serve.log"
-assert_eq 0 $? "serve notices that the connection is gone"
+cn_kill_relay tcp "TCP connection"
 rt_start_tcp
 rt_wait_ready
-_reregistered() { [ "$(grep -c 'registered at /reg/' "$T_DIR/serve.log")" -gt "$regs_before" ]; }
-wait_until 40 _reregistered
-assert_eq 0 $? "serve reconnected and registered again over the new connection"
-wait_until 15 _by_name_ok udp
+cn_wait_reregistered "TCP connection"
+wait_until 15 cn_by_name_is udp 2.05
 assert_eq 0 $? "after kill -9 of rdrelay-tcp, requests by name (UDP client) work again"
-wait_until 15 _by_name_ok tcp
+wait_until 15 cn_by_name_is tcp 2.05
 assert_eq 0 $? "after kill -9 of rdrelay-tcp, requests by name (TCP client) work again"
 assert_eq 1 "$(wait_output 5 1 tcp_estab_count "$RR_PORT")" "again one TCP connection"
-wait_until 5 _printed 3
-assert_eq "alice.$RR_DOMAIN" "$(serve_json | jq -r .host)" "the same host name after reconnecting"
+cn_wait_printed 3 5
+assert_eq "alice.$RR_DOMAIN" "$(cn_serve_json | jq -r .host)" "the same host name after reconnecting"
 
 # ------------------------------------------------------------ SIGTERM
 

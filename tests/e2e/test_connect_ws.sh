@@ -17,16 +17,15 @@
 # (TLS, a self-signed certificate made here): rr-wsclient, serve, list and
 # the registrant with --ca; without it the certificate is refused. SIGTERM
 # of serve: DELETE over the WebSocket, exit 0.
-# Uses lib.sh, lib_proxy.sh and lib_tcp.sh (rt_start_all, xcoap).
+# Uses lib.sh, lib_proxy.sh, lib_tcp.sh (rt_start_all, xcoap) and
+# lib_connect.sh (serve's start, checks and restarts).
 # ctest: TIMEOUT 300
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 . "$(dirname "$0")/lib_tcp.sh"
 . "$(dirname "$0")/lib_connect.sh"
 
-CONNECT=$RDRELAY_BIN/rdrelay-connect
 WSC=$RDRELAY_BIN/rr-wsclient
-[ -x "$CONNECT" ] || die "rdrelay-connect is not built"
 [ -x "$WSC" ] || die "rr-wsclient is not built"
 [ -x "$RDRELAY_BIN/rdrelay-ws" ] || die "rdrelay-ws is not built"
 
@@ -76,35 +75,19 @@ assert_contains "$BODY" "rt=core.rd" "rr-wsclient: discovery over WebSocket"
 ws_estab_count() { ss -Htn state established "( dport = :$WS_PORT )" 2>/dev/null | grep -c . || true; }
 
 start_origin
-rr_start serve "$CONNECT" serve --rd "$(ws_uri "")" --lt 20 --json --ping 2 \
-    --log-level debug --ep "alice=coap://127.0.0.1:$ORIGIN_PORT"
-
-serve_json() { grep -E '^\{"ep":"alice"' "$T_DIR/serve.log" | tail -n 1; }
-_printed() { [ "$(grep -cE '^\{"ep":"alice"' "$T_DIR/serve.log")" -ge "$1" ]; }
-wait_until 20 _printed 1 || die "serve printed no host name within 20 s"
-HOST=$(serve_json | jq -r .host)
-REG=$(serve_json | jq -r .registration)
-assert_eq "alice.$RR_DOMAIN" "$HOST" "serve over WebSocket prints the host name clients must use"
-assert_match "^coap\+ws://127\.0\.0\.1:$WS_PORT/reg/[0-9]+$" "$REG" "serve prints its registration"
+cn_serve_start "$(ws_uri "")" WebSocket "^coap\+ws://127\.0\.0\.1:$WS_PORT/reg/[0-9]+$"
 assert_eq 1 "$(wait_output 5 1 ws_estab_count)" "serve holds one WebSocket connection to rdrelay-ws"
 assert_contains "$(wait_match 5 "connected to rdrelay over WebSocket" cat "$T_DIR/serve.log")" \
     "over WebSocket" "serve says it is connected over WebSocket"
-assert_contains "$(wait_match 5 "rdrelay's CSM" cat "$T_DIR/serve.log")" "rdrelay's CSM" \
-    "serve received rdrelay-ws's CSM"
+cn_serve_csm rdrelay-ws
 
-rd_lookup_ep "ep=alice"
-link=$(lf_ep_link "$PAYLOAD" alice)
-assert_eq "coap://$HOST" "$(lf_attr "$link" base)" "the lookup shows base=coap://$HOST"
-assert_eq "yes" "$(lf_attr "$link" proxy)" "the registration says proxy=yes"
+cn_lookup_alice
 out=$(timeout 20 "$CONNECT" list --rd "$(ws_uri "")")
 assert_match "alice +- +alice\.$RR_DOMAIN" "$out" "list --rd coap+ws:// shows alice and its host name"
 
 # ------------------------------------------------------------ by name, every transport
 
-coap -m get "coap://127.0.0.1:$ORIGIN_PORT/example_data"
-direct=$PAYLOAD
-cn_origin_suite udp "$HOST" "$direct" "WebSocket"
-cn_origin_suite tcp "$HOST" "$direct" "WebSocket"
+cn_by_name_suites WebSocket
 
 # WebSocket clients: rr-wsclient
 wsreq -H "$HOST" /time
@@ -112,7 +95,7 @@ assert_eq 2.05 "$CODE" "ws client: GET /time by name (WS -> WS)"
 assert_match '[0-9]{2}:[0-9]{2}:[0-9]{2}' "$BODY" "ws client: /time answers the origin's clock"
 wsreq -H "$HOST" -b 2 /example_data
 assert_eq 2.05 "$CODE" "ws client: GET /example_data with Block2 (szx 2) by name"
-assert_eq "$direct" "$BODY" "ws client: the Block2 body is identical to direct"
+assert_eq "$DIRECT" "$BODY" "ws client: the Block2 body is identical to direct"
 blocks=$(grep -c '^opt 23 ' <<<"$WS_OUT" || true)
 assert_match '^([2-9]|[1-9][0-9]+)$' "$blocks" "ws client: the body came in several blocks ($blocks)"
 wsreq -H "$HOST" '/async?2'
@@ -130,16 +113,10 @@ rr_start bridge "$WSC" --bridge "127.0.0.1:$BR_PORT" "$(ws_uri "")"
 wait_until 10 grep -q '^bridge listening' "$T_DIR/bridge.log" || die "the bridge did not start"
 coap -m get -O "3,$HOST" "coap+tcp://127.0.0.1:$BR_PORT/example_data"
 assert_code 2.05 "coap-client through rr-wsclient --bridge: GET /example_data by name"
-assert_eq "$direct" "$PAYLOAD" "coap-client through the bridge: the body is identical to direct"
+assert_eq "$DIRECT" "$PAYLOAD" "coap-client through the bridge: the body is identical to direct"
 rr_stop bridge
 
-assert_eq 0 "$(grep -c 'connection to rdrelay lost' "$T_DIR/serve.log")" "the WebSocket stayed up"
-_pongs() { [ "$(grep -c 'Pong from rdrelay' "$T_DIR/serve.log")" -ge 1 ]; }
-wait_until 10 _pongs
-assert_eq 0 $? "serve sends RFC 8323 Pings over the WebSocket when idle, rdrelay-ws answers"
-_refreshed() { grep -q 'refreshed' "$T_DIR/serve.log"; }
-wait_until 20 _refreshed
-assert_eq 0 $? "serve refreshes its registration over the WebSocket before lt runs out"
+cn_keepalive WebSocket rdrelay-ws
 
 # ------------------------------------------------------------ reach over WebSocket
 
@@ -151,14 +128,11 @@ wait_until 10 grep -q 'connected to rdrelay over WebSocket' "$T_DIR/reach.log" |
 coap -m get "coap://127.0.0.1:$REACH_PORT/time"
 assert_code 2.05 "reach --rd coap+ws://: a client without Uri-Host gets /time through one WebSocket"
 coap -m get "coap://127.0.0.1:$REACH_PORT/example_data"
-assert_eq "$direct" "$PAYLOAD" "reach over WebSocket: the Block2 body is identical to direct"
+assert_eq "$DIRECT" "$PAYLOAD" "reach over WebSocket: the Block2 body is identical to direct"
 coap -m get "coap://127.0.0.1:$REACH_PORT/async?2"
 assert_eq "done" "$PAYLOAD" "reach over WebSocket: the separate answer arrives"
-coap_bg "$T_DIR/obs_reach.out" -B 8 -s 6 "coap://127.0.0.1:$REACH_PORT/time"
-pid=$BG_PID
-wait_until 12 _cn_notifications "$T_DIR/obs_reach.out" 3
-assert_eq 0 $? "reach over WebSocket: Observe /time, at least 3 notifications"
-bg_wait "$pid" 15
+cn_observe "$T_DIR/obs_reach.out" "reach over WebSocket: Observe /time, at least 3 notifications" \
+    "coap://127.0.0.1:$REACH_PORT/time"
 rr_stop reach
 
 # ------------------------------------------------------------ a bad handshake
@@ -170,19 +144,13 @@ assert_contains "$out" "error" "rr-wsclient reports the failed handshake"
 
 # ------------------------------------------------------------ connection loss
 
-_by_name_code() { COAP_TIMEOUT=2 xcoap udp 4 "$HOST" -m get /time; [ "$CODE" == "$1" ]; }
-regs_before=$(grep -c 'registered at /reg/' "$T_DIR/serve.log")
-rr_stop ws KILL
-wait_until 10 grep -q 'connection to rdrelay lost' "$T_DIR/serve.log"
-assert_eq 0 $? "serve notices that the WebSocket is gone"
-wait_until 10 _by_name_code 5.02
+cn_kill_relay ws WebSocket
+wait_until 10 cn_by_name_is udp 5.02
 assert_eq 0 $? "while rdrelay-ws is down, requests by name get 5.02 (got $CODE)"
 ws_start
 wait_until 20 _ws_ready || die "rdrelay-ws did not come back"
-_reregistered() { [ "$(grep -c 'registered at /reg/' "$T_DIR/serve.log")" -gt "$regs_before" ]; }
-wait_until 40 _reregistered
-assert_eq 0 $? "serve reconnected and registered again over the new WebSocket"
-wait_until 15 _by_name_code 2.05
+cn_wait_reregistered WebSocket
+wait_until 15 cn_by_name_is udp 2.05
 assert_eq 0 $? "after the reconnect, requests by name (UDP client) work again"
 wsreq -H "$HOST" /time
 assert_eq 2.05 "$CODE" "after the reconnect, requests by name (WS client) work again"
@@ -228,7 +196,7 @@ assert_contains "$(grep '^carol: clients use' "$T_DIR/carol.log")" "coaps+ws://1
     "serve registers over coaps+ws://"
 xcoap udp 4 "carol.$RR_DOMAIN" -m get /example_data
 assert_code 2.05 "UDP client -> serve registered over TLS WebSocket: Block2 by name"
-assert_eq "$direct" "$PAYLOAD" "... the body is identical to direct"
+assert_eq "$DIRECT" "$PAYLOAD" "... the body is identical to direct"
 out=$(timeout 20 "$CONNECT" list --rd "$(wss_uri "")" --ca "$T_DIR/cert.pem")
 assert_match "carol +- +carol\.$RR_DOMAIN" "$out" "list --rd coaps+ws:// shows carol"
 rr_stop carol TERM

@@ -10,6 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 . "$(dirname "$0")/lib_tcp.sh"
+. "$(dirname "$0")/lib_ctl.sh"
 
 command -v promtool >/dev/null || die "promtool missing (Debian prometheus; tools/setup-deps.sh)"
 command -v curl >/dev/null || die "curl missing (tools/setup-deps.sh)"
@@ -103,11 +104,8 @@ assert_ne 0 "$(sample "$tcp1" 'rdrelay_connections_accepted_total\{transport="tc
     "relay-tcp counts accepted connections"
 
 # ---- one source of truth: RELAY_STATUS (every 5 s) shows what the page shows
-ctl_routes() {
-    "$RDRELAY_BIN/rdrelayctl" --state-dir "$T_STATE" status --json 2>/dev/null |
-        tr -d ' \n' | grep -oE '"name":"udp"[^]]*"routes":[0-9]+' | grep -oE '[0-9]+$' | head -n 1
-}
-assert_eq 2 "$(wait_output 12 2 ctl_routes)" "rdrelayctl status shows relay-udp's 2 routes, as the page does"
+assert_eq 2 "$(wait_output 12 2 ctl_relay_counter routes udp)" \
+    "rdrelayctl status shows relay-udp's 2 routes, as the page does"
 
 # ---- the page is only at /metrics; scraping does not disturb the relay
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MP_UDP/other")

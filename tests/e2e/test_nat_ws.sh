@@ -28,10 +28,7 @@ ws_need_node
 [ -x "$RDRELAY_BIN/rdrelay-ws" ] || die "rdrelay-ws is not built"
 build_topology || die "could not build the namespace topology"
 ok "topology built (namespaces $N*)"
-for r in "$NS_RA" "$NS_RB"; do
-    nsx "$r" sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=10 ||
-        die "cannot shorten the TCP conntrack timeout"
-done
+nat_short_tcp_bindings
 start_rdrelay
 nat_wait_rd coap
 

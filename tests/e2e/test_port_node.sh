@@ -9,10 +9,7 @@
 . "$(dirname "$0")/lib_proxy.sh"
 . "$(dirname "$0")/lib_port.sh"
 
-NODE_DIR=$RDRELAY_SRC/tests/e2e/node
-command -v node >/dev/null || die "node is not installed (tools/setup-deps.sh)"
-[ -d "$NODE_DIR/node_modules/coap" ] ||
-    die "node-coap missing: run 'npm ci' in $NODE_DIR (tools/run-tests.sh does)"
+node_need_coap
 
 RR_PORT=$(rr_free_port tu) || die "no free port"
 RANGE=$(port_range_free 2) || die "no free port range"

@@ -8,9 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 
-H=alice.$RR_DOMAIN
-rr_start_all
-reg_start alice --ep alice --lt 600 --obs-interval 400
+px_start_alice --obs-interval 400
 
 # ---------------------------------------------------------------- EMPTY_ACK_DELAY (100 ms)
 

@@ -10,10 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 
-H=alice.$RR_DOMAIN
-rr_start_all
-reg_start alice --ep alice --lt 600
-direct() { echo "coap://127.0.0.1:$(reg_port alice)$1"; }
+px_start_alice
 
 # ---------------------------------------------------------------- methods
 
@@ -57,7 +54,7 @@ assert_eq "$(echo_opt "$PAYLOAD" 11)" "6563686f" "Uri-Path arrives unchanged"
 # The same request sent directly: the option list the endpoint sees differs
 # only in Uri-Port (7) and Hop-Limit (16).
 opts_proxied=$(grep -E '^opt:' <<<"$PAYLOAD" | grep -vE '^opt:(7|16):')
-coap -m post -f "$T_DIR/bin.dat" "${PX_ECHO_OPTS[@]}" "$(direct "$PX_ECHO_PATH")"
+coap -m post -f "$T_DIR/bin.dat" "${PX_ECHO_OPTS[@]}" "$(reg_uri alice "$PX_ECHO_PATH")"
 opts_direct=$(grep -E '^opt:' <<<"$PAYLOAD" | grep -vE '^opt:(7|16):')
 assert_eq "$opts_direct" "$opts_proxied" "options seen via the relay == options seen directly"
 

@@ -8,10 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 
-NODE_DIR=$RDRELAY_SRC/tests/e2e/node
-command -v node >/dev/null || die "node is not installed (tools/setup-deps.sh)"
-[ -d "$NODE_DIR/node_modules/coap" ] ||
-    die "node-coap missing: run 'npm ci' in $NODE_DIR (tools/run-tests.sh does)"
+node_need_coap
 
 # node-coap cannot answer an Echo challenge (RFC 9175): the documented
 # setting for such clients (docs/security.md)

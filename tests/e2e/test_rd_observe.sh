@@ -18,6 +18,19 @@ coap_bg "$RES_OBS" -s 60 -B 60 "$(rd_uri6 '/rd-lookup/res?rt=obs-rt')"
 n_notes() { grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe:' "$1" 2>/dev/null; }
 has_first() { [ "$(n_notes "$1")" -ge 1 ]; }
 notes_above() { [ "$(n_notes "$1")" -gt "$2" ]; } # file count
+# observer_sees DUMP MESSAGE CHECK...: within 10 s CHECK succeeds (ok
+# MESSAGE), else fail MESSAGE with the observer's dump DUMP.
+observer_sees() {
+    local dump=$1 msg=$2
+    shift 2
+    if wait_until 10 "$@"; then
+        ok "$msg"
+    else
+        fail "$msg"
+        echo "    observer output:"
+        sed 's/^/    /' "$dump"
+    fi
+}
 
 wait_until 10 has_first "$EP_OBS" || die "no first Observe answer on /rd-lookup/ep: $(cat "$EP_OBS")"
 ok "endpoint lookup answers an Observe registration with the Observe option"
@@ -37,23 +50,13 @@ assert_code 2.01 "register obsnew -> 2.01"
 NEWP=$LOCATION
 
 sees_new() { grep -q 'obsnew' "$EP_OBS.body" 2>/dev/null; }
-if wait_until 10 sees_new; then
-    ok "endpoint lookup observer is notified of the new registration"
-else
-    fail "endpoint lookup observer is notified of the new registration"
-    echo "    observer output:"; sed 's/^/    /' "$EP_OBS"
-fi
+observer_sees "$EP_OBS" "endpoint lookup observer is notified of the new registration" sees_new
 # The body file and the PDU dump are written apart: wait for the dump too.
 wait_until 5 notes_above "$EP_OBS" "$ep_before"
 assert_ne "$ep_before" "$(n_notes "$EP_OBS")" "a new notification arrived on the endpoint lookup"
 
 res_sees() { grep -q '/b>' "$RES_OBS.body" 2>/dev/null; }
-if wait_until 10 res_sees; then
-    ok "filtered resource lookup observer sees the new matching link"
-else
-    fail "filtered resource lookup observer sees the new matching link"
-    echo "    observer output:"; sed 's/^/    /' "$RES_OBS"
-fi
+observer_sees "$RES_OBS" "filtered resource lookup observer sees the new matching link" res_sees
 wait_until 5 notes_above "$RES_OBS" "$res_before"
 assert_ne "$res_before" "$(n_notes "$RES_OBS")" "a new notification arrived on the resource lookup"
 

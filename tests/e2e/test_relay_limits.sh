@@ -19,19 +19,65 @@
 # Observations per client (max_observe_per_client 1, relay-udp): while
 # 127.0.0.1 observes /obs, its second GET /obs with Observe 0 is answered
 # without Observe (forwarded as a plain GET), while 127.0.0.2 can observe.
+# Each part runs on its own processes (lim_section keeps the logs apart);
+# the counters come from rdrelayctl status (lib_ctl.sh).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 . "$(dirname "$0")/lib_tcp.sh"
+. "$(dirname "$0")/lib_ctl.sh"
 
-CTL=$RDRELAY_BIN/rdrelayctl
-status_json() { "$CTL" --state-dir "$T_STATE" --timeout-ms 3000 status --json 2>/dev/null; }
-# relay_counter COUNTER [RELAY]: that relay's (default udp) counter
-relay_counter() {
-    status_json | tr -d ' \n' | grep -oE "\"name\":\"${2:-udp}\"[^]]*" |
-        grep -oE "\"$1\":[0-9]+" | head -n 1 | cut -d: -f2
+# lim_section NAME: the previous section's processes stopped and their logs
+# kept as PREVIOUS-*.log (so every wait on a log line of this section, a
+# registrant's "registered" included, sees only this section's lines).
+LIM_SECTION=""
+lim_section() {
+    local f
+    t_stop_all
+    if [ -n "$LIM_SECTION" ]; then
+        for f in "$T_DIR"/*.log; do
+            [ -f "$f" ] || continue
+            [[ "$(basename "$f")" == s-* ]] && continue
+            mv "$f" "$T_DIR/s-$LIM_SECTION-$(basename "$f")"
+        done
+    fi
+    LIM_SECTION=$1
+    echo "# ---- $1"
 }
-counter_positive() { [ "$(relay_counter "$1" "${2:-udp}")" -gt 0 ] 2>/dev/null; }
-counter_is() { [ "$(relay_counter "$1" "$3")" == "$2" ]; }
+
+# lim_start NAME [rdrelay flags...]: section NAME with rd-frontend and
+# relay-udp on a fresh port with those flags, and a registrant alice.
+lim_start() {
+    lim_section "$1"
+    shift
+    RR_EXTRA_ARGS=("$@") RR_PORT=""
+    rr_start_all
+    reg_start alice --ep alice
+}
+
+# from_other NAME: GET /hello at NAME from another source (127.0.0.2).
+from_other() { coap -a 127.0.0.2 -O "3,$1.$RR_DOMAIN" -m get "$(rd_uri /hello)"; }
+
+# assert_logged LOG REGEX NEEDLE MESSAGE: within 5 s $T_DIR/LOG.log has a
+# line matching REGEX, and it contains NEEDLE.
+assert_logged() {
+    local log
+    log=$(wait_match 5 "$2" cat "$T_DIR/$1.log")
+    assert_contains "$log" "$3" "$4"
+}
+
+# assert_said TEXT MESSAGE: the last coap() answer (diagnostic payload,
+# options or dump) says TEXT.
+assert_said() {
+    assert_contains "$(cat "$T_DIR/coap.body" 2>/dev/null)$RESP$(cat "$T_DIR/coap.out")" "$1" "$2"
+}
+
+# slow_pair DUMP COUNTER: two requests for alice's /slow (30 s) in the
+# background (dumps DUMP1, DUMP2), until relay-udp's COUNTER is 2.
+slow_pair() {
+    coap_bg "$T_DIR/${1}1" -B 60 -O "3,alice.$RR_DOMAIN" "$(rd_uri '/slow?ms=30000')"
+    coap_bg "$T_DIR/${1}2" -B 60 -O "3,alice.$RR_DOMAIN" "$(rd_uri '/slow?ms=30000')"
+    wait_until 15 ctl_counter_is "$2" 2 udp
+}
 
 # 8 GETs of /hello at NAME from this host; sets OKS and LIMITED (5.03 +
 # Max-Age) counts and the first code
@@ -50,49 +96,42 @@ burst() {
 }
 
 # ---- per source
-RR_EXTRA_ARGS=(--proxy-rate-source 1 --proxy-burst-source 3 --proxy-rate-endpoint 0)
-rr_start_all
-reg_start alice --ep alice
+lim_start "per source" --proxy-rate-source 1 --proxy-burst-source 3 --proxy-rate-endpoint 0
 burst alice
 assert_eq 2.05 "$FIRST" "per source: the first request goes through"
 [ "$LIMITED" -ge 1 ] && ok "per source: $LIMITED of 8 got 5.03 with Max-Age ($OKS went through)" ||
     fail "per source: no 5.03 with Max-Age among 8 requests at 1/s, burst 3 ($OKS went through)"
 [ "$OKS" -le 7 ] && [ "$OKS" -ge 3 ] && ok "per source: the burst of 3 went through ($OKS)" ||
     fail "per source: $OKS of 8 went through"
-coap -a 127.0.0.2 -O "3,alice.$RR_DOMAIN" -m get "$(rd_uri /hello)"
+from_other alice
 assert_code 2.05 "another source (127.0.0.2) is served meanwhile"
 coap -m get "$(rd_uri /.well-known/core?rt=core.rd)"
 assert_code 2.05 "the RD is not rate limited by the proxy limit"
-log=$(wait_match 5 'rate limit per source' cat "$T_DIR/udp.log")
-assert_contains "$log" "-> 5.03 Max-Age" "the limit hit is logged"
-wait_until 15 counter_positive limit_rate_source
-assert_ne "" "$(relay_counter limit_rate_source)" "rdrelayctl status counts limit_rate_source"
-assert_ne 0 "$(relay_counter limit_rate_source)" "... and it is not 0"
-t_stop_all
+assert_logged udp 'rate limit per source' "-> 5.03 Max-Age" "the limit hit is logged"
+ctl_assert_counted limit_rate_source udp "rdrelayctl status counts limit_rate_source"
+assert_ne "" "$(ctl_relay_counter limit_rate_source)" "... it is reported"
+assert_ne 0 "$(ctl_relay_counter limit_rate_source)" "... and it is not 0"
 
 # ---- per endpoint
-RR_EXTRA_ARGS=(--proxy-rate-source 0 --proxy-rate-endpoint 1 --proxy-burst-endpoint 3)
-rr_start_all
-reg_start alice --ep alice
+lim_start "per endpoint" --proxy-rate-source 0 --proxy-rate-endpoint 1 --proxy-burst-endpoint 3
 reg_start bob --ep bob
 burst alice
 [ "$LIMITED" -ge 1 ] && ok "per endpoint: $LIMITED of 8 to alice got 5.03 with Max-Age" ||
     fail "per endpoint: no 5.03 among 8 requests to alice at 1/s, burst 3"
-coap -a 127.0.0.2 -O "3,alice.$RR_DOMAIN" -m get "$(rd_uri /hello)"
+from_other alice
 assert_code 5.03 "per endpoint: another source is limited for alice too"
 pcoap "bob.$RR_DOMAIN" -m get /hello
 assert_code 2.05 "another endpoint (bob) is served meanwhile"
-wait_until 15 counter_positive limit_rate_endpoint
-assert_ne 0 "$(relay_counter limit_rate_endpoint)" "rdrelayctl status counts limit_rate_endpoint"
-t_stop_all
+ctl_assert_counted limit_rate_endpoint udp "rdrelayctl status counts limit_rate_endpoint"
 
 # ---- connections per source (TCP)
+lim_section "connections per source"
 RR_EXTRA_ARGS=() RR_PORT=""
 rt_start_all --max-conns-per-source 3
 # the readiness probes' connections are gone first
-wait_until 15 counter_is connections 0 tcp || fail "relay-tcp still counts connections after the probes"
+wait_until 15 ctl_counter_is connections 0 tcp || fail "relay-tcp still counts connections after the probes"
 exec 5<>"/dev/tcp/127.0.0.1/$RR_PORT" 6<>"/dev/tcp/127.0.0.1/$RR_PORT" 7<>"/dev/tcp/127.0.0.1/$RR_PORT"
-wait_until 15 counter_is connections 3 tcp || fail "relay-tcp does not count the 3 held connections"
+wait_until 15 ctl_counter_is connections 3 tcp || fail "relay-tcp does not count the 3 held connections"
 timeout 10 bash -c "cat </dev/tcp/127.0.0.1/$RR_PORT" >"$T_DIR/fourth.bin"
 rc=$?
 assert_eq 0 "$rc" "per source: the fourth connection is closed by relay-tcp (EOF, no timeout)"
@@ -105,58 +144,41 @@ assert_contains "$(tr -c '[:print:]' . <"$T_DIR/fourth.bin")" "too many connecti
 coap -a 127.0.0.2 -m get "$(rd_uri_tcp /.well-known/core)"
 assert_code 2.05 "per source: another source (127.0.0.2) is served over TCP meanwhile"
 exec 5>&-
-wait_until 15 counter_is connections 2 tcp || fail "relay-tcp does not see the closed connection"
+wait_until 15 ctl_counter_is connections 2 tcp || fail "relay-tcp does not see the closed connection"
 coap -m get "$(rd_uri_tcp /.well-known/core)"
 assert_code 2.05 "per source: after one of the three closed, 127.0.0.1 is served again"
 exec 6>&- 7>&-
-log=$(wait_match 5 'connection from 127.0.0.1:[0-9]* refused, more than 3' cat "$T_DIR/tcp.log")
-assert_contains "$log" "refused" "per source: the refusal is logged"
-wait_until 15 counter_positive limit_conns_source tcp
-assert_ne 0 "$(relay_counter limit_conns_source tcp)" "rdrelayctl status counts limit_conns_source"
-t_stop_all
+assert_logged tcp 'connection from 127.0.0.1:[0-9]* refused, more than 3' "refused" \
+    "per source: the refusal is logged"
+ctl_assert_counted limit_conns_source tcp "rdrelayctl status counts limit_conns_source"
 
 # ---- exchanges in flight per source (UDP)
-RR_EXTRA_ARGS=(--max-inflight-per-source 2) RR_PORT=""
-rr_start_all
-reg_start alice --ep alice
-coap_bg "$T_DIR/slow1" -B 60 -O "3,alice.$RR_DOMAIN" "$(rd_uri '/slow?ms=30000')"
-coap_bg "$T_DIR/slow2" -B 60 -O "3,alice.$RR_DOMAIN" "$(rd_uri '/slow?ms=30000')"
-wait_until 15 counter_is exchanges_down 2 udp || fail "relay-udp does not hold the 2 slow exchanges"
+lim_start "in flight per source" --max-inflight-per-source 2
+slow_pair slow exchanges_down || fail "relay-udp does not hold the 2 slow exchanges"
 pcoap "alice.$RR_DOMAIN" -m get /hello
 assert_code 5.03 "in flight per source: a third request from 127.0.0.1 gets 5.03"
-assert_contains "$(cat "$T_DIR/coap.body" 2>/dev/null)$RESP$(cat "$T_DIR/coap.out")" \
-    "too many requests in flight from this source" "in flight per source: ... saying why"
-coap -a 127.0.0.2 -O "3,alice.$RR_DOMAIN" -m get "$(rd_uri /hello)"
+assert_said "too many requests in flight from this source" "in flight per source: ... saying why"
+from_other alice
 assert_code 2.05 "in flight per source: another source (127.0.0.2) is served meanwhile"
-log=$(wait_match 5 'more than 2 exchanges in flight' cat "$T_DIR/udp.log")
-assert_contains "$log" "5.03" "in flight per source: the hit is logged"
-wait_until 15 counter_positive limit_inflight_source udp
-assert_ne 0 "$(relay_counter limit_inflight_source udp)" "rdrelayctl status counts limit_inflight_source"
-t_stop_all
+assert_logged udp 'more than 2 exchanges in flight' "5.03" "in flight per source: the hit is logged"
+ctl_assert_counted limit_inflight_source udp "rdrelayctl status counts limit_inflight_source"
 
 # ---- exchanges in flight per endpoint (UDP)
-RR_EXTRA_ARGS=(--max-inflight-per-endpoint 2) RR_PORT=""
-rr_start_all
-reg_start alice --ep alice
+lim_start "in flight per endpoint" --max-inflight-per-endpoint 2
 reg_start bob --ep bob
-coap_bg "$T_DIR/eslow1" -B 60 -O "3,alice.$RR_DOMAIN" "$(rd_uri '/slow?ms=30000')"
-coap_bg "$T_DIR/eslow2" -B 60 -O "3,alice.$RR_DOMAIN" "$(rd_uri '/slow?ms=30000')"
-wait_until 15 counter_is exchanges_up 2 udp || fail "relay-udp does not hold the 2 slow exchanges to alice"
-coap -a 127.0.0.2 -O "3,alice.$RR_DOMAIN" -m get "$(rd_uri /hello)"
+slow_pair eslow exchanges_up || fail "relay-udp does not hold the 2 slow exchanges to alice"
+from_other alice
 assert_code 5.03 "in flight per endpoint: a third request for alice (another source) gets 5.03"
 [[ "$RESP" == *Max-Age:1* ]] || [[ "$(cat "$T_DIR/coap.out")" == *"Max-Age:1"* ]] &&
     ok "in flight per endpoint: ... with Max-Age 1" || fail "in flight per endpoint: no Max-Age 1 ($RESP)"
-assert_contains "$(cat "$T_DIR/coap.body" 2>/dev/null)$RESP$(cat "$T_DIR/coap.out")" \
-    "too many requests in flight to this endpoint" "in flight per endpoint: ... saying why"
+assert_said "too many requests in flight to this endpoint" "in flight per endpoint: ... saying why"
 pcoap "bob.$RR_DOMAIN" -m get /hello
 assert_code 2.05 "in flight per endpoint: another endpoint (bob) is served meanwhile"
-log=$(wait_match 5 'more than 2 exchanges in flight to it' cat "$T_DIR/udp.log")
-assert_contains "$log" "alice" "in flight per endpoint: the hit is logged"
-wait_until 15 counter_positive limit_inflight_endpoint udp
-assert_ne 0 "$(relay_counter limit_inflight_endpoint udp)" "rdrelayctl status counts limit_inflight_endpoint"
-t_stop_all
+assert_logged udp 'more than 2 exchanges in flight to it' "alice" "in flight per endpoint: the hit is logged"
+ctl_assert_counted limit_inflight_endpoint udp "rdrelayctl status counts limit_inflight_endpoint"
 
 # ---- observations per client (UDP)
+lim_section "observations per client"
 RR_EXTRA_ARGS=(--max-observe-per-client 1) RR_PORT=""
 rr_start_all
 reg_start alice --ep alice --obs-interval 500
@@ -177,9 +199,7 @@ coap_bg "$T_DIR/obs3" -B 10 -s 2 -a 127.0.0.2 -O "3,alice.$RR_DOMAIN" "$(rd_uri 
 wait "$BG_PID"
 third=$(grep -E '^v:1 t:(ACK|CON|NON) c:2\.05 ' "$T_DIR/obs3" | head -n 1)
 assert_match 'Observe:[0-9]+' "$third" "observe per client: another source (127.0.0.2) observes meanwhile"
-log=$(wait_match 5 'forwarded without Observe, more than 1' cat "$T_DIR/udp.log")
-assert_contains "$log" "127.0.0.1" "observe per client: the hit is logged"
-wait_until 15 counter_positive limit_observe_client udp
-assert_ne 0 "$(relay_counter limit_observe_client udp)" "rdrelayctl status counts limit_observe_client"
+assert_logged udp 'forwarded without Observe, more than 1' "127.0.0.1" "observe per client: the hit is logged"
+ctl_assert_counted limit_observe_client udp "rdrelayctl status counts limit_observe_client"
 
 t_done

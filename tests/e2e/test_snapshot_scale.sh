@@ -10,20 +10,14 @@
 # ctest: TIMEOUT 400
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
+. "$(dirname "$0")/lib_ctl.sh"
 
 N=100000
-CTL=$RDRELAY_BIN/rdrelayctl
 DB=$T_STATE/rdrelay.sqlite
 command -v sqlite3 >/dev/null || die "sqlite3 (the CLI) is needed to fill the store"
 
-status_json() { "$CTL" --state-dir "$T_STATE" --timeout-ms 3000 status --json 2>/dev/null; }
-# relay udp's counter NAME from rdrelayctl status ("" if not reported)
-relay_counter() {
-    status_json | tr -d ' \n' | grep -oE "\"name\":\"udp\"[^]]*" |
-        grep -oE "\"$1\":[0-9]+" | head -n 1 | cut -d: -f2
-}
-fe_field() { status_json | tr -d ' \n' | grep -oE "\"$1\":[0-9]+" | head -n 1 | cut -d: -f2; }
-relay_has_all() { [ "$(relay_counter routes)" == "$N" ] && [ "$(relay_counter synced)" == 1 ]; }
+fe_field() { ctl_status_json | tr -d ' \n' | grep -oE "\"$1\":[0-9]+" | head -n 1 | cut -d: -f2; }
+relay_has_all() { [ "$(ctl_relay_counter routes)" == "$N" ] && [ "$(ctl_relay_counter synced)" == 1 ]; }
 fe_loaded() { [ "$(fe_field registrations)" == "$N" ]; }
 fe_idle() { [ "$(fe_field snapshots_active)" == 0 ]; }
 
@@ -32,7 +26,7 @@ start_origin
 
 # ---- the store: schema from rd-frontend itself, rows from sqlite3
 rr_start_frontend
-wait_until 20 status_json >/dev/null || die "rd-frontend did not answer rdrelayctl"
+wait_until 20 ctl_status_json >/dev/null || die "rd-frontend did not answer rdrelayctl"
 rr_stop frontend TERM
 [ -f "$DB" ] || die "rd-frontend created no store at $DB"
 now_ms=$(($(date +%s) * 1000))
@@ -71,8 +65,8 @@ first_run=$(awk '/^=== start/ {n++} n == 1' "$T_DIR/udp.log")
 assert_not_contains "$first_run" "routes synced" "the killed relay had not got its whole table yet"
 rr_start_udp
 wait_until 120 relay_has_all || fail "relay-udp did not hold all $N routes within 120 s"
-assert_eq "$N" "$(relay_counter routes)" "after the restart relay-udp holds $N routes"
-assert_eq 1 "$(relay_counter synced)" "relay-udp is in sync"
+assert_eq "$N" "$(ctl_relay_counter routes)" "after the restart relay-udp holds $N routes"
+assert_eq 1 "$(ctl_relay_counter synced)" "relay-udp is in sync"
 # What rd-frontend saw of the killed relay's snapshot: usually it was still
 # sending and stopped (relay gone) or restarted it for the new relay; on a
 # slow machine all of it may have been queued before the kill.

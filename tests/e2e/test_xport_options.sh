@@ -9,10 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 
-H=alice.$RR_DOMAIN
-rr_start_all
-reg_start alice --ep alice --lt 600
-direct() { echo "coap://127.0.0.1:$(reg_port alice)$1"; }
+px_start_alice
 
 # An OSCORE option as RFC 8613 §6.1 builds it: flag byte (h=1, k=1, n=1 ->
 # 0x19), Partial IV 0x05, kid context length 2 + "ab", kid 0x2a.
@@ -39,7 +36,7 @@ assert_eq "$long" "$(echo_opt "$PAYLOAD" 9)" "a 40-byte OSCORE value arrives byt
 # Option order and values as seen directly and through the relay.
 pcoap $H -m post -f "$T_DIR/ct.bin" -O "9,$oscore" -O 21, -O 4,0x01 /echo
 opts_proxied=$(grep -E '^opt:' <<<"$PAYLOAD" | grep -vE '^opt:(7|16):')
-coap -m post -f "$T_DIR/ct.bin" -O "9,$oscore" -O 21, -O 4,0x01 "$(direct /echo)"
+coap -m post -f "$T_DIR/ct.bin" -O "9,$oscore" -O 21, -O 4,0x01 "$(reg_uri alice /echo)"
 opts_direct=$(grep -E '^opt:' <<<"$PAYLOAD" | grep -vE '^opt:(7|16):')
 assert_eq "$opts_direct" "$opts_proxied" "the endpoint sees the same options via the relay as directly"
 

@@ -6,11 +6,10 @@
  * transport's receive side: relay-tcp's framing (rt_frame_check, cutting a
  * byte stream into messages the way relay-tcp/conn.c does) or relay-ws's
  * whole-message check (ws_msg_check, as relay-ws/conn.c does before the
- * stream layer). A fake transport records what is written; no sockets but
- * the core's own (no rd-frontend: RD requests wait). Two relays for the
- * whole run, one per framing.
- * Input: a framing selector byte, then records of [connection, clock step
- * (x 64 ms), length, bytes]; four connections (selector % 4), a closed one
+ * stream layer). The fake transport of tests/fixtures/fake_stream.c checks
+ * and records what is written; no sockets but the core's own (no rd-frontend: RD requests wait).
+ * Two relays for the whole run, one per framing. Input: a framing selector byte, then records of
+ * [connection, clock step (x 64 ms), length, bytes]; four connections (selector % 4), a closed one
  * is reopened; connection 1 holds the route a.proxy.localhost, so requests
  * for it are proxied over connection 1. A selector with bit 7 set makes the
  * record an answer from that connection to the last request the relay
@@ -31,9 +30,8 @@
 #include <unistd.h>
 
 #include "fuzz_check.h"
+#include "fake_stream.h"
 #include "log.h"
-#include "route_table.h"
-#include "stream.h"
 #include "tcp_rules.h"
 #include "ws_relay.h"
 
@@ -42,9 +40,7 @@
 #define ROUTE "a.proxy.localhost"
 
 struct fz {
-    struct st_relay s;
-    bool ws;
-    struct route_table *routes;
+    struct fake_stream fs;
     uint32_t ci[NC];
     uint8_t in[NC][MAXMSG]; /* relay-tcp: the incomplete message kept */
     size_t in_len[NC];
@@ -55,16 +51,16 @@ struct fz {
 static struct fz *F[2];
 static char dir[] = "/tmp/fuzz_stream.XXXXXX";
 
-static int f_write(void *io, uint32_t ci, const uint8_t *buf, size_t len)
+static void f_write(struct fake_stream *fs, uint32_t ci, const uint8_t *buf, size_t len)
 {
-    struct fz *f = io;
+    struct fz *f = fs->user;
     struct coap_msg m;
     size_t fl = 0;
 
-    FUZZ_CHECK(ci < NC && f->s.conns[ci].state != RC_FREE);
-    FUZZ_CHECK(len <= f->s.conns[ci].sig.csm.mms);
-    FUZZ_CHECK(f->s.io->parse(buf, len, &m) == 0);
-    if (!f->ws)
+    FUZZ_CHECK(ci < NC && fs->s.conns[ci].state != RC_FREE);
+    FUZZ_CHECK(len <= fs->s.conns[ci].sig.csm.mms);
+    FUZZ_CHECK(fs->s.io->parse(buf, len, &m) == 0);
+    if (!fs->ws)
         FUZZ_CHECK(rt_frame_check(buf, len, SIZE_MAX, &fl) == RT_FRAME_WHOLE && fl == len);
     else
         FUZZ_CHECK(ws_msg_check(buf, len) == NULL);
@@ -72,47 +68,21 @@ static int f_write(void *io, uint32_t ci, const uint8_t *buf, size_t len)
         f->tkl[ci] = m.tkl;
         memcpy(f->tok[ci], m.token, m.tkl);
     }
-    return 0;
 }
 
-static void f_release(void *io, uint32_t ci, uint64_t now)
+static void f_closed(struct fake_stream *fs, uint32_t ci, const char *why)
 {
-    struct fz *f = io;
-    st_conn_close(&f->s, ci, "released", now);
-}
-
-static void f_closed(void *io, uint32_t ci, const char *why)
-{
-    struct fz *f = io;
+    struct fz *f = fs->user;
     FUZZ_CHECK(ci < NC && why != NULL);
     f->in_len[ci] = 0;
 }
-
-static const struct st_io io_tcp = {
-    .what = "TCP connection",
-    .serialize = coap_msg_serialize_tcp,
-    .parse = coap_msg_parse_tcp,
-    .write = f_write,
-    .release = f_release,
-    .closed = f_closed,
-};
-
-static const struct st_io io_ws = {
-    .what = "WebSocket",
-    .serialize = coap_msg_serialize_ws,
-    .parse = coap_msg_parse_ws,
-    .write = f_write,
-    .release = f_release,
-    .closed = f_closed,
-};
 
 static void teardown(void)
 {
     for (int k = 0; k < 2; k++) {
         if (!F[k])
             continue;
-        st_free(&F[k]->s);
-        route_table_free(F[k]->routes);
+        fake_stream_free(&F[k]->fs);
         free(F[k]);
     }
     rmdir(dir);
@@ -129,17 +99,12 @@ static struct fz *make(bool ws)
     struct fz *f = calloc(1, sizeof(*f));
 
     FUZZ_CHECK(f != NULL);
-    f->ws = ws;
-    config_defaults(&f->s.cfg);
-    snprintf(f->s.cfg.state_dir, sizeof(f->s.cfg.state_dir), "%s", dir);
-    f->s.cfg.max_exchanges = 16;
-    FUZZ_CHECK(config_finish(&f->s.cfg, err, sizeof(err)) == 0);
-    FUZZ_CHECK(st_init(&f->s, ws ? RR_TRANSPORT_WS : RR_TRANSPORT_TCP, ws ? "ws" : "tcp",
-                       ws ? &io_ws : &io_tcp, f, &lim) == 0);
-    f->routes = route_table_new(16);
-    FUZZ_CHECK(f->routes != NULL);
-    f->s.core.static_routes = f->routes;
-    f->base_timers = f->s.core.timers.n;
+    f->fs.on_write = f_write;
+    f->fs.on_closed = f_closed;
+    f->fs.user = f;
+    fake_stream_config(&f->fs, dir);
+    FUZZ_CHECK(fake_stream_start(&f->fs, ws, &lim, err, sizeof(err)) == 0);
+    f->base_timers = f->fs.s.core.timers.n;
     for (int i = 0; i < NC; i++)
         f->ci[i] = ST_NONE;
     return f;
@@ -158,26 +123,15 @@ static void setup(void)
  * is the route's path. */
 static uint32_t conn(struct fz *f, int k, uint64_t now)
 {
-    if (f->ci[k] != ST_NONE && f->s.conns[f->ci[k]].state != RC_FREE)
+    if (f->ci[k] != ST_NONE && f->fs.s.conns[f->ci[k]].state != RC_FREE)
         return f->ci[k];
-    struct rr_addr remote, local;
-    FUZZ_CHECK(addr_parse(&remote, "192.0.2.7", (uint16_t)(40000 + k)) == 0);
-    FUZZ_CHECK(addr_parse(&local, "203.0.113.10", 8683) == 0);
-    uint32_t ci = st_conn_open(&f->s, &remote, &local);
+    uint32_t ci = fake_stream_open(&f->fs, "192.0.2.7", (uint16_t)(40000 + k), now);
     FUZZ_CHECK(ci != ST_NONE && ci < NC);
     f->ci[k] = ci;
     f->in_len[ci] = 0;
     f->tkl[ci] = 0;
-    st_sig_open(&f->s, ci, now);
-    if (k == 1) {
-        struct rr_route rt;
-        memset(&rt, 0, sizeof(rt));
-        snprintf(rt.host, sizeof(rt.host), "%s", ROUTE);
-        rt.path.transport = f->ws ? RR_TRANSPORT_WS : RR_TRANSPORT_TCP;
-        snprintf(rt.path.relay, sizeof(rt.path.relay), "%s", f->ws ? "ws" : "tcp");
-        rt.path.conn_id = f->s.conns[ci].id;
-        FUZZ_CHECK(route_table_put(f->routes, &rt) == 0);
-    }
+    if (k == 1)
+        FUZZ_CHECK(fake_stream_route(&f->fs, ROUTE, f->fs.s.conns[ci].id) == 0);
     return ci;
 }
 
@@ -186,7 +140,7 @@ static uint32_t conn(struct fz *f, int k, uint64_t now)
 static void rx_tcp(struct fz *f, uint32_t ci, const uint8_t *p, size_t n, uint64_t now)
 {
     static uint8_t buf[2 * MAXMSG];
-    uint64_t id = f->s.conns[ci].id;
+    uint64_t id = f->fs.s.conns[ci].id;
     size_t have = f->in_len[ci], off = 0;
 
     memcpy(buf, f->in[ci], have);
@@ -195,25 +149,25 @@ static void rx_tcp(struct fz *f, uint32_t ci, const uint8_t *p, size_t n, uint64
     f->in_len[ci] = 0;
     while (off < have) {
         size_t fl = 0;
-        switch (rt_frame_check(buf + off, have - off, f->s.lim.max_message, &fl)) {
+        switch (rt_frame_check(buf + off, have - off, f->fs.s.lim.max_message, &fl)) {
         case RT_FRAME_NEED_MORE:
             FUZZ_CHECK(have - off < MAXMSG + 8);
             memcpy(f->in[ci], buf + off, have - off < MAXMSG ? have - off : MAXMSG);
             f->in_len[ci] = have - off < MAXMSG ? have - off : MAXMSG;
             return;
         case RT_FRAME_TOO_BIG:
-            FUZZ_CHECK(fl > f->s.lim.max_message);
-            st_sig_abort(&f->s, ci, "too big", 0, now);
+            FUZZ_CHECK(fl > f->fs.s.lim.max_message);
+            st_sig_abort(&f->fs.s, ci, "too big", 0, now);
             return;
         case RT_FRAME_BAD:
-            st_sig_abort(&f->s, ci, "malformed message header", 0, now);
+            st_sig_abort(&f->fs.s, ci, "malformed message header", 0, now);
             return;
         case RT_FRAME_WHOLE:
             break;
         }
         FUZZ_CHECK(fl >= 2 && fl <= have - off);
-        st_msg_on_message(&f->s, ci, buf + off, fl, now);
-        if (!st_conn_alive(&f->s, ci, id))
+        st_msg_on_message(&f->fs.s, ci, buf + off, fl, now);
+        if (!st_conn_alive(&f->fs.s, ci, id))
             return;
         off += fl;
     }
@@ -222,11 +176,11 @@ static void rx_tcp(struct fz *f, uint32_t ci, const uint8_t *p, size_t n, uint64
 /* relay-ws/conn.c's on_message(): one whole message per frame. */
 static void rx_ws(struct fz *f, uint32_t ci, const uint8_t *p, size_t n, uint64_t now)
 {
-    if (n > f->s.lim.max_message || ws_msg_check(p, n) != NULL) {
-        st_conn_close(&f->s, ci, "protocol error", now);
+    if (n > f->fs.s.lim.max_message || ws_msg_check(p, n) != NULL) {
+        st_conn_close(&f->fs.s, ci, "protocol error", now);
         return;
     }
-    st_msg_on_message(&f->s, ci, p, n, now);
+    st_msg_on_message(&f->fs.s, ci, p, n, now);
 }
 
 /* A response from bytes [code, Observe, payload...] with that token. */
@@ -256,7 +210,7 @@ static size_t answer(struct fz *f, uint32_t ci, const uint8_t *p, size_t n, uint
 
     if (!make_resp(&m, obs, p, n, f->tok[ci], f->tkl[ci]))
         return 0;
-    ssize_t len = f->s.io->serialize(&m, out, MAXMSG);
+    ssize_t len = f->fs.s.io->serialize(&m, out, MAXMSG);
     return len > 0 ? (size_t)len : 0;
 }
 
@@ -272,7 +226,7 @@ static void from_frontend(struct fz *f, uint32_t ci, bool notify, const uint8_t 
     if (n < 2)
         return;
     if (notify) {
-        struct st_conn *c = &f->s.conns[ci];
+        struct st_conn *c = &f->fs.s.conns[ci];
         struct rr_peer peer;
         static const uint8_t none[1];
         if (!make_resp(&m, obs, p, n, c->nobs ? c->obs[0] + 1 : none, c->nobs ? c->obs[0][0] : 0))
@@ -280,19 +234,19 @@ static void from_frontend(struct fz *f, uint32_t ci, bool notify, const uint8_t 
         m.type = COAP_T_NON;
         if ((len = coap_msg_serialize_udp(&m, out, sizeof(out))) <= 0)
             return;
-        st_conn_peer(&f->s, ci, &peer);
-        st_rd_on_notify(&f->s, &peer, false, out, (size_t)len, now);
+        st_conn_peer(&f->fs.s, ci, &peer);
+        st_rd_on_notify(&f->fs.s, &peer, false, out, (size_t)len, now);
         return;
     }
-    for (uint32_t i = 0; i < f->s.ndx; i++) {
-        struct st_dx *d = &f->s.dx[i];
+    for (uint32_t i = 0; i < f->fs.s.ndx; i++) {
+        struct st_dx *d = &f->fs.s.dx[i];
         if (d->h.state != DX_WAIT || d->h.kind != DX_K_RD)
             continue;
         if (!make_resp(&m, obs, p, n, d->h.token, d->h.tkl))
             return;
         m.type = COAP_T_ACK;
         if ((len = coap_msg_serialize_udp(&m, out, sizeof(out))) > 0)
-            st_rd_on_response(&f->s, i, d->h.req_id, out, (size_t)len, now);
+            st_rd_on_response(&f->fs.s, i, d->h.req_id, out, (size_t)len, now);
         return;
     }
 }
@@ -317,8 +271,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (len > size - off)
             len = size - off;
         struct rr_timer *t;
-        while ((t = th_pop_due(&f->s.core.timers, now)) != NULL)
-            f->s.core.tp->on_timer(f->s.core.tpa, t, now);
+        while ((t = th_pop_due(&f->fs.s.core.timers, now)) != NULL)
+            f->fs.s.core.tp->on_timer(f->fs.s.core.tpa, t, now);
         uint32_t ci = conn(f, k, now);
         size_t n = len;
         if (ans)
@@ -327,24 +281,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memcpy(msg, data + off, len); /* a copy: reads past it are caught */
         if (fe)
             from_frontend(f, ci, data[off - 3] & 0x20, data + off, len, now);
-        else if (f->ws)
+        else if (f->fs.ws)
             rx_ws(f, ci, msg, n, now);
         else
             rx_tcp(f, ci, msg, n, now);
         off += len;
-        FUZZ_CHECK(f->s.nconns <= NC);
-        FUZZ_CHECK(f->s.core.dx.used <= f->s.core.dx.n);
-        FUZZ_CHECK(f->s.core.ux.used <= f->s.core.ux.n);
+        FUZZ_CHECK(f->fs.s.nconns <= NC);
+        FUZZ_CHECK(f->fs.s.core.dx.used <= f->fs.s.core.dx.n);
+        FUZZ_CHECK(f->fs.s.core.ux.used <= f->fs.s.core.ux.n);
     }
     /* the end of the input: every connection closes */
     for (int k = 0; k < NC; k++) {
         if (f->ci[k] != ST_NONE)
-            st_conn_close(&f->s, f->ci[k], "end of input", now);
+            st_conn_close(&f->fs.s, f->ci[k], "end of input", now);
         f->ci[k] = ST_NONE;
     }
-    FUZZ_CHECK(f->s.nconns == 0);
-    FUZZ_CHECK(f->s.core.dx.used == 0);
-    FUZZ_CHECK(f->s.core.ux.used == 0);
-    FUZZ_CHECK(f->s.core.timers.n == f->base_timers);
+    FUZZ_CHECK(f->fs.s.nconns == 0);
+    FUZZ_CHECK(f->fs.s.core.dx.used == 0);
+    FUZZ_CHECK(f->fs.s.core.ux.used == 0);
+    FUZZ_CHECK(f->fs.s.core.timers.n == f->base_timers);
     return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * test_stream.c - unit tests of the stream half of the relay core
- * (relay-core/stream*.c, shared by relay-tcp and relay-ws) against a fake
- * transport (struct st_io recording every message written per connection):
+ * (relay-core/stream*.c, shared by relay-tcp and relay-ws) against the fake
+ * transport of tests/fixtures/fake_stream.c in WebSocket framing (this
+ * file records every message written per connection):
  * our CSM goes first with our Max-Message-Size; a first message other than
  * a CSM aborts and closes; a request for a route held on another of our
  * connections goes over it under a relay token without Uri-Host and with
@@ -20,15 +21,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "route_table.h"
-#include "stream.h"
+#include "fake_stream.h"
 
 #define MAXC 8
 #define MAXMSG 8
 
 struct fake {
-    struct st_relay s;
-    struct route_table *routes;
+    struct fake_stream fs;
     uint8_t out[MAXC][MAXMSG][512];
     size_t out_len[MAXC][MAXMSG];
     int nout[MAXC];
@@ -36,37 +35,22 @@ struct fake {
     char why[MAXC][96];
 };
 
-static int f_write(void *io, uint32_t ci, const uint8_t *buf, size_t len)
+/* Every message written is kept (the last MAXMSG per connection). */
+static void f_write(struct fake_stream *fs, uint32_t ci, const uint8_t *buf, size_t len)
 {
-    struct fake *f = io;
+    struct fake *f = fs->user;
     assert_true(ci < MAXC && len <= sizeof(f->out[0][0]));
     int k = f->nout[ci]++ % MAXMSG;
     memcpy(f->out[ci][k], buf, len);
     f->out_len[ci][k] = len;
-    return 0;
 }
 
-static void f_release(void *io, uint32_t ci, uint64_t now)
+static void f_closed(struct fake_stream *fs, uint32_t ci, const char *why)
 {
-    struct fake *f = io;
-    st_conn_close(&f->s, ci, "released", now);
-}
-
-static void f_closed(void *io, uint32_t ci, const char *why)
-{
-    struct fake *f = io;
+    struct fake *f = fs->user;
     f->closed[ci]++;
     snprintf(f->why[ci], sizeof(f->why[ci]), "%s", why);
 }
-
-static const struct st_io fake_io = {
-    .what = "WebSocket",
-    .serialize = coap_msg_serialize_ws,
-    .parse = coap_msg_parse_ws,
-    .write = f_write,
-    .release = f_release,
-    .closed = f_closed,
-};
 
 /* The last message written on ci, parsed. */
 static void last(struct fake *f, uint32_t ci, struct coap_msg *m)
@@ -82,7 +66,7 @@ static void feed(struct fake *f, uint32_t ci, const struct coap_msg *m)
     uint8_t buf[512];
     ssize_t n = coap_msg_serialize_ws(m, buf, sizeof(buf));
     assert_true(n > 0);
-    st_msg_on_message(&f->s, ci, buf, (size_t)n, 1000);
+    st_msg_on_message(&f->fs.s, ci, buf, (size_t)n, 1000);
 }
 
 static void feed_csm(struct fake *f, uint32_t ci)
@@ -109,12 +93,8 @@ static void feed_get(struct fake *f, uint32_t ci, const char *host, uint8_t tok)
 
 static uint32_t open_from(struct fake *f, const char *addr, uint16_t port)
 {
-    struct rr_addr remote, local;
-    assert_int_equal(addr_parse(&remote, addr, port), 0);
-    assert_int_equal(addr_parse(&local, "203.0.113.10", 8683), 0);
-    uint32_t ci = st_conn_open(&f->s, &remote, &local);
+    uint32_t ci = fake_stream_open(&f->fs, addr, port, 1000);
     assert_true(ci < MAXC);
-    st_sig_open(&f->s, ci, 1000);
     return ci;
 }
 
@@ -125,13 +105,7 @@ static uint32_t open_conn(struct fake *f, uint16_t port)
 
 static void add_route(struct fake *f, const char *host, uint64_t conn_id)
 {
-    struct rr_route rt;
-    memset(&rt, 0, sizeof(rt));
-    snprintf(rt.host, sizeof(rt.host), "%s", host);
-    rt.path.transport = RR_TRANSPORT_WS;
-    snprintf(rt.path.relay, sizeof(rt.path.relay), "ws");
-    rt.path.conn_id = conn_id;
-    assert_int_equal(route_table_put(f->routes, &rt), 0);
+    assert_int_equal(fake_stream_route(&f->fs, host, conn_id), 0);
 }
 
 static uint32_t per_source = 64;            /* max_conns_per_source of the next setup */
@@ -151,17 +125,15 @@ static int setup(void **state)
 
     assert_non_null(f);
     assert_non_null(mkdtemp(dir));
-    config_defaults(&f->s.cfg);
-    snprintf(f->s.cfg.state_dir, sizeof(f->s.cfg.state_dir), "%s", dir);
-    f->s.cfg.max_exchanges = 16;
-    f->s.cfg.max_conns_per_source = per_source;
-    f->s.cfg.max_inflight_per_source = inflight_per_source;
-    f->s.cfg.max_inflight_per_endpoint = inflight_per_ep;
-    f->s.cfg.max_observe_per_client = observe_per_client;
-    assert_int_equal(config_finish(&f->s.cfg, err, sizeof(err)), 0);
-    assert_int_equal(st_init(&f->s, RR_TRANSPORT_WS, "ws", &fake_io, f, &lim), 0);
-    f->routes = route_table_new(16);
-    f->s.core.static_routes = f->routes;
+    f->fs.on_write = f_write;
+    f->fs.on_closed = f_closed;
+    f->fs.user = f;
+    fake_stream_config(&f->fs, dir);
+    f->fs.s.cfg.max_conns_per_source = per_source;
+    f->fs.s.cfg.max_inflight_per_source = inflight_per_source;
+    f->fs.s.cfg.max_inflight_per_endpoint = inflight_per_ep;
+    f->fs.s.cfg.max_observe_per_client = observe_per_client;
+    assert_int_equal(fake_stream_start(&f->fs, true, &lim, err, sizeof(err)), 0);
     *state = f;
     return 0;
 }
@@ -170,9 +142,8 @@ static int teardown(void **state)
 {
     struct fake *f = *state;
     char path[RR_CFG_STR + 16];
-    st_free(&f->s);
-    route_table_free(f->routes);
-    snprintf(path, sizeof(path), "%s", f->s.cfg.state_dir);
+    snprintf(path, sizeof(path), "%s", f->fs.s.cfg.state_dir);
+    fake_stream_free(&f->fs);
     rmdir(path);
     free(f);
     return 0;
@@ -195,7 +166,7 @@ static void test_csm_first(void **state)
     last(f, c, &m);
     assert_int_equal(m.code, COAP_SIG_ABORT);
     assert_int_equal(f->closed[c], 1);
-    assert_int_equal(f->s.nconns, 0);
+    assert_int_equal(f->fs.s.nconns, 0);
 }
 
 static void test_proxy_over_connection(void **state)
@@ -206,7 +177,7 @@ static void test_proxy_over_connection(void **state)
     uint32_t c = open_conn(f, 40001), r = open_conn(f, 40002);
     feed_csm(f, c);
     feed_csm(f, r);
-    add_route(f, "bob.proxy.localhost", f->s.conns[r].id);
+    add_route(f, "bob.proxy.localhost", f->fs.s.conns[r].id);
 
     feed_get(f, c, "bob.proxy.localhost", 0x11);
     assert_int_equal(f->nout[r], 2); /* CSM, then the request */
@@ -232,7 +203,7 @@ static void test_proxy_over_connection(void **state)
     /* pending when the registrant's connection closes: 5.02 at once */
     feed_get(f, c, "bob.proxy.localhost", 0x12);
     int before = f->nout[c];
-    st_conn_close(&f->s, r, "gone", 1000);
+    st_conn_close(&f->fs.s, r, "gone", 1000);
     assert_int_equal(f->closed[r], 1);
     assert_int_equal(f->nout[c], before + 1);
     last(f, c, &m);
@@ -278,22 +249,22 @@ static void test_conns_per_source(void **state)
     assert_int_equal(m.code, COAP_SIG_ABORT);
     assert_non_null(memmem(m.payload, m.payload_len, "too many connections", 20));
     assert_int_equal(f->closed[c], 1);
-    assert_int_equal(f->s.c.conn_src_refused, 1);
-    assert_int_equal(f->s.nconns, 2);
+    assert_int_equal(f->fs.s.c.conn_src_refused, 1);
+    assert_int_equal(f->fs.s.nconns, 2);
     /* the others are untouched; another source is served */
     assert_int_equal(f->closed[a] + f->closed[b], 0);
     uint32_t d = open_from(f, "192.0.2.8", 40004);
     last(f, d, &m);
     assert_int_equal(m.code, COAP_SIG_CSM);
     /* the refused one did not count: one close makes room for one */
-    st_conn_close(&f->s, a, "test", 1000);
+    st_conn_close(&f->fs.s, a, "test", 1000);
     uint32_t e = open_from(f, "192.0.2.7", 40005);
     last(f, e, &m);
     assert_int_equal(m.code, COAP_SIG_CSM);
     uint32_t g = open_from(f, "192.0.2.7", 40006);
     last(f, g, &m);
     assert_int_equal(m.code, COAP_SIG_ABORT);
-    assert_int_equal(f->s.c.conn_src_refused, 2);
+    assert_int_equal(f->fs.s.c.conn_src_refused, 2);
 }
 
 static int setup_2_inflight(void **state)
@@ -330,7 +301,7 @@ static void test_inflight_per_source(void **state)
     feed_csm(f, c);
     feed_csm(f, d);
     feed_csm(f, r);
-    add_route(f, "bob.proxy.localhost", f->s.conns[r].id);
+    add_route(f, "bob.proxy.localhost", f->fs.s.conns[r].id);
 
     feed_get(f, c, "bob.proxy.localhost", 0x21);
     feed_get(f, c, "bob.proxy.localhost", 0x22);
@@ -341,7 +312,7 @@ static void test_inflight_per_source(void **state)
     assert_int_equal(m.code, COAP_SERVICE_UNAVAILABLE);
     assert_int_equal(m.token[0], 0x23);
     assert_non_null(memmem(m.payload, m.payload_len, "too many requests in flight", 27));
-    assert_int_equal(f->s.core.lim.hit_inflight_source, 1);
+    assert_int_equal(f->fs.s.core.lim.hit_inflight_source, 1);
     /* another source is served */
     feed_get(f, d, "bob.proxy.localhost", 0x31);
     assert_int_equal(f->nout[r], 4);
@@ -351,14 +322,14 @@ static void test_inflight_per_source(void **state)
     assert_int_equal(m.code, COAP_CONTENT);
     feed_get(f, c, "bob.proxy.localhost", 0x24);
     assert_int_equal(f->nout[r], 4);
-    assert_int_equal(f->s.core.lim.hit_inflight_source, 2);
+    assert_int_equal(f->fs.s.core.lim.hit_inflight_source, 2);
     answer_nth(f, r, 2); /* c's 0x22 */
     last(f, c, &m);
     assert_int_equal(m.code, COAP_CONTENT);
     assert_int_equal(m.token[0], 0x22);
     feed_get(f, c, "bob.proxy.localhost", 0x25);
     assert_int_equal(f->nout[r], 5);
-    assert_int_equal(f->s.core.lim.hit_inflight_source, 2);
+    assert_int_equal(f->fs.s.core.lim.hit_inflight_source, 2);
 }
 
 static int setup_2_per_endpoint(void **state)
@@ -383,8 +354,8 @@ static void test_inflight_per_endpoint(void **state)
     feed_csm(f, d);
     feed_csm(f, b);
     feed_csm(f, k);
-    add_route(f, "bob.proxy.localhost", f->s.conns[b].id);
-    add_route(f, "carol.proxy.localhost", f->s.conns[k].id);
+    add_route(f, "bob.proxy.localhost", f->fs.s.conns[b].id);
+    add_route(f, "carol.proxy.localhost", f->fs.s.conns[k].id);
 
     feed_get(f, c, "bob.proxy.localhost", 0x41);
     feed_get(f, d, "bob.proxy.localhost", 0x42);
@@ -397,7 +368,7 @@ static void test_inflight_per_endpoint(void **state)
     assert_non_null(ma);
     assert_int_equal(coap_opt_value_uint(ma), 1);
     assert_non_null(memmem(m.payload, m.payload_len, "in flight to this endpoint", 26));
-    assert_int_equal(f->s.core.lim.hit_inflight_endpoint, 1);
+    assert_int_equal(f->fs.s.core.lim.hit_inflight_endpoint, 1);
     feed_get(f, c, "carol.proxy.localhost", 0x44);
     assert_int_equal(f->nout[k], 2);
     answer_nth(f, b, 1); /* c's 0x41 */
@@ -405,7 +376,7 @@ static void test_inflight_per_endpoint(void **state)
     assert_int_equal(m.code, COAP_CONTENT);
     feed_get(f, d, "bob.proxy.localhost", 0x45);
     assert_int_equal(f->nout[b], 4);
-    assert_int_equal(f->s.core.lim.hit_inflight_endpoint, 1);
+    assert_int_equal(f->fs.s.core.lim.hit_inflight_endpoint, 1);
 }
 
 static int setup_1_observe(void **state)
@@ -444,7 +415,7 @@ static void test_observe_per_client(void **state)
     feed_csm(f, c);
     feed_csm(f, d);
     feed_csm(f, b);
-    add_route(f, "bob.proxy.localhost", f->s.conns[b].id);
+    add_route(f, "bob.proxy.localhost", f->fs.s.conns[b].id);
 
     feed_observe(f, c, "bob.proxy.localhost", 0x51);
     assert_int_equal(f->nout[b], 2);
@@ -454,20 +425,20 @@ static void test_observe_per_client(void **state)
     assert_int_equal(f->nout[b], 3);
     last(f, b, &m);
     assert_null(coap_msg_find(&m, COAP_OPT_OBSERVE));
-    assert_int_equal(f->s.core.lim.hit_observe, 1);
+    assert_int_equal(f->fs.s.core.lim.hit_observe, 1);
     feed_observe(f, d, "bob.proxy.localhost", 0x61);
     last(f, b, &m);
     assert_non_null(coap_msg_find(&m, COAP_OPT_OBSERVE));
-    assert_int_equal(f->s.core.lim.hit_observe, 1);
+    assert_int_equal(f->fs.s.core.lim.hit_observe, 1);
     /* c's client connection closes: its observation ends, c's source may
      * observe again on a new connection */
-    st_conn_close(&f->s, c, "test", 1000);
+    st_conn_close(&f->fs.s, c, "test", 1000);
     uint32_t e = open_from(f, "192.0.2.7", 40004);
     feed_csm(f, e);
     feed_observe(f, e, "bob.proxy.localhost", 0x53);
     last(f, b, &m);
     assert_non_null(coap_msg_find(&m, COAP_OPT_OBSERVE));
-    assert_int_equal(f->s.core.lim.hit_observe, 1);
+    assert_int_equal(f->fs.s.core.lim.hit_observe, 1);
 }
 
 int main(void)
