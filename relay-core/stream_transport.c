@@ -59,6 +59,7 @@ static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
     unsigned n = 0;
     for (; n < sizeof(mine) / sizeof(mine[0]) && n < max; n++)
         f[n] = mine[n];
+    n += rc_handoff_counters(&r->hand, f + n, max - n);
     if (r->io->counters && n < max)
         n += r->io->counters(r->ioa, f + n, max - n);
     return n;
@@ -263,6 +264,7 @@ int st_init(struct st_relay *r, uint8_t transport, const char *name, const struc
     r->io = io;
     r->ioa = ioa;
     r->lim = *lim;
+    rc_handoff_reset(&r->hand);
     if (rc_init(&r->core, &r->cfg, name, &r->tp, r) < 0 || st_conns_init(r) < 0 ||
         st_exch_init(r) < 0)
         return -1;
@@ -276,6 +278,7 @@ int st_port_listeners(struct st_relay *r, const struct rc_listeners *base, uint3
 
 void st_free(struct st_relay *r)
 {
+    rc_handoff_close(&r->hand);
     rc_plis_free(&r->plis);
     st_conns_free(r);
     st_exch_free(r);
