@@ -34,6 +34,7 @@ enum rc_sniff_verdict rc_handoff_classify(const uint8_t *b, size_t n)
 void rc_handoff_reset(struct rc_handoff *h)
 {
     memset(h, 0, sizeof(*h));
+    th_timer_init(&h->t, 0, 0); /* not armed */
     h->tx = h->lfd = -1;
     for (int i = 0; i < RC_HANDOFF_PEERS; i++)
         h->rx[i] = -1;
