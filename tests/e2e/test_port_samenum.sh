@@ -54,6 +54,7 @@ wsc() {
     PAYLOAD=$(grep -m1 '^payload ' <<<"$WSC_OUT" | sed 's/^payload //')
 }
 _wsc_ok() { wsc "$1" >/dev/null; [ "$CODE" == 2.05 ]; }
+_hcoap_tcp_ok() { COAP_TIMEOUT=2 hcoap_tcp "$1" -m get /hello; [ "$CODE" == 2.05 ]; }
 wait_until 30 _wsc_ok "coap+ws://127.0.0.1:$WS_PORT/.well-known/core" ||
     die "rdrelay-ws did not answer on its own port $WS_PORT"
 assert_contains "$(cat "$T_DIR/ws.log")" "no coap+ws hosting ports there" \
@@ -149,4 +150,39 @@ wsc "coap+ws://127.0.0.1:$P/hello"
 assert_code 2.05 "relay-ws restarted: coap+ws://127.0.0.1:$P/hello -> alice again"
 hcoap_tcp "$P" -m get /hello
 assert_code 2.05 "and coap+tcp still"
+
+# ---- a relay restart closes its hosting ports until its routes are back
+# (README "Restarts that lose nothing"): how long, measured (not asserted)
+_tcp_listens() { ss -Htln "( sport = :$1 )" 2>/dev/null | grep -q .; }
+wait_fine() { # like wait_until 30, polling every 10 ms (for the figures)
+    local end=$((SECONDS + 30))
+    until "$@"; do
+        [ $SECONDS -ge $end ] && return 1
+        sleep 0.01
+    done
+}
+rr_stop tcp KILL
+_tcp_listens "$P" && fail "relay-tcp killed: nothing listens on TCP $P"
+t0=$(ms_now)
+rt_start_tcp
+wait_fine _tcp_listens "$P" || fail "relay-tcp restarted: TCP $P listens again"
+t1=$(ms_now)
+wait_fine _hcoap_tcp_ok "$P" || true
+t2=$(ms_now)
+hcoap_tcp "$P" -m get /hello
+assert_code 2.05 "relay-tcp killed -9 and restarted: coap+tcp on $P reaches alice again"
+echo "# measured: relay-tcp restart -> hosting port $P listening after $((t1 - t0)) ms, answering after $((t2 - t0)) ms"
+wait_until 30 _wsc_ok "coap+ws://127.0.0.1:$P/hello" || true
+wsc "coap+ws://127.0.0.1:$P/hello"
+assert_code 2.05 "the restarted relay-tcp hands coap+ws over again"
+rr_stop udp KILL
+t0=$(ms_now)
+rr_start_udp
+wait_fine udp_bound "$P" || fail "relay-udp restarted: UDP $P bound again"
+t1=$(ms_now)
+wait_fine _hcoap_ok "$P" /hello || true
+t2=$(ms_now)
+hcoap "$P" -m get /hello
+assert_code 2.05 "relay-udp killed -9 and restarted: UDP on $P reaches alice again"
+echo "# measured: relay-udp restart -> hosting port $P bound after $((t1 - t0)) ms, answering after $((t2 - t0)) ms"
 t_done
