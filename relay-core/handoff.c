@@ -57,7 +57,7 @@ static int unix_addr(const char *path, struct sockaddr_un *sa)
 static void on_sniff(struct rc_handler *hd, uint32_t events, uint64_t now);
 
 int rc_handoff_tx_init(struct rc_handoff *h, struct relay_core *c, const char *path,
-                       uint32_t timeout_ms, uint8_t timer_kind,
+                       uint32_t timeout_ms, uint32_t per_source, uint8_t timer_kind,
                        void (*to_stream)(void *arg, int fd, uint64_t now), void *arg)
 {
     struct sockaddr_un sa;
@@ -70,8 +70,9 @@ int rc_handoff_tx_init(struct rc_handoff *h, struct relay_core *c, const char *p
     h->arg = arg;
     h->timeout_ms = timeout_ms ? timeout_ms : 10000;
     h->ns = RC_HANDOFF_SNIFF_MAX;
+    h->per_source = per_source;
     h->s = calloc(h->ns, sizeof(*h->s));
-    if (!h->s)
+    if (!h->s || rc_counts_init(&h->src, h->ns) < 0)
         return -1;
     for (uint32_t i = 0; i < h->ns; i++) {
         h->s[i].fd = -1;
@@ -88,6 +89,7 @@ static int sniff_take(struct rc_handoff *h, uint32_t i)
 {
     int fd = h->s[i].fd;
     rc_fd_del(h->c, fd);
+    rc_count_dec_h(&h->src, h->s[i].src_h);
     h->s[i].fd = -1;
     h->s[i].fnext = h->free;
     h->free = i;
@@ -116,12 +118,29 @@ void rc_handoff_sniff(struct rc_handoff *h, int fd, uint64_t now)
     }
     uint32_t i = h->free;
     struct rc_sniff *s = &h->s[i];
-    /* edge-triggered: a peek leaves the bytes there, so only new bytes
-     * (or the peer's close) wake us again */
-    if (rc_fd_add(h->c, fd, EPOLLIN | EPOLLRDHUP | EPOLLET, &s->h) < 0) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    struct rr_addr peer;
+    uint8_t key[ADDR_SOURCE_KEY_LEN];
+
+    memset(&peer, 0, sizeof(peer));
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+        addr_from_sockaddr(&peer, (struct sockaddr *)&ss, sl);
+    addr_source_key(&peer, key);
+    uint64_t src_h = rc_count_hash(&h->src, key, sizeof(key));
+    if (rc_count_inc_h(&h->src, src_h, h->per_source) < 0) {
+        h->n.sniff_refused++; /* one source holds its share waiting already */
         close(fd);
         return;
     }
+    /* edge-triggered: a peek leaves the bytes there, so only new bytes
+     * (or the peer's close) wake us again */
+    if (rc_fd_add(h->c, fd, EPOLLIN | EPOLLRDHUP | EPOLLET, &s->h) < 0) {
+        rc_count_dec_h(&h->src, src_h);
+        close(fd);
+        return;
+    }
+    s->src_h = src_h;
     h->free = s->fnext;
     h->used++;
     s->fd = fd;
@@ -404,6 +423,8 @@ void rc_handoff_close(struct rc_handoff *h)
     for (uint32_t i = 0; h->s && i < h->ns; i++)
         if (h->s[i].fd >= 0)
             close(sniff_take(h, i));
+    if (h->s)
+        rc_counts_free(&h->src);
     free(h->s);
     h->s = NULL;
     if (h->c && th_armed(&h->t))

@@ -14,11 +14,10 @@
  * connection of that port's route there.
  * Sender (relay-tcp): a fixed pool of connections waiting for their first
  * bytes, each with a deadline (tcp_timeout_ms: a peer that stays silent is
- * closed, counted); relay-ws down or the handoff refused -> "HTTP/1.1 503"
- * with a short body and close, logged rate-limited, counted.
- * Receiver (relay-ws): the listening unix socket and the connections of
- * the relay-tcp processes that hand over.
- * No allocation after init; nothing here is on the per-request path.
+ * closed, counted), at most max_conns_per_source of them per source; relay-ws down or the handoff
+ * refused -> "HTTP/1.1 503" with a short body and close, logged rate-limited, counted. Receiver
+ * (relay-ws): the listening unix socket and the connections of the relay-tcp processes that hand
+ * over. No allocation after init; nothing here is on the per-request path.
  */
 #ifndef RDRELAY_RC_HANDOFF_H
 #define RDRELAY_RC_HANDOFF_H
@@ -27,6 +26,7 @@
 #include <stdint.h>
 
 #include "core.h"
+#include "counts.h"
 #include "ratelog.h"
 
 #define RC_HANDOFF_SNIFF_MAX 1024 /* connections waiting for their first bytes */
@@ -35,7 +35,8 @@
 struct rc_sniff {
     int fd; /* -1: free */
     uint32_t fnext;
-    uint64_t due; /* monotonic ms: silent until then -> closed */
+    uint64_t due;   /* monotonic ms: silent until then -> closed */
+    uint64_t src_h; /* counted in src under this hash */
     struct rc_handler h;
 };
 
@@ -53,8 +54,10 @@ struct rc_handoff {
     void *arg;
     struct rc_sniff *s;
     uint32_t ns, free, used, timeout_ms;
-    struct rr_timer t; /* the earliest deadline */
-    int tx;            /* connected to rdrelay-ws, -1 */
+    struct rc_counts src; /* waiting connections per source (IPv4, IPv6 /64) */
+    uint32_t per_source;  /* most of them per source (max_conns_per_source), 0 = any */
+    struct rr_timer t;    /* the earliest deadline */
+    int tx;               /* connected to rdrelay-ws, -1 */
     struct ratelog fail_log;
     /* receiver: the listening socket and relay-tcp's connections */
     void (*adopt)(void *arg, int fd, uint64_t now);
@@ -68,10 +71,11 @@ struct rc_handoff {
 /* Nothing open (every descriptor -1); call once before anything else. */
 void rc_handoff_reset(struct rc_handoff *h);
 /* Sender: sniff what rc_handoff_sniff gets; coap+tcp goes to to_stream,
- * WebSocket to the receiver at path; timer_kind is the timer the caller's
- * on_timer hands to rc_handoff_on_timer. 0 / -1. */
+ * WebSocket to the receiver at path; at most per_source waiting from one
+ * source (0: no limit); timer_kind is the timer the caller's on_timer
+ * hands to rc_handoff_on_timer. 0 / -1. */
 int rc_handoff_tx_init(struct rc_handoff *h, struct relay_core *c, const char *path,
-                       uint32_t timeout_ms, uint8_t timer_kind,
+                       uint32_t timeout_ms, uint32_t per_source, uint8_t timer_kind,
                        void (*to_stream)(void *arg, int fd, uint64_t now), void *arg);
 /* A connection accepted on a hosting port (non-blocking): decided when its
  * first bytes are in (or closed on its deadline). */

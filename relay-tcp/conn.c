@@ -64,7 +64,8 @@ int rt_listen_all(struct rt_relay *r)
      * too: the first bytes say which (relay-core/handoff.h) */
     if (r->s.core.nports && r->s.cfg.ws_listen[0] &&
         rc_handoff_tx_init(&r->s.hand, &r->s.core, r->s.cfg.port_handoff_socket,
-                           r->s.cfg.tcp_timeout_ms, ST_T_HANDOFF, accept_conn, r) < 0)
+                           r->s.cfg.tcp_timeout_ms, r->s.cfg.max_conns_per_source, ST_T_HANDOFF,
+                           accept_conn, r) < 0)
         return -1;
     return st_port_listeners(&r->s, &r->lis, 0); /* hosting ports on the same addresses */
 }

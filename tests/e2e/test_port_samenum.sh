@@ -130,6 +130,12 @@ assert_match '^[1-9][0-9]*$' "$(sample "$page" 'rdrelay_hosting_handoffs_total\{
     "relay-tcp counts the handoffs"
 assert_match '^[1-9][0-9]*$' "$(sample "$(scrape "$MP_WS")" 'rdrelay_hosting_handoffs_total\{.*outcome="adopted"\}')" \
     "relay-ws counts the connections it adopted"
+if command -v promtool >/dev/null; then
+    promtool check metrics <<<"$page" >/dev/null 2>&1
+    assert_eq 0 "$?" "promtool check metrics accepts relay-tcp's page"
+    promtool check metrics <<<"$(scrape "$MP_WS")" >/dev/null 2>&1
+    assert_eq 0 "$?" "promtool check metrics accepts relay-ws's page"
+fi
 
 # ---- relay-ws gone: coap+ws gets 503, coap+tcp still works
 rr_stop ws KILL

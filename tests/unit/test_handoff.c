@@ -8,7 +8,8 @@
  * the same connection (local and peer address); a CSM goes to the relay's
  * own accept, unread too; bytes that trickle in ("G", then "ET /") are
  * waited for; a silent peer is closed at its deadline (counted); with no
- * receiver the client gets HTTP 503 and a close (counted); the receiver's
+ * receiver the client gets HTTP 503 and a close (counted); one source
+ * holds at most its share of the waiting slots; the receiver's
  * socket is 0600 and a stale one is replaced.
  */
 #include <stdarg.h>
@@ -153,8 +154,8 @@ static ssize_t peek(int fd, char *buf, size_t n)
 
 static void start_tx(struct fx *f)
 {
-    assert_int_equal(rc_handoff_tx_init(&f->tx, &f->core, f->path, 1000, T_KIND, on_to_stream, f),
-                     0);
+    assert_int_equal(
+        rc_handoff_tx_init(&f->tx, &f->core, f->path, 1000, 2, T_KIND, on_to_stream, f), 0);
 }
 
 static void test_classify(void **state)
@@ -264,6 +265,34 @@ static void test_silent_closed(void **state)
     close(c);
 }
 
+/* per_source 2 (start_tx): a third silent connection from 127.0.0.1 is
+ * closed at once; one slot freed, one more may wait */
+static void test_per_source(void **state)
+{
+    struct fx *f = *state;
+    int s[4], c[4];
+    char b;
+
+    start_tx(f);
+    for (int i = 0; i < 3; i++) {
+        c[i] = connect_pair(f, &s[i]);
+        rc_handoff_sniff(&f->tx, s[i], 0);
+    }
+    assert_int_equal(f->tx.used, 2);
+    assert_int_equal(f->tx.n.sniff_refused, 1);
+    assert_int_equal(recv(c[2], &b, 1, 0), 0); /* refused: closed */
+    send_str(c[0], "POST", 4);
+    pump(f, 10); /* coap+tcp (to_stream): its slot is free again */
+    assert_int_equal(f->to_stream_n, 1);
+    assert_int_equal(f->tx.used, 1);
+    c[3] = connect_pair(f, &s[3]);
+    rc_handoff_sniff(&f->tx, s[3], 0);
+    assert_int_equal(f->tx.used, 2);
+    assert_int_equal(f->tx.n.sniff_refused, 1);
+    for (int i = 0; i < 4; i++)
+        close(c[i]);
+}
+
 static void test_no_receiver_503(void **state)
 {
     struct fx *f = *state;
@@ -314,6 +343,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ws_handed_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_and_trickle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_silent_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_per_source, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_receiver_503, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
