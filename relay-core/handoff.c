@@ -52,6 +52,19 @@ static int unix_addr(const char *path, struct sockaddr_un *sa)
     return 0;
 }
 
+/* What both ends keep: the core, the socket's path (checked), the
+ * callbacks' argument. 0 / -1. */
+static int ends_init(struct rc_handoff *h, struct relay_core *c, const char *path, void *arg,
+                     struct sockaddr_un *sa)
+{
+    if (unix_addr(path, sa) < 0)
+        return -1;
+    h->c = c;
+    snprintf(h->path, sizeof(h->path), "%s", path);
+    h->arg = arg;
+    return 0;
+}
+
 /* ---- sender ---- */
 
 static void on_sniff(struct rc_handler *hd, uint32_t events, uint64_t now);
@@ -62,12 +75,9 @@ int rc_handoff_tx_init(struct rc_handoff *h, struct relay_core *c, const char *p
 {
     struct sockaddr_un sa;
 
-    if (unix_addr(path, &sa) < 0)
+    if (ends_init(h, c, path, arg, &sa) < 0)
         return -1;
-    h->c = c;
-    snprintf(h->path, sizeof(h->path), "%s", path);
     h->to_stream = to_stream;
-    h->arg = arg;
     h->timeout_ms = timeout_ms ? timeout_ms : 10000;
     h->ns = RC_HANDOFF_SNIFF_MAX;
     h->per_source = per_source;
@@ -380,12 +390,9 @@ int rc_handoff_rx_open(struct rc_handoff *h, struct relay_core *c, const char *p
     struct sockaddr_un sa;
     struct stat st;
 
-    if (unix_addr(path, &sa) < 0)
+    if (ends_init(h, c, path, arg, &sa) < 0)
         return -1;
-    h->c = c;
-    snprintf(h->path, sizeof(h->path), "%s", path);
     h->adopt = adopt;
-    h->arg = arg;
     /* a socket left by an earlier run (kill -9) is replaced; anything
      * else at that path is the operator's mistake, not ours to delete */
     if (lstat(path, &st) == 0) {
