@@ -219,10 +219,11 @@ int ws_evloop_open(struct ws_relay *r)
     if (rc_listeners_open(&r->s.core, &r->lis, r->s.cfg.ws_listen, 8683) < 0)
         return -1;
     /* hosting ports (coap+ws, plain) on the ws_listen addresses */
-    uint32_t skip = ws_hosting_skip(r);
-    if (st_port_listeners(&r->s, &r->lis, skip) < 0)
+    if (st_port_listeners(&r->s, &r->lis, ws_hosting_skip(r)) < 0)
         return -1;
-    if (skip &&
+    /* and every coap+ws connection on relay-tcp's hosting listeners (on
+     * the shared addresses, or any other tcp_listen address) */
+    if (r->s.core.nports && r->s.cfg.tcp_listen[0] &&
         rc_handoff_rx_open(&r->s.hand, &r->s.core, r->s.cfg.port_handoff_socket, on_handoff, r) < 0)
         return -1;
     if (tls) {
