@@ -164,12 +164,14 @@ void rc_handoff_sniff(struct rc_handoff *h, int fd, uint64_t now)
 /* The 503 for a WebSocket client whose relay is not there; then close. */
 static void refuse(struct rc_handoff *h, int fd, const char *why, uint64_t now)
 {
+#define REFUSE_BODY "coap+ws is not available on this port right now\r\n"
+#define REFUSE_BODY_LEN "49"
+    _Static_assert(sizeof(REFUSE_BODY) - 1 == 49, "Content-Length of the 503");
     static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\n"
                                "Content-Type: text/plain\r\n"
-                               "Content-Length: 50\r\n"
+                               "Content-Length: " REFUSE_BODY_LEN "\r\n"
                                "Connection: close\r\n"
-                               "\r\n"
-                               "coap+ws is not available on this port right now\r\n";
+                               "\r\n" REFUSE_BODY;
     uint8_t junk[2048];
     uint64_t held;
 

@@ -322,7 +322,11 @@ static void test_no_receiver_503(void **state)
     }
     buf[got] = '\0';
     assert_non_null(strstr(buf, "HTTP/1.1 503 "));
-    assert_non_null(strstr(buf, "\r\n\r\ncoap+ws"));
+    char *body = strstr(buf, "\r\n\r\n"), *cl = strstr(buf, "Content-Length: ");
+    assert_non_null(body);
+    assert_non_null(cl);
+    assert_int_equal(strlen(body + 4), strtoul(cl + 16, NULL, 10)); /* the whole body, exactly */
+    assert_memory_equal(body + 4, "coap+ws", 7);
     close(c);
 
     rc_handoff_reset(&f->rx);
