@@ -427,6 +427,18 @@ fail:
     return -1;
 }
 
+void rc_handoff_stop_rx(struct rc_handoff *h)
+{
+    for (int k = 0; k < RC_HANDOFF_PEERS; k++)
+        if (h->rx[k] >= 0)
+            rx_close(h, k);
+    if (h->lfd >= 0) {
+        rc_fd_del(h->c, h->lfd);
+        close(h->lfd);
+        h->lfd = -1;
+    }
+}
+
 void rc_handoff_close(struct rc_handoff *h)
 {
     for (uint32_t i = 0; h->s && i < h->ns; i++)
@@ -441,14 +453,7 @@ void rc_handoff_close(struct rc_handoff *h)
     if (h->tx >= 0)
         close(h->tx);
     h->tx = -1;
-    for (int k = 0; k < RC_HANDOFF_PEERS; k++)
-        if (h->rx[k] >= 0)
-            rx_close(h, k);
-    if (h->lfd >= 0) {
-        rc_fd_del(h->c, h->lfd);
-        close(h->lfd);
-        h->lfd = -1;
-    }
+    rc_handoff_stop_rx(h);
 }
 
 unsigned rc_handoff_counters(const struct rc_handoff *h, struct rc_counter *f, unsigned max)
@@ -466,8 +471,9 @@ unsigned rc_handoff_counters(const struct rc_handoff *h, struct rc_counter *f, u
         {"hosting_handoff_adopted", h->n.adopted},
         {"hosting_handoff_bad", h->n.rx_bad},
     };
-    const struct rc_counter *src = h->s ? tx : h->lfd >= 0 ? rx : NULL;
-    unsigned n = h->s ? sizeof(tx) / sizeof(tx[0]) : h->lfd >= 0 ? sizeof(rx) / sizeof(rx[0]) : 0;
+    /* the side in use: the sender's pool, or the receiver's callback */
+    const struct rc_counter *src = h->s ? tx : h->adopt ? rx : NULL;
+    unsigned n = h->s ? sizeof(tx) / sizeof(tx[0]) : h->adopt ? sizeof(rx) / sizeof(rx[0]) : 0;
     unsigned i = 0;
     for (; src && i < n && i < max; i++)
         f[i] = src[i];

@@ -85,6 +85,9 @@ void rc_handoff_on_timer(struct rc_handoff *h, uint64_t now);
  * descriptor handed over goes to adopt. 0 / -1 (logged). */
 int rc_handoff_rx_open(struct rc_handoff *h, struct relay_core *c, const char *path,
                        void (*adopt)(void *arg, int fd, uint64_t now), void *arg);
+/* SIGTERM: the receiver takes no more (relay-tcp answers 503 until the
+ * next relay-ws listens); the sender's waiting connections go on. */
+void rc_handoff_stop_rx(struct rc_handoff *h);
 /* Everything closed (pending connections too). */
 void rc_handoff_close(struct rc_handoff *h);
 /* The counters for RELAY_STATUS (only the side in use); returns how many. */

@@ -213,6 +213,7 @@ void st_stop(void *tp, bool final, uint64_t now)
 
     /* hosting ports first: their slots are counted in base addresses */
     rc_plis_stop(&r->core, &r->plis);
+    rc_handoff_stop_rx(&r->hand); /* relay-ws: no more from relay-tcp either */
     if (l && l->n)
         rc_listeners_stop(&r->core, l);
     for (uint32_t ci = 0; ci < r->nconns_max; ci++)
