@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "addr.h"
 #include "curve.h"
@@ -476,6 +477,12 @@ int config_finish(struct rr_config *cfg, char *err, size_t errlen)
         derive(cfg->port_handoff_socket, sizeof(cfg->port_handoff_socket), "", cfg->state_dir,
                "ws-handoff.sock") < 0) {
         snprintf(err, errlen, "state_dir too long");
+        return -1;
+    }
+    if (strlen(cfg->port_handoff_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        snprintf(err, errlen,
+                 "port_handoff_socket is too long for a unix socket (%zu bytes at most)",
+                 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
         return -1;
     }
     if (cfg->tcp_max_message < 1152 || cfg->tcp_max_message > 65536) {

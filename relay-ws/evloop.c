@@ -222,10 +222,12 @@ int ws_evloop_open(struct ws_relay *r)
     if (st_port_listeners(&r->s, &r->lis, ws_hosting_skip(r)) < 0)
         return -1;
     /* and every coap+ws connection on relay-tcp's hosting listeners (on
-     * the shared addresses, or any other tcp_listen address) */
+     * the shared addresses, or any other tcp_listen address); without it
+     * the relay still serves, relay-tcp answers those clients 503 */
     if (r->s.core.nports && r->s.cfg.tcp_listen[0] &&
         rc_handoff_rx_open(&r->s.hand, &r->s.core, r->s.cfg.port_handoff_socket, on_handoff, r) < 0)
-        return -1;
+        log_warnx("no coap+ws on relay-tcp's hosting listeners (port_handoff_socket %s)",
+                  r->s.cfg.port_handoff_socket);
     if (tls) {
         r->tls_lis = (struct rc_listeners){.what = "wss", .on_accept = on_accept_tls, .arg = r};
         if (rc_listeners_open(&r->s.core, &r->tls_lis, r->s.cfg.ws_tls_listen, 8684) < 0)
