@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "addr.h"
 #include "curve.h"
@@ -160,6 +161,10 @@ static const struct cfg_entry cfg_table[] = {
      "on every relay's listen addresses); empty = off"},
     {"port_quarantine", CFG_U32, F(port_quarantine), "3600",
      "a released hosting port goes to no other endpoint for this long (s)"},
+    {"port_handoff_socket", CFG_STR, F(port_handoff_socket), "",
+     "unix socket (0600) over which rdrelay-tcp hands coap+ws connections on a hosting port "
+     "to rdrelay-ws where tcp_listen and ws_listen share an address (default "
+     "<state_dir>/ws-handoff.sock)"},
     {"port_per_source", CFG_U32, F(port_per_source), "8",
      "most hosting ports held by registrations from one IPv4 address or IPv6 /64"},
     {"takeover", CFG_STR, F(takeover), "same-address",
@@ -468,8 +473,16 @@ int config_finish(struct rr_config *cfg, char *err, size_t errlen)
         derive(cfg->ctl_endpoint, sizeof(cfg->ctl_endpoint), "ipc://", cfg->state_dir, "ctl.sock") <
             0 ||
         derive(cfg->pub_endpoint, sizeof(cfg->pub_endpoint), "ipc://", cfg->state_dir,
-               "routes.sock") < 0) {
+               "routes.sock") < 0 ||
+        derive(cfg->port_handoff_socket, sizeof(cfg->port_handoff_socket), "", cfg->state_dir,
+               "ws-handoff.sock") < 0) {
         snprintf(err, errlen, "state_dir too long");
+        return -1;
+    }
+    if (strlen(cfg->port_handoff_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        snprintf(err, errlen,
+                 "port_handoff_socket is too long for a unix socket (%zu bytes at most)",
+                 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
         return -1;
     }
     if (cfg->tcp_max_message < 1152 || cfg->tcp_max_message > 65536) {

@@ -74,6 +74,9 @@ struct rr_config {
     char port_hosting_range[32]; /* "" = off; "5701-5799" */
     uint32_t port_quarantine;    /* 3600 s before a released port is given out again */
     uint32_t port_per_source;    /* 8 ports per IPv4 address / IPv6 /64 */
+    /* "" -> <state_dir>/ws-handoff.sock: relay-tcp hands coap+ws hosting
+     * connections to relay-ws there (relay-core/handoff.h) */
+    char port_handoff_socket[RR_CFG_STR];
     /* parsed from port_hosting_range by config_finish(): 0..0 = off */
     uint16_t port_lo, port_hi;
     /* rd-frontend: name ownership and registry limits (0 = no limit) */

@@ -153,6 +153,19 @@ static const struct mx_def mx_table[] = {
     {"port_requests", "rdrelay_hosting_port_requests_total", NULL, C,
      "Requests that arrived on a hosting port (port-based hosting)."},
     {"ports_open", "rdrelay_hosting_ports", NULL, G, "Hosting ports the relay listens on."},
+    {"hosting_sniff_tcp", "rdrelay_hosting_connections_total", "kind=\"coap+tcp\"", C,
+     "Connections on hosting ports shared by coap+tcp and coap+ws, by what their first bytes "
+     "said (silent: none within tcp_timeout_ms; refused: too many waiting)."},
+    {"hosting_sniff_ws", "rdrelay_hosting_connections_total", "kind=\"coap+ws\"", C, ""},
+    {"hosting_sniff_timeouts", "rdrelay_hosting_connections_total", "kind=\"silent\"", C, ""},
+    {"hosting_sniff_closed", "rdrelay_hosting_connections_total", "kind=\"closed\"", C, ""},
+    {"hosting_sniff_refused", "rdrelay_hosting_connections_total", "kind=\"refused\"", C, ""},
+    {"hosting_handoff_sent", "rdrelay_hosting_handoffs_total", "outcome=\"sent\"", C,
+     "coap+ws hosting connections handed from rdrelay-tcp to rdrelay-ws (sent, answered 503), "
+     "and taken over by rdrelay-ws (adopted, bad)."},
+    {"hosting_handoff_503", "rdrelay_hosting_handoffs_total", "outcome=\"503\"", C, ""},
+    {"hosting_handoff_adopted", "rdrelay_hosting_handoffs_total", "outcome=\"adopted\"", C, ""},
+    {"hosting_handoff_bad", "rdrelay_hosting_handoffs_total", "outcome=\"bad\"", C, ""},
     /* transports */
     {"rx", "rdrelay_messages_total", "direction=\"rx\"", C, "CoAP messages received / sent."},
     {"tx", "rdrelay_messages_total", "direction=\"tx\"", C, ""},

@@ -72,7 +72,7 @@ struct rr_msg_relay_status;
 #define RC_RESEND_RETRY_MS 100         /* a one-shot the high-water mark refused: again */
 #define RC_RESEND_MAX_BYTES (8u << 20) /* and what they may hold together */
 #define RC_XF_HWM 100000
-#define RC_MAX_COUNTERS 64
+#define RC_MAX_COUNTERS 96
 /* Timer kinds of the core's own timers in the transport's exchanges (the
  * loop handles them; a transport's own kinds stay below RC_T_FIRST). */
 #define RC_T_FIRST 200

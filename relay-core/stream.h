@@ -56,6 +56,7 @@
 #include "core.h"
 #include "srccount.h"
 #include "fwd_rules.h"
+#include "handoff.h"
 #include "proto.h"
 #include "ratelog.h"
 #include "sig8323.h"
@@ -150,7 +151,11 @@ struct st_ux {
 };
 
 /* the exchanges' timers are the core's (RC_T_DX, RC_T_UX) */
-enum st_timer_kind { ST_T_CONN = 1, ST_T_IO /* and up: the transport's */ };
+enum st_timer_kind {
+    ST_T_CONN = 1,
+    ST_T_HANDOFF, /* the hosting connections' first-bytes deadline (handoff.h) */
+    ST_T_IO       /* and up: the transport's */
+};
 
 /* Closed connections, for the "unreachable since" diagnostic. */
 #define ST_GONE_SLOTS 4096
@@ -190,6 +195,7 @@ struct st_relay {
     struct st_gone gone[ST_GONE_SLOTS];
     struct st_counters c;
     struct rc_port_listeners plis; /* hosting ports (st_port_listeners) */
+    struct rc_handoff hand;        /* one port number for coap+tcp and coap+ws */
 };
 
 /* stream_conn.c */

@@ -146,6 +146,8 @@ void st_exch_on_timer(struct st_relay *r, struct rr_timer *t, uint64_t now)
      * connections' signalling deadlines and the transport's own come here */
     if (t->kind == ST_T_CONN)
         st_sig_on_timer(r, t->owner, now);
+    else if (t->kind == ST_T_HANDOFF)
+        rc_handoff_on_timer(&r->hand, now);
     else if (t->kind >= ST_T_IO && r->io->on_timer)
         r->io->on_timer(r->ioa, t, now);
     else

@@ -62,6 +62,7 @@ static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
     unsigned n = 0;
     for (; n < sizeof(mine) / sizeof(mine[0]) && n < max; n++)
         f[n] = mine[n];
+    n += rc_handoff_counters(&r->hand, f + n, max - n);
     if (r->io->counters && n < max)
         n += r->io->counters(r->ioa, f + n, max - n);
     return n;
@@ -215,6 +216,7 @@ void st_stop(void *tp, bool final, uint64_t now)
 
     /* hosting ports first: their slots are counted in base addresses */
     rc_plis_stop(&r->core, &r->plis);
+    rc_handoff_stop_rx(&r->hand); /* relay-ws: no more from relay-tcp either */
     if (l && l->n)
         rc_listeners_stop(&r->core, l);
     for (uint32_t ci = 0; ci < r->nconns_max; ci++)
@@ -266,6 +268,7 @@ int st_init(struct st_relay *r, uint8_t transport, const char *name, const struc
     r->io = io;
     r->ioa = ioa;
     r->lim = *lim;
+    rc_handoff_reset(&r->hand);
     if (rc_init(&r->core, &r->cfg, name, &r->tp, r) < 0 || st_conns_init(r) < 0 ||
         st_exch_init(r) < 0)
         return -1;
@@ -279,6 +282,7 @@ int st_port_listeners(struct st_relay *r, const struct rc_listeners *base, uint3
 
 void st_free(struct st_relay *r)
 {
+    rc_handoff_close(&r->hand);
     rc_plis_free(&r->plis);
     st_conns_free(r);
     st_exch_free(r);

@@ -52,12 +52,20 @@ void rt_conns_free(struct rt_relay *r)
 }
 
 static void accept_one(void *arg, int li, int fd, uint64_t now);
+static void accept_conn(void *arg, int fd, uint64_t now);
 static void on_conn_event(struct rc_handler *h, uint32_t events, uint64_t now);
 
 int rt_listen_all(struct rt_relay *r)
 {
     r->lis = (struct rc_listeners){.what = "tcp", .on_accept = accept_one, .arg = r};
     if (rc_listeners_open(&r->s.core, &r->lis, r->s.cfg.tcp_listen, 5683) < 0)
+        return -1;
+    /* where relay-ws shares our addresses, a hosting port carries coap+ws
+     * too: the first bytes say which (relay-core/handoff.h) */
+    if (r->s.core.nports && r->s.cfg.ws_listen[0] &&
+        rc_handoff_tx_init(&r->s.hand, &r->s.core, r->s.cfg.port_handoff_socket,
+                           r->s.cfg.tcp_timeout_ms, r->s.cfg.max_conns_per_source, ST_T_HANDOFF,
+                           accept_conn, r) < 0)
         return -1;
     return st_port_listeners(&r->s, &r->lis, 0); /* hosting ports on the same addresses */
 }
@@ -72,9 +80,18 @@ void rt_listen_close(struct rt_relay *r)
 static void accept_one(void *arg, int li, int fd, uint64_t now)
 {
     struct rt_relay *r = arg;
+
+    if (li < 0 && r->s.hand.s) /* a hosting port: coap+tcp or coap+ws? */
+        rc_handoff_sniff(&r->s.hand, fd, now);
+    else
+        accept_conn(r, fd, now);
+}
+
+static void accept_conn(void *arg, int fd, uint64_t now)
+{
+    struct rt_relay *r = arg;
     struct rr_addr remote, local;
     int one = 1;
-    (void)li;
 
     rc_sock_addrs(fd, &remote, &local);
     uint32_t ci = st_conn_open(&r->s, &remote, &local);

@@ -105,6 +105,15 @@ static void on_accept_plain(void *arg, int li, int fd, uint64_t now)
     on_accept(r, r->vh, fd);
 }
 
+/* A hosting connection relay-tcp handed over (relay-core/handoff.c): its
+ * first bytes are still in the socket, its local port is the hosting port. */
+static void on_handoff(void *arg, int fd, uint64_t now)
+{
+    struct ws_relay *r = arg;
+    (void)now;
+    on_accept(r, r->vh, fd);
+}
+
 static void on_accept_tls(void *arg, int li, int fd, uint64_t now)
 {
     struct ws_relay *r = arg;
@@ -114,8 +123,8 @@ static void on_accept_tls(void *arg, int li, int fd, uint64_t now)
 }
 
 /* A TCP port can have one listener per address: where a ws_listen address
- * overlaps a tcp_listen one, the hosting port is relay-tcp's (coap+tcp);
- * coap+ws hosting needs an address of its own (README). */
+ * overlaps a tcp_listen one, the hosting port's listener is relay-tcp's,
+ * which hands the coap+ws connections over (port_handoff_socket). */
 static uint32_t ws_hosting_skip(struct ws_relay *r)
 {
     struct rr_addr t[RC_MAX_LISTEN];
@@ -127,7 +136,8 @@ static uint32_t ws_hosting_skip(struct ws_relay *r)
         for (int i = 0; i < nt; i++) {
             if (rc_listen_overlap(&r->lis.bound[k], &t[i])) {
                 skip |= 1u << k;
-                log_info("ws %s: no coap+ws hosting ports there (tcp_listen has that address)",
+                log_info("ws %s: no coap+ws hosting ports there (tcp_listen has that address): "
+                         "relay-tcp hands them over",
                          addr_to_str(&r->lis.bound[k], a, sizeof(a)));
                 break;
             }
@@ -211,6 +221,13 @@ int ws_evloop_open(struct ws_relay *r)
     /* hosting ports (coap+ws, plain) on the ws_listen addresses */
     if (st_port_listeners(&r->s, &r->lis, ws_hosting_skip(r)) < 0)
         return -1;
+    /* and every coap+ws connection on relay-tcp's hosting listeners (on
+     * the shared addresses, or any other tcp_listen address); without it
+     * the relay still serves, relay-tcp answers those clients 503 */
+    if (r->s.core.nports && r->s.cfg.tcp_listen[0] &&
+        rc_handoff_rx_open(&r->s.hand, &r->s.core, r->s.cfg.port_handoff_socket, on_handoff, r) < 0)
+        log_warnx("no coap+ws on relay-tcp's hosting listeners (port_handoff_socket %s)",
+                  r->s.cfg.port_handoff_socket);
     if (tls) {
         r->tls_lis = (struct rc_listeners){.what = "wss", .on_accept = on_accept_tls, .arg = r};
         if (rc_listeners_open(&r->s.core, &r->tls_lis, r->s.cfg.ws_tls_listen, 8684) < 0)

@@ -2,8 +2,8 @@
 # test_port_ws.sh - port-based virtual hosting over WebSockets (issue 18):
 # rdrelay-ws opens every route's hosting port as a coap+ws listener on its
 # ws_listen addresses that tcp_listen does not also use (one TCP port has
-# one listener per address; there the port is relay-tcp's coap+tcp), here
-# 127.0.0.2. The WebSocket test client (node ws_tool.js) sends no Uri-Host
+# one listener per address; there the listener is relay-tcp's, which hands
+# coap+ws connections over: test_port_samenum.sh), here 127.0.0.2. The WebSocket test client (node ws_tool.js) sends no Uri-Host
 # to ws://127.0.0.2:<port> and reaches a UDP registrant: GET, a slow
 # answer, Observe (no Block2: the test client does not do block-wise);
 # across to a WebSocket registrant too; relay-ws kill -9 reopens the port.
@@ -51,6 +51,9 @@ assert_not_contains "$PAYLOAD" "core.rd" "the RD is not reachable on the WebSock
 assert_contains "$PAYLOAD" "</hello>" "/.well-known/core there is alice's"
 hcoap_tcp "$P" -m get /hello
 assert_code 2.05 "coap+tcp://127.0.0.1:$P/hello: relay-tcp has that address's port"
+wsget "ws://127.0.0.1:$P" /hello
+assert_code 2.05 "coap+ws://127.0.0.1:$P/hello too: relay-tcp hands it to relay-ws"
+assert_eq hello "$PAYLOAD" "alice's /hello through the handoff"
 
 wsget "ws://127.0.0.2:$P" "/slow?ms=1200"
 assert_code 2.05 "a slow answer through the WebSocket hosting port"

@@ -59,7 +59,27 @@ static void test_defaults(void **state)
     assert_string_equal(c.db_path, "state/rdrelay.sqlite");
     assert_string_equal(c.ctl_endpoint, "ipc://state/ctl.sock");
     assert_string_equal(c.pub_endpoint, "ipc://state/routes.sock");
+    assert_string_equal(c.port_handoff_socket, "state/ws-handoff.sock");
     assert_int_equal(c.n_extra_options, 0);
+}
+
+/* port_handoff_socket is a unix socket path: longer than sun_path holds
+ * is a configuration error, not a failure at run time */
+static void test_handoff_socket_len(void **state)
+{
+    struct rr_config c;
+    char err[128];
+
+    (void)state;
+    config_defaults(&c);
+    memset(c.port_handoff_socket, 'a', 120);
+    c.port_handoff_socket[120] = '\0';
+    assert_int_equal(config_finish(&c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "port_handoff_socket"));
+    config_defaults(&c);
+    snprintf(c.port_handoff_socket, sizeof(c.port_handoff_socket), "/run/rdrelay/h.sock");
+    assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
+    assert_string_equal(c.port_handoff_socket, "/run/rdrelay/h.sock");
 }
 
 static void test_set_values(void **state)
@@ -290,10 +310,15 @@ static void test_help(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults), cmocka_unit_test(test_set_values),
-        cmocka_unit_test(test_file),     cmocka_unit_test(test_extra_options_bad),
-        cmocka_unit_test(test_args),     cmocka_unit_test(test_args_env_and_errors),
-        cmocka_unit_test(test_help),     cmocka_unit_test(test_takeover),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_set_values),
+        cmocka_unit_test(test_handoff_socket_len),
+        cmocka_unit_test(test_file),
+        cmocka_unit_test(test_extra_options_bad),
+        cmocka_unit_test(test_args),
+        cmocka_unit_test(test_args_env_and_errors),
+        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_takeover),
         cmocka_unit_test(test_reload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
