@@ -494,22 +494,30 @@ out:
     return ret;
 }
 
-/* One statement with a port (and maybe a time) bound, stepped once. */
-static int pq_exec(struct store *s, int which, uint16_t port, uint64_t until)
+/* Step a statement whose values are bound once, then reset it; what names
+ * it in the log. 0 / -1. */
+static int step_once(struct store *s, sqlite3_stmt *st, const char *what)
 {
-    sqlite3_stmt *st = s->st[which];
     int ret = 0;
 
-    sqlite3_bind_int(st, 1, port);
-    if (which == ST_PQ_SET)
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)until);
     if (sqlite3_step(st) != SQLITE_DONE) {
-        log_warnx("store: port %u: %s", port, sqlite3_errmsg(s->db));
+        log_warnx("store: %s: %s", what, sqlite3_errmsg(s->db));
         ret = -1;
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return ret;
+}
+
+/* One statement with a port (and maybe a time) bound, stepped once. */
+static int pq_exec(struct store *s, int which, uint16_t port, uint64_t until)
+{
+    sqlite3_stmt *st = s->st[which];
+
+    sqlite3_bind_int(st, 1, port);
+    if (which == ST_PQ_SET)
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)until);
+    return step_once(s, st, "hosting port");
 }
 
 int store_port_quarantine(struct store *s, uint16_t port, uint64_t until)
@@ -541,16 +549,9 @@ int store_load_quarantine(struct store *s, void (*fn)(uint16_t port, uint64_t un
 int store_drain(struct store *s, const char *relay, bool on)
 {
     sqlite3_stmt *st = s->st[on ? ST_DRAIN_SET : ST_DRAIN_CLEAR];
-    int ret = 0;
 
     sqlite3_bind_text(st, 1, relay, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        log_warnx("store: drain %s: %s", relay, sqlite3_errmsg(s->db));
-        ret = -1;
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return ret;
+    return step_once(s, st, "relay_drain");
 }
 
 int store_load_drains(struct store *s, void (*fn)(const char *relay, void *arg), void *arg)

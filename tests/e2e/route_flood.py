@@ -13,17 +13,8 @@ prints "registered K", then "updates N ok M resent R seconds S";
 exit 0 when every update got 2.04, 1 otherwise."""
 import os, select, socket, sys, time
 
-
-def opt(delta, val):
-    def ext(v):
-        if v < 13:
-            return v, b""
-        if v < 269:
-            return 13, bytes([v - 13])
-        return 14, (v - 269).to_bytes(2, "big")
-    d, de = ext(delta)
-    ln, le = ext(len(val))
-    return bytes([d << 4 | ln]) + de + le + val
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from coap_raw import opt, split  # noqa: E402
 
 
 def request(mid, tok, path, query=(), payload=b""):
@@ -43,27 +34,8 @@ def request(mid, tok, path, query=(), payload=b""):
 
 def parse(d):
     """(type, code, mid, token, location path)"""
-    tkl = d[0] & 15
-    typ, code, mid = (d[0] >> 4) & 3, d[1], int.from_bytes(d[2:4], "big")
-    tok = d[4:4 + tkl]
-    i, num, loc = 4 + tkl, 0, []
-    while i < len(d) and d[i] != 0xFF:
-        dl, ln = d[i] >> 4, d[i] & 15
-        i += 1
-        vals = []
-        for v in (dl, ln):
-            if v == 13:
-                v = d[i] + 13
-                i += 1
-            elif v == 14:
-                v = int.from_bytes(d[i:i + 2], "big") + 269
-                i += 2
-            vals.append(v)
-        num += vals[0]
-        if num == 8:
-            loc.append(d[i:i + vals[1]].decode())
-        i += vals[1]
-    return typ, code, mid, tok, "/" + "/".join(loc)
+    typ, code, mid, tok, opts = split(d)
+    return typ, code, mid, tok, "/" + "/".join(v.decode() for n, v in opts if n == 8)
 
 
 class Flood:
