@@ -3,8 +3,8 @@
  * real ZeroMQ PUB + ROUTER pair in-process (inproc://), playing rd-frontend:
  * snapshot then updates, updates during a snapshot applied once, a seq gap,
  * a new epoch, heartbeat silence (and a pause of our own that is not), a
- * heartbeat ahead of us, snapshot timeout with backoff, stale and incomplete snapshots. Time is passed in by the
- * test (now_ms), so no test depends on wall-clock timing.
+ * heartbeat ahead of us, snapshot timeout with backoff, stale and incomplete snapshots. Time is
+ * passed in by the test (now_ms), so no test depends on wall-clock timing.
  */
 #include <stdarg.h>
 #include <stddef.h>
