@@ -54,6 +54,7 @@ struct clone_client {
     uint64_t resync_at;
     uint32_t backoff_ms;
     uint64_t last_heard;
+    uint64_t last_tick;      /* now_ms of the previous tick, 0 = none */
     uint32_t hb_interval_ms; /* 0 until a HEARTBEAT announces it */
     uint64_t resyncs, gaps, updates;
     uint64_t resyncs_by[CLONE_RS_N]; /* the same, by reason (metrics) */
@@ -470,12 +471,20 @@ int clone_client_tick(struct clone_client *c, uint64_t now_ms)
     case CLONE_LIVE:
         silence = c->hb_interval_ms ? (uint64_t)c->hb_interval_ms * CLONE_SILENCE_FACTOR
                                     : CLONE_SILENCE_DEFAULT_MS;
+        /* A tick that comes a whole silence window after the previous
+         * one means this process did not run (stopped, starved): the
+         * publisher was not silent, we were not listening. Give the SUB
+         * a fresh window to deliver its backlog, so a lost update shows
+         * as the gap it is and a mere pause costs no snapshot. */
+        if (c->last_tick && now_ms > c->last_tick && now_ms - c->last_tick > silence)
+            c->last_heard = now_ms;
         /* now_ms may trail last_heard if the caller sampled its clock
          * before draining the SUB: that is not silence. */
         if (now_ms > c->last_heard && now_ms - c->last_heard > silence)
             resync(c, now_ms, "heartbeat silence");
         break;
     }
+    c->last_tick = now_ms;
     switch (c->state) {
     case CLONE_RESYNC_WAIT:
         return until(c->resync_at, now_ms);

@@ -183,7 +183,7 @@ void ctl_send_response(struct frontend *fe, const uint8_t *ident, size_t idlen, 
 
 /* --- relays --- */
 
-static struct rd_relay *relay_get(struct frontend *fe, const char *name)
+struct rd_relay *ctl_relay_get(struct frontend *fe, const char *name)
 {
     for (unsigned i = 0; i < fe->nrelays; i++)
         if (strcmp(fe->relays[i].name, name) == 0)
@@ -268,7 +268,7 @@ static void forget_reachability(struct frontend *fe, const char *relay)
 
 static void on_hello(struct frontend *fe, const struct rr_msg_hello *m)
 {
-    struct rd_relay *rl = relay_get(fe, m->relay);
+    struct rd_relay *rl = ctl_relay_get(fe, m->relay);
 
     if (rl == NULL)
         return;
@@ -287,7 +287,7 @@ static void on_hello(struct frontend *fe, const struct rr_msg_hello *m)
 
 static void on_relay_status(struct frontend *fe, const struct rr_msg_relay_status *m)
 {
-    struct rd_relay *rl = relay_get(fe, m->relay);
+    struct rd_relay *rl = ctl_relay_get(fe, m->relay);
 
     if (rl == NULL)
         return;

@@ -10,12 +10,13 @@
  *   delete WHICH       remove it as DELETE /reg/N would (the answer leaves
  *                      after the COMMIT: ctl_read_only says so)
  *   drain RELAY        no new registrations through RELAY (5.03); paths it
- *                      holds keep working; undrain RELAY ends it. In memory:
- *                      a restarted rd-frontend forgets it (the operator
- *                      drains again).
+ *                      holds keep working; undrain RELAY ends it. Kept in
+ *                      SQLite (relay_drain; answered after the COMMIT), so
+ *                      it outlives restarts of the relay and of rd-frontend.
  *   config             rd-frontend's effective configuration
  * Owns nothing; reads the registry and relays table, changes them only for
- * delete and drain. Also the drain check of RD requests (ctl_drain_refuses).
+ * delete and drain (both written to the store in the batch). Also the drain check of RD requests
+ * (ctl_drain_refuses).
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -278,7 +279,13 @@ static json_t *run(struct frontend *fe, const char *cmd, const char *arg, char *
             snprintf(err, len, "%s needs the name of a relay rd-frontend has heard from", cmd);
             return NULL;
         }
-        rl->draining = cmd[0] == 'd';
+        bool on = cmd[0] == 'd';
+        if (store_drain(fe->store, rl->name, on) < 0) {
+            snprintf(err, len, "%s %s: the store refused it (see rd-frontend's log)", cmd,
+                     rl->name);
+            return NULL;
+        }
+        rl->draining = on;
         log_info("rdrelayctl: relay %s %s", rl->name,
                  rl->draining ? "draining: no new registrations through it" : "no longer draining");
         return relay_json(fe, rl);
@@ -320,7 +327,22 @@ void ctl_command(struct frontend *fe, const uint8_t *ident, size_t idlen, const 
 
 bool ctl_command_writes(const char *cmd)
 {
-    return strcmp(cmd, "delete") == 0;
+    return strcmp(cmd, "delete") == 0 || strcmp(cmd, "drain") == 0 || strcmp(cmd, "undrain") == 0;
+}
+
+static void drain_loaded(const char *relay, void *arg)
+{
+    struct rd_relay *rl = ctl_relay_get(arg, relay);
+
+    if (rl) {
+        rl->draining = true;
+        log_info("relay %s is draining (rdrelayctl drain, kept in the store)", relay);
+    }
+}
+
+int ctl_drains_load(struct frontend *fe)
+{
+    return store_load_drains(fe->store, drain_loaded, fe);
 }
 
 /*

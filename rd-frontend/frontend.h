@@ -267,7 +267,7 @@ struct rd_relay {
     unsigned ncounters;
     char cname[RD_MAX_COUNTERS][48];
     uint64_t cval[RD_MAX_COUNTERS];
-    bool draining; /* rdrelayctl drain: no new registrations through it */
+    bool draining; /* rdrelayctl drain: no new registrations through it (persisted) */
 };
 
 /* A snapshot being sent to one relay, a chunk per loop turn (routes_pub.c). */
@@ -728,6 +728,9 @@ int store_port_quarantine(struct store *s, uint16_t port, uint64_t until);
 int store_port_clear(struct store *s, uint16_t port);
 int store_load_quarantine(struct store *s, void (*fn)(uint16_t port, uint64_t until, void *arg),
                           void *arg);
+/* Drained relays (rdrelayctl drain): set (on) or clear one, load all. 0 / -1. */
+int store_drain(struct store *s, const char *relay, bool on);
+int store_load_drains(struct store *s, void (*fn)(const char *relay, void *arg), void *arg);
 
 /* --- routes (routes_pub.c) --- */
 void routes_init(struct frontend *fe);
@@ -779,6 +782,10 @@ void ctl_command(struct frontend *fe, const uint8_t *ident, size_t idlen, const 
                  const char *arg);
 /* The command changes the store (its answer must wait for the COMMIT). */
 bool ctl_command_writes(const char *cmd);
+/* The relays table entry for name, made when new (NULL: the table is full). */
+struct rd_relay *ctl_relay_get(struct frontend *fe, const char *name);
+/* At start: mark the relays drained in the store as draining. 0 / -1. */
+int ctl_drains_load(struct frontend *fe);
 /* A new registration through a drained relay: true and the 5.03 in out. */
 bool ctl_drain_refuses(struct frontend *fe, const uint8_t *ident, size_t idlen, const uint8_t *coap,
                        size_t len, struct strbuf *out);

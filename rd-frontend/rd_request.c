@@ -862,7 +862,7 @@ int frontend_init(struct frontend *fe, const struct rr_config *cfg, const char *
         if (r && store_update(fe->store, r) < 0)
             goto out;
     }
-    if (port_reg_load_end(fe) < 0)
+    if (port_reg_load_end(fe) < 0 || ctl_drains_load(fe) < 0)
         goto out;
     routes_init(fe);
     log_info("loaded %zu registrations (%zu past their grace period removed)", fe->reg.count,

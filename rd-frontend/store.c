@@ -32,6 +32,9 @@
  *     port  INTEGER PRIMARY KEY,
  *     until INTEGER NOT NULL);         -- unix ms: no other endpoint before
  *
+ *   CREATE TABLE relay_drain (         -- rdrelayctl drain (ctl_cmd.c)
+ *     relay TEXT PRIMARY KEY);         -- a relay name: no new registrations
+ *
  * Migration: a database from before port hosting has no port column; it
  * is added at open (ALTER TABLE ... ADD COLUMN, every row 0).
  *
@@ -69,6 +72,9 @@ enum {
     ST_PQ_SET,
     ST_PQ_CLEAR,
     ST_PQ_LOAD,
+    ST_DRAIN_SET,
+    ST_DRAIN_CLEAR,
+    ST_DRAIN_LOAD,
     ST_COUNT
 };
 
@@ -98,7 +104,8 @@ static const char *schema_sql =
     " remote TEXT NOT NULL, local TEXT NOT NULL, conn_id INTEGER NOT NULL,"
     " ka INTEGER NOT NULL, port INTEGER NOT NULL DEFAULT 0, UNIQUE (ep, d));"
     "CREATE TABLE IF NOT EXISTS port_quarantine ("
-    " port INTEGER PRIMARY KEY, until INTEGER NOT NULL);";
+    " port INTEGER PRIMARY KEY, until INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS relay_drain (relay TEXT PRIMARY KEY);";
 
 #define COLS                                                                                       \
     "ep, d, lt, expires_at, base, base_explicit, attrs, links, proxy, host, transport, relay, "    \
@@ -118,6 +125,9 @@ static const char *stmt_sql[ST_COUNT] = {
     [ST_PQ_SET] = "INSERT OR REPLACE INTO port_quarantine (port, until) VALUES (?1, ?2)",
     [ST_PQ_CLEAR] = "DELETE FROM port_quarantine WHERE port=?1",
     [ST_PQ_LOAD] = "SELECT port, until FROM port_quarantine",
+    [ST_DRAIN_SET] = "INSERT OR IGNORE INTO relay_drain (relay) VALUES (?1)",
+    [ST_DRAIN_CLEAR] = "DELETE FROM relay_drain WHERE relay=?1",
+    [ST_DRAIN_LOAD] = "SELECT relay FROM relay_drain",
 };
 
 /* Databases made before port hosting: add registrations.port. 0 / -1. */
@@ -484,22 +494,30 @@ out:
     return ret;
 }
 
-/* One statement with a port (and maybe a time) bound, stepped once. */
-static int pq_exec(struct store *s, int which, uint16_t port, uint64_t until)
+/* Step a statement whose values are bound once, then reset it; what names
+ * it in the log. 0 / -1. */
+static int step_once(struct store *s, sqlite3_stmt *st, const char *what)
 {
-    sqlite3_stmt *st = s->st[which];
     int ret = 0;
 
-    sqlite3_bind_int(st, 1, port);
-    if (which == ST_PQ_SET)
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)until);
     if (sqlite3_step(st) != SQLITE_DONE) {
-        log_warnx("store: port %u: %s", port, sqlite3_errmsg(s->db));
+        log_warnx("store: %s: %s", what, sqlite3_errmsg(s->db));
         ret = -1;
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return ret;
+}
+
+/* One statement with a port (and maybe a time) bound, stepped once. */
+static int pq_exec(struct store *s, int which, uint16_t port, uint64_t until)
+{
+    sqlite3_stmt *st = s->st[which];
+
+    sqlite3_bind_int(st, 1, port);
+    if (which == ST_PQ_SET)
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)until);
+    return step_once(s, st, "hosting port");
 }
 
 int store_port_quarantine(struct store *s, uint16_t port, uint64_t until)
@@ -523,6 +541,32 @@ int store_load_quarantine(struct store *s, void (*fn)(uint16_t port, uint64_t un
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         log_warnx("store: load port_quarantine: %s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    return 0;
+}
+
+int store_drain(struct store *s, const char *relay, bool on)
+{
+    sqlite3_stmt *st = s->st[on ? ST_DRAIN_SET : ST_DRAIN_CLEAR];
+
+    sqlite3_bind_text(st, 1, relay, -1, SQLITE_STATIC);
+    return step_once(s, st, "relay_drain");
+}
+
+int store_load_drains(struct store *s, void (*fn)(const char *relay, void *arg), void *arg)
+{
+    sqlite3_stmt *st = s->st[ST_DRAIN_LOAD];
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        if (t)
+            fn((const char *)t, arg);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        log_warnx("store: load relay_drain: %s", sqlite3_errmsg(s->db));
         return -1;
     }
     return 0;

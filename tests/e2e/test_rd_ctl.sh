@@ -4,7 +4,8 @@
 # each relay's up since, epoch, sequence, routes and last resync; list
 # TEXT / search, show, delete (the path is gone for the RD too), drain
 # (a new registration through the relay gets 5.03, an existing one keeps
-# refreshing and its route keeps working) and undrain, config (rd-frontend's
+# refreshing and its route keeps working; the drain outlives a kill -9 of
+# the relay and of rd-frontend) and undrain, config (rd-frontend's
 # effective settings, and --local), keygen (a CURVE key pair); routes of proxied
 # registrations reach relay-udp and survive a restart of either side (the
 # relay logs "routes synced: ... count=N"); every binary answers --help and
@@ -135,6 +136,21 @@ assert_code 2.01 "an existing endpoint re-registers through the draining relay"
 assert_eq "$P1" "$LOCATION" "... and keeps its path"
 rd_lookup_ep 'ep=ctl1'
 assert_code 2.05 "lookups work while draining"
+# the drain is kept in rd-frontend's store: it outlives a kill -9 of the
+# relay and of rd-frontend
+drained() { "$CTL" --state-dir "$T_STATE" status --json 2>/dev/null |
+    jq -e '.relays[] | select(.name == "udp") | .draining' >/dev/null; }
+for who in udp frontend; do
+    rr_stop "$who" KILL
+    "rr_start_$who"
+    rr_wait_ready 60
+    rd_register 'ep=late' '</l>'
+    assert_code 5.03 "after a kill -9 of $who a new registration through udp still gets 5.03"
+    drained
+    assert_eq 0 "$?" "... and status still shows udp draining"
+done
+rd_lookup_ep 'ep=late'
+assert_not_contains "$PAYLOAD" 'ep="late"' "nothing registered 'late' meanwhile"
 "$CTL" --state-dir "$T_STATE" drain no-such-relay >/dev/null 2>&1
 assert_eq 1 "$?" "drain of an unknown relay exits 1"
 "$CTL" --state-dir "$T_STATE" undrain udp >/dev/null 2>&1

@@ -7,18 +7,10 @@ Uri-Path segments from PATH, an optional Uri-Query and an optional Echo,
 waits at most 3 s for the first non-empty answer and prints
   "req=N resp=M code=C.DD echo=HEX"  (echo= empty when the answer has none)
 or "timeout". Exit 0 either way (the test asserts on the line)."""
-import socket, sys, random
+import os, random, socket, sys
 
-def opt(delta, val):
-    out = bytearray()
-    def ext(v):
-        if v < 13: return v, b""
-        if v < 269: return 13, bytes([v - 13])
-        return 14, (v - 269).to_bytes(2, "big")
-    d, de = ext(delta)
-    l, le = ext(len(val))
-    out.append(d << 4 | l)
-    return bytes(out) + de + le + val
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from coap_raw import opt, split  # noqa: E402
 
 def request(typ, path, query, echo):
     opts, last = [], 0
@@ -34,24 +26,9 @@ def request(typ, path, query, echo):
     return bytes(b)
 
 def parse(d):
-    tkl = d[0] & 15
-    code = "%d.%02d" % (d[1] >> 5, d[1] & 31)
-    i, num, echo = 4 + tkl, 0, ""
-    while i < len(d) and d[i] != 0xFF:
-        dl, ln = d[i] >> 4, d[i] & 15
-        i += 1
-        vals = []
-        for v in (dl, ln):
-            if v == 13:
-                v = d[i] + 13; i += 1
-            elif v == 14:
-                v = int.from_bytes(d[i:i + 2], "big") + 269; i += 2
-            vals.append(v)
-        num += vals[0]
-        if num == 252:
-            echo = d[i:i + vals[1]].hex()
-        i += vals[1]
-    return code, echo
+    _, code, _, _, opts = split(d)
+    echo = "".join(v.hex() for n, v in opts if n == 252)
+    return "%d.%02d" % (code >> 5, code & 31), echo
 
 def main():
     a = sys.argv[1:]

@@ -2,9 +2,9 @@
  * test_clone_client.c - unit tests for common/clone_client.c driven by a
  * real ZeroMQ PUB + ROUTER pair in-process (inproc://), playing rd-frontend:
  * snapshot then updates, updates during a snapshot applied once, a seq gap,
- * a new epoch, heartbeat silence, a heartbeat ahead of us, snapshot timeout
- * with backoff, stale and incomplete snapshots. Time is passed in by the
- * test (now_ms), so no test depends on wall-clock timing.
+ * a new epoch, heartbeat silence (and a pause of our own that is not), a
+ * heartbeat ahead of us, snapshot timeout with backoff, stale and incomplete snapshots. Time is
+ * passed in by the test (now_ms), so no test depends on wall-clock timing.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -393,6 +393,23 @@ static void test_heartbeat_silence_triggers_resync(void **state)
     resync_and_recover(f, 2501, f->epoch, 2);
 }
 
+/* A process that did not run (SIGSTOP, starved) for longer than the
+ * silence window: its own pause is not the publisher's silence. */
+static void test_pause_is_not_silence(void **state)
+{
+    struct fx *f = *state;
+
+    initial_sync(f); /* interval 1000 announced in setup; last heard at 1000 */
+    clone_client_tick(f->c, 1100);
+    clone_client_tick(f->c, 9000); /* did not run for 7.9 s */
+    assert_true(clone_client_synced(f->c));
+    clone_client_tick(f->c, 12000); /* a full window after the pause: the limit */
+    assert_true(clone_client_synced(f->c));
+    clone_client_tick(f->c, 12001); /* ticking, and still nothing heard: silence */
+    assert_false(clone_client_synced(f->c));
+    assert_int_equal(clone_client_resyncs(f->c), 1);
+}
+
 static void test_snapshot_timeout_backoff(void **state)
 {
     struct fx *f = *state;
@@ -490,6 +507,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_new_epoch_triggers_resync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heartbeat_ahead_triggers_resync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heartbeat_silence_triggers_resync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pause_is_not_silence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_timeout_backoff, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incomplete_snapshot_resyncs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_progress_extends_timeout, setup, teardown),

@@ -1,0 +1,39 @@
+"""coap_raw.py - CoAP over UDP by hand (RFC 7252 §3), for the test scripts
+that need datagrams libcoap's clients do not send (udp_raw.py,
+route_flood.py): encode one option, split a datagram into its header
+fields and options. Owns nothing; talks to nothing."""
+
+
+def opt(delta, val):
+    """one option: delta from the previous option number, value bytes"""
+    def ext(v):
+        if v < 13:
+            return v, b""
+        if v < 269:
+            return 13, bytes([v - 13])
+        return 14, (v - 269).to_bytes(2, "big")
+    d, de = ext(delta)
+    ln, le = ext(len(val))
+    return bytes([d << 4 | ln]) + de + le + val
+
+
+def split(d):
+    """(type, code byte, message id, token, [(option number, value)])"""
+    tkl = d[0] & 15
+    out, i, num = [], 4 + tkl, 0
+    while i < len(d) and d[i] != 0xFF:
+        dl, ln = d[i] >> 4, d[i] & 15
+        i += 1
+        vals = []
+        for v in (dl, ln):
+            if v == 13:
+                v = d[i] + 13
+                i += 1
+            elif v == 14:
+                v = int.from_bytes(d[i:i + 2], "big") + 269
+                i += 2
+            vals.append(v)
+        num += vals[0]
+        out.append((num, d[i:i + vals[1]]))
+        i += vals[1]
+    return (d[0] >> 4) & 3, d[1], int.from_bytes(d[2:4], "big"), d[4:4 + tkl], out
