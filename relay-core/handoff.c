@@ -82,7 +82,7 @@ int rc_handoff_tx_init(struct rc_handoff *h, struct relay_core *c, const char *p
     h->ns = RC_HANDOFF_SNIFF_MAX;
     h->per_source = per_source;
     h->s = calloc(h->ns, sizeof(*h->s));
-    if (!h->s || rc_counts_init(&h->src, h->ns) < 0)
+    if (!h->s || srccount_init(&h->src, h->ns, 0) < 0)
         return -1;
     for (uint32_t i = 0; i < h->ns; i++) {
         h->s[i].fd = -1;
@@ -99,7 +99,7 @@ static int sniff_take(struct rc_handoff *h, uint32_t i)
 {
     int fd = h->s[i].fd;
     rc_fd_del(h->c, fd);
-    rc_count_dec_h(&h->src, h->s[i].src_h);
+    srccount_dec_tag(&h->src, h->s[i].src_h);
     h->s[i].fd = -1;
     h->s[i].fnext = h->free;
     h->free = i;
@@ -137,8 +137,8 @@ void rc_handoff_sniff(struct rc_handoff *h, int fd, uint64_t now)
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
         addr_from_sockaddr(&peer, (struct sockaddr *)&ss, sl);
     addr_source_key(&peer, key);
-    uint64_t src_h = rc_count_hash(&h->src, key, sizeof(key));
-    if (rc_count_inc_h(&h->src, src_h, h->per_source) < 0) {
+    uint64_t src_h = srccount_tag(&h->src, key, sizeof(key));
+    if (srccount_inc_tag(&h->src, src_h, h->per_source) < 0) {
         h->n.sniff_refused++; /* one source holds its share waiting already */
         close(fd);
         return;
@@ -146,7 +146,7 @@ void rc_handoff_sniff(struct rc_handoff *h, int fd, uint64_t now)
     /* edge-triggered: a peek leaves the bytes there, so only new bytes
      * (or the peer's close) wake us again */
     if (rc_fd_add(h->c, fd, EPOLLIN | EPOLLRDHUP | EPOLLET, &s->h) < 0) {
-        rc_count_dec_h(&h->src, src_h);
+        srccount_dec_tag(&h->src, src_h);
         close(fd);
         return;
     }
@@ -445,7 +445,7 @@ void rc_handoff_close(struct rc_handoff *h)
         if (h->s[i].fd >= 0)
             close(sniff_take(h, i));
     if (h->s)
-        rc_counts_free(&h->src);
+        srccount_free(&h->src);
     free(h->s);
     h->s = NULL;
     if (h->c && th_armed(&h->t))

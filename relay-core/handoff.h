@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #include "core.h"
-#include "counts.h"
+#include "srccount.h"
 #include "ratelog.h"
 
 #define RC_HANDOFF_SNIFF_MAX 1024 /* connections waiting for their first bytes */
@@ -54,10 +54,10 @@ struct rc_handoff {
     void *arg;
     struct rc_sniff *s;
     uint32_t ns, free, used, timeout_ms;
-    struct rc_counts src; /* waiting connections per source (IPv4, IPv6 /64) */
-    uint32_t per_source;  /* most of them per source (max_conns_per_source), 0 = any */
-    struct rr_timer t;    /* the earliest deadline */
-    int tx;               /* connected to rdrelay-ws, -1 */
+    struct srccount src; /* waiting connections per source (IPv4, IPv6 /64) */
+    uint32_t per_source; /* most of them per source (max_conns_per_source), 0 = any */
+    struct rr_timer t;   /* the earliest deadline */
+    int tx;              /* connected to rdrelay-ws, -1 */
     struct ratelog fail_log;
     /* receiver: the listening socket and relay-tcp's connections */
     void (*adopt)(void *arg, int fd, uint64_t now);
