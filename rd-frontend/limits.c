@@ -59,14 +59,16 @@ void lim_track(struct frontend *fe, const struct rd_reg *r, int delta)
 {
     struct rd_limits *l = &fe->lim;
 
+    struct rr_addr remote = cpeer_addr(&r->peer.remote);
+
     if (delta < 0) {
-        srccount_dec_addr(&l->src, &r->peer.remote);
+        srccount_dec_addr(&l->src, &remote);
         return;
     }
     /* the table is made with the first registration and doubles as
      * sources come (at most one a registration) */
     if ((l->src.t == NULL && srccount_init(&l->src, LIM_MIN_SOURCES, UINT32_MAX) < 0) ||
-        srccount_inc_addr(&l->src, &r->peer.remote, 0) < 0)
+        srccount_inc_addr(&l->src, &remote, 0) < 0)
         log_warnx("limits: no room for another source (out of memory); its registrations are "
                   "not counted per source");
 }
@@ -128,7 +130,8 @@ int lim_new_registration(struct frontend *fe, const struct rd_reg *old, const st
     }
     if (fe->cfg.max_regs_per_source == 0)
         return 0;
-    if (old != NULL && addr_same_source(&old->peer.remote, &peer->remote))
+    struct rr_addr old_remote = old ? cpeer_addr(&old->peer.remote) : (struct rr_addr){0};
+    if (old != NULL && addr_same_source(&old_remote, &peer->remote))
         return 0; /* stays under the same source */
     if (lim_source_count(fe, peer) >= fe->cfg.max_regs_per_source) {
         rd_reply_error(reply, COAP_TOO_MANY_REQUESTS,

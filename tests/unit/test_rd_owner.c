@@ -195,7 +195,7 @@ static void test_secrets(void **state)
     /* the secret is the proof of ownership: it moves the name to a new address */
     set_peer("203.0.113.50:7000");
     EXPECT(COAP_POST, "rd", "ep=alice&sec=s3cret", LINKS, COAP_CREATED);
-    assert_int_equal(registry_by_id(&fe->reg, 1)->peer.remote.ss.ss_family, AF_INET);
+    assert_int_equal(registry_by_id(&fe->reg, 1)->peer.remote.u.sa.sa_family, AF_INET);
     EXPECT(COAP_DELETE, "reg/1", "sec=s3cret", NULL, COAP_DELETED);
     assert_non_null(strstr(status(fe), "\"secret_refused\":6"));
     fe_done(fe);
