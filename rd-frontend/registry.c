@@ -149,6 +149,10 @@ int registry_changed(struct registry *g, struct rd_reg *r)
     registry_census(g, r, +1);
     r->due = reg_due(g, r);
     heap_fix(g, r->hidx);
+    /* the ep, base and origin keys are no memberships, so leaving them is
+     * not recorded: a change of the links (relative ones gone) or of
+     * anything an ep or base lookup shows must still count for them */
+    rd_order_touch(&g->idx, r);
     return aidx_update(&g->idx, r);
 }
 

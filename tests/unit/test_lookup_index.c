@@ -541,6 +541,15 @@ static void test_index_structure(void **state)
     assert_false(aidx_touched(&g.idx, "ep", "alpha"));
     assert_int_equal(order_count(&g, RD_ORD_BASE, "coap://h", 0, true), 0);
     assert_int_equal(order_count(&g, RD_ORD_BASE, "coap://k/x", 0, true), 1);
+    /* its relative links go: the origin key (no membership) still counts
+     * as touched, or an href observer under it would miss the change */
+    assert_int_equal(reg_set_links(c, "</a>", 4, err, sizeof(err)), 0);
+    assert_int_equal(registry_changed(&g, c), 0);
+    aidx_touch_reset(&g.idx);
+    assert_int_equal(reg_set_links(c, "<coap://z.example/a>", 20, err, sizeof(err)), 0);
+    assert_int_equal(registry_changed(&g, c), 0);
+    assert_true(aidx_touched(&g.idx, LOOKUP_ORIGIN_KEY, "coap://k"));
+    assert_true(aidx_touched(&g.idx, "href", "coap://z.example/a"));
     reg_free(a);
     reg_free(b);
     registry_free(&g);
