@@ -54,7 +54,7 @@
 #define RD_ATTR_VALUE_MAX 256
 #define RD_CACHE_SIZE 1024
 #define RD_MAX_RELAYS 16
-#define RD_MAX_COUNTERS 64
+#define RD_MAX_COUNTERS RR_STATUS_MAX /* what a relay reports (relay-udp: 66) */
 #define RD_MAX_BLOCK1 64
 #define RD_IDENT_MAX 256
 #define RD_DEFAULT_BLOCK_SZX 6      /* 1024 bytes */

@@ -643,10 +643,15 @@ bool rc_dx_put(struct relay_core *c, uint32_t i);
  * caller answers 5.03 through the transport (tp->answer). */
 bool rc_dx_count_source(struct relay_core *c, uint32_t i, const struct rr_addr *src, uint64_t now);
 /* max_inflight_per_endpoint (issue 19): count upstream exchange ui for
- * its endpoint name (u->host, set before; rc_ux_put releases it). false:
- * that endpoint has the most in flight already; counted and logged here,
- * the caller releases ui and answers 5.03 with Max-Age 1. */
+ * its endpoint name (u->host, set before; rc_ux_put releases it), for a
+ * local client's request and for one another relay forwards (XFWD, in
+ * rc_ux_on_xfwd_request). false: that endpoint has the most in flight
+ * already; counted and logged here, the caller releases ui and answers
+ * 5.03 with Max-Age 1. */
 bool rc_ux_count_endpoint(struct relay_core *c, uint32_t ui, uint64_t now);
+/* ... and that answer, the same from every relay and for XFWD requests */
+#define RC_INFLIGHT_EP_MAX_AGE 1
+#define RC_INFLIGHT_EP_DIAG "too many requests in flight to this endpoint"
 /* max_observe_per_client (issue 19): a proxied request m on slot i that
  * registers a new observation (Observe 0) is counted for its client's
  * source (rc_dx_put releases it); over the limit its Observe option is

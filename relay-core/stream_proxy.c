@@ -108,7 +108,7 @@ static void proxy_local(struct st_relay *r, uint32_t i, struct coap_msg *m,
     snprintf(u->h.host, sizeof(u->h.host), "%s", host);
     if (!rc_ux_count_endpoint(&r->core, ui, now)) {
         st_ux_release(r, ui);
-        answer_503(r, i, 1, "too many requests in flight to this endpoint", now);
+        answer_503(r, i, RC_INFLIGHT_EP_MAX_AGE, RC_INFLIGHT_EP_DIAG, now);
         return;
     }
     d->h.up = ui;
