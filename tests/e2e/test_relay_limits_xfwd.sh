@@ -14,7 +14,7 @@
 . "$(dirname "$0")/lib_tcp.sh"
 . "$(dirname "$0")/lib_ctl.sh"
 
-RR_EXTRA_ARGS=(--max-inflight-per-endpoint 2 --upstream-timeout-ms 20000)
+RR_EXTRA_ARGS=(--max-inflight-per-endpoint 2 --upstream-timeout-ms 30000)
 rt_start_all
 reg_start alice --ep alice
 reg_start bob --ep bob
@@ -27,9 +27,9 @@ wait_until 15 ctl_counter_is exchanges_up 0 udp
 assert_eq 0 "$(ctl_relay_counter exchanges_up udp)" "relay-udp reports nothing in flight before the test"
 
 # two slow requests from a relay-tcp client: XFWD to relay-udp, which holds
-# them upstream at alice for 6 s
+# them upstream at alice for 12 s
 for k in 1 2; do
-    coap_bg "$T_DIR/slow$k" -B 30 -O "3,$H" "$(rd_uri_tcp '/slow?ms=6000')"
+    coap_bg "$T_DIR/slow$k" -B 30 -O "3,$H" "$(rd_uri_tcp '/slow?ms=12000')"
     eval "SLOW$k=$BG_PID"
 done
 wait_until 15 ctl_counter_is exchanges_up 2 udp ||
