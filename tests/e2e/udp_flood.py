@@ -60,11 +60,9 @@ def hole(host, port, ep, seconds):
     end = time.time() + 15
     registered = False
     while not registered and time.time() < end:
-        o = list(q)
-        if echo is not None:
-            o.append((252, echo))
-        o.sort(key=lambda x: x[0])
-        s.sendto(msg(0, 2, random.randrange(65536), b"HO", o + [(12, b"\x28")], b"</x>"), dst)
+        o = q + [(12, b"\x28")] + ([(252, echo)] if echo is not None else [])
+        o.sort(key=lambda x: x[0])  # stable: the Uri-Query options keep their order
+        s.sendto(msg(0, 2, random.randrange(65536), b"HO", o, b"</x>"), dst)
         r, _, _ = select.select([s], [], [], 2)
         if not r:
             continue
