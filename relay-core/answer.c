@@ -199,11 +199,7 @@ static void xfwd_endpoint_busy(struct relay_core *c, uint32_t ui)
     struct coap_msg a;
     uint8_t age[4];
 
-    coap_msg_init(&a);
-    a.code = COAP_SERVICE_UNAVAILABLE;
-    coap_msg_add_opt_uint(&a, COAP_OPT_MAX_AGE, RC_INFLIGHT_EP_MAX_AGE, age);
-    a.payload = (const uint8_t *)RC_INFLIGHT_EP_DIAG;
-    a.payload_len = sizeof(RC_INFLIGHT_EP_DIAG) - 1;
+    rc_msg_limit_503(&a, RC_INFLIGHT_EP_MAX_AGE, RC_INFLIGHT_EP_DIAG, age);
     rc_ux_xfwd_answer(c, ui, RR_EP_OK, &a, RR_XK_ACK);
 }
 

@@ -559,6 +559,9 @@ enum rc_proxy_verdict rc_proxy_decide(struct relay_core *c, struct coap_msg *m, 
 int rc_proxy_check_response(struct relay_core *c, const struct coap_msg *m, char *diag,
                             size_t dlen);
 bool rc_route_is_ours(const struct relay_core *c, const struct rr_route *rt);
+/* A limit's answer: 5.03 with Max-Age max_age (come back then) and the
+ * diagnostic diag (outlives a), age the option's value buffer. */
+void rc_msg_limit_503(struct coap_msg *a, uint32_t max_age, const char *diag, uint8_t age[4]);
 /* "2026-01-02T03:04:05Z" */
 void rc_fmt_rfc3339(uint64_t wall_ms, char *buf, size_t len);
 /* "registrant unreachable since <time><suffix>", or without a time for 0. */

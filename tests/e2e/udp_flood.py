@@ -27,7 +27,7 @@ bad-input table of issue 19). Three modes, each bounded in time:
 import os, random, select, socket, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from coap_raw import opt, split  # noqa: E402
+from coap_raw import message as msg, split  # noqa: E402
 
 DIAG = b"too many requests in flight from this source"
 
@@ -38,17 +38,6 @@ def sock_for(host):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
     return s
-
-
-def msg(typ, code, mid, tok, opts, payload=b""):
-    b = bytearray([0x40 | typ << 4 | len(tok), code]) + mid.to_bytes(2, "big") + tok
-    last = 0
-    for num, val in opts:
-        b += opt(num - last, val)
-        last = num
-    if payload:
-        b += b"\xff" + payload
-    return bytes(b)
 
 
 def hole(host, port, ep, seconds):
