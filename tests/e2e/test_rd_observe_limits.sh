@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_rd_observe_limit.sh - lookup observations per client source (issue
+# test_rd_observe_limits.sh - lookup observations per client source (issue
 # 19, max_lookup_observe_per_client, rd-frontend's counterpart of the
 # relays' max_observe_per_client): with the limit at 2, two observers of
 # /rd-lookup/ep from 127.0.0.1 are on the list; a third from 127.0.0.1 gets
