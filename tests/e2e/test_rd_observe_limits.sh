@@ -7,6 +7,10 @@
 # §3.1); 127.0.0.2 observes meanwhile; the refusal is logged and counted
 # (rdrelayctl status limits.observers_full); a new registration is
 # notified to the two observers on the list and to 127.0.0.2's.
+# coap-client's first Observe request is challenged (4.01 + Echo, RFC
+# 9175) after rd-frontend put it on the list; relay-udp then takes it off
+# again (OBSERVE_GONE), else that stale entry would hold one of the two
+# places and observer 2 would be refused.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_ctl.sh"
 
