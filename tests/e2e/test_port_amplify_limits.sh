@@ -17,9 +17,13 @@
 #   127.0.0.1 a third gets 5.03 "from this source"; with one more from
 #   127.0.0.2, a request from 127.0.0.3 gets 5.03 Max-Age 1 "to this
 #   endpoint"; bob is served by name meanwhile; once the slow answers came
-#   nothing is counted in flight and alice's port serves again.
+#   nothing is counted in flight and alice's port serves again;
+# - the stream relays' hosting port (relay-tcp, alice on UDP: the request
+#   goes on over XFWD): over the per-source bucket 5.03 with Max-Age,
+#   counted by relay-tcp; 127.0.0.2 is served meanwhile.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
+. "$(dirname "$0")/lib_tcp.sh"
 . "$(dirname "$0")/lib_port.sh"
 . "$(dirname "$0")/lib_ctl.sh"
 
@@ -28,13 +32,15 @@ field() { sed -E "s/.*$1=([^ ]*).*/\1/" <<<"$2"; }
 
 # port_start NAME [flags...]: part NAME on fresh processes with a hosting
 # range and those flags, alice registered; P is her hosting port.
+# PORT_START: rr_start_all (relay-udp) or rt_start_all (relay-tcp too).
+PORT_START=rr_start_all
 port_start() {
     t_section "$1"
     shift
     RR_PORT=""
     RR_PORT=$(rr_free_port tu) || die "no free port"
     RR_EXTRA_ARGS=(--port-hosting-range "$(port_range_free 3)" "$@")
-    rr_start_all
+    $PORT_START
     reg_start alice --ep alice
     wait_until 15 _port_is_set alice || die "alice got no hosting port"
     P=$(port_of alice)
@@ -134,4 +140,21 @@ wait_until 15 ctl_counter_is inflight_endpoints 0 udp
 assert_eq 0 "$(ctl_relay_counter inflight_endpoints udp)" "afterwards no endpoint is counted in flight"
 hcoap "$P" -m get /hello
 assert_code 2.05 "alice's hosting port serves 127.0.0.1 again"
+
+# ---- the same bucket on relay-tcp's hosting port
+PORT_START=rt_start_all
+port_start "rate limit over TCP" --proxy-rate-source 1 --proxy-burst-source 3 --proxy-rate-endpoint 0
+_tcp_port_ok() { COAP_TIMEOUT=2 hcoap_tcp "$P" -m get /hello && [ "$CODE" == 2.05 ]; }
+wait_until 15 _tcp_port_ok || die "relay-tcp's hosting port $P does not serve alice"
+OKS=0 LIMITED=0
+for ((i = 0; i < 8; i++)); do
+    hcoap_tcp "$P" -m get /hello
+    [ "$CODE" == 2.05 ] && OKS=$((OKS + 1))
+    [ "$CODE" == 5.03 ] && [[ "$RESP" == *Max-Age:* ]] && LIMITED=$((LIMITED + 1))
+done
+[ "$LIMITED" -ge 1 ] && ok "TCP hosting port: $LIMITED of 8 GETs got 5.03 with Max-Age ($OKS served)" ||
+    fail "TCP hosting port: no 5.03 with Max-Age among 8 GETs at 1/s, burst 3 ($OKS served)"
+hcoap_tcp "$P" -a 127.0.0.2 -m get /hello
+assert_code 2.05 "another source (127.0.0.2) is served on the TCP hosting port meanwhile"
+ctl_assert_counted limit_rate_source tcp "rdrelayctl status counts limit_rate_source at relay-tcp"
 t_done
