@@ -60,8 +60,8 @@ void rd_on_response(void *tp, uint32_t i, uint64_t req_id, const uint8_t *coap, 
     /* rd-frontend put the client on a lookup's list when it answers 2.xx
      * with Observe; if the client gets something else instead (4.01 + Echo
      * for an unverified source, RFC 9175 §2.4), it is not on the list (RFC
-     * 7641 §3.1) and repeats under a new token: tell rd-frontend now, so
-     * the stale entry does not hold one of the source's places
+     * 7641 §3.1) and repeats the request (coap-client-notls does): tell
+     * rd-frontend now, so the entry does not hold one of the source's places
      * (max_lookup_observe_per_client) until a notification draws a RST */
     struct coap_msg m;
     bool registers = coap_msg_parse_udp(coap, n, &m) == 0 && COAP_CODE_CLASS(m.code) == 2 &&
