@@ -533,6 +533,24 @@ t_stop_all() {
     done
 }
 
+# burst8 REQUEST...: the coap() request REQUEST (a function and its
+# arguments, e.g. pcoap HOST -m get /hello) 8 times in a row; sets OKS
+# (2.05 answers), LIMITED (5.03 with Max-Age: a token bucket was empty)
+# and FIRST (the first answer's code).
+burst8() {
+    local i
+    OKS=0 LIMITED=0 FIRST=""
+    for ((i = 0; i < 8; i++)); do
+        "$@"
+        [ -z "$FIRST" ] && FIRST=$CODE
+        if [ "$CODE" == 2.05 ]; then
+            OKS=$((OKS + 1))
+        elif [ "$CODE" == 5.03 ] && [[ "$RESP" == *Max-Age:* ]]; then
+            LIMITED=$((LIMITED + 1))
+        fi
+    done
+}
+
 # t_section NAME: a test in parts on their own processes: the previous
 # part's processes stopped and their logs kept as s-PREVIOUS-*.log (so
 # every wait on a log line of this part, a registrant's "registered"

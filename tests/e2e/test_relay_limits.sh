@@ -61,21 +61,8 @@ slow_pair() {
     wait_until 15 ctl_counter_is "$2" 2 udp
 }
 
-# 8 GETs of /hello at NAME from this host; sets OKS and LIMITED (5.03 +
-# Max-Age) counts and the first code
-burst() {
-    local name=$1 i
-    OKS=0 LIMITED=0 FIRST=""
-    for ((i = 0; i < 8; i++)); do
-        pcoap "$name.$RR_DOMAIN" -m get /hello
-        [ -z "$FIRST" ] && FIRST=$CODE
-        if [ "$CODE" == 2.05 ]; then
-            OKS=$((OKS + 1))
-        elif [ "$CODE" == 5.03 ] && [[ "$RESP" == *Max-Age:* ]]; then
-            LIMITED=$((LIMITED + 1))
-        fi
-    done
-}
+# 8 GETs of /hello at NAME from this host (burst8: OKS, LIMITED, FIRST)
+burst() { burst8 pcoap "$1.$RR_DOMAIN" -m get /hello; }
 
 # ---- per source
 lim_start "per source" --proxy-rate-source 1 --proxy-burst-source 3 --proxy-rate-endpoint 0
