@@ -55,14 +55,14 @@
 #define RD_ATTR_VALUE_MAX 256
 #define RD_CACHE_SIZE 1024
 #define RD_MAX_RELAYS 16
-#define RD_MAX_COUNTERS 64
+#define RD_MAX_COUNTERS RR_STATUS_MAX /* what a relay reports (relay-udp: 66) */
 #define RD_MAX_BLOCK1 64
 #define RD_IDENT_MAX 256
-#define RD_DEFAULT_BLOCK_SZX 6      /* 1024 bytes */
-#define RD_MAX_PENDING 256          /* simple registrations in flight (limits.c) */
-#define RD_PENDING_PER_SOURCE 16    /* ... from one IPv4 address / IPv6 /64 */
-#define RD_MAX_OBSERVERS 4096       /* Observe registrations on lookups */
-#define RD_OBSERVERS_PER_SOURCE 256 /* ... from one IPv4 address / IPv6 /64 */
+#define RD_DEFAULT_BLOCK_SZX 6   /* 1024 bytes */
+#define RD_MAX_PENDING 256       /* simple registrations in flight (limits.c) */
+#define RD_PENDING_PER_SOURCE 16 /* ... from one IPv4 address / IPv6 /64 */
+/* Observe registrations on lookups (per source: max_lookup_observe_per_client) */
+#define RD_MAX_OBSERVERS 4096
 
 enum rd_proxy_mode { RD_PROXY_NONE = 0, RD_PROXY_YES = 1, RD_PROXY_ONDEMAND = 2 };
 
@@ -513,7 +513,7 @@ int lim_block1_busy(struct frontend *fe, const struct rr_peer *peer, bool used, 
  * RD_PENDING_PER_SOURCE from peer's source. */
 int lim_pending(struct frontend *fe, const struct rr_peer *peer, struct rd_reply *reply);
 /* A new lookup observer from peer: true if it may be added (fewer than
- * RD_MAX_OBSERVERS in all and RD_OBSERVERS_PER_SOURCE from its source);
+ * RD_MAX_OBSERVERS in all and max_lookup_observe_per_client from its source);
  * else counted and logged, and the lookup is answered without Observe. */
 bool lim_observer(struct frontend *fe, const struct rr_peer *peer);
 /* Count a refusal of this kind and log it (at most one line per kind per

@@ -18,7 +18,7 @@
  *                    slots hold live transfers (an idle one is reused)
  *   simple pending   5.03 with Max-Age (RD_MAX_PENDING, RD_PENDING_PER_SOURCE)
  *   lookup observers the lookup is answered, without Observe (RFC 7641 §4.1)
- *                    (RD_MAX_OBSERVERS, RD_OBSERVERS_PER_SOURCE)
+ *                    (RD_MAX_OBSERVERS, max_lookup_observe_per_client)
  * Re-registering an existing (ep, d) from the same source, and updates,
  * add nothing and are never refused by the count limits.
  */
@@ -177,12 +177,15 @@ int lim_pending(struct frontend *fe, const struct rr_peer *peer, struct rd_reply
 
 bool lim_observer(struct frontend *fe, const struct rr_peer *peer)
 {
-    unsigned mine = 0;
+    unsigned mine = 0, max = fe->cfg.max_lookup_observe_per_client;
 
     if (fe->nobservers < RD_MAX_OBSERVERS) {
+        if (max == 0)
+            return true;
+        /* bounded by RD_MAX_OBSERVERS, and only a new observer asks */
         for (const struct rd_observer *o = fe->observers; o; o = o->next)
             mine += addr_same_source(&o->peer.remote, &peer->remote);
-        if (mine < RD_OBSERVERS_PER_SOURCE)
+        if (mine < max)
             return true;
     }
     lim_hit(fe, RD_LIM_OBSERVE, peer, "%zu observers, %u from this source", fe->nobservers, mine);
