@@ -202,7 +202,7 @@ static int add_fd(struct conns *x, int fd, unsigned long i)
 
 static int open_all(struct conns *x)
 {
-    uint64_t last = 0;
+    uint64_t last = bench_now_ns();
     for (unsigned long i = 0; i < x->n && !bench_interrupted(); i++) {
         if (sconn_open(&x->regs[i].c, x->ws, &x->o->target, REG_OUT_CAP) < 0 ||
             sconn_flush(&x->regs[i].c) < 0 || add_fd(x, x->regs[i].c.wc.fd, i) < 0) {
@@ -247,7 +247,7 @@ static void send_registration(struct conns *x, unsigned long i)
 static int register_all(struct conns *x)
 {
     unsigned long next = 0, last_done = 0;
-    uint64_t last = 0, moved = bench_now_ns();
+    uint64_t moved = bench_now_ns(), last = moved;
 
     x->now = moved;
     while (!bench_interrupted()) {
@@ -301,13 +301,13 @@ static void send_reach(struct conns *x, unsigned long i)
 static int reach_all(struct conns *x)
 {
     unsigned long last_done = 0;
-    uint64_t last = 0, moved;
+    uint64_t last, moved;
 
     if (sconn_open(&x->client, x->ws, &x->o->target, (x->o->inflight + 4) * 320) < 0 ||
         add_fd(x, x->client.wc.fd, x->n) < 0)
         return -1;
     x->client_open = true;
-    x->now = moved = bench_now_ns();
+    x->now = moved = last = bench_now_ns();
     for (unsigned long i = 0; i < x->n; i += x->o->reach_every)
         x->sampled++;
     while (!bench_interrupted()) {
