@@ -43,7 +43,7 @@ struct conns {
     bool ws;
     int epfd;
     struct creg *regs;
-    unsigned long n, connected, registered, reg_failed, served, closed;
+    unsigned long n, connected, registered, reg_failed, reg_pending, served, closed;
     struct sconn client; /* epoll data = n */
     bool client_open;
     /* reach phase */
@@ -85,6 +85,7 @@ static void on_reg_msg(struct conns *x, unsigned long i, const struct coap_msg *
     if (COAP_CODE_CLASS(m->code) >= 2) {
         if (g->state != 1 || m->tkl != 4 || get_u32(m->token) != i)
             return;
+        x->reg_pending--;
         if (m->code == COAP_CREATED) {
             g->state = 2;
             x->registered++;
@@ -181,6 +182,8 @@ static int poll_once(struct conns *x, int timeout_ms)
             x->closed++;
             if (i < x->n && x->regs[i].state == 2)
                 x->registered--;
+            if (i < x->n && x->regs[i].state == 1)
+                x->reg_pending--, x->reg_failed++;
             if (i < x->n)
                 x->regs[i].state = 3;
         }
@@ -239,8 +242,27 @@ static void send_registration(struct conns *x, unsigned long i)
     m.payload = (const uint8_t *)links;
     m.payload_len = sizeof(links) - 1;
     g->state = 1;
-    if (sconn_queue(&g->c, &m) < 0 || sconn_flush(&g->c) < 0)
+    x->reg_pending++;
+    if (sconn_queue(&g->c, &m) < 0 || sconn_flush(&g->c) < 0) {
         g->state = 3;
+        x->reg_pending--;
+        x->reg_failed++;
+    }
+}
+
+/* Has a phase made no progress (done unchanged) for PHASE_STALL_NS? */
+static bool stalled(const struct conns *x, unsigned long done, unsigned long *last_done,
+                    uint64_t *moved, const char *what, unsigned long total)
+{
+    if (done != *last_done) {
+        *last_done = done;
+        *moved = x->now;
+        return false;
+    }
+    if (x->now - *moved <= PHASE_STALL_NS)
+        return false;
+    log_warnx("%s stalled at %lu/%lu", what, done, total);
+    return true;
 }
 
 /* -n registrations in flight until every connection is registered. */
@@ -251,23 +273,12 @@ static int register_all(struct conns *x)
 
     x->now = moved;
     while (!bench_interrupted()) {
-        unsigned long busy = 0, done = 0;
-        for (unsigned long i = 0; i < next; i++) /* cheap enough: n is 10^4 */
-            busy += x->regs[i].state == 1;
-        while (next < x->n && busy < x->o->inflight) {
+        while (next < x->n && x->reg_pending < x->o->inflight)
             send_registration(x, next++);
-            busy++;
-        }
-        done = x->registered + x->reg_failed;
-        if (done >= x->n || (next == x->n && busy == 0))
+        unsigned long done = x->registered + x->reg_failed;
+        if (done >= x->n || (next == x->n && x->reg_pending == 0) ||
+            stalled(x, done, &last_done, &moved, "registrations", x->n))
             break;
-        if (done != last_done) {
-            last_done = done;
-            moved = x->now;
-        } else if (x->now - moved > PHASE_STALL_NS) {
-            log_warnx("registrations stalled at %lu/%lu", done, x->n);
-            break;
-        }
         progress(x, "registered", x->registered, x->n, &last);
         if (poll_once(x, 10) < 0)
             return -1;
@@ -317,15 +328,9 @@ static int reach_all(struct conns *x)
             x->next += x->o->reach_every;
         }
         (void)sconn_flush(&x->client);
-        if (done >= x->sampled || x->client.dead)
+        if (done >= x->sampled || x->client.dead ||
+            stalled(x, done, &last_done, &moved, "reaching", x->sampled))
             break;
-        if (done != last_done) {
-            last_done = done;
-            moved = x->now;
-        } else if (x->now - moved > PHASE_STALL_NS) {
-            log_warnx("reaching stalled at %lu/%lu", done, x->sampled);
-            break;
-        }
         progress(x, "reached", x->reached, x->sampled, &last);
         if (poll_once(x, 10) < 0)
             return -1;

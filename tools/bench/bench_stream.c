@@ -401,24 +401,14 @@ static void stream_close(struct bench *b)
     b->xp = NULL;
 }
 
-const struct bench_xport bench_xport_tcp = {
-    .name = "tcp",
-    .reliable = true,
-    .open = stream_open,
-    .tmpl = stream_tmpl,
-    .send = stream_send,
-    .readable = stream_readable,
-    .flush = stream_flush,
-    .close = stream_close,
-};
+/* TCP and WebSocket differ only in the framing, which stream_open,
+ * stream_tmpl and struct sconn pick by b->x == &bench_xport_ws */
+#define STREAM_XPORT(nm)                                                                           \
+    {                                                                                              \
+        .name = nm, .reliable = true, .open = stream_open, .tmpl = stream_tmpl,                    \
+        .send = stream_send, .readable = stream_readable, .flush = stream_flush,                   \
+        .close = stream_close,                                                                     \
+    }
 
-const struct bench_xport bench_xport_ws = {
-    .name = "ws",
-    .reliable = true,
-    .open = stream_open,
-    .tmpl = stream_tmpl,
-    .send = stream_send,
-    .readable = stream_readable,
-    .flush = stream_flush,
-    .close = stream_close,
-};
+const struct bench_xport bench_xport_tcp = STREAM_XPORT("tcp");
+const struct bench_xport bench_xport_ws = STREAM_XPORT("ws");

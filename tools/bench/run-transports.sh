@@ -54,27 +54,12 @@ done
 
 TMP=$(mktemp -d /tmp/rdrelay-xport.XXXXXX)
 PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib-rd.sh"
+trap rd_cleanup EXIT
 trap 'exit 1' INT TERM
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 la() { cut -d' ' -f1-3 /proc/loadavg; }
 
-# wait_for CMD...: retry for at most 10 s
-wait_for() {
-    i=0
-    while [ $i -lt 50 ]; do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        sleep 0.2
-        i=$((i + 1))
-    done
-    return 1
-}
 
 COMMON="--state-dir $TMP --udp-listen 127.0.0.1:$UDP --tcp-listen 127.0.0.1:$TCP"
 COMMON="$COMMON --ws-listen 127.0.0.1:$WS --proxy-domain $DOMAIN --log-level warn"
@@ -97,7 +82,7 @@ WS_PID=$!; PIDS="$PIDS $WS_PID"
 rd_probe() { "$BIN/rdrelay-bench" --target "$1" --path /.well-known/core -n 1 -c 1 -d 1 -w 0 \
     --timeout-ms 200 >/dev/null 2>&1; }
 for t in "127.0.0.1:$UDP" "coap+tcp://127.0.0.1:$TCP" "coap+ws://127.0.0.1:$WS"; do
-    wait_for rd_probe "$t" || { echo "run-transports: the RD does not answer over $t" >&2
+    bench_wait_for rd_probe "$t" || { echo "run-transports: the RD does not answer over $t" >&2
         cat "$TMP"/*.log >&2; exit 1; }
 done
 
@@ -111,14 +96,14 @@ PIDS="$PIDS $!"
     --listen "127.0.0.1:$REGW" >"$TMP/wreg.out" 2>"$TMP/wreg.log" &
 PIDS="$PIDS $!"
 for r in ureg treg wreg; do
-    wait_for grep -q registered "$TMP/$r.out" || {
+    bench_wait_for grep -q registered "$TMP/$r.out" || {
         echo "run-transports: $r did not register" >&2; cat "$TMP/$r.out" "$TMP/$r.log" >&2; exit 1; }
 done
 proxied_ok() { "$BIN/rdrelay-bench" --target "$1" --host "$2.$DOMAIN" --path /hello -n 1 -c 1 \
     -d 1 -w 0 --timeout-ms 200 --json 2>/dev/null | grep -q '"ok":1,'; }
 for p in "127.0.0.1:$UDP ureg" "coap+tcp://127.0.0.1:$TCP treg" "coap+ws://127.0.0.1:$WS wreg"; do
     # shellcheck disable=SC2086
-    wait_for proxied_ok $p || { echo "run-transports: proxied GET $p fails" >&2; exit 1; }
+    bench_wait_for proxied_ok $p || { echo "run-transports: proxied GET $p fails" >&2; exit 1; }
 done
 
 echo "# $(nproc) CPUs, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(uname -r)"
@@ -146,7 +131,7 @@ cpu_us = int(dt) / int(hz) * 1e6 / resp if resp else 0
 print(f'{name:28s} n={n:>2} direct {d["rps"]:9.0f} proxied {p["rps"]:9.0f} ratio {j["ratio"]:.3f} '
       f'added-p50 {j["added_p50_ms"]:.3f} p50/p99 {p["latency_ms"]["p50"]:.3f}/{p["latency_ms"]["p99"]:.3f} ms '
       f'cpu {cpu_us:5.1f} us/req  ok {p["ok"]}/{p["responses"]} failed {p["failed"]} '
-      f'[{p["transport"]}->{d["transport"]}] load {l0} .. {l1}')
+      f'[client {p["transport"]}, direct {d["transport"]}] load {l0} .. {l1}')
 EOF
 }
 
