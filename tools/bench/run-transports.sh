@@ -62,7 +62,7 @@ la() { cut -d' ' -f1-3 /proc/loadavg; }
 
 
 COMMON="--state-dir $TMP --udp-listen 127.0.0.1:$UDP --tcp-listen 127.0.0.1:$TCP"
-COMMON="$COMMON --ws-listen 127.0.0.1:$WS --proxy-domain $DOMAIN --log-level warn"
+COMMON="$COMMON --ws-listen 127.0.0.1:$WS --proxy-domain $DOMAIN --log-level ${LOG:-warn}"
 COMMON="$COMMON --max-regs-per-source 0 --max-registrations 0 --max-conns-per-source 0"
 COMMON="$COMMON --amplification-limit 0 --proxy-rate-source 0 --proxy-rate-endpoint 0"
 # shellcheck disable=SC2086
@@ -118,7 +118,7 @@ row() {
     # shellcheck disable=SC2086
     "$BIN/rdrelay-bench" --compare "$@" --path /hello -n "$n" -d "$DUR" -w "$WARM" \
         --rounds "$ROUNDS" $COUNT --json >"$TMP/row.json" || { echo "run-transports: $name failed" >&2
-        cat "$TMP/row.json" >&2; exit 1; }
+        cat "$TMP/row.json" >&2; tail -n 20 "$TMP"/*.log "$TMP"/*.out >&2; exit 1; }
     c1=0; for p in $rpids; do c1=$((c1 + $(ticks "$p"))); done
     python3 - "$TMP/row.json" "$name" "$n" "$((c1 - c0))" "$(getconf CLK_TCK)" "$l0" "$(la)" "$WARM" <<'EOF'
 import json, sys
