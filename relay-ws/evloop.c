@@ -9,8 +9,11 @@
  * Talks to the core (registry, timers), http.c and conn.c (the callbacks).
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -89,6 +92,12 @@ static void on_accept(struct ws_relay *r, struct lws_vhost *vh, int fd)
         close(fd);
         return;
     }
+    /* as relay-tcp does: a small answer leaves at once instead of waiting
+     * for the peer's delayed ACK (Nagle; 40 ms tails at low concurrency,
+     * docs/benchmarks.md run L). libwebsockets sets it only on sockets it
+     * accepts itself, and this one we accepted. */
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (!lws_adopt_socket_vhost(vh, fd)) {
         log_warnx("libwebsockets did not adopt a connection");
         close(fd);

@@ -20,6 +20,7 @@
 
 struct result {
     char label[32];
+    char xport[8]; /* udp, tcp, ws */
     char target[RR_ADDRSTRLEN];
     char host[256];
     uint64_t sent;      /* requests issued while recording (first transmissions) */
@@ -40,9 +41,13 @@ struct result {
     uint32_t *hist; /* HIST_BUCKETS counts */
 };
 
+struct bench_xport;
+
 struct bench_opts {
-    struct rr_addr target; /* direct target (or the only one) */
-    struct rr_addr via;    /* --compare: the relay */
+    struct rr_addr target;              /* direct target (or the only one) */
+    struct rr_addr via;                 /* --compare: the relay */
+    const struct bench_xport *target_x; /* by the URI scheme: udp, tcp, ws */
+    const struct bench_xport *via_x;
     bool have_via;
     char host[256];
     char path[256];
@@ -67,11 +72,18 @@ struct bench_opts {
     int rss_pid;            /* report this process's RSS around the preload */
     unsigned observers;     /* --observers: Observe lookups to register (bench_obs.c) */
     unsigned long obs_rate; /* --obs-rate: re-registrations per second meanwhile */
+    /* connection scale (bench_conns.c) */
+    unsigned long registrants; /* --registrants: TCP/WS registrants to hold */
+    unsigned long reach_every; /* --reach-every K: reach every K-th by name (1 = all) */
+    int rss_pid2;              /* --rss-pid2: a second process's RSS (rd-frontend) */
 };
 
-/* One measured run of o->path against target (warm-up, window). 0 / -1. */
-int bench_run(const struct bench_opts *o, const struct rr_addr *target, const char *host,
-              struct result *r);
+/* One measured run of o->path against target over transport x (warm-up,
+ * window; bench_loop.c). 0 / -1. */
+int bench_run(const struct bench_opts *o, const struct bench_xport *x, const struct rr_addr *target,
+              const char *host, struct result *r);
+/* The histogram bucket of a latency in us. */
+unsigned hist_index(uint32_t us);
 int result_init(struct result *r, const char *label);
 void result_free(struct result *r);
 /* Latency (ms) below which a fraction q of the recorded requests finished. */
@@ -87,5 +99,9 @@ bool bench_interrupted(void);
 int rd_scenarios(const struct bench_opts *o);
 /* bench_obs.c: --observers. 0 ok, 1 failure. */
 int obs_scenario(const struct bench_opts *o);
+/* bench_conns.c: --registrants. 0 ok, 1 failure. */
+int conns_scenario(const struct bench_opts *o);
+/* VmRSS of pid in KiB from /proc, -1 if unknown (bench_rd.c). */
+long bench_rss_kb(int pid);
 
 #endif

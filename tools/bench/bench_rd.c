@@ -118,7 +118,8 @@ static void on_answer(struct preload *p, const uint8_t *buf, size_t len, uint64_
     }
 }
 
-static long rss_kb(int pid)
+/* VmRSS of pid in KiB from /proc, -1 if unknown (bench.h). */
+long bench_rss_kb(int pid)
 {
     char path[64], line[256];
     long kb = -1;
@@ -141,7 +142,7 @@ static int run_preload(const struct bench_opts *o, int64_t *mid_id)
     struct preload p = {.o = o, .fd = -1, .mid_id = -1};
     uint64_t t0 = bench_now_ns(), last_progress = t0, now = t0;
     uint8_t buf[COAP_MSG_MAX_UDP];
-    long rss0 = o->rss_pid ? rss_kb(o->rss_pid) : -1;
+    long rss0 = o->rss_pid ? bench_rss_kb(o->rss_pid) : -1;
     int rc = -1;
 
     p.nslots = o->inflight < PRELOAD_MAX_INFLIGHT ? o->inflight : PRELOAD_MAX_INFLIGHT;
@@ -194,7 +195,7 @@ static int run_preload(const struct bench_opts *o, int64_t *mid_id)
         }
     }
     double secs = (now - t0) / 1e9;
-    long rss1 = o->rss_pid ? rss_kb(o->rss_pid) : -1;
+    long rss1 = o->rss_pid ? bench_rss_kb(o->rss_pid) : -1;
     if (o->json)
         printf("{\"scenario\":\"preload\",\"registrations\":%" PRIu32 ",\"failed\":%" PRIu32
                ",\"links\":%u,\"inflight\":%u,\"seconds\":%.3f,\"rate\":%.1f,"
@@ -247,7 +248,7 @@ int rd_scenarios(const struct bench_opts *o)
         memset(h, 0, HIST_BUCKETS * sizeof(*h));
         r.hist = h;
         snprintf(r.label, sizeof(r.label), "lookup:%s", label);
-        if (bench_run(&lo, &o->target, NULL, &r) < 0) {
+        if (bench_run(&lo, o->target_x, &o->target, NULL, &r) < 0) {
             rc = 1;
             break;
         }

@@ -1,7 +1,8 @@
 # shellcheck shell=sh
-# tools/bench/lib-rd.sh - what the RD benchmark scripts (run-lookups.sh,
-# smoke-rd.sh) share: start rd-frontend and relay-udp on loopback with
-# their own state dir, and wait (bounded) until the RD answers.
+# tools/bench/lib-rd.sh - what the benchmark scripts (run-lookups.sh,
+# smoke-rd.sh, run-bench.sh, run-transports.sh) share: start rd-frontend and
+# relay-udp on loopback with their own state dir, wait (bounded) until the
+# RD answers, stop what they started, read a process's CPU ticks.
 # Sets FE (rd-frontend's pid) and appends both pids to PIDS; the caller
 # stops them by PID.
 
@@ -11,6 +12,20 @@ rd_cleanup() {
     for _p in $PIDS; do wait "$_p" 2>/dev/null || true; done
     rm -rf "$TMP"
 }
+
+# bench_wait_for CMD...: retry CMD for at most 10 s
+bench_wait_for() {
+    _w=0
+    while [ $_w -lt 50 ]; do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.2
+        _w=$((_w + 1))
+    done
+    return 1
+}
+
+# ticks PID: utime+stime of a process in clock ticks (/proc/PID/stat)
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # The bench registers every endpoint from one loopback address: no
 # registry limits (the defaults refuse a 1,001st registration per source).

@@ -1,27 +1,21 @@
 /*
- * rdrelay-bench.c - CoAP-over-UDP load generator for rdrelay (BRIEF §6).
+ * rdrelay-bench.c - the CoAP load generator for rdrelay (BRIEF §6): command
+ * line, results and main.
  *
  * Role: keeps N requests in flight (CON or NON GET, optional Uri-Host) against
- * one loopback target over one or several UDP sockets, for a duration or a
- * bounded count, and reports requests/s, latency percentiles, retransmissions
- * and errors by response code (one human line, or --json). --compare runs the
- * origin directly and then through the relay (Uri-Host = the proxy name) in
- * the same invocation and prints the throughput ratio and added p50 latency,
- * the two figures docs/benchmarks.md records. --preload and --lookups are
- * the Resource Directory scenarios (bench_rd.c).
- * Owns: its sockets, the in-flight slots, the latency histograms; all of it in
- * struct bench (one per run) and struct bench_opts.
- * Talks to: the target over UDP only (loopback addresses only, so the tool
- * cannot be pointed at someone else's server); uses common/coap_msg.h to build
- * the request template and to parse responses.
- *
- * Matching: the 8-byte token carries the slot index and a per-slot generation,
- * so a late or duplicated answer to an earlier request is recognised and
- * counted, never mistaken for the current one. A CON request unanswered after
- * --timeout-ms is retransmitted (same message id and token, doubling the
- * timeout as RFC 7252 does) and counted; after --max-retransmit it is counted
- * as failed and the slot moves on. Latency is measured from the first
- * transmission, so retransmissions show up in the tail.
+ * one loopback target over UDP (coap://, the default), TCP (coap+tcp://) or
+ * WebSocket (coap+ws://), for a duration or a bounded count, and reports
+ * requests/s, latency percentiles, retransmissions and errors by response
+ * code (one human line, or --json). --compare runs the origin directly and
+ * then through the relay (Uri-Host = the proxy name) in the same invocation
+ * and prints the throughput ratio and added p50 latency, the two figures
+ * docs/benchmarks.md records; the two may use different transports. The
+ * loop is bench_loop.c, the transports bench_udp.c and bench_stream.c;
+ * --preload and --lookups are the Resource Directory scenarios (bench_rd.c),
+ * --observers bench_obs.c, --registrants the connection scale (bench_conns.c).
+ * Owns: the options (struct bench_opts) and the accumulated results.
+ * Talks to: loopback addresses only, so the tool cannot be pointed at someone
+ * else's server.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -42,65 +36,11 @@
 
 #include "addr.h"
 #include "bench.h"
+#include "bench_loop.h"
 #include "coap_msg.h"
 #include "log.h"
 
-#define BENCH_MAX_INFLIGHT 4096
-#define BENCH_MAX_SOCKETS 64
 #define BENCH_MAX_DURATION 3600.0
-#define BENCH_BATCH 64           /* datagrams per recvmmsg/sendmmsg call */
-#define BENCH_RECV_ROUNDS 16     /* recvmmsg calls per ready socket per loop turn */
-#define BENCH_SCAN_NS 2000000ull /* timeout scan period: 2 ms */
-#define BENCH_TOKEN_LEN 8
-#define BENCH_REQ_MAX 600 /* request template: path + host + header */
-
-enum slot_state { SLOT_IDLE = 0, SLOT_WAIT, SLOT_ACKED };
-
-struct slot {
-    uint64_t t_first;  /* ns, first transmission (latency origin) */
-    uint64_t t_sent;   /* ns, last (re)transmission */
-    uint64_t deadline; /* ns, next retransmission or give-up time */
-    uint32_t gen;      /* bumped for every new request in this slot */
-    uint16_t mid;
-    uint8_t retx;
-    uint8_t state;    /* enum slot_state */
-    uint8_t recorded; /* issued inside the window: its outcome counts */
-    uint16_t sock;    /* index into bench.socks */
-};
-
-struct outq {
-    struct mmsghdr hdr[BENCH_BATCH];
-    struct iovec iov[BENCH_BATCH];
-    uint8_t buf[BENCH_BATCH][BENCH_REQ_MAX];
-    unsigned n;
-};
-
-struct bsock {
-    int fd;
-    uint16_t next_mid;
-    struct outq out;
-};
-
-/* One run against one target. */
-struct bench {
-    const struct bench_opts *o;
-    const struct rr_addr *target;
-    const char *host; /* Uri-Host or NULL */
-    int epfd;
-    struct bsock socks[BENCH_MAX_SOCKETS];
-    unsigned nsocks;
-    struct slot *slots;
-    unsigned nslots;
-    uint8_t req[BENCH_REQ_MAX]; /* request template; mid and token patched per send */
-    size_t req_len;
-    size_t tok_off;
-    uint8_t rbuf[BENCH_BATCH][COAP_MSG_MAX_UDP]; /* recvmmsg buffers */
-    bool recording;
-    bool issuing;
-    uint64_t issued; /* recorded requests issued (for --count) */
-    uint64_t last_done;
-    struct result *r;
-};
 
 static volatile sig_atomic_t got_signal;
 
@@ -127,37 +67,36 @@ bool bench_interrupted(void)
     return got_signal != 0;
 }
 
-static double cpu_now(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec / 1e6;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: rdrelay-bench --target ADDR [options]\n"
             "       rdrelay-bench --compare --target ORIGIN --via RELAY --host NAME [options]\n"
             "\n"
-            "CoAP-over-UDP load generator: keeps N GET requests in flight against a loopback\n"
-            "target and reports requests/s, latency percentiles and errors by response code.\n"
+            "CoAP load generator: keeps N GET requests in flight against a loopback target\n"
+            "and reports requests/s, latency percentiles and errors by response code.\n"
             "\n"
-            "  --target ADDR        target (origin) address, e.g. 127.0.0.1:5683 (loopback only)\n"
-            "  --via ADDR           --compare: the relay address (loopback only)\n"
+            "  --target ADDR        target (origin) address, e.g. 127.0.0.1:5683 (loopback only);\n"
+            "                       a scheme picks the transport: coap://ADDR (UDP, default),\n"
+            "                       coap+tcp://ADDR (RFC 8323 TCP, one CSM, no message layer),\n"
+            "                       coap+ws://ADDR (WebSocket at /.well-known/coap)\n"
+            "  --via ADDR           --compare: the relay address (loopback only), with a scheme\n"
+            "                       as --target; it may differ from the target's (across\n"
+            "                       transports: client on one, registrant on another)\n"
             "  --host NAME          Uri-Host option (in --compare: sent to --via only)\n"
             "  --path PATH          Uri-Path (and ?query), default /\n"
             "  --compare            run direct (--target) then proxied (--via + --host) and\n"
             "                       print both and the ratio proxied/direct\n"
             "  --rounds N           --compare: alternate direct/proxied N times (default 1)\n"
             "  -n, --inflight N     requests in flight (default 16, max %d)\n"
-            "  -s, --sockets N      UDP sockets (source ports) to spread them over (default 1)\n"
+            "  -s, --sockets N      UDP sockets (source ports), or TCP/WebSocket connections,\n"
+            "                       to spread them over (default 1)\n"
             "  -d, --duration SEC   measurement window (default 5; cap with --count)\n"
             "  -c, --count N        stop after N recorded requests (bounded by --duration)\n"
             "  -w, --warmup SEC     unrecorded load before the window (default 0.5)\n"
             "      --non            send NON instead of CON requests\n"
-            "      --timeout-ms MS  CON retransmission timeout, doubled per retry (default 1000)\n"
+            "      --timeout-ms MS  CON retransmission timeout, doubled per retry (default 1000;\n"
+            "                       TCP/WS: a request fails after the whole span, unresent)\n"
             "      --max-retransmit N  retransmissions before a request fails (default 4)\n"
             "      --json           one JSON object on stdout instead of human lines\n"
             "\n"
@@ -181,6 +120,18 @@ static void usage(FILE *out)
             "                       preloaded endpoints for --duration and report the\n"
             "                       notification latency p50/p99/max (after --preload)\n"
             "      --obs-rate R     re-registrations per second meanwhile (default 1000)\n"
+            "\n"
+            "Connection scale (--target is relay-tcp, coap+tcp://, or relay-ws, coap+ws://):\n"
+            "      --registrants N  open N connections, register each (POST /rd?ep=c<i>\n"
+            "                       &proxy=yes&lt=3600, -n registrations in flight) and serve\n"
+            "                       GET /hello on it (\"hello from c<i>\"); then reach every\n"
+            "                       --reach-every K-th of them by name (Uri-Host\n"
+            "                       c<i>.--host) over one more connection, -n in flight, and\n"
+            "                       check each answer; reports times, counts and the RSS of\n"
+            "                       --rss-pid (the relay) and --rss-pid2 (rd-frontend)\n"
+            "                       before and after (--host: the proxy domain)\n"
+            "      --reach-every K  reach every K-th registrant (default 1: all of them)\n"
+            "      --rss-pid2 PID   a second process's VmRSS around --registrants\n"
             "  -h, --help           this text\n"
             "  -V, --version        print the version\n"
             "\n"
@@ -190,7 +141,7 @@ static void usage(FILE *out)
 
 /* ---- histogram ---- */
 
-static unsigned hist_index(uint32_t us)
+unsigned hist_index(uint32_t us)
 {
     if (us < HIST_FINE)
         return us;
@@ -225,7 +176,7 @@ double hist_quantile(const struct result *r, double q)
     return hist_bucket_ms(HIST_BUCKETS - 1);
 }
 
-/* ---- request template ---- */
+/* ---- targets ---- */
 
 static bool addr_is_loopback(const struct rr_addr *a)
 {
@@ -238,462 +189,6 @@ static bool addr_is_loopback(const struct rr_addr *a)
         return IN6_IS_ADDR_LOOPBACK(&s->sin6_addr);
     }
     return false;
-}
-
-/*
- * Serialise the request once with a placeholder mid and token; every send
- * copies it and patches bytes 2-3 (message id) and the token in place.
- */
-static int build_template(struct bench *b)
-{
-    struct coap_msg m;
-    char pathbuf[256];
-    char *seg, *save = NULL, *query;
-    int rc = -1;
-
-    coap_msg_init(&m);
-    m.type = b->o->non ? COAP_T_NON : COAP_T_CON;
-    m.code = COAP_GET;
-    m.msgid = 0;
-    m.tkl = BENCH_TOKEN_LEN;
-    memset(m.token, 0, sizeof(m.token));
-    if (b->host != NULL && b->host[0] != '\0' &&
-        coap_msg_add_opt(&m, COAP_OPT_URI_HOST, b->host, (uint16_t)strlen(b->host)) < 0)
-        goto out;
-    snprintf(pathbuf, sizeof(pathbuf), "%s", b->o->path);
-    query = strchr(pathbuf, '?');
-    if (query != NULL)
-        *query++ = '\0';
-    for (seg = strtok_r(pathbuf, "/", &save); seg != NULL; seg = strtok_r(NULL, "/", &save))
-        if (coap_msg_add_opt(&m, COAP_OPT_URI_PATH, seg, (uint16_t)strlen(seg)) < 0)
-            goto out;
-    save = NULL;
-    if (query != NULL)
-        for (seg = strtok_r(query, "&", &save); seg != NULL; seg = strtok_r(NULL, "&", &save))
-            if (coap_msg_add_opt(&m, COAP_OPT_URI_QUERY, seg, (uint16_t)strlen(seg)) < 0)
-                goto out;
-    ssize_t n = coap_msg_serialize_udp(&m, b->req, sizeof(b->req));
-    if (n < 4 + BENCH_TOKEN_LEN)
-        goto out;
-    b->req_len = (size_t)n;
-    b->tok_off = 4;
-    rc = 0;
-out:
-    if (rc < 0)
-        log_warnx("request for path %s does not fit in %d bytes", b->o->path, BENCH_REQ_MAX);
-    return rc;
-}
-
-/* ---- sending ---- */
-
-static void outq_flush(struct bench *b, struct bsock *s)
-{
-    unsigned done = 0;
-    unsigned tries = 0;
-
-    /* bounded: a few partial sends, then the rest count as drops */
-    while (done < s->out.n && tries++ < 4) {
-        int n = sendmmsg(s->fd, s->out.hdr + done, s->out.n - done, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNREFUSED)
-                log_warn("sendmmsg");
-            break;
-        }
-        done += (unsigned)n;
-    }
-    if (done < s->out.n)
-        b->r->send_drops += s->out.n - done;
-    s->out.n = 0;
-}
-
-/* Queue one datagram; returns its buffer (BENCH_REQ_MAX bytes). */
-static uint8_t *outq_add(struct bench *b, struct bsock *s, size_t len)
-{
-    if (s->out.n == BENCH_BATCH)
-        outq_flush(b, s);
-    unsigned i = s->out.n++;
-    s->out.iov[i].iov_base = s->out.buf[i];
-    s->out.iov[i].iov_len = len;
-    memset(&s->out.hdr[i], 0, sizeof(s->out.hdr[i]));
-    s->out.hdr[i].msg_hdr.msg_iov = &s->out.iov[i];
-    s->out.hdr[i].msg_hdr.msg_iovlen = 1;
-    return s->out.buf[i];
-}
-
-static void send_request(struct bench *b, unsigned idx)
-{
-    struct slot *sl = &b->slots[idx];
-    struct bsock *s = &b->socks[sl->sock];
-    uint8_t *p = outq_add(b, s, b->req_len);
-
-    memcpy(p, b->req, b->req_len);
-    p[2] = (uint8_t)(sl->mid >> 8);
-    p[3] = (uint8_t)sl->mid;
-    uint8_t *t = p + b->tok_off;
-    t[0] = (uint8_t)(idx >> 24);
-    t[1] = (uint8_t)(idx >> 16);
-    t[2] = (uint8_t)(idx >> 8);
-    t[3] = (uint8_t)idx;
-    t[4] = (uint8_t)(sl->gen >> 24);
-    t[5] = (uint8_t)(sl->gen >> 16);
-    t[6] = (uint8_t)(sl->gen >> 8);
-    t[7] = (uint8_t)sl->gen;
-}
-
-static void send_empty(struct bench *b, struct bsock *s, uint8_t type, uint16_t mid)
-{
-    uint8_t *p = outq_add(b, s, 4);
-    p[0] = (uint8_t)(0x40 | (type << 4));
-    p[1] = 0;
-    p[2] = (uint8_t)(mid >> 8);
-    p[3] = (uint8_t)mid;
-}
-
-static uint64_t retx_timeout_ns(const struct bench *b, unsigned retx)
-{
-    return (uint64_t)b->o->timeout_ms * 1000000ull << retx;
-}
-
-/* Start the next request in a slot, or park it when issuing has stopped. */
-static void slot_next(struct bench *b, unsigned idx, uint64_t now)
-{
-    struct slot *sl = &b->slots[idx];
-
-    if (!b->issuing || got_signal) {
-        sl->state = SLOT_IDLE;
-        return;
-    }
-    if (b->recording) {
-        if (b->o->count > 0 && b->issued >= b->o->count) {
-            sl->state = SLOT_IDLE;
-            return;
-        }
-        b->issued++;
-        b->r->sent++;
-    }
-    sl->recorded = b->recording;
-    sl->gen++;
-    sl->mid = b->socks[sl->sock].next_mid++;
-    sl->t_first = sl->t_sent = now;
-    sl->retx = 0;
-    sl->state = SLOT_WAIT;
-    /* NON requests are never retransmitted: give up after the whole CON span */
-    sl->deadline =
-        now + (b->o->non ? retx_timeout_ns(b, b->o->max_retransmit + 1) : retx_timeout_ns(b, 0));
-    send_request(b, idx);
-}
-
-/* ---- receiving ---- */
-
-static int slot_by_mid(const struct bench *b, unsigned sock, uint16_t mid)
-{
-    for (unsigned i = sock; i < b->nslots; i += b->nsocks)
-        if (b->slots[i].state != SLOT_IDLE && b->slots[i].mid == mid)
-            return (int)i;
-    return -1;
-}
-
-static void slot_done(struct bench *b, unsigned idx, uint8_t code, uint64_t now)
-{
-    struct slot *sl = &b->slots[idx];
-
-    if (sl->recorded) {
-        uint64_t us = (now - sl->t_first) / 1000u;
-        uint32_t us32 = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-        struct result *r = b->r;
-        r->completed++;
-        r->by_code[code]++;
-        if (COAP_CODE_CLASS(code) == 2)
-            r->ok++;
-        r->hist[hist_index(us32)]++;
-        r->lat_sum_us += us32;
-        if (us32 > r->lat_max_us)
-            r->lat_max_us = us32;
-        b->last_done = now;
-    }
-    slot_next(b, idx, now);
-}
-
-static void handle_datagram(struct bench *b, unsigned sock, const uint8_t *buf, size_t len,
-                            uint64_t now)
-{
-    struct coap_msg m;
-    struct bsock *s = &b->socks[sock];
-    int idx;
-
-    if (coap_msg_parse_udp(buf, len, &m) < 0) {
-        b->r->malformed++;
-        return;
-    }
-    if (m.type == COAP_T_RST) {
-        idx = slot_by_mid(b, sock, m.msgid);
-        if (idx < 0) {
-            b->r->dup++;
-            return;
-        }
-        if (b->slots[idx].recorded) {
-            b->r->rst++;
-            b->r->failed++;
-        }
-        slot_next(b, (unsigned)idx, now);
-        return;
-    }
-    if (m.code == COAP_EMPTY) {
-        if (m.type == COAP_T_CON) { /* CoAP ping: answer with RST */
-            send_empty(b, s, COAP_T_RST, m.msgid);
-            return;
-        }
-        if (m.type == COAP_T_ACK) { /* separate response follows */
-            idx = slot_by_mid(b, sock, m.msgid);
-            if (idx < 0 || b->slots[idx].state != SLOT_WAIT) {
-                b->r->dup++;
-                return;
-            }
-            b->slots[idx].state = SLOT_ACKED;
-            b->slots[idx].deadline =
-                b->slots[idx].t_first + retx_timeout_ns(b, b->o->max_retransmit + 1);
-            return;
-        }
-        b->r->malformed++;
-        return;
-    }
-    if (COAP_CODE_CLASS(m.code) < 2) { /* a request sent to us: not ours to serve */
-        if (m.type == COAP_T_CON)
-            send_empty(b, s, COAP_T_RST, m.msgid);
-        b->r->malformed++;
-        return;
-    }
-    /* a response: piggybacked ACK, or a separate CON/NON */
-    if (m.type == COAP_T_CON)
-        send_empty(b, s, COAP_T_ACK, m.msgid);
-    if (m.tkl != BENCH_TOKEN_LEN) {
-        b->r->dup++;
-        return;
-    }
-    uint32_t i = (uint32_t)m.token[0] << 24 | (uint32_t)m.token[1] << 16 |
-                 (uint32_t)m.token[2] << 8 | m.token[3];
-    uint32_t gen = (uint32_t)m.token[4] << 24 | (uint32_t)m.token[5] << 16 |
-                   (uint32_t)m.token[6] << 8 | m.token[7];
-    if (i >= b->nslots || b->slots[i].state == SLOT_IDLE || b->slots[i].gen != gen ||
-        b->slots[i].sock != sock || (m.type == COAP_T_ACK && m.msgid != b->slots[i].mid)) {
-        b->r->dup++;
-        return;
-    }
-    slot_done(b, i, m.code, now);
-}
-
-static void drain_socket(struct bench *b, unsigned sock)
-{
-    uint8_t(*bufs)[COAP_MSG_MAX_UDP] = b->rbuf;
-    struct mmsghdr hdr[BENCH_BATCH];
-    struct iovec iov[BENCH_BATCH];
-
-    for (unsigned round = 0; round < BENCH_RECV_ROUNDS; round++) {
-        for (unsigned i = 0; i < BENCH_BATCH; i++) {
-            iov[i].iov_base = bufs[i];
-            iov[i].iov_len = sizeof(bufs[i]);
-            memset(&hdr[i], 0, sizeof(hdr[i]));
-            hdr[i].msg_hdr.msg_iov = &iov[i];
-            hdr[i].msg_hdr.msg_iovlen = 1;
-        }
-        int n = recvmmsg(b->socks[sock].fd, hdr, BENCH_BATCH, MSG_DONTWAIT, NULL);
-        if (n <= 0) {
-            /* ECONNREFUSED: an ICMP port unreachable from a stopped target;
-             * the requests time out and are counted then */
-            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                errno != ECONNREFUSED)
-                log_warn("recvmmsg");
-            return;
-        }
-        uint64_t now = now_ns();
-        for (int i = 0; i < n; i++)
-            handle_datagram(b, sock, bufs[i], hdr[i].msg_len, now);
-        if (n < BENCH_BATCH)
-            return;
-    }
-}
-
-static void scan_timeouts(struct bench *b, uint64_t now)
-{
-    for (unsigned i = 0; i < b->nslots; i++) {
-        struct slot *sl = &b->slots[i];
-        if (sl->state == SLOT_IDLE || now < sl->deadline)
-            continue;
-        if (sl->state == SLOT_WAIT && !b->o->non && sl->retx < b->o->max_retransmit) {
-            sl->retx++;
-            sl->t_sent = now;
-            sl->deadline = now + retx_timeout_ns(b, sl->retx);
-            if (sl->recorded)
-                b->r->retrans++;
-            send_request(b, i);
-            continue;
-        }
-        if (sl->recorded)
-            b->r->failed++;
-        slot_next(b, i, now);
-    }
-}
-
-/* ---- one run ---- */
-
-static void bench_close(struct bench *b)
-{
-    for (unsigned i = 0; i < b->nsocks; i++)
-        if (b->socks[i].fd >= 0)
-            close(b->socks[i].fd);
-    b->nsocks = 0;
-    if (b->epfd >= 0)
-        close(b->epfd);
-    b->epfd = -1;
-    free(b->slots);
-    b->slots = NULL;
-}
-
-static int bench_open(struct bench *b)
-{
-    int rc = -1;
-    unsigned seed = (unsigned)(now_ns() ^ (uint64_t)getpid());
-
-    b->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (b->epfd < 0) {
-        log_warn("epoll_create1");
-        goto out;
-    }
-    b->nslots = b->o->inflight;
-    b->slots = calloc(b->nslots, sizeof(*b->slots));
-    if (b->slots == NULL) {
-        log_warn("calloc");
-        goto out;
-    }
-    for (unsigned i = 0; i < b->o->sockets; i++) {
-        struct bsock *s = &b->socks[i];
-        int buf = 4 << 20;
-        s->fd = socket(b->target->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (s->fd < 0) {
-            log_warn("socket");
-            goto out;
-        }
-        b->nsocks++;
-        s->next_mid = (uint16_t)rand_r(&seed);
-        /* best effort: a bigger queue absorbs bursts of answers */
-        (void)setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-        (void)setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
-        /* connected: only the target's datagrams reach this socket */
-        if (connect(s->fd, (const struct sockaddr *)&b->target->ss, b->target->len) < 0) {
-            log_warn("connect");
-            goto out;
-        }
-        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
-        if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
-            log_warn("epoll_ctl");
-            goto out;
-        }
-    }
-    for (unsigned i = 0; i < b->nslots; i++) {
-        b->slots[i].sock = (uint16_t)(i % b->nsocks);
-        b->slots[i].gen = (uint32_t)rand_r(&seed);
-    }
-    rc = 0;
-out:
-    return rc;
-}
-
-static bool bench_busy(const struct bench *b)
-{
-    for (unsigned i = 0; i < b->nslots; i++)
-        if (b->slots[i].state != SLOT_IDLE)
-            return true;
-    return false;
-}
-
-/*
- * Warm up, then record for o->duration seconds (or until o->count requests
- * have finished, bounded by the duration). Every loop below is bounded by the
- * window end.
- */
-int bench_run(const struct bench_opts *o, const struct rr_addr *target, const char *host,
-              struct result *r)
-{
-    struct bench *b = calloc(1, sizeof(*b)); /* ~2.5 MB with 64 send queues: not on the stack */
-    struct epoll_event evs[BENCH_MAX_SOCKETS];
-    int rc = -1;
-
-    if (b == NULL) {
-        log_warn("calloc");
-        return -1;
-    }
-    b->o = o;
-    b->target = target;
-    b->host = host;
-    b->r = r;
-    b->epfd = -1;
-    addr_to_str(target, r->target, sizeof(r->target));
-    snprintf(r->host, sizeof(r->host), "%s", host != NULL ? host : "");
-    if (build_template(b) < 0 || bench_open(b) < 0)
-        goto out;
-
-    uint64_t t0 = now_ns();
-    uint64_t rec_start = t0 + (uint64_t)(o->warmup * 1e9);
-    uint64_t end = rec_start + (uint64_t)(o->duration * 1e9);
-    uint64_t next_scan = t0 + BENCH_SCAN_NS;
-    double cpu0 = 0.0;
-
-    b->issuing = true;
-    b->recording = o->warmup <= 0.0;
-    if (b->recording)
-        cpu0 = cpu_now();
-    for (unsigned i = 0; i < b->nslots; i++)
-        slot_next(b, i, t0);
-    for (unsigned i = 0; i < b->nsocks; i++)
-        outq_flush(b, &b->socks[i]);
-
-    uint64_t now = t0;
-    while (now < end && !got_signal) {
-        if (!b->recording && now >= rec_start) {
-            b->recording = true;
-            rec_start = now;
-            cpu0 = cpu_now();
-            /* warm-up requests still in flight finish unrecorded (slot.recorded) */
-        }
-        if (b->recording && o->count > 0 && b->issued >= o->count && !bench_busy(b))
-            break;
-        uint64_t wait_ns = end - now;
-        if (wait_ns > BENCH_SCAN_NS)
-            wait_ns = BENCH_SCAN_NS;
-        int n = epoll_wait(b->epfd, evs, (int)b->nsocks, (int)((wait_ns + 999999) / 1000000));
-        if (n < 0 && errno != EINTR) {
-            log_warn("epoll_wait");
-            goto out;
-        }
-        for (int i = 0; i < n; i++)
-            drain_socket(b, evs[i].data.u32);
-        now = now_ns();
-        if (now >= next_scan) {
-            scan_timeouts(b, now);
-            next_scan = now + BENCH_SCAN_NS;
-        }
-        for (unsigned i = 0; i < b->nsocks; i++)
-            if (b->socks[i].out.n > 0)
-                outq_flush(b, &b->socks[i]);
-    }
-    if (!b->recording) { /* interrupted during warm-up */
-        rec_start = now;
-        cpu0 = cpu_now();
-    }
-    r->cpu_seconds = cpu_now() - cpu0;
-    if (o->count > 0 && b->issued >= o->count && !bench_busy(b) && b->last_done > rec_start)
-        now = b->last_done;
-    r->seconds = (double)(now - rec_start) / 1e9;
-    for (unsigned i = 0; i < b->nslots; i++)
-        if (b->slots[i].state != SLOT_IDLE) /* warm-up ones too: a dead target shows */
-            r->unfinished++;
-    rc = 0;
-out:
-    bench_close(b);
-    free(b);
-    return rc;
 }
 
 /* ---- results ---- */
@@ -739,6 +234,7 @@ static void result_add(struct result *acc, const struct result *r)
     for (unsigned i = 0; i < HIST_BUCKETS; i++)
         acc->hist[i] += r->hist[i];
     snprintf(acc->target, sizeof(acc->target), "%s", r->target);
+    snprintf(acc->xport, sizeof(acc->xport), "%s", r->xport);
     snprintf(acc->host, sizeof(acc->host), "%s", r->host);
 }
 
@@ -775,14 +271,16 @@ static void print_codes(FILE *out, const struct result *r, bool json)
 void print_human(FILE *out, const struct bench_opts *o, const struct result *r)
 {
     fprintf(out,
-            "%s %s%s%s %s %s: %.0f req/s, %" PRIu64 " responses (%" PRIu64 " 2.xx) in %.2f s, "
+            "%s %s%s%s%s%s %s %s: %.0f req/s, %" PRIu64 " responses (%" PRIu64 " 2.xx) in %.2f s, "
             "p50 %.3f p90 %.3f p99 %.3f max %.3f ms, %u in flight/%u sock, %" PRIu64
             " retransmitted, %" PRIu64 " failed, %" PRIu64 " unfinished, %" PRIu64 " dup, "
             "errors: ",
-            r->label, r->target, r->host[0] ? " host=" : "", r->host, o->non ? "NON" : "CON",
-            o->path, result_rps(r), r->completed, r->ok, r->seconds, hist_quantile(r, 0.50),
-            hist_quantile(r, 0.90), hist_quantile(r, 0.99), r->lat_max_us / 1000.0, o->inflight,
-            o->sockets, r->retrans, r->failed, r->unfinished, r->dup);
+            r->label, strcmp(r->xport, "udp") != 0 ? r->xport : "",
+            strcmp(r->xport, "udp") != 0 ? ":" : "", r->target, r->host[0] ? " host=" : "", r->host,
+            o->non ? "NON" : "CON", o->path, result_rps(r), r->completed, r->ok, r->seconds,
+            hist_quantile(r, 0.50), hist_quantile(r, 0.90), hist_quantile(r, 0.99),
+            r->lat_max_us / 1000.0, o->inflight, o->sockets, r->retrans, r->failed, r->unfinished,
+            r->dup);
     print_codes(out, r, false);
     if (r->rst > 0)
         fprintf(out, " RST=%" PRIu64, r->rst);
@@ -796,19 +294,20 @@ void print_human(FILE *out, const struct bench_opts *o, const struct result *r)
 
 void print_json_result(FILE *out, const struct bench_opts *o, const struct result *r)
 {
-    fprintf(out,
-            "{\"label\":\"%s\",\"target\":\"%s\",\"host\":\"%s\",\"path\":\"%s\","
-            "\"type\":\"%s\",\"inflight\":%u,\"sockets\":%u,\"seconds\":%.3f,"
-            "\"sent\":%" PRIu64 ",\"responses\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"rps\":%.1f,"
-            "\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"mean\":%.3f,\"max\":%.3f},"
-            "\"retransmissions\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"rst\":%" PRIu64
-            ",\"unfinished\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"malformed\":%" PRIu64
-            ",\"send_drops\":%" PRIu64 ",\"bench_cpu\":%.3f,\"codes\":{",
-            r->label, r->target, r->host, o->path, o->non ? "NON" : "CON", o->inflight, o->sockets,
-            r->seconds, r->sent, r->completed, r->ok, result_rps(r), hist_quantile(r, 0.50),
-            hist_quantile(r, 0.90), hist_quantile(r, 0.99), result_mean_ms(r),
-            r->lat_max_us / 1000.0, r->retrans, r->failed, r->rst, r->unfinished, r->dup,
-            r->malformed, r->send_drops, r->seconds > 0 ? r->cpu_seconds / r->seconds : 0.0);
+    fprintf(
+        out,
+        "{\"label\":\"%s\",\"transport\":\"%s\",\"target\":\"%s\",\"host\":\"%s\",\"path\":\"%s\","
+        "\"type\":\"%s\",\"inflight\":%u,\"sockets\":%u,\"seconds\":%.3f,"
+        "\"sent\":%" PRIu64 ",\"responses\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"rps\":%.1f,"
+        "\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"mean\":%.3f,\"max\":%.3f},"
+        "\"retransmissions\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"rst\":%" PRIu64
+        ",\"unfinished\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"malformed\":%" PRIu64
+        ",\"send_drops\":%" PRIu64 ",\"bench_cpu\":%.3f,\"codes\":{",
+        r->label, r->xport, r->target, r->host, o->path, o->non ? "NON" : "CON", o->inflight,
+        o->sockets, r->seconds, r->sent, r->completed, r->ok, result_rps(r), hist_quantile(r, 0.50),
+        hist_quantile(r, 0.90), hist_quantile(r, 0.99), result_mean_ms(r), r->lat_max_us / 1000.0,
+        r->retrans, r->failed, r->rst, r->unfinished, r->dup, r->malformed, r->send_drops,
+        r->seconds > 0 ? r->cpu_seconds / r->seconds : 0.0);
     print_codes(out, r, true);
     fprintf(out, "}}");
 }
@@ -846,9 +345,38 @@ static bool printable_plain(const char *s)
     return true;
 }
 
-static int parse_target(const char *s, struct rr_addr *a, const char *what)
+/* [coap://|coap+tcp://|coap+ws://]ADDR[/]: the address and the transport. */
+static int parse_target(const char *s, struct rr_addr *a, const struct bench_xport **x,
+                        const char *what)
 {
-    if (addr_parse(a, s, 5683) < 0) {
+    static const struct {
+        const char *scheme;
+        const struct bench_xport *x;
+        uint16_t port;
+    } schemes[] = {
+        {"coap://", &bench_xport_udp, 5683},
+        {"coap+tcp://", &bench_xport_tcp, 5683},
+        {"coap+ws://", &bench_xport_ws, 8683},
+    };
+    char buf[128];
+    uint16_t port = 5683;
+
+    *x = &bench_xport_udp;
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        size_t n = strlen(schemes[i].scheme);
+        if (strncmp(s, schemes[i].scheme, n) == 0) {
+            *x = schemes[i].x;
+            port = schemes[i].port;
+            s += n;
+            break;
+        }
+    }
+    snprintf(buf, sizeof(buf), "%s", s);
+    size_t bl = strlen(buf);
+    if (bl > 0 && buf[bl - 1] == '/')
+        buf[bl - 1] = '\0';
+    s = buf;
+    if (addr_parse(a, s, port) < 0) {
         fprintf(stderr, "rdrelay-bench: %s: not a numeric address: %s\n", what, s);
         return -1;
     }
@@ -878,6 +406,9 @@ enum {
     OPT_RATE,
     OPT_OBSERVERS,
     OPT_OBS_RATE,
+    OPT_REGISTRANTS,
+    OPT_REACH_EVERY,
+    OPT_RSS_PID2,
 };
 
 /* 0 run, 1 exit 0 (help/version), 2 usage error */
@@ -907,6 +438,9 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         {"obs-rate", required_argument, NULL, OPT_OBS_RATE},
         {"lookup-inflight", required_argument, NULL, OPT_LOOKUP_INFLIGHT},
         {"rate", required_argument, NULL, OPT_RATE},
+        {"registrants", required_argument, NULL, OPT_REGISTRANTS},
+        {"reach-every", required_argument, NULL, OPT_REACH_EVERY},
+        {"rss-pid2", required_argument, NULL, OPT_RSS_PID2},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -926,17 +460,19 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
     o->links = 10;
     o->lookup_inflight = 1;
     o->obs_rate = 1000;
+    o->reach_every = 1;
+    o->target_x = o->via_x = &bench_xport_udp;
     snprintf(o->path, sizeof(o->path), "/");
 
     while ((c = getopt_long(argc, argv, "n:s:d:c:w:hV", lopts, NULL)) != -1) {
         switch (c) {
         case OPT_TARGET:
-            if (parse_target(optarg, &o->target, "--target") < 0)
+            if (parse_target(optarg, &o->target, &o->target_x, "--target") < 0)
                 return 2;
             have_target = true;
             break;
         case OPT_VIA:
-            if (parse_target(optarg, &o->via, "--via") < 0)
+            if (parse_target(optarg, &o->via, &o->via_x, "--via") < 0)
                 return 2;
             o->have_via = true;
             break;
@@ -1038,6 +574,21 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
                 goto bad;
             o->obs_rate = v;
             break;
+        case OPT_REGISTRANTS:
+            if (parse_uint(optarg, 1000000ul, &v) < 0 || v == 0)
+                goto bad;
+            o->registrants = v;
+            break;
+        case OPT_REACH_EVERY:
+            if (parse_uint(optarg, 1000000ul, &v) < 0 || v == 0)
+                goto bad;
+            o->reach_every = v;
+            break;
+        case OPT_RSS_PID2:
+            if (parse_uint(optarg, 4194304ul, &v) < 0 || v == 0)
+                goto bad;
+            o->rss_pid2 = (int)v;
+            break;
         case OPT_RSS_PID:
             if (parse_uint(optarg, 4194304ul, &v) < 0 || v == 0)
                 goto bad;
@@ -1070,6 +621,14 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         fprintf(stderr, "rdrelay-bench: --via only makes sense with --compare\n");
         return 2;
     }
+    if ((o->preload > 0 || o->lookups || o->observers) && o->target_x != &bench_xport_udp) {
+        fprintf(stderr, "rdrelay-bench: the RD scenarios run over coap:// (UDP) only\n");
+        return 2;
+    }
+    if (o->registrants > 0 && o->target_x == &bench_xport_udp) {
+        fprintf(stderr, "rdrelay-bench: --registrants needs a coap+tcp:// or coap+ws:// target\n");
+        return 2;
+    }
     if (o->sockets > o->inflight)
         o->sockets = o->inflight;
     return 0;
@@ -1100,8 +659,9 @@ static int run_all(const struct bench_opts *o)
             round.hist = h;
             snprintf(round.label, sizeof(round.label), "%s", labels[t]);
             const struct rr_addr *tgt = t == 0 ? &o->target : &o->via;
+            const struct bench_xport *x = t == 0 ? o->target_x : o->via_x;
             const char *host = o->compare ? (t == 0 ? NULL : o->host) : o->host;
-            if (bench_run(o, tgt, host, &round) < 0)
+            if (bench_run(o, x, tgt, host, &round) < 0)
                 goto out;
             if (!o->json && o->rounds > 1) {
                 snprintf(round.label, sizeof(round.label), "%s#%u", labels[t], k + 1);
@@ -1167,6 +727,8 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (o.registrants > 0)
+        return conns_scenario(&o);
     if (o.preload > 0 || o.lookups || o.observers)
         return rd_scenarios(&o);
     return run_all(&o);

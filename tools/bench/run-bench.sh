@@ -39,27 +39,11 @@ command -v coap-server-notls >/dev/null || { echo "run-bench: coap-server-notls 
 
 TMP=$(mktemp -d /tmp/rdrelay-bench.XXXXXX)
 PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib-rd.sh"
+trap rd_cleanup EXIT
 trap 'exit 1' INT TERM
 
-# utime+stime of a process in clock ticks
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
-# wait_for CMD...: retry for at most 10 s
-wait_for() {
-    i=0
-    while [ $i -lt 50 ]; do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        sleep 0.2
-        i=$((i + 1))
-    done
-    return 1
-}
 
 $N coap-server-notls -A 127.0.0.1 -p "$ORIGIN" >"$TMP/origin.log" 2>&1 &
 ORIGIN_PID=$!; PIDS="$PIDS $ORIGIN_PID"
@@ -80,13 +64,13 @@ $N "$BIN/rr-registrant" --rd "coap://127.0.0.1:$RELAY/rd" --ep benchreg --lt 360
     --listen "127.0.0.1:$REG" >"$TMP/reg.out" 2>"$TMP/reg.log" &
 REG_PID=$!; PIDS="$PIDS $REG_PID"
 
-wait_for grep -q registered "$TMP/reg.out" || {
+bench_wait_for grep -q registered "$TMP/reg.out" || {
     echo "run-bench: rr-registrant did not register" >&2
     cat "$TMP/reg.out" "$TMP/reg.log" "$TMP/frontend.log" "$TMP/udp.log" >&2
     exit 1
 }
 # coap-server-notls cannot register itself: register it from its own port.
-wait_for coap-client-notls -B 3 -m post -a 127.0.0.1 -p "$ORIGIN" \
+bench_wait_for coap-client-notls -B 3 -m post -a 127.0.0.1 -p "$ORIGIN" \
     "coap://127.0.0.1:$RELAY/rd?ep=benchorigin&proxy=yes&lt=3600" || {
     echo "run-bench: registering coap-server-notls failed" >&2; exit 1; }
 
@@ -95,9 +79,9 @@ proxied_get() { # NAME PATH: succeeds on a 2.05 through the relay
     case "$out" in *"4."*|*"5."*|"") return 1 ;; esac
     return 0
 }
-wait_for proxied_get benchreg.$DOMAIN /hello ||
+bench_wait_for proxied_get benchreg.$DOMAIN /hello ||
     { echo "run-bench: proxied GET /hello does not work" >&2; cat "$TMP/udp.log" >&2; exit 1; }
-wait_for proxied_get benchorigin.$DOMAIN /time ||
+bench_wait_for proxied_get benchorigin.$DOMAIN /time ||
     { echo "run-bench: proxied GET /time (coap-server-notls) does not work" >&2; exit 1; }
 
 echo "# $(nproc) CPUs, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(uname -r)"
@@ -126,7 +110,7 @@ bench "rr-registrant /hello, 1 in flight (unloaded latency)" --compare --target 
 # rr-registrant registered first: the first hosting port is its
 HPORT=$((BASE_PORT + 4))
 hosted_get() { coap-client-notls -B 2 -v 0 "coap://127.0.0.1:$HPORT/hello" 2>&1 | grep -q hello; }
-wait_for hosted_get || { echo "run-bench: GET on hosting port $HPORT does not work" >&2; exit 1; }
+bench_wait_for hosted_get || { echo "run-bench: GET on hosting port $HPORT does not work" >&2; exit 1; }
 bench "rr-registrant /hello through its hosting port $HPORT, 16 in flight" --compare \
     --target "127.0.0.1:$REG" --via "127.0.0.1:$HPORT" --host "ignored.$DOMAIN" --path /hello \
     -n 16 -d "$DUR" --rounds "$ROUNDS"
