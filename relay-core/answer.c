@@ -21,6 +21,7 @@
 #include "core.h"
 #include "log.h"
 #include "proto_msg.h"
+#include "strcopy.h"
 
 static bool is_observe_2xx(const struct coap_msg *m)
 {
@@ -221,7 +222,7 @@ void rc_ux_on_xfwd_request(struct relay_core *c, const struct rc_xreq *x, struct
     struct rc_ux *u = rc_ux_at(c, ui);
     u->xid_len = (uint8_t)x->idlen;
     memcpy(u->xid, x->id, x->idlen);
-    snprintf(u->host, sizeof(u->host), "%s", x->host);
+    str_copy(u->host, sizeof(u->host), x->host);
     u->xlen = (uint32_t)x->coap_len;
     if (!rc_ux_count_endpoint(c, ui, now)) {
         xfwd_endpoint_busy(c, ui);

@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "stream.h"
+#include "strcopy.h"
 
 /* 5.03 with Max-Age (a limit: come back then) and a diagnostic. */
 static void answer_503(struct st_relay *r, uint32_t i, uint32_t max_age, const char *diag,
@@ -101,7 +102,7 @@ static void proxy_local(struct st_relay *r, uint32_t i, struct coap_msg *m,
     u->h.origin = UX_O_PROXY;
     u->h.observe_req = obs && coap_opt_value_uint(obs) == 0;
     u->h.dx = i;
-    snprintf(u->h.host, sizeof(u->h.host), "%s", host);
+    str_copy(u->h.host, sizeof(u->h.host), host);
     if (!rc_ux_count_endpoint(&r->core, ui, now)) {
         st_ux_release(r, ui);
         answer_503(r, i, RC_INFLIGHT_EP_MAX_AGE, RC_INFLIGHT_EP_DIAG, now);

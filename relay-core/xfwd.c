@@ -26,6 +26,7 @@
 #include "log.h"
 #include "statedir.h"
 #include "proto_msg.h"
+#include "strcopy.h"
 
 int rc_zsend(struct relay_core *c, void *sock, const void *id, size_t idlen, uint16_t type,
              const void *body, size_t len)
@@ -225,7 +226,7 @@ int rc_xfwd_forward(struct relay_core *c, uint32_t slot, struct coap_msg *m,
     }
     *req_id = rc_xfwd_req_id(slot, rc_new_check(c));
     q.req_id = *req_id;
-    snprintf(q.host, sizeof(q.host), "%s", host);
+    str_copy(q.host, sizeof(q.host), host);
     q.coap = (struct rr_bytes){c->coapbuf, (size_t)n};
     q.kind = m->type == COAP_T_NON ? RR_XK_NON : RR_XK_CON;
     wire_w_init(&w, c->txbuf, RR_PROTO_MAX_BODY);

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "fwd_rules.h"
 #include "relay.h"
+#include "strcopy.h"
 
 int ux_send_request(struct relay *r, uint32_t ui, struct coap_msg *m, const struct rr_peer *path,
                     uint64_t now)
@@ -108,7 +109,7 @@ void proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *host
     u->h.origin = UX_O_PROXY;
     u->h.observe_req = obs_reg;
     u->h.dx = i;
-    snprintf(u->h.host, sizeof(u->h.host), "%s", host);
+    str_copy(u->h.host, sizeof(u->h.host), host);
     if (!rc_ux_count_endpoint(&r->core, ui, now)) {
         ux_release(r, ui);
         dx_answer_local_max_age(r, i, COAP_SERVICE_UNAVAILABLE, RC_INFLIGHT_EP_MAX_AGE,

@@ -12,7 +12,10 @@
  *     announces it); a text frame closes with 1003;
  *   - output: libwebsockets writes only from a writeable callback, so every
  *     message is queued (bounded by tcp_outq_max, then the slow reader is
- *     closed with 1008) and one frame goes out per callback;
+ *     closed with 1008); one callback writes every queued frame until the
+ *     socket is full, and a callback is asked for only when none is
+ *     pending (each request costs libuv epoll_ctl calls, docs/benchmarks.md
+ *     run M);
  *   - a close from our side (Abort, Ping timeout, Release, limits) sends
  *     what is queued, then a close frame with a status code and the
  *     reason; libwebsockets kills the connection if that takes over 5 s.
@@ -101,15 +104,30 @@ static void ws_close(struct ws_relay *r, struct ws_pss *p, uint16_t code, const 
     st_conn_close(&r->s, p->ci, why, now_mono_ms());
 }
 
+/* Ask libwebsockets for a writeable callback unless one is pending: every
+ * lws_callback_on_writable outside the writeable callback restarts the
+ * libuv poll watcher (epoll_ctl DEL now, ADD at libuv's next poll), which
+ * per message was 17 % of the relay's time (run L). The kick makes libuv
+ * apply it in this loop iteration; with the request pending it is due
+ * already. */
+static void want_writeable(struct ws_relay *r, struct lws *wsi, struct ws_pss *p)
+{
+    if (p->write_asked)
+        return;
+    p->write_asked = true;
+    lws_callback_on_writable(wsi);
+    ws_evloop_kick(r);
+}
+
 /* In pss's own callback, when a close is due: ask for the writeable
  * callback, which sends the queued output, then the close frame. (Not
  * "lws_close_reason + return -1": Debian's libwebsockets is a _DEBUG build
  * whose libuv path closes a second time at once, "uv repeat test", and
  * kills the connection before the close frame goes out.) */
-static int finish(struct lws *wsi, struct ws_pss *p)
+static int finish(struct ws_relay *r, struct lws *wsi, struct ws_pss *p)
 {
     if (p->closing && !p->close_sent)
-        lws_callback_on_writable(wsi);
+        want_writeable(r, wsi, p);
     return 0;
 }
 
@@ -149,8 +167,7 @@ static int io_write(void *io, uint32_t ci, const uint8_t *buf, size_t len)
     uint32_t n = (uint32_t)len;
     memcpy(at, &n, 4);
     memcpy(at + WS_REC_HDR, buf, len);
-    lws_callback_on_writable(wsi);
-    ws_evloop_kick(r);
+    want_writeable(r, wsi, p);
     return 0;
 }
 
@@ -190,8 +207,8 @@ static void io_closed(void *io, uint32_t ci, const char *why)
     snprintf(p->reason, sizeof(p->reason), "%s", why);
     r->c.closes_sent++;
     lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, WS_CLOSE_GRACE_S);
-    lws_callback_on_writable(wsi);
-    ws_evloop_kick(r);
+    want_writeable(r, wsi, p);
+    ws_evloop_kick(r); /* the timeout: libuv's timer is re-read after a run */
 }
 
 static unsigned io_counters(void *io, struct rc_counter *f, unsigned max)
@@ -251,14 +268,14 @@ static int on_established(struct ws_relay *r, struct lws *wsi, struct ws_pss *p)
         p->closing = true;
         p->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
         snprintf(p->reason, sizeof(p->reason), "too many connections");
-        return finish(wsi, p);
+        return finish(r, wsi, p);
     }
     p->ci = ci;
     p->id = r->s.conns[ci].id;
     r->wsi[ci] = wsi;
     /* RFC 8323 §5.3: our CSM is the first message, sent at once */
     st_sig_open(&r->s, ci, now);
-    return finish(wsi, p);
+    return finish(r, wsi, p);
 }
 
 /* One whole message (one binary frame, or its joined fragments). */
@@ -282,7 +299,7 @@ static int on_receive(struct ws_relay *r, struct lws *wsi, struct ws_pss *p, con
     uint32_t max = r->s.lim.max_message;
 
     if (p->ci == WS_NONE || p->closing)
-        return finish(wsi, p); /* closing: input is dropped */
+        return finish(r, wsi, p); /* closing: input is dropped */
     struct st_conn *c = &r->s.conns[p->ci];
     sig_on_rx(&c->sig, now);
     if (!lws_frame_is_binary(wsi)) {
@@ -290,7 +307,7 @@ static int on_receive(struct ws_relay *r, struct lws *wsi, struct ws_pss *p, con
         ws_close(r, p, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
                  "text frame: CoAP over WebSockets is one message per binary frame (RFC 8323 "
                  "section 4)");
-        return finish(wsi, p);
+        return finish(r, wsi, p);
     }
     size_t rest = lws_remaining_packet_payload(wsi);
     if ((size_t)p->in_len + len + rest > max) {
@@ -298,7 +315,7 @@ static int on_receive(struct ws_relay *r, struct lws *wsi, struct ws_pss *p, con
         r->s.c.too_big++;
         snprintf(why, sizeof(why), "message larger than our Max-Message-Size %u", (unsigned)max);
         ws_close(r, p, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, why);
-        return finish(wsi, p);
+        return finish(r, wsi, p);
     }
     bool whole = lws_is_final_fragment(wsi) && rest == 0;
     if (whole && p->in_len == 0) {
@@ -307,7 +324,7 @@ static int on_receive(struct ws_relay *r, struct lws *wsi, struct ws_pss *p, con
         uint8_t *q = realloc(p->in, p->in_len + len);
         if (!q) {
             ws_close(r, p, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-            return finish(wsi, p);
+            return finish(r, wsi, p);
         }
         p->in = q;
         memcpy(p->in + p->in_len, in, len);
@@ -326,29 +343,45 @@ static int on_receive(struct ws_relay *r, struct lws *wsi, struct ws_pss *p, con
     }
     if (p->ci != WS_NONE)
         st_sig_rearm(&r->s, p->ci);
-    return finish(wsi, p);
+    return finish(r, wsi, p);
 }
 
+/* Write one queued frame; 0, or -1 when the connection is to die. */
+static int write_rec(struct ws_relay *r, struct lws *wsi, struct ws_pss *p)
+{
+    uint8_t *rec = (uint8_t *)outq_data(&p->out);
+    uint32_t n;
+
+    memcpy(&n, rec, 4);
+    if (lws_write(wsi, rec + WS_REC_HDR, n, LWS_WRITE_BINARY) < (int)n) {
+        if (p->ci != WS_NONE) {
+            p->close_code = LWS_CLOSE_STATUS_ABNORMAL_CLOSE;
+            st_conn_close(&r->s, p->ci, "write failed", now_mono_ms());
+        }
+        return -1;
+    }
+    outq_consume(&p->out, WS_REC_HDR + n);
+    return 0;
+}
+
+/* Every queued frame goes out in this callback, until the socket is full:
+ * a short send leaves the rest of that frame in libwebsockets' own buffer
+ * (lws_partial_buffered, no syscall; lws 4.1.6 allows back-to-back writes
+ * and appends to that buffer in order), then we wait for the next
+ * callback, so lws never holds more than one of our frames. (Not
+ * lws_send_pipe_choked before each write: that is one poll() per message.)
+ * The close frame goes only after everything queued, lws's buffer too. */
 static int on_writeable(struct ws_relay *r, struct lws *wsi, struct ws_pss *p)
 {
+    p->write_asked = false;
     if (p->close_sent)
         return 0;
-    if (p->out.len >= WS_REC_HDR) {
-        uint8_t *rec = (uint8_t *)outq_data(&p->out);
-        uint32_t n;
-        memcpy(&n, rec, 4);
-        if (lws_write(wsi, rec + WS_REC_HDR, n, LWS_WRITE_BINARY) < (int)n) {
-            if (p->ci != WS_NONE) {
-                p->close_code = LWS_CLOSE_STATUS_ABNORMAL_CLOSE;
-                st_conn_close(&r->s, p->ci, "write failed", now_mono_ms());
-            }
+    while (p->out.len >= WS_REC_HDR && !lws_partial_buffered(wsi))
+        if (write_rec(r, wsi, p) < 0)
             return -1;
-        }
-        outq_consume(&p->out, WS_REC_HDR + n);
-        if (p->out.len) {
-            lws_callback_on_writable(wsi);
-            return 0;
-        }
+    if (p->out.len || ((p->releasing || p->closing) && lws_partial_buffered(wsi))) {
+        want_writeable(r, wsi, p);
+        return 0;
     }
     if (p->releasing && p->ci != WS_NONE) {
         p->close_code = LWS_CLOSE_STATUS_NORMAL;

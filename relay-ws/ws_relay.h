@@ -18,8 +18,8 @@
  *   conn.c    the coap protocol: a WebSocket connection is a stream
  *             connection; one CoAP message per binary frame (no Length
  *             field), reassembly of fragments up to our Max-Message-Size,
- *             the per-connection output queue (one frame per writeable
- *             callback), WebSocket close with status code and reason
+ *             the per-connection output queue (every queued frame in one
+ *             writeable callback), WebSocket close with status code and reason
  *
  * Why libuv: Debian's libwebsockets 4.1.6 is built without
  * LWS_WITH_EXTERNAL_POLL (no ADD_POLL_FD/DEL_POLL_FD callbacks), so the
@@ -65,10 +65,11 @@ struct ws_pss {
     struct outq out; /* frames: u32 length, LWS_PRE bytes, message */
     uint8_t *in;     /* a message arriving in fragments */
     uint32_t in_len;
-    bool releasing;  /* Release: close once out is empty */
-    bool closing;    /* send a close frame (code, reason) and hang up */
-    bool close_sent; /* it went out: wait for the peer's (or the timeout) */
-    bool dead;       /* libwebsockets is closing it: no more callbacks */
+    bool releasing;   /* Release: close once out is empty */
+    bool closing;     /* send a close frame (code, reason) and hang up */
+    bool close_sent;  /* it went out: wait for the peer's (or the timeout) */
+    bool dead;        /* libwebsockets is closing it: no more callbacks */
+    bool write_asked; /* a writeable callback is pending (conn.c) */
     uint16_t close_code;
     char reason[WS_REASON_MAX];
 };
