@@ -145,23 +145,47 @@ int ws_handshake_check(const char *resp, size_t len, const char *key, char *err,
 
 /* ---- frames ---- */
 
-/* The header of a masked client frame; returns its length (6, 8 or 14). */
-static size_t put_header(uint8_t *out, unsigned opcode, size_t len, const uint8_t mk[4])
+size_t ws_frame_header(uint8_t *out, unsigned opcode, size_t len, bool masked)
 {
-    size_t h = len < 126 ? 2 : len <= 0xffff ? 4 : 10;
+    size_t h = ws_frame_header_len(len);
+    uint8_t m = masked ? 0x80 : 0;
 
     out[0] = (uint8_t)(0x80 | (opcode & 0x0f));
     if (h == 2) {
-        out[1] = (uint8_t)(0x80 | len);
+        out[1] = (uint8_t)(m | len);
     } else if (h == 4) {
-        out[1] = 0x80 | 126;
+        out[1] = m | 126;
         out[2] = (uint8_t)(len >> 8);
         out[3] = (uint8_t)len;
     } else {
-        out[1] = 0x80 | 127;
+        out[1] = m | 127;
         for (int i = 0; i < 8; i++)
             out[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
     }
+    return h;
+}
+
+size_t ws_frame_size(const uint8_t *p)
+{
+    unsigned l7 = p[1] & 0x7f;
+    uint64_t len = l7;
+    size_t h = l7 < 126 ? 2 : l7 == 126 ? 4 : 10;
+
+    if (l7 == 126) {
+        len = (uint64_t)p[2] << 8 | p[3];
+    } else if (l7 == 127) {
+        len = 0;
+        for (int i = 0; i < 8; i++)
+            len = len << 8 | p[2 + i];
+    }
+    return h + (p[1] & 0x80 ? 4 : 0) + (size_t)len;
+}
+
+/* The header of a masked client frame; returns its length (6, 8 or 14). */
+static size_t put_header(uint8_t *out, unsigned opcode, size_t len, const uint8_t mk[4])
+{
+    size_t h = ws_frame_header(out, opcode, len, true);
+
     memcpy(out + h, mk, 4);
     return h + 4;
 }
@@ -178,7 +202,7 @@ ssize_t ws_frame_encode(uint8_t *out, size_t cap, unsigned opcode, const uint8_t
                         size_t len, uint32_t mask)
 {
     uint8_t mk[4];
-    size_t h = (len < 126 ? 2 : len <= 0xffff ? 4 : 10) + 4;
+    size_t h = ws_frame_header_len(len) + 4;
 
     if (cap < h || cap - h < len)
         return -1;

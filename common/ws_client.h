@@ -65,6 +65,20 @@ int ws_handshake_request(char *out, size_t cap, const char *host, uint16_t port,
  * Sec-WebSocket-Protocol: coap. 0, or -1 with the reason in err. */
 int ws_handshake_check(const char *resp, size_t len, const char *key, char *err, size_t errlen);
 
+/* The header of a frame (FIN set) of len payload bytes without its masking
+ * key: 2, 4 or 10 bytes. */
+static inline size_t ws_frame_header_len(size_t len)
+{
+    return len < 126 ? 2 : len <= 0xffff ? 4 : 10;
+}
+/* Write that header (the mask bit set if masked: the caller appends the
+ * key); returns its length. relay-ws frames its server frames with it too
+ * (relay-ws/conn.c). */
+size_t ws_frame_header(uint8_t *out, unsigned opcode, size_t len, bool masked);
+/* The whole size of the well-formed frame (header, key, payload) that
+ * starts at p, e.g. in a queue of frames we wrote ourselves. */
+size_t ws_frame_size(const uint8_t *p);
+
 /* One client frame (FIN set, masked with mask) of payload into out.
  * Returns the frame length, or -1 if cap is too small. */
 ssize_t ws_frame_encode(uint8_t *out, size_t cap, unsigned opcode, const uint8_t *payload,

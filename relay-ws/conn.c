@@ -12,10 +12,11 @@
  *     announces it); a text frame closes with 1003;
  *   - output: libwebsockets writes only from a writeable callback, so every
  *     message is queued (bounded by tcp_outq_max, then the slow reader is
- *     closed with 1008); one callback writes every queued frame until the
- *     socket is full, and a callback is asked for only when none is
- *     pending (each request costs libuv epoll_ctl calls, docs/benchmarks.md
- *     run M);
+ *     closed with 1008). We frame it ourselves (server frames are a 2, 4
+ *     or 10 byte header, common/ws_client.c) so that one writeable callback
+ *     sends every queued frame in one send, and a callback is asked for
+ *     only when none is pending (each request costs libuv epoll_ctl calls;
+ *     docs/benchmarks.md run M);
  *   - a close from our side (Abort, Ping timeout, Release, limits) sends
  *     what is queued, then a close frame with a status code and the
  *     reason; libwebsockets kills the connection if that takes over 5 s.
@@ -26,9 +27,9 @@
 
 #include "log.h"
 #include "timeutil.h"
+#include "ws_client.h"
 #include "ws_relay.h"
 
-#define WS_REC_HDR (4 + LWS_PRE) /* queued frame: u32 length, room for lws */
 #define WS_CLOSE_GRACE_S 5
 /* libwebsockets 4.1's opcode for a close frame: in its private header only
  * (lws_write() takes it; the public way, lws_close_reason + return -1,
@@ -158,15 +159,15 @@ static int io_write(void *io, uint32_t ci, const uint8_t *buf, size_t len)
 
     if (!p || p->closing)
         return -1;
-    uint8_t *at = outq_reserve(&p->out, WS_REC_HDR + len, r->s.cfg.tcp_outq_max + WS_REC_HDR);
+    size_t h = ws_frame_header_len(len);
+    uint8_t *at = outq_reserve(&p->out, h + len, r->s.cfg.tcp_outq_max + h);
     if (!at) {
         r->s.c.slow_readers++;
         ws_close(r, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "peer does not read (output queue full)");
         return -1;
     }
-    uint32_t n = (uint32_t)len;
-    memcpy(at, &n, 4);
-    memcpy(at + WS_REC_HDR, buf, len);
+    ws_frame_header(at, WS_OP_BINARY, len, false);
+    memcpy(at + h, buf, len);
     want_writeable(r, wsi, p);
     return 0;
 }
@@ -346,38 +347,43 @@ static int on_receive(struct ws_relay *r, struct lws *wsi, struct ws_pss *p, con
     return finish(r, wsi, p);
 }
 
-/* Write one queued frame; 0, or -1 when the connection is to die. */
-static int write_rec(struct ws_relay *r, struct lws *wsi, struct ws_pss *p)
+/* Send the queued frames: whole frames, at most WS_TX_MAX bytes unless one
+ * frame is larger, in one lws_write. LWS_WRITE_HTTP makes lws 4.1.6 send
+ * the bytes as they are (rops_write_role_protocol_ws: "send_raw"), through
+ * its TLS if any; a short send leaves the rest in lws's own buffer, sent
+ * before anything else (its Pong, our close frame), so frames never
+ * interleave. 0, or -1 when the connection is to die. */
+static int write_frames(struct ws_relay *r, struct lws *wsi, struct ws_pss *p)
 {
-    uint8_t *rec = (uint8_t *)outq_data(&p->out);
-    uint32_t n;
+    const uint8_t *q = outq_data(&p->out);
+    size_t n = ws_frame_size(q);
 
-    memcpy(&n, rec, 4);
-    if (lws_write(wsi, rec + WS_REC_HDR, n, LWS_WRITE_BINARY) < (int)n) {
+    while (n < p->out.len && n + ws_frame_size(q + n) <= WS_TX_MAX)
+        n += ws_frame_size(q + n);
+    if (lws_write(wsi, (uint8_t *)q, n, LWS_WRITE_HTTP) < (int)n) {
         if (p->ci != WS_NONE) {
             p->close_code = LWS_CLOSE_STATUS_ABNORMAL_CLOSE;
             st_conn_close(&r->s, p->ci, "write failed", now_mono_ms());
         }
         return -1;
     }
-    outq_consume(&p->out, WS_REC_HDR + n);
+    outq_consume(&p->out, n);
     return 0;
 }
 
-/* Every queued frame goes out in this callback, until the socket is full:
- * a short send leaves the rest of that frame in libwebsockets' own buffer
- * (lws_partial_buffered, no syscall; lws 4.1.6 allows back-to-back writes
- * and appends to that buffer in order), then we wait for the next
- * callback, so lws never holds more than one of our frames. (Not
- * lws_send_pipe_choked before each write: that is one poll() per message.)
+/* Everything queued goes out in this callback, WS_TX_MAX bytes per send,
+ * until the socket is full: then lws holds the rest of that send
+ * (lws_partial_buffered, no syscall; lws 4.1.6 allows back-to-back writes)
+ * and we wait for the next callback, so lws never holds more than one send
+ * of ours. (Not lws_send_pipe_choked before each write: one poll() each.)
  * The close frame goes only after everything queued, lws's buffer too. */
 static int on_writeable(struct ws_relay *r, struct lws *wsi, struct ws_pss *p)
 {
     p->write_asked = false;
     if (p->close_sent)
         return 0;
-    while (p->out.len >= WS_REC_HDR && !lws_partial_buffered(wsi))
-        if (write_rec(r, wsi, p) < 0)
+    while (p->out.len && !lws_partial_buffered(wsi))
+        if (write_frames(r, wsi, p) < 0)
             return -1;
     if (p->out.len || ((p->releasing || p->closing) && lws_partial_buffered(wsi))) {
         want_writeable(r, wsi, p);

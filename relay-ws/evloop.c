@@ -28,8 +28,10 @@ static const struct lws_protocols ws_protocols[] = {
     {"http", ws_http_callback, 0, 0, 0, NULL, 0},
     /* rx_buffer_size: libwebsockets keeps one per connection; 2 KiB (not
      * its 4 KiB default) still takes a 1024-byte block with its headers in
-     * one piece, larger messages are joined by conn.c */
-    {"coap", ws_coap_callback, sizeof(struct ws_pss), WS_RX_BUFFER, 0, NULL, 0},
+     * one piece, larger messages are joined by conn.c; tx_packet_size:
+     * conn.c sends several frames at once (else lws splits a send at the
+     * rx_buffer_size and buffers the rest) */
+    {"coap", ws_coap_callback, sizeof(struct ws_pss), WS_RX_BUFFER, 0, NULL, WS_TX_MAX},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

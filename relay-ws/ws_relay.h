@@ -18,8 +18,8 @@
  *   conn.c    the coap protocol: a WebSocket connection is a stream
  *             connection; one CoAP message per binary frame (no Length
  *             field), reassembly of fragments up to our Max-Message-Size,
- *             the per-connection output queue (every queued frame in one
- *             writeable callback), WebSocket close with status code and reason
+ *             the per-connection output queue (frames we build, all of
+ *             them in one send per writeable callback), WebSocket close with status code and reason
  *
  * Why libuv: Debian's libwebsockets 4.1.6 is built without
  * LWS_WITH_EXTERNAL_POLL (no ADD_POLL_FD/DEL_POLL_FD callbacks), so the
@@ -54,6 +54,9 @@
 #define WS_MAX_TRUSTED 16
 #define WS_REASON_MAX 96 /* close reason (RFC 6455 allows 123 bytes) */
 #define WS_COAP_PATH "/.well-known/coap"
+/* at most this much of the output queue per send (also lws's
+ * tx_packet_size, so lws never splits one of our sends itself) */
+#define WS_TX_MAX 16384
 
 enum ws_timer_kind { WS_T_UV = ST_T_IO };
 
@@ -62,7 +65,7 @@ struct ws_pss {
     struct lws *wsi;
     uint32_t ci; /* stream connection, WS_NONE once it is closed there */
     uint64_t id;
-    struct outq out; /* frames: u32 length, LWS_PRE bytes, message */
+    struct outq out; /* whole server frames, framed by conn.c */
     uint8_t *in;     /* a message arriving in fragments */
     uint32_t in_len;
     bool releasing;   /* Release: close once out is empty */

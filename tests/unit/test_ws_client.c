@@ -119,6 +119,59 @@ static void test_frame_encode(void **state)
     encode_len(65536, 10);
 }
 
+/* relay-ws's output queue: unmasked frames built with ws_frame_header,
+ * walked with ws_frame_size, and what the client decoder makes of them. */
+static void test_server_frames(void **state)
+{
+    static const size_t lens[] = {0, 1, 125, 126, 65535, 65536};
+    const size_t nl = sizeof(lens) / sizeof(lens[0]);
+    size_t cap = 0, off = 0;
+    (void)state;
+    for (size_t k = 0; k < nl; k++)
+        cap += 10 + lens[k];
+    uint8_t *q = malloc(cap);
+    assert_non_null(q);
+    for (size_t k = 0; k < nl; k++) {
+        size_t h = ws_frame_header(q + off, WS_OP_BINARY, lens[k], false);
+        assert_int_equal(h, ws_frame_header_len(lens[k]));
+        assert_int_equal(h, lens[k] < 126 ? 2 : lens[k] <= 0xffff ? 4 : 10);
+        assert_int_equal(q[off], 0x82);
+        assert_int_equal(q[off + 1] & 0x80, 0); /* a server frame is not masked */
+        memset(q + off + h, (int)k + 1, lens[k]);
+        assert_int_equal(ws_frame_size(q + off), h + lens[k]);
+        off += h + lens[k];
+    }
+    /* the sizes walk the queue frame by frame to its end */
+    size_t at = 0, n = 0;
+    while (at < off) {
+        at += ws_frame_size(q + at);
+        n++;
+    }
+    assert_int_equal(at, off);
+    assert_int_equal(n, nl);
+    /* a masked frame's size counts its key */
+    uint8_t m[20];
+    assert_int_equal(ws_frame_encode(m, sizeof(m), WS_OP_BINARY, (const uint8_t *)"abc", 3, 7),
+                     2 + 4 + 3);
+    assert_int_equal(ws_frame_size(m), 2 + 4 + 3);
+    /* the client decodes the whole queue, fed at once, as the messages */
+    struct ws_rx rx;
+    struct ws_event ev;
+    ws_rx_init(&rx, 70000);
+    assert_int_equal(ws_rx_feed(&rx, q, off), 0);
+    for (size_t k = 0; k < nl; k++) {
+        ws_rx_next(&rx, &ev);
+        assert_int_equal(ev.kind, WS_EV_MESSAGE);
+        assert_int_equal(ev.len, lens[k]);
+        if (lens[k])
+            assert_int_equal(ev.data[lens[k] - 1], (uint8_t)(k + 1));
+    }
+    ws_rx_next(&rx, &ev);
+    assert_int_equal(ev.kind, WS_EV_NONE);
+    ws_rx_free(&rx);
+    free(q);
+}
+
 /* A server frame (unmasked) into out; returns its length. */
 static size_t srv_frame(uint8_t *out, bool fin, unsigned op, const void *p, size_t len)
 {
@@ -441,9 +494,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accept_key),      cmocka_unit_test(test_handshake_request),
         cmocka_unit_test(test_handshake_check), cmocka_unit_test(test_frame_encode),
-        cmocka_unit_test(test_decode_split),    cmocka_unit_test(test_decode_errors),
-        cmocka_unit_test(test_coap_framing),    cmocka_unit_test(test_uri_split),
-        cmocka_unit_test(test_against_peer),
+        cmocka_unit_test(test_server_frames),   cmocka_unit_test(test_decode_split),
+        cmocka_unit_test(test_decode_errors),   cmocka_unit_test(test_coap_framing),
+        cmocka_unit_test(test_uri_split),       cmocka_unit_test(test_against_peer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
