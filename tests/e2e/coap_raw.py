@@ -1,7 +1,7 @@
 """coap_raw.py - CoAP over UDP by hand (RFC 7252 §3), for the test scripts
 that need datagrams libcoap's clients do not send (udp_raw.py,
 route_flood.py): encode one option, split a datagram into its header
-fields and options. Owns nothing; talks to nothing."""
+fields, options and payload. Owns nothing; talks to nothing."""
 
 
 def opt(delta, val):
@@ -17,8 +17,8 @@ def opt(delta, val):
     return bytes([d << 4 | ln]) + de + le + val
 
 
-def split(d):
-    """(type, code byte, message id, token, [(option number, value)])"""
+def walk(d):
+    """([(option number, value)], offset of the payload marker or the end)"""
     tkl = d[0] & 15
     out, i, num = [], 4 + tkl, 0
     while i < len(d) and d[i] != 0xFF:
@@ -36,4 +36,15 @@ def split(d):
         num += vals[0]
         out.append((num, d[i:i + vals[1]]))
         i += vals[1]
-    return (d[0] >> 4) & 3, d[1], int.from_bytes(d[2:4], "big"), d[4:4 + tkl], out
+    return out, i
+
+
+def split(d):
+    """(type, code byte, message id, token, [(option number, value)])"""
+    tkl = d[0] & 15
+    return (d[0] >> 4) & 3, d[1], int.from_bytes(d[2:4], "big"), d[4:4 + tkl], walk(d)[0]
+
+
+def payload(d):
+    """the payload after the marker (b"" when there is none)"""
+    return d[walk(d)[1] + 1:]
