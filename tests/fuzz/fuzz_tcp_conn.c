@@ -3,7 +3,8 @@
  * (relay-tcp/conn.c: the non-blocking reader that cuts a byte stream into
  * messages across reads and keeps an incomplete one, the direct write and
  * the bounded output queue behind it, EPOLLOUT flushing, Release and close)
- * and the stream layer above it, over a real loopback TCP connection: the
+ * and the stream layer above it, over a real loopback TCP connection (the
+ * peer from a new address of 127.1.0.0/16 each time): the
  * relay's end is adopted as an accepted connection (rt_conn_adopt), the
  * fuzzer is the peer. fuzz_stream covers the stream layer in more depth;
  * this target is the socket side it mirrors. Small socket buffers (relay
@@ -160,6 +161,13 @@ static void peer_open(struct peer *p, uint64_t now)
     FUZZ_CHECK(setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) == 0);
     /* no Nagle: what the peer sends is at the relay when send returns */
     FUZZ_CHECK(setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0);
+    /* a peer that shut its side first ends in TIME_WAIT (60 s) on its
+     * port: a new source address each time (127.1.0.0/16), so thousands
+     * of connections a second never run out of ports */
+    static uint16_t src;
+    src = (uint16_t)(src % 65534 + 1);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f010000u | src)};
+    FUZZ_CHECK(bind(p->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
     FUZZ_CHECK(connect(p->fd, (struct sockaddr *)&laddr, sizeof(laddr)) == 0);
     p->rfd = accept(lfd, NULL, NULL);
     FUZZ_CHECK(p->rfd >= 0);
