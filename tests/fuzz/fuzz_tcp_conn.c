@@ -151,24 +151,49 @@ static void peer_read(struct peer *p, size_t budget)
     }
 }
 
+/* The fuzzer's end of a new loopback connection to lfd, or -1 (errno). A
+ * peer that shut its side first ends in TIME_WAIT (60 s) on its port, so
+ * each connection comes from a new address of 127.1.0.0/16 and connect
+ * picks the port (IP_BIND_ADDRESS_NO_PORT: it skips a TIME_WAIT 4-tuple):
+ * thousands of connections a second do not run out of ports. */
+static int peer_connect(void)
+{
+    static uint16_t src;
+    int small = 2048, one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    src = (uint16_t)(src % 65534 + 1);
+    const struct sockaddr_in sa = {.sin_family = AF_INET,
+                                   .sin_addr.s_addr = htonl(0x7f010000u | src)};
+    if (fd < 0)
+        return -1;
+    /* no Nagle: what the peer sends is at the relay when send returns */
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0 ||
+        bind(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        connect(fd, (struct sockaddr *)&laddr, sizeof(laddr)) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 static void peer_open(struct peer *p, uint64_t now)
 {
-    int small = 2048, rsmall = 4096, one = 1;
+    int rsmall = 4096;
     memset(p, 0, offsetof(struct peer, in));
     p->in_len = 0;
-    p->fd = socket(AF_INET, SOCK_STREAM, 0);
-    FUZZ_CHECK(p->fd >= 0);
-    FUZZ_CHECK(setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) == 0);
-    /* no Nagle: what the peer sends is at the relay when send returns */
-    FUZZ_CHECK(setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0);
-    /* a peer that shut its side first ends in TIME_WAIT (60 s) on its
-     * port: a new source address each time (127.1.0.0/16), so thousands
-     * of connections a second never run out of ports */
-    static uint16_t src;
-    src = (uint16_t)(src % 65534 + 1);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f010000u | src)};
-    FUZZ_CHECK(bind(p->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
-    FUZZ_CHECK(connect(p->fd, (struct sockaddr *)&laddr, sizeof(laddr)) == 0);
+    /* a rare transient failure of the host's loopback (seen once in
+     * minutes of runs) is not the relay's: a few tries, from new addresses */
+    p->fd = -1;
+    for (int k = 0; k < 8 && p->fd < 0; k++)
+        p->fd = peer_connect();
+    if (p->fd < 0) {
+        fprintf(stderr, "fuzz_tcp_conn: no loopback connection: %s\n", strerror(errno));
+        abort();
+    }
     p->rfd = accept(lfd, NULL, NULL);
     FUZZ_CHECK(p->rfd >= 0);
     FUZZ_CHECK(setsockopt(p->rfd, SOL_SOCKET, SO_SNDBUF, &rsmall, sizeof(rsmall)) == 0);
