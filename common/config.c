@@ -154,6 +154,9 @@ static const struct cfg_entry cfg_table[] = {
     {"max_observe_per_client", CFG_U32, F(max_observe_per_client), "64",
      "proxied observations one client source (IPv4 address, IPv6 /64) holds per relay; more are "
      "forwarded without Observe (one plain response); 0 = no limit"},
+    {"max_lookup_observe_per_client", CFG_U32, F(max_lookup_observe_per_client), "256",
+     "rd-frontend: lookup observations (Observe on /rd-lookup/*) one client source (IPv4 address, "
+     "IPv6 /64) holds, all relays together; more are answered without Observe; 0 = no limit"},
     {"extra_options", CFG_STR, F(extra_options), "",
      "comma list of CoAP option numbers to treat as known"},
     {"port_hosting_range", CFG_STR, F(port_hosting_range), "",

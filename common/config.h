@@ -107,9 +107,10 @@ struct rr_config {
     uint32_t proxy_burst_endpoint; /* 200 */
     uint32_t limit_buckets;        /* 65536 token buckets, all keys together */
     uint32_t max_conns_per_source; /* 64 TCP / WS connections per source; 0 off */
-    uint32_t max_inflight_per_source;   /* 1024 exchanges in flight per source; 0 off */
-    uint32_t max_inflight_per_endpoint; /* 256 upstream exchanges per endpoint name; 0 off */
-    uint32_t max_observe_per_client;    /* 64 proxied observations per source; 0 off */
+    uint32_t max_inflight_per_source;       /* 1024 exchanges in flight per source; 0 off */
+    uint32_t max_inflight_per_endpoint;     /* 256 upstream exchanges per endpoint name; 0 off */
+    uint32_t max_observe_per_client;        /* 64 proxied observations per source; 0 off */
+    uint32_t max_lookup_observe_per_client; /* 256 RD lookup observations per source; 0 off */
     /* parsed from extra_options by config_finish() */
     uint16_t extra_option_nums[RR_MAX_EXTRA_OPTIONS];
     unsigned n_extra_options;

@@ -91,7 +91,7 @@ struct rr_msg_reachability {
     uint64_t since_ms; /* unix ms */
 };
 
-#define RR_STATUS_MAX 64 /* counters per RELAY_STATUS that a decoder keeps */
+#define RR_STATUS_MAX 96 /* counters per RELAY_STATUS that a decoder keeps (RC_MAX_COUNTERS) */
 #define RR_STATUS_NAME_MAX 48
 
 struct rr_status_counter {

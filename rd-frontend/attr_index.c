@@ -8,7 +8,10 @@
  * range of it. Which (name, value) pairs a registration contributes is
  * lookup.c's decision (lookup_index_keys: the same rules its matcher
  * uses), so the index only narrows the candidates and the matcher has the
- * last word. registry.c keeps it in step: aidx_add when a registration
+ * last word. The keys of ep, base and the origin of relative links are
+ * the exception: nearly every value is one registration's own, so
+ * reg_order.c keeps those registrations in ep and base order instead of
+ * an entry each (aidx_order_key). registry.c keeps it in step: aidx_add when a registration
  * enters or changes, aidx_del before it changes or leaves.
  * Posting lists are unordered (swap-remove, O(1) with the membership's
  * slot); the lookup sorts the few candidates it takes by id. Every key
@@ -174,6 +177,26 @@ void aidx_touch_reg(struct aidx *x, const struct rd_reg *r)
 {
     for (uint32_t i = 0; i < r->naim; i++)
         touch(x, ent(x, r->aim[i].eid)->hash);
+    rd_order_touch(x, r);
+}
+
+void aidx_touch_key(struct aidx *x, const char *name, const char *value)
+{
+    touch(x, key_hash(name, value));
+}
+
+bool aidx_order_key(const char *name)
+{
+    switch (name[0]) { /* most keys are decided by one byte */
+    case 'e':
+        return strcmp(name, "ep") == 0;
+    case 'b':
+        return strcmp(name, "base") == 0;
+    case ' ':
+        return strcmp(name, LOOKUP_ORIGIN_KEY) == 0;
+    default:
+        return false;
+    }
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -449,6 +472,11 @@ static void add_key(void *arg, const char *name, const char *value)
 
     if (c->err)
         return;
+    if (aidx_order_key(name)) {
+        /* found through reg_order.c: no entry, but the change counts */
+        touch(c->x, key_hash(name, value));
+        return;
+    }
     e = ent_get(c->x, name, value);
     if (e == NULL) {
         c->err = -1;

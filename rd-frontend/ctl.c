@@ -252,7 +252,7 @@ static void forget_reachability(struct frontend *fe, const char *relay)
     size_t n = 0;
 
     for (struct rd_reg *r = fe->reg.first; r; r = r->next) {
-        if (r->unreachable && strcmp(r->peer.relay, relay) == 0) {
+        if (r->unreachable && strcmp(proto_relay_name(r->peer.relay), relay) == 0) {
             r->unreachable = false;
             r->unreachable_since = 0;
             r->reachable_since = fe->now;

@@ -152,15 +152,16 @@ static json_t *reg_json(const struct frontend *fe, const struct rd_reg *r, bool 
     json_object_set_new(o, "base", json_string(r->base));
     json_object_set_new(o, "port", json_integer(r->port)); /* hosting port, 0 = none */
     json_object_set_new(o, "transport", json_string(proto_transport_name(r->peer.transport)));
-    json_object_set_new(o, "relay", json_string(r->peer.relay));
+    json_object_set_new(o, "relay", json_string(proto_relay_name(r->peer.relay)));
     json_object_set_new(o, "expires", jtime(r->expires_at));
     json_object_set_new(o, "expired", json_boolean(!lookup_reg_live(fe, r)));
     json_object_set_new(o, "reachable", json_boolean(!r->unreachable));
     if (!full)
         return o;
     json_object_set_new(o, "lt", json_integer(r->lt));
-    json_object_set_new(o, "peer", json_string(addr_to_str(&r->peer.remote, a, sizeof(a))));
-    json_object_set_new(o, "local", json_string(addr_to_str(&r->peer.local, a, sizeof(a))));
+    struct rr_addr remote = cpeer_addr(&r->peer.remote), local = cpeer_addr(&r->peer.local);
+    json_object_set_new(o, "peer", json_string(addr_to_str(&remote, a, sizeof(a))));
+    json_object_set_new(o, "local", json_string(addr_to_str(&local, a, sizeof(a))));
     json_object_set_new(o, "conn_id", json_integer((json_int_t)r->peer.conn_id));
     json_object_set_new(o, "ka", r->ka == RR_KA_DEFAULT ? json_null() : json_integer(r->ka));
     json_object_set_new(o, "unreachable_since", jtime(r->unreachable ? r->unreachable_since : 0));

@@ -42,6 +42,7 @@
 
 #include "coap_msg.h"
 #include "config.h"
+#include "cpeer.h"
 #include "linkformat.h"
 #include "proto_msg.h" /* includes proto.h */
 #include "ratelog.h"
@@ -54,14 +55,14 @@
 #define RD_ATTR_VALUE_MAX 256
 #define RD_CACHE_SIZE 1024
 #define RD_MAX_RELAYS 16
-#define RD_MAX_COUNTERS 64
+#define RD_MAX_COUNTERS RR_STATUS_MAX /* what a relay reports (relay-udp: 66) */
 #define RD_MAX_BLOCK1 64
 #define RD_IDENT_MAX 256
-#define RD_DEFAULT_BLOCK_SZX 6      /* 1024 bytes */
-#define RD_MAX_PENDING 256          /* simple registrations in flight (limits.c) */
-#define RD_PENDING_PER_SOURCE 16    /* ... from one IPv4 address / IPv6 /64 */
-#define RD_MAX_OBSERVERS 4096       /* Observe registrations on lookups */
-#define RD_OBSERVERS_PER_SOURCE 256 /* ... from one IPv4 address / IPv6 /64 */
+#define RD_DEFAULT_BLOCK_SZX 6   /* 1024 bytes */
+#define RD_MAX_PENDING 256       /* simple registrations in flight (limits.c) */
+#define RD_PENDING_PER_SOURCE 16 /* ... from one IPv4 address / IPv6 /64 */
+/* Observe registrations on lookups (per source: max_lookup_observe_per_client) */
+#define RD_MAX_OBSERVERS 4096
 
 enum rd_proxy_mode { RD_PROXY_NONE = 0, RD_PROXY_YES = 1, RD_PROXY_ONDEMAND = 2 };
 
@@ -101,6 +102,9 @@ struct aidx {
     size_t npend, cappend;
 };
 
+/* The orders of reg_order.c: registrations by ep, by base. */
+enum { RD_ORD_EP, RD_ORD_BASE, RD_NORD };
+
 /* One registration (RFC 9176 registration resource /reg/<id>). */
 struct rd_reg {
     int64_t id; /* /reg/<id>, SQLite AUTOINCREMENT: never reused */
@@ -121,8 +125,10 @@ struct rd_reg {
      * needs them (reg_doc): a parsed copy cost ~1.2 KB per registration of
      * 10 links, the text ~450 B; the index answers most filters without it. */
     uint32_t nlinks;
-    uint8_t proxy;              /* enum rd_proxy_mode */
-    struct rr_peer peer;        /* where the last registration/update came from */
+    uint8_t proxy; /* enum rd_proxy_mode */
+    /* where the last registration/update came from, compact (cpeer.h:
+     * 72 B, a struct rr_peer is 320 B); cpeer_unpack where one is needed */
+    struct rr_cpeer peer;
     uint32_t ka;                /* keepalive s, RR_KA_DEFAULT = relay default */
     uint16_t port;              /* port-based hosting port (ports.c), 0 = none */
     bool expired;               /* lifetime over: out of lookups, route gone */
@@ -133,7 +139,10 @@ struct rd_reg {
     bool warned_proxy_on;       /* "proxy=on is deprecated" logged once */
     /* registry links */
     struct rd_reg *prev, *next; /* id order */
-    struct rd_reg *h_id, *h_epd, *h_host, *h_ep;
+    struct rd_reg *h_id, *h_epd, *h_host;
+    struct {
+        struct rd_reg *l, *r;
+    } ord[RD_NORD];       /* places in the ep and base orders (reg_order.c) */
     struct aidx_mem *aim; /* lookup index memberships */
     uint32_t aid1;        /* its id in the lookup index + 1, 0 = not indexed */
     uint32_t naim, capaim;
@@ -146,11 +155,12 @@ struct registry {
     struct rd_reg *first, *last;
     size_t count;
     size_t nbuckets;
-    struct rd_reg **b_id, **b_epd, **b_host, **b_ep;
-    struct aidx idx;      /* attribute index for lookups */
-    struct rd_reg **heap; /* expiry heap, earliest due first */
-    size_t heap_cap;      /* heap holds count entries */
-    uint64_t grace_ms;    /* expiry_grace: when an expired one is removed */
+    struct rd_reg **b_id, **b_epd, **b_host;
+    struct rd_reg *ord[RD_NORD]; /* treap roots (reg_order.c) */
+    struct aidx idx;             /* attribute index for lookups */
+    struct rd_reg **heap;        /* expiry heap, earliest due first */
+    size_t heap_cap;             /* heap holds count entries */
+    uint64_t grace_ms;           /* expiry_grace: when an expired one is removed */
     /* registrations by class (transport, proxied, live; metrics.c), kept
      * as they change so a scrape never walks 100,000 of them */
     size_t census[16];
@@ -503,7 +513,7 @@ int lim_block1_busy(struct frontend *fe, const struct rr_peer *peer, bool used, 
  * RD_PENDING_PER_SOURCE from peer's source. */
 int lim_pending(struct frontend *fe, const struct rr_peer *peer, struct rd_reply *reply);
 /* A new lookup observer from peer: true if it may be added (fewer than
- * RD_MAX_OBSERVERS in all and RD_OBSERVERS_PER_SOURCE from its source);
+ * RD_MAX_OBSERVERS in all and max_lookup_observe_per_client from its source);
  * else counted and logged, and the lookup is answered without Observe. */
 bool lim_observer(struct frontend *fe, const struct rr_peer *peer);
 /* Count a refusal of this kind and log it (at most one line per kind per
@@ -571,6 +581,8 @@ unsigned lookup_watch_keys(bool res, const struct rd_query *q, uint64_t *h, unsi
  * LOOKUP_ORIGIN_KEY (no attribute can be called that) carries the origin
  * every relative href and anchor of r resolves under. */
 #define LOOKUP_ORIGIN_KEY " origin"
+/* Length of "scheme://authority" at the start of uri (0 if it has none). */
+size_t lookup_origin_len(const char *uri);
 void lookup_index_keys(const struct rd_reg *r,
                        void (*fn)(void *arg, const char *name, const char *value), void *arg);
 
@@ -602,16 +614,31 @@ int registry_replace(struct registry *g, struct rd_reg *old, struct rd_reg *nr);
 int registry_changed(struct registry *g, struct rd_reg *r);
 /* The registration whose expiry event (rd_reg.due) comes first, or NULL. */
 struct rd_reg *registry_next_due(const struct registry *g);
-/* Call before changing ep/d/host of an indexed registration, and
+/* Call before changing ep/d/base/host of an indexed registration, and
  * registry_reindex after. */
 void registry_unindex(struct registry *g, struct rd_reg *r);
 void registry_reindex(struct registry *g, struct rd_reg *r);
 struct rd_reg *registry_by_id(const struct registry *g, int64_t id);
 struct rd_reg *registry_by_epd(const struct registry *g, const char *ep, const char *d);
 struct rd_reg *registry_by_host(const struct registry *g, const char *host);
-/* Every registration with this ep (any d): first, then registry_ep_next. */
+/* The first registration (by id) with this ep, any d; NULL if none. */
 struct rd_reg *registry_by_ep(const struct registry *g, const char *ep);
-struct rd_reg *registry_ep_next(const struct rd_reg *r);
+
+/* --- ep and base orders (reg_order.c) --- */
+/* registry.c puts every registration in both orders (insert, replace,
+ * registry_reindex) and takes it out (remove, registry_unindex) before its
+ * ep or base changes; both also mark its ep, base and origin keys touched. */
+void rd_order_add(struct registry *g, struct rd_reg *r);
+void rd_order_del(struct registry *g, struct rd_reg *r);
+/* Call fn, in (key, id) order, for every registration whose key in order k
+ * equals stem (exact) or starts with its first len bytes; fn returns
+ * non-zero to stop (then so does this, 1). */
+int rd_order_walk(const struct registry *g, int k, const char *stem, size_t len, bool exact,
+                  int (*fn)(void *arg, const struct rd_reg *r), void *arg);
+/* Mark r's ep, base and origin keys touched (aidx_touch_key). */
+void rd_order_touch(struct aidx *x, const struct rd_reg *r);
+/* The first registration whose key in order k is value, or NULL. */
+const struct rd_reg *rd_order_first(const struct registry *g, int k, const char *value);
 struct rd_reg *reg_new(void);
 void reg_free(struct rd_reg *r);
 /* Replace the links (copies text, parses). 0 / -1 with err. */
@@ -645,6 +672,11 @@ int aidx_add(struct aidx *x, struct rd_reg *r);
 void aidx_del(struct aidx *x, struct rd_reg *r);
 /* Record every key of r as touched (a change the keys do not show). */
 void aidx_touch_reg(struct aidx *x, const struct rd_reg *r);
+/* Record one key as touched (reg_order.c: the keys not kept as entries). */
+void aidx_touch_key(struct aidx *x, const char *name, const char *value);
+/* Keys lookup_index_keys lists that reg_order.c finds instead of an entry:
+ * ep, base and LOOKUP_ORIGIN_KEY (the origin is a prefix of the base). */
+bool aidx_order_key(const char *name);
 /* Whether (name, value) was touched since the last reset (or everything was). */
 bool aidx_touched(struct aidx *x, const char *name, const char *value);
 void aidx_touch_reset(struct aidx *x);

@@ -18,7 +18,7 @@
  *                    slots hold live transfers (an idle one is reused)
  *   simple pending   5.03 with Max-Age (RD_MAX_PENDING, RD_PENDING_PER_SOURCE)
  *   lookup observers the lookup is answered, without Observe (RFC 7641 §4.1)
- *                    (RD_MAX_OBSERVERS, RD_OBSERVERS_PER_SOURCE)
+ *                    (RD_MAX_OBSERVERS, max_lookup_observe_per_client)
  * Re-registering an existing (ep, d) from the same source, and updates,
  * add nothing and are never refused by the count limits.
  */
@@ -59,14 +59,16 @@ void lim_track(struct frontend *fe, const struct rd_reg *r, int delta)
 {
     struct rd_limits *l = &fe->lim;
 
+    struct rr_addr remote = cpeer_addr(&r->peer.remote);
+
     if (delta < 0) {
-        srccount_dec_addr(&l->src, &r->peer.remote);
+        srccount_dec_addr(&l->src, &remote);
         return;
     }
     /* the table is made with the first registration and doubles as
      * sources come (at most one a registration) */
     if ((l->src.t == NULL && srccount_init(&l->src, LIM_MIN_SOURCES, UINT32_MAX) < 0) ||
-        srccount_inc_addr(&l->src, &r->peer.remote, 0) < 0)
+        srccount_inc_addr(&l->src, &remote, 0) < 0)
         log_warnx("limits: no room for another source (out of memory); its registrations are "
                   "not counted per source");
 }
@@ -128,7 +130,8 @@ int lim_new_registration(struct frontend *fe, const struct rd_reg *old, const st
     }
     if (fe->cfg.max_regs_per_source == 0)
         return 0;
-    if (old != NULL && addr_same_source(&old->peer.remote, &peer->remote))
+    struct rr_addr old_remote = old ? cpeer_addr(&old->peer.remote) : (struct rr_addr){0};
+    if (old != NULL && addr_same_source(&old_remote, &peer->remote))
         return 0; /* stays under the same source */
     if (lim_source_count(fe, peer) >= fe->cfg.max_regs_per_source) {
         rd_reply_error(reply, COAP_TOO_MANY_REQUESTS,
@@ -174,12 +177,15 @@ int lim_pending(struct frontend *fe, const struct rr_peer *peer, struct rd_reply
 
 bool lim_observer(struct frontend *fe, const struct rr_peer *peer)
 {
-    unsigned mine = 0;
+    unsigned mine = 0, max = fe->cfg.max_lookup_observe_per_client;
 
     if (fe->nobservers < RD_MAX_OBSERVERS) {
+        if (max == 0)
+            return true;
+        /* bounded by RD_MAX_OBSERVERS, and only a new observer asks */
         for (const struct rd_observer *o = fe->observers; o; o = o->next)
             mine += addr_same_source(&o->peer.remote, &peer->remote);
-        if (mine < RD_OBSERVERS_PER_SOURCE)
+        if (mine < max)
             return true;
     }
     lim_hit(fe, RD_LIM_OBSERVE, peer, "%zu observers, %u from this source", fe->nobservers, mine);

@@ -82,8 +82,7 @@ static bool has_scheme(const char *s)
     return false;
 }
 
-/* Length of "scheme://authority" at the start of uri (0 if it has none). */
-static size_t origin_len(const char *uri)
+size_t lookup_origin_len(const char *uri)
 {
     const char *p = strstr(uri, "://");
 
@@ -95,7 +94,7 @@ static size_t origin_len(const char *uri)
 
 void lookup_resolve(const char *base, const char *ref, char *out, size_t outlen)
 {
-    size_t ol = origin_len(base);
+    size_t ol = lookup_origin_len(base);
     const char *bpath = base + ol;
 
     if (has_scheme(ref)) {
@@ -137,7 +136,7 @@ static bool href_reg_match(const struct rd_reg *r, const char *pattern)
     const char *path = pattern;
 
     if (has_scheme(pattern)) {
-        size_t ol = origin_len(pattern);
+        size_t ol = lookup_origin_len(pattern);
         if (ol == 0)
             return false;
         path = pattern + ol;
@@ -184,7 +183,7 @@ static bool reg_attr_match(const struct frontend *fe, const struct rd_reg *r,
     if (strcmp(n, "transport") == 0 && r->proxy)
         return attr_match(f, n, proto_transport_name(r->peer.transport), true);
     if (strcmp(n, "relay") == 0 && r->proxy)
-        return attr_match(f, n, r->peer.relay, true);
+        return attr_match(f, n, proto_relay_name(r->peer.relay), true);
     if (strcmp(n, "expires") == 0)
         return time_match(f, r->expires_at);
     if (strcmp(n, "unreachable-since") == 0 && r->proxy && r->unreachable)
@@ -305,7 +304,7 @@ static void append_ep_link(const struct rd_reg *r, struct strbuf *out)
     }
     if (r->proxy)
         sb_printf(out, ";host=\"%s\";transport=\"%s\";relay=\"%s\"", r->host,
-                  proto_transport_name(r->peer.transport), r->peer.relay);
+                  proto_transport_name(r->peer.transport), proto_relay_name(r->peer.relay));
     rd_rfc3339(r->expires_at, since, sizeof(since));
     sb_printf(out, ";expires=\"%s\"", since);
     /* port-based hosting: coap://<any relay address>:<port>/ reaches it */
@@ -402,7 +401,7 @@ void lookup_index_keys(const struct rd_reg *r,
                        void (*fn)(void *arg, const char *name, const char *value), void *arg)
 {
     char uri[512], origin[RD_BASE_MAX];
-    size_t ol = origin_len(r->base);
+    size_t ol = lookup_origin_len(r->base);
     bool relative = false;
 
     /* what reg_attr_match compares (href's /reg/N forms, rt=core.rd-ep,
@@ -466,7 +465,7 @@ static int64_t href_reg_id(const char *pattern)
     int64_t id = 0;
 
     if (has_scheme(pattern)) {
-        size_t ol = origin_len(pattern);
+        size_t ol = lookup_origin_len(pattern);
         if (ol == 0)
             return -1;
         p += ol;
@@ -488,7 +487,7 @@ static bool href_prefix_hits_regs(const char *stem, size_t n)
     const char *p = stem;
 
     if (has_scheme(stem)) {
-        size_t ol = origin_len(stem);
+        size_t ol = lookup_origin_len(stem);
         if (ol == 0)
             return false;
         if (ol >= n)
@@ -529,7 +528,7 @@ static void plan_add(struct plan *p, uint8_t kind, const char *name, const char 
  * are; relative ones under the base's origin. */
 static void plan_uri(struct plan *p, const char *name, const char *v, size_t len, bool prefix)
 {
-    size_t ol = origin_len(v); /* 0 without scheme:// */
+    size_t ol = lookup_origin_len(v); /* 0 without scheme:// */
 
     plan_add(p, prefix ? SRC_RANGE : SRC_EXACT, name, v, len);
     if (!prefix) {
@@ -579,6 +578,47 @@ static bool plan_filter(bool res, const struct rd_attr *f, struct plan *p)
     return true;
 }
 
+/* ep, base and the origin key are not index entries: reg_order.c walks
+ * the registrations in ep or base order instead (the origin of a relative
+ * link is a prefix of its registration's base, so a base range is a
+ * superset of an origin's, and the matcher decides). */
+struct owalk {
+    const struct src *s;
+    int (*fn)(void *arg, const struct rd_reg *r);
+    void *arg;
+};
+
+static int owalk_one(void *arg, const struct rd_reg *r)
+{
+    const struct owalk *w = arg;
+
+    if (w->s->kind == SRC_EXACT && w->s->name[0] == ' ' && lookup_origin_len(r->base) != w->s->len)
+        return 0; /* an exact origin: only bases with just that origin */
+    return w->fn(w->arg, r);
+}
+
+/* 1 when fn stopped the walk */
+static int order_walk(const struct frontend *fe, const struct src *s,
+                      int (*fn)(void *arg, const struct rd_reg *r), void *arg)
+{
+    struct owalk w = {.s = s, .fn = fn, .arg = arg};
+    int k = strcmp(s->name, "ep") == 0 ? RD_ORD_EP : RD_ORD_BASE;
+    bool exact = s->kind == SRC_EXACT && s->name[0] != ' ';
+
+    return rd_order_walk(&fe->reg, k, s->val, s->len, exact, owalk_one, &w);
+}
+
+struct ocount {
+    size_t n, limit;
+};
+
+static int ocount_one(void *arg, const struct rd_reg *r)
+{
+    struct ocount *c = arg;
+    (void)r;
+    return ++c->n > c->limit;
+}
+
 /* How many registrations the plan lets through at most, counting no
  * further than limit (PLAN_ALL beyond it). */
 static size_t plan_estimate(const struct frontend *fe, const struct plan *p, size_t limit)
@@ -589,6 +629,10 @@ static size_t plan_estimate(const struct frontend *fe, const struct plan *p, siz
         const struct src *s = &p->s[i];
         if (s->kind == SRC_ID) {
             est++;
+        } else if (aidx_order_key(s->name)) {
+            struct ocount c = {.n = est, .limit = limit};
+            order_walk(fe, s, ocount_one, &c); /* stops past the limit */
+            est = c.n;
         } else if (s->kind == SRC_EXACT) {
             est += aidx_ent_count(aidx_find(&fe->reg.idx, s->name, s->val));
         } else {
@@ -634,6 +678,11 @@ static int cands_push_ent(const struct aidx *x, struct cands *c, const struct ai
     return 0;
 }
 
+static int cands_push_one(void *arg, const struct rd_reg *r)
+{
+    return cands_push(arg, r) < 0 ? -1 : 0;
+}
+
 static int plan_collect(const struct frontend *fe, const struct plan *p, struct cands *c)
 {
     for (unsigned i = 0; i < p->ns; i++) {
@@ -641,6 +690,9 @@ static int plan_collect(const struct frontend *fe, const struct plan *p, struct 
         if (s->kind == SRC_ID) {
             const struct rd_reg *r = registry_by_id(&fe->reg, s->id);
             if (r && cands_push(c, r) < 0)
+                return -1;
+        } else if (aidx_order_key(s->name)) {
+            if (order_walk(fe, s, cands_push_one, c)) /* stopped: out of memory */
                 return -1;
         } else if (s->kind == SRC_EXACT) {
             const struct aidx_ent *e = aidx_find(&fe->reg.idx, s->name, s->val);

@@ -60,13 +60,17 @@ int own_authorise(struct frontend *fe, const struct rd_reg *r, const char *ep, c
                 p->has_sec ? "wrong" : "no");
         return -1;
     }
-    if (r == NULL || rd_reg_gone(fe, r) || own_same_owner(fe->cfg.takeover_mode, &r->peer, peer))
+    if (r == NULL || rd_reg_gone(fe, r))
+        return 0;
+    struct rr_peer owner;
+    cpeer_unpack(&r->peer, &owner);
+    if (own_same_owner(fe->cfg.takeover_mode, &owner, peer))
         return 0;
     rd_reply_error(reply, COAP_FORBIDDEN,
                    "ep=%s%s%s is registered from another source (takeover=%s)", ep,
                    d[0] ? " d=" : "", d, fe->cfg.takeover);
     char ps[RR_ADDRSTRLEN + RR_RELAY_NAME_MAX + 2];
-    rd_peer_str(&r->peer, ps, sizeof(ps));
+    rd_peer_str(&owner, ps, sizeof(ps));
     lim_hit(fe, RD_LIM_TAKEOVER, peer, "ep=%s d=%s /reg/%lld is owned by %s", ep, d,
             (long long)r->id, ps);
     return -1;

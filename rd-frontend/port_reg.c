@@ -46,7 +46,8 @@ void port_reg_sync(struct frontend *fe, struct rd_reg *r)
     }
     if (r->port != 0 || !ports_on(&fe->ports))
         return;
-    r->port = ports_assign(&fe->ports, &r->peer.remote, fe->now, &why);
+    struct rr_addr remote = cpeer_addr(&r->peer.remote);
+    r->port = ports_assign(&fe->ports, &remote, fe->now, &why);
     if (r->port != 0) {
         store_ok(store_port_clear(fe->store, r->port));
         log_info("hosting port %u assigned to ep=%s d=%s", r->port, r->ep, r->d);
@@ -54,7 +55,7 @@ void port_reg_sync(struct frontend *fe, struct rd_reg *r)
     }
     /* the operator's answer to "why has this one no port" */
     log_warnx("no hosting port for ep=%s d=%s from %s: %s; name-based hosting only", r->ep, r->d,
-              r->peer.remote.ss.ss_family ? addr_to_str(&r->peer.remote, src, sizeof(src)) : "?",
+              remote.ss.ss_family ? addr_to_str(&remote, src, sizeof(src)) : "?",
               ports_why_text(why));
 }
 
@@ -62,7 +63,8 @@ bool port_reg_load(struct frontend *fe, struct rd_reg *r)
 {
     if (r->port == 0)
         return false;
-    if (r->host[0] != '\0' && ports_load_assigned(&fe->ports, r->port, &r->peer.remote) == 0)
+    struct rr_addr remote = cpeer_addr(&r->peer.remote);
+    if (r->host[0] != '\0' && ports_load_assigned(&fe->ports, r->port, &remote) == 0)
         return false;
     log_warnx("ep=%s d=%s: stored hosting port %u is outside port_hosting_range or taken; dropped",
               r->ep, r->d, r->port);
@@ -89,7 +91,8 @@ static int assign_missing(struct frontend *fe)
     for (struct rd_reg *r = fe->reg.first; r; r = r->next) {
         if (r->host[0] == '\0' || r->port != 0 || r->expired)
             continue;
-        r->port = ports_assign(&fe->ports, &r->peer.remote, fe->now, &why);
+        struct rr_addr remote = cpeer_addr(&r->peer.remote);
+        r->port = ports_assign(&fe->ports, &remote, fe->now, &why);
         if (r->port == 0) {
             if (why == RD_PORT_EXHAUSTED)
                 break;

@@ -65,8 +65,10 @@ void rd_peer_str(const struct rr_peer *p, char *out, size_t len)
 static void log_change(const char *what, const struct rd_reg *r)
 {
     char ps[RR_ADDRSTRLEN + RR_RELAY_NAME_MAX + 2];
+    struct rr_peer peer;
 
-    rd_peer_str(&r->peer, ps, sizeof(ps));
+    cpeer_unpack(&r->peer, &peer);
+    rd_peer_str(&peer, ps, sizeof(ps));
     log_info("%s ep=%s d=%s path=/reg/%" PRId64 " host=%s peer=%s", what, r->ep, r->d, r->id,
              r->host, ps);
 }
@@ -80,10 +82,14 @@ static void store_or_die(int rc, const char *what)
 /* Base derived when none was given: the proxy name, or the peer's address. */
 static void default_base(const struct rd_reg *r, char *out, size_t len)
 {
-    if (r->proxy)
+    struct rr_peer peer;
+
+    if (r->proxy) {
         snprintf(out, len, "coap://%s", r->host);
-    else
-        rd_peer_base(&r->peer, out, len);
+        return;
+    }
+    cpeer_unpack(&r->peer, &peer);
+    rd_peer_base(&peer, out, len);
 }
 
 /* The proxy host name for ep/d, validated; 0 or -1 with a 4.00 in reply. */
@@ -187,7 +193,10 @@ static void do_register(struct frontend *fe, const struct rr_peer *peer, const s
         goto fail;
     }
     nr->proxy = p->proxy;
-    nr->peer = *peer;
+    if (cpeer_pack(&nr->peer, peer) < 0) {
+        rd_reply_error(reply, COAP_INTERNAL_ERROR, "out of memory");
+        goto fail;
+    }
     nr->reachable_since = fe->now; /* a new path */
     nr->ka = p->has_ka ? p->ka : RR_KA_DEFAULT;
     nr->lt = p->has_lt ? p->lt : fe->cfg.default_lt;
@@ -323,6 +332,12 @@ static void do_update(struct frontend *fe, struct rd_reg *r, const struct rr_pee
     if (clash != NULL && own_authorise(fe, clash, clash->ep, clash->d, peer, &p, reply) < 0)
         return;
 
+    struct rr_cpeer np;
+    if (cpeer_pack(&np, peer) < 0) {
+        rd_reply_error(reply, COAP_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+
     /* validated: apply */
     if (clash != NULL)
         drop_reg(fe, clash, "replaced (same proxy name)");
@@ -339,25 +354,30 @@ static void do_update(struct frontend *fe, struct rd_reg *r, const struct rr_pee
     if (p.has_ka)
         r->ka = p.ka;
     lim_track(fe, r, -1);
-    if (r->unreachable || r->expired || r->peer.transport != peer->transport ||
-        strcmp(r->peer.relay, peer->relay) != 0 || !addr_equal(&r->peer.remote, &peer->remote) ||
-        r->peer.conn_id != peer->conn_id)
+    struct rr_addr cur = cpeer_addr(&r->peer.remote);
+    if (r->unreachable || r->expired || r->peer.transport != np.transport ||
+        r->peer.relay != np.relay || !addr_equal(&cur, &peer->remote) ||
+        r->peer.conn_id != np.conn_id)
         r->reachable_since = fe->now; /* a new path, or one alive again */
-    r->peer = *peer;                  /* the route follows a NAT rebinding */
+    r->peer = np;                     /* the route follows a NAT rebinding */
     lim_track(fe, r, 1);
     port_reg_sync(fe, r);
     if (p.has_lt)
         r->lt = p.lt;
     r->expires_at = fe->now + (uint64_t)r->lt * 1000u;
-    if (p.has_base) {
-        if (reg_set_names(r, NULL, NULL, p.base, NULL) < 0)
-            fatalx("registry: out of memory");
-        r->base_explicit = true;
-    } else if (!r->base_explicit) {
-        char base[RD_BASE_MAX];
+    char base[RD_BASE_MAX];
+    if (p.has_base)
+        snprintf(base, sizeof(base), "%s", p.base);
+    else if (!r->base_explicit)
         default_base(r, base, sizeof(base));
+    else
+        snprintf(base, sizeof(base), "%s", r->base);
+    r->base_explicit |= p.has_base;
+    if (strcmp(base, r->base) != 0) {
+        registry_unindex(&fe->reg, r); /* out of the base order while it changes */
         if (reg_set_names(r, NULL, NULL, base, NULL) < 0)
             fatalx("registry: out of memory");
+        registry_reindex(&fe->reg, r);
     }
     if (reg_apply_attrs(r, p.attrs, p.nattrs) < 0)
         fatalx("registry: out of memory");

@@ -2,8 +2,9 @@
  * registry.c - the in-memory registrations (every row of the store, loaded
  * at start and kept in step with it by rd_request.c).
  * Owns every struct rd_reg: a list in id order (lookups and paging walk it,
- * new ids are always larger so appending keeps the order), four chained
- * hash indexes: by id, by (ep, d), by ep alone and by proxy host name;
+ * new ids are always larger so appending keeps the order), three chained
+ * hash indexes: by id, by (ep, d) and by proxy host name; the ep and base
+ * orders (reg_order.c: exact and prefix ep and base filters);
  * the lookup index (attr_index.c, kept in step on every insert, change and
  * removal); and a binary min-heap of the next expiry event of each
  * registration (its expiry, or the end of its grace period), so the tick
@@ -39,11 +40,6 @@ static size_t h_epd(const struct registry *g, const char *ep, const char *d)
     return (size_t)fnv(d, fnv("\xff", fnv(ep, 14695981039346656037ull))) & (g->nbuckets - 1);
 }
 
-static size_t h_ep(const struct registry *g, const char *ep)
-{
-    return (size_t)fnv(ep, 1469598103934665603ull) & (g->nbuckets - 1);
-}
-
 static size_t h_host(const struct registry *g, const char *host)
 {
     return (size_t)fnv(host, 14695981039346656037ull) & (g->nbuckets - 1);
@@ -54,14 +50,12 @@ static int alloc_buckets(struct registry *g, size_t n)
     g->b_id = calloc(n, sizeof(*g->b_id));
     g->b_epd = calloc(n, sizeof(*g->b_epd));
     g->b_host = calloc(n, sizeof(*g->b_host));
-    g->b_ep = calloc(n, sizeof(*g->b_ep));
     g->nbuckets = n;
-    if (g->b_id == NULL || g->b_epd == NULL || g->b_host == NULL || g->b_ep == NULL) {
+    if (g->b_id == NULL || g->b_epd == NULL || g->b_host == NULL) {
         free(g->b_id);
         free(g->b_epd);
         free(g->b_host);
-        free(g->b_ep);
-        g->b_id = g->b_epd = g->b_host = g->b_ep = NULL;
+        g->b_id = g->b_epd = g->b_host = NULL;
         return -1;
     }
     return 0;
@@ -155,6 +149,10 @@ int registry_changed(struct registry *g, struct rd_reg *r)
     registry_census(g, r, +1);
     r->due = reg_due(g, r);
     heap_fix(g, r->hidx);
+    /* the ep, base and origin keys are no memberships, so leaving them is
+     * not recorded: a change of the links (relative ones gone) or of
+     * anything an ep or base lookup shows must still count for them */
+    rd_order_touch(&g->idx, r);
     return aidx_update(&g->idx, r);
 }
 
@@ -169,7 +167,6 @@ void registry_free(struct registry *g)
     free(g->b_id);
     free(g->b_epd);
     free(g->b_host);
-    free(g->b_ep);
     free(g->heap);
     aidx_free(&g->idx);
     memset(g, 0, sizeof(*g));
@@ -184,9 +181,6 @@ static void index_one(struct registry *g, struct rd_reg *r)
     b = h_epd(g, r->ep, r->d);
     r->h_epd = g->b_epd[b];
     g->b_epd[b] = r;
-    b = h_ep(g, r->ep);
-    r->h_ep = g->b_ep[b];
-    g->b_ep[b] = r;
     r->h_host = NULL;
     if (r->host[0]) {
         b = h_host(g, r->host);
@@ -210,14 +204,15 @@ void registry_unindex(struct registry *g, struct rd_reg *r)
 {
     unlink_chain(&g->b_id[h_id(g, r->id)], r, offsetof(struct rd_reg, h_id));
     unlink_chain(&g->b_epd[h_epd(g, r->ep, r->d)], r, offsetof(struct rd_reg, h_epd));
-    unlink_chain(&g->b_ep[h_ep(g, r->ep)], r, offsetof(struct rd_reg, h_ep));
     if (r->host[0])
         unlink_chain(&g->b_host[h_host(g, r->host)], r, offsetof(struct rd_reg, h_host));
+    rd_order_del(g, r);
 }
 
 void registry_reindex(struct registry *g, struct rd_reg *r)
 {
     index_one(g, r);
+    rd_order_add(g, r);
 }
 
 /* Double the buckets when the load passes 1: keeps lookups by key O(1). */
@@ -232,8 +227,6 @@ static int grow(struct registry *g)
     free(g->b_id);
     free(g->b_epd);
     free(g->b_host);
-    free(g->b_ep);
-    g->b_ep = ng.b_ep;
     g->b_id = ng.b_id;
     g->b_epd = ng.b_epd;
     g->b_host = ng.b_host;
@@ -265,7 +258,7 @@ int registry_insert(struct registry *g, struct rd_reg *r)
         after->next = r;
     else
         g->first = r;
-    index_one(g, r);
+    registry_reindex(g, r);
     g->count++;
     heap_fix(g, r->hidx);
     registry_census(g, r, +1);
@@ -310,7 +303,7 @@ int registry_replace(struct registry *g, struct rd_reg *old, struct rd_reg *nr)
     else
         g->last = nr;
     old->prev = old->next = NULL;
-    index_one(g, nr);
+    registry_reindex(g, nr);
     registry_census(g, old, -1);
     registry_census(g, nr, +1);
     return 0;
@@ -334,18 +327,7 @@ struct rd_reg *registry_by_epd(const struct registry *g, const char *ep, const c
 
 struct rd_reg *registry_by_ep(const struct registry *g, const char *ep)
 {
-    for (struct rd_reg *r = g->b_ep[h_ep(g, ep)]; r; r = r->h_ep)
-        if (strcmp(r->ep, ep) == 0)
-            return r;
-    return NULL;
-}
-
-struct rd_reg *registry_ep_next(const struct rd_reg *r)
-{
-    for (struct rd_reg *n = r->h_ep; n; n = n->h_ep)
-        if (strcmp(n->ep, r->ep) == 0)
-            return n;
-    return NULL;
+    return (struct rd_reg *)rd_order_first(g, RD_ORD_EP, ep);
 }
 
 struct rd_reg *registry_by_host(const struct registry *g, const char *host)

@@ -42,7 +42,7 @@ void routes_from_reg(const struct rd_reg *r, struct rr_route *rt)
     snprintf(rt->ep, sizeof(rt->ep), "%s", r->ep);
     snprintf(rt->d, sizeof(rt->d), "%s", r->d);
     snprintf(rt->reg_path, sizeof(rt->reg_path), "/reg/%lld", (long long)r->id);
-    rt->path = r->peer;
+    cpeer_unpack(&r->peer, &rt->path);
     rt->ka = r->ka;
     rt->mux_port = r->port;
 }

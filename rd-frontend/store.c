@@ -347,8 +347,9 @@ static int bind_cols(sqlite3_stmt *st, const struct rd_reg *r, struct strbuf *at
     reg_attrs_to_text(r, attrs);
     if (attrs->oom)
         return -1;
-    addr_text(&r->peer.remote, remote, alen);
-    addr_text(&r->peer.local, local, alen);
+    struct rr_addr ra = cpeer_addr(&r->peer.remote), la = cpeer_addr(&r->peer.local);
+    addr_text(&ra, remote, alen);
+    addr_text(&la, local, alen);
     rc |= sqlite3_bind_text(st, 1, r->ep, -1, SQLITE_STATIC);
     rc |= sqlite3_bind_text(st, 2, r->d, -1, SQLITE_STATIC);
     rc |= sqlite3_bind_int64(st, 3, r->lt);
@@ -360,7 +361,7 @@ static int bind_cols(sqlite3_stmt *st, const struct rd_reg *r, struct strbuf *at
     rc |= sqlite3_bind_int(st, 9, r->proxy);
     rc |= sqlite3_bind_text(st, 10, r->host, -1, SQLITE_STATIC);
     rc |= sqlite3_bind_int(st, 11, r->peer.transport);
-    rc |= sqlite3_bind_text(st, 12, r->peer.relay, -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(st, 12, proto_relay_name(r->peer.relay), -1, SQLITE_STATIC);
     rc |= sqlite3_bind_text(st, 13, remote, -1, SQLITE_STATIC);
     rc |= sqlite3_bind_text(st, 14, local, -1, SQLITE_STATIC);
     rc |= sqlite3_bind_int64(st, 15, (sqlite3_int64)r->peer.conn_id);
@@ -459,15 +460,21 @@ static struct rd_reg *row_to_reg(sqlite3_stmt *st)
         reg_free(r);
         return NULL;
     }
-    r->peer.transport = (uint8_t)sqlite3_column_int(st, 11);
-    col_str(st, 12, r->peer.relay, sizeof(r->peer.relay));
+    struct rr_peer peer;
+    memset(&peer, 0, sizeof(peer));
+    peer.transport = (uint8_t)sqlite3_column_int(st, 11);
+    col_str(st, 12, peer.relay, sizeof(peer.relay));
     col_str(st, 13, tmp, sizeof(tmp));
-    if (tmp[0] == '\0' || addr_parse(&r->peer.remote, tmp, 0) < 0)
-        memset(&r->peer.remote, 0, sizeof(r->peer.remote));
+    if (tmp[0] == '\0' || addr_parse(&peer.remote, tmp, 0) < 0)
+        memset(&peer.remote, 0, sizeof(peer.remote));
     col_str(st, 14, tmp, sizeof(tmp));
-    if (tmp[0] == '\0' || addr_parse(&r->peer.local, tmp, 0) < 0)
-        memset(&r->peer.local, 0, sizeof(r->peer.local));
-    r->peer.conn_id = (uint64_t)sqlite3_column_int64(st, 15);
+    if (tmp[0] == '\0' || addr_parse(&peer.local, tmp, 0) < 0)
+        memset(&peer.local, 0, sizeof(peer.local));
+    peer.conn_id = (uint64_t)sqlite3_column_int64(st, 15);
+    if (cpeer_pack(&r->peer, &peer) < 0) {
+        reg_free(r);
+        return NULL;
+    }
     r->ka = (uint32_t)sqlite3_column_int64(st, 16);
     r->port = (uint16_t)sqlite3_column_int(st, 17);
     return r;

@@ -190,6 +190,19 @@ static void xfwd_status(struct relay_core *c, const struct rc_xreq *x, uint8_t s
     rc_xfwd_send_response(c, x->id, x->idlen, x->req_id, status, NULL, 0, RR_XK_ACK);
 }
 
+/* max_inflight_per_endpoint holds for the requests other relays forward to
+ * us too, so the limit is the same whichever relay a client reached: over
+ * it the requester's client gets what a local one gets (5.03, Max-Age,
+ * diagnostic), made here as the endpoint's answer would be. */
+static void xfwd_endpoint_busy(struct relay_core *c, uint32_t ui)
+{
+    struct coap_msg a;
+    uint8_t age[4];
+
+    rc_msg_limit_503(&a, RC_INFLIGHT_EP_MAX_AGE, RC_INFLIGHT_EP_DIAG, age);
+    rc_ux_xfwd_answer(c, ui, RR_EP_OK, &a, RR_XK_ACK);
+}
+
 void rc_ux_on_xfwd_request(struct relay_core *c, const struct rc_xreq *x, struct coap_msg *m,
                            const struct rr_route *route, uint64_t now)
 {
@@ -210,6 +223,11 @@ void rc_ux_on_xfwd_request(struct relay_core *c, const struct rc_xreq *x, struct
     memcpy(u->xid, x->id, x->idlen);
     snprintf(u->host, sizeof(u->host), "%s", x->host);
     u->xlen = (uint32_t)x->coap_len;
+    if (!rc_ux_count_endpoint(c, ui, now)) {
+        xfwd_endpoint_busy(c, ui);
+        c->tp->ux_release(c->tpa, ui);
+        return;
+    }
     int rc = c->tp->ux_send(c->tpa, ui, m, &route->path, now);
     if (rc != 0) {
         c->tp->ux_release(c->tpa, ui);

@@ -567,6 +567,9 @@ enum rc_proxy_verdict rc_proxy_decide(struct relay_core *c, struct coap_msg *m, 
 int rc_proxy_check_response(struct relay_core *c, const struct coap_msg *m, char *diag,
                             size_t dlen);
 bool rc_route_is_ours(const struct relay_core *c, const struct rr_route *rt);
+/* A limit's answer: 5.03 with Max-Age max_age (come back then) and the
+ * diagnostic diag (outlives a), age the option's value buffer. */
+void rc_msg_limit_503(struct coap_msg *a, uint32_t max_age, const char *diag, uint8_t age[4]);
 /* "2026-01-02T03:04:05Z" */
 void rc_fmt_rfc3339(uint64_t wall_ms, char *buf, size_t len);
 /* "registrant unreachable since <time><suffix>", or without a time for 0. */
@@ -651,10 +654,15 @@ bool rc_dx_put(struct relay_core *c, uint32_t i);
  * caller answers 5.03 through the transport (tp->answer). */
 bool rc_dx_count_source(struct relay_core *c, uint32_t i, const struct rr_addr *src, uint64_t now);
 /* max_inflight_per_endpoint (issue 19): count upstream exchange ui for
- * its endpoint name (u->host, set before; rc_ux_put releases it). false:
- * that endpoint has the most in flight already; counted and logged here,
- * the caller releases ui and answers 5.03 with Max-Age 1. */
+ * its endpoint name (u->host, set before; rc_ux_put releases it), for a
+ * local client's request and for one another relay forwards (XFWD, in
+ * rc_ux_on_xfwd_request). false: that endpoint has the most in flight
+ * already; counted and logged here, the caller releases ui and answers
+ * 5.03 with Max-Age 1. */
 bool rc_ux_count_endpoint(struct relay_core *c, uint32_t ui, uint64_t now);
+/* ... and that answer, the same from every relay and for XFWD requests */
+#define RC_INFLIGHT_EP_MAX_AGE 1
+#define RC_INFLIGHT_EP_DIAG "too many requests in flight to this endpoint"
 /* max_observe_per_client (issue 19): a proxied request m on slot i that
  * registers a new observation (Observe 0) is counted for its client's
  * source (rc_dx_put releases it); over the limit its Observe option is

@@ -75,6 +75,9 @@ unsigned rc_status_collect(struct relay_core *c, struct rc_counter *f, unsigned 
     RC_PUT("limit_inflight_source", c->lim.hit_inflight_source);
     RC_PUT("limit_inflight_endpoint", c->lim.hit_inflight_endpoint);
     RC_PUT("limit_observe_client", c->lim.hit_observe);
+    /* endpoint names with proxied exchanges in flight (local clients' and
+     * other relays' XFWD requests): 0 again once everything ended */
+    RC_PUT("inflight_endpoints", srccount_keys(&c->lim.live_ep));
     RC_PUT("rd_requests", c->c.rd_requests);
     RC_PUT("rd_responses", c->c.rd_responses);
     RC_PUT("rd_resends", c->c.rd_resends);

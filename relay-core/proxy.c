@@ -16,6 +16,15 @@
 #include "core.h"
 #include "fwd_rules.h"
 
+void rc_msg_limit_503(struct coap_msg *a, uint32_t max_age, const char *diag, uint8_t age[4])
+{
+    coap_msg_init(a);
+    a->code = COAP_SERVICE_UNAVAILABLE;
+    coap_msg_add_opt_uint(a, COAP_OPT_MAX_AGE, max_age, age);
+    a->payload = (const uint8_t *)diag;
+    a->payload_len = strlen(diag);
+}
+
 bool rc_route_is_ours(const struct relay_core *c, const struct rr_route *rt)
 {
     return rt->path.transport == c->tp->transport && strcmp(rt->path.relay, c->name) == 0;

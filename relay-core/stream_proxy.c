@@ -28,11 +28,7 @@ static void answer_503(struct st_relay *r, uint32_t i, uint32_t max_age, const c
 {
     struct coap_msg a;
     uint8_t ma[4];
-    coap_msg_init(&a);
-    a.code = COAP_SERVICE_UNAVAILABLE;
-    coap_msg_add_opt_uint(&a, COAP_OPT_MAX_AGE, max_age, ma);
-    a.payload = (const uint8_t *)diag;
-    a.payload_len = strlen(diag);
+    rc_msg_limit_503(&a, max_age, diag, ma);
     st_dx_answer(r, i, &a, true, now);
 }
 
@@ -108,7 +104,7 @@ static void proxy_local(struct st_relay *r, uint32_t i, struct coap_msg *m,
     snprintf(u->h.host, sizeof(u->h.host), "%s", host);
     if (!rc_ux_count_endpoint(&r->core, ui, now)) {
         st_ux_release(r, ui);
-        answer_503(r, i, 1, "too many requests in flight to this endpoint", now);
+        answer_503(r, i, RC_INFLIGHT_EP_MAX_AGE, RC_INFLIGHT_EP_DIAG, now);
         return;
     }
     d->h.up = ui;

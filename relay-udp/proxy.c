@@ -111,8 +111,8 @@ void proxy_on_request(void *tp, uint32_t i, struct coap_msg *m, const char *host
     snprintf(u->h.host, sizeof(u->h.host), "%s", host);
     if (!rc_ux_count_endpoint(&r->core, ui, now)) {
         ux_release(r, ui);
-        dx_answer_local_max_age(r, i, COAP_SERVICE_UNAVAILABLE, 1,
-                                "too many requests in flight to this endpoint", now);
+        dx_answer_local_max_age(r, i, COAP_SERVICE_UNAVAILABLE, RC_INFLIGHT_EP_MAX_AGE,
+                                RC_INFLIGHT_EP_DIAG, now);
         return;
     }
     d->h.up = ui;

@@ -57,10 +57,25 @@ void rd_on_response(void *tp, uint32_t i, uint64_t req_id, const uint8_t *coap, 
         r->dx[i].h.req_id != req_id)
         return; /* an answer to a re-sent request we already delivered */
     r->core.c.rd_responses++;
+    /* rd-frontend put the client on a lookup's list when it answers 2.xx
+     * with Observe; if the client gets something else instead (4.01 + Echo
+     * for an unverified source, RFC 9175 §2.4), it is not on the list (RFC
+     * 7641 §3.1) and repeats the request (coap-client-notls does): tell
+     * rd-frontend now, so the entry does not hold one of the source's places
+     * (max_lookup_observe_per_client) until a notification draws a RST */
+    struct coap_msg m;
+    bool registers = coap_msg_parse_udp(coap, n, &m) == 0 && COAP_CODE_CLASS(m.code) == 2 &&
+                     coap_msg_find(&m, COAP_OPT_OBSERVE) != NULL;
+    struct rr_peer p;
+    uint8_t tok[COAP_MSG_MAX_TOKEN], tkl = r->dx[i].h.tkl;
+    rc_peer_make(&r->core, &r->dx[i].peer, &r->dx[i].local, 0, &p);
+    memcpy(tok, r->dx[i].h.token, tkl);
     if (dx_answer(r, i, coap, n, 0xff, true, now) < 0) {
         log_warnx("RD_RESPONSE for req %llx does not fit a datagram", (unsigned long long)req_id);
         dx_answer_local(r, i, COAP_INTERNAL_ERROR, "response too large", now);
     }
+    if (registers && (r->dx[i].out.len == 0 || r->dx[i].out.buf[1] != m.code))
+        rc_send_observe_gone(&r->core, &p, tok, tkl);
 }
 
 void rd_notify_gone(struct relay *r, uint32_t i)

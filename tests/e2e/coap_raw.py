@@ -1,7 +1,8 @@
 """coap_raw.py - CoAP over UDP by hand (RFC 7252 §3), for the test scripts
 that need datagrams libcoap's clients do not send (udp_raw.py,
-route_flood.py): encode one option, split a datagram into its header
-fields, options and payload. Owns nothing; talks to nothing."""
+route_flood.py, udp_flood.py, cord_ep_replay.py): encode one option or a
+whole message, split a datagram into its header fields, options and
+payload. Owns nothing; talks to nothing."""
 
 
 def opt(delta, val):
@@ -15,6 +16,19 @@ def opt(delta, val):
     d, de = ext(delta)
     ln, le = ext(len(val))
     return bytes([d << 4 | ln]) + de + le + val
+
+
+def message(typ, code, mid, tok, opts, payload=b""):
+    """one datagram: type (0 CON .. 3 RST), code byte, message id, token,
+    [(option number, value)] in ascending order, payload"""
+    b = bytearray([0x40 | typ << 4 | len(tok), code]) + mid.to_bytes(2, "big") + tok
+    last = 0
+    for num, val in opts:
+        b += opt(num - last, val)
+        last = num
+    if payload:
+        b += b"\xff" + payload
+    return bytes(b)
 
 
 def walk(d):

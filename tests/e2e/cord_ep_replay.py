@@ -23,7 +23,7 @@ the first step that does not succeed as cord_ep needs (exit 1)."""
 import os, random, socket, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from coap_raw import opt, payload, split  # noqa: E402
+from coap_raw import message, payload, split  # noqa: E402
 
 CON, NON, ACK = 0, 1, 2
 LINKS = b"</node/info>,</sense/hum>,</sense/temp>"
@@ -37,21 +37,14 @@ class Gcoap:
         self.dst = (host, port)
         self.mid = random.randrange(65536)
 
-    def request(self, code, path, opts, payload=b""):
+    def request(self, code, path, opts, body=b""):
         """gcoap_req_init + coap_opt_add_*: Uri-Path from path, then opts
         ([(number, value)], in number order), then the payload."""
         tok = random.randrange(65536).to_bytes(2, "little")
         mid = self.mid
         self.mid = (self.mid + 1) & 0xFFFF
-        b = bytearray([0x40 | (CON << 4) | 2, code]) + mid.to_bytes(2, "big") + tok
         o = [(11, seg.encode()) for seg in path.split("/") if seg] + opts
-        last = 0
-        for num, val in o:
-            b += opt(num - last, val)
-            last = num
-        if payload:
-            b += b"\xff" + payload
-        return bytes(b), mid, tok
+        return message(CON, code, mid, tok, o, body), mid, tok
 
     def exchange(self, req, mid, tok):
         """the answer to req (piggybacked, or separate after an empty ACK)"""

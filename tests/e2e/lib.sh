@@ -533,6 +533,43 @@ t_stop_all() {
     done
 }
 
+# burst8 REQUEST...: the coap() request REQUEST (a function and its
+# arguments, e.g. pcoap HOST -m get /hello) 8 times in a row; sets OKS
+# (2.05 answers), LIMITED (5.03 with Max-Age: a token bucket was empty)
+# and FIRST (the first answer's code).
+burst8() {
+    local i
+    OKS=0 LIMITED=0 FIRST=""
+    for ((i = 0; i < 8; i++)); do
+        "$@"
+        [ -z "$FIRST" ] && FIRST=$CODE
+        if [ "$CODE" == 2.05 ]; then
+            OKS=$((OKS + 1))
+        elif [ "$CODE" == 5.03 ] && [[ "$RESP" == *Max-Age:* ]]; then
+            LIMITED=$((LIMITED + 1))
+        fi
+    done
+}
+
+# t_section NAME: a test in parts on their own processes: the previous
+# part's processes stopped and their logs kept as s-PREVIOUS-*.log (so
+# every wait on a log line of this part, a registrant's "registered"
+# included, sees only this part's lines).
+T_SECTION=""
+t_section() {
+    local f
+    t_stop_all
+    if [ -n "$T_SECTION" ]; then
+        for f in "$T_DIR"/*.log; do
+            [ -f "$f" ] || continue
+            [[ "$(basename "$f")" == s-* ]] && continue
+            mv "$f" "$T_DIR/s-$T_SECTION-$(basename "$f")"
+        done
+    fi
+    T_SECTION=$1
+    echo "# ---- $1"
+}
+
 # Functions t_cleanup calls once every process is stopped (lib_nat.sh adds
 # the deletion of its namespaces: they should be empty by then).
 T_AFTER_STOP=()

@@ -14,7 +14,7 @@ exit 0 when every update got 2.04, 1 otherwise."""
 import os, select, socket, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from coap_raw import opt, split  # noqa: E402
+from coap_raw import message, split  # noqa: E402
 
 
 def request(mid, tok, path, query=(), payload=b""):
@@ -22,14 +22,7 @@ def request(mid, tok, path, query=(), payload=b""):
     if payload:
         o.append((12, bytes([40])))
     o += [(15, q.encode()) for q in query]
-    b = bytearray([0x40 | len(tok), 0x02]) + mid.to_bytes(2, "big") + tok
-    last = 0
-    for num, val in o:
-        b += opt(num - last, val)
-        last = num
-    if payload:
-        b += b"\xff" + payload
-    return bytes(b)
+    return message(0, 0x02, mid, tok, o, payload)
 
 
 def parse(d):

@@ -19,35 +19,17 @@
 # Observations per client (max_observe_per_client 1, relay-udp): while
 # 127.0.0.1 observes /obs, its second GET /obs with Observe 0 is answered
 # without Observe (forwarded as a plain GET), while 127.0.0.2 can observe.
-# Each part runs on its own processes (lim_section keeps the logs apart);
+# Each part runs on its own processes (t_section keeps the logs apart);
 # the counters come from rdrelayctl status (lib_ctl.sh).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_proxy.sh"
 . "$(dirname "$0")/lib_tcp.sh"
 . "$(dirname "$0")/lib_ctl.sh"
 
-# lim_section NAME: the previous section's processes stopped and their logs
-# kept as PREVIOUS-*.log (so every wait on a log line of this section, a
-# registrant's "registered" included, sees only this section's lines).
-LIM_SECTION=""
-lim_section() {
-    local f
-    t_stop_all
-    if [ -n "$LIM_SECTION" ]; then
-        for f in "$T_DIR"/*.log; do
-            [ -f "$f" ] || continue
-            [[ "$(basename "$f")" == s-* ]] && continue
-            mv "$f" "$T_DIR/s-$LIM_SECTION-$(basename "$f")"
-        done
-    fi
-    LIM_SECTION=$1
-    echo "# ---- $1"
-}
-
 # lim_start NAME [rdrelay flags...]: section NAME with rd-frontend and
 # relay-udp on a fresh port with those flags, and a registrant alice.
 lim_start() {
-    lim_section "$1"
+    t_section "$1"
     shift
     RR_EXTRA_ARGS=("$@") RR_PORT=""
     rr_start_all
@@ -79,21 +61,8 @@ slow_pair() {
     wait_until 15 ctl_counter_is "$2" 2 udp
 }
 
-# 8 GETs of /hello at NAME from this host; sets OKS and LIMITED (5.03 +
-# Max-Age) counts and the first code
-burst() {
-    local name=$1 i
-    OKS=0 LIMITED=0 FIRST=""
-    for ((i = 0; i < 8; i++)); do
-        pcoap "$name.$RR_DOMAIN" -m get /hello
-        [ -z "$FIRST" ] && FIRST=$CODE
-        if [ "$CODE" == 2.05 ]; then
-            OKS=$((OKS + 1))
-        elif [ "$CODE" == 5.03 ] && [[ "$RESP" == *Max-Age:* ]]; then
-            LIMITED=$((LIMITED + 1))
-        fi
-    done
-}
+# 8 GETs of /hello at NAME from this host (burst8: OKS, LIMITED, FIRST)
+burst() { burst8 pcoap "$1.$RR_DOMAIN" -m get /hello; }
 
 # ---- per source
 lim_start "per source" --proxy-rate-source 1 --proxy-burst-source 3 --proxy-rate-endpoint 0
@@ -125,7 +94,7 @@ assert_code 2.05 "another endpoint (bob) is served meanwhile"
 ctl_assert_counted limit_rate_endpoint udp "rdrelayctl status counts limit_rate_endpoint"
 
 # ---- connections per source (TCP)
-lim_section "connections per source"
+t_section "connections per source"
 RR_EXTRA_ARGS=() RR_PORT=""
 rt_start_all --max-conns-per-source 3
 # the readiness probes' connections are gone first
@@ -178,7 +147,7 @@ assert_logged udp 'more than 2 exchanges in flight to it' "alice" "in flight per
 ctl_assert_counted limit_inflight_endpoint udp "rdrelayctl status counts limit_inflight_endpoint"
 
 # ---- observations per client (UDP)
-lim_section "observations per client"
+t_section "observations per client"
 RR_EXTRA_ARGS=(--max-observe-per-client 1) RR_PORT=""
 rr_start_all
 reg_start alice --ep alice --obs-interval 500

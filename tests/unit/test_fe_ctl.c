@@ -55,7 +55,7 @@ static struct rd_reg *add_reg(struct frontend *fe, int64_t id, const char *relay
         assert_int_equal(reg_set_names(r, NULL, NULL, NULL, name_), 0);
     }
     r->expires_at = fe->now + 60000;
-    snprintf(r->peer.relay, sizeof(r->peer.relay), "%s", relay);
+    r->peer.relay = (uint16_t)proto_relay_intern(relay);
     assert_int_equal(registry_insert(&fe->reg, r), 0);
     return r;
 }

@@ -267,7 +267,7 @@ static void test_expired_hidden_and_proxy_attrs(void **state)
     r2->proxy = RD_PROXY_YES;
     assert_int_equal(reg_set_names(r2, NULL, NULL, NULL, "alice.proxy.localhost"), 0);
     r2->peer.transport = RR_TRANSPORT_TCP;
-    snprintf(r2->peer.relay, sizeof(r2->peer.relay), "tcp-b");
+    r2->peer.relay = (uint16_t)proto_relay_intern("tcp-b");
     r = run(fe, false, NULL);
     assert_null(strstr(r, "</reg/1>"));
     /* the path back and the end of the lifetime (the status page shows them) */

@@ -432,14 +432,46 @@ static void test_index_matches_scan(void **state)
     unlink(side);
 }
 
+static int count_one(void *arg, const struct rd_reg *r)
+{
+    (void)r;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+/* How many registrations order k has under value (exact) or stem* (len). */
+static size_t order_count(const struct registry *g, int k, const char *v, size_t len, bool exact)
+{
+    size_t n = 0;
+
+    assert_int_equal(rd_order_walk(g, k, v, len, exact, count_one, &n), 0);
+    return n;
+}
+
+struct seen {
+    const struct rd_reg *v[64];
+    size_t n;
+};
+
+static int see_one(void *arg, const struct rd_reg *r)
+{
+    struct seen *s = arg;
+
+    assert_true(s->n < NELEM(s->v));
+    s->v[s->n++] = r;
+    return 0;
+}
+
 /* The index follows changes: entries appear and vanish with their last
- * registration, prefix ranges are in order, swap-removal keeps slots right. */
+ * registration, prefix ranges are in order, swap-removal keeps slots right;
+ * ep and base are in the orders (reg_order.c), not in the index. */
 static void test_index_structure(void **state)
 {
     struct registry g;
     struct rd_reg *a = reg_new(), *b = reg_new(), *c = reg_new();
     char err[64];
     const struct aidx_ent *e;
+    struct seen sn = {.n = 0};
     (void)state;
 
     assert_int_equal(registry_init(&g), 0);
@@ -457,40 +489,164 @@ static void test_index_structure(void **state)
     assert_int_equal(registry_insert(&g, a), 0);
     assert_int_equal(registry_insert(&g, b), 0);
     assert_int_equal(registry_insert(&g, c), 0);
-    assert_int_equal(aidx_ent_count(aidx_find(&g.idx, "base", "coap://h")), 3);
+    assert_int_equal(order_count(&g, RD_ORD_BASE, "coap://h", 0, true), 3);
+    assert_int_equal(order_count(&g, RD_ORD_BASE, "coap://", 7, false), 3);
+    assert_int_equal(order_count(&g, RD_ORD_BASE, "coap://hx", 0, true), 0);
+    assert_null(aidx_find(&g.idx, "base", "coap://h")); /* no entry of its own */
+    assert_null(aidx_find(&g.idx, "ep", "alpha"));
     assert_int_equal(aidx_ent_count(aidx_find(&g.idx, "rt", "x")), 2); /* b once */
     assert_int_equal(aidx_ent_count(aidx_find(&g.idx, "rt", "x y")), 1);
-    /* relative targets: one key for the base's origin, not one per link */
+    /* relative targets: found under the base's origin (the base order), not one key per link */
     assert_null(aidx_find(&g.idx, "href", "coap://h/u"));
-    assert_int_equal(aidx_ent_count(aidx_find(&g.idx, LOOKUP_ORIGIN_KEY, "coap://h")), 2);
-    e = aidx_first_ge(&g.idx, "ep", "alp");
-    assert_true(aidx_ent_in_range(e, "ep", "alp", 3));
-    assert_string_equal(aidx_ent_reg(&g.idx, e, 0)->ep, "alpha");
-    e = aidx_ent_next(e);
-    assert_true(aidx_ent_in_range(e, "ep", "alp", 3));
-    assert_string_equal(aidx_ent_reg(&g.idx, e, 0)->ep, "alpine");
-    assert_false(aidx_ent_in_range(aidx_ent_next(e), "ep", "alp", 3));
+    assert_null(aidx_find(&g.idx, LOOKUP_ORIGIN_KEY, "coap://h"));
+    /* an ep prefix range, in ep order */
+    rd_order_walk(&g, RD_ORD_EP, "alp", 3, false, see_one, &sn);
+    assert_int_equal(sn.n, 2);
+    assert_string_equal(sn.v[0]->ep, "alpha");
+    assert_string_equal(sn.v[1]->ep, "alpine");
+    assert_true(registry_by_ep(&g, "alpine") == b);
+    assert_null(registry_by_ep(&g, "alp"));
     /* removing the first posting moves the last into its slot */
     registry_remove(&g, a);
-    assert_int_equal(aidx_ent_count(aidx_find(&g.idx, "base", "coap://h")), 2);
+    assert_int_equal(order_count(&g, RD_ORD_BASE, "coap://h", 0, true), 2);
     assert_null(aidx_find(&g.idx, "rt", "y"));
-    assert_null(aidx_find(&g.idx, "ep", "alpha"));
+    assert_int_equal(order_count(&g, RD_ORD_EP, "alpha", 0, true), 0);
+    assert_null(registry_by_ep(&g, "alpha"));
     registry_remove(&g, b);
-    assert_int_equal(aidx_ent_count(aidx_find(&g.idx, "base", "coap://h")), 1);
-    assert_true(aidx_ent_reg(&g.idx, aidx_find(&g.idx, "base", "coap://h"), 0) == c);
+    sn.n = 0;
+    rd_order_walk(&g, RD_ORD_BASE, "coap://h", 0, true, see_one, &sn);
+    assert_int_equal(sn.n, 1);
+    assert_true(sn.v[0] == c);
     /* an in-place change */
     assert_int_equal(reg_add_attr(c, "et", "e.f", true), 0);
     assert_null(aidx_find(&g.idx, "et", "e.f"));
     assert_int_equal(registry_changed(&g, c), 0);
     assert_int_equal(aidx_ent_count(aidx_find(&g.idx, "et", "e.f")), 1);
     /* a change that keeps the keys keeps the entries (joined before left) */
-    e = aidx_find(&g.idx, "ep", "beta");
+    e = aidx_find(&g.idx, "et", "e.f");
     assert_int_equal(registry_changed(&g, c), 0);
-    assert_true(aidx_find(&g.idx, "ep", "beta") == e);
+    assert_true(aidx_find(&g.idx, "et", "e.f") == e);
     assert_int_equal(aidx_ent_count(e), 1);
-    assert_int_equal(c->naim, 3); /* ep, base, et, and nothing twice */
+    assert_int_equal(c->naim, 1); /* et only (ep and base: the orders), nothing twice */
+    /* a base change moves it in the base order, and counts as a change of
+     * both bases (Observe) */
+    aidx_touch_reset(&g.idx);
+    registry_unindex(&g, c);
+    assert_int_equal(reg_set_names(c, NULL, NULL, "coap://k/x", NULL), 0);
+    registry_reindex(&g, c);
+    assert_true(aidx_touched(&g.idx, "base", "coap://h"));
+    assert_true(aidx_touched(&g.idx, "base", "coap://k/x"));
+    assert_true(aidx_touched(&g.idx, LOOKUP_ORIGIN_KEY, "coap://k"));
+    assert_true(aidx_touched(&g.idx, "ep", "beta"));
+    assert_false(aidx_touched(&g.idx, "ep", "alpha"));
+    assert_int_equal(order_count(&g, RD_ORD_BASE, "coap://h", 0, true), 0);
+    assert_int_equal(order_count(&g, RD_ORD_BASE, "coap://k/x", 0, true), 1);
+    /* its relative links go: the origin key (no membership) still counts
+     * as touched, or an href observer under it would miss the change */
+    assert_int_equal(reg_set_links(c, "</a>", 4, err, sizeof(err)), 0);
+    assert_int_equal(registry_changed(&g, c), 0);
+    aidx_touch_reset(&g.idx);
+    assert_int_equal(reg_set_links(c, "<coap://z.example/a>", 20, err, sizeof(err)), 0);
+    assert_int_equal(registry_changed(&g, c), 0);
+    assert_true(aidx_touched(&g.idx, LOOKUP_ORIGIN_KEY, "coap://k"));
+    assert_true(aidx_touched(&g.idx, "href", "coap://z.example/a"));
     reg_free(a);
     reg_free(b);
+    registry_free(&g);
+}
+
+struct sorted {
+    int k;
+    const struct rd_reg *last;
+    size_t n;
+};
+
+static int sorted_one(void *arg, const struct rd_reg *r)
+{
+    struct sorted *w = arg;
+
+    if (w->last != NULL) {
+        int c = w->k == RD_ORD_EP ? strcmp(w->last->ep, r->ep) : strcmp(w->last->base, r->base);
+        assert_true(c < 0 || (c == 0 && w->last->id < r->id));
+    }
+    w->last = r;
+    w->n++;
+    return 0;
+}
+
+/* The orders against a plain scan: many registrations, few distinct
+ * bases (one shared by hundreds), removals and base changes in between;
+ * exact and prefix walks give exactly the matching ones, in (key, id)
+ * order. */
+static void test_orders_match_scan(void **state)
+{
+    enum { N = 1500 };
+    static const char *const bases[] = {"coap://h", "coap://h:1", "coap://h/p", "coap://k"};
+    struct registry g;
+    struct rd_reg *r[N];
+    bool in[N];
+    struct rnd rr = {7};
+    (void)state;
+
+    assert_int_equal(registry_init(&g), 0);
+    for (unsigned i = 0; i < N; i++) {
+        char ep[32];
+        r[i] = reg_new();
+        r[i]->id = i + 1;
+        snprintf(ep, sizeof(ep), "n%u", rnd(&rr, 400)); /* some eps repeat (other d) */
+        assert_int_equal(reg_set_names(r[i], ep, NULL, bases[rnd(&rr, 4)], NULL), 0);
+        assert_int_equal(registry_insert(&g, r[i]), 0);
+        in[i] = true;
+    }
+    for (unsigned round = 0; round < 6; round++) {
+        for (unsigned j = 0; j < N / 5; j++) {
+            unsigned i = rnd(&rr, N);
+            if (in[i] && rnd(&rr, 2)) {
+                registry_remove(&g, r[i]);
+                in[i] = false;
+            } else if (in[i]) {
+                registry_unindex(&g, r[i]);
+                assert_int_equal(reg_set_names(r[i], NULL, NULL, bases[rnd(&rr, 4)], NULL), 0);
+                registry_reindex(&g, r[i]);
+            } else {
+                assert_int_equal(registry_insert(&g, r[i]), 0);
+                in[i] = true;
+            }
+        }
+        static const char *const stems[] = {"n1", "n12", "n3", "n399", "n", "x", ""};
+        for (unsigned s = 0; s < NELEM(stems); s++) {
+            for (int exact = 0; exact < 2; exact++) {
+                size_t want = 0, len = strlen(stems[s]);
+                for (unsigned i = 0; i < N; i++)
+                    want += in[i] && (exact ? strcmp(r[i]->ep, stems[s]) == 0
+                                            : strncmp(r[i]->ep, stems[s], len) == 0);
+                assert_int_equal(order_count(&g, RD_ORD_EP, stems[s], len, exact), want);
+            }
+        }
+        for (unsigned b = 0; b < NELEM(bases); b++) {
+            size_t want = 0, wantp = 0;
+            for (unsigned i = 0; i < N; i++) {
+                want += in[i] && strcmp(r[i]->base, bases[b]) == 0;
+                wantp += in[i] && strncmp(r[i]->base, bases[b], strlen(bases[b])) == 0;
+            }
+            assert_true(want > 0);
+            assert_int_equal(order_count(&g, RD_ORD_BASE, bases[b], 0, true), want);
+            assert_int_equal(order_count(&g, RD_ORD_BASE, bases[b], strlen(bases[b]), false),
+                             wantp);
+        }
+        /* each whole order holds every registration, sorted by (key, id) */
+        size_t total = 0;
+        for (unsigned i = 0; i < N; i++)
+            total += in[i];
+        for (int k = 0; k < RD_NORD; k++) {
+            struct sorted w = {.k = k};
+            assert_int_equal(rd_order_walk(&g, k, "", 0, false, sorted_one, &w), 0);
+            assert_int_equal(w.n, total);
+        }
+    }
+    for (unsigned i = 0; i < N; i++)
+        if (!in[i])
+            reg_free(r[i]);
     registry_free(&g);
 }
 
@@ -503,6 +659,7 @@ static void test_bulk_build(void **state)
     const char *eps[6] = {"m", "d", "z", "a", "k", "b"};
     const char *order[6] = {"a", "b", "d", "k", "m", "z"};
     const struct aidx_ent *e;
+    struct seen sn = {.n = 0};
     (void)state;
 
     assert_int_equal(registry_init(&g), 0);
@@ -513,6 +670,7 @@ static void test_bulk_build(void **state)
             char name_[RD_BASE_MAX];
             snprintf(name_, sizeof(name_), "%s", eps[i]);
             assert_int_equal(reg_set_names(r[i], name_, NULL, NULL, NULL), 0);
+            assert_int_equal(reg_add_attr(r[i], "et", name_, true), 0);
         }
         {
             char name_[RD_BASE_MAX];
@@ -523,7 +681,7 @@ static void test_bulk_build(void **state)
     aidx_bulk_begin(&g.idx);
     for (unsigned i = 0; i < 3; i++)
         assert_int_equal(registry_insert(&g, r[i]), 0);
-    assert_int_equal(aidx_ent_count(aidx_find(&g.idx, "ep", "z")), 1); /* exact finds work */
+    assert_int_equal(aidx_ent_count(aidx_find(&g.idx, "et", "z")), 1); /* exact finds work */
     aidx_bulk_end(&g.idx);
     aidx_bulk_begin(&g.idx); /* into a list that is not empty */
     for (unsigned i = 3; i < 5; i++)
@@ -534,13 +692,17 @@ static void test_bulk_build(void **state)
     registry_remove(&g, r[1]); /* ends the bulk build, then removes "d" */
     assert_int_equal(registry_insert(&g, r[1]), 0);
     aidx_bulk_end(&g.idx);
-    e = aidx_first_ge(&g.idx, "ep", "");
+    e = aidx_first_ge(&g.idx, "et", "");
     for (unsigned i = 0; i < 6; i++, e = aidx_ent_next(e)) {
-        assert_true(aidx_ent_in_range(e, "ep", "", 0));
+        assert_true(aidx_ent_in_range(e, "et", "", 0));
         assert_string_equal(aidx_ent_reg(&g.idx, e, 0)->ep, order[i]);
     }
-    assert_false(aidx_ent_in_range(e, "ep", "", 0));
-    assert_int_equal(aidx_ent_count(aidx_find(&g.idx, "base", "coap://h0")), 3);
+    assert_false(aidx_ent_in_range(e, "et", "", 0));
+    rd_order_walk(&g, RD_ORD_EP, "", 0, false, see_one, &sn);
+    assert_int_equal(sn.n, 6);
+    for (unsigned i = 0; i < 6; i++)
+        assert_string_equal(sn.v[i]->ep, order[i]);
+    assert_int_equal(order_count(&g, RD_ORD_BASE, "coap://h0", 0, true), 3);
     registry_free(&g);
 }
 
@@ -588,9 +750,8 @@ int main(void)
 {
     log_init("test_lookup_index", LOG_LVL_WARN); /* thousands of changes */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_index_structure),
-        cmocka_unit_test(test_bulk_build),
-        cmocka_unit_test(test_expiry_heap),
+        cmocka_unit_test(test_index_structure),    cmocka_unit_test(test_orders_match_scan),
+        cmocka_unit_test(test_bulk_build),         cmocka_unit_test(test_expiry_heap),
         cmocka_unit_test(test_index_matches_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

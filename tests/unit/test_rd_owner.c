@@ -195,7 +195,7 @@ static void test_secrets(void **state)
     /* the secret is the proof of ownership: it moves the name to a new address */
     set_peer("203.0.113.50:7000");
     EXPECT(COAP_POST, "rd", "ep=alice&sec=s3cret", LINKS, COAP_CREATED);
-    assert_int_equal(registry_by_id(&fe->reg, 1)->peer.remote.ss.ss_family, AF_INET);
+    assert_int_equal(registry_by_id(&fe->reg, 1)->peer.remote.u.sa.sa_family, AF_INET);
     EXPECT(COAP_DELETE, "reg/1", "sec=s3cret", NULL, COAP_DELETED);
     assert_non_null(strstr(status(fe), "\"secret_refused\":6"));
     fe_done(fe);
@@ -330,8 +330,10 @@ static void test_pending_and_observers(void **state)
     set_peer("198.51.100.1:5683");
     assert_int_equal(req(fe, COAP_POST, ".well-known/rd", "ep=other", NULL)->rc, RD_PENDING);
 
-    /* lookup observers: one source cannot take them all */
-    for (int i = 0; i < RD_OBSERVERS_PER_SOURCE; i++) {
+    /* lookup observers: one source cannot take them all
+     * (max_lookup_observe_per_client, 256 by default) */
+    assert_int_equal(fe->cfg.max_lookup_observe_per_client, 256);
+    for (int i = 0; i < 256; i++) {
         snprintf(addr, sizeof(addr), "192.0.2.9:%d", 2000 + i);
         set_peer(addr);
         assert_true(reqx(fe, COAP_GET, "rd-lookup/ep", NULL, NULL, -1, obs)->has_obs);
@@ -342,9 +344,16 @@ static void test_pending_and_observers(void **state)
     assert_false(r->has_obs);
     set_peer("203.0.113.3:1");
     assert_true(reqx(fe, COAP_GET, "rd-lookup/ep", NULL, NULL, -1, obs)->has_obs);
+    /* a smaller setting holds for new observers; 0 is no per-source limit */
+    fe->cfg.max_lookup_observe_per_client = 1;
+    set_peer("203.0.113.3:2");
+    assert_false(reqx(fe, COAP_GET, "rd-lookup/ep", NULL, NULL, -1, obs)->has_obs);
+    fe->cfg.max_lookup_observe_per_client = 0;
+    set_peer("192.0.2.9:2");
+    assert_true(reqx(fe, COAP_GET, "rd-lookup/ep", NULL, NULL, -1, obs)->has_obs);
     const char *st = status(fe);
     assert_non_null(strstr(st, "\"simple_pending_full\":1"));
-    assert_non_null(strstr(st, "\"observers_full\":1"));
+    assert_non_null(strstr(st, "\"observers_full\":2"));
     fe_done(fe);
 }
 

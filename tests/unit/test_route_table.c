@@ -38,7 +38,8 @@ static void test_put_get_del(void **state)
     assert_non_null(g);
     assert_string_equal(g->ep, "alice");
     strcpy(a.reg_path, "/reg/2/");
-    assert_int_equal(route_table_put(t, &a), 0); /* replace */
+    assert_int_equal(route_table_put(t, &a), 0);                   /* replace */
+    assert_true(route_table_get(t, "alice.proxy.localhost") == g); /* in the same place */
     assert_int_equal(route_table_count(t), 1);
     assert_string_equal(route_table_get(t, "alice.proxy.localhost")->reg_path, "/reg/2/");
     assert_int_equal(route_table_del(t, "bob.proxy.localhost"), -1);

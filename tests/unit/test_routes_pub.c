@@ -47,7 +47,7 @@ static void add_reg(struct frontend *fe, int64_t id, bool proxied)
     r->lt = 3600;
     r->expires_at = fe->now + 3600000;
     r->peer.transport = RR_TRANSPORT_UDP;
-    snprintf(r->peer.relay, sizeof(r->peer.relay), "udp");
+    r->peer.relay = (uint16_t)proto_relay_intern("udp");
     assert_int_equal(registry_insert(&fe->reg, r), 0);
 }
 

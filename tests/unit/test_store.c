@@ -40,10 +40,13 @@ static struct rd_reg *make_reg(const char *ep, const char *d, uint64_t expires)
     assert_int_equal(reg_set_attr(r, "flag", "", false), 0);
     assert_int_equal(reg_set_attr(r, "quoted", "a \"b\" c", true), 0);
     assert_int_equal(reg_add_attr(r, "et", "c.d", true), 0); /* repeated: RFC 9176 §9.3.1 */
-    r->peer.transport = RR_TRANSPORT_UDP;
-    snprintf(r->peer.relay, sizeof(r->peer.relay), "udp");
-    assert_int_equal(addr_parse(&r->peer.remote, "[2001:db8::7]:61616", 0), 0);
-    assert_int_equal(addr_parse(&r->peer.local, "192.0.2.10:5683", 0), 0);
+    struct rr_peer p;
+    memset(&p, 0, sizeof(p));
+    p.transport = RR_TRANSPORT_UDP;
+    snprintf(p.relay, sizeof(p.relay), "udp");
+    assert_int_equal(addr_parse(&p.remote, "[2001:db8::7]:61616", 0), 0);
+    assert_int_equal(addr_parse(&p.local, "192.0.2.10:5683", 0), 0);
+    assert_int_equal(cpeer_pack(&r->peer, &p), 0);
     return r;
 }
 
@@ -106,9 +109,12 @@ static void test_insert_load_roundtrip(void **state)
     assert_string_equal(l.r[0]->attrs[3].name, "et");
     assert_string_equal(l.r[0]->attrs[3].value, "c.d");
     assert_int_equal(l.r[0]->ka, RR_KA_DEFAULT);
-    assert_string_equal(addr_to_str(&l.r[0]->peer.remote, buf, sizeof(buf)), "[2001:db8::7]:61616");
-    assert_string_equal(addr_to_str(&l.r[0]->peer.local, buf, sizeof(buf)), "192.0.2.10:5683");
-    assert_string_equal(l.r[0]->peer.relay, "udp");
+    struct rr_peer lp;
+    cpeer_unpack(&l.r[0]->peer, &lp);
+    assert_string_equal(addr_to_str(&lp.remote, buf, sizeof(buf)), "[2001:db8::7]:61616");
+    assert_string_equal(addr_to_str(&lp.local, buf, sizeof(buf)), "192.0.2.10:5683");
+    assert_string_equal(lp.relay, "udp");
+    assert_int_equal(lp.transport, RR_TRANSPORT_UDP);
     assert_int_equal(l.r[1]->proxy, RD_PROXY_ONDEMAND);
     assert_string_equal(l.r[1]->host, "bob.lab.proxy.localhost");
     assert_int_equal(l.r[1]->ka, 0);
