@@ -528,6 +528,14 @@ int rc_xfwd_send_response(struct relay_core *c, const uint8_t *id, size_t idlen,
 uint8_t rc_xfwd_fail_code(struct relay_core *c, uint8_t status, const char **diag);
 void rc_xfwd_on_router(struct relay_core *c, uint64_t now);
 void rc_xfwd_on_peer(struct relay_core *c, int xp, uint64_t now);
+/* One message as the loops above receive it (tests/fuzz/fuzz_xfwd.c feeds
+ * them without ZeroMQ): on our ROUTER from routing id id (XFWD_REQUEST,
+ * XFWD_CANCEL), from peer relay xp's DEALER (XFWD_RESPONSE); anything
+ * malformed is logged and dropped. */
+void rc_xfwd_router_msg(struct relay_core *c, const uint8_t *id, size_t idlen, uint16_t type,
+                        const uint8_t *body, size_t len, uint64_t now);
+void rc_xfwd_peer_msg(struct relay_core *c, int xp, uint16_t type, const uint8_t *body, size_t len,
+                      uint64_t now);
 /* Pure: the status mapping without counting (unit-tested). */
 uint8_t rc_xfwd_status_code(uint8_t status, const char **diag);
 /* Relay names become file names in the state dir: plain [a-z0-9-]. */

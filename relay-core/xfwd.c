@@ -274,6 +274,20 @@ static void on_response(struct relay_core *c, int xp, const uint8_t *body, size_
                              ok ? a.coap.p : NULL, ok ? a.coap.len : 0, a.kind, now);
 }
 
+void rc_xfwd_peer_msg(struct relay_core *c, int xp, uint16_t type, const uint8_t *body, size_t len,
+                      uint64_t now)
+{
+    switch (type) {
+    case RR_MSG_XFWD_RESPONSE:
+        on_response(c, xp, body, len, now);
+        break;
+    default:
+        log_warnx("unexpected %s (0x%04x) from relay %s dropped", proto_msg_name(type), type,
+                  rc_xpeer_name(c, xp));
+        break;
+    }
+}
+
 void rc_xfwd_on_peer(struct relay_core *c, int xp, uint64_t now)
 {
     /* bounded per wake-up; the loop comes back for the rest */
@@ -286,15 +300,7 @@ void rc_xfwd_on_peer(struct relay_core *c, int xp, uint64_t now)
                 return;
             continue;
         }
-        switch (type) {
-        case RR_MSG_XFWD_RESPONSE:
-            on_response(c, xp, c->ctlbuf, len, now);
-            break;
-        default:
-            log_warnx("unexpected %s (0x%04x) from relay %s dropped", proto_msg_name(type), type,
-                      c->xpeers[xp].name);
-            break;
-        }
+        rc_xfwd_peer_msg(c, xp, type, c->ctlbuf, len, now);
     }
 }
 
@@ -370,6 +376,23 @@ static void on_cancel(struct relay_core *c, const uint8_t *id, size_t idlen, con
         rc_ux_on_xfwd_cancel(c, &x, now);
 }
 
+void rc_xfwd_router_msg(struct relay_core *c, const uint8_t *id, size_t idlen, uint16_t type,
+                        const uint8_t *body, size_t len, uint64_t now)
+{
+    switch (type) {
+    case RR_MSG_XFWD_REQUEST:
+        on_request(c, id, idlen, body, len, now);
+        break;
+    case RR_MSG_XFWD_CANCEL:
+        on_cancel(c, id, idlen, body, len, now);
+        break;
+    default:
+        log_warnx("unexpected %s (0x%04x) on the relay endpoint dropped", proto_msg_name(type),
+                  type);
+        break;
+    }
+}
+
 void rc_xfwd_on_router(struct relay_core *c, uint64_t now)
 {
     for (int k = 0; k < 256; k++) {
@@ -382,17 +405,6 @@ void rc_xfwd_on_router(struct relay_core *c, uint64_t now)
                 return;
             continue;
         }
-        switch (type) {
-        case RR_MSG_XFWD_REQUEST:
-            on_request(c, id, idlen, c->ctlbuf, len, now);
-            break;
-        case RR_MSG_XFWD_CANCEL:
-            on_cancel(c, id, idlen, c->ctlbuf, len, now);
-            break;
-        default:
-            log_warnx("unexpected %s (0x%04x) on the relay endpoint dropped", proto_msg_name(type),
-                      type);
-            break;
-        }
+        rc_xfwd_router_msg(c, id, idlen, type, c->ctlbuf, len, now);
     }
 }

@@ -89,7 +89,11 @@ static void accept_one(void *arg, int li, int fd, uint64_t now)
 
 static void accept_conn(void *arg, int fd, uint64_t now)
 {
-    struct rt_relay *r = arg;
+    rt_conn_adopt(arg, fd, now);
+}
+
+uint32_t rt_conn_adopt(struct rt_relay *r, int fd, uint64_t now)
+{
     struct rr_addr remote, local;
     int one = 1;
 
@@ -97,7 +101,7 @@ static void accept_conn(void *arg, int fd, uint64_t now)
     uint32_t ci = st_conn_open(&r->s, &remote, &local);
     if (ci == RT_NONE) {
         close(fd);
-        return;
+        return RT_NONE;
     }
     struct tcp_conn *t = &r->tc[ci];
     *t = (struct tcp_conn){.fd = fd};
@@ -105,10 +109,11 @@ static void accept_conn(void *arg, int fd, uint64_t now)
     t->h = (struct rc_handler){.fn = on_conn_event, .arg = r, .idx = ci};
     if (rc_fd_add(&r->s.core, fd, EPOLLIN | EPOLLRDHUP, &t->h) < 0) {
         st_conn_close(&r->s, ci, "epoll", now);
-        return;
+        return RT_NONE;
     }
     /* RFC 8323 §5.3: our CSM is the first message, sent at once */
     st_sig_open(&r->s, ci, now);
+    return ci;
 }
 
 /* ---- output ---- */

@@ -58,6 +58,10 @@ extern const struct st_io rt_io;
 /* Open the tcp_listen listeners, in the core's registry. 0 / -1. */
 int rt_listen_all(struct rt_relay *r);
 void rt_listen_close(struct rt_relay *r);
+/* An accepted socket fd becomes a connection (in the core's registry, our
+ * CSM sent): its index, or RT_NONE (fd closed). tests/fuzz/fuzz_tcp_conn.c
+ * hands it one end of a loopback connection. */
+uint32_t rt_conn_adopt(struct rt_relay *r, int fd, uint64_t now);
 /* The TCP side of the pool (after st_init). 0 / -1. */
 int rt_conns_init(struct rt_relay *r);
 void rt_conns_free(struct rt_relay *r);

@@ -6,10 +6,8 @@
  * output queue, a fragmented message, the close state) and ws_io, the
  * stream layer's view of a WebSocket:
  *   - one CoAP message per binary frame, in RFC 8323 §4.2 framing (no
- *     Length field: a message whose Length nibble is not 0 closes with
- *     1002); fragments are joined up to our Max-Message-Size
- *     (ws_max_message; more closes with 1009, as soon as the frame header
- *     announces it); a text frame closes with 1003;
+ *     Length field); the joining of fragments and its rules (1002, 1003,
+ *     1009) are ws_join.c's, this file acts on its verdict;
  *   - output: libwebsockets writes only from a writeable callback, so every
  *     message is queued (bounded by tcp_outq_max, then the slow reader is
  *     closed with 1008). We frame it ourselves (server frames are a 2, 4
@@ -279,68 +277,51 @@ static int on_established(struct ws_relay *r, struct lws *wsi, struct ws_pss *p)
     return finish(r, wsi, p);
 }
 
-/* One whole message (one binary frame, or its joined fragments). */
-static void on_message(struct ws_relay *r, struct ws_pss *p, const uint8_t *buf, size_t len,
-                       uint64_t now)
-{
-    const char *bad = ws_msg_check(buf, len);
-    if (bad) {
-        r->c.length_nibble++;
-        ws_close(r, p, LWS_CLOSE_STATUS_PROTOCOL_ERR, bad);
-        return;
-    }
-    r->s.c.rx_msgs++;
-    st_msg_on_message(&r->s, p->ci, buf, len, now);
-}
-
 static int on_receive(struct ws_relay *r, struct lws *wsi, struct ws_pss *p, const uint8_t *in,
                       size_t len)
 {
     uint64_t now = now_mono_ms();
-    uint32_t max = r->s.lim.max_message;
+    const uint8_t *msg;
+    size_t mlen;
+    uint16_t code;
+    char why[WS_REASON_MAX];
 
     if (p->ci == WS_NONE || p->closing)
         return finish(r, wsi, p); /* closing: input is dropped */
     struct st_conn *c = &r->s.conns[p->ci];
     sig_on_rx(&c->sig, now);
-    if (!lws_frame_is_binary(wsi)) {
-        r->c.text_frames++;
-        ws_close(r, p, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
-                 "text frame: CoAP over WebSockets is one message per binary frame (RFC 8323 "
-                 "section 4)");
-        return finish(r, wsi, p);
-    }
-    size_t rest = lws_remaining_packet_payload(wsi);
-    if ((size_t)p->in_len + len + rest > max) {
-        char why[WS_REASON_MAX];
-        r->s.c.too_big++;
-        snprintf(why, sizeof(why), "message larger than our Max-Message-Size %u", (unsigned)max);
-        ws_close(r, p, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, why);
-        return finish(r, wsi, p);
-    }
-    bool whole = lws_is_final_fragment(wsi) && rest == 0;
-    if (whole && p->in_len == 0) {
-        on_message(r, p, in, len, now); /* the usual case: no copy */
-    } else {
-        uint8_t *q = realloc(p->in, p->in_len + len);
-        if (!q) {
-            ws_close(r, p, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-            return finish(r, wsi, p);
-        }
-        p->in = q;
-        memcpy(p->in + p->in_len, in, len);
-        p->in_len += (uint32_t)len;
-        if (whole) {
-            on_message(r, p, p->in, p->in_len, now);
-            free(p->in);
-            p->in = NULL;
-            p->in_len = 0;
-            if (p->ci != WS_NONE)
-                r->s.conns[p->ci].sig.partial_since_ms = 0;
-        } else if (c->sig.partial_since_ms == 0) {
-            /* the half-message clock starts when a message starts */
+    const struct ws_piece pc = {.in = in,
+                                .len = len,
+                                .rest = lws_remaining_packet_payload(wsi),
+                                .binary = lws_frame_is_binary(wsi),
+                                .final = lws_is_final_fragment(wsi)};
+    switch (ws_join_feed(&p->in, &pc, r->s.lim.max_message, &msg, &mlen, &code, why, sizeof(why))) {
+    case WS_JOIN_MORE:
+        /* the half-message clock starts when a message starts */
+        if (c->sig.partial_since_ms == 0)
             c->sig.partial_since_ms = now;
-        }
+        break;
+    case WS_JOIN_MSG:
+        c->sig.partial_since_ms = 0;
+        r->s.c.rx_msgs++;
+        st_msg_on_message(&r->s, p->ci, msg, mlen, now);
+        ws_join_done(&p->in);
+        break;
+    case WS_JOIN_TEXT:
+        r->c.text_frames++;
+        ws_close(r, p, code, why);
+        break;
+    case WS_JOIN_TOO_BIG:
+        r->s.c.too_big++;
+        ws_close(r, p, code, why);
+        break;
+    case WS_JOIN_BAD:
+        r->c.length_nibble++;
+        ws_close(r, p, code, why);
+        break;
+    case WS_JOIN_NOMEM:
+        ws_close(r, p, code, why);
+        break;
     }
     if (p->ci != WS_NONE)
         st_sig_rearm(&r->s, p->ci);
@@ -406,12 +387,10 @@ static void on_closed(struct ws_relay *r, struct ws_pss *p)
             r->wsi[p->ci] = NULL; /* shutting down: st_free ends the rest */
         else
             st_conn_close(&r->s, p->ci,
-                          p->in_len ? "closed in the middle of a message" : "closed by peer",
+                          p->in.len ? "closed in the middle of a message" : "closed by peer",
                           now_mono_ms());
     }
-    free(p->in);
-    p->in = NULL;
-    p->in_len = 0;
+    ws_join_done(&p->in);
     outq_free(&p->out);
 }
 

@@ -15,11 +15,15 @@
  *             subprotocol coap, else a clear HTTP status and text), plain
  *             HTTP to that path (426), the status page's files (ws_www_dir)
  *   xff.c     X-Forwarded-For (pure, unit-tested)
+ *   ws_rules.c, ws_join.c  pure rules on the peer's input: the upgrade,
+ *             a whole message's check, the joining of frames and their
+ *             pieces up to our Max-Message-Size (fuzzed)
  *   conn.c    the coap protocol: a WebSocket connection is a stream
  *             connection; one CoAP message per binary frame (no Length
- *             field), reassembly of fragments up to our Max-Message-Size,
- *             the per-connection output queue (frames we build, all of
- *             them in one send per writeable callback), WebSocket close with status code and reason
+ *             field), acting on ws_join.c's verdicts, the per-connection
+ *             output queue (frames we build, all of them in one send per
+ *             writeable callback), WebSocket close with status code and
+ *             reason
  *
  * Why libuv: Debian's libwebsockets 4.1.6 is built without
  * LWS_WITH_EXTERNAL_POLL (no ADD_POLL_FD/DEL_POLL_FD callbacks), so the
@@ -60,19 +64,42 @@
 
 enum ws_timer_kind { WS_T_UV = ST_T_IO };
 
+/* A message arriving in fragments (ws_join.c). */
+struct ws_join {
+    uint8_t *buf; /* what came so far, NULL when nothing */
+    uint32_t len;
+};
+
+/* One piece of input as libwebsockets' receive callback hands it. */
+struct ws_piece {
+    const uint8_t *in;
+    size_t len;
+    size_t rest; /* bytes of this frame still to come (lws_remaining_packet_payload) */
+    bool binary; /* the message's opcode (a continuation keeps its first frame's) */
+    bool final;  /* the frame is the message's last (lws_is_final_fragment) */
+};
+
+enum ws_join_verdict {
+    WS_JOIN_MORE,    /* kept: the message is not complete */
+    WS_JOIN_MSG,     /* *msg is one whole message; ws_join_done after it */
+    WS_JOIN_TEXT,    /* close: a text frame */
+    WS_JOIN_TOO_BIG, /* close: over Max-Message-Size */
+    WS_JOIN_BAD,     /* close: the message fails ws_msg_check */
+    WS_JOIN_NOMEM,   /* close: out of memory */
+};
+
 /* libwebsockets' per-session data of a coap connection. */
 struct ws_pss {
     struct lws *wsi;
     uint32_t ci; /* stream connection, WS_NONE once it is closed there */
     uint64_t id;
-    struct outq out; /* whole server frames, framed by conn.c */
-    uint8_t *in;     /* a message arriving in fragments */
-    uint32_t in_len;
-    bool releasing;   /* Release: close once out is empty */
-    bool closing;     /* send a close frame (code, reason) and hang up */
-    bool close_sent;  /* it went out: wait for the peer's (or the timeout) */
-    bool dead;        /* libwebsockets is closing it: no more callbacks */
-    bool write_asked; /* a writeable callback is pending (conn.c) */
+    struct outq out;   /* whole server frames, framed by conn.c */
+    struct ws_join in; /* a message arriving in fragments */
+    bool releasing;    /* Release: close once out is empty */
+    bool closing;      /* send a close frame (code, reason) and hang up */
+    bool close_sent;   /* it went out: wait for the peer's (or the timeout) */
+    bool dead;         /* libwebsockets is closing it: no more callbacks */
+    bool write_asked;  /* a writeable callback is pending (conn.c) */
     uint16_t close_code;
     char reason[WS_REASON_MAX];
 };
@@ -141,6 +168,18 @@ unsigned ws_upgrade_check(const char *upgrade, const char *uri, const char *prot
 /* One whole message from a binary frame: NULL if it may go to the stream
  * layer, else why the connection is closed (protocol error). */
 const char *ws_msg_check(const uint8_t *buf, size_t len);
+
+/* ws_join.c: joining frames and their pieces into messages */
+/* Take piece pc of a message of at most max bytes: WS_JOIN_MORE, or
+ * WS_JOIN_MSG with *msg / *msg_len the whole message (pc->in itself when
+ * it came in one piece: no copy), or a close verdict with *code (RFC 6455
+ * status) and why. After WS_JOIN_MSG, and before the connection goes,
+ * ws_join_done. */
+enum ws_join_verdict ws_join_feed(struct ws_join *j, const struct ws_piece *pc, uint32_t max,
+                                  const uint8_t **msg, size_t *msg_len, uint16_t *code, char *why,
+                                  size_t why_len);
+/* Forget (and free) what is kept. */
+void ws_join_done(struct ws_join *j);
 
 /* conn.c */
 extern const struct st_io ws_io;

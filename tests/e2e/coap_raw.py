@@ -1,7 +1,8 @@
 """coap_raw.py - CoAP over UDP by hand (RFC 7252 §3), for the test scripts
 that need datagrams libcoap's clients do not send (udp_raw.py,
-route_flood.py, udp_flood.py): encode one option or a whole message,
-split a datagram into its header fields and options. Owns nothing; talks to nothing."""
+route_flood.py, udp_flood.py, cord_ep_replay.py): encode one option or a
+whole message, split a datagram into its header fields, options and
+payload. Owns nothing; talks to nothing."""
 
 
 def opt(delta, val):
@@ -30,8 +31,8 @@ def message(typ, code, mid, tok, opts, payload=b""):
     return bytes(b)
 
 
-def split(d):
-    """(type, code byte, message id, token, [(option number, value)])"""
+def walk(d):
+    """([(option number, value)], offset of the payload marker or the end)"""
     tkl = d[0] & 15
     out, i, num = [], 4 + tkl, 0
     while i < len(d) and d[i] != 0xFF:
@@ -49,4 +50,15 @@ def split(d):
         num += vals[0]
         out.append((num, d[i:i + vals[1]]))
         i += vals[1]
-    return (d[0] >> 4) & 3, d[1], int.from_bytes(d[2:4], "big"), d[4:4 + tkl], out
+    return out, i
+
+
+def split(d):
+    """(type, code byte, message id, token, [(option number, value)])"""
+    tkl = d[0] & 15
+    return (d[0] >> 4) & 3, d[1], int.from_bytes(d[2:4], "big"), d[4:4 + tkl], walk(d)[0]
+
+
+def payload(d):
+    """the payload after the marker (b"" when there is none)"""
+    return d[walk(d)[1] + 1:]

@@ -2,7 +2,10 @@
  * test_ws_rules.c - unit tests for relay-ws/ws_rules.c: the upgrade verdict
  * (404 for another path, 400 for another upgrade or no coap subprotocol,
  * accepted with coap anywhere in the list) and the whole-message check
- * (empty, Length nibble not 0).
+ * (empty, Length nibble not 0); relay-ws/ws_join.c: fragments joined in
+ * order, a whole frame passed without a copy, text 1003, over the limit
+ * 1009 (also when only announced, or announced near SIZE_MAX), a bad
+ * joined message 1002.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,11 +49,73 @@ static void test_message(void **state)
     assert_non_null(ws_msg_check(tcp_len, sizeof(tcp_len)));
 }
 
+/* Feed one piece; the verdict, *msg / *n set. */
+static enum ws_join_verdict feed(struct ws_join *j, const void *in, size_t len, size_t rest,
+                                 bool binary, bool final, const uint8_t **msg, size_t *n,
+                                 uint16_t *code)
+{
+    char why[WS_REASON_MAX] = "";
+    const struct ws_piece pc = {
+        .in = in, .len = len, .rest = rest, .binary = binary, .final = final};
+    enum ws_join_verdict v = ws_join_feed(j, &pc, 64, msg, n, code, why, sizeof(why));
+    if (v != WS_JOIN_MORE && v != WS_JOIN_MSG)
+        assert_true(why[0]);
+    return v;
+}
+
+static void test_join(void **state)
+{
+    static const uint8_t get[] = {0x01, 0x01, 0x7a, 0xb4, 'c', 'o', 'r', 'e'};
+    static const uint8_t big[40] = {0};
+    struct ws_join j = {0};
+    const uint8_t *msg;
+    size_t n;
+    uint16_t code = 0;
+    (void)state;
+
+    /* one whole frame: the piece itself */
+    assert_int_equal(feed(&j, get, sizeof(get), 0, true, true, &msg, &n, &code), WS_JOIN_MSG);
+    assert_ptr_equal(msg, get);
+    assert_int_equal(n, sizeof(get));
+    ws_join_done(&j);
+    /* three fragments, the middle one in two pieces */
+    assert_int_equal(feed(&j, get, 2, 0, true, false, &msg, &n, &code), WS_JOIN_MORE);
+    assert_int_equal(feed(&j, get + 2, 2, 2, true, false, &msg, &n, &code), WS_JOIN_MORE);
+    assert_int_equal(feed(&j, get + 4, 2, 0, true, false, &msg, &n, &code), WS_JOIN_MORE);
+    assert_int_equal(feed(&j, get + 6, 2, 0, true, true, &msg, &n, &code), WS_JOIN_MSG);
+    assert_int_equal(n, sizeof(get));
+    assert_memory_equal(msg, get, sizeof(get));
+    ws_join_done(&j);
+    assert_null(j.buf);
+    /* text */
+    assert_int_equal(feed(&j, "hi", 2, 0, false, true, &msg, &n, &code), WS_JOIN_TEXT);
+    assert_int_equal(code, 1003);
+    /* over 64: joined, announced, announced near SIZE_MAX (no wrap) */
+    assert_int_equal(feed(&j, big, 40, 0, true, false, &msg, &n, &code), WS_JOIN_MORE);
+    assert_int_equal(feed(&j, big, 25, 0, true, true, &msg, &n, &code), WS_JOIN_TOO_BIG);
+    assert_int_equal(code, 1009);
+    assert_int_equal(j.len, 40); /* nothing taken */
+    ws_join_done(&j);
+    assert_int_equal(feed(&j, big, 4, 61, true, true, &msg, &n, &code), WS_JOIN_TOO_BIG);
+    assert_int_equal(feed(&j, big, 4, SIZE_MAX - 2, true, true, &msg, &n, &code), WS_JOIN_TOO_BIG);
+    assert_int_equal(j.len, 0);
+    /* a joined message with a Length nibble; an empty one */
+    static const uint8_t tcp_len[] = {0x10, 0x01, 0x00};
+    assert_int_equal(feed(&j, tcp_len, 1, 0, true, false, &msg, &n, &code), WS_JOIN_MORE);
+    assert_int_equal(feed(&j, tcp_len + 1, 2, 0, true, true, &msg, &n, &code), WS_JOIN_BAD);
+    assert_int_equal(code, 1002);
+    ws_join_done(&j);
+    assert_int_equal(feed(&j, NULL, 0, 0, true, false, &msg, &n, &code), WS_JOIN_MORE);
+    assert_int_equal(feed(&j, NULL, 0, 0, true, true, &msg, &n, &code), WS_JOIN_BAD);
+    ws_join_done(&j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_upgrade),
         cmocka_unit_test(test_message),
+        cmocka_unit_test(test_join),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,12 @@
 //   nocsm WSURI                           upgrade, then nothing at all
 //   idle WSURI N SECONDS                  N upgraded connections (with CSM)
 //                                         held open: "open N" then "still N"
+//   refused WSURI N                       N connections held (CSM both
+//                                         ways), then one more: "held N",
+//                                         "frames C,C..." (its CoAP
+//                                         messages), "abort DIAGNOSTIC",
+//                                         "close CODE REASON", then a Ping
+//                                         on every held one: "pong N"
 'use strict';
 const net = require('net');
 const crypto = require('crypto');
@@ -26,6 +32,14 @@ function waitClose(ws, ms) {
         const t = setTimeout(() => resolve('noclose'), ms);
         ws.on('close', (code, reason) => { clearTimeout(t); resolve(`close ${code} ${reason}`); });
         ws.on('error', () => {});
+    });
+}
+
+// The first message on ws (a Buffer), or null after ms.
+function firstMessage(ws, ms) {
+    return new Promise((resolve) => {
+        const t = setTimeout(() => resolve(null), ms);
+        ws.once('message', (d) => { clearTimeout(t); resolve(Buffer.from(d)); });
     });
 }
 
@@ -217,6 +231,42 @@ async function main() {
         await sleep(secs * 1000);
         out(`still ${all.length - closed}`);
         for (const ws of all) ws.terminate();
+        break;
+    }
+    case 'refused': {
+        const n = Number(b), held = [];
+        for (let i = 0; i < n; i++) {
+            const ws = connect(a);
+            ws.on('error', () => {});
+            const csm = firstMessage(ws, 5000); // the relay's CSM
+            await opened(ws);
+            ws.send(CSM);
+            if (await csm) held.push(ws);
+        }
+        out(`held ${held.length}`);
+        const ws = connect(a);
+        const frames = [];
+        ws.on('message', (d) => frames.push(decode(Buffer.from(d))));
+        const closed = waitClose(ws, 5000);
+        await opened(ws).then(() => ws.send(CSM), () => {});
+        const c = await closed;
+        out(`frames ${frames.map((m) => codeStr(m.code)).join(',')}`);
+        const abort = frames.find((m) => m.code === 0xe5);
+        out(`abort ${abort ? abort.payload.toString() : '-'}`);
+        out(c);
+        // the held connections are still served: a Ping on each, its Pong
+        const pongs = await Promise.all(held.map((h) => {
+            const p = new Promise((resolve) => {
+                const t = setTimeout(() => resolve(0), 3000);
+                h.on('message', (d) => {
+                    if (decode(Buffer.from(d)).code === 0xe3) { clearTimeout(t); resolve(1); }
+                });
+            });
+            h.send(encode({ code: 0xe2, token: Buffer.from([7]) }));
+            return p;
+        }));
+        out(`pong ${pongs.reduce((x, y) => x + y, 0)}`);
+        for (const h of held) h.terminate();
         break;
     }
     default:
