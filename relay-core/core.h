@@ -53,6 +53,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 
 #include "addr.h"
 #include "clone_client.h"
@@ -317,6 +318,10 @@ struct relay_core {
     char name[RR_RELAY_NAME_MAX];
 
     int epfd;
+    /* the events of the epoll_wait being dispatched (rc_dispatch):
+     * rc_fd_del takes back those not yet dispatched */
+    struct epoll_event *batch;
+    int batch_n, batch_next;
     struct timerheap timers; /* sized by the transport (th_init) */
 
     void *zctx, *dealer, *xrouter;
@@ -367,7 +372,13 @@ void rc_free(struct relay_core *c);
 /* Register fd (events: EPOLLIN ...) with its handler; change; remove. 0/-1. */
 int rc_fd_add(struct relay_core *c, int fd, uint32_t events, struct rc_handler *h);
 int rc_fd_mod(struct relay_core *c, int fd, uint32_t events, struct rc_handler *h);
-void rc_fd_del(struct relay_core *c, int fd);
+/* Take fd out of the registry. Events already returned for it by the
+ * epoll_wait being dispatched are dropped too (EPOLL_CTL_DEL does not take
+ * them back): h is never called for fd again, so its slot may be reused at
+ * once. Each handler serves one fd. */
+void rc_fd_del(struct relay_core *c, int fd, const struct rc_handler *h);
+/* Call the handler of each of ev[0..n) (rc_run's dispatch; tests). */
+void rc_dispatch(struct relay_core *c, struct epoll_event *ev, int n, uint64_t now);
 /* Install SIGTERM/SIGINT handlers (they only set a flag). 0 / -1. */
 int rc_signals_install(void);
 /* A timer fired: the core's own (RC_T_DX, RC_T_UX) or the transport's

@@ -206,7 +206,7 @@ void rc_ctl_close(struct relay_core *c)
     rc_xfwd_close(c);
     for (int i = 0; i < c->nzs; i++)
         if (c->zs[i].sock)
-            rc_fd_del(c, c->zs[i].fd);
+            rc_fd_del(c, c->zs[i].fd, &c->zs[i].h);
     if (c->clone)
         clone_client_free(c->clone);
     if (c->dealer)

@@ -98,7 +98,7 @@ int rc_handoff_tx_init(struct rc_handoff *h, struct relay_core *c, const char *p
 static int sniff_take(struct rc_handoff *h, uint32_t i)
 {
     int fd = h->s[i].fd;
-    rc_fd_del(h->c, fd);
+    rc_fd_del(h->c, fd, &h->s[i].h);
     srccount_dec_tag(&h->src, h->s[i].src_h);
     h->s[i].fd = -1;
     h->s[i].fnext = h->free;
@@ -300,7 +300,7 @@ void rc_handoff_on_timer(struct rc_handoff *h, uint64_t now)
 
 static void rx_close(struct rc_handoff *h, int k)
 {
-    rc_fd_del(h->c, h->rx[k]);
+    rc_fd_del(h->c, h->rx[k], &h->rxh[k]);
     close(h->rx[k]);
     h->rx[k] = -1;
 }
@@ -433,7 +433,7 @@ void rc_handoff_stop_rx(struct rc_handoff *h)
         if (h->rx[k] >= 0)
             rx_close(h, k);
     if (h->lfd >= 0) {
-        rc_fd_del(h->c, h->lfd);
+        rc_fd_del(h->c, h->lfd, &h->lh);
         close(h->lfd);
         h->lfd = -1;
     }

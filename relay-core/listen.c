@@ -122,7 +122,7 @@ void rc_listeners_close(struct rc_listeners *l)
 void rc_listeners_stop(struct relay_core *c, struct rc_listeners *l)
 {
     for (int i = 0; i < l->n; i++)
-        rc_fd_del(c, l->fd[i]);
+        rc_fd_del(c, l->fd[i], &l->h[i]);
     rc_listeners_close(l);
 }
 

@@ -160,9 +160,26 @@ int rc_fd_mod(struct relay_core *c, int fd, uint32_t events, struct rc_handler *
     return epoll_ctl(c->epfd, EPOLL_CTL_MOD, fd, &ev);
 }
 
-void rc_fd_del(struct relay_core *c, int fd)
+void rc_fd_del(struct relay_core *c, int fd, const struct rc_handler *h)
 {
     epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
+    for (int i = c->batch_next; i < c->batch_n; i++)
+        if (c->batch[i].data.ptr == h)
+            c->batch[i].data.ptr = NULL;
+}
+
+void rc_dispatch(struct relay_core *c, struct epoll_event *ev, int n, uint64_t now)
+{
+    c->batch = ev;
+    c->batch_n = n;
+    for (int i = 0; i < n; i++) {
+        struct rc_handler *h = ev[i].data.ptr;
+        c->batch_next = i + 1;
+        if (h) /* NULL: its fd left the registry earlier in this batch */
+            h->fn(h, ev[i].events, now);
+    }
+    c->batch = NULL;
+    c->batch_n = c->batch_next = 0;
 }
 
 /* ---- ZeroMQ sockets in the registry ---- */
@@ -383,10 +400,7 @@ int rc_run(struct relay_core *c)
             return -1;
         }
         now = now_mono_ms();
-        for (int i = 0; i < n; i++) {
-            struct rc_handler *h = ev[i].data.ptr;
-            h->fn(h, ev[i].events, now);
-        }
+        rc_dispatch(c, ev, n, now);
         while ((t = th_pop_due(&c->timers, now)) != NULL)
             rc_on_timer(c, t, now);
         if (c->clone && now >= c->next_clone_ms) {

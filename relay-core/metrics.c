@@ -43,7 +43,7 @@ static void watch(void *arg, int slot, int fd, enum hm_op op, unsigned events)
     else if (op == HM_MOD)
         rc_fd_mod(mx->c, fd, ev, &mx->h[slot]);
     else
-        rc_fd_del(mx->c, fd);
+        rc_fd_del(mx->c, fd, &mx->h[slot]);
 }
 
 static void render(void *arg, struct strbuf *sb)

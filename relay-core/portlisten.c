@@ -54,7 +54,7 @@ void rc_plis_close(struct relay_core *c, struct rc_port_listeners *p, uint16_t p
         struct rc_plisten *l = &p->pl[slot(c, p, port, k)];
         if (l->fd < 0)
             continue;
-        rc_fd_del(c, l->fd);
+        rc_fd_del(c, l->fd, &l->h);
         close(l->fd);
         l->fd = -1;
     }
@@ -110,7 +110,7 @@ void rc_plis_stop(struct relay_core *c, struct rc_port_listeners *p)
 {
     for (uint32_t i = 0; p->pl && i < p->n; i++)
         if (p->pl[i].fd >= 0) {
-            rc_fd_del(c, p->pl[i].fd);
+            rc_fd_del(c, p->pl[i].fd, &p->pl[i].h);
             close(p->pl[i].fd);
             p->pl[i].fd = -1;
         }

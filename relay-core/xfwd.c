@@ -155,7 +155,7 @@ void rc_xfwd_close(struct relay_core *c)
     /* out of the registry first (their ZMQ_FDs close with the sockets) */
     for (int i = 0; i < c->nzs; i++)
         if (c->zs[i].sock && (c->zs[i].xp >= 0 || c->zs[i].sock == c->xrouter)) {
-            rc_fd_del(c, c->zs[i].fd);
+            rc_fd_del(c, c->zs[i].fd, &c->zs[i].h);
             c->zs[i].sock = NULL;
         }
     for (int i = 0; i < c->nxpeers; i++)

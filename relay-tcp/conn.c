@@ -314,17 +314,12 @@ static void io_closed(void *io, uint32_t ci, const char *why)
     (void)why; /* TCP has no close reason: an Abort carried it, if any */
 
     if (t->fd >= 0) {
-        rc_fd_del(&r->s.core, t->fd);
+        rc_fd_del(&r->s.core, t->fd, &t->h);
         close(t->fd);
     }
     free(t->in);
     outq_free(&t->out);
-    /* the handler stays: an event for this fd may still wait later in the
-     * loop's current epoll batch (EPOLL_CTL_DEL does not take back what
-     * epoll_wait returned), and on_conn_event drops it because the slot
-     * is free; a zeroed handler was a call through NULL (seen under
-     * tools/bench/run-transports.sh at 64 in flight) */
-    *t = (struct tcp_conn){.fd = -1, .h = t->h};
+    *t = (struct tcp_conn){.fd = -1};
 }
 
 const struct st_io rt_io = {

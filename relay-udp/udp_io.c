@@ -203,7 +203,7 @@ void udp_port_close(void *tp, uint16_t port)
             continue;
         if (s->txq >= 0)
             udp_flush_q(r, &r->rxb->tx[s->txq]); /* what waits leaves first */
-        rc_fd_del(&r->core, s->fd);
+        rc_fd_del(&r->core, s->fd, &s->h);
         close(s->fd);
         s->fd = -1;
     }

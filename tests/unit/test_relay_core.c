@@ -27,6 +27,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -606,10 +607,79 @@ static void test_loop(void **state)
     assert_true(f->fd_events >= 1);
     assert_true(f->ticks >= 1);
     assert_true(f->flushes >= 1);
-    rc_fd_del(&f->core, f->pipefd[0]);
+    rc_fd_del(&f->core, f->pipefd[0], &f->h);
     close(f->pipefd[0]);
     close(f->pipefd[1]);
     signal(SIGTERM, SIG_DFL);
+}
+
+/* Two readable pipes in one epoll batch; the first one's handler closes
+ * the second (as a transport closing a connection does) and reuses its
+ * handler for a new fd: the second's event, already returned by
+ * epoll_wait, is not dispatched to anyone. */
+struct stale_fix {
+    struct relay_core *c;
+    int p[2][2], reuse[2];
+    struct rc_handler h[2];
+    int calls[2];
+};
+
+static void on_stale(struct rc_handler *h, uint32_t events, uint64_t now)
+{
+    struct stale_fix *s = h->arg;
+    int other = 1 - (int)h->idx;
+    (void)events;
+    (void)now;
+    char byte;
+    s->calls[h->idx]++;
+    if (s->calls[0] + s->calls[1] > 1) {
+        assert_int_equal(read(s->reuse[0], &byte, 1), 1);
+        return;
+    }
+    assert_int_equal(read(s->p[h->idx][0], &byte, 1), 1);
+    rc_fd_del(s->c, s->p[other][0], &s->h[other]);
+    close(s->p[other][0]);
+    s->p[other][0] = -1;
+    /* the slot is free at once: a new fd takes it */
+    assert_int_equal(pipe2(s->reuse, O_NONBLOCK), 0);
+    assert_int_equal(rc_fd_add(s->c, s->reuse[0], EPOLLIN, &s->h[other]), 0);
+}
+
+static void test_loop_stale_event(void **state)
+{
+    struct fake *f = *state;
+    struct stale_fix s = {.c = &f->core};
+    struct epoll_event ev[4];
+
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(pipe2(s.p[k], O_NONBLOCK), 0);
+        s.h[k] = (struct rc_handler){.fn = on_stale, .arg = &s, .idx = (uint32_t)k};
+        assert_int_equal(rc_fd_add(&f->core, s.p[k][0], EPOLLIN, &s.h[k]), 0);
+        assert_int_equal(write(s.p[k][1], "x", 1), 1);
+    }
+    int n = epoll_wait(f->core.epfd, ev, 4, 1000);
+    assert_int_equal(n, 2);
+    rc_dispatch(&f->core, ev, n, now_mono_ms());
+    /* whichever came first ran once; the other was never called */
+    assert_int_equal(s.calls[0] + s.calls[1], 1);
+    /* the next batch: the reused handler hears only its new fd */
+    assert_int_equal(epoll_wait(f->core.epfd, ev, 4, 0), 0);
+    assert_int_equal(write(s.reuse[1], "y", 1), 1);
+    n = epoll_wait(f->core.epfd, ev, 4, 1000);
+    assert_int_equal(n, 1);
+    rc_dispatch(&f->core, ev, n, now_mono_ms());
+    assert_int_equal(s.calls[0] + s.calls[1], 2);
+    assert_int_equal(s.calls[0], 1);
+    assert_int_equal(s.calls[1], 1);
+    for (int k = 0; k < 2; k++) {
+        if (s.p[k][0] >= 0) {
+            rc_fd_del(&f->core, s.p[k][0], &s.h[k]);
+            close(s.p[k][0]);
+        }
+        close(s.p[k][1]);
+    }
+    close(s.reuse[0]);
+    close(s.reuse[1]);
 }
 
 /* ---- the exchange pools and the outcome of upstream exchanges ---- */
@@ -1012,6 +1082,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rd_decoders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xfwd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loop_stale_event, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dx_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dx_find_observation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dx_rd_resend, setup, teardown),
