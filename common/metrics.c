@@ -172,6 +172,8 @@ static const struct mx_def mx_table[] = {
     {"rx_bad", "rdrelay_bad_messages_total", NULL, C, "Malformed messages or frames dropped."},
     {"bad_frames", "rdrelay_bad_messages_total", NULL, C, ""},
     {"tx_err", "rdrelay_send_errors_total", NULL, C, "Send errors."},
+    {"tx_segmented", "rdrelay_udp_segmented_total", NULL, C,
+     "relay-udp: datagrams sent in UDP_SEGMENT runs (several to one peer in one send)."},
     {"separate", "rdrelay_separate_responses_total", NULL, C,
      "Exchanges answered with an empty ACK first (the answer went separately)."},
     {"retransmissions", "rdrelay_retransmissions_total", NULL, C, "CON retransmissions sent."},

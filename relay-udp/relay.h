@@ -27,6 +27,8 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "addr.h"
 #include "amplify.h"
@@ -75,6 +77,7 @@ struct ru_sock {
     struct rr_addr bound; /* as configured (may be a wildcard) */
     uint8_t kind;         /* enum ru_sock_kind */
     uint16_t mux_port;    /* RU_SOCK_MUX: the hosting port */
+    bool no_gso;          /* the kernel refused UDP_SEGMENT on it (udp_gso.c) */
 };
 
 /* A CON/NON message we sent and may retransmit; also the cached answer to a
@@ -185,6 +188,7 @@ struct ru_rxbatch;
 /* What only the UDP transport counts (the rest: core.c, struct rc_counters). */
 struct ru_counters {
     uint64_t rx, tx, rx_bad, tx_err;
+    uint64_t tx_segmented; /* datagrams sent in UDP_SEGMENT runs (udp_gso.c) */
     uint64_t dup_requests, retransmissions, rtx_exhausted;
     uint64_t ka_pings, ka_unreachable, ka_reachable;
     uint64_t pings_answered;
@@ -238,6 +242,14 @@ void udp_port_close(void *tp, uint16_t port);
 int udp_send(struct relay *r, int sock, const struct rr_addr *remote, const struct rr_addr *local,
              const void *buf, size_t len);
 void udp_flush(struct relay *r);
+/* udp_gso.c: how many of the n queued datagrams h[] (one iovec each) may
+ * leave as one UDP_SEGMENT send (1: on its own); the message for such a
+ * run of k into out, with iov (k entries) and ctl (the first's control
+ * messages and the segment size: UDP_GSO_CTL bytes) as its storage. */
+#define UDP_GSO_CTL (CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t)))
+unsigned udp_gso_run(const struct mmsghdr *h, unsigned n);
+void udp_gso_build(struct msghdr *out, const struct mmsghdr *h, unsigned k, struct iovec *iov,
+                   void *ctl, size_t ctl_size);
 /* Socket whose address serves `local` (exact, or a wildcard on its port), -1. */
 int udp_sock_for_local(const struct relay *r, const struct rr_addr *local);
 /* Receive a batch from one socket and hand each datagram to msglayer;

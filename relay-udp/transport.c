@@ -55,6 +55,7 @@ static unsigned counters(void *tp, struct rc_counter *f, unsigned max)
         {"exchanges_up", r->core.ux.used},
         {"rx_bad", r->c.rx_bad},
         {"tx_err", r->c.tx_err},
+        {"tx_segmented", r->c.tx_segmented},
         {"pings_answered", r->c.pings_answered},
         {"separate", r->c.separate},
         {"amp_challenged", r->amp.c.challenged},

@@ -43,9 +43,17 @@ struct ru_txq {
     uint32_t link; /* free list (relay-core/slotpool.h) */
     int sock;      /* while lent: the socket it sends on */
     unsigned n;
-    struct mmsghdr hdr[RU_TX_BATCH];
+    struct mmsghdr hdr[RU_TX_BATCH]; /* one per datagram, as queued */
     struct iovec iov[RU_TX_BATCH];
     struct ru_txslot slot[RU_TX_BATCH];
+    /* what one flush sends: runs of hdr[] coalesced (udp_gso.c) */
+    struct mmsghdr run[RU_TX_BATCH];
+    struct iovec run_iov[RU_TX_BATCH];
+    uint8_t run_first[RU_TX_BATCH], run_len[RU_TX_BATCH];
+    union {
+        char buf[UDP_GSO_CTL];
+        struct cmsghdr align;
+    } run_ctl[RU_TX_BATCH];
 };
 
 /* recvmmsg buffers and the send queues (lent to sockets, lent[] in the
@@ -131,6 +139,7 @@ static int udp_open_one(struct ru_sock *s, const struct rr_addr *a)
     s->bound = *a;
     s->kind = RU_SOCK_NAME;
     s->mux_port = 0;
+    s->no_gso = false;
     log_info("listening on udp %s", addr_to_str(a, name, sizeof(name)));
     return 0;
 fail:
@@ -268,27 +277,76 @@ int udp_sock_for_local(const struct relay *r, const struct rr_addr *local)
     return wild;
 }
 
-/* Send queue of one socket: datagrams queued by udp_send during one loop
- * iteration leave together in one sendmmsg (syscalls dominate the relay's
- * cost; see docs/benchmarks.md). The bytes are copied, so callers may pass
- * stack buffers. The queue stays lent until udp_flush. */
-static void udp_flush_q(struct relay *r, struct ru_txq *q)
+/* The datagram at the head of a sendmmsg failed (errno): counted, and
+ * logged unless it is a peer's ICMP error or a full buffer. */
+static void udp_tx_failed(struct relay *r)
+{
+    r->c.tx_err++;
+    if (errno != EAGAIN && errno != ECONNREFUSED && errno != EHOSTUNREACH && errno != ENETUNREACH)
+        log_warn("sendmmsg");
+}
+
+/* n datagrams, one sendmmsg for as many as the kernel takes; a datagram
+ * that fails is counted and skipped. */
+static void udp_send_each(struct relay *r, int fd, struct mmsghdr *h, unsigned n)
 {
     unsigned off = 0;
 
-    while (off < q->n) {
-        int k = sendmmsg(r->socks[q->sock].fd, q->hdr + off, q->n - off, 0);
+    while (off < n) {
+        int k = sendmmsg(fd, h + off, n - off, 0);
         if (k <= 0) {
-            /* this datagram failed: count it and go on with the rest */
-            r->c.tx_err++;
-            if (errno != EAGAIN && errno != ECONNREFUSED && errno != EHOSTUNREACH &&
-                errno != ENETUNREACH)
-                log_warn("sendmmsg");
+            udp_tx_failed(r);
             off++;
             continue;
         }
         r->c.tx += (uint64_t)k;
         off += (unsigned)k;
+    }
+}
+
+/* Send queue of one socket: datagrams queued by udp_send during one loop
+ * iteration leave together in one sendmmsg (syscalls dominate the relay's
+ * cost; see docs/benchmarks.md), runs of them to one peer as one
+ * UDP_SEGMENT message each (udp_gso.c). The bytes are copied, so callers
+ * may pass stack buffers. The queue stays lent until udp_flush. */
+static void udp_flush_q(struct relay *r, struct ru_txq *q)
+{
+    struct ru_sock *s = &r->socks[q->sock];
+    unsigned m = 0;
+
+    for (unsigned i = 0; i < q->n; m++) {
+        unsigned k = s->no_gso ? 1 : udp_gso_run(q->hdr + i, q->n - i);
+        udp_gso_build(&q->run[m].msg_hdr, q->hdr + i, k, q->run_iov + i, q->run_ctl[m].buf,
+                      sizeof(q->run_ctl[m].buf));
+        q->run_first[m] = (uint8_t)i;
+        q->run_len[m] = (uint8_t)k;
+        i += k;
+    }
+    for (unsigned off = 0; off < m;) {
+        int k = sendmmsg(s->fd, q->run + off, m - off, 0);
+        if (k > 0) {
+            for (unsigned j = off; j < off + (unsigned)k; j++) {
+                r->c.tx += q->run_len[j];
+                if (q->run_len[j] > 1)
+                    r->c.tx_segmented += q->run_len[j];
+            }
+            off += (unsigned)k;
+            continue;
+        }
+        /* this message failed: a run is sent again datagram by datagram
+         * (a segment larger than the path MTU is refused as a run; EIO:
+         * the device cannot segment, so none on this socket any more) */
+        if (q->run_len[off] > 1) {
+            if (errno == EIO && !s->no_gso) {
+                s->no_gso = true;
+                log_warnx("udp: UDP_SEGMENT refused (EIO): socket %d sends datagram by datagram",
+                          s->fd);
+            }
+            udp_send_each(r, s->fd, q->hdr + q->run_first[off], q->run_len[off]);
+        } else {
+            udp_tx_failed(r);
+        }
+        off++;
     }
     q->n = 0;
 }
