@@ -14,7 +14,9 @@
 # 10 ms ticks are too coarse for short windows). Each line gives requests/s
 # and CPU per request (µs) of the origin and of the forwarder in between;
 # the last column is the forwarder's CPU per proxied request over the
-# origin's per direct request of the same origin in the same run.
+# origin's per direct request of the same origin in the same run (medians
+# over ROUNDS). Each line also gives the CPU time the hypervisor stole
+# meanwhile (/proc/stat), which inflates every figure on a shared VM.
 # With SYSCALLS=1, perf stat also counts the forwarder's system calls per
 # request (needs perf and the raw_syscalls tracepoint).
 # Owns: every process it starts (stopped by PID on exit) and a temp dir.
@@ -72,8 +74,18 @@ bench_wait_for coap-client-notls -B 3 -m post -a 127.0.0.1 -p "$ORIGIN" \
     "coap://127.0.0.1:$RELAY/rd?ep=benchorigin&proxy=yes&lt=3600" ||
     { echo "cpu-per-req: registering coap-server-notls failed" >&2; exit 1; }
 
+# the routes reach the relay a moment after the 2.01s
+proxied_ok() { "$BIN/rdrelay-bench" --target "127.0.0.1:$RELAY" --host "$1.$DOMAIN" --path "$2" -n 1 \
+    -c 1 -d 1 -w 0 --timeout-ms 200 --json 2>/dev/null | grep -q '"ok":1,'; }
+bench_wait_for proxied_ok benchreg /hello || { echo "cpu-per-req: no route to rr-registrant" >&2; exit 1; }
+bench_wait_for proxied_ok benchorigin /time ||
+    { echo "cpu-per-req: no route to coap-server-notls" >&2; exit 1; }
+
 # ns PID: nanoseconds PID has run on a CPU
 ns() { cut -d' ' -f1 "/proc/$1/schedstat"; }
+# steal: the hypervisor's share of all CPUs' time (/proc/stat, ticks): on a
+# shared VM it inflates every figure, so each line gives it
+stat_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print $9, t}' /proc/stat; }
 la() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # run LABEL N TARGET HOST PATH FWD_PID ORIGIN_PID: one bench run, one line
@@ -84,6 +96,7 @@ run() {
     [ -n "$r_host" ] && hostarg="--host $r_host"
     f0=0; [ "$fpid" != - ] && f0=$(ns "$fpid")
     o0=$(ns "$r_opid")
+    s0=$(stat_ticks)
     if [ "$SYSCALLS" = 1 ] && [ "$fpid" != - ]; then
         perf stat -x, -e raw_syscalls:sys_enter -p "$fpid" -o "$TMP/sys.txt" -- \
             sleep "$DUR" >/dev/null 2>&1 &
@@ -94,15 +107,17 @@ run() {
         $COUNT --json >"$TMP/run.json" || { echo "cpu-per-req: $r_label failed" >&2; exit 1; }
     f1=0; [ "$fpid" != - ] && f1=$(ns "$fpid")
     o1=$(ns "$r_opid")
+    s1=$(stat_ticks)
+    steal=$(echo "$s0 $s1" | awk '{d = $4 - $2; printf "%.1f", (d > 0 ? 100 * ($3 - $1) / d : 0)}')
     sys=""
     if [ "$SYSCALLS" = 1 ] && [ "$fpid" != - ]; then
         wait "$SPID" || true
         sys=$(awk -F, '/raw_syscalls/ {print $1}' "$TMP/sys.txt")
     fi
     python3 - "$TMP/run.json" "$r_label" "$r_n" "$((f1 - f0))" "$((o1 - o0))" "$DUR" "$sys" "$(la)" \
-        "$TMP/rows" <<'EOF'
+        "$TMP/rows" "$steal" <<'EOF'
 import json, sys
-f, label, n, fns, ons, dur, sysc, load, rows = sys.argv[1:]
+f, label, n, fns, ons, dur, sysc, load, rows, steal = sys.argv[1:]
 j = json.load(open(f))["result"]
 if j["ok"] < j["responses"]:
     sys.exit(f'cpu-per-req: {label}: not every answer a 2.xx: {j["codes"]}')
@@ -113,7 +128,7 @@ extra = ""
 if sysc:
     extra = f' syscalls/req {float(sysc) / (j["rps"] * float(dur)):.2f}'
 print(f'{label:34s} n={n:>2} {j["rps"]:8.0f} req/s ok {j["ok"]}/{j["responses"]} '
-      f'forwarder {fwd:6.2f} us/req origin {org:6.2f} us/req{extra} load {load}')
+      f'forwarder {fwd:6.2f} us/req origin {org:6.2f} us/req{extra} steal {steal}% load {load}')
 with open(rows, 'a') as out:
     out.write(f'{label}|{n}|{fwd:.3f}|{org:.3f}\n')
 EOF

@@ -5,6 +5,7 @@
 # (UDP, TCP, WebSocket, the cross-transport pairs) with every answer a 2.xx
 # and a CPU figure; conns.sh with a few registrants per transport must
 # register and reach every one by name and report RSS per connection;
+# cpu-per-req.sh must give every process's CPU per request and the ratios;
 # rdrelay-bench documents the new targets in --help and refuses
 # --registrants over UDP. The scripts stop every process they start by PID.
 # usage: smoke-xport.sh BINDIR [BASE_PORT]
@@ -44,4 +45,15 @@ done
     fail "relay RSS per connection missing"
 [ "$(grep -cE '^rd-frontend pid [0-9]+ RSS: [1-9][0-9]* KiB before' "$OUT")" -eq 2 ] ||
     fail "rd-frontend RSS missing"
+# CPU per request of the relay, the floor forwarder and both origins
+SMOKE=1 BASE_PORT=$((PORT + 12)) sh "$D/cpu-per-req.sh" "$BIN" >"$OUT" 2>&1 || fail "cpu-per-req.sh failed"
+for o in rr-registrant coap-server-notls; do
+    for v in "direct" "via rdrelay-udp" "via rdrelay-udp-floor"; do
+        grep -qE "^$o $v +n= 4 +[1-9][0-9]* req/s ok 300/300 forwarder +[0-9.]+ us/req origin +[0-9.]+ us/req steal [0-9.]+% " "$OUT" ||
+            fail "cpu-per-req: no sane line for $o $v"
+    done
+    for v in "via rdrelay-udp" "via rdrelay-udp-floor"; do
+        grep -qE "^$o $v +n= 4 +[0-9.]+ us / +[0-9.]+ us = [0-9.]+$" "$OUT" || fail "cpu-per-req: no ratio for $o $v"
+    done
+done
 echo "PASS"
