@@ -32,7 +32,8 @@ static bool same_path(const struct msghdr *a, const struct msghdr *b)
     return a->msg_namelen == b->msg_namelen &&
            memcmp(a->msg_name, b->msg_name, a->msg_namelen) == 0 &&
            a->msg_controllen == b->msg_controllen &&
-           (a->msg_controllen == 0 || memcmp(a->msg_control, b->msg_control, a->msg_controllen) == 0);
+           (a->msg_controllen == 0 ||
+            memcmp(a->msg_control, b->msg_control, a->msg_controllen) == 0);
 }
 
 unsigned udp_gso_run(const struct mmsghdr *h, unsigned n)

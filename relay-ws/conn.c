@@ -305,7 +305,7 @@ static int on_receive(struct ws_relay *r, struct lws *wsi, struct ws_pss *p, con
         c->sig.partial_since_ms = 0;
         r->s.c.rx_msgs++;
         st_msg_on_message(&r->s, p->ci, msg, mlen, now);
-        ws_join_done(&p->in);
+        ws_join_next(&p->in);
         break;
     case WS_JOIN_TEXT:
         r->c.text_frames++;
@@ -390,7 +390,7 @@ static void on_closed(struct ws_relay *r, struct ws_pss *p)
                           p->in.len ? "closed in the middle of a message" : "closed by peer",
                           now_mono_ms());
     }
-    ws_join_done(&p->in);
+    ws_join_free(&p->in);
     outq_free(&p->out);
 }
 

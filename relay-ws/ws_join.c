@@ -19,6 +19,24 @@
 
 #include "ws_relay.h"
 
+/* Room for at least need bytes (need <= max, checked by the caller):
+ * doubling from 256, so a message in many pieces costs a few reallocs,
+ * and never more than max. */
+static int ws_join_grow(struct ws_join *j, size_t need, uint32_t max)
+{
+    size_t cap = j->cap ? (size_t)j->cap * 2 : 256;
+    if (cap < need)
+        cap = need;
+    if (cap > max)
+        cap = max;
+    uint8_t *q = realloc(j->buf, cap);
+    if (!q)
+        return -1;
+    j->buf = q;
+    j->cap = (uint32_t)cap;
+    return 0;
+}
+
 enum ws_join_verdict ws_join_feed(struct ws_join *j, const struct ws_piece *pc, uint32_t max,
                                   const uint8_t **msg, size_t *msg_len, uint16_t *code, char *why,
                                   size_t why_len)
@@ -43,13 +61,11 @@ enum ws_join_verdict ws_join_feed(struct ws_join *j, const struct ws_piece *pc, 
     size_t n = pc->len;
     if (!whole || j->len > 0) {
         if (n > 0) {
-            uint8_t *q = realloc(j->buf, j->len + n);
-            if (!q) {
+            if (j->len + n > j->cap && ws_join_grow(j, j->len + n + pc->rest, max) < 0) {
                 *code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
                 snprintf(why, why_len, "out of memory");
                 return WS_JOIN_NOMEM;
             }
-            j->buf = q;
             memcpy(j->buf + j->len, pc->in, n);
             j->len += (uint32_t)n;
         }
@@ -69,9 +85,16 @@ enum ws_join_verdict ws_join_feed(struct ws_join *j, const struct ws_piece *pc, 
     return WS_JOIN_MSG;
 }
 
-void ws_join_done(struct ws_join *j)
+void ws_join_next(struct ws_join *j)
+{
+    j->len = 0;
+    if (j->cap > WS_JOIN_KEEP)
+        ws_join_free(j);
+}
+
+void ws_join_free(struct ws_join *j)
 {
     free(j->buf);
     j->buf = NULL;
-    j->len = 0;
+    j->len = j->cap = 0;
 }

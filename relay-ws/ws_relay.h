@@ -66,9 +66,14 @@ enum ws_timer_kind { WS_T_UV = ST_T_IO };
 
 /* A message arriving in fragments (ws_join.c). */
 struct ws_join {
-    uint8_t *buf; /* what came so far, NULL when nothing */
-    uint32_t len;
+    uint8_t *buf; /* what came so far; kept between messages up to WS_JOIN_KEEP */
+    uint32_t len, cap;
 };
+/* A connection that sent one message in pieces keeps a buffer this large
+ * for the next (blocks of 1,024 bytes and their options fit), so a client
+ * that always fragments costs no allocation per message; a larger one is
+ * freed when its message is done. */
+#define WS_JOIN_KEEP 2048u
 
 /* One piece of input as libwebsockets' receive callback hands it. */
 struct ws_piece {
@@ -81,7 +86,7 @@ struct ws_piece {
 
 enum ws_join_verdict {
     WS_JOIN_MORE,    /* kept: the message is not complete */
-    WS_JOIN_MSG,     /* *msg is one whole message; ws_join_done after it */
+    WS_JOIN_MSG,     /* *msg is one whole message; ws_join_next after it */
     WS_JOIN_TEXT,    /* close: a text frame */
     WS_JOIN_TOO_BIG, /* close: over Max-Message-Size */
     WS_JOIN_BAD,     /* close: the message fails ws_msg_check */
@@ -173,13 +178,15 @@ const char *ws_msg_check(const uint8_t *buf, size_t len);
 /* Take piece pc of a message of at most max bytes: WS_JOIN_MORE, or
  * WS_JOIN_MSG with *msg / *msg_len the whole message (pc->in itself when
  * it came in one piece: no copy), or a close verdict with *code (RFC 6455
- * status) and why. After WS_JOIN_MSG, and before the connection goes,
- * ws_join_done. */
+ * status) and why. After WS_JOIN_MSG ws_join_next; when the connection
+ * goes, ws_join_free. */
 enum ws_join_verdict ws_join_feed(struct ws_join *j, const struct ws_piece *pc, uint32_t max,
                                   const uint8_t **msg, size_t *msg_len, uint16_t *code, char *why,
                                   size_t why_len);
-/* Forget (and free) what is kept. */
-void ws_join_done(struct ws_join *j);
+/* The message was taken: start the next (the buffer stays up to WS_JOIN_KEEP). */
+void ws_join_next(struct ws_join *j);
+/* The connection goes: free what is kept. */
+void ws_join_free(struct ws_join *j);
 
 /* conn.c */
 extern const struct st_io ws_io;

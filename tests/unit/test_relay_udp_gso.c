@@ -50,8 +50,10 @@ static void put(struct queue *q, unsigned i, size_t len, uint16_t port, uint32_t
     q->to[i] = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(port)};
     q->to[i].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct msghdr *m = &q->h[i].msg_hdr;
-    *m = (struct msghdr){.msg_name = &q->to[i], .msg_namelen = sizeof(q->to[i]),
-                         .msg_iov = &q->iov[i], .msg_iovlen = 1};
+    *m = (struct msghdr){.msg_name = &q->to[i],
+                         .msg_namelen = sizeof(q->to[i]),
+                         .msg_iov = &q->iov[i],
+                         .msg_iovlen = 1};
     if (src) {
         memset(&q->ctl[i], 0, sizeof(q->ctl[i]));
         m->msg_control = q->ctl[i].buf;

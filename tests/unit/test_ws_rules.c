@@ -77,7 +77,8 @@ static void test_join(void **state)
     assert_int_equal(feed(&j, get, sizeof(get), 0, true, true, &msg, &n, &code), WS_JOIN_MSG);
     assert_ptr_equal(msg, get);
     assert_int_equal(n, sizeof(get));
-    ws_join_done(&j);
+    ws_join_next(&j);
+    assert_null(j.buf); /* nothing was kept for it */
     /* three fragments, the middle one in two pieces */
     assert_int_equal(feed(&j, get, 2, 0, true, false, &msg, &n, &code), WS_JOIN_MORE);
     assert_int_equal(feed(&j, get + 2, 2, 2, true, false, &msg, &n, &code), WS_JOIN_MORE);
@@ -85,7 +86,33 @@ static void test_join(void **state)
     assert_int_equal(feed(&j, get + 6, 2, 0, true, true, &msg, &n, &code), WS_JOIN_MSG);
     assert_int_equal(n, sizeof(get));
     assert_memory_equal(msg, get, sizeof(get));
-    ws_join_done(&j);
+    ws_join_next(&j);
+    assert_int_equal(j.len, 0);
+    /* the buffer stays for the next message in pieces: no allocation */
+    const uint8_t *kept = j.buf;
+    uint32_t cap = j.cap;
+    assert_non_null(kept);
+    assert_true(cap >= sizeof(get) && cap <= WS_JOIN_KEEP);
+    assert_int_equal(feed(&j, get, 3, 0, true, false, &msg, &n, &code), WS_JOIN_MORE);
+    assert_int_equal(feed(&j, get + 3, 5, 0, true, true, &msg, &n, &code), WS_JOIN_MSG);
+    assert_memory_equal(msg, get, sizeof(get));
+    assert_ptr_equal(j.buf, kept);
+    assert_int_equal(j.cap, cap);
+    ws_join_next(&j);
+    ws_join_free(&j);
+    assert_null(j.buf);
+    assert_int_equal(j.cap, 0);
+    /* a message over WS_JOIN_KEEP in pieces: its buffer goes with it */
+    static uint8_t large[3000];
+    char why[WS_REASON_MAX];
+    large[0] = 0x01;
+    struct ws_piece pc = {.in = large, .len = 1000, .rest = 2000, .binary = true, .final = true};
+    assert_int_equal(ws_join_feed(&j, &pc, 4096, &msg, &n, &code, why, sizeof(why)), WS_JOIN_MORE);
+    assert_true(j.cap >= sizeof(large)); /* room for the whole frame at once */
+    pc = (struct ws_piece){.in = large + 1000, .len = 2000, .binary = true, .final = true};
+    assert_int_equal(ws_join_feed(&j, &pc, 4096, &msg, &n, &code, why, sizeof(why)), WS_JOIN_MSG);
+    assert_int_equal(n, sizeof(large));
+    ws_join_next(&j);
     assert_null(j.buf);
     /* text */
     assert_int_equal(feed(&j, "hi", 2, 0, false, true, &msg, &n, &code), WS_JOIN_TEXT);
@@ -95,7 +122,7 @@ static void test_join(void **state)
     assert_int_equal(feed(&j, big, 25, 0, true, true, &msg, &n, &code), WS_JOIN_TOO_BIG);
     assert_int_equal(code, 1009);
     assert_int_equal(j.len, 40); /* nothing taken */
-    ws_join_done(&j);
+    ws_join_free(&j);
     assert_int_equal(feed(&j, big, 4, 61, true, true, &msg, &n, &code), WS_JOIN_TOO_BIG);
     assert_int_equal(feed(&j, big, 4, SIZE_MAX - 2, true, true, &msg, &n, &code), WS_JOIN_TOO_BIG);
     assert_int_equal(j.len, 0);
@@ -104,10 +131,10 @@ static void test_join(void **state)
     assert_int_equal(feed(&j, tcp_len, 1, 0, true, false, &msg, &n, &code), WS_JOIN_MORE);
     assert_int_equal(feed(&j, tcp_len + 1, 2, 0, true, true, &msg, &n, &code), WS_JOIN_BAD);
     assert_int_equal(code, 1002);
-    ws_join_done(&j);
+    ws_join_free(&j);
     assert_int_equal(feed(&j, NULL, 0, 0, true, false, &msg, &n, &code), WS_JOIN_MORE);
     assert_int_equal(feed(&j, NULL, 0, 0, true, true, &msg, &n, &code), WS_JOIN_BAD);
-    ws_join_done(&j);
+    ws_join_free(&j);
 }
 
 int main(void)
