@@ -244,12 +244,13 @@ int udp_send(struct relay *r, int sock, const struct rr_addr *remote, const stru
 void udp_flush(struct relay *r);
 /* udp_gso.c: how many of the n queued datagrams h[] (one iovec each) may
  * leave as one UDP_SEGMENT send (1: on its own); the message for such a
- * run of k into out, with iov (k entries) and ctl (the first's control
- * messages and the segment size: UDP_GSO_CTL bytes) as its storage. */
+ * run of k into out, with ctl (the first's control messages and the
+ * segment size: UDP_GSO_CTL bytes) as its storage. The run's iovecs are
+ * the queue's own: h[i]'s iovec must follow h[i-1]'s in one array. */
 #define UDP_GSO_CTL (CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t)))
 unsigned udp_gso_run(const struct mmsghdr *h, unsigned n);
-void udp_gso_build(struct msghdr *out, const struct mmsghdr *h, unsigned k, struct iovec *iov,
-                   void *ctl, size_t ctl_size);
+void udp_gso_build(struct msghdr *out, const struct mmsghdr *h, unsigned k, void *ctl,
+                   size_t ctl_size);
 /* Socket whose address serves `local` (exact, or a wildcard on its port), -1. */
 int udp_sock_for_local(const struct relay *r, const struct rr_addr *local);
 /* Receive a batch from one socket and hand each datagram to msglayer;

@@ -60,19 +60,16 @@ unsigned udp_gso_run(const struct mmsghdr *h, unsigned n)
     return k;
 }
 
-void udp_gso_build(struct msghdr *out, const struct mmsghdr *h, unsigned k, struct iovec *iov,
-                   void *ctl, size_t ctl_size)
+void udp_gso_build(struct msghdr *out, const struct mmsghdr *h, unsigned k, void *ctl,
+                   size_t ctl_size)
 {
     const struct msghdr *first = &h[0].msg_hdr;
 
     *out = *first;
     if (k < 2)
         return;
-    /* the queue's own iovecs are one per datagram, in order: the run's
-     * payload is theirs end to end */
-    for (unsigned i = 0; i < k; i++)
-        iov[i] = h[i].msg_hdr.msg_iov[0];
-    out->msg_iov = iov;
+    /* the queue's own iovecs are one per datagram, consecutive: the run's
+     * payload is theirs end to end, nothing is copied */
     out->msg_iovlen = k;
     /* the first datagram's control messages (source pinning) and the
      * segment size after them */

@@ -48,7 +48,6 @@ struct ru_txq {
     struct ru_txslot slot[RU_TX_BATCH];
     /* what one flush sends: runs of hdr[] coalesced (udp_gso.c) */
     struct mmsghdr run[RU_TX_BATCH];
-    struct iovec run_iov[RU_TX_BATCH];
     uint8_t run_first[RU_TX_BATCH], run_len[RU_TX_BATCH];
     union {
         char buf[UDP_GSO_CTL];
@@ -316,14 +315,20 @@ static void udp_flush_q(struct relay *r, struct ru_txq *q)
 
     for (unsigned i = 0; i < q->n; m++) {
         unsigned k = s->no_gso ? 1 : udp_gso_run(q->hdr + i, q->n - i);
-        udp_gso_build(&q->run[m].msg_hdr, q->hdr + i, k, q->run_iov + i, q->run_ctl[m].buf,
-                      sizeof(q->run_ctl[m].buf));
         q->run_first[m] = (uint8_t)i;
         q->run_len[m] = (uint8_t)k;
         i += k;
     }
+    /* no run of two or more: the queued headers leave as they are */
+    struct mmsghdr *msgs = q->hdr;
+    if (m < q->n) {
+        msgs = q->run;
+        for (unsigned j = 0; j < m; j++)
+            udp_gso_build(&q->run[j].msg_hdr, q->hdr + q->run_first[j], q->run_len[j],
+                          q->run_ctl[j].buf, sizeof(q->run_ctl[j].buf));
+    }
     for (unsigned off = 0; off < m;) {
-        int k = sendmmsg(s->fd, q->run + off, m - off, 0);
+        int k = sendmmsg(s->fd, msgs + off, m - off, 0);
         if (k > 0) {
             for (unsigned j = off; j < off + (unsigned)k; j++) {
                 r->c.tx += q->run_len[j];
