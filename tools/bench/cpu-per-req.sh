@@ -53,33 +53,8 @@ PIDS=""
 trap rd_cleanup EXIT
 trap 'exit 1' INT TERM
 
-coap-server-notls -A 127.0.0.1 -p "$ORIGIN" >"$TMP/origin.log" 2>&1 &
-CS_PID=$!; PIDS="$PIDS $CS_PID"
-COMMON="--state-dir $TMP --udp-listen 127.0.0.1:$RELAY --proxy-domain $DOMAIN --log-level warn"
-COMMON="$COMMON $RD_BENCH_LIMITS $RD_BENCH_RELAY"
-# shellcheck disable=SC2086
-"$BIN/rdrelay-frontend" $COMMON >"$TMP/frontend.log" 2>&1 &
-PIDS="$PIDS $!"
-# shellcheck disable=SC2086
-"$BIN/rdrelay-udp" $COMMON >"$TMP/udp.log" 2>&1 &
-UDP_PID=$!; PIDS="$PIDS $UDP_PID"
-rd_answers() { coap-client-notls -B 1 "coap://127.0.0.1:$RELAY/.well-known/core" | grep -q rd; }
-bench_wait_for rd_answers || { echo "cpu-per-req: the RD does not answer" >&2; cat "$TMP"/*.log >&2; exit 1; }
-"$BIN/rr-registrant" --rd "coap://127.0.0.1:$RELAY/rd" --ep benchreg --lt 3600 \
-    --listen "127.0.0.1:$REG" >"$TMP/reg.out" 2>"$TMP/reg.log" &
-REG_PID=$!; PIDS="$PIDS $REG_PID"
-bench_wait_for grep -q registered "$TMP/reg.out" ||
-    { echo "cpu-per-req: rr-registrant did not register" >&2; cat "$TMP/reg.log" >&2; exit 1; }
-bench_wait_for coap-client-notls -B 3 -m post -a 127.0.0.1 -p "$ORIGIN" \
-    "coap://127.0.0.1:$RELAY/rd?ep=benchorigin&proxy=yes&lt=3600" ||
-    { echo "cpu-per-req: registering coap-server-notls failed" >&2; exit 1; }
-
-# the routes reach the relay a moment after the 2.01s
-proxied_ok() { "$BIN/rdrelay-bench" --target "127.0.0.1:$RELAY" --host "$1.$DOMAIN" --path "$2" -n 1 \
-    -c 1 -d 1 -w 0 --timeout-ms 200 --json 2>/dev/null | grep -q '"ok":1,'; }
-bench_wait_for proxied_ok benchreg /hello || { echo "cpu-per-req: no route to rr-registrant" >&2; exit 1; }
-bench_wait_for proxied_ok benchorigin /time ||
-    { echo "cpu-per-req: no route to coap-server-notls" >&2; exit 1; }
+BENCH_RUN=""
+bench_proxy_start cpu-per-req "$BIN" "$RELAY" "$ORIGIN" "$REG" "$DOMAIN" || exit 1
 
 # ns PID: nanoseconds PID has run on a CPU
 ns() { cut -d' ' -f1 "/proc/$1/schedstat"; }

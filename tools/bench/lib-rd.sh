@@ -1,8 +1,9 @@
 # shellcheck shell=sh
 # tools/bench/lib-rd.sh - what the benchmark scripts (run-lookups.sh,
-# smoke-rd.sh, run-bench.sh, run-transports.sh) share: start rd-frontend and
-# relay-udp on loopback with their own state dir, wait (bounded) until the
-# RD answers, stop what they started, read a process's CPU ticks.
+# smoke-rd.sh, run-bench.sh, cpu-per-req.sh, run-transports.sh) share:
+# start rd-frontend and relay-udp on loopback with their own state dir,
+# wait (bounded) until the RD answers, the proxied UDP set-up with two
+# origins, stop what they started, read a process's CPU ticks.
 # Sets FE (rd-frontend's pid) and appends both pids to PIDS; the caller
 # stops them by PID.
 
@@ -53,4 +54,57 @@ rd_start() {
         sleep 0.2
     done
     return 0
+}
+
+# bench_proxy_start TAG BIN RELAY ORIGIN REG DOMAIN [settings...]: the
+# proxied set-up the UDP benchmarks (run-bench.sh, cpu-per-req.sh) measure:
+# coap-server-notls on ORIGIN; rd-frontend and relay-udp on RELAY with the
+# bench limits and the settings; rr-registrant on REG registered as
+# benchreg; coap-server-notls registered from its own port as benchorigin
+# (coap-client-notls -p shares it: libcoap binds with SO_REUSEADDR); waits
+# (bounded) until both answer through the relay. Every program runs under
+# $BENCH_RUN (e.g. "nice -n 5"; empty: as is). Logs in $TMP; sets CS_PID
+# FE_PID UDP_PID REG_PID; on failure prints why (TAG: ...) and returns 1.
+bench_proxy_start() {
+    _tag=$1 _bin=$2 _relay=$3 _origin=$4 _reg=$5 _dom=$6
+    shift 6
+    # shellcheck disable=SC2086
+    $BENCH_RUN coap-server-notls -A 127.0.0.1 -p "$_origin" >"$TMP/origin.log" 2>&1 &
+    CS_PID=$!
+    PIDS="$PIDS $CS_PID"
+    _common="--state-dir $TMP --udp-listen 127.0.0.1:$_relay --proxy-domain $_dom --log-level warn"
+    # shellcheck disable=SC2086
+    $BENCH_RUN "$_bin/rdrelay-frontend" $_common $RD_BENCH_LIMITS "$@" >"$TMP/frontend.log" 2>&1 &
+    FE_PID=$!
+    PIDS="$PIDS $FE_PID"
+    # shellcheck disable=SC2086
+    $BENCH_RUN "$_bin/rdrelay-udp" $_common $RD_BENCH_RELAY "$@" >"$TMP/udp.log" 2>&1 &
+    UDP_PID=$!
+    PIDS="$PIDS $UDP_PID"
+    bench_wait_for coap_rd_answers "$_relay" ||
+        { echo "$_tag: the RD does not answer" >&2; cat "$TMP"/*.log >&2; return 1; }
+    # shellcheck disable=SC2086
+    $BENCH_RUN "$_bin/rr-registrant" --rd "coap://127.0.0.1:$_relay/rd" --ep benchreg --lt 3600 \
+        --listen "127.0.0.1:$_reg" >"$TMP/reg.out" 2>"$TMP/reg.log" &
+    REG_PID=$!
+    PIDS="$PIDS $REG_PID"
+    bench_wait_for grep -q registered "$TMP/reg.out" ||
+        { echo "$_tag: rr-registrant did not register" >&2; cat "$TMP/reg.log" >&2; return 1; }
+    bench_wait_for coap-client-notls -B 3 -m post -a 127.0.0.1 -p "$_origin" \
+        "coap://127.0.0.1:$_relay/rd?ep=benchorigin&proxy=yes&lt=3600" ||
+        { echo "$_tag: registering coap-server-notls failed" >&2; return 1; }
+    # the routes reach the relay a moment after the 2.01s
+    bench_wait_for bench_proxied_ok "$_bin" "$_relay" "benchreg.$_dom" /hello ||
+        { echo "$_tag: no route to rr-registrant" >&2; cat "$TMP/udp.log" >&2; return 1; }
+    bench_wait_for bench_proxied_ok "$_bin" "$_relay" "benchorigin.$_dom" /time ||
+        { echo "$_tag: no route to coap-server-notls" >&2; return 1; }
+    return 0
+}
+
+coap_rd_answers() { coap-client-notls -B 1 "coap://127.0.0.1:$1/.well-known/core" | grep -q rd; }
+
+# bench_proxied_ok BIN RELAY HOST PATH: one GET through the relay is a 2.xx
+bench_proxied_ok() {
+    "$1/rdrelay-bench" --target "127.0.0.1:$2" --host "$3" --path "$4" -n 1 -c 1 -d 1 -w 0 \
+        --timeout-ms 200 --json 2>/dev/null | grep -q '"ok":1,'
 }

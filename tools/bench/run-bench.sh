@@ -43,46 +43,11 @@ PIDS=""
 trap rd_cleanup EXIT
 trap 'exit 1' INT TERM
 
-
-
-$N coap-server-notls -A 127.0.0.1 -p "$ORIGIN" >"$TMP/origin.log" 2>&1 &
-ORIGIN_PID=$!; PIDS="$PIDS $ORIGIN_PID"
+BENCH_RUN=$N
 HOSTING="$((BASE_PORT + 4))-$((BASE_PORT + 5))"
-COMMON="--state-dir $TMP --udp-listen 127.0.0.1:$RELAY --proxy-domain $DOMAIN --log-level warn"
-COMMON="$COMMON --port-hosting-range $HOSTING"
-COMMON="$COMMON --max-regs-per-source 0 --max-registrations 0" # one loopback source registers all
-# the load tool answers no Echo challenge and sends far above the proxy rate limits
-COMMON="$COMMON --amplification-limit 0 --proxy-rate-source 0 --proxy-rate-endpoint 0"
-# shellcheck disable=SC2086
-$N "$BIN/rdrelay-frontend" $COMMON >"$TMP/frontend.log" 2>&1 &
-FE_PID=$!; PIDS="$PIDS $FE_PID"
-# shellcheck disable=SC2086
-$N "$BIN/rdrelay-udp" $COMMON >"$TMP/udp.log" 2>&1 &
-UDP_PID=$!; PIDS="$PIDS $UDP_PID"
-sleep 0.5
-$N "$BIN/rr-registrant" --rd "coap://127.0.0.1:$RELAY/rd" --ep benchreg --lt 3600 \
-    --listen "127.0.0.1:$REG" >"$TMP/reg.out" 2>"$TMP/reg.log" &
-REG_PID=$!; PIDS="$PIDS $REG_PID"
-
-bench_wait_for grep -q registered "$TMP/reg.out" || {
-    echo "run-bench: rr-registrant did not register" >&2
-    cat "$TMP/reg.out" "$TMP/reg.log" "$TMP/frontend.log" "$TMP/udp.log" >&2
-    exit 1
-}
-# coap-server-notls cannot register itself: register it from its own port.
-bench_wait_for coap-client-notls -B 3 -m post -a 127.0.0.1 -p "$ORIGIN" \
-    "coap://127.0.0.1:$RELAY/rd?ep=benchorigin&proxy=yes&lt=3600" || {
-    echo "run-bench: registering coap-server-notls failed" >&2; exit 1; }
-
-proxied_get() { # NAME PATH: succeeds on a 2.05 through the relay
-    out=$(coap-client-notls -B 2 -v 0 -O "3,$1" "coap://127.0.0.1:$RELAY$2" 2>&1) || return 1
-    case "$out" in *"4."*|*"5."*|"") return 1 ;; esac
-    return 0
-}
-bench_wait_for proxied_get benchreg.$DOMAIN /hello ||
-    { echo "run-bench: proxied GET /hello does not work" >&2; cat "$TMP/udp.log" >&2; exit 1; }
-bench_wait_for proxied_get benchorigin.$DOMAIN /time ||
-    { echo "run-bench: proxied GET /time (coap-server-notls) does not work" >&2; exit 1; }
+bench_proxy_start run-bench "$BIN" "$RELAY" "$ORIGIN" "$REG" "$DOMAIN" \
+    --port-hosting-range "$HOSTING" || exit 1
+ORIGIN_PID=$CS_PID
 
 echo "# $(nproc) CPUs, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(uname -r)"
 echo "# nice $NICE; relay 127.0.0.1:$RELAY, rr-registrant 127.0.0.1:$REG, coap-server-notls 127.0.0.1:$ORIGIN"
