@@ -151,6 +151,31 @@ static void peer_read(struct peer *p, size_t budget)
     }
 }
 
+/* connect, which libFuzzer's SIGALRM (its -timeout watchdog, no
+ * SA_RESTART) can interrupt while the kernel completes the handshake
+ * anyway: then wait (bounded) for the outcome instead of giving up on a
+ * connection that lands in lfd's queue regardless. */
+static int connect_through_eintr(int fd, const struct sockaddr_in *to)
+{
+    if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) == 0)
+        return 0;
+    if (errno != EINTR && errno != EINPROGRESS)
+        return -1;
+    for (int k = 0; k < 500; k++) {
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        if (poll(&pf, 1, 10) > 0) {
+            int err = 0;
+            socklen_t el = sizeof(err);
+            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+                return -1;
+            errno = err;
+            return err == 0 ? 0 : -1;
+        }
+    }
+    errno = ETIMEDOUT;
+    return -1;
+}
+
 /* The fuzzer's end of a new loopback connection to lfd, or -1 (errno). A
  * peer that shut its side first ends in TIME_WAIT (60 s) on its port, so
  * each connection comes from a new address of 127.1.0.0/16 and connect
@@ -171,7 +196,7 @@ static int peer_connect(void)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
         setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0 ||
         bind(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        connect(fd, (struct sockaddr *)&laddr, sizeof(laddr)) < 0) {
+        connect_through_eintr(fd, &laddr) < 0) {
         int e = errno;
         close(fd);
         errno = e;
@@ -180,13 +205,37 @@ static int peer_connect(void)
     return fd;
 }
 
+/* The relay's end of the peer's connection fd. lfd's queue can also hold
+ * one a failed try left behind (the handshake done, the peer's socket
+ * closed): accepting that one instead would give the relay a connection
+ * the peer is not on, so anything else accepted is closed. */
+static int accept_peer(int fd)
+{
+    struct sockaddr_in me, them;
+    socklen_t ml = sizeof(me);
+
+    FUZZ_CHECK(getsockname(fd, (struct sockaddr *)&me, &ml) == 0);
+    for (int k = 0; k < 16; k++) {
+        socklen_t tl = sizeof(them);
+        int rfd = accept(lfd, (struct sockaddr *)&them, &tl);
+        if (rfd < 0) {
+            FUZZ_CHECK(errno == EINTR);
+            continue;
+        }
+        if (them.sin_addr.s_addr == me.sin_addr.s_addr && them.sin_port == me.sin_port)
+            return rfd;
+        close(rfd);
+    }
+    return -1;
+}
+
 static void peer_open(struct peer *p, uint64_t now)
 {
     int rsmall = 4096;
     memset(p, 0, offsetof(struct peer, in));
     p->in_len = 0;
-    /* a rare transient failure of the host's loopback (seen once in
-     * minutes of runs) is not the relay's: a few tries, from new addresses */
+    /* a failure of the host's loopback is not the relay's: a few tries,
+     * from new addresses */
     p->fd = -1;
     for (int k = 0; k < 8 && p->fd < 0; k++)
         p->fd = peer_connect();
@@ -194,7 +243,7 @@ static void peer_open(struct peer *p, uint64_t now)
         fprintf(stderr, "fuzz_tcp_conn: no loopback connection: %s\n", strerror(errno));
         abort();
     }
-    p->rfd = accept(lfd, NULL, NULL);
+    p->rfd = accept_peer(p->fd);
     FUZZ_CHECK(p->rfd >= 0);
     FUZZ_CHECK(setsockopt(p->rfd, SOL_SOCKET, SO_SNDBUF, &rsmall, sizeof(rsmall)) == 0);
     p->ci = rt_conn_adopt(&R, p->rfd, now);
