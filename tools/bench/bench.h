@@ -101,7 +101,7 @@ int rd_scenarios(const struct bench_opts *o);
 int obs_scenario(const struct bench_opts *o);
 /* bench_conns.c: --registrants. 0 ok, 1 failure. */
 int conns_scenario(const struct bench_opts *o);
-/* VmRSS of pid in KiB from /proc, -1 if unknown (bench_rd.c). */
+/* VmRSS of pid in KiB from /proc, -1 if unknown (bench_proc.c). */
 long bench_rss_kb(int pid);
 
 #endif

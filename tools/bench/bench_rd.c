@@ -118,24 +118,6 @@ static void on_answer(struct preload *p, const uint8_t *buf, size_t len, uint64_
     }
 }
 
-/* VmRSS of pid in KiB from /proc, -1 if unknown (bench.h). */
-long bench_rss_kb(int pid)
-{
-    char path[64], line[256];
-    long kb = -1;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", pid);
-    f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
-}
-
 /* Register o->preload endpoints; prints the rate. 0 / -1. */
 static int run_preload(const struct bench_opts *o, int64_t *mid_id)
 {

@@ -42,14 +42,12 @@ if [ "${SMOKE:-0}" = 1 ]; then
     DUR=2 ROUNDS=1 INFLIGHT=4 SYSCALLS=0 COUNT="-c 300"
 fi
 
-for b in rdrelay-frontend rdrelay-udp rr-registrant rdrelay-bench rdrelay-udp-floor; do
-    [ -x "$BIN/$b" ] || { echo "cpu-per-req: $BIN/$b missing (build first)" >&2; exit 2; }
-done
+. "$(dirname "$0")/lib-rd.sh"
+bench_require cpu-per-req "$BIN" rdrelay-frontend rdrelay-udp rr-registrant rdrelay-bench rdrelay-udp-floor || exit 2
 command -v coap-server-notls >/dev/null || { echo "cpu-per-req: coap-server-notls missing" >&2; exit 2; }
 
 TMP=$(mktemp -d /tmp/rdrelay-cpu.XXXXXX)
 PIDS=""
-. "$(dirname "$0")/lib-rd.sh"
 trap rd_cleanup EXIT
 trap 'exit 1' INT TERM
 

@@ -3,7 +3,8 @@
 # smoke-rd.sh, run-bench.sh, cpu-per-req.sh, run-transports.sh) share:
 # start rd-frontend and relay-udp on loopback with their own state dir,
 # wait (bounded) until the RD answers, the proxied UDP set-up with two
-# origins, stop what they started, read a process's CPU ticks.
+# origins, stop what they started, read a process's CPU ticks, check
+# that the binaries are built.
 # Sets FE (rd-frontend's pid) and appends both pids to PIDS; the caller
 # stops them by PID.
 
@@ -23,6 +24,16 @@ bench_wait_for() {
         _w=$((_w + 1))
     done
     return 1
+}
+
+# bench_require TAG BIN NAME...: each NAME built in BIN, or say which is
+# missing and fail (the caller exits 2)
+bench_require() {
+    _tag=$1 _dir=$2
+    shift 2
+    for _b in "$@"; do
+        [ -x "$_dir/$_b" ] || { echo "$_tag: $_dir/$_b missing (build first)" >&2; return 1; }
+    done
 }
 
 # ticks PID: utime+stime of a process in clock ticks (/proc/PID/stat)

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "bench.h"
 #include "bench_rd.h"
 #include "config.h"
 #include "frontend.h"
@@ -47,21 +48,6 @@ static uint64_t ns_now(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static long rss_kb(void)
-{
-    char line[256];
-    long kb = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -106,7 +92,7 @@ static int preload(struct micro *mc, const struct rr_peer *peer, int64_t *mid_id
 {
     uint8_t buf[COAP_MSG_MAX_UDP];
     struct strbuf out;
-    long rss0 = rss_kb();
+    long rss0 = bench_rss_kb(getpid());
     uint64_t t0 = ns_now(), tc;
     unsigned nc = 0;
     int ret = -1;
@@ -135,7 +121,7 @@ static int preload(struct micro *mc, const struct rr_peer *peer, int64_t *mid_id
     if (store_commit(mc->fe.store) < 0)
         goto out;
     double secs = (ns_now() - t0) / 1e9;
-    long rss1 = rss_kb();
+    long rss1 = bench_rss_kb(getpid());
     char ep[24];
     snprintf(ep, sizeof(ep), "b%07lu", mc->n / 2);
     const struct rd_reg *m = registry_by_ep(&mc->fe.reg, ep);

@@ -32,14 +32,12 @@ DOMAIN=proxy.localhost
 NICE=${NICE:-0}
 N="nice -n $NICE"
 
-for b in rdrelay-frontend rdrelay-udp rr-registrant rdrelay-bench; do
-    [ -x "$BIN/$b" ] || { echo "run-bench: $BIN/$b missing (build first)" >&2; exit 2; }
-done
+. "$(dirname "$0")/lib-rd.sh"
+bench_require run-bench "$BIN" rdrelay-frontend rdrelay-udp rr-registrant rdrelay-bench || exit 2
 command -v coap-server-notls >/dev/null || { echo "run-bench: coap-server-notls missing" >&2; exit 2; }
 
 TMP=$(mktemp -d /tmp/rdrelay-bench.XXXXXX)
 PIDS=""
-. "$(dirname "$0")/lib-rd.sh"
 trap rd_cleanup EXIT
 trap 'exit 1' INT TERM
 

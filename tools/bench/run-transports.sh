@@ -48,13 +48,11 @@ if [ "$SMOKE" = 1 ]; then
     DUR=5 WARM=0 PERF=0 COUNT="-c 200" INFLIGHT=${INFLIGHT_SMOKE:-4}
 fi
 
-for b in rdrelay-frontend rdrelay-udp rdrelay-tcp rdrelay-ws rr-registrant rdrelay-bench; do
-    [ -x "$BIN/$b" ] || { echo "run-transports: $BIN/$b missing (build first)" >&2; exit 2; }
-done
+. "$(dirname "$0")/lib-rd.sh"
+bench_require run-transports "$BIN" rdrelay-frontend rdrelay-udp rdrelay-tcp rdrelay-ws rr-registrant rdrelay-bench || exit 2
 
 TMP=$(mktemp -d /tmp/rdrelay-xport.XXXXXX)
 PIDS=""
-. "$(dirname "$0")/lib-rd.sh"
 trap rd_cleanup EXIT
 trap 'exit 1' INT TERM
 
