@@ -165,7 +165,8 @@ struct relay_transport {
     void (*answer)(void *tp, uint32_t slot, uint8_t code, const char *diag, uint64_t now);
     /* is the path of one of our routes down? true + diag (why, since when) */
     bool (*path_down)(void *tp, const struct rr_route *rt, char *diag, size_t len);
-    /* RD_RESPONSE for downstream slot (from req_id), raw datagram framing */
+    /* RD_RESPONSE for downstream slot (from req_id), raw datagram framing;
+     * only while the slot waits for that very request (the core checks) */
     void (*rd_response)(void *tp, uint32_t slot, uint64_t req_id, const uint8_t *coap, size_t n,
                         uint64_t now);
     /* RD_NOTIFY: deliver a notification to the observer p */
@@ -469,6 +470,12 @@ struct rc_cmdline {
     size_t listen_offset, name_offset; /* offsetof(struct rr_config, ...) */
     const char *listen_setting, *name_setting;
 };
+/* The four fields above for transport t (udp, tcp, ws): its settings are
+ * named t_listen and t_relay_name, so they are not spelled out per relay. */
+#define RC_CMDLINE_SETTINGS(t)                                                                     \
+    .listen_offset = offsetof(struct rr_config, t##_listen),                                       \
+    .name_offset = offsetof(struct rr_config, t##_relay_name), .listen_setting = #t "_listen",     \
+    .name_setting = #t "_relay_name"
 /* --help / --version (1: exit 0), the configuration, log level, listen
  * list and relay name (2: exit 2, do not restart), random seed (0: run). */
 int rc_cmdline(const struct rc_cmdline *cl, struct rr_config *cfg, int argc, char **argv);

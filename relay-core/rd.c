@@ -95,8 +95,13 @@ void rc_rd_on_response(struct relay_core *c, const uint8_t *body, size_t len, ui
         return;
     }
     c->c.resp[RC_RESP_RD][m.coap.p[1]]++;
+    uint32_t i = rc_req_slot(m.req_id);
+    const struct rc_dx *d = i < c->dx.n ? rc_dx_at(c, i) : NULL;
+    if (d == NULL || d->state != RC_DX_WAIT || d->kind != RC_DX_K_RD || d->req_id != m.req_id)
+        return; /* an answer to a re-sent request already delivered */
+    c->c.rd_responses++;
     if (c->tp->rd_response)
-        c->tp->rd_response(c->tpa, rc_req_slot(m.req_id), m.req_id, m.coap.p, m.coap.len, now);
+        c->tp->rd_response(c->tpa, i, m.req_id, m.coap.p, m.coap.len, now);
 }
 
 void rc_rd_on_notify(struct relay_core *c, const uint8_t *body, size_t len, uint64_t now)

@@ -121,16 +121,13 @@ void st_rd_on_response(void *tp, uint32_t i, uint64_t req_id, const uint8_t *coa
 {
     struct st_relay *r = tp;
     struct coap_msg m;
+    (void)req_id; /* the core matched it to slot i */
 
     if (coap_msg_parse_udp(coap, n, &m) < 0) {
         log_warnx("malformed RD_RESPONSE dropped");
         return;
     }
-    if (i >= r->ndx || r->dx[i].h.state != DX_WAIT || r->dx[i].h.kind != DX_K_RD ||
-        r->dx[i].h.req_id != req_id)
-        return; /* an answer to a re-sent request we already delivered */
     struct st_dx *d = &r->dx[i];
-    r->core.c.rd_responses++;
     if (is_notification(&m) && st_conn_alive(r, d->conn, d->conn_id))
         obs_add(&r->conns[d->conn], d->h.token, d->h.tkl);
     else if (st_conn_alive(r, d->conn, d->conn_id))

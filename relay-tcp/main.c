@@ -25,10 +25,7 @@ static const struct rc_cmdline rt_cmdline = {
              "tcp_outq_max, tcp_max_conns, tcp_max_inflight, tcp_pong_timeout_ms; a peer\n"
              "with no CSM or stuck mid-message for tcp_timeout_ms gets an Abort; idle\n"
              "connections get a Ping every nat_keepalive seconds.",
-    .listen_offset = offsetof(struct rr_config, tcp_listen),
-    .name_offset = offsetof(struct rr_config, tcp_relay_name),
-    .listen_setting = "tcp_listen",
-    .name_setting = "tcp_relay_name",
+    RC_CMDLINE_SETTINGS(tcp),
 };
 
 static int rt_open(void *ioa)

@@ -18,10 +18,7 @@ static const struct rc_cmdline ru_cmdline = {
              "Resource Directory requests to rdrelay-frontend and proxies requests for\n"
              "registered endpoints (Uri-Host under the proxy domain) through their NAT\n"
              "bindings.",
-    .listen_offset = offsetof(struct rr_config, udp_listen),
-    .name_offset = offsetof(struct rr_config, udp_relay_name),
-    .listen_setting = "udp_listen",
-    .name_setting = "udp_relay_name",
+    RC_CMDLINE_SETTINGS(udp),
 };
 
 int main(int argc, char **argv)

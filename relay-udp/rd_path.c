@@ -53,10 +53,6 @@ void rd_on_response(void *tp, uint32_t i, uint64_t req_id, const uint8_t *coap, 
 {
     struct relay *r = tp;
 
-    if (i >= r->ndx || r->dx[i].h.state != DX_WAIT || r->dx[i].h.kind != DX_K_RD ||
-        r->dx[i].h.req_id != req_id)
-        return; /* an answer to a re-sent request we already delivered */
-    r->core.c.rd_responses++;
     /* rd-frontend put the client on a lookup's list when it answers 2.xx
      * with Observe; if the client gets something else instead (4.01 + Echo
      * for an unverified source, RFC 9175 §2.4), it is not on the list (RFC

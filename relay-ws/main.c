@@ -28,10 +28,7 @@ static const struct rc_cmdline ws_cmdline = {
              "tcp_timeout_ms and tcp_pong_timeout_ms apply as for TCP; idle connections\n"
              "get a CoAP Ping every nat_keepalive seconds. X-Forwarded-For is believed\n"
              "only from ws_trusted_proxies.",
-    .listen_offset = offsetof(struct rr_config, ws_listen),
-    .name_offset = offsetof(struct rr_config, ws_relay_name),
-    .listen_setting = "ws_listen",
-    .name_setting = "ws_relay_name",
+    RC_CMDLINE_SETTINGS(ws),
 };
 
 /* SIGTERM: the TLS listeners too (the stream layer knows the plain ones) */

@@ -446,17 +446,36 @@ static void test_rd_decoders(void **state)
     struct wire_w w;
     const uint8_t good[] = {0x60, 0x44, 0, 0}, bad[] = {0x6f, 0x44, 0, 0};
 
+    uint32_t s = rc_dx_take(&f->core, NULL, 0);
+    assert_int_not_equal(s, RC_NONE);
+    rc_dx_rd_start(&f->core, s, 0); /* waits for RD_RESPONSE d->req_id */
+    const struct rc_dx *d = rc_dx_at(&f->core, s);
+
     wire_w_init(&w, body, sizeof(body));
-    wire_put_u64(&w, rc_rd_req_id(&f->core, 5));
+    wire_put_u64(&w, d->req_id);
     wire_put_bytes(&w, bad, sizeof(bad));
     rc_rd_on_response(&f->core, body, w.len, 0);
     assert_int_equal(f->rd_responses, 0);
+    /* an earlier request's id for the same slot (a re-sent one, answered
+     * already) and a slot that waits for nothing stop in the core */
     wire_w_init(&w, body, sizeof(body));
-    wire_put_u64(&w, rc_rd_req_id(&f->core, 5));
+    wire_put_u64(&w, d->req_id - (1ull << 32));
+    wire_put_bytes(&w, good, sizeof(good));
+    rc_rd_on_response(&f->core, body, w.len, 0);
+    wire_w_init(&w, body, sizeof(body));
+    wire_put_u64(&w, rc_rd_req_id(&f->core, s == 5 ? 6 : 5));
+    wire_put_bytes(&w, good, sizeof(good));
+    rc_rd_on_response(&f->core, body, w.len, 0);
+    assert_int_equal(f->rd_responses, 0);
+    assert_int_equal(f->core.c.rd_responses, 0);
+    wire_w_init(&w, body, sizeof(body));
+    wire_put_u64(&w, d->req_id);
     wire_put_bytes(&w, good, sizeof(good));
     rc_rd_on_response(&f->core, body, w.len, 0);
     assert_int_equal(f->rd_responses, 1);
-    assert_int_equal(f->last_slot, 5);
+    assert_int_equal(f->last_slot, s);
+    assert_int_equal(f->core.c.rd_responses, 1);
+    rc_dx_put(&f->core, s);
 
     struct rr_peer p;
     memset(&p, 0, sizeof(p));

@@ -44,7 +44,6 @@ fi
 
 . "$(dirname "$0")/lib-rd.sh"
 bench_require cpu-per-req "$BIN" rdrelay-frontend rdrelay-udp rr-registrant rdrelay-bench rdrelay-udp-floor || exit 2
-command -v coap-server-notls >/dev/null || { echo "cpu-per-req: coap-server-notls missing" >&2; exit 2; }
 
 TMP=$(mktemp -d /tmp/rdrelay-cpu.XXXXXX)
 PIDS=""

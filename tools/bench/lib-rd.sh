@@ -79,6 +79,8 @@ rd_start() {
 bench_proxy_start() {
     _tag=$1 _bin=$2 _relay=$3 _origin=$4 _reg=$5 _dom=$6
     shift 6
+    command -v coap-server-notls >/dev/null ||
+        { echo "$_tag: coap-server-notls missing (tools/setup-deps.sh)" >&2; return 1; }
     # shellcheck disable=SC2086
     $BENCH_RUN coap-server-notls -A 127.0.0.1 -p "$_origin" >"$TMP/origin.log" 2>&1 &
     CS_PID=$!

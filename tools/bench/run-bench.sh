@@ -34,7 +34,6 @@ N="nice -n $NICE"
 
 . "$(dirname "$0")/lib-rd.sh"
 bench_require run-bench "$BIN" rdrelay-frontend rdrelay-udp rr-registrant rdrelay-bench || exit 2
-command -v coap-server-notls >/dev/null || { echo "run-bench: coap-server-notls missing" >&2; exit 2; }
 
 TMP=$(mktemp -d /tmp/rdrelay-bench.XXXXXX)
 PIDS=""
